@@ -1,0 +1,54 @@
+import type { JobsOptions } from 'bullmq';
+
+/**
+ * Every queue, job and payload, declared once. A worker refuses to boot when a job
+ * declared here has no processor (jobs/worker.ts).
+ */
+export const QueueName = {
+  System: 'system',
+} as const;
+export type QueueName = (typeof QueueName)[keyof typeof QueueName];
+
+export const JobName = {
+  Ping: 'ping',
+} as const;
+export type JobName = (typeof JobName)[keyof typeof JobName];
+
+export interface JobPayloads {
+  [JobName.Ping]: { message: string };
+}
+export interface JobResults {
+  [JobName.Ping]: { pong: string; at: string };
+}
+
+export type JobPayload<N extends JobName> = JobPayloads[N];
+export type JobResult<N extends JobName> = JobResults[N];
+
+/** Which queue carries each job. */
+export const JOB_QUEUE: { [N in JobName]: QueueName } = {
+  [JobName.Ping]: QueueName.System,
+};
+
+/** How many jobs of a queue one worker process runs at once. */
+export const QUEUE_CONCURRENCY: { [Q in QueueName]: number } = {
+  [QueueName.System]: 4,
+};
+
+/**
+ * Ids, retries and backoff for every job, in one place. A job id, when given, is
+ * deterministic, so that triggers arriving together coalesce into one job.
+ */
+export function jobOptions<N extends JobName>(name: N, _payload: JobPayload<N>, jobId?: string): JobsOptions {
+  const base: JobsOptions = {
+    attempts: 5,
+    backoff: { type: 'exponential', delay: 1000 },
+    removeOnComplete: { age: 24 * 3600, count: 1000 },
+    removeOnFail: { age: 7 * 24 * 3600, count: 5000 },
+  };
+  switch (name) {
+    case JobName.Ping:
+      return { ...base, attempts: 1, jobId };
+    default:
+      return { ...base, jobId };
+  }
+}

@@ -1,0 +1,55 @@
+import { Queue } from 'bullmq';
+import type { Redis } from 'ioredis';
+import { JOB_QUEUE, type JobName, type JobPayload, jobOptions, QueueName } from './contracts.js';
+
+export interface QueueCounts {
+  waiting: number;
+  active: number;
+  delayed: number;
+  completed: number;
+  failed: number;
+}
+
+/** Producer side of every queue. Share one fail-fast Redis connection. */
+export class JobQueues {
+  readonly queues: Map<QueueName, Queue>;
+
+  constructor(connection: Redis, prefix: string) {
+    this.queues = new Map(
+      Object.values(QueueName).map((q) => [q, new Queue(q, { connection, prefix })] as const),
+    );
+  }
+
+  queue(name: QueueName): Queue {
+    const q = this.queues.get(name);
+    if (!q) throw new Error(`Unknown queue ${name}`);
+    return q;
+  }
+
+  async enqueue<N extends JobName>(name: N, payload: JobPayload<N>, jobId?: string) {
+    const job = await this.queue(JOB_QUEUE[name]).add(name, payload, jobOptions(name, payload, jobId));
+    return { id: job.id as string, queue: JOB_QUEUE[name] };
+  }
+
+  async counts(): Promise<Array<{ name: QueueName; counts: QueueCounts }>> {
+    return Promise.all(
+      [...this.queues].map(async ([name, q]) => {
+        const c = await q.getJobCounts('waiting', 'active', 'delayed', 'completed', 'failed');
+        return {
+          name,
+          counts: {
+            waiting: c.waiting ?? 0,
+            active: c.active ?? 0,
+            delayed: c.delayed ?? 0,
+            completed: c.completed ?? 0,
+            failed: c.failed ?? 0,
+          },
+        };
+      }),
+    );
+  }
+
+  async close() {
+    await Promise.all([...this.queues.values()].map((q) => q.close()));
+  }
+}

@@ -1,0 +1,66 @@
+import { type Job, Worker } from 'bullmq';
+import type { Logger } from '../src/logger.js';
+import { createRedis } from '../src/redis.js';
+import {
+  JOB_QUEUE,
+  JobName,
+  type JobPayload,
+  type JobResult,
+  QUEUE_CONCURRENCY,
+  QueueName,
+} from './contracts.js';
+
+/** A processor is a thin shell around one use case. */
+export type Processor<N extends JobName> = (payload: JobPayload<N>, job: Job) => Promise<JobResult<N>>;
+export type Processors = { [N in JobName]: Processor<N> };
+
+export class MissingProcessorError extends Error {}
+
+/** Refuses to boot when a declared job has no processor. */
+export function assertProcessors(processors: Partial<Record<string, unknown>>): asserts processors is Processors {
+  const missing = Object.values(JobName).filter((n) => typeof processors[n] !== 'function');
+  if (missing.length) {
+    throw new MissingProcessorError(`No processor for job(s): ${missing.join(', ')}. Refusing to start workers.`);
+  }
+}
+
+export interface Workers {
+  workers: Worker[];
+  close(): Promise<void>;
+}
+
+/** One BullMQ worker per queue, dispatching by job name. */
+export function startWorkers(opts: {
+  redisUrl: string;
+  prefix: string;
+  processors: Partial<Record<string, unknown>>;
+  logger: Logger;
+}): Workers {
+  const { processors, logger } = opts;
+  assertProcessors(processors);
+  const workers = Object.values(QueueName).map((queue) => {
+    const connection = createRedis(opts.redisUrl, 'blocking', logger, `worker:${queue}`);
+    const worker = new Worker(
+      queue,
+      async (job: Job) => {
+        const name = job.name as JobName;
+        if (JOB_QUEUE[name] !== queue) throw new Error(`Job ${job.name} does not belong on queue ${queue}`);
+        const processor = processors[name] as Processor<JobName>;
+        return processor(job.data, job);
+      },
+      { connection, prefix: opts.prefix, concurrency: QUEUE_CONCURRENCY[queue], autorun: true },
+    );
+    worker.on('failed', (job, err) => {
+      logger.warn({ queue, job: job?.name, jobId: job?.id, attempts: job?.attemptsMade, err: err.message }, 'job failed');
+    });
+    worker.on('error', (err) => logger.warn({ queue, err: err.message }, 'worker error'));
+    return { worker, connection };
+  });
+  return {
+    workers: workers.map((w) => w.worker),
+    async close() {
+      await Promise.all(workers.map((w) => w.worker.close()));
+      await Promise.all(workers.map((w) => w.connection.quit().catch(() => w.connection.disconnect())));
+    },
+  };
+}

@@ -1,0 +1,134 @@
+import 'reflect-metadata';
+import { randomUUID } from 'node:crypto';
+import type { AddressInfo } from 'node:net';
+import Fastify, { type FastifyBaseLogger } from 'fastify';
+import type { Redis } from 'ioredis';
+import { buildProcessors } from '../jobs/processors/index.js';
+import { JobQueues } from '../jobs/queues.js';
+import { startWorkers, type Workers } from '../jobs/worker.js';
+import type { Store } from './app/ports.js';
+import type { Config } from './config.js';
+import { createEventBus, type EventBus } from './events/pubsub.js';
+import { buildGatewaySchema } from './graphql/schema.js';
+import { createArmor, registerGraphQLHttp } from './http/graphql-http.js';
+import { attachGraphQLWebSocket } from './http/graphql-ws.js';
+import { Metrics } from './http/metrics.js';
+import { createLogger, type Logger } from './logger.js';
+import { createRedis, pingRedis } from './redis.js';
+import { type Orm, openDatabase, pingDatabase } from './store/orm.js';
+import { openStore } from './store/store.js';
+
+export interface Gateway {
+  config: Config;
+  logger: Logger;
+  orm: Orm;
+  queues: JobQueues;
+  /** Base URL of the HTTP server, once listening (e.g. http://127.0.0.1:4000). */
+  url: string;
+  openStore(): Store;
+  /** Graceful stop: stop accepting, finish in-flight work, close sockets, workers, Redis, database. */
+  stop(): Promise<void>;
+}
+
+/**
+ * Builds and starts one gateway process: the API (HTTP + WebSocket), the workers, or both,
+ * as `config.role` says. Health and metrics endpoints are served in every role.
+ */
+export async function startGateway(config: Config, opts: { logger?: Logger } = {}): Promise<Gateway> {
+  const logger = opts.logger ?? createLogger(config.logLevel);
+  const serveApi = config.role === 'api' || config.role === 'all';
+  const runWorkers = config.role === 'worker' || config.role === 'all';
+
+  const orm = await openDatabase(config.database);
+  const redis: Redis = createRedis(config.redis.url, 'command', logger, 'command');
+  const queues = new JobQueues(redis, config.redis.queuePrefix);
+  const metrics = new Metrics(() => queues.counts());
+  const events: EventBus = createEventBus(config.redis.url, config.redis.queuePrefix, logger);
+  const store = () => openStore(orm);
+
+  let workers: Workers | undefined;
+  if (runWorkers) {
+    workers = startWorkers({
+      redisUrl: config.redis.url,
+      prefix: config.redis.queuePrefix,
+      processors: buildProcessors(),
+      logger,
+    });
+  }
+
+  let stopping = false;
+  const app = Fastify({
+    loggerInstance: logger as FastifyBaseLogger,
+    disableRequestLogging: true,
+    genReqId: () => randomUUID(),
+    forceCloseConnections: 'idle',
+    return503OnClosing: true,
+  });
+
+  app.addHook('onResponse', async (request, reply) => {
+    const route = request.routeOptions.url ?? 'unmatched';
+    metrics.httpRequests.inc({ method: request.method, route, status: String(reply.statusCode) });
+    metrics.httpDuration.observe({ method: request.method, route }, reply.elapsedTime / 1000);
+    request.log.debug({ method: request.method, url: request.url, status: reply.statusCode }, 'request');
+  });
+
+  app.get('/healthz', async () => ({ status: 'ok' }));
+  app.get('/readyz', async (_request, reply) => {
+    const check = async (fn: () => Promise<void>) =>
+      fn().then(
+        () => 'ok' as const,
+        () => 'down' as const,
+      );
+    const [database, redisState] = await Promise.all([check(() => pingDatabase(orm)), check(() => pingRedis(redis))]);
+    const ready = !stopping && database === 'ok' && redisState === 'ok';
+    return reply.code(ready ? 200 : 503).send({
+      status: ready ? 'ready' : 'unavailable',
+      database,
+      redis: redisState,
+      ...(stopping ? { shuttingDown: true } : {}),
+    });
+  });
+  app.get('/metrics', async (_request, reply) => {
+    reply.header('content-type', metrics.registry.contentType);
+    return metrics.registry.metrics();
+  });
+
+  let ws: ReturnType<typeof attachGraphQLWebSocket> | undefined;
+  if (serveApi) {
+    const schema = await buildGatewaySchema(events.pubSub);
+    const armor = createArmor(config.graphql);
+    await registerGraphQLHttp(app, { schema, config, logger, metrics, openStore: store, armor });
+    ws = attachGraphQLWebSocket(app.server, {
+      schema,
+      logger,
+      openStore: store,
+      validationRules: armor.validationRules,
+      production: config.production,
+    });
+  }
+
+  await app.listen({ host: config.http.host, port: config.http.port });
+  const address = app.server.address() as AddressInfo;
+  const host = address.family === 'IPv6' ? `[${address.address}]` : address.address;
+  const url = `http://${host === '0.0.0.0' || host === '[::]' ? '127.0.0.1' : host}:${address.port}`;
+  logger.info({ url, role: config.role, database: config.database.kind }, 'gateway started');
+
+  let stopped: Promise<void> | undefined;
+  const stop = () => {
+    stopped ??= (async () => {
+      stopping = true;
+      logger.info('shutting down');
+      await ws?.close();
+      await app.close();
+      await workers?.close();
+      await queues.close();
+      await events.close();
+      await redis.quit().catch(() => redis.disconnect());
+      await orm.close(true);
+      logger.info('stopped');
+    })();
+    return stopped;
+  };
+
+  return { config, logger, orm, queues, url, openStore: store, stop };
+}

@@ -1,0 +1,127 @@
+import { ApolloServer, type ApolloServerPlugin } from '@apollo/server';
+import { fastifyApolloDrainPlugin, fastifyApolloHandler } from '@as-integrations/fastify';
+import { ApolloArmor } from '@escape.tech/graphql-armor';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { type GraphQLSchema, type OperationDefinitionNode, Kind, type ValidationRule } from 'graphql';
+import { authenticate, bearerToken } from '../app/access.js';
+import type { Config } from '../config.js';
+import type { Caller } from '../domain/access.js';
+import type { GraphQLContext } from '../graphql/context.js';
+import { formatGraphQLError } from '../graphql/errors.js';
+import type { Logger } from '../logger.js';
+import type { Store } from '../app/ports.js';
+import type { Metrics } from './metrics.js';
+
+declare module 'fastify' {
+  interface FastifyRequest {
+    caller?: Caller;
+    store?: Store;
+  }
+}
+
+/** The same limits guard HTTP and WebSocket operations. */
+export function createArmor(config: Config['graphql']) {
+  return new ApolloArmor({
+    maxDepth: { n: config.maxDepth, ignoreIntrospection: true },
+    maxAliases: { n: config.maxAliases },
+    costLimit: { maxCost: config.maxCost },
+    maxTokens: { n: config.maxTokens },
+    maxDirectives: { n: 50 },
+    blockFieldSuggestion: { enabled: false },
+  }).protect();
+}
+
+/** The first root field names the operation in metrics: bounded by the schema, unlike client-chosen names. */
+export function operationLabel(op: OperationDefinitionNode | undefined | null): string {
+  const first = op?.selectionSet.selections.find((s) => s.kind === Kind.FIELD);
+  return first && first.kind === Kind.FIELD ? first.name.value : 'unknown';
+}
+
+export function unauthenticatedBody(message: string) {
+  return { errors: [{ message, extensions: { code: 'UNAUTHENTICATED' } }] };
+}
+
+export async function registerGraphQLHttp(
+  app: FastifyInstance,
+  deps: {
+    schema: GraphQLSchema;
+    config: Config;
+    logger: Logger;
+    metrics: Metrics;
+    openStore: () => Store;
+    armor: { plugins: ApolloServerPlugin[]; validationRules: ValidationRule[] };
+  },
+): Promise<ApolloServer<GraphQLContext>> {
+  const { config, logger, metrics } = deps;
+  const metricsPlugin: ApolloServerPlugin<GraphQLContext> = {
+    async requestDidStart() {
+      const start = process.hrtime.bigint();
+      return {
+        async willSendResponse({ operation, response }) {
+          const type = operation?.operation ?? 'unknown';
+          const name = operationLabel(operation);
+          const hasErrors =
+            response.body.kind === 'single' ? Boolean(response.body.singleResult.errors?.length) : false;
+          metrics.graphqlOperations.inc({ type, operation: name, outcome: hasErrors ? 'error' : 'ok' });
+          metrics.graphqlDuration.observe({ type, operation: name }, Number(process.hrtime.bigint() - start) / 1e9);
+        },
+      };
+    },
+  };
+
+  const apollo = new ApolloServer<GraphQLContext>({
+    schema: deps.schema,
+    plugins: [fastifyApolloDrainPlugin(app), ...deps.armor.plugins, metricsPlugin],
+    validationRules: deps.armor.validationRules,
+    allowBatchedHttpRequests: false,
+    csrfPrevention: true,
+    introspection: !config.production,
+    includeStacktraceInErrorResponses: !config.production,
+    formatError: (formatted, error) =>
+      formatGraphQLError(formatted, error, logger, { includeStack: !config.production }),
+    logger: {
+      debug: (m) => logger.debug(m),
+      info: (m) => logger.info(m),
+      warn: (m) => logger.warn(m),
+      error: (m) => logger.error(m),
+    },
+  });
+  await apollo.start();
+
+  const authenticateRequest = async (request: FastifyRequest, reply: FastifyReply) => {
+    if (request.method === 'OPTIONS') return;
+    const store = deps.openStore();
+    let caller: Caller | null;
+    try {
+      caller = await authenticate(store, bearerToken(request.headers.authorization));
+    } catch (err) {
+      request.log.warn({ err: (err as Error).message }, 'authentication unavailable');
+      return reply.code(503).send({
+        errors: [{ message: 'The gateway cannot check keys right now (database unavailable).', extensions: { code: 'UNAVAILABLE' } }],
+      });
+    }
+    if (!caller) {
+      return reply
+        .code(401)
+        .header('www-authenticate', 'Bearer')
+        .send(unauthenticatedBody('A valid API key is required: send "Authorization: Bearer <key>".'));
+    }
+    request.caller = caller;
+    request.store = store;
+  };
+
+  app.route({
+    method: ['GET', 'POST', 'OPTIONS'],
+    url: '/graphql',
+    preHandler: authenticateRequest,
+    handler: fastifyApolloHandler<GraphQLContext>(apollo, {
+      context: async (request) => ({
+        caller: request.caller as Caller,
+        store: request.store as Store,
+        requestId: request.id,
+        logger: logger.child({ requestId: request.id, pbxId: request.caller?.pbxId }),
+      }),
+    }),
+  });
+  return apollo;
+}

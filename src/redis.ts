@@ -1,0 +1,41 @@
+import { Redis, type RedisOptions } from 'ioredis';
+import type { Logger } from './logger.js';
+
+/**
+ * Redis connections, set as BullMQ's docs advise (docs.bullmq.io/guide/going-to-production):
+ * - `blocking` (workers, pub/sub subscribers): `maxRetriesPerRequest: null`, so a command waits
+ *   through a reconnect instead of failing;
+ * - `command` (producers, health checks, locks): fail fast (`enableOfflineQueue: false`,
+ *   one retry) so an HTTP request is answered with an error instead of hanging while Redis is down.
+ * Every connection reconnects by itself, with a capped backoff, and never crashes the process.
+ */
+export type RedisUse = 'blocking' | 'command';
+
+export function createRedis(url: string, use: RedisUse, logger?: Logger, name?: string): Redis {
+  const options: RedisOptions = {
+    lazyConnect: false,
+    connectionName: name,
+    retryStrategy: (times) => Math.min(200 * times, 2000),
+    ...(use === 'blocking'
+      ? { maxRetriesPerRequest: null, enableReadyCheck: false }
+      : { maxRetriesPerRequest: 1, enableOfflineQueue: false, connectTimeout: 2000 }),
+  };
+  const redis = new Redis(url, options);
+  let lastError = '';
+  redis.on('error', (err: Error) => {
+    // ioredis emits one error per failed reconnect; log each distinct one once.
+    if (err.message !== lastError) logger?.warn({ err: err.message, redis: name ?? use }, 'redis connection error');
+    lastError = err.message;
+  });
+  redis.on('ready', () => {
+    lastError = '';
+  });
+  return redis;
+}
+
+export async function pingRedis(redis: Redis, timeoutMs = 1000): Promise<void> {
+  await Promise.race([
+    redis.ping(),
+    new Promise((_, reject) => setTimeout(() => reject(new Error('redis ping timed out')), timeoutMs).unref()),
+  ]);
+}

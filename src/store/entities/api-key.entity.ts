@@ -1,0 +1,35 @@
+import { randomUUID } from 'node:crypto';
+import { Entity, Enum, ManyToOne, OptionalProps, PrimaryKey, Property } from '@mikro-orm/core';
+import { ApiRole } from '../../domain/access.js';
+import { Pbx } from './pbx.entity.js';
+
+/** An API key. Only its SHA-256 hash is stored; the key itself is shown once at creation. */
+@Entity({ tableName: 'api_key' })
+export class ApiKey {
+  [OptionalProps]?: 'label' | 'createdAt' | 'revokedAt';
+
+  @PrimaryKey({ type: 'string', length: 36 })
+  id: string = randomUUID();
+
+  @ManyToOne(() => Pbx, { deleteRule: 'cascade' })
+  pbx!: Pbx;
+
+  @Enum({ items: () => ApiRole, type: 'string', length: 16 })
+  role!: ApiRole;
+
+  @Property({ type: 'string', length: 64, unique: true })
+  hash!: string;
+
+  /** The first characters of the key, to tell keys apart in a list. */
+  @Property({ type: 'string', length: 16 })
+  prefix!: string;
+
+  @Property({ type: 'string', length: 200, nullable: true })
+  label: string | null = null;
+
+  @Property({ type: 'datetime' })
+  createdAt: Date = new Date();
+
+  @Property({ type: 'datetime', nullable: true })
+  revokedAt: Date | null = null;
+}

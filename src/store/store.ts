@@ -1,0 +1,21 @@
+import type { EntityManager } from '@mikro-orm/core';
+import type { Store } from '../app/ports.js';
+import type { Orm } from './orm.js';
+import { MikroTenantRepository } from './tenant.repository.js';
+
+class MikroStore implements Store {
+  readonly tenants: MikroTenantRepository;
+
+  constructor(private readonly em: EntityManager) {
+    this.tenants = new MikroTenantRepository(em);
+  }
+
+  transactional<T>(fn: (store: Store) => Promise<T>): Promise<T> {
+    return this.em.transactional((em) => fn(new MikroStore(em)));
+  }
+}
+
+/** A fresh unit of work: one EntityManager fork per request and per job. */
+export function openStore(orm: Orm): Store {
+  return new MikroStore(orm.em.fork());
+}

@@ -1,0 +1,84 @@
+import type { EntityManager } from '@mikro-orm/core';
+import type { TenantRepository } from '../app/ports.js';
+import type { ApiRole } from '../domain/access.js';
+import type { ApiKeyRecord, IntegrationRecord, PbxRecord, PbxSettings } from '../domain/tenant.js';
+import { ApiKey, Integration, Pbx } from './entities/index.js';
+
+const toPbx = (p: Pbx): PbxRecord => ({
+  id: p.id,
+  name: p.name,
+  timeZone: p.timeZone,
+  publicBaseUrl: p.publicBaseUrl,
+  extensionCapacity: p.extensionCapacity,
+  defaultCountry: p.defaultCountry,
+  createdAt: p.createdAt,
+});
+
+const toKey = (k: ApiKey): ApiKeyRecord => ({
+  id: k.id,
+  pbxId: k.pbx.id,
+  role: k.role,
+  prefix: k.prefix,
+  label: k.label,
+  createdAt: k.createdAt,
+  revokedAt: k.revokedAt,
+});
+
+const toIntegration = (i: Integration): IntegrationRecord => ({ id: i.id, pbxId: i.pbx.id, status: i.status });
+
+export class MikroTenantRepository implements TenantRepository {
+  constructor(private readonly em: EntityManager) {}
+
+  async findPbx(id: string) {
+    const p = await this.em.findOne(Pbx, { id });
+    return p ? toPbx(p) : null;
+  }
+
+  async listPbxs() {
+    return (await this.em.find(Pbx, {}, { orderBy: { createdAt: 'asc', id: 'asc' } })).map(toPbx);
+  }
+
+  async createPbx(settings: PbxSettings) {
+    const pbx = this.em.create(Pbx, { ...settings });
+    this.em.create(Integration, { pbx });
+    await this.em.flush();
+    return toPbx(pbx);
+  }
+
+  async updatePbx(id: string, patch: Partial<PbxSettings>) {
+    const pbx = await this.em.findOneOrFail(Pbx, { id });
+    this.em.assign(pbx, patch);
+    await this.em.flush();
+    return toPbx(pbx);
+  }
+
+  async findActiveKeyByHash(hash: string) {
+    const k = await this.em.findOne(ApiKey, { hash, revokedAt: null });
+    return k ? toKey(k) : null;
+  }
+
+  async createKey(input: { pbxId: string; role: ApiRole; hash: string; prefix: string; label: string | null }) {
+    const key = this.em.create(ApiKey, {
+      pbx: this.em.getReference(Pbx, input.pbxId),
+      role: input.role,
+      hash: input.hash,
+      prefix: input.prefix,
+      label: input.label,
+    });
+    await this.em.flush();
+    return toKey(key);
+  }
+
+  async revokeKeys(pbxId: string, label: string, now: Date) {
+    return this.em.nativeUpdate(ApiKey, { pbx: pbxId, label, revokedAt: null }, { revokedAt: now });
+  }
+
+  async getIntegration(pbxId: string) {
+    let i = await this.em.findOne(Integration, { pbx: pbxId });
+    if (!i) {
+      i = this.em.create(Integration, { pbx: this.em.getReference(Pbx, pbxId) });
+      await this.em.flush();
+    }
+    return toIntegration(i);
+  }
+}

@@ -1,0 +1,66 @@
+import { spawn } from 'node:child_process';
+import { mkdirSync } from 'node:fs';
+import net from 'node:net';
+import path from 'node:path';
+import type { TestProject } from 'vitest/node';
+
+function canConnect(url: string): Promise<boolean> {
+  const u = new URL(url);
+  return new Promise((resolve) => {
+    const socket = net.connect({ host: u.hostname, port: Number(u.port || 6379) });
+    socket.setTimeout(1000);
+    socket.once('connect', () => {
+      socket.destroy();
+      resolve(true);
+    });
+    socket.once('error', () => resolve(false));
+    socket.once('timeout', () => {
+      socket.destroy();
+      resolve(false);
+    });
+  });
+}
+
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const srv = net.createServer();
+    srv.listen(0, '127.0.0.1', () => {
+      const { port } = srv.address() as net.AddressInfo;
+      srv.close(() => resolve(port));
+    });
+    srv.once('error', reject);
+  });
+}
+
+/**
+ * Tests talk to a real Redis: REDIS_URL, else the local one on 6379, else a private
+ * redis-server started here for the run. PostgreSQL comes from TEST_DATABASE_URL.
+ */
+export default async function setup(project: TestProject) {
+  let redisUrl = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
+  let stop: (() => void) | undefined;
+  if (!(await canConnect(redisUrl))) {
+    const port = await freePort();
+    const dir = path.resolve('.data/test-redis');
+    mkdirSync(dir, { recursive: true });
+    const child = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--dir', dir], {
+      stdio: 'ignore',
+    });
+    child.on('error', (err) => {
+      console.error(`Could not start redis-server (${err.message}); install it (apt-get install redis-server).`);
+    });
+    redisUrl = `redis://127.0.0.1:${port}`;
+    for (let i = 0; i < 50 && !(await canConnect(redisUrl)); i++) await new Promise((r) => setTimeout(r, 100));
+    stop = () => child.kill('SIGTERM');
+  }
+  const postgresUrl = process.env.TEST_DATABASE_URL ?? null;
+  if (!postgresUrl) {
+    const bar = '!'.repeat(78);
+    console.warn(
+      `\n${bar}\n!! TEST_DATABASE_URL is not set: the PostgreSQL leg of every *.db.spec.ts is SKIPPED.\n!! Set it (e.g. postgres://postgres@127.0.0.1:5432/postgres) to run it; .ci/run does.\n${bar}\n`,
+    );
+  }
+  project.provide('redisUrl', redisUrl);
+  project.provide('postgresUrl', postgresUrl);
+  return () => stop?.();
+}
