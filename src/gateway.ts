@@ -104,6 +104,7 @@ export async function startGateway(config: Config, opts: { logger?: Logger } = {
       openStore: store,
       validationRules: armor.validationRules,
       production: config.production,
+      maxTokens: config.graphql.maxTokens,
     });
   }
 

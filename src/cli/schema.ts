@@ -1,14 +1,16 @@
 /**
  * `npm run schema:emit` writes schema/schema.graphql from the resolvers;
  * `npm run schema:check` fails (exit 1) when the committed file differs from the code.
+ * `--file <path>` names another file (tests use it).
  */
 import { readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { buildGatewaySchema, printGatewaySchema } from '../graphql/schema.js';
 
-export const SCHEMA_FILE = path.resolve('schema/schema.graphql');
-
 const mode = process.argv[2];
+const fileFlag = process.argv.indexOf('--file');
+const SCHEMA_FILE = path.resolve(fileFlag > 0 ? process.argv[fileFlag + 1] : 'schema/schema.graphql');
+
 const sdl = printGatewaySchema(await buildGatewaySchema());
 if (mode === 'emit') {
   writeFileSync(SCHEMA_FILE, sdl);

@@ -25,7 +25,9 @@ export function createArmor(config: Config['graphql']) {
     maxDepth: { n: config.maxDepth, ignoreIntrospection: true },
     maxAliases: { n: config.maxAliases },
     costLimit: { maxCost: config.maxCost },
-    maxTokens: { n: config.maxTokens },
+    // Token limits are enforced by the parser itself (parseOptions.maxTokens), which answers
+    // a bad document with a plain 400 GRAPHQL_PARSE_FAILED instead of armor's 500.
+    maxTokens: { enabled: false },
     maxDirectives: { n: 50 },
     blockFieldSuggestion: { enabled: false },
   }).protect();
@@ -73,6 +75,7 @@ export async function registerGraphQLHttp(
     schema: deps.schema,
     plugins: [fastifyApolloDrainPlugin(app), ...deps.armor.plugins, metricsPlugin],
     validationRules: deps.armor.validationRules,
+    parseOptions: { maxTokens: config.graphql.maxTokens },
     allowBatchedHttpRequests: false,
     csrfPrevention: true,
     introspection: !config.production,

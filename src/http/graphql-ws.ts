@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import {
   type ExecutionArgs,
-  type GraphQLError,
+  GraphQLError,
   type GraphQLSchema,
   getOperationAST,
   parse,
@@ -18,6 +18,9 @@ import type { Caller } from '../domain/access.js';
 import type { GraphQLContext } from '../graphql/context.js';
 import { formatGraphQLError } from '../graphql/errors.js';
 import type { Logger } from '../logger.js';
+
+const withCode = (e: GraphQLError, code: string) =>
+  new GraphQLError(e.message, { nodes: e.nodes, source: e.source, positions: e.positions, extensions: { ...e.extensions, code } });
 
 /** WebSocket close codes the gateway uses. */
 export const WS_CLOSE = { NORMAL: 1000, UNAUTHORIZED: 4401 } as const;
@@ -36,6 +39,7 @@ export function attachGraphQLWebSocket(
     openStore: () => Store;
     validationRules: ValidationRule[];
     production: boolean;
+    maxTokens: number;
   },
 ) {
   const { schema, logger } = deps;
@@ -66,12 +70,12 @@ export function attachGraphQLWebSocket(
       onSubscribe: (ctx, _id, payload) => {
         let document: ReturnType<typeof parse>;
         try {
-          document = parse(payload.query);
+          document = parse(payload.query, { maxTokens: deps.maxTokens });
         } catch (err) {
-          return [err as GraphQLError];
+          return [withCode(err as GraphQLError, 'GRAPHQL_PARSE_FAILED')];
         }
         const errors = validate(schema, document, rules);
-        if (errors.length) return errors;
+        if (errors.length) return errors.map((e) => withCode(e, 'GRAPHQL_VALIDATION_FAILED'));
         const op = getOperationAST(document, payload.operationName);
         const requestId = randomUUID();
         const contextValue: GraphQLContext = {

@@ -1,0 +1,4 @@
+/** Subscription topics, one place. Every topic is scoped to one PBX. */
+export const Topic = {
+  integrationChanged: (pbxId: string) => `integration-changed:${pbxId}`,
+} as const;

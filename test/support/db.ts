@@ -1,0 +1,70 @@
+import { randomBytes } from 'node:crypto';
+import { mkdirSync, rmSync } from 'node:fs';
+import path from 'node:path';
+import pg from 'pg';
+import { describe, inject } from 'vitest';
+import type { DatabaseConfig } from '../../src/store/orm.js';
+
+export interface TestDatabase {
+  kind: 'sqlite' | 'postgresql';
+  config: DatabaseConfig;
+  drop(): Promise<void>;
+}
+
+/** A new, empty SQLite file under .data/test/. */
+export async function createSqliteDatabase(): Promise<TestDatabase> {
+  const dir = path.resolve('.data/test');
+  mkdirSync(dir, { recursive: true });
+  const file = path.join(dir, `db-${randomBytes(6).toString('hex')}.sqlite`);
+  return {
+    kind: 'sqlite',
+    config: { kind: 'sqlite', file },
+    async drop() {
+      for (const f of [file, `${file}-wal`, `${file}-shm`]) rmSync(f, { force: true });
+    },
+  };
+}
+
+/** A new, empty PostgreSQL database on TEST_DATABASE_URL's server. */
+export async function createPostgresDatabase(baseUrl: string): Promise<TestDatabase> {
+  const name = `epg_test_${Date.now()}_${randomBytes(4).toString('hex')}`;
+  const admin = new pg.Client({ connectionString: baseUrl });
+  await admin.connect();
+  await admin.query(`create database ${name}`);
+  await admin.end();
+  const url = new URL(baseUrl);
+  url.pathname = `/${name}`;
+  return {
+    kind: 'postgresql',
+    config: { kind: 'postgresql', url: url.toString(), poolMax: 5 },
+    async drop() {
+      const c = new pg.Client({ connectionString: baseUrl });
+      await c.connect();
+      await c.query(`drop database if exists ${name} with (force)`);
+      await c.end();
+    },
+  };
+}
+
+export type DbLeg = { kind: 'sqlite' | 'postgresql'; create(): Promise<TestDatabase> };
+
+/** The database legs every *.db.spec.ts runs on: SQLite always, PostgreSQL when TEST_DATABASE_URL is set. */
+export function dbLegs(): DbLeg[] {
+  const pgUrl = inject('postgresUrl');
+  const legs: DbLeg[] = [{ kind: 'sqlite', create: createSqliteDatabase }];
+  if (pgUrl) legs.push({ kind: 'postgresql', create: () => createPostgresDatabase(pgUrl) });
+  return legs;
+}
+
+/**
+ * Runs a suite once per database. Without TEST_DATABASE_URL the PostgreSQL leg is
+ * reported as skipped, loudly, instead of silently vanishing.
+ */
+export function describeEachDb(name: string, fn: (leg: DbLeg) => void) {
+  for (const leg of dbLegs()) describe(`${name} [${leg.kind}]`, () => fn(leg));
+  if (!inject('postgresUrl')) {
+    describe.skip(`${name} [postgresql] SKIPPED: TEST_DATABASE_URL is not set`, () => {
+      fn({ kind: 'postgresql', create: () => Promise.reject(new Error('no PostgreSQL')) });
+    });
+  }
+}

@@ -1,0 +1,94 @@
+import { randomBytes } from 'node:crypto';
+import type { TypedDocumentNode } from '@graphql-typed-document-node/core';
+import { type ExecutionResult, print } from 'graphql';
+import { createClient, type Client } from 'graphql-ws';
+import { inject } from 'vitest';
+import WebSocket from 'ws';
+import { createApiKey } from '../../src/app/access.js';
+import { createPbx } from '../../src/app/pbx.js';
+import { loadConfig, type Config } from '../../src/config.js';
+import { type Gateway, startGateway } from '../../src/gateway.js';
+import type { PbxSettings } from '../../src/domain/tenant.js';
+import type { TestDatabase } from './db.js';
+
+/** A queue/topic prefix of its own, so test files sharing one Redis never see each other's jobs. */
+export function uniquePrefix(label = 't'): string {
+  return `${label}-${randomBytes(5).toString('hex')}`;
+}
+
+export function testConfig(db: TestDatabase, overrides: Record<string, string> = {}, role = 'all'): Config {
+  const base = loadConfig(
+    {
+      NODE_ENV: 'test',
+      HOST: '127.0.0.1',
+      PORT: '0',
+      LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? 'silent',
+      REDIS_URL: inject('redisUrl'),
+      QUEUE_PREFIX: uniquePrefix(),
+      ...overrides,
+    },
+    ['--role', role],
+  );
+  return { ...base, database: db.config };
+}
+
+export async function startTestGateway(db: TestDatabase, overrides: Record<string, string> = {}, role = 'all') {
+  return startGateway(testConfig(db, overrides, role));
+}
+
+/** A PBX with keys of every role. */
+export async function seedPbx(gateway: Gateway, settings: Partial<PbxSettings> = {}) {
+  const store = gateway.openStore();
+  const pbx = await createPbx(store, { name: `PBX ${randomBytes(3).toString('hex')}`, ...settings });
+  const admin = (await createApiKey(store, { pbxId: pbx.id, role: 'admin' })).key;
+  const viewer = (await createApiKey(store, { pbxId: pbx.id, role: 'viewer' })).key;
+  const linkus = (await createApiKey(store, { pbxId: pbx.id, role: 'linkus' })).key;
+  return { pbx, keys: { admin, viewer, linkus } };
+}
+
+export interface GqlResponse<T> {
+  status: number;
+  body: ExecutionResult<T> & { errors?: Array<{ message: string; extensions?: Record<string, unknown> }> };
+}
+
+/** A GraphQL request over real HTTP, typed by the generated documents. */
+export async function gql<TData, TVars>(
+  url: string,
+  key: string | null,
+  document: TypedDocumentNode<TData, TVars> | string,
+  variables?: TVars,
+): Promise<GqlResponse<TData>> {
+  const res = await fetch(`${url}/graphql`, {
+    method: 'POST',
+    headers: {
+      'content-type': 'application/json',
+      ...(key ? { authorization: `Bearer ${key}` } : {}),
+    },
+    body: JSON.stringify({ query: typeof document === 'string' ? document : print(document), variables }),
+  });
+  const text = await res.text();
+  let body: GqlResponse<TData>['body'];
+  try {
+    body = JSON.parse(text);
+  } catch {
+    body = { errors: [{ message: text }] };
+  }
+  return { status: res.status, body };
+}
+
+/** A graphql-ws client on the gateway's WebSocket endpoint. */
+export function wsClient(url: string, key: string | null, opts: { onClose?: (code: number, reason: string) => void } = {}): Client {
+  return createClient({
+    url: `${url.replace(/^http/, 'ws')}/graphql`,
+    webSocketImpl: WebSocket,
+    connectionParams: key ? { authorization: `Bearer ${key}` } : {},
+    retryAttempts: 0,
+    lazy: true,
+    on: {
+      closed: (event) => {
+        const e = event as { code: number; reason: string };
+        opts.onClose?.(e.code, String(e.reason));
+      },
+    },
+  });
+}
