@@ -17,10 +17,14 @@ export type Processors = { [N in JobName]: Processor<N> };
 export class MissingProcessorError extends Error {}
 
 /** Refuses to boot when a declared job has no processor. */
-export function assertProcessors(processors: Partial<Record<string, unknown>>): asserts processors is Processors {
+export function assertProcessors(
+  processors: Partial<Record<string, unknown>>,
+): asserts processors is Processors {
   const missing = Object.values(JobName).filter((n) => typeof processors[n] !== 'function');
   if (missing.length) {
-    throw new MissingProcessorError(`No processor for job(s): ${missing.join(', ')}. Refusing to start workers.`);
+    throw new MissingProcessorError(
+      `No processor for job(s): ${missing.join(', ')}. Refusing to start workers.`,
+    );
   }
 }
 
@@ -51,7 +55,10 @@ export function startWorkers(opts: {
       { connection, prefix: opts.prefix, concurrency: QUEUE_CONCURRENCY[queue], autorun: true },
     );
     worker.on('failed', (job, err) => {
-      logger.warn({ queue, job: job?.name, jobId: job?.id, attempts: job?.attemptsMade, err: err.message }, 'job failed');
+      logger.warn(
+        { queue, job: job?.name, jobId: job?.id, attempts: job?.attemptsMade, err: err.message },
+        'job failed',
+      );
     });
     worker.on('error', (err) => logger.warn({ queue, err: err.message }, 'worker error'));
     return { worker, connection };

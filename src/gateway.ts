@@ -1,7 +1,7 @@
 import 'reflect-metadata';
 import { randomUUID } from 'node:crypto';
 import type { AddressInfo } from 'node:net';
-import Fastify, { type FastifyBaseLogger } from 'fastify';
+import Fastify, { type FastifyBaseLogger, LogController } from 'fastify';
 import type { Redis } from 'ioredis';
 import { buildProcessors } from '../jobs/processors/index.js';
 import { JobQueues } from '../jobs/queues.js';
@@ -59,7 +59,7 @@ export async function startGateway(config: Config, opts: { logger?: Logger } = {
   let stopping = false;
   const app = Fastify({
     loggerInstance: logger as FastifyBaseLogger,
-    disableRequestLogging: true,
+    logController: new LogController({ disableRequestLogging: true }),
     genReqId: () => randomUUID(),
     forceCloseConnections: 'idle',
     return503OnClosing: true,
@@ -79,7 +79,10 @@ export async function startGateway(config: Config, opts: { logger?: Logger } = {
         () => 'ok' as const,
         () => 'down' as const,
       );
-    const [database, redisState] = await Promise.all([check(() => pingDatabase(orm)), check(() => pingRedis(redis))]);
+    const [database, redisState] = await Promise.all([
+      check(() => pingDatabase(orm)),
+      check(() => pingRedis(redis)),
+    ]);
     const ready = !stopping && database === 'ok' && redisState === 'ok';
     return reply.code(ready ? 200 : 503).send({
       status: ready ? 'ready' : 'unavailable',

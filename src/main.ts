@@ -14,8 +14,11 @@ async function main() {
     throw err;
   }
   const gateway = await startGateway(config);
+  let stopping = false;
   const onSignal = (signal: string) => {
     gateway.logger.info({ signal }, 'signal received');
+    if (stopping) return;
+    stopping = true;
     const timer = setTimeout(() => {
       gateway.logger.error({ timeoutMs: config.shutdownTimeoutMs }, 'graceful shutdown timed out');
       process.exit(1);
@@ -29,8 +32,10 @@ async function main() {
       },
     );
   };
-  process.once('SIGTERM', onSignal);
-  process.once('SIGINT', onSignal);
+  // `on`, not `once`: the listener must stay, or a loader's own handler (tsx re-raises a
+  // signal nobody else listens to) would kill the process mid-shutdown.
+  process.on('SIGTERM', onSignal);
+  process.on('SIGINT', onSignal);
 }
 
 main().catch((err) => {

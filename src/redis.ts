@@ -24,7 +24,8 @@ export function createRedis(url: string, use: RedisUse, logger?: Logger, name?: 
   let lastError = '';
   redis.on('error', (err: Error) => {
     // ioredis emits one error per failed reconnect; log each distinct one once.
-    if (err.message !== lastError) logger?.warn({ err: err.message, redis: name ?? use }, 'redis connection error');
+    if (err.message !== lastError)
+      logger?.warn({ err: err.message, redis: name ?? use }, 'redis connection error');
     lastError = err.message;
   });
   redis.on('ready', () => {
@@ -36,6 +37,8 @@ export function createRedis(url: string, use: RedisUse, logger?: Logger, name?: 
 export async function pingRedis(redis: Redis, timeoutMs = 1000): Promise<void> {
   await Promise.race([
     redis.ping(),
-    new Promise((_, reject) => setTimeout(() => reject(new Error('redis ping timed out')), timeoutMs).unref()),
+    new Promise((_, reject) =>
+      setTimeout(() => reject(new Error('redis ping timed out')), timeoutMs).unref(),
+    ),
   ]);
 }

@@ -39,7 +39,7 @@ export async function createApiKey(
 
 /** The caller behind a key, or null when the key is unknown, malformed or revoked. */
 export async function authenticate(store: Store, key: string | null): Promise<Caller | null> {
-  if (!key || !key.startsWith(KEY_PREFIX) || key.length > 200) return null;
+  if (!key?.startsWith(KEY_PREFIX) || key.length > 200) return null;
   const record = await store.tenants.findActiveKeyByHash(hashApiKey(key));
   return record ? { pbxId: record.pbxId, role: record.role, keyId: record.id } : null;
 }

@@ -24,7 +24,11 @@ export async function createPbx(store: Store, settings: Partial<PbxSettings>): P
   return store.transactional((tx) => tx.tenants.createPbx(full));
 }
 
-export async function updatePbx(store: Store, caller: Caller, patch: Partial<PbxSettings>): Promise<PbxRecord> {
+export async function updatePbx(
+  store: Store,
+  caller: Caller,
+  patch: Partial<PbxSettings>,
+): Promise<PbxRecord> {
   const problems = validatePbxSettings(patch);
   if (problems.length) throw AppError.invalidInput(problems);
   return store.transactional((tx) => tx.tenants.updatePbx(caller.pbxId, patch));

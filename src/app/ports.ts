@@ -12,7 +12,13 @@ export interface TenantRepository {
   createPbx(settings: PbxSettings): Promise<PbxRecord>;
   updatePbx(id: string, patch: Partial<PbxSettings>): Promise<PbxRecord>;
   findActiveKeyByHash(hash: string): Promise<ApiKeyRecord | null>;
-  createKey(input: { pbxId: string; role: ApiRole; hash: string; prefix: string; label: string | null }): Promise<ApiKeyRecord>;
+  createKey(input: {
+    pbxId: string;
+    role: ApiRole;
+    hash: string;
+    prefix: string;
+    label: string | null;
+  }): Promise<ApiKeyRecord>;
   revokeKeys(pbxId: string, label: string, now: Date): Promise<number>;
   getIntegration(pbxId: string): Promise<IntegrationRecord>;
 }

@@ -23,8 +23,13 @@ async function main() {
     const store = openStore(orm);
     switch (positionals[0]) {
       case 'create': {
-        if (!values.pbx || !values.role) throw new Error('usage: keys create --pbx <id> --role admin|viewer|linkus');
-        const created = await createApiKey(store, { pbxId: values.pbx, role: values.role, label: values.label });
+        if (!values.pbx || !values.role)
+          throw new Error('usage: keys create --pbx <id> --role admin|viewer|linkus');
+        const created = await createApiKey(store, {
+          pbxId: values.pbx,
+          role: values.role,
+          label: values.label,
+        });
         console.log(created.key);
         break;
       }

@@ -1,7 +1,7 @@
 /** `npm run migrate`: applies the checked-in migrations to DATABASE_URL and exits. */
 import 'reflect-metadata';
-import { ConfigError, loadConfig } from '../config.js';
 import { MikroORM } from '@mikro-orm/core';
+import { ConfigError, loadConfig } from '../config.js';
 import { ormOptions } from '../store/orm.js';
 
 try {

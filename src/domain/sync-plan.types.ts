@@ -116,7 +116,11 @@ export type UserPlanItem =
 // ---------------------------------------------------------------- groups
 
 export type GroupGoneReason = 'OUT_OF_RANGE' | 'GROUP_DELETED';
-export type GroupFailReason = 'GROUP_LIMIT_REACHED' | 'DUPLICATE_NAME' | 'INVALID_NAME' | 'DUPLICATE_EXTERNAL_ID';
+export type GroupFailReason =
+  | 'GROUP_LIMIT_REACHED'
+  | 'DUPLICATE_NAME'
+  | 'INVALID_NAME'
+  | 'DUPLICATE_EXTERNAL_ID';
 
 interface GroupItemBase {
   /** The Entra object id. */
@@ -163,7 +167,12 @@ export interface GroupFailItem extends GroupItemBase {
   readonly reason: GroupFailReason;
 }
 
-export type GroupPlanItem = GroupCreateItem | GroupUpdateItem | GroupDeleteItem | GroupReleaseItem | GroupFailItem;
+export type GroupPlanItem =
+  | GroupCreateItem
+  | GroupUpdateItem
+  | GroupDeleteItem
+  | GroupReleaseItem
+  | GroupFailItem;
 
 // ---------------------------------------------------------------- plans
 

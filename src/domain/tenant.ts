@@ -58,7 +58,10 @@ export function validatePbxSettings(s: Partial<PbxSettings>): FieldProblem[] {
     problems.push({ field: 'name', message: 'must be 1 to 200 characters' });
   }
   if (s.timeZone !== undefined && !isIanaTimeZone(s.timeZone)) {
-    problems.push({ field: 'timeZone', message: `"${s.timeZone}" is not an IANA time zone (e.g. Europe/Berlin)` });
+    problems.push({
+      field: 'timeZone',
+      message: `"${s.timeZone}" is not an IANA time zone (e.g. Europe/Berlin)`,
+    });
   }
   if (s.publicBaseUrl !== undefined && s.publicBaseUrl !== null) {
     let ok = false;
@@ -68,7 +71,8 @@ export function validatePbxSettings(s: Partial<PbxSettings>): FieldProblem[] {
     } catch {
       ok = false;
     }
-    if (!ok) problems.push({ field: 'publicBaseUrl', message: 'must be an http(s) URL without query or fragment' });
+    if (!ok)
+      problems.push({ field: 'publicBaseUrl', message: 'must be an http(s) URL without query or fragment' });
   }
   if (
     s.extensionCapacity !== undefined &&
@@ -77,7 +81,10 @@ export function validatePbxSettings(s: Partial<PbxSettings>): FieldProblem[] {
     problems.push({ field: 'extensionCapacity', message: 'must be a whole number from 1 to 1,000,000' });
   }
   if (s.defaultCountry !== undefined && !/^[A-Z]{2}$/.test(s.defaultCountry)) {
-    problems.push({ field: 'defaultCountry', message: 'must be an ISO 3166-1 alpha-2 code such as US or DE' });
+    problems.push({
+      field: 'defaultCountry',
+      message: 'must be an ISO 3166-1 alpha-2 code such as US or DE',
+    });
   }
   return problems;
 }

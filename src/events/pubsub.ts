@@ -25,7 +25,10 @@ export function createEventBus(redisUrl: string, prefix: string, logger: Logger)
     publish: (routingKey: string, ...args: unknown[]) =>
       (inner.publish as unknown as (k: string, ...a: unknown[]) => void)(topic(routingKey), ...args),
     subscribe: (routingKey: string, dynamicId?: unknown) =>
-      (inner.subscribe as unknown as (k: string, id?: unknown) => AsyncIterable<unknown>)(topic(routingKey), dynamicId),
+      (inner.subscribe as unknown as (k: string, id?: unknown) => AsyncIterable<unknown>)(
+        topic(routingKey),
+        dynamicId,
+      ),
   };
   return {
     pubSub,

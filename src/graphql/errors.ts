@@ -49,7 +49,11 @@ export function formatGraphQLError(
   }
   const code = formatted.extensions?.code;
   const isGraphQLOwn = !(error instanceof GraphQLError) || !(error as GraphQLError).originalError;
-  if (typeof code === 'string' && PUBLIC_CODES.has(code) && (isGraphQLOwn || original instanceof GraphQLError)) {
+  if (
+    typeof code === 'string' &&
+    PUBLIC_CODES.has(code) &&
+    (isGraphQLOwn || original instanceof GraphQLError)
+  ) {
     if (opts.includeStack) return formatted;
     const { stacktrace: _drop, ...extensions } = formatted.extensions ?? {};
     return { ...formatted, extensions };

@@ -2,14 +2,14 @@ import { ApolloServer, type ApolloServerPlugin } from '@apollo/server';
 import { fastifyApolloDrainPlugin, fastifyApolloHandler } from '@as-integrations/fastify';
 import { ApolloArmor } from '@escape.tech/graphql-armor';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import { type GraphQLSchema, type OperationDefinitionNode, Kind, type ValidationRule } from 'graphql';
+import { type GraphQLSchema, Kind, type OperationDefinitionNode, type ValidationRule } from 'graphql';
 import { authenticate, bearerToken } from '../app/access.js';
+import type { Store } from '../app/ports.js';
 import type { Config } from '../config.js';
 import type { Caller } from '../domain/access.js';
 import type { GraphQLContext } from '../graphql/context.js';
 import { formatGraphQLError } from '../graphql/errors.js';
 import type { Logger } from '../logger.js';
-import type { Store } from '../app/ports.js';
 import type { Metrics } from './metrics.js';
 
 declare module 'fastify' {
@@ -65,7 +65,10 @@ export async function registerGraphQLHttp(
           const hasErrors =
             response.body.kind === 'single' ? Boolean(response.body.singleResult.errors?.length) : false;
           metrics.graphqlOperations.inc({ type, operation: name, outcome: hasErrors ? 'error' : 'ok' });
-          metrics.graphqlDuration.observe({ type, operation: name }, Number(process.hrtime.bigint() - start) / 1e9);
+          metrics.graphqlDuration.observe(
+            { type, operation: name },
+            Number(process.hrtime.bigint() - start) / 1e9,
+          );
         },
       };
     },
@@ -100,7 +103,12 @@ export async function registerGraphQLHttp(
     } catch (err) {
       request.log.warn({ err: (err as Error).message }, 'authentication unavailable');
       return reply.code(503).send({
-        errors: [{ message: 'The gateway cannot check keys right now (database unavailable).', extensions: { code: 'UNAVAILABLE' } }],
+        errors: [
+          {
+            message: 'The gateway cannot check keys right now (database unavailable).',
+            extensions: { code: 'UNAVAILABLE' },
+          },
+        ],
       });
     }
     if (!caller) {

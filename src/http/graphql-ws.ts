@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import type { Server } from 'node:http';
 import {
   type ExecutionArgs,
   GraphQLError,
@@ -6,11 +7,10 @@ import {
   getOperationAST,
   parse,
   specifiedRules,
-  validate,
   type ValidationRule,
+  validate,
 } from 'graphql';
 import { useServer } from 'graphql-ws/use/ws';
-import type { Server } from 'node:http';
 import { WebSocketServer } from 'ws';
 import { authenticate, bearerToken } from '../app/access.js';
 import type { Store } from '../app/ports.js';
@@ -20,11 +20,15 @@ import { formatGraphQLError } from '../graphql/errors.js';
 import type { Logger } from '../logger.js';
 
 const withCode = (e: GraphQLError, code: string) =>
-  new GraphQLError(e.message, { nodes: e.nodes, source: e.source, positions: e.positions, extensions: { ...e.extensions, code } });
+  new GraphQLError(e.message, {
+    nodes: e.nodes,
+    source: e.source,
+    positions: e.positions,
+    extensions: { ...e.extensions, code },
+  });
 
 /** WebSocket close codes the gateway uses. */
 export const WS_CLOSE = { NORMAL: 1000, UNAUTHORIZED: 4401 } as const;
-
 
 /**
  * graphql-ws on the same port and path as HTTP GraphQL. The key travels in

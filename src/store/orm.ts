@@ -34,7 +34,7 @@ export function ormOptions(db: DatabaseConfig): Options {
       ...common,
       driver: BetterSqliteDriver,
       dbName: db.file,
-      migrations: { migrationsList: sqliteMigrations, snapshot: false, transactional: true },
+      migrations: { migrationsList: sqliteMigrations, snapshot: false, transactional: true, silent: true },
       pool: {
         afterCreate: (conn: { pragma?: (s: string) => void }, done: (err: unknown, c: unknown) => void) => {
           // WAL lets readers (health checks, queries) run beside a writing sync.
@@ -51,7 +51,7 @@ export function ormOptions(db: DatabaseConfig): Options {
     driver: PostgreSqlDriver,
     clientUrl: db.url,
     pool: { min: 0, max: db.poolMax },
-    migrations: { migrationsList: postgresqlMigrations, snapshot: false, transactional: true },
+    migrations: { migrationsList: postgresqlMigrations, snapshot: false, transactional: true, silent: true },
   } as Options;
 }
 

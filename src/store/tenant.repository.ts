@@ -24,7 +24,11 @@ const toKey = (k: ApiKey): ApiKeyRecord => ({
   revokedAt: k.revokedAt,
 });
 
-const toIntegration = (i: Integration): IntegrationRecord => ({ id: i.id, pbxId: i.pbx.id, status: i.status });
+const toIntegration = (i: Integration): IntegrationRecord => ({
+  id: i.id,
+  pbxId: i.pbx.id,
+  status: i.status,
+});
 
 export class MikroTenantRepository implements TenantRepository {
   constructor(private readonly em: EntityManager) {}
@@ -57,7 +61,13 @@ export class MikroTenantRepository implements TenantRepository {
     return k ? toKey(k) : null;
   }
 
-  async createKey(input: { pbxId: string; role: ApiRole; hash: string; prefix: string; label: string | null }) {
+  async createKey(input: {
+    pbxId: string;
+    role: ApiRole;
+    hash: string;
+    prefix: string;
+    label: string | null;
+  }) {
     const key = this.em.create(ApiKey, {
       pbx: this.em.getReference(Pbx, input.pbxId),
       role: input.role,

@@ -75,7 +75,9 @@ describeEachDb('gateway over HTTP and WebSocket (issue 2)', (leg) => {
     const res = await gql(gw.url, a.keys.admin, `query Deep { ${q} }`);
     expect(res.body.data).toBeUndefined();
     expect(res.body.errors?.some((e) => /depth limit of 10/i.test(e.message))).toBe(true);
-    expect((await gql(gw.url, a.keys.admin, IntegrationDocument)).body.data?.integration.status).toBe('NOT_CONNECTED');
+    expect((await gql(gw.url, a.keys.admin, IntegrationDocument)).body.data?.integration.status).toBe(
+      'NOT_CONNECTED',
+    );
   });
 
   it('refuses too many aliases with a message naming the alias limit', async () => {
@@ -125,7 +127,10 @@ describeEachDb('gateway over HTTP and WebSocket (issue 2)', (leg) => {
   it('runs operations over graphql-ws with a key, and closes with 4401 without one', async () => {
     const client = wsClient(gw.url, a.keys.viewer);
     const result = await new Promise<unknown>((resolve, reject) => {
-      client.subscribe({ query: '{ integration { status } }' }, { next: resolve, error: reject, complete: () => {} });
+      client.subscribe(
+        { query: '{ integration { status } }' },
+        { next: resolve, error: reject, complete: () => {} },
+      );
     });
     expect(result).toMatchObject({ data: { integration: { status: 'NOT_CONNECTED' } } });
     await client.dispose();
@@ -148,7 +153,10 @@ describeEachDb('gateway over HTTP and WebSocket (issue 2)', (leg) => {
     for (let i = 0; i < 20; i++) q = `pbx { ${q} }`;
     const client = wsClient(gw.url, a.keys.admin);
     const errors = await new Promise<Array<{ message: string }>>((resolve) => {
-      client.subscribe({ query: `{ ${q} }` }, { next: () => {}, error: (e) => resolve(e as never), complete: () => {} });
+      client.subscribe(
+        { query: `{ ${q} }` },
+        { next: () => {}, error: (e) => resolve(e as never), complete: () => {} },
+      );
     });
     await client.dispose();
     expect(errors.some((e) => /depth limit of 10/i.test(e.message))).toBe(true);

@@ -1,14 +1,14 @@
 import { randomBytes } from 'node:crypto';
 import type { TypedDocumentNode } from '@graphql-typed-document-node/core';
 import { type ExecutionResult, print } from 'graphql';
-import { createClient, type Client } from 'graphql-ws';
+import { type Client, createClient } from 'graphql-ws';
 import { inject } from 'vitest';
 import WebSocket from 'ws';
 import { createApiKey } from '../../src/app/access.js';
 import { createPbx } from '../../src/app/pbx.js';
-import { loadConfig, type Config } from '../../src/config.js';
-import { type Gateway, startGateway } from '../../src/gateway.js';
+import { type Config, loadConfig } from '../../src/config.js';
 import type { PbxSettings } from '../../src/domain/tenant.js';
+import { type Gateway, startGateway } from '../../src/gateway.js';
 import type { TestDatabase } from './db.js';
 
 /** A queue/topic prefix of its own, so test files sharing one Redis never see each other's jobs. */
@@ -32,7 +32,11 @@ export function testConfig(db: TestDatabase, overrides: Record<string, string> =
   return { ...base, database: db.config };
 }
 
-export async function startTestGateway(db: TestDatabase, overrides: Record<string, string> = {}, role = 'all') {
+export async function startTestGateway(
+  db: TestDatabase,
+  overrides: Record<string, string> = {},
+  role = 'all',
+) {
   return startGateway(testConfig(db, overrides, role));
 }
 
@@ -77,12 +81,17 @@ export async function gql<TData, TVars>(
 }
 
 /** A graphql-ws client on the gateway's WebSocket endpoint. */
-export function wsClient(url: string, key: string | null, opts: { onClose?: (code: number, reason: string) => void } = {}): Client {
+export function wsClient(
+  url: string,
+  key: string | null,
+  opts: { onClose?: (code: number, reason: string) => void } = {},
+): Client {
   return createClient({
     url: `${url.replace(/^http/, 'ws')}/graphql`,
     webSocketImpl: WebSocket,
     connectionParams: key ? { authorization: `Bearer ${key}` } : {},
     retryAttempts: 0,
+    shouldRetry: () => false,
     lazy: true,
     on: {
       closed: (event) => {

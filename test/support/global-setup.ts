@@ -43,14 +43,21 @@ export default async function setup(project: TestProject) {
     const port = await freePort();
     const dir = path.resolve('.data/test-redis');
     mkdirSync(dir, { recursive: true });
-    const child = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--dir', dir], {
-      stdio: 'ignore',
-    });
+    const child = spawn(
+      'redis-server',
+      ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--dir', dir],
+      {
+        stdio: 'ignore',
+      },
+    );
     child.on('error', (err) => {
-      console.error(`Could not start redis-server (${err.message}); install it (apt-get install redis-server).`);
+      console.error(
+        `Could not start redis-server (${err.message}); install it (apt-get install redis-server).`,
+      );
     });
     redisUrl = `redis://127.0.0.1:${port}`;
-    for (let i = 0; i < 50 && !(await canConnect(redisUrl)); i++) await new Promise((r) => setTimeout(r, 100));
+    for (let i = 0; i < 50 && !(await canConnect(redisUrl)); i++)
+      await new Promise((r) => setTimeout(r, 100));
     stop = () => child.kill('SIGTERM');
   }
   const postgresUrl = process.env.TEST_DATABASE_URL ?? null;

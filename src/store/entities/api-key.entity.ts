@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { Entity, Enum, ManyToOne, OptionalProps, PrimaryKey, Property } from '@mikro-orm/core';
+import { Entity, ManyToOne, OptionalProps, PrimaryKey, Property } from '@mikro-orm/core';
 import { ApiRole } from '../../domain/access.js';
 import { Pbx } from './pbx.entity.js';
 
@@ -14,7 +14,9 @@ export class ApiKey {
   @ManyToOne(() => Pbx, { deleteRule: 'cascade' })
   pbx!: Pbx;
 
-  @Enum({ items: () => ApiRole, type: 'string', length: 16 })
+  // Kept as text (no CHECK): MikroORM cannot read SQLite CHECK constraints back, and the
+  // domain validates the value anyway.
+  @Property({ type: 'string', length: 16 })
   role!: ApiRole;
 
   @Property({ type: 'string', length: 64, unique: true })

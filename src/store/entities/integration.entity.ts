@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { Entity, Enum, OneToOne, OptionalProps, PrimaryKey, Property } from '@mikro-orm/core';
+import { Entity, OneToOne, OptionalProps, PrimaryKey, Property } from '@mikro-orm/core';
 import { IntegrationStatus } from '../../domain/integration.js';
 import { Pbx } from './pbx.entity.js';
 
@@ -14,7 +14,9 @@ export class Integration {
   @OneToOne(() => Pbx, { owner: true, unique: true, deleteRule: 'cascade' })
   pbx!: Pbx;
 
-  @Enum({ items: () => IntegrationStatus, type: 'string', length: 32 })
+  // Kept as text (no CHECK): MikroORM cannot read SQLite CHECK constraints back, and the
+  // domain validates the value anyway.
+  @Property({ type: 'string', length: 32 })
   status: IntegrationStatus = IntegrationStatus.NOT_CONNECTED;
 
   @Property({ type: 'datetime' })

@@ -4,7 +4,13 @@ import { Entity, OptionalProps, PrimaryKey, Property } from '@mikro-orm/core';
 /** The tenant: one PBX. Every other row belongs to one. */
 @Entity({ tableName: 'pbx' })
 export class Pbx {
-  [OptionalProps]?: 'timeZone' | 'publicBaseUrl' | 'extensionCapacity' | 'defaultCountry' | 'createdAt' | 'updatedAt';
+  [OptionalProps]?:
+    | 'timeZone'
+    | 'publicBaseUrl'
+    | 'extensionCapacity'
+    | 'defaultCountry'
+    | 'createdAt'
+    | 'updatedAt';
 
   @PrimaryKey({ type: 'string', length: 36 })
   id: string = randomUUID();

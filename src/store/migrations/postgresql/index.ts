@@ -1,7 +1,7 @@
 import type { MigrationObject } from '@mikro-orm/core';
-import { Migration20261126110946_initial } from './Migration20261126110946_initial.js';
+import { Migration20261126111537_initial } from './Migration20261126111537_initial.js';
 
 /** Checked-in migrations for PostgreSQL, oldest first. `npm run migration:create` appends here. */
 export const postgresqlMigrations: MigrationObject[] = [
-  { name: 'Migration20261126110946_initial', class: Migration20261126110946_initial },
+  { name: 'Migration20261126111537_initial', class: Migration20261126111537_initial },
 ];

@@ -1,0 +1,226 @@
+import { type DeletionGuardOptions, guardDeletions } from './deletion-guard.policy.js';
+import type { DirectoryGroup } from './directory.types.js';
+import { createGroupRangePredicate, createMembershipResolver } from './directory-membership.js';
+import { applyGroupLimitPolicy } from './group-limit.policy.js';
+import type { PbxCapacity, PbxExtension, PbxExtensionGroup } from './pbx.types.js';
+import { createPlan, groupItemKey, sortPlanItems } from './sync-plan.js';
+import type { GroupFailReason, GroupGoneReason, GroupPlanItem, GroupSyncPlan } from './sync-plan.types.js';
+import type { GroupSyncRule } from './sync-rule.types.js';
+
+/**
+ * G1–G5: the group → extension group reconcile planner (pure).
+ *
+ * Matching: an extension group belongs to a directory group when it is SYNCED and its
+ * `externalId` is the group's object id. There is no association for groups.
+ *
+ * | directory group                               | plan                                                 |
+ * | --------------------------------------------- | ---------------------------------------------------- |
+ * | gone (absent, soft- or hard-deleted)          | G2 on: DELETE GROUP_DELETED; off: RELEASE            |
+ * | out of range (G1)                             | G2 on: DELETE OUT_OF_RANGE; off: RELEASE             |
+ * | in range, synced                              | UPDATE (name and/or members) or nothing              |
+ * | in range, not synced                          | CREATE                                               |
+ *
+ * G5 members: the synced extensions (source SYNCED, externalId = user id) of the group's
+ * member users: direct members, or with `includeNestedMembers` transitive ones. Plan the
+ * groups AFTER the user plan is applied, with the extensions as they are then, so that
+ * extensions created in this run are members at once. Members that are not synced
+ * extensions are removed (G4: the sync owns the member list).
+ *
+ * Names: an extension group name is unique on the PBX (compared case-insensitively). A
+ * group claims its name when it is not already its extension group's; the claim succeeds
+ * only when no current extension group holds the name and no other group in the plan claims
+ * it, else every claimant FAILs DUPLICATE_NAME (the extension group, if any, is left as it
+ * is). A blank name FAILs INVALID_NAME.
+ */
+
+export interface GroupSyncInput {
+  readonly directory: { readonly groups: Iterable<DirectoryGroup> };
+  readonly current: {
+    readonly groups: Iterable<PbxExtensionGroup>;
+    /** The extensions after this run's user plan was applied. */
+    readonly extensions: Iterable<PbxExtension>;
+  };
+  readonly rule: GroupSyncRule;
+  readonly capacity?: Pick<PbxCapacity, 'maxExtensionGroups'>;
+  readonly now: Date;
+  readonly deletionGuard?: DeletionGuardOptions;
+}
+
+/** The whole group plan: the diff, then the deletion guard, then the 63-group limit (G3). */
+export function planGroupSync(input: GroupSyncInput): GroupSyncPlan {
+  const groups = [...input.current.groups];
+  const diff = planGroupChanges({ ...input, current: { ...input.current, groups } });
+  let synced = 0;
+  for (const group of groups) if (group.source === 'SYNCED') synced++;
+  const guarded = guardDeletions(diff, synced, input.deletionGuard);
+  return applyGroupLimitPolicy(guarded, {
+    currentGroups: groups.length,
+    maxGroups: input.capacity?.maxExtensionGroups,
+  });
+}
+
+const AMBIGUOUS = Symbol('held by more than one extension group');
+
+function compareText(a: string, b: string): number {
+  return a < b ? -1 : a > b ? 1 : 0;
+}
+
+function nameKey(name: string): string {
+  return name.trim().toLowerCase();
+}
+
+interface Candidate {
+  readonly group: DirectoryGroup;
+  readonly own: PbxExtensionGroup | null;
+  readonly name: string;
+  failure: { readonly reason: GroupFailReason; readonly detail: string } | null;
+}
+
+/** The diff alone, before any policy. */
+export function planGroupChanges(input: GroupSyncInput): GroupSyncPlan {
+  const { rule, now } = input;
+  const groups = new Map<string, DirectoryGroup>();
+  for (const group of input.directory.groups) groups.set(group.id, group);
+  const inRange = createGroupRangePredicate(rule.range);
+  const membersOf = createMembershipResolver(groups, rule.includeNestedMembers);
+
+  const extensionOfUser = new Map<string, string>();
+  for (const extension of input.current.extensions) {
+    if (extension.source !== 'SYNCED' || !extension.externalId) continue;
+    const other = extensionOfUser.get(extension.externalId);
+    if (other === undefined || extension.id < other) extensionOfUser.set(extension.externalId, extension.id);
+  }
+
+  const nameHolders = new Map<string, PbxExtensionGroup | typeof AMBIGUOUS>();
+  const syncedByGroup = new Map<string, PbxExtensionGroup>();
+  const duplicates: PbxExtensionGroup[] = [];
+  for (const extensionGroup of input.current.groups) {
+    const key = nameKey(extensionGroup.name);
+    nameHolders.set(key, nameHolders.has(key) ? AMBIGUOUS : extensionGroup);
+    if (extensionGroup.source !== 'SYNCED' || !extensionGroup.externalId) continue;
+    const other = syncedByGroup.get(extensionGroup.externalId);
+    if (!other) {
+      syncedByGroup.set(extensionGroup.externalId, extensionGroup);
+    } else if (extensionGroup.id < other.id) {
+      duplicates.push(other);
+      syncedByGroup.set(extensionGroup.externalId, extensionGroup);
+    } else {
+      duplicates.push(extensionGroup);
+    }
+  }
+
+  const items: GroupPlanItem[] = [];
+  const candidates: Candidate[] = [];
+  const isPresent = (group: DirectoryGroup | undefined): group is DirectoryGroup =>
+    group !== undefined && (group.deletionState ?? 'PRESENT') === 'PRESENT';
+
+  for (const [groupId, extensionGroup] of syncedByGroup) {
+    const group = groups.get(groupId);
+    const gone = (reason: GroupGoneReason) =>
+      items.push({
+        action: rule.autoDelete ? 'DELETE' : 'RELEASE',
+        reason,
+        groupId,
+        name: extensionGroup.name,
+        extensionGroupId: extensionGroup.id,
+        detail: null,
+      });
+    if (!isPresent(group)) gone('GROUP_DELETED');
+    else if (!inRange(group)) gone('OUT_OF_RANGE');
+    else candidates.push({ group, own: extensionGroup, name: group.displayName.trim(), failure: null });
+  }
+  for (const group of groups.values()) {
+    if (syncedByGroup.has(group.id) || !isPresent(group) || !inRange(group)) continue;
+    candidates.push({ group, own: null, name: group.displayName.trim(), failure: null });
+  }
+
+  const claims = new Map<string, Candidate[]>();
+  for (const c of candidates) {
+    if (c.name === '') {
+      c.failure = { reason: 'INVALID_NAME', detail: 'the group has no name' };
+      continue;
+    }
+    const key = nameKey(c.name);
+    if (c.own && nameKey(c.own.name) === key) continue;
+    const claimants = claims.get(key);
+    if (claimants) claimants.push(c);
+    else claims.set(key, [c]);
+  }
+  for (const [key, claimants] of claims) {
+    const holder = nameHolders.get(key);
+    if (claimants.length > 1) {
+      for (const c of claimants) {
+        c.failure = { reason: 'DUPLICATE_NAME', detail: `${claimants.length} groups in range are named so` };
+      }
+    } else if (holder !== undefined) {
+      claimants[0].failure = {
+        reason: 'DUPLICATE_NAME',
+        detail:
+          holder === AMBIGUOUS
+            ? 'several extension groups have this name'
+            : `extension group ${holder.id} (${holder.source === 'SYNCED' ? 'synced' : 'not synced'}) has this name`,
+      };
+    }
+  }
+
+  for (const c of candidates) {
+    const base = { groupId: c.group.id, name: c.name || c.group.displayName, detail: null };
+    if (c.failure) {
+      items.push({
+        ...base,
+        action: 'FAIL',
+        reason: c.failure.reason,
+        extensionGroupId: c.own?.id ?? null,
+        detail: c.failure.detail,
+      });
+      continue;
+    }
+    const members: string[] = [];
+    for (const userId of membersOf(c.group.id)) {
+      const extensionId = extensionOfUser.get(userId);
+      if (extensionId !== undefined) members.push(extensionId);
+    }
+    members.sort(compareText);
+    if (!c.own) {
+      items.push({
+        ...base,
+        action: 'CREATE',
+        reason: 'NEW_GROUP',
+        extensionGroupId: null,
+        memberExtensionIds: members,
+      });
+      continue;
+    }
+    const current = new Set(c.own.memberExtensionIds);
+    const wanted = new Set(members);
+    const added = members.filter((id) => !current.has(id));
+    const removed = [...current].filter((id) => !wanted.has(id)).sort(compareText);
+    const nameChange = c.own.name !== c.name ? { from: c.own.name, to: c.name } : null;
+    if (nameChange || added.length > 0 || removed.length > 0) {
+      items.push({
+        ...base,
+        action: 'UPDATE',
+        reason: 'GROUP_CHANGED',
+        extensionGroupId: c.own.id,
+        nameChange,
+        memberExtensionIds: members,
+        addedMemberExtensionIds: added,
+        removedMemberExtensionIds: removed,
+      });
+    }
+  }
+
+  duplicates.sort((a, b) => compareText(a.id, b.id));
+  for (const extensionGroup of duplicates) {
+    items.push({
+      action: 'FAIL',
+      reason: 'DUPLICATE_EXTERNAL_ID',
+      groupId: extensionGroup.externalId ?? '',
+      name: extensionGroup.name,
+      extensionGroupId: extensionGroup.id,
+      detail: 'a second synced extension group of this group; left alone',
+    });
+  }
+
+  return createPlan(now, sortPlanItems(items, groupItemKey));
+}

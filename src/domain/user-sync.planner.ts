@@ -1,0 +1,387 @@
+import { applyCapacityPolicy } from './capacity.policy.js';
+import { type DeletionGuardOptions, guardDeletions } from './deletion-guard.policy.js';
+import { type DirectoryGroup, type DirectoryUser, effectiveDeletionState } from './directory.types.js';
+import { createUserRangePredicate } from './directory-membership.js';
+import {
+  diffExtension,
+  emailKey,
+  extensionFieldsOf,
+  type SyncedExtensionFields,
+} from './extension-fields.js';
+import { createNumberAllocator, extensionNumberFromValue, readUserProperty } from './extension-number.js';
+import type { PbxCapacity, PbxExtension } from './pbx.types.js';
+import { createPlan, sortPlanItems, userItemKey } from './sync-plan.js';
+import type {
+  UserDeleteReason,
+  UserFailReason,
+  UserPlanItem,
+  UserReleaseReason,
+  UserSyncPlan,
+} from './sync-plan.types.js';
+import { DEFAULT_START_NUMBER, type UserSyncRule } from './sync-rule.types.js';
+
+/**
+ * U1–U6, U10: the user → extension reconcile planner (pure).
+ *
+ * Matching: a directory user and an extension belong together when the extension is
+ * SYNCED and its `externalId` is the user's immutable object id. Names never match.
+ * Unsynced (MANUAL) extensions are only ever matched by email, for U5.
+ *
+ * What happens to a user that has a synced extension, first rule that applies wins:
+ * | user                                  | plan                                                      |
+ * | ------------------------------------- | --------------------------------------------------------- |
+ * | gone for good (hard-deleted, absent,  | U4 deleted on: DELETE USER_DELETED                        |
+ * |  or > 30 days in the recycle bin)     | U4 deleted off: RELEASE USER_DELETED (nothing can sync it |
+ * |                                       |  again, and a locked orphan could never be deleted, U9)   |
+ * | soft-deleted (recycle bin)            | U4 deleted on: DELETE USER_SOFT_DELETED                   |
+ * |                                       | U4 deleted off: SKIP USER_SOFT_DELETED: kept, still synced|
+ * |                                       |  and locked, untouched, so a restore carries on as before |
+ * | out of range (U1)                     | U2 on: DELETE OUT_OF_RANGE; off: RELEASE OUT_OF_RANGE     |
+ * | disabled, U4 disabled on              | DELETE USER_DISABLED                                      |
+ * | otherwise (disabled with U4 off too)  | UPDATE of the changed fields, or nothing                  |
+ * Range comes before the disabled check: a user outside the range is no longer governed by
+ * the rule, so U2 decides its extension's fate.
+ *
+ * A user without a synced extension is considered only when present and in range; when
+ * disabled with U4 'disabled' on it is reported SKIP USER_DISABLED, else it is synced: it
+ * takes over an unsynced extension with its email (U5, ASSOCIATE) or gets a new one (CREATE).
+ * Deleted users without an extension and out-of-range users plan nothing.
+ *
+ * Conflicts never take anything from anyone and never depend on input order:
+ * - Email (U5: `mail`, else the UPN, case-insensitive). A user claims an email when it is not
+ *   already its own extension's. A claim succeeds only when no current extension holds the
+ *   email and no other user in this plan claims it; or, for a user with no extension yet and
+ *   U5 on, when exactly one unsynced extension holds it (ASSOCIATE). Otherwise every
+ *   claimant FAILs DUPLICATE_EMAIL ("neither": two users wanting one email both fail, until
+ *   the directory is fixed). An email a current extension holds stays held for this run even
+ *   when that extension is being deleted, released or renamed, so no order of applying the
+ *   plan ever makes two extensions share an email; chains of moves settle over later runs.
+ * - Number, U3 FROM_PROPERTY: the property value reduces to a number by
+ *   `extensionNumberFromValue`, else FAIL INVALID_EXTENSION_NUMBER. A user claims the number
+ *   when it is not already its extension's; the claim succeeds only when no current extension
+ *   holds it and no other user claims it, else every claimant FAILs NUMBER_IN_USE.
+ * - Number, U3 AUTO: a synced extension keeps its number (even below the start number);
+ *   ASSOCIATE keeps the taken-over extension's number; new users, in order of lower-cased UPN
+ *   then id, get the lowest free number ≥ startNumber, skipping every number any current
+ *   extension holds and every number given before in the plan (FAIL NUMBERS_EXHAUSTED past
+ *   9999999).
+ * - A FAIL for a user that has a synced extension leaves that extension as it is (no partial update).
+ * - Two synced extensions with one externalId (should not happen): the lowest extension id is
+ *   the user's; each other one is reported FAIL DUPLICATE_EXTERNAL_ID and left alone.
+ * - A SYNCED extension without externalId is left alone.
+ */
+
+export interface UserSyncInput {
+  readonly directory: {
+    /** Every user known, each id once: a synced extension whose user is missing counts as hard-deleted. */
+    readonly users: Iterable<DirectoryUser>;
+    /** Needed for U1 BY_GROUPS. */
+    readonly groups?: Iterable<DirectoryGroup>;
+  };
+  readonly current: { readonly extensions: Iterable<PbxExtension> };
+  readonly rule: UserSyncRule;
+  readonly capacity: PbxCapacity;
+  readonly now: Date;
+  readonly deletionGuard?: DeletionGuardOptions;
+}
+
+/**
+ * The whole user plan: the diff, then the deletion guard (against the currently synced
+ * extensions), then the capacity policy (U10).
+ */
+export function planUserSync(input: UserSyncInput): UserSyncPlan {
+  const extensions = [...input.current.extensions];
+  const diff = planUserChanges({ ...input, current: { extensions } });
+  let synced = 0;
+  for (const extension of extensions) if (extension.source === 'SYNCED') synced++;
+  const guarded = guardDeletions(diff, synced, input.deletionGuard);
+  return applyCapacityPolicy(guarded, {
+    maxExtensions: input.capacity.maxExtensions,
+    currentExtensions: extensions.length,
+  });
+}
+
+const AMBIGUOUS = Symbol('held by more than one extension');
+type Holder = PbxExtension | typeof AMBIGUOUS;
+
+function hold(holders: Map<string, Holder>, key: string, extension: PbxExtension): void {
+  holders.set(key, holders.has(key) ? AMBIGUOUS : extension);
+}
+
+function describeHolder(holder: Holder): string {
+  if (holder === AMBIGUOUS) return 'several extensions';
+  return holder.source === 'SYNCED'
+    ? `extension ${holder.number} (synced, ${holder.id})`
+    : `extension ${holder.number} (not synced, ${holder.id})`;
+}
+
+interface Subject {
+  readonly userId: string;
+  readonly displayName: string;
+  readonly userPrincipalName: string | null;
+}
+
+function subjectOfUser(user: DirectoryUser): Subject {
+  return {
+    userId: user.id,
+    displayName: user.displayName?.trim() || user.userPrincipalName,
+    userPrincipalName: user.userPrincipalName || null,
+  };
+}
+
+function subjectOf(userId: string, user: DirectoryUser | undefined, extension: PbxExtension): Subject {
+  if (user) return subjectOfUser(user);
+  const name = `${extension.firstName} ${extension.lastName}`.trim();
+  return { userId, displayName: name || extension.number, userPrincipalName: null };
+}
+
+interface Candidate {
+  readonly user: DirectoryUser;
+  readonly subject: Subject;
+  /** Its synced extension, when it has one. */
+  readonly own: PbxExtension | null;
+  /** The extension it will be on: its own, or the unsynced one it takes over (U5). */
+  target: PbxExtension | null;
+  readonly fields: Omit<SyncedExtensionFields, 'number'>;
+  readonly emailKey: string | null;
+  number: string | null;
+  failure: { readonly reason: UserFailReason; readonly detail: string } | null;
+}
+
+/** The diff alone, before any policy (deletion guard, capacity). */
+export function planUserChanges(input: UserSyncInput): UserSyncPlan {
+  const { rule, now } = input;
+  const users = new Map<string, DirectoryUser>();
+  for (const user of input.directory.users) users.set(user.id, user);
+  const groups = new Map<string, DirectoryGroup>();
+  for (const group of input.directory.groups ?? []) groups.set(group.id, group);
+  const inRange = createUserRangePredicate(rule.range, groups, rule.includeNestedMembers);
+
+  const numberHolders = new Map<string, Holder>();
+  const emailHolders = new Map<string, Holder>();
+  const syncedByUser = new Map<string, PbxExtension>();
+  const duplicates: PbxExtension[] = [];
+  for (const extension of input.current.extensions) {
+    hold(numberHolders, extension.number, extension);
+    const key = emailKey(extension.email);
+    if (key !== null) hold(emailHolders, key, extension);
+    if (extension.source !== 'SYNCED' || !extension.externalId) continue;
+    const other = syncedByUser.get(extension.externalId);
+    if (!other) {
+      syncedByUser.set(extension.externalId, extension);
+    } else if (extension.id < other.id) {
+      duplicates.push(other);
+      syncedByUser.set(extension.externalId, extension);
+    } else {
+      duplicates.push(extension);
+    }
+  }
+
+  const items: UserPlanItem[] = [];
+  const candidates: Candidate[] = [];
+  const candidate = (user: DirectoryUser, own: PbxExtension | null): Candidate => {
+    const fields = extensionFieldsOf(user);
+    return {
+      user,
+      subject: subjectOfUser(user),
+      own,
+      target: own,
+      fields,
+      emailKey: emailKey(fields.email),
+      number: null,
+      failure: null,
+    };
+  };
+
+  // Users with a synced extension.
+  for (const [userId, extension] of syncedByUser) {
+    const user = users.get(userId);
+    const state = effectiveDeletionState(user, now);
+    const subject = subjectOf(userId, user, extension);
+    const at = { ...subject, extensionId: extension.id, number: extension.number, detail: null };
+    const remove = (reason: UserDeleteReason) => items.push({ ...at, action: 'DELETE', reason });
+    const release = (reason: UserReleaseReason) => items.push({ ...at, action: 'RELEASE', reason });
+    if (state === 'HARD_DELETED' || !user) {
+      if (rule.deleteWhen.deleted) remove('USER_DELETED');
+      else release('USER_DELETED');
+    } else if (state === 'SOFT_DELETED') {
+      if (rule.deleteWhen.deleted) remove('USER_SOFT_DELETED');
+      else items.push({ ...at, action: 'SKIP', reason: 'USER_SOFT_DELETED' });
+    } else if (!inRange(user)) {
+      if (rule.autoDelete) remove('OUT_OF_RANGE');
+      else release('OUT_OF_RANGE');
+    } else if (!user.accountEnabled && rule.deleteWhen.disabled) {
+      remove('USER_DISABLED');
+    } else {
+      candidates.push(candidate(user, extension));
+    }
+  }
+
+  // Users without one.
+  for (const user of users.values()) {
+    if (syncedByUser.has(user.id)) continue;
+    if (effectiveDeletionState(user, now) !== 'PRESENT' || !inRange(user)) continue;
+    if (!user.accountEnabled && rule.deleteWhen.disabled) {
+      items.push({
+        ...subjectOfUser(user),
+        action: 'SKIP',
+        reason: 'USER_DISABLED',
+        extensionId: null,
+        number: null,
+        detail: null,
+      });
+      continue;
+    }
+    candidates.push(candidate(user, null));
+  }
+
+  const fail = (c: Candidate, reason: UserFailReason, detail: string) => {
+    c.failure = { reason, detail };
+  };
+
+  // U3 FROM_PROPERTY: the number each user asks for.
+  const numbering = rule.numbering;
+  if (numbering.mode === 'FROM_PROPERTY') {
+    for (const c of candidates) {
+      const value = readUserProperty(c.user, numbering.property);
+      const number = extensionNumberFromValue(value);
+      if (number === null) {
+        fail(
+          c,
+          'INVALID_EXTENSION_NUMBER',
+          value === null
+            ? `${numbering.property} is empty`
+            : `${numbering.property} "${value}" is not an extension number (1-7 digits, no leading 0)`,
+        );
+      } else {
+        c.number = number;
+      }
+    }
+  }
+
+  // U5: email claims.
+  const emailClaims = new Map<string, Candidate[]>();
+  for (const c of candidates) {
+    if (c.failure || c.emailKey === null) continue;
+    if (c.own && emailKey(c.own.email) === c.emailKey) continue;
+    const claimants = emailClaims.get(c.emailKey);
+    if (claimants) claimants.push(c);
+    else emailClaims.set(c.emailKey, [c]);
+  }
+  for (const [key, claimants] of emailClaims) {
+    if (claimants.length > 1) {
+      for (const c of claimants) {
+        fail(c, 'DUPLICATE_EMAIL', `${claimants.length} users in range want this email`);
+      }
+      continue;
+    }
+    const c = claimants[0];
+    const holder = emailHolders.get(key);
+    if (holder === undefined) continue;
+    if (holder !== AMBIGUOUS && holder.source === 'MANUAL' && c.own === null) {
+      if (rule.autoAssociate) c.target = holder;
+      else fail(c, 'DUPLICATE_EMAIL', `${describeHolder(holder)} has this email and auto associate is off`);
+    } else {
+      fail(c, 'DUPLICATE_EMAIL', `${describeHolder(holder)} has this email`);
+    }
+  }
+
+  if (numbering.mode === 'FROM_PROPERTY') {
+    // Number claims: never take a number from anyone; two users wanting one number both fail.
+    const numberClaims = new Map<string, Candidate[]>();
+    for (const c of candidates) {
+      if (c.failure || c.number === null || c.target?.number === c.number) continue;
+      const claimants = numberClaims.get(c.number);
+      if (claimants) claimants.push(c);
+      else numberClaims.set(c.number, [c]);
+    }
+    for (const [number, claimants] of numberClaims) {
+      const holder = numberHolders.get(number);
+      if (claimants.length > 1) {
+        for (const c of claimants) {
+          fail(c, 'NUMBER_IN_USE', `${claimants.length} users in range want ${number}`);
+        }
+      } else if (holder !== undefined) {
+        fail(claimants[0], 'NUMBER_IN_USE', `${number} is held by ${describeHolder(holder)}`);
+      }
+    }
+  } else {
+    for (const c of candidates) if (!c.failure && c.target) c.number = c.target.number;
+    const fresh = candidates
+      .filter((c) => !c.failure && !c.target)
+      .map((c) => ({ c, key: userItemKey(c.subject) }))
+      .sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
+    const next = createNumberAllocator(numbering.startNumber ?? DEFAULT_START_NUMBER, numberHolders);
+    for (const { c } of fresh) {
+      const number = next();
+      if (number === null) fail(c, 'NUMBERS_EXHAUSTED', 'no free extension number is left');
+      else c.number = number;
+    }
+  }
+
+  for (const c of candidates) {
+    if (c.failure || c.number === null) {
+      items.push({
+        ...c.subject,
+        action: 'FAIL',
+        reason: c.failure?.reason ?? 'INVALID_EXTENSION_NUMBER',
+        extensionId: c.own?.id ?? null,
+        number: c.own?.number ?? null,
+        detail: c.failure?.detail ?? null,
+      });
+      continue;
+    }
+    const desired: SyncedExtensionFields = { number: c.number, ...c.fields };
+    if (c.own) {
+      const changes = diffExtension(c.own, desired);
+      if (changes.length > 0) {
+        items.push({
+          ...c.subject,
+          action: 'UPDATE',
+          reason: 'USER_CHANGED',
+          extensionId: c.own.id,
+          number: c.number,
+          detail: null,
+          changes,
+        });
+      }
+    } else if (c.target) {
+      items.push({
+        ...c.subject,
+        action: 'ASSOCIATE',
+        reason: 'EMAIL_MATCH',
+        extensionId: c.target.id,
+        number: c.number,
+        detail: null,
+        extension: desired,
+        changes: diffExtension(c.target, desired),
+      });
+    } else {
+      items.push({
+        ...c.subject,
+        action: 'CREATE',
+        reason: 'NEW_USER',
+        extensionId: null,
+        number: c.number,
+        detail: null,
+        extension: desired,
+        sendWelcomeEmail: rule.welcomeEmail && desired.email !== null,
+      });
+    }
+  }
+
+  duplicates.sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+  for (const extension of duplicates) {
+    const userId = extension.externalId ?? '';
+    items.push({
+      ...subjectOf(userId, users.get(userId), extension),
+      action: 'FAIL',
+      reason: 'DUPLICATE_EXTERNAL_ID',
+      extensionId: extension.id,
+      number: extension.number,
+      detail: `extension ${extension.number} is a second synced extension of this user; left alone`,
+    });
+  }
+
+  return createPlan(now, sortPlanItems(items, userItemKey));
+}

@@ -1,0 +1,106 @@
+import { ResourceUnitBuckets } from './throttle.bucket.js';
+import type { Tenant } from './tenant.store.js';
+import type { TokenSigner } from './tokens.signer.js';
+
+/** Knobs that make the sandbox misbehave on purpose, settable live through the admin API. */
+export interface Faults {
+  /** Added to every identity and Graph response (ms). */
+  latencyMs: number;
+  /** Share (0..1) of Graph requests answered 503 or 504 before any work. */
+  errorRate: number;
+  /** Identity-and-access resource-unit throttling on/off. */
+  throttling: boolean;
+  /** Overrides the bucket size (RU per 10 s) that the tenant size gives; null = as documented. */
+  resourceUnitLimit: number | null;
+  /** Queued forced 429s: the next `remaining` Graph requests (whose path contains `pathContains`) get one. */
+  forced429: Array<{ remaining: number; retryAfterSeconds: number; pathContains?: string }>;
+}
+
+export interface Stats {
+  /** Graph HTTP requests received (a $batch counts once). */
+  graphRequests: number;
+  /** HTTP requests by method and path without the version and the query, e.g. "GET /users". */
+  graphByPath: Record<string, number>;
+  /** Requests inside $batch bodies, by method and path. */
+  batchItemsByPath: Record<string, number>;
+  identityRequests: number;
+  tokenRequests: number;
+  throttled: number;
+  faults: number;
+}
+
+export interface AuthCodeGrant {
+  clientId: string;
+  redirectUri: string;
+  userId: string;
+  scopes: string[];
+  codeChallenge?: string;
+  codeChallengeMethod?: string;
+  nonce?: string;
+  expiresAt: number;
+  redeemed: boolean;
+  /** Refresh tokens issued from this code, revoked if the code is replayed. */
+  issuedRefreshTokens: string[];
+}
+
+export interface RefreshGrant {
+  clientId: string;
+  userId: string;
+  scopes: string[];
+  expiresAt: number;
+  revoked: boolean;
+}
+
+/** One pending authorize request, between the sign-in and consent pages. */
+export interface AuthorizeFlow {
+  id: string;
+  kind: 'authorize' | 'adminconsent';
+  params: Record<string, string>;
+  clientId: string;
+  redirectUri: string;
+  scopes: string[];
+  userId?: string;
+  createdAt: number;
+}
+
+export interface SandboxSettings {
+  autoSignIn: boolean;
+  accessTokenLifetimeSeconds: number;
+  deltaTokenLifetimeMs: number;
+}
+
+export function emptyStats(): Stats {
+  return { graphRequests: 0, graphByPath: {}, batchItemsByPath: {}, identityRequests: 0, tokenRequests: 0, throttled: 0, faults: 0 };
+}
+
+export class SandboxContext {
+  readonly buckets = new ResourceUnitBuckets();
+  readonly codes = new Map<string, AuthCodeGrant>();
+  readonly refreshTokens = new Map<string, RefreshGrant>();
+  readonly sessions = new Map<string, { userId: string; createdAt: number }>();
+  readonly flows = new Map<string, AuthorizeFlow>();
+  stats: Stats = emptyStats();
+
+  constructor(
+    readonly tenant: Tenant,
+    readonly signer: TokenSigner,
+    readonly authorityHost: string,
+    readonly graphBaseUrl: string,
+    readonly settings: SandboxSettings,
+    readonly faults: Faults,
+  ) {}
+
+  /** The resource identifiers that mean Microsoft Graph, for scopes and the `aud` claim. */
+  get graphResources(): string[] {
+    return ['https://graph.microsoft.com', '00000003-0000-0000-c000-000000000000', new URL(this.graphBaseUrl).origin];
+  }
+
+  get issuerV2(): string {
+    return `${this.authorityHost}/${this.tenant.id}/v2.0`;
+  }
+
+  /** Issuer of v1.0 access tokens (Graph's): the sandbox's stand-in for https://sts.windows.net/{tid}/. */
+  get issuerV1(): string {
+    return `${this.authorityHost}/${this.tenant.id}/`;
+  }
+}
