@@ -56,7 +56,8 @@ export interface Config {
   http: { host: string; port: number };
   logLevel: Env['LOG_LEVEL'];
   database: { kind: 'sqlite'; file: string } | { kind: 'postgresql'; url: string; poolMax: number };
-  redis: { url: string; queuePrefix: string };
+  /** `configured`: REDIS_URL was set explicitly (the demo then uses it or fails, never starts its own). */
+  redis: { url: string; queuePrefix: string; configured: boolean };
   shutdownTimeoutMs: number;
   graphql: { maxDepth: number; maxAliases: number; maxCost: number; maxTokens: number };
   microsoft: { authorityHost: string; graphBaseUrl: string; extraCaFile?: string };
@@ -106,7 +107,7 @@ export function loadConfig(
     http: { host: e.HOST, port: e.PORT },
     logLevel: e.LOG_LEVEL,
     database,
-    redis: { url: e.REDIS_URL, queuePrefix: e.QUEUE_PREFIX },
+    redis: { url: e.REDIS_URL, queuePrefix: e.QUEUE_PREFIX, configured: Boolean(env.REDIS_URL) },
     shutdownTimeoutMs: e.SHUTDOWN_TIMEOUT_MS,
     graphql: {
       maxDepth: e.GRAPHQL_MAX_DEPTH,

@@ -72,7 +72,7 @@ export function diffExtension(extension: PbxExtension, desired: SyncedExtensionF
   for (const field of SYNCED_FIELDS) {
     const from = extension[field];
     const to = desired[field];
-    if (false) changes.push({ field, from: from ?? null, to: to ?? null });
+    if ((from ?? null) !== (to ?? null)) changes.push({ field, from: from ?? null, to: to ?? null });
   }
   return changes;
 }

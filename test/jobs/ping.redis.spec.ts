@@ -43,7 +43,7 @@ describe('jobs (issue 2 item 7)', () => {
     const first = await queues.enqueue(JobName.Ping, { message: 'a' }, 'same-id');
     const second = await queues.enqueue(JobName.Ping, { message: 'b' }, 'same-id');
     expect(second.id).toBe(first.id);
-    expect(await q.getJobCountByTypes('waiting', 'paused')).toBe(1);
+    expect(await q.getJobCountByTypes('waiting', 'prioritized')).toBe(1);
     await q.obliterate({ force: true });
     await q.resume();
   });

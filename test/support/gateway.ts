@@ -52,7 +52,7 @@ export async function seedPbx(gateway: Gateway, settings: Partial<PbxSettings> =
 
 export interface GqlResponse<T> {
   status: number;
-  body: ExecutionResult<T> & { errors?: Array<{ message: string; extensions?: Record<string, unknown> }> };
+  body: Omit<ExecutionResult<T>, 'errors'> & { errors?: Array<{ message: string; extensions?: Record<string, unknown> }> };
 }
 
 /** A GraphQL request over real HTTP, typed by the generated documents. */

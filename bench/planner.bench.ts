@@ -1,0 +1,216 @@
+/**
+ * The pure planners at scale: 100,000 users and 5,000 groups (synthetic, seeded).
+ *
+ *   npx tsx bench/planner.bench.ts            (add --expose-gc through NODE_OPTIONS for steadier heap figures)
+ *   npx tsx bench/planner.bench.ts --users 20000 --groups 1000
+ *
+ * Prints wall time and heap for: a first sync (empty PBX), a no-change re-sync, and a
+ * re-sync after 1,000 changed users; for users and for groups; plus a 1,000-record delta merge.
+ */
+import { applyDirectoryDelta, createDirectorySnapshot, type UserDeltaRecord } from '../src/domain/directory-delta.js';
+import type { DirectoryGroup, DirectoryUser } from '../src/domain/directory.types.js';
+import { planGroupSync } from '../src/domain/group-sync.planner.js';
+import type { PbxExtension, PbxExtensionGroup } from '../src/domain/pbx.types.js';
+import { summarizePlan } from '../src/domain/sync-plan.js';
+import type { GroupSyncPlan, PlanSummary, UserSyncPlan } from '../src/domain/sync-plan.types.js';
+import type { GroupSyncRule, UserSyncRule } from '../src/domain/sync-rule.types.js';
+import { planUserSync } from '../src/domain/user-sync.planner.js';
+
+function arg(name: string, fallback: number): number {
+  const i = process.argv.indexOf(`--${name}`);
+  return i >= 0 ? Number(process.argv[i + 1]) : fallback;
+}
+const USERS = arg('users', 100_000);
+const GROUPS = arg('groups', 5_000);
+const MEMBERS_PER_GROUP = arg('members', 40);
+const CHANGES = arg('changes', 1_000);
+const RUNS = arg('runs', 3);
+const NOW = new Date('2026-11-26T12:00:00.000Z');
+
+let seed = 42;
+function random(): number {
+  seed = (seed + 0x6d2b79f5) >>> 0;
+  let t = seed;
+  t = Math.imul(t ^ (t >>> 15), t | 1);
+  t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+  return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+}
+const pick = (n: number) => Math.floor(random() * n);
+const uuid = (kind: number, i: number) =>
+  `${kind.toString(16).padStart(8, '0')}-0000-4000-8000-${i.toString(16).padStart(12, '0')}`;
+
+function makeUser(i: number): DirectoryUser {
+  return {
+    id: uuid(1, i),
+    displayName: `User ${i}`,
+    givenName: `Given${i}`,
+    surname: `Surname${i % 997}`,
+    mail: `user${i}@contoso.com`,
+    userPrincipalName: `user${i}@contoso.com`,
+    mobilePhone: i % 3 === 0 ? `+1 425 555 ${String(i % 10_000).padStart(4, '0')}` : null,
+    businessPhones: [],
+    jobTitle: `Title ${i % 50}`,
+    department: `Dept ${i % 20}`,
+    accountEnabled: i % 50 !== 7,
+    userType: i % 20 === 3 ? 'Guest' : 'Member',
+    deletionState: 'PRESENT',
+  };
+}
+
+function makeGroups(users: readonly DirectoryUser[]): DirectoryGroup[] {
+  const groups: DirectoryGroup[] = [];
+  for (let g = 0; g < GROUPS; g++) {
+    const members = new Set<string>();
+    for (let k = 0; k < MEMBERS_PER_GROUP; k++) members.add(users[pick(users.length)].id);
+    const children = g % 10 === 0 ? [uuid(2, pick(GROUPS)), uuid(2, pick(GROUPS))] : [];
+    groups.push({
+      id: uuid(2, g),
+      displayName: `Group ${g}`,
+      kind: g % 3 === 0 ? 'MICROSOFT_365' : 'SECURITY',
+      memberUserIds: [...members],
+      memberGroupIds: children,
+    });
+  }
+  return groups;
+}
+
+function applyUsers(extensions: readonly PbxExtension[], plan: UserSyncPlan): PbxExtension[] {
+  const byId = new Map(extensions.map((e) => [e.id, e]));
+  for (const item of plan.items) {
+    if (item.action === 'DELETE') byId.delete(item.extensionId);
+    else if (item.action === 'CREATE') {
+      const id = `ext-${item.userId}`;
+      byId.set(id, { id, ...item.extension, source: 'SYNCED', externalId: item.userId });
+    } else if (item.action === 'UPDATE') {
+      const e = byId.get(item.extensionId);
+      if (!e) continue;
+      const patch: Record<string, string | null> = {};
+      for (const change of item.changes) patch[change.field] = change.to;
+      byId.set(e.id, { ...e, ...patch });
+    }
+  }
+  return [...byId.values()];
+}
+
+function applyGroups(groups: readonly PbxExtensionGroup[], plan: GroupSyncPlan): PbxExtensionGroup[] {
+  const byId = new Map(groups.map((g) => [g.id, g]));
+  for (const item of plan.items) {
+    if (item.action === 'CREATE') {
+      const id = `xg-${item.groupId}`;
+      byId.set(id, {
+        id,
+        name: item.name,
+        source: 'SYNCED',
+        externalId: item.groupId,
+        memberExtensionIds: item.memberExtensionIds,
+      });
+    }
+  }
+  return [...byId.values()];
+}
+
+const gc = (globalThis as { gc?: () => void }).gc;
+const mb = (bytes: number) => `${(bytes / 1024 / 1024).toFixed(1)} MB`;
+
+function measure<T>(label: string, run: () => T, describe: (result: T) => string): T {
+  const times: number[] = [];
+  let result: T | undefined;
+  let heapDelta = 0;
+  for (let r = 0; r < RUNS; r++) {
+    result = undefined;
+    gc?.();
+    const before = process.memoryUsage().heapUsed;
+    const start = performance.now();
+    result = run();
+    times.push(performance.now() - start);
+    heapDelta = Math.max(heapDelta, process.memoryUsage().heapUsed - before);
+  }
+  const m = process.memoryUsage();
+  const runs = times.map((t) => `${t.toFixed(0)}`).join(' / ');
+  console.log(
+    `${label.padEnd(34)} ${runs.padEnd(18)} ms   heap +${mb(heapDelta).padEnd(9)} heapUsed ${mb(m.heapUsed).padEnd(9)} rss ${mb(m.rss).padEnd(9)} ${describe(result as T)}`,
+  );
+  return result as T;
+}
+
+const counts = (s: PlanSummary) =>
+  Object.entries(s)
+    .filter(([, v]) => v > 0)
+    .map(([k, v]) => `${k}=${v}`)
+    .join(' ') || 'nothing';
+
+// ---------------------------------------------------------------- input
+console.log(
+  `planner bench: ${USERS} users, ${GROUPS} groups x ${MEMBERS_PER_GROUP} members, ${CHANGES} changes, ${RUNS} runs each (times: run 1 / 2 / 3); gc ${gc ? 'on' : 'off (heap figures are rough)'}`,
+);
+const users = Array.from({ length: USERS }, (_, i) => makeUser(i));
+const groups = makeGroups(users);
+const manual: PbxExtension[] = Array.from({ length: 500 }, (_, i) => ({
+  id: `manual-${i}`,
+  number: String(1000 + i * 7),
+  firstName: `Manual ${i}`,
+  lastName: '',
+  email: i % 2 === 0 ? `desk${i}@contoso.com` : null,
+  mobileNumber: null,
+  jobTitle: null,
+  source: 'MANUAL',
+  externalId: null,
+}));
+const userRule: UserSyncRule = {
+  range: { type: 'ALL' },
+  autoDelete: true,
+  numbering: { mode: 'AUTO', startNumber: '1000' },
+  deleteWhen: { disabled: true, deleted: true },
+  autoAssociate: true,
+  welcomeEmail: true,
+  includeNestedMembers: false,
+};
+const groupRule: GroupSyncRule = { range: { type: 'ALL' }, autoDelete: true, includeNestedMembers: true };
+const capacity = { maxExtensions: 1_000_000, maxExtensionGroups: GROUPS };
+const planUsers = (directoryUsers: readonly DirectoryUser[], extensions: readonly PbxExtension[]) =>
+  planUserSync({ directory: { users: directoryUsers, groups }, current: { extensions }, rule: userRule, capacity, now: NOW });
+const planGroups = (extensions: readonly PbxExtension[], current: readonly PbxExtensionGroup[]) =>
+  planGroupSync({ directory: { groups }, current: { groups: current, extensions }, rule: groupRule, capacity, now: NOW });
+
+// ---------------------------------------------------------------- users
+const first = measure('users: first sync', () => planUsers(users, manual), (p) => counts(summarizePlan(p)));
+const synced = applyUsers(manual, first);
+measure('users: no-change re-sync', () => planUsers(users, synced), (p) => counts(summarizePlan(p)));
+
+// 1,000 changes: 600 renamed / retitled, 150 disabled, 100 deleted, 150 new.
+const changed = [...users];
+for (let k = 0; k < CHANGES * 0.6; k++) {
+  const i = pick(USERS);
+  changed[i] = { ...changed[i], jobTitle: `Promoted ${k}`, surname: `Changed${k}` };
+}
+for (let k = 0; k < CHANGES * 0.15; k++) {
+  const i = pick(USERS);
+  changed[i] = { ...changed[i], accountEnabled: false };
+}
+const deleted = new Set<string>();
+for (let k = 0; k < CHANGES * 0.1; k++) deleted.add(changed[pick(USERS)].id);
+const changedUsers = changed.filter((u) => !deleted.has(u.id));
+for (let k = 0; k < CHANGES * 0.15; k++) changedUsers.push(makeUser(USERS + k));
+measure(`users: re-sync after ${CHANGES} changes`, () => planUsers(changedUsers, synced), (p) => counts(summarizePlan(p)));
+
+// ---------------------------------------------------------------- groups
+const groupsFirst = measure('groups: first sync', () => planGroups(synced, []), (p) => counts(summarizePlan(p)));
+const groupsSynced = applyGroups([], groupsFirst);
+measure('groups: no-change re-sync', () => planGroups(synced, groupsSynced), (p) => counts(summarizePlan(p)));
+const afterChanges = applyUsers(synced, planUsers(changedUsers, synced));
+measure(
+  `groups: re-sync after ${CHANGES} changes`,
+  () => planGroups(afterChanges, groupsSynced),
+  (p) => counts(summarizePlan(p)),
+);
+
+// ---------------------------------------------------------------- delta merge
+const snapshot = createDirectorySnapshot(users, groups);
+const delta: UserDeltaRecord[] = Array.from({ length: CHANGES }, (_, k) =>
+  k % 10 === 0 ? { id: users[pick(USERS)].id, removed: 'changed' } : { id: users[pick(USERS)].id, jobTitle: `Delta ${k}` },
+);
+measure(
+  `delta merge: ${CHANGES} user records`,
+  () => applyDirectoryDelta(snapshot, { users: delta }, NOW),
+  (s) => `${s.users.size} users`,
+);

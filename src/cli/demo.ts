@@ -1,0 +1,121 @@
+/**
+ * `npm run demo`: the gateway on a fresh machine, in one command.
+ * SQLite under .data/, Redis from REDIS_URL, else 127.0.0.1:6379, else a private
+ * redis-server started under .data/redis (and stopped on exit). Creates one PBX on the
+ * first run (kept across runs) and prints a fresh admin key.
+ */
+import 'reflect-metadata';
+import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
+import { mkdirSync } from 'node:fs';
+import net from 'node:net';
+import path from 'node:path';
+import { createApiKey } from '../app/access.js';
+import { createPbx } from '../app/pbx.js';
+import { type Config, ConfigError, loadConfig } from '../config.js';
+import { startGateway } from '../gateway.js';
+
+const DEMO_KEY_LABEL = 'demo';
+
+function reachable(url: string, timeoutMs = 1000): Promise<boolean> {
+  const u = new URL(url);
+  return new Promise((resolve) => {
+    const socket = net.connect({ host: u.hostname, port: Number(u.port || 6379) });
+    const done = (ok: boolean) => {
+      socket.destroy();
+      resolve(ok);
+    };
+    socket.setTimeout(timeoutMs, () => done(false));
+    socket.once('connect', () => done(true));
+    socket.once('error', () => done(false));
+  });
+}
+
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const srv = net.createServer();
+    srv.listen(0, '127.0.0.1', () => {
+      const { port } = srv.address() as net.AddressInfo;
+      srv.close(() => resolve(port));
+    });
+    srv.once('error', reject);
+  });
+}
+
+async function ensureRedis(config: Config): Promise<{ url: string; child?: ChildProcess }> {
+  if (config.redis.configured) {
+    if (await reachable(config.redis.url)) return { url: config.redis.url };
+    throw new Error(`REDIS_URL is set to ${config.redis.url}, but nothing answers there.`);
+  }
+  const local = 'redis://127.0.0.1:6379';
+  if (await reachable(local)) return { url: local };
+  if (spawnSync('redis-server', ['--version'], { stdio: 'ignore' }).error) {
+    throw new Error(
+      'No Redis answers on 127.0.0.1:6379 and there is no redis-server on PATH.\n' +
+        'Install one (Debian/Ubuntu: sudo apt-get install redis-server; macOS: brew install redis),\n' +
+        'or set REDIS_URL to a running Redis, then run `npm run demo` again.',
+    );
+  }
+  const dir = path.resolve('.data/redis');
+  mkdirSync(dir, { recursive: true });
+  const port = await freePort();
+  const child = spawn(
+    'redis-server',
+    ['--port', String(port), '--bind', '127.0.0.1', '--dir', dir, '--appendonly', 'yes', '--save', ''],
+    { stdio: 'ignore' },
+  );
+  const url = `redis://127.0.0.1:${port}`;
+  for (let i = 0; i < 100 && !(await reachable(url, 200)); i++) await new Promise((r) => setTimeout(r, 100));
+  if (!(await reachable(url))) throw new Error('Started redis-server, but it does not answer.');
+  return { url, child };
+}
+
+async function main() {
+  const base = loadConfig(process.env, ['--role', 'all']);
+  const redis = await ensureRedis(base);
+  const config: Config = {
+    ...base,
+    http: {
+      host: base.http.host === '0.0.0.0' ? '127.0.0.1' : base.http.host,
+      port: base.http.port,
+    },
+    redis: { ...base.redis, url: redis.url },
+  };
+  const gateway = await startGateway(config);
+  const store = gateway.openStore();
+  const pbx = (await store.tenants.listPbxs())[0] ?? (await createPbx(store, { name: 'Demo PBX' }));
+  // Keys are stored hashed and cannot be shown again: each run issues a new demo key
+  // and retires the one before it.
+  await store.tenants.revokeKeys(pbx.id, DEMO_KEY_LABEL, new Date());
+  const { key } = await createApiKey(store, { pbxId: pbx.id, role: 'admin', label: DEMO_KEY_LABEL });
+
+  const graphqlUrl = `${gateway.url}/graphql`;
+  console.log(`GRAPHQL_URL=${graphqlUrl}`);
+  console.log(`ADMIN_KEY=${key}`);
+  console.log(`PBX_ID=${pbx.id}`);
+  console.log('');
+  console.log('Try it:');
+  console.log(
+    `  curl -s ${graphqlUrl} -H 'content-type: application/json' -H "authorization: Bearer ${key}" -d '{"query":"{ integration { status } }"}'`,
+  );
+  console.log('');
+  console.log(`Health: ${gateway.url}/readyz   Metrics: ${gateway.url}/metrics   Stop: Ctrl+C`);
+
+  let stopping = false;
+  const stop = async (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    console.log(`\n${signal}: stopping the demo...`);
+    const timer = setTimeout(() => process.exit(1), config.shutdownTimeoutMs);
+    timer.unref();
+    await gateway.stop();
+    redis.child?.kill('SIGTERM');
+    process.exit(0);
+  };
+  process.on('SIGINT', () => void stop('SIGINT'));
+  process.on('SIGTERM', () => void stop('SIGTERM'));
+}
+
+main().catch((err) => {
+  console.error(err instanceof ConfigError ? err.message : `demo failed: ${(err as Error).message}`);
+  process.exit(1);
+});

@@ -1,0 +1,49 @@
+import { randomBytes } from 'node:crypto';
+import { rmSync } from 'node:fs';
+import path from 'node:path';
+import { describe, expect, inject, it } from 'vitest';
+import { IntegrationDocument } from '../generated/graphql.js';
+import { gql, uniquePrefix } from '../support/gateway.js';
+import { freePort, runScript, startScript } from '../support/process.js';
+
+describe('npm run demo (issue 2 item 8)', () => {
+  const file = path.resolve('.data/test', `demo-${randomBytes(4).toString('hex')}.sqlite`);
+  const env = {
+    DATABASE_URL: `sqlite:${file}`,
+    REDIS_URL: inject('redisUrl'),
+    QUEUE_PREFIX: uniquePrefix('demo'),
+    PORT: '0',
+    LOG_LEVEL: 'warn',
+  };
+
+  it('prints GRAPHQL_URL and ADMIN_KEY; the key answers NOT_CONNECTED; the PBX is kept across runs', async () => {
+    const pbxIds: string[] = [];
+    const keys: string[] = [];
+    for (let run = 0; run < 2; run++) {
+      const demo = startScript('src/cli/demo.ts', [], env, /Stop: Ctrl\+C/);
+      await demo.match;
+      const out = demo.output();
+      const url = /^GRAPHQL_URL=(http:\/\/\S+)\/graphql$/m.exec(out)?.[1];
+      const key = /^ADMIN_KEY=(\S+)$/m.exec(out)?.[1];
+      expect(url).toBeDefined();
+      expect(key).toMatch(/^epg_/);
+      expect(out).toMatch(/curl -s \S+\/graphql/);
+      const res = await gql(url as string, key as string, IntegrationDocument);
+      expect(res.body.data?.integration.status).toBe('NOT_CONNECTED');
+      pbxIds.push(/PBX_ID=(\S+)/.exec(out)?.[1] as string);
+      keys.push(key as string);
+      demo.child.kill('SIGINT');
+      expect((await demo.exited).code).toBe(0);
+    }
+    expect(pbxIds[1]).toBe(pbxIds[0]);
+    expect(keys[1]).not.toBe(keys[0]);
+    for (const f of [file, `${file}-wal`, `${file}-shm`]) rmSync(f, { force: true });
+  });
+
+  it('stops with a clear message when REDIS_URL names a Redis that does not answer', async () => {
+    const port = await freePort();
+    const res = await runScript('src/cli/demo.ts', [], { ...env, REDIS_URL: `redis://127.0.0.1:${port}` });
+    expect(res.code).toBe(1);
+    expect(res.stderr).toContain(`REDIS_URL is set to redis://127.0.0.1:${port}, but nothing answers there`);
+  });
+});
