@@ -84,8 +84,9 @@ export class SandboxContext {
   constructor(
     readonly tenant: Tenant,
     readonly signer: TokenSigner,
-    readonly authorityHost: string,
-    readonly graphBaseUrl: string,
+    /** Set once the server listens (the port may be chosen by the OS). */
+    public authorityHost: string,
+    public graphBaseUrl: string,
     readonly settings: SandboxSettings,
     readonly faults: Faults,
   ) {}
