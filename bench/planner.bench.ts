@@ -7,8 +7,13 @@
  * Prints wall time and heap for: a first sync (empty PBX), a no-change re-sync, and a
  * re-sync after 1,000 changed users; for users and for groups; plus a 1,000-record delta merge.
  */
-import { applyDirectoryDelta, createDirectorySnapshot, type UserDeltaRecord } from '../src/domain/directory-delta.js';
+
 import type { DirectoryGroup, DirectoryUser } from '../src/domain/directory.types.js';
+import {
+  applyDirectoryDelta,
+  createDirectorySnapshot,
+  type UserDeltaRecord,
+} from '../src/domain/directory-delta.js';
 import { planGroupSync } from '../src/domain/group-sync.planner.js';
 import type { PbxExtension, PbxExtensionGroup } from '../src/domain/pbx.types.js';
 import { summarizePlan } from '../src/domain/sync-plan.js';
@@ -36,8 +41,18 @@ function random(): number {
   return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
 }
 const pick = (n: number) => Math.floor(random() * n);
-const uuid = (kind: number, i: number) =>
-  `${kind.toString(16).padStart(8, '0')}-0000-4000-8000-${i.toString(16).padStart(12, '0')}`;
+/** Entra object ids are random UUIDs; so are the synthetic ones (seeded, stable per kind and index). */
+const uuidCache = new Map<string, string>();
+const hex = (n: number) => Array.from({ length: n }, () => Math.floor(random() * 16).toString(16)).join('');
+const uuid = (kind: number, i: number) => {
+  const key = `${kind}:${i}`;
+  let id = uuidCache.get(key);
+  if (!id) {
+    id = `${hex(8)}-${hex(4)}-4${hex(3)}-8${hex(3)}-${hex(12)}`;
+    uuidCache.set(key, id);
+  }
+  return id;
+};
 
 function makeUser(i: number): DirectoryUser {
   return {
@@ -143,8 +158,15 @@ const counts = (s: PlanSummary) =>
 console.log(
   `planner bench: ${USERS} users, ${GROUPS} groups x ${MEMBERS_PER_GROUP} members, ${CHANGES} changes, ${RUNS} runs each (times: run 1 / 2 / 3); gc ${gc ? 'on' : 'off (heap figures are rough)'}`,
 );
-const users = Array.from({ length: USERS }, (_, i) => makeUser(i));
-const groups = makeGroups(users);
+/**
+ * Inputs come from JSON (Graph) or a database driver, i.e. as flat strings. Ids glued
+ * together with template literals are V8 cons strings, and every Map lookup on them
+ * compares piece by piece: several times slower than the real thing. Round-trip through
+ * JSON, as the real pipeline does.
+ */
+const asRead = <T>(value: T): T => JSON.parse(JSON.stringify(value));
+const users = asRead(Array.from({ length: USERS }, (_, i) => makeUser(i)));
+const groups = asRead(makeGroups(users));
 const manual: PbxExtension[] = Array.from({ length: 500 }, (_, i) => ({
   id: `manual-${i}`,
   number: String(1000 + i * 7),
@@ -166,16 +188,37 @@ const userRule: UserSyncRule = {
   includeNestedMembers: false,
 };
 const groupRule: GroupSyncRule = { range: { type: 'ALL' }, autoDelete: true, includeNestedMembers: true };
+// The group limit is raised to the group count so that every group is planned (G3 would stop at 63).
 const capacity = { maxExtensions: 1_000_000, maxExtensionGroups: GROUPS };
 const planUsers = (directoryUsers: readonly DirectoryUser[], extensions: readonly PbxExtension[]) =>
-  planUserSync({ directory: { users: directoryUsers, groups }, current: { extensions }, rule: userRule, capacity, now: NOW });
+  planUserSync({
+    directory: { users: directoryUsers, groups },
+    current: { extensions },
+    rule: userRule,
+    capacity,
+    now: NOW,
+  });
 const planGroups = (extensions: readonly PbxExtension[], current: readonly PbxExtensionGroup[]) =>
-  planGroupSync({ directory: { groups }, current: { groups: current, extensions }, rule: groupRule, capacity, now: NOW });
+  planGroupSync({
+    directory: { groups },
+    current: { groups: current, extensions },
+    rule: groupRule,
+    capacity,
+    now: NOW,
+  });
 
 // ---------------------------------------------------------------- users
-const first = measure('users: first sync', () => planUsers(users, manual), (p) => counts(summarizePlan(p)));
-const synced = applyUsers(manual, first);
-measure('users: no-change re-sync', () => planUsers(users, synced), (p) => counts(summarizePlan(p)));
+const first = measure(
+  'users: first sync',
+  () => planUsers(users, manual),
+  (p) => counts(summarizePlan(p)),
+);
+const synced = asRead(applyUsers(manual, first));
+measure(
+  'users: no-change re-sync',
+  () => planUsers(users, synced),
+  (p) => counts(summarizePlan(p)),
+);
 
 // 1,000 changes: 600 renamed / retitled, 150 disabled, 100 deleted, 150 new.
 const changed = [...users];
@@ -190,14 +233,38 @@ for (let k = 0; k < CHANGES * 0.15; k++) {
 const deleted = new Set<string>();
 for (let k = 0; k < CHANGES * 0.1; k++) deleted.add(changed[pick(USERS)].id);
 const changedUsers = changed.filter((u) => !deleted.has(u.id));
-for (let k = 0; k < CHANGES * 0.15; k++) changedUsers.push(makeUser(USERS + k));
-measure(`users: re-sync after ${CHANGES} changes`, () => planUsers(changedUsers, synced), (p) => counts(summarizePlan(p)));
+for (let k = 0; k < CHANGES * 0.15; k++) changedUsers.push(asRead(makeUser(USERS + k)));
+measure(
+  `users: re-sync after ${CHANGES} changes`,
+  () => planUsers(changedUsers, synced),
+  (p) => counts(summarizePlan(p)),
+);
 
 // ---------------------------------------------------------------- groups
-const groupsFirst = measure('groups: first sync', () => planGroups(synced, []), (p) => counts(summarizePlan(p)));
-const groupsSynced = applyGroups([], groupsFirst);
-measure('groups: no-change re-sync', () => planGroups(synced, groupsSynced), (p) => counts(summarizePlan(p)));
-const afterChanges = applyUsers(synced, planUsers(changedUsers, synced));
+const groupsFirst = measure(
+  'groups: first sync',
+  () => planGroups(synced, []),
+  (p) => counts(summarizePlan(p)),
+);
+const groupsSynced = asRead(applyGroups([], groupsFirst));
+measure(
+  'groups: first sync, G3 limit 63',
+  () =>
+    planGroupSync({
+      directory: { groups },
+      current: { groups: [], extensions: synced },
+      rule: groupRule,
+      capacity: { maxExtensionGroups: 63 },
+      now: NOW,
+    }),
+  (p) => counts(summarizePlan(p)),
+);
+measure(
+  'groups: no-change re-sync',
+  () => planGroups(synced, groupsSynced),
+  (p) => counts(summarizePlan(p)),
+);
+const afterChanges = asRead(applyUsers(synced, planUsers(changedUsers, synced)));
 measure(
   `groups: re-sync after ${CHANGES} changes`,
   () => planGroups(afterChanges, groupsSynced),
@@ -207,7 +274,9 @@ measure(
 // ---------------------------------------------------------------- delta merge
 const snapshot = createDirectorySnapshot(users, groups);
 const delta: UserDeltaRecord[] = Array.from({ length: CHANGES }, (_, k) =>
-  k % 10 === 0 ? { id: users[pick(USERS)].id, removed: 'changed' } : { id: users[pick(USERS)].id, jobTitle: `Delta ${k}` },
+  k % 10 === 0
+    ? { id: users[pick(USERS)].id, removed: 'changed' }
+    : { id: users[pick(USERS)].id, jobTitle: `Delta ${k}` },
 );
 measure(
   `delta merge: ${CHANGES} user records`,

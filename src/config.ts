@@ -1,3 +1,6 @@
+import { randomBytes } from 'node:crypto';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
 import { z } from 'zod';
 
 /**
@@ -45,7 +48,20 @@ const envSchema = z.object({
   MS_AUTHORITY_HOST: httpsOrHttpUrl.default('https://login.microsoftonline.com'),
   MS_GRAPH_BASE_URL: httpsOrHttpUrl.default('https://graph.microsoft.com/v1.0'),
   MS_EXTRA_CA_FILE: z.string().min(1).optional(),
+  SECRET_KEY: z.string().min(1).optional(),
+  SECRET_KEY_FILE: z.string().min(1).optional(),
 });
+
+/** 32 bytes, as 64 hex digits or base64. */
+export function parseSecretKey(text: string): Buffer {
+  const t = text.trim();
+  if (/^[0-9a-fA-F]{64}$/.test(t)) return Buffer.from(t, 'hex');
+  const b = Buffer.from(t.replace(/-/g, '+').replace(/_/g, '/'), 'base64');
+  if (b.length !== 32 || !/^[A-Za-z0-9+/_-]+={0,2}$/.test(t)) {
+    throw new Error('must be 32 bytes: 64 hex digits or 44 base64 characters (npm run keys -- generate-secret-key)');
+  }
+  return b;
+}
 
 export type Env = z.infer<typeof envSchema>;
 
@@ -60,7 +76,9 @@ export interface Config {
   redis: { url: string; queuePrefix: string; configured: boolean };
   shutdownTimeoutMs: number;
   graphql: { maxDepth: number; maxAliases: number; maxCost: number; maxTokens: number };
-  microsoft: { authorityHost: string; graphBaseUrl: string; extraCaFile?: string };
+  microsoft: { authorityHost: string; graphBaseUrl: string; extraCaFile?: string; extraCaPem?: string };
+  /** The key that seals client secrets and token caches (AES-256-GCM); `file` when read from SECRET_KEY_FILE. */
+  secretKey: { key: Buffer; file: string | null };
 }
 
 export class ConfigError extends Error {
@@ -95,7 +113,39 @@ export function loadConfig(
   if (!(ROLES as readonly string[]).includes(role)) {
     problems.push(`--role: must be one of ${ROLES.join(', ')} (got "${role}")`);
   }
-  if (problems.length > 0 || !parsed.success) throw new ConfigError(problems);
+  let secretKey: Config['secretKey'] | undefined;
+  let extraCaPem: string | undefined;
+  if (parsed.success) {
+    const e = parsed.data;
+    if (e.SECRET_KEY && e.SECRET_KEY_FILE) {
+      problems.push('SECRET_KEY: set SECRET_KEY or SECRET_KEY_FILE, not both');
+    } else if (e.SECRET_KEY) {
+      try {
+        secretKey = { key: parseSecretKey(e.SECRET_KEY), file: null };
+      } catch (err) {
+        problems.push(`SECRET_KEY: ${(err as Error).message}`);
+      }
+    } else if (e.SECRET_KEY_FILE) {
+      try {
+        secretKey = { key: parseSecretKey(readFileSync(e.SECRET_KEY_FILE, 'utf8')), file: e.SECRET_KEY_FILE };
+      } catch (err) {
+        problems.push(`SECRET_KEY_FILE: ${(err as NodeJS.ErrnoException).code === 'ENOENT' ? `no file at ${e.SECRET_KEY_FILE}` : (err as Error).message}`);
+      }
+    } else {
+      problems.push(
+        'SECRET_KEY: required (or SECRET_KEY_FILE): the key that encrypts client secrets at rest; make one with `npm run keys -- generate-secret-key`',
+      );
+    }
+    if (e.MS_EXTRA_CA_FILE) {
+      try {
+        extraCaPem = readFileSync(e.MS_EXTRA_CA_FILE, 'utf8');
+        if (!extraCaPem.includes('BEGIN CERTIFICATE')) problems.push('MS_EXTRA_CA_FILE: not a PEM certificate');
+      } catch (err) {
+        problems.push(`MS_EXTRA_CA_FILE: ${(err as Error).message}`);
+      }
+    }
+  }
+  if (problems.length > 0 || !parsed.success || !secretKey) throw new ConfigError(problems);
   const e = parsed.data;
   const database: Config['database'] = e.DATABASE_URL.startsWith('sqlite:')
     ? { kind: 'sqlite', file: e.DATABASE_URL.slice('sqlite:'.length) || '.data/gateway.sqlite' }
@@ -119,9 +169,28 @@ export function loadConfig(
       authorityHost: e.MS_AUTHORITY_HOST.replace(/\/+$/, ''),
       graphBaseUrl: e.MS_GRAPH_BASE_URL.replace(/\/+$/, ''),
       extraCaFile: e.MS_EXTRA_CA_FILE,
+      extraCaPem,
     },
+    secretKey,
   };
 }
 
 /** Documented settings, for the README and `--help`. */
 export const SETTINGS_DOC = Object.keys(envSchema.shape);
+
+/**
+ * For the demo: when neither SECRET_KEY nor SECRET_KEY_FILE is set, use (and on first run
+ * make, mode 0600) a key file under .data/. Production sets one of the two itself.
+ */
+export function withDemoSecretKey(
+  env: Record<string, string | undefined> = process.env,
+  file = '.data/secret.key',
+): Record<string, string | undefined> {
+  if (env.SECRET_KEY) return env;
+  const keyFile = env.SECRET_KEY_FILE ?? file;
+  if (!existsSync(keyFile)) {
+    mkdirSync(path.dirname(path.resolve(keyFile)), { recursive: true });
+    writeFileSync(keyFile, `${randomBytes(32).toString('base64')}\n`, { mode: 0o600, flag: 'wx' });
+  }
+  return { ...env, SECRET_KEY_FILE: keyFile };
+}

@@ -1,5 +1,8 @@
 import { describe, expect, it } from 'vitest';
-import { ConfigError, loadConfig } from '../src/config.js';
+import { ConfigError, loadConfig as load } from '../src/config.js';
+
+const KEY = { SECRET_KEY: 'a'.repeat(64) };
+const loadConfig = (env: Record<string, string>, argv: string[]) => load({ ...KEY, ...env }, argv);
 
 describe('config (issue 2 item 1)', () => {
   it('has working defaults: SQLite under .data, local Redis, role all', () => {
@@ -19,6 +22,12 @@ describe('config (issue 2 item 1)', () => {
   it('reads --role in both spellings', () => {
     expect(loadConfig({}, ['--role', 'worker']).role).toBe('worker');
     expect(loadConfig({}, ['--role=api']).role).toBe('api');
+  });
+
+  it('requires a secret key, and says how to make one', () => {
+    expect(() => load({}, [])).toThrow(/SECRET_KEY: required .*generate-secret-key/);
+    expect(() => load({ SECRET_KEY: 'short' }, [])).toThrow(/SECRET_KEY: must be 32 bytes/);
+    expect(load({ SECRET_KEY: Buffer.alloc(32, 7).toString('base64') }, []).secretKey.key).toEqual(Buffer.alloc(32, 7));
   });
 
   it('lists every bad variable at once, each with its name and reason', () => {

@@ -7,7 +7,21 @@ export type ErrorCode =
   | 'INVALID_INPUT'
   | 'NOT_FOUND'
   | 'INVALID_STATE'
-  | 'UNAVAILABLE';
+  | 'UNAVAILABLE'
+  // the PBX directory by hand (issue 4 item 5; U9, G3, G4, U10)
+  | 'NUMBER_IN_USE'
+  | 'EMAIL_IN_USE'
+  | 'NAME_IN_USE'
+  | 'CAPACITY_REACHED'
+  | 'GROUP_LIMIT_REACHED'
+  | 'LOCKED_BY_SYNC'
+  // connect and updateSecret (L2, L3)
+  | 'INVALID_CLIENT'
+  | 'INVALID_SECRET'
+  | 'SECRET_EXPIRED'
+  | 'CONSENT_DENIED'
+  | 'TENANT_MISMATCH'
+  | 'STATE_INVALID';
 
 /** An expected failure of a use case, safe to show to the caller as it is. */
 export class AppError extends Error {

@@ -1,4 +1,7 @@
 import type { ApiRole } from '../domain/access.js';
+import type { ExtensionFields, ExtensionGroupRecord, ExtensionRecord } from '../domain/extension-rules.js';
+import type { IntegrationStatus } from '../domain/integration.js';
+import type { SyncSource } from '../domain/pbx.types.js';
 import type { ApiKeyRecord, IntegrationRecord, PbxRecord, PbxSettings } from '../domain/tenant.js';
 
 /**
@@ -23,9 +26,149 @@ export interface TenantRepository {
   getIntegration(pbxId: string): Promise<IntegrationRecord>;
 }
 
+/** The integration row as stored: secrets stay sealed here; src/app opens them when it must. */
+export interface IntegrationData {
+  id: string;
+  pbxId: string;
+  status: IntegrationStatus;
+  userSyncPaused: boolean;
+  groupSyncPaused: boolean;
+  clientId: string | null;
+  tenantId: string | null;
+  secretSealed: string | null;
+  secretLast4: string | null;
+  secretExpiresAt: Date | null;
+  tokenCacheSealed: string | null;
+  accountUsername: string | null;
+  accountName: string | null;
+  accountOid: string | null;
+  accountHomeId: string | null;
+  organizationId: string | null;
+  organizationName: string | null;
+  directoryGroupCount: number | null;
+  connectedAt: Date | null;
+  lastErrorCode: string | null;
+  lastErrorMessage: string | null;
+  lastErrorAt: Date | null;
+  warnings: string | null;
+  warningsCheckedAt: Date | null;
+  /** The connect attempt waiting for consent; a callback of an older attempt is refused. */
+  connectAttempt: string | null;
+}
+
+export interface IntegrationRepository {
+  /** The PBX's integration (made, NOT_CONNECTED, on first read). */
+  get(pbxId: string): Promise<IntegrationData>;
+  update(pbxId: string, patch: Partial<Omit<IntegrationData, 'id' | 'pbxId'>>): Promise<IntegrationData>;
+  /** Every integration with a sealed secret or token cache (for key rotation and the daily check). */
+  listAll(): Promise<IntegrationData[]>;
+}
+
+/** A page of a cursor-paged list: cursors are opaque to callers. */
+export interface PageRequest {
+  first: number;
+  after?: string | null;
+}
+export interface Page<T> {
+  edges: Array<{ cursor: string; node: T }>;
+  endCursor: string | null;
+  hasNextPage: boolean;
+  totalCount: number;
+}
+
+/** Filters of the extension list: number prefix; name, email substring (case-insensitive); source. */
+export interface ExtensionFilter {
+  number?: string | null;
+  name?: string | null;
+  email?: string | null;
+  source?: SyncSource | null;
+}
+
+/** What the directory stores for an extension; only the sync (and tests) set source and externalId. */
+export interface ExtensionWrite extends ExtensionFields {
+  source?: SyncSource;
+  externalId?: string | null;
+}
+
+export interface ExtensionGroupWrite {
+  name: string;
+  source?: SyncSource;
+  externalId?: string | null;
+  /** Replaces the whole member set (ids of extensions of the same PBX). */
+  memberIds?: readonly string[];
+}
+
+/** Which synced rows a lifecycle step deletes or releases (L4–L7). */
+export type DirectoryKind = 'EXTENSIONS' | 'GROUPS';
+
+/**
+ * The PBX directory (extensions and extension groups), always scoped to one PBX. Unique
+ * conflicts surface as AppError NUMBER_IN_USE / EMAIL_IN_USE / NAME_IN_USE / INVALID_INPUT.
+ */
+export interface PbxDirectoryRepository {
+  /** Serialises directory writes of one PBX until the transaction ends (capacity, group limit). */
+  lockPbx(pbxId: string): Promise<void>;
+  /** Every extension of the PBX, ordered by number, in one query (for the sync engine). */
+  listExtensions(pbxId: string): Promise<ExtensionRecord[]>;
+  /** Every group of the PBX with its member ids, in one query (for the sync engine). */
+  listExtensionGroups(pbxId: string): Promise<ExtensionGroupRecord[]>;
+  /** Extensions ordered by number; INVALID_INPUT (`after`) for a cursor it did not make. */
+  pageExtensions(pbxId: string, filter: ExtensionFilter, page: PageRequest): Promise<Page<ExtensionRecord>>;
+  /** Groups ordered by name. */
+  pageExtensionGroups(pbxId: string, page: PageRequest): Promise<Page<ExtensionGroupRecord>>;
+  findExtension(pbxId: string, id: string): Promise<ExtensionRecord | null>;
+  findExtensionByNumber(pbxId: string, number: string): Promise<ExtensionRecord | null>;
+  /** Case-insensitive. */
+  findExtensionByEmail(pbxId: string, email: string): Promise<ExtensionRecord | null>;
+  /** Which of `ids` are extensions of this PBX. */
+  existingExtensionIds(pbxId: string, ids: readonly string[]): Promise<Set<string>>;
+  countExtensions(pbxId: string): Promise<number>;
+  createExtension(pbxId: string, data: ExtensionWrite): Promise<ExtensionRecord>;
+  updateExtension(pbxId: string, id: string, patch: Partial<ExtensionWrite>): Promise<ExtensionRecord | null>;
+  deleteExtension(pbxId: string, id: string): Promise<boolean>;
+  findExtensionGroup(pbxId: string, id: string): Promise<ExtensionGroupRecord | null>;
+  findExtensionGroupByName(pbxId: string, name: string): Promise<ExtensionGroupRecord | null>;
+  countExtensionGroups(pbxId: string): Promise<number>;
+  createExtensionGroup(pbxId: string, data: ExtensionGroupWrite): Promise<ExtensionGroupRecord>;
+  updateExtensionGroup(
+    pbxId: string,
+    id: string,
+    patch: Partial<ExtensionGroupWrite>,
+  ): Promise<ExtensionGroupRecord | null>;
+  deleteExtensionGroup(pbxId: string, id: string): Promise<boolean>;
+  /** Deletes every SYNCED extension (or group) of the PBX; returns how many. */
+  deleteSynced(pbxId: string, kind: DirectoryKind): Promise<number>;
+  /** Makes every SYNCED extension (or group) fully PBX-managed: MANUAL, externalId cleared. */
+  releaseSynced(pbxId: string, kind: DirectoryKind): Promise<number>;
+}
+
+/** One audited mutation (issue 4 item 7). */
+export interface AuditEntryRecord {
+  id: string;
+  pbxId: string;
+  keyId: string | null;
+  role: string;
+  operation: string;
+  arguments: Record<string, unknown>;
+  outcome: string;
+  message: string | null;
+  requestId: string | null;
+  at: Date;
+}
+
+export interface AuditRepository {
+  /** Writes at once, outside any unit of work, so a failed mutation is recorded too. */
+  record(entry: Omit<AuditEntryRecord, 'id'>): Promise<void>;
+  /** Newest first. */
+  page(pbxId: string, page: PageRequest): Promise<Page<AuditEntryRecord>>;
+}
+
 /** One unit of work: repositories bound to one database session. */
 export interface Store {
   tenants: TenantRepository;
+  directory: PbxDirectoryRepository;
+  audit: AuditRepository;
+  integrations: IntegrationRepository;
   /** Runs `fn` in one transaction; everything it writes commits together or not at all. */
   transactional<T>(fn: (store: Store) => Promise<T>): Promise<T>;
 }

@@ -11,7 +11,7 @@ import net from 'node:net';
 import path from 'node:path';
 import { createApiKey } from '../app/access.js';
 import { createPbx } from '../app/pbx.js';
-import { type Config, ConfigError, loadConfig } from '../config.js';
+import { type Config, ConfigError, loadConfig, withDemoSecretKey } from '../config.js';
 import { startGateway } from '../gateway.js';
 
 const DEMO_KEY_LABEL = 'demo';
@@ -70,7 +70,7 @@ async function ensureRedis(config: Config): Promise<{ url: string; child?: Child
 }
 
 async function main() {
-  const base = loadConfig(process.env, ['--role', 'all']);
+  const base = loadConfig(withDemoSecretKey(), ['--role', 'all']);
   const redis = await ensureRedis(base);
   const config: Config = {
     ...base,

@@ -5,14 +5,15 @@
  * TEST_DATABASE_URL (default postgres://postgres@127.0.0.1:5432/postgres).
  */
 import 'reflect-metadata';
-import { mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { MikroORM } from '@mikro-orm/core';
 import pg from 'pg';
 import { ormOptions } from '../store/orm.js';
 
-const name = process.argv[2] ?? 'change';
+// The name becomes part of a class name: keep it to identifier characters.
+const name = (process.argv[2] ?? 'change').replace(/[^A-Za-z0-9_]/g, '_');
 const root = path.resolve('src/store/migrations');
 
 function writeIndex(kind: 'sqlite' | 'postgresql', exportName: string) {
@@ -20,14 +21,21 @@ function writeIndex(kind: 'sqlite' | 'postgresql', exportName: string) {
   const files = readdirSync(dir)
     .filter((f) => /^Migration\d+.*\.ts$/.test(f))
     .sort();
-  const classes = files.map((f) => f.replace(/\.ts$/, ''));
+  // The migrator names a class after the file, with characters that are not allowed in an
+  // identifier dropped; read the name back rather than guess it.
+  const entries = files.map((f) => {
+    const source = readFileSync(path.join(dir, f), 'utf8');
+    const cls = /export class (\w+)/.exec(source)?.[1];
+    if (!cls) throw new Error(`no migration class in ${f}`);
+    return { file: f.replace(/\.ts$/, ''), cls };
+  });
   const lines = [
     "import type { MigrationObject } from '@mikro-orm/core';",
-    ...classes.map((c) => `import { ${c} } from './${c}.js';`),
+    ...entries.map((e) => `import { ${e.cls} } from './${e.file}.js';`),
     '',
     `/** Checked-in migrations for ${kind === 'sqlite' ? 'SQLite' : 'PostgreSQL'}, oldest first. \`npm run migration:create\` appends here. */`,
     `export const ${exportName}: MigrationObject[] = [`,
-    ...classes.map((c) => `  { name: '${c}', class: ${c} },`),
+    ...entries.map((e) => `  { name: '${e.file}', class: ${e.cls} },`),
     '];',
     '',
   ];

@@ -6,7 +6,7 @@ function isPresent(group: DirectoryGroup | undefined): group is DirectoryGroup {
 }
 
 /**
- * Member user ids of a group, memoised per group.
+ * Member user ids of a group, memoised per group (an id may come more than once).
  * - direct (`nested` off): `memberUserIds`;
  * - nested: `transitiveMemberUserIds` when the reader supplied it (Graph `transitiveMembers`),
  *   else the union of `memberUserIds` over the group and every group reachable through
@@ -16,20 +16,20 @@ function isPresent(group: DirectoryGroup | undefined): group is DirectoryGroup {
 export function createMembershipResolver(
   groups: ReadonlyMap<string, DirectoryGroup>,
   nested: boolean,
-): (groupId: string) => ReadonlySet<string> {
-  const memo = new Map<string, ReadonlySet<string>>();
-  const empty: ReadonlySet<string> = new Set();
+): (groupId: string) => Iterable<string> {
+  const memo = new Map<string, Iterable<string>>();
+  const empty: readonly string[] = [];
   return (groupId) => {
     const cached = memo.get(groupId);
     if (cached) return cached;
     const root = groups.get(groupId);
-    let members: ReadonlySet<string>;
+    let members: Iterable<string>;
     if (!isPresent(root)) {
       members = empty;
     } else if (!nested) {
-      members = new Set(root.memberUserIds);
+      members = root.memberUserIds;
     } else if (root.transitiveMemberUserIds) {
-      members = new Set(root.transitiveMemberUserIds);
+      members = root.transitiveMemberUserIds;
     } else {
       const users = new Set<string>();
       const seen = new Set<string>([groupId]);

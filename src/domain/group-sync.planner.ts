@@ -69,6 +69,30 @@ function nameKey(name: string): string {
   return name.trim().toLowerCase();
 }
 
+/** What `wanted` adds to and removes from `current`; both sorted (by `<`); duplicates in `current` count once. */
+function diffSorted(
+  current: readonly string[],
+  wanted: readonly string[],
+): { added: string[]; removed: string[] } {
+  const added: string[] = [];
+  const removed: string[] = [];
+  let i = 0;
+  let j = 0;
+  while (i < current.length || j < wanted.length) {
+    if (i > 0 && i < current.length && current[i] === current[i - 1]) {
+      i++;
+    } else if (j >= wanted.length || (i < current.length && current[i] < wanted[j])) {
+      removed.push(current[i++]);
+    } else if (i >= current.length || wanted[j] < current[i]) {
+      added.push(wanted[j++]);
+    } else {
+      i++;
+      j++;
+    }
+  }
+  return { added, removed };
+}
+
 interface Candidate {
   readonly group: DirectoryGroup;
   readonly own: PbxExtensionGroup | null;
@@ -164,44 +188,49 @@ export function planGroupChanges(input: GroupSyncInput): GroupSyncPlan {
   }
 
   for (const c of candidates) {
-    const base = { groupId: c.group.id, name: c.name || c.group.displayName, detail: null };
+    const groupId = c.group.id;
+    const name = c.name || c.group.displayName;
     if (c.failure) {
       items.push({
-        ...base,
         action: 'FAIL',
         reason: c.failure.reason,
+        groupId,
+        name,
         extensionGroupId: c.own?.id ?? null,
         detail: c.failure.detail,
       });
       continue;
     }
-    const members: string[] = [];
-    for (const userId of membersOf(c.group.id)) {
+    const found: string[] = [];
+    for (const userId of membersOf(groupId)) {
       const extensionId = extensionOfUser.get(userId);
-      if (extensionId !== undefined) members.push(extensionId);
+      if (extensionId !== undefined) found.push(extensionId);
     }
-    members.sort(compareText);
+    // The default sort orders by UTF-16 code units, as `<` does, and is faster than a comparator.
+    found.sort();
+    const members = found.filter((id, i) => i === 0 || id !== found[i - 1]);
     if (!c.own) {
       items.push({
-        ...base,
         action: 'CREATE',
         reason: 'NEW_GROUP',
+        groupId,
+        name,
         extensionGroupId: null,
+        detail: null,
         memberExtensionIds: members,
       });
       continue;
     }
-    const current = new Set(c.own.memberExtensionIds);
-    const wanted = new Set(members);
-    const added = members.filter((id) => !current.has(id));
-    const removed = [...current].filter((id) => !wanted.has(id)).sort(compareText);
-    const nameChange = c.own.name !== c.name ? { from: c.own.name, to: c.name } : null;
+    const { added, removed } = diffSorted([...c.own.memberExtensionIds].sort(), members);
+    const nameChange = c.own.name !== name ? { from: c.own.name, to: name } : null;
     if (nameChange || added.length > 0 || removed.length > 0) {
       items.push({
-        ...base,
         action: 'UPDATE',
         reason: 'GROUP_CHANGED',
+        groupId,
+        name,
         extensionGroupId: c.own.id,
+        detail: null,
         nameChange,
         memberExtensionIds: members,
         addedMemberExtensionIds: added,

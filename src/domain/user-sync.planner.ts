@@ -12,10 +12,13 @@ import { createNumberAllocator, extensionNumberFromValue, readUserProperty } fro
 import type { PbxCapacity, PbxExtension } from './pbx.types.js';
 import { createPlan, sortPlanItems, userItemKey } from './sync-plan.js';
 import type {
+  UserDeleteItem,
   UserDeleteReason,
   UserFailReason,
   UserPlanItem,
+  UserReleaseItem,
   UserReleaseReason,
+  UserSkipItem,
   UserSyncPlan,
 } from './sync-plan.types.js';
 import { DEFAULT_START_NUMBER, type UserSyncRule } from './sync-rule.types.js';
@@ -135,6 +138,64 @@ function subjectOf(userId: string, user: DirectoryUser | undefined, extension: P
   return { userId, displayName: name || extension.number, userPrincipalName: null };
 }
 
+function deleteItem(
+  reason: UserDeleteReason,
+  userId: string,
+  user: DirectoryUser | undefined,
+  extension: PbxExtension,
+): UserDeleteItem {
+  const s = subjectOf(userId, user, extension);
+  return {
+    action: 'DELETE',
+    reason,
+    userId,
+    displayName: s.displayName,
+    userPrincipalName: s.userPrincipalName,
+    extensionId: extension.id,
+    number: extension.number,
+    detail: null,
+  };
+}
+
+function releaseItem(
+  reason: UserReleaseReason,
+  userId: string,
+  user: DirectoryUser | undefined,
+  extension: PbxExtension,
+): UserReleaseItem {
+  const s = subjectOf(userId, user, extension);
+  return {
+    action: 'RELEASE',
+    reason,
+    userId,
+    displayName: s.displayName,
+    userPrincipalName: s.userPrincipalName,
+    extensionId: extension.id,
+    number: extension.number,
+    detail: null,
+  };
+}
+
+/** U4 'deleted' off: a soft-deleted user's extension is kept as it is, still synced. */
+function keptItem(userId: string, user: DirectoryUser | undefined, extension: PbxExtension): UserSkipItem {
+  const s = subjectOf(userId, user, extension);
+  return {
+    action: 'SKIP',
+    reason: 'USER_SOFT_DELETED',
+    userId,
+    displayName: s.displayName,
+    userPrincipalName: s.userPrincipalName,
+    extensionId: extension.id,
+    number: extension.number,
+    detail: 'kept while the user is in the recycle bin',
+  };
+}
+
+interface Slot {
+  readonly user: DirectoryUser;
+  extension: PbxExtension | null;
+}
+
 interface Candidate {
   readonly user: DirectoryUser;
   readonly subject: Subject;
@@ -151,31 +212,52 @@ interface Candidate {
 /** The diff alone, before any policy (deletion guard, capacity). */
 export function planUserChanges(input: UserSyncInput): UserSyncPlan {
   const { rule, now } = input;
-  const users = new Map<string, DirectoryUser>();
-  for (const user of input.directory.users) users.set(user.id, user);
+  // One map lookup per user and per synced extension: a slot holds a user and its extension.
+  const slots = new Map<string, Slot>();
+  for (const user of input.directory.users) slots.set(user.id, { user, extension: null });
   const groups = new Map<string, DirectoryGroup>();
   for (const group of input.directory.groups ?? []) groups.set(group.id, group);
   const inRange = createUserRangePredicate(rule.range, groups, rule.includeNestedMembers);
 
-  const numberHolders = new Map<string, Holder>();
-  const emailHolders = new Map<string, Holder>();
-  const syncedByUser = new Map<string, PbxExtension>();
+  const extensions: PbxExtension[] = [];
+  /** Synced extensions whose user is not in the directory at all. */
+  const orphans = new Map<string, PbxExtension>();
   const duplicates: PbxExtension[] = [];
   for (const extension of input.current.extensions) {
-    hold(numberHolders, extension.number, extension);
-    const key = emailKey(extension.email);
-    if (key !== null) hold(emailHolders, key, extension);
-    if (extension.source !== 'SYNCED' || !extension.externalId) continue;
-    const other = syncedByUser.get(extension.externalId);
-    if (!other) {
-      syncedByUser.set(extension.externalId, extension);
-    } else if (extension.id < other.id) {
-      duplicates.push(other);
-      syncedByUser.set(extension.externalId, extension);
-    } else {
+    extensions.push(extension);
+    const userId = extension.externalId;
+    if (extension.source !== 'SYNCED' || !userId) continue;
+    const slot = slots.get(userId);
+    const other = slot ? slot.extension : orphans.get(userId);
+    if (other && other.id < extension.id) {
       duplicates.push(extension);
+      continue;
     }
+    if (other) duplicates.push(other);
+    if (slot) slot.extension = extension;
+    else orphans.set(userId, extension);
   }
+
+  // Who holds which email and number; built only when someone claims one.
+  let emailIndex: Map<string, Holder> | null = null;
+  const emailHolders = (): Map<string, Holder> => {
+    if (!emailIndex) {
+      emailIndex = new Map();
+      for (const extension of extensions) {
+        const key = emailKey(extension.email);
+        if (key !== null) hold(emailIndex, key, extension);
+      }
+    }
+    return emailIndex;
+  };
+  let numberIndex: Map<string, Holder> | null = null;
+  const numberHolders = (): Map<string, Holder> => {
+    if (!numberIndex) {
+      numberIndex = new Map();
+      for (const extension of extensions) hold(numberIndex, extension.number, extension);
+    }
+    return numberIndex;
+  };
 
   const items: UserPlanItem[] = [];
   const candidates: Candidate[] = [];
@@ -193,47 +275,50 @@ export function planUserChanges(input: UserSyncInput): UserSyncPlan {
     };
   };
 
-  // Users with a synced extension.
-  for (const [userId, extension] of syncedByUser) {
-    const user = users.get(userId);
+  // A user with a synced extension (or a synced extension whose user is gone).
+  const planSynced = (userId: string, user: DirectoryUser | undefined, extension: PbxExtension) => {
     const state = effectiveDeletionState(user, now);
-    const subject = subjectOf(userId, user, extension);
-    const at = { ...subject, extensionId: extension.id, number: extension.number, detail: null };
-    const remove = (reason: UserDeleteReason) => items.push({ ...at, action: 'DELETE', reason });
-    const release = (reason: UserReleaseReason) => items.push({ ...at, action: 'RELEASE', reason });
     if (state === 'HARD_DELETED' || !user) {
-      if (rule.deleteWhen.deleted) remove('USER_DELETED');
-      else release('USER_DELETED');
+      if (rule.deleteWhen.deleted) items.push(deleteItem('USER_DELETED', userId, user, extension));
+      else items.push(releaseItem('USER_DELETED', userId, user, extension));
     } else if (state === 'SOFT_DELETED') {
-      if (rule.deleteWhen.deleted) remove('USER_SOFT_DELETED');
-      else items.push({ ...at, action: 'SKIP', reason: 'USER_SOFT_DELETED' });
+      if (rule.deleteWhen.deleted) items.push(deleteItem('USER_SOFT_DELETED', userId, user, extension));
+      else items.push(keptItem(userId, user, extension));
     } else if (!inRange(user)) {
-      if (rule.autoDelete) remove('OUT_OF_RANGE');
-      else release('OUT_OF_RANGE');
+      if (rule.autoDelete) items.push(deleteItem('OUT_OF_RANGE', userId, user, extension));
+      else items.push(releaseItem('OUT_OF_RANGE', userId, user, extension));
     } else if (!user.accountEnabled && rule.deleteWhen.disabled) {
-      remove('USER_DISABLED');
+      items.push(deleteItem('USER_DISABLED', userId, user, extension));
     } else {
       candidates.push(candidate(user, extension));
     }
-  }
+  };
 
-  // Users without one.
-  for (const user of users.values()) {
-    if (syncedByUser.has(user.id)) continue;
-    if (effectiveDeletionState(user, now) !== 'PRESENT' || !inRange(user)) continue;
+  // A user without one.
+  const planUnsynced = (user: DirectoryUser) => {
+    if (effectiveDeletionState(user, now) !== 'PRESENT' || !inRange(user)) return;
     if (!user.accountEnabled && rule.deleteWhen.disabled) {
+      const subject = subjectOfUser(user);
       items.push({
-        ...subjectOfUser(user),
         action: 'SKIP',
         reason: 'USER_DISABLED',
+        userId: subject.userId,
+        displayName: subject.displayName,
+        userPrincipalName: subject.userPrincipalName,
         extensionId: null,
         number: null,
         detail: null,
       });
-      continue;
+      return;
     }
     candidates.push(candidate(user, null));
+  };
+
+  for (const slot of slots.values()) {
+    if (slot.extension) planSynced(slot.user.id, slot.user, slot.extension);
+    else planUnsynced(slot.user);
   }
+  for (const [userId, extension] of orphans) planSynced(userId, undefined, extension);
 
   const fail = (c: Candidate, reason: UserFailReason, detail: string) => {
     c.failure = { reason, detail };
@@ -276,7 +361,7 @@ export function planUserChanges(input: UserSyncInput): UserSyncPlan {
       continue;
     }
     const c = claimants[0];
-    const holder = emailHolders.get(key);
+    const holder = emailHolders().get(key);
     if (holder === undefined) continue;
     if (holder !== AMBIGUOUS && holder.source === 'MANUAL' && c.own === null) {
       if (rule.autoAssociate) c.target = holder;
@@ -296,7 +381,7 @@ export function planUserChanges(input: UserSyncInput): UserSyncPlan {
       else numberClaims.set(c.number, [c]);
     }
     for (const [number, claimants] of numberClaims) {
-      const holder = numberHolders.get(number);
+      const holder = numberHolders().get(number);
       if (claimants.length > 1) {
         for (const c of claimants) {
           fail(c, 'NUMBER_IN_USE', `${claimants.length} users in range want ${number}`);
@@ -311,7 +396,10 @@ export function planUserChanges(input: UserSyncInput): UserSyncPlan {
       .filter((c) => !c.failure && !c.target)
       .map((c) => ({ c, key: userItemKey(c.subject) }))
       .sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
-    const next = createNumberAllocator(numbering.startNumber ?? DEFAULT_START_NUMBER, numberHolders);
+    const next = createNumberAllocator(
+      numbering.startNumber ?? DEFAULT_START_NUMBER,
+      fresh.length > 0 ? numberHolders() : new Map(),
+    );
     for (const { c } of fresh) {
       const number = next();
       if (number === null) fail(c, 'NUMBERS_EXHAUSTED', 'no free extension number is left');
@@ -322,23 +410,36 @@ export function planUserChanges(input: UserSyncInput): UserSyncPlan {
   for (const c of candidates) {
     if (c.failure || c.number === null) {
       items.push({
-        ...c.subject,
         action: 'FAIL',
         reason: c.failure?.reason ?? 'INVALID_EXTENSION_NUMBER',
+        userId: c.subject.userId,
+        displayName: c.subject.displayName,
+        userPrincipalName: c.subject.userPrincipalName,
         extensionId: c.own?.id ?? null,
         number: c.own?.number ?? null,
         detail: c.failure?.detail ?? null,
       });
       continue;
     }
-    const desired: SyncedExtensionFields = { number: c.number, ...c.fields };
+    const f = c.fields;
+    const desired: SyncedExtensionFields = {
+      number: c.number,
+      firstName: f.firstName,
+      lastName: f.lastName,
+      email: f.email,
+      mobileNumber: f.mobileNumber,
+      jobTitle: f.jobTitle,
+    };
+    const { userId, displayName, userPrincipalName } = c.subject;
     if (c.own) {
       const changes = diffExtension(c.own, desired);
       if (changes.length > 0) {
         items.push({
-          ...c.subject,
           action: 'UPDATE',
           reason: 'USER_CHANGED',
+          userId,
+          displayName,
+          userPrincipalName,
           extensionId: c.own.id,
           number: c.number,
           detail: null,
@@ -347,9 +448,11 @@ export function planUserChanges(input: UserSyncInput): UserSyncPlan {
       }
     } else if (c.target) {
       items.push({
-        ...c.subject,
         action: 'ASSOCIATE',
         reason: 'EMAIL_MATCH',
+        userId,
+        displayName,
+        userPrincipalName,
         extensionId: c.target.id,
         number: c.number,
         detail: null,
@@ -358,9 +461,11 @@ export function planUserChanges(input: UserSyncInput): UserSyncPlan {
       });
     } else {
       items.push({
-        ...c.subject,
         action: 'CREATE',
         reason: 'NEW_USER',
+        userId,
+        displayName,
+        userPrincipalName,
         extensionId: null,
         number: c.number,
         detail: null,
@@ -373,10 +478,13 @@ export function planUserChanges(input: UserSyncInput): UserSyncPlan {
   duplicates.sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
   for (const extension of duplicates) {
     const userId = extension.externalId ?? '';
+    const subject = subjectOf(userId, slots.get(userId)?.user, extension);
     items.push({
-      ...subjectOf(userId, users.get(userId), extension),
       action: 'FAIL',
       reason: 'DUPLICATE_EXTERNAL_ID',
+      userId: subject.userId,
+      displayName: subject.displayName,
+      userPrincipalName: subject.userPrincipalName,
       extensionId: extension.id,
       number: extension.number,
       detail: `extension ${extension.number} is a second synced extension of this user; left alone`,

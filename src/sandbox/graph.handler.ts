@@ -403,7 +403,7 @@ function checkFilterWithProp(node: FilterNode, spec: FilterSpec): { advanced: bo
       find(n.b);
     } else if (n.t === 'not') {
       find(n.a);
-    } else {
+    } else if ('prop' in n) {
       prop = n.prop;
     }
   };

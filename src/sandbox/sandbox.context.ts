@@ -80,6 +80,8 @@ export class SandboxContext {
   readonly sessions = new Map<string, { userId: string; createdAt: number }>();
   readonly flows = new Map<string, AuthorizeFlow>();
   stats: Stats = emptyStats();
+  /** The knobs as the sandbox started, for `faults/reset`. */
+  initialFaults: Faults = { latencyMs: 0, errorRate: 0, throttling: true, resourceUnitLimit: null, forced429: [] };
 
   constructor(
     readonly tenant: Tenant,

@@ -562,6 +562,7 @@ export function seedTenant(options: { seed: number; users: number; groups?: numb
   const members = users.filter((u) => u.p.userType === 'Member');
   const guests = users.filter((u) => u.p.userType === 'Guest');
   const usedNames = new Set(groups.map((g) => String(g.p.displayName)));
+  const nestable = groups.filter((x) => x.p.securityEnabled && (x.p.groupTypes as string[]).length === 0);
   let k = 0;
   while (groups.length < groupCount) {
     k++;
@@ -580,11 +581,11 @@ export function seedTenant(options: { seed: number; users: number; groups?: numb
     if (guests.length > 0 && kind === 'unified' && r.chance(0.3)) {
       for (let j = 0; j < r.int(1, 3); j++) tenant.seedMember(g, (r.pick(guests) as UserRecord).id);
     }
-    if (kind === 'security' && r.chance(0.15)) {
-      // nest an existing security group (lower ordinal: no cycles)
-      const candidates = groups.filter((x) => x !== g && x.p.securityEnabled && !(x.p.groupTypes as string[]).length);
-      if (candidates.length > 0) tenant.seedMember(g, (r.pick(candidates) as GroupRecord).id);
+    if (kind === 'security' && r.chance(0.15) && nestable.length > 0) {
+      // nest an existing security group (created earlier: no cycles)
+      tenant.seedMember(g, (r.pick(nestable) as GroupRecord).id);
     }
+    if (kind === 'security') nestable.push(g);
   }
 
   return { tenant, app, clientSecret, adminUpn: String(admin.p.userPrincipalName) };

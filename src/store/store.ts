@@ -1,13 +1,16 @@
 import type { EntityManager } from '@mikro-orm/core';
 import type { Store } from '../app/ports.js';
 import type { Orm } from './orm.js';
+import { MikroIntegrationRepository } from './integration.repository.js';
 import { MikroTenantRepository } from './tenant.repository.js';
 
 class MikroStore implements Store {
   readonly tenants: MikroTenantRepository;
+  readonly integrations: MikroIntegrationRepository;
 
   constructor(private readonly em: EntityManager) {
     this.tenants = new MikroTenantRepository(em);
+    this.integrations = new MikroIntegrationRepository(em);
   }
 
   transactional<T>(fn: (store: Store) => Promise<T>): Promise<T> {

@@ -14,6 +14,7 @@ describe('npm run demo (issue 2 item 8)', () => {
     QUEUE_PREFIX: uniquePrefix('demo'),
     PORT: '0',
     LOG_LEVEL: 'warn',
+    SECRET_KEY_FILE: path.resolve('.data/test', 'demo-secret.key'),
   };
 
   it('prints GRAPHQL_URL and ADMIN_KEY; the key answers NOT_CONNECTED; the PBX is kept across runs', async () => {

@@ -26,7 +26,14 @@ const create: UserPlanItem = {
   extensionId: null,
   number: '2000',
   detail: null,
-  extension: { number: '2000', firstName: 'N', lastName: '', email: 'new@x', mobileNumber: null, jobTitle: null },
+  extension: {
+    number: '2000',
+    firstName: 'N',
+    lastName: '',
+    email: 'new@x',
+    mobileNumber: null,
+    jobTitle: null,
+  },
   sendWelcomeEmail: false,
 };
 
@@ -58,7 +65,9 @@ describe('deletion guard (U2/U4 deletes, G2): more than N and more than R of the
 
   it('names each held delete and approval puts them back, first', () => {
     const held = guardDeletions(planWith(12), 20);
-    expect(held.heldDeletes.map((i) => i.userId)).toEqual(Array.from({ length: 12 }, (_, i) => del(i).userId));
+    expect(held.heldDeletes.map((i) => i.userId)).toEqual(
+      Array.from({ length: 12 }, (_, i) => del(i).userId),
+    );
     expect(held.suppressed.every((s) => s.policy === 'DELETION_GUARD' && s.outcome === 'HELD')).toBe(true);
     expect(summarizePlan(held)).toMatchObject({ delete: 0, create: 1, held: 12 });
     const approved = approveHeldDeletes(held);

@@ -1,14 +1,19 @@
 import { describe, expect, it } from 'vitest';
+import type { DirectoryGroup, DirectoryUser } from '../../src/domain/directory.types.js';
 import {
   applyDirectoryDelta,
   createDirectorySnapshot,
   type DirectoryDelta,
   type DirectorySnapshot,
 } from '../../src/domain/directory-delta.js';
-import type { DirectoryGroup, DirectoryUser } from '../../src/domain/directory.types.js';
 import { group, NOW, user } from './domain.fixtures.js';
 
-const alice = user('a', { jobTitle: 'Engineer', mobilePhone: '+1 555', businessPhones: ['x1000'], properties: { employeeId: '7' } });
+const alice = user('a', {
+  jobTitle: 'Engineer',
+  mobilePhone: '+1 555',
+  businessPhones: ['x1000'],
+  properties: { employeeId: '7' },
+});
 const bob = user('b');
 const base = (): DirectorySnapshot =>
   createDirectorySnapshot(
@@ -28,10 +33,26 @@ function groupAfter(delta: DirectoryDelta, id = 'g'): DirectoryGroup | undefined
 
 describe('applyDirectoryDelta: users (Prefer: return=minimal)', () => {
   it.each<[string, DirectoryDelta, Partial<DirectoryUser> | undefined]>([
-    ['an absent property is unchanged', { users: [{ id: 'a', surname: 'New' }] }, { surname: 'New', jobTitle: 'Engineer', mobilePhone: '+1 555' }],
-    ['null clears a property', { users: [{ id: 'a', jobTitle: null, businessPhones: null }] }, { jobTitle: null, businessPhones: [] }],
-    ['accountEnabled false', { users: [{ id: 'a', accountEnabled: false }] }, { accountEnabled: false, jobTitle: 'Engineer' }],
-    ['properties merge key by key; null removes', { users: [{ id: 'a', properties: { employeeId: null, badge: 'x' } }] }, { properties: { badge: 'x' } }],
+    [
+      'an absent property is unchanged',
+      { users: [{ id: 'a', surname: 'New' }] },
+      { surname: 'New', jobTitle: 'Engineer', mobilePhone: '+1 555' },
+    ],
+    [
+      'null clears a property',
+      { users: [{ id: 'a', jobTitle: null, businessPhones: null }] },
+      { jobTitle: null, businessPhones: [] },
+    ],
+    [
+      'accountEnabled false',
+      { users: [{ id: 'a', accountEnabled: false }] },
+      { accountEnabled: false, jobTitle: 'Engineer' },
+    ],
+    [
+      'properties merge key by key; null removes',
+      { users: [{ id: 'a', properties: { employeeId: null, badge: 'x' } }] },
+      { properties: { badge: 'x' } },
+    ],
     [
       "@removed 'changed' soft-deletes and keeps the data",
       { users: [{ id: 'a', removed: 'changed' }] },
@@ -40,10 +61,24 @@ describe('applyDirectoryDelta: users (Prefer: return=minimal)', () => {
     ["@removed 'deleted' drops the user", { users: [{ id: 'a', removed: 'deleted' }] }, undefined],
     [
       'a restore after a soft delete makes the user present again',
-      { users: [{ id: 'a', removed: 'changed' }, { id: 'a', displayName: 'Back' }] },
+      {
+        users: [
+          { id: 'a', removed: 'changed' },
+          { id: 'a', displayName: 'Back' },
+        ],
+      },
       { deletionState: 'PRESENT', deletedDateTime: null, displayName: 'Back', jobTitle: 'Engineer' },
     ],
-    ['later records about one user win', { users: [{ id: 'a', surname: 'One' }, { id: 'a', surname: 'Two' }] }, { surname: 'Two' }],
+    [
+      'later records about one user win',
+      {
+        users: [
+          { id: 'a', surname: 'One' },
+          { id: 'a', surname: 'Two' },
+        ],
+      },
+      { surname: 'Two' },
+    ],
   ])('%s', (_name, delta, expected) => {
     const after = userAfter(delta);
     if (expected === undefined) expect(after).toBeUndefined();
@@ -63,7 +98,9 @@ describe('applyDirectoryDelta: users (Prefer: return=minimal)', () => {
   });
 
   it('an unknown soft-deleted user becomes a blank soft-deleted record', () => {
-    expect(userAfter({ users: [{ id: 'n', removed: 'changed' }] }, 'n')).toMatchObject({ deletionState: 'SOFT_DELETED' });
+    expect(userAfter({ users: [{ id: 'n', removed: 'changed' }] }, 'n')).toMatchObject({
+      deletionState: 'SOFT_DELETED',
+    });
   });
 
   it('keeps the first soft-delete time when the removal is replayed', () => {
@@ -76,7 +113,10 @@ describe('applyDirectoryDelta: users (Prefer: return=minimal)', () => {
   it('replaying a delta changes nothing more, and the old snapshot is untouched', () => {
     const snapshot = base();
     const delta: DirectoryDelta = {
-      users: [{ id: 'a', jobTitle: 'Lead' }, { id: 'b', removed: 'deleted' }],
+      users: [
+        { id: 'a', jobTitle: 'Lead' },
+        { id: 'b', removed: 'deleted' },
+      ],
       groups: [{ id: 'g', membersDelta: [{ id: 'b', type: 'user' }] }],
     };
     const once = applyDirectoryDelta(snapshot, delta, NOW);
@@ -87,7 +127,11 @@ describe('applyDirectoryDelta: users (Prefer: return=minimal)', () => {
 
 describe('applyDirectoryDelta: groups', () => {
   it.each<[string, DirectoryDelta, Partial<DirectoryGroup> | undefined]>([
-    ['a renamed group', { groups: [{ id: 'g', displayName: 'Renamed' }] }, { displayName: 'Renamed', memberUserIds: ['a'] }],
+    [
+      'a renamed group',
+      { groups: [{ id: 'g', displayName: 'Renamed' }] },
+      { displayName: 'Renamed', memberUserIds: ['a'] },
+    ],
     [
       'members@delta adds and removes users and groups, ignores other objects',
       {
@@ -105,7 +149,11 @@ describe('applyDirectoryDelta: groups', () => {
       },
       { memberUserIds: ['c'], memberGroupIds: ['h'] },
     ],
-    ["@removed 'changed' soft-deletes", { groups: [{ id: 'g', removed: 'changed' }] }, { deletionState: 'SOFT_DELETED' }],
+    [
+      "@removed 'changed' soft-deletes",
+      { groups: [{ id: 'g', removed: 'changed' }] },
+      { deletionState: 'SOFT_DELETED' },
+    ],
     ["@removed 'deleted' drops the group", { groups: [{ id: 'g', removed: 'deleted' }] }, undefined],
   ])('%s', (_name, delta, expected) => {
     const after = groupAfter(delta);
@@ -115,7 +163,9 @@ describe('applyDirectoryDelta: groups', () => {
 
   it('a new group starts from a blank record', () => {
     const delta: DirectoryDelta = {
-      groups: [{ id: 'n', displayName: 'New', kind: 'MICROSOFT_365', membersDelta: [{ id: 'a', type: 'user' }] }],
+      groups: [
+        { id: 'n', displayName: 'New', kind: 'MICROSOFT_365', membersDelta: [{ id: 'a', type: 'user' }] },
+      ],
     };
     expect(groupAfter(delta, 'n')).toMatchObject({
       displayName: 'New',
@@ -126,7 +176,11 @@ describe('applyDirectoryDelta: groups', () => {
   });
 
   it('a membership change drops every (possibly stale) transitive member list', () => {
-    const after = applyDirectoryDelta(base(), { groups: [{ id: 'g', membersDelta: [{ id: 'b', type: 'user' }] }] }, NOW);
+    const after = applyDirectoryDelta(
+      base(),
+      { groups: [{ id: 'g', membersDelta: [{ id: 'b', type: 'user' }] }] },
+      NOW,
+    );
     expect(after.groups.get('g')?.transitiveMemberUserIds).toBeUndefined();
     expect(after.groups.get('h')?.transitiveMemberUserIds).toBeUndefined();
   });

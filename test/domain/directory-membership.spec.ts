@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { createMembershipResolver } from '../../src/domain/directory-membership.js';
 import type { DirectoryGroup } from '../../src/domain/directory.types.js';
 import { groupKindOf } from '../../src/domain/directory.types.js';
+import { createMembershipResolver } from '../../src/domain/directory-membership.js';
 import { group } from './domain.fixtures.js';
 
 const groups = new Map<string, DirectoryGroup>(

@@ -9,9 +9,9 @@ const files = readdirSync(dir, { recursive: true, encoding: 'utf8' }).filter((f)
 describe('src/domain is pure', () => {
   it.each(files)('%s imports only src/domain (and libphonenumber-js)', (file) => {
     const source = readFileSync(path.join(dir, file), 'utf8');
-    const specifiers = [...source.matchAll(/\bfrom\s+['"]([^'"]+)['"]|\bimport\s*\(\s*['"]([^'"]+)['"]/g)].map(
-      (m) => m[1] ?? m[2],
-    );
+    const specifiers = [
+      ...source.matchAll(/\bfrom\s+['"]([^'"]+)['"]|\bimport\s*\(\s*['"]([^'"]+)['"]/g),
+    ].map((m) => m[1] ?? m[2]);
     const outside = specifiers.filter((s) => !s.startsWith('./') && s !== 'libphonenumber-js');
     expect(outside).toEqual([]);
   });

@@ -132,7 +132,10 @@ export function applyUserPlan(extensions: readonly PbxExtension[], plan: UserSyn
 }
 
 /** A reference applier for group plans; new extension groups get the id `xg-<groupId>`. */
-export function applyGroupPlan(groups: readonly PbxExtensionGroup[], plan: GroupSyncPlan): PbxExtensionGroup[] {
+export function applyGroupPlan(
+  groups: readonly PbxExtensionGroup[],
+  plan: GroupSyncPlan,
+): PbxExtensionGroup[] {
   const byId = new Map(groups.map((g) => [g.id, g]));
   for (const item of plan.items) {
     switch (item.action) {
@@ -148,7 +151,11 @@ export function applyGroupPlan(groups: readonly PbxExtensionGroup[], plan: Group
       case 'UPDATE': {
         const g = byId.get(item.extensionGroupId);
         if (!g) throw new Error(`no extension group ${item.extensionGroupId}`);
-        byId.set(g.id, { ...g, name: item.nameChange?.to ?? g.name, memberExtensionIds: item.memberExtensionIds });
+        byId.set(g.id, {
+          ...g,
+          name: item.nameChange?.to ?? g.name,
+          memberExtensionIds: item.memberExtensionIds,
+        });
         break;
       }
       case 'CREATE': {

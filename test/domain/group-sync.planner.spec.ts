@@ -85,7 +85,11 @@ describe('G2 extension groups no longer in sync', () => {
     [true, [sec], ['DELETE GROUP_DELETED m365']],
     [false, [sec, { ...m365, deletionState: 'SOFT_DELETED' }], ['RELEASE GROUP_DELETED m365']],
   ])('G2 auto delete %s', (autoDelete, groups, expected) => {
-    const p = plan(groups, current, groupRule({ autoDelete, range: { type: 'BY_TYPE', kinds: ['SECURITY'] } }));
+    const p = plan(
+      groups,
+      current,
+      groupRule({ autoDelete, range: { type: 'BY_TYPE', kinds: ['SECURITY'] } }),
+    );
     expect(groupLines(p)).toEqual(expected);
     expect(p.items[0]).toMatchObject({ extensionGroupId: 'xg-m365', name: 'Team' });
   });
@@ -98,7 +102,9 @@ describe('G3 at most 63 extension groups', () => {
   it('G3 the 64th group (by name) fails GROUP_LIMIT_REACHED', () => {
     const p = plan(shuffle(many, 7), [], groupRule());
     expect(only(p.items, 'CREATE')).toHaveLength(63);
-    expect(only(p.items, 'FAIL').map((i) => [i.reason, i.name])).toEqual([['GROUP_LIMIT_REACHED', 'Group 63']]);
+    expect(only(p.items, 'FAIL').map((i) => [i.reason, i.name])).toEqual([
+      ['GROUP_LIMIT_REACHED', 'Group 63'],
+    ]);
     expect(p.suppressed.map((s) => [s.policy, s.item.groupId])).toEqual([['GROUP_LIMIT', 'g63']]);
   });
 
@@ -124,16 +130,28 @@ describe('G3 at most 63 extension groups', () => {
 });
 
 describe('G5 members', () => {
-  const outer = group('outer', { displayName: 'Outer', memberUserIds: ['u1', 'u2', 'nosync'], memberGroupIds: ['inner'] });
+  const outer = group('outer', {
+    displayName: 'Outer',
+    memberUserIds: ['u1', 'u2', 'nosync'],
+    memberGroupIds: ['inner'],
+  });
   const inner = group('inner', { displayName: 'Inner', memberUserIds: ['u3'], memberGroupIds: ['outer'] });
   const exts = [...extensions, manualExt('m1', '2000', { externalId: 'nosync' })];
   it.each<[boolean, string[]]>([
     [false, ['ext-u1', 'ext-u2']],
     [true, ['ext-u1', 'ext-u2', 'ext-u3']],
-  ])('G5 nested=%s: members are the synced extensions of the member users', (includeNestedMembers, members) => {
-    const p = plan([outer, inner], [], groupRule({ includeNestedMembers, range: { type: 'SPECIFIC', groupIds: ['outer'] } }), exts);
-    expect(only(p.items, 'CREATE')[0].memberExtensionIds).toEqual(members);
-  });
+  ])(
+    'G5 nested=%s: members are the synced extensions of the member users',
+    (includeNestedMembers, members) => {
+      const p = plan(
+        [outer, inner],
+        [],
+        groupRule({ includeNestedMembers, range: { type: 'SPECIFIC', groupIds: ['outer'] } }),
+        exts,
+      );
+      expect(only(p.items, 'CREATE')[0].memberExtensionIds).toEqual(members);
+    },
+  );
 
   it('G5 member changes are an UPDATE with what is added and removed', () => {
     const g = group('g', { memberUserIds: ['u1', 'u3', 'u4'] });
@@ -178,7 +196,11 @@ describe('re-sync with no change plans nothing (groups)', () => {
 describe('group names', () => {
   it('two groups with one name: neither is created (DUPLICATE_NAME)', () => {
     const p = plan(
-      [group('a', { displayName: 'Sales' }), group('b', { displayName: 'sales ' }), group('c', { displayName: 'Ops' })],
+      [
+        group('a', { displayName: 'Sales' }),
+        group('b', { displayName: 'sales ' }),
+        group('c', { displayName: 'Ops' }),
+      ],
       [],
       groupRule(),
     );
@@ -192,7 +214,9 @@ describe('group names', () => {
   });
 
   it('a blank name is reported', () => {
-    expect(groupLines(plan([group('a', { displayName: '  ' })], [], groupRule()))).toEqual(['FAIL INVALID_NAME a']);
+    expect(groupLines(plan([group('a', { displayName: '  ' })], [], groupRule()))).toEqual([
+      'FAIL INVALID_NAME a',
+    ]);
   });
 });
 
@@ -213,7 +237,12 @@ describe('determinism and the deletion guard (groups)', () => {
     const reference = plan(groups, current, groupRule());
     expect(new Set(reference.items.map((i) => i.action)).size).toBe(4);
     for (let seed = 1; seed <= 8; seed++) {
-      const again = plan(shuffle(groups, seed), shuffle(current, seed + 100), groupRule(), shuffle(extensions, seed));
+      const again = plan(
+        shuffle(groups, seed),
+        shuffle(current, seed + 100),
+        groupRule(),
+        shuffle(extensions, seed),
+      );
       expect(JSON.stringify(again)).toBe(JSON.stringify(reference));
     }
   });

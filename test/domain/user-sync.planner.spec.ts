@@ -121,11 +121,20 @@ describe('determinism', () => {
 
   it('items come sorted by action (apply order), then by lower-cased UPN', () => {
     const p = plan(
-      [user('z', { userPrincipalName: 'A@x' }), user('y', { userPrincipalName: 'b@x' }), user('x', { accountEnabled: false })],
+      [
+        user('z', { userPrincipalName: 'A@x' }),
+        user('y', { userPrincipalName: 'b@x' }),
+        user('x', { accountEnabled: false }),
+      ],
       [syncedExt(user('w'), '1999')],
       userRule(),
     );
-    expect(lines(p)).toEqual(['DELETE USER_DELETED w', 'CREATE NEW_USER z', 'CREATE NEW_USER y', 'SKIP USER_DISABLED x']);
+    expect(lines(p)).toEqual([
+      'DELETE USER_DELETED w',
+      'CREATE NEW_USER z',
+      'CREATE NEW_USER y',
+      'SKIP USER_DISABLED x',
+    ]);
   });
 });
 
@@ -142,7 +151,11 @@ describe('U1 range', () => {
   ];
   it.each<[string, UserSyncRule, string[]]>([
     ['ALL', userRule({ range: { type: 'ALL' } }), ['g1', 'm1', 'm2', 'n1', 't1']],
-    ['BY_TYPE Member', userRule({ range: { type: 'BY_TYPE', userTypes: ['Member'] } }), ['m1', 'm2', 'n1', 't1']],
+    [
+      'BY_TYPE Member',
+      userRule({ range: { type: 'BY_TYPE', userTypes: ['Member'] } }),
+      ['m1', 'm2', 'n1', 't1'],
+    ],
     ['BY_TYPE Guest', userRule({ range: { type: 'BY_TYPE', userTypes: ['Guest'] } }), ['g1']],
     [
       'BY_TYPE Member and Guest',
@@ -160,7 +173,11 @@ describe('U1 range', () => {
       userRule({ range: { type: 'BY_GROUPS', groupIds: ['ops'] }, includeNestedMembers: true }),
       ['m2', 't1'],
     ],
-    ['BY_GROUPS direct of two groups', userRule({ range: { type: 'BY_GROUPS', groupIds: ['ops', 'emea'] } }), ['m2', 'n1']],
+    [
+      'BY_GROUPS direct of two groups',
+      userRule({ range: { type: 'BY_GROUPS', groupIds: ['ops', 'emea'] } }),
+      ['m2', 'n1'],
+    ],
     ['BY_GROUPS unknown group', userRule({ range: { type: 'BY_GROUPS', groupIds: ['nope'] } }), []],
   ])('U1 %s', (_name, rule, expected) => {
     const p = plan(all, [], rule, groups);
@@ -181,7 +198,11 @@ describe('U2 extensions no longer in sync', () => {
     [true, ['DELETE OUT_OF_RANGE b']],
     [false, ['RELEASE OUT_OF_RANGE b']],
   ])('U2 auto delete %s: a user who leaves the range', (autoDelete, expected) => {
-    const p = plan([a, b], current, userRule({ autoDelete, range: { type: 'BY_TYPE', userTypes: ['Member'] } }));
+    const p = plan(
+      [a, b],
+      current,
+      userRule({ autoDelete, range: { type: 'BY_TYPE', userTypes: ['Member'] } }),
+    );
     expect(lines(p)).toEqual(expected);
     expect(p.items[0]).toMatchObject({ extensionId: 'ext-b', number: '1001' });
   });
@@ -206,7 +227,11 @@ describe('U2 extensions no longer in sync', () => {
 describe('U3 AUTO numbering', () => {
   it("U3 AUTO keeps a user's number across syncs, even below the start number", () => {
     const a = user('a', { jobTitle: 'New title' });
-    const p = plan([a], [syncedExt(user('a'), '500')], userRule({ numbering: { mode: 'AUTO', startNumber: '1000' } }));
+    const p = plan(
+      [a],
+      [syncedExt(user('a'), '500')],
+      userRule({ numbering: { mode: 'AUTO', startNumber: '1000' } }),
+    );
     expect(p.items).toHaveLength(1);
     expect(p.items[0]).toMatchObject({ action: 'UPDATE', number: '500' });
     expect(only(p.items, 'UPDATE')[0].changes).toEqual([{ field: 'jobTitle', from: null, to: 'New title' }]);
@@ -238,7 +263,11 @@ describe('U3 AUTO numbering', () => {
   });
 
   it('U3 AUTO reports NUMBERS_EXHAUSTED past 9999999', () => {
-    const p = plan([user('a'), user('b')], [], userRule({ numbering: { mode: 'AUTO', startNumber: '9999999' } }));
+    const p = plan(
+      [user('a'), user('b')],
+      [],
+      userRule({ numbering: { mode: 'AUTO', startNumber: '9999999' } }),
+    );
     expect(lines(p)).toEqual(['CREATE NEW_USER a', 'FAIL NUMBERS_EXHAUSTED b']);
   });
 
@@ -345,11 +374,16 @@ describe('U4 delete when disabled / deleted', () => {
   const cases: [string, boolean, boolean, DirectoryUser | null, string][] = [];
   for (const [state, u] of states) {
     for (const disabled of [true, false]) {
-      for (const deleted of [true, false]) cases.push([state, disabled, deleted, u, expected(state, disabled, deleted)]);
+      for (const deleted of [true, false])
+        cases.push([state, disabled, deleted, u, expected(state, disabled, deleted)]);
     }
   }
   it.each(cases)('U4 a %s user with disabled=%s deleted=%s', (_state, disabled, deleted, u, line) => {
-    const p = plan(u ? [u] : [], [syncedExt(user('a'), '1000')], userRule({ deleteWhen: { disabled, deleted } }));
+    const p = plan(
+      u ? [u] : [],
+      [syncedExt(user('a'), '1000')],
+      userRule({ deleteWhen: { disabled, deleted } }),
+    );
     expect(lines(p)).toEqual([line]);
     expect(p.items[0]).toMatchObject({ extensionId: 'ext-a', number: '1000' });
   });
@@ -358,7 +392,11 @@ describe('U4 delete when disabled / deleted', () => {
     [true, ['SKIP USER_DISABLED a']],
     [false, ['CREATE NEW_USER a']],
   ])('U4 disabled=%s: a disabled user without an extension', (disabled, expectedLines) => {
-    const p = plan([user('a', { accountEnabled: false })], [], userRule({ deleteWhen: { disabled, deleted: true } }));
+    const p = plan(
+      [user('a', { accountEnabled: false })],
+      [],
+      userRule({ deleteWhen: { disabled, deleted: true } }),
+    );
     expect(lines(p)).toEqual(expectedLines);
   });
 
@@ -391,8 +429,17 @@ describe('U4 delete when disabled / deleted', () => {
 });
 
 describe('U5 auto associate by email', () => {
-  const holder = manualExt('m1', '1234', { email: 'Alice@Contoso.com', firstName: 'Old', jobTitle: 'Old job' });
-  const alice = user('a', { mail: 'alice@contoso.com', givenName: 'Alice', surname: 'Smith', jobTitle: 'CTO' });
+  const holder = manualExt('m1', '1234', {
+    email: 'Alice@Contoso.com',
+    firstName: 'Old',
+    jobTitle: 'Old job',
+  });
+  const alice = user('a', {
+    mail: 'alice@contoso.com',
+    givenName: 'Alice',
+    surname: 'Smith',
+    jobTitle: 'CTO',
+  });
   it.each<[string, boolean, DirectoryUser[], PbxExtension[], string[]]>([
     ['on: takes over the unsynced extension', true, [alice], [holder], ['ASSOCIATE EMAIL_MATCH a']],
     ['off: duplicate email reported', false, [alice], [holder], ['FAIL DUPLICATE_EMAIL a']],
@@ -484,7 +531,14 @@ describe('U9 synced fields', () => {
         mobileNumber: '+1 425 555 0199',
         jobTitle: 'Ops',
       },
-      { number: '1001', firstName: 'Front Desk', lastName: '', email: 'b@contoso.com', mobileNumber: null, jobTitle: null },
+      {
+        number: '1001',
+        firstName: 'Front Desk',
+        lastName: '',
+        email: 'b@contoso.com',
+        mobileNumber: null,
+        jobTitle: null,
+      },
     ]);
   });
 
@@ -584,7 +638,12 @@ describe('deletion guard in the user plan', () => {
 
 describe('matching', () => {
   it('users match extensions by object id, never by name or email', () => {
-    const renamed = user('a', { displayName: 'Totally new', givenName: 'New', surname: 'Name', mail: 'new@x' });
+    const renamed = user('a', {
+      displayName: 'Totally new',
+      givenName: 'New',
+      surname: 'Name',
+      mail: 'new@x',
+    });
     const p = plan([renamed], [syncedExt(user('a'), '1000')], userRule());
     expect(lines(p)).toEqual(['UPDATE USER_CHANGED a']);
     expect(p.items[0].extensionId).toBe('ext-a');
@@ -592,7 +651,11 @@ describe('matching', () => {
 
   it('an unsynced extension with the same name is not matched', () => {
     const a = user('a', { mail: 'a@x' });
-    const p = plan([a], [{ ...manualExt('m1', '1000'), firstName: 'Given-a', lastName: 'Sur-a' }], userRule());
+    const p = plan(
+      [a],
+      [{ ...manualExt('m1', '1000'), firstName: 'Given-a', lastName: 'Sur-a' }],
+      userRule(),
+    );
     expect(lines(p)).toEqual(['CREATE NEW_USER a']);
   });
 

@@ -7,7 +7,7 @@ import { createPbx } from '../../src/app/pbx.js';
 import { openDatabase } from '../../src/store/orm.js';
 import { openStore } from '../../src/store/store.js';
 import { describeEachDb, type TestDatabase } from '../support/db.js';
-import { startTestGateway, uniquePrefix, wsClient } from '../support/gateway.js';
+import { startTestGateway, TEST_SECRET_KEY, uniquePrefix, wsClient } from '../support/gateway.js';
 import { databaseUrl, freePort, runScript, startScript } from '../support/process.js';
 
 async function waitFor<T>(fn: () => Promise<T>, ok: (v: T) => boolean, timeoutMs = 15_000): Promise<T> {
@@ -43,6 +43,7 @@ describeEachDb('gateway process lifecycle (issue 2)', (leg) => {
       PORT: '0',
       LOG_LEVEL: 'info',
       NODE_ENV: 'test',
+      SECRET_KEY: TEST_SECRET_KEY,
     };
   });
   afterAll(async () => {

@@ -11,6 +11,9 @@ import type { PbxSettings } from '../../src/domain/tenant.js';
 import { type Gateway, startGateway } from '../../src/gateway.js';
 import type { TestDatabase } from './db.js';
 
+/** The key tests seal secrets with (a fixed, test-only value). */
+export const TEST_SECRET_KEY = '0123456789abcdef'.repeat(4);
+
 /** A queue/topic prefix of its own, so test files sharing one Redis never see each other's jobs. */
 export function uniquePrefix(label = 't'): string {
   return `${label}-${randomBytes(5).toString('hex')}`;
@@ -25,6 +28,7 @@ export function testConfig(db: TestDatabase, overrides: Record<string, string> =
       LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? 'silent',
       REDIS_URL: inject('redisUrl'),
       QUEUE_PREFIX: uniquePrefix(),
+      SECRET_KEY: TEST_SECRET_KEY,
       ...overrides,
     },
     ['--role', role],

@@ -3,7 +3,7 @@ import { getIntegration } from '../../app/pbx.js';
 import { ApiRole } from '../../domain/access.js';
 import type { IntegrationRecord } from '../../domain/tenant.js';
 import type { GraphQLContext } from '../context.js';
-import { Topic } from '../topics.js';
+import { Topic } from '../../app/topics.js';
 import { IntegrationType } from '../types/integration.type.js';
 
 @Resolver(() => IntegrationType)

@@ -1,8 +1,11 @@
 import { ApiKey } from './api-key.entity.js';
+import { AuditEntry } from './audit-entry.entity.js';
+import { Extension } from './extension.entity.js';
+import { ExtensionGroup, ExtensionGroupMember } from './extension-group.entity.js';
 import { Integration } from './integration.entity.js';
 import { Pbx } from './pbx.entity.js';
 
-export { ApiKey, Integration, Pbx };
+export { ApiKey, AuditEntry, Extension, ExtensionGroup, ExtensionGroupMember, Integration, Pbx };
 
 /** Every entity the ORM knows; migrations are generated from this list. */
-export const ENTITIES = [Pbx, ApiKey, Integration];
+export const ENTITIES = [Pbx, ApiKey, Integration, Extension, ExtensionGroup, ExtensionGroupMember, AuditEntry];

@@ -3,10 +3,38 @@ import { Entity, OneToOne, OptionalProps, PrimaryKey, Property } from '@mikro-or
 import { IntegrationStatus } from '../../domain/integration.js';
 import { Pbx } from './pbx.entity.js';
 
-/** The PBX's Microsoft 365 integration (one per PBX). */
+/**
+ * The PBX's Microsoft 365 integration (one per PBX). The client secret and msal-node's
+ * token cache are stored sealed (AES-256-GCM, src/app/secret-box.ts), never in clear.
+ */
 @Entity({ tableName: 'integration' })
 export class Integration {
-  [OptionalProps]?: 'status' | 'createdAt' | 'updatedAt';
+  [OptionalProps]?:
+    | 'status'
+    | 'createdAt'
+    | 'updatedAt'
+    | 'userSyncPaused'
+    | 'groupSyncPaused'
+    | 'clientId'
+    | 'tenantId'
+    | 'secretSealed'
+    | 'secretLast4'
+    | 'secretExpiresAt'
+    | 'tokenCacheSealed'
+    | 'accountUsername'
+    | 'accountName'
+    | 'accountOid'
+    | 'accountHomeId'
+    | 'organizationId'
+    | 'organizationName'
+    | 'directoryGroupCount'
+    | 'connectedAt'
+    | 'lastErrorCode'
+    | 'lastErrorMessage'
+    | 'lastErrorAt'
+    | 'warnings'
+    | 'warningsCheckedAt'
+    | 'connectAttempt';
 
   @PrimaryKey({ type: 'string', length: 36 })
   id: string = randomUUID();
@@ -18,6 +46,79 @@ export class Integration {
   // domain validates the value anyway.
   @Property({ type: 'string', length: 32 })
   status: IntegrationStatus = IntegrationStatus.NOT_CONNECTED;
+
+  @Property({ type: 'boolean' })
+  userSyncPaused: boolean = false;
+
+  @Property({ type: 'boolean' })
+  groupSyncPaused: boolean = false;
+
+  /** Application (client) ID of the app registration. */
+  @Property({ type: 'string', length: 36, nullable: true })
+  clientId: string | null = null;
+
+  /** Directory (tenant) ID. */
+  @Property({ type: 'string', length: 36, nullable: true })
+  tenantId: string | null = null;
+
+  @Property({ type: 'text', nullable: true, lazy: true })
+  secretSealed: string | null = null;
+
+  @Property({ type: 'string', length: 4, nullable: true })
+  secretLast4: string | null = null;
+
+  @Property({ type: 'datetime', nullable: true })
+  secretExpiresAt: Date | null = null;
+
+  /** msal-node's serialized token cache (refresh tokens), sealed. */
+  @Property({ type: 'text', nullable: true, lazy: true })
+  tokenCacheSealed: string | null = null;
+
+  /** The authorization account: who signed in and consented for the organisation (L2). */
+  @Property({ type: 'string', length: 320, nullable: true })
+  accountUsername: string | null = null;
+
+  @Property({ type: 'string', length: 256, nullable: true })
+  accountName: string | null = null;
+
+  @Property({ type: 'string', length: 36, nullable: true })
+  accountOid: string | null = null;
+
+  @Property({ type: 'string', length: 128, nullable: true })
+  accountHomeId: string | null = null;
+
+  @Property({ type: 'string', length: 36, nullable: true })
+  organizationId: string | null = null;
+
+  @Property({ type: 'string', length: 256, nullable: true })
+  organizationName: string | null = null;
+
+  @Property({ type: 'integer', nullable: true })
+  directoryGroupCount: number | null = null;
+
+  @Property({ type: 'datetime', nullable: true })
+  connectedAt: Date | null = null;
+
+  /** The last connect failure, for the portal to show (e.g. CONSENT_DENIED after the browser came back). */
+  @Property({ type: 'string', length: 64, nullable: true })
+  lastErrorCode: string | null = null;
+
+  @Property({ type: 'string', length: 1000, nullable: true })
+  lastErrorMessage: string | null = null;
+
+  @Property({ type: 'datetime', nullable: true })
+  lastErrorAt: Date | null = null;
+
+  /** Warnings recorded by the daily check (comma-separated codes). */
+  @Property({ type: 'string', length: 200, nullable: true })
+  warnings: string | null = null;
+
+  @Property({ type: 'datetime', nullable: true })
+  warningsCheckedAt: Date | null = null;
+
+  /** The connect attempt waiting for consent; a callback of an older attempt is refused. */
+  @Property({ type: 'string', length: 32, nullable: true })
+  connectAttempt: string | null = null;
 
   @Property({ type: 'datetime' })
   createdAt: Date = new Date();

@@ -1,7 +1,9 @@
 import type { MigrationObject } from '@mikro-orm/core';
 import { Migration20261126111537_initial } from './Migration20261126111537_initial.js';
+import { Migration20261126112616_integration_connect } from './Migration20261126112616_integration_connect.js';
 
 /** Checked-in migrations for SQLite, oldest first. `npm run migration:create` appends here. */
 export const sqliteMigrations: MigrationObject[] = [
   { name: 'Migration20261126111537_initial', class: Migration20261126111537_initial },
+  { name: 'Migration20261126112616_integration_connect', class: Migration20261126112616_integration_connect },
 ];

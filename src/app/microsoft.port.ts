@@ -1,0 +1,83 @@
+/**
+ * What the use cases need from Microsoft's identity platform and Graph. src/m365 implements
+ * it with msal-node and graph-client and maps every failure to a `MicrosoftError` code.
+ */
+
+export interface MicrosoftAppCredentials {
+  clientId: string;
+  tenantId: string;
+  clientSecret: string;
+}
+
+export type MicrosoftErrorCode =
+  | 'INVALID_CLIENT' // AADSTS700016: no such application in the directory
+  | 'INVALID_SECRET' // AADSTS7000215: wrong client secret
+  | 'SECRET_EXPIRED' // AADSTS7000222: the client secret has expired
+  | 'TENANT_NOT_FOUND' // AADSTS90002
+  | 'CONSENT_REQUIRED' // AADSTS65001 or a 403 from Graph
+  | 'INVALID_GRANT' // a bad, expired or replayed code / refresh token
+  | 'AUTH_EXPIRED' // no usable token for the authorization account: sign in again
+  | 'THROTTLED'
+  | 'DELTA_EXPIRED'
+  | 'NOT_FOUND'
+  | 'UNAVAILABLE'
+  | 'UNKNOWN';
+
+export class MicrosoftError extends Error {
+  constructor(
+    readonly code: MicrosoftErrorCode,
+    message: string,
+    readonly retryAfterMs?: number,
+  ) {
+    super(message);
+    this.name = 'MicrosoftError';
+  }
+}
+
+/** Where msal-node's serialized token cache is read from and written to (sealed by src/app). */
+export interface TokenCacheIO {
+  load(): Promise<string | null>;
+  save(serialized: string): Promise<void>;
+}
+
+export interface AuthorizationAccount {
+  username: string;
+  name: string | null;
+  oid: string;
+  homeAccountId: string;
+  tenantId: string;
+}
+
+export interface MicrosoftIdentity {
+  /** Gets an app token by client credentials: proves the IDs and the secret work. */
+  verifyAppCredentials(app: MicrosoftAppCredentials): Promise<void>;
+  generatePkce(): Promise<{ verifier: string; challenge: string }>;
+  authorizationUrl(
+    app: MicrosoftAppCredentials,
+    request: { redirectUri: string; state: string; codeChallenge: string; scopes: string[]; prompt?: string },
+  ): Promise<string>;
+  /** Redeems an authorization code (PKCE); the refresh token lands in `cache`. */
+  redeemCode(
+    app: MicrosoftAppCredentials,
+    request: { code: string; redirectUri: string; codeVerifier: string; scopes: string[] },
+    cache: TokenCacheIO,
+  ): Promise<AuthorizationAccount>;
+  /** A delegated token for the authorization account, silently from the cache (refreshing as needed). */
+  delegatedToken(
+    app: MicrosoftAppCredentials,
+    account: { homeAccountId: string },
+    scopes: string[],
+    cache: TokenCacheIO,
+  ): Promise<string>;
+}
+
+export interface MicrosoftOrganization {
+  id: string;
+  displayName: string;
+}
+
+export interface MicrosoftDirectoryInfo {
+  /** "Data initialization" (L2): the organisation and how many groups it has. */
+  organization(app: MicrosoftAppCredentials): Promise<MicrosoftOrganization>;
+  countGroups(app: MicrosoftAppCredentials): Promise<number>;
+}

@@ -1,4 +1,0 @@
-/** Subscription topics, one place. Every topic is scoped to one PBX. */
-export const Topic = {
-  integrationChanged: (pbxId: string) => `integration-changed:${pbxId}`,
-} as const;

@@ -1,0 +1,72 @@
+import { GraphError } from '@microsoft/microsoft-graph-client';
+import { MicrosoftError, type MicrosoftErrorCode } from '../app/microsoft.port.js';
+
+/**
+ * AADSTS codes the identity platform puts in `error_description`
+ * (https://learn.microsoft.com/entra/identity-platform/reference-error-codes).
+ */
+const AADSTS: Record<string, MicrosoftErrorCode> = {
+  '7000215': 'INVALID_SECRET',
+  '7000222': 'SECRET_EXPIRED',
+  '700016': 'INVALID_CLIENT',
+  '90002': 'TENANT_NOT_FOUND',
+  '65001': 'CONSENT_REQUIRED',
+  '70000': 'INVALID_GRANT',
+  '70008': 'INVALID_GRANT',
+  '54005': 'INVALID_GRANT',
+  '501481': 'INVALID_GRANT',
+  '700082': 'AUTH_EXPIRED',
+};
+
+/** Any failure of msal-node, mapped to a typed code (the message keeps Microsoft's text). */
+export function identityError(err: unknown): MicrosoftError {
+  if (err instanceof MicrosoftError) return err;
+  const e = err as { errorCode?: string; errorMessage?: string; message?: string; subError?: string };
+  const text = `${e.errorMessage ?? ''} ${e.message ?? ''}`;
+  const aadsts = /AADSTS(\d+)/.exec(text)?.[1];
+  const message = (e.errorMessage || e.message || String(err)).split('\n')[0].slice(0, 500);
+  if (aadsts && AADSTS[aadsts]) return new MicrosoftError(AADSTS[aadsts], message);
+  switch (e.errorCode) {
+    case 'invalid_client':
+      return new MicrosoftError('INVALID_SECRET', message);
+    case 'invalid_grant':
+      return new MicrosoftError('INVALID_GRANT', message);
+    case 'no_tokens_found':
+    case 'interaction_required':
+    case 'consent_required':
+    case 'login_required':
+      return new MicrosoftError('AUTH_EXPIRED', message);
+    case 'endpoints_resolution_error':
+    case 'network_error':
+    case 'ClientAuthErrorCodes.networkError':
+      return new MicrosoftError('UNAVAILABLE', message);
+  }
+  if (/ECONNREFUSED|ENOTFOUND|ETIMEDOUT|ECONNRESET|fetch failed|network/i.test(text)) {
+    return new MicrosoftError('UNAVAILABLE', message);
+  }
+  return new MicrosoftError('UNKNOWN', message);
+}
+
+/**
+ * A failed Graph call, mapped to a typed code. Directory delta tokens that are too old
+ * answer 400 `syncStateNotFound`, others 410 Gone (concepts/delta-query-overview).
+ */
+export function graphError(err: unknown): MicrosoftError {
+  if (err instanceof MicrosoftError) return err;
+  if (err instanceof GraphError || (err as { statusCode?: number }).statusCode !== undefined) {
+    const g = err as GraphError;
+    const status = g.statusCode;
+    const code = g.code ?? '';
+    const message = `${status} ${code}: ${g.message}`.slice(0, 500);
+    if (status === 410 || code === 'syncStateNotFound' || code === 'resyncRequired') {
+      return new MicrosoftError('DELTA_EXPIRED', message);
+    }
+    if (status === 429) return new MicrosoftError('THROTTLED', message);
+    if (status === 401) return new MicrosoftError('AUTH_EXPIRED', message);
+    if (status === 403) return new MicrosoftError('CONSENT_REQUIRED', message);
+    if (status === 404) return new MicrosoftError('NOT_FOUND', message);
+    if (status >= 500 || status === -1) return new MicrosoftError('UNAVAILABLE', message);
+    return new MicrosoftError('UNKNOWN', message);
+  }
+  return identityError(err);
+}

@@ -1,0 +1,168 @@
+import { createHash } from 'node:crypto';
+import { type ConfidentialClientApplication, CryptoProvider, type ICachePlugin } from '@azure/msal-node';
+import type {
+  AuthorizationAccount,
+  MicrosoftAppCredentials,
+  MicrosoftDirectoryInfo,
+  MicrosoftIdentity,
+  MicrosoftOrganization,
+  TokenCacheIO,
+} from '../app/microsoft.port.js';
+import { graphError, identityError } from './errors.js';
+import {
+  createConfidentialClient,
+  createGraphClient,
+  graphDefaultScope,
+  type MicrosoftEndpoints,
+} from './microsoft-clients.js';
+
+function cachePluginOf(io: TokenCacheIO): ICachePlugin {
+  return {
+    async beforeCacheAccess(ctx) {
+      const data = await io.load();
+      if (data) ctx.tokenCache.deserialize(data);
+    },
+    async afterCacheAccess(ctx) {
+      if (ctx.cacheHasChanged) await io.save(ctx.tokenCache.serialize());
+    },
+  };
+}
+
+/**
+ * Microsoft identity (msal-node) and the few Graph reads of the connect flow. App-only
+ * clients are kept per app registration and secret, so msal-node's in-memory cache serves
+ * app tokens until they near expiry; delegated tokens go through the PBX's sealed cache.
+ */
+export class MsalIdentity implements MicrosoftIdentity, MicrosoftDirectoryInfo {
+  private readonly appClients = new Map<string, ConfidentialClientApplication>();
+  private readonly crypto = new CryptoProvider();
+
+  constructor(private readonly endpoints: MicrosoftEndpoints) {}
+
+  private appClient(app: MicrosoftAppCredentials): ConfidentialClientApplication {
+    const key = createHash('sha256').update(`${app.tenantId}\n${app.clientId}\n${app.clientSecret}`).digest('hex');
+    let client = this.appClients.get(key);
+    if (!client) {
+      if (this.appClients.size > 1000) this.appClients.clear();
+      client = createConfidentialClient(this.endpoints, app);
+      this.appClients.set(key, client);
+    }
+    return client;
+  }
+
+  /** An app-only token for Graph (client credentials). */
+  async appToken(app: MicrosoftAppCredentials): Promise<string> {
+    try {
+      const result = await this.appClient(app).acquireTokenByClientCredential({
+        scopes: [graphDefaultScope(this.endpoints)],
+      });
+      if (!result?.accessToken) throw new Error('The token endpoint returned no access token');
+      return result.accessToken;
+    } catch (err) {
+      throw identityError(err);
+    }
+  }
+
+  async verifyAppCredentials(app: MicrosoftAppCredentials): Promise<void> {
+    await this.appToken(app);
+  }
+
+  async generatePkce() {
+    return this.crypto.generatePkceCodes();
+  }
+
+  async authorizationUrl(
+    app: MicrosoftAppCredentials,
+    request: { redirectUri: string; state: string; codeChallenge: string; scopes: string[]; prompt?: string },
+  ): Promise<string> {
+    try {
+      return await this.appClient(app).getAuthCodeUrl({
+        scopes: request.scopes,
+        redirectUri: request.redirectUri,
+        state: request.state,
+        codeChallenge: request.codeChallenge,
+        codeChallengeMethod: 'S256',
+        prompt: request.prompt,
+        responseMode: 'query',
+      });
+    } catch (err) {
+      throw identityError(err);
+    }
+  }
+
+  async redeemCode(
+    app: MicrosoftAppCredentials,
+    request: { code: string; redirectUri: string; codeVerifier: string; scopes: string[] },
+    cache: TokenCacheIO,
+  ): Promise<AuthorizationAccount> {
+    try {
+      const client = createConfidentialClient(this.endpoints, app, cachePluginOf(cache));
+      const result = await client.acquireTokenByCode({
+        code: request.code,
+        redirectUri: request.redirectUri,
+        codeVerifier: request.codeVerifier,
+        scopes: request.scopes,
+      });
+      const account = result.account;
+      const claims = (result.idTokenClaims ?? {}) as { tid?: string; oid?: string; preferred_username?: string; name?: string };
+      if (!account) throw new Error('Microsoft returned no account for the sign-in');
+      return {
+        username: account.username || claims.preferred_username || '',
+        name: account.name ?? claims.name ?? null,
+        oid: account.localAccountId || claims.oid || '',
+        homeAccountId: account.homeAccountId,
+        tenantId: claims.tid ?? account.tenantId,
+      };
+    } catch (err) {
+      throw identityError(err);
+    }
+  }
+
+  async delegatedToken(
+    app: MicrosoftAppCredentials,
+    account: { homeAccountId: string },
+    scopes: string[],
+    cache: TokenCacheIO,
+  ): Promise<string> {
+    try {
+      const client = createConfidentialClient(this.endpoints, app, cachePluginOf(cache));
+      const found = await client.getTokenCache().getAccountByHomeId(account.homeAccountId);
+      if (!found) throw Object.assign(new Error('No cached sign-in for the authorization account'), { errorCode: 'no_tokens_found' });
+      const result = await client.acquireTokenSilent({ account: found, scopes });
+      if (!result?.accessToken) throw new Error('No access token');
+      return result.accessToken;
+    } catch (err) {
+      throw identityError(err);
+    }
+  }
+
+  /** A Graph client that authenticates as the app (client credentials). */
+  graphAsApp(app: MicrosoftAppCredentials) {
+    return createGraphClient(this.endpoints, () => this.appToken(app));
+  }
+
+  async organization(app: MicrosoftAppCredentials): Promise<MicrosoftOrganization> {
+    try {
+      const res = (await this.graphAsApp(app).api('/organization').select('id,displayName').get()) as {
+        value: Array<{ id: string; displayName: string }>;
+      };
+      const org = res.value?.[0];
+      if (!org) throw new Error('Graph returned no organization');
+      return { id: org.id, displayName: org.displayName };
+    } catch (err) {
+      throw graphError(err);
+    }
+  }
+
+  async countGroups(app: MicrosoftAppCredentials): Promise<number> {
+    try {
+      // $count needs ConsistencyLevel: eventual (concepts/aad-advanced-queries).
+      const res = await this.graphAsApp(app).api('/groups/$count').header('ConsistencyLevel', 'eventual').get();
+      const n = Number(typeof res === 'string' ? res : await (res as Response).text?.());
+      if (!Number.isFinite(n)) throw new Error(`Unexpected $count answer: ${String(res).slice(0, 100)}`);
+      return n;
+    } catch (err) {
+      throw graphError(err);
+    }
+  }
+}

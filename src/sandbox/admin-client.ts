@@ -1,0 +1,194 @@
+import { Agent, request } from 'undici';
+import type {
+  AdminApp,
+  AdminGroup,
+  AdminUser,
+  CreateGroupInput,
+  CreateUserInput,
+  FaultSettings,
+  NewSecret,
+  Page,
+  SandboxStats,
+  UpdateUserInput,
+} from './admin.types.js';
+
+export type * from './admin.types.js';
+
+export class SandboxAdminError extends Error {
+  constructor(
+    readonly status: number,
+    readonly code: string,
+    message: string,
+  ) {
+    super(`sandbox admin API ${status} ${code}: ${message}`);
+  }
+}
+
+/**
+ * Typed client of the sandbox admin API (`adminUrl`, bearer `adminToken`), over HTTPS
+ * trusting the sandbox CA. For tests and the demo: change the tenant live, read request
+ * statistics, set fault knobs.
+ */
+export class SandboxAdminClient {
+  private readonly agent: Agent;
+
+  constructor(
+    private readonly adminUrl: string,
+    private readonly adminToken: string,
+    caPem: string,
+  ) {
+    this.agent = new Agent({ connect: { ca: caPem }, keepAliveTimeout: 1000 });
+  }
+
+  private async call<T>(method: string, path: string, body?: unknown, query?: Record<string, string | number | boolean | undefined>): Promise<T> {
+    const url = new URL(`${this.adminUrl}${path}`);
+    for (const [k, v] of Object.entries(query ?? {})) if (v !== undefined) url.searchParams.set(k, String(v));
+    const headers: Record<string, string> = { authorization: `Bearer ${this.adminToken}` };
+    if (body !== undefined) headers['content-type'] = 'application/json';
+    const res = await request(url, {
+      method: method as 'GET',
+      headers,
+      body: body === undefined ? undefined : JSON.stringify(body),
+      dispatcher: this.agent,
+    });
+    const text = await res.body.text();
+    const data = text ? (JSON.parse(text) as unknown) : undefined;
+    if (res.statusCode >= 400) {
+      const e = (data as { error?: { code?: string; message?: string } } | undefined)?.error;
+      throw new SandboxAdminError(res.statusCode, e?.code ?? 'Error', e?.message ?? text);
+    }
+    return data as T;
+  }
+
+  // ---------------------------------------------------------------- tenant and statistics
+  info(): Promise<Record<string, unknown>> {
+    return this.call('GET', '/info');
+  }
+  stats(): Promise<SandboxStats> {
+    return this.call('GET', '/stats');
+  }
+  resetStats(): Promise<SandboxStats> {
+    return this.call('POST', '/stats/reset');
+  }
+
+  // ---------------------------------------------------------------- users
+  listUsers(opts: { skip?: number; top?: number; includeDeleted?: boolean; userType?: 'Member' | 'Guest'; accountEnabled?: boolean } = {}): Promise<Page<AdminUser>> {
+    return this.call('GET', '/users', undefined, opts);
+  }
+  getUser(idOrUpn: string): Promise<AdminUser> {
+    return this.call('GET', `/users/${encodeURIComponent(idOrUpn)}`);
+  }
+  createUser(input: CreateUserInput): Promise<AdminUser> {
+    return this.call('POST', '/users', input);
+  }
+  updateUser(id: string, patch: UpdateUserInput): Promise<AdminUser & { changed: string[] }> {
+    return this.call('PATCH', `/users/${encodeURIComponent(id)}`, patch);
+  }
+  disableUser(id: string): Promise<AdminUser> {
+    return this.call('POST', `/users/${encodeURIComponent(id)}/disable`);
+  }
+  enableUser(id: string): Promise<AdminUser> {
+    return this.call('POST', `/users/${encodeURIComponent(id)}/enable`);
+  }
+  /** Moves the user to the recycle bin (delta: `@removed: { reason: 'changed' }`). */
+  softDeleteUser(id: string): Promise<void> {
+    return this.call('DELETE', `/users/${encodeURIComponent(id)}`);
+  }
+  restoreUser(id: string): Promise<AdminUser> {
+    return this.call('POST', `/users/${encodeURIComponent(id)}/restore`);
+  }
+  /** Deletes the user for good (delta: `@removed: { reason: 'deleted' }`). */
+  hardDeleteUser(id: string): Promise<void> {
+    return this.call('DELETE', `/users/${encodeURIComponent(id)}`, undefined, { permanent: true });
+  }
+
+  // ---------------------------------------------------------------- groups
+  listGroups(opts: { skip?: number; top?: number; includeDeleted?: boolean } = {}): Promise<Page<AdminGroup>> {
+    return this.call('GET', '/groups', undefined, opts);
+  }
+  getGroup(id: string): Promise<AdminGroup> {
+    return this.call('GET', `/groups/${encodeURIComponent(id)}`);
+  }
+  createGroup(input: CreateGroupInput): Promise<AdminGroup> {
+    return this.call('POST', '/groups', input);
+  }
+  updateGroup(id: string, patch: Partial<Omit<CreateGroupInput, 'members'>>): Promise<AdminGroup & { changed: string[] }> {
+    return this.call('PATCH', `/groups/${encodeURIComponent(id)}`, patch);
+  }
+  renameGroup(id: string, displayName: string): Promise<AdminGroup & { changed: string[] }> {
+    return this.updateGroup(id, { displayName });
+  }
+  /** Microsoft 365 groups go to the recycle bin unless `permanent`; other groups are deleted for good. */
+  deleteGroup(id: string, opts: { permanent?: boolean } = {}): Promise<{ deleted: 'soft' | 'hard' }> {
+    return this.call('DELETE', `/groups/${encodeURIComponent(id)}`, undefined, { permanent: opts.permanent });
+  }
+  restoreGroup(id: string): Promise<AdminGroup> {
+    return this.call('POST', `/groups/${encodeURIComponent(id)}/restore`);
+  }
+  addMember(groupId: string, memberId: string): Promise<void> {
+    return this.call('POST', `/groups/${encodeURIComponent(groupId)}/members`, { id: memberId });
+  }
+  removeMember(groupId: string, memberId: string): Promise<void> {
+    return this.call('DELETE', `/groups/${encodeURIComponent(groupId)}/members/${encodeURIComponent(memberId)}`);
+  }
+
+  // ---------------------------------------------------------------- app registrations
+  listApps(): Promise<AdminApp[]> {
+    return this.call('GET', '/apps');
+  }
+  getApp(appId: string): Promise<AdminApp> {
+    return this.call('GET', `/apps/${encodeURIComponent(appId)}`);
+  }
+  /** Adds a client secret; give `endDateTime`, `expiresInSeconds` or `expiresInDays` (default 180). */
+  addSecret(
+    appId: string,
+    opts: { displayName?: string; endDateTime?: string; expiresInSeconds?: number; expiresInDays?: number } = {},
+  ): Promise<NewSecret> {
+    return this.call('POST', `/apps/${encodeURIComponent(appId)}/secrets`, opts);
+  }
+  expireSecret(appId: string, keyId: string): Promise<AdminApp> {
+    return this.call('POST', `/apps/${encodeURIComponent(appId)}/secrets/${encodeURIComponent(keyId)}/expire`);
+  }
+  removeSecret(appId: string, keyId: string): Promise<void> {
+    return this.call('DELETE', `/apps/${encodeURIComponent(appId)}/secrets/${encodeURIComponent(keyId)}`);
+  }
+  /** Without a user: revokes admin consent (app roles and delegated) and every user's consent. */
+  revokeConsent(appId: string, opts: { userId?: string } = {}): Promise<AdminApp> {
+    return this.call('POST', `/apps/${encodeURIComponent(appId)}/consent/revoke`, opts);
+  }
+  grantConsent(appId: string, opts: { appRoles?: string[]; scopes?: string[] } = {}): Promise<AdminApp> {
+    return this.call('POST', `/apps/${encodeURIComponent(appId)}/consent/grant`, opts);
+  }
+  addRedirectUri(appId: string, uri: string): Promise<AdminApp> {
+    return this.call('POST', `/apps/${encodeURIComponent(appId)}/redirect-uris`, { uri });
+  }
+
+  // ---------------------------------------------------------------- fault knobs
+  faults(): Promise<FaultSettings> {
+    return this.call('GET', '/faults');
+  }
+  setFaults(patch: Partial<Pick<FaultSettings, 'latencyMs' | 'errorRate' | 'throttling' | 'resourceUnitLimit'>>): Promise<FaultSettings> {
+    return this.call('PATCH', '/faults', patch);
+  }
+  setLatency(latencyMs: number): Promise<FaultSettings> {
+    return this.setFaults({ latencyMs });
+  }
+  setErrorRate(errorRate: number): Promise<FaultSettings> {
+    return this.setFaults({ errorRate });
+  }
+  /** The next `count` Graph requests (whose path contains `pathContains`, if given) get 429 with this Retry-After. */
+  forceThrottle(opts: { count?: number; retryAfterSeconds?: number; pathContains?: string } = {}): Promise<FaultSettings> {
+    return this.call('POST', '/faults/throttle', opts);
+  }
+  /** Every delta and skip token issued so far answers 400 syncStateNotFound from now on. */
+  expireDeltaTokens(): Promise<{ deltaTokensValidAfter: string }> {
+    return this.call('POST', '/faults/expire-delta-tokens');
+  }
+  resetFaults(): Promise<FaultSettings> {
+    return this.call('POST', '/faults/reset');
+  }
+
+  async close(): Promise<void> {
+    await this.agent.close();
+  }
+}

@@ -1,0 +1,122 @@
+/** Shapes of the sandbox admin API (`/_sandbox/...`), shared by the routes and the client. */
+
+export interface AdminUser {
+  id: string;
+  isAdmin: boolean;
+  /** soft-deleted (in the recycle bin) */
+  deleted: boolean;
+  accountEnabled: boolean;
+  displayName: string;
+  userPrincipalName: string;
+  userType: 'Member' | 'Guest';
+  mail?: string | null;
+  givenName?: string | null;
+  surname?: string | null;
+  jobTitle?: string | null;
+  department?: string | null;
+  businessPhones?: string[];
+  mobilePhone?: string | null;
+  officeLocation?: string | null;
+  [property: string]: unknown;
+}
+
+export interface AdminGroup {
+  id: string;
+  deleted: boolean;
+  displayName: string;
+  groupTypes: string[];
+  securityEnabled: boolean;
+  mailEnabled: boolean;
+  mail?: string | null;
+  description?: string | null;
+  /** direct members (users and groups), without soft-deleted ones */
+  members: string[];
+  [property: string]: unknown;
+}
+
+export interface CreateUserInput {
+  userPrincipalName: string;
+  displayName: string;
+  givenName?: string;
+  surname?: string;
+  mail?: string | null;
+  accountEnabled?: boolean;
+  userType?: 'Member' | 'Guest';
+  jobTitle?: string;
+  department?: string;
+  businessPhones?: string[];
+  mobilePhone?: string;
+  officeLocation?: string;
+  companyName?: string;
+  city?: string;
+  country?: string;
+  usageLocation?: string;
+  preferredLanguage?: string;
+  employeeId?: string;
+  isAdmin?: boolean;
+  [property: string]: unknown;
+}
+
+export type UpdateUserInput = Partial<Omit<CreateUserInput, 'isAdmin'>>;
+
+export interface CreateGroupInput {
+  displayName: string;
+  description?: string;
+  /** ['Unified'] for a Microsoft 365 group, [] (default) for a security group */
+  groupTypes?: string[];
+  securityEnabled?: boolean;
+  mailEnabled?: boolean;
+  mailNickname?: string;
+  visibility?: 'Public' | 'Private';
+  members?: string[];
+}
+
+export interface AdminAppSecret {
+  keyId: string;
+  displayName: string;
+  hint: string;
+  startDateTime: string;
+  endDateTime: string;
+  expired: boolean;
+}
+
+export interface AdminApp {
+  appId: string;
+  displayName: string;
+  redirectUris: string[];
+  secrets: AdminAppSecret[];
+  requiredAppRoles: string[];
+  requiredScopes: string[];
+  grantedAppRoles: string[];
+  adminConsentedScopes: string[];
+  userConsents: Record<string, string[]>;
+}
+
+export interface NewSecret {
+  keyId: string;
+  secretText: string;
+  endDateTime: string;
+}
+
+export interface FaultSettings {
+  latencyMs: number;
+  errorRate: number;
+  throttling: boolean;
+  resourceUnitLimit: number | null;
+  forced429: Array<{ remaining: number; retryAfterSeconds: number; pathContains?: string }>;
+}
+
+export interface SandboxStats {
+  graphRequests: number;
+  graphByPath: Record<string, number>;
+  batchItemsByPath: Record<string, number>;
+  identityRequests: number;
+  tokenRequests: number;
+  throttled: number;
+  faults: number;
+}
+
+export interface Page<T> {
+  value: T[];
+  total: number;
+}

@@ -1,0 +1,138 @@
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { answerGraph, type GraphAnswer, type GraphCall, graphError, statKey } from './graph.handler.js';
+import type { SandboxContext } from './sandbox.context.js';
+
+/**
+ * Graph v1.0 over HTTP: `/v1.0/*` and `POST /v1.0/$batch`, with the fault knobs that act
+ * on the HTTP request (latency, 503/504 error rate) and the request statistics the
+ * tests read through the admin API.
+ *
+ * JSON batching (https://learn.microsoft.com/graph/json-batching): at most 20 requests,
+ * relative URLs, `dependsOn` orders them (a failed dependency gives 424), each item is
+ * authorised and throttled on its own (a throttled item comes back as a 429 item with its
+ * own Retry-After while the envelope is 200; SDKs do not retry items).
+ */
+const MAX_BATCH = 20;
+
+interface BatchItem {
+  id?: unknown;
+  method?: unknown;
+  url?: unknown;
+  headers?: Record<string, string>;
+  body?: unknown;
+  dependsOn?: unknown;
+}
+
+function lower(h: Record<string, unknown>): Record<string, string | undefined> {
+  const out: Record<string, string | undefined> = {};
+  for (const [k, v] of Object.entries(h)) out[k.toLowerCase()] = Array.isArray(v) ? v.join(', ') : v == null ? undefined : String(v);
+  return out;
+}
+
+function runBatch(ctx: SandboxContext, outer: GraphCall): GraphAnswer {
+  const body = outer.body as { requests?: BatchItem[] } | undefined;
+  if (!body || !Array.isArray(body.requests)) return graphError(400, 'BadRequest', 'Invalid batch payload format.', outer);
+  const requests = body.requests;
+  if (requests.length > MAX_BATCH) {
+    return graphError(400, 'BadRequest', `The number of requests in the batch (${requests.length}) exceeds the limit of ${MAX_BATCH}.`, outer);
+  }
+  if (requests.length === 0) return graphError(400, 'BadRequest', 'The batch request contains no requests.', outer);
+  const ids = new Set<string>();
+  for (const r of requests) {
+    const id = String(r.id ?? '');
+    if (!id) return graphError(400, 'BadRequest', 'Each request in a batch must have an id.', outer);
+    if (ids.has(id)) return graphError(400, 'BadRequest', `Batch request id '${id}' is not unique.`, outer);
+    ids.add(id);
+  }
+  const byId = new Map(requests.map((r) => [String(r.id), r]));
+  const results = new Map<string, { id: string; status: number; headers: Record<string, string>; body?: unknown }>();
+  const visiting = new Set<string>();
+
+  const run = (item: BatchItem): { status: number } => {
+    const id = String(item.id);
+    const done = results.get(id);
+    if (done) return done;
+    if (visiting.has(id)) {
+      const r = { id, status: 400, headers: {}, body: (graphError(400, 'BadRequest', 'Circular dependsOn.', outer).body) };
+      results.set(id, r);
+      return r;
+    }
+    visiting.add(id);
+    const deps = Array.isArray(item.dependsOn) ? item.dependsOn.map(String) : [];
+    for (const d of deps) {
+      const dep = byId.get(d);
+      const res = dep ? run(dep) : { status: 400 };
+      if (res.status >= 400) {
+        const failed = graphError(424, 'FailedDependency', `The request depends on request '${d}', which failed.`, outer);
+        const r = { id, status: 424, headers: failed.headers, body: failed.body };
+        results.set(id, r);
+        return r;
+      }
+    }
+    const rawUrl = String(item.url ?? '');
+    if (/^https?:\/\//i.test(rawUrl) || !rawUrl) {
+      const bad = graphError(400, 'BadRequest', 'Invalid request URL: batch requests take URLs relative to the version, e.g. /users.', outer);
+      const r = { id, status: 400, headers: bad.headers, body: bad.body };
+      results.set(id, r);
+      return r;
+    }
+    const url = new URL(`${ctx.graphBaseUrl}/${rawUrl.replace(/^\/+/, '')}`);
+    const key = statKey(String(item.method ?? 'GET'), url);
+    ctx.stats.batchItemsByPath[key] = (ctx.stats.batchItemsByPath[key] ?? 0) + 1;
+    const a = answerGraph(ctx, {
+      method: String(item.method ?? 'GET').toUpperCase(),
+      url,
+      headers: { ...lower(item.headers ?? {}), authorization: outer.headers.authorization },
+      body: item.body,
+    });
+    const r = { id, status: a.status, headers: a.headers, body: a.text ?? a.body };
+    results.set(id, r);
+    return r;
+  };
+
+  for (const item of requests) run(item);
+  return {
+    status: 200,
+    headers: { 'Content-Type': 'application/json' },
+    body: { responses: requests.map((r) => results.get(String(r.id))) },
+  };
+}
+
+export function registerGraphRoutes(app: FastifyInstance, ctx: SandboxContext): void {
+  const handler = async (req: FastifyRequest, reply: FastifyReply) => {
+    const url = new URL(req.url, ctx.graphBaseUrl);
+    ctx.stats.graphRequests++;
+    const key = statKey(req.method, url);
+    ctx.stats.graphByPath[key] = (ctx.stats.graphByPath[key] ?? 0) + 1;
+
+    if (ctx.faults.latencyMs > 0) await new Promise((r) => setTimeout(r, ctx.faults.latencyMs));
+    const call: GraphCall = { method: req.method, url, headers: lower(req.headers as Record<string, unknown>), body: req.body };
+    if (ctx.faults.errorRate > 0 && Math.random() < ctx.faults.errorRate) {
+      ctx.stats.faults++;
+      const gateway = Math.random() < 0.5;
+      const a = gateway
+        ? graphError(504, 'UnknownError', 'The gateway did not receive a response in time.', call, { 'Retry-After': '1' })
+        : graphError(503, 'serviceNotAvailable', 'The service is temporarily unavailable. Please retry later.', call, {
+            'Retry-After': '1',
+          });
+      return send(reply, a);
+    }
+    const isBatch = /^\/v1\.0\/\$batch\/?$/.test(decodeURIComponent(url.pathname));
+    if (isBatch) {
+      if (req.method !== 'POST') return send(reply, graphError(405, 'Request_BadRequest', 'Specified HTTP method is not allowed for the request target.', call));
+      // The envelope needs a token like any request; its items are authorised one by one.
+      if (!call.headers.authorization) return send(reply, graphError(401, 'InvalidAuthenticationToken', 'Access token is empty.', call));
+      return send(reply, runBatch(ctx, call));
+    }
+    return send(reply, answerGraph(ctx, call));
+  };
+  app.route({ method: ['GET', 'POST', 'PATCH', 'PUT', 'DELETE'], url: '/v1.0/*', handler });
+}
+
+function send(reply: FastifyReply, a: GraphAnswer): FastifyReply {
+  reply.code(a.status);
+  for (const [k, v] of Object.entries(a.headers)) reply.header(k, v);
+  if (a.text !== undefined) return reply.send(a.text);
+  if (a.body === undefined) return reply.send();
+  return reply.send(JSON.stringify(a.body));
+}

@@ -1,0 +1,154 @@
+import { randomBytes } from 'node:crypto';
+import type { AddressInfo } from 'node:net';
+import cookie from '@fastify/cookie';
+import formbody from '@fastify/formbody';
+import Fastify from 'fastify';
+import { SandboxAdminClient } from './admin-client.js';
+import { registerAdminRoutes } from './admin.routes.js';
+import { loadOrCreateKeyMaterial } from './certificates.tls.js';
+import { registerGraphRoutes } from './graph.routes.js';
+import { registerIdentityRoutes } from './identity.routes.js';
+import { type Faults, SandboxContext } from './sandbox.context.js';
+import { seedTenant } from './tenant.seed.js';
+import { TokenSigner } from './tokens.signer.js';
+
+export { SandboxAdminClient, SandboxAdminError } from './admin-client.js';
+export type * from './admin.types.js';
+export { SANDBOX_PASSWORD } from './tenant.seed.js';
+
+/**
+ * The Microsoft 365 sandbox tenant: one HTTPS server that answers as the Microsoft
+ * identity platform (`/{tenantId}/...`) and Microsoft Graph v1.0 (`/v1.0/...`), from a
+ * seeded, mutable tenant, plus its own admin API (`/_sandbox/...`). The real
+ * `@azure/msal-node` and `@microsoft/microsoft-graph-client` work against it unchanged
+ * once they trust its CA (`caFile`) and know its hosts (see src/m365/microsoft-clients.ts).
+ */
+export interface SandboxOptions {
+  /** 0 or undefined = a free port */
+  port?: number;
+  /** default '127.0.0.1' (the certificate covers localhost and 127.0.0.1) */
+  host?: string;
+  /** default 1000 */
+  users?: number;
+  /** default max(10, users / 20) */
+  groups?: number;
+  /** default 42; the tenant is deterministic from it */
+  seed?: number;
+  /** default '.data/sandbox' (CA, server certificate and token signing key, made on first start) */
+  dataDir?: string;
+  /** authorize with the login_hint of a sandbox user signs in and consents with no page */
+  autoSignIn?: boolean;
+  latencyMs?: number;
+  errorRate?: number;
+  /** default true */
+  throttling?: boolean;
+  /** default 3600 */
+  accessTokenLifetimeSeconds?: number;
+  /** default 7 days */
+  deltaTokenLifetimeMs?: number;
+  log?: boolean;
+}
+
+export interface SandboxInfo {
+  /** e.g. https://localhost:8443 (msal authority = `${authorityHost}/${tenantId}`) */
+  authorityHost: string;
+  /** e.g. https://localhost:8443/v1.0 */
+  graphBaseUrl: string;
+  tenantId: string;
+  clientId: string;
+  clientSecret: string;
+  caFile: string;
+  adminUrl: string;
+  adminToken: string;
+}
+
+export interface Sandbox {
+  info: SandboxInfo;
+  admin: SandboxAdminClient;
+  close(): Promise<void>;
+}
+
+const SEVEN_DAYS_MS = 7 * 24 * 60 * 60 * 1000;
+
+function publicHost(host: string): string {
+  if (['127.0.0.1', 'localhost', '0.0.0.0', '::', '::1'].includes(host)) return 'localhost';
+  return host.includes(':') ? `[${host}]` : host;
+}
+
+export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbox> {
+  const host = options.host ?? '127.0.0.1';
+  const users = options.users ?? 1000;
+  const seed = options.seed ?? 42;
+  const keys = await loadOrCreateKeyMaterial(options.dataDir ?? '.data/sandbox', [host]);
+  const { tenant, app, clientSecret } = seedTenant({ seed, users, groups: options.groups });
+
+  const faults: Faults = {
+    latencyMs: Math.max(0, options.latencyMs ?? 0),
+    errorRate: Math.min(1, Math.max(0, options.errorRate ?? 0)),
+    throttling: options.throttling ?? true,
+    resourceUnitLimit: null,
+    forced429: [],
+  };
+  const ctx = new SandboxContext(
+    tenant,
+    new TokenSigner(keys.signingKey, keys.signingKid),
+    '',
+    '',
+    {
+      autoSignIn: options.autoSignIn ?? false,
+      accessTokenLifetimeSeconds: options.accessTokenLifetimeSeconds ?? 3600,
+      deltaTokenLifetimeMs: options.deltaTokenLifetimeMs ?? SEVEN_DAYS_MS,
+    },
+    faults,
+  );
+  ctx.initialFaults = { ...faults, forced429: [] };
+  const adminToken = randomBytes(24).toString('base64url');
+
+  const server = Fastify({
+    https: { key: keys.keyPem, cert: keys.certPem },
+    logger: options.log ? { level: 'info' } : false,
+    forceCloseConnections: true,
+    bodyLimit: 4 * 1024 * 1024,
+    routerOptions: { maxParamLength: 2000 },
+  });
+  await server.register(formbody);
+  await server.register(cookie);
+  // Identity endpoints wait as long as Graph does when latency is asked for.
+  server.addHook('onRequest', async (req) => {
+    if (ctx.faults.latencyMs > 0 && !req.url.startsWith('/v1.0/') && !req.url.startsWith('/_sandbox/')) {
+      await new Promise((r) => setTimeout(r, ctx.faults.latencyMs));
+    }
+  });
+  registerIdentityRoutes(server, ctx);
+  registerGraphRoutes(server, ctx);
+  registerAdminRoutes(server, ctx, adminToken);
+
+  await server.listen({ port: options.port ?? 0, host });
+  const port = (server.server.address() as AddressInfo).port;
+  const authorityHost = `https://${publicHost(host)}:${port}`;
+  ctx.authorityHost = authorityHost;
+  ctx.graphBaseUrl = `${authorityHost}/v1.0`;
+
+  const info: SandboxInfo = {
+    authorityHost,
+    graphBaseUrl: ctx.graphBaseUrl,
+    tenantId: tenant.id,
+    clientId: app.appId,
+    clientSecret,
+    caFile: keys.caFile,
+    adminUrl: `${authorityHost}/_sandbox`,
+    adminToken,
+  };
+  const admin = new SandboxAdminClient(info.adminUrl, adminToken, keys.caPem);
+  let closed = false;
+  return {
+    info,
+    admin,
+    async close() {
+      if (closed) return;
+      closed = true;
+      await admin.close();
+      await server.close();
+    },
+  };
+}
