@@ -7,15 +7,20 @@ import { buildProcessors } from '../jobs/processors/index.js';
 import { JobQueues } from '../jobs/queues.js';
 import { startWorkers, type Workers } from '../jobs/worker.js';
 import type { Store } from './app/ports.js';
+import { SecretBox } from './app/secret-box.js';
+import type { AppServices } from './app/services.js';
 import type { Config } from './config.js';
 import { createEventBus, type EventBus } from './events/pubsub.js';
 import { buildGatewaySchema } from './graphql/schema.js';
 import { createArmor, registerGraphQLHttp } from './http/graphql-http.js';
 import { attachGraphQLWebSocket } from './http/graphql-ws.js';
 import { Metrics } from './http/metrics.js';
+import { registerOAuthCallback } from './http/oauth-callback.js';
+import { MsalIdentity } from './m365/identity.adapter.js';
 import { createLogger, type Logger } from './logger.js';
 import { createRedis, pingRedis } from './redis.js';
 import { type Orm, openDatabase, pingDatabase } from './store/orm.js';
+import { RedisAuthStateStore } from './store/auth-state.redis.js';
 import { openStore } from './store/store.js';
 
 export interface Gateway {
@@ -23,6 +28,7 @@ export interface Gateway {
   logger: Logger;
   orm: Orm;
   queues: JobQueues;
+  services: AppServices;
   /** Base URL of the HTTP server, once listening (e.g. http://127.0.0.1:4000). */
   url: string;
   openStore(): Store;
@@ -45,6 +51,17 @@ export async function startGateway(config: Config, opts: { logger?: Logger } = {
   const metrics = new Metrics(() => queues.counts());
   const events: EventBus = createEventBus(config.redis.url, config.redis.queuePrefix, logger);
   const store = () => openStore(orm);
+  const services: AppServices = {
+    microsoft: new MsalIdentity({
+      authorityHost: config.microsoft.authorityHost,
+      graphBaseUrl: config.microsoft.graphBaseUrl,
+      extraCaPem: config.microsoft.extraCaPem,
+    }),
+    authStates: new RedisAuthStateStore(redis, config.redis.queuePrefix),
+    events: { publish: (topic, payload) => events.pubSub.publish(topic, payload) },
+    secrets: new SecretBox(config.secretKey.key),
+    now: () => new Date(),
+  };
 
   let workers: Workers | undefined;
   if (runWorkers) {
@@ -100,11 +117,13 @@ export async function startGateway(config: Config, opts: { logger?: Logger } = {
   if (serveApi) {
     const schema = await buildGatewaySchema(events.pubSub);
     const armor = createArmor(config.graphql);
-    await registerGraphQLHttp(app, { schema, config, logger, metrics, openStore: store, armor });
+    await registerGraphQLHttp(app, { schema, config, logger, metrics, openStore: store, armor, services });
+    registerOAuthCallback(app, { services, openStore: store, logger });
     ws = attachGraphQLWebSocket(app.server, {
       schema,
       logger,
       openStore: store,
+      services,
       validationRules: armor.validationRules,
       production: config.production,
       maxTokens: config.graphql.maxTokens,
@@ -134,5 +153,5 @@ export async function startGateway(config: Config, opts: { logger?: Logger } = {
     return stopped;
   };
 
-  return { config, logger, orm, queues, url, openStore: store, stop };
+  return { config, logger, orm, queues, services, url, openStore: store, stop };
 }

@@ -434,3 +434,39 @@ export async function checkSecretExpiry(deps: Pick<IntegrationDeps, 'store' | 'n
   }
   return found;
 }
+
+/** A live check of the app's and the authorization account's access (the portal's "Test connection"). */
+export async function checkConnection(deps: IntegrationDeps, caller: Caller) {
+  const i = await deps.store.integrations.get(caller.pbxId);
+  if (i.status === IntegrationStatus.NOT_CONNECTED || i.status === IntegrationStatus.AWAITING_CONSENT) {
+    throw new AppError('INVALID_STATE', 'Connect the integration first.');
+  }
+  const app = appCredentials(i, deps.secrets);
+  const problems: string[] = [];
+  let appAccess = false;
+  let delegatedAccess = false;
+  let delegatedAs: string | null = null;
+  try {
+    await deps.identity.verifyAppCredentials(app);
+    appAccess = true;
+  } catch (err) {
+    problems.push(`App access: ${(err as Error).message}`);
+  }
+  if (i.accountHomeId) {
+    try {
+      const token = await deps.identity.delegatedToken(
+        app,
+        { homeAccountId: i.accountHomeId },
+        DELEGATED_SCOPES.filter((s) => s !== 'offline_access'),
+        tokenCacheOf(deps.store, deps.secrets, caller.pbxId),
+      );
+      delegatedAs = (await deps.directoryInfo.whoAmI(token)).userPrincipalName;
+      delegatedAccess = true;
+    } catch (err) {
+      problems.push(`Delegated access (${i.accountUsername}): ${(err as Error).message}`);
+    }
+  } else {
+    problems.push('No authorization account: connect again.');
+  }
+  return { appAccess, delegatedAccess, delegatedAs, problems };
+}

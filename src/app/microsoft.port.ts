@@ -80,4 +80,6 @@ export interface MicrosoftDirectoryInfo {
   /** "Data initialization" (L2): the organisation and how many groups it has. */
   organization(app: MicrosoftAppCredentials): Promise<MicrosoftOrganization>;
   countGroups(app: MicrosoftAppCredentials): Promise<number>;
+  /** `GET /me` with a delegated token: who the token speaks for. */
+  whoAmI(delegatedAccessToken: string): Promise<{ userPrincipalName: string }>;
 }

@@ -33,7 +33,3 @@ export async function updatePbx(
   if (problems.length) throw AppError.invalidInput(problems);
   return store.transactional((tx) => tx.tenants.updatePbx(caller.pbxId, patch));
 }
-
-export async function getIntegration(store: Store, caller: Caller) {
-  return store.tenants.getIntegration(caller.pbxId);
-}

@@ -2,7 +2,7 @@ import type { ApiRole } from '../domain/access.js';
 import type { ExtensionFields, ExtensionGroupRecord, ExtensionRecord } from '../domain/extension-rules.js';
 import type { IntegrationStatus } from '../domain/integration.js';
 import type { SyncSource } from '../domain/pbx.types.js';
-import type { ApiKeyRecord, IntegrationRecord, PbxRecord, PbxSettings } from '../domain/tenant.js';
+import type { ApiKeyRecord, PbxRecord, PbxSettings } from '../domain/tenant.js';
 
 /**
  * The ports the use cases read and write through. Adapters (src/store, src/m365,
@@ -23,7 +23,6 @@ export interface TenantRepository {
     label: string | null;
   }): Promise<ApiKeyRecord>;
   revokeKeys(pbxId: string, label: string, now: Date): Promise<number>;
-  getIntegration(pbxId: string): Promise<IntegrationRecord>;
 }
 
 /** The integration row as stored: secrets stay sealed here; src/app opens them when it must. */

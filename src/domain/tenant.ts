@@ -1,5 +1,4 @@
 import type { ApiRole } from './access.js';
-import type { IntegrationStatus } from './integration.js';
 
 /** A PBX (tenant) as the use cases see it. */
 export interface PbxRecord {
@@ -28,12 +27,6 @@ export interface ApiKeyRecord {
   label: string | null;
   createdAt: Date;
   revokedAt: Date | null;
-}
-
-export interface IntegrationRecord {
-  id: string;
-  pbxId: string;
-  status: IntegrationStatus;
 }
 
 export interface FieldProblem {

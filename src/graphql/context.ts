@@ -1,4 +1,5 @@
 import type { Store } from '../app/ports.js';
+import type { AppServices } from '../app/services.js';
 import type { Caller } from '../domain/access.js';
 import type { Logger } from '../logger.js';
 
@@ -8,4 +9,5 @@ export interface GraphQLContext {
   store: Store;
   requestId: string;
   logger: Logger;
+  services: AppServices;
 }

@@ -5,6 +5,7 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { type GraphQLSchema, Kind, type OperationDefinitionNode, type ValidationRule } from 'graphql';
 import { authenticate, bearerToken } from '../app/access.js';
 import type { Store } from '../app/ports.js';
+import type { AppServices } from '../app/services.js';
 import type { Config } from '../config.js';
 import type { Caller } from '../domain/access.js';
 import type { GraphQLContext } from '../graphql/context.js';
@@ -51,6 +52,7 @@ export async function registerGraphQLHttp(
     logger: Logger;
     metrics: Metrics;
     openStore: () => Store;
+    services: AppServices;
     armor: { plugins: ApolloServerPlugin[]; validationRules: ValidationRule[] };
   },
 ): Promise<ApolloServer<GraphQLContext>> {
@@ -131,6 +133,7 @@ export async function registerGraphQLHttp(
         store: request.store as Store,
         requestId: request.id,
         logger: logger.child({ requestId: request.id, pbxId: request.caller?.pbxId }),
+        services: deps.services,
       }),
     }),
   });

@@ -14,6 +14,7 @@ import { useServer } from 'graphql-ws/use/ws';
 import { WebSocketServer } from 'ws';
 import { authenticate, bearerToken } from '../app/access.js';
 import type { Store } from '../app/ports.js';
+import type { AppServices } from '../app/services.js';
 import type { Caller } from '../domain/access.js';
 import type { GraphQLContext } from '../graphql/context.js';
 import { formatGraphQLError } from '../graphql/errors.js';
@@ -41,6 +42,7 @@ export function attachGraphQLWebSocket(
     schema: GraphQLSchema;
     logger: Logger;
     openStore: () => Store;
+    services: AppServices;
     validationRules: ValidationRule[];
     production: boolean;
     maxTokens: number;
@@ -87,6 +89,7 @@ export function attachGraphQLWebSocket(
           store: deps.openStore(),
           requestId,
           logger: logger.child({ requestId, pbxId: ctx.extra.caller?.pbxId, operation: op?.operation }),
+          services: deps.services,
         };
         const args: ExecutionArgs = {
           schema,

@@ -154,6 +154,18 @@ export class MsalIdentity implements MicrosoftIdentity, MicrosoftDirectoryInfo {
     }
   }
 
+  async whoAmI(delegatedAccessToken: string) {
+    try {
+      const me = (await createGraphClient(this.endpoints, async () => delegatedAccessToken)
+        .api('/me')
+        .select('userPrincipalName')
+        .get()) as { userPrincipalName: string };
+      return { userPrincipalName: me.userPrincipalName };
+    } catch (err) {
+      throw graphError(err);
+    }
+  }
+
   async countGroups(app: MicrosoftAppCredentials): Promise<number> {
     try {
       // $count needs ConsistencyLevel: eventual (concepts/aad-advanced-queries).

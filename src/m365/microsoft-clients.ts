@@ -1,3 +1,4 @@
+import { rootCertificates } from 'node:tls';
 import {
   ConfidentialClientApplication,
   type ICachePlugin,
@@ -6,7 +7,6 @@ import {
   type NetworkResponse,
 } from '@azure/msal-node';
 import { type AuthenticationProvider, Client } from '@microsoft/microsoft-graph-client';
-import { rootCertificates } from 'node:tls';
 import { Agent, request } from 'undici';
 
 /**
@@ -33,10 +33,22 @@ export interface AppCredentials {
 
 /** Microsoft's clouds (https://learn.microsoft.com/graph/deployments#app-registration-and-token-service-root-endpoints). */
 export const MICROSOFT_CLOUDS = {
-  global: { authorityHost: 'https://login.microsoftonline.com', graphBaseUrl: 'https://graph.microsoft.com/v1.0' },
-  usGovL4: { authorityHost: 'https://login.microsoftonline.us', graphBaseUrl: 'https://graph.microsoft.us/v1.0' },
-  usGovL5: { authorityHost: 'https://login.microsoftonline.us', graphBaseUrl: 'https://dod-graph.microsoft.us/v1.0' },
-  china: { authorityHost: 'https://login.chinacloudapi.cn', graphBaseUrl: 'https://microsoftgraph.chinacloudapi.cn/v1.0' },
+  global: {
+    authorityHost: 'https://login.microsoftonline.com',
+    graphBaseUrl: 'https://graph.microsoft.com/v1.0',
+  },
+  usGovL4: {
+    authorityHost: 'https://login.microsoftonline.us',
+    graphBaseUrl: 'https://graph.microsoft.us/v1.0',
+  },
+  usGovL5: {
+    authorityHost: 'https://login.microsoftonline.us',
+    graphBaseUrl: 'https://dod-graph.microsoft.us/v1.0',
+  },
+  china: {
+    authorityHost: 'https://login.chinacloudapi.cn',
+    graphBaseUrl: 'https://microsoftgraph.chinacloudapi.cn/v1.0',
+  },
 } as const satisfies Record<string, MicrosoftEndpoints>;
 
 const agents = new Map<string, Agent>();
@@ -74,7 +86,11 @@ export function graphDefaultScope(endpoints: MicrosoftEndpoints): string {
 export class MsalNetworkClient implements INetworkModule {
   constructor(private readonly agent?: Agent) {}
 
-  sendGetRequestAsync<T>(url: string, options?: NetworkRequestOptions, timeout?: number): Promise<NetworkResponse<T>> {
+  sendGetRequestAsync<T>(
+    url: string,
+    options?: NetworkRequestOptions,
+    timeout?: number,
+  ): Promise<NetworkResponse<T>> {
     return this.send<T>('GET', url, options, timeout);
   }
 
@@ -82,7 +98,12 @@ export class MsalNetworkClient implements INetworkModule {
     return this.send<T>('POST', url, options);
   }
 
-  private async send<T>(method: 'GET' | 'POST', url: string, options?: NetworkRequestOptions, timeout?: number): Promise<NetworkResponse<T>> {
+  private async send<T>(
+    method: 'GET' | 'POST',
+    url: string,
+    options?: NetworkRequestOptions,
+    timeout?: number,
+  ): Promise<NetworkResponse<T>> {
     const res = await request(url, {
       method,
       headers: options?.headers,
@@ -93,12 +114,15 @@ export class MsalNetworkClient implements INetworkModule {
     });
     const text = await res.body.text();
     const headers: Record<string, string> = {};
-    for (const [k, v] of Object.entries(res.headers)) if (v !== undefined) headers[k.toLowerCase()] = Array.isArray(v) ? v.join(', ') : v;
+    for (const [k, v] of Object.entries(res.headers))
+      if (v !== undefined) headers[k.toLowerCase()] = Array.isArray(v) ? v.join(', ') : v;
     let body: T;
     try {
       body = (text ? JSON.parse(text) : {}) as T;
     } catch {
-      throw new Error(`Failed to parse response from ${new URL(url).origin}: HTTP ${res.statusCode} ${text.slice(0, 200)}`);
+      throw new Error(
+        `Failed to parse response from ${new URL(url).origin}: HTTP ${res.statusCode} ${text.slice(0, 200)}`,
+      );
     }
     return { headers, body, status: res.statusCode };
   }
@@ -134,7 +158,10 @@ export function createConfidentialClient(
  * attaches the token to https URLs whose host is a Graph host or listed in
  * `customHosts`, so the Graph host is always listed; the fetch trusts `extraCaPem`.
  */
-export function createGraphClient(endpoints: MicrosoftEndpoints, getAccessToken: () => Promise<string>): Client {
+export function createGraphClient(
+  endpoints: MicrosoftEndpoints,
+  getAccessToken: () => Promise<string>,
+): Client {
   const base = new URL(trimSlash(endpoints.graphBaseUrl));
   const segments = base.pathname.split('/').filter(Boolean);
   const version = segments.pop() ?? 'v1.0';

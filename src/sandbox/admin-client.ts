@@ -40,7 +40,12 @@ export class SandboxAdminClient {
     this.agent = new Agent({ connect: { ca: caPem }, keepAliveTimeout: 1000 });
   }
 
-  private async call<T>(method: string, path: string, body?: unknown, query?: Record<string, string | number | boolean | undefined>): Promise<T> {
+  private async call<T>(
+    method: string,
+    path: string,
+    body?: unknown,
+    query?: Record<string, string | number | boolean | undefined>,
+  ): Promise<T> {
     const url = new URL(`${this.adminUrl}${path}`);
     for (const [k, v] of Object.entries(query ?? {})) if (v !== undefined) url.searchParams.set(k, String(v));
     const headers: Record<string, string> = { authorization: `Bearer ${this.adminToken}` };
@@ -72,7 +77,15 @@ export class SandboxAdminClient {
   }
 
   // ---------------------------------------------------------------- users
-  listUsers(opts: { skip?: number; top?: number; includeDeleted?: boolean; userType?: 'Member' | 'Guest'; accountEnabled?: boolean } = {}): Promise<Page<AdminUser>> {
+  listUsers(
+    opts: {
+      skip?: number;
+      top?: number;
+      includeDeleted?: boolean;
+      userType?: 'Member' | 'Guest';
+      accountEnabled?: boolean;
+    } = {},
+  ): Promise<Page<AdminUser>> {
     return this.call('GET', '/users', undefined, opts);
   }
   getUser(idOrUpn: string): Promise<AdminUser> {
@@ -103,7 +116,9 @@ export class SandboxAdminClient {
   }
 
   // ---------------------------------------------------------------- groups
-  listGroups(opts: { skip?: number; top?: number; includeDeleted?: boolean } = {}): Promise<Page<AdminGroup>> {
+  listGroups(
+    opts: { skip?: number; top?: number; includeDeleted?: boolean } = {},
+  ): Promise<Page<AdminGroup>> {
     return this.call('GET', '/groups', undefined, opts);
   }
   getGroup(id: string): Promise<AdminGroup> {
@@ -112,7 +127,10 @@ export class SandboxAdminClient {
   createGroup(input: CreateGroupInput): Promise<AdminGroup> {
     return this.call('POST', '/groups', input);
   }
-  updateGroup(id: string, patch: Partial<Omit<CreateGroupInput, 'members'>>): Promise<AdminGroup & { changed: string[] }> {
+  updateGroup(
+    id: string,
+    patch: Partial<Omit<CreateGroupInput, 'members'>>,
+  ): Promise<AdminGroup & { changed: string[] }> {
     return this.call('PATCH', `/groups/${encodeURIComponent(id)}`, patch);
   }
   renameGroup(id: string, displayName: string): Promise<AdminGroup & { changed: string[] }> {
@@ -129,7 +147,10 @@ export class SandboxAdminClient {
     return this.call('POST', `/groups/${encodeURIComponent(groupId)}/members`, { id: memberId });
   }
   removeMember(groupId: string, memberId: string): Promise<void> {
-    return this.call('DELETE', `/groups/${encodeURIComponent(groupId)}/members/${encodeURIComponent(memberId)}`);
+    return this.call(
+      'DELETE',
+      `/groups/${encodeURIComponent(groupId)}/members/${encodeURIComponent(memberId)}`,
+    );
   }
 
   // ---------------------------------------------------------------- app registrations
@@ -142,12 +163,20 @@ export class SandboxAdminClient {
   /** Adds a client secret; give `endDateTime`, `expiresInSeconds` or `expiresInDays` (default 180). */
   addSecret(
     appId: string,
-    opts: { displayName?: string; endDateTime?: string; expiresInSeconds?: number; expiresInDays?: number } = {},
+    opts: {
+      displayName?: string;
+      endDateTime?: string;
+      expiresInSeconds?: number;
+      expiresInDays?: number;
+    } = {},
   ): Promise<NewSecret> {
     return this.call('POST', `/apps/${encodeURIComponent(appId)}/secrets`, opts);
   }
   expireSecret(appId: string, keyId: string): Promise<AdminApp> {
-    return this.call('POST', `/apps/${encodeURIComponent(appId)}/secrets/${encodeURIComponent(keyId)}/expire`);
+    return this.call(
+      'POST',
+      `/apps/${encodeURIComponent(appId)}/secrets/${encodeURIComponent(keyId)}/expire`,
+    );
   }
   removeSecret(appId: string, keyId: string): Promise<void> {
     return this.call('DELETE', `/apps/${encodeURIComponent(appId)}/secrets/${encodeURIComponent(keyId)}`);
@@ -167,7 +196,9 @@ export class SandboxAdminClient {
   faults(): Promise<FaultSettings> {
     return this.call('GET', '/faults');
   }
-  setFaults(patch: Partial<Pick<FaultSettings, 'latencyMs' | 'errorRate' | 'throttling' | 'resourceUnitLimit'>>): Promise<FaultSettings> {
+  setFaults(
+    patch: Partial<Pick<FaultSettings, 'latencyMs' | 'errorRate' | 'throttling' | 'resourceUnitLimit'>>,
+  ): Promise<FaultSettings> {
     return this.call('PATCH', '/faults', patch);
   }
   setLatency(latencyMs: number): Promise<FaultSettings> {
@@ -177,7 +208,9 @@ export class SandboxAdminClient {
     return this.setFaults({ errorRate });
   }
   /** The next `count` Graph requests (whose path contains `pathContains`, if given) get 429 with this Retry-After. */
-  forceThrottle(opts: { count?: number; retryAfterSeconds?: number; pathContains?: string } = {}): Promise<FaultSettings> {
+  forceThrottle(
+    opts: { count?: number; retryAfterSeconds?: number; pathContains?: string } = {},
+  ): Promise<FaultSettings> {
     return this.call('POST', '/faults/throttle', opts);
   }
   /** Every delta and skip token issued so far answers 400 syncStateNotFound from now on. */

@@ -2,7 +2,13 @@ import { randomBytes, randomUUID, timingSafeEqual } from 'node:crypto';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { AdminApp, AdminGroup, AdminUser, FaultSettings, NewSecret } from './admin.types.js';
 import { emptyStats, type SandboxContext } from './sandbox.context.js';
-import { type AppRegistration, type GroupRecord, type Props, SandboxError, type UserRecord } from './tenant.store.js';
+import {
+  type AppRegistration,
+  type GroupRecord,
+  type Props,
+  SandboxError,
+  type UserRecord,
+} from './tenant.store.js';
 
 /**
  * The sandbox's own admin API, under `/_sandbox/` with its own bearer token: change the
@@ -48,7 +54,11 @@ function faultsDto(ctx: SandboxContext): FaultSettings {
   return { ...ctx.faults, forced429: ctx.faults.forced429.map((f) => ({ ...f })) };
 }
 
-type Req = FastifyRequest<{ Params: Record<string, string>; Querystring: Record<string, string>; Body: Record<string, unknown> }>;
+type Req = FastifyRequest<{
+  Params: Record<string, string>;
+  Querystring: Record<string, string>;
+  Body: Record<string, unknown>;
+}>;
 
 export function registerAdminRoutes(app: FastifyInstance, ctx: SandboxContext, adminToken: string): void {
   const expected = Buffer.from(`Bearer ${adminToken}`);
@@ -59,17 +69,28 @@ export function registerAdminRoutes(app: FastifyInstance, ctx: SandboxContext, a
       admin.addHook('onRequest', async (req, reply) => {
         const got = Buffer.from(req.headers.authorization ?? '');
         if (got.length !== expected.length || !timingSafeEqual(got, expected)) {
-          return reply.code(401).send({ error: { code: 'Unauthorized', message: 'The sandbox admin API needs its bearer token (adminToken).' } });
+          return reply.code(401).send({
+            error: {
+              code: 'Unauthorized',
+              message: 'The sandbox admin API needs its bearer token (adminToken).',
+            },
+          });
         }
       });
       admin.setErrorHandler((e, _req, reply) => {
-        if (e instanceof SandboxError) return reply.code(e.status).send({ error: { code: e.code, message: e.message } });
+        if (e instanceof SandboxError)
+          return reply.code(e.status).send({ error: { code: e.code, message: e.message } });
         const status = (e as { statusCode?: number }).statusCode ?? 500;
-        return reply.code(status).send({ error: { code: status === 500 ? 'InternalError' : 'BadRequest', message: (e as Error).message } });
+        return reply.code(status).send({
+          error: { code: status === 500 ? 'InternalError' : 'BadRequest', message: (e as Error).message },
+        });
       });
 
-      const route = (method: 'GET' | 'POST' | 'PATCH' | 'DELETE', url: string, fn: (req: Req, reply: FastifyReply) => unknown) =>
-        admin.route({ method, url, handler: async (req, reply) => fn(req as Req, reply) });
+      const route = (
+        method: 'GET' | 'POST' | 'PATCH' | 'DELETE',
+        url: string,
+        fn: (req: Req, reply: FastifyReply) => unknown,
+      ) => admin.route({ method, url, handler: async (req, reply) => fn(req as Req, reply) });
 
       route('GET', '/info', () => ({
         tenantId: t.id,
@@ -107,7 +128,8 @@ export function registerAdminRoutes(app: FastifyInstance, ctx: SandboxContext, a
       });
       route('GET', '/users/:id', (req) => {
         const u = t.findUser(req.params.id as string);
-        if (!u) throw new SandboxError(404, 'Request_ResourceNotFound', `User '${req.params.id}' does not exist.`);
+        if (!u)
+          throw new SandboxError(404, 'Request_ResourceNotFound', `User '${req.params.id}' does not exist.`);
         return userDto(u);
       });
       route('POST', '/users', (req, reply) => {
@@ -145,7 +167,8 @@ export function registerAdminRoutes(app: FastifyInstance, ctx: SandboxContext, a
       });
       route('GET', '/groups/:id', (req) => {
         const g = t.groupsById.get(req.params.id as string);
-        if (!g) throw new SandboxError(404, 'Request_ResourceNotFound', `Group '${req.params.id}' does not exist.`);
+        if (!g)
+          throw new SandboxError(404, 'Request_ResourceNotFound', `Group '${req.params.id}' does not exist.`);
         return groupDto(ctx, g);
       });
       route('POST', '/groups', (req, reply) => {
@@ -163,7 +186,7 @@ export function registerAdminRoutes(app: FastifyInstance, ctx: SandboxContext, a
       });
       route('POST', '/groups/:id/restore', (req) => groupDto(ctx, t.restoreGroup(req.params.id as string)));
       route('POST', '/groups/:id/members', (req, reply) => {
-        const memberId = String((req.body ?? {}).id ?? '');
+        const memberId = String(req.body?.id ?? '');
         t.addMember(req.params.id as string, memberId);
         return reply.code(204).send();
       });
@@ -199,7 +222,12 @@ export function registerAdminRoutes(app: FastifyInstance, ctx: SandboxContext, a
       route('POST', '/apps/:appId/secrets/:keyId/expire', (req) => {
         const a = t.app(req.params.appId as string);
         const s = a.secrets.find((x) => x.keyId === req.params.keyId);
-        if (!s) throw new SandboxError(404, 'Request_ResourceNotFound', `Secret '${req.params.keyId}' does not exist.`);
+        if (!s)
+          throw new SandboxError(
+            404,
+            'Request_ResourceNotFound',
+            `Secret '${req.params.keyId}' does not exist.`,
+          );
         s.endDateTime = new Date(Date.now() - 1000).toISOString();
         return appDto(a);
       });
@@ -207,12 +235,17 @@ export function registerAdminRoutes(app: FastifyInstance, ctx: SandboxContext, a
         const a = t.app(req.params.appId as string);
         const before = a.secrets.length;
         a.secrets = a.secrets.filter((x) => x.keyId !== req.params.keyId);
-        if (a.secrets.length === before) throw new SandboxError(404, 'Request_ResourceNotFound', `Secret '${req.params.keyId}' does not exist.`);
+        if (a.secrets.length === before)
+          throw new SandboxError(
+            404,
+            'Request_ResourceNotFound',
+            `Secret '${req.params.keyId}' does not exist.`,
+          );
         return reply.code(204).send();
       });
       route('POST', '/apps/:appId/consent/revoke', (req) => {
         const a = t.app(req.params.appId as string);
-        const userId = (req.body ?? {}).userId;
+        const userId = req.body?.userId;
         if (typeof userId === 'string') {
           a.userConsents.delete(userId);
         } else {
@@ -233,7 +266,7 @@ export function registerAdminRoutes(app: FastifyInstance, ctx: SandboxContext, a
       });
       route('POST', '/apps/:appId/redirect-uris', (req) => {
         const a = t.app(req.params.appId as string);
-        const uri = String((req.body ?? {}).uri ?? '');
+        const uri = String(req.body?.uri ?? '');
         try {
           new URL(uri);
         } catch {
@@ -251,7 +284,8 @@ export function registerAdminRoutes(app: FastifyInstance, ctx: SandboxContext, a
         if (b.errorRate !== undefined) ctx.faults.errorRate = Math.min(1, Math.max(0, Number(b.errorRate)));
         if (b.throttling !== undefined) ctx.faults.throttling = !!b.throttling;
         if (b.resourceUnitLimit !== undefined) {
-          ctx.faults.resourceUnitLimit = b.resourceUnitLimit === null ? null : Math.max(1, Number(b.resourceUnitLimit));
+          ctx.faults.resourceUnitLimit =
+            b.resourceUnitLimit === null ? null : Math.max(1, Number(b.resourceUnitLimit));
           ctx.buckets.reset();
         }
         return faultsDto(ctx);

@@ -1,6 +1,13 @@
 // @peculiar/x509 resolves its ASN.1 services through tsyringe, which needs the Reflect metadata API.
 import 'reflect-metadata';
-import { createHash, createPrivateKey, createPublicKey, generateKeyPairSync, type KeyObject, webcrypto } from 'node:crypto';
+import {
+  createHash,
+  createPrivateKey,
+  createPublicKey,
+  generateKeyPairSync,
+  type KeyObject,
+  webcrypto,
+} from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { isIP } from 'node:net';
 import path from 'node:path';
@@ -75,7 +82,9 @@ async function importEcPrivateKey(pkcs8Pem: string): Promise<CryptoKey> {
 async function createCa(): Promise<{ certPem: string; keyPem: string }> {
   const keys = (await crypto.subtle.generateKey(EC_ALG, true, ['sign', 'verify'])) as CryptoKeyPair;
   const cert = await x509.X509CertificateGenerator.createSelfSigned({
-    serialNumber: Buffer.from(crypto.getRandomValues(new Uint8Array(16))).toString('hex').replace(/^[89a-f]/, '1'),
+    serialNumber: Buffer.from(crypto.getRandomValues(new Uint8Array(16)))
+      .toString('hex')
+      .replace(/^[89a-f]/, '1'),
     name: 'CN=entra-pbx-gateway sandbox CA, O=entra-pbx-gateway sandbox',
     notBefore: new Date(Date.now() - DAY),
     notAfter: new Date(Date.now() + 3650 * DAY),
@@ -100,7 +109,9 @@ async function createLeaf(
   const keys = (await crypto.subtle.generateKey(EC_ALG, true, ['sign', 'verify'])) as CryptoKeyPair;
   const names: x509.JsonGeneralName[] = hosts.map((h) => ({ type: isIP(h) ? 'ip' : 'dns', value: h }));
   const cert = await x509.X509CertificateGenerator.create({
-    serialNumber: Buffer.from(crypto.getRandomValues(new Uint8Array(16))).toString('hex').replace(/^[89a-f]/, '1'),
+    serialNumber: Buffer.from(crypto.getRandomValues(new Uint8Array(16)))
+      .toString('hex')
+      .replace(/^[89a-f]/, '1'),
     subject: 'CN=localhost, O=entra-pbx-gateway sandbox',
     issuer: caCert.subject,
     notBefore: new Date(Date.now() - DAY),
@@ -135,7 +146,10 @@ function leafCovers(certPem: string, caPem: string, hosts: string[]): boolean {
   }
 }
 
-export async function loadOrCreateKeyMaterial(dataDir: string, extraHosts: string[] = []): Promise<SandboxKeyMaterial> {
+export async function loadOrCreateKeyMaterial(
+  dataDir: string,
+  extraHosts: string[] = [],
+): Promise<SandboxKeyMaterial> {
   const dir = path.resolve(dataDir);
   mkdirSync(dir, { recursive: true });
   const files = {
@@ -145,7 +159,14 @@ export async function loadOrCreateKeyMaterial(dataDir: string, extraHosts: strin
     key: path.join(dir, 'server-key.pem'),
     signing: path.join(dir, 'token-signing-key.pem'),
   };
-  const hosts = [...new Set(['localhost', '127.0.0.1', '::1', ...extraHosts.filter((h) => h && h !== '0.0.0.0' && h !== '::')])];
+  const hosts = [
+    ...new Set([
+      'localhost',
+      '127.0.0.1',
+      '::1',
+      ...extraHosts.filter((h) => h && h !== '0.0.0.0' && h !== '::'),
+    ]),
+  ];
 
   return withLock(dir, async () => {
     let ca: { certPem: string; keyPem: string };

@@ -86,7 +86,11 @@ async function main(): Promise<void> {
   if (values.timing) {
     const mem = process.memoryUsage();
     console.error(
-      JSON.stringify({ readyMs: Date.now() - started, rssMB: Math.round(mem.rss / 1048576), heapUsedMB: Math.round(mem.heapUsed / 1048576) }),
+      JSON.stringify({
+        readyMs: Date.now() - started,
+        rssMB: Math.round(mem.rss / 1048576),
+        heapUsedMB: Math.round(mem.heapUsed / 1048576),
+      }),
     );
   }
   let stopping = false;

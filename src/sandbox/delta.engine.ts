@@ -61,7 +61,7 @@ export interface DeltaResult {
 
 const DEFAULT_PAGE = 100;
 /** members@delta entries per page before a large group continues on the next page. */
-const MEMBER_BUDGET = 500;
+const MEMBER_BUDGET = 1000;
 /** change-log entries read per page at most (so a page may come back empty, as on Graph). */
 const SCAN_LIMIT = 5000;
 
@@ -113,9 +113,23 @@ function view(p: Props, id: string, props: readonly string[], only?: Set<string>
   return out;
 }
 
+const refCache = new WeakMap<GroupRecord, { seq: number; refs: Record<string, unknown>[] }>();
+
+/** The current members of a group as members@delta entries, cached while the tenant does not change
+ * (a large group is sent over several pages of one round). */
+function currentRefs(ctx: SandboxContext, g: GroupRecord): Record<string, unknown>[] {
+  const hit = refCache.get(g);
+  if (hit && hit.seq === ctx.tenant.seq) return hit.refs;
+  const refs = ctx.tenant.visibleMembers(g).map((m) => memberRef(ctx, m));
+  refCache.set(g, { seq: ctx.tenant.seq, refs });
+  return refs;
+}
+
 function memberRef(ctx: SandboxContext, id: string, removed = false): Record<string, unknown> {
   const type = ctx.tenant.groupsById.has(id) ? '#microsoft.graph.group' : '#microsoft.graph.user';
-  return removed ? { '@odata.type': type, id, '@removed': { reason: 'deleted' } } : { '@odata.type': type, id };
+  return removed
+    ? { '@odata.type': type, id, '@removed': { reason: 'deleted' } }
+    : { '@odata.type': type, id };
 }
 
 /** Net membership change over a window: first op tells the state before, last op the state after. */
@@ -147,7 +161,8 @@ export function runDelta(
   const base = `${ctx.graphBaseUrl}/${collection}/delta`;
   const context = `${ctx.graphBaseUrl}/$metadata#${collection}`;
   const checkAge = (s: DeltaState) => {
-    if (s.tid !== tenant.id) throw new SandboxError(400, 'BadRequest', 'The delta token is not valid for this tenant.');
+    if (s.tid !== tenant.id)
+      throw new SandboxError(400, 'BadRequest', 'The delta token is not valid for this tenant.');
     if (now - s.t > ctx.settings.deltaTokenLifetimeMs || s.t < tenant.deltaTokensValidAfter) throw expired();
   };
 
@@ -168,7 +183,11 @@ export function runDelta(
   } else {
     for (const k of q.keys()) {
       if (['$top', '$orderby', '$count', '$search', '$skip'].includes(k)) {
-        throw new SandboxError(400, 'Request_UnsupportedQuery', `The query parameter '${k}' is not supported with delta.`);
+        throw new SandboxError(
+          400,
+          'Request_UnsupportedQuery',
+          `The query parameter '${k}' is not supported with delta.`,
+        );
       }
     }
     const type = collection === 'users' ? 'microsoft.graph.user' : 'microsoft.graph.group';
@@ -194,16 +213,40 @@ export function runDelta(
         );
       }
       if (found.length > 50) {
-        throw new SandboxError(400, 'Request_UnsupportedQuery', 'Too many ids in $filter: at most 50 objects may be tracked.');
+        throw new SandboxError(
+          400,
+          'Request_UnsupportedQuery',
+          'Too many ids in $filter: at most 50 objects may be tracked.',
+        );
       }
       ids = found;
     }
     const mem = collection === 'groups' && (sel === null || sel.includes('members') || !!expand);
     const selProps = sel?.filter((s) => s !== 'members') ?? null;
-    state = { v: 1, tid: tenant.id, c: collection, ph: 'f', from: 0, to: tenant.seq, pos: 0, mo: 0, sel: selProps, mem, ids, t: now };
+    state = {
+      v: 1,
+      tid: tenant.id,
+      c: collection,
+      ph: 'f',
+      from: 0,
+      to: tenant.seq,
+      pos: 0,
+      mo: 0,
+      sel: selProps,
+      mem,
+      ids,
+      t: now,
+    };
     if (delta === 'latest') {
       const link: DeltaState = { ...state, ph: 'i', from: tenant.seq, t: now };
-      return { status: 200, body: { '@odata.context': context, '@odata.deltaLink': `${base}?$deltatoken=${encode(link)}`, value: [] } };
+      return {
+        status: 200,
+        body: {
+          '@odata.context': context,
+          '@odata.deltaLink': `${base}?$deltatoken=${encode(link)}`,
+          value: [],
+        },
+      };
     }
   }
 
@@ -257,7 +300,7 @@ export function runDelta(
         if (mo > 0 && g.ordinal !== state.pos) mo = 0; // the half-sent group is gone
         pos = g.ordinal;
         if (g.p.deletedDateTime || (idSet && !idSet.has(g.id))) continue;
-        const refs = state.mem ? tenant.visibleMembers(g).map((m) => memberRef(ctx, m)) : [];
+        const refs = state.mem ? currentRefs(ctx, g) : [];
         if (!pushGroup(view(g.p, g.id, props), refs)) break;
       }
       done = i >= groups.length && mo === 0;
@@ -285,8 +328,9 @@ export function runDelta(
       const whole = (ch.flags & (CHANGE_CREATED | CHANGE_RESTORED)) !== 0;
       let refs: Record<string, unknown>[] = [];
       if (collection === 'groups' && state.mem) {
-        if (whole) refs = tenant.visibleMembers(obj as GroupRecord).map((m) => memberRef(ctx, m));
-        else if (ch.flags & CHANGE_MEMBERS) refs = netMembers(ch.ops).map(([m, added]) => memberRef(ctx, m, !added));
+        if (whole) refs = currentRefs(ctx, obj as GroupRecord);
+        else if (ch.flags & CHANGE_MEMBERS)
+          refs = netMembers(ch.ops).map(([m, added]) => memberRef(ctx, m, !added));
       }
       const propsChanged = (ch.mask & tracked) !== 0;
       if (!whole && !propsChanged && refs.length === 0) continue; // nothing this round tracks
@@ -311,8 +355,14 @@ export function runDelta(
 
   if (done) {
     const link: DeltaState = { ...state, ph: 'i', from: state.to, pos: 0, mo: 0, t: now };
-    return { status: 200, body: { '@odata.context': context, '@odata.deltaLink': `${base}?$deltatoken=${encode(link)}`, value } };
+    return {
+      status: 200,
+      body: { '@odata.context': context, '@odata.deltaLink': `${base}?$deltatoken=${encode(link)}`, value },
+    };
   }
   const next: DeltaState = { ...state, pos, mo, t: state.t };
-  return { status: 200, body: { '@odata.context': context, '@odata.nextLink': `${base}?$skiptoken=${encode(next)}`, value } };
+  return {
+    status: 200,
+    body: { '@odata.context': context, '@odata.nextLink': `${base}?$skiptoken=${encode(next)}`, value },
+  };
 }

@@ -121,7 +121,12 @@ export const GROUP_WRITABLE = new Set<string>([
   'visibility',
 ]);
 
-export const COLLECTION_VALUED = new Set<string>(['businessPhones', 'otherMails', 'proxyAddresses', 'groupTypes']);
+export const COLLECTION_VALUED = new Set<string>([
+  'businessPhones',
+  'otherMails',
+  'proxyAddresses',
+  'groupTypes',
+]);
 
 function bits(names: readonly string[]): Map<string, number> {
   const m = new Map<string, number>();
@@ -158,7 +163,10 @@ export const DELEGATED_PERMISSIONS: Record<string, { adminConsent: boolean; desc
   'Contacts.Read': { adminConsent: false, description: 'Read your contacts' },
   'Contacts.Read.Shared': { adminConsent: false, description: 'Read user and shared contacts' },
   'Presence.Read': { adminConsent: false, description: 'Read your presence information' },
-  'Presence.Read.All': { adminConsent: false, description: "Read presence information of all users in your organization" },
+  'Presence.Read.All': {
+    adminConsent: false,
+    description: 'Read presence information of all users in your organization',
+  },
 };
 
 export const APPLICATION_PERMISSIONS: Record<string, string> = {

@@ -20,8 +20,8 @@ import {
   type SearchExpr,
 } from './odata.query.js';
 import type { SandboxContext } from './sandbox.context.js';
-import { requestCost, tenantLimit } from './throttle.bucket.js';
 import { type GroupRecord, type Props, SandboxError, type UserRecord } from './tenant.store.js';
+import { requestCost, tenantLimit } from './throttle.bucket.js';
 
 /**
  * Microsoft Graph v1.0 for the directory endpoints the gateway uses, as a plain
@@ -59,21 +59,51 @@ type Perms = { app: string[]; delegated: string[] } | 'any';
 
 const USER_READ = {
   app: ['User.Read.All', 'User.ReadWrite.All', 'Directory.Read.All', 'Directory.ReadWrite.All'],
-  delegated: ['User.ReadBasic.All', 'User.Read.All', 'User.ReadWrite.All', 'Directory.Read.All', 'Directory.ReadWrite.All'],
+  delegated: [
+    'User.ReadBasic.All',
+    'User.Read.All',
+    'User.ReadWrite.All',
+    'Directory.Read.All',
+    'Directory.ReadWrite.All',
+  ],
 };
-const ME_READ = {
+const _ME_READ = {
   app: [],
-  delegated: ['User.Read', 'User.ReadWrite', 'User.ReadBasic.All', 'User.Read.All', 'User.ReadWrite.All', 'Directory.Read.All'],
+  delegated: [
+    'User.Read',
+    'User.ReadWrite',
+    'User.ReadBasic.All',
+    'User.Read.All',
+    'User.ReadWrite.All',
+    'Directory.Read.All',
+  ],
 };
 const GROUP_READ = {
-  app: ['GroupMember.Read.All', 'Group.Read.All', 'Group.ReadWrite.All', 'Directory.Read.All', 'Directory.ReadWrite.All'],
-  delegated: ['GroupMember.Read.All', 'Group.Read.All', 'Group.ReadWrite.All', 'Directory.Read.All', 'Directory.ReadWrite.All'],
+  app: [
+    'GroupMember.Read.All',
+    'Group.Read.All',
+    'Group.ReadWrite.All',
+    'Directory.Read.All',
+    'Directory.ReadWrite.All',
+  ],
+  delegated: [
+    'GroupMember.Read.All',
+    'Group.Read.All',
+    'Group.ReadWrite.All',
+    'Directory.Read.All',
+    'Directory.ReadWrite.All',
+  ],
 };
 const MEMBER_OF_READ = {
   app: [...GROUP_READ.app, 'User.Read.All'],
   delegated: [...GROUP_READ.delegated, 'User.Read', 'User.Read.All'],
 };
-const FULL_USER_READ = new Set(['User.Read.All', 'User.ReadWrite.All', 'Directory.Read.All', 'Directory.ReadWrite.All']);
+const FULL_USER_READ = new Set([
+  'User.Read.All',
+  'User.ReadWrite.All',
+  'Directory.Read.All',
+  'Directory.ReadWrite.All',
+]);
 const BASIC_USER_PROPS = new Set(['id', 'displayName', 'givenName', 'surname', 'mail', 'userPrincipalName']);
 
 const USER_FILTER: FilterSpec = {
@@ -138,9 +168,16 @@ const GROUP_SORT = new Set(['displayName', 'createdDateTime', 'mail']);
 const USER_KNOWN = new Set<string>(USER_PROPERTIES);
 const GROUP_KNOWN = new Set<string>(GROUP_PROPERTIES);
 
-const JSON_TYPE = 'application/json;odata.metadata=minimal;odata.streaming=true;IEEE754Compatible=false;charset=utf-8';
+const JSON_TYPE =
+  'application/json;odata.metadata=minimal;odata.streaming=true;IEEE754Compatible=false;charset=utf-8';
 
-function err(status: number, code: string, message: string, call?: GraphCall, headers: Record<string, string> = {}): GraphAnswer {
+function err(
+  status: number,
+  code: string,
+  message: string,
+  call?: GraphCall,
+  headers: Record<string, string> = {},
+): GraphAnswer {
   const requestId = randomUUID();
   return {
     status,
@@ -171,12 +208,21 @@ function authenticate(ctx: SandboxContext, call: GraphCall): Principal | GraphAn
   const token = m?.[1]?.trim() ?? '';
   if (!token) return err(401, 'InvalidAuthenticationToken', 'Access token is empty.', call);
   if (token.split('.').length !== 3) {
-    return err(401, 'InvalidAuthenticationToken', 'IDX14100: JWT is not well formed, there are no dots (.).', call);
+    return err(
+      401,
+      'InvalidAuthenticationToken',
+      'IDX14100: JWT is not well formed, there are no dots (.).',
+      call,
+    );
   }
   const claims = ctx.signer.verify(token);
   if (!claims) return err(401, 'InvalidAuthenticationToken', 'Access token validation failure.', call);
   const now = Math.floor(Date.now() / 1000);
-  if (typeof claims.exp !== 'number' || claims.exp <= now || (typeof claims.nbf === 'number' && claims.nbf > now + 300)) {
+  if (
+    typeof claims.exp !== 'number' ||
+    claims.exp <= now ||
+    (typeof claims.nbf === 'number' && claims.nbf > now + 300)
+  ) {
     return err(401, 'InvalidAuthenticationToken', 'Lifetime validation failed, the token is expired.', call);
   }
   if (!ctx.graphResources.includes(String(claims.aud).replace(/\/$/, ''))) {
@@ -187,7 +233,11 @@ function authenticate(ctx: SandboxContext, call: GraphCall): Principal | GraphAn
   }
   const delegated = typeof claims.scp === 'string';
   const permissions = new Set<string>(
-    delegated ? String(claims.scp).split(' ').filter(Boolean) : Array.isArray(claims.roles) ? claims.roles.map(String) : [],
+    delegated
+      ? String(claims.scp).split(' ').filter(Boolean)
+      : Array.isArray(claims.roles)
+        ? claims.roles.map(String)
+        : [],
   );
   return {
     appId: String(claims.appid ?? claims.azp ?? ''),
@@ -205,7 +255,11 @@ function permitted(p: Principal, perms: Perms): boolean {
 
 // ------------------------------------------------------------------ views
 
-function userView(u: UserRecord, select: readonly string[] | null, basicOnly: boolean): Record<string, unknown> {
+function userView(
+  u: UserRecord,
+  select: readonly string[] | null,
+  basicOnly: boolean,
+): Record<string, unknown> {
   const out: Record<string, unknown> = {};
   for (const k of select ?? USER_DEFAULT_SELECT) {
     if (k === 'id') {
@@ -267,7 +321,11 @@ function decodeSkip(s: string): Record<string, number> {
   } catch {
     // fall through
   }
-  throw new SandboxError(400, 'Request_BadRequest', 'The specified page token value has expired and can no longer be included in your request.');
+  throw new SandboxError(
+    400,
+    'Request_BadRequest',
+    'The specified page token value has expired and can no longer be included in your request.',
+  );
 }
 
 function buildLink(ctx: SandboxContext, path: string, q: URLSearchParams, skip: string): string {
@@ -283,7 +341,11 @@ function parseTop(q: URLSearchParams): number {
   const n = Number(raw);
   if (!/^\d+$/.test(raw.trim()) || n < 1 || n > 999) {
     // https://learn.microsoft.com/graph/paging: $top is 1..999 for directory objects
-    throw new SandboxError(400, 'Request_UnsupportedQuery', `Invalid page size specified: '${raw}'. Must be between 1 and 999 inclusive.`);
+    throw new SandboxError(
+      400,
+      'Request_UnsupportedQuery',
+      `Invalid page size specified: '${raw}'. Must be between 1 and 999 inclusive.`,
+    );
   }
   return n;
 }
@@ -292,7 +354,13 @@ function eventual(call: GraphCall): boolean {
   return (call.headers.consistencylevel ?? '').toLowerCase() === 'eventual';
 }
 
-function listPage(ctx: SandboxContext, call: GraphCall, path: string, opt: ListOptions, principal: Principal): GraphAnswer {
+function listPage(
+  ctx: SandboxContext,
+  call: GraphCall,
+  path: string,
+  opt: ListOptions,
+  principal: Principal,
+): GraphAnswer {
   const q = call.url.searchParams;
   const top = parseTop(q);
   const countWanted = (q.get('$count') ?? '').toLowerCase() === 'true';
@@ -327,9 +395,14 @@ function listPage(ctx: SandboxContext, call: GraphCall, path: string, opt: ListO
   }
   const order = parseOrderBy(q.get('$orderby'), opt.sortable, opt.filterSpec.resource);
   if (order && filter && !adv) {
-    throw new SandboxError(400, 'Request_UnsupportedQuery', 'Sorting and filtering together require advanced query capabilities.');
+    throw new SandboxError(
+      400,
+      'Request_UnsupportedQuery',
+      'Sorting and filtering together require advanced query capabilities.',
+    );
   }
-  if (q.get('$expand')) throw new SandboxError(400, 'Request_UnsupportedQuery', `Unsupported $expand on ${path}.`);
+  if (q.get('$expand'))
+    throw new SandboxError(400, 'Request_UnsupportedQuery', `Unsupported $expand on ${path}.`);
   const selectSrc = q.get('$select');
   const userSel = parseSelectMixed(selectSrc, opt.resource, 'user');
   const groupSel = parseSelectMixed(selectSrc, opt.resource, 'group');
@@ -386,7 +459,9 @@ function listPage(ctx: SandboxContext, call: GraphCall, path: string, opt: ListO
   }
 
   const sel = selectSrc ? `(${selectSrc})` : '';
-  const body: Record<string, unknown> = { '@odata.context': `${ctx.graphBaseUrl}/$metadata#${opt.contextPath}${sel}` };
+  const body: Record<string, unknown> = {
+    '@odata.context': `${ctx.graphBaseUrl}/$metadata#${opt.contextPath}${sel}`,
+  };
   if (count !== undefined) body['@odata.count'] = count;
   if (nextSkip) body['@odata.nextLink'] = buildLink(ctx, path, q, nextSkip);
   body.value = value;
@@ -422,7 +497,11 @@ function parseSelectMixed(src: string | null, resource: string, kind: 'user' | '
       .filter(Boolean);
     for (const n of names) {
       if (n !== 'id' && !USER_KNOWN.has(n) && !GROUP_KNOWN.has(n)) {
-        throw new SandboxError(400, 'BadRequest', `Could not find a property named '${n}' on type 'microsoft.graph.directoryObject'.`);
+        throw new SandboxError(
+          400,
+          'BadRequest',
+          `Could not find a property named '${n}' on type 'microsoft.graph.directoryObject'.`,
+        );
       }
     }
     return names.filter((n) => n === 'id' || known.has(n));
@@ -473,7 +552,10 @@ function groupRecs(ctx: SandboxContext): Rec[] {
   return (recCache.get(ctx) as { groups: Rec[] }).groups;
 }
 
-const recCache = new WeakMap<SandboxContext, { seq: number; usersLen: number; users: Rec[]; groups: Rec[] }>();
+const recCache = new WeakMap<
+  SandboxContext,
+  { seq: number; usersLen: number; users: Rec[]; groups: Rec[] }
+>();
 
 function toRecs(ctx: SandboxContext, ids: string[], only?: 'user' | 'group'): Rec[] {
   const out: Rec[] = [];
@@ -509,7 +591,11 @@ const RELATION_LIST: Omit<ListOptions, 'source'> = {
   resource: 'directoryObjects',
   contextPath: 'directoryObjects',
   typed: true,
-  filterSpec: { resource: 'DirectoryObject', scalar: new Set([...USER_FILTER.scalar, ...GROUP_FILTER.scalar]), collections: new Set([...USER_FILTER.collections, ...GROUP_FILTER.collections]) },
+  filterSpec: {
+    resource: 'DirectoryObject',
+    scalar: new Set([...USER_FILTER.scalar, ...GROUP_FILTER.scalar]),
+    collections: new Set([...USER_FILTER.collections, ...GROUP_FILTER.collections]),
+  },
   searchable: new Set([...USER_SEARCH, ...GROUP_SEARCH]),
   sortable: new Set([...USER_SORT, ...GROUP_SORT]),
 };
@@ -528,10 +614,19 @@ function relationList(
   cast: 'user' | 'group' | undefined,
   p: Principal,
 ): GraphAnswer {
-  const base = cast === 'user' ? { ...RELATION_LIST, resource: 'users' as const, contextPath: 'users', filterSpec: USER_FILTER }
-    : cast === 'group' ? { ...RELATION_LIST, resource: 'groups' as const, contextPath: 'groups', filterSpec: GROUP_FILTER }
-      : RELATION_LIST;
-  return listPage(ctx, call, path, { ...base, typed: true, source: { live: () => toRecs(ctx, ids(), cast), byOrdinal: false } }, p);
+  const base =
+    cast === 'user'
+      ? { ...RELATION_LIST, resource: 'users' as const, contextPath: 'users', filterSpec: USER_FILTER }
+      : cast === 'group'
+        ? { ...RELATION_LIST, resource: 'groups' as const, contextPath: 'groups', filterSpec: GROUP_FILTER }
+        : RELATION_LIST;
+  return listPage(
+    ctx,
+    call,
+    path,
+    { ...base, typed: true, source: { live: () => toRecs(ctx, ids(), cast), byOrdinal: false } },
+    p,
+  );
 }
 
 function countAnswer(n: number): GraphAnswer {
@@ -539,13 +634,18 @@ function countAnswer(n: number): GraphAnswer {
 }
 
 function requireEventual(call: GraphCall): void {
-  if (!eventual(call)) throw new SandboxError(400, 'Request_BadRequest', '$count is not currently supported.');
+  if (!eventual(call))
+    throw new SandboxError(400, 'Request_BadRequest', '$count is not currently supported.');
 }
 
 function userOr404(ctx: SandboxContext, id: string): UserRecord {
   const u = ctx.tenant.activeUser(decodeURIComponent(id));
   if (!u) {
-    throw new SandboxError(404, 'Request_ResourceNotFound', `Resource '${decodeURIComponent(id)}' does not exist or one of its queried reference-property objects are not present.`);
+    throw new SandboxError(
+      404,
+      'Request_ResourceNotFound',
+      `Resource '${decodeURIComponent(id)}' does not exist or one of its queried reference-property objects are not present.`,
+    );
   }
   return u;
 }
@@ -553,7 +653,11 @@ function userOr404(ctx: SandboxContext, id: string): UserRecord {
 function groupOr404(ctx: SandboxContext, id: string): GroupRecord {
   const g = ctx.tenant.activeGroup(id);
   if (!g) {
-    throw new SandboxError(404, 'Request_ResourceNotFound', `Resource '${id}' does not exist or one of its queried reference-property objects are not present.`);
+    throw new SandboxError(
+      404,
+      'Request_ResourceNotFound',
+      `Resource '${id}' does not exist or one of its queried reference-property objects are not present.`,
+    );
   }
   return g;
 }
@@ -563,7 +667,8 @@ const ROUTES: Route[] = [
     method: 'GET',
     pattern: /^users$/,
     perms: USER_READ,
-    handler: (ctx, call, _m, p) => listPage(ctx, call, 'users', { ...USERS_LIST, source: { live: userRecs(ctx), byOrdinal: true } }, p),
+    handler: (ctx, call, _m, p) =>
+      listPage(ctx, call, 'users', { ...USERS_LIST, source: { live: userRecs(ctx), byOrdinal: true } }, p),
   },
   {
     method: 'GET',
@@ -590,7 +695,8 @@ const ROUTES: Route[] = [
     handler: (ctx, call, m, p) => {
       const u = m[1] ? userOr404(ctx, m[1]) : meOf(ctx, p);
       const sel = parseSelect(call.url.searchParams.get('$select'), USER_KNOWN, 'microsoft.graph.user');
-      const basicOnly = p.delegated && ![...FULL_USER_READ].some((x) => p.permissions.has(x)) && u.id !== p.userId;
+      const basicOnly =
+        p.delegated && ![...FULL_USER_READ].some((x) => p.permissions.has(x)) && u.id !== p.userId;
       return ok({
         '@odata.context': `${ctx.graphBaseUrl}/$metadata#users${sel ? `(${sel.join(',')})` : ''}/$entity`,
         ...userView(u, sel, basicOnly),
@@ -605,14 +711,22 @@ const ROUTES: Route[] = [
     handler: (ctx, call, m, p) => {
       const u = m[1] ? userOr404(ctx, m[1]) : meOf(ctx, p);
       const path = call.url.pathname.replace(/^.*?\/v1\.0\//, '');
-      return relationList(ctx, call, path, () => ctx.tenant.groupsOf(u.id, m[2] === 'transitiveMemberOf'), 'group', p);
+      return relationList(
+        ctx,
+        call,
+        path,
+        () => ctx.tenant.groupsOf(u.id, m[2] === 'transitiveMemberOf'),
+        'group',
+        p,
+      );
     },
   },
   {
     method: 'GET',
     pattern: /^groups$/,
     perms: GROUP_READ,
-    handler: (ctx, call, _m, p) => listPage(ctx, call, 'groups', { ...GROUPS_LIST, source: { live: groupRecs(ctx), byOrdinal: true } }, p),
+    handler: (ctx, call, _m, p) =>
+      listPage(ctx, call, 'groups', { ...GROUPS_LIST, source: { live: groupRecs(ctx), byOrdinal: true } }, p),
   },
   {
     method: 'GET',
@@ -647,7 +761,9 @@ const ROUTES: Route[] = [
     handler: (ctx, call, m) => {
       requireEventual(call);
       const g = groupOr404(ctx, m[1] as string);
-      return countAnswer(m[2] === 'members' ? ctx.tenant.visibleMembers(g).length : ctx.tenant.transitiveMembers(g).length);
+      return countAnswer(
+        m[2] === 'members' ? ctx.tenant.visibleMembers(g).length : ctx.tenant.transitiveMembers(g).length,
+      );
     },
   },
   {
@@ -665,7 +781,10 @@ const ROUTES: Route[] = [
   {
     method: 'GET',
     pattern: /^directory\/deletedItems\/microsoft\.graph\.(user|group)$/,
-    perms: { app: [...USER_READ.app, ...GROUP_READ.app], delegated: [...USER_READ.delegated, ...GROUP_READ.delegated] },
+    perms: {
+      app: [...USER_READ.app, ...GROUP_READ.app],
+      delegated: [...USER_READ.delegated, ...GROUP_READ.delegated],
+    },
     handler: (ctx, call, m, p) => {
       const kind = m[1] as 'user' | 'group';
       const recs: Rec[] =
@@ -673,7 +792,13 @@ const ROUTES: Route[] = [
           ? ctx.tenant.users.filter((u) => u.p.deletedDateTime).map((r) => ({ kind: 'user' as const, r }))
           : ctx.tenant.groups.filter((g) => g.p.deletedDateTime).map((r) => ({ kind: 'group' as const, r }));
       const list = kind === 'user' ? USERS_LIST : GROUPS_LIST;
-      return listPage(ctx, call, `directory/deletedItems/microsoft.graph.${kind}`, { ...list, source: { live: recs, byOrdinal: false } }, p);
+      return listPage(
+        ctx,
+        call,
+        `directory/deletedItems/microsoft.graph.${kind}`,
+        { ...list, source: { live: recs, byOrdinal: false } },
+        p,
+      );
     },
   },
   {
@@ -692,8 +817,20 @@ const ROUTES: Route[] = [
             countryLetterCode: 'US',
             createdDateTime: '2020-01-06T09:00:00Z',
             verifiedDomains: [
-              { name: t.defaultDomain, type: 'Managed', isDefault: true, isInitial: false, capabilities: 'Email, OfficeCommunicationsOnline' },
-              { name: t.initialDomain, type: 'Managed', isDefault: false, isInitial: true, capabilities: 'Email, OfficeCommunicationsOnline' },
+              {
+                name: t.defaultDomain,
+                type: 'Managed',
+                isDefault: true,
+                isInitial: false,
+                capabilities: 'Email, OfficeCommunicationsOnline',
+              },
+              {
+                name: t.initialDomain,
+                type: 'Managed',
+                isDefault: false,
+                isInitial: true,
+                capabilities: 'Email, OfficeCommunicationsOnline',
+              },
             ],
           },
         ],
@@ -704,7 +841,11 @@ const ROUTES: Route[] = [
 
 function meOf(ctx: SandboxContext, p: Principal): UserRecord {
   if (!p.delegated || !p.userId) {
-    throw new SandboxError(400, 'BadRequest', '/me request is only valid with delegated authentication flow.');
+    throw new SandboxError(
+      400,
+      'BadRequest',
+      '/me request is only valid with delegated authentication flow.',
+    );
   }
   return userOr404(ctx, p.userId);
 }
@@ -722,12 +863,19 @@ export function statKey(method: string, url: URL): string {
 export function answerGraph(ctx: SandboxContext, call: GraphCall): GraphAnswer {
   const principal = authenticate(ctx, call);
   if ('status' in principal) return principal;
-  const path = decodeURI(call.url.pathname)
-    .replace(/^\/v1\.0\/?/, '')
-    .replace(/\/+$/, '');
+  let path: string;
+  try {
+    path = decodeURI(call.url.pathname)
+      .replace(/^\/v1\.0\/?/, '')
+      .replace(/\/+$/, '');
+  } catch {
+    return err(400, 'BadRequest', 'The request URL is not valid.', call);
+  }
 
   // forced 429s (fault knob): https://learn.microsoft.com/graph/throttling#sample-response
-  const forced = ctx.faults.forced429.find((f) => f.remaining > 0 && (!f.pathContains || path.includes(f.pathContains)));
+  const forced = ctx.faults.forced429.find(
+    (f) => f.remaining > 0 && (!f.pathContains || path.includes(f.pathContains)),
+  );
   if (forced) {
     forced.remaining--;
     ctx.faults.forced429 = ctx.faults.forced429.filter((f) => f.remaining > 0);
@@ -741,7 +889,12 @@ export function answerGraph(ctx: SandboxContext, call: GraphCall): GraphAnswer {
     match = r.pattern.exec(path);
     if (match) {
       if (r.method !== call.method.toUpperCase()) {
-        return err(405, 'Request_BadRequest', 'Specified HTTP method is not allowed for the request target.', call);
+        return err(
+          405,
+          'Request_BadRequest',
+          'Specified HTTP method is not allowed for the request target.',
+          call,
+        );
       }
       route = r;
       break;
@@ -752,14 +905,29 @@ export function answerGraph(ctx: SandboxContext, call: GraphCall): GraphAnswer {
     return err(400, 'BadRequest', `Resource not found for the segment '${seg}'.`, call);
   }
   if (!permitted(principal, route.perms)) {
-    return err(403, 'Authorization_RequestDenied', 'Insufficient privileges to complete the operation.', call);
+    return err(
+      403,
+      'Authorization_RequestDenied',
+      'Insufficient privileges to complete the operation.',
+      call,
+    );
   }
 
   let throttleHeaders: Record<string, string> = {};
   if (ctx.faults.throttling) {
     const limit = ctx.faults.resourceUnitLimit ?? tenantLimit(ctx.tenant.activeUserCount());
-    const cost = requestCost(call.method, route.costPath ? route.costPath([...match]) : path, call.url.searchParams);
-    const d = ctx.buckets.take(principal.appId, ctx.tenant.id, limit, cost, call.headers['x-ms-throttle-priority']);
+    const cost = requestCost(
+      call.method,
+      route.costPath ? route.costPath([...match]) : path,
+      call.url.searchParams,
+    );
+    const d = ctx.buckets.take(
+      principal.appId,
+      ctx.tenant.id,
+      limit,
+      cost,
+      call.headers['x-ms-throttle-priority'],
+    );
     if (!d.allowed) {
       ctx.stats.throttled++;
       return tooMany(call, d.retryAfterSeconds ?? 1, d.headers);
@@ -784,7 +952,10 @@ export function answerGraph(ctx: SandboxContext, call: GraphCall): GraphAnswer {
 }
 
 function tooMany(call: GraphCall, retryAfterSeconds: number, headers: Record<string, string>): GraphAnswer {
-  const a = err(429, 'TooManyRequests', 'Please retry again later.', call, { ...headers, 'Retry-After': String(retryAfterSeconds) });
+  const a = err(429, 'TooManyRequests', 'Please retry again later.', call, {
+    ...headers,
+    'Retry-After': String(retryAfterSeconds),
+  });
   const inner = (a.body as { error: { innerError: Record<string, string> } }).error.innerError;
   inner.code = '429';
   inner.message = 'Please retry after';

@@ -25,18 +25,26 @@ interface BatchItem {
 
 function lower(h: Record<string, unknown>): Record<string, string | undefined> {
   const out: Record<string, string | undefined> = {};
-  for (const [k, v] of Object.entries(h)) out[k.toLowerCase()] = Array.isArray(v) ? v.join(', ') : v == null ? undefined : String(v);
+  for (const [k, v] of Object.entries(h))
+    out[k.toLowerCase()] = Array.isArray(v) ? v.join(', ') : v == null ? undefined : String(v);
   return out;
 }
 
 function runBatch(ctx: SandboxContext, outer: GraphCall): GraphAnswer {
   const body = outer.body as { requests?: BatchItem[] } | undefined;
-  if (!body || !Array.isArray(body.requests)) return graphError(400, 'BadRequest', 'Invalid batch payload format.', outer);
+  if (!body || !Array.isArray(body.requests))
+    return graphError(400, 'BadRequest', 'Invalid batch payload format.', outer);
   const requests = body.requests;
   if (requests.length > MAX_BATCH) {
-    return graphError(400, 'BadRequest', `The number of requests in the batch (${requests.length}) exceeds the limit of ${MAX_BATCH}.`, outer);
+    return graphError(
+      400,
+      'BadRequest',
+      `The number of requests in the batch (${requests.length}) exceeds the limit of ${MAX_BATCH}.`,
+      outer,
+    );
   }
-  if (requests.length === 0) return graphError(400, 'BadRequest', 'The batch request contains no requests.', outer);
+  if (requests.length === 0)
+    return graphError(400, 'BadRequest', 'The batch request contains no requests.', outer);
   const ids = new Set<string>();
   for (const r of requests) {
     const id = String(r.id ?? '');
@@ -45,7 +53,10 @@ function runBatch(ctx: SandboxContext, outer: GraphCall): GraphAnswer {
     ids.add(id);
   }
   const byId = new Map(requests.map((r) => [String(r.id), r]));
-  const results = new Map<string, { id: string; status: number; headers: Record<string, string>; body?: unknown }>();
+  const results = new Map<
+    string,
+    { id: string; status: number; headers: Record<string, string>; body?: unknown }
+  >();
   const visiting = new Set<string>();
 
   const run = (item: BatchItem): { status: number } => {
@@ -53,7 +64,12 @@ function runBatch(ctx: SandboxContext, outer: GraphCall): GraphAnswer {
     const done = results.get(id);
     if (done) return done;
     if (visiting.has(id)) {
-      const r = { id, status: 400, headers: {}, body: (graphError(400, 'BadRequest', 'Circular dependsOn.', outer).body) };
+      const r = {
+        id,
+        status: 400,
+        headers: {},
+        body: graphError(400, 'BadRequest', 'Circular dependsOn.', outer).body,
+      };
       results.set(id, r);
       return r;
     }
@@ -63,7 +79,12 @@ function runBatch(ctx: SandboxContext, outer: GraphCall): GraphAnswer {
       const dep = byId.get(d);
       const res = dep ? run(dep) : { status: 400 };
       if (res.status >= 400) {
-        const failed = graphError(424, 'FailedDependency', `The request depends on request '${d}', which failed.`, outer);
+        const failed = graphError(
+          424,
+          'FailedDependency',
+          `The request depends on request '${d}', which failed.`,
+          outer,
+        );
         const r = { id, status: 424, headers: failed.headers, body: failed.body };
         results.set(id, r);
         return r;
@@ -71,7 +92,12 @@ function runBatch(ctx: SandboxContext, outer: GraphCall): GraphAnswer {
     }
     const rawUrl = String(item.url ?? '');
     if (/^https?:\/\//i.test(rawUrl) || !rawUrl) {
-      const bad = graphError(400, 'BadRequest', 'Invalid request URL: batch requests take URLs relative to the version, e.g. /users.', outer);
+      const bad = graphError(
+        400,
+        'BadRequest',
+        'Invalid request URL: batch requests take URLs relative to the version, e.g. /users.',
+        outer,
+      );
       const r = { id, status: 400, headers: bad.headers, body: bad.body };
       results.set(id, r);
       return r;
@@ -106,22 +132,45 @@ export function registerGraphRoutes(app: FastifyInstance, ctx: SandboxContext): 
     ctx.stats.graphByPath[key] = (ctx.stats.graphByPath[key] ?? 0) + 1;
 
     if (ctx.faults.latencyMs > 0) await new Promise((r) => setTimeout(r, ctx.faults.latencyMs));
-    const call: GraphCall = { method: req.method, url, headers: lower(req.headers as Record<string, unknown>), body: req.body };
+    const call: GraphCall = {
+      method: req.method,
+      url,
+      headers: lower(req.headers as Record<string, unknown>),
+      body: req.body,
+    };
     if (ctx.faults.errorRate > 0 && Math.random() < ctx.faults.errorRate) {
       ctx.stats.faults++;
       const gateway = Math.random() < 0.5;
       const a = gateway
-        ? graphError(504, 'UnknownError', 'The gateway did not receive a response in time.', call, { 'Retry-After': '1' })
-        : graphError(503, 'serviceNotAvailable', 'The service is temporarily unavailable. Please retry later.', call, {
+        ? graphError(504, 'UnknownError', 'The gateway did not receive a response in time.', call, {
             'Retry-After': '1',
-          });
+          })
+        : graphError(
+            503,
+            'serviceNotAvailable',
+            'The service is temporarily unavailable. Please retry later.',
+            call,
+            {
+              'Retry-After': '1',
+            },
+          );
       return send(reply, a);
     }
     const isBatch = /^\/v1\.0\/\$batch\/?$/.test(decodeURIComponent(url.pathname));
     if (isBatch) {
-      if (req.method !== 'POST') return send(reply, graphError(405, 'Request_BadRequest', 'Specified HTTP method is not allowed for the request target.', call));
+      if (req.method !== 'POST')
+        return send(
+          reply,
+          graphError(
+            405,
+            'Request_BadRequest',
+            'Specified HTTP method is not allowed for the request target.',
+            call,
+          ),
+        );
       // The envelope needs a token like any request; its items are authorised one by one.
-      if (!call.headers.authorization) return send(reply, graphError(401, 'InvalidAuthenticationToken', 'Access token is empty.', call));
+      if (!call.headers.authorization)
+        return send(reply, graphError(401, 'InvalidAuthenticationToken', 'Access token is empty.', call));
       return send(reply, runBatch(ctx, call));
     }
     return send(reply, answerGraph(ctx, call));

@@ -30,7 +30,11 @@ ul{padding-left:20px;font-size:14px}code{font-size:12px}
 </style></head><body><main><div class="brand">Microsoft 365 sandbox tenant</div>${body}</main></body></html>`;
 }
 
-export function signInPage(action: string, flowId: string, opts: { loginHint?: string; error?: string; tenantName: string; appName: string }): string {
+export function signInPage(
+  action: string,
+  flowId: string,
+  opts: { loginHint?: string; error?: string; tenantName: string; appName: string },
+): string {
   return page(
     'Sign in to your account',
     `<h1>Sign in</h1>
@@ -61,8 +65,15 @@ export function consentPage(
     adminConsent: boolean;
   },
 ): string {
-  const list = opts.permissions.map((p) => `<li><b>${esc(p.name)}</b>: ${esc(p.description)}${p.admin ? ' <i>(admin consent required)</i>' : ''}</li>`).join('');
-  const roles = (opts.appRoles ?? []).map((p) => `<li><b>${esc(p.name)}</b> (application): ${esc(p.description)}</li>`).join('');
+  const list = opts.permissions
+    .map(
+      (p) =>
+        `<li><b>${esc(p.name)}</b>: ${esc(p.description)}${p.admin ? ' <i>(admin consent required)</i>' : ''}</li>`,
+    )
+    .join('');
+  const roles = (opts.appRoles ?? [])
+    .map((p) => `<li><b>${esc(p.name)}</b> (application): ${esc(p.description)}</li>`)
+    .join('');
   if (opts.needsAdmin && !opts.canConsentForOrg) {
     return page(
       'Need admin approval',

@@ -45,7 +45,10 @@ class AadError extends Error {
 }
 
 function stamp(): string {
-  return new Date().toISOString().replace('T', ' ').replace(/\.\d{3}Z$/, 'Z');
+  return new Date()
+    .toISOString()
+    .replace('T', ' ')
+    .replace(/\.\d{3}Z$/, 'Z');
 }
 
 function sendAad(ctx: SandboxContext, reply: FastifyReply, e: AadError): FastifyReply {
@@ -157,7 +160,12 @@ function resolveScopes(ctx: SandboxContext, app: AppRegistration, scope: string 
     perms.add(known);
   }
   if (perms.size === 0) {
-    throw new AadError(400, 'invalid_request', 900144, "The request body must contain the following parameter: 'scope'.");
+    throw new AadError(
+      400,
+      'invalid_request',
+      900144,
+      "The request body must contain the following parameter: 'scope'.",
+    );
   }
   return { perms: [...perms], prefix, dotDefault };
 }
@@ -173,7 +181,12 @@ function missingConsent(app: AppRegistration, userId: string, perms: string[]): 
   return perms.filter((p) => !granted.has(p));
 }
 
-function formatScope(ctx: SandboxContext, app: AppRegistration, userId: string, requested: ResolvedScopes): string {
+function formatScope(
+  ctx: SandboxContext,
+  app: AppRegistration,
+  userId: string,
+  requested: ResolvedScopes,
+): string {
   const granted = grantedScopes(app, userId);
   const graph = [...granted].filter((s) => !OIDC_SCOPES.has(s)).sort();
   const oidc = requested.perms.filter((s) => OIDC_SCOPES.has(s) && granted.has(s));
@@ -184,7 +197,12 @@ function formatScope(ctx: SandboxContext, app: AppRegistration, userId: string, 
 
 // ------------------------------------------------------------------ tokens
 
-function userAccessToken(ctx: SandboxContext, app: AppRegistration, user: UserRecord, audience: string): { token: string; expiresIn: number } {
+function userAccessToken(
+  ctx: SandboxContext,
+  app: AppRegistration,
+  user: UserRecord,
+  audience: string,
+): { token: string; expiresIn: number } {
   const now = Math.floor(Date.now() / 1000);
   const life = ctx.settings.accessTokenLifetimeSeconds;
   const granted = grantedScopes(app, user.id);
@@ -224,7 +242,11 @@ function userAccessToken(ctx: SandboxContext, app: AppRegistration, user: UserRe
   return { token: ctx.signer.sign(claims), expiresIn: life };
 }
 
-function appAccessToken(ctx: SandboxContext, app: AppRegistration, audience: string): { token: string; expiresIn: number } {
+function appAccessToken(
+  ctx: SandboxContext,
+  app: AppRegistration,
+  audience: string,
+): { token: string; expiresIn: number } {
   const now = Math.floor(Date.now() / 1000);
   const life = ctx.settings.accessTokenLifetimeSeconds;
   const roles = [...app.grantedAppRoles].sort();
@@ -255,7 +277,13 @@ function appAccessToken(ctx: SandboxContext, app: AppRegistration, audience: str
   return { token: ctx.signer.sign(claims), expiresIn: life };
 }
 
-function idToken(ctx: SandboxContext, app: AppRegistration, user: UserRecord, nonce: string | undefined, perms: string[]): string {
+function idToken(
+  ctx: SandboxContext,
+  app: AppRegistration,
+  user: UserRecord,
+  nonce: string | undefined,
+  perms: string[],
+): string {
   const now = Math.floor(Date.now() / 1000);
   const claims: Record<string, unknown> = {
     aud: app.appId,
@@ -279,7 +307,7 @@ function idToken(ctx: SandboxContext, app: AppRegistration, user: UserRecord, no
   return ctx.signer.sign(claims);
 }
 
-function audienceOf(ctx: SandboxContext, requested: ResolvedScopes): string {
+function audienceOf(_ctx: SandboxContext, requested: ResolvedScopes): string {
   const p = requested.prefix.replace(/\/$/, '');
   return p && p !== '00000003-0000-0000-c000-000000000000' ? p : 'https://graph.microsoft.com';
 }
@@ -317,7 +345,12 @@ function delegatedResponse(
 
 // ------------------------------------------------------------------ client authentication
 
-function authenticateClient(ctx: SandboxContext, req: FastifyRequest, form: Form, required: boolean): AppRegistration {
+function authenticateClient(
+  ctx: SandboxContext,
+  req: FastifyRequest,
+  form: Form,
+  required: boolean,
+): AppRegistration {
   let clientId = form.client_id;
   let secret = form.client_secret;
   const basic = /^Basic\s+(.+)$/i.exec(req.headers.authorization ?? '');
@@ -327,7 +360,12 @@ function authenticateClient(ctx: SandboxContext, req: FastifyRequest, form: Form
     secret = decodeURIComponent(s ?? '');
   }
   if (!clientId) {
-    throw new AadError(400, 'invalid_request', 900144, "The request body must contain the following parameter: 'client_id'.");
+    throw new AadError(
+      400,
+      'invalid_request',
+      900144,
+      "The request body must contain the following parameter: 'client_id'.",
+    );
   }
   const app = ctx.tenant.apps.get(clientId);
   if (!app) throw appNotFound(ctx, clientId);
@@ -410,9 +448,15 @@ function tokenEndpoint(ctx: SandboxContext, req: FastifyRequest, form: Form): Re
         `The resource principal named ${resource} was not found in the tenant named ${ctx.tenant.displayName}. This can happen if the application has not been installed by the administrator of the tenant or consented to by any user in the tenant. You might have sent your authentication request to the wrong tenant.`,
       );
     }
-    const audience = resource === '00000003-0000-0000-c000-000000000000' ? 'https://graph.microsoft.com' : resource;
+    const audience =
+      resource === '00000003-0000-0000-c000-000000000000' ? 'https://graph.microsoft.com' : resource;
     const at = appAccessToken(ctx, app, audience);
-    return { token_type: 'Bearer', expires_in: at.expiresIn, ext_expires_in: at.expiresIn, access_token: at.token };
+    return {
+      token_type: 'Bearer',
+      expires_in: at.expiresIn,
+      ext_expires_in: at.expiresIn,
+      access_token: at.token,
+    };
   }
 
   if (grant === 'authorization_code') {
@@ -439,7 +483,12 @@ function tokenEndpoint(ctx: SandboxContext, req: FastifyRequest, form: Form): Re
       );
     }
     if (entry.clientId !== app.appId) {
-      throw new AadError(400, 'invalid_grant', 70000, "The provided value for the 'code' parameter is not valid. The code was issued to a different client.");
+      throw new AadError(
+        400,
+        'invalid_grant',
+        70000,
+        "The provided value for the 'code' parameter is not valid. The code was issued to a different client.",
+      );
     }
     if ((form.redirect_uri ?? '') !== entry.redirectUri) {
       throw new AadError(
@@ -452,7 +501,9 @@ function tokenEndpoint(ctx: SandboxContext, req: FastifyRequest, form: Form): Re
     if (entry.codeChallenge) {
       const verifier = form.code_verifier ?? '';
       const computed =
-        entry.codeChallengeMethod === 'plain' ? verifier : createHash('sha256').update(verifier).digest('base64url');
+        entry.codeChallengeMethod === 'plain'
+          ? verifier
+          : createHash('sha256').update(verifier).digest('base64url');
       if (!verifier || computed !== entry.codeChallenge) {
         throw new AadError(
           400,
@@ -464,7 +515,13 @@ function tokenEndpoint(ctx: SandboxContext, req: FastifyRequest, form: Form): Re
     }
     entry.redeemed = true;
     const user = userStillValid(ctx, entry.userId);
-    if (missingConsent(app, user.id, entry.scopes.filter((s) => !OIDC_SCOPES.has(s))).length > 0) {
+    if (
+      missingConsent(
+        app,
+        user.id,
+        entry.scopes.filter((s) => !OIDC_SCOPES.has(s)),
+      ).length > 0
+    ) {
       throw consentMissingError(app);
     }
     const requested = resolveScopes(ctx, app, form.scope ?? entry.scopes.join(' '));
@@ -478,7 +535,8 @@ function tokenEndpoint(ctx: SandboxContext, req: FastifyRequest, form: Form): Re
     const app = authenticateClient(ctx, req, form, true);
     const rt = form.refresh_token ?? '';
     const entry = ctx.refreshTokens.get(rt);
-    if (!entry) throw new AadError(400, 'invalid_grant', 9002313, 'Invalid request. Request is malformed or invalid.');
+    if (!entry)
+      throw new AadError(400, 'invalid_grant', 9002313, 'Invalid request. Request is malformed or invalid.');
     if (entry.revoked || entry.expiresAt < Date.now()) {
       throw new AadError(
         400,
@@ -491,9 +549,14 @@ function tokenEndpoint(ctx: SandboxContext, req: FastifyRequest, form: Form): Re
       throw new AadError(400, 'invalid_grant', 70000, 'The refresh token was issued to a different client.');
     }
     const user = userStillValid(ctx, entry.userId);
-    const requested = form.scope ? resolveScopes(ctx, app, form.scope) : resolveScopes(ctx, app, entry.scopes.join(' '));
+    const requested = form.scope
+      ? resolveScopes(ctx, app, form.scope)
+      : resolveScopes(ctx, app, entry.scopes.join(' '));
     const graphPerms = requested.perms.filter((s) => !OIDC_SCOPES.has(s));
-    if (missingConsent(app, user.id, graphPerms).length > 0 || missingConsent(app, user.id, entry.scopes).length > 0) {
+    if (
+      missingConsent(app, user.id, graphPerms).length > 0 ||
+      missingConsent(app, user.id, entry.scopes).length > 0
+    ) {
       throw consentMissingError(app);
     }
     if (!requested.perms.includes('offline_access')) requested.perms.push('offline_access');
@@ -501,7 +564,12 @@ function tokenEndpoint(ctx: SandboxContext, req: FastifyRequest, form: Form): Re
     return delegatedResponse(ctx, app, user, requested, undefined);
   }
 
-  throw new AadError(400, 'unsupported_grant_type', 70003, `The app requested an unsupported grant type '${grant ?? ''}'.`);
+  throw new AadError(
+    400,
+    'unsupported_grant_type',
+    70003,
+    `The app requested an unsupported grant type '${grant ?? ''}'.`,
+  );
 }
 
 // ------------------------------------------------------------------ authorize
@@ -538,16 +606,27 @@ function finish(
   const clean: Record<string, string> = {};
   for (const [k, v] of Object.entries(params)) if (v !== undefined) clean[k] = v;
   const mode = flow.params.response_mode ?? 'query';
-  if (mode === 'form_post') return reply.type('text/html; charset=utf-8').send(formPostPage(flow.redirectUri, clean));
+  if (mode === 'form_post')
+    return reply.type('text/html; charset=utf-8').send(formPostPage(flow.redirectUri, clean));
   const u = new URL(flow.redirectUri);
   if (mode === 'fragment') {
-    return reply.redirect(`${u.origin}${u.pathname}${u.search}#${new URLSearchParams(clean).toString()}`, 302);
+    return reply.redirect(
+      `${u.origin}${u.pathname}${u.search}#${new URLSearchParams(clean).toString()}`,
+      302,
+    );
   }
   for (const [k, v] of Object.entries(clean)) u.searchParams.set(k, v);
   return reply.redirect(u.toString(), 302);
 }
 
-function errorRedirect(reply: FastifyReply, flow: AuthorizeFlow, error: string, code: number, description: string, extra: Record<string, string> = {}): FastifyReply {
+function errorRedirect(
+  reply: FastifyReply,
+  flow: AuthorizeFlow,
+  error: string,
+  code: number,
+  description: string,
+  extra: Record<string, string> = {},
+): FastifyReply {
   return finish(reply, flow, {
     error,
     error_description: `AADSTS${code}: ${description}\r\nTrace ID: ${randomUUID()}\r\nCorrelation ID: ${randomUUID()}\r\nTimestamp: ${stamp()}`,
@@ -557,7 +636,12 @@ function errorRedirect(reply: FastifyReply, flow: AuthorizeFlow, error: string, 
   });
 }
 
-function issueCode(ctx: SandboxContext, reply: FastifyReply, flow: AuthorizeFlow, user: UserRecord): FastifyReply {
+function issueCode(
+  ctx: SandboxContext,
+  reply: FastifyReply,
+  flow: AuthorizeFlow,
+  user: UserRecord,
+): FastifyReply {
   ctx.flows.delete(flow.id);
   if (flow.kind === 'adminconsent') {
     return finish(reply, flow, {
@@ -574,7 +658,8 @@ function issueCode(ctx: SandboxContext, reply: FastifyReply, flow: AuthorizeFlow
     userId: user.id,
     scopes: flow.scopes,
     codeChallenge: flow.params.code_challenge,
-    codeChallengeMethod: flow.params.code_challenge_method ?? (flow.params.code_challenge ? 'plain' : undefined),
+    codeChallengeMethod:
+      flow.params.code_challenge_method ?? (flow.params.code_challenge ? 'plain' : undefined),
     nonce: flow.params.nonce,
     expiresAt: Date.now() + CODE_LIFETIME_MS,
     redeemed: false,
@@ -589,7 +674,14 @@ function issueCode(ctx: SandboxContext, reply: FastifyReply, flow: AuthorizeFlow
 }
 
 /** After sign-in: consent if needed, then the code (or the admin-consent answer). */
-function afterSignIn(ctx: SandboxContext, req: FastifyRequest, reply: FastifyReply, flow: AuthorizeFlow, user: UserRecord, auto: boolean): FastifyReply {
+function afterSignIn(
+  ctx: SandboxContext,
+  req: FastifyRequest,
+  reply: FastifyReply,
+  flow: AuthorizeFlow,
+  user: UserRecord,
+  auto: boolean,
+): FastifyReply {
   flow.userId = user.id;
   const app = ctx.tenant.apps.get(flow.clientId) as AppRegistration;
   const prompt = flow.params.prompt ?? '';
@@ -597,7 +689,9 @@ function afterSignIn(ctx: SandboxContext, req: FastifyRequest, reply: FastifyRep
 
   if (flow.kind === 'adminconsent') {
     if (!user.isAdmin) {
-      return errorRedirect(reply, flow, 'access_denied', 90094, 'The grant requires admin permission.', { admin_consent: 'False' });
+      return errorRedirect(reply, flow, 'access_denied', 90094, 'The grant requires admin permission.', {
+        admin_consent: 'False',
+      });
     }
     if (auto) {
       grantAdminConsent(app);
@@ -607,8 +701,17 @@ function afterSignIn(ctx: SandboxContext, req: FastifyRequest, reply: FastifyRep
       consentPage(action, flow.id, {
         appName: app.displayName,
         user: String(user.p.userPrincipalName),
-        permissions: app.requiredScopes.filter((s) => !OIDC_SCOPES.has(s)).map((s) => ({ name: s, description: DELEGATED_PERMISSIONS[s]?.description ?? s, admin: !!DELEGATED_PERMISSIONS[s]?.adminConsent })),
-        appRoles: app.requiredAppRoles.map((r) => ({ name: r, description: APPLICATION_PERMISSIONS[r] ?? r })),
+        permissions: app.requiredScopes
+          .filter((s) => !OIDC_SCOPES.has(s))
+          .map((s) => ({
+            name: s,
+            description: DELEGATED_PERMISSIONS[s]?.description ?? s,
+            admin: !!DELEGATED_PERMISSIONS[s]?.adminConsent,
+          })),
+        appRoles: app.requiredAppRoles.map((r) => ({
+          name: r,
+          description: APPLICATION_PERMISSIONS[r] ?? r,
+        })),
         canConsentForOrg: true,
         needsAdmin: true,
         adminConsent: true,
@@ -719,7 +822,13 @@ function beginFlow(
   };
   if (kind === 'authorize') {
     if (q.response_type !== 'code') {
-      return errorRedirect(reply, flow, 'unsupported_response_type', 700054, `response_type '${q.response_type ?? ''}' is not enabled for the application.`);
+      return errorRedirect(
+        reply,
+        flow,
+        'unsupported_response_type',
+        700054,
+        `response_type '${q.response_type ?? ''}' is not enabled for the application.`,
+      );
     }
     try {
       flow.scopes = resolveScopes(ctx, app, q.scope).perms;
@@ -730,10 +839,22 @@ function beginFlow(
     if (q.code_challenge !== undefined) {
       const method = q.code_challenge_method ?? 'plain';
       if (method !== 'S256' && method !== 'plain') {
-        return errorRedirect(reply, flow, 'invalid_request', 501491, `Invalid code_challenge_method '${method}'.`);
+        return errorRedirect(
+          reply,
+          flow,
+          'invalid_request',
+          501491,
+          `Invalid code_challenge_method '${method}'.`,
+        );
       }
       if (q.code_challenge.length < 43 || q.code_challenge.length > 128) {
-        return errorRedirect(reply, flow, 'invalid_request', 501491, 'Invalid size of Code_Challenge parameter.');
+        return errorRedirect(
+          reply,
+          flow,
+          'invalid_request',
+          501491,
+          'Invalid size of Code_Challenge parameter.',
+        );
       }
     }
   } else {
@@ -761,7 +882,7 @@ function beginFlow(
       flow,
       'login_required',
       50058,
-      'A silent sign-in request was sent but no user is signed in. The cookies used to represent the user\'s session were not sent in the request to Azure AD.',
+      "A silent sign-in request was sent but no user is signed in. The cookies used to represent the user's session were not sent in the request to Azure AD.",
     );
   }
   return reply.type('text/html; charset=utf-8').send(
@@ -781,7 +902,10 @@ export function registerIdentityRoutes(app: FastifyInstance, ctx: SandboxContext
   };
 
   const openidConfig = (tenantParam: string) => {
-    const t = isOurTenant(ctx, tenantParam) && !['common', 'organizations'].includes(tenantParam.toLowerCase()) ? ctx.tenant.id : '{tenantid}';
+    const t =
+      isOurTenant(ctx, tenantParam) && !['common', 'organizations'].includes(tenantParam.toLowerCase())
+        ? ctx.tenant.id
+        : '{tenantid}';
     const base = `${ctx.authorityHost}/${tenantParam}`;
     return {
       token_endpoint: `${base}/oauth2/v2.0/token`,
@@ -800,7 +924,27 @@ export function registerIdentityRoutes(app: FastifyInstance, ctx: SandboxContext
       http_logout_supported: true,
       frontchannel_logout_supported: true,
       end_session_endpoint: `${base}/oauth2/v2.0/logout`,
-      claims_supported: ['sub', 'iss', 'cloud_instance_name', 'cloud_instance_host_name', 'cloud_graph_host_name', 'msgraph_host', 'aud', 'exp', 'iat', 'auth_time', 'acr', 'nonce', 'preferred_username', 'name', 'tid', 'ver', 'at_hash', 'c_hash', 'email'],
+      claims_supported: [
+        'sub',
+        'iss',
+        'cloud_instance_name',
+        'cloud_instance_host_name',
+        'cloud_graph_host_name',
+        'msgraph_host',
+        'aud',
+        'exp',
+        'iat',
+        'auth_time',
+        'acr',
+        'nonce',
+        'preferred_username',
+        'name',
+        'tid',
+        'ver',
+        'at_hash',
+        'c_hash',
+        'email',
+      ],
       kerberos_endpoint: `${base}/kerberos`,
       tenant_region_scope: 'NA',
       cloud_instance_name: new URL(ctx.authorityHost).host,
@@ -810,14 +954,17 @@ export function registerIdentityRoutes(app: FastifyInstance, ctx: SandboxContext
     };
   };
 
-  app.get<{ Params: { tenant: string } }>('/:tenant/v2.0/.well-known/openid-configuration', async (req, reply) => {
-    count();
-    if (!isOurTenant(ctx, req.params.tenant)) {
-      const e = tenantNotFound(req.params.tenant);
-      return sendAad(ctx, reply, new AadError(400, 'invalid_tenant', e.aadsts, e.description));
-    }
-    return reply.send(openidConfig(req.params.tenant));
-  });
+  app.get<{ Params: { tenant: string } }>(
+    '/:tenant/v2.0/.well-known/openid-configuration',
+    async (req, reply) => {
+      count();
+      if (!isOurTenant(ctx, req.params.tenant)) {
+        const e = tenantNotFound(req.params.tenant);
+        return sendAad(ctx, reply, new AadError(400, 'invalid_tenant', e.aadsts, e.description));
+      }
+      return reply.send(openidConfig(req.params.tenant));
+    },
+  );
 
   const keys = async (_req: FastifyRequest, reply: FastifyReply) => {
     count();
@@ -837,22 +984,31 @@ export function registerIdentityRoutes(app: FastifyInstance, ctx: SandboxContext
     });
   });
 
-  app.get<{ Params: { tenant: string }; Querystring: Record<string, string> }>('/:tenant/oauth2/v2.0/authorize', async (req, reply) => {
-    count();
-    return beginFlow(ctx, req, reply, req.params.tenant, req.query, 'authorize');
-  });
+  app.get<{ Params: { tenant: string }; Querystring: Record<string, string> }>(
+    '/:tenant/oauth2/v2.0/authorize',
+    async (req, reply) => {
+      count();
+      return beginFlow(ctx, req, reply, req.params.tenant, req.query, 'authorize');
+    },
+  );
 
-  app.get<{ Params: { tenant: string }; Querystring: Record<string, string> }>('/:tenant/v2.0/adminconsent', async (req, reply) => {
-    count();
-    return beginFlow(ctx, req, reply, req.params.tenant, req.query, 'adminconsent');
-  });
+  app.get<{ Params: { tenant: string }; Querystring: Record<string, string> }>(
+    '/:tenant/v2.0/adminconsent',
+    async (req, reply) => {
+      count();
+      return beginFlow(ctx, req, reply, req.params.tenant, req.query, 'adminconsent');
+    },
+  );
 
   app.post<{ Params: { tenant: string }; Body: Form }>('/:tenant/login', async (req, reply) => {
     count();
     const form = (req.body ?? {}) as Form;
     const flow = ctx.flows.get(form.flow ?? '');
     if (!flow) {
-      return reply.code(400).type('text/html; charset=utf-8').send(errorPage(50058, 'The sign-in session has expired. Start again from the application.'));
+      return reply
+        .code(400)
+        .type('text/html; charset=utf-8')
+        .send(errorPage(50058, 'The sign-in session has expired. Start again from the application.'));
     }
     const app = ctx.tenant.apps.get(flow.clientId) as AppRegistration;
     const again = (error: string) =>
@@ -865,10 +1021,14 @@ export function registerIdentityRoutes(app: FastifyInstance, ctx: SandboxContext
         }),
       );
     const user = ctx.tenant.activeUser(String(form.login ?? '').trim());
-    if (!user) return again("This username may be incorrect. Make sure you typed it correctly. (AADSTS50034)");
-    if (form.password !== SANDBOX_PASSWORD) return again('Your account or password is incorrect. (AADSTS50126)');
+    if (!user)
+      return again('This username may be incorrect. Make sure you typed it correctly. (AADSTS50034)');
+    if (form.password !== SANDBOX_PASSWORD)
+      return again('Your account or password is incorrect. (AADSTS50126)');
     if (user.p.accountEnabled === false) {
-      return again('Your account has been locked. Contact your support person to unlock it, then try again. (AADSTS50057)');
+      return again(
+        'Your account has been locked. Contact your support person to unlock it, then try again. (AADSTS50057)',
+      );
     }
     startSession(ctx, reply, user);
     return afterSignIn(ctx, req, reply, flow, user, false);
@@ -878,19 +1038,33 @@ export function registerIdentityRoutes(app: FastifyInstance, ctx: SandboxContext
     count();
     const form = (req.body ?? {}) as Form;
     const flow = ctx.flows.get(form.flow ?? '');
-    if (!flow || !flow.userId) {
-      return reply.code(400).type('text/html; charset=utf-8').send(errorPage(50058, 'The sign-in session has expired. Start again from the application.'));
+    if (!flow?.userId) {
+      return reply
+        .code(400)
+        .type('text/html; charset=utf-8')
+        .send(errorPage(50058, 'The sign-in session has expired. Start again from the application.'));
     }
     const app = ctx.tenant.apps.get(flow.clientId) as AppRegistration;
     const user = ctx.tenant.activeUser(flow.userId);
-    if (!user) return reply.code(400).type('text/html; charset=utf-8').send(errorPage(50034, 'The user account does not exist.'));
+    if (!user)
+      return reply
+        .code(400)
+        .type('text/html; charset=utf-8')
+        .send(errorPage(50034, 'The user account does not exist.'));
     if (form.decision !== 'accept') {
       ctx.flows.delete(flow.id);
       // https://learn.microsoft.com/entra/identity-platform/reference-error-codes (AADSTS65004)
-      return errorRedirect(reply, flow, 'access_denied', 65004, 'User declined to consent to access the app.', {
-        error_subcode: 'cancel',
-        ...(flow.kind === 'adminconsent' ? { admin_consent: 'False' } : {}),
-      });
+      return errorRedirect(
+        reply,
+        flow,
+        'access_denied',
+        65004,
+        'User declined to consent to access the app.',
+        {
+          error_subcode: 'cancel',
+          ...(flow.kind === 'adminconsent' ? { admin_consent: 'False' } : {}),
+        },
+      );
     }
     if (flow.kind === 'adminconsent') {
       grantAdminConsent(app);
@@ -918,14 +1092,19 @@ export function registerIdentityRoutes(app: FastifyInstance, ctx: SandboxContext
     }
   });
 
-  const logout = async (req: FastifyRequest<{ Querystring: Record<string, string> }>, reply: FastifyReply) => {
+  const logout = async (
+    req: FastifyRequest<{ Querystring: Record<string, string> }>,
+    reply: FastifyReply,
+  ) => {
     count();
     const sid = (req.cookies as Record<string, string | undefined> | undefined)?.[SESSION_COOKIE];
     if (sid) ctx.sessions.delete(sid);
     reply.clearCookie(SESSION_COOKIE, { path: '/' });
     const back = req.query.post_logout_redirect_uri;
     if (back) return reply.redirect(back, 302);
-    return reply.type('text/html; charset=utf-8').send('<!doctype html><p>You signed out of your account.</p>');
+    return reply
+      .type('text/html; charset=utf-8')
+      .send('<!doctype html><p>You signed out of your account.</p>');
   };
   app.get('/:tenant/oauth2/v2.0/logout', logout);
 }

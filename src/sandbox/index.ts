@@ -3,8 +3,8 @@ import type { AddressInfo } from 'node:net';
 import cookie from '@fastify/cookie';
 import formbody from '@fastify/formbody';
 import Fastify from 'fastify';
-import { SandboxAdminClient } from './admin-client.js';
 import { registerAdminRoutes } from './admin.routes.js';
+import { SandboxAdminClient } from './admin-client.js';
 import { loadOrCreateKeyMaterial } from './certificates.tls.js';
 import { registerGraphRoutes } from './graph.routes.js';
 import { registerIdentityRoutes } from './identity.routes.js';
@@ -12,8 +12,8 @@ import { type Faults, SandboxContext } from './sandbox.context.js';
 import { seedTenant } from './tenant.seed.js';
 import { TokenSigner } from './tokens.signer.js';
 
-export { SandboxAdminClient, SandboxAdminError } from './admin-client.js';
 export type * from './admin.types.js';
+export { SandboxAdminClient, SandboxAdminError } from './admin-client.js';
 export { SANDBOX_PASSWORD } from './tenant.seed.js';
 
 /**
@@ -106,7 +106,8 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
 
   const server = Fastify({
     https: { key: keys.keyPem, cert: keys.certPem },
-    logger: options.log ? { level: 'info' } : false,
+    // logs go to stderr: stdout carries the one JSON line of the CLI
+    logger: options.log ? { level: 'info', stream: process.stderr } : false,
     forceCloseConnections: true,
     bodyLimit: 4 * 1024 * 1024,
     routerOptions: { maxParamLength: 2000 },

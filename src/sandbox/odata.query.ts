@@ -95,7 +95,7 @@ export function parseFilter(src: string): FilterNode {
   };
   const ident = (): string => {
     const t = toks[pos++];
-    if (!t || t.k !== 'id') throw badFilter('expected a property name');
+    if (t?.k !== 'id') throw badFilter('expected a property name');
     return t.v;
   };
 
@@ -217,7 +217,9 @@ export function checkFilter(node: FilterNode, spec: FilterSpec): { advanced: boo
 }
 
 function invalidClause(prop: string, resource: string): SandboxError {
-  return unsupported(`Unsupported or invalid query filter clause specified for property '${prop}' of resource '${resource}'.`);
+  return unsupported(
+    `Unsupported or invalid query filter clause specified for property '${prop}' of resource '${resource}'.`,
+  );
 }
 
 function norm(v: unknown): unknown {
@@ -278,7 +280,8 @@ export function evalFilter(node: FilterNode, get: (prop: string) => unknown): bo
 
 /** The ids a filter of the form `id eq 'a' or id eq 'b'` / `id in ('a','b')` names, else undefined. */
 export function idsOfFilter(node: FilterNode): string[] | undefined {
-  if (node.t === 'cmp' && node.op === 'eq' && node.prop === 'id' && typeof node.value === 'string') return [node.value];
+  if (node.t === 'cmp' && node.op === 'eq' && node.prop === 'id' && typeof node.value === 'string')
+    return [node.value];
   if (node.t === 'in' && node.prop === 'id') return node.values.map(String);
   if (node.t === 'or') {
     const a = idsOfFilter(node.a);
@@ -326,12 +329,20 @@ export function parseSearch(src: string, searchable: Set<string>): SearchExpr {
     }
     const prop = body.slice(0, colon).trim();
     if (!searchable.has(prop)) {
-      throw new SandboxError(400, 'Request_UnsupportedQuery', `This query is not supported on property '${prop}'.`);
+      throw new SandboxError(
+        400,
+        'Request_UnsupportedQuery',
+        `This query is not supported on property '${prop}'.`,
+      );
     }
     clauses.push({ prop, words: words(body.slice(colon + 1)) });
   }
   if (!any || clauses.length === 0) {
-    throw new SandboxError(400, 'BadRequest', 'Syntax error: character is not valid at position 0 in $search.');
+    throw new SandboxError(
+      400,
+      'BadRequest',
+      'Syntax error: character is not valid at position 0 in $search.',
+    );
   }
   return { op, clauses };
 }
@@ -356,25 +367,42 @@ export function evalSearch(expr: SearchExpr, get: (prop: string) => unknown): bo
 
 // ---------------------------------------------------------------- $select / $orderby
 
-export function parseSelect(src: string | null, known: Set<string>, type: string, extra: string[] = []): string[] | null {
+export function parseSelect(
+  src: string | null,
+  known: Set<string>,
+  type: string,
+  extra: string[] = [],
+): string[] | null {
   if (src == null || src.trim() === '') return null;
   const out: string[] = [];
   for (const raw of src.split(',')) {
     const name = raw.trim();
     if (!name) continue;
     if (name !== 'id' && !known.has(name) && !extra.includes(name)) {
-      throw new SandboxError(400, 'BadRequest', `Could not find a property named '${name}' on type '${type}'.`);
+      throw new SandboxError(
+        400,
+        'BadRequest',
+        `Could not find a property named '${name}' on type '${type}'.`,
+      );
     }
     if (!out.includes(name)) out.push(name);
   }
   return out;
 }
 
-export function parseOrderBy(src: string | null, sortable: Set<string>, resource: string): { prop: string; desc: boolean } | null {
+export function parseOrderBy(
+  src: string | null,
+  sortable: Set<string>,
+  resource: string,
+): { prop: string; desc: boolean } | null {
   if (src == null || src.trim() === '') return null;
   const [prop = '', dir = 'asc'] = src.trim().split(/\s+/);
   if (!sortable.has(prop)) {
-    throw new SandboxError(400, 'Request_UnsupportedQuery', `Sorting not supported for '${resource}' on property '${prop}'.`);
+    throw new SandboxError(
+      400,
+      'Request_UnsupportedQuery',
+      `Sorting not supported for '${resource}' on property '${prop}'.`,
+    );
   }
   return { prop, desc: dir.toLowerCase() === 'desc' };
 }

@@ -1,5 +1,5 @@
-import { ResourceUnitBuckets } from './throttle.bucket.js';
 import type { Tenant } from './tenant.store.js';
+import { ResourceUnitBuckets } from './throttle.bucket.js';
 import type { TokenSigner } from './tokens.signer.js';
 
 /** Knobs that make the sandbox misbehave on purpose, settable live through the admin API. */
@@ -70,7 +70,15 @@ export interface SandboxSettings {
 }
 
 export function emptyStats(): Stats {
-  return { graphRequests: 0, graphByPath: {}, batchItemsByPath: {}, identityRequests: 0, tokenRequests: 0, throttled: 0, faults: 0 };
+  return {
+    graphRequests: 0,
+    graphByPath: {},
+    batchItemsByPath: {},
+    identityRequests: 0,
+    tokenRequests: 0,
+    throttled: 0,
+    faults: 0,
+  };
 }
 
 export class SandboxContext {
@@ -81,7 +89,13 @@ export class SandboxContext {
   readonly flows = new Map<string, AuthorizeFlow>();
   stats: Stats = emptyStats();
   /** The knobs as the sandbox started, for `faults/reset`. */
-  initialFaults: Faults = { latencyMs: 0, errorRate: 0, throttling: true, resourceUnitLimit: null, forced429: [] };
+  initialFaults: Faults = {
+    latencyMs: 0,
+    errorRate: 0,
+    throttling: true,
+    resourceUnitLimit: null,
+    forced429: [],
+  };
 
   constructor(
     readonly tenant: Tenant,
@@ -95,7 +109,11 @@ export class SandboxContext {
 
   /** The resource identifiers that mean Microsoft Graph, for scopes and the `aud` claim. */
   get graphResources(): string[] {
-    return ['https://graph.microsoft.com', '00000003-0000-0000-c000-000000000000', new URL(this.graphBaseUrl).origin];
+    return [
+      'https://graph.microsoft.com',
+      '00000003-0000-0000-c000-000000000000',
+      new URL(this.graphBaseUrl).origin,
+    ];
   }
 
   get issuerV2(): string {

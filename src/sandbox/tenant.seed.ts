@@ -1,6 +1,12 @@
 import { DELEGATED_PERMISSIONS } from './directory.schema.js';
 import { SeededRandom } from './random.util.js';
-import { type AppRegistration, type GroupRecord, type Props, Tenant, type UserRecord } from './tenant.store.js';
+import {
+  type AppRegistration,
+  type GroupRecord,
+  type Props,
+  Tenant,
+  type UserRecord,
+} from './tenant.store.js';
 
 /**
  * A realistic tenant, the same for the same seed: people from several locales (names
@@ -34,8 +40,12 @@ const LOCALES: Locale[] = [
     usage: 'US',
     cities: ['Seattle', 'New York', 'Austin', 'Chicago', 'Denver'],
     weight: 28,
-    first: n('James,Mary,Robert,Patricia,Michael,Jennifer,William,Linda,David,Elizabeth,Chris,Jessica,Daniel,Sarah,Matthew,Karen,Anthony,Nancy,Mark,Lisa,Zoë,Renée'),
-    last: n("Smith,Johnson,Williams,Brown,Jones,Miller,Davis,Wilson,Anderson,Taylor,Thomas,Moore,Martin,Jackson,Thompson,White,O'Brien,Lee"),
+    first: n(
+      'James,Mary,Robert,Patricia,Michael,Jennifer,William,Linda,David,Elizabeth,Chris,Jessica,Daniel,Sarah,Matthew,Karen,Anthony,Nancy,Mark,Lisa,Zoë,Renée',
+    ),
+    last: n(
+      "Smith,Johnson,Williams,Brown,Jones,Miller,Davis,Wilson,Anderson,Taylor,Thomas,Moore,Martin,Jackson,Thompson,White,O'Brien,Lee",
+    ),
     phone: (r) => `+1 ${r.pick(['206', '212', '512', '312', '303'])} 555 0${r.digits(3)}`,
     mobile: (r) => `+1 ${r.pick(['425', '646', '737', '773', '720'])} ${r.digits(3)} ${r.digits(4)}`,
   },
@@ -57,7 +67,9 @@ const LOCALES: Locale[] = [
     cities: ['Berlin', 'München', 'Hamburg', 'Köln', 'Düsseldorf'],
     weight: 12,
     first: n('Lukas,Lena,Jürgen,Sören,Jörg,Katharina,Maximilian,Anna,Björn,Greta,Günther,Lea,Jonas,Mia'),
-    last: n('Müller,Schmidt,Schneider,Fischer,Weiß,Becker,Köhler,Groß,Wagner,Hoffmann,Schäfer,Krüger,Zimmermann'),
+    last: n(
+      'Müller,Schmidt,Schneider,Fischer,Weiß,Becker,Köhler,Groß,Wagner,Hoffmann,Schäfer,Krüger,Zimmermann',
+    ),
     phone: (r) => `+49 ${r.pick(['30', '89', '40', '221'])} ${r.digits(7)}`,
     mobile: (r) => `+49 ${r.pick(['151', '160', '171', '176'])} ${r.digits(8)}`,
   },
@@ -208,9 +220,21 @@ const LOCALES: Locale[] = [
 ];
 
 const DEPARTMENTS: Record<string, string[]> = {
-  Sales: ['Account Executive', 'Sales Manager', 'Inside Sales Representative', 'Sales Director', 'Key Account Manager'],
+  Sales: [
+    'Account Executive',
+    'Sales Manager',
+    'Inside Sales Representative',
+    'Sales Director',
+    'Key Account Manager',
+  ],
   Marketing: ['Marketing Specialist', 'Content Strategist', 'Marketing Manager', 'Brand Manager'],
-  Engineering: ['Software Engineer', 'Senior Software Engineer', 'Engineering Manager', 'QA Engineer', 'DevOps Engineer'],
+  Engineering: [
+    'Software Engineer',
+    'Senior Software Engineer',
+    'Engineering Manager',
+    'QA Engineer',
+    'DevOps Engineer',
+  ],
   Support: ['Support Engineer', 'Support Team Lead', 'Customer Support Agent'],
   Finance: ['Accountant', 'Financial Analyst', 'Controller', 'CFO'],
   'Human Resources': ['HR Business Partner', 'Recruiter', 'HR Manager'],
@@ -224,7 +248,13 @@ const DEPARTMENTS: Record<string, string[]> = {
 const DEPARTMENT_NAMES = Object.keys(DEPARTMENTS);
 
 const ORGS = ['Contoso', 'Fabrikam', 'Northwind', 'Adatum', 'Tailspin', 'Woodgrove', 'Litware', 'Proseware'];
-const GUEST_DOMAINS = ['fabrikam.example', 'adatum.example', 'partner.example.org', 'mail.example.net', 'tailspintoys.example'];
+const GUEST_DOMAINS = [
+  'fabrikam.example',
+  'adatum.example',
+  'partner.example.org',
+  'mail.example.net',
+  'tailspintoys.example',
+];
 const PROJECT_WORDS = [
   'Aurora',
   'Phoenix',
@@ -287,7 +317,12 @@ export function seedTenant(options: { seed: number; users: number; groups?: numb
   const org = ORGS[Math.abs(options.seed) % ORGS.length] as string;
   const slug = `${org.toLowerCase()}${Math.abs(options.seed)}`;
   const tenantId = r.uuid();
-  const tenant = new Tenant(tenantId, `${org} (sandbox ${options.seed})`, `${slug}.onmicrosoft.com`, `${slug}.example.com`);
+  const tenant = new Tenant(
+    tenantId,
+    `${org} (sandbox ${options.seed})`,
+    `${slug}.onmicrosoft.com`,
+    `${slug}.example.com`,
+  );
   const domain = tenant.defaultDomain;
   const created0 = Date.UTC(2020, 0, 6);
 
@@ -310,7 +345,13 @@ export function seedTenant(options: { seed: number; users: number; groups?: numb
         endDateTime: '2099-12-31T00:00:00.000Z',
       },
     ],
-    requiredAppRoles: ['User.Read.All', 'Group.Read.All', 'GroupMember.Read.All', 'Contacts.Read', 'Presence.Read.All'],
+    requiredAppRoles: [
+      'User.Read.All',
+      'Group.Read.All',
+      'GroupMember.Read.All',
+      'Contacts.Read',
+      'Presence.Read.All',
+    ],
     requiredScopes: [
       'openid',
       'profile',
@@ -379,7 +420,11 @@ export function seedTenant(options: { seed: number; users: number; groups?: numb
     const given = firstNative ?? firstRoman;
     const sur = lastNative ?? lastRoman;
     const displayName =
-      loc.order === 'eastern' ? `${sur} ${given}` : loc.order === 'eastern-nospace' ? `${sur}${given}` : `${given} ${sur}`;
+      loc.order === 'eastern'
+        ? `${sur} ${given}`
+        : loc.order === 'eastern-nospace'
+          ? `${sur}${given}`
+          : `${given} ${sur}`;
     const id = r.uuid();
     const created = isoDay(created0, r, 5 * 365);
     const roll = r.next();
@@ -436,7 +481,8 @@ export function seedTenant(options: { seed: number; users: number; groups?: numb
       const phones: string[] = [];
       if (r.chance(0.6)) {
         const x = r.next();
-        if (x < 0.14) phones.push(r.chance(0.8) ? r.digits(r.pick([3, 4, 4, 4, 5])) : `${r.int(1, 9)}${r.digits(3)}`);
+        if (x < 0.14)
+          phones.push(r.chance(0.8) ? r.digits(r.pick([3, 4, 4, 4, 5])) : `${r.int(1, 9)}${r.digits(3)}`);
         else if (x < 0.18) phones.push(`x${r.digits(4)}`);
         else if (x < 0.21) phones.push(`${loc.phone(r)} ext. ${r.digits(4)}`);
         else phones.push(loc.phone(r));
@@ -451,12 +497,14 @@ export function seedTenant(options: { seed: number; users: number; groups?: numb
       if (r.chance(0.4)) p.employeeId = r.digits(6);
       if (r.chance(0.2)) p.employeeType = r.pick(['Employee', 'Contractor', 'Intern']);
       p.givenName = given;
-      if (dept ? r.chance(0.92) : r.chance(0.3)) p.jobTitle = r.pick(DEPARTMENTS[dept ?? r.pick(DEPARTMENT_NAMES)] ?? []);
+      if (dept ? r.chance(0.92) : r.chance(0.3))
+        p.jobTitle = r.pick(DEPARTMENTS[dept ?? r.pick(DEPARTMENT_NAMES)] ?? []);
       // A few members have no mailbox (no license): mail is never set.
       if (!r.chance(0.03)) p.mail = `${local}@${domain}`;
       p.mailNickname = local;
       if (r.chance(0.55)) p.mobilePhone = loc.mobile(r);
-      if (city && r.chance(0.75)) p.officeLocation = `${city} ${r.pick(['HQ', 'Office', 'Campus', 'Building'])} ${r.int(1, 9)}`;
+      if (city && r.chance(0.75))
+        p.officeLocation = `${city} ${r.pick(['HQ', 'Office', 'Campus', 'Building'])} ${r.int(1, 9)}`;
       if (r.chance(0.7)) p.preferredLanguage = loc.tag;
       if (p.mail) p.proxyAddresses = [`SMTP:${p.mail}`];
       p.surname = sur;
@@ -575,7 +623,11 @@ export function seedTenant(options: { seed: number; users: number; groups?: numb
         : `${r.pick(TEAM_KINDS)} ${r.pick(PROJECT_WORDS)}`;
     if (usedNames.has(name)) name = `${name} ${k}`;
     usedNames.add(name);
-    const g = mkGroup(name, kind, r.chance(0.7) ? `${name} (${kind === 'unified' ? 'Microsoft 365' : kind})` : undefined);
+    const g = mkGroup(
+      name,
+      kind,
+      r.chance(0.7) ? `${name} (${kind === 'unified' ? 'Microsoft 365' : kind})` : undefined,
+    );
     const size = r.chance(0.05) ? 0 : Math.min(members.length, Math.floor(3 + r.next() ** 2 * 80));
     for (let j = 0; j < size; j++) tenant.seedMember(g, (r.pick(members) as UserRecord).id);
     if (guests.length > 0 && kind === 'unified' && r.chance(0.3)) {

@@ -256,7 +256,8 @@ export class Tenant {
   createUser(input: Props & { isAdmin?: boolean }): UserRecord {
     const { isAdmin, ...rest } = input;
     const upn = String(rest.userPrincipalName ?? '').trim();
-    if (!upn || !upn.includes('@')) throw new SandboxError(400, 'Request_BadRequest', 'userPrincipalName is required');
+    if (!upn?.includes('@'))
+      throw new SandboxError(400, 'Request_BadRequest', 'userPrincipalName is required');
     if (this.usersByUpn.has(upn.toLowerCase())) {
       throw new SandboxError(
         400,
@@ -267,7 +268,8 @@ export class Tenant {
     if (!rest.displayName) throw new SandboxError(400, 'Request_BadRequest', 'displayName is required');
     const p: Props = {};
     for (const [k, v] of Object.entries(rest)) {
-      if (!USER_WRITABLE.has(k)) throw new SandboxError(400, 'Request_BadRequest', `Property '${k}' cannot be set`);
+      if (!USER_WRITABLE.has(k))
+        throw new SandboxError(400, 'Request_BadRequest', `Property '${k}' cannot be set`);
       if (v !== undefined) p[k] = COLLECTION_VALUED.has(k) && Array.isArray(v) ? [...v] : v;
     }
     p.accountEnabled ??= true;
@@ -289,7 +291,8 @@ export class Tenant {
     const changed: string[] = [];
     for (const [k, v] of Object.entries(patch)) {
       if (v === undefined) continue;
-      if (!USER_WRITABLE.has(k)) throw new SandboxError(400, 'Request_BadRequest', `Property '${k}' cannot be set`);
+      if (!USER_WRITABLE.has(k))
+        throw new SandboxError(400, 'Request_BadRequest', `Property '${k}' cannot be set`);
       if (same(u.p[k], v)) continue;
       if (k === 'userPrincipalName') {
         const upn = String(v);
@@ -327,9 +330,10 @@ export class Tenant {
 
   restoreUser(id: string): UserRecord {
     const u = this.usersById.get(id);
-    if (!u || !u.p.deletedDateTime) throw notFound(id);
+    if (!u?.p.deletedDateTime) throw notFound(id);
     const holder = this.usersByUpn.get(String(u.p.userPrincipalName).toLowerCase());
-    if (holder && holder !== u) throw new SandboxError(400, 'Request_BadRequest', 'userPrincipalName is in use');
+    if (holder && holder !== u)
+      throw new SandboxError(400, 'Request_BadRequest', 'userPrincipalName is in use');
     u.p.deletedDateTime = null;
     this.touch('users', u, USER_BITS.get('deletedDateTime') ?? 0, CHANGE_RESTORED);
     this.touchParents(u.id, true, false);
@@ -361,7 +365,8 @@ export class Tenant {
     const p: Props = {};
     for (const [k, v] of Object.entries(rest)) {
       if (k === 'id') continue;
-      if (!GROUP_WRITABLE.has(k)) throw new SandboxError(400, 'Request_BadRequest', `Property '${k}' cannot be set`);
+      if (!GROUP_WRITABLE.has(k))
+        throw new SandboxError(400, 'Request_BadRequest', `Property '${k}' cannot be set`);
       if (v !== undefined) p[k] = Array.isArray(v) ? [...v] : v;
     }
     const unified = Array.isArray(p.groupTypes) && p.groupTypes.includes('Unified');
@@ -396,7 +401,8 @@ export class Tenant {
     const changed: string[] = [];
     for (const [k, v] of Object.entries(patch)) {
       if (v === undefined) continue;
-      if (!GROUP_WRITABLE.has(k)) throw new SandboxError(400, 'Request_BadRequest', `Property '${k}' cannot be set`);
+      if (!GROUP_WRITABLE.has(k))
+        throw new SandboxError(400, 'Request_BadRequest', `Property '${k}' cannot be set`);
       if (same(g.p[k], v)) continue;
       g.p[k] = Array.isArray(v) ? [...v] : v;
       changed.push(k);
@@ -437,7 +443,7 @@ export class Tenant {
 
   restoreGroup(id: string): GroupRecord {
     const g = this.groupsById.get(id);
-    if (!g || !g.p.deletedDateTime) throw notFound(id);
+    if (!g?.p.deletedDateTime) throw notFound(id);
     g.p.deletedDateTime = null;
     this.touch('groups', g, GROUP_BITS.get('deletedDateTime') ?? 0, CHANGE_RESTORED);
     this.touchParents(g.id, true, true);
@@ -445,7 +451,8 @@ export class Tenant {
   }
 
   private checkMember(g: GroupRecord, memberId: string): void {
-    if (memberId === g.id) throw new SandboxError(400, 'Request_BadRequest', 'A group cannot be a member of itself.');
+    if (memberId === g.id)
+      throw new SandboxError(400, 'Request_BadRequest', 'A group cannot be a member of itself.');
     const isUser = !!this.activeUser(memberId) && this.usersById.has(memberId);
     const child = this.activeGroup(memberId);
     if (!isUser && !child) throw notFound(memberId);
@@ -459,7 +466,11 @@ export class Tenant {
         );
       }
       if (this.transitiveMembers(child).includes(g.id)) {
-        throw new SandboxError(400, 'Request_BadRequest', 'Adding this member would create a membership cycle.');
+        throw new SandboxError(
+          400,
+          'Request_BadRequest',
+          'Adding this member would create a membership cycle.',
+        );
       }
     }
   }
@@ -486,7 +497,8 @@ export class Tenant {
     g.members.delete(memberId);
     this.memberOf.get(memberId)?.delete(g.id);
     const visible = this.isVisibleMember(memberId);
-    if (visible) this.touch('groups', g, 0, CHANGE_MEMBERS, [[memberId, false, this.groupsById.has(memberId)]]);
+    if (visible)
+      this.touch('groups', g, 0, CHANGE_MEMBERS, [[memberId, false, this.groupsById.has(memberId)]]);
   }
 
   // ---------------------------------------------------------------- apps

@@ -26,7 +26,11 @@ export function requestCost(method: string, path: string, query: URLSearchParams
     if (segs.length === 1 && segs[0] === 'users') base = 2;
     else if (segs[0] === 'groups' && segs.length >= 3 && segs[2] === 'members') base = 3;
     else if (segs[0] === 'groups' && segs.length >= 3 && segs[2] === 'transitiveMembers') base = 5;
-    else if ((segs[0] === 'me' || segs[0] === 'users') && /^(memberOf|transitiveMemberOf)$/.test(segs.at(-1) ?? '')) base = 2;
+    else if (
+      (segs[0] === 'me' || segs[0] === 'users') &&
+      /^(memberOf|transitiveMemberOf)$/.test(segs.at(-1) ?? '')
+    )
+      base = 2;
   } else if (m === 'POST' && /directoryObjects\/getByIds$/.test(path)) {
     base = 3;
   }

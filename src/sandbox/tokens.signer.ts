@@ -34,7 +34,9 @@ export class TokenSigner {
     try {
       const header = JSON.parse(Buffer.from(h, 'base64url').toString('utf8')) as { alg?: string };
       if (header.alg !== 'RS256') return undefined;
-      const ok = createVerify('RSA-SHA256').update(`${h}.${p}`).verify(this.publicKey, Buffer.from(s, 'base64url'));
+      const ok = createVerify('RSA-SHA256')
+        .update(`${h}.${p}`)
+        .verify(this.publicKey, Buffer.from(s, 'base64url'));
       if (!ok) return undefined;
       const claims = JSON.parse(Buffer.from(p, 'base64url').toString('utf8')) as Claims;
       if (this.verified.size > 10_000) this.verified.clear();

@@ -1,15 +1,21 @@
 import type { EntityManager } from '@mikro-orm/core';
 import type { Store } from '../app/ports.js';
-import type { Orm } from './orm.js';
+import { MikroAuditRepository } from './audit.repository.js';
 import { MikroIntegrationRepository } from './integration.repository.js';
+import type { Orm } from './orm.js';
+import { MikroPbxDirectoryRepository } from './pbx-directory.repository.js';
 import { MikroTenantRepository } from './tenant.repository.js';
 
 class MikroStore implements Store {
   readonly tenants: MikroTenantRepository;
+  readonly directory: MikroPbxDirectoryRepository;
+  readonly audit: MikroAuditRepository;
   readonly integrations: MikroIntegrationRepository;
 
   constructor(private readonly em: EntityManager) {
     this.tenants = new MikroTenantRepository(em);
+    this.directory = new MikroPbxDirectoryRepository(em);
+    this.audit = new MikroAuditRepository(em);
     this.integrations = new MikroIntegrationRepository(em);
   }
 

@@ -1,7 +1,7 @@
 import type { EntityManager } from '@mikro-orm/core';
 import type { TenantRepository } from '../app/ports.js';
 import type { ApiRole } from '../domain/access.js';
-import type { ApiKeyRecord, IntegrationRecord, PbxRecord, PbxSettings } from '../domain/tenant.js';
+import type { ApiKeyRecord, PbxRecord, PbxSettings } from '../domain/tenant.js';
 import { ApiKey, Integration, Pbx } from './entities/index.js';
 
 const toPbx = (p: Pbx): PbxRecord => ({
@@ -22,12 +22,6 @@ const toKey = (k: ApiKey): ApiKeyRecord => ({
   label: k.label,
   createdAt: k.createdAt,
   revokedAt: k.revokedAt,
-});
-
-const toIntegration = (i: Integration): IntegrationRecord => ({
-  id: i.id,
-  pbxId: i.pbx.id,
-  status: i.status,
 });
 
 export class MikroTenantRepository implements TenantRepository {
@@ -81,14 +75,5 @@ export class MikroTenantRepository implements TenantRepository {
 
   async revokeKeys(pbxId: string, label: string, now: Date) {
     return this.em.nativeUpdate(ApiKey, { pbx: pbxId, label, revokedAt: null }, { revokedAt: now });
-  }
-
-  async getIntegration(pbxId: string) {
-    let i = await this.em.findOne(Integration, { pbx: pbxId });
-    if (!i) {
-      i = this.em.create(Integration, { pbx: this.em.getReference(Pbx, pbxId) });
-      await this.em.flush();
-    }
-    return toIntegration(i);
   }
 }

@@ -1,6 +1,10 @@
 import type { Client } from '@microsoft/microsoft-graph-client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createConfidentialClient, createGraphClient, graphDefaultScope } from '../../src/m365/microsoft-clients.js';
+import {
+  createConfidentialClient,
+  createGraphClient,
+  graphDefaultScope,
+} from '../../src/m365/microsoft-clients.js';
 import { removeTestDataDir, startTestSandbox, type TestSandbox } from './sandbox-test.helpers.js';
 
 type Item = Record<string, unknown> & { id: string };
@@ -52,10 +56,15 @@ afterAll(async () => {
 
 describe('users/delta', () => {
   it('after disabling one user, soft-deleting one and renaming one, one round returns exactly those three', async () => {
-    const initial = await round(graph, '/users/delta?$select=displayName,accountEnabled,userPrincipalName,jobTitle');
+    const initial = await round(
+      graph,
+      '/users/delta?$select=displayName,accountEnabled,userPrincipalName,jobTitle',
+    );
     expect(initial.items.length).toBe(300);
     expect(initial.pages).toBeGreaterThan(1);
-    const enabled = initial.items.filter((u) => u.accountEnabled === true && !String(u.userPrincipalName).includes('#EXT#'));
+    const enabled = initial.items.filter(
+      (u) => u.accountEnabled === true && !String(u.userPrincipalName).includes('#EXT#'),
+    );
     const [a, b, c] = enabled.slice(10, 13) as [Item, Item, Item];
 
     await t.sandbox.admin.disableUser(a.id);
@@ -82,7 +91,11 @@ describe('users/delta', () => {
     await t.sandbox.admin.restoreUser(a.id);
     const back = await round(graph, gone.deltaLink);
     expect(back.items).toHaveLength(1);
-    expect(back.items[0]).toMatchObject({ id: a.id, accountEnabled: false, userPrincipalName: a.userPrincipalName });
+    expect(back.items[0]).toMatchObject({
+      id: a.id,
+      accountEnabled: false,
+      userPrincipalName: a.userPrincipalName,
+    });
   });
 
   it('$select limits what is tracked; Prefer: return=minimal returns only changed properties', async () => {
@@ -114,16 +127,25 @@ describe('users/delta', () => {
     expect(r.items).toEqual([{ id: created.id, displayName: 'New Person' }]);
 
     const someone = (await t.sandbox.admin.listUsers({ top: 5 })).value[3] as { id: string };
-    const tracked = await round(graph, `/users/delta?$filter=id eq '${created.id}' or id eq '${someone.id}'&$select=displayName`);
+    const tracked = await round(
+      graph,
+      `/users/delta?$filter=id eq '${created.id}' or id eq '${someone.id}'&$select=displayName`,
+    );
     expect(tracked.items.map((i) => i.id).sort()).toEqual([created.id, someone.id].sort());
     await t.sandbox.admin.updateUser(created.id, { displayName: 'New Person 2' });
-    await t.sandbox.admin.updateUser((await t.sandbox.admin.listUsers({ top: 9 })).value[8]?.id as string, { displayName: 'Not tracked' });
-    expect((await round(graph, tracked.deltaLink)).items).toEqual([{ id: created.id, displayName: 'New Person 2' }]);
+    await t.sandbox.admin.updateUser((await t.sandbox.admin.listUsers({ top: 9 })).value[8]?.id as string, {
+      displayName: 'Not tracked',
+    });
+    expect((await round(graph, tracked.deltaLink)).items).toEqual([
+      { id: created.id, displayName: 'New Person 2' },
+    ]);
   });
 
   it('unsupported options on delta are refused', async () => {
     await expect(graph.api('/users/delta?$top=10').get()).rejects.toMatchObject({ statusCode: 400 });
-    await expect(graph.api('/users/delta?$orderby=displayName').get()).rejects.toMatchObject({ statusCode: 400 });
+    await expect(graph.api('/users/delta?$orderby=displayName').get()).rejects.toMatchObject({
+      statusCode: 400,
+    });
   });
 });
 
@@ -131,11 +153,15 @@ describe('expired delta tokens', () => {
   it('answer 400 syncStateNotFound (admin knob and token lifetime)', async () => {
     const r = await round(graph, '/users/delta?$select=displayName');
     await t.sandbox.admin.expireDeltaTokens();
-    const err = await graph.api(r.deltaLink).get().catch((e: unknown) => e);
+    const err = await graph
+      .api(r.deltaLink)
+      .get()
+      .catch((e: unknown) => e);
     expect(err).toMatchObject({
       statusCode: 400,
       code: 'syncStateNotFound',
-      message: 'The sync state generation is not found. The delta token is expired and data must be synchronized again.',
+      message:
+        'The sync state generation is not found. The delta token is expired and data must be synchronized again.',
     });
     // a new full round works again
     expect((await round(graph, '/users/delta?$select=displayName')).items.length).toBeGreaterThan(250);
@@ -145,7 +171,10 @@ describe('expired delta tokens', () => {
       const g = await clientFor(short);
       const first = await round(g, '/users/delta');
       await new Promise((res) => setTimeout(res, 400));
-      await expect(g.api(first.deltaLink).get()).rejects.toMatchObject({ statusCode: 400, code: 'syncStateNotFound' });
+      await expect(g.api(first.deltaLink).get()).rejects.toMatchObject({
+        statusCode: 400,
+        code: 'syncStateNotFound',
+      });
     } finally {
       await short.close();
     }
@@ -163,7 +192,12 @@ describe('groups/delta', () => {
     }
     const all = initial.items.find((g) => g.displayName === 'All Company') as Item;
     expect(merged.get(all.id)?.size).toBeGreaterThan(200);
-    const security = initial.items.find((g) => Array.isArray(g.groupTypes) && (g.groupTypes as string[]).length === 0 && (merged.get(g.id)?.size ?? 0) > 2) as Item;
+    const security = initial.items.find(
+      (g) =>
+        Array.isArray(g.groupTypes) &&
+        (g.groupTypes as string[]).length === 0 &&
+        (merged.get(g.id)?.size ?? 0) > 2,
+    ) as Item;
     const [keep, drop] = [...(merged.get(security.id) ?? [])] as [string, string];
     const users = (await t.sandbox.admin.listUsers({ top: 300 })).value;
     const outsider = users.find((u) => !merged.get(security.id)?.has(u.id) && !u.deleted) as { id: string };
@@ -171,7 +205,11 @@ describe('groups/delta', () => {
     await t.sandbox.admin.addMember(security.id, outsider.id);
     await t.sandbox.admin.removeMember(security.id, drop);
     await t.sandbox.admin.renameGroup(all.id, 'Everyone');
-    const created = await t.sandbox.admin.createGroup({ displayName: 'Fresh Team', groupTypes: ['Unified'], members: [keep] });
+    const created = await t.sandbox.admin.createGroup({
+      displayName: 'Fresh Team',
+      groupTypes: ['Unified'],
+      members: [keep],
+    });
     const doomed = await t.sandbox.admin.createGroup({ displayName: 'Short Lived' });
     const round2 = await round(graph, initial.deltaLink);
     const byId = new Map<string, Item>();
@@ -185,7 +223,10 @@ describe('groups/delta', () => {
     expect((byId.get(security.id)?.['members@delta'] as unknown[]).length).toBe(2);
     expect(byId.get(all.id)).toMatchObject({ displayName: 'Everyone' });
     expect(byId.get(all.id)?.['members@delta']).toBeUndefined();
-    expect(byId.get(created.id)).toMatchObject({ displayName: 'Fresh Team', 'members@delta': [{ '@odata.type': '#microsoft.graph.user', id: keep }] });
+    expect(byId.get(created.id)).toMatchObject({
+      displayName: 'Fresh Team',
+      'members@delta': [{ '@odata.type': '#microsoft.graph.user', id: keep }],
+    });
     expect(byId.get(doomed.id)).toMatchObject({ displayName: 'Short Lived' });
 
     // a Microsoft 365 group goes to the recycle bin (changed), a security group is gone (deleted);

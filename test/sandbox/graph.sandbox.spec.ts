@@ -1,6 +1,10 @@
 import { type Client, GraphError, PageIterator } from '@microsoft/microsoft-graph-client';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { createConfidentialClient, createGraphClient, graphDefaultScope } from '../../src/m365/microsoft-clients.js';
+import {
+  createConfidentialClient,
+  createGraphClient,
+  graphDefaultScope,
+} from '../../src/m365/microsoft-clients.js';
 import { removeTestDataDir, startTestSandbox, type TestSandbox } from './sandbox-test.helpers.js';
 
 let t: TestSandbox;
@@ -13,7 +17,10 @@ async function appToken(sb: TestSandbox): Promise<string> {
     tenantId: sb.sandbox.info.tenantId,
     clientSecret: sb.sandbox.info.clientSecret,
   });
-  const r = await cca.acquireTokenByClientCredential({ scopes: [graphDefaultScope(sb.endpoints)], skipCache: true });
+  const r = await cca.acquireTokenByClientCredential({
+    scopes: [graphDefaultScope(sb.endpoints)],
+    skipCache: true,
+  });
   return r?.accessToken as string;
 }
 
@@ -33,7 +40,9 @@ beforeEach(async () => {
 });
 
 function raw(path: string, headers: Record<string, string> = {}, bearer = token) {
-  return t.http(`${t.sandbox.info.graphBaseUrl}${path}`, { headers: { authorization: `Bearer ${bearer}`, ...headers } });
+  return t.http(`${t.sandbox.info.graphBaseUrl}${path}`, {
+    headers: { authorization: `Bearer ${bearer}`, ...headers },
+  });
 }
 
 describe('Graph: users', () => {
@@ -53,7 +62,11 @@ describe('Graph: users', () => {
 
   it('$top must be 1..999 (400 Request_UnsupportedQuery); default page is 100 with a nextLink', async () => {
     for (const bad of ['1000', '0', '-1', 'abc']) {
-      const err = await graph.api('/users').query({ $top: bad }).get().catch((e: unknown) => e);
+      const err = await graph
+        .api('/users')
+        .query({ $top: bad })
+        .get()
+        .catch((e: unknown) => e);
       expect(err).toBeInstanceOf(GraphError);
       expect(err).toMatchObject({ statusCode: 400, code: 'Request_UnsupportedQuery' });
       expect((err as GraphError).message).toContain('Must be between 1 and 999');
@@ -62,7 +75,19 @@ describe('Graph: users', () => {
     expect(page.value).toHaveLength(100);
     expect(page['@odata.nextLink']).toMatch(/\$skiptoken=/);
     expect(Object.keys(page.value[0]).sort()).toEqual(
-      ['businessPhones', 'displayName', 'givenName', 'id', 'jobTitle', 'mail', 'mobilePhone', 'officeLocation', 'preferredLanguage', 'surname', 'userPrincipalName'].sort(),
+      [
+        'businessPhones',
+        'displayName',
+        'givenName',
+        'id',
+        'jobTitle',
+        'mail',
+        'mobilePhone',
+        'officeLocation',
+        'preferredLanguage',
+        'surname',
+        'userPrincipalName',
+      ].sort(),
     );
     const one = await graph.api('/users').top(1).get();
     expect(one.value).toHaveLength(1);
@@ -71,7 +96,11 @@ describe('Graph: users', () => {
   it('$select returns what is asked (accountEnabled only when selected)', async () => {
     const page = await graph.api('/users').select(['id', 'accountEnabled', 'userType']).top(50).get();
     for (const u of page.value) expect(Object.keys(u).sort()).toEqual(['accountEnabled', 'id', 'userType']);
-    const bad = await graph.api('/users').select('nope').get().catch((e: unknown) => e);
+    const bad = await graph
+      .api('/users')
+      .select('nope')
+      .get()
+      .catch((e: unknown) => e);
     expect(bad).toMatchObject({ statusCode: 400 });
   });
 
@@ -86,33 +115,54 @@ describe('Graph: users', () => {
       }
       return out;
     };
-    const disabled = await all("/users?$filter=accountEnabled eq false&$select=id,accountEnabled&$top=999");
+    const disabled = await all('/users?$filter=accountEnabled eq false&$select=id,accountEnabled&$top=999');
     expect(disabled.length).toBeGreaterThan(20);
     expect(disabled.every((u) => u.accountEnabled === false)).toBe(true);
 
-    const guests = await all("/users?$filter=userType eq 'Guest'&$select=id,userType,userPrincipalName&$top=999");
+    const guests = await all(
+      "/users?$filter=userType eq 'Guest'&$select=id,userType,userPrincipalName&$top=999",
+    );
     expect(guests.length).toBeGreaterThan(50);
-    expect(guests.every((u) => u.userType === 'Guest' && String(u.userPrincipalName).includes('#EXT#'))).toBe(true);
+    expect(guests.every((u) => u.userType === 'Guest' && String(u.userPrincipalName).includes('#EXT#'))).toBe(
+      true,
+    );
 
     const ids = disabled.slice(0, 3).map((u) => u.id as string);
     const byId = await all(`/users?$filter=id in (${ids.map((i) => `'${i}'`).join(',')})&$select=id`);
     expect(byId.map((u) => u.id).sort()).toEqual([...ids].sort());
 
-    const a = await all("/users?$filter=startswith(userPrincipalName,'a')&$select=userPrincipalName&$top=999");
+    const a = await all(
+      "/users?$filter=startswith(userPrincipalName,'a')&$select=userPrincipalName&$top=999",
+    );
     expect(a.length).toBeGreaterThan(0);
     expect(a.every((u) => String(u.userPrincipalName).toLowerCase().startsWith('a'))).toBe(true);
 
     // ne needs advanced query (ConsistencyLevel: eventual + $count=true)
-    const plain = await graph.api("/users?$filter=userType ne 'Member'").get().catch((e: unknown) => e);
+    const plain = await graph
+      .api("/users?$filter=userType ne 'Member'")
+      .get()
+      .catch((e: unknown) => e);
     expect(plain).toMatchObject({ statusCode: 400, code: 'Request_UnsupportedQuery' });
-    const adv = await graph.api("/users?$filter=userType ne 'Member'&$count=true&$top=1").header('ConsistencyLevel', 'eventual').get();
+    const adv = await graph
+      .api("/users?$filter=userType ne 'Member'&$count=true&$top=1")
+      .header('ConsistencyLevel', 'eventual')
+      .get();
     expect(adv['@odata.count']).toBe(guests.length);
   });
 
   it('$count=true needs ConsistencyLevel: eventual', async () => {
-    const bad = await graph.api('/users').query({ $count: 'true' }).get().catch((e: unknown) => e);
+    const bad = await graph
+      .api('/users')
+      .query({ $count: 'true' })
+      .get()
+      .catch((e: unknown) => e);
     expect(bad).toMatchObject({ statusCode: 400 });
-    const ok = await graph.api('/users').query({ $count: 'true' }).top(5).header('ConsistencyLevel', 'eventual').get();
+    const ok = await graph
+      .api('/users')
+      .query({ $count: 'true' })
+      .top(5)
+      .header('ConsistencyLevel', 'eventual')
+      .get();
     expect(ok['@odata.count']).toBe(2500);
     const text = await raw('/users/$count', { ConsistencyLevel: 'eventual' });
     expect(text.text).toBe('2500');
@@ -121,10 +171,14 @@ describe('Graph: users', () => {
   it('GET /users/{id} by id and by userPrincipalName; 404 with Graph error body', async () => {
     const first = (await graph.api('/users').top(1).select('id,userPrincipalName').get()).value[0];
     expect((await graph.api(`/users/${first.id}`).get()).id).toBe(first.id);
-    expect((await graph.api(`/users/${encodeURIComponent(first.userPrincipalName)}`).get()).id).toBe(first.id);
+    expect((await graph.api(`/users/${encodeURIComponent(first.userPrincipalName)}`).get()).id).toBe(
+      first.id,
+    );
     const missing = await raw('/users/00000000-0000-0000-0000-000000000000');
     expect(missing.status).toBe(404);
-    expect(missing.json()).toMatchObject({ error: { code: 'Request_ResourceNotFound', innerError: { 'request-id': expect.any(String) } } });
+    expect(missing.json()).toMatchObject({
+      error: { code: 'Request_ResourceNotFound', innerError: { 'request-id': expect.any(String) } },
+    });
   });
 });
 
@@ -133,13 +187,23 @@ describe('Graph: groups', () => {
     const unified = await graph.api("/groups?$filter=groupTypes/any(c:c eq 'Unified')&$top=999").get();
     expect(unified.value.length).toBeGreaterThan(5);
     for (const g of unified.value) expect(g).toMatchObject({ groupTypes: ['Unified'], mailEnabled: true });
-    const security = await graph.api('/groups?$filter=securityEnabled eq true and mailEnabled eq false&$top=999').get();
+    const security = await graph
+      .api('/groups?$filter=securityEnabled eq true and mailEnabled eq false&$top=999')
+      .get();
     expect(security.value.length).toBeGreaterThan(5);
     for (const g of security.value) expect(g.groupTypes).toEqual([]);
 
-    const noHeader = await graph.api('/groups').search('"displayName:SG"').get().catch((e: unknown) => e);
+    const noHeader = await graph
+      .api('/groups')
+      .search('"displayName:SG"')
+      .get()
+      .catch((e: unknown) => e);
     expect(noHeader).toMatchObject({ statusCode: 400 });
-    const found = await graph.api('/groups').search('"displayName:sales"').header('ConsistencyLevel', 'eventual').get();
+    const found = await graph
+      .api('/groups')
+      .search('"displayName:sales"')
+      .header('ConsistencyLevel', 'eventual')
+      .get();
     expect(found.value.length).toBeGreaterThan(0);
     for (const g of found.value) expect(String(g.displayName).toLowerCase()).toContain('sales');
   });
@@ -149,11 +213,17 @@ describe('Graph: groups', () => {
     expect(nested).toBeTruthy();
     const direct = await graph.api(`/groups/${nested.id}/members`).top(999).get();
     expect(direct.value.length).toBeGreaterThan(0);
-    expect(direct.value.every((m: Record<string, string>) => m['@odata.type'] === '#microsoft.graph.group')).toBe(true);
+    expect(
+      direct.value.every((m: Record<string, string>) => m['@odata.type'] === '#microsoft.graph.group'),
+    ).toBe(true);
     const trans = await graph.api(`/groups/${nested.id}/transitiveMembers`).top(999).get();
     const types = new Set(trans.value.map((m: Record<string, string>) => m['@odata.type']));
     expect(types).toEqual(new Set(['#microsoft.graph.group', '#microsoft.graph.user']));
-    const usersOnly = await graph.api(`/groups/${nested.id}/transitiveMembers/microsoft.graph.user`).top(5).select('id,displayName').get();
+    const usersOnly = await graph
+      .api(`/groups/${nested.id}/transitiveMembers/microsoft.graph.user`)
+      .top(5)
+      .select('id,displayName')
+      .get();
     expect(usersOnly.value.length).toBe(5);
   });
 });
@@ -162,7 +232,9 @@ describe('Graph: authorization', () => {
   it('no token, a token from another tenant → 401 InvalidAuthenticationToken with Graph error body', async () => {
     const none = await t.http(`${t.sandbox.info.graphBaseUrl}/users`);
     expect(none.status).toBe(401);
-    expect(none.json()).toMatchObject({ error: { code: 'InvalidAuthenticationToken', message: 'Access token is empty.' } });
+    expect(none.json()).toMatchObject({
+      error: { code: 'InvalidAuthenticationToken', message: 'Access token is empty.' },
+    });
 
     const other = await startTestSandbox({ users: 10, seed: 7 });
     try {
@@ -171,10 +243,17 @@ describe('Graph: authorization', () => {
       const res = await raw('/users', {}, foreign);
       expect(res.status).toBe(401);
       expect(res.json()).toMatchObject({
-        error: { code: 'InvalidAuthenticationToken', message: expect.any(String), innerError: { date: expect.any(String), 'request-id': expect.any(String) } },
+        error: {
+          code: 'InvalidAuthenticationToken',
+          message: expect.any(String),
+          innerError: { date: expect.any(String), 'request-id': expect.any(String) },
+        },
       });
       const viaClient = createGraphClient(t.endpoints, async () => foreign);
-      await expect(viaClient.api('/users').get()).rejects.toMatchObject({ statusCode: 401, code: 'InvalidAuthenticationToken' });
+      await expect(viaClient.api('/users').get()).rejects.toMatchObject({
+        statusCode: 401,
+        code: 'InvalidAuthenticationToken',
+      });
     } finally {
       await other.close();
     }
@@ -189,7 +268,10 @@ describe('Graph: authorization', () => {
       const res = await raw('/users', {}, limited);
       expect(res.status).toBe(403);
       expect(res.json()).toMatchObject({
-        error: { code: 'Authorization_RequestDenied', message: 'Insufficient privileges to complete the operation.' },
+        error: {
+          code: 'Authorization_RequestDenied',
+          message: 'Insufficient privileges to complete the operation.',
+        },
       });
       expect((await raw('/groups?$top=1', {}, limited)).status).toBe(200);
     } finally {
@@ -225,7 +307,9 @@ describe('Graph: throttling', () => {
     const last = near.status === 429 ? near : await raw('/users');
     expect(last.status).toBe(429);
     expect(Number(last.headers['retry-after'])).toBeGreaterThanOrEqual(1);
-    expect(last.headers['x-ms-throttle-scope']).toBe(`Tenant_Application/ReadWrite/${t.sandbox.info.clientId}/${t.sandbox.info.tenantId}`);
+    expect(last.headers['x-ms-throttle-scope']).toBe(
+      `Tenant_Application/ReadWrite/${t.sandbox.info.clientId}/${t.sandbox.info.tenantId}`,
+    );
     expect(last.headers['x-ms-throttle-information']).toBe('ResourceUnitLimitExceeded');
     expect(last.json()).toMatchObject({ error: { code: 'TooManyRequests' } });
   });
@@ -265,7 +349,13 @@ describe('Graph: $batch', () => {
 
     const tooMany = await graph
       .api('/$batch')
-      .post({ requests: Array.from({ length: 21 }, (_, i) => ({ id: String(i + 1), method: 'GET', url: '/users?$top=1' })) })
+      .post({
+        requests: Array.from({ length: 21 }, (_, i) => ({
+          id: String(i + 1),
+          method: 'GET',
+          url: '/users?$top=1',
+        })),
+      })
       .catch((e: unknown) => e);
     expect(tooMany).toMatchObject({ statusCode: 400 });
 

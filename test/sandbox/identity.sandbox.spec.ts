@@ -1,9 +1,19 @@
 import { createPublicKey, createVerify } from 'node:crypto';
 import { CryptoProvider } from '@azure/msal-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createConfidentialClient, createGraphClient, graphDefaultScope } from '../../src/m365/microsoft-clients.js';
+import {
+  createConfidentialClient,
+  createGraphClient,
+  graphDefaultScope,
+} from '../../src/m365/microsoft-clients.js';
 import { SANDBOX_PASSWORD } from '../../src/sandbox/index.js';
-import { decodeJwt, form, removeTestDataDir, startTestSandbox, type TestSandbox } from './sandbox-test.helpers.js';
+import {
+  decodeJwt,
+  form,
+  removeTestDataDir,
+  startTestSandbox,
+  type TestSandbox,
+} from './sandbox-test.helpers.js';
 
 const REDIRECT = 'http://localhost:53100/callback';
 
@@ -19,7 +29,11 @@ afterAll(async () => {
   removeTestDataDir();
 });
 
-function app(secret = t.sandbox.info.clientSecret, clientId = t.sandbox.info.clientId, tenantId = t.sandbox.info.tenantId) {
+function app(
+  secret = t.sandbox.info.clientSecret,
+  clientId = t.sandbox.info.clientId,
+  tenantId = t.sandbox.info.tenantId,
+) {
   return createConfidentialClient(t.endpoints, { clientId, tenantId, clientSecret: secret });
 }
 
@@ -45,14 +59,18 @@ async function authorize(url: string): Promise<URL> {
 describe('identity platform: metadata', () => {
   it('serves openid-configuration whose issuer msal accepts, and a JWKS that verifies id tokens', async () => {
     const { authorityHost, tenantId } = t.sandbox.info;
-    const cfg = (await t.http(`${authorityHost}/${tenantId}/v2.0/.well-known/openid-configuration`)).json<Record<string, string>>();
+    const cfg = (await t.http(`${authorityHost}/${tenantId}/v2.0/.well-known/openid-configuration`)).json<
+      Record<string, string>
+    >();
     expect(cfg.issuer).toBe(`${authorityHost}/${tenantId}/v2.0`);
     expect(cfg.token_endpoint).toBe(`${authorityHost}/${tenantId}/oauth2/v2.0/token`);
     expect(cfg.authorization_endpoint).toBe(`${authorityHost}/${tenantId}/oauth2/v2.0/authorize`);
     const jwks = (await t.http(cfg.jwks_uri as string)).json<{ keys: Array<Record<string, string>> }>();
     expect(jwks.keys[0]).toMatchObject({ kty: 'RSA', use: 'sig' });
 
-    const unknown = await t.http(`${authorityHost}/00000000-0000-0000-0000-000000000001/v2.0/.well-known/openid-configuration`);
+    const unknown = await t.http(
+      `${authorityHost}/00000000-0000-0000-0000-000000000001/v2.0/.well-known/openid-configuration`,
+    );
     expect(unknown.status).toBe(400);
     expect(unknown.json<{ error_description: string }>().error_description).toMatch(/^AADSTS90002: Tenant/);
   });
@@ -80,14 +98,17 @@ describe('identity platform: client credentials', () => {
   });
 
   it('also accepts https://graph.microsoft.com/.default (aud = https://graph.microsoft.com)', async () => {
-    const result = await app().acquireTokenByClientCredential({ scopes: ['https://graph.microsoft.com/.default'], skipCache: true });
+    const result = await app().acquireTokenByClientCredential({
+      scopes: ['https://graph.microsoft.com/.default'],
+      skipCache: true,
+    });
     expect(decodeJwt(result?.accessToken as string).aud).toBe('https://graph.microsoft.com');
   });
 
   it('a wrong secret fails with AADSTS7000215 in the error message', async () => {
-    await expect(app('not-the-secret').acquireTokenByClientCredential({ scopes: [graphDefaultScope(t.endpoints)] })).rejects.toThrow(
-      /AADSTS7000215/,
-    );
+    await expect(
+      app('not-the-secret').acquireTokenByClientCredential({ scopes: [graphDefaultScope(t.endpoints)] }),
+    ).rejects.toThrow(/AADSTS7000215/);
   });
 
   it('an expired secret fails with AADSTS7000222', async () => {
@@ -97,19 +118,27 @@ describe('identity platform: client credentials', () => {
     await app(secret.secretText).acquireTokenByClientCredential({ scopes: [graphDefaultScope(t.endpoints)] });
     await t.sandbox.admin.expireSecret(clientId, secret.keyId);
     await expect(
-      app(secret.secretText).acquireTokenByClientCredential({ scopes: [graphDefaultScope(t.endpoints)], skipCache: true }),
+      app(secret.secretText).acquireTokenByClientCredential({
+        scopes: [graphDefaultScope(t.endpoints)],
+        skipCache: true,
+      }),
     ).rejects.toThrow(/AADSTS7000222/);
     await t.sandbox.admin.removeSecret(clientId, secret.keyId);
     await expect(
-      app(secret.secretText).acquireTokenByClientCredential({ scopes: [graphDefaultScope(t.endpoints)], skipCache: true }),
+      app(secret.secretText).acquireTokenByClientCredential({
+        scopes: [graphDefaultScope(t.endpoints)],
+        skipCache: true,
+      }),
     ).rejects.toThrow(/AADSTS7000215/);
   });
 
   it('an unknown client id fails with AADSTS700016', async () => {
     await expect(
-      app(t.sandbox.info.clientSecret, '11111111-2222-3333-4444-555555555555').acquireTokenByClientCredential({
-        scopes: [graphDefaultScope(t.endpoints)],
-      }),
+      app(t.sandbox.info.clientSecret, '11111111-2222-3333-4444-555555555555').acquireTokenByClientCredential(
+        {
+          scopes: [graphDefaultScope(t.endpoints)],
+        },
+      ),
     ).rejects.toThrow(/AADSTS700016/);
   });
 
@@ -128,12 +157,16 @@ describe('identity platform: client credentials', () => {
     expect(raw.status).toBe(400);
     expect(raw.json<{ error_codes: number[] }>().error_codes).toEqual([90002]);
     await expect(
-      app(t.sandbox.info.clientSecret, t.sandbox.info.clientId, other).acquireTokenByClientCredential({ scopes: [graphDefaultScope(t.endpoints)] }),
+      app(t.sandbox.info.clientSecret, t.sandbox.info.clientId, other).acquireTokenByClientCredential({
+        scopes: [graphDefaultScope(t.endpoints)],
+      }),
     ).rejects.toThrow();
   });
 
   it('client credentials needs a /.default scope (AADSTS1002012)', async () => {
-    await expect(app().acquireTokenByClientCredential({ scopes: ['User.Read.All'], skipCache: true })).rejects.toThrow(/AADSTS1002012/);
+    await expect(
+      app().acquireTokenByClientCredential({ scopes: ['User.Read.All'], skipCache: true }),
+    ).rejects.toThrow(/AADSTS1002012/);
   });
 });
 
@@ -168,16 +201,31 @@ describe('identity platform: authorization code with PKCE', () => {
       state: 'state-123',
     });
     const claims = decodeJwt(result.accessToken);
-    expect(claims).toMatchObject({ idtyp: 'user', upn, tid: t.sandbox.info.tenantId, appid: t.sandbox.info.clientId });
-    expect(String(claims.scp).split(' ')).toEqual(expect.arrayContaining(['User.Read.All', 'Group.Read.All']));
-    expect(result.idTokenClaims).toMatchObject({ nonce: 'nonce-456', preferred_username: upn, tid: t.sandbox.info.tenantId });
+    expect(claims).toMatchObject({
+      idtyp: 'user',
+      upn,
+      tid: t.sandbox.info.tenantId,
+      appid: t.sandbox.info.clientId,
+    });
+    expect(String(claims.scp).split(' ')).toEqual(
+      expect.arrayContaining(['User.Read.All', 'Group.Read.All']),
+    );
+    expect(result.idTokenClaims).toMatchObject({
+      nonce: 'nonce-456',
+      preferred_username: upn,
+      tid: t.sandbox.info.tenantId,
+    });
     expect(result.account?.username).toBe(upn);
 
     // the id token verifies against the JWKS
-    const jwks = (await t.http(`${t.sandbox.info.authorityHost}/${t.sandbox.info.tenantId}/discovery/v2.0/keys`)).json<{ keys: Array<Record<string, string>> }>();
+    const jwks = (
+      await t.http(`${t.sandbox.info.authorityHost}/${t.sandbox.info.tenantId}/discovery/v2.0/keys`)
+    ).json<{ keys: Array<Record<string, string>> }>();
     const [h, p, s] = result.idToken.split('.') as [string, string, string];
     const key = createPublicKey({ key: jwks.keys[0] as never, format: 'jwk' });
-    expect(createVerify('RSA-SHA256').update(`${h}.${p}`).verify(key, Buffer.from(s, 'base64url'))).toBe(true);
+    expect(createVerify('RSA-SHA256').update(`${h}.${p}`).verify(key, Buffer.from(s, 'base64url'))).toBe(
+      true,
+    );
 
     // /me with the delegated token
     const graph = createGraphClient(t.endpoints, async () => result.accessToken);
@@ -185,13 +233,22 @@ describe('identity platform: authorization code with PKCE', () => {
     expect(me.userPrincipalName).toBe(upn);
 
     // refresh_token grant (msal uses the cached refresh token)
-    const refreshed = await cca.acquireTokenSilent({ account: result.account as never, scopes: ['User.Read.All'], forceRefresh: true });
+    const refreshed = await cca.acquireTokenSilent({
+      account: result.account as never,
+      scopes: ['User.Read.All'],
+      forceRefresh: true,
+    });
     expect(refreshed.accessToken).not.toBe(result.accessToken);
     expect(decodeJwt(refreshed.accessToken).upn).toBe(upn);
 
     // the code is single-use
     await expect(
-      cca.acquireTokenByCode({ code, scopes: ['User.Read.All'], redirectUri: REDIRECT, codeVerifier: pkce.verifier }),
+      cca.acquireTokenByCode({
+        code,
+        scopes: ['User.Read.All'],
+        redirectUri: REDIRECT,
+        codeVerifier: pkce.verifier,
+      }),
     ).rejects.toThrow(/invalid_grant[\s\S]*AADSTS54005|AADSTS54005/);
   });
 
@@ -207,12 +264,22 @@ describe('identity platform: authorization code with PKCE', () => {
     });
     const code = (await authorize(url)).searchParams.get('code') as string;
     const other = await new CryptoProvider().generatePkceCodes();
-    await expect(cca.acquireTokenByCode({ code, scopes: ['User.Read'], redirectUri: REDIRECT, codeVerifier: other.verifier })).rejects.toThrow(
-      /AADSTS50148/,
-    );
-    await expect(cca.acquireTokenByCode({ code: 'made-up', scopes: ['User.Read'], redirectUri: REDIRECT, codeVerifier: pkce.verifier })).rejects.toThrow(
-      /invalid_grant/,
-    );
+    await expect(
+      cca.acquireTokenByCode({
+        code,
+        scopes: ['User.Read'],
+        redirectUri: REDIRECT,
+        codeVerifier: other.verifier,
+      }),
+    ).rejects.toThrow(/AADSTS50148/);
+    await expect(
+      cca.acquireTokenByCode({
+        code: 'made-up',
+        scopes: ['User.Read'],
+        redirectUri: REDIRECT,
+        codeVerifier: pkce.verifier,
+      }),
+    ).rejects.toThrow(/invalid_grant/);
   });
 
   it('sign-in and consent pages; a refused consent goes back as access_denied', async () => {
@@ -269,7 +336,12 @@ describe('identity platform: authorization code with PKCE', () => {
   });
 
   it('prompt=none without a session answers login_required', async () => {
-    const url = await app().getAuthCodeUrl({ scopes: ['User.Read'], redirectUri: REDIRECT, prompt: 'none', state: 's' });
+    const url = await app().getAuthCodeUrl({
+      scopes: ['User.Read'],
+      redirectUri: REDIRECT,
+      prompt: 'none',
+      state: 's',
+    });
     const back = await authorize(url);
     expect(back.searchParams.get('error')).toBe('login_required');
   });
@@ -280,10 +352,16 @@ describe('identity platform: consent', () => {
     const { clientId, tenantId, authorityHost } = t.sandbox.info;
     await t.sandbox.admin.revokeConsent(clientId);
     try {
-      const result = await app().acquireTokenByClientCredential({ scopes: [graphDefaultScope(t.endpoints)], skipCache: true });
+      const result = await app().acquireTokenByClientCredential({
+        scopes: [graphDefaultScope(t.endpoints)],
+        skipCache: true,
+      });
       expect(decodeJwt(result?.accessToken as string).roles).toBeUndefined();
       const graph = createGraphClient(t.endpoints, async () => result?.accessToken as string);
-      await expect(graph.api('/users').get()).rejects.toMatchObject({ statusCode: 403, code: 'Authorization_RequestDenied' });
+      await expect(graph.api('/users').get()).rejects.toMatchObject({
+        statusCode: 403,
+        code: 'Authorization_RequestDenied',
+      });
 
       const consentUrl = `${authorityHost}/${tenantId}/v2.0/adminconsent?${form({
         client_id: clientId,
@@ -296,8 +374,13 @@ describe('identity platform: consent', () => {
       expect(back.searchParams.get('admin_consent')).toBe('True');
       expect(back.searchParams.get('tenant')).toBe(tenantId);
       expect(back.searchParams.get('state')).toBe('ac');
-      const again = await app().acquireTokenByClientCredential({ scopes: [graphDefaultScope(t.endpoints)], skipCache: true });
-      expect(decodeJwt(again?.accessToken as string).roles).toEqual(expect.arrayContaining(['User.Read.All']));
+      const again = await app().acquireTokenByClientCredential({
+        scopes: [graphDefaultScope(t.endpoints)],
+        skipCache: true,
+      });
+      expect(decodeJwt(again?.accessToken as string).roles).toEqual(
+        expect.arrayContaining(['User.Read.All']),
+      );
     } finally {
       await t.sandbox.admin.grantConsent(clientId);
     }

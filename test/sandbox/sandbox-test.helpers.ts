@@ -25,7 +25,10 @@ export interface TestSandbox {
   endpoints: MicrosoftEndpoints;
   caPem: string;
   /** HTTPS client trusting the sandbox CA, not following redirects. */
-  http: (url: string, init?: { method?: string; headers?: Record<string, string>; body?: string }) => Promise<RawResponse>;
+  http: (
+    url: string,
+    init?: { method?: string; headers?: Record<string, string>; body?: string },
+  ) => Promise<RawResponse>;
   close(): Promise<void>;
 }
 
@@ -40,7 +43,10 @@ export async function startTestSandbox(options: SandboxOptions = {}): Promise<Te
   const sandbox = await startSandbox({ port: 0, dataDir: testDataDir(), users: 50, ...options });
   const caPem = readFileSync(sandbox.info.caFile, 'utf8');
   const agent = new Agent({ connect: { ca: caPem } });
-  const http = async (url: string, init: { method?: string; headers?: Record<string, string>; body?: string } = {}) => {
+  const http = async (
+    url: string,
+    init: { method?: string; headers?: Record<string, string>; body?: string } = {},
+  ) => {
     const res = await request(url, {
       method: (init.method ?? 'GET') as 'GET',
       headers: init.headers,
@@ -49,12 +55,17 @@ export async function startTestSandbox(options: SandboxOptions = {}): Promise<Te
     });
     const text = await res.body.text();
     const headers: Record<string, string> = {};
-    for (const [k, v] of Object.entries(res.headers)) if (v !== undefined) headers[k] = Array.isArray(v) ? v.join(', ') : v;
+    for (const [k, v] of Object.entries(res.headers))
+      if (v !== undefined) headers[k] = Array.isArray(v) ? v.join(', ') : v;
     return { status: res.statusCode, headers, text, json: <T>() => JSON.parse(text) as T };
   };
   return {
     sandbox,
-    endpoints: { authorityHost: sandbox.info.authorityHost, graphBaseUrl: sandbox.info.graphBaseUrl, extraCaPem: caPem },
+    endpoints: {
+      authorityHost: sandbox.info.authorityHost,
+      graphBaseUrl: sandbox.info.graphBaseUrl,
+      extraCaPem: caPem,
+    },
     caPem,
     http,
     async close() {
@@ -65,7 +76,10 @@ export async function startTestSandbox(options: SandboxOptions = {}): Promise<Te
 }
 
 export function decodeJwt(token: string): Record<string, unknown> {
-  return JSON.parse(Buffer.from(token.split('.')[1] ?? '', 'base64url').toString('utf8')) as Record<string, unknown>;
+  return JSON.parse(Buffer.from(token.split('.')[1] ?? '', 'base64url').toString('utf8')) as Record<
+    string,
+    unknown
+  >;
 }
 
 export function form(fields: Record<string, string>): string {

@@ -1,25 +1,60 @@
-import { Authorized, Ctx, Query, Resolver, Root, Subscription } from 'type-graphql';
-import { getIntegration } from '../../app/pbx.js';
-import { ApiRole } from '../../domain/access.js';
-import type { IntegrationRecord } from '../../domain/tenant.js';
-import type { GraphQLContext } from '../context.js';
+import { Arg, Authorized, Ctx, Mutation, Query, Resolver, Root, Subscription } from 'type-graphql';
+import {
+  checkConnection,
+  connect,
+  getIntegrationView,
+  type IntegrationView,
+  updateSecret,
+} from '../../app/integration.js';
+import { integrationDeps } from '../../app/services.js';
 import { Topic } from '../../app/topics.js';
-import { IntegrationType } from '../types/integration.type.js';
+import { ApiRole } from '../../domain/access.js';
+import type { GraphQLContext } from '../context.js';
+import { ConnectInput, ConnectionCheckType, ConnectPayload, IntegrationType } from '../types/integration.type.js';
+
+const deps = (ctx: GraphQLContext) => integrationDeps(ctx.services, ctx.store);
 
 @Resolver(() => IntegrationType)
 export class IntegrationResolver {
   @Authorized(ApiRole.ADMIN, ApiRole.VIEWER)
   @Query(() => IntegrationType, { description: "The PBX's Microsoft 365 integration." })
   integration(@Ctx() ctx: GraphQLContext) {
-    return getIntegration(ctx.store, ctx.caller);
+    return getIntegrationView(deps(ctx), ctx.caller);
+  }
+
+  @Authorized(ApiRole.ADMIN)
+  @Mutation(() => ConnectPayload, {
+    description:
+      'L2: checks the app registration and its secret, stores them, and returns the URL where the admin signs in and consents for the organisation.',
+  })
+  connect(@Arg('input', () => ConnectInput) input: ConnectInput, @Ctx() ctx: GraphQLContext) {
+    return connect(deps(ctx), ctx.caller, input);
+  }
+
+  @Authorized(ApiRole.ADMIN)
+  @Mutation(() => IntegrationType, {
+    description: 'L3: replaces the client secret once Microsoft accepts the new one; a refused one changes nothing.',
+  })
+  updateSecret(
+    @Arg('secret', () => String) secret: string,
+    @Arg('expiresAt', () => Date, { nullable: true }) expiresAt: Date | null,
+    @Ctx() ctx: GraphQLContext,
+  ) {
+    return updateSecret(deps(ctx), ctx.caller, secret, expiresAt ?? null);
+  }
+
+  @Authorized(ApiRole.ADMIN)
+  @Mutation(() => ConnectionCheckType, { description: 'Checks, live, that the app and the authorization account still have access.' })
+  testConnection(@Ctx() ctx: GraphQLContext) {
+    return checkConnection(deps(ctx), ctx.caller);
   }
 
   @Authorized(ApiRole.ADMIN, ApiRole.VIEWER)
   @Subscription(() => IntegrationType, {
-    description: "The integration, each time its status changes (the caller's PBX only).",
+    description: "The integration, each time it changes (the caller's PBX only).",
     topics: ({ context }) => Topic.integrationChanged((context as GraphQLContext).caller.pbxId),
   })
-  integrationChanged(@Root() integration: IntegrationRecord): IntegrationRecord {
+  integrationChanged(@Root() integration: IntegrationView): IntegrationView {
     return integration;
   }
 }

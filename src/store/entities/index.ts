@@ -8,4 +8,12 @@ import { Pbx } from './pbx.entity.js';
 export { ApiKey, AuditEntry, Extension, ExtensionGroup, ExtensionGroupMember, Integration, Pbx };
 
 /** Every entity the ORM knows; migrations are generated from this list. */
-export const ENTITIES = [Pbx, ApiKey, Integration, Extension, ExtensionGroup, ExtensionGroupMember, AuditEntry];
+export const ENTITIES = [
+  Pbx,
+  ApiKey,
+  Integration,
+  Extension,
+  ExtensionGroup,
+  ExtensionGroupMember,
+  AuditEntry,
+];

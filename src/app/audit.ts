@@ -1,0 +1,78 @@
+import type { Caller } from '../domain/access.js';
+import { type PageArgs, pageRequest } from './extensions.js';
+import type { AuditEntryRecord, Page, Store } from './ports.js';
+
+/**
+ * The audit log (issue 4 item 7): every mutation, who made it (key, role), for which PBX,
+ * with which arguments (secrets redacted), when, and how it ended.
+ */
+
+export const REDACTED = '[redacted]';
+
+/** Argument or field names whose value is never stored: secret, clientSecret, password, token, key ... */
+const SECRET_NAME = /secret|passw|pwd|token|key|credential|authorization|cookie/i;
+
+const MAX_STRING = 500;
+const MAX_ITEMS = 100;
+const MAX_DEPTH = 6;
+
+function redactValue(value: unknown, depth: number): unknown {
+  if (value === null || value === undefined) return null;
+  if (typeof value === 'string') {
+    return value.length > MAX_STRING ? `${value.slice(0, MAX_STRING)}… (${value.length} characters)` : value;
+  }
+  if (typeof value === 'number' || typeof value === 'boolean') return value;
+  if (value instanceof Date) return value.toISOString();
+  if (typeof value !== 'object') return String(value);
+  if (depth >= MAX_DEPTH) return '[…]';
+  if (Array.isArray(value)) {
+    const items = value.slice(0, MAX_ITEMS).map((v) => redactValue(v, depth + 1));
+    if (value.length > MAX_ITEMS) items.push(`… ${value.length - MAX_ITEMS} more`);
+    return items;
+  }
+  const out: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(value as Record<string, unknown>)) {
+    if (v === undefined) continue;
+    out[k] = SECRET_NAME.test(k) ? REDACTED : redactValue(v, depth + 1);
+  }
+  return out;
+}
+
+/**
+ * The arguments of a mutation as they may be stored: every argument or input field named
+ * like a secret (secret, clientSecret, password, token, key ...) becomes "[redacted]",
+ * at any depth; long strings and lists are cut short.
+ */
+export function redactArguments(args: Record<string, unknown>): Record<string, unknown> {
+  return redactValue(args, 0) as Record<string, unknown>;
+}
+
+export interface MutationOutcome {
+  operation: string;
+  args: Record<string, unknown>;
+  /** `OK`, or the error code the caller got. */
+  outcome: string;
+  message: string | null;
+  requestId: string | null;
+  at: Date;
+}
+
+/** Records one mutation of `caller`, with its arguments redacted. */
+export async function recordMutation(store: Store, caller: Caller, m: MutationOutcome): Promise<void> {
+  await store.audit.record({
+    pbxId: caller.pbxId,
+    keyId: caller.keyId,
+    role: caller.role,
+    operation: m.operation.slice(0, 100),
+    arguments: redactArguments(m.args),
+    outcome: m.outcome.slice(0, 64),
+    message: m.message === null ? null : m.message.slice(0, 1000),
+    requestId: m.requestId,
+    at: m.at,
+  });
+}
+
+/** The caller's PBX's audit log, newest first. */
+export async function listAuditLog(store: Store, caller: Caller, args: PageArgs): Promise<Page<AuditEntryRecord>> {
+  return store.audit.page(caller.pbxId, pageRequest(args));
+}

@@ -1,0 +1,81 @@
+import type { FastifyInstance } from 'fastify';
+import { type CallbackQuery, completeConnect } from '../app/integration.js';
+import type { Store } from '../app/ports.js';
+import { type AppServices, integrationDeps } from '../app/services.js';
+import { CONNECT_CALLBACK_PATH } from '../domain/integration.js';
+import type { Logger } from '../logger.js';
+
+export const CONNECT_RESULT_PATH = '/oauth/microsoft/result';
+
+/** What the admin reads after coming back from Microsoft: fixed texts per code, nothing echoed. */
+const RESULT_TEXT: Record<string, { title: string; text: string }> = {
+  CONNECTED: {
+    title: 'Connected to Microsoft 365',
+    text: 'The integration is connected. You can close this page and return to the PBX portal to set up synchronisation.',
+  },
+  CONSENT_DENIED: {
+    title: 'Consent was refused',
+    text: 'The permissions were not granted, so the integration is not connected. Start again from the PBX portal and accept the permissions for your organisation.',
+  },
+  TENANT_MISMATCH: {
+    title: 'Wrong Microsoft 365 organisation',
+    text: 'The account that signed in belongs to another directory than the configured Directory (tenant) ID. Sign in with an administrator of the configured directory.',
+  },
+  STATE_INVALID: {
+    title: 'This sign-in link is no longer valid',
+    text: 'It is unknown, was already used, or has expired. Start the connection again from the PBX portal.',
+  },
+  SECRET_EXPIRED: { title: 'The client secret has expired', text: 'Create a new client secret in Entra ID and connect again.' },
+  INVALID_SECRET: { title: 'The client secret was refused', text: 'Check the client secret value (not its ID) and connect again.' },
+  INITIALIZATION_FAILED: {
+    title: 'Connected, but the directory could not be read',
+    text: 'Check that the app registration has the Graph application permissions User.Read.All and Group.Read.All with admin consent, then connect again.',
+  },
+  SIGN_IN_FAILED: { title: 'Microsoft sign-in failed', text: 'The sign-in did not complete. Start the connection again from the PBX portal.' },
+};
+
+const escape = (s: string) =>
+  s.replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c] as string);
+
+function page(code: string): string {
+  const r = RESULT_TEXT[code] ?? RESULT_TEXT.SIGN_IN_FAILED;
+  const ok = code === 'CONNECTED';
+  return `<!doctype html><html lang="en"><head><meta charset="utf-8"><title>${escape(r.title)}</title>
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<style>body{font-family:system-ui,sans-serif;max-width:40rem;margin:4rem auto;padding:0 1rem;color:#222}
+h1{color:${ok ? '#107c10' : '#a4262c'}}code{background:#f3f3f3;padding:.1rem .3rem}</style></head>
+<body><h1>${escape(r.title)}</h1><p>${escape(r.text)}</p><p>Result code: <code>${escape(code)}</code></p></body></html>`;
+}
+
+/**
+ * The redirect URI of the connect flow (L1, L2): Microsoft sends the admin's browser here
+ * with `code` and `state` (or an `error`); the result page then says what happened.
+ */
+export function registerOAuthCallback(
+  app: FastifyInstance,
+  deps: { services: AppServices; openStore: () => Store; logger: Logger },
+) {
+  app.get<{ Querystring: CallbackQuery }>(CONNECT_CALLBACK_PATH, async (request, reply) => {
+    const q = request.query ?? {};
+    const outcome = await completeConnect(integrationDeps(deps.services, deps.openStore()), {
+      state: typeof q.state === 'string' ? q.state : undefined,
+      code: typeof q.code === 'string' ? q.code : undefined,
+      error: typeof q.error === 'string' ? q.error : undefined,
+      error_description: typeof q.error_description === 'string' ? q.error_description : undefined,
+    });
+    if (outcome.ok) deps.logger.info({ pbxId: outcome.pbxId }, 'integration connected');
+    else deps.logger.warn({ pbxId: outcome.pbxId, code: outcome.code, reason: outcome.message }, 'connect failed');
+    const code = outcome.ok ? 'CONNECTED' : outcome.code;
+    return reply.redirect(`${CONNECT_RESULT_PATH}?result=${encodeURIComponent(code)}`, 303);
+  });
+
+  app.get<{ Querystring: { result?: string } }>(CONNECT_RESULT_PATH, async (request, reply) => {
+    const code = String(request.query?.result ?? '');
+    return reply
+      .code(RESULT_TEXT[code] ? 200 : 400)
+      .header('content-type', 'text/html; charset=utf-8')
+      .header('cache-control', 'no-store')
+      .header('content-security-policy', "default-src 'none'; style-src 'unsafe-inline'")
+      .send(page(RESULT_TEXT[code] ? code : 'SIGN_IN_FAILED'));
+  });
+}

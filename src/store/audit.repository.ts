@@ -1,0 +1,52 @@
+import type { EntityManager, FilterQuery } from '@mikro-orm/core';
+import type { AuditEntryRecord, AuditRepository, Page, PageRequest } from '../app/ports.js';
+import { decodeCursor, encodeCursor } from './cursor.js';
+import { AuditEntry, Pbx } from './entities/index.js';
+
+const toRecord = (a: AuditEntry): AuditEntryRecord => ({
+  id: a.id,
+  pbxId: a.pbx.id,
+  keyId: a.keyId,
+  role: a.role,
+  operation: a.operation,
+  arguments: a.arguments,
+  outcome: a.outcome,
+  message: a.message,
+  requestId: a.requestId,
+  at: a.at,
+});
+
+export class MikroAuditRepository implements AuditRepository {
+  constructor(private readonly em: EntityManager) {}
+
+  async record(entry: Omit<AuditEntryRecord, 'id'>) {
+    // A native insert: it runs at once, and flushes nothing else the unit of work may hold.
+    const { pbxId, ...fields } = entry;
+    const row = this.em.create(AuditEntry, { ...fields, pbx: this.em.getReference(Pbx, pbxId) }, { persist: false });
+    await this.em.insert(row);
+  }
+
+  async page(pbxId: string, page: PageRequest): Promise<Page<AuditEntryRecord>> {
+    const where: FilterQuery<AuditEntry> = { pbx: pbxId };
+    if (page.after) {
+      const [ms, id] = decodeCursor('audit', page.after, ['number', 'string']);
+      const at = new Date(ms);
+      where.$or = [{ at: { $lt: at } }, { at, id: { $lt: id } }];
+    }
+    const found = await this.em.find(AuditEntry, where, {
+      orderBy: { at: 'desc', id: 'desc' },
+      limit: page.first + 1,
+    });
+    const totalCount = await this.em.count(AuditEntry, { pbx: pbxId });
+    const edges = found.slice(0, page.first).map((a) => ({
+      cursor: encodeCursor('audit', [a.at.getTime(), a.id]),
+      node: toRecord(a),
+    }));
+    return {
+      edges,
+      endCursor: edges.at(-1)?.cursor ?? null,
+      hasNextPage: found.length > page.first,
+      totalCount,
+    };
+  }
+}
