@@ -156,7 +156,7 @@ const counts = (s: PlanSummary) =>
 
 // ---------------------------------------------------------------- input
 console.log(
-  `planner bench: ${USERS} users, ${GROUPS} groups x ${MEMBERS_PER_GROUP} members, ${CHANGES} changes, ${RUNS} runs each (times: run 1 / 2 / 3); gc ${gc ? 'on' : 'off (heap figures are rough)'}`,
+  `planner bench: ${USERS} users, ${GROUPS} groups x ${MEMBERS_PER_GROUP} members, ${CHANGES} changes, ${RUNS} runs each (times: run 1 / 2 / ...); gc ${gc ? 'on' : 'off (heap figures are rough)'}`,
 );
 /**
  * Inputs come from JSON (Graph) or a database driver, i.e. as flat strings. Ids glued

@@ -73,6 +73,10 @@ export async function recordMutation(store: Store, caller: Caller, m: MutationOu
 }
 
 /** The caller's PBX's audit log, newest first. */
-export async function listAuditLog(store: Store, caller: Caller, args: PageArgs): Promise<Page<AuditEntryRecord>> {
+export async function listAuditLog(
+  store: Store,
+  caller: Caller,
+  args: PageArgs,
+): Promise<Page<AuditEntryRecord>> {
   return store.audit.page(caller.pbxId, pageRequest(args));
 }

@@ -42,7 +42,8 @@ export function pageRequest(args: PageArgs): PageRequest {
   return { first, after: args.after || null };
 }
 
-const notFound = (what: string, id: string) => new AppError('NOT_FOUND', `No ${what} with id ${id}`, { field: 'id' });
+const notFound = (what: string, id: string) =>
+  new AppError('NOT_FOUND', `No ${what} with id ${id}`, { field: 'id' });
 
 function refuseInvalid(problems: FieldProblem[]) {
   if (problems.length) throw AppError.invalidInput(problems);
@@ -66,7 +67,11 @@ export async function listExtensions(
   return store.directory.pageExtensions(caller.pbxId, filter, page);
 }
 
-export async function getExtension(store: Store, caller: Caller, id: string): Promise<ExtensionRecord | null> {
+export async function getExtension(
+  store: Store,
+  caller: Caller,
+  id: string,
+): Promise<ExtensionRecord | null> {
   return store.directory.findExtension(caller.pbxId, id);
 }
 
@@ -85,7 +90,9 @@ export async function createExtension(
       throw new AppError('NUMBER_IN_USE', `Extension number ${fields.number} is in use`, { field: 'number' });
     }
     if (fields.email && (await tx.directory.findExtensionByEmail(pbxId, fields.email))) {
-      throw new AppError('EMAIL_IN_USE', `Another extension has the email ${fields.email}`, { field: 'email' });
+      throw new AppError('EMAIL_IN_USE', `Another extension has the email ${fields.email}`, {
+        field: 'email',
+      });
     }
     const pbx = await tx.tenants.findPbx(pbxId);
     if (!pbx) throw new AppError('NOT_FOUND', 'This PBX no longer exists');
@@ -124,13 +131,17 @@ export async function updateExtension(
     if (patch.number !== undefined && patch.number !== current.number) {
       const other = await tx.directory.findExtensionByNumber(pbxId, patch.number);
       if (other && other.id !== id) {
-        throw new AppError('NUMBER_IN_USE', `Extension number ${patch.number} is in use`, { field: 'number' });
+        throw new AppError('NUMBER_IN_USE', `Extension number ${patch.number} is in use`, {
+          field: 'number',
+        });
       }
     }
     if (patch.email) {
       const other = await tx.directory.findExtensionByEmail(pbxId, patch.email);
       if (other && other.id !== id) {
-        throw new AppError('EMAIL_IN_USE', `Another extension has the email ${patch.email}`, { field: 'email' });
+        throw new AppError('EMAIL_IN_USE', `Another extension has the email ${patch.email}`, {
+          field: 'email',
+        });
       }
     }
     const updated = await tx.directory.updateExtension(pbxId, id, patch);
@@ -184,7 +195,8 @@ async function checkMembers(tx: Store, pbxId: string, memberIds: readonly string
   const found = await tx.directory.existingExtensionIds(pbxId, memberIds);
   const unknown = memberIds.filter((m) => !found.has(m));
   if (unknown.length) {
-    const shown = unknown.slice(0, 5).join(', ') + (unknown.length > 5 ? ` and ${unknown.length - 5} more` : '');
+    const shown =
+      unknown.slice(0, 5).join(', ') + (unknown.length > 5 ? ` and ${unknown.length - 5} more` : '');
     throw AppError.invalidInput([{ field: 'memberIds', message: `not extensions of this PBX: ${shown}` }]);
   }
 }
@@ -202,9 +214,13 @@ export async function createExtensionGroup(
     await tx.directory.lockPbx(pbxId);
     const count = await tx.directory.countExtensionGroups(pbxId);
     if (count >= MAX_EXTENSION_GROUPS) {
-      throw new AppError('GROUP_LIMIT_REACHED', `The PBX holds at most ${MAX_EXTENSION_GROUPS} extension groups`, {
-        limit: MAX_EXTENSION_GROUPS,
-      });
+      throw new AppError(
+        'GROUP_LIMIT_REACHED',
+        `The PBX holds at most ${MAX_EXTENSION_GROUPS} extension groups`,
+        {
+          limit: MAX_EXTENSION_GROUPS,
+        },
+      );
     }
     if (await tx.directory.findExtensionGroupByName(pbxId, name.value as string)) {
       throw new AppError('NAME_IN_USE', `An extension group named "${name.value}" exists`, { field: 'name' });

@@ -41,7 +41,13 @@ export interface ExtensionFields {
 export type ExtensionPatch = Partial<ExtensionFields>;
 
 /** U9: on a synced extension these cannot be changed by hand (the number, and the PBX-managed fields, can). */
-export const LOCKED_EXTENSION_FIELDS = ['firstName', 'lastName', 'email', 'mobileNumber', 'jobTitle'] as const;
+export const LOCKED_EXTENSION_FIELDS = [
+  'firstName',
+  'lastName',
+  'email',
+  'mobileNumber',
+  'jobTitle',
+] as const;
 export type LockedExtensionField = (typeof LOCKED_EXTENSION_FIELDS)[number];
 
 /** G4: on a synced group these cannot be changed by hand (and the group cannot be deleted). */
@@ -120,7 +126,10 @@ export function normaliseExtensionFields(
   if (has('mobileNumber')) {
     const v = cleanText(input.mobileNumber);
     if (v !== null && !isValidMobileNumber(v))
-      problems.push({ field: 'mobileNumber', message: 'must be a phone number (digits, optional leading +)' });
+      problems.push({
+        field: 'mobileNumber',
+        message: 'must be a phone number (digits, optional leading +)',
+      });
     else value.mobileNumber = v;
   }
   for (const field of ['jobTitle', 'callerIdName', 'notes'] as const) {
@@ -131,7 +140,8 @@ export function normaliseExtensionFields(
     else value[field] = v;
   }
   if (has('voicemailEnabled')) {
-    if (input.voicemailEnabled === null) problems.push({ field: 'voicemailEnabled', message: 'cannot be null' });
+    if (input.voicemailEnabled === null)
+      problems.push({ field: 'voicemailEnabled', message: 'cannot be null' });
     else value.voicemailEnabled = input.voicemailEnabled ?? true;
   }
   return { value, problems };
@@ -164,7 +174,10 @@ export interface GroupPatch {
 }
 
 /** Checks and normalises a group's name (required on create). */
-export function normaliseGroupName(name: string | null | undefined): { value?: string; problem?: FieldProblem } {
+export function normaliseGroupName(name: string | null | undefined): {
+  value?: string;
+  problem?: FieldProblem;
+} {
   const v = cleanText(name);
   if (v === null) return { problem: { field: 'name', message: 'is required' } };
   if (v.length > LIMITS.groupName)

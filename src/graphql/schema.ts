@@ -2,15 +2,26 @@ import 'reflect-metadata';
 import { createPubSub } from '@graphql-yoga/subscription';
 import { type GraphQLSchema, lexicographicSortSchema, printSchema } from 'graphql';
 import { buildSchema, type PubSub } from 'type-graphql';
+import { auditMutations } from './audit.middleware.js';
 import { authChecker } from './auth-checker.js';
+import { AuditResolver } from './resolvers/audit.resolver.js';
+import { ExtensionResolver } from './resolvers/extension.resolver.js';
+import { ExtensionGroupResolver } from './resolvers/extension-group.resolver.js';
 import { IntegrationResolver } from './resolvers/integration.resolver.js';
 import { PbxResolver } from './resolvers/pbx.resolver.js';
 
-export const RESOLVERS = [PbxResolver, IntegrationResolver] as const;
+export const RESOLVERS = [
+  PbxResolver,
+  IntegrationResolver,
+  ExtensionResolver,
+  ExtensionGroupResolver,
+  AuditResolver,
+] as const;
 
 /** Builds the executable schema. `pubSub` carries subscription events (Redis-backed in the gateway). */
 export async function buildGatewaySchema(pubSub: PubSub = createPubSub()): Promise<GraphQLSchema> {
-  return buildSchema({
+  // Every mutation, of any resolver, is audited in one place (src/graphql/audit.middleware.ts).
+  const schema = await buildSchema({
     resolvers: [...RESOLVERS],
     authChecker,
     authMode: 'error',
@@ -18,6 +29,7 @@ export async function buildGatewaySchema(pubSub: PubSub = createPubSub()): Promi
     validate: false,
     emitSchemaFile: false,
   });
+  return auditMutations(schema);
 }
 
 /** The SDL as committed in schema/schema.graphql: sorted, so it diffs cleanly. */

@@ -8,8 +8,11 @@ import type {
   MicrosoftOrganization,
   TokenCacheIO,
 } from '../app/microsoft.port.js';
+import { request } from 'undici';
+import { MicrosoftError } from '../app/microsoft.port.js';
 import { graphError, identityError } from './errors.js';
 import {
+  agentFor,
   createConfidentialClient,
   createGraphClient,
   graphDefaultScope,
@@ -64,7 +67,32 @@ export class MsalIdentity implements MicrosoftIdentity, MicrosoftDirectoryInfo {
   }
 
   async verifyAppCredentials(app: MicrosoftAppCredentials): Promise<void> {
-    await this.appToken(app);
+    try {
+      await this.appToken(app);
+    } catch (err) {
+      throw await this.explainDiscoveryFailure(err, app.tenantId);
+    }
+  }
+
+  /**
+   * msal-node reports a failed metadata discovery as `endpoints_resolution_error` and drops
+   * Microsoft's answer; ask the tenant's OpenID configuration directly so an unknown tenant
+   * is named as such (AADSTS90002) rather than "unavailable".
+   */
+  private async explainDiscoveryFailure(err: unknown, tenantId: string): Promise<unknown> {
+    if (!(err instanceof MicrosoftError) || err.code !== 'UNAVAILABLE') return err;
+    try {
+      const url = `${this.endpoints.authorityHost.replace(/\/+$/, '')}/${encodeURIComponent(tenantId)}/v2.0/.well-known/openid-configuration`;
+      const res = await request(url, { dispatcher: agentFor(this.endpoints.extraCaPem) });
+      const body = await res.body.text();
+      if (res.statusCode >= 400) {
+        const described = (JSON.parse(body) as { error_description?: string }).error_description;
+        if (described) return identityError({ errorMessage: described });
+      }
+    } catch {
+      // The probe failed too: keep the original answer.
+    }
+    return err;
   }
 
   async generatePkce() {

@@ -54,7 +54,7 @@ export const MICROSOFT_CLOUDS = {
 const agents = new Map<string, Agent>();
 
 /** One keep-alive agent per extra CA, shared by the clients that trust it. */
-function agentFor(extraCaPem: string | undefined): Agent | undefined {
+export function agentFor(extraCaPem: string | undefined): Agent | undefined {
   if (!extraCaPem) return undefined;
   let a = agents.get(extraCaPem);
   if (!a) {

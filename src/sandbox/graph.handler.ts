@@ -67,7 +67,7 @@ const USER_READ = {
     'Directory.ReadWrite.All',
   ],
 };
-const _ME_READ = {
+const ME_READ = {
   app: [],
   delegated: [
     'User.Read',
@@ -690,18 +690,25 @@ const ROUTES: Route[] = [
   },
   {
     method: 'GET',
-    pattern: /^(?:users\/([^/]+)|me)$/,
-    perms: USER_READ,
-    handler: (ctx, call, m, p) => {
-      const u = m[1] ? userOr404(ctx, m[1]) : meOf(ctx, p);
-      const sel = parseSelect(call.url.searchParams.get('$select'), USER_KNOWN, 'microsoft.graph.user');
-      const basicOnly =
-        p.delegated && ![...FULL_USER_READ].some((x) => p.permissions.has(x)) && u.id !== p.userId;
-      return ok({
-        '@odata.context': `${ctx.graphBaseUrl}/$metadata#users${sel ? `(${sel.join(',')})` : ''}/$entity`,
-        ...userView(u, sel, basicOnly),
-      });
+    pattern: /^me$/,
+    perms: 'any', // an app token gets 400 (no signed-in user), checked in meOf
+    handler: (ctx, call, _m, p) => {
+      const me = meOf(ctx, p);
+      if (!permitted(p, ME_READ)) {
+        throw new SandboxError(
+          403,
+          'Authorization_RequestDenied',
+          'Insufficient privileges to complete the operation.',
+        );
+      }
+      return singleUser(ctx, call, me, p);
     },
+  },
+  {
+    method: 'GET',
+    pattern: /^users\/([^/]+)$/,
+    perms: USER_READ,
+    handler: (ctx, call, m, p) => singleUser(ctx, call, userOr404(ctx, m[1] as string), p),
   },
   {
     method: 'GET',
@@ -838,6 +845,17 @@ const ROUTES: Route[] = [
     },
   },
 ];
+
+function singleUser(ctx: SandboxContext, call: GraphCall, u: UserRecord, p: Principal): GraphAnswer {
+  const sel = parseSelect(call.url.searchParams.get('$select'), USER_KNOWN, 'microsoft.graph.user');
+  // User.ReadBasic.All (delegated) reads only the basic profile of others
+  const basicOnly =
+    p.delegated && ![...FULL_USER_READ].some((x) => p.permissions.has(x)) && u.id !== p.userId;
+  return ok({
+    '@odata.context': `${ctx.graphBaseUrl}/$metadata#users${sel ? `(${sel.join(',')})` : ''}/$entity`,
+    ...userView(u, sel, basicOnly),
+  });
+}
 
 function meOf(ctx: SandboxContext, p: Principal): UserRecord {
   if (!p.delegated || !p.userId) {

@@ -181,17 +181,11 @@ function missingConsent(app: AppRegistration, userId: string, perms: string[]): 
   return perms.filter((p) => !granted.has(p));
 }
 
-function formatScope(
-  ctx: SandboxContext,
-  app: AppRegistration,
-  userId: string,
-  requested: ResolvedScopes,
-): string {
+function formatScope(app: AppRegistration, userId: string, requested: ResolvedScopes): string {
   const granted = grantedScopes(app, userId);
   const graph = [...granted].filter((s) => !OIDC_SCOPES.has(s)).sort();
   const oidc = requested.perms.filter((s) => OIDC_SCOPES.has(s) && granted.has(s));
   const prefix = requested.prefix || (requested.dotDefault ? 'https://graph.microsoft.com/' : '');
-  void ctx;
   return [...graph.map((s) => `${prefix}${s}`), ...oidc].join(' ');
 }
 
@@ -322,7 +316,7 @@ function delegatedResponse(
   const at = userAccessToken(ctx, app, user, audienceOf(ctx, requested));
   const out: Record<string, unknown> = {
     token_type: 'Bearer',
-    scope: formatScope(ctx, app, user.id, requested),
+    scope: formatScope(app, user.id, requested),
     expires_in: at.expiresIn,
     ext_expires_in: at.expiresIn,
     access_token: at.token,

@@ -559,8 +559,10 @@ export function seedTenant(options: { seed: number; users: number; groups?: numb
   for (const u of users) if (u.p.userType === 'Member') tenant.seedMember(all, u.id);
 
   // One security group per department, plus a Microsoft 365 team for some.
+  const deptQuota = Math.min(DEPARTMENT_NAMES.length, Math.ceil(groupCount * 0.2));
+  const cityQuota = Math.ceil(groupCount * 0.2);
   const deptGroups = new Map<string, GroupRecord>();
-  for (const d of DEPARTMENT_NAMES) {
+  for (const d of DEPARTMENT_NAMES.slice(0, deptQuota)) {
     if (groups.length >= groupCount) break;
     deptGroups.set(d, mkGroup(`SG-${d.replace(/\s+/g, '-')}`, 'security', `All members of ${d}`));
   }
@@ -571,9 +573,11 @@ export function seedTenant(options: { seed: number; users: number; groups?: numb
 
   // Location groups (mail-enabled security) nested under regional security groups.
   const cityGroups = new Map<string, GroupRecord>();
-  for (const loc of LOCALES) {
-    for (const city of loc.cities.slice(0, 2)) {
-      if (groups.length >= groupCount - 2) break;
+  const byWeight = [...LOCALES].sort((a, b) => b.weight - a.weight);
+  for (let round = 0; round < 2; round++) {
+    for (const loc of byWeight) {
+      const city = loc.cities[round];
+      if (!city || cityGroups.size >= cityQuota || groups.length >= groupCount - 2) break;
       cityGroups.set(city, mkGroup(`All ${city}`, 'mailsecurity', `Everyone based in ${city}`));
     }
   }
@@ -581,7 +585,7 @@ export function seedTenant(options: { seed: number; users: number; groups?: numb
     const g = cityGroups.get(String(u.p.city));
     if (g) tenant.seedMember(g, u.id);
   }
-  if (groups.length < groupCount && cityGroups.size > 1) {
+  if (groupCount >= 20 && groups.length < groupCount && cityGroups.size > 1) {
     const regions: Record<string, string[]> = {
       'SG-Region-Americas': ['en-US', 'pt-BR'],
       'SG-Region-EMEA': ['en-GB', 'de-DE', 'fr-FR', 'es-ES', 'nl-NL', 'pl-PL', 'sv-SE', 'tr-TR'],

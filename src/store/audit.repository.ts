@@ -22,7 +22,11 @@ export class MikroAuditRepository implements AuditRepository {
   async record(entry: Omit<AuditEntryRecord, 'id'>) {
     // A native insert: it runs at once, and flushes nothing else the unit of work may hold.
     const { pbxId, ...fields } = entry;
-    const row = this.em.create(AuditEntry, { ...fields, pbx: this.em.getReference(Pbx, pbxId) }, { persist: false });
+    const row = this.em.create(
+      AuditEntry,
+      { ...fields, pbx: this.em.getReference(Pbx, pbxId) },
+      { persist: false },
+    );
     await this.em.insert(row);
   }
 

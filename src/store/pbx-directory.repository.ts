@@ -159,7 +159,15 @@ export class MikroPbxDirectoryRepository implements PbxDirectoryRepository {
   async listExtensionGroups(pbxId: string): Promise<ExtensionGroupRecord[]> {
     const rows: Array<Record<string, unknown>> = await this.em
       .createQueryBuilder(ExtensionGroup, 'g')
-      .select(['g.id', 'g.name', 'g.source', 'g.external_id', 'g.created_at', 'g.updated_at', 'm.extension_id'])
+      .select([
+        'g.id',
+        'g.name',
+        'g.source',
+        'g.external_id',
+        'g.created_at',
+        'g.updated_at',
+        'm.extension_id',
+      ])
       .leftJoin('g.members', 'm')
       .where({ pbx: pbxId })
       .orderBy({ id: 'asc' })
@@ -189,7 +197,11 @@ export class MikroPbxDirectoryRepository implements PbxDirectoryRepository {
     return groups.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : a.id < b.id ? -1 : 1));
   }
 
-  async pageExtensions(pbxId: string, filter: ExtensionFilter, page: PageRequest): Promise<Page<ExtensionRecord>> {
+  async pageExtensions(
+    pbxId: string,
+    filter: ExtensionFilter,
+    page: PageRequest,
+  ): Promise<Page<ExtensionRecord>> {
     const filtered = () => {
       const qb = this.em.createQueryBuilder(Extension, 'x').where({ pbx: pbxId });
       if (filter.source) qb.andWhere({ source: filter.source });

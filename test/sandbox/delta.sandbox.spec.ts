@@ -220,7 +220,7 @@ describe('groups/delta', () => {
         { '@odata.type': '#microsoft.graph.user', id: drop, '@removed': { reason: 'deleted' } },
       ]),
     );
-    expect((byId.get(security.id)?.['members@delta'] as unknown[]).length).toBe(2);
+    expect(byId.get(security.id)?.['members@delta']).toHaveLength(2);
     expect(byId.get(all.id)).toMatchObject({ displayName: 'Everyone' });
     expect(byId.get(all.id)?.['members@delta']).toBeUndefined();
     expect(byId.get(created.id)).toMatchObject({

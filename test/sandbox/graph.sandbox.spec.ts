@@ -229,6 +229,20 @@ describe('Graph: groups', () => {
 });
 
 describe('Graph: authorization', () => {
+  it('/me needs a delegated token (400 with an app token)', async () => {
+    const res = await raw('/me');
+    expect(res.status).toBe(400);
+    expect(res.json()).toMatchObject({ error: { code: 'BadRequest' } });
+  });
+
+  it('unknown segments answer 400 like Graph', async () => {
+    const res = await raw('/nothing-here');
+    expect(res.status).toBe(400);
+    expect(res.json()).toMatchObject({
+      error: { code: 'BadRequest', message: "Resource not found for the segment 'nothing-here'." },
+    });
+  });
+
   it('no token, a token from another tenant → 401 InvalidAuthenticationToken with Graph error body', async () => {
     const none = await t.http(`${t.sandbox.info.graphBaseUrl}/users`);
     expect(none.status).toBe(401);
@@ -319,10 +333,11 @@ describe('Graph: throttling', () => {
     for (let i = 0; i < 50; i++) expect((await raw('/users?$top=1')).status).toBe(200);
   });
 
-  it('error rate knob answers 503/504, which graph-client retries', async () => {
+  it('the error rate knob answers 503/504 with Retry-After', async () => {
     await t.sandbox.admin.setFaults({ errorRate: 1 });
     const res = await raw('/users?$top=1');
     expect([503, 504]).toContain(res.status);
+    expect(res.headers['retry-after']).toBe('1');
     await t.sandbox.admin.setFaults({ errorRate: 0 });
   });
 });

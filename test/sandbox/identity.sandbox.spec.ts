@@ -1,5 +1,5 @@
 import { createPublicKey, createVerify } from 'node:crypto';
-import { CryptoProvider } from '@azure/msal-node';
+import { CryptoProvider, type ICachePlugin } from '@azure/msal-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   createConfidentialClient,
@@ -161,6 +161,29 @@ describe('identity platform: client credentials', () => {
         scopes: [graphDefaultScope(t.endpoints)],
       }),
     ).rejects.toThrow();
+  });
+
+  it('keeps the token cache through a cache plugin', async () => {
+    let stored = '';
+    let reads = 0;
+    const plugin: ICachePlugin = {
+      async beforeCacheAccess(c) {
+        reads++;
+        if (stored) c.tokenCache.deserialize(stored);
+      },
+      async afterCacheAccess(c) {
+        if (c.cacheHasChanged) stored = c.tokenCache.serialize();
+      },
+    };
+    const { clientId, tenantId, clientSecret } = t.sandbox.info;
+    const first = createConfidentialClient(t.endpoints, { clientId, tenantId, clientSecret }, plugin);
+    const a = await first.acquireTokenByClientCredential({ scopes: [graphDefaultScope(t.endpoints)] });
+    expect(reads).toBeGreaterThan(0);
+    expect(JSON.parse(stored).AccessToken).toBeTruthy();
+    const second = createConfidentialClient(t.endpoints, { clientId, tenantId, clientSecret }, plugin);
+    const b = await second.acquireTokenByClientCredential({ scopes: [graphDefaultScope(t.endpoints)] });
+    expect(b?.accessToken).toBe(a?.accessToken);
+    expect(b?.fromCache).toBe(true);
   });
 
   it('client credentials needs a /.default scope (AADSTS1002012)', async () => {

@@ -39,7 +39,10 @@ export class ExtensionGroup {
   externalId: string | null = null;
 
   /** Read only through queries; members are written in bulk as pivot rows by the repository. */
-  @OneToMany(() => ExtensionGroupMember, (m) => m.group)
+  @OneToMany(
+    () => ExtensionGroupMember,
+    (m) => m.group,
+  )
   members = new Collection<ExtensionGroupMember>(this);
 
   @Property({ type: 'datetime' })

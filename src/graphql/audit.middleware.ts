@@ -1,0 +1,83 @@
+import { defaultFieldResolver, GraphQLError, type GraphQLFieldResolver, type GraphQLSchema } from 'graphql';
+import { recordMutation } from '../app/audit.js';
+import { AppError } from '../app/errors.js';
+import type { GraphQLContext } from './context.js';
+
+/** Codes whose message is the caller's own business and safe to keep (the rest is masked, as in errors.ts). */
+const PUBLIC_CODES = new Set(['FORBIDDEN', 'UNAUTHENTICATED', 'BAD_USER_INPUT']);
+
+const AUDITED = Symbol('audited');
+
+function unwrap(error: unknown): unknown {
+  let e = error;
+  for (let i = 0; i < 5 && e instanceof GraphQLError && e.originalError; i++) e = e.originalError;
+  return e;
+}
+
+/** How a failed mutation ended, as the caller saw it: the code, and the message unless it was masked. */
+export function failureOf(error: unknown): { outcome: string; message: string | null } {
+  const e = unwrap(error);
+  if (e instanceof AppError) return { outcome: e.code, message: e.message };
+  if (e instanceof GraphQLError) {
+    const code = e.extensions?.code;
+    if (typeof code === 'string' && PUBLIC_CODES.has(code)) return { outcome: code, message: e.message };
+  }
+  return { outcome: 'INTERNAL_SERVER_ERROR', message: 'Internal server error' };
+}
+
+/**
+ * The audit log's one generic place (issue 4 item 7): wraps the resolver of every field
+ * of the Mutation type, whatever resolver class defines it, present or future, over HTTP
+ * and WebSocket alike. It sits outside type-graphql's own middlewares, so a mutation
+ * refused by the role check (FORBIDDEN) or failing in its use case is recorded with its
+ * error code, and a successful one with OK. Arguments are stored redacted (src/app/audit.ts).
+ *
+ * The entry is written after the use case's transaction ended, through a native insert
+ * of the request's unit of work, so a failed mutation's rollback never takes it along.
+ * A failure to write the entry is logged and does not change the mutation's answer
+ * (its effect is already committed).
+ */
+export function auditMutations(schema: GraphQLSchema): GraphQLSchema {
+  const mutation = schema.getMutationType();
+  if (!mutation) return schema;
+  for (const field of Object.values(mutation.getFields())) {
+    const resolve = (field.resolve ?? defaultFieldResolver) as GraphQLFieldResolver<
+      unknown,
+      GraphQLContext
+    > & {
+      [AUDITED]?: true;
+    };
+    if (resolve[AUDITED]) continue;
+    const audited: typeof resolve = async (root, args, ctx, info) => {
+      const at = new Date();
+      const record = async (outcome: string, message: string | null) => {
+        if (!ctx?.caller || !ctx.store) return;
+        try {
+          await recordMutation(ctx.store, ctx.caller, {
+            operation: info.fieldName,
+            args,
+            outcome,
+            message,
+            requestId: ctx.requestId ?? null,
+            at,
+          });
+        } catch (err) {
+          ctx.logger?.error({ err, operation: info.fieldName }, 'could not write the audit entry');
+        }
+      };
+      let result: unknown;
+      try {
+        result = await resolve(root, args, ctx, info);
+      } catch (err) {
+        const failure = failureOf(err);
+        await record(failure.outcome, failure.message);
+        throw err;
+      }
+      await record('OK', null);
+      return result;
+    };
+    audited[AUDITED] = true;
+    field.resolve = audited;
+  }
+  return schema;
+}

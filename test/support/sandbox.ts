@@ -1,0 +1,92 @@
+import { mkdirSync, readFileSync } from 'node:fs';
+import path from 'node:path';
+import { Agent, request } from 'undici';
+import type { Gateway } from '../../src/gateway.js';
+import { type Sandbox, type SandboxOptions, startSandbox } from '../../src/sandbox/index.js';
+import type { TestDatabase } from './db.js';
+import { gql, seedPbx, startTestGateway } from './gateway.js';
+import { ConnectDocument, UpdatePbxDocument } from '../generated/graphql.js';
+
+/** The sandbox tenant for a test file: CA and keys kept under .data/test-sandbox (made once). */
+export async function startTestSandbox(options: SandboxOptions = {}) {
+  const dataDir = path.resolve('.data/test-sandbox');
+  mkdirSync(dataDir, { recursive: true });
+  const sandbox = await startSandbox({ port: 0, dataDir, users: 50, ...options });
+  const agent = new Agent({ connect: { ca: readFileSync(sandbox.info.caFile, 'utf8') } });
+  return { sandbox, agent };
+}
+
+/** Gateway settings that point at the sandbox, as an operator would set them. */
+export function sandboxEnv(sandbox: Sandbox): Record<string, string> {
+  return {
+    MS_AUTHORITY_HOST: sandbox.info.authorityHost,
+    MS_GRAPH_BASE_URL: sandbox.info.graphBaseUrl,
+    MS_EXTRA_CA_FILE: sandbox.info.caFile,
+  };
+}
+
+/** A gateway wired to the sandbox, and a PBX whose public URL is the gateway (so the redirect URI lands here). */
+export async function startGatewayWithSandbox(db: TestDatabase, sandbox: Sandbox, overrides: Record<string, string> = {}) {
+  const gateway = await startTestGateway(db, { ...sandboxEnv(sandbox), ...overrides });
+  const seeded = await seedPbx(gateway);
+  await gql(gateway.url, seeded.keys.admin, UpdatePbxDocument, { input: { publicBaseUrl: gateway.url } });
+  await sandbox.admin.addRedirectUri(sandbox.info.clientId, `${gateway.url}/oauth/microsoft/callback`);
+  return { gateway, ...seeded };
+}
+
+export async function adminUpn(sandbox: Sandbox): Promise<string> {
+  const users = await sandbox.admin.listUsers({ top: 1000 });
+  const admin = users.value.find((u) => u.isAdmin);
+  return String(admin?.userPrincipalName);
+}
+
+/**
+ * Plays the admin's browser with a plain HTTP client: authorize at the sandbox (auto
+ * sign-in with login_hint), follow the redirect to the gateway's callback, then to the
+ * result page. Returns the result code the page names.
+ */
+export async function followAuthorization(
+  agent: Agent,
+  authorizationUrl: string,
+  loginHint: string,
+): Promise<{ result: string; callbackUrl: string; page: string }> {
+  const url = new URL(authorizationUrl);
+  url.searchParams.set('login_hint', loginHint);
+  const res = await request(url, { dispatcher: agent });
+  await res.body.text();
+  const location = res.headers.location;
+  if (res.statusCode !== 302 || typeof location !== 'string') {
+    throw new Error(`authorize answered ${res.statusCode} without a redirect`);
+  }
+  return finishAtGateway(location);
+}
+
+/** Calls the gateway's callback as the browser would, and reads the result page it redirects to. */
+export async function finishAtGateway(callbackUrl: string) {
+  const cb = await fetch(callbackUrl, { redirect: 'manual' });
+  const next = cb.headers.get('location');
+  if (cb.status !== 303 || !next) throw new Error(`callback answered ${cb.status}`);
+  const resultUrl = new URL(next, callbackUrl);
+  const page = await (await fetch(resultUrl)).text();
+  return { result: resultUrl.searchParams.get('result') ?? '', callbackUrl, page };
+}
+
+/** connect + consent through the sandbox: ends CONNECTED. */
+export async function connectIntegration(
+  world: { gateway: Gateway; keys: { admin: string } },
+  sandbox: Sandbox,
+  agent: Agent,
+  input: { clientSecret?: string; secretExpiresAt?: string } = {},
+) {
+  const res = await gql(world.gateway.url, world.keys.admin, ConnectDocument, {
+    input: {
+      clientId: sandbox.info.clientId,
+      tenantId: sandbox.info.tenantId,
+      clientSecret: input.clientSecret ?? sandbox.info.clientSecret,
+      secretExpiresAt: input.secretExpiresAt,
+    },
+  });
+  const url = res.body.data?.connect.authorizationUrl;
+  if (!url) throw new Error(`connect failed: ${JSON.stringify(res.body.errors)}`);
+  return followAuthorization(agent, url, await adminUpn(sandbox));
+}
