@@ -18,7 +18,7 @@ import { Metrics } from './http/metrics.js';
 import { registerOAuthCallback } from './http/oauth-callback.js';
 import { MsalIdentity } from './m365/identity.adapter.js';
 import { createLogger, type Logger } from './logger.js';
-import { createRedis, pingRedis } from './redis.js';
+import { createRedis, pingRedis, waitUntilReady } from './redis.js';
 import { type Orm, openDatabase, pingDatabase } from './store/orm.js';
 import { RedisAuthStateStore } from './store/auth-state.redis.js';
 import { openStore } from './store/store.js';
@@ -47,6 +47,9 @@ export async function startGateway(config: Config, opts: { logger?: Logger } = {
 
   const orm = await openDatabase(config.database);
   const redis: Redis = createRedis(config.redis.url, 'command', logger, 'command');
+  // The command connection fails fast by design; give it a moment to connect before serving.
+  // If Redis is down, start anyway: /readyz says so and the connection keeps retrying.
+  await waitUntilReady(redis, 5000);
   const queues = new JobQueues(redis, config.redis.queuePrefix);
   const metrics = new Metrics(() => queues.counts());
   const events: EventBus = createEventBus(config.redis.url, config.redis.queuePrefix, logger);

@@ -34,6 +34,21 @@ export function createRedis(url: string, use: RedisUse, logger?: Logger, name?: 
   return redis;
 }
 
+/** Resolves when the connection is ready, or after `timeoutMs` (never rejects). */
+export function waitUntilReady(redis: Redis, timeoutMs: number): Promise<void> {
+  if (redis.status === 'ready') return Promise.resolve();
+  return new Promise((resolve) => {
+    const timer = setTimeout(done, timeoutMs);
+    timer.unref();
+    function done() {
+      clearTimeout(timer);
+      redis.off('ready', done);
+      resolve();
+    }
+    redis.once('ready', done);
+  });
+}
+
 export async function pingRedis(redis: Redis, timeoutMs = 1000): Promise<void> {
   await Promise.race([
     redis.ping(),

@@ -520,9 +520,7 @@ function tokenEndpoint(ctx: SandboxContext, req: FastifyRequest, form: Form): Re
     }
     const requested = resolveScopes(ctx, app, form.scope ?? entry.scopes.join(' '));
     requested.perms = [...new Set([...entry.scopes, ...requested.perms.filter((p) => OIDC_SCOPES.has(p))])];
-    const out = delegatedResponse(ctx, app, user, requested, entry.nonce);
-    if (typeof out.refresh_token === 'string') entry.issuedRefreshTokens.push(out.refresh_token);
-    return out;
+    return delegatedResponse(ctx, app, user, requested, entry.nonce);
   }
 
   if (grant === 'refresh_token') {
@@ -646,6 +644,9 @@ function issueCode(
     });
   }
   const code = opaque('1.AR', 160);
+  if (ctx.codes.size > 1000) {
+    for (const [k, v] of ctx.codes) if (v.expiresAt < Date.now()) ctx.codes.delete(k);
+  }
   ctx.codes.set(code, {
     clientId: flow.clientId,
     redirectUri: flow.redirectUri,
@@ -657,7 +658,6 @@ function issueCode(
     nonce: flow.params.nonce,
     expiresAt: Date.now() + CODE_LIFETIME_MS,
     redeemed: false,
-    issuedRefreshTokens: [],
   });
   return finish(reply, flow, {
     code,

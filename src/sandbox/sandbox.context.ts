@@ -39,8 +39,6 @@ export interface AuthCodeGrant {
   nonce?: string;
   expiresAt: number;
   redeemed: boolean;
-  /** Refresh tokens issued from this code, revoked if the code is replayed. */
-  issuedRefreshTokens: string[];
 }
 
 export interface RefreshGrant {

@@ -10,7 +10,21 @@ import { integrationDeps } from '../../app/services.js';
 import { Topic } from '../../app/topics.js';
 import { ApiRole } from '../../domain/access.js';
 import type { GraphQLContext } from '../context.js';
-import { ConnectInput, ConnectionCheckType, ConnectPayload, IntegrationType } from '../types/integration.type.js';
+import {
+  disableIntegration,
+  disconnectIntegration,
+  enableIntegration,
+  pauseSync,
+  resumeSync,
+} from '../../app/integration-lifecycle.js';
+import {
+  ConnectInput,
+  ConnectionCheckType,
+  ConnectPayload,
+  IntegrationChangeType,
+  IntegrationType,
+  SyncTargetEnum,
+} from '../types/integration.type.js';
 
 const deps = (ctx: GraphQLContext) => integrationDeps(ctx.services, ctx.store);
 
@@ -47,6 +61,54 @@ export class IntegrationResolver {
   @Mutation(() => ConnectionCheckType, { description: 'Checks, live, that the app and the authorization account still have access.' })
   testConnection(@Ctx() ctx: GraphQLContext) {
     return checkConnection(deps(ctx), ctx.caller);
+  }
+
+  @Authorized(ApiRole.ADMIN)
+  @Mutation(() => IntegrationChangeType, {
+    description: 'L4/L5: pauses user or group sync; deleteSynced deletes the synced extensions (groups), else they stay, locked.',
+  })
+  pause(
+    @Arg('target', () => SyncTargetEnum) target: SyncTargetEnum,
+    @Arg('deleteSynced', () => Boolean) deleteSynced: boolean,
+    @Ctx() ctx: GraphQLContext,
+  ) {
+    return pauseSync(deps(ctx), ctx.caller, target, deleteSynced);
+  }
+
+  @Authorized(ApiRole.ADMIN)
+  @Mutation(() => IntegrationChangeType, { description: 'L8: resumes a paused user or group sync.' })
+  resume(@Arg('target', () => SyncTargetEnum) target: SyncTargetEnum, @Ctx() ctx: GraphQLContext) {
+    return resumeSync(deps(ctx), ctx.caller, target);
+  }
+
+  @Authorized(ApiRole.ADMIN)
+  @Mutation(() => IntegrationChangeType, {
+    description: 'L6: disables the integration (settings kept, not editable; SSO refused).',
+  })
+  disable(
+    @Arg('deleteExtensions', () => Boolean) deleteExtensions: boolean,
+    @Arg('deleteGroups', () => Boolean) deleteGroups: boolean,
+    @Ctx() ctx: GraphQLContext,
+  ) {
+    return disableIntegration(deps(ctx), ctx.caller, deleteExtensions, deleteGroups);
+  }
+
+  @Authorized(ApiRole.ADMIN)
+  @Mutation(() => IntegrationChangeType, { description: 'L8: enables a disabled integration.' })
+  enable(@Ctx() ctx: GraphQLContext) {
+    return enableIntegration(deps(ctx), ctx.caller);
+  }
+
+  @Authorized(ApiRole.ADMIN)
+  @Mutation(() => IntegrationChangeType, {
+    description: 'L7: removes the integration; kept extensions and groups become fully PBX-managed.',
+  })
+  disconnect(
+    @Arg('deleteExtensions', () => Boolean) deleteExtensions: boolean,
+    @Arg('deleteGroups', () => Boolean) deleteGroups: boolean,
+    @Ctx() ctx: GraphQLContext,
+  ) {
+    return disconnectIntegration(deps(ctx), ctx.caller, deleteExtensions, deleteGroups);
   }
 
   @Authorized(ApiRole.ADMIN, ApiRole.VIEWER)

@@ -119,3 +119,27 @@ export class ConnectionCheckType {
   @Field(() => [String])
   problems!: string[];
 }
+
+export enum SyncTargetEnum {
+  USERS = 'USERS',
+  GROUPS = 'GROUPS',
+}
+registerEnumType(SyncTargetEnum, { name: 'SyncTarget', description: 'User sync (extensions) or group sync (extension groups).' });
+
+@ObjectType('IntegrationChange', { description: 'A lifecycle step and what it did to the synced extensions and groups.' })
+export class IntegrationChangeType {
+  @Field(() => IntegrationType)
+  integration!: IntegrationType;
+
+  @Field(() => Int)
+  extensionsDeleted!: number;
+
+  @Field(() => Int)
+  groupsDeleted!: number;
+
+  @Field(() => Int, { description: 'Kept, and now fully PBX-managed (disconnect).' })
+  extensionsReleased!: number;
+
+  @Field(() => Int, { description: 'Kept, and now fully PBX-managed (disconnect).' })
+  groupsReleased!: number;
+}
