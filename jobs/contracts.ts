@@ -11,14 +11,17 @@ export type QueueName = (typeof QueueName)[keyof typeof QueueName];
 
 export const JobName = {
   Ping: 'ping',
+  CheckSecretExpiry: 'check-secret-expiry',
 } as const;
 export type JobName = (typeof JobName)[keyof typeof JobName];
 
 export interface JobPayloads {
   [JobName.Ping]: { message: string };
+  [JobName.CheckSecretExpiry]: Record<string, never>;
 }
 export interface JobResults {
   [JobName.Ping]: { pong: string; at: string };
+  [JobName.CheckSecretExpiry]: { checkedAt: string; warned: Array<{ pbxId: string; warnings: string[] }> };
 }
 
 export type JobPayload<N extends JobName> = JobPayloads[N];
@@ -27,6 +30,7 @@ export type JobResult<N extends JobName> = JobResults[N];
 /** Which queue carries each job. */
 export const JOB_QUEUE: { [N in JobName]: QueueName } = {
   [JobName.Ping]: QueueName.System,
+  [JobName.CheckSecretExpiry]: QueueName.System,
 };
 
 /** How many jobs of a queue one worker process runs at once. */

@@ -5,6 +5,7 @@ import Fastify, { type FastifyBaseLogger, LogController } from 'fastify';
 import type { Redis } from 'ioredis';
 import { buildProcessors } from '../jobs/processors/index.js';
 import { JobQueues } from '../jobs/queues.js';
+import { registerSchedulers } from '../jobs/schedulers.js';
 import { startWorkers, type Workers } from '../jobs/worker.js';
 import type { Store } from './app/ports.js';
 import { SecretBox } from './app/secret-box.js';
@@ -71,9 +72,12 @@ export async function startGateway(config: Config, opts: { logger?: Logger } = {
     workers = startWorkers({
       redisUrl: config.redis.url,
       prefix: config.redis.queuePrefix,
-      processors: buildProcessors(),
+      processors: buildProcessors({ openStore: store, now: services.now }),
       logger,
     });
+    await registerSchedulers(queues).catch((err) =>
+      logger.warn({ err: (err as Error).message }, 'could not register job schedulers (Redis down?); they are registered at the next start'),
+    );
   }
 
   let stopping = false;

@@ -23,6 +23,6 @@ export const REDACT_PATHS = [
   '*.apiKey',
 ];
 
-export function createLogger(level: string, name = 'gateway'): Logger {
-  return pino({ name, level, redact: { paths: REDACT_PATHS, censor: '[redacted]' } });
+export function createLogger(level: string, name = 'gateway', destination?: pino.DestinationStream): Logger {
+  return pino({ name, level, redact: { paths: REDACT_PATHS, censor: '[redacted]' } }, destination);
 }

@@ -1,9 +1,18 @@
+import type { Store } from '../../src/app/ports.js';
 import type { Processors } from '../worker.js';
+import { checkSecretExpiryProcessor } from './check-secret-expiry.processor.js';
 import { pingProcessor } from './ping.processor.js';
 
-/** Every processor, by job name. Dependencies arrive through `deps` as use cases grow. */
-export function buildProcessors(_deps: Record<string, never> = {}): Processors {
+/** What processors need: a fresh unit of work per job, and the clock. */
+export interface ProcessorDeps {
+  openStore: () => Store;
+  now: () => Date;
+}
+
+/** Every processor, by job name. */
+export function buildProcessors(deps: ProcessorDeps): Processors {
   return {
     ping: pingProcessor,
+    'check-secret-expiry': checkSecretExpiryProcessor(deps),
   };
 }

@@ -81,3 +81,8 @@ export function auditMutations(schema: GraphQLSchema): GraphQLSchema {
   }
   return schema;
 }
+
+/** Whether a field's resolver records audit entries (for the check that every mutation does). */
+export function isAudited(resolve: unknown): boolean {
+  return typeof resolve === 'function' && (resolve as { [AUDITED]?: true })[AUDITED] === true;
+}

@@ -670,7 +670,6 @@ function issueCode(
 /** After sign-in: consent if needed, then the code (or the admin-consent answer). */
 function afterSignIn(
   ctx: SandboxContext,
-  req: FastifyRequest,
   reply: FastifyReply,
   flow: AuthorizeFlow,
   user: UserRecord,
@@ -732,7 +731,6 @@ function afterSignIn(
     recordConsent(app, user, missing.length > 0 ? missing : flow.scopes, user.isAdmin);
     return issueCode(ctx, reply, flow, user);
   }
-  void req;
   const list = (missing.length > 0 ? missing : flow.scopes).map((s) => ({
     name: s,
     description: DELEGATED_PERMISSIONS[s]?.description ?? s,
@@ -863,12 +861,12 @@ function beginFlow(
     const user = ctx.tenant.activeUser(hint);
     if (user && user.p.accountEnabled !== false) {
       startSession(ctx, reply, user);
-      return afterSignIn(ctx, req, reply, flow, user, true);
+      return afterSignIn(ctx, reply, flow, user, true);
     }
   }
   const session = prompt === 'login' || prompt === 'select_account' ? undefined : sessionUser(ctx, req);
   if (session && (!hint || hint.toLowerCase() === String(session.p.userPrincipalName).toLowerCase())) {
-    return afterSignIn(ctx, req, reply, flow, session, false);
+    return afterSignIn(ctx, reply, flow, session, false);
   }
   if (prompt === 'none') {
     return errorRedirect(
@@ -1025,7 +1023,7 @@ export function registerIdentityRoutes(app: FastifyInstance, ctx: SandboxContext
       );
     }
     startSession(ctx, reply, user);
-    return afterSignIn(ctx, req, reply, flow, user, false);
+    return afterSignIn(ctx, reply, flow, user, false);
   });
 
   app.post<{ Params: { tenant: string }; Body: Form }>('/:tenant/consent', async (req, reply) => {

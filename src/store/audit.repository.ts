@@ -1,7 +1,33 @@
+import { randomBytes } from 'node:crypto';
 import type { EntityManager, FilterQuery } from '@mikro-orm/core';
 import type { AuditEntryRecord, AuditRepository, Page, PageRequest } from '../app/ports.js';
 import { decodeCursor, encodeCursor } from './cursor.js';
 import { AuditEntry, Pbx } from './entities/index.js';
+
+let lastMs = 0;
+let sequence = 0;
+
+/**
+ * A UUID version 7: 48 bits of Unix milliseconds, then a per-process counter, then random
+ * bits. Ids made later in this process sort after earlier ones, so entries that share the
+ * same millisecond still list in the order they were written.
+ */
+export function uuidv7(nowMs: number = Date.now()): string {
+  if (nowMs > lastMs) {
+    lastMs = nowMs;
+    sequence = 0;
+  } else if (++sequence > 0xfff) {
+    lastMs++;
+    sequence = 0;
+  }
+  const bytes = randomBytes(16);
+  bytes.writeUIntBE(lastMs, 0, 6);
+  bytes[6] = 0x70 | (sequence >> 8);
+  bytes[7] = sequence & 0xff;
+  bytes[8] = 0x80 | (bytes[8] & 0x3f);
+  const hex = bytes.toString('hex');
+  return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20)}`;
+}
 
 const toRecord = (a: AuditEntry): AuditEntryRecord => ({
   id: a.id,
@@ -24,7 +50,7 @@ export class MikroAuditRepository implements AuditRepository {
     const { pbxId, ...fields } = entry;
     const row = this.em.create(
       AuditEntry,
-      { ...fields, pbx: this.em.getReference(Pbx, pbxId) },
+      { ...fields, id: uuidv7(), pbx: this.em.getReference(Pbx, pbxId) },
       { persist: false },
     );
     await this.em.insert(row);

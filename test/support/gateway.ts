@@ -1,4 +1,6 @@
 import { randomBytes } from 'node:crypto';
+import { Writable } from 'node:stream';
+import { createLogger, type Logger } from '../../src/logger.js';
 import type { TypedDocumentNode } from '@graphql-typed-document-node/core';
 import { type ExecutionResult, print } from 'graphql';
 import { type Client, createClient } from 'graphql-ws';
@@ -40,8 +42,21 @@ export async function startTestGateway(
   db: TestDatabase,
   overrides: Record<string, string> = {},
   role = 'all',
+  logger?: Logger,
 ) {
-  return startGateway(testConfig(db, overrides, role));
+  return startGateway(testConfig(db, overrides, role), { logger });
+}
+
+/** A logger that keeps every line (as JSON text) for a test to read; redacts as the gateway's does. */
+export function captureLogger(level = 'trace'): { logger: Logger; lines: string[] } {
+  const lines: string[] = [];
+  const stream = new Writable({
+    write(chunk, _enc, cb) {
+      lines.push(String(chunk));
+      cb();
+    },
+  });
+  return { logger: createLogger(level, 'gateway', stream), lines };
 }
 
 /** A PBX with keys of every role. */
