@@ -17,7 +17,7 @@ import {
   UpdateSecretDocument,
 } from '../generated/graphql.js';
 import { describeEachDb, type TestDatabase } from '../support/db.js';
-import { gql, seedPbx, startTestGateway, wsClient } from '../support/gateway.js';
+import { type GqlResponse, gql, seedPbx, startTestGateway, wsClient } from '../support/gateway.js';
 
 type Tenant = Awaited<ReturnType<typeof seedPbx>>;
 type Entry = AuditLogQuery['auditLog']['nodes'][number];
@@ -181,7 +181,7 @@ describeEachDb('audit log (issue 4 item 7)', (leg) => {
     const seen: Entry[] = [];
     let after: string | null | undefined = null;
     for (;;) {
-      const res = await gql(gw.url, a.keys.admin, AuditLogDocument, { first: 3, after });
+      const res: GqlResponse<AuditLogQuery> = await gql(gw.url, a.keys.admin, AuditLogDocument, { first: 3, after });
       const conn = res.body.data?.auditLog;
       if (!conn) throw new Error(JSON.stringify(res.body.errors));
       expect(conn.totalCount).toBe(all.length);
@@ -192,7 +192,7 @@ describeEachDb('audit log (issue 4 item 7)', (leg) => {
     expect(seen.map((e) => e.id)).toEqual(all.map((e) => e.id));
     const times = seen.map((e) => Date.parse(e.at));
     expect(times).toEqual([...times].sort((x, y) => y - x));
-    expect(seen.slice(0, 7).map((e) => e.arguments.name)).toEqual(
+    expect(seen.slice(0, 7).map((e) => (e.arguments as Record<string, unknown>).name)).toEqual(
       Array.from({ length: 7 }, (_, i) => `Paged ${6 - i}`),
     );
     const badCursor = await gql(gw.url, a.keys.admin, AuditLogDocument, { after: 'nope' });
@@ -209,6 +209,6 @@ describeEachDb('audit log (issue 4 item 7)', (leg) => {
     expect(ofB.map((e) => e.operation)).toEqual(['createExtensionGroup']);
     expect(ofB[0].arguments).toEqual({ name: 'Bravo group' });
     const ofA = await log(a);
-    expect(ofA.some((e) => e.arguments.name === 'Bravo group')).toBe(false);
+    expect(ofA.some((e) => (e.arguments as Record<string, unknown>).name === 'Bravo group')).toBe(false);
   });
 });

@@ -10,13 +10,14 @@ import {
   ExtensionDocument,
   ExtensionGroupDocument,
   ExtensionGroupsDocument,
+  type ExtensionGroupsQuery,
   ExtensionsDocument,
   type ExtensionsQueryVariables,
   UpdateExtensionDocument,
   UpdateExtensionGroupDocument,
 } from '../generated/graphql.js';
 import { describeEachDb, type TestDatabase } from '../support/db.js';
-import { gql, seedPbx, startTestGateway } from '../support/gateway.js';
+import { type GqlResponse, gql, seedPbx, startTestGateway } from '../support/gateway.js';
 
 type Tenant = Awaited<ReturnType<typeof seedPbx>>;
 
@@ -504,7 +505,10 @@ describeEachDb('the PBX side for admins: extensions and groups (issue 4 item 5)'
       const names: string[] = [];
       let after: string | null | undefined = null;
       for (;;) {
-        const res = await gql(gw.url, full.keys.viewer, ExtensionGroupsDocument, { first: 25, after });
+        const res: GqlResponse<ExtensionGroupsQuery> = await gql(gw.url, full.keys.viewer, ExtensionGroupsDocument, {
+          first: 25,
+          after,
+        });
         const conn = res.body.data?.extensionGroups;
         if (!conn) throw new Error(JSON.stringify(res.body.errors));
         expect(conn.totalCount).toBe(63);
