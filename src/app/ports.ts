@@ -83,8 +83,13 @@ export interface ExtensionFilter {
   source?: SyncSource | null;
 }
 
-/** What the directory stores for an extension; only the sync (and tests) set source and externalId. */
-export interface ExtensionWrite extends ExtensionFields {
+/**
+ * What the directory stores for an extension. The PBX-managed fields default (no caller
+ * id name, voicemail on, no notes); only the sync (and tests) set source and externalId.
+ */
+export interface ExtensionWrite
+  extends Omit<ExtensionFields, 'callerIdName' | 'voicemailEnabled' | 'notes'>,
+    Partial<Pick<ExtensionFields, 'callerIdName' | 'voicemailEnabled' | 'notes'>> {
   source?: SyncSource;
   externalId?: string | null;
 }

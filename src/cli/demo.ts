@@ -2,7 +2,9 @@
  * `npm run demo`: the gateway on a fresh machine, in one command.
  * SQLite under .data/, Redis from REDIS_URL, else 127.0.0.1:6379, else a private
  * redis-server started under .data/redis (and stopped on exit). Creates one PBX on the
- * first run (kept across runs) and prints a fresh admin key.
+ * first run (kept across runs) and prints a fresh admin key. The Microsoft 365 sandbox tenant
+ * runs beside it (HTTPS, its own CA under .data/sandbox) and the gateway is pointed at it through
+ * its ordinary settings, as it would be at a national cloud.
  */
 import 'reflect-metadata';
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
@@ -13,6 +15,8 @@ import { createApiKey } from '../app/access.js';
 import { createPbx } from '../app/pbx.js';
 import { type Config, ConfigError, loadConfig, withDemoSecretKey } from '../config.js';
 import { startGateway } from '../gateway.js';
+import { SANDBOX_PASSWORD, startSandbox } from '../sandbox/index.js';
+import { readFileSync } from 'node:fs';
 
 const DEMO_KEY_LABEL = 'demo';
 
@@ -72,8 +76,15 @@ async function ensureRedis(config: Config): Promise<{ url: string; child?: Child
 async function main() {
   const base = loadConfig(withDemoSecretKey(), ['--role', 'all']);
   const redis = await ensureRedis(base);
+  const sandbox = await startSandbox({ port: 0, users: 200, seed: 42, dataDir: '.data/sandbox' });
   const config: Config = {
     ...base,
+    microsoft: {
+      authorityHost: sandbox.info.authorityHost,
+      graphBaseUrl: sandbox.info.graphBaseUrl,
+      extraCaFile: sandbox.info.caFile,
+      extraCaPem: readFileSync(sandbox.info.caFile, 'utf8'),
+    },
     http: {
       host: base.http.host === '0.0.0.0' ? '127.0.0.1' : base.http.host,
       port: base.http.port,
@@ -82,7 +93,11 @@ async function main() {
   };
   const gateway = await startGateway(config);
   const store = gateway.openStore();
-  const pbx = (await store.tenants.listPbxs())[0] ?? (await createPbx(store, { name: 'Demo PBX' }));
+  const found = (await store.tenants.listPbxs())[0] ?? (await createPbx(store, { name: 'Demo PBX' }));
+  // The redirect URI is built from the PBX's public URL (L1): here, the gateway itself.
+  const pbx = await store.tenants.updatePbx(found.id, { publicBaseUrl: gateway.url });
+  await sandbox.admin.addRedirectUri(sandbox.info.clientId, `${gateway.url}/oauth/microsoft/callback`);
+  const sandboxAdmin = (await sandbox.admin.listUsers({ top: 999 })).value.find((u) => u.isAdmin);
   // Keys are stored hashed and cannot be shown again: each run issues a new demo key
   // and retires the one before it.
   await store.tenants.revokeKeys(pbx.id, DEMO_KEY_LABEL, new Date());
@@ -92,10 +107,19 @@ async function main() {
   console.log(`GRAPHQL_URL=${graphqlUrl}`);
   console.log(`ADMIN_KEY=${key}`);
   console.log(`PBX_ID=${pbx.id}`);
+  console.log(`SANDBOX_TENANT_ID=${sandbox.info.tenantId}`);
+  console.log(`SANDBOX_CLIENT_ID=${sandbox.info.clientId}`);
+  console.log(`SANDBOX_CLIENT_SECRET=${sandbox.info.clientSecret}`);
+  console.log(`SANDBOX_ADMIN=${sandboxAdmin?.userPrincipalName ?? ''}`);
+  console.log(`SANDBOX_PASSWORD=${SANDBOX_PASSWORD}`);
   console.log('');
   console.log('Try it:');
   console.log(
     `  curl -s ${graphqlUrl} -H 'content-type: application/json' -H "authorization: Bearer ${key}" -d '{"query":"{ integration { status } }"}'`,
+  );
+  console.log('Connect to the sandbox tenant, then open the printed authorizationUrl and sign in as SANDBOX_ADMIN:');
+  console.log(
+    `  curl -s ${graphqlUrl} -H 'content-type: application/json' -H "authorization: Bearer ${key}" -d '{"query":"mutation { connect(input: { clientId: \\"${sandbox.info.clientId}\\", tenantId: \\"${sandbox.info.tenantId}\\", clientSecret: \\"${sandbox.info.clientSecret}\\" }) { authorizationUrl } }"}'`,
   );
   console.log('');
   console.log(`Health: ${gateway.url}/readyz   Metrics: ${gateway.url}/metrics   Stop: Ctrl+C`);
@@ -108,6 +132,7 @@ async function main() {
     const timer = setTimeout(() => process.exit(1), config.shutdownTimeoutMs);
     timer.unref();
     await gateway.stop();
+    await sandbox.close();
     redis.child?.kill('SIGTERM');
     process.exit(0);
   };

@@ -1,5 +1,5 @@
 import { isValidExtensionNumber } from './extension-number.js';
-import type { PbxExtension, PbxExtensionGroup, SyncSource } from './pbx.types.js';
+import type { PbxExtension, PbxExtensionGroup } from './pbx.types.js';
 import type { FieldProblem } from './tenant.js';
 
 /**
@@ -199,9 +199,4 @@ export function lockedGroupChanges(
     if (now.size !== next.size || [...next].some((id) => !now.has(id))) changed.push('memberIds');
   }
   return changed;
-}
-
-/** Whether a source value is one the gateway knows. */
-export function isSyncSource(value: string): value is SyncSource {
-  return value === 'SYNCED' || value === 'MANUAL';
 }

@@ -313,8 +313,11 @@ export class MikroPbxDirectoryRepository implements PbxDirectoryRepository {
 
   async createExtension(pbxId: string, data: ExtensionWrite) {
     return this.write(async () => {
+      const defined = Object.fromEntries(
+        Object.entries(data).filter(([, v]) => v !== undefined),
+      ) as ExtensionWrite;
       const e = this.em.create(Extension, {
-        ...data,
+        ...defined,
         pbx: this.em.getReference(Pbx, pbxId),
         numberSort: numberSort(data.number),
         emailKey: emailKey(data.email),

@@ -19,7 +19,12 @@ describe('audit arguments (issue 4 item 7)', () => {
       input: {
         clientId: 'c',
         clientSecret: REDACTED,
-        nested: { password: REDACTED, apiKey: REDACTED, refreshToken: REDACTED, list: [{ secret: REDACTED, keep: 1 }] },
+        nested: {
+          password: REDACTED,
+          apiKey: REDACTED,
+          refreshToken: REDACTED,
+          list: [{ secret: REDACTED, keep: 1 }],
+        },
       },
       secret: REDACTED,
       token: REDACTED,

@@ -19,7 +19,10 @@ const synced = {
 
 describe('extension rules (U9)', () => {
   it('normalises a new extension and applies the defaults', () => {
-    const { value, problems } = normaliseExtensionFields({ number: ' 1001 ', firstName: ' Ann ', email: '  ' }, 'create');
+    const { value, problems } = normaliseExtensionFields(
+      { number: ' 1001 ', firstName: ' Ann ', email: '  ' },
+      'create',
+    );
     expect(problems).toEqual([]);
     expect(value).toEqual({
       number: '1001',
@@ -43,9 +46,14 @@ describe('extension rules (U9)', () => {
   });
 
   it('checks only the fields an update carries; null clears, but not a required field', () => {
-    expect(normaliseExtensionFields({ jobTitle: null }, 'update')).toEqual({ value: { jobTitle: null }, problems: [] });
+    expect(normaliseExtensionFields({ jobTitle: null }, 'update')).toEqual({
+      value: { jobTitle: null },
+      problems: [],
+    });
     expect(normaliseExtensionFields({ firstName: null }, 'update').problems[0].field).toBe('firstName');
-    expect(normaliseExtensionFields({ voicemailEnabled: null }, 'update').problems[0].field).toBe('voicemailEnabled');
+    expect(normaliseExtensionFields({ voicemailEnabled: null }, 'update').problems[0].field).toBe(
+      'voicemailEnabled',
+    );
     expect(normaliseExtensionFields({ lastName: null }, 'update').value).toEqual({ lastName: '' });
   });
 
@@ -72,15 +80,22 @@ describe('extension rules (U9)', () => {
   });
 
   it('names the locked fields a patch changes on a synced extension, in a fixed order', () => {
-    expect(lockedExtensionChanges(synced, { jobTitle: 'X', firstName: 'Y', notes: 'n', number: '2' })).toEqual([
-      'firstName',
-      'jobTitle',
-    ]);
+    expect(
+      lockedExtensionChanges(synced, { jobTitle: 'X', firstName: 'Y', notes: 'n', number: '2' }),
+    ).toEqual(['firstName', 'jobTitle']);
     // The same values (email in any case) are no change.
     expect(
-      lockedExtensionChanges(synced, { firstName: 'Ann', email: 'ann@example.COM', jobTitle: null, lastName: 'Archer' }),
+      lockedExtensionChanges(synced, {
+        firstName: 'Ann',
+        email: 'ann@example.COM',
+        jobTitle: null,
+        lastName: 'Archer',
+      }),
     ).toEqual([]);
-    expect(lockedExtensionChanges(synced, { email: null, mobileNumber: null })).toEqual(['email', 'mobileNumber']);
+    expect(lockedExtensionChanges(synced, { email: null, mobileNumber: null })).toEqual([
+      'email',
+      'mobileNumber',
+    ]);
     expect(lockedExtensionChanges({ ...synced, source: 'MANUAL' }, { firstName: 'Z' })).toEqual([]);
   });
 });

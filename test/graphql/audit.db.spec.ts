@@ -33,7 +33,10 @@ describe('the audit hook covers every mutation (issue 4 item 7)', () => {
   });
 
   it('records the code of an expected failure, and masks anything else', () => {
-    expect(failureOf(new AppError('NUMBER_IN_USE', 'taken'))).toEqual({ outcome: 'NUMBER_IN_USE', message: 'taken' });
+    expect(failureOf(new AppError('NUMBER_IN_USE', 'taken'))).toEqual({
+      outcome: 'NUMBER_IN_USE',
+      message: 'taken',
+    });
     const wrapped = new GraphQLError('x', { originalError: new AppError('LOCKED_BY_SYNC', 'locked') });
     expect(failureOf(wrapped)).toEqual({ outcome: 'LOCKED_BY_SYNC', message: 'locked' });
     expect(failureOf(new GraphQLError('no', { extensions: { code: 'FORBIDDEN' } }))).toEqual({
@@ -97,7 +100,9 @@ describeEachDb('audit log (issue 4 item 7)', (leg) => {
   });
 
   it("records a failing mutation with its error code and message (and the failure's rollback keeps it)", async () => {
-    const res = await gql(gw.url, a.keys.admin, CreateExtensionDocument, { input: { number: '1000', firstName: 'Dup' } });
+    const res = await gql(gw.url, a.keys.admin, CreateExtensionDocument, {
+      input: { number: '1000', firstName: 'Dup' },
+    });
     expect(res.body.errors?.[0].extensions?.code).toBe('NUMBER_IN_USE');
     expect(await latest()).toMatchObject({
       operation: 'createExtension',
@@ -107,7 +112,11 @@ describeEachDb('audit log (issue 4 item 7)', (leg) => {
     });
     const bad = await gql(gw.url, a.keys.admin, DeleteExtensionDocument, { id: 'no-such-id' });
     expect(bad.body.errors?.[0].extensions?.code).toBe('NOT_FOUND');
-    expect(await latest()).toMatchObject({ operation: 'deleteExtension', outcome: 'NOT_FOUND', arguments: { id: 'no-such-id' } });
+    expect(await latest()).toMatchObject({
+      operation: 'deleteExtension',
+      outcome: 'NOT_FOUND',
+      arguments: { id: 'no-such-id' },
+    });
   });
 
   it('records a mutation refused by the role check (FORBIDDEN), with the viewer key', async () => {
@@ -125,7 +134,11 @@ describeEachDb('audit log (issue 4 item 7)', (leg) => {
   it("records other engineers' mutations too (updatePbx, connect, updateSecret), secrets redacted", async () => {
     const secret = 'Sup3r~Secret~Value-never-stored-9x';
     await gql(gw.url, a.keys.admin, UpdatePbxDocument, { input: { timeZone: 'Europe/Berlin' } });
-    expect(await latest()).toMatchObject({ operation: 'updatePbx', outcome: 'OK', arguments: { input: { timeZone: 'Europe/Berlin' } } });
+    expect(await latest()).toMatchObject({
+      operation: 'updatePbx',
+      outcome: 'OK',
+      arguments: { input: { timeZone: 'Europe/Berlin' } },
+    });
 
     const connect = await gql(gw.url, a.keys.admin, ConnectDocument, {
       input: { clientId: 'not-a-guid', tenantId: 'not-a-guid-either', clientSecret: secret },
@@ -158,7 +171,11 @@ describeEachDb('audit log (issue 4 item 7)', (leg) => {
     });
     await client.dispose();
     expect(result).toMatchObject({ data: { createExtensionGroup: { id: expect.any(String) } } });
-    expect(await latest()).toMatchObject({ operation: 'createExtensionGroup', outcome: 'OK', arguments: { name: 'Over WS' } });
+    expect(await latest()).toMatchObject({
+      operation: 'createExtensionGroup',
+      outcome: 'OK',
+      arguments: { name: 'Over WS' },
+    });
   });
 
   it('records each root field of a multi-field mutation on its own', async () => {
@@ -169,8 +186,16 @@ describeEachDb('audit log (issue 4 item 7)', (leg) => {
     );
     expect(res.body.data).toBeNull();
     const [newest, previous] = await log(a, 2);
-    expect(previous).toMatchObject({ operation: 'createExtensionGroup', outcome: 'OK', arguments: { name: 'One' } });
-    expect(newest).toMatchObject({ operation: 'createExtensionGroup', outcome: 'NAME_IN_USE', arguments: { name: 'One' } });
+    expect(previous).toMatchObject({
+      operation: 'createExtensionGroup',
+      outcome: 'OK',
+      arguments: { name: 'One' },
+    });
+    expect(newest).toMatchObject({
+      operation: 'createExtensionGroup',
+      outcome: 'NAME_IN_USE',
+      arguments: { name: 'One' },
+    });
   });
 
   it('pages newest first with opaque cursors, without gaps or repeats', async () => {
@@ -181,7 +206,10 @@ describeEachDb('audit log (issue 4 item 7)', (leg) => {
     const seen: Entry[] = [];
     let after: string | null | undefined = null;
     for (;;) {
-      const res: GqlResponse<AuditLogQuery> = await gql(gw.url, a.keys.admin, AuditLogDocument, { first: 3, after });
+      const res: GqlResponse<AuditLogQuery> = await gql(gw.url, a.keys.admin, AuditLogDocument, {
+        first: 3,
+        after,
+      });
       const conn = res.body.data?.auditLog;
       if (!conn) throw new Error(JSON.stringify(res.body.errors));
       expect(conn.totalCount).toBe(all.length);

@@ -54,12 +54,28 @@ describeEachDb('PBX directory: whole-PBX reads, deleteSynced and releaseSynced',
     ids = {};
     // Two synced, two manual extensions; a synced group with a synced and a manual member;
     // a manual group with both kinds too.
-    ids.s1 = (await dir.createExtension(t.pbx.id, { ...fields('100', 'Synced1', 's1@x.com'), source: 'SYNCED', externalId: 'u-1' })).id;
-    ids.s2 = (await dir.createExtension(t.pbx.id, { ...fields('101', 'Synced2'), source: 'SYNCED', externalId: 'u-2' })).id;
+    ids.s1 = (
+      await dir.createExtension(t.pbx.id, {
+        ...fields('100', 'Synced1', 's1@x.com'),
+        source: 'SYNCED',
+        externalId: 'u-1',
+      })
+    ).id;
+    ids.s2 = (
+      await dir.createExtension(t.pbx.id, {
+        ...fields('101', 'Synced2'),
+        source: 'SYNCED',
+        externalId: 'u-2',
+      })
+    ).id;
     ids.m1 = (await dir.createExtension(t.pbx.id, fields('200', 'Manual1', 'm1@x.com'))).id;
     ids.m2 = (await dir.createExtension(t.pbx.id, fields('99', 'Manual2'))).id;
     ids.o1 = (
-      await dir.createExtension(other.pbx.id, { ...fields('100', 'OtherSynced'), source: 'SYNCED', externalId: 'u-1' })
+      await dir.createExtension(other.pbx.id, {
+        ...fields('100', 'OtherSynced'),
+        source: 'SYNCED',
+        externalId: 'u-1',
+      })
     ).id;
     groups = {};
     groups.synced = (
@@ -70,9 +86,16 @@ describeEachDb('PBX directory: whole-PBX reads, deleteSynced and releaseSynced',
         memberIds: [ids.s1, ids.m1],
       })
     ).id;
-    groups.manual = (await dir.createExtensionGroup(t.pbx.id, { name: 'Local', memberIds: [ids.s2, ids.m2] })).id;
+    groups.manual = (
+      await dir.createExtensionGroup(t.pbx.id, { name: 'Local', memberIds: [ids.s2, ids.m2] })
+    ).id;
     groups.other = (
-      await dir.createExtensionGroup(other.pbx.id, { name: 'Entra', source: 'SYNCED', externalId: 'g-1', memberIds: [ids.o1] })
+      await dir.createExtensionGroup(other.pbx.id, {
+        name: 'Entra',
+        source: 'SYNCED',
+        externalId: 'g-1',
+        memberIds: [ids.o1],
+      })
     ).id;
   });
   afterAll(async () => {
@@ -81,11 +104,12 @@ describeEachDb('PBX directory: whole-PBX reads, deleteSynced and releaseSynced',
   });
 
   const extensions = async (tenant: Tenant) =>
-    (await gql(gw?.url as string, tenant.keys.admin, ExtensionsDocument, { first: 500 })).body.data?.extensions.edges.map(
-      (e) => e.node,
-    ) ?? [];
+    (
+      await gql(gw?.url as string, tenant.keys.admin, ExtensionsDocument, { first: 500 })
+    ).body.data?.extensions.edges.map((e) => e.node) ?? [];
   const groupList = async (tenant: Tenant) =>
-    (await gql(gw?.url as string, tenant.keys.admin, ExtensionGroupsDocument, {})).body.data?.extensionGroups.nodes ?? [];
+    (await gql(gw?.url as string, tenant.keys.admin, ExtensionGroupsDocument, {})).body.data?.extensionGroups
+      .nodes ?? [];
 
   it('lists a whole PBX as domain records: extensions in number order, groups with sorted member ids', async () => {
     const all = await dir.listExtensions(t.pbx.id);
@@ -115,7 +139,9 @@ describeEachDb('PBX directory: whole-PBX reads, deleteSynced and releaseSynced',
     expect(gs[1].memberExtensionIds).toEqual([ids.s2, ids.m2].sort());
     // An empty group is listed too.
     await dir.createExtensionGroup(t.pbx.id, { name: 'Empty' });
-    expect((await dir.listExtensionGroups(t.pbx.id)).find((g) => g.name === 'Empty')?.memberExtensionIds).toEqual([]);
+    expect(
+      (await dir.listExtensionGroups(t.pbx.id)).find((g) => g.name === 'Empty')?.memberExtensionIds,
+    ).toEqual([]);
     expect(await dir.countExtensions(t.pbx.id)).toBe(4);
     expect(await dir.countExtensionGroups(t.pbx.id)).toBe(3);
   });
@@ -138,9 +164,14 @@ describeEachDb('PBX directory: whole-PBX reads, deleteSynced and releaseSynced',
     expect(all).toHaveLength(4);
     for (const e of all) expect(e).toMatchObject({ source: 'MANUAL', externalId: null, lockedFields: [] });
     const url = gw?.url as string;
-    const edit = await gql(url, t.keys.admin, UpdateExtensionDocument, { id: ids.s1, input: { firstName: 'Edited' } });
+    const edit = await gql(url, t.keys.admin, UpdateExtensionDocument, {
+      id: ids.s1,
+      input: { firstName: 'Edited' },
+    });
     expect(edit.body.data?.updateExtension.firstName).toBe('Edited');
-    expect((await gql(url, t.keys.admin, DeleteExtensionDocument, { id: ids.s2 })).body.errors).toBeUndefined();
+    expect(
+      (await gql(url, t.keys.admin, DeleteExtensionDocument, { id: ids.s2 })).body.errors,
+    ).toBeUndefined();
     // Groups are untouched by an extension release; the other PBX too.
     expect((await groupList(t)).find((g) => g.id === groups.synced)?.source).toBe('SYNCED');
     expect((await extensions(other))[0]).toMatchObject({ source: 'SYNCED', externalId: 'u-1' });
@@ -148,14 +179,20 @@ describeEachDb('PBX directory: whole-PBX reads, deleteSynced and releaseSynced',
 
   it('retained synced extensions stay locked until released', async () => {
     const url = gw?.url as string;
-    const edit = await gql(url, t.keys.admin, UpdateExtensionDocument, { id: ids.s1, input: { lastName: 'X' } });
+    const edit = await gql(url, t.keys.admin, UpdateExtensionDocument, {
+      id: ids.s1,
+      input: { lastName: 'X' },
+    });
     expect(edit.body.errors?.[0].extensions).toMatchObject({ code: 'LOCKED_BY_SYNC', fields: ['lastName'] });
     const del = await gql(url, t.keys.admin, DeleteExtensionDocument, { id: ids.s1 });
     expect(del.body.errors?.[0].extensions?.code).toBe('LOCKED_BY_SYNC');
     await dir.releaseSynced(t.pbx.id, 'EXTENSIONS');
     const read = await gql(url, t.keys.admin, ExtensionDocument, { id: ids.s1 });
     expect(read.body.data?.extension?.source).toBe('MANUAL');
-    const edit2 = await gql(url, t.keys.admin, UpdateExtensionDocument, { id: ids.s1, input: { lastName: 'X' } });
+    const edit2 = await gql(url, t.keys.admin, UpdateExtensionDocument, {
+      id: ids.s1,
+      input: { lastName: 'X' },
+    });
     expect(edit2.body.data?.updateExtension.lastName).toBe('X');
   });
 
@@ -171,28 +208,53 @@ describeEachDb('PBX directory: whole-PBX reads, deleteSynced and releaseSynced',
     expect(await dir.releaseSynced(t.pbx.id, 'GROUPS')).toBe(1);
     const url = gw?.url as string;
     const gs = await groupList(t);
-    expect(gs.find((g) => g.id === groups.synced)).toMatchObject({ source: 'MANUAL', externalId: null, lockedFields: [] });
+    expect(gs.find((g) => g.id === groups.synced)).toMatchObject({
+      source: 'MANUAL',
+      externalId: null,
+      lockedFields: [],
+    });
     const upd = await gql(url, t.keys.admin, UpdateExtensionGroupDocument, {
       id: groups.synced,
       name: 'Was Entra',
       memberIds: [ids.m2],
     });
     expect(upd.body.data?.updateExtensionGroup).toMatchObject({ name: 'Was Entra', memberIds: [ids.m2] });
-    expect((await gql(url, t.keys.admin, DeleteExtensionGroupDocument, { id: groups.synced })).body.errors).toBeUndefined();
+    expect(
+      (await gql(url, t.keys.admin, DeleteExtensionGroupDocument, { id: groups.synced })).body.errors,
+    ).toBeUndefined();
     // Extensions keep their own lock state.
     expect((await extensions(t)).filter((e) => e.source === 'SYNCED')).toHaveLength(2);
     expect((await groupList(other))[0]).toMatchObject({ source: 'SYNCED' });
   });
 
   it('maps unique-index conflicts at the repository to NUMBER_IN_USE / EMAIL_IN_USE / NAME_IN_USE', async () => {
-    await expect(dir.createExtension(t.pbx.id, fields('100', 'Dup'))).rejects.toMatchObject({ code: 'NUMBER_IN_USE' });
+    await expect(dir.createExtension(t.pbx.id, fields('100', 'Dup'))).rejects.toMatchObject({
+      code: 'NUMBER_IN_USE',
+    });
     await expect(dir.createExtension(t.pbx.id, fields('300', 'Dup', 'S1@X.COM'))).rejects.toMatchObject({
       code: 'EMAIL_IN_USE',
     });
-    await expect(dir.createExtensionGroup(t.pbx.id, { name: 'Local' })).rejects.toMatchObject({ code: 'NAME_IN_USE' });
+    await expect(dir.createExtensionGroup(t.pbx.id, { name: 'Local' })).rejects.toMatchObject({
+      code: 'NAME_IN_USE',
+    });
     // The repository stays usable after a refused write.
     const fresh = gw?.openStore().directory as PbxDirectoryRepository;
     expect((await fresh.createExtension(t.pbx.id, fields('300', 'Fine'))).number).toBe('300');
     expect((await dir.createExtension(t.pbx.id, fields('301', 'Fine too'))).number).toBe('301');
+  });
+
+  it('creates with the sync fields alone: the PBX-managed ones take their defaults', async () => {
+    const made = await dir.createExtension(t.pbx.id, {
+      number: '1234567',
+      firstName: 'Only',
+      lastName: '',
+      email: null,
+      mobileNumber: null,
+      jobTitle: null,
+      source: 'SYNCED',
+      externalId: 'u-9',
+    });
+    expect(made).toMatchObject({ voicemailEnabled: true, callerIdName: null, notes: null, source: 'SYNCED' });
+    expect((await dir.listExtensions(t.pbx.id)).at(-1)?.number).toBe('1234567');
   });
 });

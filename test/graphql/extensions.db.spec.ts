@@ -2,9 +2,9 @@ import 'reflect-metadata';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Gateway } from '../../src/gateway.js';
 import {
-  type CreateExtensionInput,
   CreateExtensionDocument,
   CreateExtensionGroupDocument,
+  type CreateExtensionInput,
   DeleteExtensionDocument,
   DeleteExtensionGroupDocument,
   ExtensionDocument,
@@ -90,11 +90,15 @@ describeEachDb('the PBX side for admins: extensions and groups (issue 4 item 5)'
         code: 'INVALID_INPUT',
         field: 'firstName',
       });
-      expect(errorOf(await create(a, { number: '1990', firstName: 'X', email: 'not-an-email' }))).toMatchObject({
+      expect(
+        errorOf(await create(a, { number: '1990', firstName: 'X', email: 'not-an-email' })),
+      ).toMatchObject({
         code: 'INVALID_INPUT',
         field: 'email',
       });
-      expect(errorOf(await create(a, { number: '1990', firstName: 'X', mobileNumber: 'call me' }))).toMatchObject({
+      expect(
+        errorOf(await create(a, { number: '1990', firstName: 'X', mobileNumber: 'call me' })),
+      ).toMatchObject({
         code: 'INVALID_INPUT',
         field: 'mobileNumber',
       });
@@ -127,7 +131,9 @@ describeEachDb('the PBX side for admins: extensions and groups (issue 4 item 5)'
     it('keeps emails unique per PBX case-insensitively: EMAIL_IN_USE on create and on update', async () => {
       await createOk(a, { number: '1200', firstName: 'Bea', email: 'bea@example.com' });
       const other = await createOk(a, { number: '1201', firstName: 'Cy', email: 'cy@example.com' });
-      expect(errorOf(await create(a, { number: '1202', firstName: 'B', email: ' BEA@Example.COM ' }))).toMatchObject({
+      expect(
+        errorOf(await create(a, { number: '1202', firstName: 'B', email: ' BEA@Example.COM ' })),
+      ).toMatchObject({
         code: 'EMAIL_IN_USE',
         field: 'email',
       });
@@ -173,7 +179,9 @@ describeEachDb('the PBX side for admins: extensions and groups (issue 4 item 5)'
 
       const del = await gql(gw.url, a.keys.admin, DeleteExtensionDocument, { id: ext.id });
       expect(del.body.data?.deleteExtension).toBe(ext.id);
-      expect((await gql(gw.url, a.keys.admin, ExtensionDocument, { id: ext.id })).body.data?.extension).toBeNull();
+      expect(
+        (await gql(gw.url, a.keys.admin, ExtensionDocument, { id: ext.id })).body.data?.extension,
+      ).toBeNull();
       const again = await gql(gw.url, a.keys.admin, DeleteExtensionDocument, { id: ext.id });
       expect(errorOf(again)).toMatchObject({ code: 'NOT_FOUND' });
       const updGone = await gql(gw.url, a.keys.admin, UpdateExtensionDocument, {
@@ -220,7 +228,12 @@ describeEachDb('the PBX side for admins: extensions and groups (issue 4 item 5)'
       ];
       for (const [i, number] of numbers.entries()) {
         const [firstName, lastName] = names[i % names.length];
-        await createOk(p, { number, firstName, lastName, email: `user${i}@${i % 2 ? 'odd' : 'even'}.example.com` });
+        await createOk(p, {
+          number,
+          firstName,
+          lastName,
+          email: `user${i}@${i % 2 ? 'odd' : 'even'}.example.com`,
+        });
       }
     });
 
@@ -252,7 +265,10 @@ describeEachDb('the PBX side for admins: extensions and groups (issue 4 item 5)'
       const numbersOf = async (vars: ExtensionsQueryVariables) => {
         const res = await list({ first: 100, ...vars });
         expect(res.body.errors).toBeUndefined();
-        return { total: res.body.data?.extensions.totalCount, numbers: res.body.data?.extensions.nodes.map((n) => n.number) };
+        return {
+          total: res.body.data?.extensions.totalCount,
+          numbers: res.body.data?.extensions.nodes.map((n) => n.number),
+        };
       };
       expect(await numbersOf({ filter: { number: '10' } })).toEqual({
         total: 6,
@@ -263,7 +279,11 @@ describeEachDb('the PBX side for admins: extensions and groups (issue 4 item 5)'
       expect(ann.total).toBe(9);
       expect((await numbersOf({ filter: { name: 'ann smith' } })).total).toBe(3);
       expect((await numbersOf({ filter: { email: 'ODD.example' } })).total).toBe(6);
-      expect((await numbersOf({ filter: { number: '10', email: '@odd' } })).numbers).toEqual(['100', '109', '1001']);
+      expect((await numbersOf({ filter: { number: '10', email: '@odd' } })).numbers).toEqual([
+        '100',
+        '109',
+        '1001',
+      ]);
       // LIKE wildcards in a filter are taken literally.
       expect((await numbersOf({ filter: { name: '%' } })).total).toBe(0);
       expect((await numbersOf({ filter: { email: '_' } })).total).toBe(0);
@@ -277,15 +297,25 @@ describeEachDb('the PBX side for admins: extensions and groups (issue 4 item 5)'
     it('pages a filtered list, and keeps totalCount to the filter', async () => {
       const one = await list({ first: 2, filter: { number: '10' } });
       expect(one.body.data?.extensions).toMatchObject({ totalCount: 6, pageInfo: { hasNextPage: true } });
-      const two = await list({ first: 10, filter: { number: '10' }, after: one.body.data?.extensions.pageInfo.endCursor });
+      const two = await list({
+        first: 10,
+        filter: { number: '10' },
+        after: one.body.data?.extensions.pageInfo.endCursor,
+      });
       expect(two.body.data?.extensions.nodes.map((n) => n.number)).toEqual(['109', '1000', '1001', '1010']);
       expect(two.body.data?.extensions.pageInfo.hasNextPage).toBe(false);
     });
 
     it('refuses a bad cursor or page size with INVALID_INPUT', async () => {
-      expect(errorOf(await list({ after: 'garbage' }))).toMatchObject({ code: 'INVALID_INPUT', field: 'after' });
+      expect(errorOf(await list({ after: 'garbage' }))).toMatchObject({
+        code: 'INVALID_INPUT',
+        field: 'after',
+      });
       const groupCursor = Buffer.from(JSON.stringify(['extensionGroup', 'x', 'y'])).toString('base64url');
-      expect(errorOf(await list({ after: groupCursor }))).toMatchObject({ code: 'INVALID_INPUT', field: 'after' });
+      expect(errorOf(await list({ after: groupCursor }))).toMatchObject({
+        code: 'INVALID_INPUT',
+        field: 'after',
+      });
       expect(errorOf(await list({ first: 0 }))).toMatchObject({ code: 'INVALID_INPUT', field: 'first' });
       expect(errorOf(await list({ first: 501 }))).toMatchObject({ code: 'INVALID_INPUT', field: 'first' });
     });
@@ -337,13 +367,15 @@ describeEachDb('the PBX side for admins: extensions and groups (issue 4 item 5)'
     ])('refuses a change of %s with LOCKED_BY_SYNC naming it', async (field, input) => {
       const res = await gql(gw.url, a.keys.admin, UpdateExtensionDocument, { id, input });
       expect(errorOf(res)).toMatchObject({ code: 'LOCKED_BY_SYNC', field, fields: [field] });
-      expect((await gql(gw.url, a.keys.admin, ExtensionDocument, { id })).body.data?.extension).toMatchObject({
-        firstName: 'Sync',
-        lastName: 'User',
-        email: 'sync.user@example.com',
-        mobileNumber: '+44 20 7946 0000',
-        jobTitle: 'Analyst',
-      });
+      expect((await gql(gw.url, a.keys.admin, ExtensionDocument, { id })).body.data?.extension).toMatchObject(
+        {
+          firstName: 'Sync',
+          lastName: 'User',
+          email: 'sync.user@example.com',
+          mobileNumber: '+44 20 7946 0000',
+          jobTitle: 'Analyst',
+        },
+      );
     });
 
     it('names every locked field a request tries to change, and changes nothing', async () => {
@@ -352,7 +384,9 @@ describeEachDb('the PBX side for admins: extensions and groups (issue 4 item 5)'
         input: { jobTitle: 'X', firstName: 'Y', notes: 'would be fine alone' },
       });
       expect(errorOf(res)).toMatchObject({ code: 'LOCKED_BY_SYNC', fields: ['firstName', 'jobTitle'] });
-      expect((await gql(gw.url, a.keys.admin, ExtensionDocument, { id })).body.data?.extension?.notes).toBeNull();
+      expect(
+        (await gql(gw.url, a.keys.admin, ExtensionDocument, { id })).body.data?.extension?.notes,
+      ).toBeNull();
     });
 
     it('refuses to delete it with LOCKED_BY_SYNC', async () => {
@@ -421,9 +455,13 @@ describeEachDb('the PBX side for admins: extensions and groups (issue 4 item 5)'
 
       const del = await gql(gw.url, g.keys.admin, DeleteExtensionGroupDocument, { id });
       expect(del.body.data?.deleteExtensionGroup).toBe(id);
-      expect((await gql(gw.url, g.keys.admin, ExtensionGroupDocument, { id })).body.data?.extensionGroup).toBeNull();
+      expect(
+        (await gql(gw.url, g.keys.admin, ExtensionGroupDocument, { id })).body.data?.extensionGroup,
+      ).toBeNull();
       // Its extensions stay.
-      expect((await gql(gw.url, g.keys.admin, ExtensionDocument, { id: ids[1] })).body.data?.extension?.id).toBe(ids[1]);
+      expect(
+        (await gql(gw.url, g.keys.admin, ExtensionDocument, { id: ids[1] })).body.data?.extension?.id,
+      ).toBe(ids[1]);
     });
 
     it('drops a deleted extension from its groups', async () => {
@@ -459,7 +497,9 @@ describeEachDb('the PBX side for admins: extensions and groups (issue 4 item 5)'
     it('locks a synced group: no rename, no member change, no delete (G4); unchanged values pass', async () => {
       const res = await createGroup('Entra Team', [ids[0], ids[1]]);
       const id = res.body.data?.createExtensionGroup.id as string;
-      await gw.openStore().directory.updateExtensionGroup(g.pbx.id, id, { source: 'SYNCED', externalId: 'grp-1' });
+      await gw
+        .openStore()
+        .directory.updateExtensionGroup(g.pbx.id, id, { source: 'SYNCED', externalId: 'grp-1' });
 
       const read = await gql(gw.url, g.keys.viewer, ExtensionGroupDocument, { id });
       expect(read.body.data?.extensionGroup).toMatchObject({
@@ -469,7 +509,10 @@ describeEachDb('the PBX side for admins: extensions and groups (issue 4 item 5)'
       });
       const rename = await gql(gw.url, g.keys.admin, UpdateExtensionGroupDocument, { id, name: 'Other' });
       expect(errorOf(rename)).toMatchObject({ code: 'LOCKED_BY_SYNC', field: 'name', fields: ['name'] });
-      const members = await gql(gw.url, g.keys.admin, UpdateExtensionGroupDocument, { id, memberIds: [ids[0]] });
+      const members = await gql(gw.url, g.keys.admin, UpdateExtensionGroupDocument, {
+        id,
+        memberIds: [ids[0]],
+      });
       expect(errorOf(members)).toMatchObject({ code: 'LOCKED_BY_SYNC', fields: ['memberIds'] });
       const both = await gql(gw.url, g.keys.admin, UpdateExtensionGroupDocument, {
         id,
@@ -485,12 +528,16 @@ describeEachDb('the PBX side for admins: extensions and groups (issue 4 item 5)'
         memberIds: [ids[1], ids[0]],
       });
       expect(same.body.errors).toBeUndefined();
-      expect((await gql(gw.url, g.keys.admin, ExtensionGroupDocument, { id })).body.data?.extensionGroup).toMatchObject({
+      expect(
+        (await gql(gw.url, g.keys.admin, ExtensionGroupDocument, { id })).body.data?.extensionGroup,
+      ).toMatchObject({
         name: 'Entra Team',
         memberCount: 2,
       });
       await gw.openStore().directory.releaseSynced(g.pbx.id, 'GROUPS');
-      expect((await gql(gw.url, g.keys.admin, DeleteExtensionGroupDocument, { id })).body.errors).toBeUndefined();
+      expect(
+        (await gql(gw.url, g.keys.admin, DeleteExtensionGroupDocument, { id })).body.errors,
+      ).toBeUndefined();
     });
 
     it('holds at most 63 extension groups (GROUP_LIMIT_REACHED), and pages them by name', async () => {
@@ -500,15 +547,23 @@ describeEachDb('the PBX side for admins: extensions and groups (issue 4 item 5)'
         await store.directory.createExtensionGroup(full.pbx.id, { name: `G${String(i).padStart(2, '0')}` });
       }
       expect((await createGroup('G62', null, full)).body.errors).toBeUndefined();
-      expect(errorOf(await createGroup('G63', null, full))).toMatchObject({ code: 'GROUP_LIMIT_REACHED', limit: 63 });
+      expect(errorOf(await createGroup('G63', null, full))).toMatchObject({
+        code: 'GROUP_LIMIT_REACHED',
+        limit: 63,
+      });
 
       const names: string[] = [];
       let after: string | null | undefined = null;
       for (;;) {
-        const res: GqlResponse<ExtensionGroupsQuery> = await gql(gw.url, full.keys.viewer, ExtensionGroupsDocument, {
-          first: 25,
-          after,
-        });
+        const res: GqlResponse<ExtensionGroupsQuery> = await gql(
+          gw.url,
+          full.keys.viewer,
+          ExtensionGroupsDocument,
+          {
+            first: 25,
+            after,
+          },
+        );
         const conn = res.body.data?.extensionGroups;
         if (!conn) throw new Error(JSON.stringify(res.body.errors));
         expect(conn.totalCount).toBe(63);
@@ -523,41 +578,70 @@ describeEachDb('the PBX side for admins: extensions and groups (issue 4 item 5)'
   describe('tenancy and roles', () => {
     it("never shows or touches another PBX's extensions and groups", async () => {
       const mine = await createOk(a, { number: '7000', firstName: 'Mine', email: 'shared@example.com' });
-      const group = (await gql(gw.url, a.keys.admin, CreateExtensionGroupDocument, { name: 'A only', memberIds: [mine.id] }))
-        .body.data?.createExtensionGroup;
+      const group = (
+        await gql(gw.url, a.keys.admin, CreateExtensionGroupDocument, {
+          name: 'A only',
+          memberIds: [mine.id],
+        })
+      ).body.data?.createExtensionGroup;
       // The same number and email are free in the other PBX.
       const theirs = await createOk(b, { number: '7000', firstName: 'Theirs', email: 'SHARED@example.com' });
 
       const listB = await gql(gw.url, b.keys.admin, ExtensionsDocument, { first: 500 });
       expect(listB.body.data?.extensions.nodes.map((n) => n.id)).toEqual([theirs.id]);
-      expect((await gql(gw.url, b.keys.admin, ExtensionDocument, { id: mine.id })).body.data?.extension).toBeNull();
       expect(
-        errorOf(await gql(gw.url, b.keys.admin, UpdateExtensionDocument, { id: mine.id, input: { firstName: 'Hacked' } })),
+        (await gql(gw.url, b.keys.admin, ExtensionDocument, { id: mine.id })).body.data?.extension,
+      ).toBeNull();
+      expect(
+        errorOf(
+          await gql(gw.url, b.keys.admin, UpdateExtensionDocument, {
+            id: mine.id,
+            input: { firstName: 'Hacked' },
+          }),
+        ),
       ).toMatchObject({ code: 'NOT_FOUND' });
-      expect(errorOf(await gql(gw.url, b.keys.admin, DeleteExtensionDocument, { id: mine.id }))).toMatchObject({
+      expect(
+        errorOf(await gql(gw.url, b.keys.admin, DeleteExtensionDocument, { id: mine.id })),
+      ).toMatchObject({
         code: 'NOT_FOUND',
       });
       expect(
-        errorOf(await gql(gw.url, b.keys.admin, CreateExtensionGroupDocument, { name: 'Steal', memberIds: [mine.id] })),
+        errorOf(
+          await gql(gw.url, b.keys.admin, CreateExtensionGroupDocument, {
+            name: 'Steal',
+            memberIds: [mine.id],
+          }),
+        ),
       ).toMatchObject({ code: 'INVALID_INPUT', field: 'memberIds' });
       const gid = group?.id as string;
-      expect((await gql(gw.url, b.keys.admin, ExtensionGroupDocument, { id: gid })).body.data?.extensionGroup).toBeNull();
       expect(
-        errorOf(await gql(gw.url, b.keys.admin, UpdateExtensionGroupDocument, { id: gid, memberIds: [theirs.id] })),
+        (await gql(gw.url, b.keys.admin, ExtensionGroupDocument, { id: gid })).body.data?.extensionGroup,
+      ).toBeNull();
+      expect(
+        errorOf(
+          await gql(gw.url, b.keys.admin, UpdateExtensionGroupDocument, { id: gid, memberIds: [theirs.id] }),
+        ),
       ).toMatchObject({ code: 'NOT_FOUND' });
-      expect(errorOf(await gql(gw.url, b.keys.admin, DeleteExtensionGroupDocument, { id: gid }))).toMatchObject({
+      expect(
+        errorOf(await gql(gw.url, b.keys.admin, DeleteExtensionGroupDocument, { id: gid })),
+      ).toMatchObject({
         code: 'NOT_FOUND',
       });
       const groupsB = await gql(gw.url, b.keys.admin, ExtensionGroupsDocument, {});
       expect(groupsB.body.data?.extensionGroups.nodes.map((n) => n.id)).not.toContain(gid);
 
       const stillMine = await gql(gw.url, a.keys.admin, ExtensionDocument, { id: mine.id });
-      expect(stillMine.body.data?.extension).toMatchObject({ firstName: 'Mine', email: 'shared@example.com' });
+      expect(stillMine.body.data?.extension).toMatchObject({
+        firstName: 'Mine',
+        email: 'shared@example.com',
+      });
     });
 
     it('lets a VIEWER read but refuses every mutation with FORBIDDEN; LINKUS may not even read', async () => {
       const ext = await createOk(a, { number: '7100', firstName: 'Viewed' });
-      expect((await gql(gw.url, a.keys.viewer, ExtensionDocument, { id: ext.id })).body.data?.extension?.id).toBe(ext.id);
+      expect(
+        (await gql(gw.url, a.keys.viewer, ExtensionDocument, { id: ext.id })).body.data?.extension?.id,
+      ).toBe(ext.id);
       const attempts = [
         create(a, { number: '7101', firstName: 'No' }, a.keys.viewer),
         gql(gw.url, a.keys.viewer, UpdateExtensionDocument, { id: ext.id, input: { notes: 'no' } }),
@@ -566,10 +650,17 @@ describeEachDb('the PBX side for admins: extensions and groups (issue 4 item 5)'
         gql(gw.url, a.keys.viewer, UpdateExtensionGroupDocument, { id: ext.id, name: 'No' }),
         gql(gw.url, a.keys.viewer, DeleteExtensionGroupDocument, { id: ext.id }),
       ];
-      for (const res of await Promise.all(attempts)) expect(errorOf(res)).toMatchObject({ code: 'FORBIDDEN' });
-      expect((await gql(gw.url, a.keys.admin, ExtensionDocument, { id: ext.id })).body.data?.extension?.notes).toBeNull();
-      expect(errorOf(await gql(gw.url, a.keys.linkus, ExtensionsDocument, {}))).toMatchObject({ code: 'FORBIDDEN' });
-      expect(errorOf(await gql(gw.url, a.keys.linkus, ExtensionGroupsDocument, {}))).toMatchObject({ code: 'FORBIDDEN' });
+      for (const res of await Promise.all(attempts))
+        expect(errorOf(res)).toMatchObject({ code: 'FORBIDDEN' });
+      expect(
+        (await gql(gw.url, a.keys.admin, ExtensionDocument, { id: ext.id })).body.data?.extension?.notes,
+      ).toBeNull();
+      expect(errorOf(await gql(gw.url, a.keys.linkus, ExtensionsDocument, {}))).toMatchObject({
+        code: 'FORBIDDEN',
+      });
+      expect(errorOf(await gql(gw.url, a.keys.linkus, ExtensionGroupsDocument, {}))).toMatchObject({
+        code: 'FORBIDDEN',
+      });
     });
   });
 });
