@@ -6,22 +6,26 @@ import type { JobsOptions } from 'bullmq';
  */
 export const QueueName = {
   System: 'system',
+  Sync: 'sync',
 } as const;
 export type QueueName = (typeof QueueName)[keyof typeof QueueName];
 
 export const JobName = {
   Ping: 'ping',
   CheckSecretExpiry: 'check-secret-expiry',
+  SyncDirectory: 'sync-directory',
 } as const;
 export type JobName = (typeof JobName)[keyof typeof JobName];
 
 export interface JobPayloads {
   [JobName.Ping]: { message: string };
   [JobName.CheckSecretExpiry]: Record<string, never>;
+  [JobName.SyncDirectory]: { pbxId: string; runId: string };
 }
 export interface JobResults {
   [JobName.Ping]: { pong: string; at: string };
   [JobName.CheckSecretExpiry]: { checkedAt: string; warned: Array<{ pbxId: string; warnings: string[] }> };
+  [JobName.SyncDirectory]: { status: string };
 }
 
 export type JobPayload<N extends JobName> = JobPayloads[N];
@@ -31,11 +35,15 @@ export type JobResult<N extends JobName> = JobResults[N];
 export const JOB_QUEUE: { [N in JobName]: QueueName } = {
   [JobName.Ping]: QueueName.System,
   [JobName.CheckSecretExpiry]: QueueName.System,
+  [JobName.SyncDirectory]: QueueName.Sync,
 };
 
 /** How many jobs of a queue one worker process runs at once. */
 export const QUEUE_CONCURRENCY: { [Q in QueueName]: number } = {
   [QueueName.System]: 4,
+  // Runs of different PBXs in parallel; one PBX never runs two at once (jobs are per run, and
+  // the run refuses to start while another of its PBX is RUNNING).
+  [QueueName.Sync]: 2,
 };
 
 /**
@@ -52,6 +60,9 @@ export function jobOptions<N extends JobName>(name: N, _payload: JobPayload<N>, 
   switch (name) {
     case JobName.Ping:
       return { ...base, attempts: 1, jobId };
+    case JobName.SyncDirectory:
+      // Retries are for Microsoft being throttled or unavailable; backoff 5 s, 10 s, 20 s, 40 s.
+      return { ...base, attempts: 5, backoff: { type: 'exponential', delay: 5000 }, jobId };
     default:
       return { ...base, jobId };
   }

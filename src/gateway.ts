@@ -4,6 +4,7 @@ import type { AddressInfo } from 'node:net';
 import Fastify, { type FastifyBaseLogger, LogController } from 'fastify';
 import type { Redis } from 'ioredis';
 import { buildProcessors } from '../jobs/processors/index.js';
+import { BullJobAdmin } from '../jobs/job-admin.js';
 import { JobQueues } from '../jobs/queues.js';
 import { registerSchedulers } from '../jobs/schedulers.js';
 import { startWorkers, type Workers } from '../jobs/worker.js';
@@ -13,15 +14,19 @@ import type { AppServices } from './app/services.js';
 import type { Config } from './config.js';
 import { createEventBus, type EventBus } from './events/pubsub.js';
 import { buildGatewaySchema } from './graphql/schema.js';
+import { registerDashboard } from './http/dashboard.js';
 import { createArmor, registerGraphQLHttp } from './http/graphql-http.js';
 import { attachGraphQLWebSocket } from './http/graphql-ws.js';
 import { Metrics } from './http/metrics.js';
 import { registerOAuthCallback } from './http/oauth-callback.js';
 import { MsalIdentity } from './m365/identity.adapter.js';
+import { GraphDirectoryReader } from './m365/directory.reader.js';
+import { JobName } from '../jobs/contracts.js';
 import { createLogger, type Logger } from './logger.js';
 import { createRedis, pingRedis, waitUntilReady } from './redis.js';
 import { type Orm, openDatabase, pingDatabase } from './store/orm.js';
 import { RedisAuthStateStore } from './store/auth-state.redis.js';
+import { RedisDashboardSessionStore } from './store/dashboard-session.redis.js';
 import { openStore } from './store/store.js';
 
 export interface Gateway {
@@ -55,15 +60,24 @@ export async function startGateway(config: Config, opts: { logger?: Logger } = {
   const metrics = new Metrics(() => queues.counts());
   const events: EventBus = createEventBus(config.redis.url, config.redis.queuePrefix, logger);
   const store = () => openStore(orm);
+  const endpoints = {
+    authorityHost: config.microsoft.authorityHost,
+    graphBaseUrl: config.microsoft.graphBaseUrl,
+    extraCaPem: config.microsoft.extraCaPem,
+  };
+  const microsoft = new MsalIdentity(endpoints);
   const services: AppServices = {
-    microsoft: new MsalIdentity({
-      authorityHost: config.microsoft.authorityHost,
-      graphBaseUrl: config.microsoft.graphBaseUrl,
-      extraCaPem: config.microsoft.extraCaPem,
-    }),
+    microsoft,
+    reader: new GraphDirectoryReader(endpoints, microsoft),
+    syncQueue: {
+      enqueue: async (run) => {
+        await queues.enqueue(JobName.SyncDirectory, { pbxId: run.pbxId, runId: run.id }, `sync-${run.id}`);
+      },
+    },
     authStates: new RedisAuthStateStore(redis, config.redis.queuePrefix),
     events: { publish: (topic, payload) => events.pubSub.publish(topic, payload) },
     secrets: new SecretBox(config.secretKey.key),
+    jobs: new BullJobAdmin(queues),
     now: () => new Date(),
   };
 
@@ -72,7 +86,7 @@ export async function startGateway(config: Config, opts: { logger?: Logger } = {
     workers = startWorkers({
       redisUrl: config.redis.url,
       prefix: config.redis.queuePrefix,
-      processors: buildProcessors({ openStore: store, now: services.now }),
+      processors: buildProcessors({ openStore: store, now: services.now, services }),
       logger,
     });
     await registerSchedulers(queues).catch((err) =>
@@ -126,6 +140,13 @@ export async function startGateway(config: Config, opts: { logger?: Logger } = {
     const armor = createArmor(config.graphql);
     await registerGraphQLHttp(app, { schema, config, logger, metrics, openStore: store, armor, services });
     registerOAuthCallback(app, { services, openStore: store, logger });
+    await registerDashboard(app, {
+      queues: [...queues.queues.values()],
+      jobs: services.jobs,
+      sessions: new RedisDashboardSessionStore(redis, config.redis.queuePrefix),
+      openStore: store,
+      now: services.now,
+    });
     ws = attachGraphQLWebSocket(app.server, {
       schema,
       logger,

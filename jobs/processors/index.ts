@@ -1,12 +1,15 @@
 import type { Store } from '../../src/app/ports.js';
+import type { AppServices } from '../../src/app/services.js';
 import type { Processors } from '../worker.js';
 import { checkSecretExpiryProcessor } from './check-secret-expiry.processor.js';
 import { pingProcessor } from './ping.processor.js';
+import { syncDirectoryProcessor } from './sync-directory.processor.js';
 
 /** What processors need: a fresh unit of work per job, and the clock. */
 export interface ProcessorDeps {
   openStore: () => Store;
   now: () => Date;
+  services?: AppServices;
 }
 
 /** Every processor, by job name. */
@@ -14,5 +17,6 @@ export function buildProcessors(deps: ProcessorDeps): Processors {
   return {
     ping: pingProcessor,
     'check-secret-expiry': checkSecretExpiryProcessor(deps),
+    'sync-directory': syncDirectoryProcessor(deps),
   };
 }

@@ -1,3 +1,4 @@
+import type { DirectoryApplier, SyncRepository } from './sync.port.js';
 import type { ApiRole } from '../domain/access.js';
 import type { ExtensionFields, ExtensionGroupRecord, ExtensionRecord } from '../domain/extension-rules.js';
 import type { IntegrationStatus } from '../domain/integration.js';
@@ -172,6 +173,8 @@ export interface Store {
   tenants: TenantRepository;
   directory: PbxDirectoryRepository;
   audit: AuditRepository;
+  sync: SyncRepository;
+  applier: DirectoryApplier;
   integrations: IntegrationRepository;
   /** Runs `fn` in one transaction; everything it writes commits together or not at all. */
   transactional<T>(fn: (store: Store) => Promise<T>): Promise<T>;

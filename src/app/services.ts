@@ -1,7 +1,12 @@
+import type { DirectoryReader } from './directory.port.js';
+import type { SyncDeps, WelcomeEmail } from './directory-sync.js';
 import type { AuthStateStore, IntegrationDeps } from './integration.js';
+import type { JobAdmin } from './jobs.port.js';
 import type { MicrosoftDirectoryInfo, MicrosoftIdentity } from './microsoft.port.js';
 import type { Store } from './ports.js';
 import type { SecretBox } from './secret-box.js';
+import type { SyncRunData } from './sync.port.js';
+import type { SyncQueue, SyncRulesDeps } from './sync-rules.js';
 import type { EventPublisher } from './topics.js';
 
 /** The long-lived services the use cases need besides a unit of work (built once per process). */
@@ -10,7 +15,15 @@ export interface AppServices {
   authStates: AuthStateStore;
   events: EventPublisher;
   secrets: SecretBox;
+  /** The job queues, for the queue queries and the job dashboard. */
+  jobs: JobAdmin;
   now: () => Date;
+  reader: DirectoryReader;
+  syncQueue: SyncQueue;
+  /** Live progress of sync runs (subscriptions). */
+  syncProgress?: (run: SyncRunData) => void;
+  /** Queues welcome emails (U6). */
+  welcomeEmails?: (emails: WelcomeEmail[]) => Promise<void>;
 }
 
 export function integrationDeps(services: AppServices, store: Store): IntegrationDeps {
@@ -22,5 +35,26 @@ export function integrationDeps(services: AppServices, store: Store): Integratio
     events: services.events,
     secrets: services.secrets,
     now: services.now,
+  };
+}
+
+export function syncRulesDeps(services: AppServices, store: Store): SyncRulesDeps {
+  return {
+    store,
+    reader: services.reader,
+    secrets: services.secrets,
+    syncQueue: services.syncQueue,
+    now: services.now,
+  };
+}
+
+export function syncDeps(services: AppServices, store: Store): SyncDeps {
+  return {
+    store,
+    reader: services.reader,
+    secrets: services.secrets,
+    now: services.now,
+    progress: services.syncProgress,
+    sendWelcomeEmails: services.welcomeEmails,
   };
 }

@@ -9,6 +9,8 @@ import { ExtensionResolver } from './resolvers/extension.resolver.js';
 import { ExtensionGroupResolver } from './resolvers/extension-group.resolver.js';
 import { IntegrationResolver } from './resolvers/integration.resolver.js';
 import { PbxResolver } from './resolvers/pbx.resolver.js';
+import { QueueResolver } from './resolvers/queue.resolver.js';
+import { SyncResolver } from './resolvers/sync.resolver.js';
 
 export const RESOLVERS = [
   PbxResolver,
@@ -16,6 +18,8 @@ export const RESOLVERS = [
   ExtensionResolver,
   ExtensionGroupResolver,
   AuditResolver,
+  QueueResolver,
+  SyncResolver,
 ] as const;
 
 /** Builds the executable schema. `pubSub` carries subscription events (Redis-backed in the gateway). */

@@ -2,11 +2,15 @@ import { Agent, request } from 'undici';
 import type {
   AdminApp,
   AdminGroup,
+  AdminSubscription,
   AdminUser,
   CreateGroupInput,
   CreateUserInput,
   FaultSettings,
+  LifecycleEvent,
   NewSecret,
+  NotificationSettings,
+  NotificationStatus,
   Page,
   SandboxStats,
   UpdateUserInput,
@@ -190,6 +194,53 @@ export class SandboxAdminClient {
   }
   addRedirectUri(appId: string, uri: string): Promise<AdminApp> {
     return this.call('POST', `/apps/${encodeURIComponent(appId)}/redirect-uris`, { uri });
+  }
+
+  // ---------------------------------------------------------------- change notifications
+  /** Live subscriptions (with `includeEnded`, also expired, deleted and removed ones), with delivery counts. */
+  listSubscriptions(opts: { includeEnded?: boolean } = {}): Promise<AdminSubscription[]> {
+    return this.call('GET', '/subscriptions', undefined, opts);
+  }
+  /** One subscription, live or ended, with its state and delivery counts. */
+  getSubscription(id: string): Promise<AdminSubscription> {
+    return this.call('GET', `/subscriptions/${encodeURIComponent(id)}`);
+  }
+  /**
+   * Raises a lifecycle event as Graph would: sent to the lifecycleNotificationUrl (`sent: false`
+   * when the subscription has none). `reauthorizationRequired` (default) starts the grace period
+   * after which change notifications pause; `subscriptionRemoved` also removes the subscription.
+   */
+  forceLifecycleEvent(
+    id: string,
+    event: LifecycleEvent = 'reauthorizationRequired',
+  ): Promise<{ sent: boolean; subscription: AdminSubscription }> {
+    return this.call('POST', `/subscriptions/${encodeURIComponent(id)}/lifecycle`, { event });
+  }
+  /** Its time is up now: Graph deletes it silently and delivers nothing more. */
+  expireSubscription(id: string): Promise<AdminSubscription> {
+    return this.call('POST', `/subscriptions/${encodeURIComponent(id)}/expire`);
+  }
+  /** Graph removes the subscription; with `notify`, a subscriptionRemoved lifecycle notification goes out. */
+  removeSubscription(
+    id: string,
+    opts: { notify?: boolean } = {},
+  ): Promise<{ sent: boolean; subscription: AdminSubscription }> {
+    return this.call('DELETE', `/subscriptions/${encodeURIComponent(id)}`, undefined, { notify: opts.notify });
+  }
+  /** Forgets every subscription and every queued notification. */
+  resetSubscriptions(): Promise<{ removed: number }> {
+    return this.call('DELETE', '/subscriptions');
+  }
+  /** Settings, queue sizes and totals of the notification machinery. */
+  notificationStatus(): Promise<NotificationStatus> {
+    return this.call('GET', '/notifications');
+  }
+  /** Retry timing, deadlines, batching, quotas (see NotificationSettings). */
+  setNotificationSettings(patch: Partial<NotificationSettings>): Promise<NotificationSettings> {
+    return this.call('PATCH', '/notifications/settings', patch);
+  }
+  resetNotificationSettings(): Promise<NotificationSettings> {
+    return this.call('POST', '/notifications/settings/reset');
   }
 
   // ---------------------------------------------------------------- fault knobs

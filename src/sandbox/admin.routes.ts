@@ -2,6 +2,7 @@ import { randomBytes, randomUUID, timingSafeEqual } from 'node:crypto';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { AdminApp, AdminGroup, AdminUser, FaultSettings, NewSecret } from './admin.types.js';
 import { emptyStats, type SandboxContext } from './sandbox.context.js';
+import { registerSubscriptionAdminRoutes } from './subscriptions.admin.js';
 import {
   type AppRegistration,
   type GroupRecord,
@@ -275,6 +276,9 @@ export function registerAdminRoutes(app: FastifyInstance, ctx: SandboxContext, a
         if (!a.redirectUris.includes(uri)) a.redirectUris.push(uri);
         return appDto(a);
       });
+
+      // ------------------------------------------------------------ change notifications
+      registerSubscriptionAdminRoutes(admin, ctx);
 
       // ------------------------------------------------------------ faults
       route('GET', '/faults', () => faultsDto(ctx));

@@ -1,5 +1,8 @@
 /** Shapes of the sandbox admin API (`/_sandbox/...`), shared by the routes and the client. */
 
+import type { DispatcherTotals } from './notifications.dispatcher.js';
+import type { NotificationSettings, SubscriptionStats } from './subscriptions.store.js';
+
 export interface AdminUser {
   id: string;
   isAdmin: boolean;
@@ -119,4 +122,42 @@ export interface SandboxStats {
 export interface Page<T> {
   value: T[];
   total: number;
+}
+
+// ---------------------------------------------------------------- change notifications
+
+export type { DispatcherTotals, LifecycleEvent } from './notifications.dispatcher.js';
+export type { NotificationSettings, SubscriptionStats } from './subscriptions.store.js';
+
+/** A Graph subscription as the admin API shows it: Graph's fields plus state and delivery counts. */
+export interface AdminSubscription {
+  id: string;
+  resource: string;
+  changeType: string;
+  notificationUrl: string;
+  lifecycleNotificationUrl: string | null;
+  clientState: string | null;
+  expirationDateTime: string;
+  applicationId: string;
+  creatorId: string;
+  createdDateTime: string;
+  /** active, or how it ended: expired (time up), deleted (DELETE by the app), removed (by the admin API) */
+  state: 'active' | 'expired' | 'deleted' | 'removed';
+  endedDateTime: string | null;
+  /** a reauthorizationRequired challenge is pending */
+  reauthorizationRequired: boolean;
+  /** the challenge is older than reauthorizationGraceMs: change notifications are dropped */
+  paused: boolean;
+  stats: SubscriptionStats;
+}
+
+export interface NotificationStatus {
+  settings: NotificationSettings;
+  /** notifications waiting for their batch window */
+  batched: number;
+  /** notifications waiting for a retry */
+  retrying: number;
+  /** POSTs under way */
+  inFlight: number;
+  totals: DispatcherTotals;
 }

@@ -48,7 +48,7 @@ export interface GraphAnswer {
   text?: string;
 }
 
-interface Principal {
+export interface Principal {
   appId: string;
   delegated: boolean;
   userId?: string;
@@ -202,7 +202,7 @@ function ok(body: unknown, headers: Record<string, string> = {}): GraphAnswer {
 
 // ------------------------------------------------------------------ authentication
 
-function authenticate(ctx: SandboxContext, call: GraphCall): Principal | GraphAnswer {
+export function authenticate(ctx: SandboxContext, call: GraphCall): Principal | GraphAnswer {
   const h = call.headers.authorization ?? '';
   const m = /^Bearer\s+(.*)$/i.exec(h.trim());
   const token = m?.[1]?.trim() ?? '';
@@ -890,16 +890,8 @@ export function answerGraph(ctx: SandboxContext, call: GraphCall): GraphAnswer {
     return err(400, 'BadRequest', 'The request URL is not valid.', call);
   }
 
-  // forced 429s (fault knob): https://learn.microsoft.com/graph/throttling#sample-response
-  const forced = ctx.faults.forced429.find(
-    (f) => f.remaining > 0 && (!f.pathContains || path.includes(f.pathContains)),
-  );
-  if (forced) {
-    forced.remaining--;
-    ctx.faults.forced429 = ctx.faults.forced429.filter((f) => f.remaining > 0);
-    ctx.stats.throttled++;
-    return tooMany(call, forced.retryAfterSeconds, {});
-  }
+  const forced = forced429(ctx, call, path);
+  if (forced) return forced;
 
   let route: Route | undefined;
   let match: RegExpExecArray | null = null;
@@ -967,6 +959,18 @@ export function answerGraph(ctx: SandboxContext, call: GraphCall): GraphAnswer {
     if (e instanceof SandboxError) return err(e.status, e.code, e.message, call, throttleHeaders);
     throw e;
   }
+}
+
+/** A queued forced 429 (fault knob) for this path, consumed: https://learn.microsoft.com/graph/throttling#sample-response */
+export function forced429(ctx: SandboxContext, call: GraphCall, path: string): GraphAnswer | undefined {
+  const forced = ctx.faults.forced429.find(
+    (f) => f.remaining > 0 && (!f.pathContains || path.includes(f.pathContains)),
+  );
+  if (!forced) return undefined;
+  forced.remaining--;
+  ctx.faults.forced429 = ctx.faults.forced429.filter((f) => f.remaining > 0);
+  ctx.stats.throttled++;
+  return tooMany(call, forced.retryAfterSeconds, {});
 }
 
 function tooMany(call: GraphCall, retryAfterSeconds: number, headers: Record<string, string>): GraphAnswer {

@@ -1,6 +1,7 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { answerGraph, type GraphAnswer, type GraphCall, graphError, statKey } from './graph.handler.js';
 import type { SandboxContext } from './sandbox.context.js';
+import { answerSubscriptions, isSubscriptionsPath } from './subscriptions.graph.js';
 
 /**
  * Graph v1.0 over HTTP: `/v1.0/*` and `POST /v1.0/$batch`, with the fault knobs that act
@@ -30,7 +31,25 @@ function lower(h: Record<string, unknown>): Record<string, string | undefined> {
   return out;
 }
 
-function runBatch(ctx: SandboxContext, outer: GraphCall): GraphAnswer {
+/** The path after `/v1.0/`, for routing; null when it cannot be decoded. */
+function graphPath(url: URL): string | null {
+  try {
+    return decodeURI(url.pathname)
+      .replace(/^\/v1\.0\/?/, '')
+      .replace(/\/+$/, '');
+  } catch {
+    return null;
+  }
+}
+
+/** One Graph request: `/subscriptions` is answered asynchronously (it calls the subscriber). */
+async function answer(ctx: SandboxContext, call: GraphCall): Promise<GraphAnswer> {
+  const path = graphPath(call.url);
+  if (path !== null && isSubscriptionsPath(path)) return answerSubscriptions(ctx, call);
+  return answerGraph(ctx, call);
+}
+
+async function runBatch(ctx: SandboxContext, outer: GraphCall): Promise<GraphAnswer> {
   const body = outer.body as { requests?: BatchItem[] } | undefined;
   if (!body || !Array.isArray(body.requests))
     return graphError(400, 'BadRequest', 'Invalid batch payload format.', outer);
@@ -59,7 +78,7 @@ function runBatch(ctx: SandboxContext, outer: GraphCall): GraphAnswer {
   >();
   const visiting = new Set<string>();
 
-  const run = (item: BatchItem): { status: number } => {
+  const run = async (item: BatchItem): Promise<{ status: number }> => {
     const id = String(item.id);
     const done = results.get(id);
     if (done) return done;
@@ -77,7 +96,7 @@ function runBatch(ctx: SandboxContext, outer: GraphCall): GraphAnswer {
     const deps = Array.isArray(item.dependsOn) ? item.dependsOn.map(String) : [];
     for (const d of deps) {
       const dep = byId.get(d);
-      const res = dep ? run(dep) : { status: 400 };
+      const res = dep ? await run(dep) : { status: 400 };
       if (res.status >= 400) {
         const failed = graphError(
           424,
@@ -105,7 +124,7 @@ function runBatch(ctx: SandboxContext, outer: GraphCall): GraphAnswer {
     const url = new URL(`${ctx.graphBaseUrl}/${rawUrl.replace(/^\/+/, '')}`);
     const key = statKey(String(item.method ?? 'GET'), url);
     ctx.stats.batchItemsByPath[key] = (ctx.stats.batchItemsByPath[key] ?? 0) + 1;
-    const a = answerGraph(ctx, {
+    const a = await answer(ctx, {
       method: String(item.method ?? 'GET').toUpperCase(),
       url,
       headers: { ...lower(item.headers ?? {}), authorization: outer.headers.authorization },
@@ -116,7 +135,7 @@ function runBatch(ctx: SandboxContext, outer: GraphCall): GraphAnswer {
     return r;
   };
 
-  for (const item of requests) run(item);
+  for (const item of requests) await run(item);
   return {
     status: 200,
     headers: { 'Content-Type': 'application/json' },
@@ -171,9 +190,9 @@ export function registerGraphRoutes(app: FastifyInstance, ctx: SandboxContext): 
       // The envelope needs a token like any request; its items are authorised one by one.
       if (!call.headers.authorization)
         return send(reply, graphError(401, 'InvalidAuthenticationToken', 'Access token is empty.', call));
-      return send(reply, runBatch(ctx, call));
+      return send(reply, await runBatch(ctx, call));
     }
-    return send(reply, answerGraph(ctx, call));
+    return send(reply, await answer(ctx, call));
   };
   app.route({ method: ['GET', 'POST', 'PATCH', 'PUT', 'DELETE'], url: '/v1.0/*', handler });
 }

@@ -8,7 +8,9 @@ import { SandboxAdminClient } from './admin-client.js';
 import { loadOrCreateKeyMaterial } from './certificates.tls.js';
 import { registerGraphRoutes } from './graph.routes.js';
 import { registerIdentityRoutes } from './identity.routes.js';
+import { NotificationDispatcher } from './notifications.dispatcher.js';
 import { type Faults, SandboxContext } from './sandbox.context.js';
+import { applySettings, type NotificationSettings } from './subscriptions.store.js';
 import { seedTenant } from './tenant.seed.js';
 import { TokenSigner } from './tokens.signer.js';
 
@@ -46,6 +48,8 @@ export interface SandboxOptions {
   accessTokenLifetimeSeconds?: number;
   /** default 7 days */
   deltaTokenLifetimeMs?: number;
+  /** Change-notification knobs (retry timing, deadlines, batching, quotas); Graph's values by default. */
+  notifications?: Partial<NotificationSettings>;
   log?: boolean;
 }
 
@@ -102,6 +106,11 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
     faults,
   );
   ctx.initialFaults = { ...faults, forced429: [] };
+  applySettings(ctx.subscriptions.settings, options.notifications ?? {});
+  ctx.initialNotificationSettings = { ...ctx.subscriptions.settings };
+  const dispatcher = new NotificationDispatcher(ctx, keys.caPem);
+  ctx.notifications = dispatcher;
+  tenant.changeListeners.push((change) => dispatcher.onDirectoryChange(change));
   const adminToken = randomBytes(24).toString('base64url');
 
   const server = Fastify({
@@ -148,6 +157,7 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
     async close() {
       if (closed) return;
       closed = true;
+      await dispatcher.close();
       await admin.close();
       await server.close();
     },

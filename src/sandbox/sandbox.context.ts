@@ -1,3 +1,5 @@
+import type { NotificationDispatcher } from './notifications.dispatcher.js';
+import { type NotificationSettings, SubscriptionStore } from './subscriptions.store.js';
 import type { Tenant } from './tenant.store.js';
 import { ResourceUnitBuckets } from './throttle.bucket.js';
 import type { TokenSigner } from './tokens.signer.js';
@@ -86,6 +88,12 @@ export class SandboxContext {
   readonly sessions = new Map<string, { userId: string; createdAt: number }>();
   readonly flows = new Map<string, AuthorizeFlow>();
   stats: Stats = emptyStats();
+  /** Change-notification subscriptions (Graph `/subscriptions`) and their settings. */
+  readonly subscriptions = new SubscriptionStore();
+  /** Validation requests, change and lifecycle notifications; set by startSandbox. */
+  notifications: NotificationDispatcher | null = null;
+  /** The notification settings as the sandbox started, for `notifications/settings/reset`. */
+  initialNotificationSettings: NotificationSettings | null = null;
   /** The knobs as the sandbox started, for `faults/reset`. */
   initialFaults: Faults = {
     latencyMs: 0,

@@ -74,6 +74,22 @@ export interface AppRegistration {
 
 export type Collection = 'users' | 'groups';
 
+/**
+ * One recorded change of a user or group, as change notifications see it: creation, any
+ * update, soft deletion and restore are `updated`; deletion for good is `deleted`
+ * (https://learn.microsoft.com/graph/change-notifications-overview#supported-resources).
+ * Membership changes are `updated` changes of the group.
+ */
+export interface DirectoryChange {
+  collection: Collection;
+  id: string;
+  changeType: 'updated' | 'deleted';
+  /** the tenant change sequence of this change */
+  seq: number;
+  /** when it happened (ms) */
+  at: number;
+}
+
 export class SandboxError extends Error {
   constructor(
     readonly status: number,
@@ -119,6 +135,8 @@ export class Tenant {
   seq = 0;
   /** Delta and skip tokens issued before this time (ms) are refused as expired. */
   deltaTokensValidAfter = 0;
+  /** Called after every recorded change (the change-notification dispatcher listens here). */
+  readonly changeListeners: Array<(change: DirectoryChange) => void> = [];
   private nextOrdinal = 1;
 
   constructor(
@@ -241,6 +259,15 @@ export class Tenant {
   private touch(collection: Collection, obj: Chained, mask: number, flags: number, ops?: MemberOp[]): void {
     this.seq++;
     (collection === 'users' ? this.userLog : this.groupLog).append(obj, this.seq, mask, flags, ops);
+    if (this.changeListeners.length === 0) return;
+    const change: DirectoryChange = {
+      collection,
+      id: obj.id,
+      changeType: flags & CHANGE_HARD_DELETED ? 'deleted' : 'updated',
+      seq: this.seq,
+      at: Date.now(),
+    };
+    for (const listener of this.changeListeners) listener(change);
   }
 
   /** Records membership changes on every group that holds `memberId`. */

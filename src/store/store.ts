@@ -4,6 +4,8 @@ import { MikroAuditRepository } from './audit.repository.js';
 import { MikroIntegrationRepository } from './integration.repository.js';
 import type { Orm } from './orm.js';
 import { MikroPbxDirectoryRepository } from './pbx-directory.repository.js';
+import { MikroSyncRepository } from './sync.repository.js';
+import { MikroDirectoryApplier } from './directory.applier.js';
 import { MikroTenantRepository } from './tenant.repository.js';
 
 class MikroStore implements Store {
@@ -11,12 +13,16 @@ class MikroStore implements Store {
   readonly directory: MikroPbxDirectoryRepository;
   readonly audit: MikroAuditRepository;
   readonly integrations: MikroIntegrationRepository;
+  readonly sync: MikroSyncRepository;
+  readonly applier: MikroDirectoryApplier;
 
   constructor(private readonly em: EntityManager) {
     this.tenants = new MikroTenantRepository(em);
     this.directory = new MikroPbxDirectoryRepository(em);
     this.audit = new MikroAuditRepository(em);
     this.integrations = new MikroIntegrationRepository(em);
+    this.sync = new MikroSyncRepository(em);
+    this.applier = new MikroDirectoryApplier(em);
   }
 
   transactional<T>(fn: (store: Store) => Promise<T>): Promise<T> {

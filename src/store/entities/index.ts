@@ -4,8 +4,21 @@ import { Extension } from './extension.entity.js';
 import { ExtensionGroup, ExtensionGroupMember } from './extension-group.entity.js';
 import { Integration } from './integration.entity.js';
 import { Pbx } from './pbx.entity.js';
+import { DirectoryObject, SyncRun, SyncRunItem, SyncSettings } from './sync.entity.js';
 
-export { ApiKey, AuditEntry, Extension, ExtensionGroup, ExtensionGroupMember, Integration, Pbx };
+export {
+  ApiKey,
+  AuditEntry,
+  DirectoryObject,
+  Extension,
+  ExtensionGroup,
+  ExtensionGroupMember,
+  Integration,
+  Pbx,
+  SyncRun,
+  SyncRunItem,
+  SyncSettings,
+};
 
 /** Every entity the ORM knows; migrations are generated from this list. */
 export const ENTITIES = [
@@ -16,4 +29,8 @@ export const ENTITIES = [
   ExtensionGroup,
   ExtensionGroupMember,
   AuditEntry,
+  SyncSettings,
+  DirectoryObject,
+  SyncRun,
+  SyncRunItem,
 ];

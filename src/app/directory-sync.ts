@@ -1,0 +1,449 @@
+import { applyDirectoryDelta, createDirectorySnapshot, type DirectorySnapshot } from '../domain/directory-delta.js';
+import type { DirectoryGroup, DirectoryUser } from '../domain/directory.types.js';
+import { IntegrationStatus } from '../domain/integration.js';
+import { summarizePlan } from '../domain/sync-plan.js';
+import type {
+  GroupPlanItem,
+  GroupSyncPlan,
+  PlanSummary,
+  UserPlanItem,
+  UserSyncPlan,
+} from '../domain/sync-plan.types.js';
+import type { GroupSyncRule, UserSyncRule } from '../domain/sync-rule.types.js';
+import { planGroupSync } from '../domain/group-sync.planner.js';
+import { planUserSync } from '../domain/user-sync.planner.js';
+import type { DirectoryReader } from './directory.port.js';
+import { appCredentials } from './integration.js';
+import { MicrosoftError, type MicrosoftAppCredentials } from './microsoft.port.js';
+import type { Store } from './ports.js';
+import type { SecretBox } from './secret-box.js';
+import type { SyncPhase, SyncRunData, SyncRunItemData, SyncScope, SyncSettingsData } from './sync.port.js';
+
+/** A welcome email to send once a run has committed (U6). */
+export interface WelcomeEmail {
+  pbxId: string;
+  runId: string;
+  extensionId: string;
+  userId: string;
+  email: string;
+  name: string;
+  number: string;
+}
+
+export interface SyncDeps {
+  store: Store;
+  reader: DirectoryReader;
+  secrets: SecretBox;
+  now: () => Date;
+  /** Called with the run at each phase and every applied batch (live progress). */
+  progress?: (run: SyncRunData) => void;
+  /** Queues welcome emails (U6); called after the run's changes are committed. */
+  sendWelcomeEmails?: (emails: WelcomeEmail[]) => Promise<void>;
+}
+
+/** How many plan items one transaction applies. */
+export const APPLY_BATCH = 2000;
+
+const EMPTY: PlanSummary = { create: 0, update: 0, associate: 0, delete: 0, release: 0, skip: 0, fail: 0, held: 0 };
+
+/** Errors worth another attempt of the whole run (the job is retried with backoff). */
+export function isRetryable(err: unknown): boolean {
+  return err instanceof MicrosoftError && (err.code === 'THROTTLED' || err.code === 'UNAVAILABLE');
+}
+
+/** The Graph user properties U3 FROM_PROPERTY needs read (top-level names, sorted). */
+export function extraUserProperties(rule: UserSyncRule | null): string[] {
+  if (!rule || rule.numbering.mode !== 'FROM_PROPERTY') return [];
+  return [rule.numbering.property.split('.')[0]];
+}
+
+interface DirectoryRead {
+  snapshot: DirectorySnapshot;
+  mode: 'FULL' | 'DELTA';
+  notes: string[];
+  /** What to write back once the run has applied (snapshot rows and delta links). */
+  persist: (store: Store) => Promise<void>;
+  /** Nothing changed in the directory since the last read. */
+  unchanged: boolean;
+}
+
+async function collect<T>(pages: AsyncIterable<readonly T[]>): Promise<T[]> {
+  const all: T[] = [];
+  for await (const page of pages) for (const x of page) all.push(x);
+  return all;
+}
+
+/**
+ * Reads the directory: a delta round from the stored links when they are usable, else a
+ * full read (first sync, a rule that needs other user properties, or a delta link Graph
+ * no longer honours, which the result then says).
+ */
+async function readDirectory(
+  deps: SyncDeps,
+  pbxId: string,
+  app: MicrosoftAppCredentials,
+  settings: SyncSettingsData,
+): Promise<DirectoryRead> {
+  const now = deps.now();
+  const notes: string[] = [];
+  const stored = await deps.store.sync.loadSnapshot(pbxId);
+  const extra = extraUserProperties(settings.userRule);
+  const selectKey = extra.join(',');
+
+  let users: DirectoryUser[] | null = null;
+  let userChanges: Awaited<ReturnType<typeof collect<import('../domain/directory-delta.js').UserDeltaRecord>>> | null = null;
+  let usersLink: string;
+  const canDeltaUsers = Boolean(settings.usersDeltaLink && settings.lastFullReadAt && settings.usersDeltaSelect === selectKey);
+  if (settings.usersDeltaLink && settings.usersDeltaSelect !== selectKey) {
+    notes.push('The user properties the rules need changed: users were read in full.');
+  }
+  if (canDeltaUsers) {
+    try {
+      const stream = deps.reader.readUserChanges(app, settings.usersDeltaLink as string);
+      userChanges = await collect(stream.pages);
+      usersLink = stream.deltaLink();
+    } catch (err) {
+      if (!(err instanceof MicrosoftError && err.code === 'DELTA_EXPIRED')) throw err;
+      notes.push('The users delta token had expired (Graph asked for a full resync): users were read in full.');
+    }
+  }
+  if (!userChanges) {
+    const stream = await deps.reader.readUsers(app, { extraProperties: extra });
+    users = await collect(stream.pages);
+    usersLink = stream.deltaLink();
+  }
+
+  let groups: DirectoryGroup[] | null = null;
+  let groupChanges: import('../domain/directory-delta.js').GroupDeltaRecord[] | null = null;
+  let groupsLink: string;
+  if (settings.groupsDeltaLink && settings.lastFullReadAt) {
+    try {
+      const stream = deps.reader.readGroupChanges(app, settings.groupsDeltaLink);
+      groupChanges = await collect(stream.pages);
+      groupsLink = stream.deltaLink();
+    } catch (err) {
+      if (!(err instanceof MicrosoftError && err.code === 'DELTA_EXPIRED')) throw err;
+      notes.push('The groups delta token had expired (Graph asked for a full resync): groups were read in full.');
+    }
+  }
+  if (!groupChanges) {
+    const stream = await deps.reader.readGroups(app);
+    groups = await collect(stream.pages);
+    groupsLink = stream.deltaLink();
+  }
+
+  const base = createDirectorySnapshot(users ?? stored.users, groups ?? stored.groups);
+  const snapshot =
+    userChanges?.length || groupChanges?.length
+      ? applyDirectoryDelta(base, { users: userChanges ?? [], groups: groupChanges ?? [] }, now)
+      : base;
+  const mode = users || groups ? 'FULL' : 'DELTA';
+  const unchanged = mode === 'DELTA' && !userChanges?.length && !groupChanges?.length;
+
+  const persist = async (store: Store) => {
+    if (users) await store.sync.replaceSnapshot(pbxId, 'USER', [...snapshot.users.values()]);
+    else if (userChanges?.length) {
+      const ids = new Set(userChanges.map((c) => c.id));
+      const changed = [...ids].map((id) => snapshot.users.get(id)).filter((u): u is DirectoryUser => Boolean(u));
+      await store.sync.patchSnapshot(pbxId, 'USER', changed, [...ids].filter((id) => !snapshot.users.has(id)));
+    }
+    if (groups) await store.sync.replaceSnapshot(pbxId, 'GROUP', [...snapshot.groups.values()]);
+    else if (groupChanges?.length) {
+      const ids = new Set(groupChanges.map((c) => c.id));
+      const changed = [...ids].map((id) => snapshot.groups.get(id)).filter((g): g is DirectoryGroup => Boolean(g));
+      await store.sync.patchSnapshot(pbxId, 'GROUP', changed, [...ids].filter((id) => !snapshot.groups.has(id)));
+    }
+    await store.sync.updateSettings(pbxId, {
+      usersDeltaLink: usersLink,
+      usersDeltaSelect: selectKey,
+      groupsDeltaLink: groupsLink,
+      ...(mode === 'FULL' || !settings.lastFullReadAt ? { lastFullReadAt: now } : {}),
+    });
+  };
+  return { snapshot, mode, notes, persist, unchanged };
+}
+
+export interface PlannedSync {
+  read: DirectoryRead;
+  userPlan: UserSyncPlan | null;
+  groupPlan: GroupSyncPlan | null;
+}
+
+async function planUsers(deps: SyncDeps, pbxId: string, rule: UserSyncRule, settings: SyncSettingsData, snapshot: DirectorySnapshot) {
+  const pbx = await deps.store.tenants.findPbx(pbxId);
+  const extensions = await deps.store.directory.listExtensions(pbxId);
+  return planUserSync({
+    directory: { users: snapshot.users.values(), groups: snapshot.groups.values() },
+    current: { extensions },
+    rule,
+    capacity: { maxExtensions: pbx?.extensionCapacity ?? 0 },
+    now: deps.now(),
+    deletionGuard: { maxDeletes: settings.guardMaxDeletes, maxDeleteRatio: settings.guardMaxRatio },
+  });
+}
+
+async function planGroups(deps: SyncDeps, pbxId: string, rule: GroupSyncRule, settings: SyncSettingsData, snapshot: DirectorySnapshot) {
+  const [groups, extensions] = await Promise.all([
+    deps.store.directory.listExtensionGroups(pbxId),
+    deps.store.directory.listExtensions(pbxId),
+  ]);
+  return planGroupSync({
+    directory: { groups: snapshot.groups.values() },
+    current: { groups, extensions },
+    rule,
+    now: deps.now(),
+    deletionGuard: { maxDeletes: settings.guardMaxDeletes, maxDeleteRatio: settings.guardMaxRatio },
+  });
+}
+
+/** Which of the asked scopes can run, and why the others cannot. */
+async function runnableScopes(deps: SyncDeps, pbxId: string, scopes: readonly SyncScope[]) {
+  const integration = await deps.store.integrations.get(pbxId);
+  const settings = await deps.store.sync.getSettings(pbxId);
+  const notes: string[] = [];
+  if (integration.status !== IntegrationStatus.CONNECTED) {
+    return { integration, settings, scopes: [] as SyncScope[], notes: [`The integration is ${integration.status}: nothing was synced.`] };
+  }
+  const ok = scopes.filter((s) => {
+    if (s === 'USERS' && integration.userSyncPaused) return notes.push('User sync is paused.'), false;
+    if (s === 'GROUPS' && integration.groupSyncPaused) return notes.push('Group sync is paused.'), false;
+    if (s === 'USERS' && !settings.userRule) return notes.push('User sync has no rule yet.'), false;
+    if (s === 'GROUPS' && !settings.groupRule) return notes.push('Group sync has no rule yet.'), false;
+    return true;
+  });
+  return { integration, settings, scopes: ok, notes };
+}
+
+/** Reads and plans without changing anything (previewSync, and the first half of a run). */
+export async function planSync(deps: SyncDeps, pbxId: string, scopes: readonly SyncScope[]) {
+  const ctx = await runnableScopes(deps, pbxId, scopes);
+  if (!ctx.scopes.length) return { ...ctx, planned: null };
+  const app = appCredentials(ctx.integration, deps.secrets);
+  const read = await readDirectory(deps, pbxId, app, ctx.settings);
+  const userPlan =
+    ctx.scopes.includes('USERS') && ctx.settings.userRule
+      ? await planUsers(deps, pbxId, ctx.settings.userRule, ctx.settings, read.snapshot)
+      : null;
+  // A preview of groups sees the extensions as they are now (before this run's user plan).
+  const groupPlan =
+    ctx.scopes.includes('GROUPS') && ctx.settings.groupRule
+      ? await planGroups(deps, pbxId, ctx.settings.groupRule, ctx.settings, read.snapshot)
+      : null;
+  return { ...ctx, planned: { read, userPlan, groupPlan } as PlannedSync };
+}
+
+function userItemRow(item: UserPlanItem, seq: number, state: SyncRunItemData['state'], created?: string) {
+  return {
+    seq,
+    scope: 'USER' as const,
+    action: item.action,
+    reason: item.reason,
+    objectId: item.userId,
+    objectName: item.displayName,
+    objectSecondary: item.userPrincipalName,
+    number: item.number,
+    targetId: item.extensionId ?? created ?? null,
+    detail: item.detail,
+    changes: 'changes' in item && item.changes.length ? JSON.stringify(item.changes) : null,
+    state,
+  };
+}
+
+function groupItemRow(item: GroupPlanItem, seq: number, state: SyncRunItemData['state'], created?: string) {
+  const changes =
+    item.action === 'UPDATE'
+      ? JSON.stringify({
+          name: item.nameChange,
+          added: item.addedMemberExtensionIds.length,
+          removed: item.removedMemberExtensionIds.length,
+        })
+      : null;
+  return {
+    seq,
+    scope: 'GROUP' as const,
+    action: item.action,
+    reason: item.reason,
+    objectId: item.groupId,
+    objectName: item.name,
+    objectSecondary: null,
+    number: null,
+    targetId: item.extensionGroupId ?? created ?? null,
+    detail: item.detail,
+    changes,
+    state,
+  };
+}
+
+const REPORT_ONLY = new Set(['SKIP', 'FAIL']);
+
+/**
+ * Runs one sync (ARCHITECTURE "One sync, as data walking through the house"): read the
+ * directory, plan users, apply in batches, plan groups against the extensions as they now
+ * are, apply, record every item, then store the new snapshot and delta links. A run killed
+ * at any point and run again re-plans from what is there and reaches the same end state.
+ */
+export async function runDirectorySync(
+  deps: SyncDeps,
+  pbxId: string,
+  runId: string,
+  opts: { finalAttempt?: boolean } = {},
+): Promise<SyncRunData> {
+  const store = deps.store;
+  let run = await store.sync.getRun(pbxId, runId);
+  if (!run) throw new Error(`No sync run ${runId} for PBX ${pbxId}`);
+  if (run.status !== 'QUEUED' && run.status !== 'RUNNING') return run;
+  const requestsAtStart = deps.reader.stats().requests;
+  const phase = async (p: SyncPhase, patch: Partial<SyncRunData> = {}) => {
+    run = await store.sync.updateRun(runId, { phase: p, ...patch });
+    deps.progress?.(run);
+    return run;
+  };
+  try {
+    await phase('READING_DIRECTORY', { status: 'RUNNING', startedAt: deps.now(), error: null });
+    const { planned, notes, scopes } = await planSync(deps, pbxId, run.scopes);
+    if (!planned) {
+      return await phase('SUCCEEDED', {
+        status: 'SUCCEEDED',
+        finishedAt: deps.now(),
+        counts: { users: EMPTY, groups: EMPTY },
+        message: notes.join(' '),
+        graphRequests: deps.reader.stats().requests - requestsAtStart,
+      });
+    }
+    const { read } = planned;
+    const messages = [...notes, ...read.notes];
+    await phase('PLANNING', { mode: read.mode });
+
+    // Users first: groups take their members from the extensions the user plan leaves.
+    const welcome: WelcomeEmail[] = [];
+    let seq = 0;
+    const userPlan = planned.userPlan;
+    const userChanges = userPlan ? userPlan.items.filter((i) => !REPORT_ONLY.has(i.action)) : [];
+    const total = userChanges.length;
+    await phase('APPLYING', { total, done: 0 });
+    let done = 0;
+    if (userPlan) {
+      for (let i = 0; i < userChanges.length; i += APPLY_BATCH) {
+        const batch = userChanges.slice(i, i + APPLY_BATCH);
+        const rows = await store.transactional(async (tx) => {
+          await tx.directory.lockPbx(pbxId);
+          const created = await tx.applier.applyUserItems(pbxId, batch);
+          const batchRows = batch.map((item) => userItemRow(item, seq++, 'APPLIED', created.get(item.userId)));
+          await tx.sync.addItems(runId, batchRows);
+          for (const item of batch) {
+            if (item.action === 'CREATE' && item.sendWelcomeEmail && item.extension.email) {
+              welcome.push({
+                pbxId,
+                runId,
+                extensionId: created.get(item.userId) as string,
+                userId: item.userId,
+                email: item.extension.email,
+                name: `${item.extension.firstName} ${item.extension.lastName}`.trim(),
+                number: item.number,
+              });
+            }
+          }
+          return batchRows.length;
+        });
+        done += rows;
+        await phase('APPLYING', { done, total });
+      }
+      const reports = [
+        ...userPlan.items.filter((i) => REPORT_ONLY.has(i.action)).map((i) => userItemRow(i, seq++, 'REPORTED')),
+        ...userPlan.heldDeletes.map((i) => userItemRow(i, seq++, 'HELD')),
+      ];
+      await store.sync.addItems(runId, reports);
+    }
+
+    let groupPlan: GroupSyncPlan | null = null;
+    if (scopes.includes('GROUPS')) {
+      const settings = await store.sync.getSettings(pbxId);
+      groupPlan = await planGroups(deps, pbxId, settings.groupRule as GroupSyncRule, settings, read.snapshot);
+      const changes = groupPlan.items.filter((i) => !REPORT_ONLY.has(i.action));
+      await store.transactional(async (tx) => {
+        await tx.directory.lockPbx(pbxId);
+        const created = await tx.applier.applyGroupItems(pbxId, changes);
+        await tx.sync.addItems(runId, [
+          ...changes.map((i) => groupItemRow(i, seq++, 'APPLIED', created.get(i.groupId))),
+          ...(groupPlan as GroupSyncPlan).items
+            .filter((i) => REPORT_ONLY.has(i.action))
+            .map((i) => groupItemRow(i, seq++, 'REPORTED')),
+          ...(groupPlan as GroupSyncPlan).heldDeletes.map((i) => groupItemRow(i, seq++, 'HELD')),
+        ]);
+      });
+    }
+
+    // Only now that the directory is applied does the next run start from this read.
+    await store.transactional((tx) => read.persist(tx));
+
+    const held = Boolean(userPlan?.held || groupPlan?.held);
+    if (held) {
+      const n = (userPlan?.heldDeletes.length ?? 0) + (groupPlan?.heldDeletes.length ?? 0);
+      messages.push(`The deletion guard held ${n} deletion(s): review them and call approveHeldDeletes to apply them.`);
+    }
+    if (welcome.length) await deps.sendWelcomeEmails?.(welcome);
+    return await phase(held ? 'HELD' : 'SUCCEEDED', {
+      status: held ? 'HELD' : 'SUCCEEDED',
+      finishedAt: deps.now(),
+      counts: { users: userPlan ? summarizePlan(userPlan) : EMPTY, groups: groupPlan ? summarizePlan(groupPlan) : EMPTY },
+      message: messages.join(' ') || null,
+      graphRequests: deps.reader.stats().requests - requestsAtStart,
+    });
+  } catch (err) {
+    const message = err instanceof MicrosoftError ? `${err.code}: ${err.message}` : (err as Error).message;
+    if (isRetryable(err) && !opts.finalAttempt) {
+      await phase('QUEUED', { status: 'QUEUED', error: `Will retry: ${message}` });
+      throw err;
+    }
+    await phase('FAILED', { status: 'FAILED', finishedAt: deps.now(), error: message.slice(0, 2000) });
+    return run;
+  }
+}
+
+/**
+ * Applies the deletes the guard held in `runId`, each only if its extension (group) is still
+ * synced to the same directory object; the run then counts them as deleted.
+ */
+export async function approveHeldDeletes(deps: Pick<SyncDeps, 'store' | 'now'>, pbxId: string, runId: string) {
+  const run = await deps.store.sync.getRun(pbxId, runId);
+  if (!run) return null;
+  return deps.store.transactional(async (tx) => {
+    await tx.directory.lockPbx(pbxId);
+    const held = await tx.sync.itemsInState(runId, 'HELD');
+    const users = held.filter((i) => i.scope === 'USER' && i.targetId);
+    const groups = held.filter((i) => i.scope === 'GROUP' && i.targetId);
+    await tx.applier.applyUserItems(
+      pbxId,
+      users.map((i) => ({
+        action: 'DELETE',
+        reason: i.reason as 'OUT_OF_RANGE',
+        userId: i.objectId,
+        displayName: i.objectName,
+        userPrincipalName: i.objectSecondary,
+        extensionId: i.targetId as string,
+        number: i.number,
+        detail: i.detail,
+      })),
+    );
+    await tx.applier.applyGroupItems(
+      pbxId,
+      groups.map((i) => ({
+        action: 'DELETE',
+        reason: i.reason as 'OUT_OF_RANGE',
+        groupId: i.objectId,
+        name: i.objectName,
+        extensionGroupId: i.targetId as string,
+        detail: i.detail,
+      })),
+    );
+    await tx.sync.setItemState(runId, held.map((i) => i.id), 'APPROVED');
+    const counts = run.counts ?? { users: EMPTY, groups: EMPTY };
+    const bump = (c: PlanSummary, n: number): PlanSummary => ({ ...c, delete: c.delete + n, held: Math.max(0, c.held - n) });
+    return tx.sync.updateRun(runId, {
+      status: run.status === 'HELD' ? 'SUCCEEDED' : run.status,
+      phase: run.status === 'HELD' ? 'SUCCEEDED' : run.phase,
+      counts: { users: bump(counts.users, users.length), groups: bump(counts.groups, groups.length) },
+      message: `${run.message ? `${run.message} ` : ''}${held.length} held deletion(s) approved and applied at ${deps.now().toISOString()}.`,
+    });
+  });
+}

@@ -1,0 +1,138 @@
+import type { Caller } from '../domain/access.js';
+import { IntegrationStatus } from '../domain/integration.js';
+import { summarizePlan } from '../domain/sync-plan.js';
+import type { GroupSyncRule, UserSyncRule } from '../domain/sync-rule.types.js';
+import { validateGroupSyncRule, validateUserSyncRule } from '../domain/sync-rule.validator.js';
+import { approveHeldDeletes, planSync, type SyncDeps } from './directory-sync.js';
+import type { DirectoryReader } from './directory.port.js';
+import { AppError } from './errors.js';
+import { appCredentials, assertAllowed } from './integration.js';
+import type { PageRequest, Store } from './ports.js';
+import type { SecretBox } from './secret-box.js';
+import type { SyncRunData, SyncScope, SyncTrigger } from './sync.port.js';
+
+/** Starts sync runs (a BullMQ job per run; see jobs/). */
+export interface SyncQueue {
+  enqueue(run: SyncRunData): Promise<void>;
+}
+
+export interface SyncRulesDeps {
+  store: Store;
+  reader: DirectoryReader;
+  secrets: SecretBox;
+  syncQueue: SyncQueue;
+  now: () => Date;
+}
+
+const ALL_SCOPES: SyncScope[] = ['USERS', 'GROUPS'];
+
+async function connectedApp(deps: SyncRulesDeps, pbxId: string) {
+  const integration = await deps.store.integrations.get(pbxId);
+  if (integration.status !== IntegrationStatus.CONNECTED) {
+    throw new AppError('INVALID_STATE', 'Connect the integration first.', { status: integration.status });
+  }
+  return { integration, app: appCredentials(integration, deps.secrets) };
+}
+
+export async function getSyncSettings(deps: Pick<SyncRulesDeps, 'store'>, caller: Caller) {
+  return deps.store.sync.getSettings(caller.pbxId);
+}
+
+/** Creates a run and queues it. */
+export async function startSync(deps: Pick<SyncRulesDeps, 'store' | 'syncQueue' | 'now'>, pbxId: string, trigger: SyncTrigger, scopes: SyncScope[]) {
+  const run = await deps.store.sync.createRun({ pbxId, trigger, scopes, queuedAt: deps.now() });
+  await deps.syncQueue.enqueue(run);
+  return run;
+}
+
+async function knownGroupIds(deps: SyncRulesDeps, pbxId: string, ids: readonly string[]) {
+  if (!ids.length) return new Set<string>();
+  const { app } = await connectedApp(deps, pbxId);
+  return new Set((await deps.reader.findGroups(app, ids)).map((g) => g.id));
+}
+
+/**
+ * U1–U6 (+U7): checks and saves the user sync rule. The first save runs the initial sync at
+ * once; later saves take effect at the next sync.
+ */
+export async function saveUserSyncRule(deps: SyncRulesDeps, caller: Caller, rule: UserSyncRule) {
+  const integration = await deps.store.integrations.get(caller.pbxId);
+  assertAllowed(integration, 'EDIT_RULES', 'USERS');
+  const groupIds = rule.range.type === 'BY_GROUPS' ? rule.range.groupIds : [];
+  const problems = validateUserSyncRule(rule, { knownGroupIds: await knownGroupIds(deps, caller.pbxId, groupIds) });
+  if (problems.length) throw AppError.invalidInput(problems);
+  const before = await deps.store.sync.getSettings(caller.pbxId);
+  const settings = await deps.store.sync.updateSettings(caller.pbxId, { userRule: rule, userRuleSavedAt: deps.now() });
+  const run = before.userRuleSavedAt ? null : await startSync(deps, caller.pbxId, 'RULES_SAVED', ['USERS']);
+  return { settings, initialRun: run };
+}
+
+/** G1–G2 (+U7 for groups): checks and saves the group sync rule. */
+export async function saveGroupSyncRule(deps: SyncRulesDeps, caller: Caller, rule: GroupSyncRule) {
+  const integration = await deps.store.integrations.get(caller.pbxId);
+  assertAllowed(integration, 'EDIT_RULES', 'GROUPS');
+  const groupIds = rule.range.type === 'SPECIFIC' ? rule.range.groupIds : [];
+  const problems = validateGroupSyncRule(rule, { knownGroupIds: await knownGroupIds(deps, caller.pbxId, groupIds) });
+  if (problems.length) throw AppError.invalidInput(problems);
+  const before = await deps.store.sync.getSettings(caller.pbxId);
+  const settings = await deps.store.sync.updateSettings(caller.pbxId, { groupRule: rule, groupRuleSavedAt: deps.now() });
+  const run = before.groupRuleSavedAt ? null : await startSync(deps, caller.pbxId, 'RULES_SAVED', ['GROUPS']);
+  return { settings, initialRun: run };
+}
+
+/** Deletion guard thresholds (held when deletes > maxDeletes AND > maxRatio of the synced ones). */
+export async function saveDeletionGuard(deps: SyncRulesDeps, caller: Caller, maxDeletes: number, maxRatio: number) {
+  const problems = [];
+  if (!Number.isInteger(maxDeletes) || maxDeletes < 0) problems.push({ field: 'maxDeletes', message: 'must be a whole number ≥ 0' });
+  if (!(maxRatio >= 0 && maxRatio <= 1)) problems.push({ field: 'maxRatio', message: 'must be between 0 and 1' });
+  if (problems.length) throw AppError.invalidInput(problems);
+  return deps.store.sync.updateSettings(caller.pbxId, { guardMaxDeletes: maxDeletes, guardMaxRatio: maxRatio });
+}
+
+/** G1: the group picker. */
+export async function searchDirectoryGroups(deps: SyncRulesDeps, caller: Caller, search: string, first: number) {
+  if (!Number.isInteger(first) || first < 1 || first > 999) {
+    throw AppError.invalidInput([{ field: 'first', message: 'must be 1 to 999' }]);
+  }
+  const { app } = await connectedApp(deps, caller.pbxId);
+  return deps.reader.searchGroups(app, search.trim(), first);
+}
+
+/** T3 "Update Now": a run with the current rules, at once. */
+export async function syncNow(deps: SyncRulesDeps, caller: Caller, scopes: SyncScope[] | null) {
+  const integration = await deps.store.integrations.get(caller.pbxId);
+  assertAllowed(integration, 'SYNC');
+  return startSync(deps, caller.pbxId, 'MANUAL', scopes?.length ? [...new Set(scopes)] : ALL_SCOPES);
+}
+
+export async function getSyncRun(deps: Pick<SyncRulesDeps, 'store'>, caller: Caller, id: string) {
+  return deps.store.sync.getRun(caller.pbxId, id);
+}
+
+export async function listSyncRuns(deps: Pick<SyncRulesDeps, 'store'>, caller: Caller, page: PageRequest) {
+  return deps.store.sync.pageRuns(caller.pbxId, page);
+}
+
+/** What a sync would do now, without doing it. */
+export async function previewSync(deps: SyncDeps, caller: Caller, scopes: SyncScope[] | null) {
+  const result = await planSync(deps, caller.pbxId, scopes?.length ? scopes : ALL_SCOPES);
+  if (!result.planned) return { notes: result.notes, mode: null, userPlan: null, groupPlan: null };
+  const { userPlan, groupPlan, read } = result.planned;
+  return {
+    notes: [...result.notes, ...read.notes],
+    mode: read.mode,
+    userPlan: userPlan && { summary: summarizePlan(userPlan), items: [...userPlan.items, ...userPlan.heldDeletes], held: userPlan.held },
+    groupPlan: groupPlan && {
+      summary: summarizePlan(groupPlan),
+      items: [...groupPlan.items, ...groupPlan.heldDeletes],
+      held: groupPlan.held,
+    },
+  };
+}
+
+export async function approveHeld(deps: Pick<SyncRulesDeps, 'store' | 'now'>, caller: Caller, runId: string) {
+  const run = await deps.store.sync.getRun(caller.pbxId, runId);
+  if (!run) throw new AppError('NOT_FOUND', `No sync run ${runId}`, { field: 'runId' });
+  if (run.status !== 'HELD') throw new AppError('INVALID_STATE', `Run ${runId} holds no deletions (it is ${run.status}).`);
+  return approveHeldDeletes(deps, caller.pbxId, runId);
+}

@@ -1,0 +1,98 @@
+import type { DirectoryGroup, DirectoryUser } from '../domain/directory.types.js';
+import type { GroupPlanItem, PlanSummary, UserPlanItem } from '../domain/sync-plan.types.js';
+import type { GroupSyncRule, UserSyncRule } from '../domain/sync-rule.types.js';
+import type { Page, PageRequest } from './ports.js';
+
+export type SyncScope = 'USERS' | 'GROUPS';
+export type SyncRunStatus = 'QUEUED' | 'RUNNING' | 'SUCCEEDED' | 'FAILED' | 'HELD';
+export type SyncPhase = 'QUEUED' | 'READING_DIRECTORY' | 'PLANNING' | 'APPLYING' | 'SUCCEEDED' | 'FAILED' | 'HELD';
+export type SyncTrigger = 'MANUAL' | 'SCHEDULE' | 'CHANGE' | 'RULES_SAVED' | 'POLL';
+export type ItemAction = 'CREATE' | 'UPDATE' | 'ASSOCIATE' | 'DELETE' | 'RELEASE' | 'SKIP' | 'FAIL';
+
+export interface SyncSettingsData {
+  pbxId: string;
+  userRule: UserSyncRule | null;
+  groupRule: GroupSyncRule | null;
+  userRuleSavedAt: Date | null;
+  groupRuleSavedAt: Date | null;
+  usersDeltaLink: string | null;
+  usersDeltaSelect: string | null;
+  groupsDeltaLink: string | null;
+  lastFullReadAt: Date | null;
+  guardMaxDeletes: number;
+  guardMaxRatio: number;
+}
+
+export interface SyncRunData {
+  id: string;
+  pbxId: string;
+  status: SyncRunStatus;
+  mode: 'FULL' | 'DELTA' | null;
+  trigger: SyncTrigger;
+  scopes: SyncScope[];
+  queuedAt: Date;
+  startedAt: Date | null;
+  finishedAt: Date | null;
+  /** U8 counts per scope (`held`: deletes the guard held). */
+  counts: { users: PlanSummary; groups: PlanSummary } | null;
+  message: string | null;
+  error: string | null;
+  graphRequests: number | null;
+  phase: SyncPhase;
+  done: number;
+  total: number;
+}
+
+export interface SyncRunItemData {
+  id: string;
+  runId: string;
+  seq: number;
+  scope: 'USER' | 'GROUP';
+  action: ItemAction;
+  reason: string;
+  objectId: string;
+  objectName: string;
+  objectSecondary: string | null;
+  number: string | null;
+  targetId: string | null;
+  detail: string | null;
+  changes: string | null;
+  state: 'APPLIED' | 'HELD' | 'REPORTED' | 'APPROVED' | 'DISCARDED';
+}
+
+export interface SyncRepository {
+  getSettings(pbxId: string): Promise<SyncSettingsData>;
+  updateSettings(pbxId: string, patch: Partial<Omit<SyncSettingsData, 'pbxId'>>): Promise<SyncSettingsData>;
+
+  /** The directory as last read. */
+  loadSnapshot(pbxId: string): Promise<{ users: DirectoryUser[]; groups: DirectoryGroup[] }>;
+  /** Replaces the stored users (or groups) with exactly `objects`. */
+  replaceSnapshot(pbxId: string, kind: 'USER' | 'GROUP', objects: ReadonlyArray<{ id: string }>): Promise<void>;
+  /** Writes changed objects and forgets removed ones. */
+  patchSnapshot(
+    pbxId: string,
+    kind: 'USER' | 'GROUP',
+    changed: ReadonlyArray<{ id: string }>,
+    removedIds: readonly string[],
+  ): Promise<void>;
+
+  createRun(input: { pbxId: string; trigger: SyncTrigger; scopes: SyncScope[]; queuedAt: Date }): Promise<SyncRunData>;
+  updateRun(id: string, patch: Partial<Omit<SyncRunData, 'id' | 'pbxId'>>): Promise<SyncRunData>;
+  getRun(pbxId: string, id: string): Promise<SyncRunData | null>;
+  pageRuns(pbxId: string, page: PageRequest): Promise<Page<SyncRunData>>;
+  /** Runs left QUEUED or RUNNING (e.g. by a killed worker). */
+  unfinishedRuns(pbxId: string): Promise<SyncRunData[]>;
+
+  addItems(runId: string, items: ReadonlyArray<Omit<SyncRunItemData, 'id' | 'runId'>>): Promise<void>;
+  pageItems(runId: string, filter: { action?: ItemAction | null }, page: PageRequest): Promise<Page<SyncRunItemData>>;
+  itemsInState(runId: string, state: SyncRunItemData['state']): Promise<SyncRunItemData[]>;
+  setItemState(runId: string, ids: readonly string[], state: SyncRunItemData['state']): Promise<void>;
+}
+
+/** Applies plans to the PBX directory in bulk (batches inside the caller's transaction). */
+export interface DirectoryApplier {
+  /** Returns the ids of the extensions it created, by Entra user id. */
+  applyUserItems(pbxId: string, items: readonly UserPlanItem[]): Promise<Map<string, string>>;
+  /** Returns the ids of the extension groups it created, by Entra group id. */
+  applyGroupItems(pbxId: string, items: readonly GroupPlanItem[]): Promise<Map<string, string>>;
+}

@@ -1,0 +1,357 @@
+import { createBullBoard } from '@bull-board/api';
+import { BullMQAdapter } from '@bull-board/api/bullMQAdapter';
+import type { BeforeHookResult, BoardHooks, HookContext, IServerAdapter } from '@bull-board/api/typings/app';
+import { FastifyAdapter } from '@bull-board/fastify';
+import fastifyCookie from '@fastify/cookie';
+import fastifyFormbody from '@fastify/formbody';
+import type { Queue } from 'bullmq';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type { DashboardSession, DashboardSessionStore, JobAdmin } from '../app/jobs.port.js';
+import {
+  DASHBOARD_SESSION_TTL_SECONDS,
+  type DashboardDeps,
+  endDashboardSession,
+  jobBelongsTo,
+  mayChangeJob,
+  payloadPbxId,
+  resumeDashboardSession,
+  startDashboardSession,
+} from '../app/jobs-admin.js';
+import type { Store } from '../app/ports.js';
+import { ApiRole } from '../domain/access.js';
+
+/**
+ * The job dashboard (issue 6 item 5): bull-board at /admin/queues behind a login form.
+ *
+ * - The form takes an ADMIN or VIEWER key by POST (never in a URL), checks it, and sets an
+ *   HttpOnly, SameSite=Strict cookie (Path=/admin) holding a random session id; the session
+ *   lives in Redis for 8 hours and holds the PBX, role and key id, never the key.
+ * - Every bull-board route, its API and its static files, needs the session.
+ * - Queues are shared by every PBX. Reading is open to both roles, but the content of a job
+ *   (payload, result, error, logs) is shown only for the session's own PBX's jobs; others
+ *   show as id, name, state and times. A VIEWER changes nothing (403); an ADMIN may retry or
+ *   remove a job of its own PBX. Queue-wide actions (pause, empty, clean, retry all, add
+ *   jobs, schedulers ...) touch every PBX's jobs, so no PBX key may use them (403).
+ */
+
+export const DASHBOARD_PATH = '/admin/queues';
+export const LOGIN_PATH = '/admin/login';
+export const LOGOUT_PATH = '/admin/logout';
+export const SESSION_COOKIE = 'epg_dashboard';
+const COOKIE_PATH = '/admin';
+const HIDDEN = 'hidden: this job is not of your PBX';
+
+export interface DashboardOptions {
+  /** BullMQ queues to show. */
+  queues: Queue[];
+  jobs: JobAdmin;
+  sessions: DashboardSessionStore;
+  openStore: () => Store;
+  now: () => Date;
+}
+
+// ---- what each bull-board API route may do -----------------------------------------------------
+
+/**
+ * Every bull-board API route the dashboard allows, by `method route`; anything else (and any
+ * route a later bull-board adds) is refused with 403.
+ * - `read`: any session; job content in the answer is hidden unless the job is the PBX's own.
+ * - `read-own-job`: the route shows one job's content (logs, flow): own PBX's job only.
+ * - `change-own-job`: ADMIN, own PBX's job only.
+ */
+export type BoardRouteKind = 'read' | 'read-own-job' | 'change-own-job' | 'refused';
+const BOARD_ROUTES: Record<string, Exclude<BoardRouteKind, 'refused'>> = {
+  'get /api/queues': 'read',
+  'get /api/job-schedulers': 'read',
+  'get /api/queues/:queueName/metrics': 'read',
+  'get /api/queues/:queueName/default-job-options': 'read',
+  'get /api/queues/:queueName/rate-limit': 'read',
+  'get /api/queues/:queueName/job-data-schema': 'read',
+  'get /api/queues/:queueName/:jobId': 'read',
+  'get /api/queues/:queueName/:jobId/logs': 'read-own-job',
+  'get /api/queues/:queueName/:jobId/flow': 'read-own-job',
+  'put /api/queues/:queueName/:jobId/retry': 'change-own-job',
+  'put /api/queues/:queueName/:jobId/clean': 'change-own-job',
+  // Not listed, so refused: /api/redis/stats and /api/queues/:queueName/workers (the shared
+  // Redis and the worker hosts are the operator's business), and every queue-wide change.
+};
+
+export function classifyBoardRoute(method: string, route: string): BoardRouteKind {
+  return BOARD_ROUTES[`${method.toLowerCase()} ${route}`] ?? 'refused';
+}
+
+type BoardJob = { data?: unknown; returnValue?: unknown; failedReason?: unknown; progress?: unknown };
+
+/** A job of another PBX (or of the system), as a PBX's session sees it: no content. */
+export function hideJobContent<T extends BoardJob>(job: T, pbxId: string): T {
+  if (jobBelongsTo({ pbxId: payloadPbxId(job.data) }, pbxId)) return job;
+  return {
+    ...job,
+    data: {},
+    returnValue: null,
+    failedReason: job.failedReason ? HIDDEN : job.failedReason,
+    stacktrace: [],
+    progress: typeof job.progress === 'number' ? job.progress : 0,
+  };
+}
+
+/** Hides other PBXs' job content in a bull-board answer; a VIEWER's board shows no buttons that change. */
+export function filterBoardAnswer(
+  route: string,
+  body: unknown,
+  session: Pick<DashboardSession, 'pbxId' | 'role'>,
+): unknown {
+  if (!body || typeof body !== 'object') return body;
+  const b = body as Record<string, unknown>;
+  if (route === '/api/queues' && Array.isArray(b.queues)) {
+    return {
+      ...b,
+      queues: b.queues.map((q: Record<string, unknown>) => ({
+        ...q,
+        jobs: Array.isArray(q.jobs) ? q.jobs.map((j: BoardJob) => hideJobContent(j, session.pbxId)) : q.jobs,
+        ...(session.role === ApiRole.ADMIN
+          ? {}
+          : { readOnlyMode: true, allowRetries: false, allowCompletedRetries: false }),
+      })),
+    };
+  }
+  if (route === '/api/queues/:queueName/:jobId' && b.job && typeof b.job === 'object') {
+    return { ...b, job: hideJobContent(b.job as BoardJob, session.pbxId) };
+  }
+  if (route === '/api/job-schedulers' && Array.isArray(b.schedulers)) {
+    return {
+      ...b,
+      schedulers: b.schedulers.map((s: { template?: { data?: unknown } }) =>
+        s.template && !jobBelongsTo({ pbxId: payloadPbxId(s.template.data) }, session.pbxId)
+          ? { ...s, template: { ...s.template, data: {} } }
+          : s,
+      ),
+    };
+  }
+  return body;
+}
+
+// ---- pages -------------------------------------------------------------------------------------
+
+const escapeHtml = (s: string) =>
+  s.replace(
+    /[&<>"']/g,
+    (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c] as string,
+  );
+
+export function loginPage(error?: string): string {
+  return `<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>Job dashboard: sign in</title>
+<meta name="viewport" content="width=device-width, initial-scale=1"><meta name="robots" content="noindex">
+<style>body{font-family:system-ui,sans-serif;max-width:28rem;margin:5rem auto;padding:0 1rem;color:#222}
+label{display:block;margin:1rem 0 .3rem}input{width:100%;padding:.5rem;font:inherit;box-sizing:border-box}
+button{margin-top:1rem;padding:.5rem 1.2rem;font:inherit}.error{color:#a4262c}</style></head>
+<body><main><h1>Job dashboard</h1>
+<p>Sign in with an ADMIN or VIEWER API key of your PBX.</p>
+${error ? `<p class="error" role="alert" id="login-error">${escapeHtml(error)}</p>` : ''}
+<form method="post" action="${LOGIN_PATH}" autocomplete="off" id="login">
+<label for="key">API key</label>
+<input id="key" name="key" type="password" required autocomplete="off" spellcheck="false" autofocus>
+<button type="submit">Sign in</button>
+</form></main></body></html>`;
+}
+
+const LOGIN_CSP = "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; frame-ancestors 'none'";
+// bull-board's page: its own scripts and styles, inline styles, its own API; nothing from elsewhere
+// (its stylesheet link to Google Fonts is blocked, so the browser makes no third-party request).
+const BOARD_CSP =
+  "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; " +
+  "font-src 'self' data:; connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'self'; object-src 'none'";
+
+function sendLogin(reply: FastifyReply, status: number, error?: string) {
+  return reply
+    .code(status)
+    .header('content-type', 'text/html; charset=utf-8')
+    .header('content-security-policy', LOGIN_CSP)
+    .send(loginPage(error));
+}
+
+/** A form POST from another site (login CSRF) is refused; browsers send Origin / Sec-Fetch-Site on POST. */
+function crossSite(request: FastifyRequest): boolean {
+  if (request.headers['sec-fetch-site'] === 'cross-site') return true;
+  const origin = request.headers.origin;
+  if (origin === undefined) return false;
+  try {
+    return new URL(origin).host !== request.headers.host;
+  } catch {
+    return true;
+  }
+}
+
+const isHttps = (request: FastifyRequest) =>
+  request.protocol === 'https' || request.headers['x-forwarded-proto'] === 'https';
+
+// ---- registration ------------------------------------------------------------------------------
+
+export async function registerDashboard(app: FastifyInstance, opts: DashboardOptions): Promise<void> {
+  const deps = (): DashboardDeps => ({ store: opts.openStore(), sessions: opts.sessions, now: opts.now });
+  // The session of a bull-board request, found by its headers object (bull-board hands its hooks
+  // the same object); a request without one is refused (fail closed).
+  const sessionOf = new WeakMap<object, DashboardSession>();
+
+  const hooks: BoardHooks = {
+    async before(context: HookContext): Promise<BeforeHookResult> {
+      const session = sessionOf.get(context.request.headers);
+      const kind = classifyBoardRoute(context.method, context.route);
+      if (!session || kind === 'refused') return { allow: false, status: 403, errorKey: 'ERRORS.FORBIDDEN' };
+      if (kind === 'read') return { allow: true };
+      if (kind === 'change-own-job' && session.role !== ApiRole.ADMIN) {
+        return {
+          allow: false,
+          status: 403,
+          errorKey: 'ERRORS.FORBIDDEN',
+          message: 'A VIEWER key is read-only.',
+        };
+      }
+      const { queueName, jobId } = context.request.params as { queueName?: string; jobId?: string };
+      const job =
+        queueName && jobId && opts.jobs.queueNames().includes(queueName)
+          ? await opts.jobs.get(queueName, jobId)
+          : null;
+      if (!job) return { allow: false, status: 404, errorKey: 'ERRORS.JOB_NOT_FOUND' };
+      const allowed = kind === 'read-own-job' ? jobBelongsTo(job, session.pbxId) : mayChangeJob(session, job);
+      return allowed
+        ? { allow: true }
+        : {
+            allow: false,
+            status: 403,
+            errorKey: 'ERRORS.FORBIDDEN',
+            message: 'This job is not of your PBX.',
+          };
+    },
+    after(context, result) {
+      const session = sessionOf.get(context.request.headers);
+      if (!session || (result.status ?? 200) >= 300) return result;
+      return {
+        ...result,
+        body: filterBoardAnswer(context.route, result.body, session) as typeof result.body,
+      };
+    },
+  };
+
+  const serverAdapter = new FastifyAdapter();
+  createBullBoard({
+    queues: opts.queues.map((q) => new BullMQAdapter(q)),
+    // @bull-board/fastify 9.10.1 (its latest) types itself against its own nested @bull-board/api
+    // 9.10.1, while the project pins @bull-board/api 9.10.2: the same interface from two copies.
+    // At run time the adapter only receives setter calls. Pinning @bull-board/api to 9.10.1 removes this cast.
+    serverAdapter: serverAdapter as unknown as IServerAdapter,
+    options: {
+      handlerHooks: hooks,
+      uiConfig: {
+        boardTitle: 'Gateway jobs',
+        hideDocsLink: true,
+        hideRedisDetails: true,
+        showWorkers: false,
+        miscLinks: [{ text: 'Log out', url: LOGOUT_PATH }],
+      },
+    },
+  });
+
+  await app.register(async (admin) => {
+    await admin.register(fastifyCookie);
+    await admin.register(fastifyFormbody, { bodyLimit: 4096 });
+
+    admin.addHook('onSend', async (request, reply) => {
+      const isStatic = request.url.startsWith(`${DASHBOARD_PATH}/static/`) && reply.statusCode === 200;
+      // Static files are bull-board's own (hashed names); everything else is per session.
+      reply.header('cache-control', isStatic ? 'private, max-age=86400' : 'no-store');
+      reply.header('x-content-type-options', 'nosniff');
+      reply.header('referrer-policy', 'no-referrer');
+      reply.header('x-frame-options', 'DENY');
+      if (!reply.hasHeader('content-security-policy')) reply.header('content-security-policy', BOARD_CSP);
+    });
+
+    const currentSession = async (request: FastifyRequest) =>
+      resumeDashboardSession(deps(), request.cookies[SESSION_COOKIE]);
+
+    admin.get(LOGIN_PATH, async (request, reply) => {
+      // A key in the query string is never read.
+      if (await currentSession(request).catch(() => null)) return reply.redirect(DASHBOARD_PATH, 303);
+      return sendLogin(reply, 200);
+    });
+
+    admin.post<{ Body: { key?: unknown } | undefined }>(LOGIN_PATH, async (request, reply) => {
+      if (crossSite(request)) return sendLogin(reply, 403, 'Sign in from this page.');
+      const key = typeof request.body?.key === 'string' ? request.body.key : '';
+      if (!key.trim()) return sendLogin(reply, 401, 'Enter an API key.');
+      let login: Awaited<ReturnType<typeof startDashboardSession>>;
+      try {
+        login = await startDashboardSession(deps(), key);
+      } catch (err) {
+        request.log.warn({ err: (err as Error).message }, 'dashboard login unavailable');
+        return sendLogin(reply, 503, 'The gateway cannot check keys right now. Try again shortly.');
+      }
+      if (!login.ok) {
+        request.log.info({ code: login.code }, 'dashboard login refused');
+        return sendLogin(reply, login.code === 'FORBIDDEN' ? 403 : 401, login.message);
+      }
+      request.log.info(
+        { pbxId: login.session.pbxId, role: login.session.role, keyId: login.session.keyId },
+        'dashboard login',
+      );
+      return reply
+        .setCookie(SESSION_COOKIE, login.sessionId, {
+          path: COOKIE_PATH,
+          httpOnly: true,
+          sameSite: 'strict',
+          secure: isHttps(request),
+          maxAge: DASHBOARD_SESSION_TTL_SECONDS,
+        })
+        .redirect(DASHBOARD_PATH, 303);
+    });
+
+    admin.route({
+      method: ['GET', 'POST'],
+      url: LOGOUT_PATH,
+      handler: async (request, reply) => {
+        if (request.method === 'POST' && crossSite(request)) return reply.code(403).send();
+        await endDashboardSession(deps(), request.cookies[SESSION_COOKIE]).catch((err) =>
+          request.log.warn({ err: (err as Error).message }, 'dashboard logout: session not deleted'),
+        );
+        return reply
+          .clearCookie(SESSION_COOKIE, {
+            path: COOKIE_PATH,
+            httpOnly: true,
+            sameSite: 'strict',
+            secure: isHttps(request),
+          })
+          .redirect(DASHBOARD_PATH, 303);
+      },
+    });
+
+    await admin.register(async (board) => {
+      board.addHook('onRequest', async (request, reply) => {
+        let session: DashboardSession | null;
+        try {
+          session = await currentSession(request);
+        } catch (err) {
+          request.log.warn({ err: (err as Error).message }, 'dashboard session check unavailable');
+          return reply.code(503).header('content-type', 'text/plain; charset=utf-8').send('Unavailable');
+        }
+        const path = request.url.split('?')[0];
+        const isPage =
+          (request.method === 'GET' || request.method === 'HEAD') &&
+          !path.startsWith(`${DASHBOARD_PATH}/api/`) &&
+          !path.startsWith(`${DASHBOARD_PATH}/static/`);
+        if (!session) {
+          if (isPage) return sendLogin(reply, 401);
+          return reply.code(401).send({ error: 'UNAUTHENTICATED', message: 'Sign in at /admin/queues.' });
+        }
+        // Belt and braces: whatever bull-board's hooks say, a VIEWER changes nothing.
+        if (session.role !== ApiRole.ADMIN && request.method !== 'GET' && request.method !== 'HEAD') {
+          return reply
+            .code(403)
+            .send({ error: { key: 'ERRORS.FORBIDDEN' }, message: 'A VIEWER key is read-only.' });
+        }
+        sessionOf.set(request.headers, session);
+      });
+      await board.register(serverAdapter.registerPlugin(), { prefix: DASHBOARD_PATH });
+    });
+  });
+}

@@ -1,0 +1,467 @@
+import { createHash } from 'node:crypto';
+import { type Client, GraphError } from '@microsoft/microsoft-graph-client';
+import type {
+  DirectoryGroupSummary,
+  DirectoryReader,
+  DirectoryStream,
+  GraphRequestStats,
+  UserReadOptions,
+} from '../app/directory.port.js';
+import { type MicrosoftAppCredentials, MicrosoftError } from '../app/microsoft.port.js';
+import type { DirectoryGroup, DirectoryUser } from '../domain/directory.types.js';
+import type { GroupDeltaRecord, UserDeltaRecord } from '../domain/directory-delta.js';
+import {
+  GROUP_PROPERTIES,
+  GroupAssembly,
+  toDirectoryUser,
+  toGroupDeltaRecord,
+  toGroupSummary,
+  toMembersDelta,
+  toUserDeltaRecord,
+  userSelect,
+} from './directory-records.js';
+import { identityError } from './errors.js';
+import {
+  followPages,
+  type GraphPage,
+  openPages,
+  type PageFetcher,
+  pageFetcher,
+  readerError,
+  runBatched,
+} from './graph-paging.js';
+import { createCountingGraphClient, type GraphTraffic } from './graph-transport.js';
+import type { MicrosoftEndpoints } from './microsoft-clients.js';
+
+/**
+ * The directory reader over Microsoft Graph (graph-client), one client per app
+ * registration, reused. See `DirectoryReader` (src/app/directory.port.ts) for the contract.
+ *
+ * Requests, for U users, G groups and M direct memberships (lower bound of the benchmark:
+ * ceil(U/999) user pages + group pages + member pages):
+ * - readUsers: 1 (`/users/delta?$deltatoken=latest`) + ceil(U/999) (`/users?$top=999`)
+ *   + ceil(soft-deleted/999), at least 1 (`/directory/deletedItems/microsoft.graph.user`).
+ * - readGroups (default, `groupRead: 'delta'`): one initial groups delta round with
+ *   `$select=…,members`: the pages carry the groups and their `members@delta`, so one round
+ *   gives every group, its direct members and the groups delta link, with no request per
+ *   group. Graph sends at most `odata.maxpagesize` groups per page and splits a large
+ *   group's members over several pages (merged here by id).
+ *   `groupRead: 'batch'`: 1 (groups delta `latest`) + ceil(G/999) (`/groups?$top=999`) +
+ *   `$batch`es of 20 `/groups/{id}/members?$top=999` (one item per group and per further
+ *   page of a large group). Fewer HTTP requests when groups are large, but 20 times the
+ *   Graph operations and resource units (members cost 3 units each against 1 per delta
+ *   page: https://learn.microsoft.com/graph/throttling-limits#identity-and-access-service-limits),
+ *   so it meets throttling far sooner; kept for comparison and for tenants where it wins.
+ * - readUserChanges / readGroupChanges: one request per delta page; a round with no change is 1.
+ *
+ * Every failure is a `MicrosoftError` (see errors.ts); a delta link Graph no longer honours
+ * (400 syncStateNotFound, 410 Gone) is `DELTA_EXPIRED`.
+ */
+
+export interface AppTokenSource {
+  /** An app-only access token for Graph (client credentials), e.g. `MsalIdentity.appToken`. */
+  appToken(app: MicrosoftAppCredentials): Promise<string>;
+}
+
+export interface GraphDirectoryReaderOptions {
+  /** How readGroups reads members (see above). Default 'delta'. */
+  groupRead?: 'delta' | 'batch';
+  /**
+   * Ask delta rounds for `Prefer: return=minimal` (only changed properties). Default false:
+   * every tracked property of a changed object comes, which heals a missed or replayed change.
+   */
+  minimalDelta?: boolean;
+  /** `Prefer: odata.maxpagesize` for delta rounds (Graph may send fewer). Default 999. */
+  deltaPageSize?: number;
+  /** `$batch` requests in flight at once. Default 4. */
+  batchConcurrency?: number;
+  /** Retries of one request on 429/503/504 (graph-client caps at 10). Default 10. */
+  maxRetries?: number;
+  /** Seconds before a retry when Graph sent no Retry-After. Default 3. */
+  retryDelaySeconds?: number;
+}
+
+interface Connection {
+  client: Client;
+  /** The last token failure: graph-client turns it into a GraphError without its code. */
+  tokenError?: MicrosoftError;
+  fail: (err: unknown) => MicrosoftError;
+}
+
+const PAGE = 999;
+/** `$filter=id in (…)` takes at most 15 values (https://learn.microsoft.com/graph/filter-query-parameter). */
+const IDS_PER_FILTER = 15;
+const GROUP_SUMMARY_SELECT = ['id', ...GROUP_PROPERTIES, 'description'].join(',');
+const GROUP_DELTA_SELECT = [...GROUP_PROPERTIES, 'members'].join(',');
+const GUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+function unique(ids: readonly string[]): string[] {
+  return [...new Set(ids)];
+}
+
+function chunks<T>(list: readonly T[], size: number): T[][] {
+  const out: T[][] = [];
+  for (let i = 0; i < list.length; i += size) out.push(list.slice(i, i + size));
+  return out;
+}
+
+function notYet(): never {
+  throw new Error('deltaLink() is known once every page has been read');
+}
+
+export class GraphDirectoryReader implements DirectoryReader {
+  private readonly connections = new Map<string, Connection>();
+  private readonly traffic: GraphTraffic = { requests: 0, throttled: 0 };
+  private readonly graphOrigin: string;
+
+  constructor(
+    private readonly endpoints: MicrosoftEndpoints,
+    private readonly tokens: AppTokenSource,
+    private readonly options: GraphDirectoryReaderOptions = {},
+  ) {
+    this.graphOrigin = new URL(endpoints.graphBaseUrl).origin;
+  }
+
+  stats(): GraphRequestStats {
+    return { requests: this.traffic.requests, throttled: this.traffic.throttled };
+  }
+
+  // ------------------------------------------------------------------ users
+
+  async readUsers(
+    app: MicrosoftAppCredentials,
+    options: UserReadOptions,
+  ): Promise<DirectoryStream<DirectoryUser>> {
+    let selection: ReturnType<typeof userSelect>;
+    try {
+      selection = userSelect(options.extraProperties);
+    } catch (err) {
+      throw new MicrosoftError('UNKNOWN', (err as Error).message);
+    }
+    const { extras } = selection;
+    const select = selection.select.join(',');
+    const conn = this.connection(app);
+    const fetch = pageFetcher(conn.client, {}, conn.fail);
+
+    // The delta link first, with the same $select (so later rounds track exactly these
+    // properties; accountEnabled must be among them or a disabled account never shows):
+    // what changes while the read runs is replayed by the next round. `$deltatoken=latest`
+    // answers at once with an empty page and a deltaLink from now
+    // (https://learn.microsoft.com/graph/delta-query-overview#use-delta-query-to-track-changes-in-a-resource-collection,
+    // https://learn.microsoft.com/graph/api/user-delta).
+    const latest = await fetch(`/users/delta?$select=${select}&$deltatoken=latest`);
+    const deltaLink = this.requireDeltaLink(latest);
+
+    // GET /users, $select only what is needed, $top=999 (the maximum: https://learn.microsoft.com/graph/paging,
+    // https://learn.microsoft.com/graph/api/user-list). accountEnabled comes only when selected.
+    const live = await openPages(fetch, `/users?$select=${select}&$top=${PAGE}`);
+    // The recycle bin: soft-deleted users, restorable for 30 days, with deletedDateTime
+    // (https://learn.microsoft.com/graph/api/directory-deleteditems-list).
+    const binUrl = `/directory/deletedItems/microsoft.graph.user?$select=${select},deletedDateTime&$top=${PAGE}`;
+
+    async function* pages(): AsyncGenerator<readonly DirectoryUser[]> {
+      for await (const page of live) yield page.value.map((u) => toDirectoryUser(u, extras));
+      for await (const page of followPages(fetch, binUrl)) {
+        if (page.value.length > 0) yield page.value.map((u) => toDirectoryUser(u, extras, true));
+      }
+    }
+    return { pages: pages(), deltaLink: () => deltaLink };
+  }
+
+  readUserChanges(app: MicrosoftAppCredentials, deltaLink: string): DirectoryStream<UserDeltaRecord> {
+    return this.deltaRound(app, deltaLink, (page) => page.value.map(toUserDeltaRecord));
+  }
+
+  // ------------------------------------------------------------------ groups
+
+  async readGroups(app: MicrosoftAppCredentials): Promise<DirectoryStream<DirectoryGroup>> {
+    return this.options.groupRead === 'batch' ? this.readGroupsByBatch(app) : this.readGroupsByDelta(app);
+  }
+
+  /**
+   * One initial groups delta round with `$select=displayName,groupTypes,securityEnabled,mailEnabled,members`
+   * (https://learn.microsoft.com/graph/api/group-delta, https://learn.microsoft.com/graph/delta-query-groups):
+   * each group with `members@delta` (users, groups and other objects, by `@odata.type`); a
+   * group with many members continues on the next page(s), so groups are merged by id and
+   * handed out once the round is complete.
+   */
+  private async readGroupsByDelta(app: MicrosoftAppCredentials): Promise<DirectoryStream<DirectoryGroup>> {
+    const conn = this.connection(app);
+    const fetch = pageFetcher(conn.client, this.deltaHeaders(false), conn.fail);
+    const round = await openPages(fetch, `/groups/delta?$select=${GROUP_DELTA_SELECT}`);
+    let deltaLink: string | undefined;
+    const self = this;
+
+    async function* pages(): AsyncGenerator<readonly DirectoryGroup[]> {
+      const groups = new Map<string, GroupAssembly>();
+      for await (const page of round) {
+        for (const raw of page.value) {
+          const id = String(raw.id);
+          if (raw['@removed'] !== undefined && raw['@removed'] !== null) {
+            groups.delete(id);
+            continue;
+          }
+          let group = groups.get(id);
+          if (!group) {
+            group = new GroupAssembly(id);
+            groups.set(id, group);
+          }
+          group.take(raw);
+          for (const member of toMembersDelta(raw['members@delta'])) group.member(member);
+        }
+        if (page.deltaLink) deltaLink = self.requireDeltaLink(page);
+      }
+      let out: DirectoryGroup[] = [];
+      for (const [id, group] of groups) {
+        out.push(group.toGroup());
+        groups.delete(id);
+        if (out.length === PAGE) {
+          yield out;
+          out = [];
+        }
+      }
+      if (out.length > 0) yield out;
+    }
+    return { pages: pages(), deltaLink: () => deltaLink ?? notYet() };
+  }
+
+  /** `/groups?$top=999`, then every group's `/members` through `$batch`, page by page of groups. */
+  private async readGroupsByBatch(app: MicrosoftAppCredentials): Promise<DirectoryStream<DirectoryGroup>> {
+    const conn = this.connection(app);
+    const fetch = pageFetcher(conn.client, {}, conn.fail);
+    const latest = await fetch(`/groups/delta?$select=${GROUP_DELTA_SELECT}&$deltatoken=latest`);
+    const deltaLink = this.requireDeltaLink(latest);
+    const list = await openPages(fetch, `/groups?$select=id,${GROUP_PROPERTIES.join(',')}&$top=${PAGE}`);
+    const self = this;
+
+    async function* pages(): AsyncGenerator<readonly DirectoryGroup[]> {
+      for await (const page of list) {
+        const groups = new Map<string, GroupAssembly>();
+        for (const raw of page.value) {
+          const group = new GroupAssembly(String(raw.id));
+          group.take(raw);
+          groups.set(group.id, group);
+        }
+        const { notFound } = await runBatched(
+          conn.client,
+          [...groups.keys()].map((id) => ({
+            key: id,
+            url: `/groups/${encodeURIComponent(id)}/members?$select=id&$top=${PAGE}`,
+          })),
+          (id, value) => {
+            const group = groups.get(id);
+            for (const member of toMembersDelta(value)) group?.member(member);
+          },
+          self.batchOptions(conn),
+        );
+        for (const id of notFound) groups.delete(id); // deleted while the read ran
+        yield [...groups.values()].map((g) => g.toGroup());
+      }
+    }
+    return { pages: pages(), deltaLink: () => deltaLink };
+  }
+
+  readGroupChanges(app: MicrosoftAppCredentials, deltaLink: string): DirectoryStream<GroupDeltaRecord> {
+    return this.deltaRound(app, deltaLink, (page) => page.value.map(toGroupDeltaRecord));
+  }
+
+  /**
+   * `$batch`es of 20 `GET /groups/{id}/transitiveMembers/microsoft.graph.user?$select=id&$top=999`
+   * (https://learn.microsoft.com/graph/api/group-list-transitivemembers), following each
+   * group's nextLinks; throttled items are sent again after their Retry-After. Groups that
+   * do not exist (404) are left out of the map.
+   */
+  async readTransitiveMemberUsers(
+    app: MicrosoftAppCredentials,
+    groupIds: readonly string[],
+  ): Promise<Map<string, readonly string[]>> {
+    const ids = unique(groupIds);
+    if (ids.length === 0) return new Map();
+    const conn = this.connection(app);
+    const members = new Map<string, Set<string>>(ids.map((id) => [id, new Set<string>()]));
+    const { notFound } = await runBatched(
+      conn.client,
+      ids.map((id) => ({
+        key: id,
+        url: `/groups/${encodeURIComponent(id)}/transitiveMembers/microsoft.graph.user?$select=id&$top=${PAGE}`,
+      })),
+      (id, value) => {
+        const set = members.get(id);
+        for (const user of value) if (typeof user.id === 'string') set?.add(user.id);
+      },
+      this.batchOptions(conn),
+    );
+    for (const id of notFound) members.delete(id);
+    return new Map([...members].map(([id, set]) => [id, [...set].sort()]));
+  }
+
+  /**
+   * The group picker: `$search="displayName:…"` (word-prefix match, so "sal" finds "Sales EMEA"
+   * and "EMEA Sales") with `ConsistencyLevel: eventual`, sorted by name
+   * (https://learn.microsoft.com/graph/search-query-parameter, https://learn.microsoft.com/graph/aad-advanced-queries).
+   * An empty search lists groups by name.
+   */
+  async searchGroups(
+    app: MicrosoftAppCredentials,
+    search: string,
+    first: number,
+  ): Promise<DirectoryGroupSummary[]> {
+    const wanted = Math.floor(first);
+    if (!(wanted > 0)) return [];
+    const conn = this.connection(app);
+    const fetch = pageFetcher(conn.client, { ConsistencyLevel: 'eventual' }, conn.fail);
+    // Double quotes and backslashes would end or escape the quoted clause: drop them.
+    const term = search.replace(/["\\]/g, ' ').replace(/\s+/g, ' ').trim();
+    let url = `/groups?$select=${GROUP_SUMMARY_SELECT}&$top=${Math.min(wanted, PAGE)}&$orderby=displayName&$count=true`;
+    if (term) url += `&$search=${encodeURIComponent(`"displayName:${term}"`)}`;
+    const out: DirectoryGroupSummary[] = [];
+    for await (const page of followPages(fetch, url)) {
+      for (const raw of page.value) {
+        out.push(toGroupSummary(raw));
+        if (out.length === wanted) return out;
+      }
+    }
+    return out;
+  }
+
+  /**
+   * Which of `ids` are groups: `$filter=id in (…)` 15 ids at a time, those requests 20 to a
+   * `$batch`. Ids that are not object ids (GUIDs) are unknown by definition and not sent.
+   * The answer keeps the order of `ids`.
+   */
+  async findGroups(app: MicrosoftAppCredentials, ids: readonly string[]): Promise<DirectoryGroupSummary[]> {
+    const wanted = unique(ids).filter((id) => GUID.test(id));
+    if (wanted.length === 0) return [];
+    const conn = this.connection(app);
+    const found = new Map<string, DirectoryGroupSummary>();
+    await runBatched(
+      conn.client,
+      chunks(wanted, IDS_PER_FILTER).map((chunk, i) => ({
+        key: i,
+        url: `/groups?$filter=${encodeURIComponent(`id in (${chunk.map((id) => `'${id}'`).join(',')})`)}&$select=${GROUP_SUMMARY_SELECT}`,
+      })),
+      (_key, value) => {
+        for (const raw of value) {
+          const summary = toGroupSummary(raw);
+          found.set(summary.id.toLowerCase(), summary);
+        }
+      },
+      this.batchOptions(conn),
+    );
+    const out: DirectoryGroupSummary[] = [];
+    for (const id of wanted) {
+      const summary = found.get(id.toLowerCase());
+      if (summary) out.push(summary);
+    }
+    return out;
+  }
+
+  // ------------------------------------------------------------------ plumbing
+
+  /** One delta round from a stored link: nextLinks until the page with the new deltaLink. */
+  private deltaRound<T>(
+    app: MicrosoftAppCredentials,
+    deltaLink: string,
+    map: (page: GraphPage) => T[],
+  ): DirectoryStream<T> {
+    let next: string | undefined;
+    const self = this;
+    async function* pages(): AsyncGenerator<readonly T[]> {
+      self.checkOwnLink(deltaLink);
+      const conn = self.connection(app);
+      const fetch: PageFetcher = pageFetcher(
+        conn.client,
+        self.deltaHeaders(self.options.minimalDelta ?? false),
+        conn.fail,
+      );
+      for await (const page of followPages(fetch, deltaLink)) {
+        if (page.deltaLink) next = self.requireDeltaLink(page);
+        yield map(page);
+      }
+    }
+    return { pages: pages(), deltaLink: () => next ?? notYet() };
+  }
+
+  /**
+   * `Prefer: odata.maxpagesize=N` asks for bigger delta pages than the default; Graph may
+   * answer with fewer (https://learn.microsoft.com/graph/paging). `return=minimal`: see the option.
+   */
+  private deltaHeaders(minimal: boolean): Record<string, string> {
+    const size = Math.max(1, Math.min(PAGE, this.options.deltaPageSize ?? PAGE));
+    return { Prefer: minimal ? `return=minimal, odata.maxpagesize=${size}` : `odata.maxpagesize=${size}` };
+  }
+
+  /**
+   * A stored link that does not point at this cloud's Graph (the settings changed since, or
+   * the row is damaged) cannot be followed: the caller reads in full, as for an expired one.
+   */
+  private checkOwnLink(link: string): void {
+    let origin: string | undefined;
+    try {
+      origin = new URL(link).origin;
+    } catch {
+      origin = undefined;
+    }
+    if (origin !== this.graphOrigin) {
+      throw new MicrosoftError('DELTA_EXPIRED', `The delta link does not belong to ${this.graphOrigin}`);
+    }
+  }
+
+  private requireDeltaLink(page: GraphPage): string {
+    if (!page.deltaLink) throw new MicrosoftError('UNKNOWN', 'Graph returned no @odata.deltaLink');
+    return page.deltaLink;
+  }
+
+  private batchOptions(conn: Connection) {
+    return {
+      graphBaseUrl: this.endpoints.graphBaseUrl,
+      traffic: this.traffic,
+      concurrency: this.options.batchConcurrency,
+      mapError: conn.fail,
+    };
+  }
+
+  /** The Graph client of one app registration (and secret), made once and kept. */
+  private connection(app: MicrosoftAppCredentials): Connection {
+    const key = createHash('sha256')
+      .update(`${app.tenantId}\n${app.clientId}\n${app.clientSecret}`)
+      .digest('hex');
+    let conn = this.connections.get(key);
+    if (conn) return conn;
+    if (this.connections.size >= 1000) this.connections.clear();
+    const created: Connection = {
+      client: undefined as unknown as Client,
+      fail: (err) => {
+        // graph-client wraps a failure of the token provider in a GraphError with no status
+        // and the original's name as code; give back the identity error with its own code.
+        if (
+          err instanceof GraphError &&
+          err.statusCode === -1 &&
+          err.code === 'MicrosoftError' &&
+          created.tokenError
+        ) {
+          return created.tokenError;
+        }
+        return readerError(err);
+      },
+    };
+    created.client = createCountingGraphClient(
+      this.endpoints,
+      async () => {
+        try {
+          const token = await this.tokens.appToken(app);
+          created.tokenError = undefined;
+          return token;
+        } catch (err) {
+          created.tokenError = identityError(err);
+          throw created.tokenError;
+        }
+      },
+      this.traffic,
+      { maxRetries: this.options.maxRetries, retryDelaySeconds: this.options.retryDelaySeconds },
+    );
+    conn = created;
+    this.connections.set(key, conn);
+    return conn;
+  }
+}

@@ -1,0 +1,134 @@
+import { randomUUID } from 'node:crypto';
+import type { EntityManager } from '@mikro-orm/core';
+import type { DirectoryApplier } from '../app/sync.port.js';
+import { emailKey } from '../domain/extension-fields.js';
+import type { GroupPlanItem, UserPlanItem } from '../domain/sync-plan.types.js';
+import { Extension, ExtensionGroup, ExtensionGroupMember } from './entities/index.js';
+
+const BATCH = 500;
+
+function chunks<T>(items: readonly T[], size = BATCH): T[][] {
+  const out: T[][] = [];
+  for (let i = 0; i < items.length; i += size) out.push(items.slice(i, i + size));
+  return out;
+}
+
+const ids = <T extends { extensionId?: string | null; extensionGroupId?: string | null }>(
+  items: readonly T[],
+  key: 'extensionId' | 'extensionGroupId',
+) => items.map((i) => i[key] as string);
+
+/**
+ * Applies sync plans to the PBX directory with set-based statements (one INSERT per 500 new
+ * extensions, one DELETE per 500 gone ones), inside the caller's transaction. Items come in
+ * the planner's apply order (deletes first), which the planner guarantees never collides on
+ * a number, an email or an object id. Every statement is scoped to the PBX and, where it
+ * removes or releases, to rows the sync still owns (source SYNCED), so a concurrent hand edit
+ * can never be undone by a stale plan.
+ */
+export class MikroDirectoryApplier implements DirectoryApplier {
+  constructor(private readonly em: EntityManager) {}
+
+  async applyUserItems(pbxId: string, items: readonly UserPlanItem[]) {
+    const now = new Date();
+    const createdIds = new Map<string, string>();
+    const of = <A extends UserPlanItem['action']>(a: A) => items.filter((i) => i.action === a) as Extract<UserPlanItem, { action: A }>[];
+    for (const batch of chunks(ids(of('DELETE'), 'extensionId'))) {
+      await this.em.nativeDelete(Extension, { pbx: pbxId, source: 'SYNCED', id: { $in: batch } });
+    }
+    for (const batch of chunks(ids(of('RELEASE'), 'extensionId'))) {
+      await this.em.nativeUpdate(
+        Extension,
+        { pbx: pbxId, source: 'SYNCED', id: { $in: batch } },
+        { source: 'MANUAL', externalId: null, updatedAt: now },
+      );
+    }
+    for (const item of of('UPDATE')) {
+      const patch: Record<string, unknown> = { updatedAt: now };
+      for (const c of item.changes) patch[c.field] = c.to;
+      if ('email' in patch) patch.emailKey = emailKey(patch.email as string | null);
+      if ('number' in patch) patch.numberSort = Number.parseInt(patch.number as string, 10);
+      await this.em.nativeUpdate(Extension, { pbx: pbxId, id: item.extensionId, externalId: item.userId }, patch);
+    }
+    for (const item of of('ASSOCIATE')) {
+      const e = item.extension;
+      await this.em.nativeUpdate(
+        Extension,
+        { pbx: pbxId, id: item.extensionId, source: 'MANUAL' },
+        {
+          ...e,
+          numberSort: Number.parseInt(e.number, 10),
+          emailKey: emailKey(e.email),
+          source: 'SYNCED',
+          externalId: item.userId,
+          updatedAt: now,
+        },
+      );
+    }
+    for (const batch of chunks(of('CREATE'))) {
+      const rows = batch.map((item) => {
+        const id = randomUUID();
+        createdIds.set(item.userId, id);
+        const e = item.extension;
+        return {
+          id,
+          pbx: pbxId,
+          number: e.number,
+          numberSort: Number.parseInt(e.number, 10),
+          firstName: e.firstName,
+          lastName: e.lastName,
+          email: e.email,
+          emailKey: emailKey(e.email),
+          mobileNumber: e.mobileNumber,
+          jobTitle: e.jobTitle,
+          source: 'SYNCED' as const,
+          externalId: item.userId,
+          callerIdName: null,
+          voicemailEnabled: true,
+          notes: null,
+          createdAt: now,
+          updatedAt: now,
+        };
+      });
+      await this.em.insertMany(Extension, rows);
+    }
+    return createdIds;
+  }
+
+  async applyGroupItems(pbxId: string, items: readonly GroupPlanItem[]) {
+    const now = new Date();
+    const createdIds = new Map<string, string>();
+    const of = <A extends GroupPlanItem['action']>(a: A) => items.filter((i) => i.action === a) as Extract<GroupPlanItem, { action: A }>[];
+    for (const batch of chunks(ids(of('DELETE'), 'extensionGroupId'))) {
+      await this.em.nativeDelete(ExtensionGroup, { pbx: pbxId, source: 'SYNCED', id: { $in: batch } });
+    }
+    for (const batch of chunks(ids(of('RELEASE'), 'extensionGroupId'))) {
+      await this.em.nativeUpdate(
+        ExtensionGroup,
+        { pbx: pbxId, source: 'SYNCED', id: { $in: batch } },
+        { source: 'MANUAL', externalId: null, updatedAt: now },
+      );
+    }
+    const memberRows: Array<{ group: string; extension: string }> = [];
+    for (const item of of('UPDATE')) {
+      await this.em.nativeUpdate(
+        ExtensionGroup,
+        { pbx: pbxId, id: item.extensionGroupId, source: 'SYNCED' },
+        { ...(item.nameChange ? { name: item.nameChange.to } : {}), updatedAt: now },
+      );
+      for (const batch of chunks(item.removedMemberExtensionIds)) {
+        await this.em.nativeDelete(ExtensionGroupMember, { group: item.extensionGroupId, extension: { $in: batch } });
+      }
+      for (const ext of item.addedMemberExtensionIds) memberRows.push({ group: item.extensionGroupId, extension: ext });
+    }
+    const created = of('CREATE').map((item) => {
+      const id = randomUUID();
+      createdIds.set(item.groupId, id);
+      for (const ext of item.memberExtensionIds) memberRows.push({ group: id, extension: ext });
+      return { id, pbx: pbxId, name: item.name, source: 'SYNCED' as const, externalId: item.groupId, createdAt: now, updatedAt: now };
+    });
+    for (const batch of chunks(created)) await this.em.insertMany(ExtensionGroup, batch);
+    for (const batch of chunks(memberRows)) await this.em.insertMany(ExtensionGroupMember, batch);
+    return createdIds;
+  }
+}

@@ -1,0 +1,239 @@
+import type { EntityManager } from '@mikro-orm/core';
+import type { Page, PageRequest } from '../app/ports.js';
+import type {
+  ItemAction,
+  SyncRepository,
+  SyncRunData,
+  SyncRunItemData,
+  SyncScope,
+  SyncSettingsData,
+  SyncTrigger,
+} from '../app/sync.port.js';
+import type { DirectoryGroup, DirectoryUser } from '../domain/directory.types.js';
+import { decodeCursor, encodeCursor } from './cursor.js';
+import { DirectoryObject, Pbx, SyncRun, SyncRunItem, SyncSettings } from './entities/index.js';
+
+/** Rows per INSERT / DELETE statement: well under SQLite's and PostgreSQL's parameter limits. */
+const BATCH = 500;
+
+function chunks<T>(items: readonly T[], size = BATCH): T[][] {
+  const out: T[][] = [];
+  for (let i = 0; i < items.length; i += size) out.push(items.slice(i, i + size));
+  return out;
+}
+
+const toSettings = (s: SyncSettings): SyncSettingsData => ({
+  pbxId: s.pbx.id,
+  userRule: s.userRule ? JSON.parse(s.userRule) : null,
+  groupRule: s.groupRule ? JSON.parse(s.groupRule) : null,
+  userRuleSavedAt: s.userRuleSavedAt,
+  groupRuleSavedAt: s.groupRuleSavedAt,
+  usersDeltaLink: s.usersDeltaLink,
+  usersDeltaSelect: s.usersDeltaSelect,
+  groupsDeltaLink: s.groupsDeltaLink,
+  lastFullReadAt: s.lastFullReadAt,
+  guardMaxDeletes: s.guardMaxDeletes,
+  guardMaxRatio: s.guardMaxRatio,
+});
+
+const toRun = (r: SyncRun): SyncRunData => ({
+  id: r.id,
+  pbxId: r.pbx.id,
+  status: r.status as SyncRunData['status'],
+  mode: r.mode as SyncRunData['mode'],
+  trigger: r.trigger as SyncTrigger,
+  scopes: r.scopes.split(',').filter(Boolean) as SyncScope[],
+  queuedAt: r.queuedAt,
+  startedAt: r.startedAt,
+  finishedAt: r.finishedAt,
+  counts: r.counts ? JSON.parse(r.counts) : null,
+  message: r.message,
+  error: r.error,
+  graphRequests: r.graphRequests,
+  phase: r.phase as SyncRunData['phase'],
+  done: r.done,
+  total: r.total,
+});
+
+const toItem = (i: SyncRunItem): SyncRunItemData => ({
+  id: i.id,
+  runId: i.run.id,
+  seq: i.seq,
+  scope: i.scope as SyncRunItemData['scope'],
+  action: i.action as ItemAction,
+  reason: i.reason,
+  objectId: i.objectId,
+  objectName: i.objectName,
+  objectSecondary: i.objectSecondary,
+  number: i.number,
+  targetId: i.targetId,
+  detail: i.detail,
+  changes: i.changes,
+  state: i.state as SyncRunItemData['state'],
+});
+
+export class MikroSyncRepository implements SyncRepository {
+  constructor(private readonly em: EntityManager) {}
+
+  private async settings(pbxId: string): Promise<SyncSettings> {
+    let s = await this.em.findOne(SyncSettings, { pbx: pbxId });
+    if (!s) {
+      s = this.em.create(SyncSettings, { pbx: this.em.getReference(Pbx, pbxId) });
+      await this.em.flush();
+    }
+    return s;
+  }
+
+  async getSettings(pbxId: string) {
+    return toSettings(await this.settings(pbxId));
+  }
+
+  async updateSettings(pbxId: string, patch: Partial<Omit<SyncSettingsData, 'pbxId'>>) {
+    const s = await this.settings(pbxId);
+    const { userRule, groupRule, ...rest } = patch;
+    this.em.assign(s, rest);
+    if (userRule !== undefined) s.userRule = userRule ? JSON.stringify(userRule) : null;
+    if (groupRule !== undefined) s.groupRule = groupRule ? JSON.stringify(groupRule) : null;
+    await this.em.flush();
+    return toSettings(s);
+  }
+
+  async loadSnapshot(pbxId: string) {
+    // Plain rows, no entities: 100,000 of them must load in well under a second.
+    const rows: Array<{ kind: string; data: string }> = await this.em
+      .getConnection()
+      .execute('select kind, data from directory_object where pbx_id = ?', [pbxId]);
+    const users: DirectoryUser[] = [];
+    const groups: DirectoryGroup[] = [];
+    for (const r of rows) {
+      if (r.kind === 'USER') users.push(JSON.parse(r.data));
+      else groups.push(JSON.parse(r.data));
+    }
+    return { users, groups };
+  }
+
+  private async insertObjects(pbxId: string, kind: 'USER' | 'GROUP', objects: ReadonlyArray<{ id: string }>) {
+    for (const batch of chunks(objects)) {
+      await this.em.insertMany(
+        DirectoryObject,
+        batch.map((o) => ({ key: `${pbxId}:${kind}:${o.id}`, pbx: pbxId, kind, data: JSON.stringify(o) })),
+      );
+    }
+  }
+
+  async replaceSnapshot(pbxId: string, kind: 'USER' | 'GROUP', objects: ReadonlyArray<{ id: string }>) {
+    await this.em.nativeDelete(DirectoryObject, { pbx: pbxId, kind });
+    await this.insertObjects(pbxId, kind, objects);
+  }
+
+  async patchSnapshot(
+    pbxId: string,
+    kind: 'USER' | 'GROUP',
+    changed: ReadonlyArray<{ id: string }>,
+    removedIds: readonly string[],
+  ) {
+    const gone = [...removedIds, ...changed.map((o) => o.id)];
+    for (const batch of chunks(gone)) {
+      await this.em.nativeDelete(DirectoryObject, { key: { $in: batch.map((id) => `${pbxId}:${kind}:${id}`) } });
+    }
+    await this.insertObjects(pbxId, kind, changed);
+  }
+
+  async createRun(input: { pbxId: string; trigger: SyncTrigger; scopes: SyncScope[]; queuedAt: Date }) {
+    const run = this.em.create(SyncRun, {
+      pbx: this.em.getReference(Pbx, input.pbxId),
+      trigger: input.trigger,
+      scopes: input.scopes.join(','),
+      queuedAt: input.queuedAt,
+    });
+    await this.em.flush();
+    return toRun(run);
+  }
+
+  async updateRun(id: string, patch: Partial<Omit<SyncRunData, 'id' | 'pbxId'>>) {
+    const run = await this.em.findOneOrFail(SyncRun, { id });
+    const { counts, scopes, ...rest } = patch;
+    this.em.assign(run, rest);
+    if (counts !== undefined) run.counts = counts ? JSON.stringify(counts) : null;
+    if (scopes !== undefined) run.scopes = scopes.join(',');
+    await this.em.flush();
+    return toRun(run);
+  }
+
+  async getRun(pbxId: string, id: string) {
+    const run = await this.em.findOne(SyncRun, { id, pbx: pbxId });
+    return run ? toRun(run) : null;
+  }
+
+  async pageRuns(pbxId: string, page: PageRequest): Promise<Page<SyncRunData>> {
+    const where: Record<string, unknown> = { pbx: pbxId };
+    if (page.after) {
+      const [at, id] = decodeCursor('syncRun', page.after, ['number', 'string']);
+      where.$or = [{ queuedAt: { $lt: new Date(at) } }, { queuedAt: new Date(at), id: { $lt: id } }];
+    }
+    const found = await this.em.find(SyncRun, where, {
+      orderBy: { queuedAt: 'desc', id: 'desc' },
+      limit: page.first + 1,
+    });
+    const totalCount = await this.em.count(SyncRun, { pbx: pbxId });
+    const edges = found.slice(0, page.first).map((r) => ({
+      cursor: encodeCursor('syncRun', [r.queuedAt.getTime(), r.id]),
+      node: toRun(r),
+    }));
+    return { edges, endCursor: edges.at(-1)?.cursor ?? null, hasNextPage: found.length > page.first, totalCount };
+  }
+
+  async unfinishedRuns(pbxId: string) {
+    const runs = await this.em.find(
+      SyncRun,
+      { pbx: pbxId, status: { $in: ['QUEUED', 'RUNNING'] } },
+      { orderBy: { queuedAt: 'asc' } },
+    );
+    return runs.map(toRun);
+  }
+
+  async addItems(runId: string, items: ReadonlyArray<Omit<SyncRunItemData, 'id' | 'runId'>>) {
+    for (const batch of chunks(items)) {
+      await this.em.insertMany(
+        SyncRunItem,
+        batch.map((i) => ({
+          id: crypto.randomUUID(),
+          run: runId,
+          seq: i.seq,
+          scope: i.scope,
+          action: i.action,
+          reason: i.reason,
+          objectId: i.objectId,
+          objectName: i.objectName.slice(0, 300),
+          objectSecondary: i.objectSecondary?.slice(0, 300) ?? null,
+          number: i.number,
+          targetId: i.targetId,
+          detail: i.detail?.slice(0, 1000) ?? null,
+          changes: i.changes,
+          state: i.state,
+        })),
+      );
+    }
+  }
+
+  async pageItems(runId: string, filter: { action?: ItemAction | null }, page: PageRequest): Promise<Page<SyncRunItemData>> {
+    const base: Record<string, unknown> = { run: runId, ...(filter.action ? { action: filter.action } : {}) };
+    const where: Record<string, unknown> = { ...base };
+    if (page.after) {
+      const [seq] = decodeCursor('syncRunItem', page.after, ['number']);
+      where.seq = { $gt: seq };
+    }
+    const found = await this.em.find(SyncRunItem, where, { orderBy: { seq: 'asc' }, limit: page.first + 1 });
+    const totalCount = await this.em.count(SyncRunItem, base);
+    const edges = found.slice(0, page.first).map((i) => ({ cursor: encodeCursor('syncRunItem', [i.seq]), node: toItem(i) }));
+    return { edges, endCursor: edges.at(-1)?.cursor ?? null, hasNextPage: found.length > page.first, totalCount };
+  }
+
+  async itemsInState(runId: string, state: SyncRunItemData['state']) {
+    return (await this.em.find(SyncRunItem, { run: runId, state }, { orderBy: { seq: 'asc' } })).map(toItem);
+  }
+
+  async setItemState(runId: string, ids: readonly string[], state: SyncRunItemData['state']) {
+    for (const batch of chunks(ids)) await this.em.nativeUpdate(SyncRunItem, { run: runId, id: { $in: batch } }, { state });
+  }
+}
