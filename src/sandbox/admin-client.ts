@@ -225,7 +225,9 @@ export class SandboxAdminClient {
     id: string,
     opts: { notify?: boolean } = {},
   ): Promise<{ sent: boolean; subscription: AdminSubscription }> {
-    return this.call('DELETE', `/subscriptions/${encodeURIComponent(id)}`, undefined, { notify: opts.notify });
+    return this.call('DELETE', `/subscriptions/${encodeURIComponent(id)}`, undefined, {
+      notify: opts.notify,
+    });
   }
   /** Forgets every subscription and every queued notification. */
   resetSubscriptions(): Promise<{ removed: number }> {

@@ -361,9 +361,7 @@ export class NotificationDispatcher {
     contentType: string,
     timeoutMs: number,
     readBody: true,
-  ): Promise<
-    { ok: true; status: number; contentType?: string; body: string } | { ok: false; error: string }
-  >;
+  ): Promise<{ ok: true; status: number; contentType?: string; body: string } | { ok: false; error: string }>;
   private async post(
     url: string,
     body: string,
@@ -423,7 +421,8 @@ export class NotificationDispatcher {
    * administrator has revoked your app's permissions to read a resource"). */
   sweep(now = Date.now()): void {
     for (const s of this.store.list(now)) {
-      if (s.reauthorizationRequiredAt === null && !this.stillAuthorized(s)) this.lifecycle(s, 'reauthorizationRequired');
+      if (s.reauthorizationRequiredAt === null && !this.stillAuthorized(s))
+        this.lifecycle(s, 'reauthorizationRequired');
     }
   }
 

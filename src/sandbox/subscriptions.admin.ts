@@ -113,7 +113,8 @@ export function registerSubscriptionAdminRoutes(admin: FastifyInstance, ctx: San
   route('DELETE', '/subscriptions/:id', (req) => {
     const s = live(req.params.id as string);
     store.end(s, 'removed');
-    const sent = req.query.notify === 'true' ? (ctx.notifications?.lifecycle(s, 'subscriptionRemoved') ?? false) : false;
+    const sent =
+      req.query.notify === 'true' ? (ctx.notifications?.lifecycle(s, 'subscriptionRemoved') ?? false) : false;
     return { sent, subscription: subscriptionDto(ctx, s) };
   });
 

@@ -115,7 +115,12 @@ export async function answerSubscriptions(ctx: SandboxContext, call: GraphCall):
   const action = m[2];
   const method = call.method.toUpperCase();
   const notAllowed = () =>
-    graphError(405, 'Request_BadRequest', 'Specified HTTP method is not allowed for the request target.', call);
+    graphError(
+      405,
+      'Request_BadRequest',
+      'Specified HTTP method is not allowed for the request target.',
+      call,
+    );
   try {
     let a: GraphAnswer;
     if (!id) {
@@ -179,7 +184,11 @@ function checkPermission(spec: ResourceSpec, p: Principal): void {
   }
   const list = p.delegated ? spec.perms.delegated : spec.perms.app;
   if (!list.some((x) => p.permissions.has(x)))
-    throw new SandboxError(403, 'Authorization_RequestDenied', 'Insufficient privileges to complete the operation.');
+    throw new SandboxError(
+      403,
+      'Authorization_RequestDenied',
+      'Insufficient privileges to complete the operation.',
+    );
 }
 
 function checkUrl(ctx: SandboxContext, name: string, raw: unknown): string {
@@ -265,11 +274,14 @@ async function create(
   const changeType = String(b.changeType);
   const changeTypes = new Set(changeType.split(',').map((c) => c.trim()));
   for (const c of changeTypes) {
-    if (!CHANGE_TYPES.has(c) || !spec.changeTypes.has(c)) throw invalid(`Invalid 'changeType' attribute: '${c}'.`);
+    if (!CHANGE_TYPES.has(c) || !spec.changeTypes.has(c))
+      throw invalid(`Invalid 'changeType' attribute: '${c}'.`);
   }
   const notificationUrl = checkUrl(ctx, 'notificationUrl', b.notificationUrl);
   const lifecycleNotificationUrl =
-    b.lifecycleNotificationUrl == null ? null : checkUrl(ctx, 'lifecycleNotificationUrl', b.lifecycleNotificationUrl);
+    b.lifecycleNotificationUrl == null
+      ? null
+      : checkUrl(ctx, 'lifecycleNotificationUrl', b.lifecycleNotificationUrl);
   const expiresAt = checkExpiration(ctx, b.expirationDateTime, spec);
 
   let clientState: string | null = null;
@@ -340,8 +352,13 @@ async function update(
   // Renewing may fail when the app is no longer authorized (/graph/change-notifications-lifecycle-events).
   checkPermission(s.spec, p);
   if (!dispatcher.stillAuthorized(s))
-    throw new SandboxError(403, 'Authorization_RequestDenied', 'Insufficient privileges to complete the operation.');
-  const expiresAt = b.expirationDateTime === undefined ? s.expiresAt : checkExpiration(ctx, b.expirationDateTime, s.spec);
+    throw new SandboxError(
+      403,
+      'Authorization_RequestDenied',
+      'Insufficient privileges to complete the operation.',
+    );
+  const expiresAt =
+    b.expirationDateTime === undefined ? s.expiresAt : checkExpiration(ctx, b.expirationDateTime, s.spec);
   let notificationUrl = s.notificationUrl;
   if (b.notificationUrl !== undefined && b.notificationUrl !== s.notificationUrl) {
     notificationUrl = checkUrl(ctx, 'notificationUrl', b.notificationUrl);
@@ -363,7 +380,11 @@ function reauthorize(
   const s = own(ctx, id, p);
   checkPermission(s.spec, p);
   if (!dispatcher.stillAuthorized(s))
-    throw new SandboxError(403, 'Authorization_RequestDenied', 'Insufficient privileges to complete the operation.');
+    throw new SandboxError(
+      403,
+      'Authorization_RequestDenied',
+      'Insufficient privileges to complete the operation.',
+    );
   s.reauthorizationRequiredAt = null;
   return noContent();
 }

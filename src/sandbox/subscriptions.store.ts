@@ -152,7 +152,8 @@ export function applySettings(target: NotificationSettings, patch: Record<string
     if (v === undefined) continue;
     if ((NUMERIC_SETTINGS as readonly string[]).includes(k)) {
       const n = Number(v);
-      if (!Number.isFinite(n) || n < 0) throw new SandboxError(400, 'BadRequest', `${k} must be a number ≥ 0`);
+      if (!Number.isFinite(n) || n < 0)
+        throw new SandboxError(400, 'BadRequest', `${k} must be a number ≥ 0`);
       (target as unknown as Record<string, number>)[k] = n;
     } else if (k === 'allowHttpLoopback') {
       target.allowHttpLoopback = !!v;
@@ -175,7 +176,10 @@ const GROUPS_PERMS = {
   delegated: ['Group.Read.All', 'Group.ReadWrite.All', 'Directory.Read.All', 'Directory.ReadWrite.All'],
 };
 // Contacts.Read.Shared does not support subscriptions (/graph/api/subscription-post-subscriptions).
-const CONTACTS_PERMS = { app: ['Contacts.Read', 'Contacts.ReadWrite'], delegated: ['Contacts.Read', 'Contacts.ReadWrite'] };
+const CONTACTS_PERMS = {
+  app: ['Contacts.Read', 'Contacts.ReadWrite'],
+  delegated: ['Contacts.Read', 'Contacts.ReadWrite'],
+};
 const PRESENCE_PERMS = { app: [] as string[], delegated: ['Presence.Read.All'] };
 
 const DIRECTORY_CHANGES = new Set(['updated', 'deleted']);
@@ -209,31 +213,38 @@ export function parseResource(ctx: SandboxContext, raw: string, caller: Caller):
   const trimmed = raw.trim().replace(/^\/+/, '');
   const [pathPart = '', query = ''] = trimmed.split('?', 2);
   const path = decodeURIComponent(pathPart).replace(/\/+$/, '');
-  let m: RegExpExecArray | null;
+  const oneUser = query ? null : /^users\/([^/]+)$/i.exec(path);
+  const oneGroup = query ? null : /^groups\/([^/]+)$/i.exec(path);
+  const contacts = query ? null : /^(?:me|users\/([^/]+))\/(?:contactfolders\/[^/]+\/)?contacts$/i.exec(path);
+  const presences = /^communications\/presences(?:\/([^/]+))?$/i.exec(path);
 
   if (/^users$/i.test(path) && !query)
     return { kind: 'directory', collection: 'users', ...directoryLimits(USERS_PERMS) };
   if (/^groups$/i.test(path) && !query)
     return { kind: 'directory', collection: 'groups', ...directoryLimits(GROUPS_PERMS) };
-  if (!query && (m = /^users\/([^/]+)$/i.exec(path))) {
-    const u = ctx.tenant.activeUser(m[1] as string);
-    if (!u) throw notFound(m[1] as string);
+  if (oneUser) {
+    const u = ctx.tenant.activeUser(oneUser[1] as string);
+    if (!u) throw notFound(oneUser[1] as string);
     return { kind: 'directory', collection: 'users', objectId: u.id, ...directoryLimits(USERS_PERMS) };
   }
-  if (!query && (m = /^groups\/([^/]+)$/i.exec(path))) {
-    const g = ctx.tenant.activeGroup(m[1] as string);
-    if (!g) throw notFound(m[1] as string);
+  if (oneGroup) {
+    const g = ctx.tenant.activeGroup(oneGroup[1] as string);
+    if (!g) throw notFound(oneGroup[1] as string);
     return { kind: 'directory', collection: 'groups', objectId: g.id, ...directoryLimits(GROUPS_PERMS) };
   }
-  if (!query && (m = /^(?:me|users\/([^/]+))\/(?:contactfolders\/[^/]+\/)?contacts$/i.exec(path))) {
+  if (contacts) {
     let userId: string;
-    if (m[1]) {
-      const u = ctx.tenant.activeUser(m[1]);
-      if (!u) throw notFound(m[1]);
+    if (contacts[1]) {
+      const u = ctx.tenant.activeUser(contacts[1]);
+      if (!u) throw notFound(contacts[1]);
       userId = u.id;
     } else {
       if (!caller.delegated || !caller.userId)
-        throw new SandboxError(400, 'BadRequest', '/me request is only valid with delegated authentication flow.');
+        throw new SandboxError(
+          400,
+          'BadRequest',
+          '/me request is only valid with delegated authentication flow.',
+        );
       userId = caller.userId;
     }
     // Delegated permissions reach only the signed-in user's mailbox
@@ -248,10 +259,10 @@ export function parseResource(ctx: SandboxContext, raw: string, caller: Caller):
       perms: CONTACTS_PERMS,
     };
   }
-  if ((m = /^communications\/presences(?:\/([^/]+))?$/i.exec(path))) {
+  if (presences) {
     let ids: string[];
-    if (m[1] && !query) ids = [m[1]];
-    else if (!m[1] && query) {
+    if (presences[1] && !query) ids = [presences[1]];
+    else if (!presences[1] && query) {
       const filter = new URLSearchParams(query).get('$filter') ?? '';
       const f = /^\s*id\s+in\s*\(([^)]*)\)\s*$/i.exec(filter);
       if (!f) throw invalid(`Invalid 'resource' attribute: '${raw}'. Use $filter=id in ('{id}','{id}',...).`);
@@ -266,7 +277,9 @@ export function parseResource(ctx: SandboxContext, raw: string, caller: Caller):
     } else throw invalid(`Invalid 'resource' attribute: '${raw}'.`);
     if (ids.length === 0) throw invalid(`Invalid 'resource' attribute: '${raw}'.`);
     if (ids.length > PRESENCE_MAX_IDS)
-      throw invalid(`A presence subscription can track at most ${PRESENCE_MAX_IDS} users; got ${ids.length}.`);
+      throw invalid(
+        `A presence subscription can track at most ${PRESENCE_MAX_IDS} users; got ${ids.length}.`,
+      );
     return {
       kind: 'presence',
       presenceIds: ids,
@@ -366,7 +379,8 @@ export class SubscriptionStore {
   /** Live users + groups subscriptions, for the quotas. */
   directoryCount(appId?: string): number {
     let n = 0;
-    for (const s of this.list()) if (s.spec.kind === 'directory' && (!appId || s.applicationId === appId)) n++;
+    for (const s of this.list())
+      if (s.spec.kind === 'directory' && (!appId || s.applicationId === appId)) n++;
     return n;
   }
 

@@ -4,8 +4,16 @@ import { Agent, request } from 'undici';
 import type { Gateway } from '../../src/gateway.js';
 import { type Sandbox, type SandboxOptions, startSandbox } from '../../src/sandbox/index.js';
 import type { TestDatabase } from './db.js';
-import { gql, seedPbx, startTestGateway } from './gateway.js';
-import { ConnectDocument, UpdatePbxDocument } from '../generated/graphql.js';
+import { type GqlResponse, gql, seedPbx, startTestGateway } from './gateway.js';
+import {
+  ConnectDocument,
+  ExtensionsDocument,
+  type ExtensionsQuery,
+  type SyncItemAction,
+  SyncRunDocument,
+  type SyncRunQuery,
+  UpdatePbxDocument,
+} from '../generated/graphql.js';
 
 /** The sandbox tenant for a test file: CA and keys kept under .data/test-sandbox (made once). */
 export async function startTestSandbox(options: SandboxOptions = {}) {
@@ -89,4 +97,46 @@ export async function connectIntegration(
   const url = res.body.data?.connect.authorizationUrl;
   if (!url) throw new Error(`connect failed: ${JSON.stringify(res.body.errors)}`);
   return followAuthorization(agent, url, await adminUpn(sandbox));
+}
+
+/** Polls a sync run until it ends (SUCCEEDED, FAILED or HELD). */
+export async function waitForRun(url: string, key: string, runId: string, timeoutMs = 60_000) {
+  const end = Date.now() + timeoutMs;
+  for (;;) {
+    const res = await gql(url, key, SyncRunDocument, { id: runId, first: 1 });
+    const run = res.body.data?.syncRun;
+    if (run && ['SUCCEEDED', 'FAILED', 'HELD'].includes(run.status)) return run;
+    if (Date.now() > end) throw new Error(`run ${runId} still ${run?.status} after ${timeoutMs} ms`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+/** Every item of a run (all pages). */
+export async function runItems(url: string, key: string, runId: string, action?: SyncItemAction) {
+  type Item = NonNullable<SyncRunQuery['syncRun']>['items']['nodes'][number];
+  const items: Item[] = [];
+  let after: string | null = null;
+  for (;;) {
+    const res: GqlResponse<SyncRunQuery> = await gql(url, key, SyncRunDocument, { id: runId, action, first: 500, after });
+    const page = res.body.data?.syncRun?.items;
+    if (!page) throw new Error(JSON.stringify(res.body.errors));
+    items.push(...page.nodes);
+    if (!page.pageInfo.hasNextPage) return items;
+    after = page.pageInfo.endCursor ?? null;
+  }
+}
+
+/** Every extension of the PBX, as the portal sees it (all pages). */
+export async function allExtensions(url: string, key: string) {
+  type Ext = ExtensionsQuery['extensions']['edges'][number]['node'];
+  const out: Ext[] = [];
+  let after: string | null = null;
+  for (;;) {
+    const res: GqlResponse<ExtensionsQuery> = await gql(url, key, ExtensionsDocument, { first: 500, after });
+    const page = res.body.data?.extensions;
+    if (!page) throw new Error(JSON.stringify(res.body.errors));
+    out.push(...page.edges.map((e) => e.node));
+    if (!page.pageInfo.hasNextPage) return out;
+    after = page.pageInfo.endCursor ?? null;
+  }
 }
