@@ -7,6 +7,7 @@ import type { JobsOptions } from 'bullmq';
 export const QueueName = {
   System: 'system',
   Sync: 'sync',
+  Mail: 'mail',
 } as const;
 export type QueueName = (typeof QueueName)[keyof typeof QueueName];
 
@@ -14,6 +15,7 @@ export const JobName = {
   Ping: 'ping',
   CheckSecretExpiry: 'check-secret-expiry',
   SyncDirectory: 'sync-directory',
+  WelcomeEmail: 'welcome-email',
 } as const;
 export type JobName = (typeof JobName)[keyof typeof JobName];
 
@@ -21,11 +23,14 @@ export interface JobPayloads {
   [JobName.Ping]: { message: string };
   [JobName.CheckSecretExpiry]: Record<string, never>;
   [JobName.SyncDirectory]: { pbxId: string; runId: string };
+  /** Ids only: the processor loads the address and the rest from the database (no personal data in Redis). */
+  [JobName.WelcomeEmail]: { pbxId: string; runId: string; extensionId: string };
 }
 export interface JobResults {
   [JobName.Ping]: { pong: string; at: string };
   [JobName.CheckSecretExpiry]: { checkedAt: string; warned: Array<{ pbxId: string; warnings: string[] }> };
   [JobName.SyncDirectory]: { status: string };
+  [JobName.WelcomeEmail]: { status: 'SENT' | 'FAILED' | 'SKIPPED' };
 }
 
 export type JobPayload<N extends JobName> = JobPayloads[N];
@@ -36,6 +41,7 @@ export const JOB_QUEUE: { [N in JobName]: QueueName } = {
   [JobName.Ping]: QueueName.System,
   [JobName.CheckSecretExpiry]: QueueName.System,
   [JobName.SyncDirectory]: QueueName.Sync,
+  [JobName.WelcomeEmail]: QueueName.Mail,
 };
 
 /** How many jobs of a queue one worker process runs at once. */
@@ -44,13 +50,20 @@ export const QUEUE_CONCURRENCY: { [Q in QueueName]: number } = {
   // Runs of different PBXs in parallel; one PBX never runs two at once (jobs are per run, and
   // the run refuses to start while another of its PBX is RUNNING).
   [QueueName.Sync]: 2,
+  [QueueName.Mail]: 4,
 };
 
 /**
  * Ids, retries and backoff for every job, in one place. A job id, when given, is
  * deterministic, so that triggers arriving together coalesce into one job.
  */
-export function jobOptions<N extends JobName>(name: N, _payload: JobPayload<N>, jobId?: string): JobsOptions {
+export function jobOptions<N extends JobName>(
+  name: N,
+  _payload: JobPayload<N>,
+  jobId?: string,
+  /** Welcome emails: MAIL_ATTEMPTS and MAIL_RETRY_DELAY_MS. */
+  retry?: { attempts: number; delayMs: number },
+): JobsOptions {
   const base: JobsOptions = {
     attempts: 5,
     backoff: { type: 'exponential', delay: 1000 },
@@ -63,6 +76,14 @@ export function jobOptions<N extends JobName>(name: N, _payload: JobPayload<N>, 
     case JobName.SyncDirectory:
       // Retries are for Microsoft being throttled or unavailable; backoff 5 s, 10 s, 20 s, 40 s.
       return { ...base, attempts: 5, backoff: { type: 'exponential', delay: 5000 }, jobId };
+    case JobName.WelcomeEmail:
+      // SMTP 4xx and network errors are retried: by default 30 s, 1 min, 2 min, 4 min.
+      return {
+        ...base,
+        attempts: retry?.attempts ?? 5,
+        backoff: { type: 'exponential', delay: retry?.delayMs ?? 30_000 },
+        jobId,
+      };
     default:
       return { ...base, jobId };
   }

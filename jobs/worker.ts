@@ -11,7 +11,7 @@ import {
 } from './contracts.js';
 
 /** A processor is a thin shell around one use case. */
-export type Processor<N extends JobName> = (payload: JobPayload<N>, job: Job) => Promise<JobResult<N>>;
+export type Processor<N extends JobName> = (payload: JobPayload<N>, job: Job, token?: string) => Promise<JobResult<N>>;
 export type Processors = { [N in JobName]: Processor<N> };
 
 export class MissingProcessorError extends Error {}
@@ -46,11 +46,11 @@ export function startWorkers(opts: {
     const connection = createRedis(opts.redisUrl, 'blocking', logger, `worker:${queue}`);
     const worker = new Worker(
       queue,
-      async (job: Job) => {
+      async (job: Job, token?: string) => {
         const name = job.name as JobName;
         if (JOB_QUEUE[name] !== queue) throw new Error(`Job ${job.name} does not belong on queue ${queue}`);
         const processor = processors[name] as Processor<JobName>;
-        return processor(job.data, job);
+        return processor(job.data, job, token);
       },
       { connection, prefix: opts.prefix, concurrency: QUEUE_CONCURRENCY[queue], autorun: true },
     );

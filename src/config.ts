@@ -50,6 +50,14 @@ const envSchema = z.object({
   MS_EXTRA_CA_FILE: z.string().min(1).optional(),
   SECRET_KEY: z.string().min(1).optional(),
   SECRET_KEY_FILE: z.string().min(1).optional(),
+  SMTP_URL: z
+    .string()
+    .url()
+    .refine((v) => /^smtps?:\/\//.test(v), 'must be smtp://user:pass@host:587 or smtps://user:pass@host:465')
+    .optional(),
+  MAIL_FROM: z.string().min(3).default('PBX <no-reply@localhost>'),
+  MAIL_ATTEMPTS: int(5, 1, 20),
+  MAIL_RETRY_DELAY_MS: int(30_000, 1, 3_600_000),
 });
 
 /** 32 bytes, as 64 hex digits or base64. */
@@ -79,6 +87,11 @@ export interface Config {
   microsoft: { authorityHost: string; graphBaseUrl: string; extraCaFile?: string; extraCaPem?: string };
   /** The key that seals client secrets and token caches (AES-256-GCM); `file` when read from SECRET_KEY_FILE. */
   secretKey: { key: Buffer; file: string | null };
+  /**
+   * Outgoing mail (U6 welcome emails). `smtpUrl` null: nothing is sent, each email is recorded
+   * as not sent. Attempts and the first retry delay (doubled each time) are per email.
+   */
+  mail: { smtpUrl: string | null; from: string; attempts: number; retryDelayMs: number };
 }
 
 export class ConfigError extends Error {
@@ -172,6 +185,7 @@ export function loadConfig(
       extraCaPem,
     },
     secretKey,
+    mail: { smtpUrl: e.SMTP_URL ?? null, from: e.MAIL_FROM, attempts: e.MAIL_ATTEMPTS, retryDelayMs: e.MAIL_RETRY_DELAY_MS },
   };
 }
 

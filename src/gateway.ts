@@ -21,11 +21,15 @@ import { Metrics } from './http/metrics.js';
 import { registerOAuthCallback } from './http/oauth-callback.js';
 import { MsalIdentity } from './m365/identity.adapter.js';
 import { GraphDirectoryReader } from './m365/directory.reader.js';
-import { JobName } from '../jobs/contracts.js';
+import { JobName, jobOptions, QueueName } from '../jobs/contracts.js';
+import { queueWelcomeEmails } from './app/welcome-email.js';
+import { createMailSender, describeSmtpUrl } from './mail/transport.js';
 import { createLogger, type Logger } from './logger.js';
 import { createRedis, pingRedis, waitUntilReady } from './redis.js';
 import { type Orm, openDatabase, pingDatabase } from './store/orm.js';
 import { RedisAuthStateStore } from './store/auth-state.redis.js';
+import { RedisSyncCoordinator } from './store/sync-coordinator.redis.js';
+import { progressPublisher } from './app/sync-progress.js';
 import { RedisDashboardSessionStore } from './store/dashboard-session.redis.js';
 import { openStore } from './store/store.js';
 
@@ -66,29 +70,56 @@ export async function startGateway(config: Config, opts: { logger?: Logger } = {
     extraCaPem: config.microsoft.extraCaPem,
   };
   const microsoft = new MsalIdentity(endpoints);
+  const mailer = createMailSender({ smtpUrl: config.mail.smtpUrl, from: config.mail.from });
+  const mailRetry = { attempts: config.mail.attempts, delayMs: config.mail.retryDelayMs };
   const services: AppServices = {
     microsoft,
     reader: new GraphDirectoryReader(endpoints, microsoft),
+    coordinator: new RedisSyncCoordinator(redis, config.redis.queuePrefix),
     syncQueue: {
       enqueue: async (run) => {
         await queues.enqueue(JobName.SyncDirectory, { pbxId: run.pbxId, runId: run.id }, `sync-${run.id}`);
       },
     },
     authStates: new RedisAuthStateStore(redis, config.redis.queuePrefix),
-    events: { publish: (topic, payload) => events.pubSub.publish(topic, payload) },
+    events: {
+      publish: (topic, payload) => events.pubSub.publish(topic, payload),
+      subscribe: (topic) => events.pubSub.subscribe(topic) as AsyncIterable<unknown>,
+    },
     secrets: new SecretBox(config.secretKey.key),
     jobs: new BullJobAdmin(queues),
     now: () => new Date(),
+    // U6: recorded, then one `welcome-email` job each (ids only); never fails the sync run.
+    welcomeEmails: async (emails) => {
+      const queue = {
+        enqueue: async (jobs: ReadonlyArray<{ pbxId: string; runId: string; extensionId: string }>) => {
+          for (let i = 0; i < jobs.length; i += 1000) {
+            await queues.queue(QueueName.Mail).addBulk(
+              jobs.slice(i, i + 1000).map((data) => ({
+                name: JobName.WelcomeEmail,
+                data,
+                opts: jobOptions(JobName.WelcomeEmail, data, `welcome-${data.runId}-${data.extensionId}`, mailRetry),
+              })),
+            );
+          }
+        },
+      };
+      const { error } = await queueWelcomeEmails({ store: store(), queue, now: () => new Date() }, emails);
+      if (error) logger.warn({ err: error.message, emails: emails.length }, 'welcome emails could not be queued');
+    },
   };
+  services.syncProgress = progressPublisher(services.events);
 
   let workers: Workers | undefined;
   if (runWorkers) {
     workers = startWorkers({
       redisUrl: config.redis.url,
       prefix: config.redis.queuePrefix,
-      processors: buildProcessors({ openStore: store, now: services.now, services }),
+      processors: buildProcessors({ openStore: store, now: services.now, services, mailer, logger }),
       logger,
     });
+    if (!mailer.configured) logger.warn('SMTP_URL is not set: welcome emails (U6) are recorded as not sent');
+    else logger.info({ smtp: describeSmtpUrl(config.mail.smtpUrl) }, 'welcome emails go through SMTP');
     await registerSchedulers(queues).catch((err) =>
       logger.warn({ err: (err as Error).message }, 'could not register job schedulers (Redis down?); they are registered at the next start'),
     );

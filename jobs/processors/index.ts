@@ -1,15 +1,21 @@
 import type { Store } from '../../src/app/ports.js';
 import type { AppServices } from '../../src/app/services.js';
+import type { MailSender } from '../../src/app/welcome-email.js';
+import type { Logger } from '../../src/logger.js';
 import type { Processors } from '../worker.js';
 import { checkSecretExpiryProcessor } from './check-secret-expiry.processor.js';
 import { pingProcessor } from './ping.processor.js';
 import { syncDirectoryProcessor } from './sync-directory.processor.js';
+import { welcomeEmailProcessor } from './welcome-email.processor.js';
 
 /** What processors need: a fresh unit of work per job, and the clock. */
 export interface ProcessorDeps {
   openStore: () => Store;
   now: () => Date;
   services?: AppServices;
+  /** Sends welcome emails (U6); without it they are recorded as not sent. */
+  mailer?: MailSender;
+  logger?: Logger;
 }
 
 /** Every processor, by job name. */
@@ -18,5 +24,6 @@ export function buildProcessors(deps: ProcessorDeps): Processors {
     ping: pingProcessor,
     'check-secret-expiry': checkSecretExpiryProcessor(deps),
     'sync-directory': syncDirectoryProcessor(deps),
+    'welcome-email': welcomeEmailProcessor(deps),
   };
 }

@@ -1,4 +1,5 @@
 import type { DirectoryApplier, SyncRepository } from './sync.port.js';
+import type { WelcomeEmailRepository } from './welcome-email.js';
 import type { ApiRole } from '../domain/access.js';
 import type { ExtensionFields, ExtensionGroupRecord, ExtensionRecord } from '../domain/extension-rules.js';
 import type { IntegrationStatus } from '../domain/integration.js';
@@ -176,6 +177,8 @@ export interface Store {
   sync: SyncRepository;
   applier: DirectoryApplier;
   integrations: IntegrationRepository;
+  /** U6: the welcome emails of sync runs and how each went. */
+  welcomeEmails: WelcomeEmailRepository;
   /** Runs `fn` in one transaction; everything it writes commits together or not at all. */
   transactional<T>(fn: (store: Store) => Promise<T>): Promise<T>;
 }

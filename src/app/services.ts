@@ -6,7 +6,9 @@ import type { MicrosoftDirectoryInfo, MicrosoftIdentity } from './microsoft.port
 import type { Store } from './ports.js';
 import type { SecretBox } from './secret-box.js';
 import type { SyncRunData } from './sync.port.js';
-import type { SyncQueue, SyncRulesDeps } from './sync-rules.js';
+import type { SyncRulesDeps } from './sync-rules.js';
+import type { SyncCoordinator } from './sync-coordinator.port.js';
+import type { SyncQueue } from './sync-trigger.js';
 import type { EventPublisher } from './topics.js';
 
 /** The long-lived services the use cases need besides a unit of work (built once per process). */
@@ -20,6 +22,7 @@ export interface AppServices {
   now: () => Date;
   reader: DirectoryReader;
   syncQueue: SyncQueue;
+  coordinator: SyncCoordinator;
   /** Live progress of sync runs (subscriptions). */
   syncProgress?: (run: SyncRunData) => void;
   /** Queues welcome emails (U6). */
@@ -44,7 +47,9 @@ export function syncRulesDeps(services: AppServices, store: Store): SyncRulesDep
     reader: services.reader,
     secrets: services.secrets,
     syncQueue: services.syncQueue,
+    coordinator: services.coordinator,
     now: services.now,
+    progress: services.syncProgress,
   };
 }
 

@@ -9,19 +9,12 @@ import { AppError } from './errors.js';
 import { appCredentials, assertAllowed } from './integration.js';
 import type { PageRequest, Store } from './ports.js';
 import type { SecretBox } from './secret-box.js';
-import type { SyncRunData, SyncScope, SyncTrigger } from './sync.port.js';
+import type { SyncScope, SyncTrigger } from './sync.port.js';
+import { requestSync, type SyncTriggerDeps } from './sync-trigger.js';
 
-/** Starts sync runs (a BullMQ job per run; see jobs/). */
-export interface SyncQueue {
-  enqueue(run: SyncRunData): Promise<void>;
-}
-
-export interface SyncRulesDeps {
-  store: Store;
+export interface SyncRulesDeps extends SyncTriggerDeps {
   reader: DirectoryReader;
   secrets: SecretBox;
-  syncQueue: SyncQueue;
-  now: () => Date;
 }
 
 const ALL_SCOPES: SyncScope[] = ['USERS', 'GROUPS'];
@@ -38,11 +31,9 @@ export async function getSyncSettings(deps: Pick<SyncRulesDeps, 'store'>, caller
   return deps.store.sync.getSettings(caller.pbxId);
 }
 
-/** Creates a run and queues it. */
-export async function startSync(deps: Pick<SyncRulesDeps, 'store' | 'syncQueue' | 'now'>, pbxId: string, trigger: SyncTrigger, scopes: SyncScope[]) {
-  const run = await deps.store.sync.createRun({ pbxId, trigger, scopes, queuedAt: deps.now() });
-  await deps.syncQueue.enqueue(run);
-  return run;
+/** Queues a run, or joins the PBX's pending one (see requestSync). */
+export async function startSync(deps: SyncTriggerDeps, pbxId: string, trigger: SyncTrigger, scopes: SyncScope[]) {
+  return (await requestSync(deps, pbxId, trigger, scopes)).run;
 }
 
 async function knownGroupIds(deps: SyncRulesDeps, pbxId: string, ids: readonly string[]) {

@@ -76,7 +76,7 @@ export interface SyncRepository {
     removedIds: readonly string[],
   ): Promise<void>;
 
-  createRun(input: { pbxId: string; trigger: SyncTrigger; scopes: SyncScope[]; queuedAt: Date }): Promise<SyncRunData>;
+  createRun(input: { id?: string; pbxId: string; trigger: SyncTrigger; scopes: SyncScope[]; queuedAt: Date }): Promise<SyncRunData>;
   updateRun(id: string, patch: Partial<Omit<SyncRunData, 'id' | 'pbxId'>>): Promise<SyncRunData>;
   getRun(pbxId: string, id: string): Promise<SyncRunData | null>;
   pageRuns(pbxId: string, page: PageRequest): Promise<Page<SyncRunData>>;

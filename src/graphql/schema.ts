@@ -11,6 +11,7 @@ import { IntegrationResolver } from './resolvers/integration.resolver.js';
 import { PbxResolver } from './resolvers/pbx.resolver.js';
 import { QueueResolver } from './resolvers/queue.resolver.js';
 import { SyncResolver } from './resolvers/sync.resolver.js';
+import { SyncProgressResolver } from './resolvers/sync-progress.resolver.js';
 
 export const RESOLVERS = [
   PbxResolver,
@@ -20,6 +21,7 @@ export const RESOLVERS = [
   AuditResolver,
   QueueResolver,
   SyncResolver,
+  SyncProgressResolver,
 ] as const;
 
 /** Builds the executable schema. `pubSub` carries subscription events (Redis-backed in the gateway). */

@@ -82,9 +82,12 @@ export function classifyBoardRoute(method: string, route: string): BoardRouteKin
 
 type BoardJob = { data?: unknown; returnValue?: unknown; failedReason?: unknown; progress?: unknown };
 
-/** A job of another PBX (or of the system), as a PBX's session sees it: no content. */
+/**
+ * A job as a PBX's session sees it. Stack traces (server paths and code) are never shown; the
+ * error message is. A job of another PBX, or of the system, shows without content.
+ */
 export function hideJobContent<T extends BoardJob>(job: T, pbxId: string): T {
-  if (jobBelongsTo({ pbxId: payloadPbxId(job.data) }, pbxId)) return job;
+  if (jobBelongsTo({ pbxId: payloadPbxId(job.data) }, pbxId)) return { ...job, stacktrace: [] };
   return {
     ...job,
     data: {},
@@ -171,9 +174,13 @@ function sendLogin(reply: FastifyReply, status: number, error?: string) {
     .send(loginPage(error));
 }
 
-/** A form POST from another site (login CSRF) is refused; browsers send Origin / Sec-Fetch-Site on POST. */
+/**
+ * A form POST from another site (login CSRF) is refused. Browsers say where a request comes
+ * from in Sec-Fetch-Site; older ones send Origin with a POST.
+ */
 function crossSite(request: FastifyRequest): boolean {
-  if (request.headers['sec-fetch-site'] === 'cross-site') return true;
+  const site = request.headers['sec-fetch-site'];
+  if (typeof site === 'string') return site !== 'same-origin' && site !== 'none';
   const origin = request.headers.origin;
   if (origin === undefined) return false;
   try {
@@ -262,7 +269,8 @@ export async function registerDashboard(app: FastifyInstance, opts: DashboardOpt
       // Static files are bull-board's own (hashed names); everything else is per session.
       reply.header('cache-control', isStatic ? 'private, max-age=86400' : 'no-store');
       reply.header('x-content-type-options', 'nosniff');
-      reply.header('referrer-policy', 'no-referrer');
+      // same-origin, not no-referrer: with no-referrer a browser posts the login form with `Origin: null`.
+      reply.header('referrer-policy', 'same-origin');
       reply.header('x-frame-options', 'DENY');
       if (!reply.hasHeader('content-security-policy')) reply.header('content-security-policy', BOARD_CSP);
     });

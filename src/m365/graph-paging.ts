@@ -135,7 +135,7 @@ export interface BatchOptions {
   traffic: GraphTraffic;
   /** `$batch` requests in flight at once. Default 4. */
   concurrency?: number;
-  /** Times one item may be throttled before the read gives up with THROTTLED. Default 10. */
+  /** Batches in a row in which all of an item's batch was throttled before the read gives up with THROTTLED. Default 10. */
   maxItemAttempts?: number;
   /** How a failed `$batch` request becomes a MicrosoftError. Default `readerError`. */
   mapError?: (err: unknown) => MicrosoftError;
@@ -204,6 +204,12 @@ export async function runBatched<K>(
       throw (options.mapError ?? readerError)(err);
     }
     const byId = new Map((answer.responses ?? []).map((r) => [String(r.id), r]));
+    // Throttling counts against an item only in a batch where nothing got through: while
+    // others make progress, a throttled item just waits its turn again.
+    const progressed = chunk.some((_, i) => {
+      const status = byId.get(String(i))?.status ?? 0;
+      return !THROTTLE_STATUSES.includes(status);
+    });
     const again: Pending<K>[] = [];
     let waitMs = 0;
     chunk.forEach((item, i) => {
@@ -228,14 +234,14 @@ export async function runBatched<K>(
       }
       if (THROTTLE_STATUSES.includes(res.status)) {
         options.traffic.throttled++;
-        const attempts = item.attempts + 1;
+        const attempts = progressed ? item.attempts : item.attempts + 1;
         const after = retryAfterMs(header(res.headers, 'Retry-After'));
         if (attempts >= maxAttempts) {
           const e = itemError(res);
           throw new MicrosoftError(e.code, `${e.message} (gave up after ${attempts} tries)`, after);
         }
         // Without Retry-After: back off exponentially from 1 s, at most 60 s.
-        waitMs = Math.max(waitMs, after ?? Math.min(60_000, 1000 * 2 ** (attempts - 1)));
+        waitMs = Math.max(waitMs, after ?? Math.min(60_000, 1000 * 2 ** attempts));
         again.push({ ...item, attempts });
         return;
       }

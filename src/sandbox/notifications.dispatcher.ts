@@ -100,13 +100,14 @@ export class NotificationDispatcher {
   /** Graph's validation handshake against one URL; null when the endpoint passed. */
   async validate(url: string, sub?: SubscriptionRecord): Promise<ValidationFailure | null> {
     const token = `Validation: Testing client application reachability for subscription Request-Id: ${randomUUID()}`;
-    const target = new URL(url);
-    target.searchParams.append('validationToken', token);
+    // appended as is: the URL's own query string reaches the endpoint unchanged
+    const base = url.split('#', 1)[0] as string;
+    const target = `${base}${base.includes('?') ? '&' : '?'}${new URLSearchParams({ validationToken: token })}`;
     this.totals.validationRequests++;
     if (sub) sub.stats.validationRequests++;
     const failed = 'Subscription validation request failed.';
     const res = await this.post(
-      target.toString(),
+      target,
       '',
       'text/plain; charset=utf-8',
       this.store.settings.validationTimeoutMs,

@@ -212,7 +212,12 @@ function invalid(message: string): SandboxError {
 export function parseResource(ctx: SandboxContext, raw: string, caller: Caller): ResourceSpec {
   const trimmed = raw.trim().replace(/^\/+/, '');
   const [pathPart = '', query = ''] = trimmed.split('?', 2);
-  const path = decodeURIComponent(pathPart).replace(/\/+$/, '');
+  let path: string;
+  try {
+    path = decodeURIComponent(pathPart).replace(/\/+$/, '');
+  } catch {
+    throw invalid(`Invalid 'resource' attribute: '${raw}'.`);
+  }
   const oneUser = query ? null : /^users\/([^/]+)$/i.exec(path);
   const oneGroup = query ? null : /^groups\/([^/]+)$/i.exec(path);
   const contacts = query ? null : /^(?:me|users\/([^/]+))\/(?:contactfolders\/[^/]+\/)?contacts$/i.exec(path);

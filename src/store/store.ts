@@ -7,6 +7,7 @@ import { MikroPbxDirectoryRepository } from './pbx-directory.repository.js';
 import { MikroSyncRepository } from './sync.repository.js';
 import { MikroDirectoryApplier } from './directory.applier.js';
 import { MikroTenantRepository } from './tenant.repository.js';
+import { MikroWelcomeEmailRepository } from './welcome-email.repository.js';
 
 class MikroStore implements Store {
   readonly tenants: MikroTenantRepository;
@@ -15,6 +16,7 @@ class MikroStore implements Store {
   readonly integrations: MikroIntegrationRepository;
   readonly sync: MikroSyncRepository;
   readonly applier: MikroDirectoryApplier;
+  readonly welcomeEmails: MikroWelcomeEmailRepository;
 
   constructor(private readonly em: EntityManager) {
     this.tenants = new MikroTenantRepository(em);
@@ -23,6 +25,7 @@ class MikroStore implements Store {
     this.integrations = new MikroIntegrationRepository(em);
     this.sync = new MikroSyncRepository(em);
     this.applier = new MikroDirectoryApplier(em);
+    this.welcomeEmails = new MikroWelcomeEmailRepository(em);
   }
 
   transactional<T>(fn: (store: Store) => Promise<T>): Promise<T> {

@@ -139,8 +139,9 @@ export class MikroSyncRepository implements SyncRepository {
     await this.insertObjects(pbxId, kind, changed);
   }
 
-  async createRun(input: { pbxId: string; trigger: SyncTrigger; scopes: SyncScope[]; queuedAt: Date }) {
+  async createRun(input: { id?: string; pbxId: string; trigger: SyncTrigger; scopes: SyncScope[]; queuedAt: Date }) {
     const run = this.em.create(SyncRun, {
+      ...(input.id ? { id: input.id } : {}),
       pbx: this.em.getReference(Pbx, input.pbxId),
       trigger: input.trigger,
       scopes: input.scopes.join(','),

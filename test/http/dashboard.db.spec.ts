@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, expect, inject, it } from 'vitest';
 import { QueueName } from '../../jobs/contracts.js';
@@ -265,12 +266,15 @@ describeEachDb('job dashboard at /admin/queues (issue 6 item 5)', (leg) => {
   it('logs out: the session is gone from Redis and the old cookie no longer opens the board', async () => {
     const cookie = await login(a.keys.admin);
     expect((await get(`${API}/queues`, cookie)).status).toBe(200);
+    const stored = `${gw.config.redis.queuePrefix}:dashboard-session:${createHash('sha256').update(cookie).digest('hex')}`;
+    expect(await redis.exists(stored)).toBe(1);
     const res = await get(LOGOUT_PATH, cookie);
     expect(res.status).toBe(303);
     expect(res.headers.get('location')).toBe(DASHBOARD_PATH);
     const cleared = sessionCookie(res);
     expect(cleared?.value).toBe('');
     expect(cleared?.header.toLowerCase()).toContain('path=/admin');
+    expect(await redis.exists(stored)).toBe(0);
     expect((await get(`${API}/queues`, cookie)).status).toBe(401);
     expect((await get(DASHBOARD_PATH, cookie)).status).toBe(401);
   });

@@ -34,8 +34,13 @@ export function sandboxEnv(sandbox: Sandbox): Record<string, string> {
 }
 
 /** A gateway wired to the sandbox, and a PBX whose public URL is the gateway (so the redirect URI lands here). */
-export async function startGatewayWithSandbox(db: TestDatabase, sandbox: Sandbox, overrides: Record<string, string> = {}) {
-  const gateway = await startTestGateway(db, { ...sandboxEnv(sandbox), ...overrides });
+export async function startGatewayWithSandbox(
+  db: TestDatabase,
+  sandbox: Sandbox,
+  overrides: Record<string, string> = {},
+  role = 'all',
+) {
+  const gateway = await startTestGateway(db, { ...sandboxEnv(sandbox), ...overrides }, role);
   const seeded = await seedPbx(gateway);
   await gql(gateway.url, seeded.keys.admin, UpdatePbxDocument, { input: { publicBaseUrl: gateway.url } });
   await sandbox.admin.addRedirectUri(sandbox.info.clientId, `${gateway.url}/oauth/microsoft/callback`);

@@ -5,6 +5,7 @@ import { ExtensionGroup, ExtensionGroupMember } from './extension-group.entity.j
 import { Integration } from './integration.entity.js';
 import { Pbx } from './pbx.entity.js';
 import { DirectoryObject, SyncRun, SyncRunItem, SyncSettings } from './sync.entity.js';
+import { WelcomeEmailRow } from './welcome-email.entity.js';
 
 export {
   ApiKey,
@@ -18,6 +19,7 @@ export {
   SyncRun,
   SyncRunItem,
   SyncSettings,
+  WelcomeEmailRow,
 };
 
 /** Every entity the ORM knows; migrations are generated from this list. */
@@ -33,4 +35,5 @@ export const ENTITIES = [
   DirectoryObject,
   SyncRun,
   SyncRunItem,
+  WelcomeEmailRow,
 ];

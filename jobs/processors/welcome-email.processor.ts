@@ -1,0 +1,41 @@
+import { type MailSender, sendWelcomeEmail } from '../../src/app/welcome-email.js';
+import { renderWelcomeEmail } from '../../src/mail/templates.js';
+import type { JobName } from '../contracts.js';
+import type { Processor } from '../worker.js';
+import type { ProcessorDeps } from './index.js';
+
+/** Without SMTP settings: every email is recorded as not sent (the use case says why). */
+const NO_MAILER: MailSender = {
+  configured: false,
+  send: () => Promise.reject(new Error('SMTP_URL is not set')),
+};
+
+/**
+ * U6: one attempt at one welcome email. A transient failure with attempts left fails the
+ * job, so the queue retries it with backoff (jobOptions); a permanent failure, or the last
+ * attempt, is recorded FAILED and the job completes: the sync run is never touched.
+ */
+export const welcomeEmailProcessor =
+  (deps: ProcessorDeps): Processor<typeof JobName.WelcomeEmail> =>
+  async (payload, job) => {
+    const finalAttempt = job.attemptsMade + 1 >= (job.opts.attempts ?? 1);
+    const result = await sendWelcomeEmail(
+      { store: deps.openStore(), mailer: deps.mailer ?? NO_MAILER, render: renderWelcomeEmail, now: deps.now },
+      payload,
+      { finalAttempt },
+    );
+    const ids = { pbxId: payload.pbxId, runId: payload.runId, extensionId: payload.extensionId, attempt: job.attemptsMade + 1 };
+    switch (result.outcome) {
+      case 'RETRY':
+        deps.logger?.info({ ...ids, err: result.error }, 'welcome email not sent yet; it is retried');
+        throw new Error(result.error);
+      case 'FAILED':
+        deps.logger?.warn({ ...ids, err: result.error }, 'welcome email could not be sent');
+        return { status: 'FAILED' };
+      case 'SENT':
+        deps.logger?.info({ ...ids, messageId: result.messageId }, 'welcome email sent');
+        return { status: 'SENT' };
+      default:
+        return { status: 'SKIPPED' };
+    }
+  };

@@ -1,0 +1,106 @@
+import type { EntityManager } from '@mikro-orm/core';
+import type { SqlEntityManager } from '@mikro-orm/knex';
+import type { Page, PageRequest } from '../app/ports.js';
+import type {
+  WelcomeEmailCounts,
+  WelcomeEmailData,
+  WelcomeEmailRepository,
+  WelcomeEmailStatus,
+} from '../app/welcome-email.js';
+import { uuidv7 } from './audit.repository.js';
+import { decodeCursor, encodeCursor } from './cursor.js';
+import { WelcomeEmailRow } from './entities/index.js';
+
+/** Rows per INSERT / UPDATE statement: well under SQLite's and PostgreSQL's parameter limits. */
+const BATCH = 500;
+
+const toData = (r: WelcomeEmailRow): WelcomeEmailData => ({
+  id: r.id,
+  pbxId: r.pbx.id,
+  runId: r.run.id,
+  extensionId: r.extensionId,
+  number: r.number,
+  name: r.name,
+  recipient: r.recipient,
+  status: r.status as WelcomeEmailStatus,
+  attempts: r.attempts,
+  lastError: r.lastError,
+  queuedAt: r.queuedAt,
+  sentAt: r.sentAt,
+});
+
+export class MikroWelcomeEmailRepository implements WelcomeEmailRepository {
+  private readonly em: SqlEntityManager;
+
+  constructor(em: EntityManager) {
+    this.em = em as SqlEntityManager;
+  }
+
+  async record(rows: Parameters<WelcomeEmailRepository['record']>[0]) {
+    for (let i = 0; i < rows.length; i += BATCH) {
+      const batch = rows.slice(i, i + BATCH).map((r) => ({
+        id: uuidv7(),
+        pbx: r.pbxId,
+        run: r.runId,
+        extensionId: r.extensionId,
+        number: r.number.slice(0, 7),
+        name: r.name.slice(0, 200),
+        status: 'QUEUED',
+        attempts: 0,
+        queuedAt: r.queuedAt,
+        updatedAt: r.queuedAt,
+      }));
+      // A run retried after it queued its emails queues the same ones again: keep the first.
+      await this.em.createQueryBuilder(WelcomeEmailRow).insert(batch).onConflict(['run', 'extensionId']).ignore().execute();
+    }
+  }
+
+  async get(pbxId: string, runId: string, extensionId: string) {
+    const row = await this.em.findOne(WelcomeEmailRow, { pbx: pbxId, run: runId, extensionId }, { refresh: true });
+    return row ? toData(row) : null;
+  }
+
+  async update(id: string, patch: Parameters<WelcomeEmailRepository['update']>[1]) {
+    await this.em.nativeUpdate(WelcomeEmailRow, { id }, { ...patch, updatedAt: new Date() });
+  }
+
+  async failQueued(pbxId: string, runId: string, extensionIds: readonly string[], error: string) {
+    for (let i = 0; i < extensionIds.length; i += BATCH) {
+      await this.em.nativeUpdate(
+        WelcomeEmailRow,
+        { pbx: pbxId, run: runId, status: 'QUEUED', extensionId: { $in: extensionIds.slice(i, i + BATCH) } },
+        { status: 'FAILED', lastError: error, updatedAt: new Date() },
+      );
+    }
+  }
+
+  async page(
+    pbxId: string,
+    runId: string,
+    filter: { status?: WelcomeEmailStatus | null },
+    page: PageRequest,
+  ): Promise<Page<WelcomeEmailData>> {
+    const base: Record<string, unknown> = { pbx: pbxId, run: runId, ...(filter.status ? { status: filter.status } : {}) };
+    const where: Record<string, unknown> = { ...base };
+    if (page.after) {
+      const [id] = decodeCursor('welcomeEmail', page.after, ['string']);
+      where.id = { $gt: id };
+    }
+    const found = await this.em.find(WelcomeEmailRow, where, { orderBy: { id: 'asc' }, limit: page.first + 1 });
+    const totalCount = await this.em.count(WelcomeEmailRow, base);
+    const edges = found.slice(0, page.first).map((r) => ({ cursor: encodeCursor('welcomeEmail', [r.id]), node: toData(r) }));
+    return { edges, endCursor: edges.at(-1)?.cursor ?? null, hasNextPage: found.length > page.first, totalCount };
+  }
+
+  async counts(pbxId: string, runId: string): Promise<WelcomeEmailCounts> {
+    const rows: Array<{ status: string; n: number | string }> = await this.em
+      .createQueryBuilder(WelcomeEmailRow, 'w')
+      .select(['w.status', 'count(*) as n'])
+      .where({ pbx: pbxId, run: runId })
+      .groupBy('w.status')
+      .execute('all', false);
+    const counts: WelcomeEmailCounts = { QUEUED: 0, SENT: 0, FAILED: 0 };
+    for (const r of rows) if (r.status in counts) counts[r.status as WelcomeEmailStatus] = Number(r.n);
+    return counts;
+  }
+}

@@ -1,0 +1,121 @@
+import type { Agent } from 'undici';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import type { Gateway } from '../../src/gateway.js';
+import type { Sandbox } from '../../src/sandbox/index.js';
+import { SaveUserSyncRuleDocument, SyncNowDocument, SyncProgressDocument } from '../generated/graphql.js';
+import { createSqliteDatabase, type TestDatabase } from '../support/db.js';
+import { gql, TEST_SECRET_KEY, uniquePrefix, wsClient } from '../support/gateway.js';
+import { databaseUrl, startScript } from '../support/process.js';
+import { connectIntegration, sandboxEnv, startGatewayWithSandbox, startTestSandbox, waitForRun } from '../support/sandbox.js';
+import { print } from 'graphql';
+
+type Snapshot = { id: string; phase: string; status: string; done: number; total: number };
+
+/** Collects syncProgress snapshots over graphql-ws until `stop` says so. */
+function collect(url: string, key: string, runId: string | null, stop: (s: Snapshot[]) => boolean) {
+  const seen: Snapshot[] = [];
+  const client = wsClient(url, key);
+  const done = new Promise<Snapshot[]>((resolve, reject) => {
+    client.subscribe(
+      { query: print(SyncProgressDocument), variables: runId ? { runId } : {} },
+      {
+        next: (msg) => {
+          const s = (msg.data as { syncProgress: Snapshot } | undefined)?.syncProgress;
+          if (s) seen.push(s);
+          if (stop(seen)) resolve(seen);
+        },
+        error: reject,
+        complete: () => resolve(seen),
+      },
+    );
+  });
+  return { done, seen, close: () => client.dispose() };
+}
+
+describe('live sync progress (issue 6 item 4)', () => {
+  let db: TestDatabase;
+  let sandbox: Sandbox;
+  let agent: Agent;
+  let w: Awaited<ReturnType<typeof startGatewayWithSandbox>>;
+  let worker: ReturnType<typeof startScript> | undefined;
+  const gateways: Gateway[] = [];
+  const prefix = uniquePrefix('progress');
+
+  beforeAll(async () => {
+    db = await createSqliteDatabase();
+    ({ sandbox, agent } = await startTestSandbox({ autoSignIn: true, users: 10_000, groups: 50, seed: 11 }));
+    // Process A serves the API only; the runs execute in process B (a worker), through the same Redis.
+    w = await startGatewayWithSandbox(db, sandbox, { QUEUE_PREFIX: prefix }, 'api');
+    gateways.push(w.gateway);
+    worker = startScript(
+      'src/main.ts',
+      ['--role', 'worker'],
+      {
+        ...sandboxEnv(sandbox),
+        DATABASE_URL: databaseUrl(db.config),
+        REDIS_URL: inject('redisUrl'),
+        QUEUE_PREFIX: prefix,
+        SECRET_KEY: TEST_SECRET_KEY,
+        HOST: '127.0.0.1',
+        PORT: '0',
+        LOG_LEVEL: 'info',
+      },
+      /"msg":"gateway started"/,
+    );
+    await worker.match;
+    expect((await connectIntegration(w, sandbox, agent)).result).toBe('CONNECTED');
+  }, 120_000);
+  afterAll(async () => {
+    worker?.child.kill('SIGTERM');
+    if (worker) await worker.exited;
+    for (const g of gateways) await g.stop();
+    await agent?.close();
+    await sandbox?.close();
+    await db?.drop();
+  });
+
+  it('a client on process A sees every phase of a 10,000-user run executed in process B, in order, ending SUCCEEDED', async () => {
+    const all = collect(w.gateway.url, w.keys.viewer, null, (s) => s.some((x) => x.phase === 'SUCCEEDED'));
+    await new Promise((r) => setTimeout(r, 300));
+    const started = Date.now();
+    const saved = await gql(w.gateway.url, w.keys.admin, SaveUserSyncRuleDocument, {
+      input: {
+        range: 'ALL',
+        numbering: 'AUTO',
+        startNumber: '100000',
+        autoDelete: true,
+        deleteWhenDisabled: true,
+        deleteWhenDeleted: true,
+        autoAssociate: false,
+        welcomeEmail: false,
+      },
+    });
+    const runId = saved.body.data?.saveUserSyncRule.initialRun?.id as string;
+    const seen = (await all.done).filter((s) => s.id === runId);
+    const elapsed = (Date.now() - started) / 1000;
+    await all.close();
+    const phases = seen.map((s) => s.phase).filter((p, i, a) => p !== a[i - 1]);
+    expect(phases).toEqual(['QUEUED', 'READING_DIRECTORY', 'PLANNING', 'APPLYING', 'SUCCEEDED']);
+    expect(seen.at(-1)?.status).toBe('SUCCEEDED');
+    // Throttled: a few events a second, however large the run.
+    expect(seen.length).toBeLessThanOrEqual(10 + 5 * Math.ceil(elapsed));
+    const applying = seen.filter((s) => s.phase === 'APPLYING');
+    expect(applying.at(-1)?.done).toBe(applying.at(-1)?.total);
+
+    // A late subscriber gets the current snapshot first (here: the finished run), then the stream ends.
+    const late = collect(w.gateway.url, w.keys.viewer, runId, () => false);
+    const lateSeen = await late.done;
+    expect(lateSeen).toHaveLength(1);
+    expect(lateSeen[0]).toMatchObject({ id: runId, phase: 'SUCCEEDED' });
+  }, 120_000);
+
+  it('a subscriber to one run sees its snapshots only', async () => {
+    const res = await gql(w.gateway.url, w.keys.admin, SyncNowDocument, { scopes: ['USERS'] });
+    const runId = res.body.data?.syncNow.id as string;
+    const one = collect(w.gateway.url, w.keys.viewer, runId, () => false);
+    const seen = await one.done;
+    expect(seen.every((s) => s.id === runId)).toBe(true);
+    expect(seen.at(-1)?.phase).toBe('SUCCEEDED');
+    expect((await waitForRun(w.gateway.url, w.keys.admin, runId)).status).toBe('SUCCEEDED');
+  }, 60_000);
+});

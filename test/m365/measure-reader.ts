@@ -1,0 +1,96 @@
+/**
+ * Measures GraphDirectoryReader against the sandbox tenant: requests of a full read against
+ * the benchmark's lower bound, wall time, peak RSS, then a no-change delta round and a round
+ * after N changed users. Not a test (vitest does not pick it up); run it by hand:
+ *
+ *   npx tsx test/m365/measure-reader.ts --users 100000 --groups 5000 [--latency-ms 0] [--changes 1000]
+ */
+import { parseArgs } from 'node:util';
+import { removeTestDataDir, startTestSandbox } from '../sandbox/sandbox-test.helpers.js';
+import { allAdminGroups, appOf, drain, lowerBound, readerFor } from './reader-test.helpers.js';
+
+const { values } = parseArgs({
+  options: {
+    users: { type: 'string', default: '1000' },
+    groups: { type: 'string' },
+    'latency-ms': { type: 'string', default: '0' },
+    changes: { type: 'string', default: '1000' },
+    strategies: { type: 'string', default: 'delta,batch' },
+  },
+});
+const users = Number(values.users);
+const groups = values.groups ? Number(values.groups) : undefined;
+const latencyMs = Number(values['latency-ms']);
+
+let peakRss = 0;
+const sampler = setInterval(() => {
+  peakRss = Math.max(peakRss, process.memoryUsage().rss);
+}, 50);
+const mb = (n: number) => `${Math.round(n / 1024 / 1024)} MB`;
+
+const t = await startTestSandbox({ users, groups, latencyMs });
+try {
+  const app = appOf(t.sandbox);
+  const adminGroups = await allAdminGroups(t.sandbox);
+  const memberships = adminGroups.reduce((n, g) => n + g.members.length, 0);
+  const bound = lowerBound(users, adminGroups);
+  console.log(
+    `tenant: ${users} users, ${adminGroups.length} groups, ${memberships} direct memberships; ` +
+      `lower bound ${Math.ceil(users / 999)} user pages + ${Math.ceil(adminGroups.length / 999)} group pages + ` +
+      `${bound - Math.ceil(users / 999) - Math.ceil(adminGroups.length / 999)} member pages = ${bound}`,
+  );
+
+  let userLink = '';
+  for (const strategy of values.strategies.split(',') as Array<'delta' | 'batch'>) {
+    const reader = readerFor(t, { groupRead: strategy });
+    await t.sandbox.admin.resetStats();
+    peakRss = process.memoryUsage().rss;
+    const started = performance.now();
+    const userStream = await reader.readUsers(app, { extraProperties: [] });
+    let userCount = 0;
+    for await (const page of userStream.pages) userCount += page.length;
+    const usersDone = performance.now();
+    const groupRead = await drain(await reader.readGroups(app));
+    const done = performance.now();
+    userLink = userStream.deltaLink();
+    const stats = await t.sandbox.admin.stats();
+    const userRequests = Object.entries(stats.graphByPath)
+      .filter(([k]) => k.includes('/users') || k.includes('deletedItems'))
+      .reduce((n, [, v]) => n + v, 0);
+    const s = reader.stats();
+    console.log(
+      `groupRead=${strategy}: ${userCount} users in ${userRequests} requests (${Math.round(usersDone - started)} ms), ` +
+        `${groupRead.items.length} groups in ${s.requests - userRequests} requests ` +
+        `(${Math.round(done - usersDone)} ms); total ${s.requests} requests = ${(s.requests / bound).toFixed(3)} × lower bound; ` +
+        `throttled ${s.throttled}; $batch items ${Object.values(stats.batchItemsByPath).reduce((a, b) => a + b, 0)}; ` +
+        `peak RSS ${mb(peakRss)} (sandbox in the same process)`,
+    );
+  }
+
+  const reader = readerFor(t);
+  await t.sandbox.admin.resetStats();
+  let started = performance.now();
+  const quiet = reader.readUserChanges(app, userLink);
+  const none = await drain(quiet);
+  console.log(
+    `no-change users delta round: ${none.items.length} records, ${reader.stats().requests} requests, ` +
+      `${Math.round(performance.now() - started)} ms`,
+  );
+
+  const changes = Math.min(Number(values.changes), users - 1);
+  const all = (await t.sandbox.admin.listUsers({ top: changes + 1 })).value.filter((u) => !u.isAdmin);
+  for (const [i, u] of all.slice(0, changes).entries()) {
+    await t.sandbox.admin.updateUser(u.id, { jobTitle: `Changed ${i}` });
+  }
+  const before = reader.stats().requests;
+  started = performance.now();
+  const changed = await drain(reader.readUserChanges(app, quiet.deltaLink()));
+  console.log(
+    `users delta round after ${changes} changes: ${changed.items.length} records in ${changed.pages} pages, ` +
+      `${reader.stats().requests - before} requests, ${Math.round(performance.now() - started)} ms`,
+  );
+} finally {
+  clearInterval(sampler);
+  await t.close();
+  removeTestDataDir();
+}
