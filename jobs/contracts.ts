@@ -16,6 +16,9 @@ export const JobName = {
   CheckSecretExpiry: 'check-secret-expiry',
   SyncDirectory: 'sync-directory',
   WelcomeEmail: 'welcome-email',
+  FlushChanges: 'flush-changes',
+  MaintainSubscriptions: 'maintain-subscriptions',
+  PollChanges: 'poll-changes',
 } as const;
 export type JobName = (typeof JobName)[keyof typeof JobName];
 
@@ -25,12 +28,19 @@ export interface JobPayloads {
   [JobName.SyncDirectory]: { pbxId: string; runId: string };
   /** Ids only: the processor loads the address and the rest from the database (no personal data in Redis). */
   [JobName.WelcomeEmail]: { pbxId: string; runId: string; extensionId: string };
+  [JobName.FlushChanges]: { pbxId: string };
+  /** Without pbxId: every PBX. */
+  [JobName.MaintainSubscriptions]: { pbxId?: string };
+  [JobName.PollChanges]: Record<string, never>;
 }
 export interface JobResults {
   [JobName.Ping]: { pong: string; at: string };
   [JobName.CheckSecretExpiry]: { checkedAt: string; warned: Array<{ pbxId: string; warnings: string[] }> };
   [JobName.SyncDirectory]: { status: string };
   [JobName.WelcomeEmail]: { status: 'SENT' | 'FAILED' | 'SKIPPED' };
+  [JobName.FlushChanges]: { synced: boolean };
+  [JobName.MaintainSubscriptions]: { pbxs: number };
+  [JobName.PollChanges]: { polled: number; changed: number };
 }
 
 export type JobPayload<N extends JobName> = JobPayloads[N];
@@ -42,6 +52,9 @@ export const JOB_QUEUE: { [N in JobName]: QueueName } = {
   [JobName.CheckSecretExpiry]: QueueName.System,
   [JobName.SyncDirectory]: QueueName.Sync,
   [JobName.WelcomeEmail]: QueueName.Mail,
+  [JobName.FlushChanges]: QueueName.System,
+  [JobName.MaintainSubscriptions]: QueueName.System,
+  [JobName.PollChanges]: QueueName.System,
 };
 
 /** How many jobs of a queue one worker process runs at once. */

@@ -13,4 +13,20 @@ export async function registerSchedulers(queues: JobQueues) {
       { pattern: '0 3 * * *', tz: 'UTC' },
       { name: JobName.CheckSecretExpiry, data: {}, opts: jobOptions(JobName.CheckSecretExpiry, {}) },
     );
+  // T2: subscriptions renewed well before half their ~29-day life is gone, and re-created if lost.
+  await queues
+    .queue('system')
+    .upsertJobScheduler(
+      'maintain-subscriptions',
+      { every: 30 * 60_000 },
+      { name: JobName.MaintainSubscriptions, data: {}, opts: jobOptions(JobName.MaintainSubscriptions, {}) },
+    );
+  // T2 without a public URL: each PBX is looked at every minute, polled when its pollMinutes are up.
+  await queues
+    .queue('system')
+    .upsertJobScheduler(
+      'poll-changes',
+      { every: 60_000 },
+      { name: JobName.PollChanges, data: {}, opts: jobOptions(JobName.PollChanges, {}) },
+    );
 }

@@ -19,8 +19,11 @@ import { createArmor, registerGraphQLHttp } from './http/graphql-http.js';
 import { attachGraphQLWebSocket } from './http/graphql-ws.js';
 import { Metrics } from './http/metrics.js';
 import { registerOAuthCallback } from './http/oauth-callback.js';
+import { registerGraphNotifications } from './http/graph-notifications.js';
 import { MsalIdentity } from './m365/identity.adapter.js';
 import { GraphDirectoryReader } from './m365/directory.reader.js';
+import { GraphSubscriptionsClient } from './m365/subscriptions.adapter.js';
+import { RedisChangeDebouncer } from '../jobs/change-debouncer.js';
 import { JobName, jobOptions, QueueName } from '../jobs/contracts.js';
 import { queueWelcomeEmails } from './app/welcome-email.js';
 import { createMailSender, describeSmtpUrl } from './mail/transport.js';
@@ -76,6 +79,12 @@ export async function startGateway(config: Config, opts: { logger?: Logger } = {
     microsoft,
     reader: new GraphDirectoryReader(endpoints, microsoft),
     coordinator: new RedisSyncCoordinator(redis, config.redis.queuePrefix),
+    subscriptions: new GraphSubscriptionsClient((app) => microsoft.graphAsApp(app)),
+    debouncer: new RedisChangeDebouncer(redis, queues, config.redis.queuePrefix),
+    log: (level, message, fields) => logger[level](fields ?? {}, message),
+    afterConnect: async (pbxId) => {
+      await queues.enqueue(JobName.MaintainSubscriptions, { pbxId });
+    },
     syncQueue: {
       enqueue: async (run) => {
         await queues.enqueue(JobName.SyncDirectory, { pbxId: run.pbxId, runId: run.id }, `sync-${run.id}`);
@@ -171,6 +180,7 @@ export async function startGateway(config: Config, opts: { logger?: Logger } = {
     const armor = createArmor(config.graphql);
     await registerGraphQLHttp(app, { schema, config, logger, metrics, openStore: store, armor, services });
     registerOAuthCallback(app, { services, openStore: store, logger });
+    registerGraphNotifications(app, { services, openStore: store, logger });
     await registerDashboard(app, {
       queues: [...queues.queues.values()],
       jobs: services.jobs,

@@ -4,6 +4,11 @@ import type { MailSender } from '../../src/app/welcome-email.js';
 import type { Logger } from '../../src/logger.js';
 import type { Processors } from '../worker.js';
 import { checkSecretExpiryProcessor } from './check-secret-expiry.processor.js';
+import {
+  flushChangesProcessor,
+  maintainSubscriptionsProcessor,
+  pollChangesProcessor,
+} from './change-notifications.processor.js';
 import { pingProcessor } from './ping.processor.js';
 import { syncDirectoryProcessor } from './sync-directory.processor.js';
 import { welcomeEmailProcessor } from './welcome-email.processor.js';
@@ -25,5 +30,8 @@ export function buildProcessors(deps: ProcessorDeps): Processors {
     'check-secret-expiry': checkSecretExpiryProcessor(deps),
     'sync-directory': syncDirectoryProcessor(deps),
     'welcome-email': welcomeEmailProcessor(deps),
+    'flush-changes': flushChangesProcessor(deps),
+    'maintain-subscriptions': maintainSubscriptionsProcessor(deps),
+    'poll-changes': pollChangesProcessor(deps),
   };
 }

@@ -107,12 +107,16 @@ export function enableIntegration(deps: IntegrationDeps, caller: Caller) {
  * L7: remove the integration. Synced extensions and groups are deleted, or kept and become
  * fully PBX-managed (unlocked, the Microsoft 365 label gone). Credentials and tokens are erased.
  */
-export function disconnectIntegration(
+export async function disconnectIntegration(
   deps: IntegrationDeps,
   caller: Caller,
   deleteExtensions: boolean,
   deleteGroups: boolean,
 ) {
+  const current = await deps.store.integrations.get(caller.pbxId);
+  assertAllowed(current, 'DISCONNECT');
+  // Best effort, before the credentials are erased: Graph stops notifying us.
+  await deps.beforeDisconnect?.(caller.pbxId).catch(() => {});
   return step(
     deps,
     caller,

@@ -60,6 +60,8 @@ export interface IntegrationDeps {
   events: EventPublisher;
   secrets: SecretBox;
   now: () => Date;
+  /** Removes what the integration holds at Microsoft (change subscriptions) before a disconnect. */
+  beforeDisconnect?: (pbxId: string) => Promise<void>;
 }
 
 export interface IntegrationView {

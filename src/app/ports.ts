@@ -1,3 +1,4 @@
+import type { SubscriptionRepository } from './change-notifications.port.js';
 import type { DirectoryApplier, SyncRepository } from './sync.port.js';
 import type { WelcomeEmailRepository } from './welcome-email.js';
 import type { ApiRole } from '../domain/access.js';
@@ -175,6 +176,7 @@ export interface Store {
   directory: PbxDirectoryRepository;
   audit: AuditRepository;
   sync: SyncRepository;
+  subscriptions: SubscriptionRepository;
   applier: DirectoryApplier;
   integrations: IntegrationRepository;
   /** U6: the welcome emails of sync runs and how each went. */

@@ -6,6 +6,8 @@ import type { MicrosoftDirectoryInfo, MicrosoftIdentity } from './microsoft.port
 import type { Store } from './ports.js';
 import type { SecretBox } from './secret-box.js';
 import type { SyncRunData } from './sync.port.js';
+import { type ChangeNotificationDeps, removeSubscriptions } from './change-notifications.js';
+import type { ChangeDebouncer, SubscriptionsClient } from './change-notifications.port.js';
 import type { SyncRulesDeps } from './sync-rules.js';
 import type { SyncCoordinator } from './sync-coordinator.port.js';
 import type { SyncQueue } from './sync-trigger.js';
@@ -23,6 +25,11 @@ export interface AppServices {
   reader: DirectoryReader;
   syncQueue: SyncQueue;
   coordinator: SyncCoordinator;
+  subscriptions: SubscriptionsClient;
+  debouncer: ChangeDebouncer;
+  log: (level: 'info' | 'warn', message: string, fields?: Record<string, unknown>) => void;
+  /** Follows a completed connect (subscribes to change notifications). */
+  afterConnect?: (pbxId: string) => Promise<void>;
   /** Live progress of sync runs (subscriptions). */
   syncProgress?: (run: SyncRunData) => void;
   /** Queues welcome emails (U6). */
@@ -38,6 +45,7 @@ export function integrationDeps(services: AppServices, store: Store): Integratio
     events: services.events,
     secrets: services.secrets,
     now: services.now,
+    beforeDisconnect: (pbxId) => removeSubscriptions(changeNotificationDeps(services, store), pbxId),
   };
 }
 
@@ -61,5 +69,14 @@ export function syncDeps(services: AppServices, store: Store): SyncDeps {
     now: services.now,
     progress: services.syncProgress,
     sendWelcomeEmails: services.welcomeEmails,
+  };
+}
+
+export function changeNotificationDeps(services: AppServices, store: Store): ChangeNotificationDeps {
+  return {
+    ...syncRulesDeps(services, store),
+    subscriptions: services.subscriptions,
+    debouncer: services.debouncer,
+    log: services.log,
   };
 }

@@ -21,6 +21,10 @@ export interface SyncSettingsData {
   lastFullReadAt: Date | null;
   guardMaxDeletes: number;
   guardMaxRatio: number;
+  changeDebounceSeconds: number;
+  changeThreshold: number;
+  pollMinutes: number;
+  lastPolledAt: Date | null;
 }
 
 export interface SyncRunData {

@@ -15,6 +15,7 @@ import { createApiKey } from '../app/access.js';
 import { createPbx } from '../app/pbx.js';
 import { type Config, ConfigError, loadConfig, withDemoSecretKey } from '../config.js';
 import { startGateway } from '../gateway.js';
+import { startMailSink } from '../mail/sink.js';
 import { SANDBOX_PASSWORD, startSandbox } from '../sandbox/index.js';
 import { readFileSync } from 'node:fs';
 
@@ -77,6 +78,12 @@ async function main() {
   const base = loadConfig(withDemoSecretKey(), ['--role', 'all']);
   const redis = await ensureRedis(base);
   const sandbox = await startSandbox({ port: 0, users: 200, seed: 42, dataDir: '.data/sandbox' });
+  // U6 without SMTP_URL: welcome emails go to a local sink that prints them instead of delivering.
+  const mailSink = base.mail.smtpUrl
+    ? null
+    : await startMailSink({
+        onMessage: (m) => console.log(`[mail sink] would send to ${m.to.join(', ')}: ${m.subject ?? '(no subject)'} (${m.size} bytes)`),
+      });
   const config: Config = {
     ...base,
     microsoft: {
@@ -90,6 +97,7 @@ async function main() {
       port: base.http.port,
     },
     redis: { ...base.redis, url: redis.url },
+    mail: mailSink ? { ...base.mail, smtpUrl: mailSink.url } : base.mail,
   };
   const gateway = await startGateway(config);
   const store = gateway.openStore();
@@ -122,6 +130,7 @@ async function main() {
     `  curl -s ${graphqlUrl} -H 'content-type: application/json' -H "authorization: Bearer ${key}" -d '{"query":"mutation { connect(input: { clientId: \\"${sandbox.info.clientId}\\", tenantId: \\"${sandbox.info.tenantId}\\", clientSecret: \\"${sandbox.info.clientSecret}\\" }) { authorizationUrl } }"}'`,
   );
   console.log('');
+  if (mailSink) console.log(`MAIL_SINK=${mailSink.url} (SMTP_URL is not set: welcome emails are printed here, not delivered)`);
   console.log(`Health: ${gateway.url}/readyz   Metrics: ${gateway.url}/metrics   Stop: Ctrl+C`);
 
   let stopping = false;
@@ -133,6 +142,7 @@ async function main() {
     timer.unref();
     await gateway.stop();
     await sandbox.close();
+    await mailSink?.close();
     redis.child?.kill('SIGTERM');
     process.exit(0);
   };

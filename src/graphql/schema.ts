@@ -11,7 +11,9 @@ import { IntegrationResolver } from './resolvers/integration.resolver.js';
 import { PbxResolver } from './resolvers/pbx.resolver.js';
 import { QueueResolver } from './resolvers/queue.resolver.js';
 import { SyncResolver } from './resolvers/sync.resolver.js';
+import { WelcomeEmailResolver } from './resolvers/welcome-email.resolver.js';
 import { SyncProgressResolver } from './resolvers/sync-progress.resolver.js';
+import { ChangeTriggersResolver } from './resolvers/change-triggers.resolver.js';
 
 export const RESOLVERS = [
   PbxResolver,
@@ -21,7 +23,9 @@ export const RESOLVERS = [
   AuditResolver,
   QueueResolver,
   SyncResolver,
+  WelcomeEmailResolver,
   SyncProgressResolver,
+  ChangeTriggersResolver,
 ] as const;
 
 /** Builds the executable schema. `pubSub` carries subscription events (Redis-backed in the gateway). */

@@ -6,6 +6,7 @@ import fastifyCookie from '@fastify/cookie';
 import fastifyFormbody from '@fastify/formbody';
 import type { Queue } from 'bullmq';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { recordMutation } from '../app/audit.js';
 import type { DashboardSession, DashboardSessionStore, JobAdmin } from '../app/jobs.port.js';
 import {
   DASHBOARD_SESSION_TTL_SECONDS,
@@ -29,9 +30,12 @@ import { ApiRole } from '../domain/access.js';
  * - Every bull-board route, its API and its static files, needs the session.
  * - Queues are shared by every PBX. Reading is open to both roles, but the content of a job
  *   (payload, result, error, logs) is shown only for the session's own PBX's jobs; others
- *   show as id, name, state and times. A VIEWER changes nothing (403); an ADMIN may retry or
- *   remove a job of its own PBX. Queue-wide actions (pause, empty, clean, retry all, add
- *   jobs, schedulers ...) touch every PBX's jobs, so no PBX key may use them (403).
+ *   show as id, name, state and times. Stack traces are never shown. A VIEWER changes nothing
+ *   (403; its board shows no action buttons); an ADMIN may retry or remove a job of its own
+ *   PBX. Queue-wide actions (pause, empty, clean, retry all, add jobs, schedulers ...) touch
+ *   every PBX's jobs, so no PBX key may use them (403), nor see the Redis server's or the
+ *   workers' details.
+ * - Every change, and every refused attempt to change, is written to the PBX's audit log.
  */
 
 export const DASHBOARD_PATH = '/admin/queues';
@@ -75,6 +79,24 @@ const BOARD_ROUTES: Record<string, Exclude<BoardRouteKind, 'refused'>> = {
   // Not listed, so refused: /api/redis/stats and /api/queues/:queueName/workers (the shared
   // Redis and the worker hosts are the operator's business), and every queue-wide change.
 };
+
+const OPERATIONS: Record<string, string> = {
+  'put /api/queues/:queueName/:jobId/retry': 'dashboard.retryJob',
+  'put /api/queues/:queueName/:jobId/clean': 'dashboard.removeJob',
+};
+
+/** The audit log's name for a dashboard action. */
+export function boardOperation(method: string, route: string): string {
+  const key = `${method.toLowerCase()} ${route}`;
+  return OPERATIONS[key] ?? `dashboard ${method.toUpperCase()} ${route}`;
+}
+
+const forbidden = (message: string): BeforeHookResult => ({
+  allow: false,
+  status: 403,
+  errorKey: 'ERRORS.FORBIDDEN',
+  message,
+});
 
 export function classifyBoardRoute(method: string, route: string): BoardRouteKind {
   return BOARD_ROUTES[`${method.toLowerCase()} ${route}`] ?? 'refused';
@@ -199,44 +221,80 @@ export async function registerDashboard(app: FastifyInstance, opts: DashboardOpt
   const deps = (): DashboardDeps => ({ store: opts.openStore(), sessions: opts.sessions, now: opts.now });
   // The session of a bull-board request, found by its headers object (bull-board hands its hooks
   // the same object); a request without one is refused (fail closed).
-  const sessionOf = new WeakMap<object, DashboardSession>();
+  const sessionOf = new WeakMap<object, { session: DashboardSession; requestId: string }>();
+
+  /** A dashboard change (or a refused attempt) goes into the PBX's audit log, as a GraphQL mutation does. */
+  const audit = async (
+    who: { session: DashboardSession; requestId: string },
+    method: string,
+    route: string,
+    params: unknown,
+    outcome: string,
+    message: string | null,
+  ) => {
+    try {
+      await recordMutation(opts.openStore(), who.session, {
+        operation: boardOperation(method, route),
+        args: params && typeof params === 'object' ? (params as Record<string, unknown>) : {},
+        outcome,
+        message,
+        requestId: who.requestId,
+        at: opts.now(),
+      });
+    } catch (err) {
+      app.log.warn({ err: (err as Error).message, route }, 'dashboard action not audited');
+    }
+  };
+  const isChange = (method: string) => method.toLowerCase() !== 'get';
+
+  const decide = async (context: HookContext, session: DashboardSession): Promise<BeforeHookResult> => {
+    const kind = classifyBoardRoute(context.method, context.route);
+    if (kind === 'refused')
+      return forbidden('The queues are shared by every PBX; this is not for a PBX key.');
+    if (kind === 'read') return { allow: true };
+    if (kind === 'change-own-job' && session.role !== ApiRole.ADMIN)
+      return forbidden('A VIEWER key is read-only.');
+    const { queueName, jobId } = context.request.params as { queueName?: string; jobId?: string };
+    const job =
+      queueName && jobId && opts.jobs.queueNames().includes(queueName)
+        ? await opts.jobs.get(queueName, jobId)
+        : null;
+    if (!job) return { allow: false, status: 404, errorKey: 'ERRORS.JOB_NOT_FOUND' };
+    const allowed = kind === 'read-own-job' ? jobBelongsTo(job, session.pbxId) : mayChangeJob(session, job);
+    return allowed ? { allow: true } : forbidden('This job is not of your PBX.');
+  };
 
   const hooks: BoardHooks = {
     async before(context: HookContext): Promise<BeforeHookResult> {
-      const session = sessionOf.get(context.request.headers);
-      const kind = classifyBoardRoute(context.method, context.route);
-      if (!session || kind === 'refused') return { allow: false, status: 403, errorKey: 'ERRORS.FORBIDDEN' };
-      if (kind === 'read') return { allow: true };
-      if (kind === 'change-own-job' && session.role !== ApiRole.ADMIN) {
-        return {
-          allow: false,
-          status: 403,
-          errorKey: 'ERRORS.FORBIDDEN',
-          message: 'A VIEWER key is read-only.',
-        };
+      const who = sessionOf.get(context.request.headers);
+      if (!who) return forbidden('No session.');
+      const decision = await decide(context, who.session);
+      if (decision && !decision.allow && isChange(context.method)) {
+        const outcome = decision.status === 404 ? 'NOT_FOUND' : 'FORBIDDEN';
+        await audit(
+          who,
+          context.method,
+          context.route,
+          context.request.params,
+          outcome,
+          decision.message ?? null,
+        );
       }
-      const { queueName, jobId } = context.request.params as { queueName?: string; jobId?: string };
-      const job =
-        queueName && jobId && opts.jobs.queueNames().includes(queueName)
-          ? await opts.jobs.get(queueName, jobId)
-          : null;
-      if (!job) return { allow: false, status: 404, errorKey: 'ERRORS.JOB_NOT_FOUND' };
-      const allowed = kind === 'read-own-job' ? jobBelongsTo(job, session.pbxId) : mayChangeJob(session, job);
-      return allowed
-        ? { allow: true }
-        : {
-            allow: false,
-            status: 403,
-            errorKey: 'ERRORS.FORBIDDEN',
-            message: 'This job is not of your PBX.',
-          };
+      return decision;
     },
-    after(context, result) {
-      const session = sessionOf.get(context.request.headers);
-      if (!session || (result.status ?? 200) >= 300) return result;
+    async after(context, result) {
+      const who = sessionOf.get(context.request.headers);
+      if (!who) return result;
+      const status = result.status ?? 200;
+      if (isChange(context.method)) {
+        const error = (result.body as { error?: { key?: string } } | undefined)?.error?.key;
+        const outcome = status < 300 ? 'OK' : (error?.replace(/^ERRORS\./, '') ?? `HTTP_${status}`);
+        await audit(who, context.method, context.route, context.request.params, outcome, null);
+      }
+      if (status >= 300) return result;
       return {
         ...result,
-        body: filterBoardAnswer(context.route, result.body, session) as typeof result.body,
+        body: filterBoardAnswer(context.route, result.body, who.session) as typeof result.body,
       };
     },
   };
@@ -303,6 +361,8 @@ export async function registerDashboard(app: FastifyInstance, opts: DashboardOpt
         { pbxId: login.session.pbxId, role: login.session.role, keyId: login.session.keyId },
         'dashboard login',
       );
+      // A new login replaces the browser's previous session, if any.
+      await endDashboardSession(deps(), request.cookies[SESSION_COOKIE]).catch(() => undefined);
       return reply
         .setCookie(SESSION_COOKIE, login.sessionId, {
           path: COOKIE_PATH,
@@ -353,11 +413,20 @@ export async function registerDashboard(app: FastifyInstance, opts: DashboardOpt
         }
         // Belt and braces: whatever bull-board's hooks say, a VIEWER changes nothing.
         if (session.role !== ApiRole.ADMIN && request.method !== 'GET' && request.method !== 'HEAD') {
+          const route = (request.routeOptions.url ?? path).slice(DASHBOARD_PATH.length);
+          await audit(
+            { session, requestId: request.id },
+            request.method,
+            route,
+            request.params,
+            'FORBIDDEN',
+            null,
+          );
           return reply
             .code(403)
             .send({ error: { key: 'ERRORS.FORBIDDEN' }, message: 'A VIEWER key is read-only.' });
         }
-        sessionOf.set(request.headers, session);
+        sessionOf.set(request.headers, { session, requestId: request.id });
       });
       await board.register(serverAdapter.registerPlugin(), { prefix: DASHBOARD_PATH });
     });

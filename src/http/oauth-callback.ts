@@ -63,7 +63,12 @@ export function registerOAuthCallback(
       error: typeof q.error === 'string' ? q.error : undefined,
       error_description: typeof q.error_description === 'string' ? q.error_description : undefined,
     });
-    if (outcome.ok) deps.logger.info({ pbxId: outcome.pbxId }, 'integration connected');
+    if (outcome.ok) {
+      deps.logger.info({ pbxId: outcome.pbxId }, 'integration connected');
+      await deps.services.afterConnect?.(outcome.pbxId).catch((err) =>
+        deps.logger.warn({ err: (err as Error).message }, 'could not queue the change subscriptions'),
+      );
+    }
     else deps.logger.warn({ pbxId: outcome.pbxId, code: outcome.code, reason: outcome.message }, 'connect failed');
     const code = outcome.ok ? 'CONNECTED' : outcome.code;
     return reply.redirect(`${CONNECT_RESULT_PATH}?result=${encodeURIComponent(code)}`, 303);

@@ -5,6 +5,7 @@ import { MikroIntegrationRepository } from './integration.repository.js';
 import type { Orm } from './orm.js';
 import { MikroPbxDirectoryRepository } from './pbx-directory.repository.js';
 import { MikroSyncRepository } from './sync.repository.js';
+import { MikroSubscriptionRepository } from './subscription.repository.js';
 import { MikroDirectoryApplier } from './directory.applier.js';
 import { MikroTenantRepository } from './tenant.repository.js';
 import { MikroWelcomeEmailRepository } from './welcome-email.repository.js';
@@ -15,6 +16,7 @@ class MikroStore implements Store {
   readonly audit: MikroAuditRepository;
   readonly integrations: MikroIntegrationRepository;
   readonly sync: MikroSyncRepository;
+  readonly subscriptions: MikroSubscriptionRepository;
   readonly applier: MikroDirectoryApplier;
   readonly welcomeEmails: MikroWelcomeEmailRepository;
 
@@ -24,6 +26,7 @@ class MikroStore implements Store {
     this.audit = new MikroAuditRepository(em);
     this.integrations = new MikroIntegrationRepository(em);
     this.sync = new MikroSyncRepository(em);
+    this.subscriptions = new MikroSubscriptionRepository(em);
     this.applier = new MikroDirectoryApplier(em);
     this.welcomeEmails = new MikroWelcomeEmailRepository(em);
   }

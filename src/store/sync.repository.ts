@@ -34,6 +34,10 @@ const toSettings = (s: SyncSettings): SyncSettingsData => ({
   lastFullReadAt: s.lastFullReadAt,
   guardMaxDeletes: s.guardMaxDeletes,
   guardMaxRatio: s.guardMaxRatio,
+  changeDebounceSeconds: s.changeDebounceSeconds,
+  changeThreshold: s.changeThreshold,
+  pollMinutes: s.pollMinutes,
+  lastPolledAt: s.lastPolledAt,
 });
 
 const toRun = (r: SyncRun): SyncRunData => ({

@@ -17,7 +17,11 @@ type FailedJob = FailedJobsQuery['failedJobs'][number];
 /** A job name no processor knows: the production worker refuses it, so the job fails for real. */
 const BOGUS_JOB = 'test-no-such-job';
 
-async function until<T>(what: string, fn: () => Promise<T | undefined | null | false>, ms = 15_000): Promise<T> {
+async function until<T>(
+  what: string,
+  fn: () => Promise<T | undefined | null | false>,
+  ms = 15_000,
+): Promise<T> {
   const end = Date.now() + ms;
   for (;;) {
     const value = await fn();
@@ -68,7 +72,13 @@ describeEachDb('queues, failedJobs and retryJob in GraphQL (issue 6 item 5)', (l
       const system = res.body.data?.queues.find((q) => q.name === QueueName.System);
       // Schedulers keep delayed jobs of their own; the two failed jobs are counted.
       for (const n of Object.values(system?.counts ?? {})) expect(Number.isInteger(n) && n >= 0).toBe(true);
-      expect(Object.keys(system?.counts ?? {}).sort()).toEqual(['active', 'completed', 'delayed', 'failed', 'waiting']);
+      expect(Object.keys(system?.counts ?? {}).sort()).toEqual([
+        'active',
+        'completed',
+        'delayed',
+        'failed',
+        'waiting',
+      ]);
       expect(system?.counts.failed).toBeGreaterThanOrEqual(2);
     }
     const linkus = await gql(gw.url, a.keys.linkus, QueuesDocument);
@@ -88,7 +98,9 @@ describeEachDb('queues, failedJobs and retryJob in GraphQL (issue 6 item 5)', (l
     expect(job?.failedReason).toMatch(/does not belong on queue system/);
     const created = Date.parse(job?.createdAt as string);
     expect(Date.parse(job?.processedAt as string)).toBeGreaterThanOrEqual(created);
-    expect(Date.parse(job?.finishedAt as string)).toBeGreaterThanOrEqual(Date.parse(job?.processedAt as string));
+    expect(Date.parse(job?.finishedAt as string)).toBeGreaterThanOrEqual(
+      Date.parse(job?.processedAt as string),
+    );
     // A VIEWER reads the same list.
     expect((await failed(a, 'viewer')).map((j) => j.id)).toContain(jobA);
   });
@@ -120,7 +132,10 @@ describeEachDb('queues, failedJobs and retryJob in GraphQL (issue 6 item 5)', (l
   });
 
   it('answers NOT_FOUND for an unknown job, and INVALID_STATE for a job that has not failed', async () => {
-    const unknown = await gql(gw.url, a.keys.admin, RetryJobDocument, { queue: QueueName.System, id: '999999' });
+    const unknown = await gql(gw.url, a.keys.admin, RetryJobDocument, {
+      queue: QueueName.System,
+      id: '999999',
+    });
     expect(unknown.body.errors?.[0].extensions?.code).toBe('NOT_FOUND');
     const delayed = await enqueueFailing(a.pbx.id, { delay: 3_600_000 });
     const res = await gql(gw.url, a.keys.admin, RetryJobDocument, { queue: QueueName.System, id: delayed });

@@ -5,8 +5,9 @@ import { QueueName } from '../../jobs/contracts.js';
 import { createApiKey } from '../../src/app/access.js';
 import type { Gateway } from '../../src/gateway.js';
 import { DASHBOARD_PATH, LOGIN_PATH, LOGOUT_PATH, SESSION_COOKIE } from '../../src/http/dashboard.js';
+import { AuditLogDocument } from '../generated/graphql.js';
 import { describeEachDb, type TestDatabase } from '../support/db.js';
-import { seedPbx, startTestGateway } from '../support/gateway.js';
+import { gql, seedPbx, startTestGateway } from '../support/gateway.js';
 
 type Tenant = Awaited<ReturnType<typeof seedPbx>>;
 
@@ -29,7 +30,11 @@ function sessionCookie(res: Response): { value: string; header: string } | null 
   return { value: header.slice(SESSION_COOKIE.length + 1).split(';')[0], header };
 }
 
-async function until<T>(what: string, fn: () => Promise<T | undefined | null | false>, ms = 15_000): Promise<T> {
+async function until<T>(
+  what: string,
+  fn: () => Promise<T | undefined | null | false>,
+  ms = 15_000,
+): Promise<T> {
   const end = Date.now() + ms;
   for (;;) {
     const value = await fn();
@@ -50,7 +55,10 @@ describeEachDb('job dashboard at /admin/queues (issue 6 item 5)', (leg) => {
   let jobB: string;
 
   const get = (path: string, cookie?: string) =>
-    fetch(`${gw.url}${path}`, { redirect: 'manual', headers: cookie ? { cookie: `${SESSION_COOKIE}=${cookie}` } : {} });
+    fetch(`${gw.url}${path}`, {
+      redirect: 'manual',
+      headers: cookie ? { cookie: `${SESSION_COOKIE}=${cookie}` } : {},
+    });
   const put = (path: string, cookie: string) =>
     fetch(`${gw.url}${path}`, { method: 'PUT', headers: { cookie: `${SESSION_COOKIE}=${cookie}` } });
   const login = async (key: string) => {
@@ -70,7 +78,10 @@ describeEachDb('job dashboard at /admin/queues (issue 6 item 5)', (leg) => {
     b = await seedPbx(gw, { name: 'Bravo' });
     jobA = await enqueueFailing(a.pbx.id);
     jobB = await enqueueFailing(b.pbx.id);
-    await until('both jobs to fail', async () => (await jobState(jobA)) === 'failed' && (await jobState(jobB)) === 'failed');
+    await until(
+      'both jobs to fail',
+      async () => (await jobState(jobA)) === 'failed' && (await jobState(jobB)) === 'failed',
+    );
     cookies.admin = await login(a.keys.admin);
     cookies.viewer = await login(a.keys.viewer);
     cookies.adminB = await login(b.keys.admin);
@@ -143,7 +154,10 @@ describeEachDb('job dashboard at /admin/queues (issue 6 item 5)', (leg) => {
     expect(html).toContain('<base href="/admin/queues/"');
     expect(html).toContain('Gateway jobs');
     expect(board.headers.get('content-security-policy')).toContain("connect-src 'self'");
-    const api = await get(`${API}/queues?activeQueue=system&status=failed&page=1&jobsPerPage=50`, cookie?.value);
+    const api = await get(
+      `${API}/queues?activeQueue=system&status=failed&page=1&jobsPerPage=50`,
+      cookie?.value,
+    );
     expect(api.status).toBe(200);
     const body = (await api.json()) as { queues: Array<{ name: string; counts: Record<string, number> }> };
     expect(body.queues.map((q) => q.name).sort()).toEqual(Object.values(QueueName).sort());
@@ -206,9 +220,17 @@ describeEachDb('job dashboard at /admin/queues (issue 6 item 5)', (leg) => {
   });
 
   it('lets a VIEWER look but not change: its board is read-only and the mutating API answers 403', async () => {
-    const res = await get(`${API}/queues?activeQueue=system&status=failed&page=1&jobsPerPage=50`, cookies.viewer);
+    const res = await get(
+      `${API}/queues?activeQueue=system&status=failed&page=1&jobsPerPage=50`,
+      cookies.viewer,
+    );
     const body = (await res.json()) as {
-      queues: Array<{ name: string; readOnlyMode: boolean; allowRetries: boolean; jobs: Array<{ id: string }> }>;
+      queues: Array<{
+        name: string;
+        readOnlyMode: boolean;
+        allowRetries: boolean;
+        jobs: Array<{ id: string }>;
+      }>;
     };
     for (const q of body.queues) expect(q).toMatchObject({ readOnlyMode: true, allowRetries: false });
     const system = body.queues.find((q) => q.name === QueueName.System);
@@ -229,7 +251,11 @@ describeEachDb('job dashboard at /admin/queues (issue 6 item 5)', (leg) => {
     const foreign = await put(`${API}/queues/system/${jobB}/retry`, cookies.admin);
     expect(foreign.status).toBe(403);
     expect(await jobState(jobB)).toBe('failed');
-    for (const path of [`${API}/queues/system/pause`, `${API}/queues/system/retry/failed`, `${API}/queues/system/empty`]) {
+    for (const path of [
+      `${API}/queues/system/pause`,
+      `${API}/queues/system/retry/failed`,
+      `${API}/queues/system/empty`,
+    ]) {
       expect([path, (await put(path, cookies.admin)).status]).toEqual([path, 403]);
     }
     expect((await get(`${API}/redis/stats`, cookies.admin)).status).toBe(403);
@@ -254,13 +280,67 @@ describeEachDb('job dashboard at /admin/queues (issue 6 item 5)', (leg) => {
     expect(theirs.job).toMatchObject({ id: jobB, name: BOGUS_JOB, data: {}, stacktrace: [] });
     expect(theirs.job.failedReason).toMatch(/not of your PBX/);
     expect(JSON.stringify(theirs)).not.toContain(b.pbx.id);
-    const list = await get(`${API}/queues?activeQueue=system&status=failed&page=1&jobsPerPage=50`, cookies.admin);
+    const list = await get(
+      `${API}/queues?activeQueue=system&status=failed&page=1&jobsPerPage=50`,
+      cookies.admin,
+    );
     expect(await list.text()).not.toContain(b.pbx.id);
     expect((await get(`${API}/queues/system/${jobB}/logs`, cookies.admin)).status).toBe(403);
     expect((await get(`${API}/queues/system/${jobA}/logs`, cookies.admin)).status).toBe(200);
     // ... and the other way round.
     const fromB = await get(`${API}/queues/system/${jobB}`, cookies.adminB);
     expect(((await fromB.json()) as { job: { data: { pbxId?: string } } }).job.data.pbxId).toBe(b.pbx.id);
+  });
+
+  it('writes dashboard changes, and refused attempts, into the PBX audit log', async () => {
+    const res = await gql(gw.url, a.keys.admin, AuditLogDocument, { first: 100 });
+    const entries = (res.body.data?.auditLog.nodes ?? []).map((e) => ({
+      operation: e.operation,
+      outcome: e.outcome,
+      role: e.role,
+      arguments: e.arguments,
+    }));
+    expect(entries).toContainEqual({
+      operation: 'dashboard.retryJob',
+      outcome: 'OK',
+      role: 'ADMIN',
+      arguments: { queueName: 'system', jobId: jobA },
+    });
+    expect(entries).toContainEqual({
+      operation: 'dashboard.retryJob',
+      outcome: 'FORBIDDEN',
+      role: 'ADMIN',
+      arguments: { queueName: 'system', jobId: jobB },
+    });
+    expect(entries).toContainEqual({
+      operation: 'dashboard.retryJob',
+      outcome: 'FORBIDDEN',
+      role: 'VIEWER',
+      arguments: { queueName: 'system', jobId: jobA },
+    });
+    expect(entries).toContainEqual({
+      operation: 'dashboard PUT /api/queues/:queueName/pause',
+      outcome: 'FORBIDDEN',
+      role: 'ADMIN',
+      arguments: { queueName: 'system' },
+    });
+    // Nothing of PBX A's dashboard use lands in PBX B's log.
+    const other = await gql(gw.url, b.keys.admin, AuditLogDocument, { first: 100 });
+    expect(other.body.data?.auditLog.nodes.filter((e) => e.operation.startsWith('dashboard'))).toEqual([]);
+  });
+
+  it('replaces the previous session of a browser at a new login', async () => {
+    const first = await login(a.keys.viewer);
+    const res = await fetch(`${gw.url}${LOGIN_PATH}`, {
+      method: 'POST',
+      redirect: 'manual',
+      headers: { 'content-type': 'application/x-www-form-urlencoded', cookie: `${SESSION_COOKIE}=${first}` },
+      body: new URLSearchParams({ key: a.keys.admin }).toString(),
+    });
+    const second = sessionCookie(res)?.value as string;
+    expect(second).not.toBe(first);
+    expect((await get(`${API}/queues`, first)).status).toBe(401);
+    expect((await get(`${API}/queues`, second)).status).toBe(200);
   });
 
   it('logs out: the session is gone from Redis and the old cookie no longer opens the board', async () => {

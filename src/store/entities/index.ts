@@ -2,12 +2,14 @@ import { ApiKey } from './api-key.entity.js';
 import { AuditEntry } from './audit-entry.entity.js';
 import { Extension } from './extension.entity.js';
 import { ExtensionGroup, ExtensionGroupMember } from './extension-group.entity.js';
+import { GraphSubscription } from './graph-subscription.entity.js';
 import { Integration } from './integration.entity.js';
 import { Pbx } from './pbx.entity.js';
 import { DirectoryObject, SyncRun, SyncRunItem, SyncSettings } from './sync.entity.js';
 import { WelcomeEmailRow } from './welcome-email.entity.js';
 
 export {
+  GraphSubscription,
   ApiKey,
   AuditEntry,
   DirectoryObject,
@@ -36,4 +38,5 @@ export const ENTITIES = [
   SyncRun,
   SyncRunItem,
   WelcomeEmailRow,
+  GraphSubscription,
 ];

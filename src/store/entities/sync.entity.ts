@@ -19,6 +19,10 @@ export class SyncSettings {
     | 'lastFullReadAt'
     | 'guardMaxDeletes'
     | 'guardMaxRatio'
+    | 'changeDebounceSeconds'
+    | 'changeThreshold'
+    | 'pollMinutes'
+    | 'lastPolledAt'
     | 'updatedAt';
 
   @PrimaryKey({ type: 'string', length: 36 })
@@ -60,6 +64,21 @@ export class SyncSettings {
   /** ... and more than this share of the synced extensions (0..1). */
   @Property({ type: 'double' })
   guardMaxRatio: number = 0.1;
+
+  /** T2: a sync this many seconds after the first change notification ... */
+  @Property({ type: 'integer' })
+  changeDebounceSeconds: number = 600;
+
+  /** ... or at once when this many change events have gathered. */
+  @Property({ type: 'integer' })
+  changeThreshold: number = 10;
+
+  /** Without a public URL (no notifications), the directory is polled with delta links this often. */
+  @Property({ type: 'integer' })
+  pollMinutes: number = 5;
+
+  @Property({ type: 'datetime', nullable: true })
+  lastPolledAt: Date | null = null;
 
   @Property({ type: 'datetime', onUpdate: () => new Date() })
   updatedAt: Date = new Date();

@@ -2,10 +2,14 @@ import type { MigrationObject } from '@mikro-orm/core';
 import { Migration20261126111537_initial } from './Migration20261126111537_initial.js';
 import { Migration20261126112616_integration_connect } from './Migration20261126112616_integration_connect.js';
 import { Migration20261126114044_sync_engine } from './Migration20261126114044_sync_engine.js';
+import { Migration20261126114620_welcome_email } from './Migration20261126114620_welcome_email.js';
+import { Migration20261126114951_change_notifications } from './Migration20261126114951_change_notifications.js';
 
 /** Checked-in migrations for SQLite, oldest first. `npm run migration:create` appends here. */
 export const sqliteMigrations: MigrationObject[] = [
   { name: 'Migration20261126111537_initial', class: Migration20261126111537_initial },
   { name: 'Migration20261126112616_integration_connect', class: Migration20261126112616_integration_connect },
   { name: 'Migration20261126114044_sync_engine', class: Migration20261126114044_sync_engine },
+  { name: 'Migration20261126114620_welcome_email', class: Migration20261126114620_welcome_email },
+  { name: 'Migration20261126114951_change_notifications', class: Migration20261126114951_change_notifications },
 ];

@@ -1,0 +1,141 @@
+import type { DirectoryReader, DirectoryStream } from '../../src/app/directory.port.js';
+import type { SyncRunData } from '../../src/app/sync.port.js';
+import type { Gateway } from '../../src/gateway.js';
+
+/**
+ * Timing logs taken from outside the sync, without touching src/: the gateway's own objects
+ * are wrapped in place once it has started (the sync job reads them at run time through
+ * `syncDeps(services, …)`):
+ * - `services.syncProgress`: called synchronously at every phase change of a run (READING_DIRECTORY,
+ *   PLANNING, each APPLYING batch, SUCCEEDED…), before the gateway's own rate limit;
+ * - `services.reader`: when each Graph read starts and when its last page has been consumed;
+ * - the ORM connection's `execute`: every SQL statement (formatting included), by kind and table.
+ */
+export type TimelineEvent =
+  | { type: 'progress'; t: number; runId: string; phase: string; done: number; total: number; graphRequests: number }
+  | { type: 'read'; t: number; end: number; method: string; pages: number; items: number; requests: number }
+  | { type: 'sql'; t: number; end: number; kind: string };
+
+export class Timeline {
+  readonly events: TimelineEvent[] = [];
+  private readonly finals = new Map<string, { t: number; resolve?: () => void }>();
+  private readonly waiters = new Map<string, Array<(t: number) => void>>();
+  readonly runIds = new Set<string>();
+
+  progress(run: SyncRunData): void {
+    const t = performance.now();
+    this.runIds.add(run.id);
+    this.events.push({
+      type: 'progress',
+      t,
+      runId: run.id,
+      phase: run.phase,
+      done: run.done,
+      total: run.total,
+      graphRequests: run.graphRequests ?? 0,
+    });
+    if (['SUCCEEDED', 'FAILED', 'HELD'].includes(run.phase)) {
+      this.finals.set(run.id, { t });
+      for (const w of this.waiters.get(run.id) ?? []) w(t);
+      this.waiters.delete(run.id);
+    }
+  }
+
+  /** When the run's final phase was reached (performance.now()), waiting for it if need be. */
+  finished(runId: string, timeoutMs: number): Promise<number> {
+    const done = this.finals.get(runId);
+    if (done) return Promise.resolve(done.t);
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error(`run ${runId} did not finish in ${timeoutMs} ms`)), timeoutMs);
+      const list = this.waiters.get(runId) ?? [];
+      list.push((t) => {
+        clearTimeout(timer);
+        resolve(t);
+      });
+      this.waiters.set(runId, list);
+    });
+  }
+
+  between(from: number, to: number): TimelineEvent[] {
+    return this.events.filter((e) => e.t >= from && e.t <= to);
+  }
+}
+
+function sqlKind(sql: string): string {
+  const s = sql.replace(/\s+/g, ' ').trim().toLowerCase();
+  const m =
+    /^(insert into|delete from|update) [`"]?(\w+)/.exec(s) ??
+    /^(select) .*? from [`"]?(\w+)/.exec(s) ??
+    /^(\w+)(?: [`"]?(\w+))?/.exec(s);
+  if (!m) return s.slice(0, 40);
+  const verb = m[1].split(' ')[0];
+  return m[2] ? `${verb} ${m[2]}` : verb;
+}
+
+function wrapStream<T>(timeline: Timeline, reader: DirectoryReader, method: string, t: number, stream: DirectoryStream<T>) {
+  const requestsAtStart = reader.stats().requests;
+  const inner = stream.pages;
+  async function* pages(): AsyncGenerator<readonly T[]> {
+    let n = 0;
+    let items = 0;
+    try {
+      for await (const page of inner) {
+        n++;
+        items += page.length;
+        yield page;
+      }
+    } finally {
+      timeline.events.push({
+        type: 'read',
+        t,
+        end: performance.now(),
+        method,
+        pages: n,
+        items,
+        requests: reader.stats().requests - requestsAtStart,
+      });
+    }
+  }
+  return { ...stream, pages: pages() };
+}
+
+export function instrumentGateway(gateway: Gateway, timeline: Timeline): void {
+  const services = gateway.services;
+  const publish = services.syncProgress;
+  services.syncProgress = (run) => {
+    timeline.progress(run);
+    publish?.(run);
+  };
+
+  const reader = services.reader;
+  const readUsers = reader.readUsers.bind(reader);
+  const readGroups = reader.readGroups.bind(reader);
+  const readUserChanges = reader.readUserChanges.bind(reader);
+  const readGroupChanges = reader.readGroupChanges.bind(reader);
+  reader.readUsers = async (app, options) => {
+    const t = performance.now();
+    return wrapStream(timeline, reader, 'readUsers (full)', t, await readUsers(app, options));
+  };
+  reader.readGroups = async (app) => {
+    const t = performance.now();
+    return wrapStream(timeline, reader, 'readGroups (full)', t, await readGroups(app));
+  };
+  reader.readUserChanges = (app, link) =>
+    wrapStream(timeline, reader, 'readUserChanges (delta)', performance.now(), readUserChanges(app, link));
+  reader.readGroupChanges = (app, link) =>
+    wrapStream(timeline, reader, 'readGroupChanges (delta)', performance.now(), readGroupChanges(app, link));
+
+  type Execute = (query: unknown, ...rest: unknown[]) => Promise<unknown>;
+  const connection = gateway.orm.em.getConnection() as unknown as { execute: Execute };
+  const execute = connection.execute.bind(connection) as Execute;
+  connection.execute = async (query: unknown, ...rest: unknown[]) => {
+    const t = performance.now();
+    try {
+      return await execute(query, ...rest);
+    } finally {
+      const sql =
+        typeof query === 'string' ? query : ((query as { toSQL?: () => { sql: string } }).toSQL?.().sql ?? '(builder)');
+      timeline.events.push({ type: 'sql', t, end: performance.now(), kind: sqlKind(sql) });
+    }
+  };
+}

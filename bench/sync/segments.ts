@@ -1,0 +1,77 @@
+import type { TimelineEvent } from './instrument.js';
+
+/** One stretch of a run, with the SQL time spent inside it. */
+export interface Segment {
+  label: string;
+  ms: number;
+  sqlMs: number;
+  statements: number;
+  /** the SQL kinds that took most of the time: "insert directory_object 2,310 ms (200)" */
+  topSql: string[];
+  /** Graph requests made in the segment, when known */
+  requests?: number;
+}
+
+type Progress = Extract<TimelineEvent, { type: 'progress' }>;
+type Read = Extract<TimelineEvent, { type: 'read' }>;
+type Sql = Extract<TimelineEvent, { type: 'sql' }>;
+
+function sqlIn(events: readonly TimelineEvent[], from: number, to: number) {
+  const byKind = new Map<string, { ms: number; n: number }>();
+  let total = 0;
+  let n = 0;
+  for (const e of events) {
+    if (e.type !== 'sql' || e.t < from || e.t >= to) continue;
+    const ms = (e as Sql).end - e.t;
+    total += ms;
+    n++;
+    const k = byKind.get(e.kind) ?? { ms: 0, n: 0 };
+    k.ms += ms;
+    k.n++;
+    byKind.set(e.kind, k);
+  }
+  const topSql = [...byKind]
+    .sort((a, b) => b[1].ms - a[1].ms)
+    .slice(0, 3)
+    .filter(([, v]) => v.ms >= 1)
+    .map(([kind, v]) => `${kind} ${Math.round(v.ms).toLocaleString('en-US')} ms (${v.n})`);
+  return { sqlMs: total, statements: n, topSql };
+}
+
+/**
+ * Splits one run into the stretches runDirectorySync goes through (src/app/directory-sync.ts),
+ * from the progress events, the Graph reads and the SQL statements recorded around it.
+ */
+export function segmentsOf(events: readonly TimelineEvent[], runId: string, requestedAt: number, endedAt: number): Segment[] {
+  const progress = events.filter((e): e is Progress => e.type === 'progress' && e.runId === runId);
+  const reading = progress.find((e) => e.phase === 'READING_DIRECTORY');
+  const planning = progress.find((e) => e.phase === 'PLANNING');
+  const applying = progress.filter((e) => e.phase === 'APPLYING');
+  const reads = events.filter(
+    (e): e is Read => e.type === 'read' && e.t >= (reading?.t ?? requestedAt) && e.t <= (planning?.t ?? endedAt),
+  );
+  const out: Segment[] = [];
+  const add = (label: string, from: number | undefined, to: number | undefined, requests?: number) => {
+    if (from === undefined || to === undefined || to < from) return;
+    out.push({ label, ms: to - from, ...sqlIn(events, from, to), requests });
+  };
+  add('queued → picked up by the worker (job, lock)', requestedAt, reading?.t);
+  add('load stored snapshot + settings (before Graph)', reading?.t, reads[0]?.t);
+  let cursor = reads[0]?.t;
+  for (const r of reads) {
+    if (cursor !== undefined && r.t - cursor > 5) add('(between reads)', cursor, r.t);
+    add(`Graph ${r.method}: ${r.pages} pages, ${r.items.toLocaleString('en-US')} records`, r.t, r.end, r.requests);
+    cursor = r.end;
+  }
+  add('build snapshot, load extensions, plan users (+groups)', cursor ?? reading?.t, planning?.t);
+  const firstApply = applying[0];
+  const lastApply = applying.at(-1);
+  add('PLANNING → APPLYING', planning?.t, firstApply?.t);
+  add(
+    `apply user changes: ${Math.max(0, applying.length - 1)} batch(es), ${lastApply?.done ?? 0} items`,
+    firstApply?.t,
+    lastApply?.t,
+  );
+  add('report items, groups, persist snapshot + delta links', lastApply?.t ?? planning?.t, endedAt);
+  return out;
+}

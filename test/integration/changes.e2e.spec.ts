@@ -1,0 +1,177 @@
+import type { Agent } from 'undici';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Sandbox } from '../../src/sandbox/index.js';
+import {
+  ChangeTriggersDocument,
+  DisconnectDocument,
+  SaveChangeTriggersDocument,
+  SaveUserSyncRuleDocument,
+  SyncNowDocument,
+  SyncRunsDocument,
+} from '../generated/graphql.js';
+import { createSqliteDatabase, type TestDatabase } from '../support/db.js';
+import { gql } from '../support/gateway.js';
+import { connectIntegration, startGatewayWithSandbox, startTestSandbox, waitForRun } from '../support/sandbox.js';
+
+type World = Awaited<ReturnType<typeof startGatewayWithSandbox>>;
+
+async function until<T>(fn: () => Promise<T>, ok: (v: T) => boolean, timeoutMs = 15_000): Promise<T> {
+  const end = Date.now() + timeoutMs;
+  for (;;) {
+    const v = await fn();
+    if (ok(v) || Date.now() > end) return v;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+const RULE = {
+  range: 'ALL' as const,
+  numbering: 'AUTO' as const,
+  startNumber: '2000',
+  autoDelete: true,
+  deleteWhenDisabled: true,
+  deleteWhenDeleted: true,
+  autoAssociate: false,
+  welcomeEmail: false,
+};
+
+describe('change triggers: Graph change notifications with debounce (T2, T3)', () => {
+  let db: TestDatabase;
+  let sandbox: Sandbox;
+  let agent: Agent;
+  let w: World;
+
+  const runs = async () =>
+    (await gql(w.gateway.url, w.keys.admin, SyncRunsDocument, { first: 100 })).body.data?.syncRuns.nodes ?? [];
+  const changeRuns = async () => (await runs()).filter((r) => r.trigger === 'CHANGE');
+  const ourSubscriptions = async () =>
+    (await sandbox.admin.listSubscriptions()).filter((s) => s.notificationUrl.startsWith(w.gateway.url));
+  const settle = async () => {
+    // Wait until no run of the PBX is queued or running.
+    await until(runs, (rs) => rs.every((r) => ['SUCCEEDED', 'FAILED', 'HELD'].includes(r.status)), 30_000);
+  };
+
+  beforeAll(async () => {
+    db = await createSqliteDatabase();
+    ({ sandbox, agent } = await startTestSandbox({ autoSignIn: true, users: 60, groups: 6, seed: 21 }));
+    await sandbox.admin.setNotificationSettings({ batchWindowMs: 50, retryInitialDelayMs: 200, retryMaxDelayMs: 1000 });
+    w = await startGatewayWithSandbox(db, sandbox);
+    expect((await connectIntegration(w, sandbox, agent)).result).toBe('CONNECTED');
+    const saved = await gql(w.gateway.url, w.keys.admin, SaveUserSyncRuleDocument, { input: RULE });
+    await waitForRun(w.gateway.url, w.keys.admin, saved.body.data?.saveUserSyncRule.initialRun?.id as string);
+  }, 60_000);
+  afterAll(async () => {
+    await w?.gateway.stop();
+    await agent?.close();
+    await sandbox?.close();
+    await db?.drop();
+  });
+
+  it('connect subscribes to users and groups at Graph, with the handshake and a clientState', async () => {
+    const subs = await until(ourSubscriptions, (s) => s.length === 2);
+    expect(subs.map((s) => s.resource).sort()).toEqual(['groups', 'users']);
+    expect(subs.every((s) => s.clientState && s.clientState.length >= 32)).toBe(true);
+    expect(subs.every((s) => s.lifecycleNotificationUrl?.endsWith('/graph/lifecycle'))).toBe(true);
+    const status = (await gql(w.gateway.url, w.keys.admin, ChangeTriggersDocument)).body.data?.changeTriggers;
+    expect(status?.mode).toBe('NOTIFICATIONS');
+    expect(status?.subscriptions).toHaveLength(2);
+  });
+
+  it('10 changes trigger one run at once', async () => {
+    await gql(w.gateway.url, w.keys.admin, SaveChangeTriggersDocument, { debounceSeconds: 600, threshold: 10 });
+    await settle();
+    const before = (await changeRuns()).length;
+    const users = (await sandbox.admin.listUsers({ top: 100, accountEnabled: true })).value.slice(0, 10);
+    for (const [i, u] of users.entries()) await sandbox.admin.updateUser(u.id, { jobTitle: `Changed ${i} ${Date.now()}` });
+    const after = await until(changeRuns, (r) => r.length > before, 15_000);
+    expect(after.length).toBe(before + 1);
+    const run = await waitForRun(w.gateway.url, w.keys.admin, after[0].id);
+    expect(run.users.updated).toBe(10);
+    // Nothing more comes: the window was emptied when the run was requested.
+    await new Promise((r) => setTimeout(r, 1500));
+    expect((await changeRuns()).length).toBe(before + 1);
+  });
+
+  it('1 change triggers one run after the debounce, not before', async () => {
+    await gql(w.gateway.url, w.keys.admin, SaveChangeTriggersDocument, { debounceSeconds: 3, threshold: 10 });
+    await settle();
+    const before = (await changeRuns()).length;
+    const [u] = (await sandbox.admin.listUsers({ top: 5, accountEnabled: true })).value;
+    const changedAt = Date.now();
+    await sandbox.admin.updateUser(u.id, { jobTitle: `One change ${changedAt}` });
+    await new Promise((r) => setTimeout(r, 1500));
+    expect((await changeRuns()).length).toBe(before);
+    const after = await until(changeRuns, (r) => r.length > before, 15_000);
+    expect(after.length).toBe(before + 1);
+    expect(Date.parse(after[0].queuedAt) - changedAt).toBeGreaterThanOrEqual(3000);
+    expect((await waitForRun(w.gateway.url, w.keys.admin, after[0].id)).users.updated).toBe(1);
+  });
+
+  it('a notification with a wrong clientState is answered 202 and triggers nothing; the handshake echoes the token', async () => {
+    await gql(w.gateway.url, w.keys.admin, SaveChangeTriggersDocument, { debounceSeconds: 0, threshold: 1 });
+    await settle();
+    const before = (await runs()).length;
+    const [sub] = await ourSubscriptions();
+    const res = await fetch(`${w.gateway.url}/graph/notifications`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ value: [{ subscriptionId: sub.id, clientState: 'forged', changeType: 'updated', resource: 'Users/x' }] }),
+    });
+    expect(res.status).toBe(202);
+    await new Promise((r) => setTimeout(r, 500));
+    expect((await runs()).length).toBe(before);
+    const echo = await fetch(`${w.gateway.url}/graph/notifications?validationToken=Validation%3A+Testing+client+application`, {
+      method: 'POST',
+      headers: { 'content-type': 'text/plain' },
+    });
+    expect(echo.status).toBe(200);
+    expect(echo.headers.get('content-type')).toMatch(/^text\/plain/);
+    expect(await echo.text()).toBe('Validation: Testing client application');
+  });
+
+  it('T3 two syncNow calls and a change notification arriving together produce one run plus at most one follow-up', async () => {
+    await gql(w.gateway.url, w.keys.admin, SaveChangeTriggersDocument, { debounceSeconds: 0, threshold: 1 });
+    await settle();
+    const before = new Set((await runs()).map((r) => r.id));
+    const [u] = (await sandbox.admin.listUsers({ top: 5, accountEnabled: true })).value;
+    await Promise.all([
+      gql(w.gateway.url, w.keys.admin, SyncNowDocument, {}),
+      gql(w.gateway.url, w.keys.admin, SyncNowDocument, {}),
+      sandbox.admin.updateUser(u.id, { jobTitle: `Together ${Date.now()}` }),
+    ]);
+    await new Promise((r) => setTimeout(r, 1500));
+    await settle();
+    const created = (await runs()).filter((r) => !before.has(r.id));
+    expect(created.length).toBeGreaterThanOrEqual(1);
+    expect(created.length).toBeLessThanOrEqual(2);
+  });
+
+  it('subscriptions are renewed before half their life is gone, and re-created after reauthorizationRequired fails', async () => {
+    const store = w.gateway.openStore();
+    const [mine] = await store.subscriptions.list(w.pbx.id);
+    const at = (await sandbox.admin.getSubscription(mine.id)).expirationDateTime;
+    await store.subscriptions.save({ ...mine, expiresAt: new Date(Date.now() + 3600_000) });
+    await w.gateway.queues.enqueue('maintain-subscriptions', { pbxId: w.pbx.id });
+    const renewed = await until(
+      () => sandbox.admin.getSubscription(mine.id),
+      (s) => s.expirationDateTime !== at,
+    );
+    expect(Date.parse(renewed.expirationDateTime)).toBeGreaterThan(Date.parse(at) - 60_000);
+
+    const sent = await sandbox.admin.forceLifecycleEvent(mine.id, 'reauthorizationRequired');
+    expect(sent.sent).toBe(true);
+    const after = await until(
+      () => sandbox.admin.getSubscription(mine.id),
+      (s) => !s.reauthorizationRequired,
+    );
+    expect(after.reauthorizationRequired).toBe(false);
+    expect(after.state).toBe('active');
+  });
+
+  it('disconnect deletes the subscriptions at Graph', async () => {
+    await settle();
+    await gql(w.gateway.url, w.keys.admin, DisconnectDocument, { deleteExtensions: false, deleteGroups: false });
+    expect(await ourSubscriptions()).toHaveLength(0);
+    expect(await w.gateway.openStore().subscriptions.list(w.pbx.id)).toHaveLength(0);
+  });
+});

@@ -1,0 +1,221 @@
+import { randomUUID } from 'node:crypto';
+import { afterAll, afterEach, beforeAll, expect, it } from 'vitest';
+import type { AdminUser } from '../../src/sandbox/index.js';
+import {
+  ApproveHeldDeletesDocument,
+  PauseDocument,
+  ResumeDocument,
+  SaveDeletionGuardDocument,
+  SaveGroupSyncRuleDocument,
+  SaveUserSyncRuleDocument,
+  SyncRunsDocument,
+  SyncSettingsDocument,
+} from '../generated/graphql.js';
+import { describeEachDb } from '../support/db.js';
+import { byObject, errorsOf, GROUP_RULE, type SyncWorld, startSyncWorld, tag, USER_RULE } from './sync-world.js';
+
+/**
+ * The safety nets of a sync, end to end: the deletion guard and its approval, an expired
+ * delta token, throttling, rule validation and rules locked while paused.
+ */
+describeEachDb('sync guard rails: deletion guard, expired delta, throttling, rule checks', (leg) => {
+  let world: SyncWorld;
+  beforeAll(async () => {
+    world = await startSyncWorld(leg);
+  });
+  afterEach(async () => world.cleanup());
+  afterAll(async () => world?.close());
+
+  const users = async (prefix: string, n: number) => {
+    const out: AdminUser[] = [];
+    for (let i = 0; i < n; i++) out.push(await world.user(`${prefix}${String(i).padStart(2, '0')}`));
+    return out;
+  };
+
+  it('deletion guard (U2, U4): a mass delete is held, nothing deleted, each one named; approveHeldDeletes applies exactly those', async () => {
+    const all = await users('guard', 24);
+    const g = await world.group(`Guard ${tag()}`, { members: all.map((u) => u.id) });
+    const p = await world.pbx();
+    const first = await p.saveUserRule({ range: 'BY_GROUPS', groupIds: [g.id] });
+    expect(first?.users.created).toBe(24);
+    const before = await p.extensionsByUser();
+
+    // 12 of 24 leave the range (more than 10 and more than 10 %), one more is changed.
+    const leaving = all.slice(0, 12);
+    for (const u of leaving) await world.sandbox.admin.removeMember(g.id, u.id);
+    await world.sandbox.admin.updateUser(all[20].id, { jobTitle: 'Changed meanwhile' });
+    const held = await p.sync(['USERS']);
+    expect(held.status).toBe('HELD');
+    expect(held.users).toMatchObject({ deleted: 0, held: 12, updated: 1 });
+    expect(held.message).toContain('held 12 deletion(s)');
+    const heldItems = await p.items(held.id, 'DELETE');
+    expect(heldItems).toHaveLength(12);
+    for (const item of heldItems) expect(item).toMatchObject({ state: 'HELD', reason: 'OUT_OF_RANGE' });
+    expect(heldItems.map((i) => [i.objectId, i.objectName, i.targetId]).sort()).toEqual(
+      leaving.map((u) => [u.id, u.displayName, before.get(u.id)?.id]).sort(),
+    );
+    // Nothing deleted; the rest of the plan went ahead.
+    const during = await p.extensionsByUser();
+    expect(during.size).toBe(24);
+    expect(during.get(all[20].id)?.jobTitle).toBe('Changed meanwhile');
+
+    // The next run holds them again rather than deleting them behind the admin's back.
+    const again = await p.sync(['USERS']);
+    expect(again).toMatchObject({ status: 'HELD', users: expect.objectContaining({ held: 12, deleted: 0 }) });
+    expect((await p.extensionsByUser()).size).toBe(24);
+
+    const approved = (await p.ok(ApproveHeldDeletesDocument, { runId: held.id })).approveHeldDeletes;
+    expect(approved).toMatchObject({ status: 'SUCCEEDED', users: expect.objectContaining({ deleted: 12, held: 0, updated: 1 }) });
+    expect(approved?.message).toContain('12 held deletion(s) approved');
+    const after = await p.extensionsByUser();
+    expect(new Set(after.keys())).toEqual(new Set(all.slice(12).map((u) => u.id)));
+    expect((await p.items(held.id, 'DELETE')).every((i) => i.state === 'APPROVED')).toBe(true);
+
+    // Approving twice is refused; the next sync has nothing left to delete.
+    const twice = await p.raw(ApproveHeldDeletesDocument, { runId: held.id });
+    expect(errorsOf(twice)).toEqual([expect.objectContaining({ code: 'INVALID_STATE' })]);
+    const next = await p.sync(['USERS']);
+    expect(next).toMatchObject({ status: 'SUCCEEDED', users: expect.objectContaining({ deleted: 0, held: 0 }) });
+
+    // Thresholds are settable: with a higher bound the same kind of run goes through.
+    await p.ok(SaveDeletionGuardDocument, { maxDeletes: 50, maxRatio: 0.5 });
+    for (const u of all.slice(12, 23)) await world.sandbox.admin.removeMember(g.id, u.id);
+    const through = await p.sync(['USERS']);
+    expect(through).toMatchObject({ status: 'SUCCEEDED', users: expect.objectContaining({ deleted: 11, held: 0 }) });
+    expect([...(await p.extensionsByUser()).keys()]).toEqual([all[23].id]);
+  });
+
+  it('deletion guard (G2): a mass delete of extension groups is held and approved', async () => {
+    const t = tag();
+    const groups = [];
+    for (let i = 0; i < 12; i++) groups.push(await world.group(`Guard Group ${t} ${i}`));
+    const p = await world.pbx();
+    const first = await p.saveGroupRule({ range: 'SPECIFIC', groupIds: groups.map((g) => g.id) });
+    expect(first?.groups.created).toBe(12);
+    for (const g of groups.slice(0, 11)) await world.sandbox.admin.deleteGroup(g.id);
+    const held = await p.sync(['GROUPS']);
+    expect(held).toMatchObject({ status: 'HELD', groups: expect.objectContaining({ held: 11, deleted: 0 }) });
+    expect((await p.groups()).length).toBe(12);
+    const items = byObject(await p.items(held.id, 'DELETE'));
+    expect(new Set(items.keys())).toEqual(new Set(groups.slice(0, 11).map((g) => g.id)));
+    for (const item of items.values()) expect(item).toMatchObject({ scope: 'GROUP', state: 'HELD', reason: 'GROUP_DELETED' });
+
+    const approved = (await p.ok(ApproveHeldDeletesDocument, { runId: held.id })).approveHeldDeletes;
+    expect(approved).toMatchObject({ status: 'SUCCEEDED', groups: expect.objectContaining({ deleted: 11, held: 0 }) });
+    expect([...(await p.groupsByExternal()).keys()]).toEqual([groups[11].id]);
+  });
+
+  it('an expired delta token: the next run reads in full by itself and says so; the one after is a delta again', async () => {
+    const u = await world.user('DeltaUser', { jobTitle: 'Before' });
+    const g = await world.group(`Delta ${tag()}`, { members: [u.id] });
+    const p = await world.pbx();
+    const first = await p.saveUserRule({ range: 'BY_GROUPS', groupIds: [g.id] });
+    expect(first?.mode).toBe('FULL');
+    await p.saveGroupRule({ range: 'SPECIFIC', groupIds: [g.id] });
+    expect((await p.sync()).mode).toBe('DELTA');
+
+    await world.sandbox.admin.expireDeltaTokens();
+    await world.sandbox.admin.updateUser(u.id, { jobTitle: 'After' });
+    const other = await world.user('DeltaNew');
+    await world.sandbox.admin.addMember(g.id, other.id);
+    const run = await p.sync();
+    expect(run.status).toBe('SUCCEEDED');
+    expect(run.mode).toBe('FULL');
+    expect(run.message).toContain('users delta token had expired');
+    expect(run.message).toContain('groups delta token had expired');
+    expect(run.users).toMatchObject({ updated: 1, created: 1, deleted: 0, failed: 0 });
+    expect(run.groups).toMatchObject({ updated: 1 });
+    const exts = await p.extensionsByUser();
+    expect(exts.get(u.id)?.jobTitle).toBe('After');
+    expect((await p.groupsByExternal()).get(g.id)?.memberIds).toHaveLength(2);
+
+    const next = await p.sync();
+    expect(next).toMatchObject({ status: 'SUCCEEDED', mode: 'DELTA', message: null });
+    expect(next.users).toMatchObject({ created: 0, updated: 0, deleted: 0 });
+  });
+
+  it('throttling: forced 429 answers (Retry-After) slow the run down but it still finishes', async () => {
+    const u = await world.user('ThrottleUser');
+    const g = await world.group(`Throttle ${tag()}`, { members: [u.id] });
+    const p = await world.pbx();
+    await world.sandbox.admin.resetStats();
+    await world.sandbox.admin.forceThrottle({ count: 2, retryAfterSeconds: 1, pathContains: '/users' });
+    const first = await p.saveUserRule({ range: 'BY_GROUPS', groupIds: [g.id] });
+    expect(first).toMatchObject({ status: 'SUCCEEDED', mode: 'FULL' });
+    expect(first?.users.created).toBe(1);
+    expect((await world.sandbox.admin.stats()).throttled).toBeGreaterThanOrEqual(2);
+
+    await world.sandbox.admin.updateUser(u.id, { jobTitle: 'Throttled' });
+    await world.sandbox.admin.forceThrottle({ count: 1, retryAfterSeconds: 1, pathContains: '/users/delta' });
+    const run = await p.sync(['USERS']);
+    expect(run).toMatchObject({ status: 'SUCCEEDED', mode: 'DELTA' });
+    expect(run.users.updated).toBe(1);
+    expect((await p.extensionsByUser()).get(u.id)?.jobTitle).toBe('Throttled');
+    expect((await world.sandbox.admin.faults()).forced429).toEqual([]);
+  });
+
+  it('rule validation: unknown group ids, an unknown property and a bad start number are INVALID_INPUT naming the field; nothing is saved', async () => {
+    const p = await world.pbx();
+    const cases = [
+      { input: { range: 'BY_GROUPS' as const, groupIds: [randomUUID()] }, field: 'range.groupIds', says: 'unknown group id' },
+      { input: { range: 'BY_GROUPS' as const, groupIds: ['not-a-group'] }, field: 'range.groupIds', says: 'not-a-group' },
+      { input: { range: 'BY_GROUPS' as const, groupIds: [] }, field: 'range.groupIds', says: 'at least one group' },
+      { input: { range: 'BY_TYPE' as const, userTypes: [] }, field: 'range.userTypes', says: 'Member' },
+      { input: { numbering: 'FROM_PROPERTY' as const, numberProperty: 'favouriteColour' }, field: 'numbering.property', says: 'favouriteColour' },
+      { input: { numbering: 'AUTO' as const, startNumber: '0123' }, field: 'numbering.startNumber', says: '0123' },
+      { input: { numbering: 'AUTO' as const, startNumber: '12345678' }, field: 'numbering.startNumber', says: '12345678' },
+    ];
+    for (const c of cases) {
+      const res = await p.raw(SaveUserSyncRuleDocument, { input: { ...USER_RULE, ...c.input } });
+      const [err] = errorsOf(res);
+      expect(err, JSON.stringify(c.input)).toMatchObject({ code: 'INVALID_INPUT', field: c.field });
+      expect(err.problems.find((x) => x.field === c.field)?.message, c.field).toContain(c.says);
+    }
+    const real = await world.group(`Known ${tag()}`);
+    const unknown = randomUUID();
+    const mixed = await p.raw(SaveGroupSyncRuleDocument, {
+      input: { ...GROUP_RULE, range: 'SPECIFIC', groupIds: [real.id, unknown] },
+    });
+    const [groupErr] = errorsOf(mixed);
+    expect(groupErr).toMatchObject({ code: 'INVALID_INPUT', field: 'range.groupIds' });
+    expect(groupErr.message).toContain(unknown);
+    expect(groupErr.message).not.toContain(real.id);
+    const noKinds = await p.raw(SaveGroupSyncRuleDocument, { input: { ...GROUP_RULE, range: 'BY_TYPE', kinds: [] } });
+    expect(errorsOf(noKinds)).toEqual([expect.objectContaining({ code: 'INVALID_INPUT', field: 'range.kinds' })]);
+
+    const settings = (await p.ok(SyncSettingsDocument)).syncSettings;
+    expect(settings).toMatchObject({ userRule: null, groupRule: null, userRuleSavedAt: null, groupRuleSavedAt: null });
+    expect((await p.ok(SyncRunsDocument, { first: 5 })).syncRuns.totalCount).toBe(0);
+  });
+
+  it('L4/L5 rules cannot be edited while that sync is paused (INVALID_STATE); after resume they can', async () => {
+    const u = await world.user('PausedUser');
+    const g = await world.group(`Paused ${tag()}`, { members: [u.id] });
+    const p = await world.pbx();
+    await p.saveUserRule({ range: 'BY_GROUPS', groupIds: [g.id] });
+    await p.saveGroupRule({ range: 'SPECIFIC', groupIds: [g.id] });
+
+    await p.ok(PauseDocument, { target: 'USERS', deleteSynced: false });
+    const userEdit = await p.raw(SaveUserSyncRuleDocument, { input: { ...USER_RULE, range: 'ALL' } });
+    expect(errorsOf(userEdit)).toEqual([expect.objectContaining({ code: 'INVALID_STATE' })]);
+    expect(errorsOf(userEdit)[0].message).toContain('paused');
+    // Group rules are not paused.
+    const groupEdit = await p.raw(SaveGroupSyncRuleDocument, { input: { ...GROUP_RULE, range: 'SPECIFIC', groupIds: [g.id] } });
+    expect(groupEdit.body.errors).toBeUndefined();
+
+    await p.ok(PauseDocument, { target: 'GROUPS', deleteSynced: false });
+    const groupPaused = await p.raw(SaveGroupSyncRuleDocument, { input: { ...GROUP_RULE, range: 'ALL' } });
+    expect(errorsOf(groupPaused)).toEqual([expect.objectContaining({ code: 'INVALID_STATE' })]);
+
+    const settings = (await p.ok(SyncSettingsDocument)).syncSettings;
+    expect(settings.userRule).toMatchObject({ range: 'BY_GROUPS', groupIds: [g.id] });
+    expect(settings.groupRule).toMatchObject({ range: 'SPECIFIC', groupIds: [g.id] });
+    // The retained extension is still synced and locked.
+    expect((await p.extensionsByUser()).get(u.id)).toMatchObject({ source: 'SYNCED' });
+
+    await p.ok(ResumeDocument, { target: 'USERS' });
+    const resumed = await p.raw(SaveUserSyncRuleDocument, { input: { ...USER_RULE, range: 'ALL' } });
+    expect(resumed.body.errors).toBeUndefined();
+    expect((await p.ok(SyncSettingsDocument)).syncSettings.userRule?.range).toBe('ALL');
+  });
+});
