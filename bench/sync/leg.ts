@@ -1,0 +1,252 @@
+/**
+ * One leg of `npm run bench -- sync`: one database at one sandbox latency, in a process of
+ * its own (spawned by bench/sync.bench.ts with an IPC channel), so that its peak RSS is the
+ * gateway's alone. Starts a real gateway (role all) on the given database, connects it to the
+ * sandbox as the tests do, saves the user rule (ALL, AUTO from 1000) and measures the initial
+ * full sync, a no-change re-sync and a re-sync after the orchestrator changed users.
+ */
+import 'reflect-metadata';
+import { randomBytes } from 'node:crypto';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { Session } from 'node:inspector/promises';
+import path from 'node:path';
+import { Agent } from 'undici';
+import { createApiKey } from '../../src/app/access.js';
+import { createPbx } from '../../src/app/pbx.js';
+import { loadConfig } from '../../src/config.js';
+import { type Gateway, startGateway } from '../../src/gateway.js';
+import { SandboxAdminClient } from '../../src/sandbox/admin-client.js';
+import type { SandboxInfo } from '../../src/sandbox/index.js';
+import type { DatabaseConfig } from '../../src/store/orm.js';
+import { type CpuProfile, type ProfileSummary, summarizeProfile } from '../support/cpuprofile.js';
+import {
+  connectThroughSandbox,
+  FINAL_STATUSES,
+  getRun,
+  listRuns,
+  type RunView,
+  saveUserSyncRule,
+  syncNow,
+} from '../support/gateway-client.js';
+import { PeakMemory, type PeakReport } from '../support/proc.js';
+import { instrumentGateway, Timeline } from './instrument.js';
+import { type Segment, segmentsOf } from './segments.js';
+
+export interface LegInput {
+  label: string;
+  database: DatabaseConfig;
+  latencyMs: number;
+  sandbox: SandboxInfo;
+  sandboxPid: number;
+  redisUrl: string;
+  /** Directory for per-run .cpuprofile files, or null. */
+  profileDir: string | null;
+  logLevel: string;
+  runTimeoutMs: number;
+}
+
+export type PhaseName = 'full' | 'nochange' | 'changes';
+
+export interface PhaseResult {
+  phase: PhaseName;
+  run: RunView;
+  /** request sent → run reached its final phase (ms) */
+  wallMs: number;
+  /** startedAt → finishedAt as the run records them (ms) */
+  runMs: number | null;
+  /** Graph requests the sandbox counted during the phase (cross-check of run.graphRequests) */
+  sandboxGraphRequests: number | null;
+  sandboxThrottled: number | null;
+  memory: PeakReport;
+  segments: Segment[];
+  profile: ProfileSummary | null;
+  profileFile: string | null;
+  /** what the orchestrator did to the tenant before this phase */
+  tenantChange?: unknown;
+  lowerBound?: unknown;
+}
+
+export interface LegResult {
+  label: string;
+  database: string;
+  latencyMs: number;
+  /** RSS of the leg process before the gateway started (node + tsx + this harness) */
+  baselineRss: number;
+  /** RSS once the gateway had started and connected, before the first sync */
+  idleGatewayRss: number;
+  phases: PhaseResult[];
+  /** runs of the PBX the bench did not ask for (poll, change notifications), if any */
+  otherRuns: Array<{ id: string; trigger: string; status: string }>;
+}
+
+type Ask = (type: string, payload?: unknown) => Promise<unknown>;
+
+function ipc(): Ask {
+  let next = 0;
+  const waiting = new Map<number, { resolve: (v: unknown) => void; reject: (e: Error) => void }>();
+  process.on('message', (msg: { id?: number; result?: unknown; error?: string }) => {
+    if (typeof msg?.id !== 'number') return;
+    const w = waiting.get(msg.id);
+    if (!w) return;
+    waiting.delete(msg.id);
+    if (msg.error) w.reject(new Error(msg.error));
+    else w.resolve(msg.result);
+  });
+  return (type, payload) =>
+    new Promise((resolve, reject) => {
+      const id = ++next;
+      waiting.set(id, { resolve, reject });
+      process.send?.({ id, type, payload });
+    });
+}
+
+const RULE = {
+  range: 'ALL',
+  numbering: 'AUTO',
+  startNumber: '1000',
+  autoDelete: true,
+  deleteWhenDisabled: true,
+  deleteWhenDeleted: true,
+  autoAssociate: false,
+  welcomeEmail: false,
+};
+
+async function main() {
+  const input = JSON.parse(process.env.BENCH_LEG as string) as LegInput;
+  const ask = ipc();
+  const baselineRss = process.memoryUsage().rss;
+  const log = (msg: string) => process.stderr.write(`[${input.label}] ${msg}\n`);
+
+  const config = {
+    ...loadConfig(
+      {
+        NODE_ENV: 'production',
+        HOST: '127.0.0.1',
+        PORT: '0',
+        LOG_LEVEL: input.logLevel,
+        REDIS_URL: input.redisUrl,
+        QUEUE_PREFIX: `bench-${randomBytes(4).toString('hex')}`,
+        SECRET_KEY: randomBytes(32).toString('hex'),
+        MS_AUTHORITY_HOST: input.sandbox.authorityHost,
+        MS_GRAPH_BASE_URL: input.sandbox.graphBaseUrl,
+        MS_EXTRA_CA_FILE: input.sandbox.caFile,
+      },
+      ['--role', 'all'],
+    ),
+    database: input.database,
+  };
+  const gateway: Gateway = await startGateway(config);
+  const timeline = new Timeline();
+  instrumentGateway(gateway, timeline);
+  const caPem = readFileSync(input.sandbox.caFile, 'utf8');
+  const admin = new SandboxAdminClient(input.sandbox.adminUrl, input.sandbox.adminToken, caPem);
+  const agent = new Agent({ connect: { ca: caPem } });
+  const session = new Session();
+  if (input.profileDir) {
+    mkdirSync(input.profileDir, { recursive: true });
+    session.connect();
+    await session.post('Profiler.enable');
+  }
+  try {
+    // A PBX big enough for the tenant (extensionCapacity at its maximum) whose public URL is
+    // the gateway, so that the consent redirect lands here.
+    const store = gateway.openStore();
+    const pbx = await createPbx(store, {
+      name: `Bench ${input.label}`,
+      extensionCapacity: 1_000_000,
+      publicBaseUrl: gateway.url,
+    });
+    const { key } = await createApiKey(store, { pbxId: pbx.id, role: 'admin', label: 'bench' });
+    await admin.addRedirectUri(input.sandbox.clientId, `${gateway.url}/oauth/microsoft/callback`);
+    const adminUser = (await admin.listUsers({ top: 20 })).value.find((u) => u.isAdmin);
+    if (!adminUser) throw new Error('the sandbox has no admin user');
+    const result = await connectThroughSandbox(gateway.url, key, input.sandbox, adminUser.userPrincipalName, agent);
+    if (result !== 'CONNECTED') throw new Error(`connect ended ${result}`);
+    log('connected');
+    // Let what connecting starts (subscription upkeep) settle before measuring.
+    await new Promise((r) => setTimeout(r, 1000));
+    const idleGatewayRss = process.memoryUsage().rss;
+    const memory = new PeakMemory(input.sandboxPid);
+
+    const measure = async (phase: PhaseName, start: () => Promise<RunView | null>, extra: Partial<PhaseResult> = {}) => {
+      await admin.resetStats();
+      if (input.profileDir) await session.post('Profiler.start');
+      memory.start();
+      const t0 = performance.now();
+      const queued = await start();
+      if (!queued) throw new Error(`${phase}: no run was started`);
+      const t1 = await timeline.finished(queued.id, input.runTimeoutMs);
+      const mem = memory.stop();
+      let profile: ProfileSummary | null = null;
+      let profileFile: string | null = null;
+      if (input.profileDir) {
+        const { profile: p } = (await session.post('Profiler.stop')) as { profile: CpuProfile };
+        profileFile = path.join(input.profileDir, `${input.label.replace(/[^\w.-]+/g, '_')}-${phase}.cpuprofile`);
+        writeFileSync(profileFile, JSON.stringify(p));
+        profile = summarizeProfile(p, 30);
+      }
+      // The run as the API shows it (as the tests read it).
+      let run = await getRun(gateway.url, key, queued.id);
+      for (let i = 0; i < 50 && run && !FINAL_STATUSES.has(run.status); i++) {
+        await new Promise((r) => setTimeout(r, 100));
+        run = await getRun(gateway.url, key, queued.id);
+      }
+      if (!run) throw new Error(`${phase}: run ${queued.id} vanished`);
+      const stats = await admin.stats();
+      const runMs =
+        run.startedAt && run.finishedAt ? Date.parse(run.finishedAt) - Date.parse(run.startedAt) : null;
+      log(
+        `${phase}: ${run.status} ${run.mode} in ${((t1 - t0) / 1000).toFixed(1)} s, ${run.graphRequests} Graph requests${run.error ? `, error: ${run.error}` : ''}`,
+      );
+      return {
+        phase,
+        run,
+        wallMs: t1 - t0,
+        runMs,
+        sandboxGraphRequests: stats.graphRequests,
+        sandboxThrottled: stats.throttled,
+        memory: mem,
+        segments: segmentsOf(timeline.events, queued.id, t0, t1),
+        profile,
+        profileFile,
+        ...extra,
+      } satisfies PhaseResult;
+    };
+
+    const phases: PhaseResult[] = [];
+    const lowerBound = await ask('lowerBound');
+    phases.push(await measure('full', () => saveUserSyncRule(gateway.url, key, RULE), { lowerBound }));
+    phases.push(await measure('nochange', () => syncNow(gateway.url, key)));
+    const tenantChange = await ask('change');
+    phases.push(await measure('changes', () => syncNow(gateway.url, key), { tenantChange }));
+
+    const asked = new Set(phases.map((p) => p.run.id));
+    const otherRuns = (await listRuns(gateway.url, key, 100))
+      .filter((r) => !asked.has(r.id))
+      .map((r) => ({ id: r.id, trigger: r.trigger, status: r.status }));
+    const out: LegResult = {
+      label: input.label,
+      database: input.database.kind,
+      latencyMs: input.latencyMs,
+      baselineRss,
+      idleGatewayRss,
+      phases,
+      otherRuns,
+    };
+    await ask('result', out);
+  } finally {
+    if (input.profileDir) session.disconnect();
+    await agent.close().catch(() => {});
+    await admin.close().catch(() => {});
+    await gateway.stop().catch((err: Error) => log(`stop: ${err.message}`));
+  }
+}
+
+main().then(
+  () => process.exit(0),
+  (err: unknown) => {
+    process.stderr.write(`leg failed: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
+    process.send?.({ type: 'failed', error: err instanceof Error ? err.message : String(err) });
+    setTimeout(() => process.exit(1), 200);
+  },
+);
