@@ -19,6 +19,8 @@ export const JobName = {
   FlushChanges: 'flush-changes',
   MaintainSubscriptions: 'maintain-subscriptions',
   PollChanges: 'poll-changes',
+  ScheduledSync: 'scheduled-sync',
+  EnsureSchedules: 'ensure-schedules',
 } as const;
 export type JobName = (typeof JobName)[keyof typeof JobName];
 
@@ -32,6 +34,10 @@ export interface JobPayloads {
   /** Without pbxId: every PBX. */
   [JobName.MaintainSubscriptions]: { pbxId?: string };
   [JobName.PollChanges]: Record<string, never>;
+  /** T1: the PBX's schedule is due at `at` (epoch ms); the job is delayed until then. */
+  [JobName.ScheduledSync]: { pbxId: string; at: number };
+  /** T1: makes sure each PBX's next scheduled-sync job is queued. Without pbxId: every PBX. */
+  [JobName.EnsureSchedules]: { pbxId?: string };
 }
 export interface JobResults {
   [JobName.Ping]: { pong: string; at: string };
@@ -41,6 +47,8 @@ export interface JobResults {
   [JobName.FlushChanges]: { synced: boolean };
   [JobName.MaintainSubscriptions]: { pbxs: number };
   [JobName.PollChanges]: { polled: number; changed: number };
+  [JobName.ScheduledSync]: { outcome: string; runId: string | null; next: string | null };
+  [JobName.EnsureSchedules]: { pbxs: number };
 }
 
 export type JobPayload<N extends JobName> = JobPayloads[N];
@@ -55,6 +63,9 @@ export const JOB_QUEUE: { [N in JobName]: QueueName } = {
   [JobName.FlushChanges]: QueueName.System,
   [JobName.MaintainSubscriptions]: QueueName.System,
   [JobName.PollChanges]: QueueName.System,
+  // A trigger, not a run: it must not wait behind long runs for the sync queue's two slots.
+  [JobName.ScheduledSync]: QueueName.System,
+  [JobName.EnsureSchedules]: QueueName.System,
 };
 
 /** How many jobs of a queue one worker process runs at once. */
@@ -97,6 +108,10 @@ export function jobOptions<N extends JobName>(
         backoff: { type: 'exponential', delay: retry?.delayMs ?? 30_000 },
         jobId,
       };
+    case JobName.ScheduledSync:
+      // The id is the PBX and the occurrence (jobs/scheduled-sync.queue.ts): kept for two days
+      // once run, whatever else the queue completes, so that the occurrence cannot be queued again.
+      return { ...base, removeOnComplete: { age: 2 * 24 * 3600 }, jobId };
     default:
       return { ...base, jobId };
   }

@@ -52,7 +52,17 @@ export function startWorkers(opts: {
         const processor = processors[name] as Processor<JobName>;
         return processor(job.data, job, token);
       },
-      { connection, prefix: opts.prefix, concurrency: QUEUE_CONCURRENCY[queue], autorun: true },
+      {
+        connection,
+        prefix: opts.prefix,
+        concurrency: QUEUE_CONCURRENCY[queue],
+        autorun: true,
+        // A worker that dies mid-job (killed, out of memory) gives its job back within ~15 s:
+        // the job lock lapses after 10 s without renewal (renewed every 5 s while alive) and
+        // stalled jobs are looked for every 5 s.
+        lockDuration: 10_000,
+        stalledInterval: 5_000,
+      },
     );
     worker.on('failed', (job, err) => {
       logger.warn(

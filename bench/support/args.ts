@@ -17,7 +17,8 @@ export class Args {
   number(name: string, fallback: number): number {
     const raw = this.string(name, String(fallback));
     const n = Number(raw.replace(/_/g, ''));
-    if (!Number.isFinite(n) || n < 0) throw new Error(`--${name} must be a non-negative number, got '${raw}'`);
+    if (!Number.isFinite(n) || n < 0)
+      throw new Error(`--${name} must be a non-negative number, got '${raw}'`);
     return n;
   }
 

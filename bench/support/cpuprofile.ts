@@ -103,7 +103,9 @@ export function summarizeProfile(profile: CpuProfile, top = 25): ProfileSummary 
 export function formatSummary(summary: ProfileSummary, title: string, top = 25): string {
   const pct = (ms: number) => `${((100 * ms) / Math.max(1, summary.totalMs)).toFixed(1).padStart(5)} %`;
   const ms = (v: number) => `${Math.round(v).toLocaleString('en-US').padStart(8)} ms`;
-  const lines = [`${title}: ${Math.round(summary.totalMs).toLocaleString('en-US')} ms sampled on the main thread`];
+  const lines = [
+    `${title}: ${Math.round(summary.totalMs).toLocaleString('en-US')} ms sampled on the main thread`,
+  ];
   lines.push('  self time by area:');
   for (const a of summary.areas.slice(0, 12)) lines.push(`    ${ms(a.ms)} ${pct(a.ms)}  ${a.area}`);
   lines.push('  self time by function:');

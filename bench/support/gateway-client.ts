@@ -9,7 +9,12 @@ export interface GqlError {
   extensions?: Record<string, unknown>;
 }
 
-export async function gql<T>(url: string, key: string, query: string, variables?: Record<string, unknown>): Promise<T> {
+export async function gql<T>(
+  url: string,
+  key: string,
+  query: string,
+  variables?: Record<string, unknown>,
+): Promise<T> {
   const res = await fetch(`${url}/graphql`, {
     method: 'POST',
     headers: { 'content-type': 'application/json', authorization: `Bearer ${key}` },
@@ -63,9 +68,14 @@ export const RUN_FIELDS = `id status phase mode trigger queuedAt startedAt finis
 export const FINAL_STATUSES = new Set(['SUCCEEDED', 'FAILED', 'HELD']);
 
 export async function getRun(url: string, key: string, id: string): Promise<RunView | null> {
-  const data = await gql<{ syncRun: RunView | null }>(url, key, `query($id: ID!) { syncRun(id: $id) { ${RUN_FIELDS} } }`, {
-    id,
-  });
+  const data = await gql<{ syncRun: RunView | null }>(
+    url,
+    key,
+    `query($id: ID!) { syncRun(id: $id) { ${RUN_FIELDS} } }`,
+    {
+      id,
+    },
+  );
   return data.syncRun;
 }
 
@@ -79,7 +89,11 @@ export async function listRuns(url: string, key: string, first = 50): Promise<Ru
   return data.syncRuns.nodes;
 }
 
-export async function saveUserSyncRule(url: string, key: string, input: Record<string, unknown>): Promise<RunView | null> {
+export async function saveUserSyncRule(
+  url: string,
+  key: string,
+  input: Record<string, unknown>,
+): Promise<RunView | null> {
   const data = await gql<{ saveUserSyncRule: { initialRun: RunView | null } }>(
     url,
     key,

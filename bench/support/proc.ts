@@ -12,7 +12,8 @@ export interface ProcStatus {
 export function procStatus(pid: number | 'self' = 'self'): ProcStatus | null {
   try {
     const text = readFileSync(`/proc/${pid}/status`, 'utf8');
-    const kb = (key: string) => Number(new RegExp(`^${key}:\\s+(\\d+) kB`, 'm').exec(text)?.[1] ?? Number.NaN) * 1024;
+    const kb = (key: string) =>
+      Number(new RegExp(`^${key}:\\s+(\\d+) kB`, 'm').exec(text)?.[1] ?? Number.NaN) * 1024;
     const rssBytes = kb('VmRSS');
     const peakBytes = kb('VmHWM');
     return Number.isFinite(rssBytes) ? { rssBytes, peakBytes } : null;
@@ -46,7 +47,8 @@ export function cpuTimeMs(pid: number | 'self' = 'self'): number | null {
 }
 
 export const MB = 1024 * 1024;
-export const mb = (bytes: number | null | undefined) => (bytes == null || !Number.isFinite(bytes) ? null : bytes / MB);
+export const mb = (bytes: number | null | undefined) =>
+  bytes == null || !Number.isFinite(bytes) ? null : bytes / MB;
 
 /**
  * Peak RSS of this process (and, when given, of the sandbox process) over a window, two ways:
@@ -74,7 +76,10 @@ export class PeakMemory {
     this.samples = 1;
     this.hwmReset = { self: resetPeak('self'), other: this.otherPid ? resetPeak(this.otherPid) : false };
     const cpu = process.cpuUsage();
-    this.cpuAtStart = { self: (cpu.user + cpu.system) / 1000, other: this.otherPid ? cpuTimeMs(this.otherPid) : null };
+    this.cpuAtStart = {
+      self: (cpu.user + cpu.system) / 1000,
+      other: this.otherPid ? cpuTimeMs(this.otherPid) : null,
+    };
     this.timer = setInterval(() => this.sample(), this.intervalMs);
     this.timer.unref();
   }
@@ -82,7 +87,8 @@ export class PeakMemory {
   private sample(): void {
     this.samples++;
     this.sampledSelf = Math.max(this.sampledSelf, process.memoryUsage().rss);
-    if (this.otherPid) this.sampledOther = Math.max(this.sampledOther, procStatus(this.otherPid)?.rssBytes ?? 0);
+    if (this.otherPid)
+      this.sampledOther = Math.max(this.sampledOther, procStatus(this.otherPid)?.rssBytes ?? 0);
   }
 
   /** Ends the window. */

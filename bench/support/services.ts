@@ -47,7 +47,8 @@ export async function ensureRedis(): Promise<{ url: string; stop: () => void; st
     { stdio: 'ignore' },
   );
   const url = `redis://127.0.0.1:${port}`;
-  for (let i = 0; i < 100 && !(await reachable(url, 6379, 200)); i++) await new Promise((r) => setTimeout(r, 100));
+  for (let i = 0; i < 100 && !(await reachable(url, 6379, 200)); i++)
+    await new Promise((r) => setTimeout(r, 100));
   return {
     url,
     started: true,
@@ -83,7 +84,9 @@ export function createSqlite(): BenchDatabase {
 export const DEFAULT_POSTGRES_URL = 'postgres://postgres@127.0.0.1:5432/postgres';
 
 /** A new, empty database on TEST_DATABASE_URL's server (or the local default), dropped by `drop`. */
-export async function createPostgres(baseUrl = process.env.TEST_DATABASE_URL ?? DEFAULT_POSTGRES_URL): Promise<BenchDatabase> {
+export async function createPostgres(
+  baseUrl = process.env.TEST_DATABASE_URL ?? DEFAULT_POSTGRES_URL,
+): Promise<BenchDatabase> {
   const name = `epg_bench_${Date.now()}_${Math.floor(Math.random() * 1e6)}`;
   const admin = new pg.Client({ connectionString: baseUrl, connectionTimeoutMillis: 5000 });
   await admin.connect();

@@ -12,7 +12,15 @@ import type { Gateway } from '../../src/gateway.js';
  * - the ORM connection's `execute`: every SQL statement (formatting included), by kind and table.
  */
 export type TimelineEvent =
-  | { type: 'progress'; t: number; runId: string; phase: string; done: number; total: number; graphRequests: number }
+  | {
+      type: 'progress';
+      t: number;
+      runId: string;
+      phase: string;
+      done: number;
+      total: number;
+      graphRequests: number;
+    }
   | { type: 'read'; t: number; end: number; method: string; pages: number; items: number; requests: number }
   | { type: 'sql'; t: number; end: number; kind: string };
 
@@ -46,7 +54,10 @@ export class Timeline {
     const done = this.finals.get(runId);
     if (done) return Promise.resolve(done.t);
     return new Promise((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error(`run ${runId} did not finish in ${timeoutMs} ms`)), timeoutMs);
+      const timer = setTimeout(
+        () => reject(new Error(`run ${runId} did not finish in ${timeoutMs} ms`)),
+        timeoutMs,
+      );
       const list = this.waiters.get(runId) ?? [];
       list.push((t) => {
         clearTimeout(timer);
@@ -72,8 +83,14 @@ function sqlKind(sql: string): string {
   return m[2] ? `${verb} ${m[2]}` : verb;
 }
 
-function wrapStream<T>(timeline: Timeline, reader: DirectoryReader, method: string, t: number, stream: DirectoryStream<T>) {
-  const requestsAtStart = reader.stats().requests;
+function wrapStream<T>(
+  timeline: Timeline,
+  reader: DirectoryReader,
+  method: string,
+  t: number,
+  requestsAtStart: number,
+  stream: DirectoryStream<T>,
+) {
   const inner = stream.pages;
   async function* pages(): AsyncGenerator<readonly T[]> {
     let n = 0;
@@ -112,18 +129,20 @@ export function instrumentGateway(gateway: Gateway, timeline: Timeline): void {
   const readGroups = reader.readGroups.bind(reader);
   const readUserChanges = reader.readUserChanges.bind(reader);
   const readGroupChanges = reader.readGroupChanges.bind(reader);
+  const at = () => [performance.now(), reader.stats().requests] as const;
   reader.readUsers = async (app, options) => {
-    const t = performance.now();
-    return wrapStream(timeline, reader, 'readUsers (full)', t, await readUsers(app, options));
+    const [t, n] = at();
+    return wrapStream(timeline, reader, 'readUsers (full)', t, n, await readUsers(app, options));
   };
   reader.readGroups = async (app) => {
-    const t = performance.now();
-    return wrapStream(timeline, reader, 'readGroups (full)', t, await readGroups(app));
+    const [t, n] = at();
+    return wrapStream(timeline, reader, 'readGroups (full)', t, n, await readGroups(app));
   };
+  // The delta streams make their first request when iterated: count from here too.
   reader.readUserChanges = (app, link) =>
-    wrapStream(timeline, reader, 'readUserChanges (delta)', performance.now(), readUserChanges(app, link));
+    wrapStream(timeline, reader, 'readUserChanges (delta)', ...at(), readUserChanges(app, link));
   reader.readGroupChanges = (app, link) =>
-    wrapStream(timeline, reader, 'readGroupChanges (delta)', performance.now(), readGroupChanges(app, link));
+    wrapStream(timeline, reader, 'readGroupChanges (delta)', ...at(), readGroupChanges(app, link));
 
   type Execute = (query: unknown, ...rest: unknown[]) => Promise<unknown>;
   const connection = gateway.orm.em.getConnection() as unknown as { execute: Execute };
@@ -134,7 +153,9 @@ export function instrumentGateway(gateway: Gateway, timeline: Timeline): void {
       return await execute(query, ...rest);
     } finally {
       const sql =
-        typeof query === 'string' ? query : ((query as { toSQL?: () => { sql: string } }).toSQL?.().sql ?? '(builder)');
+        typeof query === 'string'
+          ? query
+          : ((query as { toSQL?: () => { sql: string } }).toSQL?.().sql ?? '(builder)');
       timeline.events.push({ type: 'sql', t, end: performance.now(), kind: sqlKind(sql) });
     }
   };

@@ -10,6 +10,7 @@ import { randomBytes } from 'node:crypto';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { Session } from 'node:inspector/promises';
 import path from 'node:path';
+import { Redis } from 'ioredis';
 import { Agent } from 'undici';
 import { createApiKey } from '../../src/app/access.js';
 import { createPbx } from '../../src/app/pbx.js';
@@ -23,6 +24,7 @@ import {
   connectThroughSandbox,
   FINAL_STATUSES,
   getRun,
+  gql,
   listRuns,
   type RunView,
   saveUserSyncRule,
@@ -75,6 +77,8 @@ export interface LegResult {
   /** RSS once the gateway had started and connected, before the first sync */
   idleGatewayRss: number;
   phases: PhaseResult[];
+  /** how change notifications / polls were kept from starting runs of their own */
+  changeTriggers: string;
   /** runs of the PBX the bench did not ask for (poll, change notifications), if any */
   otherRuns: Array<{ id: string; trigger: string; status: string }>;
 }
@@ -111,12 +115,49 @@ const RULE = {
   welcomeEmail: false,
 };
 
+/**
+ * The changes the orchestrator makes must be read by the measured syncNow, not by a run that
+ * change notifications (T2) or the delta poll start on their own: push the debounce window,
+ * the threshold and the poll interval to their maximum through the API, as an admin could.
+ * Without that mutation, forget the sandbox's subscriptions so that no notification comes.
+ */
+async function quietChangeTriggers(url: string, key: string, admin: SandboxAdminClient): Promise<string> {
+  try {
+    await gql(
+      url,
+      key,
+      'mutation { saveChangeTriggers(debounceSeconds: 86400, threshold: 100000, pollMinutes: 1440) { debounceSeconds } }',
+    );
+    return 'saveChangeTriggers(debounce 86400 s, threshold 100000, poll 1440 min)';
+  } catch (err) {
+    const { removed } = await admin.resetSubscriptions();
+    return `sandbox subscriptions reset (${removed}): ${(err as Error).message.slice(0, 80)}`;
+  }
+}
+
+/** The leg's queues, schedulers and topics live under its own prefix: remove them from Redis. */
+async function dropQueueKeys(url: string, prefix: string) {
+  const redis = new Redis(url, { lazyConnect: true, maxRetriesPerRequest: 1 });
+  await redis.connect();
+  try {
+    let cursor = '0';
+    do {
+      const [next, keys] = await redis.scan(cursor, 'MATCH', `${prefix}:*`, 'COUNT', 1000);
+      cursor = next;
+      if (keys.length) await redis.del(...keys);
+    } while (cursor !== '0');
+  } finally {
+    redis.disconnect();
+  }
+}
+
 async function main() {
   const input = JSON.parse(process.env.BENCH_LEG as string) as LegInput;
   const ask = ipc();
   const baselineRss = process.memoryUsage().rss;
   const log = (msg: string) => process.stderr.write(`[${input.label}] ${msg}\n`);
 
+  const queuePrefix = `bench-${randomBytes(4).toString('hex')}`;
   const config = {
     ...loadConfig(
       {
@@ -125,7 +166,7 @@ async function main() {
         PORT: '0',
         LOG_LEVEL: input.logLevel,
         REDIS_URL: input.redisUrl,
-        QUEUE_PREFIX: `bench-${randomBytes(4).toString('hex')}`,
+        QUEUE_PREFIX: queuePrefix,
         SECRET_KEY: randomBytes(32).toString('hex'),
         MS_AUTHORITY_HOST: input.sandbox.authorityHost,
         MS_GRAPH_BASE_URL: input.sandbox.graphBaseUrl,
@@ -160,15 +201,26 @@ async function main() {
     await admin.addRedirectUri(input.sandbox.clientId, `${gateway.url}/oauth/microsoft/callback`);
     const adminUser = (await admin.listUsers({ top: 20 })).value.find((u) => u.isAdmin);
     if (!adminUser) throw new Error('the sandbox has no admin user');
-    const result = await connectThroughSandbox(gateway.url, key, input.sandbox, adminUser.userPrincipalName, agent);
+    const result = await connectThroughSandbox(
+      gateway.url,
+      key,
+      input.sandbox,
+      adminUser.userPrincipalName,
+      agent,
+    );
     if (result !== 'CONNECTED') throw new Error(`connect ended ${result}`);
     log('connected');
     // Let what connecting starts (subscription upkeep) settle before measuring.
     await new Promise((r) => setTimeout(r, 1000));
+    const changeTriggers = await quietChangeTriggers(gateway.url, key, admin);
     const idleGatewayRss = process.memoryUsage().rss;
     const memory = new PeakMemory(input.sandboxPid);
 
-    const measure = async (phase: PhaseName, start: () => Promise<RunView | null>, extra: Partial<PhaseResult> = {}) => {
+    const measure = async (
+      phase: PhaseName,
+      start: () => Promise<RunView | null>,
+      extra: Partial<PhaseResult> = {},
+    ) => {
       await admin.resetStats();
       if (input.profileDir) await session.post('Profiler.start');
       memory.start();
@@ -181,7 +233,10 @@ async function main() {
       let profileFile: string | null = null;
       if (input.profileDir) {
         const { profile: p } = (await session.post('Profiler.stop')) as { profile: CpuProfile };
-        profileFile = path.join(input.profileDir, `${input.label.replace(/[^\w.-]+/g, '_')}-${phase}.cpuprofile`);
+        profileFile = path.join(
+          input.profileDir,
+          `${input.label.replace(/[^\w.-]+/g, '_')}-${phase}.cpuprofile`,
+        );
         writeFileSync(profileFile, JSON.stringify(p));
         profile = summarizeProfile(p, 30);
       }
@@ -230,6 +285,7 @@ async function main() {
       latencyMs: input.latencyMs,
       baselineRss,
       idleGatewayRss,
+      changeTriggers,
       phases,
       otherRuns,
     };
@@ -239,6 +295,9 @@ async function main() {
     await agent.close().catch(() => {});
     await admin.close().catch(() => {});
     await gateway.stop().catch((err: Error) => log(`stop: ${err.message}`));
+    await dropQueueKeys(input.redisUrl, queuePrefix).catch((err: Error) =>
+      log(`redis cleanup: ${err.message}`),
+    );
   }
 }
 

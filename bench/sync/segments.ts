@@ -42,13 +42,19 @@ function sqlIn(events: readonly TimelineEvent[], from: number, to: number) {
  * Splits one run into the stretches runDirectorySync goes through (src/app/directory-sync.ts),
  * from the progress events, the Graph reads and the SQL statements recorded around it.
  */
-export function segmentsOf(events: readonly TimelineEvent[], runId: string, requestedAt: number, endedAt: number): Segment[] {
+export function segmentsOf(
+  events: readonly TimelineEvent[],
+  runId: string,
+  requestedAt: number,
+  endedAt: number,
+): Segment[] {
   const progress = events.filter((e): e is Progress => e.type === 'progress' && e.runId === runId);
   const reading = progress.find((e) => e.phase === 'READING_DIRECTORY');
   const planning = progress.find((e) => e.phase === 'PLANNING');
   const applying = progress.filter((e) => e.phase === 'APPLYING');
   const reads = events.filter(
-    (e): e is Read => e.type === 'read' && e.t >= (reading?.t ?? requestedAt) && e.t <= (planning?.t ?? endedAt),
+    (e): e is Read =>
+      e.type === 'read' && e.t >= (reading?.t ?? requestedAt) && e.t <= (planning?.t ?? endedAt),
   );
   const out: Segment[] = [];
   const add = (label: string, from: number | undefined, to: number | undefined, requests?: number) => {
@@ -60,7 +66,12 @@ export function segmentsOf(events: readonly TimelineEvent[], runId: string, requ
   let cursor = reads[0]?.t;
   for (const r of reads) {
     if (cursor !== undefined && r.t - cursor > 5) add('(between reads)', cursor, r.t);
-    add(`Graph ${r.method}: ${r.pages} pages, ${r.items.toLocaleString('en-US')} records`, r.t, r.end, r.requests);
+    add(
+      `Graph ${r.method}: ${r.pages} pages, ${r.items.toLocaleString('en-US')} records`,
+      r.t,
+      r.end,
+      r.requests,
+    );
     cursor = r.end;
   }
   add('build snapshot, load extensions, plan users (+groups)', cursor ?? reading?.t, planning?.t);

@@ -6,7 +6,7 @@ import type { Processor } from '../worker.js';
 import type { ProcessorDeps } from './index.js';
 
 /** How long a run's lock lives without renewal (a killed worker frees it after this). */
-export const SYNC_LOCK_TTL_MS = 60_000;
+export const SYNC_LOCK_TTL_MS = 15_000;
 /** How soon a run waiting for its PBX's lock looks again. */
 export const SYNC_LOCK_RETRY_MS = 1_000;
 

@@ -1,7 +1,6 @@
 import { applyDirectoryDelta, createDirectorySnapshot, type DirectorySnapshot } from '../domain/directory-delta.js';
 import type { DirectoryGroup, DirectoryUser } from '../domain/directory.types.js';
 import { IntegrationStatus } from '../domain/integration.js';
-import { summarizePlan } from '../domain/sync-plan.js';
 import type {
   GroupPlanItem,
   GroupSyncPlan,
@@ -316,7 +315,8 @@ export async function runDirectorySync(
 
     // Users first: groups take their members from the extensions the user plan leaves.
     const welcome: WelcomeEmail[] = [];
-    let seq = 0;
+    // A run resumed after its worker died goes on numbering its items after the first part.
+    let seq = (await store.sync.maxSeq(runId)) + 1;
     const userPlan = planned.userPlan;
     const userChanges = userPlan ? userPlan.items.filter((i) => !REPORT_ONLY.has(i.action)) : [];
     const total = userChanges.length;
@@ -385,7 +385,7 @@ export async function runDirectorySync(
     return await phase(held ? 'HELD' : 'SUCCEEDED', {
       status: held ? 'HELD' : 'SUCCEEDED',
       finishedAt: deps.now(),
-      counts: { users: userPlan ? summarizePlan(userPlan) : EMPTY, groups: groupPlan ? summarizePlan(groupPlan) : EMPTY },
+      counts: await store.sync.itemCounts(runId),
       message: messages.join(' ') || null,
       graphRequests: deps.reader.stats().requests - requestsAtStart,
     });

@@ -1,4 +1,5 @@
 import type { DirectoryGroup, DirectoryUser } from '../domain/directory.types.js';
+import type { Schedule } from '../domain/schedule.js';
 import type { GroupPlanItem, PlanSummary, UserPlanItem } from '../domain/sync-plan.types.js';
 import type { GroupSyncRule, UserSyncRule } from '../domain/sync-rule.types.js';
 import type { Page, PageRequest } from './ports.js';
@@ -25,6 +26,8 @@ export interface SyncSettingsData {
   changeThreshold: number;
   pollMinutes: number;
   lastPolledAt: Date | null;
+  /** T1: when the PBX syncs on its own (in the PBX's time zone). */
+  schedule: Schedule;
 }
 
 export interface SyncRunData {
@@ -90,6 +93,10 @@ export interface SyncRepository {
   addItems(runId: string, items: ReadonlyArray<Omit<SyncRunItemData, 'id' | 'runId'>>): Promise<void>;
   pageItems(runId: string, filter: { action?: ItemAction | null }, page: PageRequest): Promise<Page<SyncRunItemData>>;
   itemsInState(runId: string, state: SyncRunItemData['state']): Promise<SyncRunItemData[]>;
+  /** U8 counts from the recorded items (so a run resumed after a crash counts both parts). */
+  itemCounts(runId: string): Promise<{ users: PlanSummary; groups: PlanSummary }>;
+  /** The highest `seq` recorded for the run, or -1. */
+  maxSeq(runId: string): Promise<number>;
   setItemState(runId: string, ids: readonly string[], state: SyncRunItemData['state']): Promise<void>;
 }
 

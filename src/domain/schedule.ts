@@ -43,7 +43,10 @@ export function validateSchedule(input: {
   const days = input.days ?? [];
   const unknown = days.filter((d) => !(WEEKDAYS as readonly string[]).includes(d));
   if (unknown.length) {
-    problems.push({ field: 'days', message: `unknown day(s) ${unknown.join(', ')}: use MON, TUE, WED, THU, FRI, SAT, SUN` });
+    problems.push({
+      field: 'days',
+      message: `unknown day(s) ${unknown.join(', ')}: use MON, TUE, WED, THU, FRI, SAT, SUN`,
+    });
   } else if (input.frequency === 'WEEKLY' && days.length === 0) {
     problems.push({ field: 'days', message: 'a weekly schedule needs at least one day' });
   }
@@ -54,7 +57,11 @@ export function validateSchedule(input: {
 }
 
 /** The stored form of a valid schedule: days unique in MON..SUN order, none for DAILY. */
-export function normalizeSchedule(input: { frequency: ScheduleFrequency; days?: readonly Weekday[] | null; time: string }): Schedule {
+export function normalizeSchedule(input: {
+  frequency: ScheduleFrequency;
+  days?: readonly Weekday[] | null;
+  time: string;
+}): Schedule {
   const days = input.frequency === 'WEEKLY' ? WEEKDAYS.filter((d) => input.days?.includes(d)) : [];
   return { frequency: input.frequency, days, time: input.time };
 }
@@ -122,32 +129,30 @@ export function localToInstant(
   timeZone: string,
 ): Date | null {
   const wall = Date.UTC(date.year, date.month - 1, date.day, time.hour, time.minute);
-  // Offsets are within -12 h..+14 h, so the instant lies within 14 h of `wall`. Sample the
-  // offsets in effect from 18 h before to 18 h after it (no zone changes offset twice in 9 h).
-  const offsets = new Set<number>();
-  for (let k = -2; k <= 2; k++) offsets.add(offsetAt(wall + k * 9 * HOUR, timeZone));
+  // Offsets are within -12 h..+14 h, so the instant lies within 14 h of `wall`. The offsets
+  // in effect from 18 h before to 18 h after it: both ends, and between them when they differ
+  // (no zone changes its offset twice within 9 h, nor back and forth within 36 h).
+  const offsets = new Set([offsetAt(wall - 18 * HOUR, timeZone), offsetAt(wall + 18 * HOUR, timeZone)]);
+  if (offsets.size > 1) for (const k of [-9, 0, 9]) offsets.add(offsetAt(wall + k * HOUR, timeZone));
   const exact = [...offsets]
     .map((o) => wall - o)
     .filter((t) => wallMs(t, timeZone) === wall)
     .sort((a, b) => a - b);
-  let instant: number;
-  if (exact.length) {
-    instant = exact[0];
-  } else {
-    // In a gap: find the first minute whose wall time is at or past `wall` (the jump).
-    let lo = Math.floor((wall - Math.max(...offsets)) / MINUTE); // wall time before `wall`
-    let hi = Math.ceil((wall - Math.min(...offsets)) / MINUTE); // wall time after it
-    while (hi - lo > 1) {
-      const mid = Math.floor((lo + hi) / 2);
-      if (wallMs(mid * MINUTE, timeZone) >= wall) hi = mid;
-      else lo = mid;
-    }
-    instant = hi * MINUTE;
+  if (exact.length) return new Date(exact[0]);
+  // In a gap: find the first minute whose wall time is at or past `wall` (the jump).
+  let lo = Math.floor((wall - Math.max(...offsets)) / MINUTE); // its wall time is before `wall`
+  let hi = Math.ceil((wall - Math.min(...offsets)) / MINUTE); // its wall time is after it
+  while (hi - lo > 1) {
+    const mid = Math.floor((lo + hi) / 2);
+    if (wallMs(mid * MINUTE, timeZone) >= wall) hi = mid;
+    else lo = mid;
   }
-  const landed = new Date(wallMs(instant, timeZone));
+  const landed = new Date(wallMs(hi * MINUTE, timeZone));
   const sameDay =
-    landed.getUTCFullYear() === date.year && landed.getUTCMonth() === date.month - 1 && landed.getUTCDate() === date.day;
-  return sameDay ? new Date(instant) : null;
+    landed.getUTCFullYear() === date.year &&
+    landed.getUTCMonth() === date.month - 1 &&
+    landed.getUTCDate() === date.day;
+  return sameDay ? new Date(hi * MINUTE) : null;
 }
 
 /**

@@ -10,6 +10,8 @@ import type {
   SyncTrigger,
 } from '../app/sync.port.js';
 import type { DirectoryGroup, DirectoryUser } from '../domain/directory.types.js';
+import type { ScheduleFrequency, Weekday } from '../domain/schedule.js';
+import type { PlanSummary } from '../domain/sync-plan.types.js';
 import { decodeCursor, encodeCursor } from './cursor.js';
 import { DirectoryObject, Pbx, SyncRun, SyncRunItem, SyncSettings } from './entities/index.js';
 
@@ -38,6 +40,11 @@ const toSettings = (s: SyncSettings): SyncSettingsData => ({
   changeThreshold: s.changeThreshold,
   pollMinutes: s.pollMinutes,
   lastPolledAt: s.lastPolledAt,
+  schedule: {
+    frequency: s.scheduleFrequency as ScheduleFrequency,
+    days: s.scheduleDays ? (s.scheduleDays.split(',') as Weekday[]) : [],
+    time: s.scheduleTime,
+  },
 });
 
 const toRun = (r: SyncRun): SyncRunData => ({
@@ -94,10 +101,15 @@ export class MikroSyncRepository implements SyncRepository {
 
   async updateSettings(pbxId: string, patch: Partial<Omit<SyncSettingsData, 'pbxId'>>) {
     const s = await this.settings(pbxId);
-    const { userRule, groupRule, ...rest } = patch;
+    const { userRule, groupRule, schedule, ...rest } = patch;
     this.em.assign(s, rest);
     if (userRule !== undefined) s.userRule = userRule ? JSON.stringify(userRule) : null;
     if (groupRule !== undefined) s.groupRule = groupRule ? JSON.stringify(groupRule) : null;
+    if (schedule !== undefined) {
+      s.scheduleFrequency = schedule.frequency;
+      s.scheduleDays = schedule.days.join(',');
+      s.scheduleTime = schedule.time;
+    }
     await this.em.flush();
     return toSettings(s);
   }
@@ -232,6 +244,30 @@ export class MikroSyncRepository implements SyncRepository {
     const totalCount = await this.em.count(SyncRunItem, base);
     const edges = found.slice(0, page.first).map((i) => ({ cursor: encodeCursor('syncRunItem', [i.seq]), node: toItem(i) }));
     return { edges, endCursor: edges.at(-1)?.cursor ?? null, hasNextPage: found.length > page.first, totalCount };
+  }
+
+  async itemCounts(runId: string) {
+    const rows: Array<{ scope: string; action: string; state: string; n: number | string }> = await this.em
+      .getConnection()
+      .execute(
+        'select scope, action, state, count(*) as n from sync_run_item where run_id = ? group by scope, action, state',
+        [runId],
+      );
+    const empty = (): PlanSummary => ({ create: 0, update: 0, associate: 0, delete: 0, release: 0, skip: 0, fail: 0, held: 0 });
+    const out = { users: empty(), groups: empty() };
+    for (const r of rows) {
+      const c = r.scope === 'USER' ? out.users : out.groups;
+      const key = r.state === 'HELD' ? 'held' : (r.action.toLowerCase() as keyof PlanSummary);
+      if (key in c) (c as unknown as Record<string, number>)[key] += Number(r.n);
+    }
+    return out;
+  }
+
+  async maxSeq(runId: string) {
+    const [row]: Array<{ m: number | string | null }> = await this.em
+      .getConnection()
+      .execute('select max(seq) as m from sync_run_item where run_id = ?', [runId]);
+    return row?.m === null || row?.m === undefined ? -1 : Number(row.m);
   }
 
   async itemsInState(runId: string, state: SyncRunItemData['state']) {

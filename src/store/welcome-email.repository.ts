@@ -1,4 +1,4 @@
-import type { EntityManager } from '@mikro-orm/core';
+import { type EntityManager, raw } from '@mikro-orm/core';
 import type { SqlEntityManager } from '@mikro-orm/knex';
 import type { Page, PageRequest } from '../app/ports.js';
 import type {
@@ -95,7 +95,7 @@ export class MikroWelcomeEmailRepository implements WelcomeEmailRepository {
   async counts(pbxId: string, runId: string): Promise<WelcomeEmailCounts> {
     const rows: Array<{ status: string; n: number | string }> = await this.em
       .createQueryBuilder(WelcomeEmailRow, 'w')
-      .select(['w.status', 'count(*) as n'])
+      .select(['w.status', raw('count(*) as n')])
       .where({ pbx: pbxId, run: runId })
       .groupBy('w.status')
       .execute('all', false);

@@ -143,12 +143,18 @@ describeEachDb('U6 Linkus welcome emails through the mail queue and SMTP', (leg)
     pbx = await connectedPbx(gateway);
   });
   afterAll(async () => {
+    const t = (l: string) => console.error('AFTER', l, Date.now() % 100000);
+    t('start');
     for (const id of created) await sandbox?.admin.hardDeleteUser(id).catch(() => undefined);
-    for (const g of gateways) await g.stop();
+    t('users');
+    for (const g of gateways) { await g.stop(); t('gw'); }
     await smtp?.close();
+    t('smtp');
     await agent?.close();
     await sandbox?.close();
+    t('sandbox');
     await db?.drop();
+    t('db');
   });
 
   it('the initial sync sends exactly one email per created extension, to its address, with its number', async () => {

@@ -23,6 +23,9 @@ export class SyncSettings {
     | 'changeThreshold'
     | 'pollMinutes'
     | 'lastPolledAt'
+    | 'scheduleFrequency'
+    | 'scheduleDays'
+    | 'scheduleTime'
     | 'updatedAt';
 
   @PrimaryKey({ type: 'string', length: 36 })
@@ -79,6 +82,17 @@ export class SyncSettings {
 
   @Property({ type: 'datetime', nullable: true })
   lastPolledAt: Date | null = null;
+
+  /** T1: DAILY or WEEKLY, at `scheduleTime` ("HH:MM") in the PBX's time zone; default daily 00:30. */
+  @Property({ type: 'string', length: 8 })
+  scheduleFrequency: string = 'DAILY';
+
+  /** WEEKLY: the days, comma-separated in MON..SUN order (e.g. "MON,THU"); empty for DAILY. */
+  @Property({ type: 'string', length: 32 })
+  scheduleDays: string = '';
+
+  @Property({ type: 'string', length: 5 })
+  scheduleTime: string = '00:30';
 
   @Property({ type: 'datetime', onUpdate: () => new Date() })
   updatedAt: Date = new Date();

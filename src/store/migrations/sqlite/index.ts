@@ -4,6 +4,7 @@ import { Migration20261126112616_integration_connect } from './Migration20261126
 import { Migration20261126114044_sync_engine } from './Migration20261126114044_sync_engine.js';
 import { Migration20261126114620_welcome_email } from './Migration20261126114620_welcome_email.js';
 import { Migration20261126114951_change_notifications } from './Migration20261126114951_change_notifications.js';
+import { Migration20261126115635_sync_schedule } from './Migration20261126115635_sync_schedule.js';
 
 /** Checked-in migrations for SQLite, oldest first. `npm run migration:create` appends here. */
 export const sqliteMigrations: MigrationObject[] = [
@@ -12,4 +13,5 @@ export const sqliteMigrations: MigrationObject[] = [
   { name: 'Migration20261126114044_sync_engine', class: Migration20261126114044_sync_engine },
   { name: 'Migration20261126114620_welcome_email', class: Migration20261126114620_welcome_email },
   { name: 'Migration20261126114951_change_notifications', class: Migration20261126114951_change_notifications },
+  { name: 'Migration20261126115635_sync_schedule', class: Migration20261126115635_sync_schedule },
 ];

@@ -1,0 +1,64 @@
+/**
+ * `npm run bench -- <command> [options]`
+ *
+ *   sync         the gateway's sync against the sandbox tenant, end to end (bench/sync.bench.ts)
+ *   planner      the pure planners at scale (bench/planner.bench.ts)
+ *   cpuprofile   summarizes a .cpuprofile file (e.g. one written by `sync --profile`)
+ *
+ * Each command is a module with `main(argv)`, or a script that runs on import (planner).
+ * To add one (e.g. `propagation`), add a line to COMMANDS.
+ */
+type Command = { describe: string; run: (argv: string[]) => Promise<void> };
+
+const COMMANDS: Record<string, Command> = {
+  sync: {
+    describe:
+      'sync against the sandbox: first full sync, no-change and 1,000-change re-syncs, Graph requests, RSS',
+    run: async (argv) => (await import('./sync.bench.js')).main(argv),
+  },
+  planner: {
+    describe: 'the pure planners at 100,000 users / 5,000 groups (in memory)',
+    // The planner bench reads its options from process.argv (--users, --groups, ...) and runs on import.
+    run: async () => {
+      await import('./planner.bench.js');
+    },
+  },
+  cpuprofile: {
+    describe: 'summarize a .cpuprofile: self time by area and function, inclusive time of project functions',
+    run: async (argv) => (await import('./support/cpuprofile.js')).main(argv),
+  },
+};
+
+function usage(): string {
+  const width = Math.max(...Object.keys(COMMANDS).map((k) => k.length));
+  return [
+    'usage: npm run bench -- <command> [options]',
+    '',
+    ...Object.entries(COMMANDS).map(([name, c]) => `  ${name.padEnd(width)}  ${c.describe}`),
+    '',
+    'e.g. npm run bench -- sync --users 100000 --groups 5000 --latency 0,300 --db sqlite,postgresql',
+  ].join('\n');
+}
+
+async function main() {
+  const [name, ...argv] = process.argv.slice(2);
+  if (!name || name === '--help' || name === '-h') {
+    console.log(usage());
+    return;
+  }
+  const command = COMMANDS[name];
+  if (!command) {
+    console.error(`unknown bench '${name}'\n\n${usage()}`);
+    process.exitCode = 2;
+    return;
+  }
+  await command.run(argv);
+}
+
+main().then(
+  () => process.exit(process.exitCode ?? 0),
+  (err: unknown) => {
+    console.error(err instanceof Error ? (err.stack ?? err.message) : err);
+    process.exit(1);
+  },
+);
