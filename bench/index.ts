@@ -3,10 +3,11 @@
  *
  *   sync         the gateway's sync against the sandbox tenant, end to end (bench/sync.bench.ts)
  *   planner      the pure planners at scale (bench/planner.bench.ts)
+ *   propagation  how long a directory change takes to reach the PBX (bench/propagation.bench.ts)
  *   cpuprofile   summarizes a .cpuprofile file (e.g. one written by `sync --profile`)
  *
- * Each command is a module with `main(argv)`, or a script that runs on import (planner).
- * To add one (e.g. `propagation`), add a line to COMMANDS.
+ * Each command is a module that exports its entry point taking argv (or, for planner, a
+ * script that runs on import); to add one, add an entry to COMMANDS.
  */
 type Command = { describe: string; run: (argv: string[]) => Promise<void> };
 
@@ -22,6 +23,10 @@ const COMMANDS: Record<string, Command> = {
     run: async () => {
       await import('./planner.bench.js');
     },
+  },
+  propagation: {
+    describe: 'from a change in the tenant to the extension, through change notifications: p50 / p95 / max',
+    run: async (argv) => (await import('./propagation.bench.js')).runPropagation(argv),
   },
   cpuprofile: {
     describe: 'summarize a .cpuprofile: self time by area and function, inclusive time of project functions',

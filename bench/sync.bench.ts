@@ -2,7 +2,7 @@
  * The sync at scale, end to end (issue 5 item 7):
  *
  *   npm run bench -- sync --users 100000 --groups 5000 [--latency 0,300] [--db sqlite,postgresql]
- *                         [--changes 1000] [--seed 42] [--profile] [--log-level warn]
+ *                         [--changes 1000] [--seed 42] [--profile] [--log-level error]
  *
  * Starts the sandbox tenant (throttling on, as Microsoft's) in a process of its own, then, per
  * sandbox latency and per database, a leg process (bench/sync/leg.ts) that runs a real gateway
@@ -340,7 +340,7 @@ function report(legs: LegRun[], opts: { users: number; groups: number; changes: 
     const p = ph(r, 'changes');
     return `${sec(p.memory.cpuMs)} / ${sec(p.memory.otherCpuMs)}`;
   });
-  row('process', 'RSS before the gateway started (harness)', '', (r) => mbs(r.baselineRss));
+  row('process', 'RSS, code loaded, before startGateway', '', (r) => mbs(r.baselineRss));
   row('', 'RSS gateway started + connected, idle', '', (r) => mbs(r.idleGatewayRss));
   row('', 'change triggers during the bench', '', (r) => r.changeTriggers);
   row('', 'runs the bench did not ask for', '', (r) =>
@@ -374,7 +374,7 @@ function breakdown(legs: LegRun[]) {
 // ------------------------------------------------------------------ main
 
 const USAGE = `usage: npm run bench -- sync [--users 100000] [--groups 5000] [--latency 0[,300]] [--db sqlite,postgresql]
-                           [--changes 1000] [--seed 42] [--profile] [--log-level warn] [--run-timeout-min 30]`;
+                           [--changes 1000] [--seed 42] [--profile] [--log-level error] [--run-timeout-min 30]`;
 
 export async function main(argv: readonly string[]): Promise<void> {
   if (argv.includes('--help') || argv.includes('-h')) {
@@ -391,7 +391,7 @@ export async function main(argv: readonly string[]): Promise<void> {
   const profileDir = args.has('profile')
     ? path.resolve('.data/bench/profiles', new Date().toISOString().replace(/[:.]/g, '-'))
     : null;
-  const logLevel = args.string('log-level', 'warn');
+  const logLevel = args.string('log-level', 'error');
   const runTimeoutMs = args.number('run-timeout-min', 30) * 60_000;
   for (const d of dbs)
     if (d !== 'sqlite' && d !== 'postgresql') throw new Error(`--db: unknown database '${d}'\n${USAGE}`);

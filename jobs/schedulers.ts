@@ -6,6 +6,17 @@ import type { JobQueues } from './queues.js';
  * process may register them at start; Redis keeps one scheduler per id.
  */
 export async function registerSchedulers(queues: JobQueues) {
+  // T1: each PBX's next scheduled-sync job, at start and then every hour (a PBX created since,
+  // a job lost with Redis). Per-PBX schedules are delayed jobs, not job schedulers: see
+  // src/app/schedule.ts for why (BullMQ's cron-parser and daylight saving).
+  await queues.enqueue(JobName.EnsureSchedules, {});
+  await queues
+    .queue('system')
+    .upsertJobScheduler(
+      'ensure-schedules',
+      { every: 60 * 60_000 },
+      { name: JobName.EnsureSchedules, data: {}, opts: jobOptions(JobName.EnsureSchedules, {}) },
+    );
   await queues
     .queue('system')
     .upsertJobScheduler(

@@ -24,6 +24,7 @@ import { MsalIdentity } from './m365/identity.adapter.js';
 import { GraphDirectoryReader } from './m365/directory.reader.js';
 import { GraphSubscriptionsClient } from './m365/subscriptions.adapter.js';
 import { RedisChangeDebouncer } from '../jobs/change-debouncer.js';
+import { BullScheduleQueue } from '../jobs/scheduled-sync.queue.js';
 import { JobName, jobOptions, QueueName } from '../jobs/contracts.js';
 import { queueWelcomeEmails } from './app/welcome-email.js';
 import { createMailSender, describeSmtpUrl } from './mail/transport.js';
@@ -81,9 +82,11 @@ export async function startGateway(config: Config, opts: { logger?: Logger } = {
     coordinator: new RedisSyncCoordinator(redis, config.redis.queuePrefix),
     subscriptions: new GraphSubscriptionsClient((app) => microsoft.graphAsApp(app)),
     debouncer: new RedisChangeDebouncer(redis, queues, config.redis.queuePrefix),
+    scheduleQueue: new BullScheduleQueue(queues),
     log: (level, message, fields) => logger[level](fields ?? {}, message),
     afterConnect: async (pbxId) => {
       await queues.enqueue(JobName.MaintainSubscriptions, { pbxId });
+      await queues.enqueue(JobName.EnsureSchedules, { pbxId });
     },
     syncQueue: {
       enqueue: async (run) => {

@@ -72,7 +72,7 @@ export interface LegResult {
   label: string;
   database: string;
   latencyMs: number;
-  /** RSS of the leg process before the gateway started (node + tsx + this harness) */
+  /** RSS of the leg process with every module loaded (node, tsx, the gateway's code), before startGateway */
   baselineRss: number;
   /** RSS once the gateway had started and connected, before the first sync */
   idleGatewayRss: number;
@@ -157,7 +157,7 @@ async function main() {
   const baselineRss = process.memoryUsage().rss;
   const log = (msg: string) => process.stderr.write(`[${input.label}] ${msg}\n`);
 
-  const queuePrefix = `bench-${randomBytes(4).toString('hex')}`;
+  const queuePrefix = `bench-sync-${randomBytes(4).toString('hex')}`;
   const config = {
     ...loadConfig(
       {

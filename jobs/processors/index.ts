@@ -10,6 +10,7 @@ import {
   pollChangesProcessor,
 } from './change-notifications.processor.js';
 import { pingProcessor } from './ping.processor.js';
+import { ensureSchedulesProcessor, scheduledSyncProcessor } from './scheduled-sync.processor.js';
 import { syncDirectoryProcessor } from './sync-directory.processor.js';
 import { welcomeEmailProcessor } from './welcome-email.processor.js';
 
@@ -33,5 +34,7 @@ export function buildProcessors(deps: ProcessorDeps): Processors {
     'flush-changes': flushChangesProcessor(deps),
     'maintain-subscriptions': maintainSubscriptionsProcessor(deps),
     'poll-changes': pollChangesProcessor(deps),
+    'scheduled-sync': scheduledSyncProcessor(deps),
+    'ensure-schedules': ensureSchedulesProcessor(deps),
   };
 }

@@ -410,8 +410,25 @@ export async function approveHeldDeletes(deps: Pick<SyncDeps, 'store' | 'now'>, 
   return deps.store.transactional(async (tx) => {
     await tx.directory.lockPbx(pbxId);
     const held = await tx.sync.itemsInState(runId, 'HELD');
-    const users = held.filter((i) => i.scope === 'USER' && i.targetId);
-    const groups = held.filter((i) => i.scope === 'GROUP' && i.targetId);
+    // Since the run, an extension may have been released, deleted, or taken over by another
+    // user (U5): only those still synced to the item's own directory object are deleted.
+    const heldUsers = held.filter((i) => i.scope === 'USER' && i.targetId);
+    const heldGroups = held.filter((i) => i.scope === 'GROUP' && i.targetId);
+    const ownerOf = new Map<string, string>();
+    if (heldUsers.length) {
+      for (const e of await tx.directory.listExtensions(pbxId)) {
+        if (e.source === 'SYNCED' && e.externalId) ownerOf.set(e.id, e.externalId);
+      }
+    }
+    if (heldGroups.length) {
+      for (const g of await tx.directory.listExtensionGroups(pbxId)) {
+        if (g.source === 'SYNCED' && g.externalId) ownerOf.set(g.id, g.externalId);
+      }
+    }
+    const stillDue = (i: SyncRunItemData) => ownerOf.get(i.targetId as string) === i.objectId;
+    const users = heldUsers.filter(stillDue);
+    const groups = heldGroups.filter(stillDue);
+    const stale = held.length - users.length - groups.length;
     await tx.applier.applyUserItems(
       pbxId,
       users.map((i) => ({
@@ -436,14 +453,24 @@ export async function approveHeldDeletes(deps: Pick<SyncDeps, 'store' | 'now'>, 
         detail: i.detail,
       })),
     );
-    await tx.sync.setItemState(runId, held.map((i) => i.id), 'APPROVED');
+    const applied = new Set([...users, ...groups].map((i) => i.id));
+    await tx.sync.setItemState(runId, held.filter((i) => applied.has(i.id)).map((i) => i.id), 'APPROVED');
+    await tx.sync.setItemState(runId, held.filter((i) => !applied.has(i.id)).map((i) => i.id), 'DISCARDED');
     const counts = run.counts ?? { users: EMPTY, groups: EMPTY };
-    const bump = (c: PlanSummary, n: number): PlanSummary => ({ ...c, delete: c.delete + n, held: Math.max(0, c.held - n) });
+    const bump = (c: PlanSummary, applied: number, approved: number): PlanSummary => ({
+      ...c,
+      delete: c.delete + applied,
+      held: Math.max(0, c.held - approved),
+    });
+    const at = deps.now().toISOString();
     return tx.sync.updateRun(runId, {
       status: run.status === 'HELD' ? 'SUCCEEDED' : run.status,
       phase: run.status === 'HELD' ? 'SUCCEEDED' : run.phase,
-      counts: { users: bump(counts.users, users.length), groups: bump(counts.groups, groups.length) },
-      message: `${run.message ? `${run.message} ` : ''}${held.length} held deletion(s) approved and applied at ${deps.now().toISOString()}.`,
+      counts: {
+        users: bump(counts.users, users.length, heldUsers.length),
+        groups: bump(counts.groups, groups.length, heldGroups.length),
+      },
+      message: `${run.message ? `${run.message} ` : ''}${held.length} held deletion(s) approved at ${at}: ${users.length + groups.length} applied${stale ? `, ${stale} no longer synced to their directory object and left alone` : ''}.`,
     });
   });
 }

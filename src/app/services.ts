@@ -4,6 +4,7 @@ import type { AuthStateStore, IntegrationDeps } from './integration.js';
 import type { JobAdmin } from './jobs.port.js';
 import type { MicrosoftDirectoryInfo, MicrosoftIdentity } from './microsoft.port.js';
 import type { Store } from './ports.js';
+import type { ScheduleDeps, ScheduleQueue } from './schedule.js';
 import type { SecretBox } from './secret-box.js';
 import type { SyncRunData } from './sync.port.js';
 import { type ChangeNotificationDeps, removeSubscriptions } from './change-notifications.js';
@@ -27,6 +28,8 @@ export interface AppServices {
   coordinator: SyncCoordinator;
   subscriptions: SubscriptionsClient;
   debouncer: ChangeDebouncer;
+  /** T1: the delayed scheduled-sync trigger of each PBX. */
+  scheduleQueue: ScheduleQueue;
   log: (level: 'info' | 'warn', message: string, fields?: Record<string, unknown>) => void;
   /** Follows a completed connect (subscribes to change notifications). */
   afterConnect?: (pbxId: string) => Promise<void>;
@@ -69,6 +72,17 @@ export function syncDeps(services: AppServices, store: Store): SyncDeps {
     now: services.now,
     progress: services.syncProgress,
     sendWelcomeEmails: services.welcomeEmails,
+  };
+}
+
+export function scheduleDeps(services: AppServices, store: Store): ScheduleDeps {
+  return {
+    store,
+    syncQueue: services.syncQueue,
+    coordinator: services.coordinator,
+    now: services.now,
+    progress: services.syncProgress,
+    scheduleQueue: services.scheduleQueue,
   };
 }
 

@@ -1,6 +1,8 @@
 import { type DeletionGuardOptions, guardDeletions } from './deletion-guard.policy.js';
 import type { DirectoryGroup } from './directory.types.js';
 import { createGroupRangePredicate, createMembershipResolver } from './directory-membership.js';
+import { shorten } from './extension-fields.js';
+import { LIMITS } from './extension-rules.js';
 import { applyGroupLimitPolicy } from './group-limit.policy.js';
 import type { PbxCapacity, PbxExtension, PbxExtensionGroup } from './pbx.types.js';
 import { createPlan, groupItemKey, sortPlanItems } from './sync-plan.js';
@@ -30,7 +32,8 @@ import type { GroupSyncRule } from './sync-rule.types.js';
  * group claims its name when it is not already its extension group's; the claim succeeds
  * only when no current extension group holds the name and no other group in the plan claims
  * it, else every claimant FAILs DUPLICATE_NAME (the extension group, if any, is left as it
- * is). A blank name FAILs INVALID_NAME.
+ * is). A blank name FAILs INVALID_NAME. A name longer than an extension group's (128
+ * characters; Graph allows 256) is cut to it, and claimed as cut.
  */
 
 export interface GroupSyncInput {
@@ -63,6 +66,11 @@ const AMBIGUOUS = Symbol('held by more than one extension group');
 
 function compareText(a: string, b: string): number {
   return a < b ? -1 : a > b ? 1 : 0;
+}
+
+/** The extension group's name: the group's, trimmed and cut to what the PBX holds (Graph allows 256). */
+function groupName(group: DirectoryGroup): string {
+  return shorten(group.displayName.trim(), LIMITS.groupName);
 }
 
 function nameKey(name: string): string {
@@ -151,11 +159,11 @@ export function planGroupChanges(input: GroupSyncInput): GroupSyncPlan {
       });
     if (!isPresent(group)) gone('GROUP_DELETED');
     else if (!inRange(group)) gone('OUT_OF_RANGE');
-    else candidates.push({ group, own: extensionGroup, name: group.displayName.trim(), failure: null });
+    else candidates.push({ group, own: extensionGroup, name: groupName(group), failure: null });
   }
   for (const group of groups.values()) {
     if (syncedByGroup.has(group.id) || !isPresent(group) || !inRange(group)) continue;
-    candidates.push({ group, own: null, name: group.displayName.trim(), failure: null });
+    candidates.push({ group, own: null, name: groupName(group), failure: null });
   }
 
   const claims = new Map<string, Candidate[]>();

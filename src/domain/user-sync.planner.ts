@@ -5,6 +5,7 @@ import { createUserRangePredicate } from './directory-membership.js';
 import {
   diffExtension,
   emailKey,
+  extensionFieldNotes,
   extensionFieldsOf,
   type SyncedExtensionFields,
 } from './extension-fields.js';
@@ -431,6 +432,8 @@ export function planUserChanges(input: UserSyncInput): UserSyncPlan {
       jobTitle: f.jobTitle,
     };
     const { userId, displayName, userPrincipalName } = c.subject;
+    // Values fitted to what an extension holds are said so (see extensionFieldsOf).
+    const detail = extensionFieldNotes(c.user);
     if (c.own) {
       const changes = diffExtension(c.own, desired);
       if (changes.length > 0) {
@@ -442,7 +445,7 @@ export function planUserChanges(input: UserSyncInput): UserSyncPlan {
           userPrincipalName,
           extensionId: c.own.id,
           number: c.number,
-          detail: null,
+          detail,
           changes,
         });
       }
@@ -455,7 +458,7 @@ export function planUserChanges(input: UserSyncInput): UserSyncPlan {
         userPrincipalName,
         extensionId: c.target.id,
         number: c.number,
-        detail: null,
+        detail,
         extension: desired,
         changes: diffExtension(c.target, desired),
       });
@@ -468,7 +471,7 @@ export function planUserChanges(input: UserSyncInput): UserSyncPlan {
         userPrincipalName,
         extensionId: null,
         number: c.number,
-        detail: null,
+        detail,
         extension: desired,
         sendWelcomeEmail: rule.welcomeEmail && desired.email !== null,
       });

@@ -14,6 +14,7 @@ import { SyncResolver } from './resolvers/sync.resolver.js';
 import { WelcomeEmailResolver } from './resolvers/welcome-email.resolver.js';
 import { SyncProgressResolver } from './resolvers/sync-progress.resolver.js';
 import { ChangeTriggersResolver } from './resolvers/change-triggers.resolver.js';
+import { ScheduleResolver } from './resolvers/schedule.resolver.js';
 
 export const RESOLVERS = [
   PbxResolver,
@@ -26,6 +27,7 @@ export const RESOLVERS = [
   WelcomeEmailResolver,
   SyncProgressResolver,
   ChangeTriggersResolver,
+  ScheduleResolver,
 ] as const;
 
 /** Builds the executable schema. `pubSub` carries subscription events (Redis-backed in the gateway). */

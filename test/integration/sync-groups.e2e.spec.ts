@@ -46,7 +46,8 @@ describeEachDb('sync groups to extension groups (G1–G5)', (leg) => {
     expect(groups.length).toBeLessThanOrEqual(63);
     const synced = await p.groupsByExternal();
     expect(new Set(synced.keys())).toEqual(new Set(groups.map((g) => g.id)));
-    for (const g of groups) expect(synced.get(g.id)).toMatchObject({ name: g.displayName.trim(), source: 'SYNCED' });
+    for (const g of groups)
+      expect(synced.get(g.id)).toMatchObject({ name: g.displayName.trim(), source: 'SYNCED' });
     for (const g of Object.values(mine)) expect(synced.has(g.id)).toBe(true);
     expect(run).toMatchObject({ status: 'SUCCEEDED', trigger: 'RULES_SAVED', scopes: ['GROUPS'] });
     expect(run?.groups).toMatchObject({ created: groups.length, failed: 0 });
@@ -97,13 +98,30 @@ describeEachDb('sync groups to extension groups (G1–G5)', (leg) => {
     expect(synced.get(alpha.id)?.name).toBe(`Picker Alpha ${t}`);
   });
 
+  it('G1 a group name longer than an extension group holds (128) is shortened, on both databases', async () => {
+    const long = `G1 Long ${tag()} ${'Ω'.repeat(200)}`;
+    const g = await world.group(long);
+    const p = await world.pbx();
+    const run = await p.saveGroupRule({ range: 'SPECIFIC', groupIds: [g.id] });
+    expect(run).toMatchObject({
+      status: 'SUCCEEDED',
+      groups: expect.objectContaining({ created: 1, failed: 0 }),
+    });
+    expect((await p.groupsByExternal()).get(g.id)?.name).toBe(long.slice(0, 128));
+    expect((await p.sync(['GROUPS'])).groups).toMatchObject({ updated: 0, failed: 0 });
+  });
+
   it.each([true, false])('G2 groups deleted in the directory, auto-delete %s', async (autoDelete) => {
     const t = tag();
     const security = await world.group(`G2 Security ${t}`);
     const unified = await world.group(`G2 Unified ${t}`, { groupTypes: ['Unified'] });
     const stays = await world.group(`G2 Stays ${t}`);
     const p = await world.pbx();
-    const first = await p.saveGroupRule({ range: 'SPECIFIC', groupIds: [security.id, unified.id, stays.id], autoDelete });
+    const first = await p.saveGroupRule({
+      range: 'SPECIFIC',
+      groupIds: [security.id, unified.id, stays.id],
+      autoDelete,
+    });
     expect(first?.groups.created).toBe(3);
     const before = await p.groupsByExternal();
 
@@ -132,7 +150,13 @@ describeEachDb('sync groups to extension groups (G1–G5)', (leg) => {
     for (const g of [security, unified]) {
       const kept = byId.get(before.get(g.id)?.id as string);
       if (autoDelete) expect(kept).toBeUndefined();
-      else expect(kept).toMatchObject({ source: 'MANUAL', externalId: null, lockedFields: [], name: g.displayName });
+      else
+        expect(kept).toMatchObject({
+          source: 'MANUAL',
+          externalId: null,
+          lockedFields: [],
+          name: g.displayName,
+        });
     }
     if (!autoDelete) {
       // Released: fully PBX-managed, so it can now be deleted by hand.
@@ -144,13 +168,18 @@ describeEachDb('sync groups to extension groups (G1–G5)', (leg) => {
   it('G3 at most 63 extension groups: the 64th group fails GROUP_LIMIT_REACHED until room is made', async () => {
     const t = tag();
     const groups: AdminGroup[] = [];
-    for (let i = 1; i <= 64; i++) groups.push(await world.group(`G3 Limit ${t} ${String(i).padStart(3, '0')}`));
+    for (let i = 1; i <= 64; i++)
+      groups.push(await world.group(`G3 Limit ${t} ${String(i).padStart(3, '0')}`));
     const p = await world.pbx();
     const first = await p.saveGroupRule({ range: 'SPECIFIC', groupIds: groups.map((g) => g.id) });
     expect(first?.groups).toMatchObject({ created: 63, failed: 1 });
     const fails = await p.items(first?.id as string, 'FAIL');
     expect(fails).toEqual([
-      expect.objectContaining({ objectId: groups[63].id, objectName: groups[63].displayName, reason: 'GROUP_LIMIT_REACHED' }),
+      expect.objectContaining({
+        objectId: groups[63].id,
+        objectName: groups[63].displayName,
+        reason: 'GROUP_LIMIT_REACHED',
+      }),
     ]);
     expect(fails[0].detail).toContain('63');
     const synced = await p.groupsByExternal();
@@ -181,7 +210,9 @@ describeEachDb('sync groups to extension groups (G1–G5)', (leg) => {
     const rename = await p.raw(UpdateExtensionGroupDocument, { id, name: 'By hand' });
     expect(errorsOf(rename)).toEqual([expect.objectContaining({ code: 'LOCKED_BY_SYNC', field: 'name' })]);
     const members = await p.raw(UpdateExtensionGroupDocument, { id, memberIds: [] });
-    expect(errorsOf(members)).toEqual([expect.objectContaining({ code: 'LOCKED_BY_SYNC', field: 'memberIds' })]);
+    expect(errorsOf(members)).toEqual([
+      expect.objectContaining({ code: 'LOCKED_BY_SYNC', field: 'memberIds' }),
+    ]);
     const del = await p.raw(DeleteExtensionGroupDocument, { id });
     expect(errorsOf(del)).toEqual([expect.objectContaining({ code: 'LOCKED_BY_SYNC' })]);
 
@@ -191,12 +222,17 @@ describeEachDb('sync groups to extension groups (G1–G5)', (leg) => {
     const run = await p.sync(['GROUPS']);
     expect(run.groups).toMatchObject({ updated: 1 });
     const [item] = await p.items(run.id, 'UPDATE');
-    expect(item).toMatchObject({ objectId: g.id, reason: 'GROUP_CHANGED', objectName: renamed, targetId: id });
+    expect(item).toMatchObject({
+      objectId: g.id,
+      reason: 'GROUP_CHANGED',
+      objectName: renamed,
+      targetId: id,
+    });
     expect((await p.groupsByExternal()).get(g.id)).toMatchObject({ id, name: renamed, memberCount: 1 });
   });
 
   it("G5 an extension group's members are its group's synced users, and follow membership changes", async () => {
-    const [a, b, c, d] = await Promise.all(['G5a', 'G5b', 'G5c', 'G5d'].map((n) => world.user(n)));
+    const [a, b, c] = await Promise.all(['G5a', 'G5b', 'G5c'].map((n) => world.user(n)));
     const off = await world.user('G5Disabled', { accountEnabled: false });
     const child = await world.group(`G5 Child ${tag()}`, { members: [c.id] });
     const g = await world.group(`G5 Parent ${tag()}`, { members: [a.id, b.id, child.id] });
@@ -212,6 +248,7 @@ describeEachDb('sync groups to extension groups (G1–G5)', (leg) => {
 
     // d is new (created in this very run, and a member at once), b leaves, a disabled user
     // (not synced: U4) joins and is no member.
+    const d = await world.user('G5d');
     await world.sandbox.admin.addMember(g.id, d.id);
     await world.sandbox.admin.removeMember(g.id, b.id);
     await world.sandbox.admin.addMember(g.id, off.id);

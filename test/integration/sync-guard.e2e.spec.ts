@@ -10,9 +10,18 @@ import {
   SaveUserSyncRuleDocument,
   SyncRunsDocument,
   SyncSettingsDocument,
+  UpdateExtensionDocument,
 } from '../generated/graphql.js';
 import { describeEachDb } from '../support/db.js';
-import { byObject, errorsOf, GROUP_RULE, type SyncWorld, startSyncWorld, tag, USER_RULE } from './sync-world.js';
+import {
+  byObject,
+  errorsOf,
+  GROUP_RULE,
+  type SyncWorld,
+  startSyncWorld,
+  tag,
+  USER_RULE,
+} from './sync-world.js';
 
 /**
  * The safety nets of a sync, end to end: the deletion guard and its approval, an expired
@@ -65,7 +74,10 @@ describeEachDb('sync guard rails: deletion guard, expired delta, throttling, rul
     expect((await p.extensionsByUser()).size).toBe(24);
 
     const approved = (await p.ok(ApproveHeldDeletesDocument, { runId: held.id })).approveHeldDeletes;
-    expect(approved).toMatchObject({ status: 'SUCCEEDED', users: expect.objectContaining({ deleted: 12, held: 0, updated: 1 }) });
+    expect(approved).toMatchObject({
+      status: 'SUCCEEDED',
+      users: expect.objectContaining({ deleted: 12, held: 0, updated: 1 }),
+    });
     expect(approved?.message).toContain('12 held deletion(s) approved');
     const after = await p.extensionsByUser();
     expect(new Set(after.keys())).toEqual(new Set(all.slice(12).map((u) => u.id)));
@@ -75,14 +87,59 @@ describeEachDb('sync guard rails: deletion guard, expired delta, throttling, rul
     const twice = await p.raw(ApproveHeldDeletesDocument, { runId: held.id });
     expect(errorsOf(twice)).toEqual([expect.objectContaining({ code: 'INVALID_STATE' })]);
     const next = await p.sync(['USERS']);
-    expect(next).toMatchObject({ status: 'SUCCEEDED', users: expect.objectContaining({ deleted: 0, held: 0 }) });
+    expect(next).toMatchObject({
+      status: 'SUCCEEDED',
+      users: expect.objectContaining({ deleted: 0, held: 0 }),
+    });
 
     // Thresholds are settable: with a higher bound the same kind of run goes through.
     await p.ok(SaveDeletionGuardDocument, { maxDeletes: 50, maxRatio: 0.5 });
     for (const u of all.slice(12, 23)) await world.sandbox.admin.removeMember(g.id, u.id);
     const through = await p.sync(['USERS']);
-    expect(through).toMatchObject({ status: 'SUCCEEDED', users: expect.objectContaining({ deleted: 11, held: 0 }) });
+    expect(through).toMatchObject({
+      status: 'SUCCEEDED',
+      users: expect.objectContaining({ deleted: 11, held: 0 }),
+    });
     expect([...(await p.extensionsByUser()).keys()]).toEqual([all[23].id]);
+  });
+
+  it('deletion guard: approveHeldDeletes deletes a held extension only while it is still synced to that same user', async () => {
+    const t = tag();
+    const all = await users('stale', 24);
+    const g = await world.group(`Stale ${t}`, { members: all.map((u) => u.id) });
+    const p = await world.pbx();
+    await p.saveUserRule({ range: 'BY_GROUPS', groupIds: [g.id], autoAssociate: true });
+    const before = await p.extensionsByUser();
+    const leaving = all.slice(0, 12);
+    for (const u of leaving) await world.sandbox.admin.removeMember(g.id, u.id);
+    const held = await p.sync(['USERS']);
+    expect(held).toMatchObject({ status: 'HELD', users: expect.objectContaining({ held: 12 }) });
+
+    // Meanwhile the admin turns auto-delete off (the 12 are released, kept as hand-made
+    // extensions) and gives one of them to a new user by its email (U5 takes it over).
+    await p.ok(SaveUserSyncRuleDocument, {
+      input: { ...USER_RULE, range: 'BY_GROUPS', groupIds: [g.id], autoAssociate: true, autoDelete: false },
+    });
+    const released = await p.sync(['USERS']);
+    expect(released.users).toMatchObject({ released: 12, held: 0 });
+    const taken = before.get(leaving[0].id)?.id as string;
+    await p.ok(UpdateExtensionDocument, { id: taken, input: { email: `stale.new.${t}@${world.domain}` } });
+    const newcomer = await world.user('StaleNew', { mail: `stale.new.${t}@${world.domain}` });
+    await world.sandbox.admin.addMember(g.id, newcomer.id);
+    const associated = await p.sync(['USERS']);
+    expect(associated.users).toMatchObject({ associated: 1 });
+
+    // Approving the old run now deletes none of them: none is synced to its user any more.
+    const approved = (await p.ok(ApproveHeldDeletesDocument, { runId: held.id })).approveHeldDeletes;
+    expect(approved).toMatchObject({
+      status: 'SUCCEEDED',
+      users: expect.objectContaining({ deleted: 0, held: 0 }),
+    });
+    expect(approved?.message).toContain('0 applied, 12 no longer synced');
+    expect((await p.items(held.id, 'DELETE')).map((i) => i.state)).toEqual(Array(12).fill('DISCARDED'));
+    const exts = await p.extensions();
+    expect(exts).toHaveLength(24);
+    expect(exts.find((e) => e.id === taken)).toMatchObject({ source: 'SYNCED', externalId: newcomer.id });
   });
 
   it('deletion guard (G2): a mass delete of extension groups is held and approved', async () => {
@@ -98,10 +155,14 @@ describeEachDb('sync guard rails: deletion guard, expired delta, throttling, rul
     expect((await p.groups()).length).toBe(12);
     const items = byObject(await p.items(held.id, 'DELETE'));
     expect(new Set(items.keys())).toEqual(new Set(groups.slice(0, 11).map((g) => g.id)));
-    for (const item of items.values()) expect(item).toMatchObject({ scope: 'GROUP', state: 'HELD', reason: 'GROUP_DELETED' });
+    for (const item of items.values())
+      expect(item).toMatchObject({ scope: 'GROUP', state: 'HELD', reason: 'GROUP_DELETED' });
 
     const approved = (await p.ok(ApproveHeldDeletesDocument, { runId: held.id })).approveHeldDeletes;
-    expect(approved).toMatchObject({ status: 'SUCCEEDED', groups: expect.objectContaining({ deleted: 11, held: 0 }) });
+    expect(approved).toMatchObject({
+      status: 'SUCCEEDED',
+      groups: expect.objectContaining({ deleted: 11, held: 0 }),
+    });
     expect([...(await p.groupsByExternal()).keys()]).toEqual([groups[11].id]);
   });
 
@@ -139,14 +200,14 @@ describeEachDb('sync guard rails: deletion guard, expired delta, throttling, rul
     const g = await world.group(`Throttle ${tag()}`, { members: [u.id] });
     const p = await world.pbx();
     await world.sandbox.admin.resetStats();
-    await world.sandbox.admin.forceThrottle({ count: 2, retryAfterSeconds: 1, pathContains: '/users' });
+    await world.sandbox.admin.forceThrottle({ count: 2, retryAfterSeconds: 1, pathContains: 'users' });
     const first = await p.saveUserRule({ range: 'BY_GROUPS', groupIds: [g.id] });
     expect(first).toMatchObject({ status: 'SUCCEEDED', mode: 'FULL' });
     expect(first?.users.created).toBe(1);
     expect((await world.sandbox.admin.stats()).throttled).toBeGreaterThanOrEqual(2);
 
     await world.sandbox.admin.updateUser(u.id, { jobTitle: 'Throttled' });
-    await world.sandbox.admin.forceThrottle({ count: 1, retryAfterSeconds: 1, pathContains: '/users/delta' });
+    await world.sandbox.admin.forceThrottle({ count: 1, retryAfterSeconds: 1, pathContains: 'users/delta' });
     const run = await p.sync(['USERS']);
     expect(run).toMatchObject({ status: 'SUCCEEDED', mode: 'DELTA' });
     expect(run.users.updated).toBe(1);
@@ -157,13 +218,37 @@ describeEachDb('sync guard rails: deletion guard, expired delta, throttling, rul
   it('rule validation: unknown group ids, an unknown property and a bad start number are INVALID_INPUT naming the field; nothing is saved', async () => {
     const p = await world.pbx();
     const cases = [
-      { input: { range: 'BY_GROUPS' as const, groupIds: [randomUUID()] }, field: 'range.groupIds', says: 'unknown group id' },
-      { input: { range: 'BY_GROUPS' as const, groupIds: ['not-a-group'] }, field: 'range.groupIds', says: 'not-a-group' },
-      { input: { range: 'BY_GROUPS' as const, groupIds: [] }, field: 'range.groupIds', says: 'at least one group' },
+      {
+        input: { range: 'BY_GROUPS' as const, groupIds: [randomUUID()] },
+        field: 'range.groupIds',
+        says: 'unknown group id',
+      },
+      {
+        input: { range: 'BY_GROUPS' as const, groupIds: ['not-a-group'] },
+        field: 'range.groupIds',
+        says: 'not-a-group',
+      },
+      {
+        input: { range: 'BY_GROUPS' as const, groupIds: [] },
+        field: 'range.groupIds',
+        says: 'at least one group',
+      },
       { input: { range: 'BY_TYPE' as const, userTypes: [] }, field: 'range.userTypes', says: 'Member' },
-      { input: { numbering: 'FROM_PROPERTY' as const, numberProperty: 'favouriteColour' }, field: 'numbering.property', says: 'favouriteColour' },
-      { input: { numbering: 'AUTO' as const, startNumber: '0123' }, field: 'numbering.startNumber', says: '0123' },
-      { input: { numbering: 'AUTO' as const, startNumber: '12345678' }, field: 'numbering.startNumber', says: '12345678' },
+      {
+        input: { numbering: 'FROM_PROPERTY' as const, numberProperty: 'favouriteColour' },
+        field: 'numbering.property',
+        says: 'favouriteColour',
+      },
+      {
+        input: { numbering: 'AUTO' as const, startNumber: '0123' },
+        field: 'numbering.startNumber',
+        says: '0123',
+      },
+      {
+        input: { numbering: 'AUTO' as const, startNumber: '12345678' },
+        field: 'numbering.startNumber',
+        says: '12345678',
+      },
     ];
     for (const c of cases) {
       const res = await p.raw(SaveUserSyncRuleDocument, { input: { ...USER_RULE, ...c.input } });
@@ -180,11 +265,20 @@ describeEachDb('sync guard rails: deletion guard, expired delta, throttling, rul
     expect(groupErr).toMatchObject({ code: 'INVALID_INPUT', field: 'range.groupIds' });
     expect(groupErr.message).toContain(unknown);
     expect(groupErr.message).not.toContain(real.id);
-    const noKinds = await p.raw(SaveGroupSyncRuleDocument, { input: { ...GROUP_RULE, range: 'BY_TYPE', kinds: [] } });
-    expect(errorsOf(noKinds)).toEqual([expect.objectContaining({ code: 'INVALID_INPUT', field: 'range.kinds' })]);
+    const noKinds = await p.raw(SaveGroupSyncRuleDocument, {
+      input: { ...GROUP_RULE, range: 'BY_TYPE', kinds: [] },
+    });
+    expect(errorsOf(noKinds)).toEqual([
+      expect.objectContaining({ code: 'INVALID_INPUT', field: 'range.kinds' }),
+    ]);
 
     const settings = (await p.ok(SyncSettingsDocument)).syncSettings;
-    expect(settings).toMatchObject({ userRule: null, groupRule: null, userRuleSavedAt: null, groupRuleSavedAt: null });
+    expect(settings).toMatchObject({
+      userRule: null,
+      groupRule: null,
+      userRuleSavedAt: null,
+      groupRuleSavedAt: null,
+    });
     expect((await p.ok(SyncRunsDocument, { first: 5 })).syncRuns.totalCount).toBe(0);
   });
 
@@ -200,7 +294,9 @@ describeEachDb('sync guard rails: deletion guard, expired delta, throttling, rul
     expect(errorsOf(userEdit)).toEqual([expect.objectContaining({ code: 'INVALID_STATE' })]);
     expect(errorsOf(userEdit)[0].message).toContain('paused');
     // Group rules are not paused.
-    const groupEdit = await p.raw(SaveGroupSyncRuleDocument, { input: { ...GROUP_RULE, range: 'SPECIFIC', groupIds: [g.id] } });
+    const groupEdit = await p.raw(SaveGroupSyncRuleDocument, {
+      input: { ...GROUP_RULE, range: 'SPECIFIC', groupIds: [g.id] },
+    });
     expect(groupEdit.body.errors).toBeUndefined();
 
     await p.ok(PauseDocument, { target: 'GROUPS', deleteSynced: false });

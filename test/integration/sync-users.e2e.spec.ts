@@ -38,7 +38,11 @@ describeEachDb('sync users to extensions (U1–U5, U7–U10)', (leg) => {
       const exts = await p.extensionsByUser();
       expect(new Set(exts.keys())).toEqual(new Set(enabled.map((u) => u.id)));
       expect(exts.has(guest.id) && exts.has(member.id)).toBe(true);
-      expect(run?.users).toMatchObject({ created: enabled.length, skipped: users.length - enabled.length, failed: 0 });
+      expect(run?.users).toMatchObject({
+        created: enabled.length,
+        skipped: users.length - enabled.length,
+        failed: 0,
+      });
     });
 
     it.each([
@@ -71,7 +75,11 @@ describeEachDb('sync users to extensions (U1–U5, U7–U10)', (leg) => {
       expect(flatRun?.users).toMatchObject({ created: 1, failed: 0 });
 
       const deep = await world.pbx();
-      const deepRun = await deep.saveUserRule({ range: 'BY_GROUPS', groupIds: [parent.id], includeNestedMembers: true });
+      const deepRun = await deep.saveUserRule({
+        range: 'BY_GROUPS',
+        groupIds: [parent.id],
+        includeNestedMembers: true,
+      });
       expect(new Set((await deep.extensionsByUser()).keys())).toEqual(new Set([direct.id, nested.id]));
       expect(deepRun?.users).toMatchObject({ created: 2, failed: 0 });
 
@@ -115,7 +123,12 @@ describeEachDb('sync users to extensions (U1–U5, U7–U10)', (leg) => {
       reason: 'OUT_OF_RANGE',
       state: 'APPLIED',
     });
-    expect(run.users).toMatchObject({ deleted: autoDelete ? 1 : 0, released: autoDelete ? 0 : 1, created: 0, updated: 0 });
+    expect(run.users).toMatchObject({
+      deleted: autoDelete ? 1 : 0,
+      released: autoDelete ? 0 : 1,
+      created: 0,
+      updated: 0,
+    });
 
     const exts = await p.extensions();
     expect(exts.find((e) => e.externalId === stay.id)?.id).toBe(before.get(stay.id)?.id);
@@ -126,8 +139,17 @@ describeEachDb('sync users to extensions (U1–U5, U7–U10)', (leg) => {
       return;
     }
     // Released: kept with its number and data, now fully PBX-managed (unlocked, no label).
-    expect(kept).toMatchObject({ source: 'MANUAL', externalId: null, number: gone?.number, email: gone?.email, lockedFields: [] });
-    const edited = await p.raw(UpdateExtensionDocument, { id: gone?.id as string, input: { firstName: 'Edited' } });
+    expect(kept).toMatchObject({
+      source: 'MANUAL',
+      externalId: null,
+      number: gone?.number,
+      email: gone?.email,
+      lockedFields: [],
+    });
+    const edited = await p.raw(UpdateExtensionDocument, {
+      id: gone?.id as string,
+      input: { firstName: 'Edited' },
+    });
     expect(edited.body.errors).toBeUndefined();
     expect(edited.body.data?.updateExtension.firstName).toBe('Edited');
     const deleted = await p.raw(DeleteExtensionDocument, { id: gone?.id as string });
@@ -146,21 +168,38 @@ describeEachDb('sync users to extensions (U1–U5, U7–U10)', (leg) => {
     const first = await p.saveUserRule({ range: 'BY_GROUPS', groupIds: [g.id], startNumber: '2000' });
     expect(first?.users).toMatchObject({ created: 3, failed: 0 });
     const numbers = async () => new Map([...(await p.extensionsByUser())].map(([id, e]) => [id, e.number]));
-    expect(await numbers()).toEqual(new Map([[a.id, '2000'], [b.id, '2002'], [c.id, '2004']]));
+    expect(await numbers()).toEqual(
+      new Map([
+        [a.id, '2000'],
+        [b.id, '2002'],
+        [c.id, '2004'],
+      ]),
+    );
 
     // a is renamed (it now sorts last), aa is new (it sorts before b), c is deleted for good
     // (its number stays held until the run has applied), and 2005 is taken by hand.
-    await world.sandbox.admin.updateUser(a.id, { userPrincipalName: `zz-u3a.${tag()}@${world.domain}`, givenName: 'Renamed' });
+    await world.sandbox.admin.updateUser(a.id, {
+      userPrincipalName: `zz-u3a.${tag()}@${world.domain}`,
+      givenName: 'Renamed',
+    });
     const aa = await world.user('u3aa');
     await world.sandbox.admin.addMember(g.id, aa.id);
     await world.sandbox.admin.hardDeleteUser(c.id);
     await p.createExtension({ number: '2005' });
     const second = await p.sync(['USERS']);
     expect(second.users).toMatchObject({ created: 1, updated: 1, deleted: 1, failed: 0 });
-    expect(await numbers()).toEqual(new Map([[a.id, '2000'], [b.id, '2002'], [aa.id, '2006']]));
+    expect(await numbers()).toEqual(
+      new Map([
+        [a.id, '2000'],
+        [b.id, '2002'],
+        [aa.id, '2006'],
+      ]),
+    );
     const items = byObject(await p.items(second.id));
     expect(items.get(a.id)).toMatchObject({ action: 'UPDATE', reason: 'USER_CHANGED', number: '2000' });
-    expect(JSON.parse(items.get(a.id)?.changes ?? '[]')).toEqual([expect.objectContaining({ field: 'firstName', to: 'Renamed' })]);
+    expect(JSON.parse(items.get(a.id)?.changes ?? '[]')).toEqual([
+      expect.objectContaining({ field: 'firstName', to: 'Renamed' }),
+    ]);
     expect(items.get(c.id)).toMatchObject({ action: 'DELETE', reason: 'USER_DELETED', number: '2004' });
 
     // Now 2004 is free again: the lowest free number goes to the next new user.
@@ -185,20 +224,35 @@ describeEachDb('sync users to extensions (U1–U5, U7–U10)', (leg) => {
       twinB: ['4800'],
     };
     const u: Record<string, Awaited<ReturnType<SyncWorld['user']>>> = {};
-    for (const [name, businessPhones] of Object.entries(phones)) u[name] = await world.user(`u3p-${name}`, { businessPhones });
+    for (const [name, businessPhones] of Object.entries(phones))
+      u[name] = await world.user(`u3p-${name}`, { businessPhones });
     const g = await world.group(`U3 Property ${tag()}`, { members: Object.values(u).map((x) => x.id) });
     const p = await world.pbx();
     const holder = await p.createExtension({ number: '4700' });
 
-    const first = await p.saveUserRule({ range: 'BY_GROUPS', groupIds: [g.id], numbering: 'FROM_PROPERTY', numberProperty: 'businessPhones' });
+    const first = await p.saveUserRule({
+      range: 'BY_GROUPS',
+      groupIds: [g.id],
+      numbering: 'FROM_PROPERTY',
+      numberProperty: 'businessPhones',
+    });
     expect(first?.users).toMatchObject({ created: 3, failed: 6 });
     const numbers = async () => new Map([...(await p.extensionsByUser())].map(([id, e]) => [id, e.number]));
-    expect(await numbers()).toEqual(new Map([[u.marked.id, '4321'], [u.x.id, '4500'], [u.digits.id, '4600']]));
+    expect(await numbers()).toEqual(
+      new Map([
+        [u.marked.id, '4321'],
+        [u.x.id, '4500'],
+        [u.digits.id, '4600'],
+      ]),
+    );
 
     const fails = byObject(await p.items(first?.id as string, 'FAIL'));
     expect(fails.size).toBe(6);
     for (const name of ['phone', 'empty', 'zero']) {
-      expect(fails.get(u[name].id), name).toMatchObject({ reason: 'INVALID_EXTENSION_NUMBER', userPrincipalName: u[name].userPrincipalName });
+      expect(fails.get(u[name].id), name).toMatchObject({
+        reason: 'INVALID_EXTENSION_NUMBER',
+        userPrincipalName: u[name].userPrincipalName,
+      });
     }
     expect(fails.get(u.phone.id)?.detail).toContain('+1 425 555 0199');
     expect(fails.get(u.held.id)).toMatchObject({ reason: 'NUMBER_IN_USE' });
@@ -206,7 +260,10 @@ describeEachDb('sync users to extensions (U1–U5, U7–U10)', (leg) => {
     expect(fails.get(u.twinA.id)).toMatchObject({ reason: 'NUMBER_IN_USE' });
     expect(fails.get(u.twinB.id)).toMatchObject({ reason: 'NUMBER_IN_USE' });
     // The hand-made extension keeps its number.
-    expect((await p.extensions()).find((e) => e.id === holder.id)).toMatchObject({ number: '4700', source: 'MANUAL' });
+    expect((await p.extensions()).find((e) => e.id === holder.id)).toMatchObject({
+      number: '4700',
+      source: 'MANUAL',
+    });
 
     // A new value renumbers a synced user; a bad one leaves its extension as it is; fixed
     // values get extensions.
@@ -236,131 +293,166 @@ describeEachDb('sync users to extensions (U1–U5, U7–U10)', (leg) => {
     { disabled: true, deleted: false },
     { disabled: false, deleted: true },
     { disabled: false, deleted: false },
-  ])('U4 deleteWhen disabled=$disabled deleted=$deleted: disable, soft-delete, restore, hard-delete', async ({ disabled, deleted }) => {
-    const names = ['Disabled', 'Soft', 'Restored', 'Hard', 'Kept'];
-    const [d, s, r, h, k] = await Promise.all(names.map((n) => world.user(`U4${n}`)));
-    const g = await world.group(`U4 ${tag()}`, { members: [d.id, s.id, r.id, h.id, k.id] });
-    const p = await world.pbx();
-    const first = await p.saveUserRule({
-      range: 'BY_GROUPS',
-      groupIds: [g.id],
-      deleteWhenDisabled: disabled,
-      deleteWhenDeleted: deleted,
-    });
-    expect(first?.users.created).toBe(5);
-    const before = await p.extensionsByUser();
+  ])(
+    'U4 deleteWhen disabled=$disabled deleted=$deleted: disable, soft-delete, restore, hard-delete',
+    async ({ disabled, deleted }) => {
+      const names = ['Disabled', 'Soft', 'Restored', 'Hard', 'Kept'];
+      const [d, s, r, h, k] = await Promise.all(names.map((n) => world.user(`U4${n}`)));
+      const g = await world.group(`U4 ${tag()}`, { members: [d.id, s.id, r.id, h.id, k.id] });
+      const p = await world.pbx();
+      const first = await p.saveUserRule({
+        range: 'BY_GROUPS',
+        groupIds: [g.id],
+        deleteWhenDisabled: disabled,
+        deleteWhenDeleted: deleted,
+      });
+      expect(first?.users.created).toBe(5);
+      const before = await p.extensionsByUser();
 
-    await world.sandbox.admin.disableUser(d.id);
-    await world.sandbox.admin.softDeleteUser(s.id);
-    await world.sandbox.admin.softDeleteUser(r.id);
-    await world.sandbox.admin.hardDeleteUser(h.id);
-    const second = await p.sync(['USERS']);
-    expect(second.status).toBe('SUCCEEDED');
-    expect(second.users).toMatchObject({
-      deleted: (disabled ? 1 : 0) + (deleted ? 3 : 0),
-      skipped: deleted ? 0 : 2,
-      released: deleted ? 0 : 1,
-      created: 0,
-      updated: 0,
-      failed: 0,
-    });
-    const items = byObject(await p.items(second.id));
-    if (disabled) expect(items.get(d.id)).toMatchObject({ action: 'DELETE', reason: 'USER_DISABLED' });
-    else expect(items.has(d.id)).toBe(false);
-    for (const soft of [s, r]) {
-      expect(items.get(soft.id)).toMatchObject(
-        deleted ? { action: 'DELETE', reason: 'USER_SOFT_DELETED' } : { action: 'SKIP', reason: 'USER_SOFT_DELETED' },
+      await world.sandbox.admin.disableUser(d.id);
+      await world.sandbox.admin.softDeleteUser(s.id);
+      await world.sandbox.admin.softDeleteUser(r.id);
+      await world.sandbox.admin.hardDeleteUser(h.id);
+      const second = await p.sync(['USERS']);
+      expect(second.status).toBe('SUCCEEDED');
+      expect(second.users).toMatchObject({
+        deleted: (disabled ? 1 : 0) + (deleted ? 3 : 0),
+        skipped: deleted ? 0 : 2,
+        released: deleted ? 0 : 1,
+        created: 0,
+        updated: 0,
+        failed: 0,
+      });
+      const items = byObject(await p.items(second.id));
+      if (disabled) expect(items.get(d.id)).toMatchObject({ action: 'DELETE', reason: 'USER_DISABLED' });
+      else expect(items.has(d.id)).toBe(false);
+      for (const soft of [s, r]) {
+        expect(items.get(soft.id)).toMatchObject(
+          deleted
+            ? { action: 'DELETE', reason: 'USER_SOFT_DELETED' }
+            : { action: 'SKIP', reason: 'USER_SOFT_DELETED' },
+        );
+      }
+      expect(items.get(h.id)).toMatchObject({
+        action: deleted ? 'DELETE' : 'RELEASE',
+        reason: 'USER_DELETED',
+      });
+      expect(items.has(k.id)).toBe(false);
+
+      const exts = await p.extensions();
+      const byId = new Map(exts.map((e) => [e.id, e]));
+      const ext = (user: { id: string }) => byId.get(before.get(user.id)?.id as string);
+      expect(ext(k)).toMatchObject({ source: 'SYNCED', externalId: k.id });
+      expect(ext(d)).toEqual(
+        disabled ? undefined : expect.objectContaining({ source: 'SYNCED', externalId: d.id }),
       );
-    }
-    expect(items.get(h.id)).toMatchObject({ action: deleted ? 'DELETE' : 'RELEASE', reason: 'USER_DELETED' });
-    expect(items.has(k.id)).toBe(false);
+      for (const soft of [s, r]) {
+        // Kept while in the recycle bin: still synced and locked, so a restore carries on.
+        expect(ext(soft)).toEqual(
+          deleted ? undefined : expect.objectContaining({ source: 'SYNCED', externalId: soft.id }),
+        );
+      }
+      // Gone for good with U4 'deleted' off: retained, and released (nothing could sync it again).
+      expect(ext(h)).toEqual(
+        deleted
+          ? undefined
+          : expect.objectContaining({ source: 'MANUAL', externalId: null, lockedFields: [] }),
+      );
 
-    const exts = await p.extensions();
-    const byId = new Map(exts.map((e) => [e.id, e]));
-    const ext = (user: { id: string }) => byId.get(before.get(user.id)?.id as string);
-    expect(ext(k)).toMatchObject({ source: 'SYNCED', externalId: k.id });
-    expect(ext(d)).toEqual(disabled ? undefined : expect.objectContaining({ source: 'SYNCED', externalId: d.id }));
-    for (const soft of [s, r]) {
-      // Kept while in the recycle bin: still synced and locked, so a restore carries on.
-      expect(ext(soft)).toEqual(deleted ? undefined : expect.objectContaining({ source: 'SYNCED', externalId: soft.id }));
-    }
-    // Gone for good with U4 'deleted' off: retained, and released (nothing could sync it again).
-    expect(ext(h)).toEqual(deleted ? undefined : expect.objectContaining({ source: 'MANUAL', externalId: null, lockedFields: [] }));
+      await world.sandbox.admin.restoreUser(r.id);
+      await world.sandbox.admin.enableUser(d.id);
+      const third = await p.sync(['USERS']);
+      expect(third.users).toMatchObject({
+        created: (deleted ? 1 : 0) + (disabled ? 1 : 0),
+        deleted: 0,
+        skipped: deleted ? 0 : 1,
+        updated: 0,
+        failed: 0,
+      });
+      const after = await p.extensionsByUser();
+      expect(after.get(r.id)?.source).toBe('SYNCED');
+      expect(after.get(d.id)?.source).toBe('SYNCED');
+      // Kept extensions are the same ones as before (same id, same number); deleted ones come back new.
+      expect(after.get(r.id)?.id === before.get(r.id)?.id).toBe(!deleted);
+      expect(after.get(d.id)?.id === before.get(d.id)?.id).toBe(!disabled);
+      if (!deleted) expect(after.get(r.id)?.number).toBe(before.get(r.id)?.number);
+      expect(after.has(s.id)).toBe(!deleted);
+    },
+  );
 
-    await world.sandbox.admin.restoreUser(r.id);
-    await world.sandbox.admin.enableUser(d.id);
-    const third = await p.sync(['USERS']);
-    expect(third.users).toMatchObject({
-      created: (deleted ? 1 : 0) + (disabled ? 1 : 0),
-      deleted: 0,
-      skipped: deleted ? 0 : 1,
-      updated: 0,
-      failed: 0,
-    });
-    const after = await p.extensionsByUser();
-    expect(after.get(r.id)?.source).toBe('SYNCED');
-    expect(after.get(d.id)?.source).toBe('SYNCED');
-    // Kept extensions are the same ones as before (same id, same number); deleted ones come back new.
-    expect(after.get(r.id)?.id === before.get(r.id)?.id).toBe(!deleted);
-    expect(after.get(d.id)?.id === before.get(d.id)?.id).toBe(!disabled);
-    expect(after.get(r.id)?.number).toBe(before.get(r.id)?.number);
-    expect(after.has(s.id)).toBe(!deleted);
-  });
-
-  it.each([true, false])('U5 a user with the email of a hand-made extension, auto-associate %s', async (autoAssociate) => {
-    const t = tag();
-    const user = await world.user('U5Dup', { mail: `U5.Dup.${t}@${world.domain}`, jobTitle: 'Engineer', mobilePhone: '+1 425 555 0123' });
-    const g = await world.group(`U5 ${t}`, { members: [user.id] });
-    const p = await world.pbx();
-    const manual = await p.createExtension({
-      number: '3000',
-      firstName: 'Old',
-      lastName: 'Name',
-      email: `u5.dup.${t}@${world.domain}`,
-      jobTitle: 'Old job',
-      callerIdName: 'Front desk',
-    });
-
-    const run = await p.saveUserRule({ range: 'BY_GROUPS', groupIds: [g.id], autoAssociate });
-    const exts = await p.extensions();
-    expect(exts).toHaveLength(1);
-    if (autoAssociate) {
-      expect(run?.users).toMatchObject({ associated: 1, created: 0, failed: 0 });
-      const [item] = await p.items(run?.id as string);
-      expect(item).toMatchObject({ action: 'ASSOCIATE', reason: 'EMAIL_MATCH', objectId: user.id, targetId: manual.id, number: '3000' });
-      // The same extension, taken over: synced, its user information overwritten, number and PBX fields kept.
-      expect(exts[0]).toMatchObject({
-        id: manual.id,
-        number: '3000',
-        source: 'SYNCED',
-        externalId: user.id,
-        firstName: 'U5Dup',
-        lastName: 'Test',
-        email: `U5.Dup.${t}@${world.domain}`,
+  it.each([true, false])(
+    'U5 a user with the email of a hand-made extension, auto-associate %s',
+    async (autoAssociate) => {
+      const t = tag();
+      const user = await world.user('U5Dup', {
+        mail: `U5.Dup.${t}@${world.domain}`,
         jobTitle: 'Engineer',
-        mobileNumber: '+1 425 555 0123',
+        mobilePhone: '+1 425 555 0123',
+      });
+      const g = await world.group(`U5 ${t}`, { members: [user.id] });
+      const p = await world.pbx();
+      const manual = await p.createExtension({
+        number: '3000',
+        firstName: 'Old',
+        lastName: 'Name',
+        email: `u5.dup.${t}@${world.domain}`,
+        jobTitle: 'Old job',
         callerIdName: 'Front desk',
       });
-      expect(exts[0].lockedFields.length).toBeGreaterThan(0);
-      // Associated once: the next sync has nothing to do.
-      const next = await p.sync(['USERS']);
-      expect(next.users).toMatchObject({ associated: 0, created: 0, updated: 0, failed: 0 });
-    } else {
-      expect(run?.users).toMatchObject({ associated: 0, created: 0, failed: 1 });
-      const fails = await p.items(run?.id as string, 'FAIL');
-      expect(fails).toEqual([
-        expect.objectContaining({
+
+      const run = await p.saveUserRule({ range: 'BY_GROUPS', groupIds: [g.id], autoAssociate });
+      const exts = await p.extensions();
+      expect(exts).toHaveLength(1);
+      if (autoAssociate) {
+        expect(run?.users).toMatchObject({ associated: 1, created: 0, failed: 0 });
+        const [item] = await p.items(run?.id as string);
+        expect(item).toMatchObject({
+          action: 'ASSOCIATE',
+          reason: 'EMAIL_MATCH',
           objectId: user.id,
-          objectName: 'U5Dup',
-          userPrincipalName: user.userPrincipalName,
-          reason: 'DUPLICATE_EMAIL',
-          state: 'REPORTED',
-        }),
-      ]);
-      expect(fails[0].detail).toContain('auto associate is off');
-      expect(exts[0]).toMatchObject({ id: manual.id, source: 'MANUAL', firstName: 'Old', externalId: null, lockedFields: [] });
-    }
-  });
+          targetId: manual.id,
+          number: '3000',
+        });
+        // The same extension, taken over: synced, its user information overwritten, number and PBX fields kept.
+        expect(exts[0]).toMatchObject({
+          id: manual.id,
+          number: '3000',
+          source: 'SYNCED',
+          externalId: user.id,
+          firstName: 'U5Dup',
+          lastName: 'Test',
+          email: `U5.Dup.${t}@${world.domain}`,
+          jobTitle: 'Engineer',
+          mobileNumber: '+1 425 555 0123',
+          callerIdName: 'Front desk',
+        });
+        expect(exts[0].lockedFields.length).toBeGreaterThan(0);
+        // Associated once: the next sync has nothing to do.
+        const next = await p.sync(['USERS']);
+        expect(next.users).toMatchObject({ associated: 0, created: 0, updated: 0, failed: 0 });
+      } else {
+        expect(run?.users).toMatchObject({ associated: 0, created: 0, failed: 1 });
+        const fails = await p.items(run?.id as string, 'FAIL');
+        expect(fails).toEqual([
+          expect.objectContaining({
+            objectId: user.id,
+            objectName: 'U5Dup',
+            userPrincipalName: user.userPrincipalName,
+            reason: 'DUPLICATE_EMAIL',
+            state: 'REPORTED',
+          }),
+        ]);
+        expect(fails[0].detail).toContain('auto associate is off');
+        expect(exts[0]).toMatchObject({
+          id: manual.id,
+          source: 'MANUAL',
+          firstName: 'Old',
+          externalId: null,
+          lockedFields: [],
+        });
+      }
+    },
+  );
 
   it('U7 the first save of the rules runs the initial sync at once; a later save waits for the next sync', async () => {
     const a = await world.user('U7a');
@@ -369,10 +461,17 @@ describeEachDb('sync users to extensions (U1–U5, U7–U10)', (leg) => {
     const g2 = await world.group(`U7 Two ${tag()}`, { members: [b.id] });
     const p = await world.pbx();
     const first = await p.saveUserRule({ range: 'BY_GROUPS', groupIds: [g1.id] });
-    expect(first).toMatchObject({ trigger: 'RULES_SAVED', status: 'SUCCEEDED', mode: 'FULL', scopes: ['USERS'] });
+    expect(first).toMatchObject({
+      trigger: 'RULES_SAVED',
+      status: 'SUCCEEDED',
+      mode: 'FULL',
+      scopes: ['USERS'],
+    });
     expect([...(await p.extensionsByUser()).keys()]).toEqual([a.id]);
 
-    const later = await p.ok(SaveUserSyncRuleDocument, { input: { ...USER_RULE, range: 'BY_GROUPS', groupIds: [g2.id] } });
+    const later = await p.ok(SaveUserSyncRuleDocument, {
+      input: { ...USER_RULE, range: 'BY_GROUPS', groupIds: [g2.id] },
+    });
     expect(later.saveUserSyncRule.initialRun).toBeNull();
     await new Promise((r) => setTimeout(r, 300));
     expect((await p.ok(SyncRunsDocument, { first: 10 })).syncRuns.totalCount).toBe(1);
@@ -391,7 +490,14 @@ describeEachDb('sync users to extensions (U1–U5, U7–U10)', (leg) => {
     const p = await world.pbx();
     const manual = await p.createExtension({ number: '5000', email: `u8.assoc.${t}@${world.domain}` });
     const first = await p.saveUserRule({ range: 'BY_GROUPS', groupIds: [g.id], autoAssociate: true });
-    expect(first?.users).toMatchObject({ created: 3, updated: 0, deleted: 0, associated: 0, skipped: 0, failed: 0 });
+    expect(first?.users).toMatchObject({
+      created: 3,
+      updated: 0,
+      deleted: 0,
+      associated: 0,
+      skipped: 0,
+      failed: 0,
+    });
 
     await world.sandbox.admin.updateUser(upd.id, { jobTitle: 'New title', mobilePhone: '+1 425 555 0142' });
     await world.sandbox.admin.removeMember(g.id, leave.id);
@@ -405,17 +511,31 @@ describeEachDb('sync users to extensions (U1–U5, U7–U10)', (leg) => {
     const run = await p.sync(['USERS']);
     expect(run).toMatchObject({ status: 'SUCCEEDED', mode: 'DELTA', trigger: 'MANUAL' });
     expect(run.startedAt && run.finishedAt).toBeTruthy();
-    expect(run.users).toEqual({ created: 1, updated: 1, associated: 1, deleted: 1, released: 0, skipped: 1, failed: 2, held: 0 });
+    expect(run.users).toEqual({
+      created: 1,
+      updated: 1,
+      associated: 1,
+      deleted: 1,
+      released: 0,
+      skipped: 1,
+      failed: 2,
+      held: 0,
+    });
 
     const items = byObject(await p.items(run.id));
     expect(items.size).toBe(7);
     expect(items.get(fresh.id)).toMatchObject({ action: 'CREATE', reason: 'NEW_USER', state: 'APPLIED' });
     expect(items.get(upd.id)).toMatchObject({ action: 'UPDATE', reason: 'USER_CHANGED' });
-    expect(JSON.parse(items.get(upd.id)?.changes ?? '[]').map((c: { field: string }) => c.field).sort()).toEqual([
-      'jobTitle',
-      'mobileNumber',
-    ]);
-    expect(items.get(assoc.id)).toMatchObject({ action: 'ASSOCIATE', reason: 'EMAIL_MATCH', targetId: manual.id });
+    expect(
+      JSON.parse(items.get(upd.id)?.changes ?? '[]')
+        .map((c: { field: string }) => c.field)
+        .sort(),
+    ).toEqual(['jobTitle', 'mobileNumber']);
+    expect(items.get(assoc.id)).toMatchObject({
+      action: 'ASSOCIATE',
+      reason: 'EMAIL_MATCH',
+      targetId: manual.id,
+    });
     expect(items.get(leave.id)).toMatchObject({ action: 'DELETE', reason: 'OUT_OF_RANGE' });
     expect(items.get(off.id)).toMatchObject({ action: 'SKIP', reason: 'USER_DISABLED', state: 'REPORTED' });
 
@@ -424,10 +544,17 @@ describeEachDb('sync users to extensions (U1–U5, U7–U10)', (leg) => {
     const conn1 = page1.syncRun?.items;
     expect(conn1?.totalCount).toBe(2);
     expect(conn1?.pageInfo.hasNextPage).toBe(true);
-    const page2 = await p.ok(SyncRunDocument, { id: run.id, action: 'FAIL', first: 1, after: conn1?.pageInfo.endCursor });
+    const page2 = await p.ok(SyncRunDocument, {
+      id: run.id,
+      action: 'FAIL',
+      first: 1,
+      after: conn1?.pageInfo.endCursor,
+    });
     expect(page2.syncRun?.items.pageInfo.hasNextPage).toBe(false);
     const fails = [...(conn1?.nodes ?? []), ...(page2.syncRun?.items.nodes ?? [])];
-    expect(fails.map((f) => [f.objectId, f.objectName, f.userPrincipalName, f.action, f.reason]).sort()).toEqual(
+    expect(
+      fails.map((f) => [f.objectId, f.objectName, f.userPrincipalName, f.action, f.reason]).sort(),
+    ).toEqual(
       [
         [dup1.id, 'U8DupOne', dup1.userPrincipalName, 'FAIL', 'DUPLICATE_EMAIL'],
         [dup2.id, 'U8DupTwo', dup2.userPrincipalName, 'FAIL', 'DUPLICATE_EMAIL'],
@@ -446,7 +573,13 @@ describeEachDb('sync users to extensions (U1–U5, U7–U10)', (leg) => {
     await p.saveUserRule({ range: 'BY_GROUPS', groupIds: [g.id] });
     const ext = (await p.extensionsByUser()).get(user.id);
     expect(ext).toMatchObject({ source: 'SYNCED', externalId: user.id });
-    expect([...(ext?.lockedFields ?? [])].sort()).toEqual(['email', 'firstName', 'jobTitle', 'lastName', 'mobileNumber']);
+    expect([...(ext?.lockedFields ?? [])].sort()).toEqual([
+      'email',
+      'firstName',
+      'jobTitle',
+      'lastName',
+      'mobileNumber',
+    ]);
     const id = ext?.id as string;
 
     for (const input of [
@@ -461,10 +594,15 @@ describeEachDb('sync users to extensions (U1–U5, U7–U10)', (leg) => {
         expect.objectContaining({ code: 'LOCKED_BY_SYNC', field: Object.keys(input)[0] }),
       ]);
     }
-    expect(errorsOf(await p.raw(DeleteExtensionDocument, { id }))).toEqual([expect.objectContaining({ code: 'LOCKED_BY_SYNC' })]);
+    expect(errorsOf(await p.raw(DeleteExtensionDocument, { id }))).toEqual([
+      expect.objectContaining({ code: 'LOCKED_BY_SYNC' }),
+    ]);
 
     // PBX-managed fields stay editable, and the sync leaves them alone.
-    const pbxEdit = await p.raw(UpdateExtensionDocument, { id, input: { callerIdName: 'Desk 9', notes: 'by hand' } });
+    const pbxEdit = await p.raw(UpdateExtensionDocument, {
+      id,
+      input: { callerIdName: 'Desk 9', notes: 'by hand' },
+    });
     expect(pbxEdit.body.errors).toBeUndefined();
     await world.sandbox.admin.updateUser(user.id, { jobTitle: 'Lead Analyst' });
     const run = await p.sync(['USERS']);
@@ -476,6 +614,35 @@ describeEachDb('sync users to extensions (U1–U5, U7–U10)', (leg) => {
       notes: 'by hand',
       source: 'SYNCED',
     });
+  });
+
+  it('U9 synced fields fit the extension: long directory values are shortened or left out, and said so (both databases)', async () => {
+    const room = `Conference Room ${'Ä'.repeat(70)} 🎧`;
+    const longMobile = '+49 (0) 151 1234 5678 / +49 30 1234 5678 9';
+    const user = await world.user('U9Long', {
+      givenName: undefined,
+      surname: undefined,
+      displayName: room,
+      mobilePhone: longMobile,
+    });
+    const g = await world.group(`U9 Long ${tag()}`, { members: [user.id] });
+    const p = await world.pbx();
+    const run = await p.saveUserRule({ range: 'BY_GROUPS', groupIds: [g.id] });
+    expect(run).toMatchObject({
+      status: 'SUCCEEDED',
+      users: expect.objectContaining({ created: 1, failed: 0 }),
+    });
+    const ext = (await p.extensionsByUser()).get(user.id);
+    expect(ext?.firstName).toBe(Array.from(room).slice(0, 64).join(''));
+    expect(ext?.mobileNumber).toBeNull();
+    const [item] = await p.items(run?.id as string);
+    expect(item.detail).toContain('first name shortened to 64 characters');
+    expect(item.detail).toContain(`mobilePhone "${longMobile}"`);
+    // Fitted values are stable: the next sync has nothing to change; a fitting value comes through.
+    expect((await p.sync(['USERS'])).users).toMatchObject({ updated: 0, failed: 0 });
+    await world.sandbox.admin.updateUser(user.id, { mobilePhone: '+49 151 1234 5678' });
+    expect((await p.sync(['USERS'])).users).toMatchObject({ updated: 1, failed: 0 });
+    expect((await p.extensionsByUser()).get(user.id)?.mobileNumber).toBe('+49 151 1234 5678');
   });
 
   it('U10 users past the extension capacity are reported CAPACITY_REACHED; room made later is used', async () => {
@@ -501,7 +668,9 @@ describeEachDb('sync users to extensions (U1–U5, U7–U10)', (leg) => {
     const second = await p.sync(['USERS']);
     expect(second.users).toMatchObject({ created: 1, failed: 1 });
     expect((await p.extensionsByUser()).has(d.id)).toBe(true);
-    expect((await p.items(second.id, 'FAIL')).map((f) => [f.objectId, f.reason])).toEqual([[e.id, 'CAPACITY_REACHED']]);
+    expect((await p.items(second.id, 'FAIL')).map((f) => [f.objectId, f.reason])).toEqual([
+      [e.id, 'CAPACITY_REACHED'],
+    ]);
 
     // A delete in the same run frees room for a create.
     await world.sandbox.admin.hardDeleteUser(a.id);

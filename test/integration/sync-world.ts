@@ -3,7 +3,14 @@ import type { TypedDocumentNode } from '@graphql-typed-document-node/core';
 import type { Agent } from 'undici';
 import { expect } from 'vitest';
 import type { Gateway } from '../../src/gateway.js';
-import type { AdminGroup, AdminUser, CreateGroupInput, CreateUserInput, Sandbox, SandboxOptions } from '../../src/sandbox/index.js';
+import type {
+  AdminGroup,
+  AdminUser,
+  CreateGroupInput,
+  CreateUserInput,
+  Sandbox,
+  SandboxOptions,
+} from '../../src/sandbox/index.js';
 import {
   CreateExtensionDocument,
   type CreateExtensionInput,
@@ -19,7 +26,14 @@ import {
 } from '../generated/graphql.js';
 import type { DbLeg, TestDatabase } from '../support/db.js';
 import { type GqlResponse, gql, seedPbx, startTestGateway } from '../support/gateway.js';
-import { allExtensions, connectIntegration, runItems, sandboxEnv, startTestSandbox, waitForRun } from '../support/sandbox.js';
+import {
+  allExtensions,
+  connectIntegration,
+  runItems,
+  sandboxEnv,
+  startTestSandbox,
+  waitForRun,
+} from '../support/sandbox.js';
 
 /**
  * The world of the sync e2e files (sync-users, sync-groups, sync-guard): one sandbox tenant
@@ -66,7 +80,8 @@ export class PbxClient {
 
   async ok<TData, TVars>(document: TypedDocumentNode<TData, TVars>, variables?: TVars): Promise<TData> {
     const res = await gql(this.url, this.key, document, variables);
-    if (res.body.errors?.length || !res.body.data) throw new Error(JSON.stringify(res.body.errors ?? res.body));
+    if (res.body.errors?.length || !res.body.data)
+      throw new Error(JSON.stringify(res.body.errors ?? res.body));
     return res.body.data;
   }
 
@@ -109,7 +124,9 @@ export class PbxClient {
 
   /** Extensions by the Entra user id they are synced to. */
   async extensionsByUser() {
-    return new Map((await this.extensions()).filter((e) => e.externalId).map((e) => [e.externalId as string, e]));
+    return new Map(
+      (await this.extensions()).filter((e) => e.externalId).map((e) => [e.externalId as string, e]),
+    );
   }
 
   async groups() {
@@ -122,7 +139,9 @@ export class PbxClient {
   }
 
   async createExtension(input: Partial<CreateExtensionInput> & { number: string }) {
-    const data = await this.ok(CreateExtensionDocument, { input: { firstName: 'Manual', lastName: 'Ext', ...input } });
+    const data = await this.ok(CreateExtensionDocument, {
+      input: { firstName: 'Manual', lastName: 'Ext', ...input },
+    });
     return data.createExtension;
   }
 }
@@ -146,7 +165,13 @@ export interface SyncWorld {
 
 export async function startSyncWorld(leg: DbLeg, options: SandboxOptions = {}): Promise<SyncWorld> {
   const db = await leg.create();
-  const { sandbox, agent } = await startTestSandbox({ autoSignIn: true, users: 40, groups: 10, seed: 11, ...options });
+  const { sandbox, agent } = await startTestSandbox({
+    autoSignIn: true,
+    users: 40,
+    groups: 10,
+    seed: 11,
+    ...options,
+  });
   const gateway = await startTestGateway(db, sandboxEnv(sandbox));
   await sandbox.admin.addRedirectUri(sandbox.info.clientId, `${gateway.url}/oauth/microsoft/callback`);
   const domain = String((await sandbox.admin.info()).defaultDomain);
@@ -186,7 +211,8 @@ export async function startSyncWorld(leg: DbLeg, options: SandboxOptions = {}): 
     },
     async cleanup() {
       for (const id of users) await sandbox.admin.hardDeleteUser(id).catch(() => undefined);
-      for (const id of groups) await sandbox.admin.deleteGroup(id, { permanent: true }).catch(() => undefined);
+      for (const id of groups)
+        await sandbox.admin.deleteGroup(id, { permanent: true }).catch(() => undefined);
       users = [];
       groups = [];
       await sandbox.admin.resetFaults();

@@ -147,7 +147,17 @@ describeEachDb('U6 Linkus welcome emails through the mail queue and SMTP', (leg)
     t('start');
     for (const id of created) await sandbox?.admin.hardDeleteUser(id).catch(() => undefined);
     t('users');
-    for (const g of gateways) { await g.stop(); t('gw'); }
+    for (const g of gateways) {
+      const timer = setTimeout(async () => {
+        for (const [name, q] of g.queues.queues) {
+          const jobs = await q.getJobs(['active', 'waiting', 'delayed']);
+          console.error('STUCK', name, JSON.stringify(jobs.map((j) => ({ name: j.name, data: j.data, state: j.processedOn, attempts: j.attemptsMade }))));
+        }
+      }, 5000);
+      await g.stop();
+      clearTimeout(timer);
+      t('gw');
+    }
     await smtp?.close();
     t('smtp');
     await agent?.close();

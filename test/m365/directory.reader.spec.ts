@@ -320,7 +320,7 @@ describe('throttling', () => {
     const admin = await allAdminGroups(t.sandbox);
     const groupIds = new Set(admin.map((g) => g.id));
     const batchReader = readerFor(t, { groupRead: 'batch' });
-    await t.sandbox.admin.setFaults({ resourceUnitLimit: 30 });
+    await t.sandbox.admin.setFaults({ resourceUnitLimit: 45 });
     try {
       const { items } = await drain(await batchReader.readGroups(app));
       expect(byId(items)).toEqual(new Map(admin.map((g) => [g.id, expectedGroup(g, groupIds)])));
