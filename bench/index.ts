@@ -4,6 +4,7 @@
  *   sync         the gateway's sync against the sandbox tenant, end to end (bench/sync.bench.ts)
  *   planner      the pure planners at scale (bench/planner.bench.ts)
  *   propagation  how long a directory change takes to reach the PBX (bench/propagation.bench.ts)
+ *   insert       the first full sync's bulk writes, as done now and with bound parameters (bench/insert.bench.ts)
  *   cpuprofile   summarizes a .cpuprofile file (e.g. one written by `sync --profile`)
  *
  * Each command is a module that exports its entry point taking argv (or, for planner, a
@@ -27,6 +28,11 @@ const COMMANDS: Record<string, Command> = {
   propagation: {
     describe: 'from a change in the tenant to the extension, through change notifications: p50 / p95 / max',
     run: async (argv) => (await import('./propagation.bench.js')).runPropagation(argv),
+  },
+  insert: {
+    describe:
+      "the full sync's bulk writes (extensions, snapshot): as the gateway does them vs bound parameters",
+    run: async (argv) => (await import('./insert.bench.js')).main(argv),
   },
   cpuprofile: {
     describe: 'summarize a .cpuprofile: self time by area and function, inclusive time of project functions',

@@ -19,6 +19,7 @@ import path from 'node:path';
 import type { AdminUser, SandboxAdminClient } from '../src/sandbox/admin-client.js';
 import { Args } from './support/args.js';
 import { formatSummary } from './support/cpuprofile.js';
+import { formatHeapSummary } from './support/heapprofile.js';
 import { procStatus } from './support/proc.js';
 import { type SandboxProcess, startSandboxProcess } from './support/sandbox-process.js';
 import { type BenchDatabase, createPostgres, createSqlite, ensureRedis } from './support/services.js';
@@ -190,11 +191,13 @@ function runLeg(
   legIndex: number,
   sandbox: SandboxProcess,
   changes: number,
+  legNodeArgs: string[],
 ): Promise<LegResult> {
   return new Promise((resolve, reject) => {
     const child: ChildProcess = spawn(
       process.execPath,
-      ['--import', 'tsx', path.resolve('bench/sync/leg.ts')],
+      // --expose-gc: the retained heap is measured after each run, once the run is over.
+      ['--expose-gc', ...legNodeArgs, '--import', 'tsx', path.resolve('bench/sync/leg.ts')],
       {
         stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
         env: { ...process.env, BENCH_LEG: JSON.stringify(input) },
@@ -244,6 +247,15 @@ function peak(p: PhaseResult): number {
   return p.memory.hwmRss ?? p.memory.sampledRss;
 }
 
+function heapCell(p: PhaseResult): string {
+  const kept = p.afterGc ? `${mbs(p.afterGc.heapUsed)} / ${mbs(p.afterGc.rss)}` : 'n/a';
+  return `${mbs(p.memory.sampledHeapUsed)} / ${kept}`;
+}
+
+function loadCell(p: PhaseResult): string {
+  return `${p.load[0].toFixed(1)} → ${p.load[1].toFixed(1)}`;
+}
+
 function table(rows: string[][]): string {
   const widths = rows[0].map((_, c) => Math.max(...rows.map((r) => (r[c] ?? '').length)));
   return rows
@@ -271,6 +283,11 @@ function report(legs: LegRun[], opts: { users: number; groups: number; changes: 
   });
   row('', 'run time (startedAt → finishedAt)', '', (r) => sec(ph(r, 'full').runMs));
   row('', 'result (users)', '', (r) => counts(ph(r, 'full')));
+  row('', 'FAIL reasons (first 2,000)', '', (r) =>
+    Object.entries(ph(r, 'full').failReasons ?? {})
+      .map(([k, v]) => `${k} ${fmtInt(v)}`)
+      .join(', '),
+  );
   row('', "Graph requests (run's graphRequests)", '≤ 1.1 × bound', (r) => {
     const p = ph(r, 'full');
     const lb = p.lowerBound as LowerBound;
@@ -301,6 +318,14 @@ function report(legs: LegRun[], opts: { users: number; groups: number; changes: 
     const p = ph(r, 'full');
     return `${sec(p.memory.cpuMs)} / ${sec(p.memory.otherCpuMs)}`;
   });
+  row('', 'heap peak (sampled) / heap and RSS kept after GC', '', (r) => heapCell(ph(r, 'full')));
+  row(
+    '',
+    '  where the RSS / heap peaks were',
+    '',
+    (r) => `${ph(r, 'full').peakAt.rss} / ${ph(r, 'full').peakAt.heap}`,
+  );
+  row('', 'load average (1 min) at start → end', '', (r) => loadCell(ph(r, 'full')));
 
   row('no-change re-sync', 'wall time (syncNow → run ended)', '≤ 2 s', (r) => {
     const p = ph(r, 'nochange');
@@ -320,6 +345,14 @@ function report(legs: LegRun[], opts: { users: number; groups: number; changes: 
     const p = ph(r, 'nochange');
     return `${sec(p.memory.cpuMs)} / ${sec(p.memory.otherCpuMs)}`;
   });
+  row('', 'heap peak (sampled) / heap and RSS kept after GC', '', (r) => heapCell(ph(r, 'nochange')));
+  row(
+    '',
+    '  where the RSS / heap peaks were',
+    '',
+    (r) => `${ph(r, 'nochange').peakAt.rss} / ${ph(r, 'nochange').peakAt.heap}`,
+  );
+  row('', 'load average (1 min) at start → end', '', (r) => loadCell(ph(r, 'nochange')));
 
   row(`${fmtInt(opts.changes)} changed users`, 'wall time (syncNow → run ended)', '≤ 10 s', (r) => {
     const p = ph(r, 'changes');
@@ -340,6 +373,14 @@ function report(legs: LegRun[], opts: { users: number; groups: number; changes: 
     const p = ph(r, 'changes');
     return `${sec(p.memory.cpuMs)} / ${sec(p.memory.otherCpuMs)}`;
   });
+  row('', 'heap peak (sampled) / heap and RSS kept after GC', '', (r) => heapCell(ph(r, 'changes')));
+  row(
+    '',
+    '  where the RSS / heap peaks were',
+    '',
+    (r) => `${ph(r, 'changes').peakAt.rss} / ${ph(r, 'changes').peakAt.heap}`,
+  );
+  row('', 'load average (1 min) at start → end', '', (r) => loadCell(ph(r, 'changes')));
   row('process', 'RSS, code loaded, before startGateway', '', (r) => mbs(r.baselineRss));
   row('', 'RSS gateway started + connected, idle', '', (r) => mbs(r.idleGatewayRss));
   row('', 'change triggers during the bench', '', (r) => r.changeTriggers);
@@ -355,7 +396,9 @@ function breakdown(legs: LegRun[]) {
     if (!l.result) continue;
     for (const p of l.result.phases) {
       console.log(`\n${l.label}, ${p.phase} (${sec(p.wallMs)}):`);
-      const rows = [['stretch', 'time', 'SQL time', 'statements', 'Graph req', 'top SQL']];
+      const rows = [
+        ['stretch', 'time', 'SQL time', 'statements', 'Graph req', 'heap / RSS after', 'top SQL'],
+      ];
       for (const s of p.segments) {
         rows.push([
           `  ${s.label}`,
@@ -363,6 +406,7 @@ function breakdown(legs: LegRun[]) {
           sec(s.sqlMs),
           fmtInt(s.statements),
           s.requests == null ? '' : fmtInt(s.requests),
+          s.heapUsed == null ? '' : `${mbs(s.heapUsed)} / ${mbs(s.rss)}`,
           s.topSql.join('; '),
         ]);
       }
@@ -374,7 +418,8 @@ function breakdown(legs: LegRun[]) {
 // ------------------------------------------------------------------ main
 
 const USAGE = `usage: npm run bench -- sync [--users 100000] [--groups 5000] [--latency 0[,300]] [--db sqlite,postgresql]
-                           [--changes 1000] [--seed 42] [--profile] [--log-level error] [--run-timeout-min 30]`;
+                           [--changes 1000] [--seed 42] [--profile] [--log-level error] [--run-timeout-min 30]
+                           [--gateway-node-args "--max-old-space-size=384"]`;
 
 export async function main(argv: readonly string[]): Promise<void> {
   if (argv.includes('--help') || argv.includes('-h')) {
@@ -393,11 +438,13 @@ export async function main(argv: readonly string[]): Promise<void> {
     : null;
   const logLevel = args.string('log-level', 'error');
   const runTimeoutMs = args.number('run-timeout-min', 30) * 60_000;
+  // e.g. --gateway-node-args "--max-old-space-size=384": node options of the gateway's process only.
+  const legNodeArgs = args.string('gateway-node-args', '').split(/\s+/).filter(Boolean);
   for (const d of dbs)
     if (d !== 'sqlite' && d !== 'postgresql') throw new Error(`--db: unknown database '${d}'\n${USAGE}`);
 
   console.log(
-    `sync bench: ${fmtInt(users)} users, ${fmtInt(groups)} groups (seed ${seed}); latency ${latencies.join(', ')} ms; ${dbs.join(', ')}; ${fmtInt(changes)} changes; ${os.cpus().length} CPUs, node ${process.version}`,
+    `sync bench: ${fmtInt(users)} users, ${fmtInt(groups)} groups (seed ${seed}); latency ${latencies.join(', ')} ms; ${dbs.join(', ')}; ${fmtInt(changes)} changes; ${os.cpus().length} CPUs, node ${process.version}${legNodeArgs.length ? `; gateway node args ${legNodeArgs.join(' ')}` : ''}`,
   );
   const redis = await ensureRedis();
   const startedSandbox = performance.now();
@@ -445,6 +492,7 @@ export async function main(argv: readonly string[]): Promise<void> {
             index++,
             sandbox,
             changes,
+            legNodeArgs,
           );
         } catch (err) {
           leg.skipped = `failed: ${(err as Error).message}`;
@@ -482,6 +530,10 @@ export async function main(argv: readonly string[]): Promise<void> {
     for (const l of legs) {
       for (const p of l.result?.phases ?? []) {
         if (p.profile) console.log(`\n${formatSummary(p.profile, `${l.label}, ${p.phase}`, 20)}`);
+        if (p.heap)
+          console.log(
+            `\n${formatHeapSummary(p.heap.summary, `${l.label}, ${p.phase}, heap at ${p.heap.at}`)}`,
+          );
       }
     }
   }

@@ -1,4 +1,5 @@
 import { readFileSync } from 'node:fs';
+import type { SourceMaps } from './sourcemaps.js';
 
 /** V8's .cpuprofile (what `node --cpu-prof` and the inspector's Profiler.stop give). */
 export interface CpuProfile {
@@ -25,7 +26,7 @@ export interface ProfileSummary {
 
 const root = process.cwd();
 
-function shortUrl(url: string): string {
+export function shortUrl(url: string): string {
   const u = url.replace(/^file:\/\//, '');
   const nm = u.lastIndexOf('/node_modules/');
   if (nm >= 0) return u.slice(nm + '/node_modules/'.length);
@@ -51,16 +52,23 @@ function area(url: string, fn: string): string {
   return u;
 }
 
-export function summarizeProfile(profile: CpuProfile, top = 25): ProfileSummary {
+/** `name file:line`, the line taken from the source map when the code was compiled (tsx). */
+export function frameKey(
+  f: { functionName: string; url: string; lineNumber: number; columnNumber?: number },
+  maps?: SourceMaps,
+): string {
+  const name = f.functionName || '(anonymous)';
+  if (!f.url) return name;
+  const line = maps?.line(f.url, f.lineNumber, f.columnNumber ?? 0) ?? f.lineNumber + 1;
+  return `${name} ${shortUrl(f.url)}:${line}`;
+}
+
+export function summarizeProfile(profile: CpuProfile, top = 25, maps?: SourceMaps): ProfileSummary {
   const byId = new Map(profile.nodes.map((n) => [n.id, n]));
   const parent = new Map<number, number>();
   for (const n of profile.nodes) for (const c of n.children ?? []) parent.set(c, n.id);
   const keyOf = new Map<number, string>();
-  for (const n of profile.nodes) {
-    const f = n.callFrame;
-    const name = f.functionName || '(anonymous)';
-    keyOf.set(n.id, f.url ? `${name} ${shortUrl(f.url)}:${f.lineNumber + 1}` : name);
-  }
+  for (const n of profile.nodes) keyOf.set(n.id, frameKey(n.callFrame, maps));
   const self = new Map<string, number>();
   const areas = new Map<string, number>();
   const inclusive = new Map<string, number>();

@@ -60,6 +60,9 @@ export class PeakMemory {
   private timer: NodeJS.Timeout | undefined;
   private sampledSelf = 0;
   private sampledOther = 0;
+  private sampledHeap = 0;
+  private sampledRssAt = 0;
+  private sampledHeapAt = 0;
   private samples = 0;
   private hwmReset = { self: false, other: false };
   private cpuAtStart = { self: 0, other: 0 as number | null };
@@ -71,7 +74,11 @@ export class PeakMemory {
 
   start(): void {
     this.stop();
-    this.sampledSelf = process.memoryUsage().rss;
+    const m = process.memoryUsage();
+    this.sampledSelf = m.rss;
+    this.sampledHeap = m.heapUsed;
+    this.sampledRssAt = performance.now();
+    this.sampledHeapAt = this.sampledRssAt;
     this.sampledOther = this.otherPid ? (procStatus(this.otherPid)?.rssBytes ?? 0) : 0;
     this.samples = 1;
     this.hwmReset = { self: resetPeak('self'), other: this.otherPid ? resetPeak(this.otherPid) : false };
@@ -86,7 +93,15 @@ export class PeakMemory {
 
   private sample(): void {
     this.samples++;
-    this.sampledSelf = Math.max(this.sampledSelf, process.memoryUsage().rss);
+    const m = process.memoryUsage();
+    if (m.rss > this.sampledSelf) {
+      this.sampledSelf = m.rss;
+      this.sampledRssAt = performance.now();
+    }
+    if (m.heapUsed > this.sampledHeap) {
+      this.sampledHeap = m.heapUsed;
+      this.sampledHeapAt = performance.now();
+    }
     if (this.otherPid)
       this.sampledOther = Math.max(this.sampledOther, procStatus(this.otherPid)?.rssBytes ?? 0);
   }
@@ -102,6 +117,9 @@ export class PeakMemory {
     const otherCpu = this.otherPid ? cpuTimeMs(this.otherPid) : null;
     return {
       sampledRss: this.sampledSelf,
+      sampledHeapUsed: this.sampledHeap,
+      sampledRssAt: this.sampledRssAt,
+      sampledHeapAt: this.sampledHeapAt,
       hwmRss: this.hwmReset.self && self ? self.peakBytes : null,
       otherSampledRss: this.otherPid ? this.sampledOther : null,
       otherHwmRss: this.hwmReset.other && other ? other.peakBytes : null,
@@ -115,6 +133,11 @@ export class PeakMemory {
 export interface PeakReport {
   /** max of process.memoryUsage().rss sampled during the window (bytes) */
   sampledRss: number;
+  /** max of process.memoryUsage().heapUsed sampled during the window (bytes) */
+  sampledHeapUsed: number;
+  /** when the sampled maxima were seen (performance.now() of this process) */
+  sampledRssAt: number;
+  sampledHeapAt: number;
   /** VmHWM of this process over the window (bytes), null when it could not be reset */
   hwmRss: number | null;
   otherSampledRss: number | null;

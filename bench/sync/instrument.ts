@@ -20,8 +20,20 @@ export type TimelineEvent =
       done: number;
       total: number;
       graphRequests: number;
+      heapUsed: number;
+      rss: number;
     }
-  | { type: 'read'; t: number; end: number; method: string; pages: number; items: number; requests: number }
+  | {
+      type: 'read';
+      t: number;
+      end: number;
+      method: string;
+      pages: number;
+      items: number;
+      requests: number;
+      heapUsed: number;
+      rss: number;
+    }
   | { type: 'sql'; t: number; end: number; kind: string };
 
 export class Timeline {
@@ -29,10 +41,13 @@ export class Timeline {
   private readonly finals = new Map<string, { t: number; resolve?: () => void }>();
   private readonly waiters = new Map<string, Array<(t: number) => void>>();
   readonly runIds = new Set<string>();
+  /** Called synchronously at each progress event (e.g. to take a heap sample at that moment). */
+  onProgress: ((run: SyncRunData) => void) | null = null;
 
   progress(run: SyncRunData): void {
     const t = performance.now();
     this.runIds.add(run.id);
+    const mem = process.memoryUsage();
     this.events.push({
       type: 'progress',
       t,
@@ -41,7 +56,10 @@ export class Timeline {
       done: run.done,
       total: run.total,
       graphRequests: run.graphRequests ?? 0,
+      heapUsed: mem.heapUsed,
+      rss: mem.rss,
     });
+    this.onProgress?.(run);
     if (['SUCCEEDED', 'FAILED', 'HELD'].includes(run.phase)) {
       this.finals.set(run.id, { t });
       for (const w of this.waiters.get(run.id) ?? []) w(t);
@@ -73,7 +91,8 @@ export class Timeline {
 }
 
 function sqlKind(sql: string): string {
-  const s = sql.replace(/\s+/g, ' ').trim().toLowerCase();
+  // The head is enough (a 500-row INSERT is hundreds of kB: do not scan it all).
+  const s = sql.slice(0, 300).replace(/\s+/g, ' ').trim().toLowerCase();
   const m =
     /^(insert into|delete from|update) [`"]?(\w+)/.exec(s) ??
     /^(select) .*? from [`"]?(\w+)/.exec(s) ??
@@ -102,8 +121,11 @@ function wrapStream<T>(
         yield page;
       }
     } finally {
+      const mem = process.memoryUsage();
       timeline.events.push({
         type: 'read',
+        heapUsed: mem.heapUsed,
+        rss: mem.rss,
         t,
         end: performance.now(),
         method,

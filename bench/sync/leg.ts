@@ -9,6 +9,7 @@ import 'reflect-metadata';
 import { randomBytes } from 'node:crypto';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { Session } from 'node:inspector/promises';
+import os from 'node:os';
 import path from 'node:path';
 import { Redis } from 'ioredis';
 import { Agent } from 'undici';
@@ -30,9 +31,11 @@ import {
   saveUserSyncRule,
   syncNow,
 } from '../support/gateway-client.js';
+import { type HeapSummary, type SamplingHeapProfile, summarizeHeapProfile } from '../support/heapprofile.js';
 import { PeakMemory, type PeakReport } from '../support/proc.js';
+import { SourceMaps } from '../support/sourcemaps.js';
 import { instrumentGateway, Timeline } from './instrument.js';
-import { type Segment, segmentsOf } from './segments.js';
+import { type Segment, segmentAt, segmentsOf } from './segments.js';
 
 export interface LegInput {
   label: string;
@@ -63,6 +66,16 @@ export interface PhaseResult {
   segments: Segment[];
   profile: ProfileSummary | null;
   profileFile: string | null;
+  /** sampling heap profile taken at the run's highest heap seen at a progress event (with --profile) */
+  heap: { summary: HeapSummary; at: string } | null;
+  /** heap used and RSS once the run had ended and a full GC ran: what the gateway keeps */
+  afterGc: { heapUsed: number; rss: number } | null;
+  /** 1-minute load average at the start and at the end of the run (other processes on the machine) */
+  load: [number, number];
+  /** in which stretch of the run the sampled RSS and heap peaks were seen */
+  peakAt: { rss: string; heap: string };
+  /** FAIL items of the run by reason (first 2,000 items) */
+  failReasons?: Record<string, number>;
   /** what the orchestrator did to the tenant before this phase */
   tenantChange?: unknown;
   lowerBound?: unknown;
@@ -133,6 +146,31 @@ async function quietChangeTriggers(url: string, key: string, admin: SandboxAdmin
     const { removed } = await admin.resetSubscriptions();
     return `sandbox subscriptions reset (${removed}): ${(err as Error).message.slice(0, 80)}`;
   }
+}
+
+/** The reasons of a run's FAIL items (the first 2,000), as the API lists them. */
+async function failReasons(url: string, key: string, runId: string): Promise<Record<string, number>> {
+  const out: Record<string, number> = {};
+  let after: string | null = null;
+  for (let page = 0; page < 10; page++) {
+    const data: {
+      syncRun: {
+        items: {
+          nodes: Array<{ reason: string }>;
+          pageInfo: { hasNextPage: boolean; endCursor: string | null };
+        };
+      };
+    } = await gql(
+      url,
+      key,
+      'query($id: ID!, $after: String) { syncRun(id: $id) { items(action: FAIL, first: 200, after: $after) { nodes { reason } pageInfo { hasNextPage endCursor } } } }',
+      { id: runId, after },
+    );
+    for (const n of data.syncRun.items.nodes) out[n.reason] = (out[n.reason] ?? 0) + 1;
+    if (!data.syncRun.items.pageInfo.hasNextPage) break;
+    after = data.syncRun.items.pageInfo.endCursor;
+  }
+  return out;
 }
 
 /** The leg's queues, schedulers and topics live under its own prefix: remove them from Redis. */
@@ -222,14 +260,34 @@ async function main() {
       extra: Partial<PhaseResult> = {},
     ) => {
       await admin.resetStats();
-      if (input.profileDir) await session.post('Profiler.start');
+      let heapRaw: { profile: SamplingHeapProfile; at: string } | null = null;
+      let heapTaking: Promise<unknown> | null = null;
+      if (input.profileDir) {
+        await session.post('Profiler.start');
+        await session.post('HeapProfiler.startSampling', { samplingInterval: 64 * 1024 });
+        let highest = 0;
+        // In-process inspector sessions answer synchronously: the sample is of this very moment.
+        timeline.onProgress = (run) => {
+          const used = process.memoryUsage().heapUsed;
+          if (used <= highest * 1.05) return;
+          highest = used;
+          const at = `${run.phase}${run.phase === 'APPLYING' ? ` ${run.done}/${run.total}` : ''}, heap ${Math.round(used / 1048576)} MB`;
+          heapTaking = session.post('HeapProfiler.getSamplingProfile').then((r) => {
+            heapRaw = { profile: (r as { profile: SamplingHeapProfile }).profile, at };
+          });
+        };
+      }
+      const load0 = os.loadavg()[0];
       memory.start();
       const t0 = performance.now();
       const queued = await start();
       if (!queued) throw new Error(`${phase}: no run was started`);
       const t1 = await timeline.finished(queued.id, input.runTimeoutMs);
       const mem = memory.stop();
-      let profile: ProfileSummary | null = null;
+      const load: [number, number] = [load0, os.loadavg()[0]];
+      timeline.onProgress = null;
+      if (heapTaking) await heapTaking;
+      if (input.profileDir) await session.post('HeapProfiler.stopSampling');
       let profileFile: string | null = null;
       if (input.profileDir) {
         const { profile: p } = (await session.post('Profiler.stop')) as { profile: CpuProfile };
@@ -238,7 +296,7 @@ async function main() {
           `${input.label.replace(/[^\w.-]+/g, '_')}-${phase}.cpuprofile`,
         );
         writeFileSync(profileFile, JSON.stringify(p));
-        profile = summarizeProfile(p, 30);
+        raw.set(phase, { cpu: p, heap: heapRaw });
       }
       // The run as the API shows it (as the tests read it).
       let run = await getRun(gateway.url, key, queued.id);
@@ -248,6 +306,14 @@ async function main() {
       }
       if (!run) throw new Error(`${phase}: run ${queued.id} vanished`);
       const stats = await admin.stats();
+      const gc = (globalThis as { gc?: () => void }).gc;
+      let afterGc: PhaseResult['afterGc'] = null;
+      if (gc) {
+        gc();
+        const m = process.memoryUsage();
+        afterGc = { heapUsed: m.heapUsed, rss: m.rss };
+      }
+      const segments = segmentsOf(timeline.events, queued.id, t0, t1);
       const runMs =
         run.startedAt && run.finishedAt ? Date.parse(run.finishedAt) - Date.parse(run.startedAt) : null;
       log(
@@ -261,20 +327,47 @@ async function main() {
         sandboxGraphRequests: stats.graphRequests,
         sandboxThrottled: stats.throttled,
         memory: mem,
-        segments: segmentsOf(timeline.events, queued.id, t0, t1),
-        profile,
+        segments,
+        peakAt: {
+          rss: segmentAt(segments, t0, mem.sampledRssAt),
+          heap: segmentAt(segments, t0, mem.sampledHeapAt),
+        },
+        profile: null,
         profileFile,
+        heap: null,
+        afterGc,
+        load,
         ...extra,
       } satisfies PhaseResult;
     };
 
+    const raw = new Map<
+      PhaseName,
+      { cpu: CpuProfile; heap: { profile: SamplingHeapProfile; at: string } | null }
+    >();
     const phases: PhaseResult[] = [];
     const lowerBound = await ask('lowerBound');
     phases.push(await measure('full', () => saveUserSyncRule(gateway.url, key, RULE), { lowerBound }));
+    phases[0].failReasons = await failReasons(gateway.url, key, phases[0].run.id);
     phases.push(await measure('nochange', () => syncNow(gateway.url, key)));
     const tenantChange = await ask('change');
     phases.push(await measure('changes', () => syncNow(gateway.url, key), { tenantChange }));
 
+    if (input.profileDir) {
+      // Summaries with TypeScript lines: tsx's inline source maps, as V8 reports them.
+      const maps = new SourceMaps();
+      session.on('Debugger.scriptParsed', (m) => {
+        if (m.params.sourceMapURL) maps.add(m.params.url, m.params.sourceMapURL);
+      });
+      await session.post('Debugger.enable');
+      await session.post('Debugger.disable');
+      for (const p of phases) {
+        const r = raw.get(p.phase);
+        if (!r) continue;
+        p.profile = summarizeProfile(r.cpu, 30, maps);
+        if (r.heap) p.heap = { summary: summarizeHeapProfile(r.heap.profile, 15, maps), at: r.heap.at };
+      }
+    }
     const asked = new Set(phases.map((p) => p.run.id));
     const otherRuns = (await listRuns(gateway.url, key, 100))
       .filter((r) => !asked.has(r.id))

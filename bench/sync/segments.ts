@@ -3,6 +3,8 @@ import type { TimelineEvent } from './instrument.js';
 /** One stretch of a run, with the SQL time spent inside it. */
 export interface Segment {
   label: string;
+  /** start (performance.now() of the leg process) */
+  from?: number;
   ms: number;
   sqlMs: number;
   statements: number;
@@ -10,6 +12,9 @@ export interface Segment {
   topSql: string[];
   /** Graph requests made in the segment, when known */
   requests?: number;
+  /** heap used and RSS when the segment ended (bytes), when known */
+  heapUsed?: number;
+  rss?: number;
 }
 
 type Progress = Extract<TimelineEvent, { type: 'progress' }>;
@@ -57,11 +62,25 @@ export function segmentsOf(
       e.type === 'read' && e.t >= (reading?.t ?? requestedAt) && e.t <= (planning?.t ?? endedAt),
   );
   const out: Segment[] = [];
-  const add = (label: string, from: number | undefined, to: number | undefined, requests?: number) => {
+  const add = (
+    label: string,
+    from: number | undefined,
+    to: number | undefined,
+    requests?: number,
+    mem?: { heapUsed: number; rss: number },
+  ) => {
     if (from === undefined || to === undefined || to < from) return;
-    out.push({ label, ms: to - from, ...sqlIn(events, from, to), requests });
+    out.push({
+      label,
+      ms: to - from,
+      ...sqlIn(events, from, to),
+      requests,
+      heapUsed: mem?.heapUsed,
+      rss: mem?.rss,
+    });
   };
-  add('queued → picked up by the worker (job, lock)', requestedAt, reading?.t);
+  const final = progress.find((e) => e.t >= endedAt - 1 && ['SUCCEEDED', 'FAILED', 'HELD'].includes(e.phase));
+  add('queued → picked up by the worker (job, lock)', requestedAt, reading?.t, undefined, reading);
   add('load stored snapshot + settings (before Graph)', reading?.t, reads[0]?.t);
   let cursor = reads[0]?.t;
   for (const r of reads) {
@@ -74,15 +93,39 @@ export function segmentsOf(
     );
     cursor = r.end;
   }
-  add('build snapshot, load extensions, plan users (+groups)', cursor ?? reading?.t, planning?.t);
+  add(
+    'build snapshot, load extensions, plan users (+groups)',
+    cursor ?? reading?.t,
+    planning?.t,
+    undefined,
+    planning,
+  );
   const firstApply = applying[0];
   const lastApply = applying.at(-1);
-  add('PLANNING → APPLYING', planning?.t, firstApply?.t);
+  add('PLANNING → APPLYING', planning?.t, firstApply?.t, undefined, firstApply);
   add(
     `apply user changes: ${Math.max(0, applying.length - 1)} batch(es), ${lastApply?.done ?? 0} items`,
     firstApply?.t,
     lastApply?.t,
+    undefined,
+    lastApply,
   );
-  add('report items, groups, persist snapshot + delta links', lastApply?.t ?? planning?.t, endedAt);
+  add(
+    'report items, groups, persist snapshot + delta links',
+    lastApply?.t ?? planning?.t,
+    endedAt,
+    undefined,
+    final,
+  );
   return out;
+}
+
+/** The label of the segment a moment falls in (for "where was the peak"). */
+export function segmentAt(segments: readonly Segment[], startedAt: number, at: number): string {
+  let t = startedAt;
+  for (const s of segments) {
+    if (s.from !== undefined) t = s.from;
+    if (at >= t && at <= t + s.ms) return s.label;
+  }
+  return 'outside the run';
 }

@@ -32,6 +32,20 @@ export const ensureSchedulesProcessor =
   (deps: ProcessorDeps): Processor<typeof JobName.EnsureSchedules> =>
   async ({ pbxId }) => {
     const ids = pbxId ? [pbxId] : (await deps.openStore().tenants.listPbxs()).map((p) => p.id);
-    for (const id of ids) await ensureSchedule(scheduleDeps(needServices(deps), deps.openStore()), id);
+    let failed = 0;
+    for (const id of ids) {
+      // One PBX that cannot be scheduled (e.g. Redis hiccup) does not keep the others from it.
+      try {
+        await ensureSchedule(scheduleDeps(needServices(deps), deps.openStore()), id);
+      } catch (err) {
+        failed++;
+        deps.logger?.warn(
+          { pbxId: id, err: (err as Error).message },
+          'could not queue the next scheduled sync',
+        );
+      }
+    }
+    // Fail the job (it is retried) when some could not be scheduled; the others are idempotent.
+    if (failed) throw new Error(`${failed} of ${ids.length} PBX schedule(s) could not be queued`);
     return { pbxs: ids.length };
   };

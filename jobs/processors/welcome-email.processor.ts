@@ -20,15 +20,29 @@ export const welcomeEmailProcessor =
   async (payload, job) => {
     const finalAttempt = job.attemptsMade + 1 >= (job.opts.attempts ?? 1);
     const result = await sendWelcomeEmail(
-      { store: deps.openStore(), mailer: deps.mailer ?? NO_MAILER, render: renderWelcomeEmail, now: deps.now },
+      {
+        store: deps.openStore(),
+        mailer: deps.mailer ?? NO_MAILER,
+        render: renderWelcomeEmail,
+        now: deps.now,
+      },
       payload,
       { finalAttempt },
     );
-    const ids = { pbxId: payload.pbxId, runId: payload.runId, extensionId: payload.extensionId, attempt: job.attemptsMade + 1 };
+    const ids = {
+      pbxId: payload.pbxId,
+      runId: payload.runId,
+      extensionId: payload.extensionId,
+      attempt: job.attemptsMade + 1,
+    };
     switch (result.outcome) {
       case 'RETRY':
         deps.logger?.info({ ...ids, err: result.error }, 'welcome email not sent yet; it is retried');
-        throw new Error(result.error);
+        // The job's failure reason is kept in Redis: the SMTP answer (it may name the address)
+        // stays in the database (welcome_email.lastError); the job says only what kind of failure.
+        throw new Error(
+          `Welcome email not sent (${result.responseCode ? `SMTP ${result.responseCode}` : 'no SMTP answer'}); retried. The reason is on the welcome email.`,
+        );
       case 'FAILED':
         deps.logger?.warn({ ...ids, err: result.error }, 'welcome email could not be sent');
         return { status: 'FAILED' };

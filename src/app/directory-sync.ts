@@ -1,5 +1,10 @@
-import { applyDirectoryDelta, createDirectorySnapshot, type DirectorySnapshot } from '../domain/directory-delta.js';
 import type { DirectoryGroup, DirectoryUser } from '../domain/directory.types.js';
+import {
+  applyDirectoryDelta,
+  createDirectorySnapshot,
+  type DirectorySnapshot,
+} from '../domain/directory-delta.js';
+import { planGroupSync } from '../domain/group-sync.planner.js';
 import { IntegrationStatus } from '../domain/integration.js';
 import type {
   GroupPlanItem,
@@ -9,11 +14,10 @@ import type {
   UserSyncPlan,
 } from '../domain/sync-plan.types.js';
 import type { GroupSyncRule, UserSyncRule } from '../domain/sync-rule.types.js';
-import { planGroupSync } from '../domain/group-sync.planner.js';
 import { planUserSync } from '../domain/user-sync.planner.js';
 import type { DirectoryReader } from './directory.port.js';
 import { appCredentials } from './integration.js';
-import { MicrosoftError, type MicrosoftAppCredentials } from './microsoft.port.js';
+import { type MicrosoftAppCredentials, MicrosoftError } from './microsoft.port.js';
 import type { Store } from './ports.js';
 import type { SecretBox } from './secret-box.js';
 import type { SyncPhase, SyncRunData, SyncRunItemData, SyncScope, SyncSettingsData } from './sync.port.js';
@@ -43,7 +47,16 @@ export interface SyncDeps {
 /** How many plan items one transaction applies. */
 export const APPLY_BATCH = 2000;
 
-const EMPTY: PlanSummary = { create: 0, update: 0, associate: 0, delete: 0, release: 0, skip: 0, fail: 0, held: 0 };
+const EMPTY: PlanSummary = {
+  create: 0,
+  update: 0,
+  associate: 0,
+  delete: 0,
+  release: 0,
+  skip: 0,
+  fail: 0,
+  held: 0,
+};
 
 /** Errors worth another attempt of the whole run (the job is retried with backoff). */
 export function isRetryable(err: unknown): boolean {
@@ -90,9 +103,13 @@ async function readDirectory(
   const selectKey = extra.join(',');
 
   let users: DirectoryUser[] | null = null;
-  let userChanges: Awaited<ReturnType<typeof collect<import('../domain/directory-delta.js').UserDeltaRecord>>> | null = null;
+  let userChanges: Awaited<
+    ReturnType<typeof collect<import('../domain/directory-delta.js').UserDeltaRecord>>
+  > | null = null;
   let usersLink: string;
-  const canDeltaUsers = Boolean(settings.usersDeltaLink && settings.lastFullReadAt && settings.usersDeltaSelect === selectKey);
+  const canDeltaUsers = Boolean(
+    settings.usersDeltaLink && settings.lastFullReadAt && settings.usersDeltaSelect === selectKey,
+  );
   if (settings.usersDeltaLink && settings.usersDeltaSelect !== selectKey) {
     notes.push('The user properties the rules need changed: users were read in full.');
   }
@@ -103,7 +120,9 @@ async function readDirectory(
       usersLink = stream.deltaLink();
     } catch (err) {
       if (!(err instanceof MicrosoftError && err.code === 'DELTA_EXPIRED')) throw err;
-      notes.push('The users delta token had expired (Graph asked for a full resync): users were read in full.');
+      notes.push(
+        'The users delta token had expired (Graph asked for a full resync): users were read in full.',
+      );
     }
   }
   if (!userChanges) {
@@ -122,7 +141,9 @@ async function readDirectory(
       groupsLink = stream.deltaLink();
     } catch (err) {
       if (!(err instanceof MicrosoftError && err.code === 'DELTA_EXPIRED')) throw err;
-      notes.push('The groups delta token had expired (Graph asked for a full resync): groups were read in full.');
+      notes.push(
+        'The groups delta token had expired (Graph asked for a full resync): groups were read in full.',
+      );
     }
   }
   if (!groupChanges) {
@@ -143,14 +164,28 @@ async function readDirectory(
     if (users) await store.sync.replaceSnapshot(pbxId, 'USER', [...snapshot.users.values()]);
     else if (userChanges?.length) {
       const ids = new Set(userChanges.map((c) => c.id));
-      const changed = [...ids].map((id) => snapshot.users.get(id)).filter((u): u is DirectoryUser => Boolean(u));
-      await store.sync.patchSnapshot(pbxId, 'USER', changed, [...ids].filter((id) => !snapshot.users.has(id)));
+      const changed = [...ids]
+        .map((id) => snapshot.users.get(id))
+        .filter((u): u is DirectoryUser => Boolean(u));
+      await store.sync.patchSnapshot(
+        pbxId,
+        'USER',
+        changed,
+        [...ids].filter((id) => !snapshot.users.has(id)),
+      );
     }
     if (groups) await store.sync.replaceSnapshot(pbxId, 'GROUP', [...snapshot.groups.values()]);
     else if (groupChanges?.length) {
       const ids = new Set(groupChanges.map((c) => c.id));
-      const changed = [...ids].map((id) => snapshot.groups.get(id)).filter((g): g is DirectoryGroup => Boolean(g));
-      await store.sync.patchSnapshot(pbxId, 'GROUP', changed, [...ids].filter((id) => !snapshot.groups.has(id)));
+      const changed = [...ids]
+        .map((id) => snapshot.groups.get(id))
+        .filter((g): g is DirectoryGroup => Boolean(g));
+      await store.sync.patchSnapshot(
+        pbxId,
+        'GROUP',
+        changed,
+        [...ids].filter((id) => !snapshot.groups.has(id)),
+      );
     }
     await store.sync.updateSettings(pbxId, {
       usersDeltaLink: usersLink,
@@ -168,7 +203,13 @@ export interface PlannedSync {
   groupPlan: GroupSyncPlan | null;
 }
 
-async function planUsers(deps: SyncDeps, pbxId: string, rule: UserSyncRule, settings: SyncSettingsData, snapshot: DirectorySnapshot) {
+async function planUsers(
+  deps: SyncDeps,
+  pbxId: string,
+  rule: UserSyncRule,
+  settings: SyncSettingsData,
+  snapshot: DirectorySnapshot,
+) {
   const pbx = await deps.store.tenants.findPbx(pbxId);
   const extensions = await deps.store.directory.listExtensions(pbxId);
   return planUserSync({
@@ -181,7 +222,13 @@ async function planUsers(deps: SyncDeps, pbxId: string, rule: UserSyncRule, sett
   });
 }
 
-async function planGroups(deps: SyncDeps, pbxId: string, rule: GroupSyncRule, settings: SyncSettingsData, snapshot: DirectorySnapshot) {
+async function planGroups(
+  deps: SyncDeps,
+  pbxId: string,
+  rule: GroupSyncRule,
+  settings: SyncSettingsData,
+  snapshot: DirectorySnapshot,
+) {
   const [groups, extensions] = await Promise.all([
     deps.store.directory.listExtensionGroups(pbxId),
     deps.store.directory.listExtensions(pbxId),
@@ -201,14 +248,26 @@ async function runnableScopes(deps: SyncDeps, pbxId: string, scopes: readonly Sy
   const settings = await deps.store.sync.getSettings(pbxId);
   const notes: string[] = [];
   if (integration.status !== IntegrationStatus.CONNECTED) {
-    return { integration, settings, scopes: [] as SyncScope[], notes: [`The integration is ${integration.status}: nothing was synced.`] };
+    return {
+      integration,
+      settings,
+      scopes: [] as SyncScope[],
+      notes: [`The integration is ${integration.status}: nothing was synced.`],
+    };
   }
   const ok = scopes.filter((s) => {
-    if (s === 'USERS' && integration.userSyncPaused) return notes.push('User sync is paused.'), false;
-    if (s === 'GROUPS' && integration.groupSyncPaused) return notes.push('Group sync is paused.'), false;
-    if (s === 'USERS' && !settings.userRule) return notes.push('User sync has no rule yet.'), false;
-    if (s === 'GROUPS' && !settings.groupRule) return notes.push('Group sync has no rule yet.'), false;
-    return true;
+    const why =
+      s === 'USERS' && integration.userSyncPaused
+        ? 'User sync is paused.'
+        : s === 'GROUPS' && integration.groupSyncPaused
+          ? 'Group sync is paused.'
+          : s === 'USERS' && !settings.userRule
+            ? 'User sync has no rule yet.'
+            : s === 'GROUPS' && !settings.groupRule
+              ? 'Group sync has no rule yet.'
+              : null;
+    if (why) notes.push(why);
+    return why === null;
   });
   return { integration, settings, scopes: ok, notes };
 }
@@ -328,7 +387,9 @@ export async function runDirectorySync(
         const rows = await store.transactional(async (tx) => {
           await tx.directory.lockPbx(pbxId);
           const created = await tx.applier.applyUserItems(pbxId, batch);
-          const batchRows = batch.map((item) => userItemRow(item, seq++, 'APPLIED', created.get(item.userId)));
+          const batchRows = batch.map((item) =>
+            userItemRow(item, seq++, 'APPLIED', created.get(item.userId)),
+          );
           await tx.sync.addItems(runId, batchRows);
           for (const item of batch) {
             if (item.action === 'CREATE' && item.sendWelcomeEmail && item.extension.email) {
@@ -349,7 +410,9 @@ export async function runDirectorySync(
         await phase('APPLYING', { done, total });
       }
       const reports = [
-        ...userPlan.items.filter((i) => REPORT_ONLY.has(i.action)).map((i) => userItemRow(i, seq++, 'REPORTED')),
+        ...userPlan.items
+          .filter((i) => REPORT_ONLY.has(i.action))
+          .map((i) => userItemRow(i, seq++, 'REPORTED')),
         ...userPlan.heldDeletes.map((i) => userItemRow(i, seq++, 'HELD')),
       ];
       await store.sync.addItems(runId, reports);
@@ -379,7 +442,9 @@ export async function runDirectorySync(
     const held = Boolean(userPlan?.held || groupPlan?.held);
     if (held) {
       const n = (userPlan?.heldDeletes.length ?? 0) + (groupPlan?.heldDeletes.length ?? 0);
-      messages.push(`The deletion guard held ${n} deletion(s): review them and call approveHeldDeletes to apply them.`);
+      messages.push(
+        `The deletion guard held ${n} deletion(s): review them and call approveHeldDeletes to apply them.`,
+      );
     }
     if (welcome.length) await deps.sendWelcomeEmails?.(welcome);
     return await phase(held ? 'HELD' : 'SUCCEEDED', {
@@ -404,7 +469,11 @@ export async function runDirectorySync(
  * Applies the deletes the guard held in `runId`, each only if its extension (group) is still
  * synced to the same directory object; the run then counts them as deleted.
  */
-export async function approveHeldDeletes(deps: Pick<SyncDeps, 'store' | 'now'>, pbxId: string, runId: string) {
+export async function approveHeldDeletes(
+  deps: Pick<SyncDeps, 'store' | 'now'>,
+  pbxId: string,
+  runId: string,
+) {
   const run = await deps.store.sync.getRun(pbxId, runId);
   if (!run) return null;
   return deps.store.transactional(async (tx) => {
@@ -454,8 +523,16 @@ export async function approveHeldDeletes(deps: Pick<SyncDeps, 'store' | 'now'>, 
       })),
     );
     const applied = new Set([...users, ...groups].map((i) => i.id));
-    await tx.sync.setItemState(runId, held.filter((i) => applied.has(i.id)).map((i) => i.id), 'APPROVED');
-    await tx.sync.setItemState(runId, held.filter((i) => !applied.has(i.id)).map((i) => i.id), 'DISCARDED');
+    await tx.sync.setItemState(
+      runId,
+      held.filter((i) => applied.has(i.id)).map((i) => i.id),
+      'APPROVED',
+    );
+    await tx.sync.setItemState(
+      runId,
+      held.filter((i) => !applied.has(i.id)).map((i) => i.id),
+      'DISCARDED',
+    );
     const counts = run.counts ?? { users: EMPTY, groups: EMPTY };
     const bump = (c: PlanSummary, applied: number, approved: number): PlanSummary => ({
       ...c,

@@ -33,7 +33,11 @@ export type WelcomeEmailCounts = Record<WelcomeEmailStatus, number>;
 
 export interface WelcomeEmailRepository {
   /** Inserts a QUEUED row per email; one already recorded for the same run and extension is kept as it is. */
-  record(rows: ReadonlyArray<Pick<WelcomeEmailData, 'pbxId' | 'runId' | 'extensionId' | 'number' | 'name' | 'queuedAt'>>): Promise<void>;
+  record(
+    rows: ReadonlyArray<
+      Pick<WelcomeEmailData, 'pbxId' | 'runId' | 'extensionId' | 'number' | 'name' | 'queuedAt'>
+    >,
+  ): Promise<void>;
   get(pbxId: string, runId: string, extensionId: string): Promise<WelcomeEmailData | null>;
   update(
     id: string,
@@ -42,7 +46,12 @@ export interface WelcomeEmailRepository {
   /** Marks the still QUEUED rows of these extensions FAILED with `error` (the jobs could not be queued). */
   failQueued(pbxId: string, runId: string, extensionIds: readonly string[], error: string): Promise<void>;
   /** A run's emails in the order they were queued. */
-  page(pbxId: string, runId: string, filter: { status?: WelcomeEmailStatus | null }, page: PageRequest): Promise<Page<WelcomeEmailData>>;
+  page(
+    pbxId: string,
+    runId: string,
+    filter: { status?: WelcomeEmailStatus | null },
+    page: PageRequest,
+  ): Promise<Page<WelcomeEmailData>>;
   counts(pbxId: string, runId: string): Promise<WelcomeEmailCounts>;
 }
 
@@ -129,15 +138,23 @@ export async function queueWelcomeEmails(
     return { queued: 0, error: err as Error };
   }
   try {
-    await deps.queue.enqueue(emails.map((e) => ({ pbxId: e.pbxId, runId: e.runId, extensionId: e.extensionId })));
+    await deps.queue.enqueue(
+      emails.map((e) => ({ pbxId: e.pbxId, runId: e.runId, extensionId: e.extensionId })),
+    );
     return { queued: emails.length, error: null };
   } catch (err) {
     const reason = clip(`The email could not be queued: ${(err as Error).message}`);
     const byRun = new Map<string, WelcomeEmail[]>();
-    for (const e of emails) byRun.set(`${e.pbxId} ${e.runId}`, [...(byRun.get(`${e.pbxId} ${e.runId}`) ?? []), e]);
+    for (const e of emails)
+      byRun.set(`${e.pbxId} ${e.runId}`, [...(byRun.get(`${e.pbxId} ${e.runId}`) ?? []), e]);
     for (const group of byRun.values()) {
       await deps.store.welcomeEmails
-        .failQueued(group[0].pbxId, group[0].runId, group.map((e) => e.extensionId), reason)
+        .failQueued(
+          group[0].pbxId,
+          group[0].runId,
+          group.map((e) => e.extensionId),
+          reason,
+        )
         .catch(() => undefined);
     }
     return { queued: 0, error: err as Error };
@@ -151,7 +168,7 @@ export async function queueWelcomeEmails(
  */
 export type WelcomeEmailOutcome =
   | { outcome: 'SENT'; messageId: string }
-  | { outcome: 'RETRY'; error: string }
+  | { outcome: 'RETRY'; error: string; responseCode: number | null }
   | { outcome: 'FAILED'; error: string }
   | { outcome: 'SKIPPED'; reason: string };
 
@@ -202,11 +219,20 @@ export async function sendWelcomeEmail(
     const error = clip((err as Error).message || String(err));
     const permanent = err instanceof MailSendError && err.permanent;
     if (permanent || attempt.finalAttempt) {
-      await store.welcomeEmails.update(row.id, { status: 'FAILED', recipient: to, attempts, lastError: error });
+      await store.welcomeEmails.update(row.id, {
+        status: 'FAILED',
+        recipient: to,
+        attempts,
+        lastError: error,
+      });
       return { outcome: 'FAILED', error };
     }
     await store.welcomeEmails.update(row.id, { recipient: to, attempts, lastError: error });
-    return { outcome: 'RETRY', error };
+    return {
+      outcome: 'RETRY',
+      error,
+      responseCode: err instanceof MailSendError ? (err.responseCode ?? null) : null,
+    };
   }
 }
 

@@ -25,7 +25,11 @@ function toSendError(err: unknown): MailSendError {
   const code = typeof e.responseCode === 'number' ? e.responseCode : undefined;
   const permanent = code !== undefined && code >= 500 && code < 600;
   const message = (e.response || e.message || String(err)).replace(/\s+/g, ' ').trim();
-  return new MailSendError(code ? `SMTP ${code}: ${message.replace(new RegExp(`^${code}\\s*`), '')}` : message, permanent, code);
+  return new MailSendError(
+    code ? `SMTP ${code}: ${message.replace(new RegExp(`^${code}\\s*`), '')}` : message,
+    permanent,
+    code,
+  );
 }
 
 /** A MailSender over one nodemailer SMTP transport (a connection per message; no pool). */
@@ -56,7 +60,10 @@ export class SmtpMailSender implements MailSender {
         html: message.html,
       });
       // A server may take the message and still refuse the one recipient.
-      if (info.rejected?.length) throw Object.assign(new Error(`Recipient refused: ${String(info.response ?? '')}`), { responseCode: 550 });
+      if (info.rejected?.length)
+        throw Object.assign(new Error(`Recipient refused: ${String(info.response ?? '')}`), {
+          responseCode: 550,
+        });
       return { messageId: String(info.messageId ?? '') };
     } catch (err) {
       throw err instanceof MailSendError ? err : toSendError(err);

@@ -1,4 +1,5 @@
 import type { EntityManager } from '@mikro-orm/core';
+import type { SqlEntityManager } from '@mikro-orm/knex';
 import type { Page, PageRequest } from '../app/ports.js';
 import type {
   ItemAction,
@@ -87,12 +88,18 @@ export class MikroSyncRepository implements SyncRepository {
   constructor(private readonly em: EntityManager) {}
 
   private async settings(pbxId: string): Promise<SyncSettings> {
-    let s = await this.em.findOne(SyncSettings, { pbx: pbxId });
-    if (!s) {
-      s = this.em.create(SyncSettings, { pbx: this.em.getReference(Pbx, pbxId) });
-      await this.em.flush();
-    }
-    return s;
+    const found = await this.em.findOne(SyncSettings, { pbx: pbxId });
+    if (found) return found;
+    // Made on first use, which two jobs (or a job and a request) may reach at once: the
+    // second insert is ignored rather than failing on the unique PBX, and both read the row.
+    const { pbx: _none, ...defaults } = new SyncSettings();
+    await (this.em as SqlEntityManager)
+      .createQueryBuilder(SyncSettings)
+      .insert({ ...defaults, pbx: pbxId })
+      .onConflict(['pbx'])
+      .ignore()
+      .execute();
+    return this.em.findOneOrFail(SyncSettings, { pbx: pbxId });
   }
 
   async getSettings(pbxId: string) {

@@ -51,12 +51,21 @@ export class MikroWelcomeEmailRepository implements WelcomeEmailRepository {
         updatedAt: r.queuedAt,
       }));
       // A run retried after it queued its emails queues the same ones again: keep the first.
-      await this.em.createQueryBuilder(WelcomeEmailRow).insert(batch).onConflict(['run', 'extensionId']).ignore().execute();
+      await this.em
+        .createQueryBuilder(WelcomeEmailRow)
+        .insert(batch)
+        .onConflict(['run', 'extensionId'])
+        .ignore()
+        .execute();
     }
   }
 
   async get(pbxId: string, runId: string, extensionId: string) {
-    const row = await this.em.findOne(WelcomeEmailRow, { pbx: pbxId, run: runId, extensionId }, { refresh: true });
+    const row = await this.em.findOne(
+      WelcomeEmailRow,
+      { pbx: pbxId, run: runId, extensionId },
+      { refresh: true },
+    );
     return row ? toData(row) : null;
   }
 
@@ -80,16 +89,30 @@ export class MikroWelcomeEmailRepository implements WelcomeEmailRepository {
     filter: { status?: WelcomeEmailStatus | null },
     page: PageRequest,
   ): Promise<Page<WelcomeEmailData>> {
-    const base: Record<string, unknown> = { pbx: pbxId, run: runId, ...(filter.status ? { status: filter.status } : {}) };
+    const base: Record<string, unknown> = {
+      pbx: pbxId,
+      run: runId,
+      ...(filter.status ? { status: filter.status } : {}),
+    };
     const where: Record<string, unknown> = { ...base };
     if (page.after) {
       const [id] = decodeCursor('welcomeEmail', page.after, ['string']);
       where.id = { $gt: id };
     }
-    const found = await this.em.find(WelcomeEmailRow, where, { orderBy: { id: 'asc' }, limit: page.first + 1 });
+    const found = await this.em.find(WelcomeEmailRow, where, {
+      orderBy: { id: 'asc' },
+      limit: page.first + 1,
+    });
     const totalCount = await this.em.count(WelcomeEmailRow, base);
-    const edges = found.slice(0, page.first).map((r) => ({ cursor: encodeCursor('welcomeEmail', [r.id]), node: toData(r) }));
-    return { edges, endCursor: edges.at(-1)?.cursor ?? null, hasNextPage: found.length > page.first, totalCount };
+    const edges = found
+      .slice(0, page.first)
+      .map((r) => ({ cursor: encodeCursor('welcomeEmail', [r.id]), node: toData(r) }));
+    return {
+      edges,
+      endCursor: edges.at(-1)?.cursor ?? null,
+      hasNextPage: found.length > page.first,
+      totalCount,
+    };
   }
 
   async counts(pbxId: string, runId: string): Promise<WelcomeEmailCounts> {

@@ -60,6 +60,23 @@ describeEachDb('sync users to extensions (U1–U5, U7–U10)', (leg) => {
       expect(exts.has(guest.id)).toBe(want.includes('Guest'));
       expect(exts.has(member.id)).toBe(want.includes('Member'));
       expect(run?.users.created).toBe(users.length);
+
+      // The two swap types: each one that leaves the range goes (U2), each one that enters comes.
+      await world.sandbox.admin.updateUser(guest.id, { userType: 'Member' });
+      await world.sandbox.admin.updateUser(member.id, { userType: 'Guest' });
+      const next = await p.sync(['USERS']);
+      const both = want.length === 2;
+      expect(next.users).toMatchObject({ created: both ? 0 : 1, deleted: both ? 0 : 1, updated: 0 });
+      const after = await p.extensionsByUser();
+      expect(after.has(guest.id)).toBe(want.includes('Member'));
+      expect(after.has(member.id)).toBe(want.includes('Guest'));
+      if (!both) {
+        const gone = want.includes('Member') ? member : guest;
+        expect(byObject(await p.items(next.id)).get(gone.id)).toMatchObject({
+          action: 'DELETE',
+          reason: 'OUT_OF_RANGE',
+        });
+      }
     });
 
     it('U1 BY_GROUPS: direct members only, or with includeNestedMembers the members of nested groups too', async () => {
@@ -650,7 +667,8 @@ describeEachDb('sync users to extensions (U1–U5, U7–U10)', (leg) => {
     for (const n of ['u10a', 'u10b', 'u10c', 'u10d', 'u10e']) users.push(await world.user(n));
     const [a, b, c, d, e] = users;
     const g = await world.group(`U10 ${tag()}`, { members: users.map((u) => u.id) });
-    const p = await world.pbx({ extensionCapacity: 4 });
+    const p = await world.pbx();
+    await p.ok(UpdatePbxDocument, { input: { extensionCapacity: 4 } });
     await p.createExtension({ number: '6000' });
 
     const first = await p.saveUserRule({ range: 'BY_GROUPS', groupIds: [g.id] });

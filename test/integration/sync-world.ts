@@ -16,10 +16,12 @@ import {
   type CreateExtensionInput,
   ExtensionGroupsDocument,
   type GroupSyncRuleInput,
+  SaveChangeTriggersDocument,
   SaveGroupSyncRuleDocument,
   SaveUserSyncRuleDocument,
   type SyncItemAction,
   SyncNowDocument,
+  SyncRunDocument,
   type SyncScope,
   UpdatePbxDocument,
   type UserSyncRuleInput,
@@ -40,7 +42,8 @@ import {
  * and one gateway per database leg, and a new connected PBX per test (`world.pbx()`), so a
  * test starts from an empty PBX whose first sync reads the tenant in full. The tenant is
  * shared: a test changes only the users and groups it creates (`world.user()`, `world.group()`),
- * and `world.cleanup()` deletes them for good after it.
+ * and `world.cleanup()` deletes them for good after it. Change triggers (T2) are set so that
+ * they never start a run: every run is one the test starts.
  */
 
 export const USER_RULE: UserSyncRuleInput = {
@@ -108,10 +111,18 @@ export class PbxClient {
     return this.wait(data.syncNow.id);
   }
 
-  async wait(runId: string): Promise<Run> {
-    const run = await waitForRun(this.url, this.key, runId);
-    expect(run.error ?? null, `run ${runId} error`).toBeNull();
-    return run;
+  /** Polls the run (every 20 ms: runs of these small tenants take tens of ms) until it ends. */
+  async wait(runId: string, timeoutMs = 60_000): Promise<Run> {
+    const end = Date.now() + timeoutMs;
+    for (;;) {
+      const run = (await this.ok(SyncRunDocument, { id: runId, first: 1 })).syncRun;
+      if (run && ['SUCCEEDED', 'FAILED', 'HELD'].includes(run.status)) {
+        expect(run.error ?? null, `run ${runId} error`).toBeNull();
+        return run;
+      }
+      if (Date.now() > end) throw new Error(`run ${runId} still ${run?.status} after ${timeoutMs} ms`);
+      await new Promise((r) => setTimeout(r, 20));
+    }
   }
 
   items(runId: string, action?: SyncItemAction) {
@@ -189,7 +200,15 @@ export async function startSyncWorld(leg: DbLeg, options: SandboxOptions = {}): 
       await gql(gateway.url, seeded.keys.admin, UpdatePbxDocument, { input: { publicBaseUrl: gateway.url } });
       const connected = await connectIntegration({ gateway, keys: seeded.keys }, sandbox, agent);
       expect(connected.result).toBe('CONNECTED');
-      return new PbxClient(gateway.url, seeded.keys.admin, seeded.pbx.id);
+      const client = new PbxClient(gateway.url, seeded.keys.admin, seeded.pbx.id);
+      // The tests sync by hand ("Update Now"): no change notification (T2) may start a run
+      // between a change and the test's own sync.
+      await client.ok(SaveChangeTriggersDocument, {
+        debounceSeconds: 86_400,
+        threshold: 100_000,
+        pollMinutes: 1440,
+      });
+      return client;
     },
     async user(name, input = {}) {
       const local = `${name}.${tag()}`.toLowerCase();
@@ -216,6 +235,8 @@ export async function startSyncWorld(leg: DbLeg, options: SandboxOptions = {}): 
       users = [];
       groups = [];
       await sandbox.admin.resetFaults();
+      // The test's PBX is done with: Graph need not notify it of the next test's changes.
+      await sandbox.admin.resetSubscriptions();
     },
     async close() {
       await gateway?.stop();

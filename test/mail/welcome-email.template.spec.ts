@@ -32,11 +32,17 @@ describe('U6 welcome email template', () => {
     const m = renderWelcomeEmail({ ...content, pbxUrl: null });
     expect(m.text).not.toContain('PBX address');
     expect(m.html).not.toContain('PBX address');
-    expect(m.text).toContain('Sign in with your email address ada@acme.example (or your extension number 1042)');
+    expect(m.text).toContain(
+      'Sign in with your email address ada@acme.example (or your extension number 1042)',
+    );
   });
 
   it('escapes directory text in the HTML and keeps the subject on one line', () => {
-    const m = renderWelcomeEmail({ ...content, name: '<script>alert("x")</script> & Co', pbxName: 'Evil\r\nBcc: all@example.com' });
+    const m = renderWelcomeEmail({
+      ...content,
+      name: '<script>alert("x")</script> & Co',
+      pbxName: 'Evil\r\nBcc: all@example.com',
+    });
     expect(m.html).not.toContain('<script>');
     expect(m.html).toContain('&lt;script&gt;alert(&quot;x&quot;)&lt;/script&gt; &amp; Co');
     expect(m.subject).not.toMatch(/[\r\n]/);
@@ -72,14 +78,27 @@ describe('U6 mail settings', () => {
 
   it('reads SMTP_URL, MAIL_FROM, MAIL_ATTEMPTS and MAIL_RETRY_DELAY_MS', () => {
     const c = loadConfig(
-      { ...KEY, SMTP_URL: 'smtp://u:p@mail.example:587', MAIL_FROM: 'Acme <pbx@acme.example>', MAIL_ATTEMPTS: '3', MAIL_RETRY_DELAY_MS: '100' },
+      {
+        ...KEY,
+        SMTP_URL: 'smtp://u:p@mail.example:587',
+        MAIL_FROM: 'Acme <pbx@acme.example>',
+        MAIL_ATTEMPTS: '3',
+        MAIL_RETRY_DELAY_MS: '100',
+      },
       [],
     );
-    expect(c.mail).toEqual({ smtpUrl: 'smtp://u:p@mail.example:587', from: 'Acme <pbx@acme.example>', attempts: 3, retryDelayMs: 100 });
+    expect(c.mail).toEqual({
+      smtpUrl: 'smtp://u:p@mail.example:587',
+      from: 'Acme <pbx@acme.example>',
+      attempts: 3,
+      retryDelayMs: 100,
+    });
   });
 
   it('refuses an SMTP_URL that is not smtp:// or smtps://', () => {
-    expect(() => loadConfig({ ...KEY, SMTP_URL: 'http://mail.example' }, [])).toThrow(/SMTP_URL: must be smtp:\/\//);
+    expect(() => loadConfig({ ...KEY, SMTP_URL: 'http://mail.example' }, [])).toThrow(
+      /SMTP_URL: must be smtp:\/\//,
+    );
     expect(() => loadConfig({ ...KEY, MAIL_ATTEMPTS: '0' }, [])).toThrow(/MAIL_ATTEMPTS/);
   });
 

@@ -12,7 +12,8 @@ import { WelcomeEmailConnection, WelcomeEmailStatusEnum } from '../types/welcome
 export class WelcomeEmailResolver {
   @Authorized(ApiRole.ADMIN, ApiRole.VIEWER)
   @FieldResolver(() => WelcomeEmailConnection, {
-    description: 'U6: the Linkus welcome emails of the extensions this run created, in the order queued; filter by status.',
+    description:
+      'U6: the Linkus welcome emails of the extensions this run created, in the order queued; filter by status.',
   })
   async welcomeEmails(
     @Root() run: SyncRunType,

@@ -8,10 +8,13 @@ export enum WelcomeEmailStatusEnum {
 }
 registerEnumType(WelcomeEmailStatusEnum, {
   name: 'WelcomeEmailStatus',
-  description: 'QUEUED: waiting to be sent, or for a retry (lastError says why); SENT; FAILED: given up (lastError says why).',
+  description:
+    'QUEUED: waiting to be sent, or for a retry (lastError says why); SENT; FAILED: given up (lastError says why).',
 });
 
-@ObjectType('WelcomeEmail', { description: 'U6: the Linkus welcome email of one extension a sync run created.' })
+@ObjectType('WelcomeEmail', {
+  description: 'U6: the Linkus welcome email of one extension a sync run created.',
+})
 export class WelcomeEmailType {
   @Field(() => ID)
   id!: string;
@@ -63,6 +66,8 @@ export class WelcomeEmailConnection {
   pageInfo!: PageInfo;
   @Field(() => Int, { description: 'How many match the filter.' })
   totalCount!: number;
-  @Field(() => WelcomeEmailCountsType, { description: "All of the run's welcome emails, by status (not filtered)." })
+  @Field(() => WelcomeEmailCountsType, {
+    description: "All of the run's welcome emails, by status (not filtered).",
+  })
   counts!: WelcomeEmailCountsType;
 }
