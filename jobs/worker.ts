@@ -30,7 +30,7 @@ export function assertProcessors(
 
 export interface Workers {
   workers: Worker[];
-  close(): Promise<void>;
+  close(graceMs?: number): Promise<void>;
 }
 
 /** One BullMQ worker per queue, dispatching by job name. */
@@ -75,8 +75,17 @@ export function startWorkers(opts: {
   });
   return {
     workers: workers.map((w) => w.worker),
-    async close() {
-      await Promise.all(workers.map((w) => w.worker.close()));
+    /** Lets active jobs finish for up to `graceMs`, then stops them (they are retried elsewhere). */
+    async close(graceMs = 5000) {
+      const graceful = Promise.all(workers.map((w) => w.worker.close()));
+      const timedOut = await Promise.race([
+        graceful.then(() => false),
+        new Promise<boolean>((r) => setTimeout(() => r(true), graceMs).unref()),
+      ]);
+      if (timedOut) {
+        opts.logger.warn({ graceMs }, 'jobs still active at shutdown: stopping them; they will run again');
+        await Promise.all(workers.map((w) => w.worker.close(true)));
+      }
       await Promise.all(workers.map((w) => w.connection.quit().catch(() => w.connection.disconnect())));
     },
   };

@@ -213,9 +213,11 @@ export async function startGateway(config: Config, opts: { logger?: Logger } = {
     stopped ??= (async () => {
       stopping = true;
       logger.info('shutting down');
+      const budget = config.shutdownTimeoutMs;
       await ws?.close();
-      await app.close();
-      await workers?.close();
+      // In-flight requests finish; one that does not within a third of the budget is cut.
+      await Promise.race([app.close(), new Promise((r) => setTimeout(r, budget / 3).unref())]);
+      await workers?.close(budget / 3);
       await queues.close();
       await events.close();
       await redis.quit().catch(() => redis.disconnect());
