@@ -29,6 +29,7 @@ export const USER_PROPERTIES = [
   'mailNickname',
   'mobilePhone',
   'officeLocation',
+  'onPremisesExtensionAttributes',
   'otherMails',
   'preferredLanguage',
   'proxyAddresses',
@@ -71,6 +72,7 @@ export const USER_WRITABLE = new Set<string>([
   'mailNickname',
   'mobilePhone',
   'officeLocation',
+  'onPremisesExtensionAttributes',
   'otherMails',
   'preferredLanguage',
   'surname',
@@ -120,6 +122,35 @@ export const GROUP_WRITABLE = new Set<string>([
   'theme',
   'visibility',
 ]);
+
+/**
+ * `onPremisesExtensionAttributes` (Exchange custom attributes 1-15): a complex property that
+ * Graph always returns whole, each attribute a string or null; settable for cloud-only users,
+ * and a PATCH changes only the attributes it names
+ * (https://learn.microsoft.com/graph/api/resources/onpremisesextensionattributes).
+ */
+export const EXTENSION_ATTRIBUTES = Array.from({ length: 15 }, (_, i) => `extensionAttribute${i + 1}`);
+
+export function emptyExtensionAttributes(): Record<string, string | null> {
+  return Object.fromEntries(EXTENSION_ATTRIBUTES.map((a) => [a, null]));
+}
+
+/** The stored value after setting `patch` on `current` (attributes not named are kept); throws on a bad shape. */
+export function mergeExtensionAttributes(current: unknown, patch: unknown): Record<string, string | null> {
+  if (patch === null) return emptyExtensionAttributes();
+  if (typeof patch !== 'object' || Array.isArray(patch)) {
+    throw new TypeError('onPremisesExtensionAttributes must be an object');
+  }
+  const out = { ...emptyExtensionAttributes(), ...(current as Record<string, string | null> | undefined) };
+  for (const [k, v] of Object.entries(patch as Record<string, unknown>)) {
+    if (!EXTENSION_ATTRIBUTES.includes(k))
+      throw new TypeError(`'${k}' is not a property of onPremisesExtensionAttributes`);
+    if (v !== null && typeof v !== 'string') throw new TypeError(`${k} must be a string or null`);
+    if (typeof v === 'string' && v.length > 1024) throw new TypeError(`${k} is longer than 1024 characters`);
+    out[k] = v;
+  }
+  return out;
+}
 
 export const COLLECTION_VALUED = new Set<string>([
   'businessPhones',

@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { runDelta } from './delta.engine.js';
 import {
   COLLECTION_VALUED,
+  emptyExtensionAttributes,
   GROUP_DEFAULT_SELECT,
   GROUP_PROPERTIES,
   USER_DEFAULT_SELECT,
@@ -271,7 +272,9 @@ function userView(
       continue;
     }
     const v = u.p[k];
-    out[k] = v === undefined ? (COLLECTION_VALUED.has(k) ? [] : null) : v;
+    // Graph returns onPremisesExtensionAttributes whole, every attribute null until set.
+    if (v === undefined && k === 'onPremisesExtensionAttributes') out[k] = emptyExtensionAttributes();
+    else out[k] = v === undefined ? (COLLECTION_VALUED.has(k) ? [] : null) : v;
   }
   return out;
 }

@@ -14,6 +14,7 @@ import {
   GROUP_BITS,
   GROUP_PROPERTIES,
   GROUP_WRITABLE,
+  mergeExtensionAttributes,
   USER_BITS,
   USER_PROPERTIES,
   USER_WRITABLE,
@@ -106,7 +107,19 @@ function nowIso(): string {
 
 function same(a: unknown, b: unknown): boolean {
   if (Array.isArray(a) && Array.isArray(b)) return a.length === b.length && a.every((v, i) => v === b[i]);
+  if (a && b && typeof a === 'object' && typeof b === 'object')
+    return JSON.stringify(a) === JSON.stringify(b);
   return a === b;
+}
+
+/** A user property value as stored: complex properties are merged as Graph merges them. */
+function userValue(k: string, v: unknown, current: unknown): unknown {
+  if (k !== 'onPremisesExtensionAttributes') return v;
+  try {
+    return mergeExtensionAttributes(current, v);
+  } catch (e) {
+    throw new SandboxError(400, 'Request_BadRequest', (e as Error).message);
+  }
 }
 
 function byOrdinal<T extends { ordinal: number }>(list: T[], ordinal: number): number {
@@ -297,7 +310,8 @@ export class Tenant {
     for (const [k, v] of Object.entries(rest)) {
       if (!USER_WRITABLE.has(k))
         throw new SandboxError(400, 'Request_BadRequest', `Property '${k}' cannot be set`);
-      if (v !== undefined) p[k] = COLLECTION_VALUED.has(k) && Array.isArray(v) ? [...v] : v;
+      if (v !== undefined)
+        p[k] = COLLECTION_VALUED.has(k) && Array.isArray(v) ? [...v] : userValue(k, v, undefined);
     }
     p.accountEnabled ??= true;
     p.userType ??= 'Member';
@@ -320,7 +334,8 @@ export class Tenant {
       if (v === undefined) continue;
       if (!USER_WRITABLE.has(k))
         throw new SandboxError(400, 'Request_BadRequest', `Property '${k}' cannot be set`);
-      if (same(u.p[k], v)) continue;
+      const value = userValue(k, v, u.p[k]);
+      if (same(u.p[k], value)) continue;
       if (k === 'userPrincipalName') {
         const upn = String(v);
         const holder = this.usersByUpn.get(upn.toLowerCase());
@@ -334,7 +349,7 @@ export class Tenant {
         this.usersByUpn.delete(String(u.p.userPrincipalName).toLowerCase());
         this.usersByUpn.set(upn.toLowerCase(), u);
       }
-      u.p[k] = Array.isArray(v) ? [...v] : v;
+      u.p[k] = Array.isArray(value) ? [...value] : value;
       changed.push(k);
     }
     if (changed.length > 0) {

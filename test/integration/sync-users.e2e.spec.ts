@@ -306,6 +306,40 @@ describeEachDb('sync users to extensions (U1–U5, U7–U10)', (leg) => {
   });
 
   it.each([
+    { property: 'employeeId', first: { employeeId: '7001' }, next: { employeeId: '7011' } },
+    {
+      property: 'onPremisesExtensionAttributes.extensionAttribute1',
+      first: { onPremisesExtensionAttributes: { extensionAttribute1: 'Ext 7001' } },
+      next: { onPremisesExtensionAttributes: { extensionAttribute1: 'x7011', extensionAttribute2: 'other' } },
+    },
+  ])(
+    'U3 FROM_PROPERTY $property: the number comes from that property, and follows it',
+    async ({ property, first, next }) => {
+      const user = await world.user('u3x', first);
+      const g = await world.group(`U3 ${tag()}`, { members: [user.id] });
+      const p = await world.pbx();
+      const run = await p.saveUserRule({
+        range: 'BY_GROUPS',
+        groupIds: [g.id],
+        numbering: 'FROM_PROPERTY',
+        numberProperty: property,
+      });
+      expect(run).toMatchObject({
+        status: 'SUCCEEDED',
+        users: expect.objectContaining({ created: 1, failed: 0 }),
+      });
+      expect((await p.extensionsByUser()).get(user.id)?.number).toBe('7001');
+      await world.sandbox.admin.updateUser(user.id, next);
+      const after = await p.sync(['USERS']);
+      expect(after).toMatchObject({
+        mode: 'DELTA',
+        users: expect.objectContaining({ updated: 1, failed: 0 }),
+      });
+      expect((await p.extensionsByUser()).get(user.id)?.number).toBe('7011');
+    },
+  );
+
+  it.each([
     { disabled: true, deleted: true },
     { disabled: true, deleted: false },
     { disabled: false, deleted: true },
