@@ -61,8 +61,9 @@ export class PeakMemory {
   private sampledSelf = 0;
   private sampledOther = 0;
   private sampledHeap = 0;
-  private sampledRssAt = 0;
   private sampledHeapAt = 0;
+  /** [time, rss] of every sample: RSS rarely goes down, so its peak is dated by when it got near it */
+  private series: Array<[number, number]> = [];
   private samples = 0;
   private hwmReset = { self: false, other: false };
   private cpuAtStart = { self: 0, other: 0 as number | null };
@@ -77,8 +78,8 @@ export class PeakMemory {
     const m = process.memoryUsage();
     this.sampledSelf = m.rss;
     this.sampledHeap = m.heapUsed;
-    this.sampledRssAt = performance.now();
-    this.sampledHeapAt = this.sampledRssAt;
+    this.sampledHeapAt = performance.now();
+    this.series = [[this.sampledHeapAt, m.rss]];
     this.sampledOther = this.otherPid ? (procStatus(this.otherPid)?.rssBytes ?? 0) : 0;
     this.samples = 1;
     this.hwmReset = { self: resetPeak('self'), other: this.otherPid ? resetPeak(this.otherPid) : false };
@@ -94,13 +95,12 @@ export class PeakMemory {
   private sample(): void {
     this.samples++;
     const m = process.memoryUsage();
-    if (m.rss > this.sampledSelf) {
-      this.sampledSelf = m.rss;
-      this.sampledRssAt = performance.now();
-    }
+    const t = performance.now();
+    this.series.push([t, m.rss]);
+    this.sampledSelf = Math.max(this.sampledSelf, m.rss);
     if (m.heapUsed > this.sampledHeap) {
       this.sampledHeap = m.heapUsed;
-      this.sampledHeapAt = performance.now();
+      this.sampledHeapAt = t;
     }
     if (this.otherPid)
       this.sampledOther = Math.max(this.sampledOther, procStatus(this.otherPid)?.rssBytes ?? 0);
@@ -118,7 +118,7 @@ export class PeakMemory {
     return {
       sampledRss: this.sampledSelf,
       sampledHeapUsed: this.sampledHeap,
-      sampledRssAt: this.sampledRssAt,
+      sampledRssAt: this.series.find(([, rss]) => rss >= this.sampledSelf * 0.98)?.[0] ?? 0,
       sampledHeapAt: this.sampledHeapAt,
       hwmRss: this.hwmReset.self && self ? self.peakBytes : null,
       otherSampledRss: this.otherPid ? this.sampledOther : null,
@@ -135,7 +135,7 @@ export interface PeakReport {
   sampledRss: number;
   /** max of process.memoryUsage().heapUsed sampled during the window (bytes) */
   sampledHeapUsed: number;
-  /** when the sampled maxima were seen (performance.now() of this process) */
+  /** when RSS first came within 2 % of its peak, and when the heap peak was seen (performance.now()) */
   sampledRssAt: number;
   sampledHeapAt: number;
   /** VmHWM of this process over the window (bytes), null when it could not be reset */

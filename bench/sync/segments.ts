@@ -72,6 +72,7 @@ export function segmentsOf(
     if (from === undefined || to === undefined || to < from) return;
     out.push({
       label,
+      from,
       ms: to - from,
       ...sqlIn(events, from, to),
       requests,
