@@ -58,7 +58,7 @@ export class MikroIntegrationRepository implements IntegrationRepository {
   }
 
   async listAll() {
-    const all = await this.em.find(Integration, {}, { populate: [...LAZY], orderBy: { id: 'asc' } });
+    const all = await this.em.find(Integration, {}, { populate: [...LAZY], orderBy: { id: 'asc' }, refresh: true });
     return all.map(toData);
   }
 }
