@@ -37,12 +37,10 @@ export class RedisChangeDebouncer implements ChangeDebouncer {
 
   async scheduleFlush(pbxId: string, delayMs: number) {
     const payload = { pbxId };
-    await this.queues
-      .queue('system')
-      .add(JobName.FlushChanges, payload, {
-        ...jobOptions(JobName.FlushChanges, payload),
-        delay: delayMs,
-        deduplication: { id: `flush-changes:${pbxId}` },
-      });
+    await this.queues.queue('system').add(JobName.FlushChanges, payload, {
+      ...jobOptions(JobName.FlushChanges, payload),
+      delay: delayMs,
+      deduplication: { id: `flush-changes:${pbxId}` },
+    });
   }
 }

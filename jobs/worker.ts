@@ -11,7 +11,11 @@ import {
 } from './contracts.js';
 
 /** A processor is a thin shell around one use case. */
-export type Processor<N extends JobName> = (payload: JobPayload<N>, job: Job, token?: string) => Promise<JobResult<N>>;
+export type Processor<N extends JobName> = (
+  payload: JobPayload<N>,
+  job: Job,
+  token?: string,
+) => Promise<JobResult<N>>;
 export type Processors = { [N in JobName]: Processor<N> };
 
 export class MissingProcessorError extends Error {}

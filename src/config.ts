@@ -66,7 +66,9 @@ export function parseSecretKey(text: string): Buffer {
   if (/^[0-9a-fA-F]{64}$/.test(t)) return Buffer.from(t, 'hex');
   const b = Buffer.from(t.replace(/-/g, '+').replace(/_/g, '/'), 'base64');
   if (b.length !== 32 || !/^[A-Za-z0-9+/_-]+={0,2}$/.test(t)) {
-    throw new Error('must be 32 bytes: 64 hex digits or 44 base64 characters (npm run keys -- generate-secret-key)');
+    throw new Error(
+      'must be 32 bytes: 64 hex digits or 44 base64 characters (npm run keys -- generate-secret-key)',
+    );
   }
   return b;
 }
@@ -142,7 +144,9 @@ export function loadConfig(
       try {
         secretKey = { key: parseSecretKey(readFileSync(e.SECRET_KEY_FILE, 'utf8')), file: e.SECRET_KEY_FILE };
       } catch (err) {
-        problems.push(`SECRET_KEY_FILE: ${(err as NodeJS.ErrnoException).code === 'ENOENT' ? `no file at ${e.SECRET_KEY_FILE}` : (err as Error).message}`);
+        problems.push(
+          `SECRET_KEY_FILE: ${(err as NodeJS.ErrnoException).code === 'ENOENT' ? `no file at ${e.SECRET_KEY_FILE}` : (err as Error).message}`,
+        );
       }
     } else {
       problems.push(
@@ -152,7 +156,8 @@ export function loadConfig(
     if (e.MS_EXTRA_CA_FILE) {
       try {
         extraCaPem = readFileSync(e.MS_EXTRA_CA_FILE, 'utf8');
-        if (!extraCaPem.includes('BEGIN CERTIFICATE')) problems.push('MS_EXTRA_CA_FILE: not a PEM certificate');
+        if (!extraCaPem.includes('BEGIN CERTIFICATE'))
+          problems.push('MS_EXTRA_CA_FILE: not a PEM certificate');
       } catch (err) {
         problems.push(`MS_EXTRA_CA_FILE: ${(err as Error).message}`);
       }
@@ -185,7 +190,12 @@ export function loadConfig(
       extraCaPem,
     },
     secretKey,
-    mail: { smtpUrl: e.SMTP_URL ?? null, from: e.MAIL_FROM, attempts: e.MAIL_ATTEMPTS, retryDelayMs: e.MAIL_RETRY_DELAY_MS },
+    mail: {
+      smtpUrl: e.SMTP_URL ?? null,
+      from: e.MAIL_FROM,
+      attempts: e.MAIL_ATTEMPTS,
+      retryDelayMs: e.MAIL_RETRY_DELAY_MS,
+    },
   };
 }
 

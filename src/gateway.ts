@@ -3,39 +3,39 @@ import { randomUUID } from 'node:crypto';
 import type { AddressInfo } from 'node:net';
 import Fastify, { type FastifyBaseLogger, LogController } from 'fastify';
 import type { Redis } from 'ioredis';
-import { buildProcessors } from '../jobs/processors/index.js';
+import { RedisChangeDebouncer } from '../jobs/change-debouncer.js';
+import { JobName, jobOptions, QueueName } from '../jobs/contracts.js';
 import { BullJobAdmin } from '../jobs/job-admin.js';
+import { buildProcessors } from '../jobs/processors/index.js';
 import { JobQueues } from '../jobs/queues.js';
+import { BullScheduleQueue } from '../jobs/scheduled-sync.queue.js';
 import { registerSchedulers } from '../jobs/schedulers.js';
 import { startWorkers, type Workers } from '../jobs/worker.js';
 import type { Store } from './app/ports.js';
 import { SecretBox } from './app/secret-box.js';
 import type { AppServices } from './app/services.js';
+import { progressPublisher } from './app/sync-progress.js';
+import { queueWelcomeEmails } from './app/welcome-email.js';
 import type { Config } from './config.js';
 import { createEventBus, type EventBus } from './events/pubsub.js';
 import { buildGatewaySchema } from './graphql/schema.js';
 import { registerDashboard } from './http/dashboard.js';
+import { registerGraphNotifications } from './http/graph-notifications.js';
 import { createArmor, registerGraphQLHttp } from './http/graphql-http.js';
 import { attachGraphQLWebSocket } from './http/graphql-ws.js';
 import { Metrics } from './http/metrics.js';
 import { registerOAuthCallback } from './http/oauth-callback.js';
-import { registerGraphNotifications } from './http/graph-notifications.js';
-import { MsalIdentity } from './m365/identity.adapter.js';
-import { GraphDirectoryReader } from './m365/directory.reader.js';
-import { GraphSubscriptionsClient } from './m365/subscriptions.adapter.js';
-import { RedisChangeDebouncer } from '../jobs/change-debouncer.js';
-import { BullScheduleQueue } from '../jobs/scheduled-sync.queue.js';
-import { JobName, jobOptions, QueueName } from '../jobs/contracts.js';
-import { queueWelcomeEmails } from './app/welcome-email.js';
-import { createMailSender, describeSmtpUrl } from './mail/transport.js';
 import { createLogger, type Logger } from './logger.js';
+import { GraphDirectoryReader } from './m365/directory.reader.js';
+import { MsalIdentity } from './m365/identity.adapter.js';
+import { GraphSubscriptionsClient } from './m365/subscriptions.adapter.js';
+import { createMailSender, describeSmtpUrl } from './mail/transport.js';
 import { createRedis, pingRedis, waitUntilReady } from './redis.js';
-import { type Orm, openDatabase, pingDatabase } from './store/orm.js';
 import { RedisAuthStateStore } from './store/auth-state.redis.js';
-import { RedisSyncCoordinator } from './store/sync-coordinator.redis.js';
-import { progressPublisher } from './app/sync-progress.js';
 import { RedisDashboardSessionStore } from './store/dashboard-session.redis.js';
+import { type Orm, openDatabase, pingDatabase } from './store/orm.js';
 import { openStore } from './store/store.js';
+import { RedisSyncCoordinator } from './store/sync-coordinator.redis.js';
 
 export interface Gateway {
   config: Config;
@@ -110,14 +110,20 @@ export async function startGateway(config: Config, opts: { logger?: Logger } = {
               jobs.slice(i, i + 1000).map((data) => ({
                 name: JobName.WelcomeEmail,
                 data,
-                opts: jobOptions(JobName.WelcomeEmail, data, `welcome-${data.runId}-${data.extensionId}`, mailRetry),
+                opts: jobOptions(
+                  JobName.WelcomeEmail,
+                  data,
+                  `welcome-${data.runId}-${data.extensionId}`,
+                  mailRetry,
+                ),
               })),
             );
           }
         },
       };
       const { error } = await queueWelcomeEmails({ store: store(), queue, now: () => new Date() }, emails);
-      if (error) logger.warn({ err: error.message, emails: emails.length }, 'welcome emails could not be queued');
+      if (error)
+        logger.warn({ err: error.message, emails: emails.length }, 'welcome emails could not be queued');
     },
   };
   services.syncProgress = progressPublisher(services.events);
@@ -133,7 +139,10 @@ export async function startGateway(config: Config, opts: { logger?: Logger } = {
     if (!mailer.configured) logger.warn('SMTP_URL is not set: welcome emails (U6) are recorded as not sent');
     else logger.info({ smtp: describeSmtpUrl(config.mail.smtpUrl) }, 'welcome emails go through SMTP');
     await registerSchedulers(queues).catch((err) =>
-      logger.warn({ err: (err as Error).message }, 'could not register job schedulers (Redis down?); they are registered at the next start'),
+      logger.warn(
+        { err: (err as Error).message },
+        'could not register job schedulers (Redis down?); they are registered at the next start',
+      ),
     );
   }
 

@@ -27,7 +27,9 @@ describe('config (issue 2 item 1)', () => {
   it('requires a secret key, and says how to make one', () => {
     expect(() => load({}, [])).toThrow(/SECRET_KEY: required .*generate-secret-key/);
     expect(() => load({ SECRET_KEY: 'short' }, [])).toThrow(/SECRET_KEY: must be 32 bytes/);
-    expect(load({ SECRET_KEY: Buffer.alloc(32, 7).toString('base64') }, []).secretKey.key).toEqual(Buffer.alloc(32, 7));
+    expect(load({ SECRET_KEY: Buffer.alloc(32, 7).toString('base64') }, []).secretKey.key).toEqual(
+      Buffer.alloc(32, 7),
+    );
   });
 
   it('lists every bad variable at once, each with its name and reason', () => {

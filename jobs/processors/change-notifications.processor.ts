@@ -22,7 +22,8 @@ export const maintainSubscriptionsProcessor =
   async ({ pbxId }) => {
     const store = deps.openStore();
     const ids = pbxId ? [pbxId] : (await store.tenants.listPbxs()).map((p) => p.id);
-    for (const id of ids) await ensureSubscriptions(changeNotificationDeps(needServices(deps), deps.openStore()), id);
+    for (const id of ids)
+      await ensureSubscriptions(changeNotificationDeps(needServices(deps), deps.openStore()), id);
     return { pbxs: ids.length };
   };
 

@@ -1,7 +1,7 @@
 import { checkSecretExpiry } from '../../src/app/integration.js';
 import type { JobName } from '../contracts.js';
-import type { ProcessorDeps } from './index.js';
 import type { Processor } from '../worker.js';
+import type { ProcessorDeps } from './index.js';
 
 /** L3: the daily look at every PBX's client secret expiry; warnings are recorded on the integration. */
 export const checkSecretExpiryProcessor =

@@ -3,12 +3,12 @@ import type { AppServices } from '../../src/app/services.js';
 import type { MailSender } from '../../src/app/welcome-email.js';
 import type { Logger } from '../../src/logger.js';
 import type { Processors } from '../worker.js';
-import { checkSecretExpiryProcessor } from './check-secret-expiry.processor.js';
 import {
   flushChangesProcessor,
   maintainSubscriptionsProcessor,
   pollChangesProcessor,
 } from './change-notifications.processor.js';
+import { checkSecretExpiryProcessor } from './check-secret-expiry.processor.js';
 import { pingProcessor } from './ping.processor.js';
 import { ensureSchedulesProcessor, scheduledSyncProcessor } from './scheduled-sync.processor.js';
 import { syncDirectoryProcessor } from './sync-directory.processor.js';

@@ -31,7 +31,9 @@ export const syncDirectoryProcessor =
     }, SYNC_LOCK_TTL_MS / 3);
     try {
       const finalAttempt = job.attemptsMade + 1 >= (job.opts.attempts ?? 1);
-      const run = await runDirectorySync(syncDeps(services, deps.openStore()), pbxId, runId, { finalAttempt });
+      const run = await runDirectorySync(syncDeps(services, deps.openStore()), pbxId, runId, {
+        finalAttempt,
+      });
       return { status: run.status };
     } finally {
       clearInterval(renew);

@@ -50,7 +50,10 @@ async function connectedApp(deps: ChangeNotificationDeps, pbxId: string) {
  * is gone, re-created when Graph no longer knows them. Without a public URL, or when Graph
  * cannot reach it, there are none and the delta poll stands in ('POLL').
  */
-export async function ensureSubscriptions(deps: ChangeNotificationDeps, pbxId: string): Promise<'NOTIFICATIONS' | 'POLL'> {
+export async function ensureSubscriptions(
+  deps: ChangeNotificationDeps,
+  pbxId: string,
+): Promise<'NOTIFICATIONS' | 'POLL'> {
   const app = await connectedApp(deps, pbxId);
   const pbx = await deps.store.tenants.findPbx(pbxId);
   const base = pbx?.publicBaseUrl?.replace(/\/+$/, '');
@@ -66,7 +69,11 @@ export async function ensureSubscriptions(deps: ChangeNotificationDeps, pbxId: s
       if (current && current.expiresAt.getTime() - now > SUBSCRIPTION_LIFETIME_MS / 2) continue;
       if (current) {
         try {
-          const renewed = await deps.subscriptions.renew(app, current.id, new Date(now + SUBSCRIPTION_LIFETIME_MS));
+          const renewed = await deps.subscriptions.renew(
+            app,
+            current.id,
+            new Date(now + SUBSCRIPTION_LIFETIME_MS),
+          );
           await deps.store.subscriptions.save({ ...current, expiresAt: renewed.expirationDateTime });
           continue;
         } catch (err) {
@@ -111,7 +118,11 @@ export async function removeSubscriptions(deps: ChangeNotificationDeps, pbxId: s
   for (const s of held) {
     if (app) {
       await deps.subscriptions.remove(app, s.id).catch((err) =>
-        deps.log('warn', 'could not delete a Graph subscription', { pbxId, subscriptionId: s.id, err: (err as Error).message }),
+        deps.log('warn', 'could not delete a Graph subscription', {
+          pbxId,
+          subscriptionId: s.id,
+          err: (err as Error).message,
+        }),
       );
     }
     await deps.store.subscriptions.remove(s.id);
@@ -165,7 +176,10 @@ export async function receiveNotifications(deps: ChangeNotificationDeps, body: u
   let rejected = 0;
   const perPbx = new Map<string, number>();
   for (const item of Array.isArray(items) ? items.slice(0, 1000) : []) {
-    const record = typeof item?.subscriptionId === 'string' ? await deps.store.subscriptions.find(item.subscriptionId) : null;
+    const record =
+      typeof item?.subscriptionId === 'string'
+        ? await deps.store.subscriptions.find(item.subscriptionId)
+        : null;
     if (!record || !clientStateMatches(item.clientState, record.clientStateHash)) {
       rejected++;
       continue;
@@ -174,7 +188,12 @@ export async function receiveNotifications(deps: ChangeNotificationDeps, body: u
     perPbx.set(record.pbxId, (perPbx.get(record.pbxId) ?? 0) + 1);
   }
   for (const [pbxId, n] of perPbx) await recordChanges(deps, pbxId, n);
-  if (rejected) deps.log('warn', 'change notifications with an unknown subscription or a wrong clientState were dropped', { rejected });
+  if (rejected)
+    deps.log(
+      'warn',
+      'change notifications with an unknown subscription or a wrong clientState were dropped',
+      { rejected },
+    );
   return { accepted, rejected };
 }
 
@@ -187,7 +206,10 @@ export async function receiveLifecycle(deps: ChangeNotificationDeps, body: unkno
   const items = (body as { value?: NotificationItem[] })?.value;
   const handled: string[] = [];
   for (const item of Array.isArray(items) ? items.slice(0, 100) : []) {
-    const record = typeof item?.subscriptionId === 'string' ? await deps.store.subscriptions.find(item.subscriptionId) : null;
+    const record =
+      typeof item?.subscriptionId === 'string'
+        ? await deps.store.subscriptions.find(item.subscriptionId)
+        : null;
     if (!record || !clientStateMatches(item.clientState, record.clientStateHash)) continue;
     const app = await connectedApp(deps, record.pbxId);
     if (!app) continue;
@@ -207,7 +229,11 @@ export async function receiveLifecycle(deps: ChangeNotificationDeps, body: unkno
       await requestSync(deps, record.pbxId, 'CHANGE', ['USERS', 'GROUPS']);
     }
     handled.push(event);
-    deps.log('info', 'lifecycle notification handled', { pbxId: record.pbxId, event, subscriptionId: record.id });
+    deps.log('info', 'lifecycle notification handled', {
+      pbxId: record.pbxId,
+      event,
+      subscriptionId: record.id,
+    });
   }
   return handled;
 }
@@ -223,7 +249,11 @@ export async function pollChanges(deps: ChangeNotificationDeps, pbxId: string) {
   if (!app || !settings.usersDeltaLink || !settings.groupsDeltaLink) return false;
   if ((await deps.store.subscriptions.list(pbxId)).length) return false;
   const now = deps.now();
-  if (settings.lastPolledAt && now.getTime() - settings.lastPolledAt.getTime() < settings.pollMinutes * 60_000) return false;
+  if (
+    settings.lastPolledAt &&
+    now.getTime() - settings.lastPolledAt.getTime() < settings.pollMinutes * 60_000
+  )
+    return false;
   await deps.store.sync.updateSettings(pbxId, { lastPolledAt: now });
   let changed = false;
   try {
@@ -255,7 +285,11 @@ export async function saveChangeTriggers(
   input: { debounceSeconds: number; threshold: number; pollMinutes: number },
 ) {
   const problems = [];
-  if (!Number.isInteger(input.debounceSeconds) || input.debounceSeconds < 0 || input.debounceSeconds > 86_400) {
+  if (
+    !Number.isInteger(input.debounceSeconds) ||
+    input.debounceSeconds < 0 ||
+    input.debounceSeconds > 86_400
+  ) {
     problems.push({ field: 'debounceSeconds', message: 'must be a whole number of seconds from 0 to 86400' });
   }
   if (!Number.isInteger(input.threshold) || input.threshold < 1 || input.threshold > 100_000) {

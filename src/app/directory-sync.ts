@@ -65,7 +65,7 @@ export function isRetryable(err: unknown): boolean {
 
 /** The Graph user properties U3 FROM_PROPERTY needs read (top-level names, sorted). */
 export function extraUserProperties(rule: UserSyncRule | null): string[] {
-  if (!rule || rule.numbering.mode !== 'FROM_PROPERTY') return [];
+  if (rule?.numbering.mode !== 'FROM_PROPERTY') return [];
   return [rule.numbering.property.split('.')[0]];
 }
 

@@ -22,10 +22,21 @@ export interface LifecycleResult {
 const KIND: Record<SyncTarget, DirectoryKind> = { USERS: 'EXTENSIONS', GROUPS: 'GROUPS' };
 
 type Counts = Omit<LifecycleResult, 'integration'>;
-const none = (): Counts => ({ extensionsDeleted: 0, groupsDeleted: 0, extensionsReleased: 0, groupsReleased: 0 });
+const none = (): Counts => ({
+  extensionsDeleted: 0,
+  groupsDeleted: 0,
+  extensionsReleased: 0,
+  groupsReleased: 0,
+});
 
 /** Deletes the synced rows of `kind`, or keeps them (still synced and locked). */
-async function deleteOrRetain(tx: Store, pbxId: string, kind: DirectoryKind, remove: boolean, counts: Counts) {
+async function deleteOrRetain(
+  tx: Store,
+  pbxId: string,
+  kind: DirectoryKind,
+  remove: boolean,
+  counts: Counts,
+) {
   if (!remove) return;
   const n = await tx.directory.deleteSynced(pbxId, kind);
   if (kind === 'EXTENSIONS') counts.extensionsDeleted = n;
@@ -80,7 +91,12 @@ export function resumeSync(deps: IntegrationDeps, caller: Caller, target: SyncTa
 }
 
 /** L6: disable the integration: settings kept and locked, SSO refused, synced rows deleted or retained. */
-export function disableIntegration(deps: IntegrationDeps, caller: Caller, deleteExtensions: boolean, deleteGroups: boolean) {
+export function disableIntegration(
+  deps: IntegrationDeps,
+  caller: Caller,
+  deleteExtensions: boolean,
+  deleteGroups: boolean,
+) {
   return step(
     deps,
     caller,
@@ -124,7 +140,8 @@ export async function disconnectIntegration(
     async (tx, counts) => {
       if (deleteGroups) counts.groupsDeleted = await tx.directory.deleteSynced(caller.pbxId, 'GROUPS');
       else counts.groupsReleased = await tx.directory.releaseSynced(caller.pbxId, 'GROUPS');
-      if (deleteExtensions) counts.extensionsDeleted = await tx.directory.deleteSynced(caller.pbxId, 'EXTENSIONS');
+      if (deleteExtensions)
+        counts.extensionsDeleted = await tx.directory.deleteSynced(caller.pbxId, 'EXTENSIONS');
       else counts.extensionsReleased = await tx.directory.releaseSynced(caller.pbxId, 'EXTENSIONS');
       return { ...CLEARED_CONNECTION, lastErrorCode: null, lastErrorMessage: null, lastErrorAt: null };
     },

@@ -150,7 +150,10 @@ export async function getIntegrationView(deps: Pick<IntegrationDeps, 'store' | '
 }
 
 async function publishChange(deps: IntegrationDeps, pbxId: string, i: IntegrationData) {
-  deps.events.publish(Topic.integrationChanged(pbxId), toView(i, await publicBaseUrl(deps.store, pbxId), deps.now()));
+  deps.events.publish(
+    Topic.integrationChanged(pbxId),
+    toView(i, await publicBaseUrl(deps.store, pbxId), deps.now()),
+  );
 }
 
 /** The stored app credentials, opened. */
@@ -158,7 +161,11 @@ export function appCredentials(i: IntegrationData, secrets: SecretBox): Microsof
   if (!i.clientId || !i.tenantId || !i.secretSealed) {
     throw new AppError('INVALID_STATE', 'The integration has no app registration.');
   }
-  return { clientId: i.clientId, tenantId: i.tenantId, clientSecret: secrets.open(i.secretSealed, secretContext(i.pbxId)) };
+  return {
+    clientId: i.clientId,
+    tenantId: i.tenantId,
+    clientSecret: secrets.open(i.secretSealed, secretContext(i.pbxId)),
+  };
 }
 
 /** msal-node's token cache for one PBX, read from and written to the integration row, sealed. */
@@ -169,15 +176,20 @@ export function tokenCacheOf(store: Store, secrets: SecretBox, pbxId: string): T
       return i.tokenCacheSealed ? secrets.open(i.tokenCacheSealed, cacheContext(pbxId)) : null;
     },
     async save(serialized) {
-      await store.integrations.update(pbxId, { tokenCacheSealed: secrets.seal(serialized, cacheContext(pbxId)) });
+      await store.integrations.update(pbxId, {
+        tokenCacheSealed: secrets.seal(serialized, cacheContext(pbxId)),
+      });
     },
   };
 }
 
-function secretProblems(secret: string, expiresAt: Date | null | undefined, now: Date): FieldProblem[] {
+function secretProblems(secret: string, expiresAt: Date | null | undefined, _now: Date): FieldProblem[] {
   const problems: FieldProblem[] = [];
   if (!secret || secret.trim() !== secret || secret.length < 8 || secret.length > 256) {
-    problems.push({ field: 'clientSecret', message: 'must be the secret value (8 to 256 characters, no blanks around it)' });
+    problems.push({
+      field: 'clientSecret',
+      message: 'must be the secret value (8 to 256 characters, no blanks around it)',
+    });
   }
   if (expiresAt && Number.isNaN(expiresAt.getTime())) {
     problems.push({ field: 'secretExpiresAt', message: 'must be a date' });
@@ -190,15 +202,26 @@ function credentialError(err: unknown, field: 'clientSecret' | 'secret'): AppErr
   if (!(err instanceof MicrosoftError)) throw err;
   switch (err.code) {
     case 'INVALID_CLIENT':
-      return new AppError('INVALID_CLIENT', `Microsoft does not know this application (client) ID in this directory: ${err.message}`, { field: 'clientId' });
+      return new AppError(
+        'INVALID_CLIENT',
+        `Microsoft does not know this application (client) ID in this directory: ${err.message}`,
+        { field: 'clientId' },
+      );
     case 'INVALID_SECRET':
       return new AppError('INVALID_SECRET', `Microsoft refused the client secret: ${err.message}`, { field });
     case 'SECRET_EXPIRED':
       return new AppError('SECRET_EXPIRED', `The client secret has expired: ${err.message}`, { field });
     case 'TENANT_NOT_FOUND':
-      return new AppError('INVALID_INPUT', `Microsoft does not know this directory (tenant) ID: ${err.message}`, { field: 'tenantId' });
+      return new AppError(
+        'INVALID_INPUT',
+        `Microsoft does not know this directory (tenant) ID: ${err.message}`,
+        { field: 'tenantId' },
+      );
     default:
-      return new AppError('UNAVAILABLE', `Could not reach Microsoft to check the credentials: ${err.message}`);
+      return new AppError(
+        'UNAVAILABLE',
+        `Could not reach Microsoft to check the credentials: ${err.message}`,
+      );
   }
 }
 
@@ -216,8 +239,10 @@ export interface ConnectInput {
 export async function connect(deps: IntegrationDeps, caller: Caller, input: ConnectInput) {
   const now = deps.now();
   const problems: FieldProblem[] = [];
-  if (!isGuid(input.clientId)) problems.push({ field: 'clientId', message: 'must be a GUID (Application (client) ID)' });
-  if (!isGuid(input.tenantId)) problems.push({ field: 'tenantId', message: 'must be a GUID (Directory (tenant) ID)' });
+  if (!isGuid(input.clientId))
+    problems.push({ field: 'clientId', message: 'must be a GUID (Application (client) ID)' });
+  if (!isGuid(input.tenantId))
+    problems.push({ field: 'tenantId', message: 'must be a GUID (Directory (tenant) ID)' });
   problems.push(...secretProblems(input.clientSecret, input.secretExpiresAt, now));
   if (problems.length) throw AppError.invalidInput(problems);
 
@@ -226,14 +251,22 @@ export async function connect(deps: IntegrationDeps, caller: Caller, input: Conn
   const pbx = await deps.store.tenants.findPbx(caller.pbxId);
   const redirectUri = redirectUris(pbx?.publicBaseUrl ?? null).connect;
   if (!redirectUri) {
-    throw new AppError('INVALID_STATE', "Set the PBX's public base URL first: the redirect URI is built from it (L1).", {
-      field: 'publicBaseUrl',
-    });
+    throw new AppError(
+      'INVALID_STATE',
+      "Set the PBX's public base URL first: the redirect URI is built from it (L1).",
+      {
+        field: 'publicBaseUrl',
+      },
+    );
   }
   if (input.secretExpiresAt && input.secretExpiresAt.getTime() <= now.getTime()) {
-    throw new AppError('SECRET_EXPIRED', 'The client secret has already expired (secretExpiresAt is in the past).', {
-      field: 'secretExpiresAt',
-    });
+    throw new AppError(
+      'SECRET_EXPIRED',
+      'The client secret has already expired (secretExpiresAt is in the past).',
+      {
+        field: 'secretExpiresAt',
+      },
+    );
   }
   const app: MicrosoftAppCredentials = {
     clientId: input.clientId.toLowerCase(),
@@ -270,7 +303,11 @@ export async function connect(deps: IntegrationDeps, caller: Caller, input: Conn
       connectAttempt: attempt,
     }),
   );
-  await deps.authStates.put(state, { pbxId: caller.pbxId, codeVerifier: pkce.verifier, redirectUri, attempt }, AUTH_STATE_TTL_SECONDS);
+  await deps.authStates.put(
+    state,
+    { pbxId: caller.pbxId, codeVerifier: pkce.verifier, redirectUri, attempt },
+    AUTH_STATE_TTL_SECONDS,
+  );
   await publishChange(deps, caller.pbxId, saved);
   return { authorizationUrl, integration: toView(saved, pbx?.publicBaseUrl ?? null, now) };
 }
@@ -287,7 +324,12 @@ export type CallbackOutcome =
   | { ok: false; code: string; message: string; pbxId?: string };
 
 /** Records a failed connect: the connection goes back to NOT_CONNECTED, with the reason. */
-async function failConnect(deps: IntegrationDeps, pbxId: string, code: string, message: string): Promise<CallbackOutcome> {
+async function failConnect(
+  deps: IntegrationDeps,
+  pbxId: string,
+  code: string,
+  message: string,
+): Promise<CallbackOutcome> {
   const saved = await deps.store.transactional((tx) =>
     tx.integrations.update(pbxId, {
       ...CLEARED_CONNECTION,
@@ -312,13 +354,19 @@ export async function completeConnect(deps: IntegrationDeps, query: CallbackQuer
     return {
       ok: false,
       code: 'STATE_INVALID',
-      message: 'This sign-in link is unknown, was already used, or has expired. Start the connection again from the PBX portal.',
+      message:
+        'This sign-in link is unknown, was already used, or has expired. Start the connection again from the PBX portal.',
     };
   }
   const { pbxId } = pending;
   const current = await deps.store.integrations.get(pbxId);
   if (current.status !== IntegrationStatus.AWAITING_CONSENT || current.connectAttempt !== pending.attempt) {
-    return { ok: false, code: 'STATE_INVALID', message: 'This sign-in belongs to an older connection attempt.', pbxId };
+    return {
+      ok: false,
+      code: 'STATE_INVALID',
+      message: 'This sign-in belongs to an older connection attempt.',
+      pbxId,
+    };
   }
   if (query.error) {
     const denied = query.error === 'access_denied' || query.error === 'consent_required';
@@ -345,12 +393,22 @@ export async function completeConnect(deps: IntegrationDeps, query: CallbackQuer
   try {
     account = await deps.identity.redeemCode(
       app,
-      { code: query.code, redirectUri: pending.redirectUri, codeVerifier: pending.codeVerifier, scopes: DELEGATED_SCOPES },
+      {
+        code: query.code,
+        redirectUri: pending.redirectUri,
+        codeVerifier: pending.codeVerifier,
+        scopes: DELEGATED_SCOPES,
+      },
       memoryCache,
     );
   } catch (err) {
     const e = err instanceof MicrosoftError ? err : null;
-    const code = e?.code === 'SECRET_EXPIRED' ? 'SECRET_EXPIRED' : e?.code === 'INVALID_SECRET' ? 'INVALID_SECRET' : 'SIGN_IN_FAILED';
+    const code =
+      e?.code === 'SECRET_EXPIRED'
+        ? 'SECRET_EXPIRED'
+        : e?.code === 'INVALID_SECRET'
+          ? 'INVALID_SECRET'
+          : 'SIGN_IN_FAILED';
     return failConnect(deps, pbxId, code, `Microsoft did not accept the sign-in: ${(err as Error).message}`);
   }
   if (account.tenantId.toLowerCase() !== app.tenantId) {
@@ -369,7 +427,10 @@ export async function completeConnect(deps: IntegrationDeps, query: CallbackQuer
       deps.directoryInfo.countGroups(app),
     ]);
   } catch (err) {
-    const code = err instanceof MicrosoftError && err.code === 'CONSENT_REQUIRED' ? 'CONSENT_DENIED' : 'INITIALIZATION_FAILED';
+    const code =
+      err instanceof MicrosoftError && err.code === 'CONSENT_REQUIRED'
+        ? 'CONSENT_DENIED'
+        : 'INITIALIZATION_FAILED';
     return failConnect(deps, pbxId, code, `Data initialization failed: ${(err as Error).message}`);
   }
   const saved = await deps.store.transactional((tx) =>
@@ -396,14 +457,24 @@ export async function completeConnect(deps: IntegrationDeps, query: CallbackQuer
 }
 
 /** L3: a new secret is proven against the token endpoint before it replaces the old one. */
-export async function updateSecret(deps: IntegrationDeps, caller: Caller, secret: string, expiresAt: Date | null) {
+export async function updateSecret(
+  deps: IntegrationDeps,
+  caller: Caller,
+  secret: string,
+  expiresAt: Date | null,
+) {
   const now = deps.now();
-  const problems = secretProblems(secret, expiresAt, now).map((p) => ({ ...p, field: p.field === 'clientSecret' ? 'secret' : 'expiresAt' }));
+  const problems = secretProblems(secret, expiresAt, now).map((p) => ({
+    ...p,
+    field: p.field === 'clientSecret' ? 'secret' : 'expiresAt',
+  }));
   if (problems.length) throw AppError.invalidInput(problems);
   const current = await deps.store.integrations.get(caller.pbxId);
   assertAllowed(current, 'UPDATE_SECRET');
   if (expiresAt && expiresAt.getTime() <= now.getTime()) {
-    throw new AppError('SECRET_EXPIRED', 'The new secret has already expired (expiresAt is in the past).', { field: 'expiresAt' });
+    throw new AppError('SECRET_EXPIRED', 'The new secret has already expired (expiresAt is in the past).', {
+      field: 'expiresAt',
+    });
   }
   const app = { ...appCredentials(current, deps.secrets), clientSecret: secret };
   try {
@@ -431,7 +502,10 @@ export async function checkSecretExpiry(deps: Pick<IntegrationDeps, 'store' | 'n
   for (const i of await deps.store.integrations.listAll()) {
     if (i.status === IntegrationStatus.NOT_CONNECTED) continue;
     const warnings = secretWarnings(i.secretExpiresAt, now);
-    await deps.store.integrations.update(i.pbxId, { warnings: warnings.join(',') || null, warningsCheckedAt: now });
+    await deps.store.integrations.update(i.pbxId, {
+      warnings: warnings.join(',') || null,
+      warningsCheckedAt: now,
+    });
     if (warnings.length) found.push({ pbxId: i.pbxId, warnings });
   }
   return found;
@@ -483,10 +557,16 @@ export async function resealSecrets(store: Store, current: SecretBox, next: Secr
     for (const i of await tx.integrations.listAll()) {
       const patch: Partial<IntegrationData> = {};
       if (i.secretSealed) {
-        patch.secretSealed = next.seal(current.open(i.secretSealed, secretContext(i.pbxId)), secretContext(i.pbxId));
+        patch.secretSealed = next.seal(
+          current.open(i.secretSealed, secretContext(i.pbxId)),
+          secretContext(i.pbxId),
+        );
       }
       if (i.tokenCacheSealed) {
-        patch.tokenCacheSealed = next.seal(current.open(i.tokenCacheSealed, cacheContext(i.pbxId)), cacheContext(i.pbxId));
+        patch.tokenCacheSealed = next.seal(
+          current.open(i.tokenCacheSealed, cacheContext(i.pbxId)),
+          cacheContext(i.pbxId),
+        );
       }
       if (Object.keys(patch).length) {
         await tx.integrations.update(i.pbxId, patch);

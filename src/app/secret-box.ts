@@ -12,7 +12,8 @@ export class SecretBox {
   private readonly key: Buffer;
 
   constructor(key: Buffer) {
-    if (key.length !== 32) throw new Error('SECRET_KEY must be 32 bytes (64 hex digits or 44 base64 characters)');
+    if (key.length !== 32)
+      throw new Error('SECRET_KEY must be 32 bytes (64 hex digits or 44 base64 characters)');
     this.key = key;
     this.keyId = createHash('sha256').update(key).digest('hex').slice(0, 8);
   }
@@ -27,7 +28,13 @@ export class SecretBox {
     cipher.setAAD(Buffer.from(context, 'utf8'));
     const ct = Buffer.concat([cipher.update(plain, 'utf8'), cipher.final()]);
     const tag = cipher.getAuthTag();
-    return ['v1', this.keyId, iv.toString('base64url'), tag.toString('base64url'), ct.toString('base64url')].join('.');
+    return [
+      'v1',
+      this.keyId,
+      iv.toString('base64url'),
+      tag.toString('base64url'),
+      ct.toString('base64url'),
+    ].join('.');
   }
 
   open(sealed: string, context: string): string {

@@ -1,3 +1,5 @@
+import { type ChangeNotificationDeps, removeSubscriptions } from './change-notifications.js';
+import type { ChangeDebouncer, SubscriptionsClient } from './change-notifications.port.js';
 import type { DirectoryReader } from './directory.port.js';
 import type { SyncDeps, WelcomeEmail } from './directory-sync.js';
 import type { AuthStateStore, IntegrationDeps } from './integration.js';
@@ -7,10 +9,8 @@ import type { Store } from './ports.js';
 import type { ScheduleDeps, ScheduleQueue } from './schedule.js';
 import type { SecretBox } from './secret-box.js';
 import type { SyncRunData } from './sync.port.js';
-import { type ChangeNotificationDeps, removeSubscriptions } from './change-notifications.js';
-import type { ChangeDebouncer, SubscriptionsClient } from './change-notifications.port.js';
-import type { SyncRulesDeps } from './sync-rules.js';
 import type { SyncCoordinator } from './sync-coordinator.port.js';
+import type { SyncRulesDeps } from './sync-rules.js';
 import type { SyncQueue } from './sync-trigger.js';
 import type { EventPublisher } from './topics.js';
 

@@ -53,7 +53,8 @@ export async function* watchSyncProgress(
       const run = next.value as SyncRunData;
       if (runId && run.id !== runId) continue;
       // Skip an event older than the snapshot we already sent.
-      if (lastSeen.get(run.id) && PHASE_ORDER[run.phase] < PHASE_ORDER[lastSeen.get(run.id) as string]) continue;
+      if (lastSeen.get(run.id) && PHASE_ORDER[run.phase] < PHASE_ORDER[lastSeen.get(run.id) as string])
+        continue;
       lastSeen.set(run.id, run.phase);
       yield run;
       if (runId && FINAL.has(run.phase)) return;

@@ -3,11 +3,11 @@ import { IntegrationStatus } from '../domain/integration.js';
 import { summarizePlan } from '../domain/sync-plan.js';
 import type { GroupSyncRule, UserSyncRule } from '../domain/sync-rule.types.js';
 import { validateGroupSyncRule, validateUserSyncRule } from '../domain/sync-rule.validator.js';
-import { approveHeldDeletes, planSync, type SyncDeps } from './directory-sync.js';
 import type { DirectoryReader } from './directory.port.js';
+import { approveHeldDeletes, planSync, type SyncDeps } from './directory-sync.js';
 import { AppError } from './errors.js';
 import { appCredentials, assertAllowed } from './integration.js';
-import type { PageRequest, Store } from './ports.js';
+import type { PageRequest } from './ports.js';
 import type { SecretBox } from './secret-box.js';
 import type { SyncScope, SyncTrigger } from './sync.port.js';
 import { requestSync, type SyncTriggerDeps } from './sync-trigger.js';
@@ -32,7 +32,12 @@ export async function getSyncSettings(deps: Pick<SyncRulesDeps, 'store'>, caller
 }
 
 /** Queues a run, or joins the PBX's pending one (see requestSync). */
-export async function startSync(deps: SyncTriggerDeps, pbxId: string, trigger: SyncTrigger, scopes: SyncScope[]) {
+export async function startSync(
+  deps: SyncTriggerDeps,
+  pbxId: string,
+  trigger: SyncTrigger,
+  scopes: SyncScope[],
+) {
   return (await requestSync(deps, pbxId, trigger, scopes)).run;
 }
 
@@ -50,10 +55,15 @@ export async function saveUserSyncRule(deps: SyncRulesDeps, caller: Caller, rule
   const integration = await deps.store.integrations.get(caller.pbxId);
   assertAllowed(integration, 'EDIT_RULES', 'USERS');
   const groupIds = rule.range.type === 'BY_GROUPS' ? rule.range.groupIds : [];
-  const problems = validateUserSyncRule(rule, { knownGroupIds: await knownGroupIds(deps, caller.pbxId, groupIds) });
+  const problems = validateUserSyncRule(rule, {
+    knownGroupIds: await knownGroupIds(deps, caller.pbxId, groupIds),
+  });
   if (problems.length) throw AppError.invalidInput(problems);
   const before = await deps.store.sync.getSettings(caller.pbxId);
-  const settings = await deps.store.sync.updateSettings(caller.pbxId, { userRule: rule, userRuleSavedAt: deps.now() });
+  const settings = await deps.store.sync.updateSettings(caller.pbxId, {
+    userRule: rule,
+    userRuleSavedAt: deps.now(),
+  });
   const run = before.userRuleSavedAt ? null : await startSync(deps, caller.pbxId, 'RULES_SAVED', ['USERS']);
   return { settings, initialRun: run };
 }
@@ -63,25 +73,45 @@ export async function saveGroupSyncRule(deps: SyncRulesDeps, caller: Caller, rul
   const integration = await deps.store.integrations.get(caller.pbxId);
   assertAllowed(integration, 'EDIT_RULES', 'GROUPS');
   const groupIds = rule.range.type === 'SPECIFIC' ? rule.range.groupIds : [];
-  const problems = validateGroupSyncRule(rule, { knownGroupIds: await knownGroupIds(deps, caller.pbxId, groupIds) });
+  const problems = validateGroupSyncRule(rule, {
+    knownGroupIds: await knownGroupIds(deps, caller.pbxId, groupIds),
+  });
   if (problems.length) throw AppError.invalidInput(problems);
   const before = await deps.store.sync.getSettings(caller.pbxId);
-  const settings = await deps.store.sync.updateSettings(caller.pbxId, { groupRule: rule, groupRuleSavedAt: deps.now() });
+  const settings = await deps.store.sync.updateSettings(caller.pbxId, {
+    groupRule: rule,
+    groupRuleSavedAt: deps.now(),
+  });
   const run = before.groupRuleSavedAt ? null : await startSync(deps, caller.pbxId, 'RULES_SAVED', ['GROUPS']);
   return { settings, initialRun: run };
 }
 
 /** Deletion guard thresholds (held when deletes > maxDeletes AND > maxRatio of the synced ones). */
-export async function saveDeletionGuard(deps: SyncRulesDeps, caller: Caller, maxDeletes: number, maxRatio: number) {
+export async function saveDeletionGuard(
+  deps: SyncRulesDeps,
+  caller: Caller,
+  maxDeletes: number,
+  maxRatio: number,
+) {
   const problems = [];
-  if (!Number.isInteger(maxDeletes) || maxDeletes < 0) problems.push({ field: 'maxDeletes', message: 'must be a whole number ≥ 0' });
-  if (!(maxRatio >= 0 && maxRatio <= 1)) problems.push({ field: 'maxRatio', message: 'must be between 0 and 1' });
+  if (!Number.isInteger(maxDeletes) || maxDeletes < 0)
+    problems.push({ field: 'maxDeletes', message: 'must be a whole number ≥ 0' });
+  if (!(maxRatio >= 0 && maxRatio <= 1))
+    problems.push({ field: 'maxRatio', message: 'must be between 0 and 1' });
   if (problems.length) throw AppError.invalidInput(problems);
-  return deps.store.sync.updateSettings(caller.pbxId, { guardMaxDeletes: maxDeletes, guardMaxRatio: maxRatio });
+  return deps.store.sync.updateSettings(caller.pbxId, {
+    guardMaxDeletes: maxDeletes,
+    guardMaxRatio: maxRatio,
+  });
 }
 
 /** G1: the group picker. */
-export async function searchDirectoryGroups(deps: SyncRulesDeps, caller: Caller, search: string, first: number) {
+export async function searchDirectoryGroups(
+  deps: SyncRulesDeps,
+  caller: Caller,
+  search: string,
+  first: number,
+) {
   if (!Number.isInteger(first) || first < 1 || first > 999) {
     throw AppError.invalidInput([{ field: 'first', message: 'must be 1 to 999' }]);
   }
@@ -112,7 +142,11 @@ export async function previewSync(deps: SyncDeps, caller: Caller, scopes: SyncSc
   return {
     notes: [...result.notes, ...read.notes],
     mode: read.mode,
-    userPlan: userPlan && { summary: summarizePlan(userPlan), items: [...userPlan.items, ...userPlan.heldDeletes], held: userPlan.held },
+    userPlan: userPlan && {
+      summary: summarizePlan(userPlan),
+      items: [...userPlan.items, ...userPlan.heldDeletes],
+      held: userPlan.held,
+    },
     groupPlan: groupPlan && {
       summary: summarizePlan(groupPlan),
       items: [...groupPlan.items, ...groupPlan.heldDeletes],
@@ -124,6 +158,7 @@ export async function previewSync(deps: SyncDeps, caller: Caller, scopes: SyncSc
 export async function approveHeld(deps: Pick<SyncRulesDeps, 'store' | 'now'>, caller: Caller, runId: string) {
   const run = await deps.store.sync.getRun(caller.pbxId, runId);
   if (!run) throw new AppError('NOT_FOUND', `No sync run ${runId}`, { field: 'runId' });
-  if (run.status !== 'HELD') throw new AppError('INVALID_STATE', `Run ${runId} holds no deletions (it is ${run.status}).`);
+  if (run.status !== 'HELD')
+    throw new AppError('INVALID_STATE', `Run ${runId} holds no deletions (it is ${run.status}).`);
   return approveHeldDeletes(deps, caller.pbxId, runId);
 }

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { Store } from './ports.js';
-import type { SyncCoordinator } from './sync-coordinator.port.js';
 import type { SyncRunData, SyncScope, SyncTrigger } from './sync.port.js';
+import type { SyncCoordinator } from './sync-coordinator.port.js';
 
 /** Starts sync runs (a BullMQ job per run; see jobs/). */
 export interface SyncQueue {
@@ -37,7 +37,9 @@ export async function requestSync(
       if (pending?.status === 'QUEUED') {
         const merged = [...new Set([...pending.scopes, ...scopes])].sort() as SyncScope[];
         const run =
-          merged.length === pending.scopes.length ? pending : await deps.store.sync.updateRun(pending.id, { scopes: merged });
+          merged.length === pending.scopes.length
+            ? pending
+            : await deps.store.sync.updateRun(pending.id, { scopes: merged });
         return { run, coalesced: true };
       }
       // The pending mark outlived its run (it started, or a process died before enqueueing).
@@ -45,7 +47,13 @@ export async function requestSync(
       continue;
     }
     try {
-      const run = await deps.store.sync.createRun({ id: runId, pbxId, trigger, scopes: [...scopes], queuedAt: deps.now() });
+      const run = await deps.store.sync.createRun({
+        id: runId,
+        pbxId,
+        trigger,
+        scopes: [...scopes],
+        queuedAt: deps.now(),
+      });
       await deps.syncQueue.enqueue(run);
       deps.progress?.(run);
       return { run, coalesced: false };

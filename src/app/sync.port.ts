@@ -6,7 +6,14 @@ import type { Page, PageRequest } from './ports.js';
 
 export type SyncScope = 'USERS' | 'GROUPS';
 export type SyncRunStatus = 'QUEUED' | 'RUNNING' | 'SUCCEEDED' | 'FAILED' | 'HELD';
-export type SyncPhase = 'QUEUED' | 'READING_DIRECTORY' | 'PLANNING' | 'APPLYING' | 'SUCCEEDED' | 'FAILED' | 'HELD';
+export type SyncPhase =
+  | 'QUEUED'
+  | 'READING_DIRECTORY'
+  | 'PLANNING'
+  | 'APPLYING'
+  | 'SUCCEEDED'
+  | 'FAILED'
+  | 'HELD';
 export type SyncTrigger = 'MANUAL' | 'SCHEDULE' | 'CHANGE' | 'RULES_SAVED' | 'POLL';
 export type ItemAction = 'CREATE' | 'UPDATE' | 'ASSOCIATE' | 'DELETE' | 'RELEASE' | 'SKIP' | 'FAIL';
 
@@ -74,7 +81,11 @@ export interface SyncRepository {
   /** The directory as last read. */
   loadSnapshot(pbxId: string): Promise<{ users: DirectoryUser[]; groups: DirectoryGroup[] }>;
   /** Replaces the stored users (or groups) with exactly `objects`. */
-  replaceSnapshot(pbxId: string, kind: 'USER' | 'GROUP', objects: ReadonlyArray<{ id: string }>): Promise<void>;
+  replaceSnapshot(
+    pbxId: string,
+    kind: 'USER' | 'GROUP',
+    objects: ReadonlyArray<{ id: string }>,
+  ): Promise<void>;
   /** Writes changed objects and forgets removed ones. */
   patchSnapshot(
     pbxId: string,
@@ -83,7 +94,13 @@ export interface SyncRepository {
     removedIds: readonly string[],
   ): Promise<void>;
 
-  createRun(input: { id?: string; pbxId: string; trigger: SyncTrigger; scopes: SyncScope[]; queuedAt: Date }): Promise<SyncRunData>;
+  createRun(input: {
+    id?: string;
+    pbxId: string;
+    trigger: SyncTrigger;
+    scopes: SyncScope[];
+    queuedAt: Date;
+  }): Promise<SyncRunData>;
   updateRun(id: string, patch: Partial<Omit<SyncRunData, 'id' | 'pbxId'>>): Promise<SyncRunData>;
   getRun(pbxId: string, id: string): Promise<SyncRunData | null>;
   pageRuns(pbxId: string, page: PageRequest): Promise<Page<SyncRunData>>;
@@ -91,7 +108,11 @@ export interface SyncRepository {
   unfinishedRuns(pbxId: string): Promise<SyncRunData[]>;
 
   addItems(runId: string, items: ReadonlyArray<Omit<SyncRunItemData, 'id' | 'runId'>>): Promise<void>;
-  pageItems(runId: string, filter: { action?: ItemAction | null }, page: PageRequest): Promise<Page<SyncRunItemData>>;
+  pageItems(
+    runId: string,
+    filter: { action?: ItemAction | null },
+    page: PageRequest,
+  ): Promise<Page<SyncRunItemData>>;
   itemsInState(runId: string, state: SyncRunItemData['state']): Promise<SyncRunItemData[]>;
   /** U8 counts from the recorded items (so a run resumed after a crash counts both parts). */
   itemCounts(runId: string): Promise<{ users: PlanSummary; groups: PlanSummary }>;

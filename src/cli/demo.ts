@@ -8,7 +8,7 @@
  */
 import 'reflect-metadata';
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
-import { mkdirSync } from 'node:fs';
+import { mkdirSync, readFileSync } from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
 import { createApiKey } from '../app/access.js';
@@ -17,7 +17,6 @@ import { type Config, ConfigError, loadConfig, withDemoSecretKey } from '../conf
 import { startGateway } from '../gateway.js';
 import { startMailSink } from '../mail/sink.js';
 import { SANDBOX_PASSWORD, startSandbox } from '../sandbox/index.js';
-import { readFileSync } from 'node:fs';
 
 const DEMO_KEY_LABEL = 'demo';
 
@@ -82,7 +81,10 @@ async function main() {
   const mailSink = base.mail.smtpUrl
     ? null
     : await startMailSink({
-        onMessage: (m) => console.log(`[mail sink] would send to ${m.to.join(', ')}: ${m.subject ?? '(no subject)'} (${m.size} bytes)`),
+        onMessage: (m) =>
+          console.log(
+            `[mail sink] would send to ${m.to.join(', ')}: ${m.subject ?? '(no subject)'} (${m.size} bytes)`,
+          ),
       });
   const config: Config = {
     ...base,
@@ -125,12 +127,17 @@ async function main() {
   console.log(
     `  curl -s ${graphqlUrl} -H 'content-type: application/json' -H "authorization: Bearer ${key}" -d '{"query":"{ integration { status } }"}'`,
   );
-  console.log('Connect to the sandbox tenant, then open the printed authorizationUrl and sign in as SANDBOX_ADMIN:');
+  console.log(
+    'Connect to the sandbox tenant, then open the printed authorizationUrl and sign in as SANDBOX_ADMIN:',
+  );
   console.log(
     `  curl -s ${graphqlUrl} -H 'content-type: application/json' -H "authorization: Bearer ${key}" -d '{"query":"mutation { connect(input: { clientId: \\"${sandbox.info.clientId}\\", tenantId: \\"${sandbox.info.tenantId}\\", clientSecret: \\"${sandbox.info.clientSecret}\\" }) { authorizationUrl } }"}'`,
   );
   console.log('');
-  if (mailSink) console.log(`MAIL_SINK=${mailSink.url} (SMTP_URL is not set: welcome emails are printed here, not delivered)`);
+  if (mailSink)
+    console.log(
+      `MAIL_SINK=${mailSink.url} (SMTP_URL is not set: welcome emails are printed here, not delivered)`,
+    );
   console.log(`Health: ${gateway.url}/readyz   Metrics: ${gateway.url}/metrics   Stop: Ctrl+C`);
 
   let stopping = false;

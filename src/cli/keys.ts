@@ -59,7 +59,9 @@ async function main() {
         const count = await resealSecrets(store, current, next);
         if (file) {
           renameSync(`${file}.new`, file);
-          console.log(`Re-encrypted ${count} integration(s) under key ${next.keyId}; ${file} now holds the new key.`);
+          console.log(
+            `Re-encrypted ${count} integration(s) under key ${next.keyId}; ${file} now holds the new key.`,
+          );
         } else {
           console.log(`Re-encrypted ${count} integration(s) under key ${next.keyId}.`);
           console.log(`Set SECRET_KEY to this value before the gateway starts again:\n${nextText}`);

@@ -32,8 +32,13 @@ const S = IntegrationStatus;
  * Why `action` is not allowed in `state` (for `target` where it applies), or null when it is.
  * The message is shown to the admin as it is.
  */
-export function refusal(state: IntegrationState, action: IntegrationAction, target?: SyncTarget): string | null {
-  const paused = target === 'USERS' ? state.userSyncPaused : target === 'GROUPS' ? state.groupSyncPaused : false;
+export function refusal(
+  state: IntegrationState,
+  action: IntegrationAction,
+  target?: SyncTarget,
+): string | null {
+  const paused =
+    target === 'USERS' ? state.userSyncPaused : target === 'GROUPS' ? state.groupSyncPaused : false;
   const what = target === 'GROUPS' ? 'group sync' : 'user sync';
   switch (action) {
     case 'CONNECT':
@@ -57,9 +62,12 @@ export function refusal(state: IntegrationState, action: IntegrationAction, targ
     case 'DISCONNECT':
       return state.status === S.NOT_CONNECTED ? 'The integration is not connected.' : null;
     case 'EDIT_RULES':
-      if (state.status === S.DISABLED) return 'The integration is disabled: its settings cannot be edited (L6).';
+      if (state.status === S.DISABLED)
+        return 'The integration is disabled: its settings cannot be edited (L6).';
       if (state.status !== S.CONNECTED) return 'Connect the integration first.';
-      return paused ? `The ${what} is paused: its settings cannot be edited until it is resumed (L4, L5).` : null;
+      return paused
+        ? `The ${what} is paused: its settings cannot be edited until it is resumed (L4, L5).`
+        : null;
     case 'SYNC':
       if (state.status !== S.CONNECTED) return 'Only a connected integration syncs.';
       return paused ? `The ${what} is paused.` : null;

@@ -5,16 +5,16 @@ import { buildSchema, type PubSub } from 'type-graphql';
 import { auditMutations } from './audit.middleware.js';
 import { authChecker } from './auth-checker.js';
 import { AuditResolver } from './resolvers/audit.resolver.js';
+import { ChangeTriggersResolver } from './resolvers/change-triggers.resolver.js';
 import { ExtensionResolver } from './resolvers/extension.resolver.js';
 import { ExtensionGroupResolver } from './resolvers/extension-group.resolver.js';
 import { IntegrationResolver } from './resolvers/integration.resolver.js';
 import { PbxResolver } from './resolvers/pbx.resolver.js';
 import { QueueResolver } from './resolvers/queue.resolver.js';
-import { SyncResolver } from './resolvers/sync.resolver.js';
-import { WelcomeEmailResolver } from './resolvers/welcome-email.resolver.js';
-import { SyncProgressResolver } from './resolvers/sync-progress.resolver.js';
-import { ChangeTriggersResolver } from './resolvers/change-triggers.resolver.js';
 import { ScheduleResolver } from './resolvers/schedule.resolver.js';
+import { SyncResolver } from './resolvers/sync.resolver.js';
+import { SyncProgressResolver } from './resolvers/sync-progress.resolver.js';
+import { WelcomeEmailResolver } from './resolvers/welcome-email.resolver.js';
 
 export const RESOLVERS = [
   PbxResolver,

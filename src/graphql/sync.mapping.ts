@@ -1,6 +1,6 @@
-import type { PlanSummary, GroupPlanItem, UserPlanItem } from '../domain/sync-plan.types.js';
-import type { GroupSyncRule, UserSyncRule } from '../domain/sync-rule.types.js';
 import type { SyncRunData, SyncRunItemData, SyncSettingsData } from '../app/sync.port.js';
+import type { GroupPlanItem, PlanSummary, UserPlanItem } from '../domain/sync-plan.types.js';
+import type { GroupSyncRule, UserSyncRule } from '../domain/sync-rule.types.js';
 import type {
   GroupSyncRuleInput,
   SyncCountsType,
@@ -50,7 +50,10 @@ export function toGroupRule(i: GroupSyncRuleInput): GroupSyncRule {
   return {
     range:
       i.range === 'BY_TYPE'
-        ? { type: 'BY_TYPE', kinds: (i.kinds ?? []).filter((k) => k !== 'OTHER') as Array<'SECURITY' | 'MICROSOFT_365'> }
+        ? {
+            type: 'BY_TYPE',
+            kinds: (i.kinds ?? []).filter((k) => k !== 'OTHER') as Array<'SECURITY' | 'MICROSOFT_365'>,
+          }
         : i.range === 'SPECIFIC'
           ? { type: 'SPECIFIC', groupIds: i.groupIds ?? [] }
           : { type: 'ALL' },

@@ -43,7 +43,10 @@ export function registerGraphNotifications(
           return 'failed' as const;
         },
       );
-      const outcome = await Promise.race([done, new Promise((r) => setTimeout(() => r('late'), ANSWER_WITHIN_MS))]);
+      const outcome = await Promise.race([
+        done,
+        new Promise((r) => setTimeout(() => r('late'), ANSWER_WITHIN_MS)),
+      ]);
       // A failure here is ours (database or Redis down): 503 makes Graph deliver it again later.
       if (outcome === 'failed') return reply.code(503).send();
       return reply.code(202).send();

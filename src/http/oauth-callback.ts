@@ -25,26 +25,38 @@ const RESULT_TEXT: Record<string, { title: string; text: string }> = {
     title: 'This sign-in link is no longer valid',
     text: 'It is unknown, was already used, or has expired. Start the connection again from the PBX portal.',
   },
-  SECRET_EXPIRED: { title: 'The client secret has expired', text: 'Create a new client secret in Entra ID and connect again.' },
-  INVALID_SECRET: { title: 'The client secret was refused', text: 'Check the client secret value (not its ID) and connect again.' },
+  SECRET_EXPIRED: {
+    title: 'The client secret has expired',
+    text: 'Create a new client secret in Entra ID and connect again.',
+  },
+  INVALID_SECRET: {
+    title: 'The client secret was refused',
+    text: 'Check the client secret value (not its ID) and connect again.',
+  },
   INITIALIZATION_FAILED: {
     title: 'Connected, but the directory could not be read',
     text: 'Check that the app registration has the Graph application permissions User.Read.All and Group.Read.All with admin consent, then connect again.',
   },
-  SIGN_IN_FAILED: { title: 'Microsoft sign-in failed', text: 'The sign-in did not complete. Start the connection again from the PBX portal.' },
+  SIGN_IN_FAILED: {
+    title: 'Microsoft sign-in failed',
+    text: 'The sign-in did not complete. Start the connection again from the PBX portal.',
+  },
 };
 
-const escape = (s: string) =>
-  s.replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c] as string);
+const escapeHtml = (s: string) =>
+  s.replace(
+    /[&<>"']/g,
+    (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c] as string,
+  );
 
 function page(code: string): string {
   const r = RESULT_TEXT[code] ?? RESULT_TEXT.SIGN_IN_FAILED;
   const ok = code === 'CONNECTED';
-  return `<!doctype html><html lang="en"><head><meta charset="utf-8"><title>${escape(r.title)}</title>
+  return `<!doctype html><html lang="en"><head><meta charset="utf-8"><title>${escapeHtml(r.title)}</title>
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <style>body{font-family:system-ui,sans-serif;max-width:40rem;margin:4rem auto;padding:0 1rem;color:#222}
 h1{color:${ok ? '#107c10' : '#a4262c'}}code{background:#f3f3f3;padding:.1rem .3rem}</style></head>
-<body><h1>${escape(r.title)}</h1><p>${escape(r.text)}</p><p>Result code: <code>${escape(code)}</code></p></body></html>`;
+<body><h1>${escapeHtml(r.title)}</h1><p>${escapeHtml(r.text)}</p><p>Result code: <code>${escapeHtml(code)}</code></p></body></html>`;
 }
 
 /**
@@ -65,11 +77,16 @@ export function registerOAuthCallback(
     });
     if (outcome.ok) {
       deps.logger.info({ pbxId: outcome.pbxId }, 'integration connected');
-      await deps.services.afterConnect?.(outcome.pbxId).catch((err) =>
-        deps.logger.warn({ err: (err as Error).message }, 'could not queue the change subscriptions'),
+      await deps.services
+        .afterConnect?.(outcome.pbxId)
+        .catch((err) =>
+          deps.logger.warn({ err: (err as Error).message }, 'could not queue the change subscriptions'),
+        );
+    } else
+      deps.logger.warn(
+        { pbxId: outcome.pbxId, code: outcome.code, reason: outcome.message },
+        'connect failed',
       );
-    }
-    else deps.logger.warn({ pbxId: outcome.pbxId, code: outcome.code, reason: outcome.message }, 'connect failed');
     const code = outcome.ok ? 'CONNECTED' : outcome.code;
     return reply.redirect(`${CONNECT_RESULT_PATH}?result=${encodeURIComponent(code)}`, 303);
   });

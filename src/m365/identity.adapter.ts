@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
 import { type ConfidentialClientApplication, CryptoProvider, type ICachePlugin } from '@azure/msal-node';
+import { request } from 'undici';
 import type {
   AuthorizationAccount,
   MicrosoftAppCredentials,
@@ -8,7 +9,6 @@ import type {
   MicrosoftOrganization,
   TokenCacheIO,
 } from '../app/microsoft.port.js';
-import { request } from 'undici';
 import { MicrosoftError } from '../app/microsoft.port.js';
 import { graphError, identityError } from './errors.js';
 import {
@@ -43,7 +43,9 @@ export class MsalIdentity implements MicrosoftIdentity, MicrosoftDirectoryInfo {
   constructor(private readonly endpoints: MicrosoftEndpoints) {}
 
   private appClient(app: MicrosoftAppCredentials): ConfidentialClientApplication {
-    const key = createHash('sha256').update(`${app.tenantId}\n${app.clientId}\n${app.clientSecret}`).digest('hex');
+    const key = createHash('sha256')
+      .update(`${app.tenantId}\n${app.clientId}\n${app.clientSecret}`)
+      .digest('hex');
     let client = this.appClients.get(key);
     if (!client) {
       if (this.appClients.size > 1000) this.appClients.clear();
@@ -132,7 +134,12 @@ export class MsalIdentity implements MicrosoftIdentity, MicrosoftDirectoryInfo {
         scopes: request.scopes,
       });
       const account = result.account;
-      const claims = (result.idTokenClaims ?? {}) as { tid?: string; oid?: string; preferred_username?: string; name?: string };
+      const claims = (result.idTokenClaims ?? {}) as {
+        tid?: string;
+        oid?: string;
+        preferred_username?: string;
+        name?: string;
+      };
       if (!account) throw new Error('Microsoft returned no account for the sign-in');
       return {
         username: account.username || claims.preferred_username || '',
@@ -155,7 +162,10 @@ export class MsalIdentity implements MicrosoftIdentity, MicrosoftDirectoryInfo {
     try {
       const client = createConfidentialClient(this.endpoints, app, cachePluginOf(cache));
       const found = await client.getTokenCache().getAccountByHomeId(account.homeAccountId);
-      if (!found) throw Object.assign(new Error('No cached sign-in for the authorization account'), { errorCode: 'no_tokens_found' });
+      if (!found)
+        throw Object.assign(new Error('No cached sign-in for the authorization account'), {
+          errorCode: 'no_tokens_found',
+        });
       const result = await client.acquireTokenSilent({ account: found, scopes });
       if (!result?.accessToken) throw new Error('No access token');
       return result.accessToken;
@@ -197,7 +207,10 @@ export class MsalIdentity implements MicrosoftIdentity, MicrosoftDirectoryInfo {
   async countGroups(app: MicrosoftAppCredentials): Promise<number> {
     try {
       // $count needs ConsistencyLevel: eventual (concepts/aad-advanced-queries).
-      const res = await this.graphAsApp(app).api('/groups/$count').header('ConsistencyLevel', 'eventual').get();
+      const res = await this.graphAsApp(app)
+        .api('/groups/$count')
+        .header('ConsistencyLevel', 'eventual')
+        .get();
       const n = Number(typeof res === 'string' ? res : await (res as Response).text?.());
       if (!Number.isFinite(n)) throw new Error(`Unexpected $count answer: ${String(res).slice(0, 100)}`);
       return n;

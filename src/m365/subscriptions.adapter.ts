@@ -36,7 +36,10 @@ export class GraphSubscriptionsClient implements SubscriptionsClient {
     try {
       const created = (await this.graphAsApp(app)
         .api('/subscriptions')
-        .post({ ...request, expirationDateTime: request.expirationDateTime.toISOString() })) as GraphSubscriptionJson;
+        .post({
+          ...request,
+          expirationDateTime: request.expirationDateTime.toISOString(),
+        })) as GraphSubscriptionJson;
       return toInfo(created);
     } catch (err) {
       throw graphError(err);
@@ -56,7 +59,9 @@ export class GraphSubscriptionsClient implements SubscriptionsClient {
 
   async reauthorize(app: MicrosoftAppCredentials, id: string) {
     try {
-      await this.graphAsApp(app).api(`/subscriptions/${encodeURIComponent(id)}/reauthorize`).post({});
+      await this.graphAsApp(app)
+        .api(`/subscriptions/${encodeURIComponent(id)}/reauthorize`)
+        .post({});
     } catch (err) {
       throw graphError(err);
     }
@@ -64,7 +69,9 @@ export class GraphSubscriptionsClient implements SubscriptionsClient {
 
   async remove(app: MicrosoftAppCredentials, id: string) {
     try {
-      await this.graphAsApp(app).api(`/subscriptions/${encodeURIComponent(id)}`).delete();
+      await this.graphAsApp(app)
+        .api(`/subscriptions/${encodeURIComponent(id)}`)
+        .delete();
     } catch (err) {
       const e = graphError(err);
       if (e.code !== 'NOT_FOUND') throw e;

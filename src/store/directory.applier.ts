@@ -32,7 +32,8 @@ export class MikroDirectoryApplier implements DirectoryApplier {
   async applyUserItems(pbxId: string, items: readonly UserPlanItem[]) {
     const now = new Date();
     const createdIds = new Map<string, string>();
-    const of = <A extends UserPlanItem['action']>(a: A) => items.filter((i) => i.action === a) as Extract<UserPlanItem, { action: A }>[];
+    const of = <A extends UserPlanItem['action']>(a: A) =>
+      items.filter((i) => i.action === a) as Extract<UserPlanItem, { action: A }>[];
     for (const batch of chunks(ids(of('DELETE'), 'extensionId'))) {
       await this.em.nativeDelete(Extension, { pbx: pbxId, source: 'SYNCED', id: { $in: batch } });
     }
@@ -48,7 +49,11 @@ export class MikroDirectoryApplier implements DirectoryApplier {
       for (const c of item.changes) patch[c.field] = c.to;
       if ('email' in patch) patch.emailKey = emailKey(patch.email as string | null);
       if ('number' in patch) patch.numberSort = Number.parseInt(patch.number as string, 10);
-      await this.em.nativeUpdate(Extension, { pbx: pbxId, id: item.extensionId, externalId: item.userId }, patch);
+      await this.em.nativeUpdate(
+        Extension,
+        { pbx: pbxId, id: item.extensionId, externalId: item.userId },
+        patch,
+      );
     }
     for (const item of of('ASSOCIATE')) {
       const e = item.extension;
@@ -98,7 +103,8 @@ export class MikroDirectoryApplier implements DirectoryApplier {
   async applyGroupItems(pbxId: string, items: readonly GroupPlanItem[]) {
     const now = new Date();
     const createdIds = new Map<string, string>();
-    const of = <A extends GroupPlanItem['action']>(a: A) => items.filter((i) => i.action === a) as Extract<GroupPlanItem, { action: A }>[];
+    const of = <A extends GroupPlanItem['action']>(a: A) =>
+      items.filter((i) => i.action === a) as Extract<GroupPlanItem, { action: A }>[];
     for (const batch of chunks(ids(of('DELETE'), 'extensionGroupId'))) {
       await this.em.nativeDelete(ExtensionGroup, { pbx: pbxId, source: 'SYNCED', id: { $in: batch } });
     }
@@ -117,15 +123,27 @@ export class MikroDirectoryApplier implements DirectoryApplier {
         { ...(item.nameChange ? { name: item.nameChange.to } : {}), updatedAt: now },
       );
       for (const batch of chunks(item.removedMemberExtensionIds)) {
-        await this.em.nativeDelete(ExtensionGroupMember, { group: item.extensionGroupId, extension: { $in: batch } });
+        await this.em.nativeDelete(ExtensionGroupMember, {
+          group: item.extensionGroupId,
+          extension: { $in: batch },
+        });
       }
-      for (const ext of item.addedMemberExtensionIds) memberRows.push({ group: item.extensionGroupId, extension: ext });
+      for (const ext of item.addedMemberExtensionIds)
+        memberRows.push({ group: item.extensionGroupId, extension: ext });
     }
     const created = of('CREATE').map((item) => {
       const id = randomUUID();
       createdIds.set(item.groupId, id);
       for (const ext of item.memberExtensionIds) memberRows.push({ group: id, extension: ext });
-      return { id, pbx: pbxId, name: item.name, source: 'SYNCED' as const, externalId: item.groupId, createdAt: now, updatedAt: now };
+      return {
+        id,
+        pbx: pbxId,
+        name: item.name,
+        source: 'SYNCED' as const,
+        externalId: item.groupId,
+        createdAt: now,
+        updatedAt: now,
+      };
     });
     for (const batch of chunks(created)) await this.em.insertMany(ExtensionGroup, batch);
     for (const batch of chunks(memberRows)) await this.em.insertMany(ExtensionGroupMember, batch);

@@ -58,7 +58,11 @@ export class MikroIntegrationRepository implements IntegrationRepository {
   }
 
   async listAll() {
-    const all = await this.em.find(Integration, {}, { populate: [...LAZY], orderBy: { id: 'asc' }, refresh: true });
+    const all = await this.em.find(
+      Integration,
+      {},
+      { populate: [...LAZY], orderBy: { id: 'asc' }, refresh: true },
+    );
     return all.map(toData);
   }
 }

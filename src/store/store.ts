@@ -1,12 +1,12 @@
 import type { EntityManager } from '@mikro-orm/core';
 import type { Store } from '../app/ports.js';
 import { MikroAuditRepository } from './audit.repository.js';
+import { MikroDirectoryApplier } from './directory.applier.js';
 import { MikroIntegrationRepository } from './integration.repository.js';
 import type { Orm } from './orm.js';
 import { MikroPbxDirectoryRepository } from './pbx-directory.repository.js';
-import { MikroSyncRepository } from './sync.repository.js';
 import { MikroSubscriptionRepository } from './subscription.repository.js';
-import { MikroDirectoryApplier } from './directory.applier.js';
+import { MikroSyncRepository } from './sync.repository.js';
 import { MikroTenantRepository } from './tenant.repository.js';
 import { MikroWelcomeEmailRepository } from './welcome-email.repository.js';
 

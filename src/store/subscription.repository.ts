@@ -14,7 +14,9 @@ export class MikroSubscriptionRepository implements SubscriptionRepository {
   constructor(private readonly em: EntityManager) {}
 
   async list(pbxId: string) {
-    return (await this.em.find(GraphSubscription, { pbx: pbxId }, { orderBy: { resource: 'asc' } })).map(toRecord);
+    return (await this.em.find(GraphSubscription, { pbx: pbxId }, { orderBy: { resource: 'asc' } })).map(
+      toRecord,
+    );
   }
 
   async find(id: string) {

@@ -28,7 +28,10 @@ export class RedisSyncCoordinator implements SyncCoordinator {
     if (ok === 'OK') return null;
     const current = await this.redis.get(key);
     // It ended between our SET and GET: try once more.
-    if (current === null) return (await this.redis.set(key, runId, 'PX', PENDING_TTL_MS, 'NX')) === 'OK' ? null : this.redis.get(key);
+    if (current === null)
+      return (await this.redis.set(key, runId, 'PX', PENDING_TTL_MS, 'NX')) === 'OK'
+        ? null
+        : this.redis.get(key);
     return current;
   }
 

@@ -157,12 +157,20 @@ export class MikroSyncRepository implements SyncRepository {
   ) {
     const gone = [...removedIds, ...changed.map((o) => o.id)];
     for (const batch of chunks(gone)) {
-      await this.em.nativeDelete(DirectoryObject, { key: { $in: batch.map((id) => `${pbxId}:${kind}:${id}`) } });
+      await this.em.nativeDelete(DirectoryObject, {
+        key: { $in: batch.map((id) => `${pbxId}:${kind}:${id}`) },
+      });
     }
     await this.insertObjects(pbxId, kind, changed);
   }
 
-  async createRun(input: { id?: string; pbxId: string; trigger: SyncTrigger; scopes: SyncScope[]; queuedAt: Date }) {
+  async createRun(input: {
+    id?: string;
+    pbxId: string;
+    trigger: SyncTrigger;
+    scopes: SyncScope[];
+    queuedAt: Date;
+  }) {
     const run = this.em.create(SyncRun, {
       ...(input.id ? { id: input.id } : {}),
       pbx: this.em.getReference(Pbx, input.pbxId),
@@ -204,7 +212,12 @@ export class MikroSyncRepository implements SyncRepository {
       cursor: encodeCursor('syncRun', [r.queuedAt.getTime(), r.id]),
       node: toRun(r),
     }));
-    return { edges, endCursor: edges.at(-1)?.cursor ?? null, hasNextPage: found.length > page.first, totalCount };
+    return {
+      edges,
+      endCursor: edges.at(-1)?.cursor ?? null,
+      hasNextPage: found.length > page.first,
+      totalCount,
+    };
   }
 
   async unfinishedRuns(pbxId: string) {
@@ -240,7 +253,11 @@ export class MikroSyncRepository implements SyncRepository {
     }
   }
 
-  async pageItems(runId: string, filter: { action?: ItemAction | null }, page: PageRequest): Promise<Page<SyncRunItemData>> {
+  async pageItems(
+    runId: string,
+    filter: { action?: ItemAction | null },
+    page: PageRequest,
+  ): Promise<Page<SyncRunItemData>> {
     const base: Record<string, unknown> = { run: runId, ...(filter.action ? { action: filter.action } : {}) };
     const where: Record<string, unknown> = { ...base };
     if (page.after) {
@@ -249,8 +266,15 @@ export class MikroSyncRepository implements SyncRepository {
     }
     const found = await this.em.find(SyncRunItem, where, { orderBy: { seq: 'asc' }, limit: page.first + 1 });
     const totalCount = await this.em.count(SyncRunItem, base);
-    const edges = found.slice(0, page.first).map((i) => ({ cursor: encodeCursor('syncRunItem', [i.seq]), node: toItem(i) }));
-    return { edges, endCursor: edges.at(-1)?.cursor ?? null, hasNextPage: found.length > page.first, totalCount };
+    const edges = found
+      .slice(0, page.first)
+      .map((i) => ({ cursor: encodeCursor('syncRunItem', [i.seq]), node: toItem(i) }));
+    return {
+      edges,
+      endCursor: edges.at(-1)?.cursor ?? null,
+      hasNextPage: found.length > page.first,
+      totalCount,
+    };
   }
 
   async itemCounts(runId: string) {
@@ -260,7 +284,16 @@ export class MikroSyncRepository implements SyncRepository {
         'select scope, action, state, count(*) as n from sync_run_item where run_id = ? group by scope, action, state',
         [runId],
       );
-    const empty = (): PlanSummary => ({ create: 0, update: 0, associate: 0, delete: 0, release: 0, skip: 0, fail: 0, held: 0 });
+    const empty = (): PlanSummary => ({
+      create: 0,
+      update: 0,
+      associate: 0,
+      delete: 0,
+      release: 0,
+      skip: 0,
+      fail: 0,
+      held: 0,
+    });
     const out = { users: empty(), groups: empty() };
     for (const r of rows) {
       const c = r.scope === 'USER' ? out.users : out.groups;
@@ -282,6 +315,7 @@ export class MikroSyncRepository implements SyncRepository {
   }
 
   async setItemState(runId: string, ids: readonly string[], state: SyncRunItemData['state']) {
-    for (const batch of chunks(ids)) await this.em.nativeUpdate(SyncRunItem, { run: runId, id: { $in: batch } }, { state });
+    for (const batch of chunks(ids))
+      await this.em.nativeUpdate(SyncRunItem, { run: runId, id: { $in: batch } }, { state });
   }
 }

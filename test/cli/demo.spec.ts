@@ -30,7 +30,12 @@ describe('npm run demo (issue 2 item 8)', () => {
       expect(key).toMatch(/^epg_/);
       expect(out).toMatch(/curl -s \S+\/graphql/);
       // Issue 3 item 6: the sandbox tenant runs beside the gateway, with what a newcomer needs to connect.
-      for (const name of ['SANDBOX_TENANT_ID', 'SANDBOX_CLIENT_ID', 'SANDBOX_CLIENT_SECRET', 'SANDBOX_ADMIN']) {
+      for (const name of [
+        'SANDBOX_TENANT_ID',
+        'SANDBOX_CLIENT_ID',
+        'SANDBOX_CLIENT_SECRET',
+        'SANDBOX_ADMIN',
+      ]) {
         expect(out).toMatch(new RegExp(`^${name}=\\S+$`, 'm'));
       }
       const res = await gql(url as string, key as string, IntegrationDocument);

@@ -11,7 +11,12 @@ import {
 } from '../generated/graphql.js';
 import { createSqliteDatabase, type TestDatabase } from '../support/db.js';
 import { gql } from '../support/gateway.js';
-import { connectIntegration, startGatewayWithSandbox, startTestSandbox, waitForRun } from '../support/sandbox.js';
+import {
+  connectIntegration,
+  startGatewayWithSandbox,
+  startTestSandbox,
+  waitForRun,
+} from '../support/sandbox.js';
 
 type World = Awaited<ReturnType<typeof startGatewayWithSandbox>>;
 
@@ -42,7 +47,8 @@ describe('change triggers: Graph change notifications with debounce (T2, T3)', (
   let w: World;
 
   const runs = async () =>
-    (await gql(w.gateway.url, w.keys.admin, SyncRunsDocument, { first: 100 })).body.data?.syncRuns.nodes ?? [];
+    (await gql(w.gateway.url, w.keys.admin, SyncRunsDocument, { first: 100 })).body.data?.syncRuns.nodes ??
+    [];
   const changeRuns = async () => (await runs()).filter((r) => r.trigger === 'CHANGE');
   const ourSubscriptions = async () =>
     (await sandbox.admin.listSubscriptions()).filter((s) => s.notificationUrl.startsWith(w.gateway.url));
@@ -54,7 +60,11 @@ describe('change triggers: Graph change notifications with debounce (T2, T3)', (
   beforeAll(async () => {
     db = await createSqliteDatabase();
     ({ sandbox, agent } = await startTestSandbox({ autoSignIn: true, users: 60, groups: 6, seed: 21 }));
-    await sandbox.admin.setNotificationSettings({ batchWindowMs: 50, retryInitialDelayMs: 200, retryMaxDelayMs: 1000 });
+    await sandbox.admin.setNotificationSettings({
+      batchWindowMs: 50,
+      retryInitialDelayMs: 200,
+      retryMaxDelayMs: 1000,
+    });
     w = await startGatewayWithSandbox(db, sandbox);
     expect((await connectIntegration(w, sandbox, agent)).result).toBe('CONNECTED');
     const saved = await gql(w.gateway.url, w.keys.admin, SaveUserSyncRuleDocument, { input: RULE });
@@ -78,11 +88,15 @@ describe('change triggers: Graph change notifications with debounce (T2, T3)', (
   });
 
   it('10 changes trigger one run at once', async () => {
-    await gql(w.gateway.url, w.keys.admin, SaveChangeTriggersDocument, { debounceSeconds: 600, threshold: 10 });
+    await gql(w.gateway.url, w.keys.admin, SaveChangeTriggersDocument, {
+      debounceSeconds: 600,
+      threshold: 10,
+    });
     await settle();
     const before = (await changeRuns()).length;
     const users = (await sandbox.admin.listUsers({ top: 100, accountEnabled: true })).value.slice(0, 10);
-    for (const [i, u] of users.entries()) await sandbox.admin.updateUser(u.id, { jobTitle: `Changed ${i} ${Date.now()}` });
+    for (const [i, u] of users.entries())
+      await sandbox.admin.updateUser(u.id, { jobTitle: `Changed ${i} ${Date.now()}` });
     const after = await until(changeRuns, (r) => r.length > before, 15_000);
     expect(after.length).toBe(before + 1);
     const run = await waitForRun(w.gateway.url, w.keys.admin, after[0].id);
@@ -115,15 +129,22 @@ describe('change triggers: Graph change notifications with debounce (T2, T3)', (
     const res = await fetch(`${w.gateway.url}/graph/notifications`, {
       method: 'POST',
       headers: { 'content-type': 'application/json' },
-      body: JSON.stringify({ value: [{ subscriptionId: sub.id, clientState: 'forged', changeType: 'updated', resource: 'Users/x' }] }),
+      body: JSON.stringify({
+        value: [
+          { subscriptionId: sub.id, clientState: 'forged', changeType: 'updated', resource: 'Users/x' },
+        ],
+      }),
     });
     expect(res.status).toBe(202);
     await new Promise((r) => setTimeout(r, 500));
     expect((await runs()).length).toBe(before);
-    const echo = await fetch(`${w.gateway.url}/graph/notifications?validationToken=Validation%3A+Testing+client+application`, {
-      method: 'POST',
-      headers: { 'content-type': 'text/plain' },
-    });
+    const echo = await fetch(
+      `${w.gateway.url}/graph/notifications?validationToken=Validation%3A+Testing+client+application`,
+      {
+        method: 'POST',
+        headers: { 'content-type': 'text/plain' },
+      },
+    );
     expect(echo.status).toBe(200);
     expect(echo.headers.get('content-type')).toMatch(/^text\/plain/);
     expect(await echo.text()).toBe('Validation: Testing client application');
@@ -170,7 +191,10 @@ describe('change triggers: Graph change notifications with debounce (T2, T3)', (
 
   it('disconnect deletes the subscriptions at Graph', async () => {
     await settle();
-    await gql(w.gateway.url, w.keys.admin, DisconnectDocument, { deleteExtensions: false, deleteGroups: false });
+    await gql(w.gateway.url, w.keys.admin, DisconnectDocument, {
+      deleteExtensions: false,
+      deleteGroups: false,
+    });
     expect(await ourSubscriptions()).toHaveLength(0);
     expect(await w.gateway.openStore().subscriptions.list(w.pbx.id)).toHaveLength(0);
   });

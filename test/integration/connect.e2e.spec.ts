@@ -1,5 +1,5 @@
-import { afterAll, beforeAll, expect, it } from 'vitest';
 import type { Agent } from 'undici';
+import { afterAll, beforeAll, expect, it } from 'vitest';
 import type { Gateway } from '../../src/gateway.js';
 import type { Sandbox } from '../../src/sandbox/index.js';
 import {
@@ -75,9 +75,9 @@ describeEachDb('connect and updateSecret against the sandbox (L1, L2, L3)', (leg
     gateways.splice(gateways.indexOf(w.gateway), 1);
     const again = await startTestGateway(db, sandboxEnv(sandbox));
     gateways.push(again);
-    expect((await gql(again.url, w.keys.admin, IntegrationDetailsDocument)).body.data?.integration.status).toBe(
-      'CONNECTED',
-    );
+    expect(
+      (await gql(again.url, w.keys.admin, IntegrationDetailsDocument)).body.data?.integration.status,
+    ).toBe('CONNECTED');
     const check = await gql(again.url, w.keys.admin, TestConnectionDocument);
     expect(check.body.data?.testConnection).toEqual({
       appAccess: true,
@@ -88,7 +88,11 @@ describeEachDb('connect and updateSecret against the sandbox (L1, L2, L3)', (leg
 
     // Connecting twice is refused.
     const twice = await gql(again.url, w.keys.admin, ConnectDocument, {
-      input: { clientId: sandbox.info.clientId, tenantId: sandbox.info.tenantId, clientSecret: sandbox.info.clientSecret },
+      input: {
+        clientId: sandbox.info.clientId,
+        tenantId: sandbox.info.tenantId,
+        clientSecret: sandbox.info.clientSecret,
+      },
     });
     expect(twice.body.errors?.[0].extensions?.code).toBe('INVALID_STATE');
   });
@@ -110,8 +114,16 @@ describeEachDb('connect and updateSecret against the sandbox (L1, L2, L3)', (leg
     const cases = [
       { input: { clientSecret: 'WrongSecret~0123456789' }, code: 'INVALID_SECRET', aadsts: 'AADSTS7000215' },
       { input: { clientSecret: expired.secretText }, code: 'SECRET_EXPIRED', aadsts: 'AADSTS7000222' },
-      { input: { clientId: '11111111-2222-3333-4444-555555555555' }, code: 'INVALID_CLIENT', aadsts: 'AADSTS700016' },
-      { input: { tenantId: '99999999-2222-3333-4444-555555555555' }, code: 'INVALID_INPUT', aadsts: 'AADSTS90002' },
+      {
+        input: { clientId: '11111111-2222-3333-4444-555555555555' },
+        code: 'INVALID_CLIENT',
+        aadsts: 'AADSTS700016',
+      },
+      {
+        input: { tenantId: '99999999-2222-3333-4444-555555555555' },
+        code: 'INVALID_INPUT',
+        aadsts: 'AADSTS90002',
+      },
     ];
     for (const c of cases) {
       const res = await gql(w.gateway.url, w.keys.admin, ConnectDocument, {
@@ -136,7 +148,11 @@ describeEachDb('connect and updateSecret against the sandbox (L1, L2, L3)', (leg
       gateways.push(w.gateway);
       await manual.admin.revokeConsent(manual.info.clientId);
       const res = await gql(w.gateway.url, w.keys.admin, ConnectDocument, {
-        input: { clientId: manual.info.clientId, tenantId: manual.info.tenantId, clientSecret: manual.info.clientSecret },
+        input: {
+          clientId: manual.info.clientId,
+          tenantId: manual.info.tenantId,
+          clientSecret: manual.info.clientSecret,
+        },
       });
       expect(res.body.data?.connect.integration.status).toBe('AWAITING_CONSENT');
       const authUrl = res.body.data?.connect.authorizationUrl as string;
@@ -149,7 +165,11 @@ describeEachDb('connect and updateSecret against the sandbox (L1, L2, L3)', (leg
           headers: body ? { 'content-type': 'application/x-www-form-urlencoded' } : {},
           body: body ? new URLSearchParams(body).toString() : undefined,
         });
-        return { status: r.statusCode, location: r.headers.location as string | undefined, html: await r.body.text() };
+        return {
+          status: r.statusCode,
+          location: r.headers.location as string | undefined,
+          html: await r.body.text(),
+        };
       };
       const signIn = await form(authUrl);
       const flow = /name="flow" value="([^"]+)"/.exec(signIn.html)?.[1] as string;
@@ -178,14 +198,20 @@ describeEachDb('connect and updateSecret against the sandbox (L1, L2, L3)', (leg
   it('L2 refuses a replayed, unknown or superseded state with STATE_INVALID', async () => {
     const w = await world();
     const res = await gql(w.gateway.url, w.keys.admin, ConnectDocument, {
-      input: { clientId: sandbox.info.clientId, tenantId: sandbox.info.tenantId, clientSecret: sandbox.info.clientSecret },
+      input: {
+        clientId: sandbox.info.clientId,
+        tenantId: sandbox.info.tenantId,
+        clientSecret: sandbox.info.clientSecret,
+      },
     });
     const url = res.body.data?.connect.authorizationUrl as string;
     const first = await followAuthorization(agent, url, await adminUpn(sandbox));
     expect(first.result).toBe('CONNECTED');
     const replay = await finishAtGateway(first.callbackUrl);
     expect(replay.result).toBe('STATE_INVALID');
-    const unknown = await finishAtGateway(`${w.gateway.url}/oauth/microsoft/callback?state=${'x'.repeat(32)}&code=abc`);
+    const unknown = await finishAtGateway(
+      `${w.gateway.url}/oauth/microsoft/callback?state=${'x'.repeat(32)}&code=abc`,
+    );
     expect(unknown.result).toBe('STATE_INVALID');
     expect((await details(w))?.status).toBe('CONNECTED');
   });
@@ -193,12 +219,14 @@ describeEachDb('connect and updateSecret against the sandbox (L1, L2, L3)', (leg
   it('L3 updateSecret: a bad secret is refused and the old one keeps working; a good one is used next', async () => {
     const w = await world();
     await connectIntegration(w, sandbox, agent);
-    const bad = await gql(w.gateway.url, w.keys.admin, UpdateSecretDocument, { secret: 'NotTheSecret~12345678' });
+    const bad = await gql(w.gateway.url, w.keys.admin, UpdateSecretDocument, {
+      secret: 'NotTheSecret~12345678',
+    });
     expect(bad.body.errors?.[0].extensions?.code).toBe('INVALID_SECRET');
     expect((await details(w))?.secretLast4).toBe(sandbox.info.clientSecret.slice(-4));
-    expect((await gql(w.gateway.url, w.keys.admin, TestConnectionDocument)).body.data?.testConnection.appAccess).toBe(
-      true,
-    );
+    expect(
+      (await gql(w.gateway.url, w.keys.admin, TestConnectionDocument)).body.data?.testConnection.appAccess,
+    ).toBe(true);
 
     const fresh = await sandbox.admin.addSecret(sandbox.info.clientId, { expiresInDays: 10 });
     const good = await gql(w.gateway.url, w.keys.admin, UpdateSecretDocument, {

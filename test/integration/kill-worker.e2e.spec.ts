@@ -72,7 +72,8 @@ describe('a worker killed mid-sync (issue 5 item 5)', () => {
     const runId = saved.body.data?.saveUserSyncRule.initialRun?.id as string;
     // Kill the worker (SIGKILL: no clean-up at all) once some batches are in and others are not.
     for (;;) {
-      const run = (await gql(w.gateway.url, w.keys.admin, SyncRunDocument, { id: runId, first: 1 })).body.data?.syncRun;
+      const run = (await gql(w.gateway.url, w.keys.admin, SyncRunDocument, { id: runId, first: 1 })).body.data
+        ?.syncRun;
       if (run?.phase === 'APPLYING' && run.done > 0 && run.done < run.total) break;
       expect(run?.status).not.toBe('SUCCEEDED');
       await new Promise((r) => setTimeout(r, 10));

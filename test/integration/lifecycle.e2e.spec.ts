@@ -8,8 +8,8 @@ import {
   DisableDocument,
   DisconnectDocument,
   EnableDocument,
-  ExtensionsDocument,
   ExtensionGroupsDocument,
+  ExtensionsDocument,
   IntegrationDetailsDocument,
   PauseDocument,
   ResumeDocument,
@@ -46,7 +46,13 @@ describeEachDb('pause, resume, disable, enable, disconnect (L4–L8, U9, G4)', (
     gateways.push(w.gateway);
     expect((await connectIntegration(w, sandbox, agent)).result).toBe('CONNECTED');
     const dir = w.gateway.openStore().directory;
-    const base = { mobileNumber: null, jobTitle: null, callerIdName: null, voicemailEnabled: true, notes: null };
+    const base = {
+      mobileNumber: null,
+      jobTitle: null,
+      callerIdName: null,
+      voicemailEnabled: true,
+      notes: null,
+    };
     const synced = [];
     for (let i = 0; i < 3; i++) {
       synced.push(
@@ -78,10 +84,12 @@ describeEachDb('pause, resume, disable, enable, disconnect (L4–L8, U9, G4)', (
   });
 
   const state = async () => {
-    const ext = (await gql(w.gateway.url, w.keys.admin, ExtensionsDocument, { first: 100 })).body.data?.extensions;
+    const ext = (await gql(w.gateway.url, w.keys.admin, ExtensionsDocument, { first: 100 })).body.data
+      ?.extensions;
     const groups = (await gql(w.gateway.url, w.keys.admin, ExtensionGroupsDocument, { first: 100 })).body.data
       ?.extensionGroups;
-    const integration = (await gql(w.gateway.url, w.keys.admin, IntegrationDetailsDocument)).body.data?.integration;
+    const integration = (await gql(w.gateway.url, w.keys.admin, IntegrationDetailsDocument)).body.data
+      ?.integration;
     const extNodes = (ext?.edges ?? []).map((e) => e.node);
     const groupNodes = groups?.nodes ?? [];
     return {
@@ -97,10 +105,16 @@ describeEachDb('pause, resume, disable, enable, disconnect (L4–L8, U9, G4)', (
     const s = await state();
     const e = s.ext.find((x) => x.source === 'SYNCED');
     const g = s.grp.find((x) => x.source === 'SYNCED');
-    const edit = e && (await gql(w.gateway.url, w.keys.admin, UpdateExtensionDocument, { id: e.id, input: { lastName: 'X' } }));
+    const edit =
+      e &&
+      (await gql(w.gateway.url, w.keys.admin, UpdateExtensionDocument, {
+        id: e.id,
+        input: { lastName: 'X' },
+      }));
     const del = e && (await gql(w.gateway.url, w.keys.admin, DeleteExtensionDocument, { id: e.id }));
     const rename =
-      g && (await gql(w.gateway.url, w.keys.admin, UpdateExtensionGroupDocument, { id: g.id, name: 'Renamed' }));
+      g &&
+      (await gql(w.gateway.url, w.keys.admin, UpdateExtensionGroupDocument, { id: g.id, name: 'Renamed' }));
     return {
       extensionEdit: edit?.body.errors?.[0]?.extensions?.code,
       extensionDelete: del?.body.errors?.[0]?.extensions?.code,
@@ -112,10 +126,17 @@ describeEachDb('pause, resume, disable, enable, disconnect (L4–L8, U9, G4)', (
     extensions: ['1000:SYNCED', '1001:SYNCED', '1002:SYNCED', '2000:MANUAL'],
     groups: ['Manual group:MANUAL:1', 'Synced group:SYNCED:3'],
   };
-  const LOCKED = { extensionEdit: 'LOCKED_BY_SYNC', extensionDelete: 'LOCKED_BY_SYNC', groupRename: 'LOCKED_BY_SYNC' };
+  const LOCKED = {
+    extensionEdit: 'LOCKED_BY_SYNC',
+    extensionDelete: 'LOCKED_BY_SYNC',
+    groupRename: 'LOCKED_BY_SYNC',
+  };
 
   it('L4 pause user sync, delete: synced extensions go (and leave their group), the rest stays', async () => {
-    const res = await gql(w.gateway.url, w.keys.admin, PauseDocument, { target: 'USERS', deleteSynced: true });
+    const res = await gql(w.gateway.url, w.keys.admin, PauseDocument, {
+      target: 'USERS',
+      deleteSynced: true,
+    });
     expect(res.body.data?.pause).toMatchObject({ extensionsDeleted: 3, groupsDeleted: 0 });
     expect(res.body.data?.pause.integration).toMatchObject({ userSyncPaused: true, groupSyncPaused: false });
     const s = await state();
@@ -124,11 +145,17 @@ describeEachDb('pause, resume, disable, enable, disconnect (L4–L8, U9, G4)', (
   });
 
   it('L4 pause user sync, retain: synced extensions stay, still locked; L8 resume', async () => {
-    const res = await gql(w.gateway.url, w.keys.admin, PauseDocument, { target: 'USERS', deleteSynced: false });
+    const res = await gql(w.gateway.url, w.keys.admin, PauseDocument, {
+      target: 'USERS',
+      deleteSynced: false,
+    });
     expect(res.body.data?.pause.extensionsDeleted).toBe(0);
     expect((await state()).extensions).toEqual(ALL.extensions);
     expect(await syncedLocked()).toEqual(LOCKED);
-    const again = await gql(w.gateway.url, w.keys.admin, PauseDocument, { target: 'USERS', deleteSynced: false });
+    const again = await gql(w.gateway.url, w.keys.admin, PauseDocument, {
+      target: 'USERS',
+      deleteSynced: false,
+    });
     expect(again.body.errors?.[0].extensions?.code).toBe('INVALID_STATE');
     const resumed = await gql(w.gateway.url, w.keys.admin, ResumeDocument, { target: 'USERS' });
     expect(resumed.body.data?.resume.integration.userSyncPaused).toBe(false);
@@ -137,7 +164,10 @@ describeEachDb('pause, resume, disable, enable, disconnect (L4–L8, U9, G4)', (
   });
 
   it('L5 pause group sync, delete: the synced group goes, extensions stay', async () => {
-    const res = await gql(w.gateway.url, w.keys.admin, PauseDocument, { target: 'GROUPS', deleteSynced: true });
+    const res = await gql(w.gateway.url, w.keys.admin, PauseDocument, {
+      target: 'GROUPS',
+      deleteSynced: true,
+    });
     expect(res.body.data?.pause).toMatchObject({ groupsDeleted: 1, extensionsDeleted: 0 });
     expect(res.body.data?.pause.integration.groupSyncPaused).toBe(true);
     const s = await state();
@@ -152,13 +182,19 @@ describeEachDb('pause, resume, disable, enable, disconnect (L4–L8, U9, G4)', (
   });
 
   it('L6 disable deleting both, then L8 enable', async () => {
-    const res = await gql(w.gateway.url, w.keys.admin, DisableDocument, { deleteExtensions: true, deleteGroups: true });
+    const res = await gql(w.gateway.url, w.keys.admin, DisableDocument, {
+      deleteExtensions: true,
+      deleteGroups: true,
+    });
     expect(res.body.data?.disable).toMatchObject({ extensionsDeleted: 3, groupsDeleted: 1 });
     expect(res.body.data?.disable.integration.status).toBe('DISABLED');
     const s = await state();
     expect(s.extensions).toEqual(['2000:MANUAL']);
     expect(s.groups).toEqual(['Manual group:MANUAL:1']);
-    const pause = await gql(w.gateway.url, w.keys.admin, PauseDocument, { target: 'USERS', deleteSynced: false });
+    const pause = await gql(w.gateway.url, w.keys.admin, PauseDocument, {
+      target: 'USERS',
+      deleteSynced: false,
+    });
     expect(pause.body.errors?.[0].extensions?.code).toBe('INVALID_STATE');
     const enabled = await gql(w.gateway.url, w.keys.admin, EnableDocument);
     expect(enabled.body.data?.enable.integration.status).toBe('CONNECTED');
@@ -184,8 +220,15 @@ describeEachDb('pause, resume, disable, enable, disconnect (L4–L8, U9, G4)', (
   });
 
   it('L7 disconnect deleting both: synced rows go, credentials are erased', async () => {
-    const res = await gql(w.gateway.url, w.keys.admin, DisconnectDocument, { deleteExtensions: true, deleteGroups: true });
-    expect(res.body.data?.disconnect).toMatchObject({ extensionsDeleted: 3, groupsDeleted: 1, extensionsReleased: 0 });
+    const res = await gql(w.gateway.url, w.keys.admin, DisconnectDocument, {
+      deleteExtensions: true,
+      deleteGroups: true,
+    });
+    expect(res.body.data?.disconnect).toMatchObject({
+      extensionsDeleted: 3,
+      groupsDeleted: 1,
+      extensionsReleased: 0,
+    });
     expect(res.body.data?.disconnect.integration).toMatchObject({
       status: 'NOT_CONNECTED',
       clientId: null,
@@ -194,13 +237,23 @@ describeEachDb('pause, resume, disable, enable, disconnect (L4–L8, U9, G4)', (
     const s = await state();
     expect(s.extensions).toEqual(['2000:MANUAL']);
     expect(s.groups).toEqual(['Manual group:MANUAL:1']);
-    const twice = await gql(w.gateway.url, w.keys.admin, DisconnectDocument, { deleteExtensions: true, deleteGroups: true });
+    const twice = await gql(w.gateway.url, w.keys.admin, DisconnectDocument, {
+      deleteExtensions: true,
+      deleteGroups: true,
+    });
     expect(twice.body.errors?.[0].extensions?.code).toBe('INVALID_STATE');
   });
 
   it('L7 disconnect retaining both: kept rows become fully PBX-managed (label gone, unlocked)', async () => {
-    const res = await gql(w.gateway.url, w.keys.admin, DisconnectDocument, { deleteExtensions: false, deleteGroups: false });
-    expect(res.body.data?.disconnect).toMatchObject({ extensionsReleased: 3, groupsReleased: 1, extensionsDeleted: 0 });
+    const res = await gql(w.gateway.url, w.keys.admin, DisconnectDocument, {
+      deleteExtensions: false,
+      deleteGroups: false,
+    });
+    expect(res.body.data?.disconnect).toMatchObject({
+      extensionsReleased: 3,
+      groupsReleased: 1,
+      extensionsDeleted: 0,
+    });
     const s = await state();
     expect(s.extensions).toEqual(['1000:MANUAL', '1001:MANUAL', '1002:MANUAL', '2000:MANUAL']);
     expect(s.groups).toEqual(['Manual group:MANUAL:1', 'Synced group:MANUAL:3']);
@@ -211,19 +264,28 @@ describeEachDb('pause, resume, disable, enable, disconnect (L4–L8, U9, G4)', (
     });
     expect(edit.body.data?.updateExtension.lastName).toBe('Edited');
     const g = s.grp.find((x) => x.name === 'Synced group');
-    const rename = await gql(w.gateway.url, w.keys.admin, UpdateExtensionGroupDocument, { id: g?.id as string, name: 'Mine now' });
+    const rename = await gql(w.gateway.url, w.keys.admin, UpdateExtensionGroupDocument, {
+      id: g?.id as string,
+      name: 'Mine now',
+    });
     expect(rename.body.data?.updateExtensionGroup.name).toBe('Mine now');
   });
 
   it('L7 disconnect retaining extensions, deleting groups (and the reverse)', async () => {
-    await gql(w.gateway.url, w.keys.admin, DisconnectDocument, { deleteExtensions: false, deleteGroups: true });
+    await gql(w.gateway.url, w.keys.admin, DisconnectDocument, {
+      deleteExtensions: false,
+      deleteGroups: true,
+    });
     const s = await state();
     expect(s.extensions).toEqual(['1000:MANUAL', '1001:MANUAL', '1002:MANUAL', '2000:MANUAL']);
     expect(s.groups).toEqual(['Manual group:MANUAL:1']);
   });
 
   it('refuses lifecycle steps in the wrong state with INVALID_STATE', async () => {
-    await gql(w.gateway.url, w.keys.admin, DisconnectDocument, { deleteExtensions: true, deleteGroups: true });
+    await gql(w.gateway.url, w.keys.admin, DisconnectDocument, {
+      deleteExtensions: true,
+      deleteGroups: true,
+    });
     for (const res of [
       await gql(w.gateway.url, w.keys.admin, PauseDocument, { target: 'USERS', deleteSynced: true }),
       await gql(w.gateway.url, w.keys.admin, DisableDocument, { deleteExtensions: true, deleteGroups: true }),
@@ -232,6 +294,8 @@ describeEachDb('pause, resume, disable, enable, disconnect (L4–L8, U9, G4)', (
     ]) {
       expect(['INVALID_STATE', 'FORBIDDEN']).toContain(res.body.errors?.[0].extensions?.code);
     }
-    expect((await gql(w.gateway.url, w.keys.viewer, EnableDocument)).body.errors?.[0].extensions?.code).toBe('FORBIDDEN');
+    expect((await gql(w.gateway.url, w.keys.viewer, EnableDocument)).body.errors?.[0].extensions?.code).toBe(
+      'FORBIDDEN',
+    );
   });
 });

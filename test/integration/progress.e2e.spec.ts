@@ -1,3 +1,4 @@
+import { print } from 'graphql';
 import type { Agent } from 'undici';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import type { Gateway } from '../../src/gateway.js';
@@ -11,8 +12,13 @@ import {
 import { createSqliteDatabase, type TestDatabase } from '../support/db.js';
 import { gql, TEST_SECRET_KEY, uniquePrefix, wsClient } from '../support/gateway.js';
 import { databaseUrl, startScript } from '../support/process.js';
-import { connectIntegration, sandboxEnv, startGatewayWithSandbox, startTestSandbox, waitForRun } from '../support/sandbox.js';
-import { print } from 'graphql';
+import {
+  connectIntegration,
+  sandboxEnv,
+  startGatewayWithSandbox,
+  startTestSandbox,
+  waitForRun,
+} from '../support/sandbox.js';
 
 type Snapshot = { id: string; phase: string; status: string; done: number; total: number };
 

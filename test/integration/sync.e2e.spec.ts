@@ -66,7 +66,11 @@ describeEachDb('users become extensions, groups become extension groups (U1–U1
     const enabled = users.filter((u) => u.accountEnabled);
     const exts = await allExtensions(w.gateway.url, w.keys.admin);
     expect(exts).toHaveLength(enabled.length);
-    expect(run.users).toMatchObject({ created: enabled.length, skipped: users.length - enabled.length, failed: 0 });
+    expect(run.users).toMatchObject({
+      created: enabled.length,
+      skipped: users.length - enabled.length,
+      failed: 0,
+    });
 
     // AUTO from 1000: consecutive numbers in UPN order.
     const cmp = (a: string, b: string) => (a < b ? -1 : a > b ? 1 : 0);
@@ -96,19 +100,26 @@ describeEachDb('users become extensions, groups become extension groups (U1–U1
     const saved = await gql(w.gateway.url, w.keys.admin, SaveGroupSyncRuleDocument, {
       input: { range: 'ALL', autoDelete: true },
     });
-    const run = await waitForRun(w.gateway.url, w.keys.admin, saved.body.data?.saveGroupSyncRule.initialRun?.id as string);
+    const run = await waitForRun(
+      w.gateway.url,
+      w.keys.admin,
+      saved.body.data?.saveGroupSyncRule.initialRun?.id as string,
+    );
     expect(run.status, run.error ?? '').toBe('SUCCEEDED');
     const groups = (await sandbox.admin.listGroups({ top: 1000 })).value.filter((g) => !g.deleted);
     const exts = await allExtensions(w.gateway.url, w.keys.admin);
     const extByUser = new Map(exts.map((e) => [e.externalId, e.id]));
-    const pbxGroups = (await gql(w.gateway.url, w.keys.admin, ExtensionGroupsDocument, { first: 100 })).body.data
-      ?.extensionGroups.nodes;
+    const pbxGroups = (await gql(w.gateway.url, w.keys.admin, ExtensionGroupsDocument, { first: 100 })).body
+      .data?.extensionGroups.nodes;
     const byExternal = new Map((pbxGroups ?? []).map((g) => [g.externalId, g]));
     expect(pbxGroups?.length).toBe(Math.min(groups.length, 63));
     for (const g of groups) {
       const pg = byExternal.get(g.id);
       expect(pg?.name).toBe(g.displayName.trim());
-      const expected = g.members.map((m) => extByUser.get(m)).filter(Boolean).sort();
+      const expected = g.members
+        .map((m) => extByUser.get(m))
+        .filter(Boolean)
+        .sort();
       expect([...(pg?.memberIds ?? [])].sort()).toEqual(expected);
     }
   });

@@ -15,7 +15,17 @@ describe('jobs (issue 2 item 7)', () => {
   const prefix = uniquePrefix('jobs');
   const producer = createRedis(redisUrl, 'command', logger);
   const queues = new JobQueues(producer, prefix);
-  const workers = startWorkers({ redisUrl, prefix, processors: buildProcessors({ openStore: () => { throw new Error('no store in this test'); }, now: () => new Date() }), logger });
+  const workers = startWorkers({
+    redisUrl,
+    prefix,
+    processors: buildProcessors({
+      openStore: () => {
+        throw new Error('no store in this test');
+      },
+      now: () => new Date(),
+    }),
+    logger,
+  });
 
   afterAll(async () => {
     await workers.close();

@@ -1,6 +1,5 @@
 import { randomBytes } from 'node:crypto';
 import { Writable } from 'node:stream';
-import { createLogger, type Logger } from '../../src/logger.js';
 import type { TypedDocumentNode } from '@graphql-typed-document-node/core';
 import { type ExecutionResult, print } from 'graphql';
 import { type Client, createClient } from 'graphql-ws';
@@ -11,6 +10,7 @@ import { createPbx } from '../../src/app/pbx.js';
 import { type Config, loadConfig } from '../../src/config.js';
 import type { PbxSettings } from '../../src/domain/tenant.js';
 import { type Gateway, startGateway } from '../../src/gateway.js';
+import { createLogger, type Logger } from '../../src/logger.js';
 import type { TestDatabase } from './db.js';
 
 /** The key tests seal secrets with (a fixed, test-only value). */
@@ -71,7 +71,9 @@ export async function seedPbx(gateway: Gateway, settings: Partial<PbxSettings> =
 
 export interface GqlResponse<T> {
   status: number;
-  body: Omit<ExecutionResult<T>, 'errors'> & { errors?: Array<{ message: string; extensions?: Record<string, unknown> }> };
+  body: Omit<ExecutionResult<T>, 'errors'> & {
+    errors?: Array<{ message: string; extensions?: Record<string, unknown> }>;
+  };
 }
 
 /** A GraphQL request over real HTTP, typed by the generated documents. */

@@ -3,8 +3,6 @@ import path from 'node:path';
 import { Agent, request } from 'undici';
 import type { Gateway } from '../../src/gateway.js';
 import { type Sandbox, type SandboxOptions, startSandbox } from '../../src/sandbox/index.js';
-import type { TestDatabase } from './db.js';
-import { type GqlResponse, gql, seedPbx, startTestGateway } from './gateway.js';
 import {
   ConnectDocument,
   ExtensionsDocument,
@@ -14,6 +12,8 @@ import {
   type SyncRunQuery,
   UpdatePbxDocument,
 } from '../generated/graphql.js';
+import type { TestDatabase } from './db.js';
+import { type GqlResponse, gql, seedPbx, startTestGateway } from './gateway.js';
 
 /** The sandbox tenant for a test file: CA and keys kept under .data/test-sandbox (made once). */
 export async function startTestSandbox(options: SandboxOptions = {}) {
@@ -122,7 +122,12 @@ export async function runItems(url: string, key: string, runId: string, action?:
   const items: Item[] = [];
   let after: string | null = null;
   for (;;) {
-    const res: GqlResponse<SyncRunQuery> = await gql(url, key, SyncRunDocument, { id: runId, action, first: 500, after });
+    const res: GqlResponse<SyncRunQuery> = await gql(url, key, SyncRunDocument, {
+      id: runId,
+      action,
+      first: 500,
+      after,
+    });
     const page = res.body.data?.syncRun?.items;
     if (!page) throw new Error(JSON.stringify(res.body.errors));
     items.push(...page.nodes);

@@ -39,7 +39,9 @@ export class ChangeTriggersResolver {
   }
 
   @Authorized(ApiRole.ADMIN)
-  @Mutation(() => ChangeTriggersType, { description: 'T2 settings (the P-Series defaults are 600 s and 10 changes).' })
+  @Mutation(() => ChangeTriggersType, {
+    description: 'T2 settings (the P-Series defaults are 600 s and 10 changes).',
+  })
   async saveChangeTriggers(
     @Arg('debounceSeconds', () => Int) debounceSeconds: number,
     @Arg('threshold', () => Int) threshold: number,

@@ -6,10 +6,6 @@ import {
   type IntegrationView,
   updateSecret,
 } from '../../app/integration.js';
-import { integrationDeps } from '../../app/services.js';
-import { Topic } from '../../app/topics.js';
-import { ApiRole } from '../../domain/access.js';
-import type { GraphQLContext } from '../context.js';
 import {
   disableIntegration,
   disconnectIntegration,
@@ -17,6 +13,10 @@ import {
   pauseSync,
   resumeSync,
 } from '../../app/integration-lifecycle.js';
+import { integrationDeps } from '../../app/services.js';
+import { Topic } from '../../app/topics.js';
+import { ApiRole } from '../../domain/access.js';
+import type { GraphQLContext } from '../context.js';
 import {
   ConnectInput,
   ConnectionCheckType,
@@ -47,7 +47,8 @@ export class IntegrationResolver {
 
   @Authorized(ApiRole.ADMIN)
   @Mutation(() => IntegrationType, {
-    description: 'L3: replaces the client secret once Microsoft accepts the new one; a refused one changes nothing.',
+    description:
+      'L3: replaces the client secret once Microsoft accepts the new one; a refused one changes nothing.',
   })
   updateSecret(
     @Arg('secret', () => String) secret: string,
@@ -58,14 +59,17 @@ export class IntegrationResolver {
   }
 
   @Authorized(ApiRole.ADMIN)
-  @Mutation(() => ConnectionCheckType, { description: 'Checks, live, that the app and the authorization account still have access.' })
+  @Mutation(() => ConnectionCheckType, {
+    description: 'Checks, live, that the app and the authorization account still have access.',
+  })
   testConnection(@Ctx() ctx: GraphQLContext) {
     return checkConnection(deps(ctx), ctx.caller);
   }
 
   @Authorized(ApiRole.ADMIN)
   @Mutation(() => IntegrationChangeType, {
-    description: 'L4/L5: pauses user or group sync; deleteSynced deletes the synced extensions (groups), else they stay, locked.',
+    description:
+      'L4/L5: pauses user or group sync; deleteSynced deletes the synced extensions (groups), else they stay, locked.',
   })
   pause(
     @Arg('target', () => SyncTargetEnum) target: SyncTargetEnum,

@@ -1,6 +1,6 @@
 import { Arg, Authorized, ID, Resolver, Root, Subscription } from 'type-graphql';
-import { watchSyncProgress } from '../../app/sync-progress.js';
 import type { SyncRunData } from '../../app/sync.port.js';
+import { watchSyncProgress } from '../../app/sync-progress.js';
 import { ApiRole } from '../../domain/access.js';
 import type { GraphQLContext } from '../context.js';
 import { toRunView } from '../sync.mapping.js';
@@ -14,7 +14,12 @@ export class SyncProgressResolver {
       "Live snapshots of a sync run (or, without runId, of every run of the caller's PBX): phase, done/total and counts. The current snapshot comes first; a run's stream ends with SUCCEEDED, FAILED or HELD.",
     subscribe: ({ args, context }) => {
       const ctx = context as GraphQLContext;
-      return watchSyncProgress(ctx.store, ctx.services.events, ctx.caller.pbxId, (args.runId as string) ?? null);
+      return watchSyncProgress(
+        ctx.store,
+        ctx.services.events,
+        ctx.caller.pbxId,
+        (args.runId as string) ?? null,
+      );
     },
   })
   syncProgress(@Root() run: SyncRunData, @Arg('runId', () => ID, { nullable: true }) _runId?: string | null) {

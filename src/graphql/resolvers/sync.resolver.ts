@@ -1,6 +1,19 @@
-import { Arg, Authorized, Ctx, Float, FieldResolver, ID, Int, Mutation, Query, Resolver, Root } from 'type-graphql';
+import {
+  Arg,
+  Authorized,
+  Ctx,
+  FieldResolver,
+  Float,
+  ID,
+  Int,
+  Mutation,
+  Query,
+  Resolver,
+  Root,
+} from 'type-graphql';
 import { pageRequest } from '../../app/extensions.js';
 import { syncDeps, syncRulesDeps } from '../../app/services.js';
+import type { SyncScope } from '../../app/sync.port.js';
 import {
   approveHeld,
   getSyncRun,
@@ -13,7 +26,6 @@ import {
   searchDirectoryGroups,
   syncNow,
 } from '../../app/sync-rules.js';
-import type { SyncScope } from '../../app/sync.port.js';
 import { ApiRole } from '../../domain/access.js';
 import type { GraphQLContext } from '../context.js';
 import {
@@ -55,7 +67,10 @@ export class SyncResolver {
   @Mutation(() => SaveSyncRulePayload, {
     description: 'U1–U6: saves the user sync rule. The first save runs the initial sync at once (U7).',
   })
-  async saveUserSyncRule(@Arg('input', () => UserSyncRuleInput) input: UserSyncRuleInput, @Ctx() ctx: GraphQLContext) {
+  async saveUserSyncRule(
+    @Arg('input', () => UserSyncRuleInput) input: UserSyncRuleInput,
+    @Ctx() ctx: GraphQLContext,
+  ) {
     const { settings, initialRun } = await saveUserSyncRule(rules(ctx), ctx.caller, toUserRule(input));
     return { settings: toSettingsView(settings), initialRun: initialRun && toRunView(initialRun) };
   }
@@ -64,7 +79,10 @@ export class SyncResolver {
   @Mutation(() => SaveSyncRulePayload, {
     description: 'G1–G2: saves the group sync rule. The first save runs the initial group sync at once.',
   })
-  async saveGroupSyncRule(@Arg('input', () => GroupSyncRuleInput) input: GroupSyncRuleInput, @Ctx() ctx: GraphQLContext) {
+  async saveGroupSyncRule(
+    @Arg('input', () => GroupSyncRuleInput) input: GroupSyncRuleInput,
+    @Ctx() ctx: GraphQLContext,
+  ) {
     const { settings, initialRun } = await saveGroupSyncRule(rules(ctx), ctx.caller, toGroupRule(input));
     return { settings: toSettingsView(settings), initialRun: initialRun && toRunView(initialRun) };
   }
@@ -90,7 +108,9 @@ export class SyncResolver {
   }
 
   @Authorized(ApiRole.ADMIN)
-  @Mutation(() => SyncRunType, { description: 'T3 "Update Now": a sync with the current rules, queued at once.' })
+  @Mutation(() => SyncRunType, {
+    description: 'T3 "Update Now": a sync with the current rules, queued at once.',
+  })
   async syncNow(
     @Arg('scopes', () => [SyncScopeEnum], { nullable: true }) scopes: SyncScopeEnum[] | null,
     @Ctx() ctx: GraphQLContext,
@@ -120,10 +140,15 @@ export class SyncResolver {
     @Ctx() ctx: GraphQLContext,
   ) {
     const page = await listSyncRuns(ctx, ctx.caller, pageRequest({ first, after }));
-    return toConnection({ ...page, edges: page.edges.map((e) => ({ cursor: e.cursor, node: toRunView(e.node) })) });
+    return toConnection({
+      ...page,
+      edges: page.edges.map((e) => ({ cursor: e.cursor, node: toRunView(e.node) })),
+    });
   }
 
-  @FieldResolver(() => SyncRunItemConnection, { description: 'Every object of the run, in plan order; filter by action.' })
+  @FieldResolver(() => SyncRunItemConnection, {
+    description: 'Every object of the run, in plan order; filter by action.',
+  })
   async items(
     @Root() run: SyncRunType,
     @Arg('action', () => SyncItemAction, { nullable: true }) action: SyncItemAction | null,
@@ -132,7 +157,10 @@ export class SyncResolver {
     @Ctx() ctx: GraphQLContext,
   ) {
     const page = await ctx.store.sync.pageItems(run.id, { action }, pageRequest({ first, after }));
-    return toConnection({ ...page, edges: page.edges.map((e) => ({ cursor: e.cursor, node: toItemView(e.node) })) });
+    return toConnection({
+      ...page,
+      edges: page.edges.map((e) => ({ cursor: e.cursor, node: toItemView(e.node) })),
+    });
   }
 
   @Authorized(ApiRole.ADMIN)

@@ -6,7 +6,9 @@ registerEnumType(IntegrationStatus, {
   description: 'Where the Microsoft 365 integration stands.',
 });
 
-@ObjectType('AuthorizationAccount', { description: 'The Microsoft account that signed in and consented for the organisation.' })
+@ObjectType('AuthorizationAccount', {
+  description: 'The Microsoft account that signed in and consented for the organisation.',
+})
 export class AuthorizationAccountType {
   @Field(() => String)
   username!: string;
@@ -27,7 +29,9 @@ export class IntegrationErrorType {
   at!: Date;
 }
 
-@ObjectType('Integration', { description: "The PBX's Microsoft 365 integration. The client secret is never shown." })
+@ObjectType('Integration', {
+  description: "The PBX's Microsoft 365 integration. The client secret is never shown.",
+})
 export class IntegrationType {
   @Field(() => ID)
   id!: string;
@@ -124,9 +128,14 @@ export enum SyncTargetEnum {
   USERS = 'USERS',
   GROUPS = 'GROUPS',
 }
-registerEnumType(SyncTargetEnum, { name: 'SyncTarget', description: 'User sync (extensions) or group sync (extension groups).' });
+registerEnumType(SyncTargetEnum, {
+  name: 'SyncTarget',
+  description: 'User sync (extensions) or group sync (extension groups).',
+});
 
-@ObjectType('IntegrationChange', { description: 'A lifecycle step and what it did to the synced extensions and groups.' })
+@ObjectType('IntegrationChange', {
+  description: 'A lifecycle step and what it did to the synced extensions and groups.',
+})
 export class IntegrationChangeType {
   @Field(() => IntegrationType)
   integration!: IntegrationType;

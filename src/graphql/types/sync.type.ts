@@ -67,13 +67,22 @@ export enum SyncItemAction {
 
 registerEnumType(UserRangeKind, { name: 'UserRangeKind', description: 'U1: which users become extensions.' });
 registerEnumType(DirectoryUserType, { name: 'DirectoryUserType' });
-registerEnumType(NumberingMode, { name: 'NumberingMode', description: 'U3: how a synced extension gets its number.' });
-registerEnumType(GroupRangeKind, { name: 'GroupRangeKind', description: 'G1: which groups become extension groups.' });
+registerEnumType(NumberingMode, {
+  name: 'NumberingMode',
+  description: 'U3: how a synced extension gets its number.',
+});
+registerEnumType(GroupRangeKind, {
+  name: 'GroupRangeKind',
+  description: 'G1: which groups become extension groups.',
+});
 registerEnumType(DirectoryGroupKind, { name: 'DirectoryGroupKind' });
 registerEnumType(SyncScopeEnum, { name: 'SyncScope' });
 registerEnumType(SyncRunStatusEnum, { name: 'SyncRunStatus' });
 registerEnumType(SyncPhaseEnum, { name: 'SyncPhase' });
-registerEnumType(SyncModeEnum, { name: 'SyncMode', description: 'FULL: the directory was read in full; DELTA: changes only.' });
+registerEnumType(SyncModeEnum, {
+  name: 'SyncMode',
+  description: 'FULL: the directory was read in full; DELTA: changes only.',
+});
 registerEnumType(SyncTriggerEnum, { name: 'SyncTrigger' });
 registerEnumType(SyncItemAction, { name: 'SyncItemAction' });
 
@@ -88,7 +97,9 @@ export class UserSyncRuleInput {
   @Field(() => [ID], { nullable: true, description: 'For BY_GROUPS: Entra group ids.' })
   groupIds?: string[] | null;
 
-  @Field(() => Boolean, { description: 'U2: delete extensions no longer in sync (off: retain them, unlocked).' })
+  @Field(() => Boolean, {
+    description: 'U2: delete extensions no longer in sync (off: retain them, unlocked).',
+  })
   autoDelete!: boolean;
 
   @Field(() => NumberingMode)
@@ -97,7 +108,10 @@ export class UserSyncRuleInput {
   @Field(() => String, { nullable: true, description: 'AUTO: the first number (default 1000).' })
   startNumber?: string | null;
 
-  @Field(() => String, { nullable: true, description: 'FROM_PROPERTY: the Graph user property, e.g. businessPhones.' })
+  @Field(() => String, {
+    nullable: true,
+    description: 'FROM_PROPERTY: the Graph user property, e.g. businessPhones.',
+  })
   numberProperty?: string | null;
 
   @Field(() => Boolean, { description: 'U4: delete the extension when its user is disabled.' })
@@ -149,7 +163,10 @@ export class GroupSyncRuleInput {
   @Field(() => GroupRangeKind)
   range!: GroupRangeKind;
 
-  @Field(() => [DirectoryGroupKind], { nullable: true, description: 'For BY_TYPE: SECURITY and/or MICROSOFT_365.' })
+  @Field(() => [DirectoryGroupKind], {
+    nullable: true,
+    description: 'For BY_TYPE: SECURITY and/or MICROSOFT_365.',
+  })
   kinds?: DirectoryGroupKind[] | null;
 
   @Field(() => [ID], { nullable: true, description: 'For SPECIFIC: Entra group ids (from directoryGroups).' })
@@ -177,7 +194,8 @@ export class GroupSyncRuleType {
 }
 
 @ObjectType('DeletionGuard', {
-  description: "A run's deletes are held when they are more than maxDeletes AND more than maxRatio of the synced ones.",
+  description:
+    "A run's deletes are held when they are more than maxDeletes AND more than maxRatio of the synced ones.",
 })
 export class DeletionGuardType {
   @Field(() => Int)
@@ -230,7 +248,9 @@ export class SyncRunItemType {
   scope!: string;
   @Field(() => SyncItemAction)
   action!: SyncItemAction;
-  @Field(() => String, { description: 'A reason code, e.g. NEW_USER, OUT_OF_RANGE, DUPLICATE_EMAIL, NUMBER_IN_USE.' })
+  @Field(() => String, {
+    description: 'A reason code, e.g. NEW_USER, OUT_OF_RANGE, DUPLICATE_EMAIL, NUMBER_IN_USE.',
+  })
   reason!: string;
   @Field(() => ID, { description: 'The Entra object id.' })
   objectId!: string;

@@ -9,13 +9,13 @@ import { DirectoryObject, SyncRun, SyncRunItem, SyncSettings } from './sync.enti
 import { WelcomeEmailRow } from './welcome-email.entity.js';
 
 export {
-  GraphSubscription,
   ApiKey,
   AuditEntry,
   DirectoryObject,
   Extension,
   ExtensionGroup,
   ExtensionGroupMember,
+  GraphSubscription,
   Integration,
   Pbx,
   SyncRun,

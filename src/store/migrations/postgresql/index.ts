@@ -12,6 +12,9 @@ export const postgresqlMigrations: MigrationObject[] = [
   { name: 'Migration20261126112617_integration_connect', class: Migration20261126112617_integration_connect },
   { name: 'Migration20261126114044_sync_engine', class: Migration20261126114044_sync_engine },
   { name: 'Migration20261126114621_welcome_email', class: Migration20261126114621_welcome_email },
-  { name: 'Migration20261126114952_change_notifications', class: Migration20261126114952_change_notifications },
+  {
+    name: 'Migration20261126114952_change_notifications',
+    class: Migration20261126114952_change_notifications,
+  },
   { name: 'Migration20261126115636_sync_schedule', class: Migration20261126115636_sync_schedule },
 ];

@@ -12,6 +12,9 @@ export const sqliteMigrations: MigrationObject[] = [
   { name: 'Migration20261126112616_integration_connect', class: Migration20261126112616_integration_connect },
   { name: 'Migration20261126114044_sync_engine', class: Migration20261126114044_sync_engine },
   { name: 'Migration20261126114620_welcome_email', class: Migration20261126114620_welcome_email },
-  { name: 'Migration20261126114951_change_notifications', class: Migration20261126114951_change_notifications },
+  {
+    name: 'Migration20261126114951_change_notifications',
+    class: Migration20261126114951_change_notifications,
+  },
   { name: 'Migration20261126115635_sync_schedule', class: Migration20261126115635_sync_schedule },
 ];
