@@ -15,7 +15,7 @@ import type {
 } from '../domain/sync-plan.types.js';
 import type { GroupSyncRule, UserSyncRule } from '../domain/sync-rule.types.js';
 import { planUserSync } from '../domain/user-sync.planner.js';
-import type { DirectoryReader } from './directory.port.js';
+import type { DirectoryReader, DirectoryStream } from './directory.port.js';
 import { appCredentials } from './integration.js';
 import { type MicrosoftAppCredentials, MicrosoftError } from './microsoft.port.js';
 import type { Store } from './ports.js';
@@ -85,6 +85,28 @@ async function collect<T>(pages: AsyncIterable<readonly T[]>): Promise<T[]> {
   return all;
 }
 
+/** One kind of object: a delta round when a link is usable, else (or when Graph says the link expired) a full read. */
+async function readKind<Full, Change>(
+  delta: (() => DirectoryStream<Change>) | null,
+  full: () => Promise<DirectoryStream<Full>>,
+  expiredNote: string,
+  notes: string[],
+): Promise<{ full: Full[] | null; changes: Change[] | null; link: string }> {
+  if (delta) {
+    try {
+      const stream = delta();
+      const changes = await collect(stream.pages);
+      return { full: null, changes, link: stream.deltaLink() };
+    } catch (err) {
+      if (!(err instanceof MicrosoftError && err.code === 'DELTA_EXPIRED')) throw err;
+      notes.push(expiredNote);
+    }
+  }
+  const stream = await full();
+  const all = await collect(stream.pages);
+  return { full: all, changes: null, link: stream.deltaLink() };
+}
+
 /**
  * Reads the directory: a delta round from the stored links when they are usable, else a
  * full read (first sync, a rule that needs other user properties, or a delta link Graph
@@ -102,55 +124,35 @@ async function readDirectory(
   const extra = extraUserProperties(settings.userRule);
   const selectKey = extra.join(',');
 
-  let users: DirectoryUser[] | null = null;
-  let userChanges: Awaited<
-    ReturnType<typeof collect<import('../domain/directory-delta.js').UserDeltaRecord>>
-  > | null = null;
-  let usersLink: string;
-  const canDeltaUsers = Boolean(
-    settings.usersDeltaLink && settings.lastFullReadAt && settings.usersDeltaSelect === selectKey,
-  );
   if (settings.usersDeltaLink && settings.usersDeltaSelect !== selectKey) {
     notes.push('The user properties the rules need changed: users were read in full.');
   }
-  if (canDeltaUsers) {
-    try {
-      const stream = deps.reader.readUserChanges(app, settings.usersDeltaLink as string);
-      userChanges = await collect(stream.pages);
-      usersLink = stream.deltaLink();
-    } catch (err) {
-      if (!(err instanceof MicrosoftError && err.code === 'DELTA_EXPIRED')) throw err;
-      notes.push(
-        'The users delta token had expired (Graph asked for a full resync): users were read in full.',
-      );
-    }
-  }
-  if (!userChanges) {
-    const stream = await deps.reader.readUsers(app, { extraProperties: extra });
-    users = await collect(stream.pages);
-    usersLink = stream.deltaLink();
-  }
-
-  let groups: DirectoryGroup[] | null = null;
-  let groupChanges: import('../domain/directory-delta.js').GroupDeltaRecord[] | null = null;
-  let groupsLink: string;
-  if (settings.groupsDeltaLink && settings.lastFullReadAt) {
-    try {
-      const stream = deps.reader.readGroupChanges(app, settings.groupsDeltaLink);
-      groupChanges = await collect(stream.pages);
-      groupsLink = stream.deltaLink();
-    } catch (err) {
-      if (!(err instanceof MicrosoftError && err.code === 'DELTA_EXPIRED')) throw err;
-      notes.push(
-        'The groups delta token had expired (Graph asked for a full resync): groups were read in full.',
-      );
-    }
-  }
-  if (!groupChanges) {
-    const stream = await deps.reader.readGroups(app);
-    groups = await collect(stream.pages);
-    groupsLink = stream.deltaLink();
-  }
+  const canDeltaUsers = Boolean(
+    settings.usersDeltaLink && settings.lastFullReadAt && settings.usersDeltaSelect === selectKey,
+  );
+  const canDeltaGroups = Boolean(settings.groupsDeltaLink && settings.lastFullReadAt);
+  // Users and groups are read side by side: each is a chain of pages, so together they take
+  // the longer of the two rather than the sum (it matters with Graph's latency).
+  const [u, g] = await Promise.all([
+    readKind(
+      canDeltaUsers ? () => deps.reader.readUserChanges(app, settings.usersDeltaLink as string) : null,
+      () => deps.reader.readUsers(app, { extraProperties: extra }),
+      'The users delta token had expired (Graph asked for a full resync): users were read in full.',
+      notes,
+    ),
+    readKind(
+      canDeltaGroups ? () => deps.reader.readGroupChanges(app, settings.groupsDeltaLink as string) : null,
+      () => deps.reader.readGroups(app),
+      'The groups delta token had expired (Graph asked for a full resync): groups were read in full.',
+      notes,
+    ),
+  ]);
+  const users = u.full;
+  const userChanges = u.changes;
+  const usersLink = u.link;
+  const groups = g.full;
+  const groupChanges = g.changes;
+  const groupsLink = g.link;
 
   const base = createDirectorySnapshot(users ?? stored.users, groups ?? stored.groups);
   const snapshot =
