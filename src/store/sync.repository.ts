@@ -136,7 +136,9 @@ export class MikroSyncRepository implements SyncRepository {
   }
 
   private async insertObjects(pbxId: string, kind: 'USER' | 'GROUP', objects: ReadonlyArray<{ id: string }>) {
-    for (const batch of chunks(objects)) {
+    // Small batches: a group row carries its member list, and one huge INSERT string is the
+    // largest memory peak of a full sync on PostgreSQL.
+    for (const batch of chunks(objects, 100)) {
       await this.em.insertMany(
         DirectoryObject,
         batch.map((o) => ({ key: `${pbxId}:${kind}:${o.id}`, pbx: pbxId, kind, data: JSON.stringify(o) })),
