@@ -164,33 +164,6 @@ async function run(db: BenchDatabase, n: number) {
           for (const u of users) insertObj.run(`${pbx.id}:USER:${u.id}`, pbx.id, 'USER', JSON.stringify(u));
         })();
       });
-      // The same with a bigger page cache and synchronous=NORMAL (WAL-safe): what tuning adds.
-      const pragmas = sqlite as unknown as { pragma(s: string, o?: { simple: boolean }): unknown };
-      const before = {
-        cache: pragmas.pragma('cache_size', { simple: true }),
-        sync: pragmas.pragma('synchronous', { simple: true }),
-      };
-      await wipe();
-      pragmas.pragma('cache_size = -65536');
-      pragmas.pragma('synchronous = NORMAL');
-      await timed('extensions: the same, cache_size 64 MB + synchronous NORMAL', () => {
-        const tx = sqlite.transaction((batch: UserCreateItem[]) => {
-          for (const it of batch) insertExt.run(...extRow(pbx.id, it, now, true));
-        });
-        for (let i = 0; i < list.length; i += BATCH) tx(list.slice(i, i + BATCH));
-      });
-      await wipe();
-      await timed(
-        'extensions: applyUserItems (MikroORM), cache_size 64 MB + synchronous NORMAL',
-        async () => {
-          for (let i = 0; i < list.length; i += BATCH) {
-            const batch = list.slice(i, i + BATCH);
-            await openStore(orm).transactional((tx) => tx.applier.applyUserItems(pbx.id, batch));
-          }
-        },
-      );
-      pragmas.pragma(`cache_size = ${before.cache}`);
-      pragmas.pragma(`synchronous = ${before.sync}`);
       await knex.client.releaseConnection(sqlite);
     } else {
       const client = new pg.Client({ connectionString: db.config.url });

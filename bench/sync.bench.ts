@@ -3,6 +3,7 @@
  *
  *   npm run bench -- sync --users 100000 --groups 5000 [--latency 0,300] [--db sqlite,postgresql]
  *                         [--changes 1000] [--seed 42] [--profile] [--log-level error]
+ *                         [--run-timeout-min 30] [--gateway-node-args "--max-old-space-size=320"]
  *
  * Starts the sandbox tenant (throttling on, as Microsoft's) in a process of its own, then, per
  * sandbox latency and per database, a leg process (bench/sync/leg.ts) that runs a real gateway
@@ -10,10 +11,14 @@
  * else postgres://postgres@127.0.0.1:5432/postgres), connects it through the sandbox with auto
  * sign-in, saves the user rule (ALL, AUTO from 1000) and measures: the initial full sync, a
  * no-change re-sync, and a re-sync after `--changes` users were changed through the sandbox admin
- * API. Prints one table (TARGET MISSED next to any figure that misses the issue's targets), the
- * phases of every run, and with --profile a CPU profile summary of every run. Not a test: exits 0.
+ * API. Prints one table (TARGET MISSED next to any figure that misses the issue's targets), then
+ * where each run spent its time (stretches of runDirectorySync with their SQL time, Graph requests,
+ * heap and RSS), and with --profile a CPU profile and a sampling heap profile of every run (the
+ * .cpuprofile files are kept under .data/bench/profiles/). Not a test: it exits 0 whatever the
+ * figures. Change notifications and the delta poll are held back during a leg (saveChangeTriggers
+ * with the longest debounce) so that the measured runs are the only ones; the table says so.
  */
-import { type ChildProcess, spawn } from 'node:child_process';
+import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
 import os from 'node:os';
 import path from 'node:path';
 import type { AdminUser, SandboxAdminClient } from '../src/sandbox/admin-client.js';
@@ -417,6 +422,15 @@ function breakdown(legs: LegRun[]) {
 
 // ------------------------------------------------------------------ main
 
+/** The commit measured, and whether src/ or jobs/ differ from it (figures belong to a version). */
+function codeVersion(): string {
+  const git = (...a: string[]) => spawnSync('git', a, { encoding: 'utf8' });
+  const head = git('rev-parse', '--short', 'HEAD');
+  if (head.status !== 0) return 'unknown (no git)';
+  const dirty = git('status', '--porcelain', '--', 'src', 'jobs').stdout.split('\n').filter(Boolean).length;
+  return `${head.stdout.trim()}${dirty ? ` + uncommitted changes in ${dirty} file(s) under src/ and jobs/` : ' (src/ and jobs/ as committed)'}`;
+}
+
 const USAGE = `usage: npm run bench -- sync [--users 100000] [--groups 5000] [--latency 0[,300]] [--db sqlite,postgresql]
                            [--changes 1000] [--seed 42] [--profile] [--log-level error] [--run-timeout-min 30]
                            [--gateway-node-args "--max-old-space-size=384"]`;
@@ -446,6 +460,7 @@ export async function main(argv: readonly string[]): Promise<void> {
   console.log(
     `sync bench: ${fmtInt(users)} users, ${fmtInt(groups)} groups (seed ${seed}); latency ${latencies.join(', ')} ms; ${dbs.join(', ')}; ${fmtInt(changes)} changes; ${os.cpus().length} CPUs, node ${process.version}${legNodeArgs.length ? `; gateway node args ${legNodeArgs.join(' ')}` : ''}`,
   );
+  console.log(`code: ${codeVersion()}`);
   const redis = await ensureRedis();
   const startedSandbox = performance.now();
   const sandbox = await startSandboxProcess({

@@ -10,7 +10,9 @@ export class Args {
     const i = this.argv.indexOf(`--${name}`);
     if (i < 0) return fallback;
     const v = this.argv[i + 1];
-    if (v === undefined || v.startsWith('--')) throw new Error(`--${name} needs a value`);
+    // A value may itself look like an option when it carries one (`--gateway-node-args "--max-old-space-size=320"`).
+    if (v === undefined || (v.startsWith('--') && !/[= ]/.test(v)))
+      throw new Error(`--${name} needs a value`);
     return v;
   }
 

@@ -1,5 +1,5 @@
-import { readFileSync } from 'node:fs';
-import type { SourceMaps } from './sourcemaps.js';
+import { existsSync, readFileSync } from 'node:fs';
+import { SourceMaps } from './sourcemaps.js';
 
 /** V8's .cpuprofile (what `node --cpu-prof` and the inspector's Profiler.stop give). */
 export interface CpuProfile {
@@ -134,5 +134,11 @@ export async function main(argv: readonly string[]): Promise<void> {
   const i = argv.indexOf('--top');
   const top = i >= 0 ? Number(argv[i + 1]) : 30;
   const profile = JSON.parse(readFileSync(file, 'utf8')) as CpuProfile;
-  console.log(formatSummary(summarizeProfile(profile, top), file, top));
+  // `sync --profile` writes LEG-PHASE.cpuprofile and LEG-sourcemaps.json (TypeScript lines of tsx-compiled code).
+  const mapsFile = file.replace(/-[^-]+\.cpuprofile$/, '-sourcemaps.json');
+  const maps =
+    mapsFile !== file && existsSync(mapsFile)
+      ? SourceMaps.fromJSON(JSON.parse(readFileSync(mapsFile, 'utf8')))
+      : undefined;
+  console.log(formatSummary(summarizeProfile(profile, top, maps), file, top));
 }

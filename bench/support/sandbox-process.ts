@@ -69,7 +69,17 @@ export async function startSandboxProcess(opts: {
     }
     if (stderr.length > 100_000) stderr = stderr.slice(-50_000);
   });
-  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+  let stopping = false;
+  const exited = new Promise<number | null>((resolve) =>
+    child.once('exit', (code, signal) => {
+      // Say so at once when the sandbox goes away on its own: every leg after it would fail.
+      if (!stopping)
+        console.error(
+          `sandbox (pid ${child.pid}) exited by itself: code ${code}, signal ${signal}\n${stderr.slice(-4000)}`,
+        );
+      resolve(code);
+    }),
+  );
   const info = await new Promise<SandboxInfo>((resolve, reject) => {
     const timer = setTimeout(
       () => reject(new Error(`the sandbox did not start in ${opts.timeoutMs ?? 180_000} ms:\n${stderr}`)),
@@ -99,6 +109,7 @@ export async function startSandboxProcess(opts: {
     readyMs: timing.readyMs ?? null,
     readyRssMB: timing.rssMB ?? null,
     async stop() {
+      stopping = true;
       await admin.close().catch(() => {});
       if (child.exitCode === null) {
         child.kill('SIGTERM');

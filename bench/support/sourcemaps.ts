@@ -59,6 +59,19 @@ export class SourceMaps {
     return this.raw.size;
   }
 
+  /** The maps of the project's own files (not node_modules), to keep beside a .cpuprofile. */
+  toJSON(): Record<string, string> {
+    const out: Record<string, string> = {};
+    for (const [url, map] of this.raw) if (!url.includes('/node_modules/')) out[url] = map;
+    return out;
+  }
+
+  static fromJSON(entries: Record<string, string>): SourceMaps {
+    const maps = new SourceMaps();
+    for (const [url, map] of Object.entries(entries)) maps.add(url, map);
+    return maps;
+  }
+
   private lines(url: string) {
     if (this.decoded.has(url)) return this.decoded.get(url) ?? null;
     const data = this.raw.get(url);

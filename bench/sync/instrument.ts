@@ -30,11 +30,14 @@ export type TimelineEvent =
       method: string;
       pages: number;
       items: number;
+      /** Graph requests the reader made while this read ran (reads may overlap: see reqAt) */
       requests: number;
+      /** the reader's request counter when the read started and ended */
+      reqAt: [number, number];
       heapUsed: number;
       rss: number;
     }
-  | { type: 'sql'; t: number; end: number; kind: string };
+  | { type: 'sql'; t: number; end: number; kind: string; chars: number };
 
 export class Timeline {
   readonly events: TimelineEvent[] = [];
@@ -132,6 +135,7 @@ function wrapStream<T>(
         pages: n,
         items,
         requests: reader.stats().requests - requestsAtStart,
+        reqAt: [requestsAtStart, reader.stats().requests],
       });
     }
   }
@@ -178,7 +182,12 @@ export function instrumentGateway(gateway: Gateway, timeline: Timeline): void {
         typeof query === 'string'
           ? query
           : ((query as { toSQL?: () => { sql: string } }).toSQL?.().sql ?? '(builder)');
-      timeline.events.push({ type: 'sql', t, end: performance.now(), kind: sqlKind(sql) });
+      // Characters of SQL text plus string parameters: MikroORM inlines the parameters into the
+      // text it sends (Platform.formatQuery), so this is about the size of that statement.
+      let chars = sql.length;
+      const params = rest[0];
+      if (Array.isArray(params)) for (const p of params) chars += typeof p === 'string' ? p.length : 8;
+      timeline.events.push({ type: 'sql', t, end: performance.now(), kind: sqlKind(sql), chars });
     }
   };
 }

@@ -361,6 +361,11 @@ async function main() {
       });
       await session.post('Debugger.enable');
       await session.post('Debugger.disable');
+      // Kept beside the .cpuprofile files, for `npm run bench -- cpuprofile FILE`.
+      writeFileSync(
+        path.join(input.profileDir, `${input.label.replace(/[^\w.-]+/g, '_')}-sourcemaps.json`),
+        JSON.stringify(maps),
+      );
       for (const p of phases) {
         const r = raw.get(p.phase);
         if (!r) continue;

@@ -22,7 +22,7 @@ type Read = Extract<TimelineEvent, { type: 'read' }>;
 type Sql = Extract<TimelineEvent, { type: 'sql' }>;
 
 function sqlIn(events: readonly TimelineEvent[], from: number, to: number) {
-  const byKind = new Map<string, { ms: number; n: number }>();
+  const byKind = new Map<string, { ms: number; n: number; maxChars: number }>();
   let total = 0;
   let n = 0;
   for (const e of events) {
@@ -30,16 +30,20 @@ function sqlIn(events: readonly TimelineEvent[], from: number, to: number) {
     const ms = (e as Sql).end - e.t;
     total += ms;
     n++;
-    const k = byKind.get(e.kind) ?? { ms: 0, n: 0 };
+    const k = byKind.get(e.kind) ?? { ms: 0, n: 0, maxChars: 0 };
     k.ms += ms;
     k.n++;
+    k.maxChars = Math.max(k.maxChars, (e as Sql).chars);
     byKind.set(e.kind, k);
   }
   const topSql = [...byKind]
     .sort((a, b) => b[1].ms - a[1].ms)
     .slice(0, 3)
     .filter(([, v]) => v.ms >= 1)
-    .map(([kind, v]) => `${kind} ${Math.round(v.ms).toLocaleString('en-US')} ms (${v.n})`);
+    .map(
+      ([kind, v]) =>
+        `${kind} ${Math.round(v.ms).toLocaleString('en-US')} ms (${v.n}${v.maxChars >= 1e6 ? `, largest ${(v.maxChars / 1e6).toFixed(1)} M chars` : ''})`,
+    );
   return { sqlMs: total, statements: n, topSql };
 }
 
@@ -83,16 +87,29 @@ export function segmentsOf(
   const final = progress.find((e) => e.t >= endedAt - 1 && ['SUCCEEDED', 'FAILED', 'HELD'].includes(e.phase));
   add('queued → picked up by the worker (job, lock)', requestedAt, reading?.t, undefined, reading);
   add('load stored snapshot + settings (before Graph)', reading?.t, reads[0]?.t);
+  // Reads that overlap (users and groups side by side) make one stretch.
   let cursor = reads[0]?.t;
-  for (const r of reads) {
-    if (cursor !== undefined && r.t - cursor > 5) add('(between reads)', cursor, r.t);
-    add(
-      `Graph ${r.method}: ${r.pages} pages, ${r.items.toLocaleString('en-US')} records`,
-      r.t,
-      r.end,
-      r.requests,
-    );
-    cursor = r.end;
+  const sorted = [...reads].sort((a, b) => a.t - b.t);
+  for (let i = 0; i < sorted.length; ) {
+    const cluster = [sorted[i]];
+    let end = sorted[i].end;
+    for (i++; i < sorted.length && sorted[i].t < end; i++) {
+      cluster.push(sorted[i]);
+      end = Math.max(end, sorted[i].end);
+    }
+    const start = cluster[0].t;
+    if (cursor !== undefined && start - cursor > 5) add('(between reads)', cursor, start);
+    const what = cluster
+      .map(
+        (r) =>
+          `${r.method} ${r.pages} pages, ${r.items.toLocaleString('en-US')} records${cluster.length > 1 ? ` in ${((r.end - r.t) / 1000).toFixed(1)} s` : ''}`,
+      )
+      .join(' ∥ ');
+    const requests =
+      Math.max(...cluster.map((r) => r.reqAt[1])) - Math.min(...cluster.map((r) => r.reqAt[0]));
+    const lastDone = cluster.reduce((a, b) => (b.end > a.end ? b : a));
+    add(`Graph ${what}`, start, end, requests, lastDone);
+    cursor = end;
   }
   add(
     'build snapshot, load extensions, plan users (+groups)',
@@ -123,10 +140,11 @@ export function segmentsOf(
 
 /** The label of the segment a moment falls in (for "where was the peak"). */
 export function segmentAt(segments: readonly Segment[], startedAt: number, at: number): string {
-  let t = startedAt;
   for (const s of segments) {
-    if (s.from !== undefined) t = s.from;
-    if (at >= t && at <= t + s.ms) return s.label;
+    if (s.from !== undefined && at >= s.from && at <= s.from + s.ms) return s.label;
   }
-  return 'outside the run';
+  const last = segments.at(-1);
+  if (at < startedAt) return 'before the run (carried over)';
+  if (last?.from !== undefined && at > last.from + last.ms) return 'at the end of the run';
+  return 'between stretches';
 }
