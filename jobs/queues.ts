@@ -1,14 +1,7 @@
 import { Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
+import type { QueueCounts } from '../src/app/jobs.port.js';
 import { JOB_QUEUE, type JobName, type JobPayload, jobOptions, QueueName } from './contracts.js';
-
-export interface QueueCounts {
-  waiting: number;
-  active: number;
-  delayed: number;
-  completed: number;
-  failed: number;
-}
 
 /** Producer side of every queue. Share one fail-fast Redis connection. */
 export class JobQueues {

@@ -9,7 +9,7 @@ import { AppError } from './errors.js';
 import { appCredentials, assertAllowed } from './integration.js';
 import type { PageRequest } from './ports.js';
 import type { SecretBox } from './secret-box.js';
-import type { SyncScope, SyncTrigger } from './sync.port.js';
+import type { ItemAction, SyncScope, SyncTrigger } from './sync.port.js';
 import { requestSync, type SyncTriggerDeps } from './sync-trigger.js';
 
 export interface SyncRulesDeps extends SyncTriggerDeps {
@@ -161,4 +161,14 @@ export async function approveHeld(deps: Pick<SyncRulesDeps, 'store' | 'now'>, ca
   if (run.status !== 'HELD')
     throw new AppError('INVALID_STATE', `Run ${runId} holds no deletions (it is ${run.status}).`);
   return approveHeldDeletes(deps, caller.pbxId, runId);
+}
+
+/** U8: the objects of a run, in plan order, optionally of one action. */
+export async function listSyncRunItems(
+  deps: Pick<SyncRulesDeps, 'store'>,
+  runId: string,
+  action: ItemAction | null,
+  page: PageRequest,
+) {
+  return deps.store.sync.pageItems(runId, { action }, page);
 }

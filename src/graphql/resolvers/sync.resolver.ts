@@ -18,6 +18,7 @@ import {
   approveHeld,
   getSyncRun,
   getSyncSettings,
+  listSyncRunItems,
   listSyncRuns,
   previewSync,
   saveDeletionGuard,
@@ -156,7 +157,7 @@ export class SyncResolver {
     @Arg('after', () => String, { nullable: true }) after: string | null,
     @Ctx() ctx: GraphQLContext,
   ) {
-    const page = await ctx.store.sync.pageItems(run.id, { action }, pageRequest({ first, after }));
+    const page = await listSyncRunItems(ctx, run.id, action, pageRequest({ first, after }));
     return toConnection({
       ...page,
       edges: page.edges.map((e) => ({ cursor: e.cursor, node: toItemView(e.node) })),
