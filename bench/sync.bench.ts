@@ -19,6 +19,7 @@
  * with the longest debounce) so that the measured runs are the only ones; the table says so.
  */
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import os from 'node:os';
 import path from 'node:path';
 import type { AdminUser, SandboxAdminClient } from '../src/sandbox/admin-client.js';
@@ -27,7 +28,13 @@ import { formatSummary } from './support/cpuprofile.js';
 import { formatHeapSummary } from './support/heapprofile.js';
 import { procStatus } from './support/proc.js';
 import { type SandboxProcess, startSandboxProcess } from './support/sandbox-process.js';
-import { type BenchDatabase, createPostgres, createSqlite, ensureRedis } from './support/services.js';
+import {
+  type BenchDatabase,
+  createPostgres,
+  createSqlite,
+  dropQueueKeys,
+  ensureRedis,
+} from './support/services.js';
 import type { LegInput, LegResult, PhaseResult } from './sync/leg.js';
 
 const PAGE = 999;
@@ -490,7 +497,9 @@ export async function main(argv: readonly string[]): Promise<void> {
           console.log(`${label}: SKIPPED (${leg.skipped})`);
           continue;
         }
-        console.log(`${label}: gateway on ${db.where}`);
+        // Its own queue prefix, removed from Redis afterwards even if the leg dies.
+        const queuePrefix = `bench-sync-${randomBytes(4).toString('hex')}`;
+        console.log(`${label}: gateway on ${db.where}, queue prefix ${queuePrefix}`);
         try {
           leg.result = await runLeg(
             {
@@ -500,6 +509,7 @@ export async function main(argv: readonly string[]): Promise<void> {
               sandbox: sandbox.info,
               sandboxPid: sandbox.pid,
               redisUrl: redis.url,
+              queuePrefix,
               profileDir,
               logLevel,
               runTimeoutMs,
@@ -516,6 +526,9 @@ export async function main(argv: readonly string[]): Promise<void> {
           await db
             .drop()
             .catch((err: Error) => console.log(`${label}: could not drop ${db.where}: ${err.message}`));
+          await dropQueueKeys(redis.url, queuePrefix).catch((err: Error) =>
+            console.log(`${label}: could not remove the Redis keys under ${queuePrefix}: ${err.message}`),
+          );
         }
       }
     }

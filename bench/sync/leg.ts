@@ -11,7 +11,6 @@ import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { Session } from 'node:inspector/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { Redis } from 'ioredis';
 import { Agent } from 'undici';
 import { createApiKey } from '../../src/app/access.js';
 import { createPbx } from '../../src/app/pbx.js';
@@ -44,6 +43,8 @@ export interface LegInput {
   sandbox: SandboxInfo;
   sandboxPid: number;
   redisUrl: string;
+  /** The gateway's QUEUE_PREFIX (its queues, schedulers and topics); the orchestrator removes its keys afterwards. */
+  queuePrefix: string;
   /** Directory for per-run .cpuprofile files, or null. */
   profileDir: string | null;
   logLevel: string;
@@ -173,29 +174,13 @@ async function failReasons(url: string, key: string, runId: string): Promise<Rec
   return out;
 }
 
-/** The leg's queues, schedulers and topics live under its own prefix: remove them from Redis. */
-async function dropQueueKeys(url: string, prefix: string) {
-  const redis = new Redis(url, { lazyConnect: true, maxRetriesPerRequest: 1 });
-  await redis.connect();
-  try {
-    let cursor = '0';
-    do {
-      const [next, keys] = await redis.scan(cursor, 'MATCH', `${prefix}:*`, 'COUNT', 1000);
-      cursor = next;
-      if (keys.length) await redis.del(...keys);
-    } while (cursor !== '0');
-  } finally {
-    redis.disconnect();
-  }
-}
-
 async function main() {
   const input = JSON.parse(process.env.BENCH_LEG as string) as LegInput;
   const ask = ipc();
   const baselineRss = process.memoryUsage().rss;
   const log = (msg: string) => process.stderr.write(`[${input.label}] ${msg}\n`);
 
-  const queuePrefix = `bench-sync-${randomBytes(4).toString('hex')}`;
+  const queuePrefix = input.queuePrefix;
   const config = {
     ...loadConfig(
       {
@@ -393,9 +378,6 @@ async function main() {
     await agent.close().catch(() => {});
     await admin.close().catch(() => {});
     await gateway.stop().catch((err: Error) => log(`stop: ${err.message}`));
-    await dropQueueKeys(input.redisUrl, queuePrefix).catch((err: Error) =>
-      log(`redis cleanup: ${err.message}`),
-    );
   }
 }
 

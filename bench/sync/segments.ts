@@ -141,7 +141,9 @@ export function segmentsOf(
 /** The label of the segment a moment falls in (for "where was the peak"). */
 export function segmentAt(segments: readonly Segment[], startedAt: number, at: number): string {
   for (const s of segments) {
-    if (s.from !== undefined && at >= s.from && at <= s.from + s.ms) return s.label;
+    if (s.from !== undefined && at >= s.from && at <= s.from + s.ms) {
+      return s.label.startsWith('Graph ') ? 'Graph reads' : s.label;
+    }
   }
   const last = segments.at(-1);
   if (at < startedAt) return 'before the run (carried over)';
