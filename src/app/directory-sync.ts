@@ -18,7 +18,7 @@ import { planUserSync } from '../domain/user-sync.planner.js';
 import type { DirectoryReader, DirectoryStream } from './directory.port.js';
 import { appCredentials } from './integration.js';
 import { type MicrosoftAppCredentials, MicrosoftError } from './microsoft.port.js';
-import type { Store } from './ports.js';
+import type { IntegrationData, Store } from './ports.js';
 import type { SecretBox } from './secret-box.js';
 import type { SyncPhase, SyncRunData, SyncRunItemData, SyncScope, SyncSettingsData } from './sync.port.js';
 
@@ -77,6 +77,8 @@ interface DirectoryRead {
   persist: (store: Store) => Promise<void>;
   /** Nothing changed in the directory since the last read. */
   unchanged: boolean;
+  /** Nothing changed anywhere since the last clean run: no planning (snapshot is empty then). */
+  skipped?: boolean;
 }
 
 async function collect<T>(pages: AsyncIterable<readonly T[]>): Promise<T[]> {
@@ -117,10 +119,10 @@ async function readDirectory(
   pbxId: string,
   app: MicrosoftAppCredentials,
   settings: SyncSettingsData,
+  skipIfUnchanged?: () => Promise<boolean>,
 ): Promise<DirectoryRead> {
   const now = deps.now();
   const notes: string[] = [];
-  const stored = await deps.store.sync.loadSnapshot(pbxId);
   const extra = extraUserProperties(settings.userRule);
   const selectKey = extra.join(',');
 
@@ -154,6 +156,26 @@ async function readDirectory(
   const groupChanges = g.changes;
   const groupsLink = g.link;
 
+  // Both delta rounds came back empty: when nothing else changed either, there is nothing to
+  // plan, and the stored snapshot (100,000 rows at scale) need not even be loaded.
+  if (!users && !groups && !userChanges?.length && !groupChanges?.length && (await skipIfUnchanged?.())) {
+    return {
+      snapshot: createDirectorySnapshot([], []),
+      mode: 'DELTA',
+      notes,
+      unchanged: true,
+      skipped: true,
+      persist: (store) =>
+        store.sync
+          .updateSettings(pbxId, {
+            usersDeltaLink: usersLink,
+            usersDeltaSelect: selectKey,
+            groupsDeltaLink: groupsLink,
+          })
+          .then(() => {}),
+    };
+  }
+  const stored = users && groups ? { users: [], groups: [] } : await deps.store.sync.loadSnapshot(pbxId);
   const base = createDirectorySnapshot(users ?? stored.users, groups ?? stored.groups);
   const snapshot =
     userChanges?.length || groupChanges?.length
@@ -274,12 +296,51 @@ async function runnableScopes(deps: SyncDeps, pbxId: string, scopes: readonly Sy
   return { integration, settings, scopes: ok, notes };
 }
 
+/**
+ * True when a run with empty delta rounds may skip planning: the last finished run of the PBX
+ * (covering these scopes) succeeded with no failure and no held delete, and since it started
+ * neither the rules, nor the PBX settings (e.g. capacity), nor the integration (pause,
+ * resume, ...) changed. Anything else on the PBX side can only turn a failure into a success,
+ * and there was none.
+ */
+async function nothingChangedSinceLastRun(
+  deps: SyncDeps,
+  pbxId: string,
+  runId: string,
+  scopes: readonly SyncScope[],
+  settings: SyncSettingsData,
+  integration: IntegrationData,
+): Promise<boolean> {
+  const recent = await deps.store.sync.pageRuns(pbxId, { first: 10 });
+  const last = recent.edges
+    .map((e) => e.node)
+    .find((r) => r.id !== runId && ['SUCCEEDED', 'FAILED', 'HELD'].includes(r.status));
+  if (last?.status !== 'SUCCEEDED' || !last.startedAt || !last.counts) return false;
+  if (!scopes.every((s) => last.scopes.includes(s))) return false;
+  const { users, groups } = last.counts;
+  if (users.fail || users.held || groups.fail || groups.held) return false;
+  const pbx = await deps.store.tenants.findPbx(pbxId);
+  const since = last.startedAt.getTime();
+  return [settings.userRuleSavedAt, settings.groupRuleSavedAt, pbx?.updatedAt, integration.updatedAt].every(
+    (t) => !t || t.getTime() < since,
+  );
+}
+
 /** Reads and plans without changing anything (previewSync, and the first half of a run). */
-export async function planSync(deps: SyncDeps, pbxId: string, scopes: readonly SyncScope[]) {
+export async function planSync(deps: SyncDeps, pbxId: string, scopes: readonly SyncScope[], runId?: string) {
   const ctx = await runnableScopes(deps, pbxId, scopes);
   if (!ctx.scopes.length) return { ...ctx, planned: null };
   const app = appCredentials(ctx.integration, deps.secrets);
-  const read = await readDirectory(deps, pbxId, app, ctx.settings);
+  const read = await readDirectory(
+    deps,
+    pbxId,
+    app,
+    ctx.settings,
+    runId
+      ? () => nothingChangedSinceLastRun(deps, pbxId, runId, scopes, ctx.settings, ctx.integration)
+      : undefined,
+  );
+  if (read.skipped) return { ...ctx, planned: { read, userPlan: null, groupPlan: null } as PlannedSync };
   const userPlan =
     ctx.scopes.includes('USERS') && ctx.settings.userRule
       ? await planUsers(deps, pbxId, ctx.settings.userRule, ctx.settings, read.snapshot)
@@ -360,7 +421,7 @@ export async function runDirectorySync(
   };
   try {
     await phase('READING_DIRECTORY', { status: 'RUNNING', startedAt: deps.now(), error: null });
-    const { planned, notes, scopes } = await planSync(deps, pbxId, run.scopes);
+    const { planned, notes, scopes } = await planSync(deps, pbxId, run.scopes, runId);
     if (!planned) {
       return await phase('SUCCEEDED', {
         status: 'SUCCEEDED',
@@ -372,6 +433,20 @@ export async function runDirectorySync(
     }
     const { read } = planned;
     const messages = [...notes, ...read.notes];
+    if (read.skipped) {
+      await store.transactional((tx) => read.persist(tx));
+      return await phase('SUCCEEDED', {
+        status: 'SUCCEEDED',
+        mode: 'DELTA',
+        finishedAt: deps.now(),
+        counts: { users: EMPTY, groups: EMPTY },
+        message: [
+          ...messages,
+          'Nothing changed in the directory, the rules or the PBX since the last run.',
+        ].join(' '),
+        graphRequests: deps.reader.stats().requests - requestsAtStart,
+      });
+    }
     await phase('PLANNING', { mode: read.mode });
 
     // Users first: groups take their members from the extensions the user plan leaves.

@@ -56,6 +56,7 @@ export interface IntegrationData {
   warningsCheckedAt: Date | null;
   /** The connect attempt waiting for consent; a callback of an older attempt is refused. */
   connectAttempt: string | null;
+  updatedAt: Date;
 }
 
 export interface IntegrationRepository {

@@ -9,6 +9,7 @@ export interface PbxRecord {
   extensionCapacity: number;
   defaultCountry: string;
   createdAt: Date;
+  updatedAt: Date;
 }
 
 export interface PbxSettings {

@@ -31,6 +31,7 @@ function toData(i: Integration): IntegrationData {
     warnings: i.warnings,
     warningsCheckedAt: i.warningsCheckedAt,
     connectAttempt: i.connectAttempt,
+    updatedAt: i.updatedAt,
   };
 }
 

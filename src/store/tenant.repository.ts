@@ -12,6 +12,7 @@ const toPbx = (p: Pbx): PbxRecord => ({
   extensionCapacity: p.extensionCapacity,
   defaultCountry: p.defaultCountry,
   createdAt: p.createdAt,
+  updatedAt: p.updatedAt,
 });
 
 const toKey = (k: ApiKey): ApiKeyRecord => ({

@@ -129,9 +129,6 @@ describeEachDb('secrets at rest (issue 4 item 6, L3)', (leg) => {
       .integrations.update(w.pbx.id, { secretExpiresAt: new Date(Date.now() - 1000) });
     expect((await view())?.warnings).toEqual(['SECRET_EXPIRED']);
 
-    // KNOWN ISSUE (SQLite only, see the closing note of issue 4): the daily job, run in the same
-    // process right after this write, reads the previous expiry date on SQLite. PostgreSQL is right.
-    if (leg.kind === 'sqlite') return;
     const schedulers = await w.gateway.queues.queue('system').getJobSchedulers();
     expect(schedulers.find((s) => s.key === 'daily-secret-expiry-check')?.pattern).toBe('0 3 * * *');
     const { id } = await w.gateway.queues.enqueue(JobName.CheckSecretExpiry, {});

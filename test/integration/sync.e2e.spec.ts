@@ -7,6 +7,7 @@ import {
   SaveGroupSyncRuleDocument,
   SaveUserSyncRuleDocument,
   SyncNowDocument,
+  UpdatePbxDocument,
   type UserSyncRuleInput,
 } from '../generated/graphql.js';
 import { describeEachDb, type TestDatabase } from '../support/db.js';
@@ -132,5 +133,22 @@ describeEachDb('users become extensions, groups become extension groups (U1–U1
     expect(run.users).toMatchObject({ created: 0, updated: 0, deleted: 0, released: 0 });
     expect(run.groups).toMatchObject({ created: 0, updated: 0, deleted: 0 });
     expect(run.graphRequests).toBeLessThanOrEqual(3);
+  });
+
+  it('a re-sync with nothing changed anywhere skips planning; a PBX settings change makes the next one plan again', async () => {
+    const sync = async () => {
+      const res = await gql(w.gateway.url, w.keys.admin, SyncNowDocument, {});
+      return waitForRun(w.gateway.url, w.keys.admin, res.body.data?.syncNow.id as string);
+    };
+    await sync();
+    const before = await sync();
+    const quiet = await sync();
+    expect(quiet.status).toBe('SUCCEEDED');
+    expect(quiet.message).toContain('Nothing changed');
+    expect(quiet.graphRequests).toBeLessThanOrEqual(3);
+    await gql(w.gateway.url, w.keys.admin, UpdatePbxDocument, { input: { extensionCapacity: 5000 } });
+    const planned = await sync();
+    expect(planned.message ?? '').not.toContain('Nothing changed');
+    expect(planned.users).toMatchObject({ created: 0, updated: 0, deleted: 0 });
   });
 });

@@ -29,9 +29,9 @@ export class ApiKey {
   @Property({ type: 'string', length: 200, nullable: true })
   label: string | null = null;
 
-  @Property({ type: 'datetime' })
+  @Property({ type: Date })
   createdAt: Date = new Date();
 
-  @Property({ type: 'datetime', nullable: true })
+  @Property({ type: Date, nullable: true })
   revokedAt: Date | null = null;
 }

@@ -43,6 +43,6 @@ export class AuditEntry {
   @Property({ type: 'string', length: 36, nullable: true })
   requestId: string | null = null;
 
-  @Property({ type: 'datetime' })
+  @Property({ type: Date })
   at: Date = new Date();
 }

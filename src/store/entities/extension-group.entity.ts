@@ -45,10 +45,10 @@ export class ExtensionGroup {
   )
   members = new Collection<ExtensionGroupMember>(this);
 
-  @Property({ type: 'datetime' })
+  @Property({ type: Date })
   createdAt: Date = new Date();
 
-  @Property({ type: 'datetime', onUpdate: () => new Date() })
+  @Property({ type: Date, onUpdate: () => new Date() })
   updatedAt: Date = new Date();
 }
 

@@ -78,9 +78,9 @@ export class Extension {
   @Property({ type: 'text', nullable: true })
   notes: string | null = null;
 
-  @Property({ type: 'datetime' })
+  @Property({ type: Date })
   createdAt: Date = new Date();
 
-  @Property({ type: 'datetime', onUpdate: () => new Date() })
+  @Property({ type: Date, onUpdate: () => new Date() })
   updatedAt: Date = new Date();
 }

@@ -21,16 +21,16 @@ export class GraphSubscription {
   @Property({ type: 'string', length: 32 })
   resource!: string;
 
-  @Property({ type: 'datetime' })
+  @Property({ type: Date })
   expiresAt!: Date;
 
   /** SHA-256 (hex) of the clientState sent at creation. */
   @Property({ type: 'string', length: 64 })
   clientStateHash!: string;
 
-  @Property({ type: 'datetime' })
+  @Property({ type: Date })
   createdAt: Date = new Date();
 
-  @Property({ type: 'datetime', nullable: true })
+  @Property({ type: Date, nullable: true })
   renewedAt: Date | null = null;
 }

@@ -67,7 +67,7 @@ export class Integration {
   @Property({ type: 'string', length: 4, nullable: true })
   secretLast4: string | null = null;
 
-  @Property({ type: 'datetime', nullable: true })
+  @Property({ type: Date, nullable: true })
   secretExpiresAt: Date | null = null;
 
   /** msal-node's serialized token cache (refresh tokens), sealed. */
@@ -96,7 +96,7 @@ export class Integration {
   @Property({ type: 'integer', nullable: true })
   directoryGroupCount: number | null = null;
 
-  @Property({ type: 'datetime', nullable: true })
+  @Property({ type: Date, nullable: true })
   connectedAt: Date | null = null;
 
   /** The last connect failure, for the portal to show (e.g. CONSENT_DENIED after the browser came back). */
@@ -106,23 +106,23 @@ export class Integration {
   @Property({ type: 'string', length: 1000, nullable: true })
   lastErrorMessage: string | null = null;
 
-  @Property({ type: 'datetime', nullable: true })
+  @Property({ type: Date, nullable: true })
   lastErrorAt: Date | null = null;
 
   /** Warnings recorded by the daily check (comma-separated codes). */
   @Property({ type: 'string', length: 200, nullable: true })
   warnings: string | null = null;
 
-  @Property({ type: 'datetime', nullable: true })
+  @Property({ type: Date, nullable: true })
   warningsCheckedAt: Date | null = null;
 
   /** The connect attempt waiting for consent; a callback of an older attempt is refused. */
   @Property({ type: 'string', length: 32, nullable: true })
   connectAttempt: string | null = null;
 
-  @Property({ type: 'datetime' })
+  @Property({ type: Date })
   createdAt: Date = new Date();
 
-  @Property({ type: 'datetime', onUpdate: () => new Date() })
+  @Property({ type: Date, onUpdate: () => new Date() })
   updatedAt: Date = new Date();
 }

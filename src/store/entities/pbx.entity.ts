@@ -34,9 +34,9 @@ export class Pbx {
   @Property({ type: 'string', length: 2 })
   defaultCountry: string = 'US';
 
-  @Property({ type: 'datetime' })
+  @Property({ type: Date })
   createdAt: Date = new Date();
 
-  @Property({ type: 'datetime', onUpdate: () => new Date() })
+  @Property({ type: Date, onUpdate: () => new Date() })
   updatedAt: Date = new Date();
 }

@@ -41,10 +41,10 @@ export class SyncSettings {
   @Property({ type: 'text', nullable: true })
   groupRule: string | null = null;
 
-  @Property({ type: 'datetime', nullable: true })
+  @Property({ type: Date, nullable: true })
   userRuleSavedAt: Date | null = null;
 
-  @Property({ type: 'datetime', nullable: true })
+  @Property({ type: Date, nullable: true })
   groupRuleSavedAt: Date | null = null;
 
   @Property({ type: 'text', nullable: true })
@@ -57,7 +57,7 @@ export class SyncSettings {
   @Property({ type: 'text', nullable: true })
   groupsDeltaLink: string | null = null;
 
-  @Property({ type: 'datetime', nullable: true })
+  @Property({ type: Date, nullable: true })
   lastFullReadAt: Date | null = null;
 
   /** Deletion guard: hold a run's deletes when they are more than this many ... */
@@ -80,7 +80,7 @@ export class SyncSettings {
   @Property({ type: 'integer' })
   pollMinutes: number = 5;
 
-  @Property({ type: 'datetime', nullable: true })
+  @Property({ type: Date, nullable: true })
   lastPolledAt: Date | null = null;
 
   /** T1: DAILY or WEEKLY, at `scheduleTime` ("HH:MM") in the PBX's time zone; default daily 00:30. */
@@ -94,7 +94,7 @@ export class SyncSettings {
   @Property({ type: 'string', length: 5 })
   scheduleTime: string = '00:30';
 
-  @Property({ type: 'datetime', onUpdate: () => new Date() })
+  @Property({ type: Date, onUpdate: () => new Date() })
   updatedAt: Date = new Date();
 }
 
@@ -159,13 +159,13 @@ export class SyncRun {
   @Property({ type: 'string', length: 32 })
   scopes!: string;
 
-  @Property({ type: 'datetime' })
+  @Property({ type: Date })
   queuedAt!: Date;
 
-  @Property({ type: 'datetime', nullable: true })
+  @Property({ type: Date, nullable: true })
   startedAt: Date | null = null;
 
-  @Property({ type: 'datetime', nullable: true })
+  @Property({ type: Date, nullable: true })
   finishedAt: Date | null = null;
 
   /** JSON: counts per action and per scope */

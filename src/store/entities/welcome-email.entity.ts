@@ -46,12 +46,12 @@ export class WelcomeEmailRow {
   @Property({ type: 'string', length: 1000, nullable: true })
   lastError: string | null = null;
 
-  @Property({ type: 'datetime' })
+  @Property({ type: Date })
   queuedAt!: Date;
 
-  @Property({ type: 'datetime', nullable: true })
+  @Property({ type: Date, nullable: true })
   sentAt: Date | null = null;
 
-  @Property({ type: 'datetime', onUpdate: () => new Date() })
+  @Property({ type: Date, onUpdate: () => new Date() })
   updatedAt: Date = new Date();
 }
