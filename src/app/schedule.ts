@@ -188,10 +188,13 @@ export async function runScheduledSync(
   const { schedule } = await deps.store.sync.getSettings(pbxId);
   // From the later of the due time and now: a trigger promoted early (dashboard) is followed
   // by the next day's, not by itself; one run late (workers were down) by the next to come.
-  const from = new Date(Math.max(at.getTime(), deps.now().getTime()));
+  // A stale trigger's time means nothing now: its follower is the schedule's next occurrence
+  // from now (already queued when the schedule was saved, so this is a no-op).
+  const stale = !isOccurrence(schedule, pbx.timeZone, at);
+  const from = stale ? deps.now() : new Date(Math.max(at.getTime(), deps.now().getTime()));
   const next = nextOccurrence(schedule, pbx.timeZone, from);
   await deps.scheduleQueue.ensure(pbxId, next);
-  if (!isOccurrence(schedule, pbx.timeZone, at)) return { outcome: 'STALE', runId: null, next };
+  if (stale) return { outcome: 'STALE', runId: null, next };
   const integration = await deps.store.integrations.get(pbxId);
   if (integration.status !== IntegrationStatus.CONNECTED) return { outcome: 'SKIPPED', runId: null, next };
   const { run, coalesced } = await requestSync(deps, pbxId, 'SCHEDULE', ['USERS', 'GROUPS']);

@@ -141,7 +141,6 @@ describeEachDb('users become extensions, groups become extension groups (U1–U1
       return waitForRun(w.gateway.url, w.keys.admin, res.body.data?.syncNow.id as string);
     };
     await sync();
-    const before = await sync();
     const quiet = await sync();
     expect(quiet.status).toBe('SUCCEEDED');
     expect(quiet.message).toContain('Nothing changed');
