@@ -298,10 +298,10 @@ async function runnableScopes(deps: SyncDeps, pbxId: string, scopes: readonly Sy
 
 /**
  * True when a run with empty delta rounds may skip planning: the last finished run of the PBX
- * (covering these scopes) succeeded with no failure and no held delete, and since it started
- * neither the rules, nor the PBX settings (e.g. capacity), nor the integration (pause,
- * resume, ...) changed. Anything else on the PBX side can only turn a failure into a success,
- * and there was none.
+ * (covering these scopes) succeeded with no held delete, the PBX directory is as that run left
+ * it (same fingerprint: nothing created, edited or deleted by hand that could free a number or
+ * an email), and since it started neither the rules, nor the PBX settings (e.g. capacity), nor
+ * the integration (pause, resume, ...) changed. Then the plan would be the same as last time.
  */
 async function nothingChangedSinceLastRun(
   deps: SyncDeps,
@@ -318,7 +318,10 @@ async function nothingChangedSinceLastRun(
   if (last?.status !== 'SUCCEEDED' || !last.startedAt || !last.counts) return false;
   if (!scopes.every((s) => last.scopes.includes(s))) return false;
   const { users, groups } = last.counts;
-  if (users.fail || users.held || groups.fail || groups.held) return false;
+  if (users.held || groups.held) return false;
+  // Failures stay as they were unless the PBX side changed (a number or an email freed, ...).
+  if (!last.pbxFingerprint || last.pbxFingerprint !== (await deps.store.sync.directoryFingerprint(pbxId)))
+    return false;
   const pbx = await deps.store.tenants.findPbx(pbxId);
   const since = last.startedAt.getTime();
   return [settings.userRuleSavedAt, settings.groupRuleSavedAt, pbx?.updatedAt, integration.updatedAt].every(
@@ -438,6 +441,7 @@ export async function runDirectorySync(
       return await phase('SUCCEEDED', {
         status: 'SUCCEEDED',
         mode: 'DELTA',
+        pbxFingerprint: await store.sync.directoryFingerprint(pbxId),
         finishedAt: deps.now(),
         counts: { users: EMPTY, groups: EMPTY },
         message: [
@@ -526,6 +530,7 @@ export async function runDirectorySync(
     if (welcome.length) await deps.sendWelcomeEmails?.(welcome);
     return await phase(held ? 'HELD' : 'SUCCEEDED', {
       status: held ? 'HELD' : 'SUCCEEDED',
+      pbxFingerprint: await store.sync.directoryFingerprint(pbxId),
       finishedAt: deps.now(),
       counts: await store.sync.itemCounts(runId),
       message: messages.join(' ') || null,

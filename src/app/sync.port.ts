@@ -55,6 +55,7 @@ export interface SyncRunData {
   phase: SyncPhase;
   done: number;
   total: number;
+  pbxFingerprint?: string | null;
 }
 
 export interface SyncRunItemData {
@@ -116,6 +117,8 @@ export interface SyncRepository {
   itemsInState(runId: string, state: SyncRunItemData['state']): Promise<SyncRunItemData[]>;
   /** U8 counts from the recorded items (so a run resumed after a crash counts both parts). */
   itemCounts(runId: string): Promise<{ users: PlanSummary; groups: PlanSummary }>;
+  /** Changes whenever any extension or extension group of the PBX is created, changed or deleted. */
+  directoryFingerprint(pbxId: string): Promise<string>;
   /** The highest `seq` recorded for the run, or -1. */
   maxSeq(runId: string): Promise<number>;
   setItemState(runId: string, ids: readonly string[], state: SyncRunItemData['state']): Promise<void>;

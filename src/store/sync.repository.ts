@@ -65,6 +65,7 @@ const toRun = (r: SyncRun): SyncRunData => ({
   phase: r.phase as SyncRunData['phase'],
   done: r.done,
   total: r.total,
+  pbxFingerprint: r.pbxFingerprint,
 });
 
 const toItem = (i: SyncRunItem): SyncRunItemData => ({
@@ -303,6 +304,19 @@ export class MikroSyncRepository implements SyncRepository {
       if (key in c) (c as unknown as Record<string, number>)[key] += Number(r.n);
     }
     return out;
+  }
+
+  async directoryFingerprint(pbxId: string) {
+    const conn = this.em.getConnection();
+    const part = async (table: string) => {
+      const [row]: Array<{ n: number | string; m: unknown }> = await conn.execute(
+        `select count(*) as n, max(updated_at) as m from ${table} where pbx_id = ?`,
+        [pbxId],
+      );
+      const m = row?.m instanceof Date ? row.m.getTime() : row?.m;
+      return `${Number(row?.n ?? 0)}@${String(m ?? '')}`;
+    };
+    return `${await part('extension')}|${await part('extension_group')}`;
   }
 
   async maxSeq(runId: string) {

@@ -3,6 +3,7 @@ import { afterAll, beforeAll, expect, it } from 'vitest';
 import type { Gateway } from '../../src/gateway.js';
 import type { AdminUser, Sandbox } from '../../src/sandbox/index.js';
 import {
+  CreateExtensionDocument,
   ExtensionGroupsDocument,
   SaveGroupSyncRuleDocument,
   SaveUserSyncRuleDocument,
@@ -149,5 +150,11 @@ describeEachDb('users become extensions, groups become extension groups (U1–U1
     const planned = await sync();
     expect(planned.message ?? '').not.toContain('Nothing changed');
     expect(planned.users).toMatchObject({ created: 0, updated: 0, deleted: 0 });
+    expect((await sync()).message).toContain('Nothing changed');
+    // A hand-made extension (it could free or take a number or an email) makes the next run plan.
+    await gql(w.gateway.url, w.keys.admin, CreateExtensionDocument, {
+      input: { number: '9999', firstName: 'Hand', lastName: 'Made', email: 'hand.made@example.com' },
+    });
+    expect((await sync()).message ?? '').not.toContain('Nothing changed');
   });
 });

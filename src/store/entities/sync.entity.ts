@@ -135,7 +135,8 @@ export class SyncRun {
     | 'graphRequests'
     | 'phase'
     | 'done'
-    | 'total';
+    | 'total'
+    | 'pbxFingerprint';
 
   @PrimaryKey({ type: 'string', length: 36 })
   id: string = randomUUID();
@@ -191,6 +192,10 @@ export class SyncRun {
 
   @Property({ type: 'integer' })
   total: number = 0;
+
+  /** The PBX directory as this run left it (extension and group counts and latest changes). */
+  @Property({ type: 'string', length: 200, nullable: true })
+  pbxFingerprint: string | null = null;
 }
 
 /** One line of a run's result: an object, what was done to it, and why. */

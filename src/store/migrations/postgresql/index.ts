@@ -5,6 +5,7 @@ import { Migration20261126114044_sync_engine } from './Migration20261126114044_s
 import { Migration20261126114621_welcome_email } from './Migration20261126114621_welcome_email.js';
 import { Migration20261126114952_change_notifications } from './Migration20261126114952_change_notifications.js';
 import { Migration20261126115636_sync_schedule } from './Migration20261126115636_sync_schedule.js';
+import { Migration20261126132555_sync_run_fingerprint } from './Migration20261126132555_sync_run_fingerprint.js';
 
 /** Checked-in migrations for PostgreSQL, oldest first. `npm run migration:create` appends here. */
 export const postgresqlMigrations: MigrationObject[] = [
@@ -17,4 +18,8 @@ export const postgresqlMigrations: MigrationObject[] = [
     class: Migration20261126114952_change_notifications,
   },
   { name: 'Migration20261126115636_sync_schedule', class: Migration20261126115636_sync_schedule },
+  {
+    name: 'Migration20261126132555_sync_run_fingerprint',
+    class: Migration20261126132555_sync_run_fingerprint,
+  },
 ];

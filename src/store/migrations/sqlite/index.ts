@@ -5,6 +5,7 @@ import { Migration20261126114044_sync_engine } from './Migration20261126114044_s
 import { Migration20261126114620_welcome_email } from './Migration20261126114620_welcome_email.js';
 import { Migration20261126114951_change_notifications } from './Migration20261126114951_change_notifications.js';
 import { Migration20261126115635_sync_schedule } from './Migration20261126115635_sync_schedule.js';
+import { Migration20261126132555_sync_run_fingerprint } from './Migration20261126132555_sync_run_fingerprint.js';
 
 /** Checked-in migrations for SQLite, oldest first. `npm run migration:create` appends here. */
 export const sqliteMigrations: MigrationObject[] = [
@@ -17,4 +18,8 @@ export const sqliteMigrations: MigrationObject[] = [
     class: Migration20261126114951_change_notifications,
   },
   { name: 'Migration20261126115635_sync_schedule', class: Migration20261126115635_sync_schedule },
+  {
+    name: 'Migration20261126132555_sync_run_fingerprint',
+    class: Migration20261126132555_sync_run_fingerprint,
+  },
 ];
