@@ -340,7 +340,7 @@ export async function planSync(deps: SyncDeps, pbxId: string, scopes: readonly S
     app,
     ctx.settings,
     runId
-      ? () => nothingChangedSinceLastRun(deps, pbxId, runId, scopes, ctx.settings, ctx.integration)
+      ? () => nothingChangedSinceLastRun(deps, pbxId, runId, ctx.scopes, ctx.settings, ctx.integration)
       : undefined,
   );
   if (read.skipped) return { ...ctx, planned: { read, userPlan: null, groupPlan: null } as PlannedSync };
