@@ -9,49 +9,24 @@
 import 'reflect-metadata';
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
 import { mkdirSync, readFileSync } from 'node:fs';
-import net from 'node:net';
 import path from 'node:path';
 import { createApiKey } from '../app/access.js';
 import { createPbx } from '../app/pbx.js';
 import { type Config, ConfigError, loadConfig, withDemoSecretKey } from '../config.js';
 import { startGateway } from '../gateway.js';
 import { startMailSink } from '../mail/sink.js';
+import { freePort, reachable } from '../net.js';
 import { SANDBOX_PASSWORD, startSandbox } from '../sandbox/index.js';
 
 const DEMO_KEY_LABEL = 'demo';
 
-function reachable(url: string, timeoutMs = 1000): Promise<boolean> {
-  const u = new URL(url);
-  return new Promise((resolve) => {
-    const socket = net.connect({ host: u.hostname, port: Number(u.port || 6379) });
-    const done = (ok: boolean) => {
-      socket.destroy();
-      resolve(ok);
-    };
-    socket.setTimeout(timeoutMs, () => done(false));
-    socket.once('connect', () => done(true));
-    socket.once('error', () => done(false));
-  });
-}
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = net.createServer();
-    srv.listen(0, '127.0.0.1', () => {
-      const { port } = srv.address() as net.AddressInfo;
-      srv.close(() => resolve(port));
-    });
-    srv.once('error', reject);
-  });
-}
-
 async function ensureRedis(config: Config): Promise<{ url: string; child?: ChildProcess }> {
   if (config.redis.configured) {
-    if (await reachable(config.redis.url)) return { url: config.redis.url };
+    if (await reachable(config.redis.url, 6379)) return { url: config.redis.url };
     throw new Error(`REDIS_URL is set to ${config.redis.url}, but nothing answers there.`);
   }
   const local = 'redis://127.0.0.1:6379';
-  if (await reachable(local)) return { url: local };
+  if (await reachable(local, 6379)) return { url: local };
   if (spawnSync('redis-server', ['--version'], { stdio: 'ignore' }).error) {
     throw new Error(
       'No Redis answers on 127.0.0.1:6379 and there is no redis-server on PATH.\n' +
@@ -68,8 +43,9 @@ async function ensureRedis(config: Config): Promise<{ url: string; child?: Child
     { stdio: 'ignore' },
   );
   const url = `redis://127.0.0.1:${port}`;
-  for (let i = 0; i < 100 && !(await reachable(url, 200)); i++) await new Promise((r) => setTimeout(r, 100));
-  if (!(await reachable(url))) throw new Error('Started redis-server, but it does not answer.');
+  for (let i = 0; i < 100 && !(await reachable(url, 6379, 200)); i++)
+    await new Promise((r) => setTimeout(r, 100));
+  if (!(await reachable(url, 6379))) throw new Error('Started redis-server, but it does not answer.');
   return { url, child };
 }
 

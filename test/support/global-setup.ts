@@ -1,36 +1,8 @@
 import { spawn } from 'node:child_process';
 import { mkdirSync } from 'node:fs';
-import net from 'node:net';
 import path from 'node:path';
 import type { TestProject } from 'vitest/node';
-
-function canConnect(url: string): Promise<boolean> {
-  const u = new URL(url);
-  return new Promise((resolve) => {
-    const socket = net.connect({ host: u.hostname, port: Number(u.port || 6379) });
-    socket.setTimeout(1000);
-    socket.once('connect', () => {
-      socket.destroy();
-      resolve(true);
-    });
-    socket.once('error', () => resolve(false));
-    socket.once('timeout', () => {
-      socket.destroy();
-      resolve(false);
-    });
-  });
-}
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = net.createServer();
-    srv.listen(0, '127.0.0.1', () => {
-      const { port } = srv.address() as net.AddressInfo;
-      srv.close(() => resolve(port));
-    });
-    srv.once('error', reject);
-  });
-}
+import { freePort, reachable } from '../../src/net.js';
 
 /**
  * Tests talk to a real Redis: REDIS_URL, else the local one on 6379, else a private
@@ -39,7 +11,7 @@ function freePort(): Promise<number> {
 export default async function setup(project: TestProject) {
   let redisUrl = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
   let stop: (() => void) | undefined;
-  if (!(await canConnect(redisUrl))) {
+  if (!(await reachable(redisUrl, 6379))) {
     const port = await freePort();
     const dir = path.resolve('.data/test-redis');
     mkdirSync(dir, { recursive: true });
@@ -56,7 +28,7 @@ export default async function setup(project: TestProject) {
       );
     });
     redisUrl = `redis://127.0.0.1:${port}`;
-    for (let i = 0; i < 50 && !(await canConnect(redisUrl)); i++)
+    for (let i = 0; i < 50 && !(await reachable(redisUrl, 6379)); i++)
       await new Promise((r) => setTimeout(r, 100));
     stop = () => child.kill('SIGTERM');
   }
