@@ -403,6 +403,14 @@ export async function completeConnect(deps: IntegrationDeps, query: CallbackQuer
     );
   } catch (err) {
     const e = err instanceof MicrosoftError ? err : null;
+    if (e?.code === 'WRONG_TENANT') {
+      return failConnect(
+        deps,
+        pbxId,
+        'TENANT_MISMATCH',
+        `The sign-in was made in another directory than the configured tenant ${app.tenantId}; sign in with an administrator of that tenant. Microsoft said: ${e.message}`,
+      );
+    }
     const code =
       e?.code === 'SECRET_EXPIRED'
         ? 'SECRET_EXPIRED'

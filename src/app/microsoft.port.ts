@@ -14,6 +14,7 @@ export type MicrosoftErrorCode =
   | 'INVALID_SECRET' // AADSTS7000215: wrong client secret
   | 'SECRET_EXPIRED' // AADSTS7000222: the client secret has expired
   | 'TENANT_NOT_FOUND' // AADSTS90002
+  | 'WRONG_TENANT' // AADSTS700005: the code was issued by another directory than the one configured
   | 'CONSENT_REQUIRED' // AADSTS65001 or a 403 from Graph
   | 'INVALID_GRANT' // a bad, expired or replayed code / refresh token
   | 'AUTH_EXPIRED' // no usable token for the authorization account: sign in again

@@ -3,12 +3,14 @@ import type {
   AdminApp,
   AdminGroup,
   AdminSubscription,
+  AdminTenant,
   AdminUser,
   CreateGroupInput,
   CreateUserInput,
   FaultSettings,
   LifecycleEvent,
   NewSecret,
+  NewTenantInput,
   NotificationSettings,
   NotificationStatus,
   Page,
@@ -72,6 +74,10 @@ export class SandboxAdminClient {
   // ---------------------------------------------------------------- tenant and statistics
   info(): Promise<Record<string, unknown>> {
     return this.call('GET', '/info');
+  }
+  /** Hosts another directory (sign-in, tokens and Graph reads answer for it by its id). */
+  addTenant(input: NewTenantInput = {}): Promise<AdminTenant> {
+    return this.call('POST', '/tenants', input);
   }
   stats(): Promise<SandboxStats> {
     return this.call('GET', '/stats');

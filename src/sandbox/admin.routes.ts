@@ -1,8 +1,17 @@
 import { randomBytes, randomUUID, timingSafeEqual } from 'node:crypto';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import type { AdminApp, AdminGroup, AdminUser, FaultSettings, NewSecret } from './admin.types.js';
+import type {
+  AdminApp,
+  AdminGroup,
+  AdminTenant,
+  AdminUser,
+  FaultSettings,
+  NewSecret,
+  NewTenantInput,
+} from './admin.types.js';
 import { emptyStats, type SandboxContext } from './sandbox.context.js';
 import { registerSubscriptionAdminRoutes } from './subscriptions.admin.js';
+import { seedTenant } from './tenant.seed.js';
 import {
   type AppRegistration,
   type GroupRecord,
@@ -48,6 +57,51 @@ export function appDto(a: AppRegistration): AdminApp {
     grantedAppRoles: [...a.grantedAppRoles],
     adminConsentedScopes: [...a.adminConsentedScopes],
     userConsents: Object.fromEntries([...a.userConsents].map(([k, v]) => [k, [...v]])),
+  };
+}
+
+/**
+ * Another directory beside the seeded one, with its own users, admin and app registration;
+ * apps of other directories can be provisioned in it as multi-tenant apps (the app object —
+ * client id, secrets, redirect URIs — is shared; consent is this directory's own, granted).
+ */
+function addTenant(ctx: SandboxContext, input: NewTenantInput): AdminTenant {
+  const provision = (input.provisionApps ?? []).map((appId) => {
+    for (const t of ctx.tenants.values()) {
+      const a = t.apps.get(appId);
+      if (a) return a;
+    }
+    throw new SandboxError(404, 'Request_ResourceNotFound', `Application '${appId}' does not exist.`);
+  });
+  let seed = input.seed ?? 1000 + ctx.tenants.size;
+  let seeded = seedTenant({ seed, users: input.users ?? 10, groups: input.groups });
+  while (input.seed === undefined && ctx.tenants.has(seeded.tenant.id)) {
+    seed += 1;
+    seeded = seedTenant({ seed, users: input.users ?? 10, groups: input.groups });
+  }
+  const { tenant, app, clientSecret, adminUpn } = seeded;
+  if (ctx.tenants.has(tenant.id)) {
+    throw new SandboxError(409, 'Conflict', `A directory made from seed ${seed} is already hosted.`);
+  }
+  for (const home of provision) {
+    tenant.apps.set(home.appId, {
+      ...home,
+      servicePrincipalId: randomUUID(),
+      grantedAppRoles: new Set(home.requiredAppRoles),
+      adminConsentedScopes: new Set(home.requiredScopes),
+      userConsents: new Map(),
+    });
+  }
+  ctx.tenants.set(tenant.id, tenant);
+  return {
+    tenantId: tenant.id,
+    tenantName: tenant.displayName,
+    initialDomain: tenant.initialDomain,
+    defaultDomain: tenant.defaultDomain,
+    adminUpn,
+    clientId: app.appId,
+    clientSecret,
+    apps: [...tenant.apps.keys()],
   };
 }
 
@@ -105,6 +159,20 @@ export function registerAdminRoutes(app: FastifyInstance, ctx: SandboxContext, a
         graphBaseUrl: ctx.graphBaseUrl,
         changeSequence: t.seq,
       }));
+
+      route('GET', '/tenants', () =>
+        [...ctx.tenants.values()].map((x) => ({
+          tenantId: x.id,
+          tenantName: x.displayName,
+          initialDomain: x.initialDomain,
+          defaultDomain: x.defaultDomain,
+          apps: [...x.apps.keys()],
+        })),
+      );
+      route('POST', '/tenants', (req, reply) => {
+        const created = addTenant(ctx, (req.body ?? {}) as NewTenantInput);
+        return reply.code(201).send(created);
+      });
 
       route('GET', '/stats', () => ctx.stats);
       route('POST', '/stats/reset', () => {

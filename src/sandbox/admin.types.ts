@@ -161,3 +161,31 @@ export interface NotificationStatus {
   inFlight: number;
   totals: DispatcherTotals;
 }
+
+/** `POST /_sandbox/tenants`: another directory beside the seeded one. */
+export interface NewTenantInput {
+  /** Makes the directory (ids, names, users); default: one not used yet. */
+  seed?: number;
+  /** default 10 */
+  users?: number;
+  groups?: number;
+  /**
+   * App registrations of the other directories to provision here as multi-tenant apps, as if
+   * this directory's admin had consented to them: same client id, secrets and redirect URIs.
+   */
+  provisionApps?: string[];
+}
+
+export interface AdminTenant {
+  tenantId: string;
+  tenantName: string;
+  initialDomain: string;
+  defaultDomain: string;
+  /** Its Global Administrator (password SANDBOX_PASSWORD). */
+  adminUpn: string;
+  /** The directory's own app registration, and its secret. */
+  clientId: string;
+  clientSecret: string;
+  /** Every app registration or provisioned app the directory has. */
+  apps: string[];
+}

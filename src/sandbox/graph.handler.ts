@@ -50,6 +50,8 @@ export interface GraphAnswer {
 }
 
 export interface Principal {
+  /** The sandbox as seen from the token's directory (`tid`). */
+  tenant: SandboxContext;
   appId: string;
   delegated: boolean;
   userId?: string;
@@ -229,7 +231,9 @@ export function authenticate(ctx: SandboxContext, call: GraphCall): Principal | 
   if (!ctx.graphResources.includes(String(claims.aud).replace(/\/$/, ''))) {
     return err(401, 'InvalidAuthenticationToken', 'Access token validation failure. Invalid audience.', call);
   }
-  if (claims.tid !== ctx.tenant.id || claims.iss !== ctx.issuerV1) {
+  // The token's directory is the one Graph answers from.
+  const tenant = ctx.tenants.get(String(claims.tid));
+  if (!tenant || claims.iss !== ctx.forTenant(tenant).issuerV1) {
     return err(401, 'InvalidAuthenticationToken', 'Access token validation failure. Invalid issuer.', call);
   }
   const delegated = typeof claims.scp === 'string';
@@ -241,6 +245,7 @@ export function authenticate(ctx: SandboxContext, call: GraphCall): Principal | 
         : [],
   );
   return {
+    tenant: ctx.forTenant(tenant),
     appId: String(claims.appid ?? claims.azp ?? ''),
     delegated,
     userId: delegated ? String(claims.oid) : undefined,
@@ -881,9 +886,10 @@ export function statKey(method: string, url: URL): string {
  * Answers one Graph request (a top-level one, or one item of a $batch). `fault429`
  * lets the caller consume a forced 429 (fault knob) before the work.
  */
-export function answerGraph(ctx: SandboxContext, call: GraphCall): GraphAnswer {
-  const principal = authenticate(ctx, call);
+export function answerGraph(root: SandboxContext, call: GraphCall): GraphAnswer {
+  const principal = authenticate(root, call);
   if ('status' in principal) return principal;
+  const ctx = principal.tenant;
   let path: string;
   try {
     path = decodeURI(call.url.pathname)

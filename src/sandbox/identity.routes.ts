@@ -87,15 +87,21 @@ function appNotFound(ctx: SandboxContext, clientId: string): AadError {
   );
 }
 
-function isOurTenant(ctx: SandboxContext, tenant: string): boolean {
-  const t = tenant.toLowerCase();
-  return (
-    t === ctx.tenant.id ||
-    t === ctx.tenant.initialDomain ||
-    t === ctx.tenant.defaultDomain ||
-    t === 'organizations' ||
-    t === 'common'
-  );
+/** `/common` and `/organizations`: no directory named; the grant's own directory serves it. */
+function isMultiTenantAuthority(tenant: string): boolean {
+  return ['common', 'organizations'].includes(tenant.toLowerCase());
+}
+
+/**
+ * A user of another hosted directory who is not in this one (AADSTS50020). Microsoft shows it
+ * on its own sign-in page with HTTP 200 and does not send the browser back to the application
+ * ("When the error is displayed on a web page, it uses an HTTP 200 status code",
+ * https://learn.microsoft.com/previous-versions/azure/dn645544(v=azure.100)).
+ */
+function foreignAccountMessage(ctx: SandboxContext, upn: string, app: AppRegistration): string | undefined {
+  const home = ctx.homeTenantOf(upn);
+  if (!home || home === ctx.tenant) return undefined;
+  return `User account '{EUII Hidden}' from identity provider '${ctx.authorityHost}/${home.id}/' does not exist in tenant '${ctx.tenant.displayName}' and cannot access the application '${app.appId}'(${app.displayName}) in that tenant. The account needs to be added as an external user in the tenant first. Sign out and sign in again with a different Azure Active Directory user account.`;
 }
 
 function pairwiseSub(oid: string, appId: string): string {
@@ -324,6 +330,7 @@ function delegatedResponse(
   if (requested.perms.includes('offline_access')) {
     const rt = opaque('1.AR', 96);
     ctx.refreshTokens.set(rt, {
+      tenantId: ctx.tenant.id,
       clientId: app.appId,
       userId: user.id,
       scopes: requested.perms,
@@ -419,7 +426,12 @@ function consentMissingError(app: AppRegistration): AadError {
 
 // ------------------------------------------------------------------ token endpoint
 
-function tokenEndpoint(ctx: SandboxContext, req: FastifyRequest, form: Form): Record<string, unknown> {
+function tokenEndpoint(
+  ctx: SandboxContext,
+  req: FastifyRequest,
+  form: Form,
+  anyTenant: boolean,
+): Record<string, unknown> {
   const grant = form.grant_type;
   if (grant === 'client_credentials') {
     const app = authenticateClient(ctx, req, form, true);
@@ -454,9 +466,21 @@ function tokenEndpoint(ctx: SandboxContext, req: FastifyRequest, form: Form): Re
   }
 
   if (grant === 'authorization_code') {
-    const app = authenticateClient(ctx, req, form, true);
     const code = form.code ?? '';
     const entry = ctx.codes.get(code);
+    if (entry && entry.tenantId !== ctx.tenant.id) {
+      const issuer = ctx.tenants.get(entry.tenantId);
+      // A code is redeemed in the directory that issued it; `/common` and `/organizations`
+      // redeem it there. https://learn.microsoft.com/entra/identity-platform/reference-error-codes
+      if (anyTenant && issuer) return tokenEndpoint(ctx.forTenant(issuer), req, form, false);
+      throw new AadError(
+        400,
+        'invalid_grant',
+        700005,
+        'Provided Authorization Code is intended to use against other tenant, thus rejected.',
+      );
+    }
+    const app = authenticateClient(ctx, req, form, true);
     if (!entry) {
       throw new AadError(400, 'invalid_grant', 9002313, 'Invalid request. Request is malformed or invalid.');
     }
@@ -524,9 +548,14 @@ function tokenEndpoint(ctx: SandboxContext, req: FastifyRequest, form: Form): Re
   }
 
   if (grant === 'refresh_token') {
-    const app = authenticateClient(ctx, req, form, true);
     const rt = form.refresh_token ?? '';
     const entry = ctx.refreshTokens.get(rt);
+    if (entry && entry.tenantId !== ctx.tenant.id) {
+      const issuer = ctx.tenants.get(entry.tenantId);
+      if (anyTenant && issuer) return tokenEndpoint(ctx.forTenant(issuer), req, form, false);
+      throw new AadError(400, 'invalid_grant', 9002313, 'Invalid request. Request is malformed or invalid.');
+    }
+    const app = authenticateClient(ctx, req, form, true);
     if (!entry)
       throw new AadError(400, 'invalid_grant', 9002313, 'Invalid request. Request is malformed or invalid.');
     if (entry.revoked || entry.expiresAt < Date.now()) {
@@ -648,6 +677,7 @@ function issueCode(
     for (const [k, v] of ctx.codes) if (v.expiresAt < Date.now()) ctx.codes.delete(k);
   }
   ctx.codes.set(code, {
+    tenantId: ctx.tenant.id,
     clientId: flow.clientId,
     redirectUri: flow.redirectUri,
     userId: user.id,
@@ -782,7 +812,7 @@ function startSession(ctx: SandboxContext, reply: FastifyReply, user: UserRecord
 }
 
 function beginFlow(
-  ctx: SandboxContext,
+  root: SandboxContext,
   req: FastifyRequest,
   reply: FastifyReply,
   tenantParam: string,
@@ -791,7 +821,9 @@ function beginFlow(
 ): FastifyReply {
   const html = (status: number, code: number, message: string) =>
     reply.code(status).type('text/html; charset=utf-8').send(errorPage(code, message));
-  if (!isOurTenant(ctx, tenantParam)) return html(400, 90002, tenantNotFound(tenantParam).description);
+  const tenant = root.findTenant(tenantParam);
+  if (!tenant) return html(400, 90002, tenantNotFound(tenantParam).description);
+  const ctx = root.forTenant(tenant);
   const clientId = q.client_id ?? '';
   const app = ctx.tenant.apps.get(clientId);
   if (!app) return html(400, 700016, appNotFound(ctx, clientId).description);
@@ -805,6 +837,7 @@ function beginFlow(
   }
   const flow: AuthorizeFlow = {
     id: opaque('', 24),
+    tenantId: ctx.tenant.id,
     kind,
     params: q,
     clientId,
@@ -858,6 +891,8 @@ function beginFlow(
   const prompt = q.prompt ?? '';
   const hint = q.login_hint;
   if (ctx.settings.autoSignIn && hint) {
+    const foreign = foreignAccountMessage(ctx, hint, app);
+    if (foreign) return reply.type('text/html; charset=utf-8').send(errorPage(50020, foreign));
     const user = ctx.tenant.activeUser(hint);
     if (user && user.p.accountEnabled !== false) {
       startSession(ctx, reply, user);
@@ -894,10 +929,7 @@ export function registerIdentityRoutes(app: FastifyInstance, ctx: SandboxContext
   };
 
   const openidConfig = (tenantParam: string) => {
-    const t =
-      isOurTenant(ctx, tenantParam) && !['common', 'organizations'].includes(tenantParam.toLowerCase())
-        ? ctx.tenant.id
-        : '{tenantid}';
+    const t = isMultiTenantAuthority(tenantParam) ? '{tenantid}' : ctx.findTenant(tenantParam)?.id;
     const base = `${ctx.authorityHost}/${tenantParam}`;
     return {
       token_endpoint: `${base}/oauth2/v2.0/token`,
@@ -950,7 +982,7 @@ export function registerIdentityRoutes(app: FastifyInstance, ctx: SandboxContext
     '/:tenant/v2.0/.well-known/openid-configuration',
     async (req, reply) => {
       count();
-      if (!isOurTenant(ctx, req.params.tenant)) {
+      if (!ctx.findTenant(req.params.tenant)) {
         const e = tenantNotFound(req.params.tenant);
         return sendAad(ctx, reply, new AadError(400, 'invalid_tenant', e.aadsts, e.description));
       }
@@ -992,27 +1024,38 @@ export function registerIdentityRoutes(app: FastifyInstance, ctx: SandboxContext
     },
   );
 
+  /** The flow a sign-in or consent form continues, seen from the directory it started in. */
+  const flowOf = (form: Form) => {
+    const flow = ctx.flows.get(form.flow ?? '');
+    const tenant = flow && ctx.tenants.get(flow.tenantId);
+    return flow && tenant ? { flow, tc: ctx.forTenant(tenant) } : undefined;
+  };
+
   app.post<{ Params: { tenant: string }; Body: Form }>('/:tenant/login', async (req, reply) => {
     count();
     const form = (req.body ?? {}) as Form;
-    const flow = ctx.flows.get(form.flow ?? '');
-    if (!flow) {
+    const found = flowOf(form);
+    if (!found) {
       return reply
         .code(400)
         .type('text/html; charset=utf-8')
         .send(errorPage(50058, 'The sign-in session has expired. Start again from the application.'));
     }
-    const app = ctx.tenant.apps.get(flow.clientId) as AppRegistration;
+    const { flow, tc } = found;
+    const app = tc.tenant.apps.get(flow.clientId) as AppRegistration;
     const again = (error: string) =>
       reply.type('text/html; charset=utf-8').send(
-        signInPage(`/${ctx.tenant.id}/login`, flow.id, {
+        signInPage(`/${tc.tenant.id}/login`, flow.id, {
           loginHint: form.login,
           error,
-          tenantName: ctx.tenant.displayName,
+          tenantName: tc.tenant.displayName,
           appName: app.displayName,
         }),
       );
-    const user = ctx.tenant.activeUser(String(form.login ?? '').trim());
+    const login = String(form.login ?? '').trim();
+    const user = tc.tenant.activeUser(login);
+    const foreign = !user && form.password === SANDBOX_PASSWORD && foreignAccountMessage(tc, login, app);
+    if (foreign) return reply.type('text/html; charset=utf-8').send(errorPage(50020, foreign));
     if (!user)
       return again('This username may be incorrect. Make sure you typed it correctly. (AADSTS50034)');
     if (form.password !== SANDBOX_PASSWORD)
@@ -1022,22 +1065,23 @@ export function registerIdentityRoutes(app: FastifyInstance, ctx: SandboxContext
         'Your account has been locked. Contact your support person to unlock it, then try again. (AADSTS50057)',
       );
     }
-    startSession(ctx, reply, user);
-    return afterSignIn(ctx, reply, flow, user, false);
+    startSession(tc, reply, user);
+    return afterSignIn(tc, reply, flow, user, false);
   });
 
   app.post<{ Params: { tenant: string }; Body: Form }>('/:tenant/consent', async (req, reply) => {
     count();
     const form = (req.body ?? {}) as Form;
-    const flow = ctx.flows.get(form.flow ?? '');
-    if (!flow?.userId) {
+    const found = flowOf(form);
+    if (!found?.flow.userId) {
       return reply
         .code(400)
         .type('text/html; charset=utf-8')
         .send(errorPage(50058, 'The sign-in session has expired. Start again from the application.'));
     }
-    const app = ctx.tenant.apps.get(flow.clientId) as AppRegistration;
-    const user = ctx.tenant.activeUser(flow.userId);
+    const { flow, tc } = found;
+    const app = tc.tenant.apps.get(flow.clientId) as AppRegistration;
+    const user = tc.tenant.activeUser(flow.userId as string);
     if (!user)
       return reply
         .code(400)
@@ -1060,7 +1104,7 @@ export function registerIdentityRoutes(app: FastifyInstance, ctx: SandboxContext
     }
     if (flow.kind === 'adminconsent') {
       grantAdminConsent(app);
-      return issueCode(ctx, reply, flow, user);
+      return issueCode(tc, reply, flow, user);
     }
     const missing = missingConsent(app, user.id, flow.scopes);
     const forOrg = user.isAdmin && form.consent_for_org === 'on';
@@ -1068,7 +1112,7 @@ export function registerIdentityRoutes(app: FastifyInstance, ctx: SandboxContext
       return errorRedirect(reply, flow, 'access_denied', 90094, 'The grant requires admin permission.');
     }
     recordConsent(app, user, missing.length > 0 ? missing : flow.scopes, forOrg);
-    return issueCode(ctx, reply, flow, user);
+    return issueCode(tc, reply, flow, user);
   });
 
   app.post<{ Params: { tenant: string }; Body: Form }>('/:tenant/oauth2/v2.0/token', async (req, reply) => {
@@ -1076,8 +1120,12 @@ export function registerIdentityRoutes(app: FastifyInstance, ctx: SandboxContext
     ctx.stats.tokenRequests++;
     reply.header('Cache-Control', 'no-store, no-cache').header('Pragma', 'no-cache');
     try {
-      if (!isOurTenant(ctx, req.params.tenant)) throw tenantNotFound(req.params.tenant);
-      return reply.send(tokenEndpoint(ctx, req, (req.body ?? {}) as Form));
+      const tenant = ctx.findTenant(req.params.tenant);
+      if (!tenant) throw tenantNotFound(req.params.tenant);
+      const form = (req.body ?? {}) as Form;
+      return reply.send(
+        tokenEndpoint(ctx.forTenant(tenant), req, form, isMultiTenantAuthority(req.params.tenant)),
+      );
     } catch (e) {
       if (e instanceof AadError) return sendAad(ctx, reply, e);
       throw e;

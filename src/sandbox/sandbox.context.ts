@@ -32,6 +32,8 @@ export interface Stats {
 }
 
 export interface AuthCodeGrant {
+  /** The directory that issued the code: it is redeemed there only (AADSTS700005 elsewhere). */
+  tenantId: string;
   clientId: string;
   redirectUri: string;
   userId: string;
@@ -44,6 +46,7 @@ export interface AuthCodeGrant {
 }
 
 export interface RefreshGrant {
+  tenantId: string;
   clientId: string;
   userId: string;
   scopes: string[];
@@ -54,6 +57,8 @@ export interface RefreshGrant {
 /** One pending authorize request, between the sign-in and consent pages. */
 export interface AuthorizeFlow {
   id: string;
+  /** The directory the authorize request was sent to; sign-in and consent happen there. */
+  tenantId: string;
   kind: 'authorize' | 'adminconsent';
   params: Record<string, string>;
   clientId: string;
@@ -103,7 +108,16 @@ export class SandboxContext {
     forced429: [],
   };
 
+  /**
+   * Every directory the sandbox hosts, by id: the seeded one (`tenant`) and any added through
+   * the admin API (`POST /_sandbox/tenants`). Requests reach one through a view of this context
+   * (`forTenant`) whose `tenant` is that directory; everything else is shared.
+   */
+  readonly tenants = new Map<string, Tenant>();
+  private readonly views = new Map<string, SandboxContext>();
+
   constructor(
+    /** The directory this context (or view) serves; on the root context, the seeded one. */
     readonly tenant: Tenant,
     readonly signer: TokenSigner,
     /** Set once the server listens (the port may be chosen by the OS). */
@@ -111,7 +125,51 @@ export class SandboxContext {
     public graphBaseUrl: string,
     readonly settings: SandboxSettings,
     readonly faults: Faults,
-  ) {}
+  ) {
+    this.tenants.set(tenant.id, tenant);
+  }
+
+  /** The seeded directory: change notifications, `/common` and `/organizations` serve it. */
+  get primary(): Tenant {
+    return this.root.tenant;
+  }
+
+  private get root(): SandboxContext {
+    const proto: unknown = Object.getPrototypeOf(this);
+    return proto instanceof SandboxContext ? proto : this;
+  }
+
+  /**
+   * This context as seen from directory `t`: same codes, sessions, faults, statistics and
+   * signer, but `tenant` (and with it the issuer) is `t`. Views are kept, so caches keyed by
+   * context stay per directory.
+   */
+  forTenant(t: Tenant): SandboxContext {
+    const root = this.root;
+    if (t === root.tenant) return root;
+    let view = root.views.get(t.id);
+    if (!view) {
+      view = Object.create(root, { tenant: { value: t, enumerable: true } }) as SandboxContext;
+      root.views.set(t.id, view);
+    }
+    return view;
+  }
+
+  /** A hosted directory by id or domain name; `common`/`organizations` mean the seeded one. */
+  findTenant(idOrDomain: string): Tenant | undefined {
+    const k = idOrDomain.toLowerCase();
+    if (k === 'common' || k === 'organizations') return this.primary;
+    const byId = this.tenants.get(k);
+    if (byId) return byId;
+    for (const t of this.tenants.values()) if (t.initialDomain === k || t.defaultDomain === k) return t;
+    return undefined;
+  }
+
+  /** The directory a user (by object id or userPrincipalName) belongs to, among all hosted. */
+  homeTenantOf(idOrUpn: string): Tenant | undefined {
+    for (const t of this.tenants.values()) if (t.activeUser(idOrUpn)) return t;
+    return undefined;
+  }
 
   /** The resource identifiers that mean Microsoft Graph, for scopes and the `aud` claim. */
   get graphResources(): string[] {

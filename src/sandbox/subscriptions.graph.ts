@@ -102,6 +102,15 @@ export function subscriptionView(s: SubscriptionRecord): Record<string, unknown>
 export async function answerSubscriptions(ctx: SandboxContext, call: GraphCall): Promise<GraphAnswer> {
   const principal = authenticate(ctx, call);
   if ('status' in principal) return principal;
+  if (principal.tenant.tenant !== ctx.primary) {
+    // A limit of the sandbox, said as such: its change notifications watch the seeded directory.
+    return graphError(
+      501,
+      'NotImplemented',
+      'The sandbox sends change notifications for its seeded directory only.',
+      call,
+    );
+  }
   const path = decodeURI(call.url.pathname)
     .replace(/^\/v1\.0\/?/, '')
     .replace(/\/+$/, '');

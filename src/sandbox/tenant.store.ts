@@ -161,11 +161,16 @@ export class Tenant {
 
   // ---------------------------------------------------------------- lookups
 
+  /** Live users; counted again only after a change (Graph asks on every request, for the throttling limit). */
   activeUserCount(): number {
-    let n = 0;
-    for (const u of this.users) if (!u.p.deletedDateTime) n++;
-    return n;
+    const c = this.activeUsers;
+    if (c && c.seq === this.seq && c.length === this.users.length) return c.count;
+    let count = 0;
+    for (const u of this.users) if (!u.p.deletedDateTime) count++;
+    this.activeUsers = { seq: this.seq, length: this.users.length, count };
+    return count;
   }
+  private activeUsers: { seq: number; length: number; count: number } | null = null;
 
   /** A user by object id or userPrincipalName (any state). */
   findUser(idOrUpn: string): UserRecord | undefined {

@@ -195,6 +195,59 @@ describeEachDb('connect and updateSecret against the sandbox (L1, L2, L3)', (leg
     }
   });
 
+  it('L2 ends in TENANT_MISMATCH when the sign-in is made in another directory, and leaves nothing half-saved', async () => {
+    // A second organisation in the sandbox, where the same (multi-tenant) app is consented too,
+    // as with an app a provider publishes to all its customers.
+    const other = await sandbox.admin.addTenant({ provisionApps: [sandbox.info.clientId] });
+    expect(other.tenantId).not.toBe(sandbox.info.tenantId);
+    const w = await world();
+    const res = await gql(w.gateway.url, w.keys.admin, ConnectDocument, {
+      input: {
+        clientId: sandbox.info.clientId,
+        tenantId: sandbox.info.tenantId,
+        clientSecret: sandbox.info.clientSecret,
+      },
+    });
+    const authUrl = res.body.data?.connect.authorizationUrl as string;
+    expect(authUrl).toContain(`/${sandbox.info.tenantId}/oauth2/v2.0/authorize`);
+    const { request } = await import('undici');
+
+    // The other organisation's admin at the configured directory's sign-in: Microsoft answers
+    // AADSTS50020 on its own page and never sends the browser back; the PBX keeps waiting.
+    const foreign = new URL(authUrl);
+    foreign.searchParams.set('login_hint', other.adminUpn);
+    const page = await request(foreign, { dispatcher: agent });
+    expect(page.statusCode).toBe(200);
+    expect(page.headers.location).toBeUndefined();
+    expect(await page.body.text()).toContain('AADSTS50020');
+    expect((await details(w))?.status).toBe('AWAITING_CONSENT');
+
+    // The same sign-in request made in the other directory (its own sign-in page, a proxy or an
+    // edited link): that directory issues the code and the browser brings it back with this PBX's
+    // state. Microsoft refuses to redeem it in the configured directory (AADSTS700005).
+    const elsewhere = new URL(foreign);
+    elsewhere.pathname = elsewhere.pathname.replace(sandbox.info.tenantId, other.tenantId);
+    const signedIn = await request(elsewhere, { dispatcher: agent });
+    await signedIn.body.text();
+    expect(signedIn.statusCode).toBe(302);
+    const outcome = await finishAtGateway(String(signedIn.headers.location));
+    expect(outcome.result).toBe('TENANT_MISMATCH');
+    expect(outcome.page).toContain('Wrong Microsoft 365 organisation');
+    const after = await details(w);
+    expect(after).toMatchObject({
+      status: 'NOT_CONNECTED',
+      clientId: null,
+      secretLast4: null,
+      authorizationAccount: null,
+    });
+    expect(after?.lastError?.code).toBe('TENANT_MISMATCH');
+    expect(after?.lastError?.message).toContain(sandbox.info.tenantId);
+
+    // Nothing was kept: connecting again with an admin of the configured directory works.
+    expect((await connectIntegration(w, sandbox, agent)).result).toBe('CONNECTED');
+    expect((await details(w))?.authorizationAccount?.username).toBe(await adminUpn(sandbox));
+  });
+
   it('L2 refuses a replayed, unknown or superseded state with STATE_INVALID', async () => {
     const w = await world();
     const res = await gql(w.gateway.url, w.keys.admin, ConnectDocument, {

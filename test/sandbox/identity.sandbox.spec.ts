@@ -409,3 +409,89 @@ describe('identity platform: consent', () => {
     }
   });
 });
+
+describe('identity platform: several directories', () => {
+  it('another directory signs in, issues tokens and answers Graph for itself only', async () => {
+    const other = await t.sandbox.admin.addTenant({ users: 5, provisionApps: [t.sandbox.info.clientId] });
+    expect(other.tenantId).not.toBe(t.sandbox.info.tenantId);
+    expect(other.apps).toEqual(expect.arrayContaining([other.clientId, t.sandbox.info.clientId]));
+
+    const meta = await t.http(
+      `${t.sandbox.info.authorityHost}/${other.tenantId}/v2.0/.well-known/openid-configuration`,
+    );
+    expect(meta.json().issuer).toBe(`${t.sandbox.info.authorityHost}/${other.tenantId}/v2.0`);
+
+    // Its own app, and the provisioned multi-tenant app with the home directory's secret.
+    for (const creds of [
+      { clientId: other.clientId, secret: other.clientSecret },
+      { clientId: t.sandbox.info.clientId, secret: t.sandbox.info.clientSecret },
+    ]) {
+      const result = await app(creds.secret, creds.clientId, other.tenantId).acquireTokenByClientCredential({
+        scopes: [graphDefaultScope(t.endpoints)],
+        skipCache: true,
+      });
+      const token = result?.accessToken as string;
+      expect(decodeJwt(token)).toMatchObject({ tid: other.tenantId, appid: creds.clientId });
+      const graph = createGraphClient(t.endpoints, async () => token);
+      const org = (await graph.api('/organization').get()) as { value: Array<{ id: string }> };
+      expect(org.value[0]?.id).toBe(other.tenantId);
+      const users = (await graph.api('/users').top(999).get()) as {
+        value: Array<{ userPrincipalName: string }>;
+      };
+      expect(users.value).toHaveLength(5);
+      expect(users.value.every((u) => u.userPrincipalName.endsWith(other.defaultDomain))).toBe(true);
+      // Change notifications are the seeded directory's only, and the sandbox says so.
+      await expect(
+        graph.api('/subscriptions').post({
+          changeType: 'updated',
+          notificationUrl: 'https://localhost/notify',
+          resource: '/users',
+          expirationDateTime: new Date(Date.now() + 3_600_000).toISOString(),
+          clientState: 'x',
+        }),
+      ).rejects.toMatchObject({ statusCode: 501 });
+    }
+  });
+
+  it('a code is redeemed only in the directory that issued it (AADSTS700005); a foreign account is refused on the sign-in page (AADSTS50020)', async () => {
+    const other = await t.sandbox.admin.addTenant({ users: 3, provisionApps: [t.sandbox.info.clientId] });
+    const pkce = await new CryptoProvider().generatePkceCodes();
+    const request = {
+      scopes: ['User.Read.All'],
+      redirectUri: REDIRECT,
+      codeChallenge: pkce.challenge,
+      codeChallengeMethod: 'S256' as const,
+      state: 's',
+    };
+    // The other directory's admin at the seeded directory's authorize: a page, no redirect.
+    const foreignUrl = await app().getAuthCodeUrl({ ...request, loginHint: other.adminUpn });
+    const page = await t.http(foreignUrl);
+    expect(page.status).toBe(200);
+    expect(page.headers.location).toBeUndefined();
+    expect(page.text).toContain('AADSTS50020');
+
+    // Signed in at the other directory, redeemed at the seeded one: refused.
+    const otherApp = app(undefined, undefined, other.tenantId);
+    const back = await authorize(await otherApp.getAuthCodeUrl({ ...request, loginHint: other.adminUpn }));
+    const code = back.searchParams.get('code') as string;
+    await expect(
+      app().acquireTokenByCode({
+        code,
+        scopes: request.scopes,
+        redirectUri: REDIRECT,
+        codeVerifier: pkce.verifier,
+      }),
+    ).rejects.toMatchObject({ errorMessage: expect.stringContaining('AADSTS700005') });
+
+    // Redeemed where it was issued: a token for that directory and its admin.
+    const back2 = await authorize(await otherApp.getAuthCodeUrl({ ...request, loginHint: other.adminUpn }));
+    const result = await otherApp.acquireTokenByCode({
+      code: back2.searchParams.get('code') as string,
+      scopes: request.scopes,
+      redirectUri: REDIRECT,
+      codeVerifier: pkce.verifier,
+    });
+    expect(result.idTokenClaims).toMatchObject({ tid: other.tenantId, preferred_username: other.adminUpn });
+    expect(result.account?.tenantId).toBe(other.tenantId);
+  });
+});
