@@ -190,4 +190,32 @@ export function instrumentGateway(gateway: Gateway, timeline: Timeline): void {
       timeline.events.push({ type: 'sql', t, end: performance.now(), kind: sqlKind(sql), chars });
     }
   };
+
+  // Statements with bound values (src/store/bound-insert.ts) go to knex's `raw` directly, not
+  // through `execute` (whose own `raw` calls carry no bindings: they are not counted twice).
+  type Raw = (sql: string, bindings?: unknown) => PromiseLike<unknown> & object;
+  const conn = gateway.orm.em.getConnection() as unknown as { getKnex(): object };
+  const knex = conn.getKnex() as { raw: Raw };
+  const raw = knex.raw.bind(knex) as Raw;
+  const timedRaw: Raw = (sql, bindings) => {
+    const query = raw(sql, bindings);
+    if (!Array.isArray(bindings) || bindings.length === 0) return query;
+    const then = query.then.bind(query);
+    const t = performance.now();
+    let chars = sql.length;
+    for (const p of bindings) chars += typeof p === 'string' ? p.length : 8;
+    return Object.assign(query, {
+      // biome-ignore lint/suspicious/noThenProperty: timing a knex query, which is a thenable
+      then: (ok?: (v: unknown) => unknown, fail?: (e: unknown) => unknown) =>
+        then((v: unknown) => {
+          timeline.events.push({ type: 'sql', t, end: performance.now(), kind: sqlKind(sql), chars });
+          return ok ? ok(v) : v;
+        }, fail),
+    });
+  };
+  // knex's `raw` is read-only: hand out a proxy of knex whose `raw` is timed.
+  const proxied = new Proxy(knex, {
+    get: (target, key, receiver) => (key === 'raw' ? timedRaw : Reflect.get(target, key, receiver)),
+  });
+  conn.getKnex = () => proxied;
 }

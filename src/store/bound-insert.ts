@@ -1,0 +1,27 @@
+import type { EntityManager } from '@mikro-orm/core';
+import type { SqlEntityManager } from '@mikro-orm/knex';
+
+/**
+ * INSERT with bound parameters. MikroORM inlines every value into the SQL text it sends
+ * (`Platform.formatQuery` and the driver's escaping, for `insertMany` and `execute` alike);
+ * for rows that carry JSON of megabytes (a group's member list) that text and its escaped
+ * copies were the largest memory peak of a sync on PostgreSQL. knex's `raw` with bindings
+ * hands the values to the driver as they are (`$1…` on pg, a prepared statement on
+ * better-sqlite3). Runs inside the EntityManager's transaction when there is one.
+ * `table` and `columns` are our own constants, never input.
+ */
+export async function insertBound(
+  em: EntityManager,
+  table: string,
+  columns: readonly string[],
+  rows: ReadonlyArray<ReadonlyArray<string | number | boolean | null>>,
+): Promise<void> {
+  if (rows.length === 0) return;
+  const sqlEm = em as SqlEntityManager;
+  const tuple = `(${columns.map(() => '?').join(', ')})`;
+  const sql = `insert into "${table}" (${columns.map((c) => `"${c}"`).join(', ')}) values ${rows.map(() => tuple).join(', ')}`;
+  const query = sqlEm.getConnection().getKnex().raw(sql, rows.flat());
+  const tx = sqlEm.getTransactionContext();
+  if (tx) query.transacting(tx);
+  await query;
+}
