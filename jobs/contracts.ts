@@ -16,6 +16,7 @@ export const JobName = {
   CheckSecretExpiry: 'check-secret-expiry',
   SyncDirectory: 'sync-directory',
   WelcomeEmail: 'welcome-email',
+  RequeueWelcomeEmails: 'requeue-welcome-emails',
   FlushChanges: 'flush-changes',
   MaintainSubscriptions: 'maintain-subscriptions',
   PollChanges: 'poll-changes',
@@ -30,6 +31,8 @@ export interface JobPayloads {
   [JobName.SyncDirectory]: { pbxId: string; runId: string };
   /** Ids only: the processor loads the address and the rest from the database (no personal data in Redis). */
   [JobName.WelcomeEmail]: { pbxId: string; runId: string; extensionId: string };
+  /** U6: queues again the welcome emails still QUEUED a while after they were recorded (every PBX). */
+  [JobName.RequeueWelcomeEmails]: Record<string, never>;
   [JobName.FlushChanges]: { pbxId: string };
   /** Without pbxId: every PBX. */
   [JobName.MaintainSubscriptions]: { pbxId?: string };
@@ -44,6 +47,7 @@ export interface JobResults {
   [JobName.CheckSecretExpiry]: { checkedAt: string; warned: Array<{ pbxId: string; warnings: string[] }> };
   [JobName.SyncDirectory]: { status: string };
   [JobName.WelcomeEmail]: { status: 'SENT' | 'FAILED' | 'SKIPPED' };
+  [JobName.RequeueWelcomeEmails]: { requeued: number };
   [JobName.FlushChanges]: { synced: boolean };
   [JobName.MaintainSubscriptions]: { pbxs: number };
   [JobName.PollChanges]: { polled: number; changed: number };
@@ -60,6 +64,8 @@ export const JOB_QUEUE: { [N in JobName]: QueueName } = {
   [JobName.CheckSecretExpiry]: QueueName.System,
   [JobName.SyncDirectory]: QueueName.Sync,
   [JobName.WelcomeEmail]: QueueName.Mail,
+  // A sweep, not an email: on the system queue, so it never waits behind a backlog of emails.
+  [JobName.RequeueWelcomeEmails]: QueueName.System,
   [JobName.FlushChanges]: QueueName.System,
   [JobName.MaintainSubscriptions]: QueueName.System,
   [JobName.PollChanges]: QueueName.System,
@@ -108,6 +114,9 @@ export function jobOptions<N extends JobName>(
         backoff: { type: 'exponential', delay: retry?.delayMs ?? 30_000 },
         jobId,
       };
+    case JobName.RequeueWelcomeEmails:
+      // The next sweep is minutes away: a failed one is not retried.
+      return { ...base, attempts: 1, jobId };
     case JobName.ScheduledSync:
       // The id is the PBX and the occurrence (jobs/scheduled-sync.queue.ts): kept for two days
       // once run, whatever else the queue completes, so that the occurrence cannot be queued again.

@@ -17,6 +17,16 @@ export async function registerSchedulers(queues: JobQueues) {
       { every: 60 * 60_000 },
       { name: JobName.EnsureSchedules, data: {}, opts: jobOptions(JobName.EnsureSchedules, {}) },
     );
+  // U6: welcome emails recorded but never queued (a worker died after the commit), at start
+  // and then every 5 minutes; each is picked up once it is 2 minutes old.
+  await queues.enqueue(JobName.RequeueWelcomeEmails, {});
+  await queues
+    .queue('system')
+    .upsertJobScheduler(
+      'requeue-welcome-emails',
+      { every: 5 * 60_000 },
+      { name: JobName.RequeueWelcomeEmails, data: {}, opts: jobOptions(JobName.RequeueWelcomeEmails, {}) },
+    );
   await queues
     .queue('system')
     .upsertJobScheduler(

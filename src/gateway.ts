@@ -4,18 +4,18 @@ import type { AddressInfo } from 'node:net';
 import Fastify, { type FastifyBaseLogger, LogController } from 'fastify';
 import type { Redis } from 'ioredis';
 import { RedisChangeDebouncer } from '../jobs/change-debouncer.js';
-import { JobName, jobOptions, QueueName } from '../jobs/contracts.js';
+import { JobName } from '../jobs/contracts.js';
 import { BullJobAdmin } from '../jobs/job-admin.js';
 import { buildProcessors } from '../jobs/processors/index.js';
 import { JobQueues } from '../jobs/queues.js';
 import { BullScheduleQueue } from '../jobs/scheduled-sync.queue.js';
 import { registerSchedulers } from '../jobs/schedulers.js';
+import { BullWelcomeEmailQueue } from '../jobs/welcome-email.queue.js';
 import { startWorkers, type Workers } from '../jobs/worker.js';
 import type { Store } from './app/ports.js';
 import { SecretBox } from './app/secret-box.js';
 import type { AppServices } from './app/services.js';
 import { progressPublisher } from './app/sync-progress.js';
-import { queueWelcomeEmails } from './app/welcome-email.js';
 import type { Config } from './config.js';
 import { createEventBus, type EventBus } from './events/pubsub.js';
 import { buildGatewaySchema } from './graphql/schema.js';
@@ -75,7 +75,6 @@ export async function startGateway(config: Config, opts: { logger?: Logger } = {
   };
   const microsoft = new MsalIdentity(endpoints);
   const mailer = createMailSender({ smtpUrl: config.mail.smtpUrl, from: config.mail.from });
-  const mailRetry = { attempts: config.mail.attempts, delayMs: config.mail.retryDelayMs };
   const services: AppServices = {
     microsoft,
     reader: new GraphDirectoryReader(endpoints, microsoft),
@@ -101,30 +100,12 @@ export async function startGateway(config: Config, opts: { logger?: Logger } = {
     secrets: new SecretBox(config.secretKey.key),
     jobs: new BullJobAdmin(queues),
     now: () => new Date(),
-    // U6: recorded, then one `welcome-email` job each (ids only); never fails the sync run.
-    welcomeEmails: async (emails) => {
-      const queue = {
-        enqueue: async (jobs: ReadonlyArray<{ pbxId: string; runId: string; extensionId: string }>) => {
-          for (let i = 0; i < jobs.length; i += 1000) {
-            await queues.queue(QueueName.Mail).addBulk(
-              jobs.slice(i, i + 1000).map((data) => ({
-                name: JobName.WelcomeEmail,
-                data,
-                opts: jobOptions(
-                  JobName.WelcomeEmail,
-                  data,
-                  `welcome-${data.runId}-${data.extensionId}`,
-                  mailRetry,
-                ),
-              })),
-            );
-          }
-        },
-      };
-      const { error } = await queueWelcomeEmails({ store: store(), queue, now: () => new Date() }, emails);
-      if (error)
-        logger.warn({ err: error.message, emails: emails.length }, 'welcome emails could not be queued');
-    },
+    // U6: one `welcome-email` job per email (ids only), queued by sync runs after they commit
+    // and by the sweep of emails left QUEUED; never fails the sync run.
+    welcomeEmailQueue: new BullWelcomeEmailQueue(queues, {
+      attempts: config.mail.attempts,
+      delayMs: config.mail.retryDelayMs,
+    }),
   };
   services.syncProgress = progressPublisher(services.events);
 

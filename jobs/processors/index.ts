@@ -12,7 +12,7 @@ import { checkSecretExpiryProcessor } from './check-secret-expiry.processor.js';
 import { pingProcessor } from './ping.processor.js';
 import { ensureSchedulesProcessor, scheduledSyncProcessor } from './scheduled-sync.processor.js';
 import { syncDirectoryProcessor } from './sync-directory.processor.js';
-import { welcomeEmailProcessor } from './welcome-email.processor.js';
+import { requeueWelcomeEmailsProcessor, welcomeEmailProcessor } from './welcome-email.processor.js';
 
 /** What processors need: a fresh unit of work per job, and the clock. */
 export interface ProcessorDeps {
@@ -31,6 +31,7 @@ export function buildProcessors(deps: ProcessorDeps): Processors {
     'check-secret-expiry': checkSecretExpiryProcessor(deps),
     'sync-directory': syncDirectoryProcessor(deps),
     'welcome-email': welcomeEmailProcessor(deps),
+    'requeue-welcome-emails': requeueWelcomeEmailsProcessor(deps),
     'flush-changes': flushChangesProcessor(deps),
     'maintain-subscriptions': maintainSubscriptionsProcessor(deps),
     'poll-changes': pollChangesProcessor(deps),

@@ -1,4 +1,4 @@
-import { type MailSender, sendWelcomeEmail } from '../../src/app/welcome-email.js';
+import { type MailSender, requeueWelcomeEmails, sendWelcomeEmail } from '../../src/app/welcome-email.js';
 import { renderWelcomeEmail } from '../../src/mail/templates.js';
 import type { JobName } from '../contracts.js';
 import type { Processor } from '../worker.js';
@@ -52,4 +52,19 @@ export const welcomeEmailProcessor =
       default:
         return { status: 'SKIPPED' };
     }
+  };
+
+/**
+ * U6, nothing lost: the sweep. Emails recorded with their extensions but never queued (the
+ * process died between the commit and the enqueue, or Redis refused the jobs) are queued
+ * again once they are a couple of minutes old; the job id makes it a no-op for the others.
+ */
+export const requeueWelcomeEmailsProcessor =
+  (deps: ProcessorDeps): Processor<typeof JobName.RequeueWelcomeEmails> =>
+  async () => {
+    const queue = deps.services?.welcomeEmailQueue;
+    if (!queue) throw new Error('requeue-welcome-emails needs the mail queue');
+    const result = await requeueWelcomeEmails({ store: deps.openStore(), queue, now: deps.now });
+    if (result.requeued) deps.logger?.info(result, 'welcome emails still QUEUED were queued again');
+    return result;
   };

@@ -21,17 +21,7 @@ import { type MicrosoftAppCredentials, MicrosoftError } from './microsoft.port.j
 import type { IntegrationData, Store } from './ports.js';
 import type { SecretBox } from './secret-box.js';
 import type { SyncPhase, SyncRunData, SyncRunItemData, SyncScope, SyncSettingsData } from './sync.port.js';
-
-/** A welcome email to send once a run has committed (U6). */
-export interface WelcomeEmail {
-  pbxId: string;
-  runId: string;
-  extensionId: string;
-  userId: string;
-  email: string;
-  name: string;
-  number: string;
-}
+import { queueRunWelcomeEmails, type WelcomeEmailQueue } from './welcome-email.js';
 
 export interface SyncDeps {
   store: Store;
@@ -40,8 +30,13 @@ export interface SyncDeps {
   now: () => Date;
   /** Called with the run at each phase and every applied batch (live progress). */
   progress?: (run: SyncRunData) => void;
-  /** Queues welcome emails (U6); called after the run's changes are committed. */
-  sendWelcomeEmails?: (emails: WelcomeEmail[]) => Promise<void>;
+  /**
+   * The `mail` queue (U6). The welcome emails are recorded with the extensions they greet;
+   * the jobs are queued once the run's changes are committed. Without a queue (or when it
+   * fails) they stay QUEUED and the workers' sweep queues them.
+   */
+  welcomeEmailQueue?: WelcomeEmailQueue;
+  log?: (level: 'info' | 'warn', message: string, fields?: Record<string, unknown>) => void;
 }
 
 /** How many plan items one transaction applies. */
@@ -401,6 +396,43 @@ function groupItemRow(item: GroupPlanItem, seq: number, state: SyncRunItemData['
 const REPORT_ONLY = new Set(['SKIP', 'FAIL']);
 
 /**
+ * One transaction's worth of user items (call it inside `store.transactional`): the PBX
+ * directory changes, the run's item rows from `firstSeq` on and, U6, a QUEUED welcome email
+ * for each created extension that gets one. They commit together or not at all, so no
+ * extension is created without its welcome email on record, and no email outlives a rolled
+ * back extension. Returns how many welcome emails it recorded (to queue once committed).
+ */
+export async function applyUserBatch(
+  tx: Store,
+  pbxId: string,
+  runId: string,
+  batch: readonly UserPlanItem[],
+  firstSeq: number,
+  now: Date,
+): Promise<number> {
+  await tx.directory.lockPbx(pbxId);
+  const created = await tx.applier.applyUserItems(pbxId, batch);
+  await tx.sync.addItems(
+    runId,
+    batch.map((item, i) => userItemRow(item, firstSeq + i, 'APPLIED', created.get(item.userId))),
+  );
+  const welcome = batch
+    .filter(
+      (item): item is Extract<UserPlanItem, { action: 'CREATE' }> =>
+        item.action === 'CREATE' && item.sendWelcomeEmail && Boolean(item.extension.email),
+    )
+    .map((item) => {
+      const extensionId = created.get(item.userId);
+      if (!extensionId) throw new Error(`The extension of user ${item.userId} was not created`);
+      const { firstName, lastName } = item.extension;
+      return { extensionId, number: item.number, name: `${firstName} ${lastName}`.trim() };
+    });
+  // The report keeps the number and name (it outlives the extension); the job carries ids only.
+  await tx.welcomeEmails.record(welcome.map((e) => ({ pbxId, runId, ...e, queuedAt: now })));
+  return welcome.length;
+}
+
+/**
  * Runs one sync (ARCHITECTURE "One sync, as data walking through the house"): read the
  * directory, plan users, apply in batches, plan groups against the extensions as they now
  * are, apply, record every item, then store the new snapshot and delta links. A run killed
@@ -421,6 +453,27 @@ export async function runDirectorySync(
     run = await store.sync.updateRun(runId, { phase: p, ...patch });
     deps.progress?.(run);
     return run;
+  };
+  // U6: the welcome emails of the extensions this run creates are recorded with them, and
+  // queued once committed: all the run's still QUEUED ones, so a run resumed after its worker
+  // died queues those of its first part too. A process that dies before that leaves them to
+  // the sweep.
+  let welcomeEmails = 0;
+  const queueWelcome = async () => {
+    if (!welcomeEmails || !deps.welcomeEmailQueue) return;
+    welcomeEmails = 0;
+    const { queued, error } = await queueRunWelcomeEmails(
+      { store, queue: deps.welcomeEmailQueue },
+      pbxId,
+      runId,
+    );
+    if (error)
+      deps.log?.('warn', 'welcome emails could not be queued now; the sweep queues them later', {
+        pbxId,
+        runId,
+        err: error.message,
+      });
+    else deps.log?.('info', 'welcome emails queued', { pbxId, runId, emails: queued });
   };
   try {
     await phase('READING_DIRECTORY', { status: 'RUNNING', startedAt: deps.now(), error: null });
@@ -454,9 +507,10 @@ export async function runDirectorySync(
     await phase('PLANNING', { mode: read.mode });
 
     // Users first: groups take their members from the extensions the user plan leaves.
-    const welcome: WelcomeEmail[] = [];
     // A run resumed after its worker died goes on numbering its items after the first part.
     let seq = (await store.sync.maxSeq(runId)) + 1;
+    // Resumed: its first part may have recorded emails that were never queued.
+    if (seq > 0) welcomeEmails++;
     const userPlan = planned.userPlan;
     const userChanges = userPlan ? userPlan.items.filter((i) => !REPORT_ONLY.has(i.action)) : [];
     const total = userChanges.length;
@@ -465,29 +519,10 @@ export async function runDirectorySync(
     if (userPlan) {
       for (let i = 0; i < userChanges.length; i += APPLY_BATCH) {
         const batch = userChanges.slice(i, i + APPLY_BATCH);
-        const rows = await store.transactional(async (tx) => {
-          await tx.directory.lockPbx(pbxId);
-          const created = await tx.applier.applyUserItems(pbxId, batch);
-          const batchRows = batch.map((item) =>
-            userItemRow(item, seq++, 'APPLIED', created.get(item.userId)),
-          );
-          await tx.sync.addItems(runId, batchRows);
-          for (const item of batch) {
-            if (item.action === 'CREATE' && item.sendWelcomeEmail && item.extension.email) {
-              welcome.push({
-                pbxId,
-                runId,
-                extensionId: created.get(item.userId) as string,
-                userId: item.userId,
-                email: item.extension.email,
-                name: `${item.extension.firstName} ${item.extension.lastName}`.trim(),
-                number: item.number,
-              });
-            }
-          }
-          return batchRows.length;
-        });
-        done += rows;
+        const now = deps.now();
+        welcomeEmails += await store.transactional((tx) => applyUserBatch(tx, pbxId, runId, batch, seq, now));
+        seq += batch.length;
+        done += batch.length;
         await phase('APPLYING', { done, total });
       }
       const reports = [
@@ -527,7 +562,7 @@ export async function runDirectorySync(
         `The deletion guard held ${n} deletion(s): review them and call approveHeldDeletes to apply them.`,
       );
     }
-    if (welcome.length) await deps.sendWelcomeEmails?.(welcome);
+    await queueWelcome();
     return await phase(held ? 'HELD' : 'SUCCEEDED', {
       status: held ? 'HELD' : 'SUCCEEDED',
       pbxFingerprint: await store.sync.directoryFingerprint(pbxId),
@@ -537,6 +572,8 @@ export async function runDirectorySync(
       graphRequests: deps.reader.stats().requests - requestsAtStart,
     });
   } catch (err) {
+    // The batches committed before the failure created extensions: their emails go out too.
+    await queueWelcome();
     const message = err instanceof MicrosoftError ? `${err.code}: ${err.message}` : (err as Error).message;
     if (isRetryable(err) && !opts.finalAttempt) {
       await phase('QUEUED', { status: 'QUEUED', error: `Will retry: ${message}` });

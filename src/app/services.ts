@@ -1,7 +1,7 @@
 import { type ChangeNotificationDeps, removeSubscriptions } from './change-notifications.js';
 import type { ChangeDebouncer, SubscriptionsClient } from './change-notifications.port.js';
 import type { DirectoryReader } from './directory.port.js';
-import type { SyncDeps, WelcomeEmail } from './directory-sync.js';
+import type { SyncDeps } from './directory-sync.js';
 import type { AuthStateStore, IntegrationDeps } from './integration.js';
 import type { JobAdmin } from './jobs.port.js';
 import type { MicrosoftDirectoryInfo, MicrosoftIdentity } from './microsoft.port.js';
@@ -13,6 +13,7 @@ import type { SyncCoordinator } from './sync-coordinator.port.js';
 import type { SyncRulesDeps } from './sync-rules.js';
 import type { SyncQueue } from './sync-trigger.js';
 import type { EventPublisher } from './topics.js';
+import type { WelcomeEmailQueue } from './welcome-email.js';
 
 /** The long-lived services the use cases need besides a unit of work (built once per process). */
 export interface AppServices {
@@ -35,8 +36,8 @@ export interface AppServices {
   afterConnect?: (pbxId: string) => Promise<void>;
   /** Live progress of sync runs (subscriptions). */
   syncProgress?: (run: SyncRunData) => void;
-  /** Queues welcome emails (U6). */
-  welcomeEmails?: (emails: WelcomeEmail[]) => Promise<void>;
+  /** The `mail` queue of welcome emails (U6): sync runs and the sweep queue jobs on it. */
+  welcomeEmailQueue?: WelcomeEmailQueue;
 }
 
 export function integrationDeps(services: AppServices, store: Store): IntegrationDeps {
@@ -71,7 +72,8 @@ export function syncDeps(services: AppServices, store: Store): SyncDeps {
     secrets: services.secrets,
     now: services.now,
     progress: services.syncProgress,
-    sendWelcomeEmails: services.welcomeEmails,
+    welcomeEmailQueue: services.welcomeEmailQueue,
+    log: services.log,
   };
 }
 

@@ -1,10 +1,13 @@
-import type { WelcomeEmail } from './directory-sync.js';
 import type { Page, PageRequest, Store } from './ports.js';
 
 /**
- * U6: the Linkus welcome email, once per extension a sync run created. The sync hands the
- * created extensions over after its changes are committed; each becomes a row here (QUEUED)
- * and a job on the `mail` queue that carries ids only. The job loads the extension and the
+ * U6: the Linkus welcome email, once per extension a sync run created. The row (QUEUED) is
+ * written in the same transaction that creates the extension, so the two commit together or
+ * not at all; once the run's changes are committed, each becomes a job on the `mail` queue
+ * that carries ids only, with a deterministic job id. A process that dies between the commit
+ * and the enqueue leaves QUEUED rows without a job: the sweep (`requeueWelcomeEmails`, at
+ * worker start and every few minutes) queues them again, and the job id makes that a no-op
+ * for any that is still waiting, delayed or running. The job loads the extension and the
  * PBX, renders the email, sends it, and records the outcome on the row, which the portal
  * reads through `SyncRun.welcomeEmails`. Nothing here can fail the sync run.
  */
@@ -43,8 +46,16 @@ export interface WelcomeEmailRepository {
     id: string,
     patch: Partial<Pick<WelcomeEmailData, 'recipient' | 'status' | 'attempts' | 'lastError' | 'sentAt'>>,
   ): Promise<void>;
-  /** Marks the still QUEUED rows of these extensions FAILED with `error` (the jobs could not be queued). */
-  failQueued(pbxId: string, runId: string, extensionIds: readonly string[], error: string): Promise<void>;
+  /**
+   * Up to `limit` QUEUED emails, in id order after the id `after` (keyset paging: a caller
+   * never holds more than one page): those of one run, or those of every PBX queued before
+   * `queuedBefore`.
+   */
+  pageQueued(
+    filter: { pbxId: string; runId: string } | { queuedBefore: Date },
+    after: string | null,
+    limit: number,
+  ): Promise<Array<WelcomeEmailJob & { id: string }>>;
   /** A run's emails in the order they were queued. */
   page(
     pbxId: string,
@@ -62,7 +73,11 @@ export interface WelcomeEmailJob {
   extensionId: string;
 }
 
-/** The `mail` queue (jobs/): one job per email, retried with backoff by the queue. */
+/**
+ * The `mail` queue (jobs/): one job per email, retried with backoff by the queue. The job id
+ * is the run and the extension, so queueing an email whose job exists (waiting, delayed,
+ * running, or kept once finished) adds nothing.
+ */
 export interface WelcomeEmailQueue {
   enqueue(jobs: readonly WelcomeEmailJob[]): Promise<void>;
 }
@@ -113,52 +128,75 @@ export const NOT_CONFIGURED = 'SMTP_URL is not set: the welcome email was not se
 
 const clip = (text: string) => (text.length > 1000 ? `${text.slice(0, 997)}...` : text);
 
+/** Emails per page when queueing them from the database (one SELECT and one addBulk each). */
+export const WELCOME_EMAIL_PAGE = 1000;
+
+/** Queues a job for every still QUEUED email `filter` selects, a page at a time; returns how many. */
+async function queueStillQueued(
+  store: Store,
+  queue: WelcomeEmailQueue,
+  filter: Parameters<WelcomeEmailRepository['pageQueued']>[0],
+  pageSize: number,
+): Promise<number> {
+  let after: string | null = null;
+  let queued = 0;
+  for (;;) {
+    const page = await store.welcomeEmails.pageQueued(filter, after, pageSize);
+    if (!page.length) return queued;
+    await queue.enqueue(page.map((e) => ({ pbxId: e.pbxId, runId: e.runId, extensionId: e.extensionId })));
+    queued += page.length;
+    if (page.length < pageSize) return queued;
+    after = page[page.length - 1].id;
+  }
+}
+
 /**
- * Records the emails (QUEUED) and queues one job each. Never throws: when the jobs cannot be
- * queued the rows say so (FAILED, with the reason) and the error is returned for the log.
+ * A sync run, once its changes are committed: queues the jobs of its emails still QUEUED,
+ * the ones an earlier attempt of the run recorded included (a run resumed after its worker
+ * died). Never throws: when the jobs cannot be queued (Redis down, ...) the rows stay QUEUED
+ * for the sweep, and the error is returned for the log.
  */
-export async function queueWelcomeEmails(
-  deps: { store: Store; queue: WelcomeEmailQueue; now: () => Date },
-  emails: readonly WelcomeEmail[],
+export async function queueRunWelcomeEmails(
+  deps: { store: Store; queue: WelcomeEmailQueue },
+  pbxId: string,
+  runId: string,
+  opts: { pageSize?: number } = {},
 ): Promise<{ queued: number; error: Error | null }> {
-  if (!emails.length) return { queued: 0, error: null };
-  const now = deps.now();
   try {
-    await deps.store.welcomeEmails.record(
-      emails.map((e) => ({
-        pbxId: e.pbxId,
-        runId: e.runId,
-        extensionId: e.extensionId,
-        number: e.number,
-        name: e.name,
-        queuedAt: now,
-      })),
+    const queued = await queueStillQueued(
+      deps.store,
+      deps.queue,
+      { pbxId, runId },
+      opts.pageSize ?? WELCOME_EMAIL_PAGE,
     );
+    return { queued, error: null };
   } catch (err) {
     return { queued: 0, error: err as Error };
   }
-  try {
-    await deps.queue.enqueue(
-      emails.map((e) => ({ pbxId: e.pbxId, runId: e.runId, extensionId: e.extensionId })),
-    );
-    return { queued: emails.length, error: null };
-  } catch (err) {
-    const reason = clip(`The email could not be queued: ${(err as Error).message}`);
-    const byRun = new Map<string, WelcomeEmail[]>();
-    for (const e of emails)
-      byRun.set(`${e.pbxId} ${e.runId}`, [...(byRun.get(`${e.pbxId} ${e.runId}`) ?? []), e]);
-    for (const group of byRun.values()) {
-      await deps.store.welcomeEmails
-        .failQueued(
-          group[0].pbxId,
-          group[0].runId,
-          group.map((e) => e.extensionId),
-          reason,
-        )
-        .catch(() => undefined);
-    }
-    return { queued: 0, error: err as Error };
-  }
+}
+
+/** How old a QUEUED email must be before the sweep queues it again (its run has had time to). */
+export const WELCOME_EMAIL_REQUEUE_AFTER_MS = 2 * 60_000;
+
+/**
+ * The sweep: queues again every email still QUEUED after `olderThanMs`, whatever PBX or run,
+ * a page at a time. Safe to run at any time and in several processes at once: an email whose
+ * job exists is not queued twice (job id), and one already SENT or FAILED is not QUEUED, so a
+ * job that finished and was removed from Redis is never sent again. `requeued` counts the
+ * emails handed to the queue, those whose job already existed included.
+ */
+export async function requeueWelcomeEmails(
+  deps: { store: Store; queue: WelcomeEmailQueue; now: () => Date },
+  opts: { olderThanMs?: number; pageSize?: number } = {},
+): Promise<{ requeued: number }> {
+  const queuedBefore = new Date(deps.now().getTime() - (opts.olderThanMs ?? WELCOME_EMAIL_REQUEUE_AFTER_MS));
+  const requeued = await queueStillQueued(
+    deps.store,
+    deps.queue,
+    { queuedBefore },
+    opts.pageSize ?? WELCOME_EMAIL_PAGE,
+  );
+  return { requeued };
 }
 
 /**

@@ -73,14 +73,31 @@ export class MikroWelcomeEmailRepository implements WelcomeEmailRepository {
     await this.em.nativeUpdate(WelcomeEmailRow, { id }, { ...patch, updatedAt: new Date() });
   }
 
-  async failQueued(pbxId: string, runId: string, extensionIds: readonly string[], error: string) {
-    for (let i = 0; i < extensionIds.length; i += BATCH) {
-      await this.em.nativeUpdate(
-        WelcomeEmailRow,
-        { pbx: pbxId, run: runId, status: 'QUEUED', extensionId: { $in: extensionIds.slice(i, i + BATCH) } },
-        { status: 'FAILED', lastError: error, updatedAt: new Date() },
-      );
-    }
+  async pageQueued(
+    filter: Parameters<WelcomeEmailRepository['pageQueued']>[0],
+    after: string | null,
+    limit: number,
+  ) {
+    // A run's: welcome_email_pbx_run_index (pbx, run, id). Every PBX's (the sweep):
+    // welcome_email_status_index (status, id). Either way a range scan in id order that stops
+    // after `limit` rows; no identity map, so 100,000 rows pass one page at a time.
+    const rows = await this.em.find(
+      WelcomeEmailRow,
+      {
+        status: 'QUEUED',
+        ...('queuedBefore' in filter
+          ? { queuedAt: { $lt: filter.queuedBefore } }
+          : { pbx: filter.pbxId, run: filter.runId }),
+        ...(after ? { id: { $gt: after } } : {}),
+      },
+      {
+        fields: ['id', 'pbx', 'run', 'extensionId'],
+        orderBy: { id: 'asc' },
+        limit,
+        disableIdentityMap: true,
+      },
+    );
+    return rows.map((r) => ({ id: r.id, pbxId: r.pbx.id, runId: r.run.id, extensionId: r.extensionId }));
   }
 
   async page(

@@ -1,5 +1,3 @@
-import type { AddressInfo } from 'node:net';
-import { SMTPServer } from 'smtp-server';
 import type { Agent } from 'undici';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { QueueName } from '../../jobs/contracts.js';
@@ -14,6 +12,7 @@ import {
 import { describeEachDb, type TestDatabase } from '../support/db.js';
 import { gql, seedPbx, startTestGateway } from '../support/gateway.js';
 import { connectIntegration, sandboxEnv, startTestSandbox } from '../support/sandbox.js';
+import { startSmtpServer } from '../support/smtp.js';
 import { PbxClient, tag } from './sync-world.js';
 
 /**
@@ -21,53 +20,6 @@ import { PbxClient, tag } from './sync-world.js';
  * database, and a real SMTP server in this process (smtp-server) that can be told to refuse
  * some recipients, for a while or for good.
  */
-
-interface Received {
-  to: string[];
-  raw: string;
-}
-
-type RcptRule = (attempt: number) => { code: number; message: string } | null;
-
-async function startSmtpServer() {
-  const messages: Received[] = [];
-  const rcptAttempts = new Map<string, number>();
-  const rules = new Map<string, RcptRule>();
-  const server = new SMTPServer({
-    authOptional: true,
-    disabledCommands: ['STARTTLS'],
-    logger: false,
-    onRcptTo(address, _session, callback) {
-      const a = address.address.toLowerCase();
-      const n = (rcptAttempts.get(a) ?? 0) + 1;
-      rcptAttempts.set(a, n);
-      const refusal = rules.get(a)?.(n);
-      if (refusal) return callback(Object.assign(new Error(refusal.message), { responseCode: refusal.code }));
-      callback();
-    },
-    onData(stream, session, callback) {
-      const chunks: Buffer[] = [];
-      stream.on('data', (c: Buffer) => chunks.push(c));
-      stream.on('end', () => {
-        messages.push({
-          to: session.envelope.rcptTo.map((r) => r.address.toLowerCase()),
-          raw: Buffer.concat(chunks).toString('utf8'),
-        });
-        callback();
-      });
-    },
-  });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', () => resolve()));
-  const { port } = server.server.address() as AddressInfo;
-  return {
-    url: `smtp://127.0.0.1:${port}`,
-    messages,
-    rcptAttempts,
-    rules,
-    to: (address: string) => messages.filter((m) => m.to.includes(address.toLowerCase())),
-    close: () => new Promise<void>((resolve) => server.close(() => resolve())),
-  };
-}
 
 /** The decoded text/plain part of a MIME message (7bit, quoted-printable or base64). */
 function plainText(raw: string): string {

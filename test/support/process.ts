@@ -32,6 +32,29 @@ export function startScript(
     env: { ...process.env, ...env },
     stdio: 'pipe',
   });
+  return watchScript(child, ready, timeoutMs);
+}
+
+/**
+ * As startScript, but node runs the script itself (`node --import tsx`), with no tsx wrapper
+ * process in between, so that a signal sent to `child` reaches the script. SIGKILL matters:
+ * the wrapper cannot relay it, and the script would live on, orphaned, after `exited`.
+ */
+export function startKillableScript(
+  script: string,
+  args: string[],
+  env: Record<string, string>,
+  ready: RegExp,
+  timeoutMs = 30_000,
+) {
+  const child: ChildProcess = spawn(process.execPath, ['--import', 'tsx', script, ...args], {
+    env: { ...process.env, ...env },
+    stdio: 'pipe',
+  });
+  return watchScript(child, ready, timeoutMs);
+}
+
+function watchScript(child: ChildProcess, ready: RegExp, timeoutMs: number) {
   let out = '';
   const exited = new Promise<{ code: number | null; at: number }>((resolve) =>
     child.on('exit', (code) => resolve({ code, at: Date.now() })),

@@ -9,6 +9,8 @@ import { SyncRun } from './sync.entity.js';
 @Entity({ tableName: 'welcome_email' })
 @Unique({ name: 'welcome_email_run_extension_unique', properties: ['run', 'extensionId'] })
 @Index({ name: 'welcome_email_pbx_run_index', properties: ['pbx', 'run', 'id'] })
+// The sweep of QUEUED emails (requeueWelcomeEmails) pages through this, in id order.
+@Index({ name: 'welcome_email_status_index', properties: ['status', 'id'] })
 export class WelcomeEmailRow {
   [OptionalProps]?: 'recipient' | 'status' | 'attempts' | 'lastError' | 'sentAt' | 'updatedAt';
 

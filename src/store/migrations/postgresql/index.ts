@@ -6,6 +6,7 @@ import { Migration20261126114621_welcome_email } from './Migration20261126114621
 import { Migration20261126114952_change_notifications } from './Migration20261126114952_change_notifications.js';
 import { Migration20261126115636_sync_schedule } from './Migration20261126115636_sync_schedule.js';
 import { Migration20261126132555_sync_run_fingerprint } from './Migration20261126132555_sync_run_fingerprint.js';
+import { Migration20261126140140_welcome_email_sweep } from './Migration20261126140140_welcome_email_sweep.js';
 
 /** Checked-in migrations for PostgreSQL, oldest first. `npm run migration:create` appends here. */
 export const postgresqlMigrations: MigrationObject[] = [
@@ -22,4 +23,5 @@ export const postgresqlMigrations: MigrationObject[] = [
     name: 'Migration20261126132555_sync_run_fingerprint',
     class: Migration20261126132555_sync_run_fingerprint,
   },
+  { name: 'Migration20261126140140_welcome_email_sweep', class: Migration20261126140140_welcome_email_sweep },
 ];

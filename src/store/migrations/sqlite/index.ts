@@ -6,6 +6,7 @@ import { Migration20261126114620_welcome_email } from './Migration20261126114620
 import { Migration20261126114951_change_notifications } from './Migration20261126114951_change_notifications.js';
 import { Migration20261126115635_sync_schedule } from './Migration20261126115635_sync_schedule.js';
 import { Migration20261126132555_sync_run_fingerprint } from './Migration20261126132555_sync_run_fingerprint.js';
+import { Migration20261126140140_welcome_email_sweep } from './Migration20261126140140_welcome_email_sweep.js';
 
 /** Checked-in migrations for SQLite, oldest first. `npm run migration:create` appends here. */
 export const sqliteMigrations: MigrationObject[] = [
@@ -22,4 +23,5 @@ export const sqliteMigrations: MigrationObject[] = [
     name: 'Migration20261126132555_sync_run_fingerprint',
     class: Migration20261126132555_sync_run_fingerprint,
   },
+  { name: 'Migration20261126140140_welcome_email_sweep', class: Migration20261126140140_welcome_email_sweep },
 ];
