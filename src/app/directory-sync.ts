@@ -15,7 +15,7 @@ import type {
 } from '../domain/sync-plan.types.js';
 import type { GroupSyncRule, UserSyncRule } from '../domain/sync-rule.types.js';
 import { planUserSync } from '../domain/user-sync.planner.js';
-import type { DirectoryReader, DirectoryStream } from './directory.port.js';
+import type { DirectoryReader, DirectoryStream, GraphRequestStats } from './directory.port.js';
 import { appCredentials } from './integration.js';
 import { type MicrosoftAppCredentials, MicrosoftError } from './microsoft.port.js';
 import type { IntegrationData, Store } from './ports.js';
@@ -438,17 +438,27 @@ export async function applyUserBatch(
  * are, apply, record every item, then store the new snapshot and delta links. A run killed
  * at any point and run again re-plans from what is there and reaches the same end state.
  */
-export async function runDirectorySync(
+export function runDirectorySync(
   deps: SyncDeps,
   pbxId: string,
   runId: string,
   opts: { finalAttempt?: boolean } = {},
 ): Promise<SyncRunData> {
+  // The run counts the Graph requests it makes, not those of other PBXs' runs in this process.
+  return deps.reader.tracked((requests) => runTracked(deps, pbxId, runId, opts, requests));
+}
+
+async function runTracked(
+  deps: SyncDeps,
+  pbxId: string,
+  runId: string,
+  opts: { finalAttempt?: boolean },
+  requests: () => GraphRequestStats,
+): Promise<SyncRunData> {
   const store = deps.store;
   let run = await store.sync.getRun(pbxId, runId);
   if (!run) throw new Error(`No sync run ${runId} for PBX ${pbxId}`);
   if (run.status !== 'QUEUED' && run.status !== 'RUNNING') return run;
-  const requestsAtStart = deps.reader.stats().requests;
   const phase = async (p: SyncPhase, patch: Partial<SyncRunData> = {}) => {
     run = await store.sync.updateRun(runId, { phase: p, ...patch });
     deps.progress?.(run);
@@ -484,7 +494,7 @@ export async function runDirectorySync(
         finishedAt: deps.now(),
         counts: { users: EMPTY, groups: EMPTY },
         message: notes.join(' '),
-        graphRequests: deps.reader.stats().requests - requestsAtStart,
+        graphRequests: requests().requests,
       });
     }
     const { read } = planned;
@@ -501,7 +511,7 @@ export async function runDirectorySync(
           ...messages,
           'Nothing changed in the directory, the rules or the PBX since the last run.',
         ].join(' '),
-        graphRequests: deps.reader.stats().requests - requestsAtStart,
+        graphRequests: requests().requests,
       });
     }
     await phase('PLANNING', { mode: read.mode });
@@ -569,7 +579,7 @@ export async function runDirectorySync(
       finishedAt: deps.now(),
       counts: await store.sync.itemCounts(runId),
       message: messages.join(' ') || null,
-      graphRequests: deps.reader.stats().requests - requestsAtStart,
+      graphRequests: requests().requests,
     });
   } catch (err) {
     // The batches committed before the failure created extensions: their emails go out too.

@@ -57,6 +57,12 @@ export interface DirectoryReader {
   searchGroups(app: MicrosoftAppCredentials, search: string, first: number): Promise<DirectoryGroupSummary[]>;
   /** Which of `ids` exist (for validating rules); unknown ids are left out. */
   findGroups(app: MicrosoftAppCredentials, ids: readonly string[]): Promise<DirectoryGroupSummary[]>;
-  /** Requests made so far by this reader (for results and benchmarks). */
+  /** Requests made so far by this reader, for every caller (benchmarks, metrics). */
   stats(): GraphRequestStats;
+  /**
+   * Runs `work` with a request counter of its own: `stats()` given to it counts the Graph
+   * requests made within `work` only, while other work (another PBX's run) shares this reader.
+   * Not nested: an inner `tracked` counts apart from the outer one.
+   */
+  tracked<T>(work: (stats: () => GraphRequestStats) => Promise<T>): Promise<T>;
 }

@@ -30,7 +30,7 @@ import {
   readerError,
   runBatched,
 } from './graph-paging.js';
-import { createCountingGraphClient, type GraphTraffic } from './graph-transport.js';
+import { createCountingGraphClient, type GraphTraffic, scopedTraffic } from './graph-transport.js';
 import type { MicrosoftEndpoints } from './microsoft-clients.js';
 
 /**
@@ -124,6 +124,11 @@ export class GraphDirectoryReader implements DirectoryReader {
 
   stats(): GraphRequestStats {
     return { requests: this.traffic.requests, throttled: this.traffic.throttled };
+  }
+
+  tracked<T>(work: (stats: () => GraphRequestStats) => Promise<T>): Promise<T> {
+    const own: GraphTraffic = { requests: 0, throttled: 0 };
+    return scopedTraffic.run(own, () => work(() => ({ requests: own.requests, throttled: own.throttled })));
   }
 
   // ------------------------------------------------------------------ users

@@ -1,7 +1,7 @@
 import { type Client, GraphError } from '@microsoft/microsoft-graph-client';
 import { MicrosoftError } from '../app/microsoft.port.js';
 import { graphError } from './errors.js';
-import { type GraphTraffic, THROTTLE_STATUSES } from './graph-transport.js';
+import { countTraffic, type GraphTraffic, THROTTLE_STATUSES } from './graph-transport.js';
 
 /**
  * Paging and batching over graph-client, for collections, relations and delta rounds.
@@ -233,7 +233,7 @@ export async function runBatched<K>(
         return;
       }
       if (THROTTLE_STATUSES.includes(res.status)) {
-        options.traffic.throttled++;
+        countTraffic(options.traffic, 'throttled');
         const attempts = progressed ? item.attempts : item.attempts + 1;
         const after = retryAfterMs(header(res.headers, 'Retry-After'));
         if (attempts >= maxAttempts) {

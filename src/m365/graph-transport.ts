@@ -1,3 +1,4 @@
+import { AsyncLocalStorage } from 'node:async_hooks';
 import {
   AuthenticationHandler,
   type AuthenticationProvider,
@@ -39,6 +40,19 @@ export interface GraphTraffic {
   throttled: number;
 }
 
+/**
+ * The counter of the work in progress (a sync run: `DirectoryReader.tracked`), beside the
+ * reader's total, so runs of several PBXs sharing one reader each count their own requests.
+ */
+export const scopedTraffic = new AsyncLocalStorage<GraphTraffic>();
+
+/** Counts on `traffic` and on the counter of the current scope, if any. */
+export function countTraffic(traffic: GraphTraffic, what: keyof GraphTraffic): void {
+  traffic[what]++;
+  const scoped = scopedTraffic.getStore();
+  if (scoped && scoped !== traffic) scoped[what]++;
+}
+
 /** Counts each HTTP attempt and each throttled answer. Sits right before the telemetry handler. */
 export class CountingHandler implements Middleware {
   private next?: Middleware;
@@ -46,10 +60,12 @@ export class CountingHandler implements Middleware {
   constructor(private readonly traffic: GraphTraffic) {}
 
   async execute(context: Context): Promise<void> {
-    this.traffic.requests++;
+    countTraffic(this.traffic, 'requests');
     if (!this.next) throw new Error('CountingHandler has no next middleware');
     await this.next.execute(context);
-    if (context.response && THROTTLE_STATUSES.includes(context.response.status)) this.traffic.throttled++;
+    if (context.response && THROTTLE_STATUSES.includes(context.response.status)) {
+      countTraffic(this.traffic, 'throttled');
+    }
   }
 
   setNext(next: Middleware): void {
