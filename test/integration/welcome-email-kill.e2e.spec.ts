@@ -10,7 +10,7 @@ import {
 } from '../generated/graphql.js';
 import { createSqliteDatabase, type TestDatabase } from '../support/db.js';
 import { gql, TEST_SECRET_KEY, uniquePrefix } from '../support/gateway.js';
-import { databaseUrl, startKillableScript } from '../support/process.js';
+import { databaseUrl, startScript } from '../support/process.js';
 import {
   allExtensions,
   connectIntegration,
@@ -28,7 +28,7 @@ import { startSmtpServer } from '../support/smtp.js';
  * snapshot of a 20,000-user directory, of which a group of 120 are in range). The next worker
  * resumes the run, which queues the emails its first part recorded; every address gets
  * exactly one email.
- * The worker runs as `node --import tsx` (startKillableScript): SIGKILL to a tsx wrapper
+ * The worker runs as `node --import tsx` (startScript): SIGKILL to a tsx wrapper
  * would leave the worker itself running.
  */
 describe('U6 welcome emails when the worker is killed mid-sync', () => {
@@ -37,12 +37,12 @@ describe('U6 welcome emails when the worker is killed mid-sync', () => {
   let agent: Agent;
   let smtp: Awaited<ReturnType<typeof startSmtpServer>>;
   let w: Awaited<ReturnType<typeof startGatewayWithSandbox>>;
-  const workers: Array<ReturnType<typeof startKillableScript>> = [];
+  const workers: Array<ReturnType<typeof startScript>> = [];
   const prefix = uniquePrefix('u6kill');
   let env: Record<string, string>;
 
   const startWorker = async () => {
-    const proc = startKillableScript('src/main.ts', ['--role', 'worker'], env, /"msg":"gateway started"/);
+    const proc = startScript('src/main.ts', ['--role', 'worker'], env, /"msg":"gateway started"/);
     workers.push(proc);
     await proc.match;
     return proc;

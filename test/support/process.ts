@@ -1,21 +1,30 @@
 import { type ChildProcess, spawn } from 'node:child_process';
-import path from 'node:path';
 import type { DatabaseConfig } from '../../src/store/orm.js';
-
-const TSX = path.resolve('node_modules/.bin/tsx');
 
 export function databaseUrl(db: DatabaseConfig): string {
   return db.kind === 'sqlite' ? `sqlite:${db.file}` : db.url;
 }
 
-/** Runs a CLI script to completion with tsx; resolves with its exit code and output. */
+/**
+ * node runs the script itself (`node --import tsx`), with no tsx wrapper process in between:
+ * a signal sent to the child reaches the script. SIGKILL matters: a wrapper cannot relay it,
+ * and the script would live on, orphaned, after the test saw it "killed".
+ */
+function spawnScript(script: string, args: string[], env: Record<string, string>): ChildProcess {
+  return spawn(process.execPath, ['--import', 'tsx', script, ...args], {
+    env: { ...process.env, ...env },
+    stdio: 'pipe',
+  });
+}
+
+/** Runs a CLI script to completion; resolves with its exit code and output. */
 export function runScript(script: string, args: string[], env: Record<string, string>) {
   return new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve) => {
-    const child = spawn(TSX, [script, ...args], { env: { ...process.env, ...env }, stdio: 'pipe' });
+    const child = spawnScript(script, args, env);
     let stdout = '';
     let stderr = '';
-    child.stdout.on('data', (d) => (stdout += d));
-    child.stderr.on('data', (d) => (stderr += d));
+    child.stdout?.on('data', (d) => (stdout += d));
+    child.stderr?.on('data', (d) => (stderr += d));
     child.on('exit', (code) => resolve({ code, stdout, stderr }));
   });
 }
@@ -28,30 +37,7 @@ export function startScript(
   ready: RegExp,
   timeoutMs = 30_000,
 ) {
-  const child: ChildProcess = spawn(TSX, [script, ...args], {
-    env: { ...process.env, ...env },
-    stdio: 'pipe',
-  });
-  return watchScript(child, ready, timeoutMs);
-}
-
-/**
- * As startScript, but node runs the script itself (`node --import tsx`), with no tsx wrapper
- * process in between, so that a signal sent to `child` reaches the script. SIGKILL matters:
- * the wrapper cannot relay it, and the script would live on, orphaned, after `exited`.
- */
-export function startKillableScript(
-  script: string,
-  args: string[],
-  env: Record<string, string>,
-  ready: RegExp,
-  timeoutMs = 30_000,
-) {
-  const child: ChildProcess = spawn(process.execPath, ['--import', 'tsx', script, ...args], {
-    env: { ...process.env, ...env },
-    stdio: 'pipe',
-  });
-  return watchScript(child, ready, timeoutMs);
+  return watchScript(spawnScript(script, args, env), ready, timeoutMs);
 }
 
 function watchScript(child: ChildProcess, ready: RegExp, timeoutMs: number) {
