@@ -5,6 +5,7 @@
  *   planner      the pure planners at scale (bench/planner.bench.ts)
  *   propagation  how long a directory change takes to reach the PBX (bench/propagation.bench.ts)
  *   insert       the first full sync's bulk writes, as done now and with bound parameters (bench/insert.bench.ts)
+ *   mail         welcome emails a second through the gateway's SMTP sender (bench/mail.bench.ts)
  *   cpuprofile   summarizes a .cpuprofile file (e.g. one written by `sync --profile`)
  *
  * Each command is a module that exports its entry point taking argv (or, for planner, a
@@ -33,6 +34,10 @@ const COMMANDS: Record<string, Command> = {
     describe:
       "the full sync's bulk writes (extensions, snapshot): as the gateway does them vs bound parameters",
     run: async (argv) => (await import('./insert.bench.js')).main(argv),
+  },
+  mail: {
+    describe: 'welcome emails a second: the gateway SMTP sender (pooled) vs a connection per message',
+    run: async (argv) => (await import('./mail.bench.js')).main(argv),
   },
   cpuprofile: {
     describe: 'summarize a .cpuprofile: self time by area and function, inclusive time of project functions',

@@ -7,8 +7,9 @@
  *   statement, values inlined into the SQL text) in transactions of 2,000 items as
  *   runDirectorySync does, against one prepared statement reused per row (SQLite) or one
  *   `INSERT … SELECT * FROM unnest($1::text[], …)` per 2,000 rows (PostgreSQL);
- * - the directory snapshot: `replaceSnapshot` (one row of JSON per user) against the same
- *   bound-parameter statements.
+ * - the directory snapshot: `replaceSnapshot` (one row of JSON per user; since the bound-insert
+ *   change it binds its values too, 100 rows per statement) against the same bound-parameter
+ *   statements.
  * Same tables, indexes and database as the gateway (migrations); a fresh database per kind.
  */
 import 'reflect-metadata';

@@ -4,7 +4,7 @@ import type { AddressInfo } from 'node:net';
 import Fastify, { type FastifyBaseLogger, LogController } from 'fastify';
 import type { Redis } from 'ioredis';
 import { RedisChangeDebouncer } from '../jobs/change-debouncer.js';
-import { JobName } from '../jobs/contracts.js';
+import { JobName, QUEUE_CONCURRENCY, QueueName } from '../jobs/contracts.js';
 import { BullJobAdmin } from '../jobs/job-admin.js';
 import { buildProcessors } from '../jobs/processors/index.js';
 import { JobQueues } from '../jobs/queues.js';
@@ -74,7 +74,11 @@ export async function startGateway(config: Config, opts: { logger?: Logger } = {
     extraCaPem: config.microsoft.extraCaPem,
   };
   const microsoft = new MsalIdentity(endpoints);
-  const mailer = createMailSender({ smtpUrl: config.mail.smtpUrl, from: config.mail.from });
+  const mailer = createMailSender({
+    smtpUrl: config.mail.smtpUrl,
+    from: config.mail.from,
+    maxConnections: QUEUE_CONCURRENCY[QueueName.Mail],
+  });
   const services: AppServices = {
     microsoft,
     reader: new GraphDirectoryReader(endpoints, microsoft),
@@ -208,6 +212,7 @@ export async function startGateway(config: Config, opts: { logger?: Logger } = {
       // In-flight requests finish; one that does not within a third of the budget is cut.
       await Promise.race([app.close(), new Promise((r) => setTimeout(r, budget / 3).unref())]);
       await workers?.close(budget / 3);
+      mailer.close();
       await queues.close();
       await events.close();
       await redis.quit().catch(() => redis.disconnect());
