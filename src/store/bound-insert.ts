@@ -8,13 +8,16 @@ import type { SqlEntityManager } from '@mikro-orm/knex';
  * copies were the largest memory peak of a sync on PostgreSQL. knex's `raw` with bindings
  * hands the values to the driver as they are (`$1…` on pg, a prepared statement on
  * better-sqlite3). Runs inside the EntityManager's transaction when there is one.
- * `table` and `columns` are our own constants, never input.
+ * `table` and `columns` are our own constants, never input. Dates and booleans are stored as
+ * MikroORM stores them: knex's better-sqlite3 client binds a Date as its milliseconds (what
+ * MikroORM's SQLite platform writes) and a boolean as 0/1; pg binds them as timestamptz and
+ * boolean. Driver errors come out as MikroORM's exceptions (unique violation …), as elsewhere.
  */
 export async function insertBound(
   em: EntityManager,
   table: string,
   columns: readonly string[],
-  rows: ReadonlyArray<ReadonlyArray<string | number | boolean | null>>,
+  rows: ReadonlyArray<ReadonlyArray<string | number | boolean | Date | null>>,
 ): Promise<void> {
   if (rows.length === 0) return;
   const sqlEm = em as SqlEntityManager;
@@ -23,5 +26,12 @@ export async function insertBound(
   const query = sqlEm.getConnection().getKnex().raw(sql, rows.flat());
   const tx = sqlEm.getTransactionContext();
   if (tx) query.transacting(tx);
-  await query;
+  try {
+    await query;
+  } catch (err) {
+    throw sqlEm
+      .getPlatform()
+      .getExceptionConverter()
+      .convertException(err as Error);
+  }
 }
