@@ -22,10 +22,10 @@ export class BullWelcomeEmailQueue implements WelcomeEmailQueue {
     private readonly retry?: { attempts: number; delayMs: number },
   ) {}
 
-  async enqueue(jobs: readonly WelcomeEmailJob[]) {
+  async enqueue(jobs: readonly WelcomeEmailJob[], opts: { retryFailed?: boolean } = {}) {
     const queue = this.queues.queue(JOB_QUEUE[JobName.WelcomeEmail]);
     for (let i = 0; i < jobs.length; i += BULK) {
-      await queue.addBulk(
+      const added = await queue.addBulk(
         jobs.slice(i, i + BULK).map((j) => {
           const data = { pbxId: j.pbxId, runId: j.runId, extensionId: j.extensionId };
           return {
@@ -34,6 +34,14 @@ export class BullWelcomeEmailQueue implements WelcomeEmailQueue {
             opts: jobOptions(JobName.WelcomeEmail, data, welcomeEmailJobId(j), this.retry),
           };
         }),
+      );
+      if (!opts.retryFailed) continue;
+      // The sweep's rows are few (QUEUED past a grace period): one state read per job is fine.
+      const states = await Promise.all(added.map((job) => job.getState()));
+      await Promise.all(
+        added
+          .filter((_, k) => states[k] === 'failed')
+          .map((job) => job.retry('failed', { resetAttemptsMade: true, resetAttemptsStarted: true })),
       );
     }
   }

@@ -79,7 +79,12 @@ export interface WelcomeEmailJob {
  * running, or kept once finished) adds nothing.
  */
 export interface WelcomeEmailQueue {
-  enqueue(jobs: readonly WelcomeEmailJob[]): Promise<void>;
+  /**
+   * Queues one job per email; an email whose job is already there is left as it is, except,
+   * with `retryFailed`, a job that failed for good (its row is still QUEUED, so no attempt got
+   * as far as recording an outcome: the database was down, the worker crashed): it is retried.
+   */
+  enqueue(jobs: readonly WelcomeEmailJob[], opts?: { retryFailed?: boolean }): Promise<void>;
 }
 
 export interface OutgoingEmail {
@@ -137,13 +142,17 @@ async function queueStillQueued(
   queue: WelcomeEmailQueue,
   filter: Parameters<WelcomeEmailRepository['pageQueued']>[0],
   pageSize: number,
+  opts: { retryFailed?: boolean } = {},
 ): Promise<number> {
   let after: string | null = null;
   let queued = 0;
   for (;;) {
     const page = await store.welcomeEmails.pageQueued(filter, after, pageSize);
     if (!page.length) return queued;
-    await queue.enqueue(page.map((e) => ({ pbxId: e.pbxId, runId: e.runId, extensionId: e.extensionId })));
+    await queue.enqueue(
+      page.map((e) => ({ pbxId: e.pbxId, runId: e.runId, extensionId: e.extensionId })),
+      opts,
+    );
     queued += page.length;
     if (page.length < pageSize) return queued;
     after = page[page.length - 1].id;
@@ -195,6 +204,7 @@ export async function requeueWelcomeEmails(
     deps.queue,
     { queuedBefore },
     opts.pageSize ?? WELCOME_EMAIL_PAGE,
+    { retryFailed: true },
   );
   return { requeued };
 }

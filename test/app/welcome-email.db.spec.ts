@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import { Worker } from 'bullmq';
 import pino from 'pino';
 import { afterAll, beforeAll, expect, inject, it } from 'vitest';
 import { QueueName } from '../../jobs/contracts.js';
@@ -58,7 +59,8 @@ describeEachDb('U6 welcome emails: recorded with their extensions, swept when ne
   let store: Store;
   let pbxId: string;
   const redis = createRedis(inject('redisUrl'), 'command', logger);
-  const queues = new JobQueues(redis, uniquePrefix('u6'));
+  const prefix = uniquePrefix('u6');
+  const queues = new JobQueues(redis, prefix);
   const mail = new BullWelcomeEmailQueue(queues);
   const mailQueue = queues.queue(QueueName.Mail);
 
@@ -265,5 +267,43 @@ describeEachDb('U6 welcome emails: recorded with their extensions, swept when ne
       requeued: 0,
     });
     expect(await jobsInRedis()).toEqual([]);
+  });
+  it('U6 sweep: a job that failed for good before recording any outcome (database down on its last attempt) is tried again', async () => {
+    await mailQueue.obliterate({ force: true });
+    for (const r of await store.welcomeEmails.pageQueued({ queuedBefore: new Date() }, null, 1000))
+      await store.welcomeEmails.update(r.id, { status: 'FAILED' });
+    const runId = await newRun();
+    const extensionId = randomUUID();
+    const old = new Date(Date.now() - WELCOME_EMAIL_REQUEUE_AFTER_MS - 1000);
+    await store.welcomeEmails.record([
+      { pbxId, runId, extensionId, number: '401', name: 'Stuck', queuedAt: old },
+    ]);
+    const oneAttempt = new BullWelcomeEmailQueue(queues, { attempts: 1, delayMs: 0 });
+    await oneAttempt.enqueue([{ pbxId, runId, extensionId }]);
+
+    // Its only attempt throws before the row is touched, as with the database unreachable.
+    const blocking = createRedis(inject('redisUrl'), 'blocking', logger);
+    const failed = new Promise<void>((resolve) => {
+      const worker = new Worker(
+        QueueName.Mail,
+        async () => {
+          throw new Error('database unreachable');
+        },
+        { connection: blocking, prefix },
+      );
+      worker.on('failed', () => void worker.close().then(() => resolve()));
+    });
+    await failed;
+    await blocking.quit();
+    const id = welcomeEmailJobId({ runId, extensionId });
+    expect(await mailQueue.getJobState(id)).toBe('failed');
+    expect((await store.welcomeEmails.get(pbxId, runId, extensionId))?.status).toBe('QUEUED');
+
+    // The sweep finds it QUEUED and its job failed: the job goes back to wait, attempts reset.
+    expect(await requeueWelcomeEmails({ store, queue: oneAttempt, now: () => new Date() })).toEqual({
+      requeued: 1,
+    });
+    expect(await mailQueue.getJobState(id)).toBe('waiting');
+    expect((await mailQueue.getJob(id))?.attemptsMade).toBe(0);
   });
 });
