@@ -1,16 +1,15 @@
 import type { Agent } from 'undici';
-import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Sandbox } from '../../src/sandbox/index.js';
 import { SaveUserSyncRuleDocument, SyncRunDocument, UpdatePbxDocument } from '../generated/graphql.js';
 import { createSqliteDatabase, type TestDatabase } from '../support/db.js';
-import { gql, TEST_SECRET_KEY, uniquePrefix } from '../support/gateway.js';
-import { databaseUrl, startScript } from '../support/process.js';
+import { gql, uniquePrefix } from '../support/gateway.js';
 import {
   allExtensions,
   connectIntegration,
-  sandboxEnv,
   startGatewayWithSandbox,
   startTestSandbox,
+  startWorkerProcess,
   waitForRun,
 } from '../support/sandbox.js';
 
@@ -19,14 +18,11 @@ describe('a worker killed mid-sync (issue 5 item 5)', () => {
   let sandbox: Sandbox;
   let agent: Agent;
   let w: Awaited<ReturnType<typeof startGatewayWithSandbox>>;
-  const workers: Array<ReturnType<typeof startScript>> = [];
+  const workers: Array<Awaited<ReturnType<typeof startWorkerProcess>>> = [];
   const prefix = uniquePrefix('kill');
-  let env: Record<string, string>;
-
   const startWorker = async () => {
-    const proc = startScript('src/main.ts', ['--role', 'worker'], env, /"msg":"gateway started"/);
+    const proc = await startWorkerProcess(db, sandbox, prefix);
     workers.push(proc);
-    await proc.match;
     return proc;
   };
 
@@ -34,16 +30,6 @@ describe('a worker killed mid-sync (issue 5 item 5)', () => {
     db = await createSqliteDatabase();
     ({ sandbox, agent } = await startTestSandbox({ autoSignIn: true, users: 20_000, groups: 20, seed: 99 }));
     w = await startGatewayWithSandbox(db, sandbox, { QUEUE_PREFIX: prefix }, 'api');
-    env = {
-      ...sandboxEnv(sandbox),
-      DATABASE_URL: databaseUrl(db.config),
-      REDIS_URL: inject('redisUrl'),
-      QUEUE_PREFIX: prefix,
-      SECRET_KEY: TEST_SECRET_KEY,
-      HOST: '127.0.0.1',
-      PORT: '0',
-      LOG_LEVEL: 'info',
-    };
     expect((await connectIntegration(w, sandbox, agent)).result).toBe('CONNECTED');
     await gql(w.gateway.url, w.keys.admin, UpdatePbxDocument, { input: { extensionCapacity: 100_000 } });
   }, 120_000);

@@ -1,6 +1,6 @@
 import { print } from 'graphql';
 import type { Agent } from 'undici';
-import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Gateway } from '../../src/gateway.js';
 import type { Sandbox } from '../../src/sandbox/index.js';
 import {
@@ -10,13 +10,12 @@ import {
   UpdatePbxDocument,
 } from '../generated/graphql.js';
 import { createSqliteDatabase, type TestDatabase } from '../support/db.js';
-import { gql, TEST_SECRET_KEY, uniquePrefix, wsClient } from '../support/gateway.js';
-import { databaseUrl, startScript } from '../support/process.js';
+import { gql, uniquePrefix, wsClient } from '../support/gateway.js';
 import {
   connectIntegration,
-  sandboxEnv,
   startGatewayWithSandbox,
   startTestSandbox,
+  startWorkerProcess,
   waitForRun,
 } from '../support/sandbox.js';
 
@@ -48,7 +47,7 @@ describe('live sync progress (issue 6 item 4)', () => {
   let sandbox: Sandbox;
   let agent: Agent;
   let w: Awaited<ReturnType<typeof startGatewayWithSandbox>>;
-  let worker: ReturnType<typeof startScript> | undefined;
+  let worker: Awaited<ReturnType<typeof startWorkerProcess>> | undefined;
   const gateways: Gateway[] = [];
   const prefix = uniquePrefix('progress');
 
@@ -58,22 +57,7 @@ describe('live sync progress (issue 6 item 4)', () => {
     // Process A serves the API only; the runs execute in process B (a worker), through the same Redis.
     w = await startGatewayWithSandbox(db, sandbox, { QUEUE_PREFIX: prefix }, 'api');
     gateways.push(w.gateway);
-    worker = startScript(
-      'src/main.ts',
-      ['--role', 'worker'],
-      {
-        ...sandboxEnv(sandbox),
-        DATABASE_URL: databaseUrl(db.config),
-        REDIS_URL: inject('redisUrl'),
-        QUEUE_PREFIX: prefix,
-        SECRET_KEY: TEST_SECRET_KEY,
-        HOST: '127.0.0.1',
-        PORT: '0',
-        LOG_LEVEL: 'info',
-      },
-      /"msg":"gateway started"/,
-    );
-    await worker.match;
+    worker = await startWorkerProcess(db, sandbox, prefix);
     expect((await connectIntegration(w, sandbox, agent)).result).toBe('CONNECTED');
     await gql(w.gateway.url, w.keys.admin, UpdatePbxDocument, { input: { extensionCapacity: 100_000 } });
   }, 120_000);

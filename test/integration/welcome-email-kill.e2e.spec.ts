@@ -1,5 +1,5 @@
 import type { Agent } from 'undici';
-import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { QueueName } from '../../jobs/contracts.js';
 import type { Sandbox } from '../../src/sandbox/index.js';
 import {
@@ -9,14 +9,13 @@ import {
   UpdatePbxDocument,
 } from '../generated/graphql.js';
 import { createSqliteDatabase, type TestDatabase } from '../support/db.js';
-import { gql, TEST_SECRET_KEY, uniquePrefix } from '../support/gateway.js';
-import { databaseUrl, startScript } from '../support/process.js';
+import { gql, uniquePrefix } from '../support/gateway.js';
 import {
   allExtensions,
   connectIntegration,
-  sandboxEnv,
   startGatewayWithSandbox,
   startTestSandbox,
+  startWorkerProcess,
   waitForRun,
 } from '../support/sandbox.js';
 import { startSmtpServer } from '../support/smtp.js';
@@ -37,14 +36,13 @@ describe('U6 welcome emails when the worker is killed mid-sync', () => {
   let agent: Agent;
   let smtp: Awaited<ReturnType<typeof startSmtpServer>>;
   let w: Awaited<ReturnType<typeof startGatewayWithSandbox>>;
-  const workers: Array<ReturnType<typeof startScript>> = [];
+  const workers: Array<Awaited<ReturnType<typeof startWorkerProcess>>> = [];
   const prefix = uniquePrefix('u6kill');
-  let env: Record<string, string>;
+  let env: Record<string, string> = {};
 
   const startWorker = async () => {
-    const proc = startScript('src/main.ts', ['--role', 'worker'], env, /"msg":"gateway started"/);
+    const proc = await startWorkerProcess(db, sandbox, prefix, env);
     workers.push(proc);
-    await proc.match;
     return proc;
   };
   const emails = async (runId: string) =>
@@ -56,17 +54,7 @@ describe('U6 welcome emails when the worker is killed mid-sync', () => {
     ({ sandbox, agent } = await startTestSandbox({ autoSignIn: true, users: 20_000, groups: 5, seed: 77 }));
     smtp = await startSmtpServer();
     w = await startGatewayWithSandbox(db, sandbox, { QUEUE_PREFIX: prefix }, 'api');
-    env = {
-      ...sandboxEnv(sandbox),
-      DATABASE_URL: databaseUrl(db.config),
-      REDIS_URL: inject('redisUrl'),
-      QUEUE_PREFIX: prefix,
-      SECRET_KEY: TEST_SECRET_KEY,
-      SMTP_URL: smtp.url,
-      HOST: '127.0.0.1',
-      PORT: '0',
-      LOG_LEVEL: 'info',
-    };
+    env = { SMTP_URL: smtp.url };
     expect((await connectIntegration(w, sandbox, agent)).result).toBe('CONNECTED');
     await gql(w.gateway.url, w.keys.admin, UpdatePbxDocument, { input: { extensionCapacity: 100_000 } });
   }, 120_000);

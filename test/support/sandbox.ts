@@ -1,6 +1,7 @@
 import { mkdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { Agent, request } from 'undici';
+import { inject } from 'vitest';
 import type { Gateway } from '../../src/gateway.js';
 import { type Sandbox, type SandboxOptions, startSandbox } from '../../src/sandbox/index.js';
 import {
@@ -13,7 +14,8 @@ import {
   UpdatePbxDocument,
 } from '../generated/graphql.js';
 import type { TestDatabase } from './db.js';
-import { type GqlResponse, gql, seedPbx, startTestGateway } from './gateway.js';
+import { type GqlResponse, gql, seedPbx, startTestGateway, TEST_SECRET_KEY } from './gateway.js';
+import { databaseUrl, startScript } from './process.js';
 
 /** The sandbox tenant for a test file: CA and keys kept under .data/test-sandbox (made once). */
 export async function startTestSandbox(options: SandboxOptions = {}) {
@@ -31,6 +33,36 @@ export function sandboxEnv(sandbox: Sandbox): Record<string, string> {
     MS_GRAPH_BASE_URL: sandbox.info.graphBaseUrl,
     MS_EXTRA_CA_FILE: sandbox.info.caFile,
   };
+}
+
+/**
+ * A gateway worker in a process of its own (`--role worker`, `node --import tsx`, so a SIGKILL
+ * reaches it) on the test's database, Redis, queue prefix and sandbox; resolved once started.
+ */
+export async function startWorkerProcess(
+  db: TestDatabase,
+  sandbox: Sandbox,
+  queuePrefix: string,
+  env: Record<string, string> = {},
+) {
+  const proc = startScript(
+    'src/main.ts',
+    ['--role', 'worker'],
+    {
+      ...sandboxEnv(sandbox),
+      DATABASE_URL: databaseUrl(db.config),
+      REDIS_URL: inject('redisUrl'),
+      QUEUE_PREFIX: queuePrefix,
+      SECRET_KEY: TEST_SECRET_KEY,
+      HOST: '127.0.0.1',
+      PORT: '0',
+      LOG_LEVEL: 'info',
+      ...env,
+    },
+    /"msg":"gateway started"/,
+  );
+  await proc.match;
+  return proc;
 }
 
 /** A gateway wired to the sandbox, and a PBX whose public URL is the gateway (so the redirect URI lands here). */
