@@ -459,8 +459,15 @@ async function runTracked(
   let run = await store.sync.getRun(pbxId, runId);
   if (!run) throw new Error(`No sync run ${runId} for PBX ${pbxId}`);
   if (run.status !== 'QUEUED' && run.status !== 'RUNNING') return run;
+  // Every phase records the requests so far, added to those of the run's earlier attempts (a
+  // retry, or a first part cut short by a dead worker), so the report counts them all.
+  const requestsBefore = run.graphRequests ?? 0;
   const phase = async (p: SyncPhase, patch: Partial<SyncRunData> = {}) => {
-    run = await store.sync.updateRun(runId, { phase: p, ...patch });
+    run = await store.sync.updateRun(runId, {
+      phase: p,
+      graphRequests: requestsBefore + requests().requests,
+      ...patch,
+    });
     deps.progress?.(run);
     return run;
   };
@@ -494,7 +501,6 @@ async function runTracked(
         finishedAt: deps.now(),
         counts: { users: EMPTY, groups: EMPTY },
         message: notes.join(' '),
-        graphRequests: requests().requests,
       });
     }
     const { read } = planned;
@@ -511,7 +517,6 @@ async function runTracked(
           ...messages,
           'Nothing changed in the directory, the rules or the PBX since the last run.',
         ].join(' '),
-        graphRequests: requests().requests,
       });
     }
     await phase('PLANNING', { mode: read.mode });
@@ -579,7 +584,6 @@ async function runTracked(
       finishedAt: deps.now(),
       counts: await store.sync.itemCounts(runId),
       message: messages.join(' ') || null,
-      graphRequests: requests().requests,
     });
   } catch (err) {
     // The batches committed before the failure created extensions: their emails go out too.

@@ -57,10 +57,14 @@ describe('a worker killed mid-sync (issue 5 item 5)', () => {
     });
     const runId = saved.body.data?.saveUserSyncRule.initialRun?.id as string;
     // Kill the worker (SIGKILL: no clean-up at all) once some batches are in and others are not.
+    let firstPartRequests = 0;
     for (;;) {
       const run = (await gql(w.gateway.url, w.keys.admin, SyncRunDocument, { id: runId, first: 1 })).body.data
         ?.syncRun;
-      if (run?.phase === 'APPLYING' && run.done > 0 && run.done < run.total) break;
+      if (run?.phase === 'APPLYING' && run.done > 0 && run.done < run.total) {
+        firstPartRequests = run.graphRequests ?? 0;
+        break;
+      }
       expect(run?.status).not.toBe('SUCCEEDED');
       await new Promise((r) => setTimeout(r, 10));
     }
@@ -71,6 +75,9 @@ describe('a worker killed mid-sync (issue 5 item 5)', () => {
     await startWorker();
     const run = await waitForRun(w.gateway.url, w.keys.admin, runId, 90_000);
     expect(run.status, run.error ?? '').toBe('SUCCEEDED');
+    // U8: the report counts the Graph requests of both parts (the second reads the directory again).
+    expect(firstPartRequests).toBeGreaterThan(0);
+    expect(run.graphRequests).toBeGreaterThan(firstPartRequests);
 
     const all = [];
     for (let skip = 0; ; skip += 1000) {
