@@ -79,6 +79,18 @@ export class SandboxAdminClient {
   addTenant(input: NewTenantInput = {}): Promise<AdminTenant> {
     return this.call('POST', '/tenants', input);
   }
+  /** Changes a user of another hosted directory (`addTenant`); the calls below change the seeded one. */
+  updateUserIn(
+    tenantId: string,
+    id: string,
+    patch: UpdateUserInput,
+  ): Promise<AdminUser & { changed: string[] }> {
+    return this.call(
+      'PATCH',
+      `/tenants/${encodeURIComponent(tenantId)}/users/${encodeURIComponent(id)}`,
+      patch,
+    );
+  }
   stats(): Promise<SandboxStats> {
     return this.call('GET', '/stats');
   }

@@ -93,6 +93,7 @@ function addTenant(ctx: SandboxContext, input: NewTenantInput): AdminTenant {
     });
   }
   ctx.tenants.set(tenant.id, tenant);
+  tenant.changeListeners.push((change) => ctx.notifications?.onDirectoryChange(change, tenant.id));
   return {
     tenantId: tenant.id,
     tenantName: tenant.displayName,
@@ -172,6 +173,18 @@ export function registerAdminRoutes(app: FastifyInstance, ctx: SandboxContext, a
       route('POST', '/tenants', (req, reply) => {
         const created = addTenant(ctx, (req.body ?? {}) as NewTenantInput);
         return reply.code(201).send(created);
+      });
+      // A user of another directory changes (its delta and change notifications see it).
+      route('PATCH', '/tenants/:tenantId/users/:id', (req) => {
+        const other = ctx.tenants.get(req.params.tenantId as string);
+        if (!other)
+          throw new SandboxError(
+            404,
+            'Request_ResourceNotFound',
+            `Tenant '${req.params.tenantId}' is not hosted.`,
+          );
+        const changed = other.updateUser(req.params.id as string, (req.body ?? {}) as Props);
+        return { ...userDto(other.findUser(req.params.id as string) as UserRecord), changed };
       });
 
       route('GET', '/stats', () => ctx.stats);

@@ -110,7 +110,7 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
   ctx.initialNotificationSettings = { ...ctx.subscriptions.settings };
   const dispatcher = new NotificationDispatcher(ctx, keys.caPem);
   ctx.notifications = dispatcher;
-  tenant.changeListeners.push((change) => dispatcher.onDirectoryChange(change));
+  tenant.changeListeners.push((change) => dispatcher.onDirectoryChange(change, tenant.id));
   const adminToken = randomBytes(24).toString('base64url');
 
   const server = Fastify({

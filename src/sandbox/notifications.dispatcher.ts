@@ -141,12 +141,12 @@ export class NotificationDispatcher {
 
   // ---------------------------------------------------------------- change notifications
 
-  /** Tenant change hook: queues a notification for every live subscription that watches the object. */
-  onDirectoryChange(c: DirectoryChange): void {
+  /** A directory's change hook: queues a notification for every live subscription that watches the object. */
+  onDirectoryChange(c: DirectoryChange, tenantId: string): void {
     if (this.closed) return;
-    const tenantId = this.ctx.tenant.id;
     const now = Date.now();
     for (const s of this.store.list(now)) {
+      if (s.tenantId !== tenantId) continue;
       const spec = s.spec;
       if (spec.kind !== 'directory' || spec.collection !== c.collection) continue;
       if (spec.objectId && spec.objectId !== c.id) continue;
@@ -189,7 +189,7 @@ export class NotificationDispatcher {
   lifecycle(s: SubscriptionRecord, event: LifecycleEvent): boolean {
     if (event === 'reauthorizationRequired') s.reauthorizationRequiredAt ??= Date.now();
     if (!s.lifecycleNotificationUrl || this.closed) return false;
-    const tenantId = this.ctx.tenant.id;
+    const tenantId = s.tenantId;
     this.enqueue(s.lifecycleNotificationUrl, {
       subId: s.id,
       lifecycle: event,
@@ -221,7 +221,7 @@ export class NotificationDispatcher {
 
   /** Whether the app (and, for a delegated subscription, the user) still holds a permission for the resource. */
   stillAuthorized(s: SubscriptionRecord): boolean {
-    const app = this.ctx.tenant.apps.get(s.applicationId);
+    const app = this.ctx.tenants.get(s.tenantId)?.apps.get(s.applicationId);
     if (!app) return false;
     if (s.delegatedUserId) {
       const user = app.userConsents.get(s.delegatedUserId);

@@ -99,18 +99,11 @@ export function subscriptionView(s: SubscriptionRecord): Record<string, unknown>
 }
 
 /** Answers one `/subscriptions` request (top level or a `$batch` item). */
-export async function answerSubscriptions(ctx: SandboxContext, call: GraphCall): Promise<GraphAnswer> {
-  const principal = authenticate(ctx, call);
+export async function answerSubscriptions(root: SandboxContext, call: GraphCall): Promise<GraphAnswer> {
+  const principal = authenticate(root, call);
   if ('status' in principal) return principal;
-  if (principal.tenant.tenant !== ctx.primary) {
-    // A limit of the sandbox, said as such: its change notifications watch the seeded directory.
-    return graphError(
-      501,
-      'NotImplemented',
-      'The sandbox sends change notifications for its seeded directory only.',
-      call,
-    );
-  }
+  // The token's directory: its subscriptions, its objects, its quotas.
+  const ctx = principal.tenant;
   const path = decodeURI(call.url.pathname)
     .replace(/^\/v1\.0\/?/, '')
     .replace(/\/+$/, '');
@@ -163,7 +156,7 @@ function entity(ctx: SandboxContext, s: SubscriptionRecord): Record<string, unkn
 }
 
 function visibleTo(s: SubscriptionRecord, p: Principal): boolean {
-  if (s.applicationId !== p.appId) return false;
+  if (s.tenantId !== p.tenant.tenant.id || s.applicationId !== p.appId) return false;
   return !p.delegated || s.delegatedUserId === p.userId;
 }
 
@@ -247,14 +240,14 @@ async function validateOrThrow(
 function checkQuota(ctx: SandboxContext, spec: ResourceSpec, p: Principal): void {
   if (spec.kind !== 'directory') return;
   const st = ctx.subscriptions.settings;
-  if (ctx.subscriptions.directoryCount(p.appId) >= st.directoryQuotaPerAppAndTenant) {
+  if (ctx.subscriptions.directoryCount(ctx.tenant.id, p.appId) >= st.directoryQuotaPerAppAndTenant) {
     throw new SandboxError(
       403,
       'Forbidden',
       `Subscription quota exceeded: at most ${st.directoryQuotaPerAppAndTenant} subscriptions on users and groups per application and tenant.`,
     );
   }
-  if (ctx.subscriptions.directoryCount() >= st.directoryQuotaPerTenant) {
+  if (ctx.subscriptions.directoryCount(ctx.tenant.id) >= st.directoryQuotaPerTenant) {
     throw new SandboxError(
       403,
       'Forbidden',
@@ -312,6 +305,7 @@ async function create(
   const app = ctx.tenant.apps.get(p.appId);
   const s: SubscriptionRecord = {
     id: randomUUID(),
+    tenantId: ctx.tenant.id,
     resource,
     spec,
     changeType,

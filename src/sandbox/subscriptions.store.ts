@@ -63,6 +63,8 @@ export type SubscriptionState = 'active' | 'expired' | 'deleted' | 'removed';
 
 export interface SubscriptionRecord {
   id: string;
+  /** The directory it watches: the one of the token that created it. */
+  tenantId: string;
   /** as the client gave it (Graph echoes it) */
   resource: string;
   spec: ResourceSpec;
@@ -381,11 +383,12 @@ export class SubscriptionStore {
     if (this.ended.length > ENDED_KEPT) this.ended.splice(0, this.ended.length - ENDED_KEPT);
   }
 
-  /** Live users + groups subscriptions, for the quotas. */
-  directoryCount(appId?: string): number {
+  /** Live users + groups subscriptions of a directory (of one app, when given), for the quotas. */
+  directoryCount(tenantId: string, appId?: string): number {
     let n = 0;
     for (const s of this.list())
-      if (s.spec.kind === 'directory' && (!appId || s.applicationId === appId)) n++;
+      if (s.spec.kind === 'directory' && s.tenantId === tenantId && (!appId || s.applicationId === appId))
+        n++;
     return n;
   }
 

@@ -568,6 +568,61 @@ describe('change notifications', () => {
   });
 });
 
+describe('several directories', () => {
+  it("each directory's changes notify that directory's subscriptions only, with its tenantId", async () => {
+    const other = await t.sandbox.admin.addTenant({ users: 4, provisionApps: [t.sandbox.info.clientId] });
+    const cca = createConfidentialClient(t.endpoints, {
+      clientId: t.sandbox.info.clientId,
+      tenantId: other.tenantId,
+      clientSecret: t.sandbox.info.clientSecret,
+    });
+    const otherToken = (
+      await cca.acquireTokenByClientCredential({ scopes: [graphDefaultScope(t.endpoints)] })
+    )?.accessToken as string;
+    const mine = await subscribe({ notificationUrl: ep.url('/seeded') });
+    const res = await graph(
+      'POST',
+      '/subscriptions',
+      {
+        changeType: 'updated,deleted',
+        notificationUrl: ep.url('/other'),
+        resource: 'users',
+        expirationDateTime: inMinutes(60),
+        clientState: 'other-state',
+      },
+      otherToken,
+    );
+    expect(res.status, res.text).toBe(201);
+    const theirs = res.json<SubscriptionJson>();
+    // Each directory lists its own subscriptions only.
+    const listed = (await graph('GET', '/subscriptions', undefined, otherToken)).json<{
+      value: SubscriptionJson[];
+    }>();
+    expect(listed.value.map((x) => x.id)).toEqual([theirs.id]);
+
+    const otherUser = (
+      (await graph('GET', '/users?$top=1', undefined, otherToken)).json<{ value: Array<{ id: string }> }>()
+        .value[0] as { id: string }
+    ).id;
+    await t.sandbox.admin.updateUserIn(other.tenantId, otherUser, { jobTitle: 'Elsewhere' });
+    const [n] = await waitFor(() => ep.notifications('/other').length > 0 && ep.notifications('/other'));
+    expect(n).toMatchObject({
+      subscriptionId: theirs.id,
+      resource: `Users/${otherUser}`,
+      clientState: 'other-state',
+      tenantId: other.tenantId,
+      resourceData: { organizationId: other.tenantId },
+    });
+    const seededUser = await someUserId();
+    await t.sandbox.admin.updateUser(seededUser, { jobTitle: 'Here' });
+    const [m] = await waitFor(() => ep.notifications('/seeded').length > 0 && ep.notifications('/seeded'));
+    expect(m).toMatchObject({ subscriptionId: mine.id, tenantId: t.sandbox.info.tenantId });
+    await sleep(300);
+    expect(ep.notifications('/seeded').map((x) => x.resource)).toEqual([`Users/${seededUser}`]);
+    expect(ep.notifications('/other').map((x) => x.resource)).toEqual([`Users/${otherUser}`]);
+  });
+});
+
 describe('delivery retries', () => {
   it('retries with backoff after the endpoint failed twice, then delivers once', async () => {
     const sub = await subscribe();
