@@ -1,5 +1,5 @@
 import type { Redis } from 'ioredis';
-import type { ChangeDebouncer } from '../src/app/change-notifications.port.js';
+import type { ChangeDebouncer } from '../src/app/ports/change-notifications.port.js';
 import { JobName, jobOptions } from './contracts.js';
 import type { JobQueues } from './queues.js';
 

@@ -1,6 +1,6 @@
 import type { Job } from 'bullmq';
-import type { JobAdmin, JobInfo, QueueSummary } from '../src/app/jobs.port.js';
 import { payloadPbxId } from '../src/app/jobs-admin.js';
+import type { JobAdmin, JobInfo, QueueSummary } from '../src/app/ports/jobs.port.js';
 import { QueueName } from './contracts.js';
 import type { JobQueues } from './queues.js';
 

@@ -1,6 +1,6 @@
 import { Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
-import type { QueueCounts } from '../src/app/jobs.port.js';
+import type { QueueCounts } from '../src/app/ports/jobs.port.js';
 import { JOB_QUEUE, type JobName, type JobPayload, jobOptions, QueueName } from './contracts.js';
 
 /** Producer side of every queue. Share one fail-fast Redis connection. */

@@ -12,7 +12,7 @@ import { BullScheduleQueue } from '../jobs/scheduled-sync.queue.js';
 import { registerSchedulers } from '../jobs/schedulers.js';
 import { BullWelcomeEmailQueue } from '../jobs/welcome-email.queue.js';
 import { startWorkers, type Workers } from '../jobs/worker.js';
-import type { Store } from './app/ports.js';
+import type { Store } from './app/ports/store.port.js';
 import { SecretBox } from './app/secret-box.js';
 import type { AppServices } from './app/services.js';
 import { progressPublisher } from './app/sync-progress.js';

@@ -1,5 +1,5 @@
-import type { DirectoryReader, DirectoryStream } from '../../src/app/directory.port.js';
-import type { SyncRunData } from '../../src/app/sync.port.js';
+import type { DirectoryReader, DirectoryStream } from '../../src/app/ports/directory.port.js';
+import type { SyncRunData } from '../../src/app/ports/sync.port.js';
 import type { Gateway } from '../../src/gateway.js';
 
 /**

@@ -1,4 +1,4 @@
-import type { Store } from '../../src/app/ports.js';
+import type { Store } from '../../src/app/ports/store.port.js';
 import type { AppServices } from '../../src/app/services.js';
 import type { MailSender } from '../../src/app/welcome-email.js';
 import type { Logger } from '../../src/logger.js';

@@ -1,7 +1,7 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { type ApiRole, type Caller, parseRole } from '../domain/access.js';
 import { AppError } from './errors.js';
-import type { Store } from './ports.js';
+import type { Store } from './ports/store.port.js';
 
 const KEY_PREFIX = 'epg_';
 

@@ -1,6 +1,6 @@
 import type { Caller } from '../domain/access.js';
 import { type PageArgs, pageRequest } from './extensions.js';
-import type { AuditEntryRecord, Page, Store } from './ports.js';
+import type { AuditEntryRecord, Page, Store } from './ports/store.port.js';
 
 /**
  * The audit log (issue 4 item 7): every mutation, who made it (key, role), for which PBX,

@@ -1,11 +1,11 @@
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import { IntegrationStatus } from '../domain/integration.js';
-import type { ChangeDebouncer, SubscriptionsClient } from './change-notifications.port.js';
-import type { DirectoryReader } from './directory.port.js';
 import { AppError } from './errors.js';
 import { appCredentials } from './integration.js';
-import { MicrosoftError } from './microsoft.port.js';
-import type { Store } from './ports.js';
+import type { ChangeDebouncer, SubscriptionsClient } from './ports/change-notifications.port.js';
+import type { DirectoryReader } from './ports/directory.port.js';
+import { MicrosoftError } from './ports/microsoft.port.js';
+import type { Store } from './ports/store.port.js';
 import type { SecretBox } from './secret-box.js';
 import { requestSync, type SyncTriggerDeps } from './sync-trigger.js';
 

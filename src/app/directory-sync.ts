@@ -15,12 +15,18 @@ import type {
 } from '../domain/sync-plan.types.js';
 import type { GroupSyncRule, UserSyncRule } from '../domain/sync-rule.types.js';
 import { planUserSync } from '../domain/user-sync.planner.js';
-import type { DirectoryReader, DirectoryStream, GraphRequestStats } from './directory.port.js';
 import { appCredentials } from './integration.js';
-import { type MicrosoftAppCredentials, MicrosoftError } from './microsoft.port.js';
-import type { IntegrationData, Store } from './ports.js';
+import type { DirectoryReader, DirectoryStream, GraphRequestStats } from './ports/directory.port.js';
+import { type MicrosoftAppCredentials, MicrosoftError } from './ports/microsoft.port.js';
+import type { IntegrationData, Store } from './ports/store.port.js';
+import type {
+  SyncPhase,
+  SyncRunData,
+  SyncRunItemData,
+  SyncScope,
+  SyncSettingsData,
+} from './ports/sync.port.js';
 import type { SecretBox } from './secret-box.js';
-import type { SyncPhase, SyncRunData, SyncRunItemData, SyncScope, SyncSettingsData } from './sync.port.js';
 import { queueRunWelcomeEmails, type WelcomeEmailQueue } from './welcome-email.js';
 
 export interface SyncDeps {

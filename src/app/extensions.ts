@@ -12,7 +12,7 @@ import {
 import { MAX_EXTENSION_GROUPS } from '../domain/pbx.types.js';
 import type { FieldProblem } from '../domain/tenant.js';
 import { AppError } from './errors.js';
-import type { ExtensionFilter, Page, PageRequest, Store } from './ports.js';
+import type { ExtensionFilter, Page, PageRequest, Store } from './ports/store.port.js';
 
 /**
  * The PBX side for admins (issue 4 item 5): extensions and extension groups by hand.

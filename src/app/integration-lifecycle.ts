@@ -7,7 +7,7 @@ import {
   type IntegrationView,
   toView,
 } from './integration.js';
-import type { DirectoryKind, IntegrationData, Store } from './ports.js';
+import type { DirectoryKind, IntegrationData, Store } from './ports/store.port.js';
 import { Topic } from './topics.js';
 
 /** What a lifecycle step did to the PBX directory, for the portal to confirm. */

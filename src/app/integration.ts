@@ -19,8 +19,8 @@ import {
   MicrosoftError,
   type MicrosoftIdentity,
   type TokenCacheIO,
-} from './microsoft.port.js';
-import type { IntegrationData, Store } from './ports.js';
+} from './ports/microsoft.port.js';
+import type { IntegrationData, Store } from './ports/store.port.js';
 import type { SecretBox } from './secret-box.js';
 import { type EventPublisher, Topic } from './topics.js';
 

@@ -8,8 +8,8 @@ import type {
   JobAdmin,
   JobInfo,
   QueueSummary,
-} from './jobs.port.js';
-import type { Store } from './ports.js';
+} from './ports/jobs.port.js';
+import type { Store } from './ports/store.port.js';
 
 /**
  * The job dashboard and the queue queries (issue 6 item 5).

@@ -1,7 +1,7 @@
 import type { Caller } from '../domain/access.js';
 import { type PbxRecord, type PbxSettings, validatePbxSettings } from '../domain/tenant.js';
 import { AppError } from './errors.js';
-import type { Store } from './ports.js';
+import type { Store } from './ports/store.port.js';
 
 export const DEFAULT_PBX_SETTINGS: PbxSettings = {
   name: 'PBX',

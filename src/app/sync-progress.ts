@@ -1,5 +1,5 @@
-import type { Store } from './ports.js';
-import type { SyncRunData } from './sync.port.js';
+import type { Store } from './ports/store.port.js';
+import type { SyncRunData } from './ports/sync.port.js';
 import { type EventPublisher, Topic } from './topics.js';
 
 /** At most this many progress events per second per run; phase changes always go out. */

@@ -3,13 +3,13 @@ import { IntegrationStatus } from '../domain/integration.js';
 import { summarizePlan } from '../domain/sync-plan.js';
 import type { GroupSyncRule, UserSyncRule } from '../domain/sync-rule.types.js';
 import { validateGroupSyncRule, validateUserSyncRule } from '../domain/sync-rule.validator.js';
-import type { DirectoryReader } from './directory.port.js';
 import { approveHeldDeletes, planSync, type SyncDeps } from './directory-sync.js';
 import { AppError } from './errors.js';
 import { appCredentials, assertAllowed } from './integration.js';
-import type { PageRequest } from './ports.js';
+import type { DirectoryReader } from './ports/directory.port.js';
+import type { PageRequest } from './ports/store.port.js';
+import type { ItemAction, SyncScope, SyncTrigger } from './ports/sync.port.js';
 import type { SecretBox } from './secret-box.js';
-import type { ItemAction, SyncScope, SyncTrigger } from './sync.port.js';
 import { requestSync, type SyncTriggerDeps } from './sync-trigger.js';
 
 export interface SyncRulesDeps extends SyncTriggerDeps {

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
-import type { Store } from './ports.js';
-import type { SyncRunData, SyncScope, SyncTrigger } from './sync.port.js';
-import type { SyncCoordinator } from './sync-coordinator.port.js';
+import type { Store } from './ports/store.port.js';
+import type { SyncRunData, SyncScope, SyncTrigger } from './ports/sync.port.js';
+import type { SyncCoordinator } from './ports/sync-coordinator.port.js';
 
 /** Starts sync runs (a BullMQ job per run; see jobs/). */
 export interface SyncQueue {

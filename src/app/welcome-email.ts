@@ -1,4 +1,4 @@
-import type { Page, PageRequest, Store } from './ports.js';
+import type { Page, PageRequest, Store } from './ports/store.port.js';
 
 /**
  * U6: the Linkus welcome email, once per extension a sync run created. The row (QUEUED) is

@@ -1,4 +1,4 @@
-import type { Store } from '../app/ports.js';
+import type { Store } from '../app/ports/store.port.js';
 import type { AppServices } from '../app/services.js';
 import type { Caller } from '../domain/access.js';
 import type { Logger } from '../logger.js';

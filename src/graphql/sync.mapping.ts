@@ -1,4 +1,4 @@
-import type { SyncRunData, SyncRunItemData, SyncSettingsData } from '../app/sync.port.js';
+import type { SyncRunData, SyncRunItemData, SyncSettingsData } from '../app/ports/sync.port.js';
 import type { GroupPlanItem, PlanSummary, UserPlanItem } from '../domain/sync-plan.types.js';
 import type { GroupSyncRule, UserSyncRule } from '../domain/sync-rule.types.js';
 import type {

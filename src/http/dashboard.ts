@@ -7,7 +7,6 @@ import fastifyFormbody from '@fastify/formbody';
 import type { Queue } from 'bullmq';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { recordMutation } from '../app/audit.js';
-import type { DashboardSession, DashboardSessionStore, JobAdmin } from '../app/jobs.port.js';
 import {
   DASHBOARD_SESSION_TTL_SECONDS,
   type DashboardDeps,
@@ -18,7 +17,8 @@ import {
   resumeDashboardSession,
   startDashboardSession,
 } from '../app/jobs-admin.js';
-import type { Store } from '../app/ports.js';
+import type { DashboardSession, DashboardSessionStore, JobAdmin } from '../app/ports/jobs.port.js';
+import type { Store } from '../app/ports/store.port.js';
 import { ApiRole } from '../domain/access.js';
 
 /**

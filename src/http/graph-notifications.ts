@@ -5,7 +5,7 @@ import {
   receiveLifecycle,
   receiveNotifications,
 } from '../app/change-notifications.js';
-import type { Store } from '../app/ports.js';
+import type { Store } from '../app/ports/store.port.js';
 import { type AppServices, changeNotificationDeps } from '../app/services.js';
 import type { Logger } from '../logger.js';
 

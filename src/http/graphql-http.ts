@@ -4,7 +4,7 @@ import { ApolloArmor } from '@escape.tech/graphql-armor';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { type GraphQLSchema, Kind, type OperationDefinitionNode, type ValidationRule } from 'graphql';
 import { authenticate, bearerToken } from '../app/access.js';
-import type { Store } from '../app/ports.js';
+import type { Store } from '../app/ports/store.port.js';
 import type { AppServices } from '../app/services.js';
 import type { Config } from '../config.js';
 import type { Caller } from '../domain/access.js';

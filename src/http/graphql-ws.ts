@@ -13,7 +13,7 @@ import {
 import { useServer } from 'graphql-ws/use/ws';
 import { WebSocketServer } from 'ws';
 import { authenticate, bearerToken } from '../app/access.js';
-import type { Store } from '../app/ports.js';
+import type { Store } from '../app/ports/store.port.js';
 import type { AppServices } from '../app/services.js';
 import type { Caller } from '../domain/access.js';
 import type { GraphQLContext } from '../graphql/context.js';

@@ -1,5 +1,5 @@
 import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
-import type { QueueCounts } from '../app/jobs.port.js';
+import type { QueueCounts } from '../app/ports/jobs.port.js';
 
 /** One registry per gateway instance (tests run several in one process). */
 export class Metrics {

@@ -1,6 +1,6 @@
 import type { FastifyInstance } from 'fastify';
 import { type CallbackQuery, completeConnect } from '../app/integration.js';
-import type { Store } from '../app/ports.js';
+import type { Store } from '../app/ports/store.port.js';
 import { type AppServices, integrationDeps } from '../app/services.js';
 import { CONNECT_CALLBACK_PATH } from '../domain/integration.js';
 import type { Logger } from '../logger.js';

@@ -1,4 +1,4 @@
-import type { DirectoryGroupSummary } from '../app/directory.port.js';
+import type { DirectoryGroupSummary } from '../app/ports/directory.port.js';
 import {
   type DirectoryGroup,
   type DirectoryUser,

@@ -6,8 +6,8 @@ import type {
   DirectoryStream,
   GraphRequestStats,
   UserReadOptions,
-} from '../app/directory.port.js';
-import { type MicrosoftAppCredentials, MicrosoftError } from '../app/microsoft.port.js';
+} from '../app/ports/directory.port.js';
+import { type MicrosoftAppCredentials, MicrosoftError } from '../app/ports/microsoft.port.js';
 import type { DirectoryGroup, DirectoryUser } from '../domain/directory.types.js';
 import type { GroupDeltaRecord, UserDeltaRecord } from '../domain/directory-delta.js';
 import {

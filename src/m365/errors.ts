@@ -1,5 +1,5 @@
 import { GraphError } from '@microsoft/microsoft-graph-client';
-import { MicrosoftError, type MicrosoftErrorCode } from '../app/microsoft.port.js';
+import { MicrosoftError, type MicrosoftErrorCode } from '../app/ports/microsoft.port.js';
 
 /**
  * AADSTS codes the identity platform puts in `error_description`

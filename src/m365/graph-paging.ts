@@ -1,5 +1,5 @@
 import { type Client, GraphError } from '@microsoft/microsoft-graph-client';
-import { MicrosoftError } from '../app/microsoft.port.js';
+import { MicrosoftError } from '../app/ports/microsoft.port.js';
 import { graphError } from './errors.js';
 import { countTraffic, type GraphTraffic, THROTTLE_STATUSES } from './graph-transport.js';
 

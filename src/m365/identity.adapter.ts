@@ -8,8 +8,8 @@ import type {
   MicrosoftIdentity,
   MicrosoftOrganization,
   TokenCacheIO,
-} from '../app/microsoft.port.js';
-import { MicrosoftError } from '../app/microsoft.port.js';
+} from '../app/ports/microsoft.port.js';
+import { MicrosoftError } from '../app/ports/microsoft.port.js';
 import { graphError, identityError } from './errors.js';
 import {
   agentFor,

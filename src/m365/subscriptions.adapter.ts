@@ -1,6 +1,6 @@
 import type { Client } from '@microsoft/microsoft-graph-client';
-import type { GraphSubscriptionInfo, SubscriptionsClient } from '../app/change-notifications.port.js';
-import type { MicrosoftAppCredentials } from '../app/microsoft.port.js';
+import type { GraphSubscriptionInfo, SubscriptionsClient } from '../app/ports/change-notifications.port.js';
+import type { MicrosoftAppCredentials } from '../app/ports/microsoft.port.js';
 import { graphError } from './errors.js';
 
 interface GraphSubscriptionJson {

@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import type { EntityManager, FilterQuery } from '@mikro-orm/core';
-import type { AuditEntryRecord, AuditRepository, Page, PageRequest } from '../app/ports.js';
+import type { AuditEntryRecord, AuditRepository, Page, PageRequest } from '../app/ports/store.port.js';
 import { decodeCursor, encodeCursor } from './cursor.js';
 import { AuditEntry, Pbx } from './entities/index.js';
 

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { EntityManager } from '@mikro-orm/core';
-import type { DirectoryApplier } from '../app/sync.port.js';
+import type { DirectoryApplier } from '../app/ports/sync.port.js';
 import { emailKey } from '../domain/extension-fields.js';
 import type { GroupPlanItem, UserPlanItem } from '../domain/sync-plan.types.js';
 import { insertBound } from './bound-insert.js';

@@ -1,5 +1,5 @@
 import type { EntityManager } from '@mikro-orm/core';
-import type { IntegrationData, IntegrationRepository } from '../app/ports.js';
+import type { IntegrationData, IntegrationRepository } from '../app/ports/store.port.js';
 import { Integration, Pbx } from './entities/index.js';
 
 const LAZY = ['secretSealed', 'tokenCacheSealed'] as const;

@@ -10,7 +10,7 @@ import type {
   Page,
   PageRequest,
   PbxDirectoryRepository,
-} from '../app/ports.js';
+} from '../app/ports/store.port.js';
 import { emailKey } from '../domain/extension-fields.js';
 import type { ExtensionGroupRecord, ExtensionRecord } from '../domain/extension-rules.js';
 import type { SyncSource } from '../domain/pbx.types.js';

@@ -1,5 +1,5 @@
 import type { EntityManager } from '@mikro-orm/core';
-import type { Store } from '../app/ports.js';
+import type { Store } from '../app/ports/store.port.js';
 import { MikroAuditRepository } from './audit.repository.js';
 import { MikroDirectoryApplier } from './directory.applier.js';
 import { MikroIntegrationRepository } from './integration.repository.js';

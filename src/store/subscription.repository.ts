@@ -1,5 +1,5 @@
 import type { EntityManager } from '@mikro-orm/core';
-import type { SubscriptionRecord, SubscriptionRepository } from '../app/change-notifications.port.js';
+import type { SubscriptionRecord, SubscriptionRepository } from '../app/ports/change-notifications.port.js';
 import { GraphSubscription, Pbx } from './entities/index.js';
 
 const toRecord = (s: GraphSubscription): SubscriptionRecord => ({

@@ -1,5 +1,5 @@
 import type { Redis } from 'ioredis';
-import type { SyncCoordinator } from '../app/sync-coordinator.port.js';
+import type { SyncCoordinator } from '../app/ports/sync-coordinator.port.js';
 
 /** Deletes or extends a key only when it still holds our value (no one else's lock is touched). */
 const RELEASE = `if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) else return 0 end`;

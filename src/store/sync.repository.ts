@@ -1,6 +1,6 @@
 import type { EntityManager } from '@mikro-orm/core';
 import type { SqlEntityManager } from '@mikro-orm/knex';
-import type { Page, PageRequest } from '../app/ports.js';
+import type { Page, PageRequest } from '../app/ports/store.port.js';
 import type {
   ItemAction,
   SyncRepository,
@@ -9,7 +9,7 @@ import type {
   SyncScope,
   SyncSettingsData,
   SyncTrigger,
-} from '../app/sync.port.js';
+} from '../app/ports/sync.port.js';
 import type { DirectoryGroup, DirectoryUser } from '../domain/directory.types.js';
 import type { ScheduleFrequency, Weekday } from '../domain/schedule.js';
 import type { PlanSummary } from '../domain/sync-plan.types.js';

@@ -1,5 +1,5 @@
 import type { EntityManager } from '@mikro-orm/core';
-import type { TenantRepository } from '../app/ports.js';
+import type { TenantRepository } from '../app/ports/store.port.js';
 import type { ApiRole } from '../domain/access.js';
 import type { ApiKeyRecord, PbxRecord, PbxSettings } from '../domain/tenant.js';
 import { ApiKey, Integration, Pbx } from './entities/index.js';

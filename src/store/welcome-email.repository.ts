@@ -1,6 +1,6 @@
 import { type EntityManager, raw } from '@mikro-orm/core';
 import type { SqlEntityManager } from '@mikro-orm/knex';
-import type { Page, PageRequest } from '../app/ports.js';
+import type { Page, PageRequest } from '../app/ports/store.port.js';
 import type {
   WelcomeEmailCounts,
   WelcomeEmailData,

@@ -7,7 +7,7 @@ import { JobQueues } from '../../jobs/queues.js';
 import { BullWelcomeEmailQueue, welcomeEmailJobId } from '../../jobs/welcome-email.queue.js';
 import { applyUserBatch } from '../../src/app/directory-sync.js';
 import { createPbx } from '../../src/app/pbx.js';
-import type { Store } from '../../src/app/ports.js';
+import type { Store } from '../../src/app/ports/store.port.js';
 import {
   queueRunWelcomeEmails,
   requeueWelcomeEmails,

@@ -1,6 +1,6 @@
 import 'reflect-metadata';
 import { afterAll, beforeEach, expect, it } from 'vitest';
-import type { PbxDirectoryRepository } from '../../src/app/ports.js';
+import type { PbxDirectoryRepository } from '../../src/app/ports/store.port.js';
 import type { ExtensionFields } from '../../src/domain/extension-rules.js';
 import type { Gateway } from '../../src/gateway.js';
 import {

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { MicrosoftError } from '../../src/app/microsoft.port.js';
+import { MicrosoftError } from '../../src/app/ports/microsoft.port.js';
 import type { DirectoryGroup, DirectoryUser } from '../../src/domain/directory.types.js';
 import {
   applyDirectoryDelta,

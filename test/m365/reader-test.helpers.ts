@@ -1,5 +1,5 @@
-import type { DirectoryStream } from '../../src/app/directory.port.js';
-import type { MicrosoftAppCredentials } from '../../src/app/microsoft.port.js';
+import type { DirectoryStream } from '../../src/app/ports/directory.port.js';
+import type { MicrosoftAppCredentials } from '../../src/app/ports/microsoft.port.js';
 import { type DirectoryGroup, type DirectoryUser, groupKindOf } from '../../src/domain/directory.types.js';
 import { GraphDirectoryReader, type GraphDirectoryReaderOptions } from '../../src/m365/directory.reader.js';
 import { MsalIdentity } from '../../src/m365/identity.adapter.js';

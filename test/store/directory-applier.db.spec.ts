@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { UniqueConstraintViolationException } from '@mikro-orm/core';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { createPbx } from '../../src/app/pbx.js';
-import type { Store } from '../../src/app/ports.js';
+import type { Store } from '../../src/app/ports/store.port.js';
 import type { UserPlanItem } from '../../src/domain/sync-plan.types.js';
 import { type Orm, openDatabase } from '../../src/store/orm.js';
 import { openStore } from '../../src/store/store.js';

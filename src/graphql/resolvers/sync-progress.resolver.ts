@@ -1,5 +1,5 @@
 import { Arg, Authorized, ID, Resolver, Root, Subscription } from 'type-graphql';
-import type { SyncRunData } from '../../app/sync.port.js';
+import type { SyncRunData } from '../../app/ports/sync.port.js';
 import { watchSyncProgress } from '../../app/sync-progress.js';
 import { ApiRole } from '../../domain/access.js';
 import type { GraphQLContext } from '../context.js';

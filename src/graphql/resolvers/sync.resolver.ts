@@ -12,8 +12,8 @@ import {
   Root,
 } from 'type-graphql';
 import { pageRequest } from '../../app/extensions.js';
+import type { SyncScope } from '../../app/ports/sync.port.js';
 import { syncDeps, syncRulesDeps } from '../../app/services.js';
-import type { SyncScope } from '../../app/sync.port.js';
 import {
   approveHeld,
   getSyncRun,

@@ -1,5 +1,5 @@
 import { Field, ObjectType } from 'type-graphql';
-import type { Page } from '../../app/ports.js';
+import type { Page } from '../../app/ports/store.port.js';
 
 @ObjectType('PageInfo', { description: 'Where a cursor-paged list stands.' })
 export class PageInfo {

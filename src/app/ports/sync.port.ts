@@ -1,8 +1,8 @@
-import type { DirectoryGroup, DirectoryUser } from '../domain/directory.types.js';
-import type { Schedule } from '../domain/schedule.js';
-import type { GroupPlanItem, PlanSummary, UserPlanItem } from '../domain/sync-plan.types.js';
-import type { GroupSyncRule, UserSyncRule } from '../domain/sync-rule.types.js';
-import type { Page, PageRequest } from './ports.js';
+import type { DirectoryGroup, DirectoryUser } from '../../domain/directory.types.js';
+import type { Schedule } from '../../domain/schedule.js';
+import type { GroupPlanItem, PlanSummary, UserPlanItem } from '../../domain/sync-plan.types.js';
+import type { GroupSyncRule, UserSyncRule } from '../../domain/sync-rule.types.js';
+import type { Page, PageRequest } from './store.port.js';
 
 export type SyncScope = 'USERS' | 'GROUPS';
 export type SyncRunStatus = 'QUEUED' | 'RUNNING' | 'SUCCEEDED' | 'FAILED' | 'HELD';

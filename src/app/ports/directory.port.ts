@@ -1,5 +1,5 @@
-import type { DirectoryGroup, DirectoryUser, GroupKind } from '../domain/directory.types.js';
-import type { GroupDeltaRecord, UserDeltaRecord } from '../domain/directory-delta.js';
+import type { DirectoryGroup, DirectoryUser, GroupKind } from '../../domain/directory.types.js';
+import type { GroupDeltaRecord, UserDeltaRecord } from '../../domain/directory-delta.js';
 import type { MicrosoftAppCredentials } from './microsoft.port.js';
 
 /**

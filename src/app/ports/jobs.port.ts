@@ -1,4 +1,4 @@
-import type { ApiRole } from '../domain/access.js';
+import type { ApiRole } from '../../domain/access.js';
 
 /**
  * The ports behind the job dashboard and the queue queries (issue 6 item 5). `jobs/`

@@ -1,11 +1,11 @@
-import type { ApiRole } from '../domain/access.js';
-import type { ExtensionFields, ExtensionGroupRecord, ExtensionRecord } from '../domain/extension-rules.js';
-import type { IntegrationStatus } from '../domain/integration.js';
-import type { SyncSource } from '../domain/pbx.types.js';
-import type { ApiKeyRecord, PbxRecord, PbxSettings } from '../domain/tenant.js';
+import type { ApiRole } from '../../domain/access.js';
+import type { ExtensionFields, ExtensionGroupRecord, ExtensionRecord } from '../../domain/extension-rules.js';
+import type { IntegrationStatus } from '../../domain/integration.js';
+import type { SyncSource } from '../../domain/pbx.types.js';
+import type { ApiKeyRecord, PbxRecord, PbxSettings } from '../../domain/tenant.js';
+import type { WelcomeEmailRepository } from '../welcome-email.js';
 import type { SubscriptionRepository } from './change-notifications.port.js';
 import type { DirectoryApplier, SyncRepository } from './sync.port.js';
-import type { WelcomeEmailRepository } from './welcome-email.js';
 
 /**
  * The ports the use cases read and write through. Adapters (src/store, src/m365,
