@@ -15,6 +15,8 @@ export type Processor<N extends JobName> = (
   payload: JobPayload<N>,
   job: Job,
   token?: string,
+  /** Aborted when this worker lost the job (its lock could not be renewed): stop soon. */
+  signal?: AbortSignal,
 ) => Promise<JobResult<N>>;
 export type Processors = { [N in JobName]: Processor<N> };
 
@@ -50,11 +52,12 @@ export function startWorkers(opts: {
     const connection = createRedis(opts.redisUrl, 'blocking', logger, `worker:${queue}`);
     const worker = new Worker(
       queue,
-      async (job: Job, token?: string) => {
+      // Three parameters: BullMQ then gives each job an AbortSignal (aborted by cancelJob).
+      async (job: Job, token?: string, signal?: AbortSignal) => {
         const name = job.name as JobName;
         if (JOB_QUEUE[name] !== queue) throw new Error(`Job ${job.name} does not belong on queue ${queue}`);
         const processor = processors[name] as Processor<JobName>;
-        return processor(job.data, job, token);
+        return processor(job.data, job, token, signal);
       },
       {
         connection,
@@ -75,6 +78,14 @@ export function startWorkers(opts: {
       );
     });
     worker.on('error', (err) => logger.warn({ queue, err: err.message }, 'worker error'));
+    // A job whose lock could not be renewed may already be another worker's: its processor is
+    // told (AbortSignal) so that it stops at its next safe point instead of carrying on.
+    worker.on('lockRenewalFailed', (jobIds) => {
+      for (const jobId of jobIds) {
+        logger.warn({ queue, jobId }, 'lost the lock of a job: stopping it; its next attempt resumes it');
+        worker.cancelJob(jobId, 'the job lock could not be renewed');
+      }
+    });
     return { worker, connection };
   });
   return {

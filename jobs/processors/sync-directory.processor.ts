@@ -1,6 +1,6 @@
 import { DelayedError } from 'bullmq';
-import { runDirectorySync } from '../../src/app/directory-sync.js';
 import { syncDeps } from '../../src/app/services.js';
+import { runSync } from '../../src/app/sync/sync-run.js';
 import type { JobName } from '../contracts.js';
 import type { Processor } from '../worker.js';
 import type { ProcessorDeps } from './index.js';
@@ -11,32 +11,54 @@ export const SYNC_LOCK_TTL_MS = 15_000;
 export const SYNC_LOCK_RETRY_MS = 1_000;
 
 /**
- * One sync run (ARCHITECTURE "One sync"). One run per PBX at a time: a run whose PBX is busy
- * waits (delayed job) instead of running beside it. Once it holds the lock it stops being
- * the PBX's pending run, so a trigger arriving now queues one follow-up run.
+ * One sync run (the run pipeline, src/app/sync/sync-run.ts). One run per PBX at a time: a run
+ * whose PBX is busy waits (delayed job) instead of running beside it. Once it holds the lock
+ * it stops being the PBX's pending run, so a trigger arriving now queues one follow-up run.
+ * The lock is held by this attempt (run id and job token): when it cannot be renewed, or
+ * BullMQ says the job's own lock was lost, the run stops at its next batch boundary and the
+ * next attempt resumes it; two attempts never apply side by side.
  */
 export const syncDirectoryProcessor =
   (deps: ProcessorDeps): Processor<typeof JobName.SyncDirectory> =>
-  async (payload, job, token) => {
+  async (payload, job, token, signal) => {
     const services = deps.services;
     if (!services) throw new Error('sync-directory needs the app services');
     const { pbxId, runId } = payload;
-    if (!(await services.coordinator.acquireLock(pbxId, runId, SYNC_LOCK_TTL_MS))) {
+    const holder = `${runId}:${token ?? job.id}`;
+    if (!(await services.coordinator.acquireLock(pbxId, holder, SYNC_LOCK_TTL_MS))) {
       await job.moveToDelayed(Date.now() + SYNC_LOCK_RETRY_MS, token);
       throw new DelayedError();
     }
     await services.coordinator.releasePending(pbxId, runId);
+    const lost = new AbortController();
+    signal?.addEventListener('abort', () => lost.abort(signal.reason), { once: true });
     const renew = setInterval(() => {
-      services.coordinator.renewLock(pbxId, runId, SYNC_LOCK_TTL_MS).catch(() => {});
+      services.coordinator.renewLock(pbxId, holder, SYNC_LOCK_TTL_MS).then(
+        (held) => {
+          if (held) return;
+          services.log('warn', 'lost the PBX sync lock: the run stops at its next batch boundary', {
+            pbxId,
+            runId,
+          });
+          lost.abort('the PBX sync lock expired');
+        },
+        (err: Error) =>
+          services.log('warn', 'could not renew the PBX sync lock (will try again)', {
+            pbxId,
+            runId,
+            err: err.message,
+          }),
+      );
     }, SYNC_LOCK_TTL_MS / 3);
     try {
       const finalAttempt = job.attemptsMade + 1 >= (job.opts.attempts ?? 1);
-      const run = await runDirectorySync(syncDeps(services, deps.openStore()), pbxId, runId, {
+      const run = await runSync(syncDeps(services, deps.openStore()), pbxId, runId, {
         finalAttempt,
+        signal: lost.signal,
       });
       return { status: run.status };
     } finally {
       clearInterval(renew);
-      await services.coordinator.releaseLock(pbxId, runId);
+      await services.coordinator.releaseLock(pbxId, holder);
     }
   };

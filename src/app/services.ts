@@ -1,5 +1,4 @@
 import { type ChangeNotificationDeps, removeSubscriptions } from './change-notifications.js';
-import type { SyncDeps } from './directory-sync.js';
 import type { AuthStateStore, IntegrationDeps } from './integration.js';
 import type { ChangeDebouncer, SubscriptionsClient } from './ports/change-notifications.port.js';
 import type { DirectoryReader } from './ports/directory.port.js';
@@ -10,6 +9,7 @@ import type { SyncRunData } from './ports/sync.port.js';
 import type { SyncCoordinator } from './ports/sync-coordinator.port.js';
 import type { ScheduleDeps, ScheduleQueue } from './schedule.js';
 import type { SecretBox } from './secret-box.js';
+import type { SyncDeps } from './sync/sync-kind.js';
 import type { SyncRulesDeps } from './sync-rules.js';
 import type { SyncQueue } from './sync-trigger.js';
 import type { EventPublisher } from './topics.js';

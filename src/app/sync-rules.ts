@@ -1,15 +1,18 @@
 import type { Caller } from '../domain/access.js';
 import { IntegrationStatus } from '../domain/integration.js';
 import { summarizePlan } from '../domain/sync-plan.js';
+import type { PlanItemLike, SyncPlan } from '../domain/sync-plan.types.js';
 import type { GroupSyncRule, UserSyncRule } from '../domain/sync-rule.types.js';
 import { validateGroupSyncRule, validateUserSyncRule } from '../domain/sync-rule.validator.js';
-import { approveHeldDeletes, planSync, type SyncDeps } from './directory-sync.js';
 import { AppError } from './errors.js';
 import { appCredentials, assertAllowed } from './integration.js';
 import type { DirectoryReader } from './ports/directory.port.js';
 import type { PageRequest } from './ports/store.port.js';
 import type { ItemAction, SyncScope, SyncTrigger } from './ports/sync.port.js';
 import type { SecretBox } from './secret-box.js';
+import { approveHeldDeletes } from './sync/held-deletes.js';
+import type { SyncDeps } from './sync/sync-kind.js';
+import { previewSync as planPreview } from './sync/sync-run.js';
 import { requestSync, type SyncTriggerDeps } from './sync-trigger.js';
 
 export interface SyncRulesDeps extends SyncTriggerDeps {
@@ -136,22 +139,14 @@ export async function listSyncRuns(deps: Pick<SyncRulesDeps, 'store'>, caller: C
 
 /** What a sync would do now, without doing it. */
 export async function previewSync(deps: SyncDeps, caller: Caller, scopes: SyncScope[] | null) {
-  const result = await planSync(deps, caller.pbxId, scopes?.length ? scopes : ALL_SCOPES);
-  if (!result.planned) return { notes: result.notes, mode: null, userPlan: null, groupPlan: null };
-  const { userPlan, groupPlan, read } = result.planned;
+  const preview = await planPreview(deps, caller.pbxId, scopes?.length ? scopes : ALL_SCOPES);
+  const shown = <I extends PlanItemLike>(plan: SyncPlan<I> | null) =>
+    plan && { summary: summarizePlan(plan), items: [...plan.items, ...plan.heldDeletes], held: plan.held };
   return {
-    notes: [...result.notes, ...read.notes],
-    mode: read.mode,
-    userPlan: userPlan && {
-      summary: summarizePlan(userPlan),
-      items: [...userPlan.items, ...userPlan.heldDeletes],
-      held: userPlan.held,
-    },
-    groupPlan: groupPlan && {
-      summary: summarizePlan(groupPlan),
-      items: [...groupPlan.items, ...groupPlan.heldDeletes],
-      held: groupPlan.held,
-    },
+    notes: preview.notes,
+    mode: preview.read?.mode ?? null,
+    userPlan: shown(preview.users),
+    groupPlan: shown(preview.groups),
   };
 }
 

@@ -49,17 +49,29 @@ export interface GroupSyncInput {
   readonly deletionGuard?: DeletionGuardOptions;
 }
 
-/** The whole group plan: the diff, then the deletion guard, then the 63-group limit (G3). */
+/** What the group policies need of the PBX: its extension groups as they are, and its capacity. */
+export interface GroupPolicyInput {
+  readonly groups: readonly PbxExtensionGroup[];
+  readonly capacity?: Pick<PbxCapacity, 'maxExtensionGroups'>;
+  readonly deletionGuard?: DeletionGuardOptions;
+}
+
+/** The group policies (plan → plan): the deletion guard, then the 63-group limit (G3). */
+export function applyGroupPolicies(diff: GroupSyncPlan, input: GroupPolicyInput): GroupSyncPlan {
+  let synced = 0;
+  for (const group of input.groups) if (group.source === 'SYNCED') synced++;
+  const guarded = guardDeletions(diff, synced, input.deletionGuard);
+  return applyGroupLimitPolicy(guarded, {
+    currentGroups: input.groups.length,
+    maxGroups: input.capacity?.maxExtensionGroups,
+  });
+}
+
+/** The whole group plan: the diff (`planGroupChanges`), then the policies (`applyGroupPolicies`). */
 export function planGroupSync(input: GroupSyncInput): GroupSyncPlan {
   const groups = [...input.current.groups];
   const diff = planGroupChanges({ ...input, current: { ...input.current, groups } });
-  let synced = 0;
-  for (const group of groups) if (group.source === 'SYNCED') synced++;
-  const guarded = guardDeletions(diff, synced, input.deletionGuard);
-  return applyGroupLimitPolicy(guarded, {
-    currentGroups: groups.length,
-    maxGroups: input.capacity?.maxExtensionGroups,
-  });
+  return applyGroupPolicies(diff, { groups, capacity: input.capacity, deletionGuard: input.deletionGuard });
 }
 
 const AMBIGUOUS = Symbol('held by more than one extension group');

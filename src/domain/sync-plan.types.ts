@@ -227,3 +227,13 @@ export interface PlanSummary {
   readonly fail: number;
   readonly held: number;
 }
+
+/** Every reason a user DELETE can have (to read a held delete back from a report row). */
+export const USER_DELETE_REASONS: readonly UserDeleteReason[] = [
+  'OUT_OF_RANGE',
+  'USER_DISABLED',
+  'USER_DELETED',
+  'USER_SOFT_DELETED',
+];
+/** Every reason a group DELETE can have. */
+export const GROUP_DELETE_REASONS: readonly GroupGoneReason[] = ['OUT_OF_RANGE', 'GROUP_DELETED'];

@@ -89,19 +89,35 @@ export interface UserSyncInput {
   readonly deletionGuard?: DeletionGuardOptions;
 }
 
+/** What the user policies need of the PBX: its extensions as they are, and its capacity. */
+export interface UserPolicyInput {
+  readonly extensions: readonly PbxExtension[];
+  readonly capacity: PbxCapacity;
+  readonly deletionGuard?: DeletionGuardOptions;
+}
+
 /**
- * The whole user plan: the diff, then the deletion guard (against the currently synced
+ * The user policies (plan → plan): the deletion guard (against the currently synced
  * extensions), then the capacity policy (U10).
  */
-export function planUserSync(input: UserSyncInput): UserSyncPlan {
-  const extensions = [...input.current.extensions];
-  const diff = planUserChanges({ ...input, current: { extensions } });
+export function applyUserPolicies(diff: UserSyncPlan, input: UserPolicyInput): UserSyncPlan {
   let synced = 0;
-  for (const extension of extensions) if (extension.source === 'SYNCED') synced++;
+  for (const extension of input.extensions) if (extension.source === 'SYNCED') synced++;
   const guarded = guardDeletions(diff, synced, input.deletionGuard);
   return applyCapacityPolicy(guarded, {
     maxExtensions: input.capacity.maxExtensions,
-    currentExtensions: extensions.length,
+    currentExtensions: input.extensions.length,
+  });
+}
+
+/** The whole user plan: the diff (`planUserChanges`), then the policies (`applyUserPolicies`). */
+export function planUserSync(input: UserSyncInput): UserSyncPlan {
+  const extensions = [...input.current.extensions];
+  const diff = planUserChanges({ ...input, current: { extensions } });
+  return applyUserPolicies(diff, {
+    extensions,
+    capacity: input.capacity,
+    deletionGuard: input.deletionGuard,
   });
 }
 

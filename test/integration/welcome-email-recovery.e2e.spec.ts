@@ -3,8 +3,8 @@ import { afterAll, beforeAll, expect, inject, it } from 'vitest';
 import { JobName, QueueName } from '../../jobs/contracts.js';
 import { JobQueues } from '../../jobs/queues.js';
 import { BullWelcomeEmailQueue } from '../../jobs/welcome-email.queue.js';
-import { runDirectorySync } from '../../src/app/directory-sync.js';
 import { type AppServices, syncDeps } from '../../src/app/services.js';
+import { runSync } from '../../src/app/sync/sync-run.js';
 import type { Gateway } from '../../src/gateway.js';
 import { createRedis, waitUntilReady } from '../../src/redis.js';
 import type { Sandbox } from '../../src/sandbox/index.js';
@@ -52,7 +52,7 @@ describeEachDb('U6 welcome emails after a worker died between commit and enqueue
   /** The worker that dies: runs the run to its end, with the mail queue it is given (or none). */
   async function runAndDie(runId: string, services: Partial<AppServices>) {
     const deps = syncDeps({ ...api.services, now: tenMinutesAgo, ...services }, api.openStore());
-    return runDirectorySync(deps, pbx.pbxId, runId);
+    return runSync(deps, pbx.pbxId, runId);
   }
 
   async function emailsOf(runId: string) {

@@ -1,0 +1,80 @@
+import type { DirectorySnapshot } from '../../domain/directory-delta.js';
+import type { PlanItemLike, PlanSummary, SyncPlan } from '../../domain/sync-plan.types.js';
+import type { DirectoryReader } from '../ports/directory.port.js';
+import type { Store } from '../ports/store.port.js';
+import type { SyncRunData, SyncRunItemData, SyncScope, SyncSettingsData } from '../ports/sync.port.js';
+import type { SecretBox } from '../secret-box.js';
+import type { WelcomeEmailQueue } from '../welcome-email.js';
+
+/** What a sync run (and a preview) needs. */
+export interface SyncDeps {
+  store: Store;
+  reader: DirectoryReader;
+  secrets: SecretBox;
+  now: () => Date;
+  /** Called with the run at each phase and every applied batch (live progress). */
+  progress?: (run: SyncRunData) => void;
+  /**
+   * The `mail` queue (U6). The welcome emails are recorded with the extensions they greet;
+   * the jobs are queued once the run's changes are committed. Without a queue (or when it
+   * fails) they stay QUEUED and the workers' sweep queues them.
+   */
+  welcomeEmailQueue?: WelcomeEmailQueue;
+  log?: (level: 'info' | 'warn', message: string, fields?: Record<string, unknown>) => void;
+}
+
+/** One row of a run's report, as the run records it. */
+export type RunItemRow = Omit<SyncRunItemData, 'id' | 'runId'>;
+
+/** Where a batch is applied: the run, and the clock reading the batch stamps its rows with. */
+export interface BatchContext {
+  pbxId: string;
+  runId: string;
+  now: Date;
+}
+
+/**
+ * One kind of reconciliation (users → extensions, groups → extension groups, later
+ * contacts): the steps of the run pipeline (`sync-run.ts`) that differ from kind to kind.
+ * The pipeline calls them in this order: loadCurrent → plan → guard → applyBatch (per batch,
+ * in a transaction) → itemRow (report). `Current` is what the kind reads of the PBX to plan.
+ */
+export interface SyncKind<I extends PlanItemLike, Current> {
+  /** The scope a run asks for (`USERS`). */
+  readonly scope: SyncScope;
+  /** The scope of its report rows (`USER`). */
+  readonly itemScope: SyncRunItemData['scope'];
+  /** The kind's rule is set (a kind with no rule does not run). */
+  hasRule(settings: SyncSettingsData): boolean;
+  /** The PBX side as it is now (I/O). */
+  loadCurrent(store: Store, pbxId: string): Promise<Current>;
+  /** PLAN (pure, src/domain): the diff between the directory and the PBX. */
+  plan(directory: DirectorySnapshot, current: Current, settings: SyncSettingsData, now: Date): SyncPlan<I>;
+  /** GUARD (pure, src/domain): the policies, plan → plan (deletion guard, capacity, limits). */
+  guard(plan: SyncPlan<I>, current: Current, settings: SyncSettingsData): SyncPlan<I>;
+  /**
+   * APPLY one batch of change items inside the caller's transaction (which also records
+   * their report rows). Returns the ids of the PBX objects it created, by directory object id.
+   */
+  applyBatch(tx: Store, at: BatchContext, batch: readonly I[]): Promise<ReadonlyMap<string, string>>;
+  /** The directory object an item is about (the key of `applyBatch`'s created ids). */
+  objectId(item: I): string;
+  /** REPORT: the item as a row of the run's report. */
+  itemRow(item: I, seq: number, state: SyncRunItemData['state'], createdId?: string): RunItemRow;
+}
+
+export const EMPTY_COUNTS: PlanSummary = {
+  create: 0,
+  update: 0,
+  associate: 0,
+  delete: 0,
+  release: 0,
+  skip: 0,
+  fail: 0,
+  held: 0,
+};
+
+/** SKIP and FAIL only report: they change nothing on the PBX. */
+export function reportsOnly(item: PlanItemLike): boolean {
+  return item.action === 'SKIP' || item.action === 'FAIL';
+}

@@ -1,0 +1,369 @@
+import type { DirectorySnapshot } from '../../domain/directory-delta.js';
+import { IntegrationStatus } from '../../domain/integration.js';
+import type { GroupSyncPlan, PlanItemLike, SyncPlan, UserSyncPlan } from '../../domain/sync-plan.types.js';
+import { appCredentials } from '../integration.js';
+import type { GraphRequestStats } from '../ports/directory.port.js';
+import { MicrosoftError } from '../ports/microsoft.port.js';
+import type { IntegrationData, Store } from '../ports/store.port.js';
+import type { SyncPhase, SyncRunData, SyncScope, SyncSettingsData } from '../ports/sync.port.js';
+import { queueRunWelcomeEmails } from '../welcome-email.js';
+import {
+  type DirectoryRead,
+  directorySnapshot,
+  persistDirectoryRead,
+  readDirectory,
+} from './directory-source.js';
+import { groupSyncKind } from './group-sync.kind.js';
+import { type BatchContext, EMPTY_COUNTS, reportsOnly, type SyncDeps, type SyncKind } from './sync-kind.js';
+import { userSyncKind } from './user-sync.kind.js';
+
+/**
+ * The run pipeline: READ the directory (full or delta) → for each kind in order, PLAN (pure)
+ * → GUARD (policies) → APPLY in batches → then PERSIST the snapshot and delta links →
+ * REPORT (counts, items, progress). A kind plugs in through `SyncKind`; the kinds run in
+ * this order because groups take their members from the extensions the users leave (G5).
+ */
+// biome-ignore lint/suspicious/noExplicitAny: the kinds differ in item and PBX-state types.
+const KINDS: readonly SyncKind<any, any>[] = [userSyncKind, groupSyncKind];
+
+/** How many plan items one transaction applies. */
+export const APPLY_BATCH = 2000;
+
+/** Errors worth another attempt of the whole run (the job is retried with backoff). */
+export function isRetryable(err: unknown): boolean {
+  return err instanceof MicrosoftError && (err.code === 'THROTTLED' || err.code === 'UNAVAILABLE');
+}
+
+/**
+ * APPLY one batch as one unit of work (call it inside `store.transactional`): the PBX's lock,
+ * the kind's changes and the batch's report rows from `firstSeq` on commit together or not
+ * at all, so a run resumed after a crash neither repeats nor misses an item.
+ */
+export async function applyBatch<I extends PlanItemLike>(
+  tx: Store,
+  kind: SyncKind<I, unknown>,
+  at: BatchContext,
+  batch: readonly I[],
+  firstSeq: number,
+): Promise<ReadonlyMap<string, string>> {
+  await tx.directory.lockPbx(at.pbxId);
+  const created = await kind.applyBatch(tx, at, batch);
+  await tx.sync.addItems(
+    at.runId,
+    batch.map((item, n) => kind.itemRow(item, firstSeq + n, 'APPLIED', created.get(kind.objectId(item)))),
+  );
+  return created;
+}
+
+/** A run stopped because its worker lost the job (its lock): the next attempt resumes it. */
+export class RunAbortedError extends Error {}
+
+/** The kinds a run may do, and why the others cannot run. */
+interface RunnableKinds {
+  integration: IntegrationData;
+  settings: SyncSettingsData;
+  kinds: ReadonlyArray<SyncKind<PlanItemLike, unknown>>;
+  notes: string[];
+}
+
+async function runnableKinds(
+  store: Store,
+  pbxId: string,
+  scopes: readonly SyncScope[],
+): Promise<RunnableKinds> {
+  const [integration, settings] = await Promise.all([
+    store.integrations.get(pbxId),
+    store.sync.getSettings(pbxId),
+  ]);
+  if (integration.status !== IntegrationStatus.CONNECTED) {
+    return {
+      integration,
+      settings,
+      kinds: [],
+      notes: [`The integration is ${integration.status}: nothing was synced.`],
+    };
+  }
+  const paused: Record<SyncScope, boolean> = {
+    USERS: integration.userSyncPaused,
+    GROUPS: integration.groupSyncPaused,
+  };
+  const label: Record<SyncScope, string> = { USERS: 'User', GROUPS: 'Group' };
+  const notes: string[] = [];
+  const kinds = KINDS.filter((kind) => {
+    if (!scopes.includes(kind.scope)) return false;
+    const why = paused[kind.scope]
+      ? `${label[kind.scope]} sync is paused.`
+      : !kind.hasRule(settings)
+        ? `${label[kind.scope]} sync has no rule yet.`
+        : null;
+    if (why) notes.push(why);
+    return why === null;
+  });
+  return { integration, settings, kinds, notes };
+}
+
+/**
+ * True when a run with empty delta rounds may skip planning: the last finished run of the PBX
+ * (covering these scopes) succeeded with no held delete, the PBX directory is as that run left
+ * it (same fingerprint: nothing created, edited or deleted by hand that could free a number or
+ * an email), and since it started neither the rules, nor the PBX settings (e.g. capacity), nor
+ * the integration (pause, resume, ...) changed. Then the plan would be the same as last time.
+ */
+async function nothingChangedSinceLastRun(
+  store: Store,
+  pbxId: string,
+  runId: string,
+  ctx: RunnableKinds,
+): Promise<boolean> {
+  const recent = await store.sync.pageRuns(pbxId, { first: 10 });
+  const last = recent.edges
+    .map((e) => e.node)
+    .find((r) => r.id !== runId && ['SUCCEEDED', 'FAILED', 'HELD'].includes(r.status));
+  if (last?.status !== 'SUCCEEDED' || !last.startedAt || !last.counts) return false;
+  if (!ctx.kinds.every((k) => last.scopes.includes(k.scope))) return false;
+  if (last.counts.users.held || last.counts.groups.held) return false;
+  // Failures stay as they were unless the PBX side changed (a number or an email freed, ...).
+  if (!last.pbxFingerprint || last.pbxFingerprint !== (await store.sync.directoryFingerprint(pbxId)))
+    return false;
+  const pbx = await store.tenants.findPbx(pbxId);
+  const since = last.startedAt.getTime();
+  const { settings, integration } = ctx;
+  return [settings.userRuleSavedAt, settings.groupRuleSavedAt, pbx?.updatedAt, integration.updatedAt].every(
+    (t) => !t || t.getTime() < since,
+  );
+}
+
+/** PLAN and GUARD of one kind against the PBX as it is now. */
+async function planKind<I extends PlanItemLike, C>(
+  deps: SyncDeps,
+  kind: SyncKind<I, C>,
+  pbxId: string,
+  directory: DirectorySnapshot,
+  settings: SyncSettingsData,
+): Promise<SyncPlan<I>> {
+  const current = await kind.loadCurrent(deps.store, pbxId);
+  return kind.guard(kind.plan(directory, current, settings, deps.now()), current, settings);
+}
+
+/** What `previewSync` shows: the read and each kind's plan (null: the kind does not run), nothing applied. */
+export interface SyncPreview {
+  notes: string[];
+  read: DirectoryRead | null;
+  users: UserSyncPlan | null;
+  groups: GroupSyncPlan | null;
+}
+
+/**
+ * Reads and plans without changing anything (previewSync). Every kind is planned against the
+ * PBX as it is now (a preview of groups does not see the extensions the user plan would create).
+ */
+export async function previewSync(
+  deps: SyncDeps,
+  pbxId: string,
+  scopes: readonly SyncScope[],
+): Promise<SyncPreview> {
+  const ctx = await runnableKinds(deps.store, pbxId, scopes);
+  if (!ctx.kinds.length) return { notes: ctx.notes, read: null, users: null, groups: null };
+  const app = appCredentials(ctx.integration, deps.secrets);
+  const read = await readDirectory(deps.reader, app, ctx.settings, deps.now());
+  const directory = await directorySnapshot(deps.store, pbxId, read, deps.now());
+  const planned = <I extends PlanItemLike, C>(kind: SyncKind<I, C>) =>
+    ctx.kinds.some((k) => k.scope === kind.scope)
+      ? planKind(deps, kind, pbxId, directory, ctx.settings)
+      : null;
+  return {
+    notes: [...ctx.notes, ...read.notes],
+    read,
+    users: await planned(userSyncKind),
+    groups: await planned(groupSyncKind),
+  };
+}
+
+/**
+ * Runs one sync through the pipeline. A run killed at any point and run again re-plans from
+ * what is there and reaches the same end state; a run whose `signal` aborts (its worker lost
+ * the job) stops at the next batch boundary and is resumed by the next attempt.
+ */
+export function runSync(
+  deps: SyncDeps,
+  pbxId: string,
+  runId: string,
+  opts: { finalAttempt?: boolean; signal?: AbortSignal } = {},
+): Promise<SyncRunData> {
+  // The run counts the Graph requests it makes, not those of other PBXs' runs in this process.
+  return deps.reader.tracked((requests) => new SyncRun(deps, pbxId, runId, opts, requests).run());
+}
+
+class SyncRun {
+  private current!: SyncRunData;
+  private requestsBefore = 0;
+  private done = 0;
+  private total = 0;
+  private seq = 0;
+
+  constructor(
+    private readonly deps: SyncDeps,
+    private readonly pbxId: string,
+    private readonly runId: string,
+    private readonly opts: { finalAttempt?: boolean; signal?: AbortSignal },
+    private readonly requests: () => GraphRequestStats,
+  ) {}
+
+  /** Records the phase (and the Graph requests so far, added to earlier attempts') and tells progress. */
+  private async phase(p: SyncPhase, patch: Partial<SyncRunData> = {}) {
+    this.current = await this.deps.store.sync.updateRun(this.runId, {
+      phase: p,
+      graphRequests: this.requestsBefore + this.requests().requests,
+      ...patch,
+    });
+    this.deps.progress?.(this.current);
+    return this.current;
+  }
+
+  private async finish(status: 'SUCCEEDED' | 'HELD', patch: Partial<SyncRunData>) {
+    return this.phase(status, { status, finishedAt: this.deps.now(), ...patch });
+  }
+
+  private checkpoint() {
+    if (this.opts.signal?.aborted) {
+      throw new RunAbortedError(
+        `The worker lost this run's job (${String(this.opts.signal.reason ?? 'lock lost')}): it stopped at a batch boundary and the next attempt resumes it.`,
+      );
+    }
+  }
+
+  async run(): Promise<SyncRunData> {
+    const { store } = this.deps;
+    const found = await store.sync.getRun(this.pbxId, this.runId);
+    if (!found) throw new Error(`No sync run ${this.runId} for PBX ${this.pbxId}`);
+    this.current = found;
+    if (found.status !== 'QUEUED' && found.status !== 'RUNNING') return found;
+    this.requestsBefore = found.graphRequests ?? 0;
+    // A run resumed after its worker died numbers its items after its first part.
+    this.seq = (await store.sync.maxSeq(this.runId)) + 1;
+    const resumed = this.seq > 0;
+    let appliedAny = false;
+    try {
+      await this.phase('READING_DIRECTORY', { status: 'RUNNING', startedAt: this.deps.now(), error: null });
+      const ctx = await runnableKinds(store, this.pbxId, found.scopes);
+      if (!ctx.kinds.length) {
+        return await this.finish('SUCCEEDED', {
+          counts: { users: EMPTY_COUNTS, groups: EMPTY_COUNTS },
+          message: ctx.notes.join(' '),
+        });
+      }
+      // READ
+      const app = appCredentials(ctx.integration, this.deps.secrets);
+      const read = await readDirectory(
+        this.deps.reader,
+        app,
+        ctx.settings,
+        this.deps.now(),
+        this.opts.signal,
+      );
+      this.checkpoint();
+      const messages = [...ctx.notes, ...read.notes];
+      // Both delta rounds came back empty and nothing else changed: nothing to plan, and the
+      // stored snapshot (100,000 rows at scale) need not even be loaded.
+      if (read.empty && (await nothingChangedSinceLastRun(store, this.pbxId, this.runId, ctx))) {
+        await store.transactional((tx) => persistDirectoryRead(tx, this.pbxId, read, null, ctx.settings));
+        return await this.finish('SUCCEEDED', {
+          mode: 'DELTA',
+          pbxFingerprint: await store.sync.directoryFingerprint(this.pbxId),
+          counts: { users: EMPTY_COUNTS, groups: EMPTY_COUNTS },
+          message: [
+            ...messages,
+            'Nothing changed in the directory, the rules or the PBX since the last run.',
+          ].join(' '),
+        });
+      }
+      const directory = await directorySnapshot(store, this.pbxId, read, this.deps.now());
+      await this.phase('PLANNING', { mode: read.mode });
+
+      // PLAN → GUARD → APPLY → REPORT, kind after kind.
+      let held = 0;
+      for (const kind of ctx.kinds) {
+        const plan = await planKind(this.deps, kind, this.pbxId, directory, ctx.settings);
+        appliedAny = (await this.apply(kind, plan)) || appliedAny;
+        held += plan.heldDeletes.length;
+      }
+
+      // PERSIST: only now that the plan is applied does the next run start from this read.
+      await store.transactional((tx) => persistDirectoryRead(tx, this.pbxId, read, directory, ctx.settings));
+      if (held) {
+        messages.push(
+          `The deletion guard held ${held} deletion(s): review them and call approveHeldDeletes to apply them.`,
+        );
+      }
+      await this.queueWelcomeEmails(resumed || appliedAny);
+      // REPORT
+      return await this.finish(held ? 'HELD' : 'SUCCEEDED', {
+        pbxFingerprint: await store.sync.directoryFingerprint(this.pbxId),
+        counts: await store.sync.itemCounts(this.runId),
+        message: messages.join(' ') || null,
+      });
+    } catch (err) {
+      // The batches committed before the failure created extensions: their emails go out too.
+      await this.queueWelcomeEmails(resumed || appliedAny);
+      const message = err instanceof MicrosoftError ? `${err.code}: ${err.message}` : (err as Error).message;
+      if (err instanceof RunAbortedError || (isRetryable(err) && !this.opts.finalAttempt)) {
+        await this.phase('QUEUED', { status: 'QUEUED', error: `Will retry: ${message}` });
+        throw err;
+      }
+      await this.phase('FAILED', {
+        status: 'FAILED',
+        finishedAt: this.deps.now(),
+        error: message.slice(0, 2000),
+      });
+      return this.current;
+    }
+  }
+
+  /**
+   * APPLY one kind's plan in batches of APPLY_BATCH, each in one transaction with its report
+   * rows; then REPORT its skips, failures and held deletes. True when it changed anything.
+   */
+  private async apply<I extends PlanItemLike>(
+    kind: SyncKind<I, unknown>,
+    plan: SyncPlan<I>,
+  ): Promise<boolean> {
+    const { store } = this.deps;
+    const changes = plan.items.filter((i) => !reportsOnly(i));
+    this.total += changes.length;
+    await this.phase('APPLYING', { done: this.done, total: this.total });
+    for (let i = 0; i < changes.length; i += APPLY_BATCH) {
+      this.checkpoint();
+      const batch = changes.slice(i, i + APPLY_BATCH);
+      const at = { pbxId: this.pbxId, runId: this.runId, now: this.deps.now() };
+      const first = this.seq;
+      await store.transactional((tx) => applyBatch(tx, kind, at, batch, first));
+      this.seq += batch.length;
+      this.done += batch.length;
+      await this.phase('APPLYING', { done: this.done, total: this.total });
+    }
+    await store.sync.addItems(this.runId, [
+      ...plan.items.filter(reportsOnly).map((item) => kind.itemRow(item, this.seq++, 'REPORTED')),
+      ...plan.heldDeletes.map((item) => kind.itemRow(item, this.seq++, 'HELD')),
+    ]);
+    return changes.length > 0;
+  }
+
+  /**
+   * U6: the welcome emails of the extensions this run created were recorded with them; queue
+   * all the run's still QUEUED ones now that they are committed (a run resumed after its
+   * worker died queues those of its first part too). A process that dies first leaves them
+   * to the sweep.
+   */
+  private async queueWelcomeEmails(due: boolean) {
+    const { welcomeEmailQueue: queue, store, log } = this.deps;
+    if (!due || !queue) return;
+    const { queued, error } = await queueRunWelcomeEmails({ store, queue }, this.pbxId, this.runId);
+    const fields = { pbxId: this.pbxId, runId: this.runId };
+    if (error)
+      log?.('warn', 'welcome emails could not be queued now; the sweep queues them later', {
+        ...fields,
+        err: error.message,
+      });
+    else if (queued) log?.('info', 'welcome emails queued', { ...fields, emails: queued });
+  }
+}
