@@ -1,4 +1,4 @@
-import type { ScheduleQueue } from '../src/app/schedule.js';
+import type { ScheduleQueue } from '../src/app/ports/schedule-queue.port.js';
 import { JOB_QUEUE, JobName, jobOptions } from './contracts.js';
 import type { JobQueues } from './queues.js';
 

@@ -1,6 +1,6 @@
+import type { MailSender } from '../../src/app/ports/mail.port.js';
 import type { Store } from '../../src/app/ports/store.port.js';
 import type { AppServices } from '../../src/app/services.js';
-import type { MailSender } from '../../src/app/welcome-email.js';
 import type { Logger } from '../../src/logger.js';
 import type { Processors } from '../worker.js';
 import {

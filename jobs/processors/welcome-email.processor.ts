@@ -1,4 +1,5 @@
-import { type MailSender, requeueWelcomeEmails, sendWelcomeEmail } from '../../src/app/welcome-email.js';
+import type { MailSender } from '../../src/app/ports/mail.port.js';
+import { requeueWelcomeEmails, sendWelcomeEmail } from '../../src/app/welcome-email.js';
 import { renderWelcomeEmail } from '../../src/mail/templates.js';
 import type { JobName } from '../contracts.js';
 import type { Processor } from '../worker.js';

@@ -4,6 +4,7 @@ import { AppError } from './errors.js';
 import { appCredentials } from './integration.js';
 import type { ChangeDebouncer, SubscriptionsClient } from './ports/change-notifications.port.js';
 import type { DirectoryReader } from './ports/directory.port.js';
+import type { AppLog } from './ports/log.port.js';
 import { MicrosoftError } from './ports/microsoft.port.js';
 import type { Store } from './ports/store.port.js';
 import type { SecretBox } from './secret-box.js';
@@ -27,7 +28,7 @@ export interface ChangeNotificationDeps extends SyncTriggerDeps {
   debouncer: ChangeDebouncer;
   reader: DirectoryReader;
   secrets: SecretBox;
-  log: (level: 'info' | 'warn', message: string, fields?: Record<string, unknown>) => void;
+  log: AppLog;
 }
 
 const hash = (s: string) => createHash('sha256').update(s, 'utf8').digest();

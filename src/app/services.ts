@@ -1,19 +1,22 @@
 import { type ChangeNotificationDeps, removeSubscriptions } from './change-notifications.js';
 import type { SyncDeps } from './directory-sync.js';
-import type { AuthStateStore, IntegrationDeps } from './integration.js';
+import type { IntegrationDeps } from './integration.js';
+import type { AuthStateStore } from './ports/auth-state.port.js';
 import type { ChangeDebouncer, SubscriptionsClient } from './ports/change-notifications.port.js';
 import type { DirectoryReader } from './ports/directory.port.js';
+import type { EventPublisher } from './ports/events.port.js';
 import type { JobAdmin } from './ports/jobs.port.js';
+import type { AppLog } from './ports/log.port.js';
 import type { MicrosoftDirectoryInfo, MicrosoftIdentity } from './ports/microsoft.port.js';
+import type { ScheduleQueue } from './ports/schedule-queue.port.js';
 import type { Store } from './ports/store.port.js';
 import type { SyncRunData } from './ports/sync.port.js';
 import type { SyncCoordinator } from './ports/sync-coordinator.port.js';
-import type { ScheduleDeps, ScheduleQueue } from './schedule.js';
+import type { SyncQueue } from './ports/sync-queue.port.js';
+import type { WelcomeEmailQueue } from './ports/welcome-email.port.js';
+import type { ScheduleDeps } from './schedule.js';
 import type { SecretBox } from './secret-box.js';
 import type { SyncRulesDeps } from './sync-rules.js';
-import type { SyncQueue } from './sync-trigger.js';
-import type { EventPublisher } from './topics.js';
-import type { WelcomeEmailQueue } from './welcome-email.js';
 
 /** The long-lived services the use cases need besides a unit of work (built once per process). */
 export interface AppServices {
@@ -31,7 +34,7 @@ export interface AppServices {
   debouncer: ChangeDebouncer;
   /** T1: the delayed scheduled-sync trigger of each PBX. */
   scheduleQueue: ScheduleQueue;
-  log: (level: 'info' | 'warn', message: string, fields?: Record<string, unknown>) => void;
+  log: AppLog;
   /** Follows a completed connect (subscribes to change notifications). */
   afterConnect?: (pbxId: string) => Promise<void>;
   /** Live progress of sync runs (subscriptions). */

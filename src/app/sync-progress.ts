@@ -1,6 +1,7 @@
+import type { EventPublisher } from './ports/events.port.js';
 import type { Store } from './ports/store.port.js';
 import type { SyncRunData } from './ports/sync.port.js';
-import { type EventPublisher, Topic } from './topics.js';
+import { Topic } from './topics.js';
 
 /** At most this many progress events per second per run; phase changes always go out. */
 export const PROGRESS_EVENTS_PER_SECOND = 4;

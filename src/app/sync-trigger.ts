@@ -2,11 +2,7 @@ import { randomUUID } from 'node:crypto';
 import type { Store } from './ports/store.port.js';
 import type { SyncRunData, SyncScope, SyncTrigger } from './ports/sync.port.js';
 import type { SyncCoordinator } from './ports/sync-coordinator.port.js';
-
-/** Starts sync runs (a BullMQ job per run; see jobs/). */
-export interface SyncQueue {
-  enqueue(run: SyncRunData): Promise<void>;
-}
+import type { SyncQueue } from './ports/sync-queue.port.js';
 
 export interface SyncTriggerDeps {
   store: Store;

@@ -17,7 +17,8 @@ import {
   resumeDashboardSession,
   startDashboardSession,
 } from '../app/jobs-admin.js';
-import type { DashboardSession, DashboardSessionStore, JobAdmin } from '../app/ports/jobs.port.js';
+import type { DashboardSession, DashboardSessionStore } from '../app/ports/dashboard-session.port.js';
+import type { JobAdmin } from '../app/ports/jobs.port.js';
 import type { Store } from '../app/ports/store.port.js';
 import { ApiRole } from '../domain/access.js';
 

@@ -6,7 +6,7 @@ import type {
   WelcomeEmailData,
   WelcomeEmailRepository,
   WelcomeEmailStatus,
-} from '../app/welcome-email.js';
+} from '../app/ports/welcome-email.port.js';
 import { uuidv7 } from './audit.repository.js';
 import { decodeCursor, encodeCursor } from './cursor.js';
 import { WelcomeEmailRow } from './entities/index.js';

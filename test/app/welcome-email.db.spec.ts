@@ -8,11 +8,11 @@ import { BullWelcomeEmailQueue, welcomeEmailJobId } from '../../jobs/welcome-ema
 import { applyUserBatch } from '../../src/app/directory-sync.js';
 import { createPbx } from '../../src/app/pbx.js';
 import type { Store } from '../../src/app/ports/store.port.js';
+import type { WelcomeEmailJob } from '../../src/app/ports/welcome-email.port.js';
 import {
   queueRunWelcomeEmails,
   requeueWelcomeEmails,
   WELCOME_EMAIL_REQUEUE_AFTER_MS,
-  type WelcomeEmailJob,
 } from '../../src/app/welcome-email.js';
 import type { UserPlanItem } from '../../src/domain/sync-plan.types.js';
 import { createRedis } from '../../src/redis.js';

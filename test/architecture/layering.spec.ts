@@ -39,6 +39,40 @@ describe('the import graph of src/, jobs/, bench/ and test/', () => {
   });
 });
 
+describe('ports in one place', () => {
+  const portNames = new Set(
+    files
+      .filter((f) => f.startsWith('src/app/ports/'))
+      .flatMap((f) =>
+        [...readFileSync(path.join(root, f), 'utf8').matchAll(/^export (?:interface|type|class) (\w+)/gm)].map(
+          (m) => m[1],
+        ),
+      ),
+  );
+
+  it('every port file is named *.port.ts', () => {
+    expect(files.filter((f) => f.startsWith('src/app/ports/') && !f.endsWith('.port.ts'))).toEqual([]);
+  });
+
+  it('every interface an adapter class implements is a port of src/app/ports (or a library type)', () => {
+    const outside = files
+      .filter((f) => !f.startsWith('src/app/') && !f.startsWith('src/sandbox/') && !f.startsWith('test/'))
+      .flatMap((file) => {
+        const source = readFileSync(path.join(root, file), 'utf8');
+        const fromPackages = new Set(
+          [...source.matchAll(/import\s+(?:type\s+)?\{([^}]*)\}\s+from\s+'[^.][^']*'/g)].flatMap((m) =>
+            m[1].split(',').map((n) => n.replace(/\btype\s+/, '').trim()),
+          ),
+        );
+        return [...source.matchAll(/\bclass\s+\w+(?:<[^>]*>)?\s+implements\s+([\w\s,<>]+?)\s*\{/g)]
+          .flatMap((m) => m[1].split(',').map((n) => n.trim().replace(/<.*$/, '')))
+          .filter((name) => !portNames.has(name) && !fromPackages.has(name))
+          .map((name) => `${file} implements ${name}`);
+      });
+    expect(outside).toEqual([]);
+  });
+});
+
 describe('src/domain is pure', () => {
   const domainFiles = files.filter((f) => f.startsWith('src/domain/'));
 
