@@ -17,7 +17,6 @@ import { SecretBox } from './app/secret-box.js';
 import type { AppServices } from './app/services.js';
 import { progressPublisher } from './app/sync-progress.js';
 import type { Config } from './config.js';
-import { createEventBus, type EventBus } from './events/pubsub.js';
 import { buildGatewaySchema } from './graphql/schema.js';
 import { registerDashboard } from './http/dashboard.js';
 import { registerGraphNotifications } from './http/graph-notifications.js';
@@ -30,12 +29,13 @@ import { GraphDirectoryReader } from './m365/directory.reader.js';
 import { MsalIdentity } from './m365/identity.adapter.js';
 import { GraphSubscriptionsClient } from './m365/subscriptions.adapter.js';
 import { createMailSender, describeSmtpUrl } from './mail/transport.js';
-import { createRedis, pingRedis, waitUntilReady } from './redis.js';
-import { RedisAuthStateStore } from './store/auth-state.redis.js';
-import { RedisDashboardSessionStore } from './store/dashboard-session.redis.js';
+import { RedisAuthStateStore } from './redis/auth-state.redis.js';
+import { createRedis, pingRedis, waitUntilReady } from './redis/connection.js';
+import { RedisDashboardSessionStore } from './redis/dashboard-session.redis.js';
+import { createEventBus, type EventBus } from './redis/pubsub.redis.js';
+import { RedisSyncCoordinator } from './redis/sync-coordinator.redis.js';
 import { type Orm, openDatabase, pingDatabase } from './store/orm.js';
 import { openStore } from './store/store.js';
-import { RedisSyncCoordinator } from './store/sync-coordinator.redis.js';
 
 export interface Gateway {
   config: Config;

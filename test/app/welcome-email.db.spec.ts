@@ -15,7 +15,7 @@ import {
   WELCOME_EMAIL_REQUEUE_AFTER_MS,
 } from '../../src/app/welcome-email.js';
 import type { UserPlanItem } from '../../src/domain/sync-plan.types.js';
-import { createRedis } from '../../src/redis.js';
+import { createRedis } from '../../src/redis/connection.js';
 import { type Orm, openDatabase } from '../../src/store/orm.js';
 import { openStore } from '../../src/store/store.js';
 import { describeEachDb, type TestDatabase } from '../support/db.js';

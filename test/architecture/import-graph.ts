@@ -275,6 +275,11 @@ export const LAYERING_RULES: readonly LayeringRule[] = [
     forbids: fileUnder('src/graphql/', 'src/http/'),
   },
   {
+    name: 'src/redis depends on no other adapter',
+    appliesTo: under('src/redis/'),
+    forbids: fileUnder('src/graphql/', 'src/http/', 'src/store/', 'src/m365/', 'src/mail/', 'jobs/'),
+  },
+  {
     name: 'jobs/ does not depend on src/graphql or src/http',
     appliesTo: under('jobs/'),
     forbids: fileUnder('src/graphql/', 'src/http/'),

@@ -44,9 +44,9 @@ describe('ports in one place', () => {
     files
       .filter((f) => f.startsWith('src/app/ports/'))
       .flatMap((f) =>
-        [...readFileSync(path.join(root, f), 'utf8').matchAll(/^export (?:interface|type|class) (\w+)/gm)].map(
-          (m) => m[1],
-        ),
+        [
+          ...readFileSync(path.join(root, f), 'utf8').matchAll(/^export (?:interface|type|class) (\w+)/gm),
+        ].map((m) => m[1]),
       ),
   );
 
@@ -105,6 +105,8 @@ describe('the layering checker', () => {
       edge('src/m365/directory.reader.ts', '../store/orm.js'),
       edge('src/store/store.ts', '../graphql/context.js'),
       edge('jobs/worker.ts', '../src/http/metrics.js'),
+      edge('src/redis/pubsub.redis.ts', '../store/orm.js'),
+      edge('src/redis/pubsub.redis.ts', './connection.js'),
       edge('jobs/worker.ts', '../src/app/services.js'),
       edge('src/gateway.ts', './sandbox/index.js'),
       edge('src/cli/demo.ts', '../sandbox/index.js'),
@@ -124,6 +126,7 @@ describe('the layering checker', () => {
       'src/m365/directory.reader.ts → src/sandbox/index.ts (only src/cli/demo.ts, bench/ and test/ use src/sandbox)',
       'src/m365/directory.reader.ts → src/sandbox/index.ts (src/m365 does not depend on src/store or src/sandbox)',
       'src/m365/directory.reader.ts → src/store/orm.ts (src/m365 does not depend on src/store or src/sandbox)',
+      'src/redis/pubsub.redis.ts → src/store/orm.ts (src/redis depends on no other adapter)',
       'src/store/store.ts → src/graphql/context.ts (src/store does not depend on src/graphql or src/http)',
     ]);
   });

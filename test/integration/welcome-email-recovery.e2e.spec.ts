@@ -6,7 +6,7 @@ import { BullWelcomeEmailQueue } from '../../jobs/welcome-email.queue.js';
 import { runDirectorySync } from '../../src/app/directory-sync.js';
 import { type AppServices, syncDeps } from '../../src/app/services.js';
 import type { Gateway } from '../../src/gateway.js';
-import { createRedis, waitUntilReady } from '../../src/redis.js';
+import { createRedis, waitUntilReady } from '../../src/redis/connection.js';
 import type { Sandbox } from '../../src/sandbox/index.js';
 import {
   SaveUserSyncRuleDocument,

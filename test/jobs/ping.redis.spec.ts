@@ -5,7 +5,7 @@ import { JobName, QueueName } from '../../jobs/contracts.js';
 import { buildProcessors } from '../../jobs/processors/index.js';
 import { JobQueues } from '../../jobs/queues.js';
 import { MissingProcessorError, startWorkers } from '../../jobs/worker.js';
-import { createRedis } from '../../src/redis.js';
+import { createRedis } from '../../src/redis/connection.js';
 import { uniquePrefix } from '../support/gateway.js';
 
 const logger = pino({ level: 'silent' });

@@ -3,7 +3,7 @@ import { createPubSub } from '@graphql-yoga/subscription';
 import type { Redis } from 'ioredis';
 import type { PubSub } from 'type-graphql';
 import type { Logger } from '../logger.js';
-import { createRedis } from '../redis.js';
+import { createRedis } from './connection.js';
 
 export interface EventBus {
   pubSub: PubSub;
