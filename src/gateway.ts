@@ -12,6 +12,7 @@ import { BullScheduleQueue } from '../jobs/scheduled-sync.queue.js';
 import { registerSchedulers } from '../jobs/schedulers.js';
 import { BullWelcomeEmailQueue } from '../jobs/welcome-email.queue.js';
 import { startWorkers, type Workers } from '../jobs/worker.js';
+import type { EventPublisher } from './app/ports/events.port.js';
 import type { Store } from './app/ports/store.port.js';
 import { SecretBox } from './app/secret-box.js';
 import type { AppServices } from './app/services.js';
@@ -79,6 +80,10 @@ export async function startGateway(config: Config, opts: { logger?: Logger } = {
     from: config.mail.from,
     maxConnections: QUEUE_CONCURRENCY[QueueName.Mail],
   });
+  const eventPublisher: EventPublisher = {
+    publish: (topic, payload) => events.pubSub.publish(topic, payload),
+    subscribe: (topic) => events.pubSub.subscribe(topic) as AsyncIterable<unknown>,
+  };
   const services: AppServices = {
     microsoft,
     reader: new GraphDirectoryReader(endpoints, microsoft),
@@ -97,10 +102,8 @@ export async function startGateway(config: Config, opts: { logger?: Logger } = {
       },
     },
     authStates: new RedisAuthStateStore(redis, config.redis.queuePrefix),
-    events: {
-      publish: (topic, payload) => events.pubSub.publish(topic, payload),
-      subscribe: (topic) => events.pubSub.subscribe(topic) as AsyncIterable<unknown>,
-    },
+    events: eventPublisher,
+    syncProgress: progressPublisher(eventPublisher),
     secrets: new SecretBox(config.secretKey.key),
     jobs: new BullJobAdmin(queues),
     now: () => new Date(),
@@ -111,7 +114,6 @@ export async function startGateway(config: Config, opts: { logger?: Logger } = {
       delayMs: config.mail.retryDelayMs,
     }),
   };
-  services.syncProgress = progressPublisher(services.events);
 
   let workers: Workers | undefined;
   if (runWorkers) {

@@ -15,6 +15,7 @@ import type { FieldProblem } from '../domain/tenant.js';
 import { AppError } from './errors.js';
 import type { AuthStateStore } from './ports/auth-state.port.js';
 import type { EventPublisher } from './ports/events.port.js';
+import type { AppLog } from './ports/log.port.js';
 import {
   type MicrosoftAppCredentials,
   type MicrosoftDirectoryInfo,
@@ -47,8 +48,9 @@ export interface IntegrationDeps {
   events: EventPublisher;
   secrets: SecretBox;
   now: () => Date;
+  log: AppLog;
   /** Removes what the integration holds at Microsoft (change subscriptions) before a disconnect. */
-  beforeDisconnect?: (pbxId: string) => Promise<void>;
+  beforeDisconnect: (pbxId: string) => Promise<void>;
 }
 
 export interface IntegrationView {

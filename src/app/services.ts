@@ -18,7 +18,11 @@ import type { ScheduleDeps } from './schedule.js';
 import type { SecretBox } from './secret-box.js';
 import type { SyncRulesDeps } from './sync-rules.js';
 
-/** The long-lived services the use cases need besides a unit of work (built once per process). */
+/**
+ * The long-lived services the use cases need besides a unit of work (built once per process,
+ * in one expression, by src/gateway.ts). Every member is required: a role with nothing to do
+ * in some setting gets an explicit no-op, never an absent member.
+ */
 export interface AppServices {
   microsoft: MicrosoftIdentity & MicrosoftDirectoryInfo;
   authStates: AuthStateStore;
@@ -35,12 +39,12 @@ export interface AppServices {
   /** T1: the delayed scheduled-sync trigger of each PBX. */
   scheduleQueue: ScheduleQueue;
   log: AppLog;
-  /** Follows a completed connect (subscribes to change notifications). */
-  afterConnect?: (pbxId: string) => Promise<void>;
+  /** Follows a completed connect (queues the change subscriptions and the schedule). */
+  afterConnect: (pbxId: string) => Promise<void>;
   /** Live progress of sync runs (subscriptions). */
-  syncProgress?: (run: SyncRunData) => void;
+  syncProgress: (run: SyncRunData) => void;
   /** The `mail` queue of welcome emails (U6): sync runs and the sweep queue jobs on it. */
-  welcomeEmailQueue?: WelcomeEmailQueue;
+  welcomeEmailQueue: WelcomeEmailQueue;
 }
 
 export function integrationDeps(services: AppServices, store: Store): IntegrationDeps {
@@ -52,6 +56,7 @@ export function integrationDeps(services: AppServices, store: Store): Integratio
     events: services.events,
     secrets: services.secrets,
     now: services.now,
+    log: services.log,
     beforeDisconnect: (pbxId) => removeSubscriptions(changeNotificationDeps(services, store), pbxId),
   };
 }

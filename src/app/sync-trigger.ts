@@ -10,7 +10,7 @@ export interface SyncTriggerDeps {
   coordinator: SyncCoordinator;
   now: () => Date;
   /** Live progress: a new run is announced as QUEUED. */
-  progress?: (run: SyncRunData) => void;
+  progress: (run: SyncRunData) => void;
 }
 
 /**
@@ -51,7 +51,7 @@ export async function requestSync(
         queuedAt: deps.now(),
       });
       await deps.syncQueue.enqueue(run);
-      deps.progress?.(run);
+      deps.progress(run);
       return { run, coalesced: false };
     } catch (err) {
       await deps.coordinator.releasePending(pbxId, runId);
