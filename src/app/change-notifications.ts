@@ -218,8 +218,13 @@ export async function receiveLifecycle(deps: ChangeNotificationDeps, body: unkno
     if (event === 'reauthorizationRequired') {
       try {
         await deps.subscriptions.reauthorize(app, record.id);
-      } catch {
+      } catch (err) {
         // Reauthorizing failed (e.g. the subscription is gone): renew or re-create it.
+        deps.log('warn', 'could not reauthorize a Graph subscription; renewing or re-creating it', {
+          pbxId: record.pbxId,
+          subscriptionId: record.id,
+          err: err instanceof Error ? err.message : String(err),
+        });
         await deps.store.subscriptions.save({ ...record, expiresAt: new Date(0) });
         await ensureSubscriptions(deps, record.pbxId);
       }

@@ -33,6 +33,8 @@ export function createEventBus(redisUrl: string, prefix: string, logger: Logger)
   return {
     pubSub,
     async close() {
+      // Shutdown, best effort: QUIT fails when the connection is down already (its errors are
+      // logged by createRedis), and disconnect() below closes the socket either way.
       await Promise.all([publishClient.quit().catch(() => {}), subscribeClient.quit().catch(() => {})]);
       publishClient.disconnect();
       subscribeClient.disconnect();
