@@ -68,7 +68,9 @@ export async function startGateway(config: Config, opts: { logger?: Logger } = {
   const queues = new JobQueues(redis, config.redis.queuePrefix);
   const metrics = new Metrics(() => queues.counts());
   const events: EventBus = createEventBus(config.redis.url, config.redis.queuePrefix, logger);
-  const store = () => openStore(orm);
+  // The one clock of the process: use cases, processors and the store all read it.
+  const now = () => new Date();
+  const store = () => openStore(orm, now);
   const endpoints = {
     authorityHost: config.microsoft.authorityHost,
     graphBaseUrl: config.microsoft.graphBaseUrl,
@@ -103,10 +105,10 @@ export async function startGateway(config: Config, opts: { logger?: Logger } = {
     },
     authStates: new RedisAuthStateStore(redis, config.redis.queuePrefix),
     events: eventPublisher,
-    syncProgress: progressPublisher(eventPublisher),
+    syncProgress: progressPublisher(eventPublisher, now),
     secrets: new SecretBox(config.secretKey.key),
     jobs: new BullJobAdmin(queues),
-    now: () => new Date(),
+    now,
     // U6: one `welcome-email` job per email (ids only), queued by sync runs after they commit
     // and by the sweep of emails left QUEUED; never fails the sync run.
     welcomeEmailQueue: new BullWelcomeEmailQueue(queues, {

@@ -74,7 +74,7 @@ describeEachDb('U6 welcome emails: recorded with their extensions, swept when ne
   beforeAll(async () => {
     db = await leg.create();
     orm = await openDatabase(db.config);
-    store = openStore(orm);
+    store = openStore(orm, () => new Date());
     pbxId = (await createPbx(store, { name: 'U6 PBX', extensionCapacity: 1000 })).id;
   });
   afterAll(async () => {
