@@ -122,8 +122,9 @@ async function timed(label: string, fn: () => Promise<void> | void): Promise<num
 async function run(db: BenchDatabase, n: number) {
   console.log(`${db.kind} (${db.where}), ${n.toLocaleString('en-US')} rows:`);
   const orm = await openDatabase(db.config);
+  const clock = () => new Date();
   try {
-    const store = openStore(orm);
+    const store = openStore(orm, clock);
     const pbx = await createPbx(store, { name: 'insert bench', extensionCapacity: 1_000_000 });
     const list = items(n);
     const users = snapshotUsers(list);
@@ -135,11 +136,11 @@ async function run(db: BenchDatabase, n: number) {
     await timed('extensions: applyUserItems (MikroORM insertMany), 2,000 per transaction', async () => {
       for (let i = 0; i < list.length; i += BATCH) {
         const batch = list.slice(i, i + BATCH);
-        await openStore(orm).transactional((tx) => tx.applier.applyUserItems(pbx.id, batch));
+        await openStore(orm, clock).transactional((tx) => tx.applier.applyUserItems(pbx.id, batch));
       }
     });
     await timed('snapshot: replaceSnapshot (MikroORM insertMany, JSON per row)', async () => {
-      await openStore(orm).transactional((tx) => tx.sync.replaceSnapshot(pbx.id, 'USER', users));
+      await openStore(orm, clock).transactional((tx) => tx.sync.replaceSnapshot(pbx.id, 'USER', users));
     });
     await wipe();
 

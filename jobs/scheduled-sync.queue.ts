@@ -1,4 +1,4 @@
-import type { ScheduleQueue } from '../src/app/schedule.js';
+import type { ScheduleQueue } from '../src/app/ports/schedule-queue.port.js';
 import { JOB_QUEUE, JobName, jobOptions } from './contracts.js';
 import type { JobQueues } from './queues.js';
 
@@ -32,7 +32,9 @@ export class BullScheduleQueue implements ScheduleQueue {
 
   async cancel(pbxId: string, at: Date) {
     const job = await this.queue.getJob(scheduledSyncJobId(pbxId, at));
-    // Only a trigger still waiting; one running or done is left alone.
+    // Only a trigger still waiting; one running or done is left alone. A removal that fails
+    // (the job started meanwhile) needs no log line: a leftover trigger does nothing when it
+    // runs, as it is no occurrence of the schedule in force (runScheduledSync: STALE).
     if (job && (await job.isDelayed())) await job.remove().catch(() => undefined);
   }
 }

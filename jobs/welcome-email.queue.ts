@@ -1,4 +1,4 @@
-import type { WelcomeEmailJob, WelcomeEmailQueue } from '../src/app/welcome-email.js';
+import type { WelcomeEmailJob, WelcomeEmailQueue } from '../src/app/ports/welcome-email.port.js';
 import { JOB_QUEUE, JobName, jobOptions } from './contracts.js';
 import type { JobQueues } from './queues.js';
 

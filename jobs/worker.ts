@@ -1,6 +1,6 @@
 import { type Job, Worker } from 'bullmq';
 import type { Logger } from '../src/logger.js';
-import { createRedis } from '../src/redis.js';
+import { createRedis } from '../src/redis/connection.js';
 import {
   JOB_QUEUE,
   JobName,

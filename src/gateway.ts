@@ -12,12 +12,12 @@ import { BullScheduleQueue } from '../jobs/scheduled-sync.queue.js';
 import { registerSchedulers } from '../jobs/schedulers.js';
 import { BullWelcomeEmailQueue } from '../jobs/welcome-email.queue.js';
 import { startWorkers, type Workers } from '../jobs/worker.js';
+import type { EventPublisher } from './app/ports/events.port.js';
 import type { Store } from './app/ports/store.port.js';
 import { SecretBox } from './app/secret-box.js';
 import type { AppServices } from './app/services.js';
 import { progressPublisher } from './app/sync-progress.js';
 import type { Config } from './config.js';
-import { createEventBus, type EventBus } from './events/pubsub.js';
 import { buildGatewaySchema } from './graphql/schema.js';
 import { registerDashboard } from './http/dashboard.js';
 import { registerGraphNotifications } from './http/graph-notifications.js';
@@ -30,12 +30,13 @@ import { GraphDirectoryReader } from './m365/directory.reader.js';
 import { MsalIdentity } from './m365/identity.adapter.js';
 import { GraphSubscriptionsClient } from './m365/subscriptions.adapter.js';
 import { createMailSender, describeSmtpUrl } from './mail/transport.js';
-import { createRedis, pingRedis, waitUntilReady } from './redis.js';
-import { RedisAuthStateStore } from './store/auth-state.redis.js';
-import { RedisDashboardSessionStore } from './store/dashboard-session.redis.js';
+import { RedisAuthStateStore } from './redis/auth-state.redis.js';
+import { createRedis, pingRedis, waitUntilReady } from './redis/connection.js';
+import { RedisDashboardSessionStore } from './redis/dashboard-session.redis.js';
+import { createEventBus, type EventBus } from './redis/pubsub.redis.js';
+import { RedisSyncCoordinator } from './redis/sync-coordinator.redis.js';
 import { type Orm, openDatabase, pingDatabase } from './store/orm.js';
 import { openStore } from './store/store.js';
-import { RedisSyncCoordinator } from './store/sync-coordinator.redis.js';
 
 export interface Gateway {
   config: Config;
@@ -67,7 +68,9 @@ export async function startGateway(config: Config, opts: { logger?: Logger } = {
   const queues = new JobQueues(redis, config.redis.queuePrefix);
   const metrics = new Metrics(() => queues.counts());
   const events: EventBus = createEventBus(config.redis.url, config.redis.queuePrefix, logger);
-  const store = () => openStore(orm);
+  // The one clock of the process: use cases, processors and the store all read it.
+  const now = () => new Date();
+  const store = () => openStore(orm, now);
   const endpoints = {
     authorityHost: config.microsoft.authorityHost,
     graphBaseUrl: config.microsoft.graphBaseUrl,
@@ -79,6 +82,10 @@ export async function startGateway(config: Config, opts: { logger?: Logger } = {
     from: config.mail.from,
     maxConnections: QUEUE_CONCURRENCY[QueueName.Mail],
   });
+  const eventPublisher: EventPublisher = {
+    publish: (topic, payload) => events.pubSub.publish(topic, payload),
+    subscribe: (topic) => events.pubSub.subscribe(topic) as AsyncIterable<unknown>,
+  };
   const services: AppServices = {
     microsoft,
     reader: new GraphDirectoryReader(endpoints, microsoft),
@@ -97,13 +104,11 @@ export async function startGateway(config: Config, opts: { logger?: Logger } = {
       },
     },
     authStates: new RedisAuthStateStore(redis, config.redis.queuePrefix),
-    events: {
-      publish: (topic, payload) => events.pubSub.publish(topic, payload),
-      subscribe: (topic) => events.pubSub.subscribe(topic) as AsyncIterable<unknown>,
-    },
+    events: eventPublisher,
+    syncProgress: progressPublisher(eventPublisher, now),
     secrets: new SecretBox(config.secretKey.key),
     jobs: new BullJobAdmin(queues),
-    now: () => new Date(),
+    now,
     // U6: one `welcome-email` job per email (ids only), queued by sync runs after they commit
     // and by the sweep of emails left QUEUED; never fails the sync run.
     welcomeEmailQueue: new BullWelcomeEmailQueue(queues, {
@@ -111,7 +116,6 @@ export async function startGateway(config: Config, opts: { logger?: Logger } = {
       delayMs: config.mail.retryDelayMs,
     }),
   };
-  services.syncProgress = progressPublisher(services.events);
 
   let workers: Workers | undefined;
   if (runWorkers) {

@@ -147,7 +147,7 @@ export function instrumentGateway(gateway: Gateway, timeline: Timeline): void {
   const publish = services.syncProgress;
   services.syncProgress = (run) => {
     timeline.progress(run);
-    publish?.(run);
+    publish(run);
   };
 
   const reader = services.reader;

@@ -4,16 +4,11 @@ import type { JobName } from '../contracts.js';
 import type { Processor } from '../worker.js';
 import type { ProcessorDeps } from './index.js';
 
-const needServices = (deps: ProcessorDeps) => {
-  if (!deps.services) throw new Error('change notifications need the app services');
-  return deps.services;
-};
-
 /** T2: the debounce window of a PBX ended. */
 export const flushChangesProcessor =
   (deps: ProcessorDeps): Processor<typeof JobName.FlushChanges> =>
   async ({ pbxId }) => ({
-    synced: await flushChanges(changeNotificationDeps(needServices(deps), deps.openStore()), pbxId),
+    synced: await flushChanges(changeNotificationDeps(deps.services, deps.openStore()), pbxId),
   });
 
 /** T2: create, renew or re-create the Graph subscriptions of one PBX, or of every connected one. */
@@ -23,7 +18,7 @@ export const maintainSubscriptionsProcessor =
     const store = deps.openStore();
     const ids = pbxId ? [pbxId] : (await store.tenants.listPbxs()).map((p) => p.id);
     for (const id of ids)
-      await ensureSubscriptions(changeNotificationDeps(needServices(deps), deps.openStore()), id);
+      await ensureSubscriptions(changeNotificationDeps(deps.services, deps.openStore()), id);
     return { pbxs: ids.length };
   };
 
@@ -34,7 +29,7 @@ export const pollChangesProcessor =
     const ids = (await deps.openStore().tenants.listPbxs()).map((p) => p.id);
     let changed = 0;
     for (const id of ids) {
-      if (await pollChanges(changeNotificationDeps(needServices(deps), deps.openStore()), id)) changed++;
+      if (await pollChanges(changeNotificationDeps(deps.services, deps.openStore()), id)) changed++;
     }
     return { polled: ids.length, changed };
   };

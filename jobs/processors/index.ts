@@ -1,6 +1,6 @@
+import type { MailSender } from '../../src/app/ports/mail.port.js';
 import type { Store } from '../../src/app/ports/store.port.js';
 import type { AppServices } from '../../src/app/services.js';
-import type { MailSender } from '../../src/app/welcome-email.js';
 import type { Logger } from '../../src/logger.js';
 import type { Processors } from '../worker.js';
 import {
@@ -14,14 +14,14 @@ import { ensureSchedulesProcessor, scheduledSyncProcessor } from './scheduled-sy
 import { syncDirectoryProcessor } from './sync-directory.processor.js';
 import { requeueWelcomeEmailsProcessor, welcomeEmailProcessor } from './welcome-email.processor.js';
 
-/** What processors need: a fresh unit of work per job, and the clock. */
+/** What processors need: a fresh unit of work per job, the clock, the app services, mail and a logger. */
 export interface ProcessorDeps {
   openStore: () => Store;
   now: () => Date;
-  services?: AppServices;
-  /** Sends welcome emails (U6); without it they are recorded as not sent. */
-  mailer?: MailSender;
-  logger?: Logger;
+  services: AppServices;
+  /** Sends welcome emails (U6); without SMTP settings, one that is not `configured` (emails are recorded as not sent). */
+  mailer: MailSender;
+  logger: Logger;
 }
 
 /** Every processor, by job name. */

@@ -4,11 +4,6 @@ import type { JobName } from '../contracts.js';
 import type { Processor } from '../worker.js';
 import type { ProcessorDeps } from './index.js';
 
-const needServices = (deps: ProcessorDeps) => {
-  if (!deps.services) throw new Error('scheduled syncs need the app services');
-  return deps.services;
-};
-
 /**
  * T1: a PBX's scheduled trigger is due: a run with trigger SCHEDULE (skipped quietly when the
  * integration is not connected), and the following occurrence queued.
@@ -16,13 +11,9 @@ const needServices = (deps: ProcessorDeps) => {
 export const scheduledSyncProcessor =
   (deps: ProcessorDeps): Processor<typeof JobName.ScheduledSync> =>
   async ({ pbxId, at }) => {
-    const result = await runScheduledSync(
-      scheduleDeps(needServices(deps), deps.openStore()),
-      pbxId,
-      new Date(at),
-    );
+    const result = await runScheduledSync(scheduleDeps(deps.services, deps.openStore()), pbxId, new Date(at));
     if (result.outcome === 'QUEUED' || result.outcome === 'COALESCED') {
-      deps.logger?.info({ pbxId, outcome: result.outcome, runId: result.runId }, 'scheduled sync');
+      deps.logger.info({ pbxId, outcome: result.outcome, runId: result.runId }, 'scheduled sync');
     }
     return { outcome: result.outcome, runId: result.runId, next: result.next?.toISOString() ?? null };
   };
@@ -36,10 +27,10 @@ export const ensureSchedulesProcessor =
     for (const id of ids) {
       // One PBX that cannot be scheduled (e.g. Redis hiccup) does not keep the others from it.
       try {
-        await ensureSchedule(scheduleDeps(needServices(deps), deps.openStore()), id);
+        await ensureSchedule(scheduleDeps(deps.services, deps.openStore()), id);
       } catch (err) {
         failed++;
-        deps.logger?.warn(
+        deps.logger.warn(
           { pbxId: id, err: (err as Error).message },
           'could not queue the next scheduled sync',
         );

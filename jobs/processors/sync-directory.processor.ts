@@ -21,8 +21,7 @@ export const SYNC_LOCK_RETRY_MS = 1_000;
 export const syncDirectoryProcessor =
   (deps: ProcessorDeps): Processor<typeof JobName.SyncDirectory> =>
   async (payload, job, token, signal) => {
-    const services = deps.services;
-    if (!services) throw new Error('sync-directory needs the app services');
+    const { services } = deps;
     const { pbxId, runId } = payload;
     const holder = `${runId}:${token ?? job.id}`;
     if (!(await services.coordinator.acquireLock(pbxId, holder, SYNC_LOCK_TTL_MS))) {

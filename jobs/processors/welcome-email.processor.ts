@@ -1,14 +1,8 @@
-import { type MailSender, requeueWelcomeEmails, sendWelcomeEmail } from '../../src/app/welcome-email.js';
+import { requeueWelcomeEmails, sendWelcomeEmail } from '../../src/app/welcome-email.js';
 import { renderWelcomeEmail } from '../../src/mail/templates.js';
 import type { JobName } from '../contracts.js';
 import type { Processor } from '../worker.js';
 import type { ProcessorDeps } from './index.js';
-
-/** Without SMTP settings: every email is recorded as not sent (the use case says why). */
-const NO_MAILER: MailSender = {
-  configured: false,
-  send: () => Promise.reject(new Error('SMTP_URL is not set')),
-};
 
 /**
  * U6: one attempt at one welcome email. A transient failure with attempts left fails the
@@ -22,7 +16,7 @@ export const welcomeEmailProcessor =
     const result = await sendWelcomeEmail(
       {
         store: deps.openStore(),
-        mailer: deps.mailer ?? NO_MAILER,
+        mailer: deps.mailer,
         render: renderWelcomeEmail,
         now: deps.now,
       },
@@ -37,17 +31,17 @@ export const welcomeEmailProcessor =
     };
     switch (result.outcome) {
       case 'RETRY':
-        deps.logger?.info({ ...ids, err: result.error }, 'welcome email not sent yet; it is retried');
+        deps.logger.info({ ...ids, err: result.error }, 'welcome email not sent yet; it is retried');
         // The job's failure reason is kept in Redis: the SMTP answer (it may name the address)
         // stays in the database (welcome_email.lastError); the job says only what kind of failure.
         throw new Error(
           `Welcome email not sent (${result.responseCode ? `SMTP ${result.responseCode}` : 'no SMTP answer'}); retried. The reason is on the welcome email.`,
         );
       case 'FAILED':
-        deps.logger?.warn({ ...ids, err: result.error }, 'welcome email could not be sent');
+        deps.logger.warn({ ...ids, err: result.error }, 'welcome email could not be sent');
         return { status: 'FAILED' };
       case 'SENT':
-        deps.logger?.info({ ...ids, messageId: result.messageId }, 'welcome email sent');
+        deps.logger.info({ ...ids, messageId: result.messageId }, 'welcome email sent');
         return { status: 'SENT' };
       default:
         return { status: 'SKIPPED' };
@@ -62,9 +56,11 @@ export const welcomeEmailProcessor =
 export const requeueWelcomeEmailsProcessor =
   (deps: ProcessorDeps): Processor<typeof JobName.RequeueWelcomeEmails> =>
   async () => {
-    const queue = deps.services?.welcomeEmailQueue;
-    if (!queue) throw new Error('requeue-welcome-emails needs the mail queue');
-    const result = await requeueWelcomeEmails({ store: deps.openStore(), queue, now: deps.now });
-    if (result.requeued) deps.logger?.info(result, 'welcome emails still QUEUED were queued again');
+    const result = await requeueWelcomeEmails({
+      store: deps.openStore(),
+      queue: deps.services.welcomeEmailQueue,
+      now: deps.now,
+    });
+    if (result.requeued) deps.logger.info(result, 'welcome emails still QUEUED were queued again');
     return result;
   };

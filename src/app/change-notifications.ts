@@ -4,6 +4,7 @@ import { AppError } from './errors.js';
 import { appCredentials } from './integration.js';
 import type { ChangeDebouncer, SubscriptionsClient } from './ports/change-notifications.port.js';
 import type { DirectoryReader } from './ports/directory.port.js';
+import type { AppLog } from './ports/log.port.js';
 import { MicrosoftError } from './ports/microsoft.port.js';
 import type { Store } from './ports/store.port.js';
 import type { SecretBox } from './secret-box.js';
@@ -27,7 +28,7 @@ export interface ChangeNotificationDeps extends SyncTriggerDeps {
   debouncer: ChangeDebouncer;
   reader: DirectoryReader;
   secrets: SecretBox;
-  log: (level: 'info' | 'warn', message: string, fields?: Record<string, unknown>) => void;
+  log: AppLog;
 }
 
 const hash = (s: string) => createHash('sha256').update(s, 'utf8').digest();
@@ -217,8 +218,13 @@ export async function receiveLifecycle(deps: ChangeNotificationDeps, body: unkno
     if (event === 'reauthorizationRequired') {
       try {
         await deps.subscriptions.reauthorize(app, record.id);
-      } catch {
+      } catch (err) {
         // Reauthorizing failed (e.g. the subscription is gone): renew or re-create it.
+        deps.log('warn', 'could not reauthorize a Graph subscription; renewing or re-creating it', {
+          pbxId: record.pbxId,
+          subscriptionId: record.id,
+          err: err instanceof Error ? err.message : String(err),
+        });
         await deps.store.subscriptions.save({ ...record, expiresAt: new Date(0) });
         await ensureSubscriptions(deps, record.pbxId);
       }

@@ -131,8 +131,14 @@ export async function disconnectIntegration(
 ) {
   const current = await deps.store.integrations.get(caller.pbxId);
   assertAllowed(current, 'DISCONNECT');
-  // Best effort, before the credentials are erased: Graph stops notifying us.
-  await deps.beforeDisconnect?.(caller.pbxId).catch(() => {});
+  // Best effort, before the credentials are erased: Graph stops notifying us (a subscription
+  // left at Graph expires by itself). The disconnect goes on, with a log line saying why not.
+  await deps.beforeDisconnect(caller.pbxId).catch((err: unknown) =>
+    deps.log('warn', 'could not remove the change subscriptions before disconnecting', {
+      pbxId: caller.pbxId,
+      err: err instanceof Error ? err.message : String(err),
+    }),
+  );
   return step(
     deps,
     caller,

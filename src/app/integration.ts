@@ -13,6 +13,9 @@ import {
 } from '../domain/integration.js';
 import type { FieldProblem } from '../domain/tenant.js';
 import { AppError } from './errors.js';
+import type { AuthStateStore } from './ports/auth-state.port.js';
+import type { EventPublisher } from './ports/events.port.js';
+import type { AppLog } from './ports/log.port.js';
 import {
   type MicrosoftAppCredentials,
   type MicrosoftDirectoryInfo,
@@ -22,7 +25,7 @@ import {
 } from './ports/microsoft.port.js';
 import type { IntegrationData, Store } from './ports/store.port.js';
 import type { SecretBox } from './secret-box.js';
-import { type EventPublisher, Topic } from './topics.js';
+import { Topic } from './topics.js';
 
 /** Delegated permissions the admin consents to for the organisation (L2), plus offline access. */
 export const DELEGATED_SCOPES = [
@@ -37,21 +40,6 @@ export const DELEGATED_SCOPES = [
 /** How long a connect attempt waits for the admin to come back from Microsoft. */
 export const AUTH_STATE_TTL_SECONDS = 10 * 60;
 
-export interface PendingAuthorization {
-  pbxId: string;
-  codeVerifier: string;
-  redirectUri: string;
-  /** Which attempt this is: a later connect makes an older callback invalid. */
-  attempt: string;
-}
-
-/** Short-lived, single-use `state` values of the connect flow (Redis). */
-export interface AuthStateStore {
-  put(state: string, value: PendingAuthorization, ttlSeconds: number): Promise<void>;
-  /** Returns the value and forgets it (a second take of the same state gets null). */
-  take(state: string): Promise<PendingAuthorization | null>;
-}
-
 export interface IntegrationDeps {
   store: Store;
   identity: MicrosoftIdentity;
@@ -60,8 +48,9 @@ export interface IntegrationDeps {
   events: EventPublisher;
   secrets: SecretBox;
   now: () => Date;
+  log: AppLog;
   /** Removes what the integration holds at Microsoft (change subscriptions) before a disconnect. */
-  beforeDisconnect?: (pbxId: string) => Promise<void>;
+  beforeDisconnect: (pbxId: string) => Promise<void>;
 }
 
 export interface IntegrationView {

@@ -2,13 +2,8 @@ import { randomBytes } from 'node:crypto';
 import { ApiRole, type Caller } from '../domain/access.js';
 import { authenticate, hashApiKey } from './access.js';
 import { AppError } from './errors.js';
-import type {
-  DashboardSession,
-  DashboardSessionStore,
-  JobAdmin,
-  JobInfo,
-  QueueSummary,
-} from './ports/jobs.port.js';
+import type { DashboardSession, DashboardSessionStore } from './ports/dashboard-session.port.js';
+import type { JobAdmin, JobInfo, QueueSummary } from './ports/jobs.port.js';
 import type { Store } from './ports/store.port.js';
 
 /**

@@ -12,6 +12,7 @@ import {
 import type { PbxRecord, PbxSettings } from '../domain/tenant.js';
 import { AppError } from './errors.js';
 import { updatePbx } from './pbx.js';
+import type { ScheduleQueue } from './ports/schedule-queue.port.js';
 import { requestSync, type SyncTriggerDeps } from './sync-trigger.js';
 
 /**
@@ -29,14 +30,6 @@ import { requestSync, type SyncTriggerDeps } from './sync-trigger.js';
  * day has no run. `nextOccurrence` (src/domain/schedule.ts) implements the rule and is
  * tested against every such case.
  */
-
-/** The queue of scheduled triggers (jobs/scheduled-sync.queue.ts). */
-export interface ScheduleQueue {
-  /** Queues the PBX's trigger due at `at`, unless it is queued already (or has run): idempotent. */
-  ensure(pbxId: string, at: Date): Promise<void>;
-  /** Removes the PBX's trigger due at `at` if it is still waiting. */
-  cancel(pbxId: string, at: Date): Promise<void>;
-}
 
 export interface ScheduleDeps extends SyncTriggerDeps {
   scheduleQueue: ScheduleQueue;

@@ -1,21 +1,28 @@
 import { type ChangeNotificationDeps, removeSubscriptions } from './change-notifications.js';
-import type { AuthStateStore, IntegrationDeps } from './integration.js';
+import type { IntegrationDeps } from './integration.js';
+import type { AuthStateStore } from './ports/auth-state.port.js';
 import type { ChangeDebouncer, SubscriptionsClient } from './ports/change-notifications.port.js';
 import type { DirectoryReader } from './ports/directory.port.js';
+import type { EventPublisher } from './ports/events.port.js';
 import type { JobAdmin } from './ports/jobs.port.js';
+import type { AppLog } from './ports/log.port.js';
 import type { MicrosoftDirectoryInfo, MicrosoftIdentity } from './ports/microsoft.port.js';
+import type { ScheduleQueue } from './ports/schedule-queue.port.js';
 import type { Store } from './ports/store.port.js';
 import type { SyncRunData } from './ports/sync.port.js';
 import type { SyncCoordinator } from './ports/sync-coordinator.port.js';
-import type { ScheduleDeps, ScheduleQueue } from './schedule.js';
+import type { SyncQueue } from './ports/sync-queue.port.js';
+import type { WelcomeEmailQueue } from './ports/welcome-email.port.js';
+import type { ScheduleDeps } from './schedule.js';
 import type { SecretBox } from './secret-box.js';
 import type { SyncDeps } from './sync/sync-kind.js';
 import type { SyncRulesDeps } from './sync-rules.js';
-import type { SyncQueue } from './sync-trigger.js';
-import type { EventPublisher } from './topics.js';
-import type { WelcomeEmailQueue } from './welcome-email.js';
 
-/** The long-lived services the use cases need besides a unit of work (built once per process). */
+/**
+ * The long-lived services the use cases need besides a unit of work (built once per process,
+ * in one expression, by src/gateway.ts). Every member is required: a role with nothing to do
+ * in some setting gets an explicit no-op, never an absent member.
+ */
 export interface AppServices {
   microsoft: MicrosoftIdentity & MicrosoftDirectoryInfo;
   authStates: AuthStateStore;
@@ -31,13 +38,13 @@ export interface AppServices {
   debouncer: ChangeDebouncer;
   /** T1: the delayed scheduled-sync trigger of each PBX. */
   scheduleQueue: ScheduleQueue;
-  log: (level: 'info' | 'warn', message: string, fields?: Record<string, unknown>) => void;
-  /** Follows a completed connect (subscribes to change notifications). */
-  afterConnect?: (pbxId: string) => Promise<void>;
+  log: AppLog;
+  /** Follows a completed connect (queues the change subscriptions and the schedule). */
+  afterConnect: (pbxId: string) => Promise<void>;
   /** Live progress of sync runs (subscriptions). */
-  syncProgress?: (run: SyncRunData) => void;
+  syncProgress: (run: SyncRunData) => void;
   /** The `mail` queue of welcome emails (U6): sync runs and the sweep queue jobs on it. */
-  welcomeEmailQueue?: WelcomeEmailQueue;
+  welcomeEmailQueue: WelcomeEmailQueue;
 }
 
 export function integrationDeps(services: AppServices, store: Store): IntegrationDeps {
@@ -49,6 +56,7 @@ export function integrationDeps(services: AppServices, store: Store): Integratio
     events: services.events,
     secrets: services.secrets,
     now: services.now,
+    log: services.log,
     beforeDisconnect: (pbxId) => removeSubscriptions(changeNotificationDeps(services, store), pbxId),
   };
 }

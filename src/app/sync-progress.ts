@@ -1,6 +1,7 @@
+import type { EventPublisher } from './ports/events.port.js';
 import type { Store } from './ports/store.port.js';
 import type { SyncRunData } from './ports/sync.port.js';
-import { type EventPublisher, Topic } from './topics.js';
+import { Topic } from './topics.js';
 
 /** At most this many progress events per second per run; phase changes always go out. */
 export const PROGRESS_EVENTS_PER_SECOND = 4;
@@ -11,12 +12,12 @@ const FINAL = new Set(['SUCCEEDED', 'FAILED', 'HELD']);
  * Publishes run snapshots for `syncProgress`, throttled per run: every phase change goes
  * out at once, `done/total` updates at most a few times a second however large the run.
  */
-export function progressPublisher(events: EventPublisher, now: () => number = Date.now) {
+export function progressPublisher(events: EventPublisher, now: () => Date) {
   const last = new Map<string, { at: number; phase: string }>();
   const gap = 1000 / PROGRESS_EVENTS_PER_SECOND;
   return (run: SyncRunData) => {
     const prev = last.get(run.id);
-    const t = now();
+    const t = now().getTime();
     if (prev && prev.phase === run.phase && t - prev.at < gap) return;
     if (FINAL.has(run.phase)) last.delete(run.id);
     else last.set(run.id, { at: t, phase: run.phase });

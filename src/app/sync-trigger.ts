@@ -2,11 +2,7 @@ import { randomUUID } from 'node:crypto';
 import type { Store } from './ports/store.port.js';
 import type { SyncRunData, SyncScope, SyncTrigger } from './ports/sync.port.js';
 import type { SyncCoordinator } from './ports/sync-coordinator.port.js';
-
-/** Starts sync runs (a BullMQ job per run; see jobs/). */
-export interface SyncQueue {
-  enqueue(run: SyncRunData): Promise<void>;
-}
+import type { SyncQueue } from './ports/sync-queue.port.js';
 
 export interface SyncTriggerDeps {
   store: Store;
@@ -14,7 +10,7 @@ export interface SyncTriggerDeps {
   coordinator: SyncCoordinator;
   now: () => Date;
   /** Live progress: a new run is announced as QUEUED. */
-  progress?: (run: SyncRunData) => void;
+  progress: (run: SyncRunData) => void;
 }
 
 /**
@@ -55,7 +51,7 @@ export async function requestSync(
         queuedAt: deps.now(),
       });
       await deps.syncQueue.enqueue(run);
-      deps.progress?.(run);
+      deps.progress(run);
       return { run, coalesced: false };
     } catch (err) {
       await deps.coordinator.releasePending(pbxId, runId);

@@ -86,7 +86,7 @@ async function main() {
   const sandboxAdmin = (await sandbox.admin.listUsers({ top: 999 })).value.find((u) => u.isAdmin);
   // Keys are stored hashed and cannot be shown again: each run issues a new demo key
   // and retires the one before it.
-  await store.tenants.revokeKeys(pbx.id, DEMO_KEY_LABEL, new Date());
+  await store.tenants.revokeKeys(pbx.id, DEMO_KEY_LABEL, gateway.services.now());
   const { key } = await createApiKey(store, { pbxId: pbx.id, role: 'admin', label: DEMO_KEY_LABEL });
 
   const graphqlUrl = `${gateway.url}/graphql`;

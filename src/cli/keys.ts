@@ -37,7 +37,7 @@ async function main() {
   const config = loadConfig(process.env, []);
   const orm = await openDatabase(config.database);
   try {
-    const store = openStore(orm);
+    const store = openStore(orm, () => new Date());
     switch (positionals[0]) {
       case 'create': {
         if (!values.pbx || !values.role)

@@ -20,6 +20,7 @@ if (mode === 'emit') {
   try {
     committed = readFileSync(SCHEMA_FILE, 'utf8');
   } catch {
+    // No committed schema file: it is out of date, which the check below reports.
     committed = '';
   }
   if (committed !== sdl) {

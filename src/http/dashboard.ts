@@ -17,7 +17,8 @@ import {
   resumeDashboardSession,
   startDashboardSession,
 } from '../app/jobs-admin.js';
-import type { DashboardSession, DashboardSessionStore, JobAdmin } from '../app/ports/jobs.port.js';
+import type { DashboardSession, DashboardSessionStore } from '../app/ports/dashboard-session.port.js';
+import type { JobAdmin } from '../app/ports/jobs.port.js';
 import type { Store } from '../app/ports/store.port.js';
 import { ApiRole } from '../domain/access.js';
 
@@ -338,7 +339,14 @@ export async function registerDashboard(app: FastifyInstance, opts: DashboardOpt
 
     admin.get(LOGIN_PATH, async (request, reply) => {
       // A key in the query string is never read.
-      if (await currentSession(request).catch(() => null)) return reply.redirect(DASHBOARD_PATH, 303);
+      const session = await currentSession(request).catch((err) => {
+        request.log.warn(
+          { err: (err as Error).message },
+          'dashboard session check unavailable; showing the sign-in page',
+        );
+        return null;
+      });
+      if (session) return reply.redirect(DASHBOARD_PATH, 303);
       return sendLogin(reply, 200);
     });
 
@@ -362,7 +370,12 @@ export async function registerDashboard(app: FastifyInstance, opts: DashboardOpt
         'dashboard login',
       );
       // A new login replaces the browser's previous session, if any.
-      await endDashboardSession(deps(), request.cookies[SESSION_COOKIE]).catch(() => undefined);
+      await endDashboardSession(deps(), request.cookies[SESSION_COOKIE]).catch((err) =>
+        request.log.warn(
+          { err: (err as Error).message },
+          'could not end the previous dashboard session; it expires by itself',
+        ),
+      );
       return reply
         .setCookie(SESSION_COOKIE, login.sessionId, {
           path: COOKIE_PATH,

@@ -78,7 +78,8 @@ export function pageFetcher(
 }
 
 function quiet<T>(p: Promise<T>): Promise<T> {
-  // A read-ahead the caller never waits for (it stopped early) must not become an unhandled rejection.
+  // A read-ahead the caller never waits for (it stopped early) must not become an unhandled
+  // rejection. Nothing is lost: a caller that does wait for `p` gets its rejection as usual.
   p.catch(() => undefined);
   return p;
 }

@@ -1,4 +1,4 @@
-import type { OutgoingEmail, WelcomeEmailContent } from '../app/welcome-email.js';
+import type { OutgoingEmail, WelcomeEmailContent } from '../app/ports/mail.port.js';
 
 /** Escapes text for HTML element content and attribute values. */
 export function escapeHtml(text: string): string {

@@ -1,5 +1,5 @@
 import nodemailer, { type Transporter } from 'nodemailer';
-import { MailSendError, type MailSender, type OutgoingEmail } from '../app/welcome-email.js';
+import { MailSendError, type MailSender, type OutgoingEmail } from '../app/ports/mail.port.js';
 
 export interface MailSettings {
   /** smtp://user:pass@host:587 or smtps://...; null: nothing is sent. */

@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import type { EntityManager, FilterQuery } from '@mikro-orm/core';
 import type { AuditEntryRecord, AuditRepository, Page, PageRequest } from '../app/ports/store.port.js';
+import type { Clock } from './clock.js';
 import { decodeCursor, encodeCursor } from './cursor.js';
 import { AuditEntry, Pbx } from './entities/index.js';
 
@@ -12,7 +13,7 @@ let sequence = 0;
  * bits. Ids made later in this process sort after earlier ones, so entries that share the
  * same millisecond still list in the order they were written.
  */
-export function uuidv7(nowMs: number = Date.now()): string {
+export function uuidv7(nowMs: number): string {
   if (nowMs > lastMs) {
     lastMs = nowMs;
     sequence = 0;
@@ -43,14 +44,17 @@ const toRecord = (a: AuditEntry): AuditEntryRecord => ({
 });
 
 export class MikroAuditRepository implements AuditRepository {
-  constructor(private readonly em: EntityManager) {}
+  constructor(
+    private readonly em: EntityManager,
+    private readonly now: Clock,
+  ) {}
 
   async record(entry: Omit<AuditEntryRecord, 'id'>) {
     // A native insert: it runs at once, and flushes nothing else the unit of work may hold.
     const { pbxId, ...fields } = entry;
     const row = this.em.create(
       AuditEntry,
-      { ...fields, id: uuidv7(), pbx: this.em.getReference(Pbx, pbxId) },
+      { ...fields, id: uuidv7(this.now().getTime()), pbx: this.em.getReference(Pbx, pbxId) },
       { persist: false },
     );
     await this.em.insert(row);

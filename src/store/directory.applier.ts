@@ -4,6 +4,7 @@ import type { DirectoryApplier } from '../app/ports/sync.port.js';
 import { emailKey } from '../domain/extension-fields.js';
 import type { GroupPlanItem, UserPlanItem } from '../domain/sync-plan.types.js';
 import { insertBound } from './bound-insert.js';
+import type { Clock } from './clock.js';
 import { Extension, ExtensionGroup, ExtensionGroupMember } from './entities/index.js';
 
 const BATCH = 500;
@@ -49,10 +50,13 @@ const ids = <T extends { extensionId?: string | null; extensionGroupId?: string 
  * can never be undone by a stale plan.
  */
 export class MikroDirectoryApplier implements DirectoryApplier {
-  constructor(private readonly em: EntityManager) {}
+  constructor(
+    private readonly em: EntityManager,
+    private readonly now: Clock,
+  ) {}
 
   async applyUserItems(pbxId: string, items: readonly UserPlanItem[]) {
-    const now = new Date();
+    const now = this.now();
     const createdIds = new Map<string, string>();
     const of = <A extends UserPlanItem['action']>(a: A) =>
       items.filter((i) => i.action === a) as Extract<UserPlanItem, { action: A }>[];
@@ -128,7 +132,7 @@ export class MikroDirectoryApplier implements DirectoryApplier {
   }
 
   async applyGroupItems(pbxId: string, items: readonly GroupPlanItem[]) {
-    const now = new Date();
+    const now = this.now();
     const createdIds = new Map<string, string>();
     const of = <A extends GroupPlanItem['action']>(a: A) =>
       items.filter((i) => i.action === a) as Extract<GroupPlanItem, { action: A }>[];

@@ -1,5 +1,6 @@
 import type { EntityManager } from '@mikro-orm/core';
 import type { IntegrationData, IntegrationRepository } from '../app/ports/store.port.js';
+import type { Clock } from './clock.js';
 import { Integration, Pbx } from './entities/index.js';
 
 const LAZY = ['secretSealed', 'tokenCacheSealed'] as const;
@@ -36,12 +37,20 @@ function toData(i: Integration): IntegrationData {
 }
 
 export class MikroIntegrationRepository implements IntegrationRepository {
-  constructor(private readonly em: EntityManager) {}
+  constructor(
+    private readonly em: EntityManager,
+    private readonly now: Clock,
+  ) {}
 
   private async entity(pbxId: string): Promise<Integration> {
     let i = await this.em.findOne(Integration, { pbx: pbxId }, { populate: [...LAZY] });
     if (!i) {
-      i = this.em.create(Integration, { pbx: this.em.getReference(Pbx, pbxId) });
+      const now = this.now();
+      i = this.em.create(Integration, {
+        pbx: this.em.getReference(Pbx, pbxId),
+        createdAt: now,
+        updatedAt: now,
+      });
       await this.em.flush();
     }
     return i;

@@ -14,6 +14,7 @@ import type {
 import { emailKey } from '../domain/extension-fields.js';
 import type { ExtensionGroupRecord, ExtensionRecord } from '../domain/extension-rules.js';
 import type { SyncSource } from '../domain/pbx.types.js';
+import type { Clock } from './clock.js';
 import { decodeCursor, encodeCursor, likeEscape } from './cursor.js';
 import { Extension, ExtensionGroup, ExtensionGroupMember, Pbx } from './entities/index.js';
 
@@ -93,7 +94,10 @@ function conflict(err: unknown): unknown {
 export class MikroPbxDirectoryRepository implements PbxDirectoryRepository {
   private readonly em: SqlEntityManager;
 
-  constructor(em: EntityManager) {
+  constructor(
+    em: EntityManager,
+    private readonly now: Clock,
+  ) {
     this.em = em as SqlEntityManager;
   }
 
@@ -321,6 +325,8 @@ export class MikroPbxDirectoryRepository implements PbxDirectoryRepository {
         pbx: this.em.getReference(Pbx, pbxId),
         numberSort: numberSort(data.number),
         emailKey: emailKey(data.email),
+        createdAt: this.now(),
+        updatedAt: this.now(),
       });
       await this.em.flush();
       return toExtension(e);
@@ -364,7 +370,13 @@ export class MikroPbxDirectoryRepository implements PbxDirectoryRepository {
   async createExtensionGroup(pbxId: string, data: ExtensionGroupWrite) {
     return this.write(async () => {
       const { memberIds = [], ...fields } = data;
-      const g = this.em.create(ExtensionGroup, { ...fields, pbx: this.em.getReference(Pbx, pbxId) });
+      const now = this.now();
+      const g = this.em.create(ExtensionGroup, {
+        ...fields,
+        pbx: this.em.getReference(Pbx, pbxId),
+        createdAt: now,
+        updatedAt: now,
+      });
       await this.em.flush();
       const members = [...new Set(memberIds)];
       await this.insertMembers(g.id, members);
@@ -380,7 +392,7 @@ export class MikroPbxDirectoryRepository implements PbxDirectoryRepository {
       const defined = Object.fromEntries(Object.entries(fields).filter(([, v]) => v !== undefined));
       this.em.assign(g, defined);
       // A change of members alone still marks the group as changed.
-      if (memberIds !== undefined) g.updatedAt = new Date();
+      if (memberIds !== undefined) g.updatedAt = this.now();
       await this.em.flush();
       const current = (await this.memberIdsOf([g.id])).get(g.id) ?? [];
       if (memberIds === undefined) return toGroup(g, current);
@@ -419,7 +431,7 @@ export class MikroPbxDirectoryRepository implements PbxDirectoryRepository {
     return this.em.nativeUpdate(
       entity,
       { pbx: pbxId, source: 'SYNCED' },
-      { source: 'MANUAL', externalId: null, updatedAt: new Date() },
+      { source: 'MANUAL', externalId: null, updatedAt: this.now() },
     );
   }
 }

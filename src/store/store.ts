@@ -1,6 +1,7 @@
 import type { EntityManager } from '@mikro-orm/core';
 import type { Store } from '../app/ports/store.port.js';
 import { MikroAuditRepository } from './audit.repository.js';
+import { bindClock, type Clock } from './clock.js';
 import { MikroDirectoryApplier } from './directory.applier.js';
 import { MikroIntegrationRepository } from './integration.repository.js';
 import type { Orm } from './orm.js';
@@ -20,23 +21,30 @@ class MikroStore implements Store {
   readonly applier: MikroDirectoryApplier;
   readonly welcomeEmails: MikroWelcomeEmailRepository;
 
-  constructor(private readonly em: EntityManager) {
-    this.tenants = new MikroTenantRepository(em);
-    this.directory = new MikroPbxDirectoryRepository(em);
-    this.audit = new MikroAuditRepository(em);
-    this.integrations = new MikroIntegrationRepository(em);
-    this.sync = new MikroSyncRepository(em);
-    this.subscriptions = new MikroSubscriptionRepository(em);
-    this.applier = new MikroDirectoryApplier(em);
-    this.welcomeEmails = new MikroWelcomeEmailRepository(em);
+  constructor(
+    private readonly em: EntityManager,
+    private readonly now: Clock,
+  ) {
+    bindClock(em, now);
+    this.tenants = new MikroTenantRepository(em, now);
+    this.directory = new MikroPbxDirectoryRepository(em, now);
+    this.audit = new MikroAuditRepository(em, now);
+    this.integrations = new MikroIntegrationRepository(em, now);
+    this.sync = new MikroSyncRepository(em, now);
+    this.subscriptions = new MikroSubscriptionRepository(em, now);
+    this.applier = new MikroDirectoryApplier(em, now);
+    this.welcomeEmails = new MikroWelcomeEmailRepository(em, now);
   }
 
   transactional<T>(fn: (store: Store) => Promise<T>): Promise<T> {
-    return this.em.transactional((em) => fn(new MikroStore(em)));
+    return this.em.transactional((em) => fn(new MikroStore(em, this.now)));
   }
 }
 
-/** A fresh unit of work: one EntityManager fork per request and per job. */
-export function openStore(orm: Orm): Store {
-  return new MikroStore(orm.em.fork());
+/**
+ * A fresh unit of work: one EntityManager fork per request and per job. Every time the store
+ * writes (createdAt, updatedAt, renewedAt, the time in new ids) comes from `now`.
+ */
+export function openStore(orm: Orm, now: Clock): Store {
+  return new MikroStore(orm.em.fork(), now);
 }

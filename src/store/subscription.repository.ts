@@ -1,5 +1,6 @@
 import type { EntityManager } from '@mikro-orm/core';
 import type { SubscriptionRecord, SubscriptionRepository } from '../app/ports/change-notifications.port.js';
+import type { Clock } from './clock.js';
 import { GraphSubscription, Pbx } from './entities/index.js';
 
 const toRecord = (s: GraphSubscription): SubscriptionRecord => ({
@@ -11,7 +12,10 @@ const toRecord = (s: GraphSubscription): SubscriptionRecord => ({
 });
 
 export class MikroSubscriptionRepository implements SubscriptionRepository {
-  constructor(private readonly em: EntityManager) {}
+  constructor(
+    private readonly em: EntityManager,
+    private readonly now: Clock,
+  ) {}
 
   async list(pbxId: string) {
     return (await this.em.find(GraphSubscription, { pbx: pbxId }, { orderBy: { resource: 'asc' } })).map(
@@ -28,7 +32,7 @@ export class MikroSubscriptionRepository implements SubscriptionRepository {
     const existing = await this.em.findOne(GraphSubscription, { id: record.id });
     if (existing) {
       existing.expiresAt = record.expiresAt;
-      existing.renewedAt = new Date();
+      existing.renewedAt = this.now();
     } else {
       this.em.create(GraphSubscription, {
         id: record.id,
@@ -36,6 +40,7 @@ export class MikroSubscriptionRepository implements SubscriptionRepository {
         resource: record.resource,
         expiresAt: record.expiresAt,
         clientStateHash: record.clientStateHash,
+        createdAt: this.now(),
       });
     }
     await this.em.flush();

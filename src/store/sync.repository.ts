@@ -14,6 +14,7 @@ import type { DirectoryGroup, DirectoryUser } from '../domain/directory.types.js
 import type { ScheduleFrequency, Weekday } from '../domain/schedule.js';
 import type { PlanSummary } from '../domain/sync-plan.types.js';
 import { insertBound } from './bound-insert.js';
+import type { Clock } from './clock.js';
 import { decodeCursor, encodeCursor } from './cursor.js';
 import { DirectoryObject, Pbx, SyncRun, SyncRunItem, SyncSettings } from './entities/index.js';
 
@@ -87,7 +88,10 @@ const toItem = (i: SyncRunItem): SyncRunItemData => ({
 });
 
 export class MikroSyncRepository implements SyncRepository {
-  constructor(private readonly em: EntityManager) {}
+  constructor(
+    private readonly em: EntityManager,
+    private readonly now: Clock,
+  ) {}
 
   private async settings(pbxId: string): Promise<SyncSettings> {
     const found = await this.em.findOne(SyncSettings, { pbx: pbxId });
@@ -97,7 +101,7 @@ export class MikroSyncRepository implements SyncRepository {
     const { pbx: _none, ...defaults } = new SyncSettings();
     await (this.em as SqlEntityManager)
       .createQueryBuilder(SyncSettings)
-      .insert({ ...defaults, pbx: pbxId })
+      .insert({ ...defaults, pbx: pbxId, updatedAt: this.now() })
       .onConflict(['pbx'])
       .ignore()
       .execute();

@@ -2,6 +2,7 @@ import type { EntityManager } from '@mikro-orm/core';
 import type { TenantRepository } from '../app/ports/store.port.js';
 import type { ApiRole } from '../domain/access.js';
 import type { ApiKeyRecord, PbxRecord, PbxSettings } from '../domain/tenant.js';
+import type { Clock } from './clock.js';
 import { ApiKey, Integration, Pbx } from './entities/index.js';
 
 const toPbx = (p: Pbx): PbxRecord => ({
@@ -26,7 +27,10 @@ const toKey = (k: ApiKey): ApiKeyRecord => ({
 });
 
 export class MikroTenantRepository implements TenantRepository {
-  constructor(private readonly em: EntityManager) {}
+  constructor(
+    private readonly em: EntityManager,
+    private readonly now: Clock,
+  ) {}
 
   async findPbx(id: string) {
     const p = await this.em.findOne(Pbx, { id });
@@ -38,8 +42,9 @@ export class MikroTenantRepository implements TenantRepository {
   }
 
   async createPbx(settings: PbxSettings) {
-    const pbx = this.em.create(Pbx, { ...settings });
-    this.em.create(Integration, { pbx });
+    const now = this.now();
+    const pbx = this.em.create(Pbx, { ...settings, createdAt: now, updatedAt: now });
+    this.em.create(Integration, { pbx, createdAt: now, updatedAt: now });
     await this.em.flush();
     return toPbx(pbx);
   }
@@ -69,6 +74,7 @@ export class MikroTenantRepository implements TenantRepository {
       hash: input.hash,
       prefix: input.prefix,
       label: input.label,
+      createdAt: this.now(),
     });
     await this.em.flush();
     return toKey(key);

@@ -6,8 +6,9 @@ import type {
   WelcomeEmailData,
   WelcomeEmailRepository,
   WelcomeEmailStatus,
-} from '../app/welcome-email.js';
+} from '../app/ports/welcome-email.port.js';
 import { uuidv7 } from './audit.repository.js';
+import type { Clock } from './clock.js';
 import { decodeCursor, encodeCursor } from './cursor.js';
 import { WelcomeEmailRow } from './entities/index.js';
 
@@ -32,14 +33,17 @@ const toData = (r: WelcomeEmailRow): WelcomeEmailData => ({
 export class MikroWelcomeEmailRepository implements WelcomeEmailRepository {
   private readonly em: SqlEntityManager;
 
-  constructor(em: EntityManager) {
+  constructor(
+    em: EntityManager,
+    private readonly now: Clock,
+  ) {
     this.em = em as SqlEntityManager;
   }
 
   async record(rows: Parameters<WelcomeEmailRepository['record']>[0]) {
     for (let i = 0; i < rows.length; i += BATCH) {
       const batch = rows.slice(i, i + BATCH).map((r) => ({
-        id: uuidv7(),
+        id: uuidv7(this.now().getTime()),
         pbx: r.pbxId,
         run: r.runId,
         extensionId: r.extensionId,
@@ -70,7 +74,7 @@ export class MikroWelcomeEmailRepository implements WelcomeEmailRepository {
   }
 
   async update(id: string, patch: Parameters<WelcomeEmailRepository['update']>[1]) {
-    await this.em.nativeUpdate(WelcomeEmailRow, { id }, { ...patch, updatedAt: new Date() });
+    await this.em.nativeUpdate(WelcomeEmailRow, { id }, { ...patch, updatedAt: this.now() });
   }
 
   async pageQueued(

@@ -7,16 +7,16 @@ import { JobQueues } from '../../jobs/queues.js';
 import { BullWelcomeEmailQueue, welcomeEmailJobId } from '../../jobs/welcome-email.queue.js';
 import { createPbx } from '../../src/app/pbx.js';
 import type { Store } from '../../src/app/ports/store.port.js';
+import type { WelcomeEmailJob } from '../../src/app/ports/welcome-email.port.js';
 import { applyBatch } from '../../src/app/sync/sync-run.js';
 import { userSyncKind } from '../../src/app/sync/user-sync.kind.js';
 import {
   queueRunWelcomeEmails,
   requeueWelcomeEmails,
   WELCOME_EMAIL_REQUEUE_AFTER_MS,
-  type WelcomeEmailJob,
 } from '../../src/app/welcome-email.js';
 import type { UserPlanItem } from '../../src/domain/sync-plan.types.js';
-import { createRedis } from '../../src/redis.js';
+import { createRedis } from '../../src/redis/connection.js';
 import { type Orm, openDatabase } from '../../src/store/orm.js';
 import { openStore } from '../../src/store/store.js';
 import { describeEachDb, type TestDatabase } from '../support/db.js';
@@ -87,7 +87,7 @@ describeEachDb('U6 welcome emails: recorded with their extensions, swept when ne
   beforeAll(async () => {
     db = await leg.create();
     orm = await openDatabase(db.config);
-    store = openStore(orm);
+    store = openStore(orm, () => new Date());
     pbxId = (await createPbx(store, { name: 'U6 PBX', extensionCapacity: 1000 })).id;
   });
   afterAll(async () => {

@@ -33,7 +33,12 @@ describeEachDb('gateway process lifecycle (issue 2)', (leg) => {
   beforeAll(async () => {
     db = await leg.create();
     const orm = await openDatabase(db.config);
-    pbxId = (await createPbx(openStore(orm), { name: 'Lifecycle' })).id;
+    pbxId = (
+      await createPbx(
+        openStore(orm, () => new Date()),
+        { name: 'Lifecycle' },
+      )
+    ).id;
     await orm.close(true);
     env = {
       DATABASE_URL: databaseUrl(db.config),

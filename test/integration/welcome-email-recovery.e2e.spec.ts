@@ -3,10 +3,11 @@ import { afterAll, beforeAll, expect, inject, it } from 'vitest';
 import { JobName, QueueName } from '../../jobs/contracts.js';
 import { JobQueues } from '../../jobs/queues.js';
 import { BullWelcomeEmailQueue } from '../../jobs/welcome-email.queue.js';
+import type { WelcomeEmailQueue } from '../../src/app/ports/welcome-email.port.js';
 import { type AppServices, syncDeps } from '../../src/app/services.js';
 import { runSync } from '../../src/app/sync/sync-run.js';
 import type { Gateway } from '../../src/gateway.js';
-import { createRedis, waitUntilReady } from '../../src/redis.js';
+import { createRedis, waitUntilReady } from '../../src/redis/connection.js';
 import type { Sandbox } from '../../src/sandbox/index.js';
 import {
   SaveUserSyncRuleDocument,
@@ -28,9 +29,9 @@ import { PbxClient, tag, USER_RULE } from './sync-world.js';
  * even once the finished jobs have left Redis.
  *
  * The dying worker is this test process: an API-only gateway takes the GraphQL calls (no
- * worker takes the run's job), and the test runs the run itself with the gateway's services
- * minus the mail queue (it "dies" right after the commit), with its clock ten minutes back,
- * so that the emails are past the sweep's grace period when a worker starts.
+ * worker takes the run's job), and the test runs the run itself with the gateway's services,
+ * but a mail queue that never queues (it "dies" right after the commit) and a clock ten
+ * minutes back, so that the emails are past the sweep's grace period when a worker starts.
  */
 
 describeEachDb('U6 welcome emails after a worker died between commit and enqueue', (leg) => {
@@ -49,7 +50,10 @@ describeEachDb('U6 welcome emails after a worker died between commit and enqueue
   const env = () => ({ ...sandboxEnv(sandbox), QUEUE_PREFIX: prefix, SMTP_URL: smtp.url });
   const tenMinutesAgo = () => new Date(Date.now() - 10 * 60_000);
 
-  /** The worker that dies: runs the run to its end, with the mail queue it is given (or none). */
+  /** The mail queue of a worker that dies right after the commit: no job ever reaches Redis. */
+  const diesBeforeEnqueue: WelcomeEmailQueue = { enqueue: async () => {} };
+
+  /** The worker that dies: runs the run to its end, with the mail queue it is given. */
   async function runAndDie(runId: string, services: Partial<AppServices>) {
     const deps = syncDeps({ ...api.services, now: tenMinutesAgo, ...services }, api.openStore());
     return runSync(deps, pbx.pbxId, runId);
@@ -96,7 +100,7 @@ describeEachDb('U6 welcome emails after a worker died between commit and enqueue
     const runId = saved.saveUserSyncRule.initialRun?.id as string;
     runs.push(runId);
 
-    const run = await runAndDie(runId, { welcomeEmailQueue: undefined });
+    const run = await runAndDie(runId, { welcomeEmailQueue: diesBeforeEnqueue });
     expect(run.status, run.error ?? '').toBe('SUCCEEDED');
     const exts = (await pbx.extensions()).filter((e) => e.email);
     expect(exts.length).toBeGreaterThan(5);

@@ -2,7 +2,7 @@ import type { Agent } from 'undici';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { QueueName } from '../../jobs/contracts.js';
 import type { Gateway } from '../../src/gateway.js';
-import { createRedis } from '../../src/redis.js';
+import { createRedis } from '../../src/redis/connection.js';
 import type { Sandbox } from '../../src/sandbox/index.js';
 import {
   SyncRunWelcomeEmailsDocument,

@@ -4,8 +4,10 @@ import { JobName, QueueName } from '../../jobs/contracts.js';
 import { buildProcessors } from '../../jobs/processors/index.js';
 import { JobQueues } from '../../jobs/queues.js';
 import { type Processor, startWorkers } from '../../jobs/worker.js';
-import { createRedis } from '../../src/redis.js';
+import { createMailSender } from '../../src/mail/transport.js';
+import { createRedis } from '../../src/redis/connection.js';
 import { uniquePrefix } from '../support/gateway.js';
+import { unusedServices } from '../support/services.js';
 
 const logger = pino({ level: 'silent' });
 
@@ -40,6 +42,9 @@ describe('a worker that loses a job lock tells the job (AbortSignal) instead of 
           throw new Error('no store in this test');
         },
         now: () => new Date(),
+        services: unusedServices('in the lost-lock test'),
+        mailer: createMailSender({ smtpUrl: null, from: 'test@example.com' }),
+        logger,
       }),
       [JobName.Ping]: waitForAbort,
     },

@@ -5,8 +5,10 @@ import { JobName, QueueName } from '../../jobs/contracts.js';
 import { buildProcessors } from '../../jobs/processors/index.js';
 import { JobQueues } from '../../jobs/queues.js';
 import { MissingProcessorError, startWorkers } from '../../jobs/worker.js';
-import { createRedis } from '../../src/redis.js';
+import { createMailSender } from '../../src/mail/transport.js';
+import { createRedis } from '../../src/redis/connection.js';
 import { uniquePrefix } from '../support/gateway.js';
+import { unusedServices } from '../support/services.js';
 
 const logger = pino({ level: 'silent' });
 
@@ -23,6 +25,9 @@ describe('jobs (issue 2 item 7)', () => {
         throw new Error('no store in this test');
       },
       now: () => new Date(),
+      services: unusedServices('in the ping test'),
+      mailer: createMailSender({ smtpUrl: null, from: 'test@example.com' }),
+      logger,
     }),
     logger,
   });

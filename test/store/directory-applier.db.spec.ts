@@ -51,7 +51,7 @@ describeEachDb('sync applier: new extensions written with bound values (U1)', (l
   beforeAll(async () => {
     db = await leg.create();
     orm = await openDatabase(db.config);
-    store = openStore(orm);
+    store = openStore(orm, () => new Date());
     pbxId = (await createPbx(store, { name: 'Applier PBX', extensionCapacity: 1000 })).id;
   });
   afterAll(async () => {

@@ -1,8 +1,6 @@
-import type { ApiRole } from '../../domain/access.js';
-
 /**
- * The ports behind the job dashboard and the queue queries (issue 6 item 5). `jobs/`
- * implements `JobAdmin` over BullMQ; `src/store` implements `DashboardSessionStore` over Redis.
+ * The port behind the job dashboard and the queue queries (issue 6 item 5). `jobs/`
+ * implements `JobAdmin` over BullMQ.
  */
 
 export interface QueueCounts {
@@ -43,21 +41,4 @@ export interface JobAdmin {
   get(queue: string, id: string): Promise<JobInfo | null>;
   /** Moves a failed job back to waiting; rejects when it is not failed (any more). */
   retry(queue: string, id: string): Promise<void>;
-}
-
-/** What a dashboard session remembers. Never the key itself. */
-export interface DashboardSession {
-  pbxId: string;
-  role: ApiRole;
-  keyId: string;
-  /** The key's lookup hash (as stored in the database), to end the session when the key is revoked. */
-  keyHash: string;
-  createdAt: string;
-}
-
-/** Server-side dashboard sessions with a time to live, keyed by an opaque id. */
-export interface DashboardSessionStore {
-  put(sessionId: string, session: DashboardSession, ttlSeconds: number): Promise<void>;
-  get(sessionId: string): Promise<DashboardSession | null>;
-  delete(sessionId: string): Promise<void>;
 }

@@ -3,9 +3,9 @@ import type { ExtensionFields, ExtensionGroupRecord, ExtensionRecord } from '../
 import type { IntegrationStatus } from '../../domain/integration.js';
 import type { SyncSource } from '../../domain/pbx.types.js';
 import type { ApiKeyRecord, PbxRecord, PbxSettings } from '../../domain/tenant.js';
-import type { WelcomeEmailRepository } from '../welcome-email.js';
 import type { SubscriptionRepository } from './change-notifications.port.js';
 import type { DirectoryApplier, SyncRepository } from './sync.port.js';
+import type { WelcomeEmailRepository } from './welcome-email.port.js';
 
 /**
  * The ports the use cases read and write through. Adapters (src/store, src/m365,

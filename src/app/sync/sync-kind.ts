@@ -1,10 +1,11 @@
 import type { DirectorySnapshot } from '../../domain/directory-delta.js';
 import type { PlanItemLike, PlanSummary, SyncPlan } from '../../domain/sync-plan.types.js';
 import type { DirectoryReader } from '../ports/directory.port.js';
+import type { AppLog } from '../ports/log.port.js';
 import type { Store } from '../ports/store.port.js';
 import type { SyncRunData, SyncRunItemData, SyncScope, SyncSettingsData } from '../ports/sync.port.js';
+import type { WelcomeEmailQueue } from '../ports/welcome-email.port.js';
 import type { SecretBox } from '../secret-box.js';
-import type { WelcomeEmailQueue } from '../welcome-email.js';
 
 /** What a sync run (and a preview) needs. */
 export interface SyncDeps {
@@ -13,14 +14,14 @@ export interface SyncDeps {
   secrets: SecretBox;
   now: () => Date;
   /** Called with the run at each phase and every applied batch (live progress). */
-  progress?: (run: SyncRunData) => void;
+  progress: (run: SyncRunData) => void;
   /**
    * The `mail` queue (U6). The welcome emails are recorded with the extensions they greet;
-   * the jobs are queued once the run's changes are committed. Without a queue (or when it
-   * fails) they stay QUEUED and the workers' sweep queues them.
+   * the jobs are queued once the run's changes are committed. When the queue fails they stay
+   * QUEUED and the workers' sweep queues them.
    */
-  welcomeEmailQueue?: WelcomeEmailQueue;
-  log?: (level: 'info' | 'warn', message: string, fields?: Record<string, unknown>) => void;
+  welcomeEmailQueue: WelcomeEmailQueue;
+  log: AppLog;
 }
 
 /** One row of a run's report, as the run records it. */

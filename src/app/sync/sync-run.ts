@@ -216,7 +216,7 @@ class SyncRun {
       graphRequests: this.requestsBefore + this.requests().requests,
       ...patch,
     });
-    this.deps.progress?.(this.current);
+    this.deps.progress(this.current);
     return this.current;
   }
 
@@ -356,14 +356,14 @@ class SyncRun {
    */
   private async queueWelcomeEmails(due: boolean) {
     const { welcomeEmailQueue: queue, store, log } = this.deps;
-    if (!due || !queue) return;
+    if (!due) return;
     const { queued, error } = await queueRunWelcomeEmails({ store, queue }, this.pbxId, this.runId);
     const fields = { pbxId: this.pbxId, runId: this.runId };
     if (error)
-      log?.('warn', 'welcome emails could not be queued now; the sweep queues them later', {
+      log('warn', 'welcome emails could not be queued now; the sweep queues them later', {
         ...fields,
         err: error.message,
       });
-    else if (queued) log?.('info', 'welcome emails queued', { ...fields, emails: queued });
+    else if (queued) log('info', 'welcome emails queued', { ...fields, emails: queued });
   }
 }

@@ -12,6 +12,7 @@ import {
   Unique,
 } from '@mikro-orm/core';
 import type { SyncSource } from '../../domain/pbx.types.js';
+import { updatedNow } from '../clock.js';
 import { Extension } from './extension.entity.js';
 import { Pbx } from './pbx.entity.js';
 
@@ -48,7 +49,7 @@ export class ExtensionGroup {
   @Property({ type: Date })
   createdAt: Date = new Date();
 
-  @Property({ type: Date, onUpdate: () => new Date() })
+  @Property({ type: Date, onUpdate: updatedNow })
   updatedAt: Date = new Date();
 }
 

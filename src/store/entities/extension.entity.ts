@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { Entity, Index, ManyToOne, OptionalProps, PrimaryKey, Property, Unique } from '@mikro-orm/core';
 import type { SyncSource } from '../../domain/pbx.types.js';
+import { updatedNow } from '../clock.js';
 import { Pbx } from './pbx.entity.js';
 
 /**
@@ -81,6 +82,6 @@ export class Extension {
   @Property({ type: Date })
   createdAt: Date = new Date();
 
-  @Property({ type: Date, onUpdate: () => new Date() })
+  @Property({ type: Date, onUpdate: updatedNow })
   updatedAt: Date = new Date();
 }

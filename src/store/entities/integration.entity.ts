@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { Entity, OneToOne, OptionalProps, PrimaryKey, Property } from '@mikro-orm/core';
 import { IntegrationStatus } from '../../domain/integration.js';
+import { updatedNow } from '../clock.js';
 import { Pbx } from './pbx.entity.js';
 
 /**
@@ -123,6 +124,6 @@ export class Integration {
   @Property({ type: Date })
   createdAt: Date = new Date();
 
-  @Property({ type: Date, onUpdate: () => new Date() })
+  @Property({ type: Date, onUpdate: updatedNow })
   updatedAt: Date = new Date();
 }

@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { Entity, OptionalProps, PrimaryKey, Property } from '@mikro-orm/core';
+import { updatedNow } from '../clock.js';
 
 /** The tenant: one PBX. Every other row belongs to one. */
 @Entity({ tableName: 'pbx' })
@@ -37,6 +38,6 @@ export class Pbx {
   @Property({ type: Date })
   createdAt: Date = new Date();
 
-  @Property({ type: Date, onUpdate: () => new Date() })
+  @Property({ type: Date, onUpdate: updatedNow })
   updatedAt: Date = new Date();
 }

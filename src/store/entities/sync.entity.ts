@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { Entity, Index, ManyToOne, OneToOne, OptionalProps, PrimaryKey, Property } from '@mikro-orm/core';
+import { updatedNow } from '../clock.js';
 import { Pbx } from './pbx.entity.js';
 
 /**
@@ -94,7 +95,7 @@ export class SyncSettings {
   @Property({ type: 'string', length: 5 })
   scheduleTime: string = '00:30';
 
-  @Property({ type: Date, onUpdate: () => new Date() })
+  @Property({ type: Date, onUpdate: updatedNow })
   updatedAt: Date = new Date();
 }
 

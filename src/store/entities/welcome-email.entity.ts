@@ -1,4 +1,5 @@
 import { Entity, Index, ManyToOne, OptionalProps, PrimaryKey, Property, Unique } from '@mikro-orm/core';
+import { updatedNow } from '../clock.js';
 import { Pbx } from './pbx.entity.js';
 import { SyncRun } from './sync.entity.js';
 
@@ -54,6 +55,6 @@ export class WelcomeEmailRow {
   @Property({ type: Date, nullable: true })
   sentAt: Date | null = null;
 
-  @Property({ type: Date, onUpdate: () => new Date() })
+  @Property({ type: Date, onUpdate: updatedNow })
   updatedAt: Date = new Date();
 }

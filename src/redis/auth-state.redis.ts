@@ -1,5 +1,5 @@
 import type { Redis } from 'ioredis';
-import type { AuthStateStore, PendingAuthorization } from '../app/integration.js';
+import type { AuthStateStore, PendingAuthorization } from '../app/ports/auth-state.port.js';
 
 /**
  * The connect flow's `state` values, in Redis with a TTL, taken with GETDEL so a state

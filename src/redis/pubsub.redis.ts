@@ -3,7 +3,7 @@ import { createPubSub } from '@graphql-yoga/subscription';
 import type { Redis } from 'ioredis';
 import type { PubSub } from 'type-graphql';
 import type { Logger } from '../logger.js';
-import { createRedis } from '../redis.js';
+import { createRedis } from './connection.js';
 
 export interface EventBus {
   pubSub: PubSub;
@@ -33,6 +33,8 @@ export function createEventBus(redisUrl: string, prefix: string, logger: Logger)
   return {
     pubSub,
     async close() {
+      // Shutdown, best effort: QUIT fails when the connection is down already (its errors are
+      // logged by createRedis), and disconnect() below closes the socket either way.
       await Promise.all([publishClient.quit().catch(() => {}), subscribeClient.quit().catch(() => {})]);
       publishClient.disconnect();
       subscribeClient.disconnect();

@@ -1,5 +1,5 @@
 import { Redis, type RedisOptions } from 'ioredis';
-import type { Logger } from './logger.js';
+import type { Logger } from '../logger.js';
 
 /**
  * Redis connections, set as BullMQ's docs advise (docs.bullmq.io/guide/going-to-production):

@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import type { Redis } from 'ioredis';
-import type { DashboardSession, DashboardSessionStore } from '../app/ports/jobs.port.js';
+import type { DashboardSession, DashboardSessionStore } from '../app/ports/dashboard-session.port.js';
 
 /**
  * Job dashboard sessions in Redis with a TTL (issue 6 item 5), so every gateway process

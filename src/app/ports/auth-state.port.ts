@@ -1,0 +1,15 @@
+/** The connect flow's pending authorization, between `connect` and Microsoft's callback. */
+export interface PendingAuthorization {
+  pbxId: string;
+  codeVerifier: string;
+  redirectUri: string;
+  /** Which attempt this is: a later connect makes an older callback invalid. */
+  attempt: string;
+}
+
+/** Short-lived, single-use `state` values of the connect flow (Redis). */
+export interface AuthStateStore {
+  put(state: string, value: PendingAuthorization, ttlSeconds: number): Promise<void>;
+  /** Returns the value and forgets it (a second take of the same state gets null). */
+  take(state: string): Promise<PendingAuthorization | null>;
+}
