@@ -59,7 +59,8 @@ export async function runPropagation(argv: string[]) {
   );
   const gateway = await startGateway({ ...base, database: db.config });
   try {
-    const { keys } = await seedPbx(gateway);
+    // A PBX that holds the whole tenant: a capacity failure per user would be measured instead.
+    const { keys } = await seedPbx(gateway, { extensionCapacity: 1_000_000 });
     await gql(gateway.url, keys.admin, UpdatePbxDocument, { input: { publicBaseUrl: gateway.url } });
     await sandbox.admin.addRedirectUri(sandbox.info.clientId, `${gateway.url}/oauth/microsoft/callback`);
     const connect = await gql(gateway.url, keys.admin, ConnectDocument, {

@@ -5,7 +5,8 @@ import { shorten } from './extension-fields.js';
 import { LIMITS } from './extension-rules.js';
 import { applyGroupLimitPolicy } from './group-limit.policy.js';
 import type { PbxCapacity, PbxExtension, PbxExtensionGroup } from './pbx.types.js';
-import { createPlan, groupItemKey, sortPlanItems } from './sync-plan.js';
+import { runSteps, STEP, type Steps } from './steps.js';
+import { createPlan, groupItemKey, sortPlanItemSteps } from './sync-plan.js';
 import type { GroupFailReason, GroupGoneReason, GroupPlanItem, GroupSyncPlan } from './sync-plan.types.js';
 import type { GroupSyncRule } from './sync-rule.types.js';
 
@@ -122,7 +123,13 @@ interface Candidate {
 
 /** The diff alone, before any policy. */
 export function planGroupChanges(input: GroupSyncInput): GroupSyncPlan {
+  return runSteps(groupChangeSteps(input));
+}
+
+/** `planGroupChanges` in steps (it pauses every STEP extensions or members), for a caller that must not block. */
+export function* groupChangeSteps(input: GroupSyncInput): Steps<GroupSyncPlan> {
   const { rule, now } = input;
+  let work = 0;
   const groups = new Map<string, DirectoryGroup>();
   for (const group of input.directory.groups) groups.set(group.id, group);
   const inRange = createGroupRangePredicate(rule.range);
@@ -130,6 +137,7 @@ export function planGroupChanges(input: GroupSyncInput): GroupSyncPlan {
 
   const extensionOfUser = new Map<string, string>();
   for (const extension of input.current.extensions) {
+    if (++work % STEP === 0) yield;
     if (extension.source !== 'SYNCED' || !extension.externalId) continue;
     const other = extensionOfUser.get(extension.externalId);
     if (other === undefined || extension.id < other) extensionOfUser.set(extension.externalId, extension.id);
@@ -226,6 +234,11 @@ export function planGroupChanges(input: GroupSyncInput): GroupSyncPlan {
       const extensionId = extensionOfUser.get(userId);
       if (extensionId !== undefined) found.push(extensionId);
     }
+    work += found.length;
+    if (work >= STEP) {
+      work = 0;
+      yield;
+    }
     // The default sort orders by UTF-16 code units, as `<` does, and is faster than a comparator.
     found.sort();
     const members = found.filter((id, i) => i === 0 || id !== found[i - 1]);
@@ -271,5 +284,5 @@ export function planGroupChanges(input: GroupSyncInput): GroupSyncPlan {
     });
   }
 
-  return createPlan(now, sortPlanItems(items, groupItemKey));
+  return createPlan(now, yield* sortPlanItemSteps(items, groupItemKey));
 }

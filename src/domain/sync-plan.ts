@@ -1,3 +1,4 @@
+import { runSteps, type Steps, sortSteps } from './steps.js';
 import {
   ACTION_ORDER,
   type GroupPlanItem,
@@ -21,11 +22,20 @@ function compareText(a: string, b: string): number {
   return a < b ? -1 : a > b ? 1 : 0;
 }
 
-/** Items by action (apply order), then by key; keys are computed once per item. */
-export function sortPlanItems<I extends PlanItemLike>(items: readonly I[], keyOf: (item: I) => string): I[] {
+/** Items by action (apply order), then by key; keys are computed once per item. In steps. */
+export function* sortPlanItemSteps<I extends PlanItemLike>(
+  items: readonly I[],
+  keyOf: (item: I) => string,
+): Steps<I[]> {
   const decorated = items.map((item) => ({ item, rank: ACTION_ORDER[item.action], key: keyOf(item) }));
-  decorated.sort((a, b) => a.rank - b.rank || compareText(a.key, b.key));
-  return decorated.map((d) => d.item);
+  yield;
+  const sorted = yield* sortSteps(decorated, (a, b) => a.rank - b.rank || compareText(a.key, b.key));
+  return sorted.map((d) => d.item);
+}
+
+/** Items by action (apply order), then by key, at once. */
+export function sortPlanItems<I extends PlanItemLike>(items: readonly I[], keyOf: (item: I) => string): I[] {
+  return runSteps(sortPlanItemSteps(items, keyOf));
 }
 
 /** A plan with nothing held and nothing suppressed. */

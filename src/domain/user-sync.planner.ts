@@ -11,7 +11,8 @@ import {
 } from './extension-fields.js';
 import { createNumberAllocator, extensionNumberFromValue, readUserProperty } from './extension-number.js';
 import type { PbxCapacity, PbxExtension } from './pbx.types.js';
-import { createPlan, sortPlanItems, userItemKey } from './sync-plan.js';
+import { runSteps, STEP, type Steps, sortSteps } from './steps.js';
+import { createPlan, sortPlanItemSteps, userItemKey } from './sync-plan.js';
 import type {
   UserDeleteItem,
   UserDeleteReason,
@@ -228,10 +229,19 @@ interface Candidate {
 
 /** The diff alone, before any policy (deletion guard, capacity). */
 export function planUserChanges(input: UserSyncInput): UserSyncPlan {
+  return runSteps(userChangeSteps(input));
+}
+
+/** `planUserChanges` in steps (it pauses every STEP users), for a caller that must not block. */
+export function* userChangeSteps(input: UserSyncInput): Steps<UserSyncPlan> {
   const { rule, now } = input;
+  let work = 0;
   // One map lookup per user and per synced extension: a slot holds a user and its extension.
   const slots = new Map<string, Slot>();
-  for (const user of input.directory.users) slots.set(user.id, { user, extension: null });
+  for (const user of input.directory.users) {
+    slots.set(user.id, { user, extension: null });
+    if (++work % STEP === 0) yield;
+  }
   const groups = new Map<string, DirectoryGroup>();
   for (const group of input.directory.groups ?? []) groups.set(group.id, group);
   const inRange = createUserRangePredicate(rule.range, groups, rule.includeNestedMembers);
@@ -241,6 +251,7 @@ export function planUserChanges(input: UserSyncInput): UserSyncPlan {
   const orphans = new Map<string, PbxExtension>();
   const duplicates: PbxExtension[] = [];
   for (const extension of input.current.extensions) {
+    if (++work % STEP === 0) yield;
     extensions.push(extension);
     const userId = extension.externalId;
     if (extension.source !== 'SYNCED' || !userId) continue;
@@ -332,6 +343,7 @@ export function planUserChanges(input: UserSyncInput): UserSyncPlan {
   };
 
   for (const slot of slots.values()) {
+    if (++work % STEP === 0) yield;
     if (slot.extension) planSynced(slot.user.id, slot.user, slot.extension);
     else planUnsynced(slot.user);
   }
@@ -364,6 +376,7 @@ export function planUserChanges(input: UserSyncInput): UserSyncPlan {
   // U5: email claims.
   const emailClaims = new Map<string, Candidate[]>();
   for (const c of candidates) {
+    if (++work % STEP === 0) yield;
     if (c.failure || c.emailKey === null) continue;
     if (c.own && emailKey(c.own.email) === c.emailKey) continue;
     const claimants = emailClaims.get(c.emailKey);
@@ -371,6 +384,7 @@ export function planUserChanges(input: UserSyncInput): UserSyncPlan {
     else emailClaims.set(c.emailKey, [c]);
   }
   for (const [key, claimants] of emailClaims) {
+    if (++work % STEP === 0) yield;
     if (claimants.length > 1) {
       for (const c of claimants) {
         fail(c, 'DUPLICATE_EMAIL', `${claimants.length} users in range want this email`);
@@ -409,15 +423,16 @@ export function planUserChanges(input: UserSyncInput): UserSyncPlan {
     }
   } else {
     for (const c of candidates) if (!c.failure && c.target) c.number = c.target.number;
-    const fresh = candidates
-      .filter((c) => !c.failure && !c.target)
-      .map((c) => ({ c, key: userItemKey(c.subject) }))
-      .sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
+    const fresh = yield* sortSteps(
+      candidates.filter((c) => !c.failure && !c.target).map((c) => ({ c, key: userItemKey(c.subject) })),
+      (a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0),
+    );
     const next = createNumberAllocator(
       numbering.startNumber ?? DEFAULT_START_NUMBER,
       fresh.length > 0 ? numberHolders() : new Map(),
     );
     for (const { c } of fresh) {
+      if (++work % STEP === 0) yield;
       const number = next();
       if (number === null) fail(c, 'NUMBERS_EXHAUSTED', 'no free extension number is left');
       else c.number = number;
@@ -425,6 +440,7 @@ export function planUserChanges(input: UserSyncInput): UserSyncPlan {
   }
 
   for (const c of candidates) {
+    if (++work % STEP === 0) yield;
     if (c.failure || c.number === null) {
       items.push({
         action: 'FAIL',
@@ -510,5 +526,5 @@ export function planUserChanges(input: UserSyncInput): UserSyncPlan {
     });
   }
 
-  return createPlan(now, sortPlanItems(items, userItemKey));
+  return createPlan(now, yield* sortPlanItemSteps(items, userItemKey));
 }

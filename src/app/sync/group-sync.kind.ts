@@ -1,5 +1,5 @@
 import type { ExtensionGroupRecord, ExtensionRecord } from '../../domain/extension-rules.js';
-import { applyGroupPolicies, planGroupChanges } from '../../domain/group-sync.planner.js';
+import { applyGroupPolicies, groupChangeSteps } from '../../domain/group-sync.planner.js';
 import type { GroupPlanItem } from '../../domain/sync-plan.types.js';
 import type { SyncRunItemData } from '../ports/sync.port.js';
 import type { SyncKind } from './sync-kind.js';
@@ -58,7 +58,7 @@ export const groupSyncKind: SyncKind<GroupPlanItem, GroupSyncCurrent> = {
   },
   plan(directory, current, settings, now) {
     if (!settings.groupRule) throw new Error('Group sync has no rule');
-    return planGroupChanges({
+    return groupChangeSteps({
       directory: { groups: directory.groups.values() },
       current,
       rule: settings.groupRule,

@@ -1,4 +1,5 @@
 import type { DirectorySnapshot } from '../../domain/directory-delta.js';
+import type { Steps } from '../../domain/steps.js';
 import type { PlanItemLike, PlanSummary, SyncPlan } from '../../domain/sync-plan.types.js';
 import type { DirectoryReader } from '../ports/directory.port.js';
 import type { AppLog } from '../ports/log.port.js';
@@ -49,8 +50,13 @@ export interface SyncKind<I extends PlanItemLike, Current> {
   hasRule(settings: SyncSettingsData): boolean;
   /** The PBX side as it is now (I/O). */
   loadCurrent(store: Store, pbxId: string): Promise<Current>;
-  /** PLAN (pure, src/domain): the diff between the directory and the PBX. */
-  plan(directory: DirectorySnapshot, current: Current, settings: SyncSettingsData, now: Date): SyncPlan<I>;
+  /** PLAN (pure, src/domain): the diff between the directory and the PBX, in steps (it must not block). */
+  plan(
+    directory: DirectorySnapshot,
+    current: Current,
+    settings: SyncSettingsData,
+    now: Date,
+  ): Steps<SyncPlan<I>>;
   /** GUARD (pure, src/domain): the policies, plan → plan (deletion guard, capacity, limits). */
   guard(plan: SyncPlan<I>, current: Current, settings: SyncSettingsData): SyncPlan<I>;
   /**

@@ -1,5 +1,6 @@
 import type { DirectorySnapshot } from '../../domain/directory-delta.js';
 import { IntegrationStatus } from '../../domain/integration.js';
+import type { Steps } from '../../domain/steps.js';
 import type { GroupSyncPlan, PlanItemLike, SyncPlan, UserSyncPlan } from '../../domain/sync-plan.types.js';
 import { appCredentials } from '../integration.js';
 import type { GraphRequestStats } from '../ports/directory.port.js';
@@ -133,6 +134,26 @@ async function nothingChangedSinceLastRun(
   );
 }
 
+/** The longest a planner runs before it lets the event loop turn. */
+const PLAN_SLICE_MS = 10;
+
+/**
+ * Runs a planner's steps, letting the event loop turn (HTTP, lock renewals, other runs)
+ * whenever one slice has run PLAN_SLICE_MS: planning 100,000 users takes a few hundred
+ * milliseconds, far more than any request should wait.
+ */
+async function stepByStep<T>(steps: Steps<T>): Promise<T> {
+  let sliceStart = performance.now();
+  for (;;) {
+    const next = steps.next();
+    if (next.done) return next.value;
+    if (performance.now() - sliceStart >= PLAN_SLICE_MS) {
+      await new Promise((resolve) => setImmediate(resolve));
+      sliceStart = performance.now();
+    }
+  }
+}
+
 /** PLAN and GUARD of one kind against the PBX as it is now. */
 async function planKind<I extends PlanItemLike, C>(
   deps: SyncDeps,
@@ -142,7 +163,8 @@ async function planKind<I extends PlanItemLike, C>(
   settings: SyncSettingsData,
 ): Promise<SyncPlan<I>> {
   const current = await kind.loadCurrent(deps.store, pbxId);
-  return kind.guard(kind.plan(directory, current, settings, deps.now()), current, settings);
+  const diff = await stepByStep(kind.plan(directory, current, settings, deps.now()));
+  return kind.guard(diff, current, settings);
 }
 
 /** What `previewSync` shows: the read and each kind's plan (null: the kind does not run), nothing applied. */

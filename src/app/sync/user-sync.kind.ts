@@ -1,7 +1,7 @@
 import type { ExtensionRecord } from '../../domain/extension-rules.js';
 import type { PbxCapacity } from '../../domain/pbx.types.js';
 import type { UserCreateItem, UserPlanItem } from '../../domain/sync-plan.types.js';
-import { applyUserPolicies, planUserChanges } from '../../domain/user-sync.planner.js';
+import { applyUserPolicies, userChangeSteps } from '../../domain/user-sync.planner.js';
 import type { Store } from '../ports/store.port.js';
 import type { SyncRunItemData } from '../ports/sync.port.js';
 import type { BatchContext, SyncKind } from './sync-kind.js';
@@ -74,7 +74,7 @@ export const userSyncKind: SyncKind<UserPlanItem, UserSyncCurrent> = {
   },
   plan(directory, current, settings, now) {
     if (!settings.userRule) throw new Error('User sync has no rule');
-    return planUserChanges({
+    return userChangeSteps({
       directory: { users: directory.users.values(), groups: directory.groups.values() },
       current: { extensions: current.extensions },
       rule: settings.userRule,
