@@ -16,6 +16,8 @@ export interface BenchResult<F = unknown> {
   machine: BenchMachine;
   /** when the file was written (ISO 8601) */
   date: string;
+  /** 1, 5 and 15-minute load averages when the file was written: the machine is shared */
+  loadAverage: number[];
   /** the command that was run, to run it again */
   command: string;
   /** the options the bench ran with, defaults included */
@@ -67,6 +69,7 @@ export function writeResults<F>(
     commit: commitMeasured(),
     machine: machine(),
     date: new Date().toISOString(),
+    loadAverage: os.loadavg().map((l) => Math.round(l * 100) / 100),
     command: run.command,
     args: run.args,
     figures: run.figures,
