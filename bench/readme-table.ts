@@ -232,8 +232,12 @@ function syncTable(results: Map<string, BenchResult>, out: Section) {
       sync.figures.sandbox.mode === 'own-process'
         ? 'sandbox in its own process'
         : "sandbox in the gateway's process (as the demo)";
+    const load = (legs.sqlite ?? legs.postgresql)?.phases.full?.load;
+    const busy = load
+      ? `; 1-minute load average ${load[0].toFixed(1)} → ${load[1].toFixed(1)} during the first full sync`
+      : '';
     out.lines.push(
-      `Sync at ${int(size.users)} users / ${int(size.groups)} groups (${code(sync.command)}; ${where}, throttling on, 0 ms latency; the gateway runs with \`--role all\`):`,
+      `Sync at ${int(size.users)} users / ${int(size.groups)} groups (${code(sync.command)}; ${where}, throttling on, 0 ms latency; the gateway runs with \`--role all\`${busy}):`,
     );
   } else {
     out.lines.push(
