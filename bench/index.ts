@@ -9,7 +9,9 @@
  *   cpuprofile   summarizes a .cpuprofile file (e.g. one written by `sync --profile`)
  *
  * Each command is a module that exports its entry point taking argv (or, for planner, a
- * script that runs on import); to add one, add an entry to COMMANDS.
+ * script that runs on import); to add one, add an entry to COMMANDS. Each bench writes its
+ * figures to bench/results/<name>.json (bench/support/results.ts; BENCH_RESULTS_DIR elsewhere),
+ * from which `npm run bench:readme` (bench/readme-table.ts) writes the README's performance section.
  */
 type Command = { describe: string; run: (argv: string[]) => Promise<void> };
 

@@ -11,6 +11,7 @@
  *   change it binds its values too, 100 rows per statement) against the same bound-parameter
  *   statements.
  * Same tables, indexes and database as the gateway (migrations); a fresh database per kind.
+ * The figures go to bench/results/insert.json (bench/support/results.ts).
  */
 import 'reflect-metadata';
 import { randomUUID } from 'node:crypto';
@@ -20,6 +21,7 @@ import type { UserCreateItem } from '../src/domain/sync-plan.types.js';
 import { openDatabase } from '../src/store/orm.js';
 import { openStore } from '../src/store/store.js';
 import { Args } from './support/args.js';
+import { benchCommand, writeResults } from './support/results.js';
 import { type BenchDatabase, createPostgres, createSqlite } from './support/services.js';
 
 const BATCH = 2000;
@@ -111,16 +113,19 @@ function extRow(pbxId: string, it: UserCreateItem, now: Date, sqlite: boolean): 
   ];
 }
 
-async function timed(label: string, fn: () => Promise<void> | void): Promise<number> {
-  const t = performance.now();
-  await fn();
-  const ms = performance.now() - t;
-  console.log(`  ${label.padEnd(70)} ${(ms / 1000).toFixed(2).padStart(7)} s`);
-  return ms;
-}
+/** One timed write, by key: extensions.gateway, snapshot.gateway, extensions.bound, snapshot.bound. */
+type Timings = Record<string, { label: string; ms: number }>;
 
-async function run(db: BenchDatabase, n: number) {
+async function run(db: BenchDatabase, n: number): Promise<Timings> {
   console.log(`${db.kind} (${db.where}), ${n.toLocaleString('en-US')} rows:`);
+  const timings: Timings = {};
+  const timed = async (key: string, label: string, fn: () => Promise<void> | void) => {
+    const t = performance.now();
+    await fn();
+    const ms = performance.now() - t;
+    console.log(`  ${label.padEnd(70)} ${(ms / 1000).toFixed(2).padStart(7)} s`);
+    timings[key] = { label, ms: Math.round(ms) };
+  };
   const orm = await openDatabase(db.config);
   const clock = () => new Date();
   try {
@@ -133,15 +138,23 @@ async function run(db: BenchDatabase, n: number) {
       await orm.em.fork().getConnection().execute('delete from directory_object where pbx_id = ?', [pbx.id]);
     };
 
-    await timed('extensions: applyUserItems (MikroORM insertMany), 2,000 per transaction', async () => {
-      for (let i = 0; i < list.length; i += BATCH) {
-        const batch = list.slice(i, i + BATCH);
-        await openStore(orm, clock).transactional((tx) => tx.applier.applyUserItems(pbx.id, batch));
-      }
-    });
-    await timed('snapshot: replaceSnapshot (MikroORM insertMany, JSON per row)', async () => {
-      await openStore(orm, clock).transactional((tx) => tx.sync.replaceSnapshot(pbx.id, 'USER', users));
-    });
+    await timed(
+      'extensions.gateway',
+      'extensions: applyUserItems (MikroORM insertMany), 2,000 per transaction',
+      async () => {
+        for (let i = 0; i < list.length; i += BATCH) {
+          const batch = list.slice(i, i + BATCH);
+          await openStore(orm, clock).transactional((tx) => tx.applier.applyUserItems(pbx.id, batch));
+        }
+      },
+    );
+    await timed(
+      'snapshot.gateway',
+      'snapshot: replaceSnapshot (MikroORM insertMany, JSON per row)',
+      async () => {
+        await openStore(orm, clock).transactional((tx) => tx.sync.replaceSnapshot(pbx.id, 'USER', users));
+      },
+    );
     await wipe();
 
     const now = new Date();
@@ -155,13 +168,17 @@ async function run(db: BenchDatabase, n: number) {
       const insertObj = sqlite.prepare(
         'insert into directory_object (key, pbx_id, kind, data) values (?, ?, ?, ?)',
       );
-      await timed('extensions: one prepared statement, bound values, 2,000 per transaction', () => {
-        const tx = sqlite.transaction((batch: UserCreateItem[]) => {
-          for (const it of batch) insertExt.run(...extRow(pbx.id, it, now, true));
-        });
-        for (let i = 0; i < list.length; i += BATCH) tx(list.slice(i, i + BATCH));
-      });
-      await timed('snapshot: one prepared statement, bound values, one transaction', () => {
+      await timed(
+        'extensions.bound',
+        'extensions: one prepared statement, bound values, 2,000 per transaction',
+        () => {
+          const tx = sqlite.transaction((batch: UserCreateItem[]) => {
+            for (const it of batch) insertExt.run(...extRow(pbx.id, it, now, true));
+          });
+          for (let i = 0; i < list.length; i += BATCH) tx(list.slice(i, i + BATCH));
+        },
+      );
+      await timed('snapshot.bound', 'snapshot: one prepared statement, bound values, one transaction', () => {
         sqlite.transaction(() => {
           for (const u of users) insertObj.run(`${pbx.id}:USER:${u.id}`, pbx.id, 'USER', JSON.stringify(u));
         })();
@@ -187,53 +204,66 @@ async function run(db: BenchDatabase, n: number) {
         'timestamptz',
       ];
       const unnest = `insert into extension (${EXT_COLUMNS.map((c) => `"${c}"`).join(', ')}) select * from unnest(${casts.map((c, i) => `$${i + 1}::${c}[]`).join(', ')})`;
-      await timed('extensions: INSERT … SELECT unnest($1::text[], …), 2,000 per transaction', async () => {
-        for (let i = 0; i < list.length; i += BATCH) {
-          const rows = list.slice(i, i + BATCH).map((it) => extRow(pbx.id, it, now, false));
-          const columns = EXT_COLUMNS.map((_, c) => rows.map((r) => r[c]));
+      await timed(
+        'extensions.bound',
+        'extensions: INSERT … SELECT unnest($1::text[], …), 2,000 per transaction',
+        async () => {
+          for (let i = 0; i < list.length; i += BATCH) {
+            const rows = list.slice(i, i + BATCH).map((it) => extRow(pbx.id, it, now, false));
+            const columns = EXT_COLUMNS.map((_, c) => rows.map((r) => r[c]));
+            await client.query('begin');
+            await client.query(unnest, columns);
+            await client.query('commit');
+          }
+        },
+      );
+      await timed(
+        'snapshot.bound',
+        'snapshot: INSERT … SELECT unnest(…), 5,000 per statement, one transaction',
+        async () => {
           await client.query('begin');
-          await client.query(unnest, columns);
+          for (let i = 0; i < users.length; i += 5000) {
+            const chunk = users.slice(i, i + 5000);
+            await client.query(
+              'insert into directory_object (key, pbx_id, kind, data) select * from unnest($1::text[], $2::text[], $3::text[], $4::text[])',
+              [
+                chunk.map((u) => `${pbx.id}:USER:${u.id}`),
+                chunk.map(() => pbx.id),
+                chunk.map(() => 'USER'),
+                chunk.map((u) => JSON.stringify(u)),
+              ],
+            );
+          }
           await client.query('commit');
-        }
-      });
-      await timed('snapshot: INSERT … SELECT unnest(…), 5,000 per statement, one transaction', async () => {
-        await client.query('begin');
-        for (let i = 0; i < users.length; i += 5000) {
-          const chunk = users.slice(i, i + 5000);
-          await client.query(
-            'insert into directory_object (key, pbx_id, kind, data) select * from unnest($1::text[], $2::text[], $3::text[], $4::text[])',
-            [
-              chunk.map((u) => `${pbx.id}:USER:${u.id}`),
-              chunk.map(() => pbx.id),
-              chunk.map(() => 'USER'),
-              chunk.map((u) => JSON.stringify(u)),
-            ],
-          );
-        }
-        await client.query('commit');
-      });
+        },
+      );
       await client.end();
     }
   } finally {
     await orm.close(true);
   }
+  return timings;
 }
 
 export async function main(argv: readonly string[]): Promise<void> {
   const args = new Args(argv);
   const n = args.number('rows', 90_000);
-  for (const kind of args.list('db', ['sqlite', 'postgresql'])) {
+  const dbs = args.list('db', ['sqlite', 'postgresql']);
+  const figures: Record<string, Timings | { skipped: string }> = {};
+  for (const kind of dbs) {
     let db: BenchDatabase;
     try {
       db = kind === 'sqlite' ? createSqlite() : await createPostgres();
     } catch (err) {
       console.log(`${kind}: SKIPPED (${(err as Error).message})`);
+      figures[kind] = { skipped: (err as Error).message };
       continue;
     }
     try {
-      await run(db, n);
+      figures[kind] = await run(db, n);
     } finally {
       await db.drop();
     }
   }
+  writeResults('insert', { command: benchCommand('insert', argv), args: { rows: n, db: dbs }, figures });
 }

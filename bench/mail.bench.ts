@@ -4,12 +4,13 @@
  * Welcome emails (U6) a second, sent as the `mail` queue sends them (`--concurrency` jobs at
  * once) through the gateway's SMTP sender (src/mail/transport.ts, pooled connections), against
  * a connection per message, to a real SMTP server in this process (smtp-server, as the tests).
- * A first sync of 100,000 users can queue 100,000 of them.
+ * A first sync of 100,000 users can queue 100,000 of them. The figures go to bench/results/mail.json.
  */
 import nodemailer from 'nodemailer';
 import { SmtpMailSender } from '../src/mail/transport.js';
 import { startSmtpServer } from '../test/support/smtp.js';
 import { Args } from './support/args.js';
+import { benchCommand, writeResults } from './support/results.js';
 
 export async function main(argv: string[]) {
   const args = new Args(argv);
@@ -52,4 +53,14 @@ export async function main(argv: string[]) {
     `  gateway (pooled)         ${pooled.toFixed(0)} emails/s  (100,000 in ${minutes(pooled)} min)`,
   );
   console.log(`  received by the server   ${smtp.messages.length}`);
+  writeResults('mail', {
+    command: benchCommand('mail', argv),
+    args: { emails, concurrency },
+    figures: {
+      pooledPerSecond: Math.round(pooled),
+      perMessagePerSecond: Math.round(perMessage),
+      received: smtp.messages.length,
+      minutesFor100k: { pooled: 100_000 / pooled / 60, perMessage: 100_000 / perMessage / 60 },
+    },
+  });
 }

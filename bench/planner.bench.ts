@@ -6,6 +6,7 @@
  *
  * Prints wall time and heap for: a first sync (empty PBX), a no-change re-sync, and a
  * re-sync after 1,000 changed users; for users and for groups; plus a 1,000-record delta merge.
+ * The figures go to bench/results/planner.json (bench/support/results.ts).
  */
 
 import type { DirectoryGroup, DirectoryUser } from '../src/domain/directory.types.js';
@@ -20,6 +21,7 @@ import { summarizePlan } from '../src/domain/sync-plan.js';
 import type { GroupSyncPlan, PlanSummary, UserSyncPlan } from '../src/domain/sync-plan.types.js';
 import type { GroupSyncRule, UserSyncRule } from '../src/domain/sync-rule.types.js';
 import { planUserSync } from '../src/domain/user-sync.planner.js';
+import { benchCommand, writeResults } from './support/results.js';
 
 function arg(name: string, fallback: number): number {
   const i = process.argv.indexOf(`--${name}`);
@@ -127,7 +129,18 @@ function applyGroups(groups: readonly PbxExtensionGroup[], plan: GroupSyncPlan):
 const gc = (globalThis as { gc?: () => void }).gc;
 const mb = (bytes: number) => `${(bytes / 1024 / 1024).toFixed(1)} MB`;
 
-function measure<T>(label: string, run: () => T, describe: (result: T) => string): T {
+export interface PlannerMeasurement {
+  label: string;
+  /** wall time of each run (ms) */
+  runsMs: number[];
+  medianMs: number;
+  /** largest heap growth over a run (bytes; rough without --expose-gc) */
+  heapDeltaBytes: number;
+  outcome: string;
+}
+const measurements: Record<string, PlannerMeasurement> = {};
+
+function measure<T>(key: string, label: string, run: () => T, describe: (result: T) => string): T {
   const times: number[] = [];
   let result: T | undefined;
   let heapDelta = 0;
@@ -142,9 +155,18 @@ function measure<T>(label: string, run: () => T, describe: (result: T) => string
   }
   const m = process.memoryUsage();
   const runs = times.map((t) => `${t.toFixed(0)}`).join(' / ');
+  const outcome = describe(result as T);
   console.log(
-    `${label.padEnd(34)} ${runs.padEnd(18)} ms   heap +${mb(heapDelta).padEnd(9)} heapUsed ${mb(m.heapUsed).padEnd(9)} rss ${mb(m.rss).padEnd(9)} ${describe(result as T)}`,
+    `${label.padEnd(34)} ${runs.padEnd(18)} ms   heap +${mb(heapDelta).padEnd(9)} heapUsed ${mb(m.heapUsed).padEnd(9)} rss ${mb(m.rss).padEnd(9)} ${outcome}`,
   );
+  const sorted = [...times].sort((a, b) => a - b);
+  measurements[key] = {
+    label,
+    runsMs: times.map((t) => Math.round(t * 10) / 10),
+    medianMs: Math.round(sorted[Math.floor(sorted.length / 2)] * 10) / 10,
+    heapDeltaBytes: heapDelta,
+    outcome,
+  };
   return result as T;
 }
 
@@ -209,12 +231,14 @@ const planGroups = (extensions: readonly PbxExtension[], current: readonly PbxEx
 
 // ---------------------------------------------------------------- users
 const first = measure(
+  'users.first',
   'users: first sync',
   () => planUsers(users, manual),
   (p) => counts(summarizePlan(p)),
 );
 const synced = asRead(applyUsers(manual, first));
 measure(
+  'users.nochange',
   'users: no-change re-sync',
   () => planUsers(users, synced),
   (p) => counts(summarizePlan(p)),
@@ -235,6 +259,7 @@ for (let k = 0; k < CHANGES * 0.1; k++) deleted.add(changed[pick(USERS)].id);
 const changedUsers = changed.filter((u) => !deleted.has(u.id));
 for (let k = 0; k < CHANGES * 0.15; k++) changedUsers.push(asRead(makeUser(USERS + k)));
 measure(
+  'users.changes',
   `users: re-sync after ${CHANGES} changes`,
   () => planUsers(changedUsers, synced),
   (p) => counts(summarizePlan(p)),
@@ -242,12 +267,14 @@ measure(
 
 // ---------------------------------------------------------------- groups
 const groupsFirst = measure(
+  'groups.first',
   'groups: first sync',
   () => planGroups(synced, []),
   (p) => counts(summarizePlan(p)),
 );
 const groupsSynced = asRead(applyGroups([], groupsFirst));
 measure(
+  'groups.firstG3',
   'groups: first sync, G3 limit 63',
   () =>
     planGroupSync({
@@ -260,12 +287,14 @@ measure(
   (p) => counts(summarizePlan(p)),
 );
 measure(
+  'groups.nochange',
   'groups: no-change re-sync',
   () => planGroups(synced, groupsSynced),
   (p) => counts(summarizePlan(p)),
 );
 const afterChanges = asRead(applyUsers(synced, planUsers(changedUsers, synced)));
 measure(
+  'groups.changes',
   `groups: re-sync after ${CHANGES} changes`,
   () => planGroups(afterChanges, groupsSynced),
   (p) => counts(summarizePlan(p)),
@@ -279,7 +308,22 @@ const delta: UserDeltaRecord[] = Array.from({ length: CHANGES }, (_, k) =>
     : { id: users[pick(USERS)].id, jobTitle: `Delta ${k}` },
 );
 measure(
+  'delta.merge',
   `delta merge: ${CHANGES} user records`,
   () => applyDirectoryDelta(snapshot, { users: delta }, NOW),
   (s) => `${s.users.size} users`,
 );
+
+writeResults('planner', {
+  // Run through bench/index.ts (`npm run bench -- planner …`) or on its own (`npx tsx bench/planner.bench.ts …`).
+  command: benchCommand('planner', process.argv.slice(process.argv[2] === 'planner' ? 3 : 2)),
+  args: {
+    users: USERS,
+    groups: GROUPS,
+    members: MEMBERS_PER_GROUP,
+    changes: CHANGES,
+    runs: RUNS,
+    gc: gc !== undefined,
+  },
+  figures: { measurements },
+});

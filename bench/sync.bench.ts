@@ -4,9 +4,11 @@
  *   npm run bench -- sync --users 100000 --groups 5000 [--latency 0,300] [--db sqlite,postgresql]
  *                         [--changes 1000] [--seed 42] [--profile] [--log-level error]
  *                         [--run-timeout-min 30] [--gateway-node-args "--max-old-space-size=320"]
+ *                         [--sandbox own-process|same-process]
  *
- * Starts the sandbox tenant (throttling on, as Microsoft's) in a process of its own, then, per
- * sandbox latency and per database, a leg process (bench/sync/leg.ts) that runs a real gateway
+ * Starts the sandbox tenant (throttling on, as Microsoft's) in a process of its own (or, with
+ * `--sandbox same-process`, in each leg's process beside the gateway, as `npm run demo` runs it),
+ * then, per sandbox latency and per database, a leg process (bench/sync/leg.ts) that runs a real gateway
  * (role all) on a temporary SQLite file or a temporary PostgreSQL database (TEST_DATABASE_URL,
  * else postgres://postgres@127.0.0.1:5432/postgres), connects it through the sandbox with auto
  * sign-in, saves the user rule (ALL, AUTO from 1000) and measures: the initial full sync, a
@@ -17,16 +19,28 @@
  * .cpuprofile files are kept under .data/bench/profiles/). Not a test: it exits 0 whatever the
  * figures. Change notifications and the delta poll are held back during a leg (saveChangeTriggers
  * with the longest debounce) so that the measured runs are the only ones; the table says so.
+ * Each run's event-loop stalls in the leg process (the gateway's workers) are reported: the longest
+ * gap of a 10 ms timer (perf_hooks.monitorEventLoopDelay), its p99, and where the longest ones fell.
+ * The figures are written to bench/results/sync.json (bench/support/results.ts).
  */
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
+import { readFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import type { AdminUser, SandboxAdminClient } from '../src/sandbox/admin-client.js';
+import { type AdminUser, SandboxAdminClient } from '../src/sandbox/admin-client.js';
+import type { SandboxInfo } from '../src/sandbox/index.js';
 import { Args } from './support/args.js';
 import { formatSummary } from './support/cpuprofile.js';
 import { formatHeapSummary } from './support/heapprofile.js';
+import {
+  countDirectory,
+  describeLowerBound,
+  type FullReadLowerBound,
+  fullReadLowerBound,
+} from './support/lower-bound.js';
 import { procStatus } from './support/proc.js';
+import { benchCommand, writeResults } from './support/results.js';
 import { type SandboxProcess, startSandboxProcess } from './support/sandbox-process.js';
 import {
   type BenchDatabase,
@@ -35,9 +49,7 @@ import {
   dropQueueKeys,
   ensureRedis,
 } from './support/services.js';
-import type { LegInput, LegResult, PhaseResult } from './sync/leg.js';
-
-const PAGE = 999;
+import type { LegInput, LegResult, PhaseResult, SandboxMode } from './sync/leg.js';
 
 /** The issue's targets (issue 5 item 7), on this 2-core machine. */
 export const TARGETS = {
@@ -49,62 +61,9 @@ export const TARGETS = {
   peakRssBytes: 600 * 1024 * 1024,
 };
 
-export interface LowerBound {
-  users: number;
-  recycleBinUsers: number;
-  groups: number;
-  /** direct memberships (users, nested groups and other objects), as Graph lists them */
-  memberships: number;
-  largestGroup: number;
-  emptyGroups: number;
-  userPages: number;
-  groupPages: number;
-  /** ceil(memberships / 999): the fewest 999-item pages that carry every membership once */
-  memberPages: number;
-  /** Σ over groups of max(1, ceil(members / 999)): one /groups/{id}/members listing per group */
-  memberPagesPerGroup: number;
-  bound: number;
-  boundPerGroup: number;
-}
-
-/** Counts the tenant as the lower bound needs it, through the sandbox admin API. */
-async function lowerBound(admin: SandboxAdminClient): Promise<LowerBound> {
-  const users = (await admin.listUsers({ top: 1 })).total;
-  const withBin = (await admin.listUsers({ top: 1, includeDeleted: true })).total;
-  let groups = 0;
-  let memberships = 0;
-  let perGroup = 0;
-  let largest = 0;
-  let empty = 0;
-  for (let skip = 0; ; skip += 1000) {
-    const page = await admin.listGroups({ top: 1000, skip });
-    for (const g of page.value) {
-      const m = g.members.length;
-      groups++;
-      memberships += m;
-      perGroup += Math.max(1, Math.ceil(m / PAGE));
-      largest = Math.max(largest, m);
-      if (m === 0) empty++;
-    }
-    if (page.value.length < 1000) break;
-  }
-  const userPages = Math.ceil(users / PAGE);
-  const groupPages = Math.ceil(groups / PAGE);
-  const memberPages = Math.ceil(memberships / PAGE);
-  return {
-    users,
-    recycleBinUsers: withBin - users,
-    groups,
-    memberships,
-    largestGroup: largest,
-    emptyGroups: empty,
-    userPages,
-    groupPages,
-    memberPages,
-    memberPagesPerGroup: perGroup,
-    bound: userPages + groupPages + memberPages,
-    boundPerGroup: userPages + groupPages + perGroup,
-  };
+/** The tenant as the bound counts it, through the sandbox admin API (bench/support/lower-bound.ts). */
+async function lowerBound(admin: SandboxAdminClient): Promise<FullReadLowerBound> {
+  return fullReadLowerBound(await countDirectory(admin));
 }
 
 export interface TenantChange {
@@ -198,14 +157,26 @@ interface LegRun {
   skipped?: string;
 }
 
+/**
+ * Runs one leg process. The tenant is counted and changed through the sandbox admin API: the
+ * orchestrator's own sandbox, or (same-process) the one the leg started and announced.
+ */
 function runLeg(
   input: LegInput,
   legIndex: number,
-  sandbox: SandboxProcess,
+  sandbox: SandboxProcess | null,
   changes: number,
   legNodeArgs: string[],
 ): Promise<LegResult> {
-  return new Promise((resolve, reject) => {
+  let legAdmin: SandboxAdminClient | null = null;
+  const admin = (): SandboxAdminClient => {
+    const a = sandbox?.admin ?? legAdmin;
+    if (!a) throw new Error('no sandbox to ask (the leg has not announced its own)');
+    return a;
+  };
+  const adminFor = (info: SandboxInfo) =>
+    new SandboxAdminClient(info.adminUrl, info.adminToken, readFileSync(info.caFile, 'utf8'));
+  return new Promise<LegResult>((resolve, reject) => {
     const child: ChildProcess = spawn(
       process.execPath,
       // --expose-gc: the retained heap is measured after each run, once the run is over.
@@ -224,8 +195,9 @@ function runLeg(
       }
       try {
         let answer: unknown = null;
-        if (msg.type === 'lowerBound') answer = await lowerBound(sandbox.admin);
-        else if (msg.type === 'change') answer = await changeUsers(sandbox.admin, changes, legIndex);
+        if (msg.type === 'sandbox') legAdmin = adminFor(msg.payload as SandboxInfo);
+        else if (msg.type === 'lowerBound') answer = await lowerBound(admin());
+        else if (msg.type === 'change') answer = await changeUsers(admin(), changes, legIndex);
         else if (msg.type === 'result') result = msg.payload as LegResult;
         child.send({ id: msg.id, result: answer });
       } catch (err) {
@@ -236,7 +208,7 @@ function runLeg(
       if (result) resolve(result);
       else reject(new Error(failure ?? `the leg exited with ${code}`));
     });
-  });
+  }).finally(() => legAdmin?.close().catch(() => {}));
 }
 
 // ------------------------------------------------------------------ report
@@ -280,6 +252,20 @@ function table(rows: string[][]): string {
     .join('\n');
 }
 
+function stallCell(p: PhaseResult): string {
+  const l = p.eventLoop;
+  return `${fmtInt(l.maxMs)} / ${fmtInt(l.p99Ms)} ms (${l.stalls} ≥ ${l.thresholdMs} ms, ${sec(l.stalledMs)} in all)`;
+}
+
+function stallWhere(p: PhaseResult): string {
+  return (
+    p.eventLoop.longest
+      .slice(0, 3)
+      .map((s) => `${fmtInt(s.ms)} ms at +${sec(s.afterMs)} (${s.where})`)
+      .join('; ') || 'none'
+  );
+}
+
 function report(legs: LegRun[], opts: { users: number; groups: number; changes: number }) {
   const done = legs.filter((l) => l.result) as Array<LegRun & { result: LegResult }>;
   const header = ['', 'figure', 'target', ...done.map((l) => l.label)];
@@ -302,18 +288,14 @@ function report(legs: LegRun[], opts: { users: number; groups: number; changes: 
   );
   row('', "Graph requests (run's graphRequests)", '≤ 1.1 × bound', (r) => {
     const p = ph(r, 'full');
-    const lb = p.lowerBound as LowerBound;
+    const lb = p.lowerBound as FullReadLowerBound;
     const n = p.run.graphRequests ?? 0;
-    const ratio = n / lb.bound;
-    return `${fmtInt(n)} = ${ratio.toFixed(2)} × ${fmtInt(lb.bound)}${ratio > TARGETS.requestsOverBound ? MISSED : ''}`;
+    const ratio = n / lb.requests;
+    return `${fmtInt(n)} = ${ratio.toFixed(2)} × ${fmtInt(lb.requests)}${ratio > TARGETS.requestsOverBound ? MISSED : ''}`;
   });
-  row('', 'lower bound: user + group + member pages', '', (r) => {
-    const lb = ph(r, 'full').lowerBound as LowerBound;
-    return `${fmtInt(lb.userPages)} + ${fmtInt(lb.groupPages)} + ${fmtInt(lb.memberPages)} (${fmtInt(lb.memberships)} memberships / 999)`;
-  });
-  row('', '  (per-group member listing bound)', '', (r) => {
-    const lb = ph(r, 'full').lowerBound as LowerBound;
-    return `${fmtInt(lb.boundPerGroup)} (member pages Σ max(1, ⌈m/999⌉) = ${fmtInt(lb.memberPagesPerGroup)})`;
+  row('', 'lower bound (bench/support/lower-bound.ts)', '', (r) => {
+    const lb = ph(r, 'full').lowerBound as FullReadLowerBound;
+    return `${describeLowerBound(lb)}; ${fmtInt(lb.memberships)} memberships`;
   });
   row('', 'requests counted by the sandbox (throttled)', '', (r) => {
     const p = ph(r, 'full');
@@ -324,7 +306,9 @@ function report(legs: LegRun[], opts: { users: number; groups: number; changes: 
     return `${mbs(peak(p))} (sampled ${mbs(p.memory.sampledRss)})${peak(p) > TARGETS.peakRssBytes ? MISSED : ''}`;
   });
   row('', 'peak RSS, sandbox process (Microsoft side)', '', (r) =>
-    mbs(ph(r, 'full').memory.otherHwmRss ?? ph(r, 'full').memory.otherSampledRss),
+    r.sandboxMode === 'same-process'
+      ? 'in the gateway process'
+      : mbs(ph(r, 'full').memory.otherHwmRss ?? ph(r, 'full').memory.otherSampledRss),
   );
   row('', 'CPU time gateway / sandbox', '', (r) => {
     const p = ph(r, 'full');
@@ -338,6 +322,8 @@ function report(legs: LegRun[], opts: { users: number; groups: number; changes: 
     (r) => `${ph(r, 'full').peakAt.rss} / ${ph(r, 'full').peakAt.heap}`,
   );
   row('', 'load average (1 min) at start → end', '', (r) => loadCell(ph(r, 'full')));
+  row('', 'event-loop stall, gateway process: max / p99', '', (r) => stallCell(ph(r, 'full')));
+  row('', '  longest stalls (after the request, stretches)', '', (r) => stallWhere(ph(r, 'full')));
 
   row('no-change re-sync', 'wall time (syncNow → run ended)', '≤ 2 s', (r) => {
     const p = ph(r, 'nochange');
@@ -365,6 +351,8 @@ function report(legs: LegRun[], opts: { users: number; groups: number; changes: 
     (r) => `${ph(r, 'nochange').peakAt.rss} / ${ph(r, 'nochange').peakAt.heap}`,
   );
   row('', 'load average (1 min) at start → end', '', (r) => loadCell(ph(r, 'nochange')));
+  row('', 'event-loop stall, gateway process: max / p99', '', (r) => stallCell(ph(r, 'nochange')));
+  row('', '  longest stalls (after the request, stretches)', '', (r) => stallWhere(ph(r, 'nochange')));
 
   row(`${fmtInt(opts.changes)} changed users`, 'wall time (syncNow → run ended)', '≤ 10 s', (r) => {
     const p = ph(r, 'changes');
@@ -393,6 +381,8 @@ function report(legs: LegRun[], opts: { users: number; groups: number; changes: 
     (r) => `${ph(r, 'changes').peakAt.rss} / ${ph(r, 'changes').peakAt.heap}`,
   );
   row('', 'load average (1 min) at start → end', '', (r) => loadCell(ph(r, 'changes')));
+  row('', 'event-loop stall, gateway process: max / p99', '', (r) => stallCell(ph(r, 'changes')));
+  row('', '  longest stalls (after the request, stretches)', '', (r) => stallWhere(ph(r, 'changes')));
   row('process', 'RSS, code loaded, before startGateway', '', (r) => mbs(r.baselineRss));
   row('', 'RSS gateway started + connected, idle', '', (r) => mbs(r.idleGatewayRss));
   row('', 'change triggers during the bench', '', (r) => r.changeTriggers);
@@ -438,9 +428,89 @@ function codeVersion(): string {
   return `${head.stdout.trim()}${dirty ? ` + uncommitted changes in ${dirty} file(s) under src/ and jobs/` : ' (src/ and jobs/ as committed)'}`;
 }
 
+/** What bench/results/sync.json holds of a run: the figures of the table, without the profiles. */
+function phaseFigures(p: PhaseResult) {
+  return {
+    status: p.run.status,
+    mode: p.run.mode,
+    users: p.run.users,
+    wallMs: Math.round(p.wallMs),
+    runMs: p.runMs,
+    graphRequests: p.run.graphRequests ?? null,
+    sandboxGraphRequests: p.sandboxGraphRequests,
+    sandboxThrottled: p.sandboxThrottled,
+    lowerBound: (p.lowerBound as FullReadLowerBound | undefined) ?? null,
+    tenantChange: (p.tenantChange as TenantChange | undefined) ?? null,
+    failReasons: p.failReasons ?? null,
+    peakRssBytes: peak(p),
+    peakRssFrom: p.memory.hwmRss != null ? 'VmHWM' : 'sampled',
+    sampledHeapUsedBytes: p.memory.sampledHeapUsed,
+    sandboxPeakRssBytes: p.memory.otherHwmRss ?? p.memory.otherSampledRss,
+    cpuMs: Math.round(p.memory.cpuMs),
+    sandboxCpuMs: p.memory.otherCpuMs,
+    afterGc: p.afterGc,
+    load: p.load,
+    peakAt: p.peakAt,
+    eventLoop: p.eventLoop,
+    segments: p.segments.map((x) => ({
+      label: x.label,
+      ms: Math.round(x.ms),
+      sqlMs: Math.round(x.sqlMs),
+      statements: x.statements,
+      requests: x.requests ?? null,
+    })),
+  };
+}
+
+export type SyncPhaseFigures = ReturnType<typeof phaseFigures>;
+
+export interface SyncFigures {
+  sandbox: {
+    mode: SandboxMode;
+    users: number;
+    groups: number;
+    seed: number;
+    /** own-process: the sandbox CLI's start (seeding) time and RSS once seeded */
+    readyMs: number | null;
+    readyRssMB: number | null;
+  };
+  targets: typeof TARGETS;
+  legs: Array<{
+    label: string;
+    db: string;
+    latencyMs: number;
+    skipped: string | null;
+    baselineRssBytes: number | null;
+    idleGatewayRssBytes: number | null;
+    sandboxInProcess: LegResult['sandboxInProcess'];
+    changeTriggers: string | null;
+    otherRuns: LegResult['otherRuns'];
+    phases: Partial<Record<PhaseResult['phase'], SyncPhaseFigures>>;
+  }>;
+}
+
+function syncFigures(legs: LegRun[], sandbox: SyncFigures['sandbox']): SyncFigures {
+  return {
+    sandbox,
+    targets: TARGETS,
+    legs: legs.map((l) => ({
+      label: l.label,
+      db: l.db,
+      latencyMs: l.latencyMs,
+      skipped: l.skipped ?? null,
+      baselineRssBytes: l.result?.baselineRss ?? null,
+      idleGatewayRssBytes: l.result?.idleGatewayRss ?? null,
+      sandboxInProcess: l.result?.sandboxInProcess ?? null,
+      changeTriggers: l.result?.changeTriggers ?? null,
+      otherRuns: l.result?.otherRuns ?? [],
+      phases: Object.fromEntries((l.result?.phases ?? []).map((p) => [p.phase, phaseFigures(p)])),
+    })),
+  };
+}
+
 const USAGE = `usage: npm run bench -- sync [--users 100000] [--groups 5000] [--latency 0[,300]] [--db sqlite,postgresql]
                            [--changes 1000] [--seed 42] [--profile] [--log-level error] [--run-timeout-min 30]
-                           [--gateway-node-args "--max-old-space-size=384"]`;
+                           [--gateway-node-args "--max-old-space-size=384"] [--sandbox own-process|same-process]`;
 
 export async function main(argv: readonly string[]): Promise<void> {
   if (argv.includes('--help') || argv.includes('-h')) {
@@ -463,6 +533,12 @@ export async function main(argv: readonly string[]): Promise<void> {
   const legNodeArgs = args.string('gateway-node-args', '').split(/\s+/).filter(Boolean);
   for (const d of dbs)
     if (d !== 'sqlite' && d !== 'postgresql') throw new Error(`--db: unknown database '${d}'\n${USAGE}`);
+  // own-process (default): the sandbox apart, so that the leg process's memory and CPU are the
+  // gateway's; same-process: beside the gateway, as `npm run demo` runs it.
+  const sandboxMode = args.string('sandbox', 'own-process') as SandboxMode;
+  if (sandboxMode !== 'own-process' && sandboxMode !== 'same-process')
+    throw new Error(`--sandbox: own-process or same-process, not '${sandboxMode}'\n${USAGE}`);
+  const sandboxDataDir = path.resolve('.data/bench-sandbox');
 
   console.log(
     `sync bench: ${fmtInt(users)} users, ${fmtInt(groups)} groups (seed ${seed}); latency ${latencies.join(', ')} ms; ${dbs.join(', ')}; ${fmtInt(changes)} changes; ${os.cpus().length} CPUs, node ${process.version}${legNodeArgs.length ? `; gateway node args ${legNodeArgs.join(' ')}` : ''}`,
@@ -470,21 +546,30 @@ export async function main(argv: readonly string[]): Promise<void> {
   console.log(`code: ${codeVersion()}`);
   const redis = await ensureRedis();
   const startedSandbox = performance.now();
-  const sandbox = await startSandboxProcess({
-    users,
-    groups,
-    seed,
-    latencyMs: latencies[0] ?? 0,
-    dataDir: path.resolve('.data/bench-sandbox'),
-  });
-  console.log(
-    `sandbox: own process (pid ${sandbox.pid}), ready in ${sec(sandbox.readyMs ?? performance.now() - startedSandbox)}, RSS ${mbs(procStatus(sandbox.pid)?.rssBytes)} seeded and idle; Redis ${redis.url}${redis.started ? ' (started here)' : ''}`,
-  );
+  let sandbox: SandboxProcess | null = null;
+  let sandboxReadyMs: number | null = null;
+  if (sandboxMode === 'own-process') {
+    sandbox = await startSandboxProcess({
+      users,
+      groups,
+      seed,
+      latencyMs: latencies[0] ?? 0,
+      dataDir: sandboxDataDir,
+    });
+    sandboxReadyMs = sandbox.readyMs ?? performance.now() - startedSandbox;
+    console.log(
+      `sandbox: own process (pid ${sandbox.pid}), ready in ${sec(sandboxReadyMs)}, RSS ${mbs(procStatus(sandbox.pid)?.rssBytes)} seeded and idle; Redis ${redis.url}${redis.started ? ' (started here)' : ''}`,
+    );
+  } else {
+    console.log(
+      `sandbox: in each leg's process, beside the gateway (same-process); Redis ${redis.url}${redis.started ? ' (started here)' : ''}`,
+    );
+  }
   const legs: LegRun[] = [];
   try {
     let index = 0;
     for (const latencyMs of latencies) {
-      await sandbox.admin.setLatency(latencyMs);
+      await sandbox?.admin.setLatency(latencyMs);
       for (const kind of dbs) {
         const label = `${kind} @${latencyMs}ms`;
         const leg: LegRun = { label, db: kind, latencyMs };
@@ -506,8 +591,10 @@ export async function main(argv: readonly string[]): Promise<void> {
               label,
               database: db.config,
               latencyMs,
-              sandbox: sandbox.info,
-              sandboxPid: sandbox.pid,
+              sandboxMode,
+              sandbox: sandbox?.info ?? null,
+              sandboxPid: sandbox?.pid ?? null,
+              tenant: { users, groups, seed, dataDir: sandboxDataDir },
               redisUrl: redis.url,
               queuePrefix,
               profileDir,
@@ -533,7 +620,7 @@ export async function main(argv: readonly string[]): Promise<void> {
       }
     }
   } finally {
-    await sandbox.stop();
+    await sandbox?.stop();
     redis.stop();
   }
 
@@ -545,14 +632,41 @@ export async function main(argv: readonly string[]): Promise<void> {
       'Notes: wall time is measured from the GraphQL mutation (saveUserSyncRule / syncNow) to the moment the run',
       "reached its final phase (the gateway's progress callback, in the same process). Peak RSS is the kernel's",
       'high-water mark (VmHWM, reset at the start of each run) of the leg process, which holds the gateway and a thin',
-      'harness only; the sandbox runs in a process of its own and is reported apart. Lower bound: ⌈users/999⌉ user pages',
-      '+ ⌈groups/999⌉ group pages + ⌈memberships/999⌉ member pages, memberships being the direct members (users and',
-      'nested groups) of every group as the sandbox lists them: the fewest 999-item pages that carry each membership',
-      'once. The per-group figure (one /groups/{id}/members listing per group, at least one page each) is shown too.',
+      sandboxMode === 'own-process'
+        ? 'harness only; the sandbox runs in a process of its own and is reported apart.'
+        : 'harness, and the sandbox tenant (same-process): its memory and CPU are counted with the gateway.',
+      'Lower bound (bench/support/lower-bound.ts): ⌈users/999⌉ user pages + ⌈groups/999⌉ group pages +',
+      '⌈memberships/999⌉ member pages, memberships being the direct members of every group summed over the groups.',
+      "Event-loop stall: the longest gap between ticks of a 10 ms timer in the leg process (role all: the gateway's",
+      'API and workers), from the request to the end of the run (perf_hooks.monitorEventLoopDelay, max and p99);',
+      'the longest stalls (≥ 100 ms) are placed in the stretches of the run listed below.',
     ].join('\n'),
   );
   console.log('\n=== where the time goes (per run) ===');
   breakdown(legs);
+  writeResults<SyncFigures>('sync', {
+    command: benchCommand('sync', argv),
+    args: {
+      users,
+      groups,
+      seed,
+      latency: latencies,
+      db: dbs,
+      changes,
+      sandbox: sandboxMode,
+      profile: profileDir !== null,
+      logLevel,
+      gatewayNodeArgs: legNodeArgs,
+    },
+    figures: syncFigures(legs, {
+      mode: sandboxMode,
+      users,
+      groups,
+      seed,
+      readyMs: sandboxReadyMs,
+      readyRssMB: sandbox?.readyRssMB ?? null,
+    }),
+  });
   if (profileDir) {
     console.log(`\n=== CPU profiles (gateway process, main thread), in ${profileDir} ===`);
     for (const l of legs) {

@@ -1,9 +1,12 @@
 /**
  * One leg of `npm run bench -- sync`: one database at one sandbox latency, in a process of
  * its own (spawned by bench/sync.bench.ts with an IPC channel), so that its peak RSS is the
- * gateway's alone. Starts a real gateway (role all) on the given database, connects it to the
- * sandbox as the tests do, saves the user rule (ALL, AUTO from 1000) and measures the initial
- * full sync, a no-change re-sync and a re-sync after the orchestrator changed users.
+ * gateway's alone. Starts a real gateway (role all: API and workers in this process) on the given
+ * database, connects it to the sandbox as the tests do, saves the user rule (ALL, AUTO from 1000)
+ * and measures the initial full sync, a no-change re-sync and a re-sync after the orchestrator
+ * changed users. With `--sandbox same-process` the sandbox tenant is started here too, beside the
+ * gateway, as `npm run demo` does (its memory and CPU are then the gateway process's).
+ * The event loop of this process (the gateway's workers) is watched during each run.
  */
 import 'reflect-metadata';
 import { randomBytes } from 'node:crypto';
@@ -17,9 +20,10 @@ import { createPbx } from '../../src/app/pbx.js';
 import { loadConfig } from '../../src/config.js';
 import { type Gateway, startGateway } from '../../src/gateway.js';
 import { SandboxAdminClient } from '../../src/sandbox/admin-client.js';
-import type { SandboxInfo } from '../../src/sandbox/index.js';
+import { type Sandbox, type SandboxInfo, startSandbox } from '../../src/sandbox/index.js';
 import type { DatabaseConfig } from '../../src/store/orm.js';
 import { type CpuProfile, type ProfileSummary, summarizeProfile } from '../support/cpuprofile.js';
+import { type StallFigures, StallMonitor } from '../support/event-loop.js';
 import {
   connectThroughSandbox,
   FINAL_STATUSES,
@@ -36,12 +40,19 @@ import { SourceMaps } from '../support/sourcemaps.js';
 import { instrumentGateway, Timeline } from './instrument.js';
 import { type Segment, segmentAt, segmentsOf } from './segments.js';
 
+/** Where the sandbox tenant runs: a process of its own (the default), or the gateway's (as the demo). */
+export type SandboxMode = 'own-process' | 'same-process';
+
 export interface LegInput {
   label: string;
   database: DatabaseConfig;
   latencyMs: number;
-  sandbox: SandboxInfo;
-  sandboxPid: number;
+  sandboxMode: SandboxMode;
+  /** own-process: the orchestrator's sandbox */
+  sandbox: SandboxInfo | null;
+  sandboxPid: number | null;
+  /** same-process: the tenant the leg seeds for itself */
+  tenant: { users: number; groups: number; seed: number; dataDir: string };
   redisUrl: string;
   /** The gateway's QUEUE_PREFIX (its queues, schedulers and topics); the orchestrator removes its keys afterwards. */
   queuePrefix: string;
@@ -75,6 +86,13 @@ export interface PhaseResult {
   load: [number, number];
   /** in which stretch of the run the sampled RSS and heap peaks were seen */
   peakAt: { rss: string; heap: string };
+  /**
+   * event-loop stalls of this process (the gateway's workers, role all) from the request to the
+   * run's end; the longest ones with when they began (ms after the request) and in which stretch
+   */
+  eventLoop: Omit<StallFigures, 'longest'> & {
+    longest: Array<{ afterMs: number; ms: number; where: string }>;
+  };
   /** FAIL items of the run by reason (first 2,000 items) */
   failReasons?: Record<string, number>;
   /** what the orchestrator did to the tenant before this phase */
@@ -90,6 +108,9 @@ export interface LegResult {
   baselineRss: number;
   /** RSS once the gateway had started and connected, before the first sync */
   idleGatewayRss: number;
+  sandboxMode: SandboxMode;
+  /** same-process: the sandbox's start (seeding) time and the RSS it added to this process */
+  sandboxInProcess: { readyMs: number; rssBytes: number } | null;
   phases: PhaseResult[];
   /** how change notifications / polls were kept from starting runs of their own */
   changeTriggers: string;
@@ -98,6 +119,17 @@ export interface LegResult {
 }
 
 type Ask = (type: string, payload?: unknown) => Promise<unknown>;
+
+/** The stretches of a run a stall spans, in order ("Graph reads → apply user changes: …"). */
+function stretchesOver(segments: readonly Segment[], t0: number, from: number, to: number): string {
+  const labels: string[] = [];
+  for (const s of segments) {
+    if (s.from === undefined || s.from >= to || s.from + s.ms <= from) continue;
+    const label = s.label.startsWith('Graph ') ? 'Graph reads' : s.label;
+    if (labels.at(-1) !== label) labels.push(label);
+  }
+  return labels.length > 0 ? labels.join(' → ') : segmentAt(segments, t0, from);
+}
 
 function ipc(): Ask {
   let next = 0;
@@ -181,6 +213,30 @@ async function main() {
   const log = (msg: string) => process.stderr.write(`[${input.label}] ${msg}\n`);
 
   const queuePrefix = input.queuePrefix;
+  let ownSandbox: Sandbox | null = null;
+  let sandboxInProcess: LegResult['sandboxInProcess'] = null;
+  let sandboxInfo: SandboxInfo;
+  if (input.sandboxMode === 'same-process') {
+    const t = performance.now();
+    const rss = process.memoryUsage().rss;
+    ownSandbox = await startSandbox({
+      port: 0,
+      users: input.tenant.users,
+      groups: input.tenant.groups,
+      seed: input.tenant.seed,
+      dataDir: input.tenant.dataDir,
+      latencyMs: input.latencyMs,
+      autoSignIn: true,
+    });
+    sandboxInProcess = { readyMs: performance.now() - t, rssBytes: process.memoryUsage().rss - rss };
+    sandboxInfo = ownSandbox.info;
+    // The orchestrator counts and changes the tenant through its admin API, as in the other mode.
+    await ask('sandbox', sandboxInfo);
+    log(`sandbox in this process, ready in ${(sandboxInProcess.readyMs / 1000).toFixed(1)} s`);
+  } else {
+    if (!input.sandbox) throw new Error('own-process: no sandbox given');
+    sandboxInfo = input.sandbox;
+  }
   const config = {
     ...loadConfig(
       {
@@ -191,9 +247,9 @@ async function main() {
         REDIS_URL: input.redisUrl,
         QUEUE_PREFIX: queuePrefix,
         SECRET_KEY: randomBytes(32).toString('hex'),
-        MS_AUTHORITY_HOST: input.sandbox.authorityHost,
-        MS_GRAPH_BASE_URL: input.sandbox.graphBaseUrl,
-        MS_EXTRA_CA_FILE: input.sandbox.caFile,
+        MS_AUTHORITY_HOST: sandboxInfo.authorityHost,
+        MS_GRAPH_BASE_URL: sandboxInfo.graphBaseUrl,
+        MS_EXTRA_CA_FILE: sandboxInfo.caFile,
       },
       ['--role', 'all'],
     ),
@@ -202,8 +258,8 @@ async function main() {
   const gateway: Gateway = await startGateway(config);
   const timeline = new Timeline();
   instrumentGateway(gateway, timeline);
-  const caPem = readFileSync(input.sandbox.caFile, 'utf8');
-  const admin = new SandboxAdminClient(input.sandbox.adminUrl, input.sandbox.adminToken, caPem);
+  const caPem = readFileSync(sandboxInfo.caFile, 'utf8');
+  const admin = new SandboxAdminClient(sandboxInfo.adminUrl, sandboxInfo.adminToken, caPem);
   const agent = new Agent({ connect: { ca: caPem } });
   const session = new Session();
   if (input.profileDir) {
@@ -221,13 +277,13 @@ async function main() {
       publicBaseUrl: gateway.url,
     });
     const { key } = await createApiKey(store, { pbxId: pbx.id, role: 'admin', label: 'bench' });
-    await admin.addRedirectUri(input.sandbox.clientId, `${gateway.url}/oauth/microsoft/callback`);
+    await admin.addRedirectUri(sandboxInfo.clientId, `${gateway.url}/oauth/microsoft/callback`);
     const adminUser = (await admin.listUsers({ top: 20 })).value.find((u) => u.isAdmin);
     if (!adminUser) throw new Error('the sandbox has no admin user');
     const result = await connectThroughSandbox(
       gateway.url,
       key,
-      input.sandbox,
+      sandboxInfo,
       adminUser.userPrincipalName,
       agent,
     );
@@ -237,7 +293,8 @@ async function main() {
     await new Promise((r) => setTimeout(r, 1000));
     const changeTriggers = await quietChangeTriggers(gateway.url, key, admin);
     const idleGatewayRss = process.memoryUsage().rss;
-    const memory = new PeakMemory(input.sandboxPid);
+    const memory = new PeakMemory(input.sandboxMode === 'own-process' ? input.sandboxPid : null);
+    const stalls = new StallMonitor(10, 100);
 
     const measure = async (
       phase: PhaseName,
@@ -263,12 +320,14 @@ async function main() {
         };
       }
       const load0 = os.loadavg()[0];
+      await stalls.start();
       memory.start();
       const t0 = performance.now();
       const queued = await start();
       if (!queued) throw new Error(`${phase}: no run was started`);
       const t1 = await timeline.finished(queued.id, input.runTimeoutMs);
       const mem = memory.stop();
+      const loop = await stalls.stop();
       const load: [number, number] = [load0, os.loadavg()[0]];
       timeline.onProgress = null;
       if (heapTaking) await heapTaking;
@@ -316,6 +375,14 @@ async function main() {
         peakAt: {
           rss: segmentAt(segments, t0, mem.sampledRssAt),
           heap: segmentAt(segments, t0, mem.sampledHeapAt),
+        },
+        eventLoop: {
+          ...loop,
+          longest: loop.longest.map((l) => ({
+            afterMs: Math.round(l.at - t0),
+            ms: l.ms,
+            where: stretchesOver(segments, t0, l.at, l.at + l.ms),
+          })),
         },
         profile: null,
         profileFile,
@@ -368,6 +435,8 @@ async function main() {
       latencyMs: input.latencyMs,
       baselineRss,
       idleGatewayRss,
+      sandboxMode: input.sandboxMode,
+      sandboxInProcess,
       changeTriggers,
       phases,
       otherRuns,
@@ -378,6 +447,7 @@ async function main() {
     await agent.close().catch(() => {});
     await admin.close().catch(() => {});
     await gateway.stop().catch((err: Error) => log(`stop: ${err.message}`));
+    await ownSandbox?.close().catch((err: Error) => log(`sandbox stop: ${err.message}`));
   }
 }
 

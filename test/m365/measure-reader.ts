@@ -1,13 +1,18 @@
 /**
  * Measures GraphDirectoryReader against the sandbox tenant: requests of a full read against
- * the benchmark's lower bound, wall time, peak RSS, then a no-change delta round and a round
- * after N changed users. Not a test (vitest does not pick it up); run it by hand:
+ * the benchmark's lower bound (bench/support/lower-bound.ts), wall time, peak RSS, then a
+ * no-change delta round and a round after N changed users. Not a test (vitest does not pick it
+ * up); run it by hand:
  *
  *   npx tsx test/m365/measure-reader.ts --users 100000 --groups 5000 [--latency-ms 0] [--changes 1000]
+ *
+ * The figures go to bench/results/reader.json (bench/support/results.ts), for the README.
  */
 import { parseArgs } from 'node:util';
+import { countDirectory, describeLowerBound, fullReadLowerBound } from '../../bench/support/lower-bound.js';
+import { writeResults } from '../../bench/support/results.js';
 import { removeTestDataDir, startTestSandbox } from '../sandbox/sandbox-test.helpers.js';
-import { allAdminGroups, appOf, drain, lowerBound, readerFor } from './reader-test.helpers.js';
+import { appOf, drain, readerFor } from './reader-test.helpers.js';
 
 const { values } = parseArgs({
   options: {
@@ -18,6 +23,7 @@ const { values } = parseArgs({
     strategies: { type: 'string', default: 'delta,batch' },
   },
 });
+const argv = process.argv.slice(2);
 const users = Number(values.users);
 const groups = values.groups ? Number(values.groups) : undefined;
 const latencyMs = Number(values['latency-ms']);
@@ -31,14 +37,18 @@ const mb = (n: number) => `${Math.round(n / 1024 / 1024)} MB`;
 const t = await startTestSandbox({ users, groups, latencyMs });
 try {
   const app = appOf(t.sandbox);
-  const adminGroups = await allAdminGroups(t.sandbox);
-  const memberships = adminGroups.reduce((n, g) => n + g.members.length, 0);
-  const bound = lowerBound(users, adminGroups);
+  const lowerBound = fullReadLowerBound(await countDirectory(t.sandbox.admin));
+  const bound = lowerBound.requests;
   console.log(
-    `tenant: ${users} users, ${adminGroups.length} groups, ${memberships} direct memberships; ` +
-      `lower bound ${Math.ceil(users / 999)} user pages + ${Math.ceil(adminGroups.length / 999)} group pages + ` +
-      `${bound - Math.ceil(users / 999) - Math.ceil(adminGroups.length / 999)} member pages = ${bound}`,
+    `tenant: ${lowerBound.users} users, ${lowerBound.groups} groups, ${lowerBound.memberships} direct memberships; ` +
+      `lower bound ${describeLowerBound(lowerBound)}`,
   );
+  const figures: {
+    lowerBound: typeof lowerBound;
+    fullReads: Array<Record<string, unknown>>;
+    noChangeRound?: Record<string, unknown>;
+    changesRound?: Record<string, unknown>;
+  } = { lowerBound, fullReads: [] };
 
   let userLink = '';
   for (const strategy of values.strategies.split(',') as Array<'delta' | 'batch'>) {
@@ -67,6 +77,19 @@ try {
         `throttled ${s.throttled}; $batch items ${Object.values(stats.batchItemsByPath).reduce((a, b) => a + b, 0)}; ` +
         `peak RSS ${mb(peakRss)}, ${mb(peakRss - rssBefore)} above the RSS before the read (the sandbox runs in the same process)`,
     );
+    figures.fullReads.push({
+      groupRead: strategy,
+      users: userCount,
+      groups: groupRead.items.length,
+      requests: s.requests,
+      userRequests,
+      overLowerBound: s.requests / bound,
+      throttled: s.throttled,
+      usersMs: Math.round(usersDone - started),
+      groupsMs: Math.round(done - usersDone),
+      peakRssBytes: peakRss,
+      rssAboveBeforeBytes: peakRss - rssBefore,
+    });
   }
 
   const reader = readerFor(t);
@@ -74,9 +97,14 @@ try {
   let started = performance.now();
   const quiet = reader.readUserChanges(app, userLink);
   const none = await drain(quiet);
+  figures.noChangeRound = {
+    records: none.items.length,
+    requests: reader.stats().requests,
+    ms: Math.round(performance.now() - started),
+  };
   console.log(
     `no-change users delta round: ${none.items.length} records, ${reader.stats().requests} requests, ` +
-      `${Math.round(performance.now() - started)} ms`,
+      `${figures.noChangeRound.ms} ms`,
   );
 
   const changes = Math.min(Number(values.changes), users - 1);
@@ -87,10 +115,28 @@ try {
   const before = reader.stats().requests;
   started = performance.now();
   const changed = await drain(reader.readUserChanges(app, quiet.deltaLink()));
+  figures.changesRound = {
+    changes,
+    records: changed.items.length,
+    pages: changed.pages,
+    requests: reader.stats().requests - before,
+    ms: Math.round(performance.now() - started),
+  };
   console.log(
     `users delta round after ${changes} changes: ${changed.items.length} records in ${changed.pages} pages, ` +
-      `${reader.stats().requests - before} requests, ${Math.round(performance.now() - started)} ms`,
+      `${figures.changesRound.requests} requests, ${figures.changesRound.ms} ms`,
   );
+  writeResults('reader', {
+    command: ['npx tsx test/m365/measure-reader.ts', ...argv].join(' '),
+    args: {
+      users,
+      groups: groups ?? null,
+      latencyMs,
+      changes,
+      strategies: values.strategies.split(','),
+    },
+    figures,
+  });
 } finally {
   clearInterval(sampler);
   await t.close();

@@ -79,13 +79,3 @@ export function expectedGroup(g: AdminGroup, groupIds: ReadonlySet<string>): Dir
 export function byId<T extends { id: string }>(list: readonly T[]): Map<string, T> {
   return new Map(list.map((x) => [x.id, x]));
 }
-
-/**
- * The benchmark's lower bound for a full read: ceil(users/999) user pages + ceil(groups/999)
- * group pages + one member page per 999 direct members of each group (at least one per group).
- */
-export function lowerBound(users: number, groups: readonly AdminGroup[]): number {
-  let memberPages = 0;
-  for (const g of groups) memberPages += Math.max(1, Math.ceil(g.members.length / 999));
-  return Math.ceil(users / 999) + Math.ceil(groups.length / 999) + memberPages;
-}

@@ -40,6 +40,24 @@ export function startScript(
   return watchScript(spawnScript(script, args, env), ready, timeoutMs);
 }
 
+/**
+ * Starts a compiled script with plain node (no tsx loader, NODE_OPTIONS cleared), e.g. the
+ * build's `dist/src/main.js`, and waits for a stdout line matching `ready`.
+ */
+export function startCompiled(
+  script: string,
+  args: string[],
+  env: Record<string, string>,
+  ready: RegExp,
+  timeoutMs = 30_000,
+) {
+  const child = spawn(process.execPath, [script, ...args], {
+    env: { ...process.env, NODE_OPTIONS: '', ...env },
+    stdio: 'pipe',
+  });
+  return watchScript(child, ready, timeoutMs);
+}
+
 function watchScript(child: ChildProcess, ready: RegExp, timeoutMs: number) {
   let out = '';
   const exited = new Promise<{ code: number | null; at: number }>((resolve) =>

@@ -1,0 +1,379 @@
+/**
+ * `npm run bench:readme [-- --check]`: writes the README's performance figures, between
+ * `<!-- bench:begin -->` and `<!-- bench:end -->`, from bench/results/*.json (what the benches
+ * write, bench/support/results.ts). A figure with no file behind it keeps the value the README
+ * had before the figures were kept in files, marked "(not re-measured)". With --check it writes
+ * nothing and exits 1 when the README differs from what the files say.
+ *
+ * The same files give the same section (no date of generation in it), so it can run in CI.
+ */
+import { readFileSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import type { FullReadLowerBound } from './support/lower-bound.js';
+import { type BenchResult, readResults, resultsDir } from './support/results.js';
+import { type SyncFigures, type SyncPhaseFigures, TARGETS } from './sync.bench.js';
+
+const BEGIN = '<!-- bench:begin -->';
+const END = '<!-- bench:end -->';
+const README = path.resolve('README.md');
+
+/**
+ * The README's figures from before they were written to files (README at b0727d1, measured at
+ * d304528 and 57ed826), for the rows no file covers yet. The full read's lower bound is given by
+ * the one definition (bench/support/lower-bound.ts): the same tenant (seed 42, 100,000 / 5,000) gave
+ * 432 in the sync bench of that time.
+ */
+const PREVIOUS = {
+  size: { users: 100_000, groups: 5_000 },
+  sandboxReady: '4.3 s, 325 MB RSS',
+  fullRead: '428 Graph requests (0.99 × the lower bound 432)',
+  propagation: 'p50 0.39 s, p95 0.63 s, max 0.95 s (target p95 ≤ 5 s)',
+  planner: 'first sync ~260 ms, no-change ~170 ms, 1,000 changes ~215 ms',
+  mail: 'about 900 a second through the pooled SMTP connections, 37 a second with a connection per message: 100,000 in about 2 minutes',
+  ci: '3.9 min (233 s)',
+  sync: {
+    sqlite: {
+      full: '13.2 s, 428 Graph requests (0.99 × the lower bound 432)',
+      nochange: '0.09 s, 2 requests',
+      changes: '3.3 s, 3 requests',
+      rss: '448 / 577 MB',
+    },
+    postgresql: {
+      full: '19.2 s, 427 requests',
+      nochange: '0.12 s, 2 requests',
+      changes: '4.1 s, 3 requests',
+      rss: '472 / 584 MB',
+    },
+  },
+  latency300:
+    'With 300 ms of latency per Graph request the first full sync on SQLite took 119 s (about 430 sequential pages; measured before the bound-value inserts); re-syncs stay under 5 s.',
+};
+const STALE = '(not re-measured)';
+
+// ------------------------------------------------------------------ formatting
+
+const int = (n: number) => Math.round(n).toLocaleString('en-US');
+const sec = (ms: number) => `${(ms / 1000).toFixed(ms < 1000 ? 2 : 1)} s`;
+const mb = (bytes: number) => `${int(bytes / 1048576)} MB`;
+/** a target: 60000 → "60 s" */
+const targetSec = (ms: number) => `${ms / 1000} s`;
+const cell = (s: string) => s.replace(/\|/g, '\\|');
+const row = (cells: string[]) => `| ${cells.map(cell).join(' | ')} |`;
+const code = (s: string) => `\`${s}\``;
+
+function source(name: string, r: BenchResult): string {
+  const m = r.machine;
+  return `\`bench/results/${name}.json\`: commit ${r.commit}, ${r.date.slice(0, 10)}, ${m.cpu} × ${m.cores}, ${int(m.memoryBytes / 1024 ** 3)} GB, node ${m.node}${r.loadAverage ? `, load average ${r.loadAverage[0]}` : ''}`;
+}
+
+// ------------------------------------------------------------------ rows
+
+interface Section {
+  lines: string[];
+  sources: string[];
+}
+
+function firstTable(results: Map<string, BenchResult>, out: Section) {
+  const rows: string[][] = [];
+  const used = (name: string) => {
+    const r = results.get(name);
+    if (r) out.sources.push(source(name, r));
+    return r;
+  };
+
+  const sync = results.get('sync') as BenchResult<SyncFigures> | undefined;
+  const sb = sync?.figures.sandbox;
+  if (sb && sb.mode === 'own-process' && sb.readyMs != null) {
+    rows.push([
+      `sandbox tenant with ${int(sb.users)} users / ${int(sb.groups)} groups ready`,
+      `${sec(sb.readyMs)}${sb.readyRssMB != null ? `, ${int(sb.readyRssMB)} MB RSS` : ''}`,
+      code(`npm run sandbox -- --users ${sb.users} --groups ${sb.groups}`),
+    ]);
+  } else {
+    rows.push([
+      'sandbox tenant with 100,000 users ready',
+      `${PREVIOUS.sandboxReady} ${STALE}`,
+      code('npm run sandbox -- --users 100000'),
+    ]);
+  }
+
+  const reader = used('reader') as
+    | BenchResult<{ lowerBound: FullReadLowerBound; fullReads: Array<Record<string, number | string>> }>
+    | undefined;
+  const delta = reader?.figures.fullReads.find((f) => f.groupRead === 'delta');
+  if (reader && delta) {
+    const lb = reader.figures.lowerBound;
+    rows.push([
+      `full directory read, ${int(lb.users)} users / ${int(lb.groups)} groups`,
+      `${int(delta.requests as number)} Graph requests (${(delta.overLowerBound as number).toFixed(2)} × the lower bound ${int(lb.requests)})`,
+      code(reader.command),
+    ]);
+  } else {
+    rows.push([
+      'full directory read, 100,000 users / 5,000 groups',
+      `${PREVIOUS.fullRead} ${STALE}`,
+      code('npx tsx test/m365/measure-reader.ts --users 100000 --groups 5000'),
+    ]);
+  }
+
+  const prop = used('propagation') as
+    | BenchResult<{
+        p50Ms: number;
+        p95Ms: number;
+        maxMs: number;
+        targetP95Ms: number;
+        eventLoop?: { maxMs: number };
+      }>
+    | undefined;
+  if (prop) {
+    const f = prop.figures;
+    const a = prop.args as { changes: number; debounceSeconds: number };
+    rows.push([
+      `change propagation (${int(a.changes)} changes, notifications, ${a.debounceSeconds} s debounce)`,
+      `p50 ${sec(f.p50Ms)}, p95 ${sec(f.p95Ms)}, max ${sec(f.maxMs)} (target p95 ≤ ${targetSec(f.targetP95Ms)}); longest event-loop stall ${int(f.eventLoop?.maxMs ?? 0)} ms`,
+      code(prop.command),
+    ]);
+  } else {
+    rows.push([
+      'change propagation (50 changes, notifications, 0 s debounce)',
+      `${PREVIOUS.propagation} ${STALE}`,
+      code('npm run bench -- propagation'),
+    ]);
+  }
+
+  const planner = used('planner') as
+    | BenchResult<{ measurements: Record<string, { medianMs: number; runsMs: number[] }> }>
+    | undefined;
+  if (planner) {
+    const m = planner.figures.measurements;
+    const a = planner.args as { users: number; groups: number; changes: number; runs: number };
+    const ms = (k: string) => (m[k] ? `${int(m[k].medianMs)} ms` : 'n/a');
+    rows.push([
+      `pure planners, ${int(a.users)} users`,
+      `first sync ${ms('users.first')}, no-change ${ms('users.nochange')}, ${int(a.changes)} changes ${ms('users.changes')} (median of ${a.runs}); groups (${int(a.groups)}): first ${ms('groups.first')}, no-change ${ms('groups.nochange')}`,
+      code(planner.command),
+    ]);
+  } else {
+    rows.push([
+      'pure planners, 100,000 users',
+      `${PREVIOUS.planner} ${STALE}`,
+      code('npm run bench -- planner'),
+    ]);
+  }
+
+  const insert = used('insert') as
+    | BenchResult<Record<string, Record<string, { ms: number }> | { skipped: string }>>
+    | undefined;
+  if (insert) {
+    const a = insert.args as { rows: number };
+    const parts: string[] = [];
+    for (const [db, t] of Object.entries(insert.figures)) {
+      if ('skipped' in t) continue;
+      const s = (k: string) => (t[k] ? sec(t[k].ms as number) : 'n/a');
+      const name = db === 'sqlite' ? 'SQLite' : db === 'postgresql' ? 'PostgreSQL' : db;
+      parts.push(
+        `${name}: extensions ${s('extensions.gateway')} (bound values ${s('extensions.bound')}), snapshot ${s('snapshot.gateway')} (${s('snapshot.bound')})`,
+      );
+    }
+    rows.push([
+      `bulk writes of a first sync, ${int(a.rows)} rows, as the gateway does them (and with bound values only)`,
+      parts.join('; '),
+      code(insert.command),
+    ]);
+  }
+
+  const mail = used('mail') as
+    | BenchResult<{
+        pooledPerSecond: number;
+        perMessagePerSecond: number;
+        minutesFor100k: { pooled: number };
+      }>
+    | undefined;
+  if (mail) {
+    const f = mail.figures;
+    rows.push([
+      'welcome emails (U6) to a local SMTP server',
+      `${int(f.pooledPerSecond)} a second through the pooled SMTP connections, ${int(f.perMessagePerSecond)} a second with a connection per message: 100,000 in about ${f.minutesFor100k.pooled.toFixed(1)} min`,
+      code(mail.command),
+    ]);
+  } else {
+    rows.push([
+      'welcome emails (U6) to a local SMTP server',
+      `${PREVIOUS.mail} ${STALE}`,
+      code('npm run bench -- mail'),
+    ]);
+  }
+
+  rows.push([
+    'CI (`.ci/run` on a clean clone: install, lint, types, schema, 924 tests on SQLite and PostgreSQL)',
+    `${PREVIOUS.ci} ${STALE}`,
+    code('bash .ci/run'),
+  ]);
+
+  out.lines.push('| what | figure | command |', '| --- | --- | --- |');
+  for (const r of rows) out.lines.push(row(r));
+}
+
+function syncTable(results: Map<string, BenchResult>, out: Section) {
+  const sync = results.get('sync') as BenchResult<SyncFigures> | undefined;
+  const at0 = (db: string) =>
+    sync?.figures.legs.find((l) => l.db === db && l.latencyMs === 0 && l.phases.full && !l.skipped);
+  const legs = { sqlite: at0('sqlite'), postgresql: at0('postgresql') };
+  if (sync) out.sources.push(source('sync', sync));
+  const size = sync
+    ? { users: sync.figures.sandbox.users, groups: sync.figures.sandbox.groups }
+    : PREVIOUS.size;
+  const sameSize = size.users === PREVIOUS.size.users && size.groups === PREVIOUS.size.groups;
+  const stale = (text: string) =>
+    sameSize ? `${text} ${STALE}` : `n/a (measured at ${int(PREVIOUS.size.users)} users: ${text})`;
+
+  if (sync && (legs.sqlite || legs.postgresql)) {
+    const where =
+      sync.figures.sandbox.mode === 'own-process'
+        ? 'sandbox in its own process'
+        : "sandbox in the gateway's process (as the demo)";
+    const load = (legs.sqlite ?? legs.postgresql)?.phases.full?.load;
+    const busy = load
+      ? `; 1-minute load average ${load[0].toFixed(1)} → ${load[1].toFixed(1)} during the first full sync`
+      : '';
+    out.lines.push(
+      `Sync at ${int(size.users)} users / ${int(size.groups)} groups (${code(sync.command)}; ${where}, throttling on, 0 ms latency; the gateway runs with \`--role all\`${busy}):`,
+    );
+  } else {
+    out.lines.push(
+      'Sync at 100,000 users / 5,000 groups (`npm run bench -- sync --users 100000 --groups 5000 --db sqlite,postgresql`,',
+      `both from the same run; sandbox in its own process, throttling on, 0 ms latency) ${STALE}:`,
+    );
+  }
+  out.lines.push('', '| | SQLite | PostgreSQL | target |', '| --- | --- | --- | --- |');
+
+  type Leg = NonNullable<(typeof legs)['sqlite']>;
+  const ph = (leg: Leg, name: 'full' | 'nochange' | 'changes') => leg.phases[name] as SyncPhaseFigures;
+  const full = (leg: Leg) => {
+    const p = ph(leg, 'full');
+    const lb = p.lowerBound;
+    const n = p.graphRequests ?? 0;
+    return `${sec(p.wallMs)}, ${int(n)} Graph requests${lb ? ` (${(n / lb.requests).toFixed(2)} × the lower bound ${int(lb.requests)})` : ''}`;
+  };
+  const again = (leg: Leg, name: 'nochange' | 'changes') => {
+    const p = ph(leg, name);
+    return `${sec(p.wallMs)}, ${int(p.graphRequests ?? 0)} requests`;
+  };
+  const rss = (leg: Leg) =>
+    `${int(ph(leg, 'full').peakRssBytes / 1048576)} / ${mb(ph(leg, 'changes').peakRssBytes)}`;
+  const stall = (leg: Leg) => {
+    const l = (name: 'full' | 'nochange' | 'changes') => ph(leg, name).eventLoop;
+    return `${int(l('full').maxMs)} / ${int(l('nochange').maxMs)} / ${int(l('changes').maxMs)} ms (p99 ${int(l('full').p99Ms)} / ${int(l('nochange').p99Ms)} / ${int(l('changes').p99Ms)} ms)`;
+  };
+  const cellFor = (
+    db: 'sqlite' | 'postgresql',
+    measured: (leg: Leg) => string,
+    previous: keyof (typeof PREVIOUS.sync)['sqlite'] | null,
+  ) => {
+    const leg = legs[db];
+    if (leg) return measured(leg);
+    return previous ? stale(PREVIOUS.sync[db][previous]) : 'not measured';
+  };
+  const changes = (sync?.args as { changes?: number } | undefined)?.changes ?? 1000;
+  const t = TARGETS;
+  const lines: Array<[string, (leg: Leg) => string, keyof (typeof PREVIOUS.sync)['sqlite'] | null, string]> =
+    [
+      ['first full sync', full, 'full', `≤ ${targetSec(t.firstFullSyncMsAt0)}, ≤ ${t.requestsOverBound} ×`],
+      [
+        'no-change re-sync',
+        (l) => again(l, 'nochange'),
+        'nochange',
+        `≤ ${targetSec(t.noChangeMs)}, ≤ ${t.noChangeRequests}`,
+      ],
+      [
+        `re-sync after ${int(changes)} changed users`,
+        (l) => again(l, 'changes'),
+        'changes',
+        `≤ ${targetSec(t.changesMs)}`,
+      ],
+      [`peak RSS of the gateway (full / ${int(changes)} changes)`, rss, 'rss', `≤ ${mb(t.peakRssBytes)}`],
+      [
+        `longest event-loop stall of the gateway process (full / no-change / ${int(changes)} changes)`,
+        stall,
+        null,
+        'measured, no target',
+      ],
+    ];
+  for (const [label, measured, previous, target] of lines) {
+    out.lines.push(
+      row([label, cellFor('sqlite', measured, previous), cellFor('postgresql', measured, previous), target]),
+    );
+  }
+
+  const at300 = sync?.figures.legs.find((l) => l.db === 'sqlite' && l.latencyMs === 300 && l.phases.full);
+  out.lines.push('');
+  if (at300) {
+    const p = (name: 'full' | 'nochange' | 'changes') => at300.phases[name] as SyncPhaseFigures;
+    out.lines.push(
+      `With 300 ms of latency per Graph request the first full sync on SQLite took ${sec(p('full').wallMs)} (${int(p('full').graphRequests ?? 0)} requests); the re-syncs ${sec(p('nochange').wallMs)} (no change) and ${sec(p('changes').wallMs)} (${int(changes)} changes).`,
+    );
+  } else {
+    out.lines.push(
+      sameSize
+        ? `${PREVIOUS.latency300} ${STALE}`
+        : `At ${int(PREVIOUS.size.users)} users: ${PREVIOUS.latency300} ${STALE}`,
+    );
+  }
+  out.lines.push(
+    '',
+    "The longest event-loop stall is the longest gap between ticks of a 10 ms timer in the gateway's process",
+    '(`perf_hooks.monitorEventLoopDelay`) from the request to the end of the run; the sync bench lists the',
+    'stretches of the run the longest ones span. Lower bound of a full read: ⌈users/999⌉ + ⌈groups/999⌉ +',
+    '⌈memberships/999⌉ pages, memberships being the direct members of every group (`bench/support/lower-bound.ts`).',
+  );
+}
+
+export function section(results: Map<string, BenchResult>): string {
+  const out: Section = { lines: [], sources: [] };
+  firstTable(results, out);
+  out.lines.push('');
+  syncTable(results, out);
+  out.lines.push('');
+  if (out.sources.length > 0) {
+    out.lines.push('Figures from:', '');
+    for (const s of [...new Set(out.sources)].sort()) out.lines.push(`- ${s}`);
+    out.lines.push('');
+  }
+  out.lines.push(
+    `Figures marked ${STALE} were measured before the benches wrote their figures to files; run the bench, then`,
+    '`npm run bench:readme`, to replace them.',
+  );
+  return [
+    BEGIN,
+    '<!-- written by `npm run bench:readme` from bench/results/*.json: edit bench/readme-table.ts, not this -->',
+    '',
+    ...out.lines,
+    END,
+  ].join('\n');
+}
+
+function main(argv: readonly string[]) {
+  const readme = readFileSync(README, 'utf8');
+  const begin = readme.indexOf(BEGIN);
+  const end = readme.indexOf(END);
+  if (begin < 0 || end < begin) throw new Error(`README.md has no ${BEGIN} … ${END} section`);
+  const results = readResults();
+  const next = `${readme.slice(0, begin)}${section(results)}${readme.slice(end + END.length)}`;
+  const names = [...results.keys()].join(', ') || 'none';
+  if (argv.includes('--check')) {
+    if (next !== readme) {
+      console.error(
+        `README.md's performance section differs from ${path.relative(process.cwd(), resultsDir())}/*.json (${names}): run npm run bench:readme`,
+      );
+      process.exitCode = 1;
+    } else console.log('README.md is up to date with the bench results');
+    return;
+  }
+  if (next === readme) console.log(`README.md already up to date (results: ${names})`);
+  else {
+    writeFileSync(README, next);
+    console.log(`README.md: performance section written from ${names}`);
+  }
+}
+
+main(process.argv.slice(2));
