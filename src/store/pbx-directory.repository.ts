@@ -91,6 +91,45 @@ function conflict(err: unknown): unknown {
  * extensions) are single queries returning plain records, not managed entities; bulk
  * lifecycle writes are single statements; member sets are written as pivot rows in chunks.
  */
+/** Extensions read per statement by listExtensions. */
+const EXTENSION_PAGE = 2000;
+const EXTENSION_COLUMNS = [
+  'id',
+  'number',
+  'firstName',
+  'lastName',
+  'email',
+  'mobileNumber',
+  'jobTitle',
+  'source',
+  'externalId',
+  'callerIdName',
+  'voicemailEnabled',
+  'notes',
+  'createdAt',
+  'updatedAt',
+] as const;
+
+function extensionRecord(pbxId: string, r: Record<string, unknown>): ExtensionRecord {
+  return {
+    id: r.id as string,
+    pbxId,
+    number: r.number as string,
+    firstName: r.firstName as string,
+    lastName: r.lastName as string,
+    email: (r.email as string | null) ?? null,
+    mobileNumber: (r.mobileNumber as string | null) ?? null,
+    jobTitle: (r.jobTitle as string | null) ?? null,
+    source: r.source as SyncSource,
+    externalId: (r.externalId as string | null) ?? null,
+    callerIdName: (r.callerIdName as string | null) ?? null,
+    voicemailEnabled: Boolean(r.voicemailEnabled),
+    notes: (r.notes as string | null) ?? null,
+    createdAt: toDate(r.createdAt),
+    updatedAt: toDate(r.updatedAt),
+  };
+}
+
 export class MikroPbxDirectoryRepository implements PbxDirectoryRepository {
   private readonly em: SqlEntityManager;
 
@@ -120,44 +159,28 @@ export class MikroPbxDirectoryRepository implements PbxDirectoryRepository {
   }
 
   async listExtensions(pbxId: string): Promise<ExtensionRecord[]> {
-    const rows: Array<Record<string, unknown>> = await this.em
-      .createQueryBuilder(Extension, 'x')
-      .select([
-        'id',
-        'number',
-        'firstName',
-        'lastName',
-        'email',
-        'mobileNumber',
-        'jobTitle',
-        'source',
-        'externalId',
-        'callerIdName',
-        'voicemailEnabled',
-        'notes',
-        'createdAt',
-        'updatedAt',
-      ])
-      .where({ pbx: pbxId })
-      .orderBy({ numberSort: 'asc', id: 'asc' })
-      .execute('all', true);
-    return rows.map((r) => ({
-      id: r.id as string,
-      pbxId,
-      number: r.number as string,
-      firstName: r.firstName as string,
-      lastName: r.lastName as string,
-      email: (r.email as string | null) ?? null,
-      mobileNumber: (r.mobileNumber as string | null) ?? null,
-      jobTitle: (r.jobTitle as string | null) ?? null,
-      source: r.source as SyncSource,
-      externalId: (r.externalId as string | null) ?? null,
-      callerIdName: (r.callerIdName as string | null) ?? null,
-      voicemailEnabled: Boolean(r.voicemailEnabled),
-      notes: (r.notes as string | null) ?? null,
-      createdAt: toDate(r.createdAt),
-      updatedAt: toDate(r.updatedAt),
-    }));
+    // In pages along (numberSort, id), so that no single statement holds a synchronous
+    // driver (better-sqlite3) for long at 100,000 extensions.
+    const records: ExtensionRecord[] = [];
+    let last: { numberSort: number; id: string } | null = null;
+    for (;;) {
+      const qb = this.em
+        .createQueryBuilder(Extension, 'x')
+        .select([...EXTENSION_COLUMNS, 'numberSort'])
+        .where({ pbx: pbxId });
+      if (last) {
+        const { numberSort, id } = last;
+        qb.andWhere({ $or: [{ numberSort: { $gt: numberSort } }, { numberSort, id: { $gt: id } }] });
+      }
+      const rows: Array<Record<string, unknown>> = await qb
+        .orderBy({ numberSort: 'asc', id: 'asc' })
+        .limit(EXTENSION_PAGE)
+        .execute('all', true);
+      for (const r of rows) records.push(extensionRecord(pbxId, r));
+      if (rows.length < EXTENSION_PAGE) return records;
+      const end = rows[rows.length - 1];
+      last = { numberSort: end.numberSort as number, id: end.id as string };
+    }
   }
 
   async listExtensionGroups(pbxId: string): Promise<ExtensionGroupRecord[]> {

@@ -87,6 +87,9 @@ const toItem = (i: SyncRunItem): SyncRunItemData => ({
   state: i.state as SyncRunItemData['state'],
 });
 
+/** Snapshot rows read per statement. */
+const SNAPSHOT_PAGE = 2000;
+
 export class MikroSyncRepository implements SyncRepository {
   constructor(
     private readonly em: EntityManager,
@@ -128,17 +131,27 @@ export class MikroSyncRepository implements SyncRepository {
   }
 
   async loadSnapshot(pbxId: string) {
-    // Plain rows, no entities: 100,000 of them must load in well under a second.
-    const rows: Array<{ kind: string; data: string }> = await this.em
-      .getConnection()
-      .execute('select kind, data from directory_object where pbx_id = ?', [pbxId]);
+    // Plain rows, no entities: 100,000 of them must load in well under a second. Read in
+    // pages along the primary key (every key of the PBX starts with `<pbxId>:`), so that no
+    // single statement holds a synchronous driver (better-sqlite3) for long.
     const users: DirectoryUser[] = [];
     const groups: DirectoryGroup[] = [];
-    for (const r of rows) {
-      if (r.kind === 'USER') users.push(JSON.parse(r.data));
-      else groups.push(JSON.parse(r.data));
+    const end = `${pbxId};`;
+    let after = `${pbxId}:`;
+    for (;;) {
+      const rows: Array<{ key: string; kind: string; data: string }> = await this.em
+        .getConnection()
+        .execute(
+          'select key, kind, data from directory_object where key > ? and key < ? order by key limit ?',
+          [after, end, SNAPSHOT_PAGE],
+        );
+      for (const r of rows) {
+        if (r.kind === 'USER') users.push(JSON.parse(r.data));
+        else groups.push(JSON.parse(r.data));
+      }
+      if (rows.length < SNAPSHOT_PAGE) return { users, groups };
+      after = rows[rows.length - 1].key;
     }
-    return { users, groups };
   }
 
   private async insertObjects(pbxId: string, kind: 'USER' | 'GROUP', objects: ReadonlyArray<{ id: string }>) {
