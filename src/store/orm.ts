@@ -1,10 +1,10 @@
 import { mkdirSync } from 'node:fs';
 import path from 'node:path';
-import { BetterSqliteDriver } from '@mikro-orm/better-sqlite';
 import { type EntityManager, MikroORM, type Options } from '@mikro-orm/core';
 import { Migrator } from '@mikro-orm/migrations';
 import { PostgreSqlDriver } from '@mikro-orm/postgresql';
 import type { Config } from '../config.js';
+import { CooperativeSqliteDriver } from './cooperative-sqlite.driver.js';
 import { ENTITIES } from './entities/index.js';
 import { postgresqlMigrations } from './migrations/postgresql/index.js';
 import { sqliteMigrations } from './migrations/sqlite/index.js';
@@ -32,7 +32,8 @@ export function ormOptions(db: DatabaseConfig): Options {
     if (db.file !== ':memory:') mkdirSync(path.dirname(path.resolve(db.file)), { recursive: true });
     return {
       ...common,
-      driver: BetterSqliteDriver,
+      // better-sqlite3's, yielding to the event loop between statements (see the driver).
+      driver: CooperativeSqliteDriver,
       dbName: db.file,
       migrations: { migrationsList: sqliteMigrations, snapshot: false, transactional: true, silent: true },
       pool: {
@@ -41,6 +42,8 @@ export function ormOptions(db: DatabaseConfig): Options {
           conn.pragma?.('journal_mode = WAL');
           conn.pragma?.('foreign_keys = ON');
           conn.pragma?.('busy_timeout = 5000');
+          // The driver's worker thread checkpoints instead, off the event loop.
+          conn.pragma?.('wal_autocheckpoint = 0');
           done(null, conn);
         },
       },
@@ -55,38 +58,9 @@ export function ormOptions(db: DatabaseConfig): Options {
   } as Options;
 }
 
-/** The longest a chain of SQLite statements may hold the event loop before it yields. */
-export const SQLITE_YIELD_AFTER_MS = 20;
-
-/**
- * better-sqlite3 runs every statement synchronously, and knex resolves it in a microtask, so
- * a chain of statements (a sync writing 100,000 snapshot rows, 100 per INSERT) never lets
- * timers or sockets run: the event loop stalled for seconds, health checks hung and BullMQ
- * could not renew its job locks. Before each statement, once the chain has held the loop for
- * SQLITE_YIELD_AFTER_MS, this lets the event loop turn (setImmediate) first. The connection
- * stays with whoever holds it (a transaction keeps it across the yield).
- */
-function yieldBetweenStatements(orm: MikroORM): void {
-  const client = (orm.em.getConnection() as unknown as { getKnex(): { client: KnexClient } }).getKnex()
-    .client;
-  const run = client._query.bind(client);
-  let heldSince = performance.now();
-  client._query = async (connection, query) => {
-    if (performance.now() - heldSince >= SQLITE_YIELD_AFTER_MS) {
-      await new Promise((resolve) => setImmediate(resolve));
-      heldSince = performance.now();
-    }
-    return run(connection, query);
-  };
-}
-interface KnexClient {
-  _query(connection: unknown, query: unknown): Promise<unknown>;
-}
-
 /** Opens the database and brings its schema up to date with the checked-in migrations. */
 export async function openDatabase(db: DatabaseConfig, opts: { migrate?: boolean } = {}): Promise<Orm> {
   const orm = await MikroORM.init(ormOptions(db));
-  if (db.kind === 'sqlite') yieldBetweenStatements(orm);
   if (opts.migrate !== false) await orm.getMigrator().up();
   return orm;
 }

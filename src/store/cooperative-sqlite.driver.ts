@@ -1,0 +1,91 @@
+import { createRequire } from 'node:module';
+import { Worker } from 'node:worker_threads';
+import { BetterSqliteConnection, BetterSqlitePlatform } from '@mikro-orm/better-sqlite';
+import type { Configuration } from '@mikro-orm/core';
+import { AbstractSqlDriver, BetterSqliteKnexDialect } from '@mikro-orm/knex';
+
+/**
+ * MikroORM's better-sqlite3 driver, made never to hold the event loop for long. better-sqlite3
+ * is synchronous; two things made a 100,000-user sync stall the gateway for seconds (health
+ * checks hung, BullMQ lost its job locks):
+ * - a chain of statements (100,000 snapshot rows, 100 per INSERT) runs without a break, as
+ *   knex resumes its caller in a microtask: before each statement, once the chain has held
+ *   the loop for SQLITE_YIELD_AFTER_MS, the dialect lets the event loop turn (setImmediate);
+ * - SQLite's automatic WAL checkpoint runs inside the COMMIT that passes 1,000 pages, copying
+ *   the write-ahead log into the database file (about 300 ms after the snapshot's 100 MB):
+ *   the connections turn it off (`wal_autocheckpoint = 0`, set in orm.ts) and a worker thread
+ *   with its own connection checkpoints instead (PASSIVE: it never blocks readers or writers).
+ */
+
+/** The longest a chain of SQLite statements may hold the event loop before it yields. */
+export const SQLITE_YIELD_AFTER_MS = 20;
+/** How often the checkpointer moves the write-ahead log into the database file. */
+export const SQLITE_CHECKPOINT_EVERY_MS = 1000;
+
+let heldSince = performance.now();
+
+interface KnexQuery {
+  _query(connection: unknown, query: unknown): Promise<unknown>;
+}
+
+class CooperativeSqliteDialect extends BetterSqliteKnexDialect {
+  // Transactions run their statements through a client made from this class's prototype, so
+  // they yield too.
+  async _query(connection: unknown, query: unknown): Promise<unknown> {
+    if (performance.now() - heldSince >= SQLITE_YIELD_AFTER_MS) {
+      await new Promise((resolve) => setImmediate(resolve));
+      heldSince = performance.now();
+    }
+    return (BetterSqliteKnexDialect.prototype as unknown as KnexQuery)._query.call(this, connection, query);
+  }
+}
+
+/** The checkpointer's code: plain CommonJS, run by a worker thread (no TypeScript loader there). */
+const CHECKPOINTER = `
+const { workerData } = require('node:worker_threads');
+const Database = require(workerData.driver);
+const db = new Database(workerData.file);
+db.pragma('busy_timeout = 0');
+setInterval(() => {
+  try {
+    db.pragma('wal_checkpoint(PASSIVE)');
+  } catch {
+    // Busy or locked now: the next turn checkpoints what this one could not.
+  }
+}, workerData.everyMs);
+`;
+
+/** A worker thread that checkpoints `file`'s write-ahead log off the event loop. */
+function startCheckpointer(file: string): Worker {
+  const driver = createRequire(import.meta.url).resolve('better-sqlite3');
+  const worker = new Worker(CHECKPOINTER, {
+    eval: true,
+    workerData: { file, driver, everyMs: SQLITE_CHECKPOINT_EVERY_MS },
+  });
+  worker.unref();
+  return worker;
+}
+
+class CooperativeSqliteConnection extends BetterSqliteConnection {
+  private checkpointer: Worker | null = null;
+
+  override createKnex() {
+    this.client = this.createKnexClient(CooperativeSqliteDialect as unknown as string);
+    this.connected = true;
+    const file = this.config.get('dbName');
+    if (file && file !== ':memory:' && !this.checkpointer) this.checkpointer = startCheckpointer(file);
+  }
+
+  override async close(force?: boolean) {
+    await this.checkpointer?.terminate();
+    this.checkpointer = null;
+    // The last connection to close checkpoints what is left (SQLite does so in WAL mode).
+    await super.close(force);
+  }
+}
+
+export class CooperativeSqliteDriver extends AbstractSqlDriver<CooperativeSqliteConnection> {
+  constructor(config: Configuration) {
+    super(config, new BetterSqlitePlatform(), CooperativeSqliteConnection, ['knex', 'better-sqlite3']);
+  }
+}
