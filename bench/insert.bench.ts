@@ -5,7 +5,7 @@
  * they could be done with bound parameters (what a fix would buy):
  * - extensions: `MikroDirectoryApplier.applyUserItems` (MikroORM `insertMany`, 500 rows per
  *   statement, values inlined into the SQL text) in transactions of 2,000 items as
- *   runDirectorySync does, against one prepared statement reused per row (SQLite) or one
+ *   the run pipeline does, against one prepared statement reused per row (SQLite) or one
  *   `INSERT … SELECT * FROM unnest($1::text[], …)` per 2,000 rows (PostgreSQL);
  * - the directory snapshot: `replaceSnapshot` (one row of JSON per user; since the bound-insert
  *   change it binds its values too, 100 rows per statement) against the same bound-parameter

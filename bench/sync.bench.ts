@@ -14,7 +14,7 @@
  * sign-in, saves the user rule (ALL, AUTO from 1000) and measures: the initial full sync, a
  * no-change re-sync, and a re-sync after `--changes` users were changed through the sandbox admin
  * API. Prints one table (TARGET MISSED next to any figure that misses the issue's targets), then
- * where each run spent its time (stretches of runDirectorySync with their SQL time, Graph requests,
+ * where each run spent its time (stretches of the run pipeline with their SQL time, Graph requests,
  * heap and RSS), and with --profile a CPU profile and a sampling heap profile of every run (the
  * .cpuprofile files are kept under .data/bench/profiles/). Not a test: it exits 0 whatever the
  * figures. Change notifications and the delta poll are held back during a leg (saveChangeTriggers

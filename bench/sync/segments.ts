@@ -48,7 +48,7 @@ function sqlIn(events: readonly TimelineEvent[], from: number, to: number) {
 }
 
 /**
- * Splits one run into the stretches runDirectorySync goes through (src/app/directory-sync.ts),
+ * Splits one run into the stretches the run pipeline goes through (src/app/sync/sync-run.ts),
  * from the progress events, the Graph reads and the SQL statements recorded around it.
  */
 export function segmentsOf(

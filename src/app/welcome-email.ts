@@ -26,11 +26,6 @@ export interface WelcomeEmailDeps {
   now: () => Date;
 }
 
-/**
- * The port lives in ./ports/welcome-email.port.ts; this re-export keeps src/app/directory-sync.ts
- * compiling until its rewrite (src/app/sync/) imports the port itself. Remove it then.
- */
-
 export const NOT_CONFIGURED = 'SMTP_URL is not set: the welcome email was not sent.';
 
 const clip = (text: string) => (text.length > 1000 ? `${text.slice(0, 997)}...` : text);
