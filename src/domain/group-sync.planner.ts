@@ -7,7 +7,13 @@ import { applyGroupLimitPolicy } from './group-limit.policy.js';
 import type { PbxCapacity, PbxExtension, PbxExtensionGroup } from './pbx.types.js';
 import { runSteps, STEP, type Steps } from './steps.js';
 import { createPlan, groupItemKey, sortPlanItemSteps } from './sync-plan.js';
-import type { GroupFailReason, GroupGoneReason, GroupPlanItem, GroupSyncPlan } from './sync-plan.types.js';
+import type {
+  GroupAssociateReason,
+  GroupFailReason,
+  GroupGoneReason,
+  GroupPlanItem,
+  GroupSyncPlan,
+} from './sync-plan.types.js';
 import type { GroupSyncRule } from './sync-rule.types.js';
 
 /**
@@ -21,6 +27,9 @@ import type { GroupSyncRule } from './sync-rule.types.js';
  * | gone (absent, soft- or hard-deleted)          | G2 on: DELETE GROUP_DELETED; off: RELEASE            |
  * | out of range (G1)                             | G2 on: DELETE OUT_OF_RANGE; off: RELEASE             |
  * | in range, synced                              | UPDATE (name and/or members) or nothing              |
+ * | in range, not synced, an unsynced extension   | ASSOCIATE: taken over (synced again, name, members)  |
+ * |   group kept its id (KEPT_GROUP_ID) or, never |                                                      |
+ * |   synced, has its name (NAME_MATCH)           |                                                      |
  * | in range, not synced                          | CREATE                                               |
  *
  * G5 members: the synced extensions (source SYNCED, externalId = user id) of the group's
@@ -117,6 +126,8 @@ function diffSorted(
 interface Candidate {
   readonly group: DirectoryGroup;
   readonly own: PbxExtensionGroup | null;
+  /** A retained (unsynced) extension group it takes over: by the id it kept, or by name. */
+  target: { readonly group: PbxExtensionGroup; readonly reason: GroupAssociateReason } | null;
   readonly name: string;
   failure: { readonly reason: GroupFailReason; readonly detail: string } | null;
 }
@@ -145,10 +156,17 @@ export function* groupChangeSteps(input: GroupSyncInput): Steps<GroupSyncPlan> {
 
   const nameHolders = new Map<string, PbxExtensionGroup | typeof AMBIGUOUS>();
   const syncedByGroup = new Map<string, PbxExtensionGroup>();
+  /** Unsynced extension groups that kept the id of the directory group they were synced from. */
+  const keptByGroup = new Map<string, PbxExtensionGroup>();
   const duplicates: PbxExtensionGroup[] = [];
   for (const extensionGroup of input.current.groups) {
     const key = nameKey(extensionGroup.name);
     nameHolders.set(key, nameHolders.has(key) ? AMBIGUOUS : extensionGroup);
+    if (extensionGroup.source !== 'SYNCED' && extensionGroup.externalId) {
+      const kept = keptByGroup.get(extensionGroup.externalId);
+      if (!kept || extensionGroup.id < kept.id) keptByGroup.set(extensionGroup.externalId, extensionGroup);
+      continue;
+    }
     if (extensionGroup.source !== 'SYNCED' || !extensionGroup.externalId) continue;
     const other = syncedByGroup.get(extensionGroup.externalId);
     if (!other) {
@@ -179,11 +197,13 @@ export function* groupChangeSteps(input: GroupSyncInput): Steps<GroupSyncPlan> {
       });
     if (!isPresent(group)) gone('GROUP_DELETED');
     else if (!inRange(group)) gone('OUT_OF_RANGE');
-    else candidates.push({ group, own: extensionGroup, name: groupName(group), failure: null });
+    else candidates.push({ group, own: extensionGroup, target: null, name: groupName(group), failure: null });
   }
   for (const group of groups.values()) {
     if (syncedByGroup.has(group.id) || !isPresent(group) || !inRange(group)) continue;
-    candidates.push({ group, own: null, name: groupName(group), failure: null });
+    const kept = keptByGroup.get(group.id);
+    const target = kept ? { group: kept, reason: 'KEPT_GROUP_ID' as const } : null;
+    candidates.push({ group, own: null, target, name: groupName(group), failure: null });
   }
 
   const claims = new Map<string, Candidate[]>();
@@ -193,7 +213,8 @@ export function* groupChangeSteps(input: GroupSyncInput): Steps<GroupSyncPlan> {
       continue;
     }
     const key = nameKey(c.name);
-    if (c.own && nameKey(c.own.name) === key) continue;
+    const current = c.own ?? c.target?.group;
+    if (current && nameKey(current.name) === key) continue;
     const claimants = claims.get(key);
     if (claimants) claimants.push(c);
     else claims.set(key, [c]);
@@ -204,6 +225,16 @@ export function* groupChangeSteps(input: GroupSyncInput): Steps<GroupSyncPlan> {
       for (const c of claimants) {
         c.failure = { reason: 'DUPLICATE_NAME', detail: `${claimants.length} groups in range are named so` };
       }
+    } else if (
+      holder !== undefined &&
+      holder !== AMBIGUOUS &&
+      holder.source !== 'SYNCED' &&
+      !holder.externalId &&
+      !claimants[0].own &&
+      !claimants[0].target
+    ) {
+      // An unsynced extension group of the same name that was never synced: taken over.
+      claimants[0].target = { group: holder, reason: 'NAME_MATCH' };
     } else if (holder !== undefined) {
       claimants[0].failure = {
         reason: 'DUPLICATE_NAME',
@@ -242,6 +273,23 @@ export function* groupChangeSteps(input: GroupSyncInput): Steps<GroupSyncPlan> {
     // The default sort orders by UTF-16 code units, as `<` does, and is faster than a comparator.
     found.sort();
     const members = found.filter((id, i) => i === 0 || id !== found[i - 1]);
+    if (!c.own && c.target) {
+      const taken = c.target.group;
+      const { added, removed } = diffSorted([...taken.memberExtensionIds].sort(), members);
+      items.push({
+        action: 'ASSOCIATE',
+        reason: c.target.reason,
+        groupId,
+        name,
+        extensionGroupId: taken.id,
+        detail: null,
+        nameChange: taken.name !== name ? { from: taken.name, to: name } : null,
+        memberExtensionIds: members,
+        addedMemberExtensionIds: added,
+        removedMemberExtensionIds: removed,
+      });
+      continue;
+    }
     if (!c.own) {
       items.push({
         action: 'CREATE',

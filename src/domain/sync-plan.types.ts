@@ -116,6 +116,7 @@ export type UserPlanItem =
 // ---------------------------------------------------------------- groups
 
 export type GroupGoneReason = 'OUT_OF_RANGE' | 'GROUP_DELETED';
+export type GroupAssociateReason = 'KEPT_GROUP_ID' | 'NAME_MATCH';
 export type GroupFailReason =
   | 'GROUP_LIMIT_REACHED'
   | 'DUPLICATE_NAME'
@@ -150,6 +151,21 @@ export interface GroupUpdateItem extends GroupItemBase {
   readonly removedMemberExtensionIds: readonly string[];
 }
 
+/**
+ * A retained extension group (not synced, e.g. kept at a disconnect) taken over by its
+ * directory group again: by the directory id it kept, else by its name when it never had
+ * one. It becomes synced, with the group's name and members.
+ */
+export interface GroupAssociateItem extends GroupItemBase {
+  readonly action: 'ASSOCIATE';
+  readonly reason: GroupAssociateReason;
+  readonly extensionGroupId: string;
+  readonly nameChange: { readonly from: string; readonly to: string } | null;
+  readonly memberExtensionIds: readonly string[];
+  readonly addedMemberExtensionIds: readonly string[];
+  readonly removedMemberExtensionIds: readonly string[];
+}
+
 export interface GroupDeleteItem extends GroupItemBase {
   readonly action: 'DELETE';
   readonly reason: GroupGoneReason;
@@ -170,6 +186,7 @@ export interface GroupFailItem extends GroupItemBase {
 export type GroupPlanItem =
   | GroupCreateItem
   | GroupUpdateItem
+  | GroupAssociateItem
   | GroupDeleteItem
   | GroupReleaseItem
   | GroupFailItem;

@@ -139,20 +139,36 @@ export class MikroDirectoryApplier implements DirectoryApplier {
     for (const batch of chunks(ids(of('DELETE'), 'extensionGroupId'))) {
       await this.em.nativeDelete(ExtensionGroup, { pbx: pbxId, source: 'SYNCED', id: { $in: batch } });
     }
+    // A released group keeps the id of its directory group (source MANUAL: PBX-managed), so
+    // that the group is taken over again if it comes back (ASSOCIATE KEPT_GROUP_ID).
     for (const batch of chunks(ids(of('RELEASE'), 'extensionGroupId'))) {
       await this.em.nativeUpdate(
         ExtensionGroup,
         { pbx: pbxId, source: 'SYNCED', id: { $in: batch } },
-        { source: 'MANUAL', externalId: null, updatedAt: now },
+        { source: 'MANUAL', updatedAt: now },
       );
     }
     const memberRows: Array<{ group: string; extension: string }> = [];
-    for (const item of of('UPDATE')) {
+    for (const item of of('ASSOCIATE')) {
       await this.em.nativeUpdate(
         ExtensionGroup,
-        { pbx: pbxId, id: item.extensionGroupId, source: 'SYNCED' },
-        { ...(item.nameChange ? { name: item.nameChange.to } : {}), updatedAt: now },
+        { pbx: pbxId, id: item.extensionGroupId, source: 'MANUAL' },
+        {
+          source: 'SYNCED',
+          externalId: item.groupId,
+          ...(item.nameChange ? { name: item.nameChange.to } : {}),
+          updatedAt: now,
+        },
       );
+    }
+    for (const item of [...of('UPDATE'), ...of('ASSOCIATE')]) {
+      if (item.action === 'UPDATE') {
+        await this.em.nativeUpdate(
+          ExtensionGroup,
+          { pbx: pbxId, id: item.extensionGroupId, source: 'SYNCED' },
+          { ...(item.nameChange ? { name: item.nameChange.to } : {}), updatedAt: now },
+        );
+      }
       for (const batch of chunks(item.removedMemberExtensionIds)) {
         await this.em.nativeDelete(ExtensionGroupMember, {
           group: item.extensionGroupId,

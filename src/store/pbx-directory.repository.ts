@@ -450,9 +450,17 @@ export class MikroPbxDirectoryRepository implements PbxDirectoryRepository {
   }
 
   async releaseSynced(pbxId: string, kind: DirectoryKind) {
-    const entity = kind === 'EXTENSIONS' ? Extension : ExtensionGroup;
+    if (kind === 'GROUPS') {
+      // A released group keeps its directory group's id (it is PBX-managed now: source
+      // MANUAL), so that a later sync takes it over again instead of failing on its name.
+      return this.em.nativeUpdate(
+        ExtensionGroup,
+        { pbx: pbxId, source: 'SYNCED' },
+        { source: 'MANUAL', updatedAt: this.now() },
+      );
+    }
     return this.em.nativeUpdate(
-      entity,
+      Extension,
       { pbx: pbxId, source: 'SYNCED' },
       { source: 'MANUAL', externalId: null, updatedAt: this.now() },
     );

@@ -145,7 +145,20 @@ export function applyGroupPlan(
       case 'RELEASE': {
         const g = byId.get(item.extensionGroupId);
         if (!g) throw new Error(`no extension group ${item.extensionGroupId}`);
-        byId.set(g.id, { ...g, source: 'MANUAL', externalId: null });
+        // Released groups keep their directory group's id (taken over again if it returns).
+        byId.set(g.id, { ...g, source: 'MANUAL' });
+        break;
+      }
+      case 'ASSOCIATE': {
+        const g = byId.get(item.extensionGroupId);
+        if (!g) throw new Error(`no extension group ${item.extensionGroupId}`);
+        byId.set(g.id, {
+          ...g,
+          source: 'SYNCED',
+          externalId: item.groupId,
+          name: item.nameChange?.to ?? g.name,
+          memberExtensionIds: item.memberExtensionIds,
+        });
         break;
       }
       case 'UPDATE': {

@@ -207,10 +207,15 @@ describe('group names', () => {
     expect(groupLines(p)).toEqual(['CREATE NEW_GROUP c', 'FAIL DUPLICATE_NAME a', 'FAIL DUPLICATE_NAME b']);
   });
 
-  it('a name held by an unsynced extension group is not taken', () => {
-    const p = plan([group('a', { displayName: 'Sales' })], [extGroup('m', { name: 'SALES' })], groupRule());
-    expect(groupLines(p)).toEqual(['FAIL DUPLICATE_NAME a']);
-    expect(p.items[0].detail).toContain('m');
+  it('a name held by a synced extension group of another directory group is not taken', () => {
+    const p = plan(
+      [group('a', { displayName: 'Sales' })],
+      [extGroup('m', { name: 'SALES', source: 'SYNCED', externalId: 'other' })],
+      groupRule(),
+    );
+    // The name is still held while this run deletes the other group: the next run may take it.
+    expect(groupLines(p)).toEqual(['DELETE GROUP_DELETED other', 'FAIL DUPLICATE_NAME a']);
+    expect(p.items[1].detail).toContain('m');
   });
 
   it('a blank name is reported', () => {
@@ -235,7 +240,8 @@ describe('determinism and the deletion guard (groups)', () => {
   ];
   it('shuffled input gives the identical plan', () => {
     const reference = plan(groups, current, groupRule());
-    expect(new Set(reference.items.map((i) => i.action)).size).toBe(4);
+    // CREATE, UPDATE, DELETE, ASSOCIATE (the hand-made "G 5") and FAIL (three named "Same").
+    expect(new Set(reference.items.map((i) => i.action)).size).toBe(5);
     for (let seed = 1; seed <= 8; seed++) {
       const again = plan(
         shuffle(groups, seed),
@@ -266,5 +272,63 @@ describe('determinism and the deletion guard (groups)', () => {
     });
     expect(small.items.filter((i) => i.action === 'DELETE')).toHaveLength(4);
     expect(small.held).toBe(false);
+  });
+});
+
+describe('retained extension groups come back (L7 retain, then connect again)', () => {
+  const rule = groupRule({ range: { type: 'ALL' } });
+  const sales = group('sales', { displayName: 'Sales', memberUserIds: ['u1', 'u2'] });
+
+  it('one that kept its directory group id is taken over: synced again, renamed, members set (KEPT_GROUP_ID)', () => {
+    const kept = extGroup('x1', { name: 'Old sales', externalId: 'sales', memberExtensionIds: ['ext-u3'] });
+    const p = plan([sales], [kept], rule);
+    expect(only(p.items, 'ASSOCIATE')).toEqual([
+      {
+        action: 'ASSOCIATE',
+        reason: 'KEPT_GROUP_ID',
+        groupId: 'sales',
+        name: 'Sales',
+        extensionGroupId: 'x1',
+        detail: null,
+        nameChange: { from: 'Old sales', to: 'Sales' },
+        memberExtensionIds: ['ext-u1', 'ext-u2'],
+        addedMemberExtensionIds: ['ext-u1', 'ext-u2'],
+        removedMemberExtensionIds: ['ext-u3'],
+      },
+    ]);
+    expect(only(p.items, 'CREATE')).toEqual([]);
+    // Applied, the next plan has nothing to do.
+    const after = applyGroupPlan([kept], p);
+    expect(plan([sales], after, rule).items).toEqual([]);
+  });
+
+  it('a never-synced extension group with the same name is taken over (NAME_MATCH) instead of failing DUPLICATE_NAME', () => {
+    const handMade = extGroup('x2', { name: 'sales', memberExtensionIds: [] });
+    const p = plan([sales], [handMade], rule);
+    expect(p.items.map((i) => `${i.action} ${i.reason} ${i.extensionGroupId}`)).toEqual([
+      'ASSOCIATE NAME_MATCH x2',
+    ]);
+  });
+
+  it("a name held by an extension group that kept ANOTHER directory group's id is not taken: DUPLICATE_NAME", () => {
+    const other = extGroup('x3', { name: 'Sales', externalId: 'gone-group' });
+    const p = plan([sales], [other], rule);
+    expect(p.items.map((i) => `${i.action} ${i.reason}`)).toEqual(['FAIL DUPLICATE_NAME']);
+  });
+
+  it('two directory groups wanting the name of one hand-made extension group both fail, and nothing is taken over', () => {
+    const twin = group('sales2', { displayName: 'SALES', memberUserIds: ['u4'] });
+    const p = plan([sales, twin], [extGroup('x4', { name: 'Sales' })], rule);
+    expect(p.items.map((i) => `${i.action} ${i.reason}`)).toEqual([
+      'FAIL DUPLICATE_NAME',
+      'FAIL DUPLICATE_NAME',
+    ]);
+  });
+
+  it('a kept group whose directory group is out of range or gone stays as it is', () => {
+    const kept = extGroup('x5', { name: 'Sales', externalId: 'sales' });
+    const onlySecurity = groupRule({ range: { type: 'BY_TYPE', kinds: ['MICROSOFT_365'] } });
+    expect(plan([sales], [kept], onlySecurity).items).toEqual([]);
+    expect(plan([], [kept], rule).items).toEqual([]);
   });
 });

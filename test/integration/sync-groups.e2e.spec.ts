@@ -3,11 +3,13 @@ import type { AdminGroup } from '../../src/sandbox/index.js';
 import {
   DeleteExtensionGroupDocument,
   DirectoryGroupsDocument,
+  DisconnectDocument,
   SaveGroupSyncRuleDocument,
   SyncRunsDocument,
   UpdateExtensionGroupDocument,
 } from '../generated/graphql.js';
 import { describeEachDb } from '../support/db.js';
+import { connectIntegration } from '../support/sandbox.js';
 import { byObject, errorsOf, GROUP_RULE, type SyncWorld, startSyncWorld, tag } from './sync-world.js';
 
 /** Graph's kind of a group, as G1 BY_TYPE sees it. */
@@ -150,10 +152,11 @@ describeEachDb('sync groups to extension groups (G1–G5)', (leg) => {
     for (const g of [security, unified]) {
       const kept = byId.get(before.get(g.id)?.id as string);
       if (autoDelete) expect(kept).toBeUndefined();
+      // Released: PBX-managed; it keeps its directory group's id, to be taken over again if it comes back.
       else
         expect(kept).toMatchObject({
           source: 'MANUAL',
-          externalId: null,
+          externalId: g.id,
           lockedFields: [],
           name: g.displayName,
         });
@@ -276,5 +279,47 @@ describeEachDb('sync groups to extension groups (G1–G5)', (leg) => {
     await p.sync();
     expect(await membersOf()).toEqual([ext.get(c.id), ext.get(d.id)].sort());
     expect((await p.ok(SyncRunsDocument, { first: 10 })).syncRuns.totalCount).toBe(5);
+  });
+});
+
+describeEachDb('groups come back after a disconnect that retained them (L7, G1)', (leg) => {
+  let world: SyncWorld;
+  beforeAll(async () => {
+    world = await startSyncWorld(leg);
+  });
+  afterEach(async () => world.cleanup());
+  afterAll(async () => world?.close());
+
+  it('connected again, every retained extension group is taken over by its directory group (same ids, synced, no DUPLICATE_NAME) and the run says nothing failed', async () => {
+    const t = tag();
+    const sales = await world.group(`Back Sales ${t}`);
+    const p = await world.pbx();
+    await p.saveUserRule({ autoAssociate: true });
+    expect(await p.saveGroupRule({ range: 'ALL' })).toMatchObject({ status: 'SUCCEEDED' });
+    const before = await p.groupsByExternal();
+    expect(before.get(sales.id)).toMatchObject({ source: 'SYNCED' });
+
+    const out = await p.ok(DisconnectDocument, { deleteExtensions: false, deleteGroups: false });
+    expect(out.disconnect.groupsReleased).toBe(before.size);
+    expect((await p.groups()).every((g) => g.source === 'MANUAL')).toBe(true);
+
+    const again = await connectIntegration(
+      { gateway: world.gateway, keys: { admin: p.key } },
+      world.sandbox,
+      world.agent,
+    );
+    expect(again.result).toBe('CONNECTED');
+    const run = await p.sync();
+    expect(run.status).toBe('SUCCEEDED');
+    expect(run.groups).toMatchObject({ associated: before.size, created: 0, failed: 0 });
+    expect(run.message ?? '').not.toMatch(/Not synced/);
+    const after = await p.groupsByExternal();
+    expect(new Set(after.keys())).toEqual(new Set(before.keys()));
+    for (const [id, g] of before)
+      expect(after.get(id)).toMatchObject({ id: g.id, name: g.name, source: 'SYNCED' });
+    const items = await p.items(run.id, 'ASSOCIATE');
+    expect(items.filter((i) => i.scope === 'GROUP').map((i) => i.reason)).toEqual(
+      [...before.keys()].map(() => 'KEPT_GROUP_ID'),
+    );
   });
 });

@@ -254,6 +254,8 @@ describeEachDb('sync users to extensions (U1–U5, U7–U10)', (leg) => {
       numberProperty: 'businessPhones',
     });
     expect(first?.users).toMatchObject({ created: 3, failed: 6 });
+    // A run that could not sync some users says so: never a bare SUCCEEDED.
+    expect(first?.message).toContain("Not synced: 6 user(s); the run's items with action FAIL say why");
     const numbers = async () => new Map([...(await p.extensionsByUser())].map(([id, e]) => [id, e.number]));
     expect(await numbers()).toEqual(
       new Map([

@@ -21,7 +21,7 @@ export function groupItemRow(
   createdId?: string,
 ) {
   const changes =
-    item.action === 'UPDATE'
+    item.action === 'UPDATE' || item.action === 'ASSOCIATE'
       ? JSON.stringify({
           name: item.nameChange,
           added: item.addedMemberExtensionIds.length,

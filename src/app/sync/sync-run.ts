@@ -1,7 +1,13 @@
 import type { DirectorySnapshot } from '../../domain/directory-delta.js';
 import { IntegrationStatus } from '../../domain/integration.js';
 import type { Steps } from '../../domain/steps.js';
-import type { GroupSyncPlan, PlanItemLike, SyncPlan, UserSyncPlan } from '../../domain/sync-plan.types.js';
+import type {
+  GroupSyncPlan,
+  PlanItemLike,
+  PlanSummary,
+  SyncPlan,
+  UserSyncPlan,
+} from '../../domain/sync-plan.types.js';
 import { appCredentials } from '../integration.js';
 import type { GraphRequestStats } from '../ports/directory.port.js';
 import { MicrosoftError } from '../ports/microsoft.port.js';
@@ -54,6 +60,16 @@ export async function applyBatch<I extends PlanItemLike>(
     batch.map((item, n) => kind.itemRow(item, firstSeq + n, 'APPLIED', created.get(kind.objectId(item)))),
   );
   return created;
+}
+
+/** "Not synced: 3 users, 1 group (…)", or null when nothing failed. */
+export function failureSentence(counts: { users: PlanSummary; groups: PlanSummary }): string | null {
+  const parts = [
+    counts.users.fail ? `${counts.users.fail.toLocaleString('en-US')} user(s)` : null,
+    counts.groups.fail ? `${counts.groups.fail.toLocaleString('en-US')} group(s)` : null,
+  ].filter(Boolean);
+  if (!parts.length) return null;
+  return `Not synced: ${parts.join(', ')}; the run's items with action FAIL say why, one by one.`;
 }
 
 /** A run stopped because its worker lost the job (its lock): the next attempt resumes it. */
@@ -318,10 +334,13 @@ class SyncRun {
         );
       }
       await this.queueWelcomeEmails(resumed || appliedAny);
-      // REPORT
+      // REPORT: a run that could not sync some objects says so, never a bare SUCCEEDED.
+      const counts = await store.sync.itemCounts(this.runId);
+      const failed = failureSentence(counts);
+      if (failed) messages.push(failed);
       return await this.finish(held ? 'HELD' : 'SUCCEEDED', {
         pbxFingerprint: await store.sync.directoryFingerprint(this.pbxId),
-        counts: await store.sync.itemCounts(this.runId),
+        counts,
         message: messages.join(' ') || null,
       });
     } catch (err) {

@@ -13,7 +13,11 @@ export class ExtensionGroupType {
   @Field(() => SyncSourceEnum, { description: 'SYNCED groups carry the Microsoft 365 label (G4).' })
   source!: 'SYNCED' | 'MANUAL';
 
-  @Field(() => String, { nullable: true, description: 'The Entra ID group object id, while synced.' })
+  @Field(() => String, {
+    nullable: true,
+    description:
+      'The Entra ID group object id: of the group it is synced to (SYNCED), or, for a group the sync released (MANUAL), of the group it was synced from: a later sync takes it over again if that group comes back.',
+  })
   externalId!: string | null;
 
   @Field(() => [ID], { description: 'The member extensions.' })
