@@ -101,20 +101,27 @@ export async function runPropagation(argv: string[]) {
     // Subscriptions are made right after connect; give the handshake a moment.
     await new Promise((r) => setTimeout(r, 1000));
 
-    const users = (await sandbox.admin.listUsers({ top: 999, accountEnabled: true })).value.slice(0, changes);
+    // Users that have a synced extension (a seeded tenant has some that fail on purpose, e.g.
+    // two users sharing an email): each change is followed on its own extension, by id.
+    const synced = await gql(gateway.url, keys.admin, ExtensionsDocument, {
+      first: changes,
+      filter: { source: 'SYNCED' },
+    });
+    const targets = (synced.body.data?.extensions.edges ?? []).map((e) => e.node);
+    if (targets.length < changes) throw new Error(`only ${targets.length} synced extensions to change`);
     const latencies: number[] = [];
     const stalls = new StallMonitor(10, 100);
     await stalls.start();
-    for (const [i, u] of users.entries()) {
+    for (const [i, target] of targets.entries()) {
       const title = `Propagation ${i} ${Date.now()}`;
       const at = performance.now();
-      await sandbox.admin.updateUser(u.id, { jobTitle: title });
+      await sandbox.admin.updateUser(target.externalId as string, { jobTitle: title });
       for (;;) {
         const res = await gql(gateway.url, keys.admin, ExtensionsDocument, {
-          first: 1,
-          filter: { email: u.mail ?? u.userPrincipalName },
+          first: 10,
+          filter: target.email ? { email: target.email } : { number: target.number },
         });
-        const ext = res.body.data?.extensions.edges[0]?.node;
+        const ext = res.body.data?.extensions.edges.map((e) => e.node).find((n) => n.id === target.id);
         if (ext?.jobTitle === title) break;
         if (performance.now() - at > 60_000) throw new Error(`change ${i} did not arrive within 60 s`);
         await new Promise((r) => setTimeout(r, 20));
