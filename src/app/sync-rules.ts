@@ -95,8 +95,11 @@ export async function saveDeletionGuard(
   caller: Caller,
   maxDeletes: number,
   maxRatio: number,
+  windowHours: number | null = null,
 ) {
   const problems = [];
+  if (windowHours !== null && (!Number.isInteger(windowHours) || windowHours < 0 || windowHours > 720))
+    problems.push({ field: 'windowHours', message: 'must be a whole number of hours from 0 to 720' });
   if (!Number.isInteger(maxDeletes) || maxDeletes < 0)
     problems.push({ field: 'maxDeletes', message: 'must be a whole number ≥ 0' });
   if (!(maxRatio >= 0 && maxRatio <= 1))
@@ -105,6 +108,7 @@ export async function saveDeletionGuard(
   return deps.store.sync.updateSettings(caller.pbxId, {
     guardMaxDeletes: maxDeletes,
     guardMaxRatio: maxRatio,
+    ...(windowHours !== null ? { guardWindowHours: windowHours } : {}),
   });
 }
 

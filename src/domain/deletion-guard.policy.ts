@@ -7,18 +7,25 @@ export interface DeletionGuardOptions {
   readonly maxDeletes?: number;
   /** ... and more than this share of the synced objects; default 0.1 (10 %). */
   readonly maxDeleteRatio?: number;
+  /**
+   * Deletes already applied by earlier runs within the guard's window (default 0): a mass
+   * deletion that arrives as many small runs is counted as one.
+   */
+  readonly recentDeletes?: number;
 }
 
 export const DEFAULT_MAX_DELETES = 10;
 export const DEFAULT_MAX_DELETE_RATIO = 0.1;
 
 /**
- * The deletion guard (plan → plan). When one run would delete more than `maxDeletes` AND
- * more than `maxDeleteRatio` × `synced` (the number of currently synced extensions, or
- * extension groups), every DELETE item of the run is held: moved out of `items` into
- * `heldDeletes` (sorted, each naming its object), with `held: true`. The rest of the plan
- * goes ahead. Nothing is deleted until someone approves (`approveHeldDeletes`). A run at or
- * under either bound passes untouched. The verdict (counts and bounds) is kept in `guard`.
+ * The deletion guard (plan → plan). Counting this run's deletes plus the `recentDeletes`
+ * earlier runs applied within the window: when they are more than `maxDeletes` AND more than
+ * `maxDeleteRatio` × the synced objects at the window's start (`synced`, the currently synced
+ * extensions or extension groups, plus the recent deletes), every DELETE item of this run is
+ * held: moved out of `items` into `heldDeletes` (sorted, each naming its object), with
+ * `held: true`. The rest of the plan goes ahead. Nothing is deleted until someone approves
+ * (`approveHeldDeletes`). A run with no delete, or at or under either bound, passes
+ * untouched. The verdict (counts and bounds) is kept in `guard`.
  */
 export function guardDeletions<I extends PlanItemLike>(
   plan: SyncPlan<I>,
@@ -27,10 +34,22 @@ export function guardDeletions<I extends PlanItemLike>(
 ): SyncPlan<I> {
   const maxDeletes = options.maxDeletes ?? DEFAULT_MAX_DELETES;
   const maxDeleteRatio = options.maxDeleteRatio ?? DEFAULT_MAX_DELETE_RATIO;
+  const recent = options.recentDeletes ?? 0;
   const deletes = plan.items.filter((item) => item.action === 'DELETE');
+  const total = deletes.length + recent;
   const held =
-    (options.enabled ?? true) && deletes.length > maxDeletes && deletes.length > maxDeleteRatio * synced;
-  const guard: DeletionGuardVerdict = { deletes: deletes.length, synced, maxDeletes, maxDeleteRatio, held };
+    (options.enabled ?? true) &&
+    deletes.length > 0 &&
+    total > maxDeletes &&
+    total > maxDeleteRatio * (synced + recent);
+  const guard: DeletionGuardVerdict = {
+    deletes: deletes.length,
+    recentDeletes: recent,
+    synced,
+    maxDeletes,
+    maxDeleteRatio,
+    held,
+  };
   if (!held) return { ...plan, guard };
   const suppressed: Suppression<I>[] = deletes.map((item) => ({
     policy: 'DELETION_GUARD',

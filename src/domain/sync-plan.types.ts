@@ -209,7 +209,10 @@ export interface Suppression<I extends PlanItemLike> {
 }
 
 export interface DeletionGuardVerdict {
+  /** This run's deletes. */
   readonly deletes: number;
+  /** Deletes earlier runs applied within the guard's window. */
+  readonly recentDeletes: number;
   readonly synced: number;
   readonly maxDeletes: number;
   readonly maxDeleteRatio: number;

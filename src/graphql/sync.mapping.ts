@@ -79,7 +79,12 @@ export function toSettingsView(s: SyncSettingsData) {
     userRuleSavedAt: s.userRuleSavedAt,
     groupRuleSavedAt: s.groupRuleSavedAt,
     lastFullReadAt: s.lastFullReadAt,
-    deletionGuard: { maxDeletes: s.guardMaxDeletes, maxRatio: s.guardMaxRatio },
+    deletionGuard: {
+      maxDeletes: s.guardMaxDeletes,
+      maxRatio: s.guardMaxRatio,
+      windowHours: s.guardWindowHours,
+      approvedAt: s.guardApprovedAt,
+    },
   };
 }
 

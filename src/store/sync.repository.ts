@@ -39,6 +39,8 @@ const toSettings = (s: SyncSettings): SyncSettingsData => ({
   lastFullReadAt: s.lastFullReadAt,
   guardMaxDeletes: s.guardMaxDeletes,
   guardMaxRatio: s.guardMaxRatio,
+  guardWindowHours: s.guardWindowHours,
+  guardApprovedAt: s.guardApprovedAt,
   changeDebounceSeconds: s.changeDebounceSeconds,
   changeThreshold: s.changeThreshold,
   pollMinutes: s.pollMinutes,
@@ -317,6 +319,18 @@ export class MikroSyncRepository implements SyncRepository {
       hasNextPage: found.length > page.first,
       totalCount,
     };
+  }
+
+  async appliedDeletesSince(pbxId: string, since: Date) {
+    const count = (scope: 'USER' | 'GROUP') =>
+      this.em.count(SyncRunItem, {
+        run: { pbx: pbxId, startedAt: { $gte: since } },
+        scope,
+        action: 'DELETE',
+        state: 'APPLIED',
+      });
+    const [users, groups] = await Promise.all([count('USER'), count('GROUP')]);
+    return { users, groups };
   }
 
   async itemCounts(runId: string) {

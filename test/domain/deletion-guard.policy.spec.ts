@@ -82,3 +82,34 @@ describe('deletion guard (U2/U4 deletes, G2): more than N and more than R of the
     expect(approveHeldDeletes(plan)).toBe(plan);
   });
 });
+
+describe('deletion guard over a window: deletes that trickle in across runs are counted together', () => {
+  const plan = (deletes: number) => ({
+    plannedAt: '2026-12-07T00:00:00.000Z',
+    items: Array.from({ length: deletes }, (_, i) => ({ action: 'DELETE' as const, reason: `d${i}` })),
+    held: false,
+    heldDeletes: [],
+    guard: null,
+    suppressed: [],
+  });
+
+  it('a run of 6 deletes is held when 6 were applied in the window (12 > 10 and > 10 % of 106)', () => {
+    const out = guardDeletions(plan(6), 100, { recentDeletes: 6 });
+    expect(out.held).toBe(true);
+    expect(out.heldDeletes).toHaveLength(6);
+    expect(out.guard).toMatchObject({ deletes: 6, recentDeletes: 6, held: true });
+  });
+
+  it('the same run alone (nothing recent) goes ahead', () => {
+    expect(guardDeletions(plan(6), 100).held).toBe(false);
+  });
+
+  it('the ratio is taken of what was synced when the window began (synced now + recent deletes)', () => {
+    // 12 of 1,000 synced at the window's start is 1.2 %: under 10 %, not held.
+    expect(guardDeletions(plan(6), 994, { recentDeletes: 6 }).held).toBe(false);
+  });
+
+  it('a run with no delete is never held, whatever the window holds', () => {
+    expect(guardDeletions(plan(0), 10, { recentDeletes: 50 }).held).toBe(false);
+  });
+});

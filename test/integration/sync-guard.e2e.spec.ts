@@ -151,6 +151,66 @@ describeEachDb('sync guard rails: deletion guard, expired delta, throttling, rul
     expect(exts.find((e) => e.id === taken)).toMatchObject({ source: 'SYNCED', externalId: newcomer.id });
   });
 
+  it('deletion guard over 24 hours (U2): a mass delete that trickles in as small runs is held once the window passes the bounds; an approval starts the count again; a window of 0 counts one run alone', async () => {
+    const all = await users('trickle', 30);
+    const g = await world.group(`Trickle ${tag()}`, { members: all.map((u) => u.id) });
+    const p = await world.pbx();
+    expect((await p.saveUserRule({ range: 'BY_GROUPS', groupIds: [g.id] }))?.users.created).toBe(30);
+    const saved = await p.ok(SaveDeletionGuardDocument, { maxDeletes: 10, maxRatio: 0.1 });
+    expect(saved.saveDeletionGuard.deletionGuard).toMatchObject({ windowHours: 24, approvedAt: null });
+    const leave = async (from: number, n: number) => {
+      for (const u of all.slice(from, from + n)) await world.sandbox.admin.removeMember(g.id, u.id);
+      return p.sync(['USERS']);
+    };
+
+    // 6, then 4: ten in the window, at the bound: deleted.
+    expect(await leave(0, 6)).toMatchObject({
+      status: 'SUCCEEDED',
+      users: expect.objectContaining({ deleted: 6 }),
+    });
+    expect(await leave(6, 4)).toMatchObject({
+      status: 'SUCCEEDED',
+      users: expect.objectContaining({ deleted: 4 }),
+    });
+    // 3 more: 13 in 24 hours, more than 10 and more than 10 % of 30: held, each one named.
+    const held = await leave(10, 3);
+    expect(held).toMatchObject({ status: 'HELD', users: expect.objectContaining({ deleted: 0, held: 3 }) });
+    expect(held.message).toContain('held 3 deletion(s) (after 10 deleted by earlier syncs in the last 24 h)');
+    expect((await p.items(held.id, 'DELETE')).map((i) => i.objectId).sort()).toEqual(
+      all
+        .slice(10, 13)
+        .map((u) => u.id)
+        .sort(),
+    );
+    expect((await p.extensionsByUser()).size).toBe(20);
+
+    // Approved: the count starts again, so the next small run goes ahead.
+    await p.ok(ApproveHeldDeletesDocument, { runId: held.id });
+    expect((await p.extensionsByUser()).size).toBe(17);
+    expect(await leave(13, 2)).toMatchObject({
+      status: 'SUCCEEDED',
+      users: expect.objectContaining({ deleted: 2 }),
+    });
+
+    // A window of 0 hours: one run alone, as before the window existed.
+    await p.ok(SaveDeletionGuardDocument, { maxDeletes: 1, maxRatio: 0, windowHours: 0 });
+    expect(await leave(15, 1)).toMatchObject({
+      status: 'SUCCEEDED',
+      users: expect.objectContaining({ deleted: 1 }),
+    });
+    const bad = await p.raw(SaveDeletionGuardDocument, {
+      maxDeletes: 10,
+      maxRatio: 0.1,
+      windowHours: 10_000,
+    });
+    expect(errorsOf(bad)).toEqual([
+      expect.objectContaining({
+        code: 'INVALID_INPUT',
+        problems: [expect.objectContaining({ field: 'windowHours' })],
+      }),
+    ]);
+  });
+
   it('deletion guard (G2): a mass delete of extension groups is held and approved', async () => {
     const t = tag();
     const groups = [];

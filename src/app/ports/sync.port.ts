@@ -29,6 +29,10 @@ export interface SyncSettingsData {
   lastFullReadAt: Date | null;
   guardMaxDeletes: number;
   guardMaxRatio: number;
+  /** The deletion guard counts the deletes applied over this many hours (0: one run alone). */
+  guardWindowHours: number;
+  /** The last approval of held deletes: the guard's window starts no earlier. */
+  guardApprovedAt: Date | null;
   changeDebounceSeconds: number;
   changeThreshold: number;
   pollMinutes: number;
@@ -115,6 +119,8 @@ export interface SyncRepository {
     page: PageRequest,
   ): Promise<Page<SyncRunItemData>>;
   itemsInState(runId: string, state: SyncRunItemData['state']): Promise<SyncRunItemData[]>;
+  /** Deletes the syncs of the PBX applied (not held) in runs started at or after `since`. */
+  appliedDeletesSince(pbxId: string, since: Date): Promise<{ users: number; groups: number }>;
   /** U8 counts from the recorded items (so a run resumed after a crash counts both parts). */
   itemCounts(runId: string): Promise<{ users: PlanSummary; groups: PlanSummary }>;
   /** Changes whenever any extension or extension group of the PBX is created, changed or deleted. */

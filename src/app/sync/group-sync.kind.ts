@@ -65,10 +65,14 @@ export const groupSyncKind: SyncKind<GroupPlanItem, GroupSyncCurrent> = {
       now,
     });
   },
-  guard: (plan, current, settings) =>
+  guard: (plan, current, settings, recentDeletes) =>
     applyGroupPolicies(plan, {
       groups: current.groups,
-      deletionGuard: { maxDeletes: settings.guardMaxDeletes, maxDeleteRatio: settings.guardMaxRatio },
+      deletionGuard: {
+        maxDeletes: settings.guardMaxDeletes,
+        maxDeleteRatio: settings.guardMaxRatio,
+        recentDeletes,
+      },
     }),
   applyBatch: (tx, at, batch) => tx.applier.applyGroupItems(at.pbxId, batch),
   objectId: (item) => item.groupId,

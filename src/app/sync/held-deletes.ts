@@ -110,6 +110,8 @@ export async function approveHeldDeletes(
       delete: c.delete + applied,
       held: Math.max(0, c.held - approved),
     });
+    // The guard's window starts again: what was approved is not counted against later runs.
+    await tx.sync.updateSettings(pbxId, { guardApprovedAt: deps.now() });
     const at = deps.now().toISOString();
     return tx.sync.updateRun(runId, {
       status: run.status === 'HELD' ? 'SUCCEEDED' : run.status,

@@ -57,8 +57,11 @@ export interface SyncKind<I extends PlanItemLike, Current> {
     settings: SyncSettingsData,
     now: Date,
   ): Steps<SyncPlan<I>>;
-  /** GUARD (pure, src/domain): the policies, plan → plan (deletion guard, capacity, limits). */
-  guard(plan: SyncPlan<I>, current: Current, settings: SyncSettingsData): SyncPlan<I>;
+  /**
+   * GUARD (pure, src/domain): the policies, plan → plan (deletion guard, capacity, limits).
+   * `recentDeletes`: what earlier runs deleted of this kind within the guard's window.
+   */
+  guard(plan: SyncPlan<I>, current: Current, settings: SyncSettingsData, recentDeletes: number): SyncPlan<I>;
   /**
    * APPLY one batch of change items inside the caller's transaction (which also records
    * their report rows). Returns the ids of the PBX objects it created, by directory object id.

@@ -170,6 +170,17 @@ async function stepByStep<T>(steps: Steps<T>): Promise<T> {
   }
 }
 
+/**
+ * Deletes applied within the deletion guard's window: the last `guardWindowHours`, and no
+ * earlier than the last approval of held deletes. A window of 0 hours counts one run alone.
+ */
+async function recentDeletes(deps: SyncDeps, pbxId: string, settings: SyncSettingsData) {
+  if (settings.guardWindowHours <= 0) return { users: 0, groups: 0 };
+  const windowStart = deps.now().getTime() - settings.guardWindowHours * 3_600_000;
+  const since = Math.max(windowStart, settings.guardApprovedAt?.getTime() ?? 0);
+  return deps.store.sync.appliedDeletesSince(pbxId, new Date(since));
+}
+
 /** PLAN and GUARD of one kind against the PBX as it is now. */
 async function planKind<I extends PlanItemLike, C>(
   deps: SyncDeps,
@@ -180,7 +191,8 @@ async function planKind<I extends PlanItemLike, C>(
 ): Promise<SyncPlan<I>> {
   const current = await kind.loadCurrent(deps.store, pbxId);
   const diff = await stepByStep(kind.plan(directory, current, settings, deps.now()));
-  return kind.guard(diff, current, settings);
+  const recent = await recentDeletes(deps, pbxId, settings);
+  return kind.guard(diff, current, settings, kind.itemScope === 'USER' ? recent.users : recent.groups);
 }
 
 /** What `previewSync` shows: the read and each kind's plan (null: the kind does not run), nothing applied. */
@@ -320,17 +332,22 @@ class SyncRun {
 
       // PLAN → GUARD → APPLY → REPORT, kind after kind.
       let held = 0;
+      let heldAfter = 0;
       for (const kind of ctx.kinds) {
         const plan = await planKind(this.deps, kind, this.pbxId, directory, ctx.settings);
         appliedAny = (await this.apply(kind, plan)) || appliedAny;
         held += plan.heldDeletes.length;
+        if (plan.held) heldAfter += plan.guard?.recentDeletes ?? 0;
       }
 
       // PERSIST: only now that the plan is applied does the next run start from this read.
       await store.transactional((tx) => persistDirectoryRead(tx, this.pbxId, read, directory, ctx.settings));
       if (held) {
+        const window = heldAfter
+          ? ` (after ${heldAfter} deleted by earlier syncs in the last ${ctx.settings.guardWindowHours} h)`
+          : '';
         messages.push(
-          `The deletion guard held ${held} deletion(s): review them and call approveHeldDeletes to apply them.`,
+          `The deletion guard held ${held} deletion(s)${window}: review them and call approveHeldDeletes to apply them.`,
         );
       }
       await this.queueWelcomeEmails(resumed || appliedAny);

@@ -82,11 +82,15 @@ export const userSyncKind: SyncKind<UserPlanItem, UserSyncCurrent> = {
       now,
     });
   },
-  guard: (plan, current, settings) =>
+  guard: (plan, current, settings, recentDeletes) =>
     applyUserPolicies(plan, {
       extensions: current.extensions,
       capacity: current.capacity,
-      deletionGuard: { maxDeletes: settings.guardMaxDeletes, maxDeleteRatio: settings.guardMaxRatio },
+      deletionGuard: {
+        maxDeletes: settings.guardMaxDeletes,
+        maxDeleteRatio: settings.guardMaxRatio,
+        recentDeletes,
+      },
     }),
   applyBatch: applyUserBatch,
   objectId: (item) => item.userId,

@@ -93,9 +93,17 @@ export class SyncResolver {
   async saveDeletionGuard(
     @Arg('maxDeletes', () => Int) maxDeletes: number,
     @Arg('maxRatio', () => Float) maxRatio: number,
+    @Arg('windowHours', () => Int, {
+      nullable: true,
+      description:
+        'Count the deletes of every sync over this many hours (default 24; 0: one run alone); unset: unchanged.',
+    })
+    windowHours: number | null,
     @Ctx() ctx: GraphQLContext,
   ) {
-    return toSettingsView(await saveDeletionGuard(rules(ctx), ctx.caller, maxDeletes, maxRatio));
+    return toSettingsView(
+      await saveDeletionGuard(rules(ctx), ctx.caller, maxDeletes, maxRatio, windowHours ?? null),
+    );
   }
 
   @Authorized(ApiRole.ADMIN, ApiRole.VIEWER)

@@ -195,13 +195,22 @@ export class GroupSyncRuleType {
 
 @ObjectType('DeletionGuard', {
   description:
-    "A run's deletes are held when they are more than maxDeletes AND more than maxRatio of the synced ones.",
+    "A run's deletes are held when they, plus those earlier syncs applied within the window (since the last approval), are more than maxDeletes AND more than maxRatio of the synced ones.",
 })
 export class DeletionGuardType {
   @Field(() => Int)
   maxDeletes!: number;
   @Field(() => Float)
   maxRatio!: number;
+  @Field(() => Int, {
+    description: 'Hours over which the deletes of every sync are counted (0: one run alone).',
+  })
+  windowHours!: number;
+  @Field(() => Date, {
+    nullable: true,
+    description: 'The last approval of held deletes: the count starts again there.',
+  })
+  approvedAt!: Date | null;
 }
 
 @ObjectType('SyncSettings')

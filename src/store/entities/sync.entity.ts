@@ -20,6 +20,8 @@ export class SyncSettings {
     | 'lastFullReadAt'
     | 'guardMaxDeletes'
     | 'guardMaxRatio'
+    | 'guardWindowHours'
+    | 'guardApprovedAt'
     | 'changeDebounceSeconds'
     | 'changeThreshold'
     | 'pollMinutes'
@@ -68,6 +70,14 @@ export class SyncSettings {
   /** ... and more than this share of the synced extensions (0..1). */
   @Property({ type: 'double' })
   guardMaxRatio: number = 0.1;
+
+  /** ... counting the deletes the syncs applied over this many hours (0: one run alone). */
+  @Property({ type: 'integer', default: 24 })
+  guardWindowHours: number = 24;
+
+  /** The last approval of held deletes: the guard's count starts again there. */
+  @Property({ type: Date, nullable: true })
+  guardApprovedAt: Date | null = null;
 
   /** T2: a sync this many seconds after the first change notification ... */
   @Property({ type: 'integer' })
