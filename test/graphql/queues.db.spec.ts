@@ -10,26 +10,13 @@ import {
 } from '../generated/graphql.js';
 import { describeEachDb, type TestDatabase } from '../support/db.js';
 import { gql, seedPbx, startTestGateway } from '../support/gateway.js';
+import { eventually } from '../support/wait.js';
 
 type Tenant = Awaited<ReturnType<typeof seedPbx>>;
 type FailedJob = FailedJobsQuery['failedJobs'][number];
 
 /** A job name no processor knows: the production worker refuses it, so the job fails for real. */
 const BOGUS_JOB = 'test-no-such-job';
-
-async function until<T>(
-  what: string,
-  fn: () => Promise<T | undefined | null | false>,
-  ms = 15_000,
-): Promise<T> {
-  const end = Date.now() + ms;
-  for (;;) {
-    const value = await fn();
-    if (value) return value;
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
 
 describeEachDb('queues, failedJobs and retryJob in GraphQL (issue 6 item 5)', (leg) => {
   let db: TestDatabase;
@@ -58,7 +45,9 @@ describeEachDb('queues, failedJobs and retryJob in GraphQL (issue 6 item 5)', (l
     b = await seedPbx(gw, { name: 'Bravo' });
     jobA = await enqueueFailing(a.pbx.id);
     jobB = await enqueueFailing(b.pbx.id);
-    await until('both jobs to fail', async () => (await failedJob(a, jobA)) && (await failedJob(b, jobB)));
+    await eventually(async () => Boolean((await failedJob(a, jobA)) && (await failedJob(b, jobB))), {
+      message: 'both jobs to fail',
+    });
   });
   afterAll(async () => {
     await gw?.stop();
@@ -149,10 +138,13 @@ describeEachDb('queues, failedJobs and retryJob in GraphQL (issue 6 item 5)', (l
     expect(res.body.errors).toBeUndefined();
     expect(res.body.data?.retryJob).toMatchObject({ id: jobA, queue: QueueName.System, name: BOGUS_JOB });
     expect(['waiting', 'active', 'failed']).toContain(res.body.data?.retryJob.state);
-    const again = await until('the retried job to fail again', async () => {
-      const job = await failedJob(a, jobA);
-      return job && job.attemptsMade === 2 ? job : undefined;
-    });
+    const again = await eventually(
+      async () => {
+        const job = await failedJob(a, jobA);
+        return job && job.attemptsMade === 2 ? job : false;
+      },
+      { message: 'the retried job to fail again' },
+    );
     expect(again.failedReason).toMatch(/does not belong on queue system/);
     // The mutation is audited like every other.
     const audit = await gql(gw.url, a.keys.admin, AuditLogDocument, { first: 20 });
@@ -163,10 +155,13 @@ describeEachDb('queues, failedJobs and retryJob in GraphQL (issue 6 item 5)', (l
 
   it('returns at most `first` jobs, newest first', async () => {
     const more = [await enqueueFailing(a.pbx.id), await enqueueFailing(a.pbx.id)];
-    await until('two more jobs to fail', async () => {
-      const ids = (await failed(a)).map((j) => j.id);
-      return more.every((id) => ids.includes(id));
-    });
+    await eventually(
+      async () => {
+        const ids = (await failed(a)).map((j) => j.id);
+        return more.every((id) => ids.includes(id));
+      },
+      { message: 'two more jobs to fail' },
+    );
     const res = await gql(gw.url, a.keys.admin, FailedJobsDocument, { queue: QueueName.System, first: 2 });
     const ids = res.body.data?.failedJobs.map((j) => j.id) ?? [];
     expect(ids).toHaveLength(2);

@@ -4,26 +4,34 @@ import path from 'node:path';
 import pg from 'pg';
 import { afterAll, beforeAll, expect, inject, it } from 'vitest';
 import { createPbx } from '../../src/app/pbx.js';
+import { Topic } from '../../src/app/topics.js';
 import { openDatabase } from '../../src/store/orm.js';
 import { openStore } from '../../src/store/store.js';
 import { describeEachDb, type TestDatabase } from '../support/db.js';
-import { startTestGateway, TEST_SECRET_KEY, uniquePrefix, wsClient } from '../support/gateway.js';
+import {
+  startTestGateway,
+  TEST_SECRET_KEY,
+  topicListened,
+  uniquePrefix,
+  wsClient,
+} from '../support/gateway.js';
 import { databaseUrl, freePort, runScript, startScript } from '../support/process.js';
-
-async function waitFor<T>(fn: () => Promise<T>, ok: (v: T) => boolean, timeoutMs = 15_000): Promise<T> {
-  const end = Date.now() + timeoutMs;
-  let last: T = await fn();
-  while (!ok(last) && Date.now() < end) {
-    await new Promise((r) => setTimeout(r, 100));
-    last = await fn();
-  }
-  return last;
-}
+import { eventually } from '../support/wait.js';
 
 const readyz = async (url: string) => {
   const res = await fetch(`${url}/readyz`);
   return { status: res.status, body: (await res.json()) as Record<string, string> };
 };
+
+/** Asks /readyz until it answers `status`; resolves with that answer. */
+const readyzAnswers = (url: string, status: number) =>
+  eventually(
+    async () => {
+      const r = await readyz(url);
+      return r.status === status && r;
+    },
+    { message: `/readyz to answer ${status}` },
+  );
 
 describeEachDb('gateway process lifecycle (issue 2)', (leg) => {
   let db: TestDatabase;
@@ -82,7 +90,8 @@ describeEachDb('gateway process lifecycle (issue 2)', (leg) => {
         },
       );
     });
-    await new Promise((r) => setTimeout(r, 500));
+    // The subscription is open once the gateway listens for its events at Redis.
+    await topicListened(env.QUEUE_PREFIX, Topic.integrationChanged(pbxId));
     const sentAt = Date.now();
     proc.child.kill('SIGTERM');
     const exit = await proc.exited;
@@ -115,27 +124,14 @@ describeEachDb('gateway process lifecycle (issue 2)', (leg) => {
     let redis = startRedis();
     const gw = await startTestGateway(db, { REDIS_URL: `redis://127.0.0.1:${port}` });
     try {
-      expect(
-        (
-          await waitFor(
-            () => readyz(gw.url),
-            (r) => r.status === 200,
-          )
-        ).body,
-      ).toMatchObject({ redis: 'ok' });
+      expect((await readyzAnswers(gw.url, 200)).body).toMatchObject({ redis: 'ok' });
       redis.kill('SIGKILL');
-      const down = await waitFor(
-        () => readyz(gw.url),
-        (r) => r.status === 503,
-      );
+      const down = await readyzAnswers(gw.url, 503);
       expect(down.status).toBe(503);
       expect(down.body).toMatchObject({ redis: 'down', database: 'ok' });
       expect((await fetch(`${gw.url}/healthz`)).status).toBe(200);
       redis = startRedis();
-      const back = await waitFor(
-        () => readyz(gw.url),
-        (r) => r.status === 200,
-      );
+      const back = await readyzAnswers(gw.url, 200);
       expect(back.body).toMatchObject({ redis: 'ok', database: 'ok' });
     } finally {
       await gw.stop();
@@ -159,16 +155,10 @@ describeEachDb('gateway process lifecycle (issue 2)', (leg) => {
         await admin.query(
           `select pg_terminate_backend(pid) from pg_stat_activity where datname = '${name}' and pid <> pg_backend_pid()`,
         );
-        const down = await waitFor(
-          () => readyz(gw.url),
-          (r) => r.status === 503,
-        );
+        const down = await readyzAnswers(gw.url, 503);
         expect(down.body).toMatchObject({ database: 'down', redis: 'ok' });
         await admin.query(`alter database ${name} with allow_connections true`);
-        const back = await waitFor(
-          () => readyz(gw.url),
-          (r) => r.status === 200,
-        );
+        const back = await readyzAnswers(gw.url, 200);
         expect(back.body).toMatchObject({ database: 'ok' });
       } finally {
         await admin.end();

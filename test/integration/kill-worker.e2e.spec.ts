@@ -12,6 +12,7 @@ import {
   startWorkerProcess,
   waitForRun,
 } from '../support/sandbox.js';
+import { eventually } from '../support/wait.js';
 
 describe('a worker killed mid-sync (issue 5 item 5)', () => {
   let db: TestDatabase;
@@ -57,17 +58,17 @@ describe('a worker killed mid-sync (issue 5 item 5)', () => {
     });
     const runId = saved.body.data?.saveUserSyncRule.initialRun?.id as string;
     // Kill the worker (SIGKILL: no clean-up at all) once some batches are in and others are not.
-    let firstPartRequests = 0;
-    for (;;) {
-      const run = (await gql(w.gateway.url, w.keys.admin, SyncRunDocument, { id: runId, first: 1 })).body.data
-        ?.syncRun;
-      if (run?.phase === 'APPLYING' && run.done > 0 && run.done < run.total) {
-        firstPartRequests = run.graphRequests ?? 0;
-        break;
-      }
-      expect(run?.status).not.toBe('SUCCEEDED');
-      await new Promise((r) => setTimeout(r, 10));
-    }
+    const firstPart = await eventually(
+      async () => {
+        const run = (await gql(w.gateway.url, w.keys.admin, SyncRunDocument, { id: runId, first: 1 })).body
+          .data?.syncRun;
+        // A run that ended already can never come to the moment waited for.
+        expect(run?.status).not.toBe('SUCCEEDED');
+        return run?.phase === 'APPLYING' && run.done > 0 && run.done < run.total && run;
+      },
+      { timeout: 120_000, interval: 10, message: 'some batches of the run to be in, and others not' },
+    );
+    const firstPartRequests = firstPart.graphRequests ?? 0;
     first.child.kill('SIGKILL');
     await first.exited;
     const partial = (await allExtensions(w.gateway.url, w.keys.admin)).length;

@@ -1,6 +1,7 @@
 import { print } from 'graphql';
 import type { Agent } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { Topic } from '../../src/app/topics.js';
 import type { Gateway } from '../../src/gateway.js';
 import type { Sandbox } from '../../src/sandbox/index.js';
 import {
@@ -10,7 +11,7 @@ import {
   UpdatePbxDocument,
 } from '../generated/graphql.js';
 import { createSqliteDatabase, type TestDatabase } from '../support/db.js';
-import { gql, uniquePrefix, wsClient } from '../support/gateway.js';
+import { gql, topicListened, uniquePrefix, wsClient } from '../support/gateway.js';
 import {
   connectIntegration,
   startGatewayWithSandbox,
@@ -72,7 +73,7 @@ describe('live sync progress (issue 6 item 4)', () => {
 
   it('a client on process A sees every phase of a 10,000-user run executed in process B, in order, ending SUCCEEDED', async () => {
     const all = collect(w.gateway.url, w.keys.viewer, null, (s) => s.some((x) => x.phase === 'SUCCEEDED'));
-    await new Promise((r) => setTimeout(r, 300));
+    await topicListened(prefix, Topic.syncProgress(w.pbx.id));
     const started = Date.now();
     const saved = await gql(w.gateway.url, w.keys.admin, SaveUserSyncRuleDocument, {
       input: {

@@ -23,6 +23,7 @@ import {
   startGatewayWithSandbox,
   startTestSandbox,
 } from '../support/sandbox.js';
+import { eventually } from '../support/wait.js';
 
 /** Every value in Redis, whatever its type, as text. */
 async function redisText(url: string): Promise<string> {
@@ -132,8 +133,9 @@ describeEachDb('secrets at rest (issue 4 item 6, L3)', (leg) => {
     const schedulers = await w.gateway.queues.queue('system').getJobSchedulers();
     expect(schedulers.find((s) => s.key === 'daily-secret-expiry-check')?.pattern).toBe('0 3 * * *');
     const { id } = await w.gateway.queues.enqueue(JobName.CheckSecretExpiry, {});
-    const job = await w.gateway.queues.queue('system').getJob(id);
-    for (let i = 0; i < 100 && !(await job?.isCompleted()); i++) await new Promise((r) => setTimeout(r, 100));
+    await eventually(async () => (await w.gateway.queues.queue('system').getJob(id))?.isCompleted(), {
+      message: 'the secret expiry check to finish',
+    });
     const done = await w.gateway.queues.queue('system').getJob(id);
     expect(done?.returnvalue.warned).toContainEqual({ pbxId: w.pbx.id, warnings: ['SECRET_EXPIRED'] });
     const recorded = await w.gateway.openStore().integrations.get(w.pbx.id);

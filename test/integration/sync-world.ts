@@ -21,7 +21,6 @@ import {
   SaveUserSyncRuleDocument,
   type SyncItemAction,
   SyncNowDocument,
-  SyncRunDocument,
   type SyncScope,
   UpdatePbxDocument,
   type UserSyncRuleInput,
@@ -112,17 +111,10 @@ export class PbxClient {
   }
 
   /** Polls the run (every 20 ms: runs of these small tenants take tens of ms) until it ends. */
-  async wait(runId: string, timeoutMs = 60_000): Promise<Run> {
-    const end = Date.now() + timeoutMs;
-    for (;;) {
-      const run = (await this.ok(SyncRunDocument, { id: runId, first: 1 })).syncRun;
-      if (run && ['SUCCEEDED', 'FAILED', 'HELD'].includes(run.status)) {
-        expect(run.error ?? null, `run ${runId} error`).toBeNull();
-        return run;
-      }
-      if (Date.now() > end) throw new Error(`run ${runId} still ${run?.status} after ${timeoutMs} ms`);
-      await new Promise((r) => setTimeout(r, 20));
-    }
+  async wait(runId: string, timeout = 60_000): Promise<Run> {
+    const run = await waitForRun(this.url, this.key, runId, { timeout, interval: 20 });
+    expect(run.error ?? null, `run ${runId} error`).toBeNull();
+    return run;
   }
 
   items(runId: string, action?: SyncItemAction) {

@@ -19,6 +19,7 @@ import {
   startTestSandbox,
   waitForRun,
 } from '../support/sandbox.js';
+import { eventually, staysTrue } from '../support/wait.js';
 
 /**
  * A provider hosts many PBXs, each synced to its own organisation. Two PBXs on one gateway,
@@ -39,15 +40,6 @@ const RULE = {
 };
 
 type Pbx = { url: string; key: string };
-
-async function until<T>(fn: () => Promise<T>, ok: (v: T) => boolean, timeoutMs = 15_000): Promise<T> {
-  const end = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await fn();
-    if (ok(v) || Date.now() > end) return v;
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
 
 describe('two PBXs on two directories (L2, U1, T2)', () => {
   let db: TestDatabase;
@@ -122,27 +114,35 @@ describe('two PBXs on two directories (L2, U1, T2)', () => {
 
   it("a change in one directory syncs that directory's PBX, and not the other", async () => {
     // Both PBXs subscribed at their own directory.
-    const subs = await until(
-      () => sandbox.admin.listSubscriptions(),
-      (s) => s.filter((x) => x.notificationUrl.startsWith(w.gateway.url)).length === 4,
+    await eventually(
+      async () => {
+        const subs = await sandbox.admin.listSubscriptions();
+        expect(subs.filter((x) => x.notificationUrl.startsWith(w.gateway.url))).toHaveLength(4);
+      },
+      { message: 'four subscriptions (users and groups of each PBX)' },
     );
-    expect(subs.filter((x) => x.notificationUrl.startsWith(w.gateway.url))).toHaveLength(4);
     const [beforeA, beforeB] = [(await changeRuns(a)).length, (await changeRuns(b)).length];
     const target = (await allExtensions(b.url, b.key))[0];
     await sandbox.admin.updateUserIn(other.tenantId, target?.externalId as string, {
       jobTitle: 'Moved elsewhere',
     });
 
-    const runsB = await until(
-      () => changeRuns(b),
-      (r) => r.length > beforeB,
+    const runsB = await eventually(
+      async () => {
+        const r = await changeRuns(b);
+        return r.length > beforeB && r;
+      },
+      { message: "a CHANGE run of the changed directory's PBX" },
     );
     expect(runsB.length).toBe(beforeB + 1);
     const run = await waitForRun(b.url, b.key, runsB[0]?.id as string);
     expect(run.users.updated).toBe(1);
     const updated = (await allExtensions(b.url, b.key)).find((e) => e.id === target?.id);
     expect(updated?.jobTitle).toBe('Moved elsewhere');
-    await new Promise((r) => setTimeout(r, 1000));
-    expect((await changeRuns(a)).length).toBe(beforeA);
+    await staysTrue(async () => (await changeRuns(a)).length === beforeA, {
+      for: 1000,
+      interval: 100,
+      message: 'no CHANGE run of the other PBX',
+    });
   });
 });

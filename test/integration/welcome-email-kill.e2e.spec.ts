@@ -19,6 +19,7 @@ import {
   waitForRun,
 } from '../support/sandbox.js';
 import { startSmtpServer } from '../support/smtp.js';
+import { eventually } from '../support/wait.js';
 
 /**
  * U6, "nothing lost", with a real process death (the kill-worker style of
@@ -90,14 +91,17 @@ describe('U6 welcome emails when the worker is killed mid-sync', () => {
       },
     });
     const runId = saved.body.data?.saveUserSyncRule.initialRun?.id as string;
-    for (;;) {
-      const run = (await gql(w.gateway.url, w.keys.admin, SyncRunDocument, { id: runId, first: 1 })).body.data
-        ?.syncRun;
-      // Every batch is committed; the run goes on writing the snapshot, then queues the emails.
-      if (run?.phase === 'APPLYING' && run.total > 0 && run.done === run.total) break;
-      expect(run?.status).not.toBe('SUCCEEDED');
-      await new Promise((r) => setTimeout(r, 10));
-    }
+    await eventually(
+      async () => {
+        const run = (await gql(w.gateway.url, w.keys.admin, SyncRunDocument, { id: runId, first: 1 })).body
+          .data?.syncRun;
+        // A run that ended already can never come to the moment waited for.
+        expect(run?.status).not.toBe('SUCCEEDED');
+        // Every batch is committed; the run goes on writing the snapshot, then queues the emails.
+        return run?.phase === 'APPLYING' && run.total > 0 && run.done === run.total;
+      },
+      { timeout: 120_000, interval: 10, message: 'every batch of the run to be committed' },
+    );
     first.child.kill('SIGKILL');
     await first.exited;
 
@@ -118,13 +122,11 @@ describe('U6 welcome emails when the worker is killed mid-sync', () => {
     const exts = (await allExtensions(w.gateway.url, w.keys.admin)).filter((e) => e.email);
     expect(exts.length).toBe(partial);
 
-    const end = Date.now() + 60_000;
-    for (;;) {
-      const counts = (await emails(runId))?.counts;
-      if (counts?.queued === 0) break;
-      if (Date.now() > end) throw new Error(`emails still queued: ${JSON.stringify(counts)}`);
-      await new Promise((r) => setTimeout(r, 250));
-    }
+    await eventually(async () => expect((await emails(runId))?.counts.queued).toBe(0), {
+      timeout: 60_000,
+      interval: 250,
+      message: 'no welcome email left QUEUED',
+    });
     expect((await emails(runId))?.counts).toEqual({ queued: 0, sent: exts.length, failed: 0 });
     expect(smtp.messages).toHaveLength(exts.length);
     const perAddress = new Map<string, number>();
