@@ -5,7 +5,7 @@ import { describe, expect, it } from 'vitest';
 import { buildGatewaySchema, printGatewaySchema } from '../../src/graphql/schema.js';
 import { runScript } from '../support/process.js';
 
-describe('committed schema (issue 2 item 6)', () => {
+describe('committed schema: schema/schema.graphql matches the resolvers', () => {
   it('schema/schema.graphql is exactly what the resolvers emit', async () => {
     const committed = readFileSync('schema/schema.graphql', 'utf8');
     expect(printGatewaySchema(await buildGatewaySchema())).toBe(committed);

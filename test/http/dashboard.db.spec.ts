@@ -31,7 +31,7 @@ function sessionCookie(res: Response): { value: string; header: string } | null 
   return { value: header.slice(SESSION_COOKIE.length + 1).split(';')[0], header };
 }
 
-describeEachDb('job dashboard at /admin/queues (issue 6 item 5)', (leg) => {
+describeEachDb('job dashboard at /admin/queues: sessions, roles, each PBX its own jobs', (leg) => {
   let db: TestDatabase;
   let gw: Gateway;
   let a: Tenant;

@@ -14,7 +14,7 @@ import {
 } from '../support/sandbox.js';
 import { eventually } from '../support/wait.js';
 
-describe('a worker killed mid-sync (issue 5 item 5)', () => {
+describe('a worker killed mid-sync: the resumed run ends as one uninterrupted run would (U1, U3, U8)', () => {
   let db: TestDatabase;
   let sandbox: Sandbox;
   let agent: Agent;

@@ -43,7 +43,7 @@ function collect(url: string, key: string, runId: string | null, stop: (s: Snaps
   return { done, seen, close: () => client.dispose() };
 }
 
-describe('live sync progress (issue 6 item 4)', () => {
+describe('live sync progress over graphql-ws, from a worker in another process', () => {
   let db: TestDatabase;
   let sandbox: Sandbox;
   let agent: Agent;

@@ -31,7 +31,7 @@ const DAY = 86_400_000;
 /** When BullMQ will promote a delayed job. */
 const dueAt = (job: Job) => job.timestamp + (job.delay ?? 0);
 
-describeEachDb('T1 scheduled sync (issue 6 item 1)', (leg) => {
+describeEachDb('T1 scheduled sync', (leg) => {
   let db: TestDatabase;
   let sandbox: Sandbox;
   let agent: Agent;

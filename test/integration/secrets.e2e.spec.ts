@@ -48,7 +48,7 @@ async function redisText(url: string): Promise<string> {
   return parts.join('\n');
 }
 
-describeEachDb('secrets at rest (issue 4 item 6, L3)', (leg) => {
+describeEachDb('secrets at rest: sealed, never logged, expiry warnings (L3), key rotation', (leg) => {
   let db: TestDatabase;
   let sandbox: Sandbox;
   let agent: Agent;
