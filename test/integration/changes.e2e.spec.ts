@@ -1,6 +1,4 @@
-import type { Agent } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Sandbox } from '../../src/sandbox/index.js';
 import {
   ChangeTriggersDocument,
   DisconnectDocument,
@@ -9,17 +7,10 @@ import {
   SyncNowDocument,
   SyncRunsDocument,
 } from '../generated/graphql.js';
-import { createSqliteDatabase, type TestDatabase } from '../support/db.js';
+import { type E2e, startE2e } from '../support/e2e.js';
 import { gql } from '../support/gateway.js';
-import {
-  connectIntegration,
-  startGatewayWithSandbox,
-  startTestSandbox,
-  waitForRun,
-} from '../support/sandbox.js';
+import { waitForRun } from '../support/sandbox.js';
 import { eventually, staysTrue } from '../support/wait.js';
-
-type World = Awaited<ReturnType<typeof startGatewayWithSandbox>>;
 
 const RULE = {
   range: 'ALL' as const,
@@ -33,17 +24,14 @@ const RULE = {
 };
 
 describe('change triggers: Graph change notifications with debounce (T2, T3)', () => {
-  let db: TestDatabase;
-  let sandbox: Sandbox;
-  let agent: Agent;
-  let w: World;
+  let w: E2e;
 
   const runs = async () =>
     (await gql(w.gateway.url, w.keys.admin, SyncRunsDocument, { first: 100 })).body.data?.syncRuns.nodes ??
     [];
   const changeRuns = async () => (await runs()).filter((r) => r.trigger === 'CHANGE');
   const ourSubscriptions = async () =>
-    (await sandbox.admin.listSubscriptions()).filter((s) => s.notificationUrl.startsWith(w.gateway.url));
+    (await w.sandbox.admin.listSubscriptions()).filter((s) => s.notificationUrl.startsWith(w.gateway.url));
   /** Change notifications Graph has delivered to the gateway (and had answered) for our users subscription. */
   const deliveredUserChanges = async () =>
     (await ourSubscriptions()).find((s) => s.resource === 'users')?.stats.notificationsDelivered ?? 0;
@@ -65,23 +53,19 @@ describe('change triggers: Graph change notifications with debounce (T2, T3)', (
   };
 
   beforeAll(async () => {
-    db = await createSqliteDatabase();
-    ({ sandbox, agent } = await startTestSandbox({ autoSignIn: true, users: 60, groups: 6, seed: 21 }));
-    await sandbox.admin.setNotificationSettings({
-      batchWindowMs: 50,
-      retryInitialDelayMs: 200,
-      retryMaxDelayMs: 1000,
+    w = await startE2e({
+      sandbox: {
+        users: 60,
+        groups: 6,
+        seed: 21,
+        notifications: { batchWindowMs: 50, retryInitialDelayMs: 200, retryMaxDelayMs: 1000 },
+      },
     });
-    w = await startGatewayWithSandbox(db, sandbox);
-    expect((await connectIntegration(w, sandbox, agent)).result).toBe('CONNECTED');
     const saved = await gql(w.gateway.url, w.keys.admin, SaveUserSyncRuleDocument, { input: RULE });
     await waitForRun(w.gateway.url, w.keys.admin, saved.body.data?.saveUserSyncRule.initialRun?.id as string);
   }, 60_000);
   afterAll(async () => {
-    await w?.gateway.stop();
-    await agent?.close();
-    await sandbox?.close();
-    await db?.drop();
+    await w?.close();
   });
 
   it('connect subscribes to users and groups at Graph, with the handshake and a clientState', async () => {
@@ -107,9 +91,9 @@ describe('change triggers: Graph change notifications with debounce (T2, T3)', (
     });
     await settle();
     const before = (await changeRuns()).length;
-    const users = (await sandbox.admin.listUsers({ top: 100, accountEnabled: true })).value.slice(0, 10);
+    const users = (await w.sandbox.admin.listUsers({ top: 100, accountEnabled: true })).value.slice(0, 10);
     for (const [i, u] of users.entries())
-      await sandbox.admin.updateUser(u.id, { jobTitle: `Changed ${i} ${Date.now()}` });
+      await w.sandbox.admin.updateUser(u.id, { jobTitle: `Changed ${i} ${Date.now()}` });
     const after = await changeRunsPast(before);
     expect(after.length).toBe(before + 1);
     const run = await waitForRun(w.gateway.url, w.keys.admin, after[0].id);
@@ -126,9 +110,9 @@ describe('change triggers: Graph change notifications with debounce (T2, T3)', (
     await gql(w.gateway.url, w.keys.admin, SaveChangeTriggersDocument, { debounceSeconds: 3, threshold: 10 });
     await settle();
     const before = (await changeRuns()).length;
-    const [u] = (await sandbox.admin.listUsers({ top: 5, accountEnabled: true })).value;
+    const [u] = (await w.sandbox.admin.listUsers({ top: 5, accountEnabled: true })).value;
     const changedAt = Date.now();
-    await sandbox.admin.updateUser(u.id, { jobTitle: `One change ${changedAt}` });
+    await w.sandbox.admin.updateUser(u.id, { jobTitle: `One change ${changedAt}` });
     await staysTrue(async () => (await changeRuns()).length === before, {
       for: 1500,
       interval: 100,
@@ -177,11 +161,11 @@ describe('change triggers: Graph change notifications with debounce (T2, T3)', (
     await settle();
     const before = new Set((await runs()).map((r) => r.id));
     const delivered = await deliveredUserChanges();
-    const [u] = (await sandbox.admin.listUsers({ top: 5, accountEnabled: true })).value;
+    const [u] = (await w.sandbox.admin.listUsers({ top: 5, accountEnabled: true })).value;
     await Promise.all([
       gql(w.gateway.url, w.keys.admin, SyncNowDocument, {}),
       gql(w.gateway.url, w.keys.admin, SyncNowDocument, {}),
-      sandbox.admin.updateUser(u.id, { jobTitle: `Together ${Date.now()}` }),
+      w.sandbox.admin.updateUser(u.id, { jobTitle: `Together ${Date.now()}` }),
     ]);
     // The change notification has reached the gateway (Graph counts it delivered once the
     // gateway has answered, after handling it); then every run it caused has ended.
@@ -198,23 +182,23 @@ describe('change triggers: Graph change notifications with debounce (T2, T3)', (
   it('subscriptions are renewed before half their life is gone, and re-created after reauthorizationRequired fails', async () => {
     const store = w.gateway.openStore();
     const [mine] = await store.subscriptions.list(w.pbx.id);
-    const at = (await sandbox.admin.getSubscription(mine.id)).expirationDateTime;
+    const at = (await w.sandbox.admin.getSubscription(mine.id)).expirationDateTime;
     await store.subscriptions.save({ ...mine, expiresAt: new Date(Date.now() + 3600_000) });
     await w.gateway.queues.enqueue('maintain-subscriptions', { pbxId: w.pbx.id });
     const renewed = await eventually(
       async () => {
-        const s = await sandbox.admin.getSubscription(mine.id);
+        const s = await w.sandbox.admin.getSubscription(mine.id);
         return s.expirationDateTime !== at && s;
       },
       { interval: 100, message: 'the subscription to be renewed' },
     );
     expect(Date.parse(renewed.expirationDateTime)).toBeGreaterThan(Date.parse(at) - 60_000);
 
-    const sent = await sandbox.admin.forceLifecycleEvent(mine.id, 'reauthorizationRequired');
+    const sent = await w.sandbox.admin.forceLifecycleEvent(mine.id, 'reauthorizationRequired');
     expect(sent.sent).toBe(true);
     const after = await eventually(
       async () => {
-        const s = await sandbox.admin.getSubscription(mine.id);
+        const s = await w.sandbox.admin.getSubscription(mine.id);
         return !s.reauthorizationRequired && s;
       },
       { interval: 100, message: 'the subscription to be reauthorized or re-created' },

@@ -1,45 +1,32 @@
-import type { Agent } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Sandbox } from '../../src/sandbox/index.js';
 import { SaveUserSyncRuleDocument, SyncRunDocument, UpdatePbxDocument } from '../generated/graphql.js';
-import { createSqliteDatabase, type TestDatabase } from '../support/db.js';
+import { type E2e, startE2e } from '../support/e2e.js';
 import { gql, uniquePrefix } from '../support/gateway.js';
-import {
-  allExtensions,
-  connectIntegration,
-  startGatewayWithSandbox,
-  startTestSandbox,
-  startWorkerProcess,
-  waitForRun,
-} from '../support/sandbox.js';
+import { allExtensions, startWorkerProcess, waitForRun } from '../support/sandbox.js';
 import { eventually } from '../support/wait.js';
 
 describe('a worker killed mid-sync: the resumed run ends as one uninterrupted run would (U1, U3, U8)', () => {
-  let db: TestDatabase;
-  let sandbox: Sandbox;
-  let agent: Agent;
-  let w: Awaited<ReturnType<typeof startGatewayWithSandbox>>;
+  let w: E2e;
   const workers: Array<Awaited<ReturnType<typeof startWorkerProcess>>> = [];
   const prefix = uniquePrefix('kill');
   const startWorker = async () => {
-    const proc = await startWorkerProcess(db, sandbox, prefix);
+    const proc = await startWorkerProcess(w.db, w.sandbox, prefix);
     workers.push(proc);
     return proc;
   };
 
   beforeAll(async () => {
-    db = await createSqliteDatabase();
-    ({ sandbox, agent } = await startTestSandbox({ autoSignIn: true, users: 20_000, groups: 20, seed: 99 }));
-    w = await startGatewayWithSandbox(db, sandbox, { QUEUE_PREFIX: prefix }, 'api');
-    expect((await connectIntegration(w, sandbox, agent)).result).toBe('CONNECTED');
+    // The API here; the runs execute in worker processes of their own (killed with SIGKILL).
+    w = await startE2e({
+      sandbox: { users: 20_000, groups: 20, seed: 99 },
+      env: { QUEUE_PREFIX: prefix },
+      role: 'api',
+    });
     await gql(w.gateway.url, w.keys.admin, UpdatePbxDocument, { input: { extensionCapacity: 100_000 } });
   }, 120_000);
   afterAll(async () => {
     for (const p of workers) p.child.kill('SIGKILL');
-    await w?.gateway.stop();
-    await agent?.close();
-    await sandbox?.close();
-    await db?.drop();
+    await w?.close();
   });
 
   it('the run started again reaches the same end state: no duplicate extension, no gap, none lost', async () => {
@@ -82,7 +69,7 @@ describe('a worker killed mid-sync: the resumed run ends as one uninterrupted ru
 
     const all = [];
     for (let skip = 0; ; skip += 1000) {
-      const page = (await sandbox.admin.listUsers({ top: 1000, skip })).value;
+      const page = (await w.sandbox.admin.listUsers({ top: 1000, skip })).value;
       all.push(...page);
       if (page.length < 1000) break;
     }

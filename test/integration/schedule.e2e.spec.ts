@@ -1,10 +1,8 @@
 import type { Job } from 'bullmq';
-import type { Agent } from 'undici';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { QueueName } from '../../jobs/contracts.js';
 import { scheduledSyncJobId } from '../../jobs/scheduled-sync.queue.js';
 import { DEFAULT_SCHEDULE, nextOccurrence, type Schedule, wallClock } from '../../src/domain/schedule.js';
-import type { Sandbox } from '../../src/sandbox/index.js';
 import {
   DisableDocument,
   EnableDocument,
@@ -14,14 +12,10 @@ import {
   SyncRunsDocument,
   UpdatePbxDocument,
 } from '../generated/graphql.js';
-import { describeEachDb, type TestDatabase } from '../support/db.js';
+import { describeEachDb } from '../support/db.js';
+import { type E2e, startE2e } from '../support/e2e.js';
 import { gql } from '../support/gateway.js';
-import {
-  connectIntegration,
-  startGatewayWithSandbox,
-  startTestSandbox,
-  waitForRun,
-} from '../support/sandbox.js';
+import { waitForRun } from '../support/sandbox.js';
 import { eventually } from '../support/wait.js';
 import { errorsOf, USER_RULE } from './sync-world.js';
 
@@ -32,10 +26,7 @@ const DAY = 86_400_000;
 const dueAt = (job: Job) => job.timestamp + (job.delay ?? 0);
 
 describeEachDb('T1 scheduled sync', (leg) => {
-  let db: TestDatabase;
-  let sandbox: Sandbox;
-  let agent: Agent;
-  let w: Awaited<ReturnType<typeof startGatewayWithSandbox>>;
+  let w: E2e;
 
   const system = () => w.gateway.queues.queue(QueueName.System);
   /** This PBX's scheduled-sync jobs in the given states. */
@@ -72,10 +63,7 @@ describeEachDb('T1 scheduled sync', (leg) => {
     );
 
   beforeAll(async () => {
-    db = await leg.create();
-    ({ sandbox, agent } = await startTestSandbox({ autoSignIn: true, users: 20, groups: 3, seed: 23 }));
-    w = await startGatewayWithSandbox(db, sandbox);
-    expect((await connectIntegration(w, sandbox, agent)).result).toBe('CONNECTED');
+    w = await startE2e({ leg, sandbox: { users: 20, groups: 3, seed: 23 } });
     // The connect queued an ensure of this PBX's schedule; let it (and the worker-start one) land.
     await eventually(
       async () =>
@@ -90,10 +78,7 @@ describeEachDb('T1 scheduled sync', (leg) => {
     expect((await waitForRun(w.gateway.url, w.keys.admin, initial)).status).toBe('SUCCEEDED');
   });
   afterAll(async () => {
-    await w?.gateway.stop();
-    await agent?.close();
-    await sandbox?.close();
-    await db?.drop();
+    await w?.close();
   });
 
   it('by default daily at 00:30 in the PBX time zone, its next run queued once; a time zone change moves it', async () => {

@@ -26,15 +26,9 @@ import {
   type UserSyncRuleInput,
 } from '../generated/graphql.js';
 import type { DbLeg, TestDatabase } from '../support/db.js';
-import { type GqlResponse, gql, seedPbx, startTestGateway } from '../support/gateway.js';
-import {
-  allExtensions,
-  connectIntegration,
-  runItems,
-  sandboxEnv,
-  startTestSandbox,
-  waitForRun,
-} from '../support/sandbox.js';
+import { startE2e } from '../support/e2e.js';
+import { type GqlResponse, gql, seedPbx } from '../support/gateway.js';
+import { allExtensions, connectIntegration, runItems, waitForRun } from '../support/sandbox.js';
 
 /**
  * The world of the sync e2e files (sync-users, sync-groups, sync-guard): one sandbox tenant
@@ -167,16 +161,13 @@ export interface SyncWorld {
 }
 
 export async function startSyncWorld(leg: DbLeg, options: SandboxOptions = {}): Promise<SyncWorld> {
-  const db = await leg.create();
-  const { sandbox, agent } = await startTestSandbox({
-    autoSignIn: true,
-    users: 40,
-    groups: 10,
-    seed: 11,
-    ...options,
+  // The e2e world without its own PBX connected: each test connects a new one (`pbx()`).
+  const e2e = await startE2e({
+    leg,
+    sandbox: { users: 40, groups: 10, seed: 11, ...options },
+    connect: false,
   });
-  const gateway = await startTestGateway(db, sandboxEnv(sandbox));
-  await sandbox.admin.addRedirectUri(sandbox.info.clientId, `${gateway.url}/oauth/microsoft/callback`);
+  const { db, sandbox, agent, gateway } = e2e;
   const domain = String((await sandbox.admin.info()).defaultDomain);
   let users: string[] = [];
   let groups: string[] = [];
@@ -230,12 +221,7 @@ export async function startSyncWorld(leg: DbLeg, options: SandboxOptions = {}): 
       // The test's PBX is done with: Graph need not notify it of the next test's changes.
       await sandbox.admin.resetSubscriptions();
     },
-    async close() {
-      await gateway?.stop();
-      await agent?.close();
-      await sandbox?.close();
-      await db?.drop();
-    },
+    close: () => e2e.close(),
   };
 }
 
