@@ -4,17 +4,12 @@ import path from 'node:path';
 import { describe, expect, inject, it } from 'vitest';
 import { IntegrationDocument } from '../generated/graphql.js';
 import { gql, uniquePrefix } from '../support/gateway.js';
-import { freePort, runScript, startScript } from '../support/process.js';
+import { COLD_START_MS, freePort, runScript, startScript } from '../support/process.js';
 
 /**
- * Each run is a cold start of a new Node process that loads the whole gateway, the sandbox and
- * MikroORM through tsx: about 3 s of CPU, nearly all of it module loading (measured with
- * --cpu-prof). On a loaded two-core machine that becomes tens of seconds of wall time, and the
- * first test needs two such starts (the second proves the PBX is kept). The tests wait on the
- * demo's own output, never on time; their timeouts are sized for those cold starts.
+ * Each run is a cold start of a new Node process (COLD_START_MS), and the first test needs two
+ * (the second proves the PBX is kept). The tests wait on the demo's own output, never on time.
  */
-const COLD_START_MS = 60_000;
-
 describe('npm run demo', () => {
   const file = path.resolve('.data/test', `demo-${randomBytes(4).toString('hex')}.sqlite`);
   const env = {

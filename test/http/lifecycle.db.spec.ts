@@ -15,7 +15,7 @@ import {
   uniquePrefix,
   wsClient,
 } from '../support/gateway.js';
-import { databaseUrl, freePort, runScript, startScript } from '../support/process.js';
+import { COLD_START_MS, databaseUrl, freePort, runScript, startScript } from '../support/process.js';
 import { eventually } from '../support/wait.js';
 
 const readyz = async (url: string) => {
@@ -60,60 +60,72 @@ describeEachDb(
       await db?.drop();
     });
 
-    it('prints a new key once with `keys create`, and refuses a bad role', async () => {
-      const ok = await runScript('src/cli/keys.ts', ['create', '--pbx', pbxId, '--role', 'admin'], env);
-      expect(ok.code).toBe(0);
-      expect(ok.stdout.trim()).toMatch(/^epg_[A-Za-z0-9_-]{40,}$/);
-      const bad = await runScript('src/cli/keys.ts', ['create', '--pbx', pbxId, '--role', 'root'], env);
-      expect(bad.code).toBe(1);
-      expect(bad.stderr).toContain('role');
-    });
+    it(
+      'prints a new key once with `keys create`, and refuses a bad role',
+      async () => {
+        const ok = await runScript('src/cli/keys.ts', ['create', '--pbx', pbxId, '--role', 'admin'], env);
+        expect(ok.code).toBe(0);
+        expect(ok.stdout.trim()).toMatch(/^epg_[A-Za-z0-9_-]{40,}$/);
+        const bad = await runScript('src/cli/keys.ts', ['create', '--pbx', pbxId, '--role', 'root'], env);
+        expect(bad.code).toBe(1);
+        expect(bad.stderr).toContain('role');
+      },
+      2 * COLD_START_MS,
+    );
 
-    it('on SIGTERM with an open subscription: the client sees a normal close and the process exits 0 within 10 s', async () => {
-      const key = (
-        await runScript('src/cli/keys.ts', ['create', '--pbx', pbxId, '--role', 'viewer'], env)
-      ).stdout.trim();
-      const proc = startScript('src/main.ts', ['--role', 'all'], env, /"url":"(http:\/\/[^"]+)"/);
-      const url = (await proc.match)[1];
-      let closeCode = 0;
-      const closed = new Promise<void>((resolve) => {
-        const client = wsClient(url, key, {
-          onClose: (code) => {
-            closeCode ||= code;
-            resolve();
-          },
+    it(
+      'on SIGTERM with an open subscription: the client sees a normal close and the process exits 0 within 10 s',
+      async () => {
+        const key = (
+          await runScript('src/cli/keys.ts', ['create', '--pbx', pbxId, '--role', 'viewer'], env)
+        ).stdout.trim();
+        const proc = startScript('src/main.ts', ['--role', 'all'], env, /"url":"(http:\/\/[^"]+)"/);
+        const url = (await proc.match)[1];
+        let closeCode = 0;
+        const closed = new Promise<void>((resolve) => {
+          const client = wsClient(url, key, {
+            onClose: (code) => {
+              closeCode ||= code;
+              resolve();
+            },
+          });
+          client.subscribe(
+            { query: 'subscription { integrationChanged { status } }' },
+            {
+              next: () => {},
+              error: () => {},
+              complete: () => {},
+            },
+          );
         });
-        client.subscribe(
-          { query: 'subscription { integrationChanged { status } }' },
-          {
-            next: () => {},
-            error: () => {},
-            complete: () => {},
-          },
-        );
-      });
-      // The subscription is open once the gateway listens for its events at Redis.
-      await topicListened(env.QUEUE_PREFIX, Topic.integrationChanged(pbxId));
-      const sentAt = Date.now();
-      proc.child.kill('SIGTERM');
-      const exit = await proc.exited;
-      await closed;
-      expect(exit.code).toBe(0);
-      expect(exit.at - sentAt).toBeLessThan(10_000);
-      expect(closeCode).toBe(1000);
-      expect(proc.output()).toContain('"msg":"stopped"');
-    });
+        // The subscription is open once the gateway listens for its events at Redis.
+        await topicListened(env.QUEUE_PREFIX, Topic.integrationChanged(pbxId));
+        const sentAt = Date.now();
+        proc.child.kill('SIGTERM');
+        const exit = await proc.exited;
+        await closed;
+        expect(exit.code).toBe(0);
+        expect(exit.at - sentAt).toBeLessThan(10_000);
+        expect(closeCode).toBe(1000);
+        expect(proc.output()).toContain('"msg":"stopped"');
+      },
+      2 * COLD_START_MS,
+    );
 
-    it('stops the start with one message listing every bad setting', async () => {
-      const res = await runScript('src/main.ts', ['--role', 'everything'], {
-        ...env,
-        PORT: 'x',
-        REDIS_URL: 'nope',
-      });
-      expect(res.code).toBe(2);
-      expect(res.stderr).toContain('Invalid configuration');
-      for (const name of ['PORT', 'REDIS_URL', '--role']) expect(res.stderr).toContain(name);
-    });
+    it(
+      'stops the start with one message listing every bad setting',
+      async () => {
+        const res = await runScript('src/main.ts', ['--role', 'everything'], {
+          ...env,
+          PORT: 'x',
+          REDIS_URL: 'nope',
+        });
+        expect(res.code).toBe(2);
+        expect(res.stderr).toContain('Invalid configuration');
+        for (const name of ['PORT', 'REDIS_URL', '--role']) expect(res.stderr).toContain(name);
+      },
+      COLD_START_MS,
+    );
 
     it('/readyz says 503 naming Redis while it is down, and recovers when it returns', async () => {
       const port = await freePort();

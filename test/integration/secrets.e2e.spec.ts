@@ -16,7 +16,7 @@ import {
 } from '../generated/graphql.js';
 import { describeEachDb, type TestDatabase } from '../support/db.js';
 import { captureLogger, gql, startTestGateway, TEST_SECRET_KEY } from '../support/gateway.js';
-import { databaseUrl, runScript } from '../support/process.js';
+import { COLD_START_MS, databaseUrl, runScript } from '../support/process.js';
 import {
   connectIntegration,
   sandboxEnv,
@@ -143,37 +143,41 @@ describeEachDb('secrets at rest: sealed, never logged, expiry warnings (L3), key
     expect(recorded.warningsCheckedAt).not.toBeNull();
   });
 
-  it('`keys rotate-secret-key` re-encrypts every secret under a new key; the gateway works on with it', async () => {
-    const w = await startGatewayWithSandbox(db, sandbox);
-    gateways.push(w.gateway);
-    expect((await connectIntegration(w, sandbox, agent)).result).toBe('CONNECTED');
-    const before = await w.gateway.openStore().integrations.get(w.pbx.id);
-    await w.gateway.stop();
-    gateways.splice(gateways.indexOf(w.gateway), 1);
+  it(
+    '`keys rotate-secret-key` re-encrypts every secret under a new key; the gateway works on with it',
+    async () => {
+      const w = await startGatewayWithSandbox(db, sandbox);
+      gateways.push(w.gateway);
+      expect((await connectIntegration(w, sandbox, agent)).result).toBe('CONNECTED');
+      const before = await w.gateway.openStore().integrations.get(w.pbx.id);
+      await w.gateway.stop();
+      gateways.splice(gateways.indexOf(w.gateway), 1);
 
-    const keyFile = path.resolve('.data/test', `rotate-${w.pbx.id}.key`);
-    writeFileSync(keyFile, `${TEST_SECRET_KEY}\n`, { mode: 0o600 });
-    const env = { DATABASE_URL: databaseUrl(db.config), SECRET_KEY_FILE: keyFile, LOG_LEVEL: 'silent' };
-    const res = await runScript('src/cli/keys.ts', ['rotate-secret-key'], env);
-    expect(res.code, res.stderr).toBe(0);
-    expect(res.stdout).toMatch(/Re-encrypted \d+ integration\(s\) under key [0-9a-f]{8}/);
-    const newKey = readFileSync(keyFile, 'utf8').trim();
-    expect(newKey).not.toBe(TEST_SECRET_KEY);
+      const keyFile = path.resolve('.data/test', `rotate-${w.pbx.id}.key`);
+      writeFileSync(keyFile, `${TEST_SECRET_KEY}\n`, { mode: 0o600 });
+      const env = { DATABASE_URL: databaseUrl(db.config), SECRET_KEY_FILE: keyFile, LOG_LEVEL: 'silent' };
+      const res = await runScript('src/cli/keys.ts', ['rotate-secret-key'], env);
+      expect(res.code, res.stderr).toBe(0);
+      expect(res.stdout).toMatch(/Re-encrypted \d+ integration\(s\) under key [0-9a-f]{8}/);
+      const newKey = readFileSync(keyFile, 'utf8').trim();
+      expect(newKey).not.toBe(TEST_SECRET_KEY);
 
-    const after = await startTestGateway(db, { ...sandboxEnv(sandbox), SECRET_KEY: newKey });
-    gateways.push(after);
-    const row = await after.openStore().integrations.get(w.pbx.id);
-    expect(row.secretSealed).not.toBe(before.secretSealed);
-    expect(
-      new SecretBox(parseSecretKey(newKey)).open(row.secretSealed as string, `client-secret:${w.pbx.id}`),
-    ).toBe(sandbox.info.clientSecret);
-    expect(() =>
-      new SecretBox(parseSecretKey(TEST_SECRET_KEY)).open(
-        row.secretSealed as string,
-        `client-secret:${w.pbx.id}`,
-      ),
-    ).toThrow(/sealed under key/);
-    const check = await gql(after.url, w.keys.admin, TestConnectionDocument);
-    expect(check.body.data?.testConnection).toMatchObject({ appAccess: true, delegatedAccess: true });
-  });
+      const after = await startTestGateway(db, { ...sandboxEnv(sandbox), SECRET_KEY: newKey });
+      gateways.push(after);
+      const row = await after.openStore().integrations.get(w.pbx.id);
+      expect(row.secretSealed).not.toBe(before.secretSealed);
+      expect(
+        new SecretBox(parseSecretKey(newKey)).open(row.secretSealed as string, `client-secret:${w.pbx.id}`),
+      ).toBe(sandbox.info.clientSecret);
+      expect(() =>
+        new SecretBox(parseSecretKey(TEST_SECRET_KEY)).open(
+          row.secretSealed as string,
+          `client-secret:${w.pbx.id}`,
+        ),
+      ).toThrow(/sealed under key/);
+      const check = await gql(after.url, w.keys.admin, TestConnectionDocument);
+      expect(check.body.data?.testConnection).toMatchObject({ appAccess: true, delegatedAccess: true });
+    },
+    COLD_START_MS,
+  );
 });
