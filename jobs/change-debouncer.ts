@@ -3,6 +3,9 @@ import type { ChangeDebouncer } from '../src/app/ports/change-notifications.port
 import { JobName, jobOptions } from './contracts.js';
 import type { JobQueues } from './queues.js';
 
+/** One flush per PBX and window: BullMQ's deduplication id. */
+const flushId = (pbxId: string) => `flush-changes:${pbxId}`;
+
 /** How long gathered changes are kept at most, should every flush be lost. */
 const COUNTER_TTL_SECONDS = 24 * 3600;
 
@@ -40,7 +43,18 @@ export class RedisChangeDebouncer implements ChangeDebouncer {
     await this.queues.queue('system').add(JobName.FlushChanges, payload, {
       ...jobOptions(JobName.FlushChanges, payload),
       delay: delayMs,
-      deduplication: { id: `flush-changes:${pbxId}` },
+      deduplication: { id: flushId(pbxId) },
     });
+  }
+
+  async cancelFlush(pbxId: string) {
+    const queue = this.queues.queue('system');
+    const jobId = await queue.getDeduplicationJobId(flushId(pbxId));
+    const job = jobId ? await queue.getJob(jobId) : undefined;
+    // Only a flush still waiting: one already running finishes (it finds nothing to take).
+    if (!job || !(await job.isDelayed())) return;
+    // Removing the job frees its deduplication id too (only while that id still names it).
+    // Promoted and picked up meanwhile, it cannot be removed: it runs, and takes what is left.
+    await job.remove().catch(() => undefined);
   }
 }

@@ -4,7 +4,7 @@ import { ConfigError, loadConfig as load } from '../src/config.js';
 const KEY = { SECRET_KEY: 'a'.repeat(64) };
 const loadConfig = (env: Record<string, string>, argv: string[]) => load({ ...KEY, ...env }, argv);
 
-describe('config (issue 2 item 1)', () => {
+describe('config: defaults, database kind, --role, secret key, every bad variable at once', () => {
   it('has working defaults: SQLite under .data, local Redis, role all', () => {
     const c = loadConfig({}, []);
     expect(c.role).toBe('all');

@@ -140,6 +140,9 @@ export async function recordChanges(deps: ChangeNotificationDeps, pbxId: string,
   }
   const gathered = await deps.debouncer.add(pbxId, count);
   if (gathered >= settings.changeThreshold) {
+    // The window closes now: its delayed flush goes first, then the count. A change that
+    // lands in between opens a new window (and flush) of its own, and is taken along here.
+    await deps.debouncer.cancelFlush(pbxId);
     // GETDEL is atomic: of two processes racing here, one takes the count, the other gets 0.
     if ((await deps.debouncer.take(pbxId)) > 0) {
       await requestSync(deps, pbxId, 'CHANGE', ['USERS', 'GROUPS']);

@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { REDACTED, redactArguments } from '../../src/app/audit.js';
 import { uuidv7 } from '../../src/store/audit.repository.js';
 
-describe('audit arguments (issue 4 item 7)', () => {
+describe('audit entries: arguments with secrets redacted, trimmed, ids in write order', () => {
   it('redacts every argument or field named like a secret, at any depth', () => {
     const out = redactArguments({
       input: {

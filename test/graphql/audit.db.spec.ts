@@ -22,7 +22,7 @@ import { type GqlResponse, gql, seedPbx, startTestGateway, wsClient } from '../s
 type Tenant = Awaited<ReturnType<typeof seedPbx>>;
 type Entry = AuditLogQuery['auditLog']['nodes'][number];
 
-describe('the audit hook covers every mutation (issue 4 item 7)', () => {
+describe('the audit hook covers every mutation', () => {
   it('wraps every field of the Mutation type, whichever resolver defines it', async () => {
     const schema = await buildGatewaySchema();
     const fields = Object.values(schema.getMutationType()?.getFields() ?? {});
@@ -50,7 +50,7 @@ describe('the audit hook covers every mutation (issue 4 item 7)', () => {
   });
 });
 
-describeEachDb('audit log (issue 4 item 7)', (leg) => {
+describeEachDb('audit log: every mutation recorded (HTTP and WebSocket), paged, ADMIN only', (leg) => {
   let db: TestDatabase;
   let gw: Gateway;
   let a: Tenant;

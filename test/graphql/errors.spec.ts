@@ -16,7 +16,7 @@ function capture() {
   return { logger: pino({ level: 'info' }, stream), lines };
 }
 
-describe('GraphQL error masking (issue 2 item 5)', () => {
+describe('GraphQL error masking: internal errors behind a correlation id, expected ones kept', () => {
   it('masks an internal error behind a correlation id that the log line carries too', () => {
     const { logger, lines } = capture();
     const thrown = new GraphQLError('boom', { originalError: new Error('db password is hunter2') });

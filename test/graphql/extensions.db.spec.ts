@@ -21,7 +21,7 @@ import { type GqlResponse, gql, seedPbx, startTestGateway } from '../support/gat
 
 type Tenant = Awaited<ReturnType<typeof seedPbx>>;
 
-describeEachDb('the PBX side for admins: extensions and groups (issue 4 item 5)', (leg) => {
+describeEachDb('the PBX side for admins: extensions and extension groups over GraphQL', (leg) => {
   let db: TestDatabase;
   let gw: Gateway;
   let a: Tenant;

@@ -8,7 +8,7 @@ import { describeEachDb, type TestDatabase } from '../support/db.js';
 import { seedPbx, startTestGateway } from '../support/gateway.js';
 
 /**
- * The job dashboard in a real browser (issue 6 "Done when"): Debian's headless Chromium driven
+ * The job dashboard in a real browser: Debian's headless Chromium driven
  * by playwright-core. Without /usr/bin/chromium (`apt-get install chromium`) the suite is
  * skipped, loudly.
  */
@@ -49,7 +49,7 @@ if (missing) {
     it('loads the dashboard in a browser', () => {});
   });
 } else {
-  describeEachDb('job dashboard in headless Chromium (issue 6 item 5)', (leg) => {
+  describeEachDb('job dashboard in headless Chromium', (leg) => {
     let db: TestDatabase;
     let gw: Gateway;
     let a: Tenant;

@@ -8,6 +8,7 @@ import { DASHBOARD_PATH, LOGIN_PATH, LOGOUT_PATH, SESSION_COOKIE } from '../../s
 import { AuditLogDocument } from '../generated/graphql.js';
 import { describeEachDb, type TestDatabase } from '../support/db.js';
 import { gql, seedPbx, startTestGateway } from '../support/gateway.js';
+import { eventually } from '../support/wait.js';
 
 type Tenant = Awaited<ReturnType<typeof seedPbx>>;
 
@@ -30,21 +31,7 @@ function sessionCookie(res: Response): { value: string; header: string } | null 
   return { value: header.slice(SESSION_COOKIE.length + 1).split(';')[0], header };
 }
 
-async function until<T>(
-  what: string,
-  fn: () => Promise<T | undefined | null | false>,
-  ms = 15_000,
-): Promise<T> {
-  const end = Date.now() + ms;
-  for (;;) {
-    const value = await fn();
-    if (value) return value;
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
-
-describeEachDb('job dashboard at /admin/queues (issue 6 item 5)', (leg) => {
+describeEachDb('job dashboard at /admin/queues: sessions, roles, each PBX its own jobs', (leg) => {
   let db: TestDatabase;
   let gw: Gateway;
   let a: Tenant;
@@ -78,10 +65,9 @@ describeEachDb('job dashboard at /admin/queues (issue 6 item 5)', (leg) => {
     b = await seedPbx(gw, { name: 'Bravo' });
     jobA = await enqueueFailing(a.pbx.id);
     jobB = await enqueueFailing(b.pbx.id);
-    await until(
-      'both jobs to fail',
-      async () => (await jobState(jobA)) === 'failed' && (await jobState(jobB)) === 'failed',
-    );
+    await eventually(async () => (await jobState(jobA)) === 'failed' && (await jobState(jobB)) === 'failed', {
+      message: 'both jobs to fail',
+    });
     cookies.admin = await login(a.keys.admin);
     cookies.viewer = await login(a.keys.viewer);
     cookies.adminB = await login(b.keys.admin);
@@ -261,10 +247,13 @@ describeEachDb('job dashboard at /admin/queues (issue 6 item 5)', (leg) => {
     expect((await get(`${API}/redis/stats`, cookies.admin)).status).toBe(403);
     const own = await put(`${API}/queues/system/${jobA}/retry`, cookies.admin);
     expect(own.status).toBe(204);
-    const job = await until('the retried job to fail again', async () => {
-      const j = await gw.queues.queue(QueueName.System).getJob(jobA);
-      return j && j.attemptsMade === 2 && (await j.getState()) === 'failed' ? j : undefined;
-    });
+    const job = await eventually(
+      async () => {
+        const j = await gw.queues.queue(QueueName.System).getJob(jobA);
+        return j && j.attemptsMade === 2 && (await j.getState()) === 'failed' ? j : false;
+      },
+      { message: 'the retried job to fail again' },
+    );
     expect(job.failedReason).toMatch(/does not belong/);
   });
 

@@ -12,7 +12,7 @@ import {
 const PBX = 'pbx-a';
 const OTHER = 'pbx-b';
 
-describe('job dashboard rules (issue 6 item 5)', () => {
+describe('job dashboard rules: job ownership, route classes, hidden content', () => {
   it('reads the PBX of a job from its payload; a job without one is the system', () => {
     expect(payloadPbxId({ pbxId: PBX, other: 1 })).toBe(PBX);
     for (const data of [{}, null, undefined, 'x', { pbxId: 7 }, { pbxId: '' }])

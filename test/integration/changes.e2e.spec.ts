@@ -1,6 +1,4 @@
-import type { Agent } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Sandbox } from '../../src/sandbox/index.js';
 import {
   ChangeTriggersDocument,
   DisconnectDocument,
@@ -9,25 +7,10 @@ import {
   SyncNowDocument,
   SyncRunsDocument,
 } from '../generated/graphql.js';
-import { createSqliteDatabase, type TestDatabase } from '../support/db.js';
+import { type E2e, startE2e } from '../support/e2e.js';
 import { gql } from '../support/gateway.js';
-import {
-  connectIntegration,
-  startGatewayWithSandbox,
-  startTestSandbox,
-  waitForRun,
-} from '../support/sandbox.js';
-
-type World = Awaited<ReturnType<typeof startGatewayWithSandbox>>;
-
-async function until<T>(fn: () => Promise<T>, ok: (v: T) => boolean, timeoutMs = 15_000): Promise<T> {
-  const end = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await fn();
-    if (ok(v) || Date.now() > end) return v;
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
+import { waitForRun } from '../support/sandbox.js';
+import { eventually, staysTrue } from '../support/wait.js';
 
 const RULE = {
   range: 'ALL' as const,
@@ -41,44 +24,58 @@ const RULE = {
 };
 
 describe('change triggers: Graph change notifications with debounce (T2, T3)', () => {
-  let db: TestDatabase;
-  let sandbox: Sandbox;
-  let agent: Agent;
-  let w: World;
+  let w: E2e;
 
   const runs = async () =>
     (await gql(w.gateway.url, w.keys.admin, SyncRunsDocument, { first: 100 })).body.data?.syncRuns.nodes ??
     [];
   const changeRuns = async () => (await runs()).filter((r) => r.trigger === 'CHANGE');
   const ourSubscriptions = async () =>
-    (await sandbox.admin.listSubscriptions()).filter((s) => s.notificationUrl.startsWith(w.gateway.url));
+    (await w.sandbox.admin.listSubscriptions()).filter((s) => s.notificationUrl.startsWith(w.gateway.url));
+  /** Change notifications Graph has delivered to the gateway (and had answered) for our users subscription. */
+  const deliveredUserChanges = async () =>
+    (await ourSubscriptions()).find((s) => s.resource === 'users')?.stats.notificationsDelivered ?? 0;
+  /** The CHANGE runs once there are more than `count`. */
+  const changeRunsPast = (count: number) =>
+    eventually(
+      async () => {
+        const r = await changeRuns();
+        return r.length > count && r;
+      },
+      { interval: 100, message: `more than ${count} CHANGE runs` },
+    );
   const settle = async () => {
     // Wait until no run of the PBX is queued or running.
-    await until(runs, (rs) => rs.every((r) => ['SUCCEEDED', 'FAILED', 'HELD'].includes(r.status)), 30_000);
+    await eventually(
+      async () => (await runs()).every((r) => ['SUCCEEDED', 'FAILED', 'HELD'].includes(r.status)),
+      { timeout: 30_000, interval: 100, message: 'every run of the PBX to end' },
+    );
   };
 
   beforeAll(async () => {
-    db = await createSqliteDatabase();
-    ({ sandbox, agent } = await startTestSandbox({ autoSignIn: true, users: 60, groups: 6, seed: 21 }));
-    await sandbox.admin.setNotificationSettings({
-      batchWindowMs: 50,
-      retryInitialDelayMs: 200,
-      retryMaxDelayMs: 1000,
+    w = await startE2e({
+      sandbox: {
+        users: 60,
+        groups: 6,
+        seed: 21,
+        notifications: { batchWindowMs: 50, retryInitialDelayMs: 200, retryMaxDelayMs: 1000 },
+      },
     });
-    w = await startGatewayWithSandbox(db, sandbox);
-    expect((await connectIntegration(w, sandbox, agent)).result).toBe('CONNECTED');
     const saved = await gql(w.gateway.url, w.keys.admin, SaveUserSyncRuleDocument, { input: RULE });
     await waitForRun(w.gateway.url, w.keys.admin, saved.body.data?.saveUserSyncRule.initialRun?.id as string);
   }, 60_000);
   afterAll(async () => {
-    await w?.gateway.stop();
-    await agent?.close();
-    await sandbox?.close();
-    await db?.drop();
+    await w?.close();
   });
 
   it('connect subscribes to users and groups at Graph, with the handshake and a clientState', async () => {
-    const subs = await until(ourSubscriptions, (s) => s.length === 2);
+    const subs = await eventually(
+      async () => {
+        const s = await ourSubscriptions();
+        return s.length === 2 && s;
+      },
+      { message: 'two subscriptions' },
+    );
     expect(subs.map((s) => s.resource).sort()).toEqual(['groups', 'users']);
     expect(subs.every((s) => s.clientState && s.clientState.length >= 32)).toBe(true);
     expect(subs.every((s) => s.lifecycleNotificationUrl?.endsWith('/graph/lifecycle'))).toBe(true);
@@ -94,28 +91,34 @@ describe('change triggers: Graph change notifications with debounce (T2, T3)', (
     });
     await settle();
     const before = (await changeRuns()).length;
-    const users = (await sandbox.admin.listUsers({ top: 100, accountEnabled: true })).value.slice(0, 10);
+    const users = (await w.sandbox.admin.listUsers({ top: 100, accountEnabled: true })).value.slice(0, 10);
     for (const [i, u] of users.entries())
-      await sandbox.admin.updateUser(u.id, { jobTitle: `Changed ${i} ${Date.now()}` });
-    const after = await until(changeRuns, (r) => r.length > before, 15_000);
+      await w.sandbox.admin.updateUser(u.id, { jobTitle: `Changed ${i} ${Date.now()}` });
+    const after = await changeRunsPast(before);
     expect(after.length).toBe(before + 1);
     const run = await waitForRun(w.gateway.url, w.keys.admin, after[0].id);
     expect(run.users.updated).toBe(10);
     // Nothing more comes: the window was emptied when the run was requested.
-    await new Promise((r) => setTimeout(r, 1500));
-    expect((await changeRuns()).length).toBe(before + 1);
+    await staysTrue(async () => (await changeRuns()).length === before + 1, {
+      for: 1500,
+      interval: 100,
+      message: 'no second CHANGE run',
+    });
   });
 
   it('1 change triggers one run after the debounce, not before', async () => {
     await gql(w.gateway.url, w.keys.admin, SaveChangeTriggersDocument, { debounceSeconds: 3, threshold: 10 });
     await settle();
     const before = (await changeRuns()).length;
-    const [u] = (await sandbox.admin.listUsers({ top: 5, accountEnabled: true })).value;
+    const [u] = (await w.sandbox.admin.listUsers({ top: 5, accountEnabled: true })).value;
     const changedAt = Date.now();
-    await sandbox.admin.updateUser(u.id, { jobTitle: `One change ${changedAt}` });
-    await new Promise((r) => setTimeout(r, 1500));
-    expect((await changeRuns()).length).toBe(before);
-    const after = await until(changeRuns, (r) => r.length > before, 15_000);
+    await w.sandbox.admin.updateUser(u.id, { jobTitle: `One change ${changedAt}` });
+    await staysTrue(async () => (await changeRuns()).length === before, {
+      for: 1500,
+      interval: 100,
+      message: 'no CHANGE run before the debounce',
+    });
+    const after = await changeRunsPast(before);
     expect(after.length).toBe(before + 1);
     expect(Date.parse(after[0].queuedAt) - changedAt).toBeGreaterThanOrEqual(3000);
     expect((await waitForRun(w.gateway.url, w.keys.admin, after[0].id)).users.updated).toBe(1);
@@ -136,8 +139,11 @@ describe('change triggers: Graph change notifications with debounce (T2, T3)', (
       }),
     });
     expect(res.status).toBe(202);
-    await new Promise((r) => setTimeout(r, 500));
-    expect((await runs()).length).toBe(before);
+    await staysTrue(async () => (await runs()).length === before, {
+      for: 500,
+      interval: 100,
+      message: 'no run from a forged notification',
+    });
     const echo = await fetch(
       `${w.gateway.url}/graph/notifications?validationToken=Validation%3A+Testing+client+application`,
       {
@@ -154,13 +160,19 @@ describe('change triggers: Graph change notifications with debounce (T2, T3)', (
     await gql(w.gateway.url, w.keys.admin, SaveChangeTriggersDocument, { debounceSeconds: 0, threshold: 1 });
     await settle();
     const before = new Set((await runs()).map((r) => r.id));
-    const [u] = (await sandbox.admin.listUsers({ top: 5, accountEnabled: true })).value;
+    const delivered = await deliveredUserChanges();
+    const [u] = (await w.sandbox.admin.listUsers({ top: 5, accountEnabled: true })).value;
     await Promise.all([
       gql(w.gateway.url, w.keys.admin, SyncNowDocument, {}),
       gql(w.gateway.url, w.keys.admin, SyncNowDocument, {}),
-      sandbox.admin.updateUser(u.id, { jobTitle: `Together ${Date.now()}` }),
+      w.sandbox.admin.updateUser(u.id, { jobTitle: `Together ${Date.now()}` }),
     ]);
-    await new Promise((r) => setTimeout(r, 1500));
+    // The change notification has reached the gateway (Graph counts it delivered once the
+    // gateway has answered, after handling it); then every run it caused has ended.
+    await eventually(async () => (await deliveredUserChanges()) > delivered, {
+      interval: 100,
+      message: 'the change notification to be delivered',
+    });
     await settle();
     const created = (await runs()).filter((r) => !before.has(r.id));
     expect(created.length).toBeGreaterThanOrEqual(1);
@@ -170,20 +182,26 @@ describe('change triggers: Graph change notifications with debounce (T2, T3)', (
   it('subscriptions are renewed before half their life is gone, and re-created after reauthorizationRequired fails', async () => {
     const store = w.gateway.openStore();
     const [mine] = await store.subscriptions.list(w.pbx.id);
-    const at = (await sandbox.admin.getSubscription(mine.id)).expirationDateTime;
+    const at = (await w.sandbox.admin.getSubscription(mine.id)).expirationDateTime;
     await store.subscriptions.save({ ...mine, expiresAt: new Date(Date.now() + 3600_000) });
     await w.gateway.queues.enqueue('maintain-subscriptions', { pbxId: w.pbx.id });
-    const renewed = await until(
-      () => sandbox.admin.getSubscription(mine.id),
-      (s) => s.expirationDateTime !== at,
+    const renewed = await eventually(
+      async () => {
+        const s = await w.sandbox.admin.getSubscription(mine.id);
+        return s.expirationDateTime !== at && s;
+      },
+      { interval: 100, message: 'the subscription to be renewed' },
     );
     expect(Date.parse(renewed.expirationDateTime)).toBeGreaterThan(Date.parse(at) - 60_000);
 
-    const sent = await sandbox.admin.forceLifecycleEvent(mine.id, 'reauthorizationRequired');
+    const sent = await w.sandbox.admin.forceLifecycleEvent(mine.id, 'reauthorizationRequired');
     expect(sent.sent).toBe(true);
-    const after = await until(
-      () => sandbox.admin.getSubscription(mine.id),
-      (s) => !s.reauthorizationRequired,
+    const after = await eventually(
+      async () => {
+        const s = await w.sandbox.admin.getSubscription(mine.id);
+        return !s.reauthorizationRequired && s;
+      },
+      { interval: 100, message: 'the subscription to be reauthorized or re-created' },
     );
     expect(after.reauthorizationRequired).toBe(false);
     expect(after.state).toBe('active');

@@ -1,23 +1,15 @@
 import { print } from 'graphql';
-import type { Agent } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Gateway } from '../../src/gateway.js';
-import type { Sandbox } from '../../src/sandbox/index.js';
+import { Topic } from '../../src/app/topics.js';
 import {
   SaveUserSyncRuleDocument,
   SyncNowDocument,
   SyncProgressDocument,
   UpdatePbxDocument,
 } from '../generated/graphql.js';
-import { createSqliteDatabase, type TestDatabase } from '../support/db.js';
-import { gql, uniquePrefix, wsClient } from '../support/gateway.js';
-import {
-  connectIntegration,
-  startGatewayWithSandbox,
-  startTestSandbox,
-  startWorkerProcess,
-  waitForRun,
-} from '../support/sandbox.js';
+import { type E2e, startE2e } from '../support/e2e.js';
+import { gql, topicListened, uniquePrefix, wsClient } from '../support/gateway.js';
+import { startWorkerProcess, waitForRun } from '../support/sandbox.js';
 
 type Snapshot = { id: string; phase: string; status: string; done: number; total: number };
 
@@ -42,37 +34,30 @@ function collect(url: string, key: string, runId: string | null, stop: (s: Snaps
   return { done, seen, close: () => client.dispose() };
 }
 
-describe('live sync progress (issue 6 item 4)', () => {
-  let db: TestDatabase;
-  let sandbox: Sandbox;
-  let agent: Agent;
-  let w: Awaited<ReturnType<typeof startGatewayWithSandbox>>;
+describe('live sync progress over graphql-ws, from a worker in another process', () => {
+  let w: E2e;
   let worker: Awaited<ReturnType<typeof startWorkerProcess>> | undefined;
-  const gateways: Gateway[] = [];
   const prefix = uniquePrefix('progress');
 
   beforeAll(async () => {
-    db = await createSqliteDatabase();
-    ({ sandbox, agent } = await startTestSandbox({ autoSignIn: true, users: 10_000, groups: 50, seed: 11 }));
     // Process A serves the API only; the runs execute in process B (a worker), through the same Redis.
-    w = await startGatewayWithSandbox(db, sandbox, { QUEUE_PREFIX: prefix }, 'api');
-    gateways.push(w.gateway);
-    worker = await startWorkerProcess(db, sandbox, prefix);
-    expect((await connectIntegration(w, sandbox, agent)).result).toBe('CONNECTED');
+    w = await startE2e({
+      sandbox: { users: 10_000, groups: 50, seed: 11 },
+      env: { QUEUE_PREFIX: prefix },
+      role: 'api',
+    });
+    worker = await startWorkerProcess(w.db, w.sandbox, prefix);
     await gql(w.gateway.url, w.keys.admin, UpdatePbxDocument, { input: { extensionCapacity: 100_000 } });
   }, 120_000);
   afterAll(async () => {
     worker?.child.kill('SIGTERM');
     if (worker) await worker.exited;
-    for (const g of gateways) await g.stop();
-    await agent?.close();
-    await sandbox?.close();
-    await db?.drop();
+    await w?.close();
   });
 
   it('a client on process A sees every phase of a 10,000-user run executed in process B, in order, ending SUCCEEDED', async () => {
     const all = collect(w.gateway.url, w.keys.viewer, null, (s) => s.some((x) => x.phase === 'SUCCEEDED'));
-    await new Promise((r) => setTimeout(r, 300));
+    await topicListened(prefix, Topic.syncProgress(w.pbx.id));
     const started = Date.now();
     const saved = await gql(w.gateway.url, w.keys.admin, SaveUserSyncRuleDocument, {
       input: {

@@ -1,10 +1,8 @@
 import type { Job } from 'bullmq';
-import type { Agent } from 'undici';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { QueueName } from '../../jobs/contracts.js';
 import { scheduledSyncJobId } from '../../jobs/scheduled-sync.queue.js';
 import { DEFAULT_SCHEDULE, nextOccurrence, type Schedule, wallClock } from '../../src/domain/schedule.js';
-import type { Sandbox } from '../../src/sandbox/index.js';
 import {
   DisableDocument,
   EnableDocument,
@@ -14,41 +12,21 @@ import {
   SyncRunsDocument,
   UpdatePbxDocument,
 } from '../generated/graphql.js';
-import { describeEachDb, type TestDatabase } from '../support/db.js';
+import { describeEachDb } from '../support/db.js';
+import { type E2e, startE2e } from '../support/e2e.js';
 import { gql } from '../support/gateway.js';
-import {
-  connectIntegration,
-  startGatewayWithSandbox,
-  startTestSandbox,
-  waitForRun,
-} from '../support/sandbox.js';
+import { waitForRun } from '../support/sandbox.js';
+import { eventually } from '../support/wait.js';
 import { errorsOf, USER_RULE } from './sync-world.js';
 
 const KOLKATA = 'Asia/Kolkata';
 const DAY = 86_400_000;
 
-async function until<T>(
-  what: string,
-  fn: () => Promise<T | null | undefined | false>,
-  timeoutMs = 20_000,
-): Promise<T> {
-  const end = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await fn();
-    if (v) return v;
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
-
 /** When BullMQ will promote a delayed job. */
 const dueAt = (job: Job) => job.timestamp + (job.delay ?? 0);
 
-describeEachDb('T1 scheduled sync (issue 6 item 1)', (leg) => {
-  let db: TestDatabase;
-  let sandbox: Sandbox;
-  let agent: Agent;
-  let w: Awaited<ReturnType<typeof startGatewayWithSandbox>>;
+describeEachDb('T1 scheduled sync', (leg) => {
+  let w: E2e;
 
   const system = () => w.gateway.queues.queue(QueueName.System);
   /** This PBX's scheduled-sync jobs in the given states. */
@@ -56,10 +34,13 @@ describeEachDb('T1 scheduled sync (issue 6 item 1)', (leg) => {
     (await system().getJobs(states)).filter((j) => j.name === 'scheduled-sync' && j.data.pbxId === w.pbx.id);
   /** Waits until no ensure-schedules job is waiting or running. */
   const ensuresDone = () =>
-    until('ensure-schedules jobs to finish', async () => {
-      const pending = await system().getJobs(['waiting', 'active', 'prioritized']);
-      return !pending.some((j) => j.name === 'ensure-schedules');
-    });
+    eventually(
+      async () => {
+        const pending = await system().getJobs(['waiting', 'active', 'prioritized']);
+        return !pending.some((j) => j.name === 'ensure-schedules');
+      },
+      { timeout: 20_000, interval: 100, message: 'ensure-schedules jobs to finish' },
+    );
   const scheduleRuns = async () => {
     const res = await gql(w.gateway.url, w.keys.admin, SyncRunsDocument, { first: 100 });
     return (res.body.data?.syncRuns.nodes ?? []).filter((r) => r.trigger === 'SCHEDULE');
@@ -73,21 +54,23 @@ describeEachDb('T1 scheduled sync (issue 6 item 1)', (leg) => {
     key = w.keys.admin,
   ) => gql(w.gateway.url, key, SaveScheduleDocument, { input });
   const waitForState = (id: string, state: string) =>
-    until(`job ${id} to be ${state}`, async () => {
-      const job = await system().getJob(id);
-      return job && (await job.getState()) === state ? job : null;
-    });
+    eventually(
+      async () => {
+        const job = await system().getJob(id);
+        return job && (await job.getState()) === state ? job : false;
+      },
+      { timeout: 20_000, interval: 100, message: `job ${id} to be ${state}` },
+    );
 
   beforeAll(async () => {
-    db = await leg.create();
-    ({ sandbox, agent } = await startTestSandbox({ autoSignIn: true, users: 20, groups: 3, seed: 23 }));
-    w = await startGatewayWithSandbox(db, sandbox);
-    expect((await connectIntegration(w, sandbox, agent)).result).toBe('CONNECTED');
+    w = await startE2e({ leg, sandbox: { users: 20, groups: 3, seed: 23 } });
     // The connect queued an ensure of this PBX's schedule; let it (and the worker-start one) land.
-    await until('the ensure of this PBX after connect', async () =>
-      (await system().getJobs(['completed'])).some(
-        (j) => j.name === 'ensure-schedules' && j.data.pbxId === w.pbx.id,
-      ),
+    await eventually(
+      async () =>
+        (await system().getJobs(['completed'])).some(
+          (j) => j.name === 'ensure-schedules' && j.data.pbxId === w.pbx.id,
+        ),
+      { timeout: 20_000, interval: 100, message: 'the ensure of this PBX after connect' },
     );
     await ensuresDone();
     const saved = await gql(w.gateway.url, w.keys.admin, SaveUserSyncRuleDocument, { input: USER_RULE });
@@ -95,10 +78,7 @@ describeEachDb('T1 scheduled sync (issue 6 item 1)', (leg) => {
     expect((await waitForRun(w.gateway.url, w.keys.admin, initial)).status).toBe('SUCCEEDED');
   });
   afterAll(async () => {
-    await w?.gateway.stop();
-    await agent?.close();
-    await sandbox?.close();
-    await db?.drop();
+    await w?.close();
   });
 
   it('by default daily at 00:30 in the PBX time zone, its next run queued once; a time zone change moves it', async () => {

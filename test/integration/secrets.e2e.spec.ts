@@ -16,13 +16,14 @@ import {
 } from '../generated/graphql.js';
 import { describeEachDb, type TestDatabase } from '../support/db.js';
 import { captureLogger, gql, startTestGateway, TEST_SECRET_KEY } from '../support/gateway.js';
-import { databaseUrl, runScript } from '../support/process.js';
+import { COLD_START_MS, databaseUrl, runScript } from '../support/process.js';
 import {
   connectIntegration,
   sandboxEnv,
   startGatewayWithSandbox,
   startTestSandbox,
 } from '../support/sandbox.js';
+import { eventually } from '../support/wait.js';
 
 /** Every value in Redis, whatever its type, as text. */
 async function redisText(url: string): Promise<string> {
@@ -47,7 +48,7 @@ async function redisText(url: string): Promise<string> {
   return parts.join('\n');
 }
 
-describeEachDb('secrets at rest (issue 4 item 6, L3)', (leg) => {
+describeEachDb('secrets at rest: sealed, never logged, expiry warnings (L3), key rotation', (leg) => {
   let db: TestDatabase;
   let sandbox: Sandbox;
   let agent: Agent;
@@ -132,8 +133,9 @@ describeEachDb('secrets at rest (issue 4 item 6, L3)', (leg) => {
     const schedulers = await w.gateway.queues.queue('system').getJobSchedulers();
     expect(schedulers.find((s) => s.key === 'daily-secret-expiry-check')?.pattern).toBe('0 3 * * *');
     const { id } = await w.gateway.queues.enqueue(JobName.CheckSecretExpiry, {});
-    const job = await w.gateway.queues.queue('system').getJob(id);
-    for (let i = 0; i < 100 && !(await job?.isCompleted()); i++) await new Promise((r) => setTimeout(r, 100));
+    await eventually(async () => (await w.gateway.queues.queue('system').getJob(id))?.isCompleted(), {
+      message: 'the secret expiry check to finish',
+    });
     const done = await w.gateway.queues.queue('system').getJob(id);
     expect(done?.returnvalue.warned).toContainEqual({ pbxId: w.pbx.id, warnings: ['SECRET_EXPIRED'] });
     const recorded = await w.gateway.openStore().integrations.get(w.pbx.id);
@@ -141,37 +143,41 @@ describeEachDb('secrets at rest (issue 4 item 6, L3)', (leg) => {
     expect(recorded.warningsCheckedAt).not.toBeNull();
   });
 
-  it('`keys rotate-secret-key` re-encrypts every secret under a new key; the gateway works on with it', async () => {
-    const w = await startGatewayWithSandbox(db, sandbox);
-    gateways.push(w.gateway);
-    expect((await connectIntegration(w, sandbox, agent)).result).toBe('CONNECTED');
-    const before = await w.gateway.openStore().integrations.get(w.pbx.id);
-    await w.gateway.stop();
-    gateways.splice(gateways.indexOf(w.gateway), 1);
+  it(
+    '`keys rotate-secret-key` re-encrypts every secret under a new key; the gateway works on with it',
+    async () => {
+      const w = await startGatewayWithSandbox(db, sandbox);
+      gateways.push(w.gateway);
+      expect((await connectIntegration(w, sandbox, agent)).result).toBe('CONNECTED');
+      const before = await w.gateway.openStore().integrations.get(w.pbx.id);
+      await w.gateway.stop();
+      gateways.splice(gateways.indexOf(w.gateway), 1);
 
-    const keyFile = path.resolve('.data/test', `rotate-${w.pbx.id}.key`);
-    writeFileSync(keyFile, `${TEST_SECRET_KEY}\n`, { mode: 0o600 });
-    const env = { DATABASE_URL: databaseUrl(db.config), SECRET_KEY_FILE: keyFile, LOG_LEVEL: 'silent' };
-    const res = await runScript('src/cli/keys.ts', ['rotate-secret-key'], env);
-    expect(res.code, res.stderr).toBe(0);
-    expect(res.stdout).toMatch(/Re-encrypted \d+ integration\(s\) under key [0-9a-f]{8}/);
-    const newKey = readFileSync(keyFile, 'utf8').trim();
-    expect(newKey).not.toBe(TEST_SECRET_KEY);
+      const keyFile = path.resolve('.data/test', `rotate-${w.pbx.id}.key`);
+      writeFileSync(keyFile, `${TEST_SECRET_KEY}\n`, { mode: 0o600 });
+      const env = { DATABASE_URL: databaseUrl(db.config), SECRET_KEY_FILE: keyFile, LOG_LEVEL: 'silent' };
+      const res = await runScript('src/cli/keys.ts', ['rotate-secret-key'], env);
+      expect(res.code, res.stderr).toBe(0);
+      expect(res.stdout).toMatch(/Re-encrypted \d+ integration\(s\) under key [0-9a-f]{8}/);
+      const newKey = readFileSync(keyFile, 'utf8').trim();
+      expect(newKey).not.toBe(TEST_SECRET_KEY);
 
-    const after = await startTestGateway(db, { ...sandboxEnv(sandbox), SECRET_KEY: newKey });
-    gateways.push(after);
-    const row = await after.openStore().integrations.get(w.pbx.id);
-    expect(row.secretSealed).not.toBe(before.secretSealed);
-    expect(
-      new SecretBox(parseSecretKey(newKey)).open(row.secretSealed as string, `client-secret:${w.pbx.id}`),
-    ).toBe(sandbox.info.clientSecret);
-    expect(() =>
-      new SecretBox(parseSecretKey(TEST_SECRET_KEY)).open(
-        row.secretSealed as string,
-        `client-secret:${w.pbx.id}`,
-      ),
-    ).toThrow(/sealed under key/);
-    const check = await gql(after.url, w.keys.admin, TestConnectionDocument);
-    expect(check.body.data?.testConnection).toMatchObject({ appAccess: true, delegatedAccess: true });
-  });
+      const after = await startTestGateway(db, { ...sandboxEnv(sandbox), SECRET_KEY: newKey });
+      gateways.push(after);
+      const row = await after.openStore().integrations.get(w.pbx.id);
+      expect(row.secretSealed).not.toBe(before.secretSealed);
+      expect(
+        new SecretBox(parseSecretKey(newKey)).open(row.secretSealed as string, `client-secret:${w.pbx.id}`),
+      ).toBe(sandbox.info.clientSecret);
+      expect(() =>
+        new SecretBox(parseSecretKey(TEST_SECRET_KEY)).open(
+          row.secretSealed as string,
+          `client-secret:${w.pbx.id}`,
+        ),
+      ).toThrow(/sealed under key/);
+      const check = await gql(after.url, w.keys.admin, TestConnectionDocument);
+      expect(check.body.data?.testConnection).toMatchObject({ appAccess: true, delegatedAccess: true });
+    },
+    COLD_START_MS,
+  );
 });

@@ -8,6 +8,7 @@ import {
   UpdatePbxDocument,
 } from '../generated/graphql.js';
 import { describeEachDb } from '../support/db.js';
+import { staysTrue } from '../support/wait.js';
 import { byObject, errorsOf, type SyncWorld, startSyncWorld, tag, USER_RULE } from './sync-world.js';
 
 /**
@@ -526,8 +527,10 @@ describeEachDb('sync users to extensions (U1–U5, U7–U10)', (leg) => {
       input: { ...USER_RULE, range: 'BY_GROUPS', groupIds: [g2.id] },
     });
     expect(later.saveUserSyncRule.initialRun).toBeNull();
-    await new Promise((r) => setTimeout(r, 300));
-    expect((await p.ok(SyncRunsDocument, { first: 10 })).syncRuns.totalCount).toBe(1);
+    await staysTrue(async () => (await p.ok(SyncRunsDocument, { first: 10 })).syncRuns.totalCount === 1, {
+      for: 300,
+      message: 'no run from the later save',
+    });
     expect([...(await p.extensionsByUser()).keys()]).toEqual([a.id]);
 
     const next = await p.sync();

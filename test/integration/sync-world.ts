@@ -21,21 +21,14 @@ import {
   SaveUserSyncRuleDocument,
   type SyncItemAction,
   SyncNowDocument,
-  SyncRunDocument,
   type SyncScope,
   UpdatePbxDocument,
   type UserSyncRuleInput,
 } from '../generated/graphql.js';
 import type { DbLeg, TestDatabase } from '../support/db.js';
-import { type GqlResponse, gql, seedPbx, startTestGateway } from '../support/gateway.js';
-import {
-  allExtensions,
-  connectIntegration,
-  runItems,
-  sandboxEnv,
-  startTestSandbox,
-  waitForRun,
-} from '../support/sandbox.js';
+import { startE2e } from '../support/e2e.js';
+import { type GqlResponse, gql, seedPbx } from '../support/gateway.js';
+import { allExtensions, connectIntegration, runItems, waitForRun } from '../support/sandbox.js';
 
 /**
  * The world of the sync e2e files (sync-users, sync-groups, sync-guard): one sandbox tenant
@@ -112,17 +105,10 @@ export class PbxClient {
   }
 
   /** Polls the run (every 20 ms: runs of these small tenants take tens of ms) until it ends. */
-  async wait(runId: string, timeoutMs = 60_000): Promise<Run> {
-    const end = Date.now() + timeoutMs;
-    for (;;) {
-      const run = (await this.ok(SyncRunDocument, { id: runId, first: 1 })).syncRun;
-      if (run && ['SUCCEEDED', 'FAILED', 'HELD'].includes(run.status)) {
-        expect(run.error ?? null, `run ${runId} error`).toBeNull();
-        return run;
-      }
-      if (Date.now() > end) throw new Error(`run ${runId} still ${run?.status} after ${timeoutMs} ms`);
-      await new Promise((r) => setTimeout(r, 20));
-    }
+  async wait(runId: string, timeout = 60_000): Promise<Run> {
+    const run = await waitForRun(this.url, this.key, runId, { timeout, interval: 20 });
+    expect(run.error ?? null, `run ${runId} error`).toBeNull();
+    return run;
   }
 
   items(runId: string, action?: SyncItemAction) {
@@ -175,16 +161,13 @@ export interface SyncWorld {
 }
 
 export async function startSyncWorld(leg: DbLeg, options: SandboxOptions = {}): Promise<SyncWorld> {
-  const db = await leg.create();
-  const { sandbox, agent } = await startTestSandbox({
-    autoSignIn: true,
-    users: 40,
-    groups: 10,
-    seed: 11,
-    ...options,
+  // The e2e world without its own PBX connected: each test connects a new one (`pbx()`).
+  const e2e = await startE2e({
+    leg,
+    sandbox: { users: 40, groups: 10, seed: 11, ...options },
+    connect: false,
   });
-  const gateway = await startTestGateway(db, sandboxEnv(sandbox));
-  await sandbox.admin.addRedirectUri(sandbox.info.clientId, `${gateway.url}/oauth/microsoft/callback`);
+  const { db, sandbox, agent, gateway } = e2e;
   const domain = String((await sandbox.admin.info()).defaultDomain);
   let users: string[] = [];
   let groups: string[] = [];
@@ -238,12 +221,7 @@ export async function startSyncWorld(leg: DbLeg, options: SandboxOptions = {}): 
       // The test's PBX is done with: Graph need not notify it of the next test's changes.
       await sandbox.admin.resetSubscriptions();
     },
-    async close() {
-      await gateway?.stop();
-      await agent?.close();
-      await sandbox?.close();
-      await db?.drop();
-    },
+    close: () => e2e.close(),
   };
 }
 

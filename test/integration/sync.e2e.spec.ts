@@ -1,7 +1,5 @@
-import type { Agent } from 'undici';
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import type { Gateway } from '../../src/gateway.js';
-import type { AdminUser, Sandbox } from '../../src/sandbox/index.js';
+import type { AdminUser } from '../../src/sandbox/index.js';
 import {
   CreateExtensionDocument,
   ExtensionGroupsDocument,
@@ -11,16 +9,10 @@ import {
   UpdatePbxDocument,
   type UserSyncRuleInput,
 } from '../generated/graphql.js';
-import { describeEachDb, type TestDatabase } from '../support/db.js';
+import { describeEachDb } from '../support/db.js';
+import { type E2e, startE2e } from '../support/e2e.js';
 import { gql } from '../support/gateway.js';
-import {
-  allExtensions,
-  connectIntegration,
-  runItems,
-  startGatewayWithSandbox,
-  startTestSandbox,
-  waitForRun,
-} from '../support/sandbox.js';
+import { allExtensions, runItems, waitForRun } from '../support/sandbox.js';
 
 const RULE: UserSyncRuleInput = {
   range: 'ALL',
@@ -36,24 +28,13 @@ const RULE: UserSyncRuleInput = {
 const clean = (v: string | null | undefined) => (v?.trim() ? v.trim() : null);
 
 describeEachDb('users become extensions, groups become extension groups (U1–U10, G1–G5)', (leg) => {
-  let db: TestDatabase;
-  let sandbox: Sandbox;
-  let agent: Agent;
-  let w: Awaited<ReturnType<typeof startGatewayWithSandbox>>;
-  const gateways: Gateway[] = [];
+  let w: E2e;
 
   beforeAll(async () => {
-    db = await leg.create();
-    ({ sandbox, agent } = await startTestSandbox({ autoSignIn: true, users: 120, groups: 12, seed: 7 }));
-    w = await startGatewayWithSandbox(db, sandbox);
-    gateways.push(w.gateway);
-    expect((await connectIntegration(w, sandbox, agent)).result).toBe('CONNECTED');
+    w = await startE2e({ leg, sandbox: { users: 120, groups: 12, seed: 7 } });
   });
   afterAll(async () => {
-    for (const g of gateways) await g.stop();
-    await agent?.close();
-    await sandbox?.close();
-    await db?.drop();
+    await w?.close();
   });
 
   it('U7 the first save of the rule runs the initial sync: one extension per user in range, right numbers and fields', async () => {
@@ -64,7 +45,7 @@ describeEachDb('users become extensions, groups become extension groups (U1–U1
     expect(run.status, run.error ?? '').toBe('SUCCEEDED');
     expect(run.mode).toBe('FULL');
 
-    const users = (await sandbox.admin.listUsers({ top: 1000 })).value.filter((u) => !u.deleted);
+    const users = (await w.sandbox.admin.listUsers({ top: 1000 })).value.filter((u) => !u.deleted);
     const enabled = users.filter((u) => u.accountEnabled);
     const exts = await allExtensions(w.gateway.url, w.keys.admin);
     expect(exts).toHaveLength(enabled.length);
@@ -108,7 +89,7 @@ describeEachDb('users become extensions, groups become extension groups (U1–U1
       saved.body.data?.saveGroupSyncRule.initialRun?.id as string,
     );
     expect(run.status, run.error ?? '').toBe('SUCCEEDED');
-    const groups = (await sandbox.admin.listGroups({ top: 1000 })).value.filter((g) => !g.deleted);
+    const groups = (await w.sandbox.admin.listGroups({ top: 1000 })).value.filter((g) => !g.deleted);
     const exts = await allExtensions(w.gateway.url, w.keys.admin);
     const extByUser = new Map(exts.map((e) => [e.externalId, e.id]));
     const pbxGroups = (await gql(w.gateway.url, w.keys.admin, ExtensionGroupsDocument, { first: 100 })).body

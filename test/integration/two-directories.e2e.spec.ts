@@ -1,6 +1,5 @@
-import type { Agent } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { AdminTenant, Sandbox } from '../../src/sandbox/index.js';
+import type { AdminTenant } from '../../src/sandbox/index.js';
 import {
   ConnectDocument,
   IntegrationDetailsDocument,
@@ -9,16 +8,10 @@ import {
   SyncRunsDocument,
   UpdatePbxDocument,
 } from '../generated/graphql.js';
-import { createSqliteDatabase, type TestDatabase } from '../support/db.js';
+import { type E2e, startE2e } from '../support/e2e.js';
 import { gql, seedPbx } from '../support/gateway.js';
-import {
-  allExtensions,
-  connectIntegration,
-  followAuthorization,
-  startGatewayWithSandbox,
-  startTestSandbox,
-  waitForRun,
-} from '../support/sandbox.js';
+import { allExtensions, followAuthorization, waitForRun } from '../support/sandbox.js';
+import { eventually, staysTrue } from '../support/wait.js';
 
 /**
  * A provider hosts many PBXs, each synced to its own organisation. Two PBXs on one gateway,
@@ -40,20 +33,8 @@ const RULE = {
 
 type Pbx = { url: string; key: string };
 
-async function until<T>(fn: () => Promise<T>, ok: (v: T) => boolean, timeoutMs = 15_000): Promise<T> {
-  const end = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await fn();
-    if (ok(v) || Date.now() > end) return v;
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
-
 describe('two PBXs on two directories (L2, U1, T2)', () => {
-  let db: TestDatabase;
-  let sandbox: Sandbox;
-  let agent: Agent;
-  let w: Awaited<ReturnType<typeof startGatewayWithSandbox>>;
+  let w: E2e;
   let other: AdminTenant;
   let a: Pbx;
   let b: Pbx;
@@ -71,13 +52,10 @@ describe('two PBXs on two directories (L2, U1, T2)', () => {
   };
 
   beforeAll(async () => {
-    db = await createSqliteDatabase();
-    ({ sandbox, agent } = await startTestSandbox({ autoSignIn: true, users: 30, groups: 3, seed: 31 }));
-    await sandbox.admin.setNotificationSettings({ batchWindowMs: 50 });
+    w = await startE2e({ sandbox: { users: 30, groups: 3, seed: 31, notifications: { batchWindowMs: 50 } } });
+    const { sandbox, agent } = w;
     other = await sandbox.admin.addTenant({ users: 12, seed: 4242, provisionApps: [sandbox.info.clientId] });
-    w = await startGatewayWithSandbox(db, sandbox);
     a = { url: w.gateway.url, key: w.keys.admin };
-    expect((await connectIntegration(w, sandbox, agent)).result).toBe('CONNECTED');
 
     const second = await seedPbx(w.gateway);
     b = { url: w.gateway.url, key: second.keys.admin };
@@ -95,16 +73,13 @@ describe('two PBXs on two directories (L2, U1, T2)', () => {
     await firstSync(b);
   }, 60_000);
   afterAll(async () => {
-    await w?.gateway.stop();
-    await agent?.close();
-    await sandbox?.close();
-    await db?.drop();
+    await w?.close();
   });
 
   it('each PBX is connected to its own organisation and holds its users only', async () => {
     const details = async (p: Pbx) =>
       (await gql(p.url, p.key, IntegrationDetailsDocument)).body.data?.integration;
-    expect(await details(a)).toMatchObject({ status: 'CONNECTED', tenantId: sandbox.info.tenantId });
+    expect(await details(a)).toMatchObject({ status: 'CONNECTED', tenantId: w.sandbox.info.tenantId });
     expect(await details(b)).toMatchObject({
       status: 'CONNECTED',
       tenantId: other.tenantId,
@@ -122,27 +97,35 @@ describe('two PBXs on two directories (L2, U1, T2)', () => {
 
   it("a change in one directory syncs that directory's PBX, and not the other", async () => {
     // Both PBXs subscribed at their own directory.
-    const subs = await until(
-      () => sandbox.admin.listSubscriptions(),
-      (s) => s.filter((x) => x.notificationUrl.startsWith(w.gateway.url)).length === 4,
+    await eventually(
+      async () => {
+        const subs = await w.sandbox.admin.listSubscriptions();
+        expect(subs.filter((x) => x.notificationUrl.startsWith(w.gateway.url))).toHaveLength(4);
+      },
+      { message: 'four subscriptions (users and groups of each PBX)' },
     );
-    expect(subs.filter((x) => x.notificationUrl.startsWith(w.gateway.url))).toHaveLength(4);
     const [beforeA, beforeB] = [(await changeRuns(a)).length, (await changeRuns(b)).length];
     const target = (await allExtensions(b.url, b.key))[0];
-    await sandbox.admin.updateUserIn(other.tenantId, target?.externalId as string, {
+    await w.sandbox.admin.updateUserIn(other.tenantId, target?.externalId as string, {
       jobTitle: 'Moved elsewhere',
     });
 
-    const runsB = await until(
-      () => changeRuns(b),
-      (r) => r.length > beforeB,
+    const runsB = await eventually(
+      async () => {
+        const r = await changeRuns(b);
+        return r.length > beforeB && r;
+      },
+      { message: "a CHANGE run of the changed directory's PBX" },
     );
     expect(runsB.length).toBe(beforeB + 1);
     const run = await waitForRun(b.url, b.key, runsB[0]?.id as string);
     expect(run.users.updated).toBe(1);
     const updated = (await allExtensions(b.url, b.key)).find((e) => e.id === target?.id);
     expect(updated?.jobTitle).toBe('Moved elsewhere');
-    await new Promise((r) => setTimeout(r, 1000));
-    expect((await changeRuns(a)).length).toBe(beforeA);
+    await staysTrue(async () => (await changeRuns(a)).length === beforeA, {
+      for: 1000,
+      interval: 100,
+      message: 'no CHANGE run of the other PBX',
+    });
   });
 });

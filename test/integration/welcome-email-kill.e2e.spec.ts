@@ -1,24 +1,16 @@
-import type { Agent } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { QueueName } from '../../jobs/contracts.js';
-import type { Sandbox } from '../../src/sandbox/index.js';
 import {
   SaveUserSyncRuleDocument,
   SyncRunDocument,
   SyncRunWelcomeEmailsDocument,
   UpdatePbxDocument,
 } from '../generated/graphql.js';
-import { createSqliteDatabase, type TestDatabase } from '../support/db.js';
+import { type E2e, startE2e } from '../support/e2e.js';
 import { gql, uniquePrefix } from '../support/gateway.js';
-import {
-  allExtensions,
-  connectIntegration,
-  startGatewayWithSandbox,
-  startTestSandbox,
-  startWorkerProcess,
-  waitForRun,
-} from '../support/sandbox.js';
+import { allExtensions, startWorkerProcess, waitForRun } from '../support/sandbox.js';
 import { startSmtpServer } from '../support/smtp.js';
+import { eventually } from '../support/wait.js';
 
 /**
  * U6, "nothing lost", with a real process death (the kill-worker style of
@@ -31,17 +23,14 @@ import { startSmtpServer } from '../support/smtp.js';
  * would leave the worker itself running.
  */
 describe('U6 welcome emails when the worker is killed mid-sync', () => {
-  let db: TestDatabase;
-  let sandbox: Sandbox;
-  let agent: Agent;
   let smtp: Awaited<ReturnType<typeof startSmtpServer>>;
-  let w: Awaited<ReturnType<typeof startGatewayWithSandbox>>;
+  let w: E2e;
   const workers: Array<Awaited<ReturnType<typeof startWorkerProcess>>> = [];
   const prefix = uniquePrefix('u6kill');
   let env: Record<string, string> = {};
 
   const startWorker = async () => {
-    const proc = await startWorkerProcess(db, sandbox, prefix, env);
+    const proc = await startWorkerProcess(w.db, w.sandbox, prefix, env);
     workers.push(proc);
     return proc;
   };
@@ -50,28 +39,27 @@ describe('U6 welcome emails when the worker is killed mid-sync', () => {
       ?.syncRun?.welcomeEmails;
 
   beforeAll(async () => {
-    db = await createSqliteDatabase();
-    ({ sandbox, agent } = await startTestSandbox({ autoSignIn: true, users: 20_000, groups: 5, seed: 77 }));
     smtp = await startSmtpServer();
-    w = await startGatewayWithSandbox(db, sandbox, { QUEUE_PREFIX: prefix }, 'api');
     env = { SMTP_URL: smtp.url };
-    expect((await connectIntegration(w, sandbox, agent)).result).toBe('CONNECTED');
+    // The API here; the runs execute in worker processes of their own (killed with SIGKILL).
+    w = await startE2e({
+      sandbox: { users: 20_000, groups: 5, seed: 77 },
+      env: { QUEUE_PREFIX: prefix },
+      role: 'api',
+    });
     await gql(w.gateway.url, w.keys.admin, UpdatePbxDocument, { input: { extensionCapacity: 100_000 } });
   }, 120_000);
   afterAll(async () => {
     for (const p of workers) p.child.kill('SIGKILL');
-    await w?.gateway.stop();
-    await agent?.close();
-    await sandbox?.close();
+    await w?.close();
     await smtp?.close();
-    await db?.drop();
   });
 
   it('U6: emails recorded before the kill and never queued are sent once the run resumes: exactly one per address', async () => {
-    const users = (await sandbox.admin.listUsers({ top: 1000 })).value.filter(
+    const users = (await w.sandbox.admin.listUsers({ top: 1000 })).value.filter(
       (u) => !u.deleted && u.accountEnabled && !u.isAdmin,
     );
-    const group = await sandbox.admin.createGroup({
+    const group = await w.sandbox.admin.createGroup({
       displayName: 'U6 welcome',
       members: users.slice(0, 120).map((u) => u.id),
     });
@@ -90,14 +78,17 @@ describe('U6 welcome emails when the worker is killed mid-sync', () => {
       },
     });
     const runId = saved.body.data?.saveUserSyncRule.initialRun?.id as string;
-    for (;;) {
-      const run = (await gql(w.gateway.url, w.keys.admin, SyncRunDocument, { id: runId, first: 1 })).body.data
-        ?.syncRun;
-      // Every batch is committed; the run goes on writing the snapshot, then queues the emails.
-      if (run?.phase === 'APPLYING' && run.total > 0 && run.done === run.total) break;
-      expect(run?.status).not.toBe('SUCCEEDED');
-      await new Promise((r) => setTimeout(r, 10));
-    }
+    await eventually(
+      async () => {
+        const run = (await gql(w.gateway.url, w.keys.admin, SyncRunDocument, { id: runId, first: 1 })).body
+          .data?.syncRun;
+        // A run that ended already can never come to the moment waited for.
+        expect(run?.status).not.toBe('SUCCEEDED');
+        // Every batch is committed; the run goes on writing the snapshot, then queues the emails.
+        return run?.phase === 'APPLYING' && run.total > 0 && run.done === run.total;
+      },
+      { timeout: 120_000, interval: 10, message: 'every batch of the run to be committed' },
+    );
     first.child.kill('SIGKILL');
     await first.exited;
 
@@ -118,13 +109,11 @@ describe('U6 welcome emails when the worker is killed mid-sync', () => {
     const exts = (await allExtensions(w.gateway.url, w.keys.admin)).filter((e) => e.email);
     expect(exts.length).toBe(partial);
 
-    const end = Date.now() + 60_000;
-    for (;;) {
-      const counts = (await emails(runId))?.counts;
-      if (counts?.queued === 0) break;
-      if (Date.now() > end) throw new Error(`emails still queued: ${JSON.stringify(counts)}`);
-      await new Promise((r) => setTimeout(r, 250));
-    }
+    await eventually(async () => expect((await emails(runId))?.counts.queued).toBe(0), {
+      timeout: 60_000,
+      interval: 250,
+      message: 'no welcome email left QUEUED',
+    });
     expect((await emails(runId))?.counts).toEqual({ queued: 0, sent: exts.length, failed: 0 });
     expect(smtp.messages).toHaveLength(exts.length);
     const perAddress = new Map<string, number>();

@@ -19,6 +19,7 @@ import { describeEachDb, type TestDatabase } from '../support/db.js';
 import { gql, seedPbx, startTestGateway, uniquePrefix } from '../support/gateway.js';
 import { connectIntegration, sandboxEnv, startTestSandbox } from '../support/sandbox.js';
 import { startSmtpServer } from '../support/smtp.js';
+import { eventually, staysTrue } from '../support/wait.js';
 import { PbxClient, tag, USER_RULE } from './sync-world.js';
 
 /**
@@ -148,13 +149,13 @@ describeEachDb('U6 welcome emails after a worker died between commit and enqueue
   it('U6: the next worker sweeps them into the mail queue at its start: each address receives exactly one email', async () => {
     worker = await startTestGateway(db, env(), 'worker');
     const exts = (await pbx.extensions()).filter((e) => e.email);
-    const end = Date.now() + 30_000;
-    for (;;) {
-      const counts = await Promise.all(runs.map(async (id) => (await emailsOf(id)).counts));
-      if (counts.every((c) => c.queued === 0)) break;
-      if (Date.now() > end) throw new Error(`still queued: ${JSON.stringify(counts)}`);
-      await new Promise((r) => setTimeout(r, 100));
-    }
+    await eventually(
+      async () => {
+        const counts = await Promise.all(runs.map(async (id) => (await emailsOf(id)).counts));
+        expect(counts.filter((c) => c.queued > 0)).toEqual([]);
+      },
+      { timeout: 30_000, interval: 100, message: 'no welcome email left QUEUED' },
+    );
     for (const id of runs) {
       const emails = await emailsOf(id);
       expect(emails.counts.failed).toBe(0);
@@ -172,14 +173,16 @@ describeEachDb('U6 welcome emails after a worker died between commit and enqueue
 
     const system = (worker as Gateway).queues.queue(QueueName.System);
     const { id } = await (worker as Gateway).queues.enqueue(JobName.RequeueWelcomeEmails, {});
-    const end = Date.now() + 10_000;
-    while (!(await (await system.getJob(id))?.isCompleted())) {
-      if (Date.now() > end) throw new Error('the sweep did not finish');
-      await new Promise((r) => setTimeout(r, 50));
-    }
+    await eventually(async () => (await system.getJob(id))?.isCompleted(), {
+      message: 'the sweep to finish',
+    });
     expect((await system.getJob(id))?.returnvalue).toEqual({ requeued: 0 });
-    await new Promise((r) => setTimeout(r, 300));
-    expect(await mailJobs()).toEqual({ waiting: 0, active: 0, delayed: 0, completed: 0, failed: 0 });
-    expect(smtp.messages).toHaveLength(before);
+    await staysTrue(
+      async () => {
+        expect(await mailJobs()).toEqual({ waiting: 0, active: 0, delayed: 0, completed: 0, failed: 0 });
+        expect(smtp.messages).toHaveLength(before);
+      },
+      { for: 300, message: 'no mail job and no email after the sweep' },
+    );
   });
 });

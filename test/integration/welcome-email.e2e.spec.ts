@@ -13,6 +13,7 @@ import { describeEachDb, type TestDatabase } from '../support/db.js';
 import { gql, seedPbx, startTestGateway } from '../support/gateway.js';
 import { connectIntegration, sandboxEnv, startTestSandbox } from '../support/sandbox.js';
 import { startSmtpServer } from '../support/smtp.js';
+import { eventually } from '../support/wait.js';
 import { PbxClient, tag } from './sync-world.js';
 
 /**
@@ -45,18 +46,19 @@ function plainText(raw: string): string {
 type Emails = NonNullable<SyncRunWelcomeEmailsQuery['syncRun']>['welcomeEmails'];
 
 /** Polls a run's welcome emails until none is QUEUED. */
-async function settledEmails(pbx: PbxClient, runId: string, timeoutMs = 20_000): Promise<Emails> {
-  const end = Date.now() + timeoutMs;
-  for (;;) {
-    const data = await pbx.ok(SyncRunWelcomeEmailsDocument, { id: runId, first: 500 });
-    const emails = data.syncRun?.welcomeEmails;
-    if (!emails) throw new Error(`no run ${runId}`);
-    // counts and nodes are two reads: settled when both say so.
-    if (emails.counts.queued === 0 && emails.nodes.every((n) => n.status !== 'QUEUED')) return emails;
-    if (Date.now() > end)
-      throw new Error(`welcome emails of run ${runId} still queued: ${JSON.stringify(emails.counts)}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
+function settledEmails(pbx: PbxClient, runId: string, timeout = 20_000): Promise<Emails> {
+  return eventually(
+    async () => {
+      const data = await pbx.ok(SyncRunWelcomeEmailsDocument, { id: runId, first: 500 });
+      const emails = data.syncRun?.welcomeEmails;
+      if (!emails) throw new Error(`no run ${runId}`);
+      // counts and nodes are two reads: settled when both say so.
+      expect(emails.counts.queued, JSON.stringify(emails.counts)).toBe(0);
+      expect(emails.nodes.filter((n) => n.status === 'QUEUED')).toEqual([]);
+      return emails;
+    },
+    { timeout, interval: 50, message: `the welcome emails of run ${runId} to settle` },
+  );
 }
 
 const MAIL_ATTEMPTS = 4;

@@ -12,7 +12,7 @@ import { unusedServices } from '../support/services.js';
 
 const logger = pino({ level: 'silent' });
 
-describe('jobs (issue 2 item 7)', () => {
+describe('BullMQ jobs on real Redis: producer to worker, coalescing by job id, a processor for every job, queue depths', () => {
   const redisUrl = inject('redisUrl');
   const prefix = uniquePrefix('jobs');
   const producer = createRedis(redisUrl, 'command', logger);

@@ -5,6 +5,7 @@ import {
   createGraphClient,
   graphDefaultScope,
 } from '../../src/m365/microsoft-clients.js';
+import { eventually } from '../support/wait.js';
 import { removeTestDataDir, startTestSandbox, type TestSandbox } from './sandbox-test.helpers.js';
 
 type Item = Record<string, unknown> & { id: string };
@@ -170,11 +171,15 @@ describe('expired delta tokens', () => {
     try {
       const g = await clientFor(short);
       const first = await round(g, '/users/delta');
-      await new Promise((res) => setTimeout(res, 400));
-      await expect(g.api(first.deltaLink).get()).rejects.toMatchObject({
-        statusCode: 400,
-        code: 'syncStateNotFound',
-      });
+      // Once its 300 ms lifetime has passed, the delta link is refused.
+      await eventually(
+        () =>
+          expect(g.api(first.deltaLink).get()).rejects.toMatchObject({
+            statusCode: 400,
+            code: 'syncStateNotFound',
+          }),
+        { message: 'the delta token to expire' },
+      );
     } finally {
       await short.close();
     }

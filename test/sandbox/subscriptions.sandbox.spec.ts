@@ -3,6 +3,7 @@ import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { createConfidentialClient, graphDefaultScope } from '../../src/m365/microsoft-clients.js';
 import type { NotificationSettings } from '../../src/sandbox/index.js';
+import { eventually, staysTrue } from '../support/wait.js';
 import { removeTestDataDir, startTestSandbox, type TestSandbox } from './sandbox-test.helpers.js';
 
 /**
@@ -201,28 +202,6 @@ async function subscribe(overrides: Record<string, unknown> = {}): Promise<Subsc
   return res.json<SubscriptionJson>();
 }
 
-async function waitFor<T>(fn: () => T | undefined | false, timeoutMs = 5000, what = 'condition'): Promise<T> {
-  const end = Date.now() + timeoutMs;
-  for (;;) {
-    const v = fn();
-    if (v) return v;
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}
-
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-/** Polls an async read until `done` holds; returns the last value read. */
-async function poll<T>(read: () => Promise<T>, done: (v: T) => boolean, timeoutMs = 5000): Promise<T> {
-  const end = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await read();
-    if (done(v) || Date.now() > end) return v;
-    await sleep(50);
-  }
-}
-
 async function someUserId(i = 0): Promise<string> {
   const page = await t.sandbox.admin.listUsers({ top: 10 });
   return (page.value[i] as { id: string }).id;
@@ -285,7 +264,7 @@ describe('POST /subscriptions: validation handshake', () => {
     await subscribe({ notificationUrl: url });
     expect(ep.validations[0]?.rawQuery).toMatch(/^\?pbx=a%20b&x=1&validationToken=Validation%3A\+Testing/);
     await t.sandbox.admin.updateUser(await someUserId(), { jobTitle: 'Query kept' });
-    await waitFor(() => ep.posts.length > 0, 5000, 'notification');
+    await eventually(() => ep.posts.length > 0, { message: 'notification' });
     expect(ep.posts[0]?.rawQuery).toBe('?pbx=a%20b&x=1');
   });
 
@@ -473,11 +452,9 @@ describe('change notifications', () => {
     const sub = await subscribe();
     const uid = await someUserId();
     await t.sandbox.admin.updateUser(uid, { jobTitle: 'Notified' });
-    const [n] = await waitFor(
-      () => ep.notifications().length > 0 && ep.notifications(),
-      5000,
-      'notification',
-    );
+    const [n] = await eventually(() => ep.notifications().length > 0 && ep.notifications(), {
+      message: 'notification',
+    });
     expect(n).toEqual({
       subscriptionId: sub.id,
       subscriptionExpirationDateTime: sub.expirationDateTime,
@@ -512,7 +489,7 @@ describe('change notifications', () => {
     });
     await t.sandbox.admin.updateUser(created.id, { jobTitle: 'First' });
     await t.sandbox.admin.disableUser(created.id);
-    await waitFor(() => ep.notifications().length >= 3, 5000, 'three notifications');
+    await eventually(() => ep.notifications().length >= 3, { message: 'three notifications' });
     // one batch window: one POST carries all three
     expect(ep.posts).toHaveLength(1);
     expect(ep.notifications().map((n) => [n.subscriptionId, n.changeType])).toEqual([
@@ -523,13 +500,15 @@ describe('change notifications', () => {
 
     ep.reset();
     await t.sandbox.admin.softDeleteUser(created.id);
-    await waitFor(() => ep.notifications().length >= 1, 5000, 'soft delete');
-    await sleep(150);
-    expect(ep.notifications().map((n) => n.changeType)).toEqual(['updated']);
+    await eventually(() => ep.notifications().length >= 1, { message: 'soft delete' });
+    await staysTrue(() => expect(ep.notifications().map((n) => n.changeType)).toEqual(['updated']), {
+      for: 150,
+      message: 'a soft delete notifies "updated" only',
+    });
 
     ep.reset();
     await t.sandbox.admin.hardDeleteUser(created.id);
-    await waitFor(() => ep.notifications().length >= 2, 5000, 'hard delete');
+    await eventually(() => ep.notifications().length >= 2, { message: 'hard delete' });
     // the two subscriptions share the URL, so one POST carries both
     expect(ep.posts).toHaveLength(1);
     expect(
@@ -554,17 +533,23 @@ describe('change notifications', () => {
     await t.sandbox.admin.addMember(group.id, uid);
     await t.sandbox.admin.updateUser(other, { jobTitle: 'Not watched' });
     await t.sandbox.admin.updateUser(uid, { jobTitle: 'Watched' });
-    await waitFor(() => ep.notifications().length >= 2 && ep.notifications('/one').length >= 1, 5000, 'both');
-    await sleep(150);
-    expect(
-      ep.notifications().map((n) => [n.subscriptionId, n.resource, n.resourceData?.['@odata.type']]),
-    ).toEqual([
-      [groups.id, `Groups/${group.id}`, '#Microsoft.Graph.Group'],
-      [groups.id, `Groups/${group.id}`, '#Microsoft.Graph.Group'],
-    ]);
-    expect(ep.notifications('/one').map((n) => [n.subscriptionId, n.resource])).toEqual([
-      [one.id, `Users/${uid}`],
-    ]);
+    await eventually(() => ep.notifications().length >= 2 && ep.notifications('/one').length >= 1, {
+      message: 'both',
+    });
+    await staysTrue(
+      () => {
+        expect(
+          ep.notifications().map((n) => [n.subscriptionId, n.resource, n.resourceData?.['@odata.type']]),
+        ).toEqual([
+          [groups.id, `Groups/${group.id}`, '#Microsoft.Graph.Group'],
+          [groups.id, `Groups/${group.id}`, '#Microsoft.Graph.Group'],
+        ]);
+        expect(ep.notifications('/one').map((n) => [n.subscriptionId, n.resource])).toEqual([
+          [one.id, `Users/${uid}`],
+        ]);
+      },
+      { for: 150, message: 'no other notification' },
+    );
   });
 });
 
@@ -605,7 +590,7 @@ describe('several directories', () => {
         .value[0] as { id: string }
     ).id;
     await t.sandbox.admin.updateUserIn(other.tenantId, otherUser, { jobTitle: 'Elsewhere' });
-    const [n] = await waitFor(() => ep.notifications('/other').length > 0 && ep.notifications('/other'));
+    const [n] = await eventually(() => ep.notifications('/other').length > 0 && ep.notifications('/other'));
     expect(n).toMatchObject({
       subscriptionId: theirs.id,
       resource: `Users/${otherUser}`,
@@ -615,11 +600,15 @@ describe('several directories', () => {
     });
     const seededUser = await someUserId();
     await t.sandbox.admin.updateUser(seededUser, { jobTitle: 'Here' });
-    const [m] = await waitFor(() => ep.notifications('/seeded').length > 0 && ep.notifications('/seeded'));
+    const [m] = await eventually(() => ep.notifications('/seeded').length > 0 && ep.notifications('/seeded'));
     expect(m).toMatchObject({ subscriptionId: mine.id, tenantId: t.sandbox.info.tenantId });
-    await sleep(300);
-    expect(ep.notifications('/seeded').map((x) => x.resource)).toEqual([`Users/${seededUser}`]);
-    expect(ep.notifications('/other').map((x) => x.resource)).toEqual([`Users/${otherUser}`]);
+    await staysTrue(
+      () => {
+        expect(ep.notifications('/seeded').map((x) => x.resource)).toEqual([`Users/${seededUser}`]);
+        expect(ep.notifications('/other').map((x) => x.resource)).toEqual([`Users/${otherUser}`]);
+      },
+      { for: 300, message: "each directory's notification only" },
+    );
   });
 });
 
@@ -628,9 +617,8 @@ describe('delivery retries', () => {
     const sub = await subscribe();
     ep.failNext = 2;
     await t.sandbox.admin.updateUser(await someUserId(), { jobTitle: 'Retried' });
-    await waitFor(() => ep.posts.length >= 3, 5000, 'three attempts');
-    await sleep(700);
-    expect(ep.posts).toHaveLength(3);
+    await eventually(() => ep.posts.length >= 3, { message: 'three attempts' });
+    await staysTrue(() => ep.posts.length === 3, { for: 700, message: 'no fourth attempt' });
     const [a, b, c] = ep.posts as [Received, Received, Received];
     expect(b.body).toBe(a.body);
     expect(c.body).toBe(a.body);
@@ -652,11 +640,14 @@ describe('delivery retries', () => {
     const sub = await subscribe();
     ep.delayMs = 400;
     await t.sandbox.admin.updateUser(await someUserId(), { jobTitle: 'Slow' });
-    await waitFor(() => ep.posts.length >= 1, 5000, 'first attempt');
+    await eventually(() => ep.posts.length >= 1, { message: 'first attempt' });
     ep.delayMs = 0;
-    const s = await poll(
-      () => t.sandbox.admin.getSubscription(sub.id),
-      (x) => x.stats.notificationsDelivered === 1,
+    const s = await eventually(
+      async () => {
+        const x = await t.sandbox.admin.getSubscription(sub.id);
+        return x.stats.notificationsDelivered === 1 && x;
+      },
+      { message: 'delivery stats' },
     );
     expect(s.stats).toMatchObject({ notificationsDelivered: 1, failedAttempts: 1, deliveryAttempts: 2 });
     expect(s.stats.lastError).toMatch(/timeout/);
@@ -667,15 +658,17 @@ describe('delivery retries', () => {
     const sub = await subscribe();
     ep.failAlways = true;
     await t.sandbox.admin.updateUser(await someUserId(), { jobTitle: 'Dropped' });
-    const s = await poll(
-      () => t.sandbox.admin.getSubscription(sub.id),
-      (x) => x.stats.notificationsDropped > 0,
+    const s = await eventually(
+      async () => {
+        const x = await t.sandbox.admin.getSubscription(sub.id);
+        return x.stats.notificationsDropped > 0 && x;
+      },
+      { message: 'delivery stats' },
     );
     expect(s.stats).toMatchObject({ notificationsDropped: 1, notificationsDelivered: 0 });
     const attempts = ep.posts.length;
     expect(attempts).toBeGreaterThanOrEqual(2);
-    await sleep(800);
-    expect(ep.posts.length).toBe(attempts);
+    await staysTrue(() => ep.posts.length === attempts, { for: 800, message: 'no attempt after the drop' });
   });
 });
 
@@ -685,14 +678,13 @@ describe('no delivery after DELETE or expiry', () => {
     ep.failAlways = true;
     const uid = await someUserId();
     await t.sandbox.admin.updateUser(uid, { jobTitle: 'Before delete' });
-    await waitFor(() => ep.posts.length >= 1, 5000, 'first attempt');
+    await eventually(() => ep.posts.length >= 1, { message: 'first attempt' });
     const del = await graph('DELETE', `/subscriptions/${sub.id}`);
     expect(del.status).toBe(204);
     const attempts = ep.posts.length;
     ep.failAlways = false;
     await t.sandbox.admin.updateUser(uid, { jobTitle: 'After delete' });
-    await sleep(800);
-    expect(ep.posts.length).toBe(attempts);
+    await staysTrue(() => ep.posts.length === attempts, { for: 800, message: 'no delivery after DELETE' });
     expect((await graph('GET', `/subscriptions/${sub.id}`)).status).toBe(404);
     expect((await graph('DELETE', `/subscriptions/${sub.id}`)).status).toBe(404);
     const admin = await t.sandbox.admin.getSubscription(sub.id);
@@ -703,12 +695,14 @@ describe('no delivery after DELETE or expiry', () => {
     const short = await subscribe({ expirationDateTime: new Date(Date.now() + 1500).toISOString() });
     const forced = await subscribe({ resource: 'groups' });
     await t.sandbox.admin.expireSubscription(forced.id);
-    await sleep(1700);
+    // Past its expirationDateTime, the sweep ends it (waited for, not slept on).
+    await eventually(async () => (await t.sandbox.admin.getSubscription(short.id)).state === 'expired', {
+      message: 'the short subscription to expire',
+    });
     await t.sandbox.admin.updateUser(await someUserId(), { jobTitle: 'After expiry' });
     const g = await t.sandbox.admin.createGroup({ displayName: `After expiry ${Date.now()}` });
     await t.sandbox.admin.updateGroup(g.id, { description: 'x' });
-    await sleep(400);
-    expect(ep.posts).toHaveLength(0);
+    await staysTrue(() => ep.posts.length === 0, { for: 400, message: 'no delivery after expiry' });
     expect((await graph('GET', `/subscriptions/${short.id}`)).status).toBe(404);
     expect(
       (await graph('PATCH', `/subscriptions/${forced.id}`, { expirationDateTime: inMinutes(60) })).status,
@@ -745,11 +739,9 @@ describe('renewal and lifecycle', () => {
     expect(Date.parse(got.json<SubscriptionJson>().expirationDateTime)).toBe(Date.parse(later));
     // the renewed expiry travels in the next notification
     await t.sandbox.admin.updateUser(await someUserId(), { jobTitle: 'Renewed' });
-    const [n] = await waitFor(
-      () => ep.notifications().length > 0 && ep.notifications(),
-      5000,
-      'notification',
-    );
+    const [n] = await eventually(() => ep.notifications().length > 0 && ep.notifications(), {
+      message: 'notification',
+    });
     expect(Date.parse(n?.subscriptionExpirationDateTime ?? '')).toBe(Date.parse(later));
   });
 
@@ -783,10 +775,9 @@ describe('renewal and lifecycle', () => {
     await t.sandbox.admin.setNotificationSettings({ reauthorizationGraceMs: 0 });
     const forced = await t.sandbox.admin.forceLifecycleEvent(sub.id);
     expect(forced.sent).toBe(true);
-    const [lc] = await waitFor(
+    const [lc] = await eventually(
       () => ep.notifications('/lifecycle').length > 0 && ep.notifications('/lifecycle'),
-      5000,
-      'lifecycle notification',
+      { message: 'lifecycle notification' },
     );
     expect(lc).toMatchObject({
       subscriptionId: sub.id,
@@ -800,14 +791,13 @@ describe('renewal and lifecycle', () => {
     // paused: this change is lost, as Graph warns
     const uid = await someUserId();
     await t.sandbox.admin.updateUser(uid, { jobTitle: 'While paused' });
-    await sleep(300);
-    expect(ep.notifications()).toHaveLength(0);
+    await staysTrue(() => ep.notifications().length === 0, { for: 300, message: 'nothing while paused' });
     expect((await t.sandbox.admin.getSubscription(sub.id)).paused).toBe(true);
 
     const re = await graph('POST', `/subscriptions/${sub.id}/reauthorize`);
     expect(re.status).toBe(204);
     await t.sandbox.admin.updateUser(uid, { jobTitle: 'Resumed' });
-    await waitFor(() => ep.notifications().length > 0, 5000, 'resumed notification');
+    await eventually(() => ep.notifications().length > 0, { message: 'resumed notification' });
     const s = await t.sandbox.admin.getSubscription(sub.id);
     expect(s).toMatchObject({ reauthorizationRequired: false, paused: false });
     expect(s.stats).toMatchObject({
@@ -831,7 +821,9 @@ describe('renewal and lifecycle', () => {
     const appId = t.sandbox.info.clientId;
     await t.sandbox.admin.revokeConsent(appId);
     try {
-      await waitFor(() => ep.notifications('/lifecycle').length > 0, 5000, 'lifecycle after revoke');
+      await eventually(() => ep.notifications('/lifecycle').length > 0, {
+        message: 'lifecycle after revoke',
+      });
       expect(ep.notifications('/lifecycle')[0]?.lifecycleEvent).toBe('reauthorizationRequired');
       expect((await graph('POST', `/subscriptions/${sub.id}/reauthorize`)).status).toBe(403);
     } finally {
@@ -844,10 +836,9 @@ describe('renewal and lifecycle', () => {
     const sub = await subscribe({ lifecycleNotificationUrl: ep.url('/lifecycle') });
     const removed = await t.sandbox.admin.removeSubscription(sub.id, { notify: true });
     expect(removed).toMatchObject({ sent: true, subscription: { state: 'removed' } });
-    const [lc] = await waitFor(
+    const [lc] = await eventually(
       () => ep.notifications('/lifecycle').length > 0 && ep.notifications('/lifecycle'),
-      5000,
-      'subscriptionRemoved',
+      { message: 'subscriptionRemoved' },
     );
     expect(lc?.lifecycleEvent).toBe('subscriptionRemoved');
     expect((await graph('GET', `/subscriptions/${sub.id}`)).status).toBe(404);

@@ -2,7 +2,7 @@ import { afterAll, beforeAll, expect, it } from 'vitest';
 import { type Orm, openDatabase } from '../../src/store/orm.js';
 import { describeEachDb, type TestDatabase } from '../support/db.js';
 
-describeEachDb('checked-in migrations (issue 2 item 3)', (leg) => {
+describeEachDb('checked-in migrations: no drift from the entities, applied once', (leg) => {
   let db: TestDatabase;
   let orm: Orm;
   beforeAll(async () => {

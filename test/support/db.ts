@@ -2,8 +2,11 @@ import { randomBytes } from 'node:crypto';
 import { mkdirSync, rmSync } from 'node:fs';
 import path from 'node:path';
 import pg from 'pg';
-import { describe, inject } from 'vitest';
-import type { DatabaseConfig } from '../../src/store/orm.js';
+import { afterAll, beforeAll, describe, inject } from 'vitest';
+import type { Store } from '../../src/app/ports/store.port.js';
+import type { PbxSettings } from '../../src/domain/tenant.js';
+import { type DatabaseConfig, type Orm, openDatabase } from '../../src/store/orm.js';
+import { openStore } from '../../src/store/store.js';
 
 export interface TestDatabase {
   kind: 'sqlite' | 'postgresql';
@@ -68,3 +71,41 @@ export function describeEachDb(name: string, fn: (leg: DbLeg) => void) {
     });
   }
 }
+
+/**
+ * A database of the leg, migrated, for a repository test: `store()` opens a fresh unit of work
+ * (as a request or a job does), so what a test reads back comes from the database, not from
+ * an identity map.
+ */
+export function useStore(leg: DbLeg) {
+  let db: TestDatabase | undefined;
+  let orm: Orm | undefined;
+  beforeAll(async () => {
+    db = await leg.create();
+    orm = await openDatabase(db.config);
+  });
+  afterAll(async () => {
+    await orm?.close(true);
+    await db?.drop();
+  });
+  return {
+    store: (): Store => openStore(orm as Orm, () => new Date()),
+    /** A PBX of its own for a test (createPbx: with its integration row). */
+    pbx: async (settings: Partial<PbxSettings> = {}) =>
+      (
+        await openStore(orm as Orm, () => new Date()).tenants.createPbx({
+          ...PBX_DEFAULTS,
+          name: `PBX ${randomBytes(3).toString('hex')}`,
+          ...settings,
+        })
+      ).id,
+  };
+}
+
+const PBX_DEFAULTS: PbxSettings = {
+  name: 'PBX',
+  timeZone: 'UTC',
+  publicBaseUrl: null,
+  extensionCapacity: 500,
+  defaultCountry: 'US',
+};

@@ -3,6 +3,7 @@ import { Writable } from 'node:stream';
 import type { TypedDocumentNode } from '@graphql-typed-document-node/core';
 import { type ExecutionResult, print } from 'graphql';
 import { type Client, createClient } from 'graphql-ws';
+import { Redis } from 'ioredis';
 import { inject } from 'vitest';
 import WebSocket from 'ws';
 import { createApiKey } from '../../src/app/access.js';
@@ -12,6 +13,7 @@ import type { PbxSettings } from '../../src/domain/tenant.js';
 import { type Gateway, startGateway } from '../../src/gateway.js';
 import { createLogger, type Logger } from '../../src/logger.js';
 import type { TestDatabase } from './db.js';
+import { eventually } from './wait.js';
 
 /** The key tests seal secrets with (a fixed, test-only value). */
 export const TEST_SECRET_KEY = '0123456789abcdef'.repeat(4);
@@ -121,4 +123,23 @@ export function wsClient(
       },
     },
   });
+}
+
+/**
+ * Resolves once a gateway process listens at Redis on the event topic (`Topic.*`) of its
+ * queue prefix: a GraphQL subscription on it is live, and an event published now reaches it.
+ */
+export async function topicListened(prefix: string, topic: string, options: { timeout?: number } = {}) {
+  const redis = new Redis(inject('redisUrl'));
+  try {
+    await eventually(
+      async () => {
+        const [, listeners] = (await redis.pubsub('NUMSUB', `${prefix}:${topic}`)) as [string, number];
+        return Number(listeners) > 0;
+      },
+      { timeout: options.timeout, message: `a listener on ${topic}` },
+    );
+  } finally {
+    redis.disconnect();
+  }
 }

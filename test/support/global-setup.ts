@@ -3,6 +3,7 @@ import { mkdirSync } from 'node:fs';
 import path from 'node:path';
 import type { TestProject } from 'vitest/node';
 import { freePort, reachable } from '../../src/net.js';
+import { eventually } from './wait.js';
 
 /**
  * Tests talk to a real Redis: REDIS_URL, else the local one on 6379, else a private
@@ -28,8 +29,12 @@ export default async function setup(project: TestProject) {
       );
     });
     redisUrl = `redis://127.0.0.1:${port}`;
-    for (let i = 0; i < 50 && !(await reachable(redisUrl, 6379)); i++)
-      await new Promise((r) => setTimeout(r, 100));
+    const url = redisUrl;
+    await eventually(() => reachable(url, 6379), {
+      timeout: 10_000,
+      interval: 100,
+      message: `the redis-server started on ${url} to answer`,
+    });
     stop = () => child.kill('SIGTERM');
   }
   const postgresUrl = process.env.TEST_DATABASE_URL ?? null;

@@ -1,6 +1,15 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import type { DatabaseConfig } from '../../src/store/orm.js';
 
+/**
+ * What one new Node process that loads the app through tsx may take to be ready on a loaded
+ * two-core machine: about 3 s of CPU, nearly all of it module loading (measured with
+ * --cpu-prof on src/cli/demo.ts), becomes tens of seconds of wall time beside CPU hogs and
+ * the other test worker. Waits are still on the process's own output; tests that start such
+ * processes size their timeouts with this, once per process they start.
+ */
+export const COLD_START_MS = 60_000;
+
 export function databaseUrl(db: DatabaseConfig): string {
   return db.kind === 'sqlite' ? `sqlite:${db.file}` : db.url;
 }
@@ -35,7 +44,7 @@ export function startScript(
   args: string[],
   env: Record<string, string>,
   ready: RegExp,
-  timeoutMs = 30_000,
+  timeoutMs = COLD_START_MS,
 ) {
   return watchScript(spawnScript(script, args, env), ready, timeoutMs);
 }

@@ -1,7 +1,7 @@
 import { mkdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { Agent, request } from 'undici';
-import { inject } from 'vitest';
+import { expect, inject } from 'vitest';
 import type { Gateway } from '../../src/gateway.js';
 import { type Sandbox, type SandboxOptions, startSandbox } from '../../src/sandbox/index.js';
 import {
@@ -16,6 +16,7 @@ import {
 import type { TestDatabase } from './db.js';
 import { type GqlResponse, gql, seedPbx, startTestGateway, TEST_SECRET_KEY } from './gateway.js';
 import { databaseUrl, startScript } from './process.js';
+import { eventually } from './wait.js';
 
 /** The sandbox tenant for a test file: CA and keys kept under .data/test-sandbox (made once). */
 export async function startTestSandbox(options: SandboxOptions = {}) {
@@ -136,16 +137,26 @@ export async function connectIntegration(
   return followAuthorization(agent, url, await adminUpn(sandbox));
 }
 
-/** Polls a sync run until it ends (SUCCEEDED, FAILED or HELD). */
-export async function waitForRun(url: string, key: string, runId: string, timeoutMs = 60_000) {
-  const end = Date.now() + timeoutMs;
-  for (;;) {
-    const res = await gql(url, key, SyncRunDocument, { id: runId, first: 1 });
-    const run = res.body.data?.syncRun;
-    if (run && ['SUCCEEDED', 'FAILED', 'HELD'].includes(run.status)) return run;
-    if (Date.now() > end) throw new Error(`run ${runId} still ${run?.status} after ${timeoutMs} ms`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
+/**
+ * Polls a sync run until it ends (SUCCEEDED, FAILED or HELD). A number is the timeout; runs
+ * of small tenants take tens of ms, so a caller may poll faster (`interval`).
+ */
+export async function waitForRun(
+  url: string,
+  key: string,
+  runId: string,
+  options: number | { timeout?: number; interval?: number } = {},
+) {
+  const { timeout = 60_000, interval = 100 } = typeof options === 'number' ? { timeout: options } : options;
+  return eventually(
+    async () => {
+      const res = await gql(url, key, SyncRunDocument, { id: runId, first: 1 });
+      const run = res.body.data?.syncRun;
+      expect(run?.status, `run ${runId}`).toMatch(/^(SUCCEEDED|FAILED|HELD)$/);
+      return run as NonNullable<typeof run>;
+    },
+    { timeout, interval, message: `run ${runId} to end` },
+  );
 }
 
 /** Every item of a run (all pages). */

@@ -55,4 +55,9 @@ export interface ChangeDebouncer {
   take(pbxId: string): Promise<number>;
   /** Makes sure one delayed flush is waiting for the PBX's current window. */
   scheduleFlush(pbxId: string, delayMs: number): Promise<void>;
+  /**
+   * Drops the flush still waiting for the PBX's window (the threshold closed it early), so the
+   * next change opens a window of its own, with the debounce in force then.
+   */
+  cancelFlush(pbxId: string): Promise<void>;
 }

@@ -1,0 +1,201 @@
+import { randomUUID } from 'node:crypto';
+import { type Job, Worker } from 'bullmq';
+import { Redis } from 'ioredis';
+import { afterAll, beforeAll, beforeEach, describe, expect, inject, it } from 'vitest';
+import { RedisChangeDebouncer } from '../../jobs/change-debouncer.js';
+import { JobName, QueueName } from '../../jobs/contracts.js';
+import { JobQueues } from '../../jobs/queues.js';
+import {
+  type ChangeNotificationDeps,
+  flushChanges,
+  recordChanges,
+} from '../../src/app/change-notifications.js';
+import { RedisSyncCoordinator } from '../../src/redis/sync-coordinator.redis.js';
+import { uniquePrefix } from '../support/gateway.js';
+import { memoryTriggerDeps } from '../support/trigger-deps.js';
+import { eventually } from '../support/wait.js';
+
+/**
+ * T2's debounce (jobs/change-debouncer.ts) on a real Redis and BullMQ, under a queue prefix of
+ * its own: a change counter per PBX, and one delayed `flush-changes` job per window that a real
+ * BullMQ worker runs. Above it, recordChanges/flushChanges with the real sync coordinator, and
+ * runs kept in memory: "a run `debounce` after the first change, or at once at `threshold`
+ * changes", and never two runs for one burst.
+ */
+describe('T2 change debouncer on Redis and BullMQ', () => {
+  let redis: Redis;
+  let prefix: string;
+  let queues: JobQueues;
+  let debouncer: RedisChangeDebouncer;
+  let coordinator: RedisSyncCoordinator;
+  let world: ReturnType<typeof memoryTriggerDeps>;
+  let deps: ChangeNotificationDeps;
+  let worker: Worker | undefined;
+  const flushed: Array<{ pbxId: string; synced: boolean; at: number }> = [];
+  const pbx = () => `pbx-${randomUUID()}`;
+
+  const system = () => queues.queue(QueueName.System);
+  /** The PBX's flush-changes jobs waiting for their window to end. */
+  const delayedFlushes = async (pbxId: string) =>
+    (await system().getJobs(['delayed', 'waiting'])).filter(
+      (j) => j.name === JobName.FlushChanges && j.data.pbxId === pbxId,
+    );
+  const changeRuns = (pbxId: string) =>
+    world.enqueued.filter((r) => r.pbxId === pbxId && r.trigger === 'CHANGE');
+
+  beforeAll(() => {
+    redis = new Redis(inject('redisUrl'), { maxRetriesPerRequest: null });
+    prefix = uniquePrefix('debounce');
+    queues = new JobQueues(redis, prefix);
+    debouncer = new RedisChangeDebouncer(redis, queues, prefix);
+    coordinator = new RedisSyncCoordinator(redis, prefix);
+  });
+  beforeEach(() => {
+    world = memoryTriggerDeps(coordinator);
+    deps = { ...world.deps, debouncer, log: () => {} } as unknown as ChangeNotificationDeps;
+  });
+  afterAll(async () => {
+    await worker?.close();
+    await system()?.obliterate({ force: true });
+    await queues?.close();
+    const keys = await redis.keys(`${prefix}:*`);
+    if (keys.length) await redis.del(...keys);
+    await redis.quit();
+  });
+
+  /** A worker on the system queue that runs flush-changes as the gateway's does (flushChanges). */
+  function startFlushWorker() {
+    worker ??= new Worker(
+      QueueName.System,
+      async (job: Job) => {
+        const synced = await flushChanges(deps, job.data.pbxId);
+        flushed.push({ pbxId: job.data.pbxId, synced, at: Date.now() });
+        return { synced };
+      },
+      { connection: new Redis(inject('redisUrl'), { maxRetriesPerRequest: null }), prefix },
+    );
+    return worker.waitUntilReady();
+  }
+
+  describe('the counter', () => {
+    it('adds per PBX and answers the running total; kept a day at most', async () => {
+      const [a, b] = [pbx(), pbx()];
+      expect(await debouncer.add(a, 3)).toBe(3);
+      expect(await debouncer.add(a, 4)).toBe(7);
+      expect(await debouncer.add(b, 1)).toBe(1);
+      const [key] = (await redis.keys(`${prefix}:*${a}*`)) as [string];
+      const ttl = await redis.ttl(key);
+      expect(ttl).toBeGreaterThan(23 * 3600);
+      expect(ttl).toBeLessThanOrEqual(24 * 3600);
+    });
+
+    it('take hands over the count and clears it; of several racing takes, one gets it all', async () => {
+      const a = pbx();
+      expect(await debouncer.take(a)).toBe(0);
+      await debouncer.add(a, 5);
+      expect(await debouncer.take(a)).toBe(5);
+      expect(await debouncer.take(a)).toBe(0);
+      await debouncer.add(a, 9);
+      const taken = await Promise.all(Array.from({ length: 8 }, () => debouncer.take(a)));
+      expect(taken.filter((n) => n > 0)).toEqual([9]);
+    });
+  });
+
+  describe('the flush job', () => {
+    it('one delayed flush-changes job per PBX and window, however often it is asked for', async () => {
+      const [a, b] = [pbx(), pbx()];
+      await Promise.all(Array.from({ length: 5 }, () => debouncer.scheduleFlush(a, 600_000)));
+      await debouncer.scheduleFlush(b, 600_000);
+      const jobs = await delayedFlushes(a);
+      expect(jobs).toHaveLength(1);
+      expect(jobs[0]?.data).toEqual({ pbxId: a });
+      expect(jobs[0]?.opts.delay).toBe(600_000);
+      expect(await delayedFlushes(b)).toHaveLength(1);
+    });
+
+    it('T2 changes below the threshold: one run, a debounce after the first change, for the whole burst', async () => {
+      await startFlushWorker();
+      const a = pbx();
+      world.settings.changeDebounceSeconds = 0.4;
+      world.settings.changeThreshold = 10;
+      const firstAt = Date.now();
+      for (const n of [1, 2, 3]) expect(await recordChanges(deps, a, n)).toBe('DEBOUNCED');
+      expect(changeRuns(a)).toHaveLength(0);
+      const flush = await eventually(() => flushed.find((f) => f.pbxId === a) ?? false, {
+        message: 'the flush of the window',
+      });
+      expect(flush.synced).toBe(true);
+      expect(flush.at - firstAt).toBeGreaterThanOrEqual(400);
+      expect(changeRuns(a)).toHaveLength(1);
+      expect(changeRuns(a)[0]?.scopes).toEqual(['USERS', 'GROUPS']);
+      expect(await debouncer.take(a)).toBe(0);
+
+      // The window is over: the next change opens a new one, with a flush of its own.
+      expect(await recordChanges(deps, a, 1)).toBe('DEBOUNCED');
+      await eventually(() => flushed.filter((f) => f.pbxId === a).length === 2, {
+        message: 'the flush of the second window',
+      });
+      // Its run coalesced into the first one, still QUEUED (nothing started it here).
+      expect(changeRuns(a)).toHaveLength(1);
+    });
+
+    it('T2 a flush whose changes were already taken starts nothing', async () => {
+      await startFlushWorker();
+      const a = pbx();
+      world.settings.changeDebounceSeconds = 0.2;
+      await recordChanges(deps, a, 2);
+      await debouncer.take(a);
+      const flush = await eventually(() => flushed.find((f) => f.pbxId === a) ?? false, {
+        message: 'the flush of the window',
+      });
+      expect(flush.synced).toBe(false);
+      expect(changeRuns(a)).toHaveLength(0);
+    });
+  });
+
+  describe('the threshold', () => {
+    it('T2 at the threshold the run starts at once, and the window closes with it', async () => {
+      const a = pbx();
+      world.settings.changeDebounceSeconds = 600;
+      world.settings.changeThreshold = 10;
+      expect(await recordChanges(deps, a, 6)).toBe('DEBOUNCED');
+      expect(await recordChanges(deps, a, 4)).toBe('SYNC_NOW');
+      expect(changeRuns(a)).toHaveLength(1);
+      expect(await debouncer.take(a)).toBe(0);
+    });
+
+    it('T2 two deliveries crossing the threshold together start one run', async () => {
+      const a = pbx();
+      world.settings.changeDebounceSeconds = 600;
+      world.settings.changeThreshold = 10;
+      await recordChanges(deps, a, 8);
+      const outcomes = await Promise.all([recordChanges(deps, a, 5), recordChanges(deps, a, 5)]);
+      expect(outcomes).toContain('SYNC_NOW');
+      expect(changeRuns(a)).toHaveLength(1);
+    });
+
+    it('T2 a window the threshold closed leaves no flush behind: the next change waits the debounce set now', async () => {
+      const a = pbx();
+      world.settings.changeDebounceSeconds = 600;
+      world.settings.changeThreshold = 10;
+      await recordChanges(deps, a, 6);
+      await recordChanges(deps, a, 4);
+      expect(await delayedFlushes(a)).toEqual([]);
+
+      world.settings.changeDebounceSeconds = 3;
+      expect(await recordChanges(deps, a, 1)).toBe('DEBOUNCED');
+      const jobs = await delayedFlushes(a);
+      expect(jobs.map((j) => j.opts.delay)).toEqual([3000]);
+    });
+
+    it('T2 a debounce of 0 syncs every change at once, and leaves no count behind', async () => {
+      const a = pbx();
+      world.settings.changeDebounceSeconds = 0;
+      await debouncer.add(a, 3);
+      expect(await recordChanges(deps, a, 1)).toBe('SYNC_NOW');
+      expect(changeRuns(a)).toHaveLength(1);
+      expect(await debouncer.take(a)).toBe(0);
+      expect(await delayedFlushes(a)).toEqual([]);
+    });
+  });
+});

@@ -1,0 +1,199 @@
+import { randomUUID } from 'node:crypto';
+import { Redis } from 'ioredis';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { requestSync } from '../../src/app/sync-trigger.js';
+import { RedisSyncCoordinator } from '../../src/redis/sync-coordinator.redis.js';
+import { uniquePrefix } from '../support/gateway.js';
+import { memoryTriggerDeps } from '../support/trigger-deps.js';
+import { eventually } from '../support/wait.js';
+
+/**
+ * The Redis sync coordinator (src/store/sync-coordinator.redis.ts) on a real Redis, under a key
+ * prefix of its own: one run per PBX at a time (the run lock: acquire, renew, release, expiry)
+ * and at most one pending run per PBX, into which triggers coalesce (T1, T2, T3 all ask
+ * through requestSync).
+ */
+describe('Redis sync coordinator: run lock and pending runs', () => {
+  let redis: Redis;
+  let prefix: string;
+  let coordinator: RedisSyncCoordinator;
+  const pbx = () => `pbx-${randomUUID()}`;
+  const run = () => `run-${randomUUID()}`;
+
+  beforeAll(() => {
+    redis = new Redis(inject('redisUrl'));
+    prefix = uniquePrefix('coord');
+    coordinator = new RedisSyncCoordinator(redis, prefix);
+  });
+  afterAll(async () => {
+    const keys = await redis.keys(`${prefix}:*`);
+    if (keys.length) await redis.del(...keys);
+    await redis.quit();
+  });
+
+  /** The lock's and the pending mark's keys: found by value under our prefix, not by spelling them. */
+  const keysHolding = async (value: string) => {
+    const out: string[] = [];
+    for (const key of await redis.keys(`${prefix}:*`)) if ((await redis.get(key)) === value) out.push(key);
+    return out;
+  };
+
+  describe('run lock', () => {
+    it('is taken by one run; another run of the same PBX is refused while it is held', async () => {
+      const p = pbx();
+      const [a, b] = [run(), run()];
+      expect(await coordinator.acquireLock(p, a, 10_000)).toBe(true);
+      expect(await coordinator.acquireLock(p, b, 10_000)).toBe(false);
+      // Another PBX is not held up by it.
+      expect(await coordinator.acquireLock(pbx(), b, 10_000)).toBe(true);
+    });
+
+    it('of many runs racing for one PBX, exactly one gets it', async () => {
+      const p = pbx();
+      const runs = Array.from({ length: 12 }, run);
+      const got = await Promise.all(runs.map((r) => coordinator.acquireLock(p, r, 10_000)));
+      expect(got.filter(Boolean)).toHaveLength(1);
+    });
+
+    it('a retried job of the same run takes its own lock back, with a fresh TTL', async () => {
+      const p = pbx();
+      const a = run();
+      expect(await coordinator.acquireLock(p, a, 1_000)).toBe(true);
+      expect(await coordinator.acquireLock(p, a, 60_000)).toBe(true);
+      const [key] = await keysHolding(a);
+      expect(await redis.pttl(key as string)).toBeGreaterThan(30_000);
+    });
+
+    it('renewLock extends the holder’s lock; a run that does not hold it cannot renew it', async () => {
+      const p = pbx();
+      const [a, b] = [run(), run()];
+      await coordinator.acquireLock(p, a, 1_000);
+      const [key] = (await keysHolding(a)) as [string];
+      expect(key.startsWith(`${prefix}:`)).toBe(true);
+      expect(await coordinator.renewLock(p, a, 60_000)).toBe(true);
+      expect(await redis.pttl(key)).toBeGreaterThan(30_000);
+      expect(await coordinator.renewLock(p, b, 120_000)).toBe(false);
+      expect(await redis.get(key)).toBe(a);
+      expect(await redis.pttl(key)).toBeLessThanOrEqual(60_000);
+    });
+
+    it('expires when it is not renewed (a killed worker): renewing then fails, and the next run gets it', async () => {
+      const p = pbx();
+      const [a, b] = [run(), run()];
+      await coordinator.acquireLock(p, a, 150);
+      const [key] = (await keysHolding(a)) as [string];
+      await eventually(async () => (await redis.exists(key)) === 0, { message: 'the lock to expire' });
+      expect(await coordinator.renewLock(p, a, 10_000)).toBe(false);
+      expect(await coordinator.acquireLock(p, b, 10_000)).toBe(true);
+    });
+
+    it('releaseLock frees it for the next run, and never frees a lock another run holds', async () => {
+      const p = pbx();
+      const [a, b] = [run(), run()];
+      await coordinator.acquireLock(p, a, 10_000);
+      await coordinator.releaseLock(p, b);
+      expect(await coordinator.acquireLock(p, b, 10_000)).toBe(false);
+      await coordinator.releaseLock(p, a);
+      expect(await coordinator.acquireLock(p, b, 10_000)).toBe(true);
+      // A late second release by a leaves b's lock alone.
+      await coordinator.releaseLock(p, a);
+      expect(await coordinator.acquireLock(p, a, 10_000)).toBe(false);
+    });
+
+    it('keeps to its key prefix: a coordinator under another prefix shares nothing with it', async () => {
+      const p = pbx();
+      const [a, b] = [run(), run()];
+      const other = new RedisSyncCoordinator(redis, uniquePrefix('coord-other'));
+      expect(await coordinator.acquireLock(p, a, 10_000)).toBe(true);
+      expect(await other.acquireLock(p, b, 10_000)).toBe(true);
+      expect(await other.claimPending(p, b)).toBeNull();
+      await other.releaseLock(p, b);
+      await other.releasePending(p, b);
+      expect(await keysHolding(a)).toHaveLength(1);
+    });
+  });
+
+  describe('pending run', () => {
+    it('the first claim makes a run the PBX’s pending run (kept a day at most); later claims are told its id', async () => {
+      const p = pbx();
+      const [a, b, c] = [run(), run(), run()];
+      expect(await coordinator.claimPending(p, a)).toBeNull();
+      expect(await coordinator.claimPending(p, b)).toBe(a);
+      expect(await coordinator.claimPending(p, c)).toBe(a);
+      const [key] = (await keysHolding(a)) as [string];
+      const ttl = await redis.pttl(key);
+      expect(ttl).toBeGreaterThan(23 * 3600_000);
+      expect(ttl).toBeLessThanOrEqual(24 * 3600_000);
+      expect(await coordinator.claimPending(pbx(), b)).toBeNull();
+    });
+
+    it('of many claims racing for one PBX, one wins and every other names the winner', async () => {
+      const p = pbx();
+      const runs = Array.from({ length: 12 }, run);
+      const answers = await Promise.all(runs.map((r) => coordinator.claimPending(p, r)));
+      const winners = runs.filter((_r, i) => answers[i] === null);
+      expect(winners).toHaveLength(1);
+      expect(answers.filter((x) => x !== null).every((x) => x === winners[0])).toBe(true);
+    });
+
+    it('releasePending forgets only the run named; then a new claim wins again', async () => {
+      const p = pbx();
+      const [a, b] = [run(), run()];
+      await coordinator.claimPending(p, a);
+      await coordinator.releasePending(p, b);
+      expect(await coordinator.claimPending(p, b)).toBe(a);
+      await coordinator.releasePending(p, a);
+      expect(await coordinator.claimPending(p, b)).toBeNull();
+    });
+  });
+
+  describe('requestSync over the real coordinator (T1, T2, T3 triggers coalesce)', () => {
+    it('T3 a burst of triggers before the run starts yields one run, with the scopes of all', async () => {
+      const world = memoryTriggerDeps(coordinator);
+      const p = pbx();
+      const results = await Promise.all([
+        requestSync(world.deps, p, 'MANUAL', ['USERS']),
+        requestSync(world.deps, p, 'CHANGE', ['USERS']),
+        requestSync(world.deps, p, 'SCHEDULE', ['GROUPS']),
+        requestSync(world.deps, p, 'MANUAL', ['USERS']),
+      ]);
+      expect(world.enqueued).toHaveLength(1);
+      expect(results.filter((r) => !r.coalesced)).toHaveLength(1);
+      expect(new Set(results.map((r) => r.run.id))).toEqual(new Set([world.enqueued[0]?.id]));
+      expect(world.runs.get(world.enqueued[0]?.id as string)?.scopes).toEqual(['GROUPS', 'USERS']);
+    });
+
+    it('T2 T3 triggers during a run yield exactly one follow-up run, which waits for the lock', async () => {
+      const world = memoryTriggerDeps(coordinator);
+      const p = pbx();
+      const first = (await requestSync(world.deps, p, 'MANUAL', ['USERS', 'GROUPS'])).run;
+      expect(await world.start(first)).toBe(true);
+      // The run is going: the next trigger queues a follow-up, the ones after it join that.
+      const burst = await Promise.all(
+        Array.from({ length: 6 }, (_x, i) =>
+          requestSync(world.deps, p, i % 2 ? 'CHANGE' : 'MANUAL', ['USERS']),
+        ),
+      );
+      expect(world.enqueued).toHaveLength(2);
+      const followUp = world.enqueued[1] as (typeof world.enqueued)[number];
+      expect(burst.every((r) => r.run.id === followUp.id)).toBe(true);
+      expect(burst.filter((r) => !r.coalesced)).toHaveLength(1);
+      // One run per PBX at a time: the follow-up cannot start until the first lets go.
+      expect(await world.start(followUp)).toBe(false);
+      await coordinator.releaseLock(p, first.id);
+      expect(await world.start(followUp)).toBe(true);
+    });
+
+    it('a pending mark that outlived its run (the run started elsewhere) is dropped, and the trigger queues a new run', async () => {
+      const world = memoryTriggerDeps(coordinator);
+      const p = pbx();
+      const first = (await requestSync(world.deps, p, 'MANUAL', ['USERS'])).run;
+      // The run began without releasing its mark (a worker died between the two steps).
+      await world.deps.store.sync.updateRun(first.id, { status: 'RUNNING' });
+      const next = await requestSync(world.deps, p, 'MANUAL', ['USERS']);
+      expect(next.coalesced).toBe(false);
+      expect(next.run.id).not.toBe(first.id);
+      expect(await coordinator.claimPending(p, run())).toBe(next.run.id);
+    });
+  });
+});
