@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { createBullBoard } from '@bull-board/api';
 import { BullMQAdapter } from '@bull-board/api/bullMQAdapter';
 import type { BeforeHookResult, BoardHooks, HookContext, IServerAdapter } from '@bull-board/api/typings/app';
@@ -103,16 +104,34 @@ export function classifyBoardRoute(method: string, route: string): BoardRouteKin
   return BOARD_ROUTES[`${method.toLowerCase()} ${route}`] ?? 'refused';
 }
 
-type BoardJob = { data?: unknown; returnValue?: unknown; failedReason?: unknown; progress?: unknown };
+type BoardJob = {
+  id?: unknown;
+  data?: unknown;
+  returnValue?: unknown;
+  failedReason?: unknown;
+  progress?: unknown;
+  opts?: unknown;
+  delay?: unknown;
+};
+
+/** An id that tells nothing (a job id names its PBX, its run, its schedule time), stable per job. */
+function opaqueJobId(id: unknown): string {
+  return `hidden-${createHash('sha256').update(String(id)).digest('hex').slice(0, 12)}`;
+}
 
 /**
  * A job as a PBX's session sees it. Stack traces (server paths and code) are never shown; the
- * error message is. A job of another PBX, or of the system, shows without content.
+ * error message is. A job of another PBX, or of the system, shows without content: no payload,
+ * result or error, and neither its id nor its options or delay (they name the PBX, its runs and
+ * its schedule).
  */
 export function hideJobContent<T extends BoardJob>(job: T, pbxId: string): T {
   if (jobBelongsTo({ pbxId: payloadPbxId(job.data) }, pbxId)) return { ...job, stacktrace: [] };
   return {
     ...job,
+    ...(job.id !== undefined ? { id: opaqueJobId(job.id) } : {}),
+    ...(job.opts !== undefined ? { opts: {} } : {}),
+    ...(job.delay !== undefined ? { delay: 0 } : {}),
     data: {},
     returnValue: null,
     failedReason: job.failedReason ? HIDDEN : job.failedReason,

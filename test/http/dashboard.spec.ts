@@ -87,10 +87,20 @@ describe('job dashboard rules: job ownership, route classes, hidden content', ()
       stacktrace: ['at x (/srv/app.ts:1)'],
       progress: { phase: 'APPLYING' },
       timestamp: 1,
+      opts: { jobId: `schedule-${OTHER}-2026-12-07T00:30`, delay: 60_000 },
+      delay: 60_000,
     };
-    expect(hideJobContent(job, PBX)).toEqual({
-      id: '1',
+    const hidden = hideJobContent(job, PBX);
+    // Not even its id, options or delay: they name the other PBX, its runs and its schedule.
+    expect(hidden.id).toMatch(/^hidden-[0-9a-f]{12}$/);
+    expect(hidden.id).toBe(hideJobContent(job, PBX).id);
+    expect(hideJobContent({ ...job, id: '2' }, PBX).id).not.toBe(hidden.id);
+    expect(JSON.stringify(hidden)).not.toContain(OTHER);
+    expect(hidden).toEqual({
+      id: hidden.id,
       name: 'sync',
+      opts: {},
+      delay: 0,
       data: {},
       returnValue: null,
       failedReason: 'hidden: this job is not of your PBX',
