@@ -55,7 +55,8 @@ import type { MicrosoftEndpoints } from './microsoft-clients.js';
  * - readUserChanges / readGroupChanges: one request per delta page; a round with no change is 1.
  *
  * Every failure is a `MicrosoftError` (see errors.ts); a delta link Graph no longer honours
- * (400 syncStateNotFound, 410 Gone) is `DELTA_EXPIRED`.
+ * (400 syncStateNotFound in any letter case, 410 Gone) is `DELTA_EXPIRED`. `@odata.count` is
+ * never read: Graph sends it on the first page only (https://learn.microsoft.com/graph/paging).
  */
 
 export interface AppTokenSource {
@@ -93,6 +94,8 @@ const PAGE = 999;
 const IDS_PER_FILTER = 15;
 const GROUP_SUMMARY_SELECT = ['id', ...GROUP_PROPERTIES, 'description'].join(',');
 const GROUP_DELTA_SELECT = [...GROUP_PROPERTIES, 'members'].join(',');
+/** The header of advanced queries (https://learn.microsoft.com/graph/aad-advanced-queries). */
+const ADVANCED_QUERY = { ConsistencyLevel: 'eventual' };
 const GUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 function unique(ids: readonly string[]): string[] {
@@ -271,10 +274,17 @@ export class GraphDirectoryReader implements DirectoryReader {
   }
 
   /**
-   * `$batch`es of 20 `GET /groups/{id}/transitiveMembers/microsoft.graph.user?$select=id&$top=999`
-   * (https://learn.microsoft.com/graph/api/group-list-transitivemembers), following each
-   * group's nextLinks; throttled items are sent again after their Retry-After. Groups that
-   * do not exist (404) are left out of the map.
+   * `$batch`es of 20 `GET /groups/{id}/transitiveMembers/microsoft.graph.user?$select=id&$top=999&$count=true`
+   * with `ConsistencyLevel: eventual` (https://learn.microsoft.com/graph/api/group-list-transitivemembers),
+   * following each group's nextLinks; throttled items are sent again after their Retry-After.
+   * Groups that do not exist (404) are left out of the map.
+   *
+   * The OData cast makes it an advanced query: "To filter the results on the OData type, such as
+   * microsoft.graph.user or microsoft.graph.group, you must use the advanced query parameters.
+   * That is, the ConsistencyLevel header set to eventual and the $count=true query string."
+   * (same page; https://learn.microsoft.com/graph/aad-advanced-queries). In `$batch` the header
+   * goes in each item's headers, and on every page: Graph does not carry request headers over
+   * to nextLinks (https://learn.microsoft.com/graph/paging).
    */
   async readTransitiveMemberUsers(
     app: MicrosoftAppCredentials,
@@ -288,7 +298,8 @@ export class GraphDirectoryReader implements DirectoryReader {
       conn.client,
       ids.map((id) => ({
         key: id,
-        url: `/groups/${encodeURIComponent(id)}/transitiveMembers/microsoft.graph.user?$select=id&$top=${PAGE}`,
+        url: `/groups/${encodeURIComponent(id)}/transitiveMembers/microsoft.graph.user?$select=id&$top=${PAGE}&$count=true`,
+        headers: ADVANCED_QUERY,
       })),
       (id, value) => {
         const set = members.get(id);

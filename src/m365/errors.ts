@@ -49,8 +49,23 @@ export function identityError(err: unknown): MicrosoftError {
 }
 
 /**
+ * Error codes that mean "this delta token is no longer honoured: read in full again"
+ * (https://learn.microsoft.com/graph/errors#code-property), lower-cased: Graph documents
+ * `syncStateNotFound` but has also answered `SyncStateNotFound`
+ * (https://github.com/microsoftgraph/msgraph-sdk-javascript/issues/99), so codes compare
+ * case-insensitively.
+ */
+const DELTA_EXPIRED_CODES = new Set(['syncstatenotfound', 'resyncrequired']);
+
+/**
  * A failed Graph call, mapped to a typed code. Directory delta tokens that are too old
- * answer 400 `syncStateNotFound`, others 410 Gone (concepts/delta-query-overview).
+ * answer 400 `syncStateNotFound` (https://learn.microsoft.com/graph/delta-query-overview#token-duration);
+ * a "synchronization reset" answers 410 Gone with a Location header holding the initial query
+ * with an empty `$deltaToken`, "an indication that the application must restart with a full
+ * synchronization" (https://learn.microsoft.com/graph/delta-query-overview#synchronization-reset).
+ * Both are `DELTA_EXPIRED`, whatever the code of a 410: the caller then reads in full its
+ * own way (users by `/users`, which a delta round from Location would not replace), so the
+ * Location is not followed.
  */
 export function graphError(err: unknown): MicrosoftError {
   if (err instanceof MicrosoftError) return err;
@@ -59,7 +74,7 @@ export function graphError(err: unknown): MicrosoftError {
     const status = g.statusCode;
     const code = g.code ?? '';
     const message = `${status} ${code}: ${g.message}`.slice(0, 500);
-    if (status === 410 || code === 'syncStateNotFound' || code === 'resyncRequired') {
+    if (status === 410 || DELTA_EXPIRED_CODES.has(code.toLowerCase())) {
       return new MicrosoftError('DELTA_EXPIRED', message);
     }
     if (status === 429) return new MicrosoftError('THROTTLED', message);

@@ -284,9 +284,19 @@ export class SandboxAdminClient {
   ): Promise<FaultSettings> {
     return this.call('POST', '/faults/throttle', opts);
   }
-  /** Every delta and skip token issued so far answers 400 syncStateNotFound from now on. */
-  expireDeltaTokens(): Promise<{ deltaTokensValidAfter: string }> {
-    return this.call('POST', '/faults/expire-delta-tokens');
+  /**
+   * Every delta and skip token issued so far answers 400 syncStateNotFound from now on;
+   * `code` sets the spelling of the error code (e.g. `SyncStateNotFound`, as Graph has also answered).
+   */
+  expireDeltaTokens(opts: { code?: string } = {}): Promise<{ deltaTokensValidAfter: string; code: string }> {
+    return this.call('POST', '/faults/expire-delta-tokens', opts);
+  }
+  /**
+   * Graph's synchronization reset: every delta and skip token issued so far answers 410 Gone
+   * with a `Location` header (the initial query with an empty `$deltatoken`) from now on.
+   */
+  forceDeltaResync(): Promise<{ deltaTokensGoneBefore: string }> {
+    return this.call('POST', '/faults/delta-resync');
   }
   resetFaults(): Promise<FaultSettings> {
     return this.call('POST', '/faults/reset');

@@ -384,9 +384,23 @@ export function registerAdminRoutes(app: FastifyInstance, ctx: SandboxContext, a
         });
         return faultsDto(ctx);
       });
-      route('POST', '/faults/expire-delta-tokens', () => {
+      route('POST', '/faults/expire-delta-tokens', (req) => {
+        const code = req.body?.code;
+        if (code !== undefined && (typeof code !== 'string' || code.toLowerCase() !== 'syncstatenotfound')) {
+          throw new SandboxError(400, 'BadRequest', "code: 'syncStateNotFound' in any letter case");
+        }
         t.deltaTokensValidAfter = Date.now() + 1;
-        return { deltaTokensValidAfter: new Date(t.deltaTokensValidAfter).toISOString() };
+        t.deltaExpiredCode = code ?? 'syncStateNotFound';
+        return {
+          deltaTokensValidAfter: new Date(t.deltaTokensValidAfter).toISOString(),
+          code: t.deltaExpiredCode,
+        };
+      });
+      // Graph's "synchronization reset": every delta and skip token issued so far answers
+      // 410 Gone with a Location header that starts a new full round (see delta.engine.ts).
+      route('POST', '/faults/delta-resync', () => {
+        t.deltaTokensGoneBefore = Date.now() + 1;
+        return { deltaTokensGoneBefore: new Date(t.deltaTokensGoneBefore).toISOString() };
       });
       route('POST', '/faults/reset', () => {
         const initial = ctx.initialFaults;

@@ -33,7 +33,26 @@ import { type GroupRecord, type Props, SandboxError, type UserRecord } from './t
  *
  * Tokens live `deltaTokenLifetimeMs` (7 days for directory objects: Microsoft 365
  * developer blog, "Duration of change tracking tokens for identity and education
- * resources", 2020-07-03); an older one gets 400 `syncStateNotFound`.
+ * resources", 2020-07-03); an older one gets 400 `syncStateNotFound` (the spelling is
+ * settable: Graph has also been seen answering `SyncStateNotFound`,
+ * https://github.com/microsoftgraph/msgraph-sdk-javascript/issues/99).
+ *
+ * Synchronization reset (https://learn.microsoft.com/graph/delta-query-overview#synchronization-reset):
+ * "Delta query can return a response code of 410 (gone) and a Location header containing a
+ * request URL with an empty $deltaToken (same as the initial query). This is an indication
+ * that the application must restart with a full synchronization of the target tenant."
+ * Tokens issued before the admin's "delta resync" knob answer that way; the body is Graph's
+ * error body with `resyncRequired` ("The delta token is no longer valid, and the app must
+ * reset the sync state.", https://learn.microsoft.com/graph/errors#code-property).
+ *
+ * `$top` is not supported on users and groups delta
+ * (https://learn.microsoft.com/graph/delta-query-overview#optional-query-parameters) and Graph
+ * ignores it there rather than refusing it ("`$top` isn't supported by all APIs and will be
+ * silently ignored in delta for unsupported APIs":
+ * https://github.com/microsoftgraph/microsoft-graph-docs/issues/17516; a users delta with
+ * `$top=2` "still returns me the full data set":
+ * https://github.com/microsoftgraph/microsoft-graph-docs/issues/7160), so it is ignored here.
+ * Page size follows `Prefer: odata.maxpagesize` only.
  */
 export interface DeltaState {
   v: 1;
@@ -81,11 +100,33 @@ function decode(token: string): DeltaState | undefined {
   }
 }
 
-function expired(): SandboxError {
+function expired(code: string): SandboxError {
   return new SandboxError(
     400,
-    'syncStateNotFound',
+    code,
     'The sync state generation is not found. The delta token is expired and data must be synchronized again.',
+  );
+}
+
+/** The initial query a token was started with, with an empty `$deltatoken`: where a new full round starts. */
+function restartUrl(base: string, s: DeltaState): string {
+  const parts: string[] = [];
+  const select = s.sel && s.c === 'groups' && s.mem ? [...s.sel, 'members'] : s.sel;
+  if (select) parts.push(`$select=${select.join(',')}`);
+  if (s.ids) {
+    const filter = s.ids.map((id) => `id eq '${id}'`).join(' or ');
+    parts.push(`$filter=${encodeURIComponent(filter)}`);
+  }
+  parts.push('$deltatoken=');
+  return `${base}?${parts.join('&')}`;
+}
+
+function gone(base: string, s: DeltaState): SandboxError {
+  return new SandboxError(
+    410,
+    'resyncRequired',
+    'The delta token is no longer valid, and the app must reset the sync state.',
+    { Location: restartUrl(base, s) },
   );
 }
 
@@ -163,7 +204,9 @@ export function runDelta(
   const checkAge = (s: DeltaState) => {
     if (s.tid !== tenant.id)
       throw new SandboxError(400, 'BadRequest', 'The delta token is not valid for this tenant.');
-    if (now - s.t > ctx.settings.deltaTokenLifetimeMs || s.t < tenant.deltaTokensValidAfter) throw expired();
+    if (s.t < tenant.deltaTokensGoneBefore) throw gone(base, s);
+    if (now - s.t > ctx.settings.deltaTokenLifetimeMs || s.t < tenant.deltaTokensValidAfter)
+      throw expired(tenant.deltaExpiredCode);
   };
 
   let state: DeltaState;
@@ -182,7 +225,8 @@ export function runDelta(
     state = { ...s, ph: 'i', to: tenant.seq, pos: log.firstAfter(s.from), mo: 0, t: now };
   } else {
     for (const k of q.keys()) {
-      if (['$top', '$orderby', '$count', '$search', '$skip'].includes(k)) {
+      // `$top` is ignored (see above); these are refused.
+      if (['$orderby', '$count', '$search', '$skip'].includes(k)) {
         throw new SandboxError(
           400,
           'Request_UnsupportedQuery',

@@ -371,11 +371,11 @@ function listPage(
 ): GraphAnswer {
   const q = call.url.searchParams;
   const top = parseTop(q);
-  const countWanted = (q.get('$count') ?? '').toLowerCase() === 'true';
   const adv = eventual(call);
-  if (countWanted && !adv) {
-    throw new SandboxError(400, 'Request_BadRequest', '$count is not currently supported.');
-  }
+  // Without ConsistencyLevel: eventual, Graph "silently ignores the $count query parameter
+  // (?$count=true)" (no @odata.count; only the /$count segment is an error):
+  // https://learn.microsoft.com/graph/aad-advanced-queries#error-handling-for-advanced-queries-on-directory-objects
+  const countWanted = adv && (q.get('$count') ?? '').toLowerCase() === 'true';
   let filter: FilterNode | undefined;
   const filterSrc = q.get('$filter');
   if (filterSrc) {
@@ -402,12 +402,13 @@ function listPage(
     search = parseSearch(searchSrc, opt.searchable);
   }
   const order = parseOrderBy(q.get('$orderby'), opt.sortable, opt.filterSpec.resource);
-  if (order && filter && !adv) {
-    throw new SandboxError(
-      400,
-      'Request_UnsupportedQuery',
-      'Sorting and filtering together require advanced query capabilities.',
-    );
+  // $filter with $orderby, and $orderby on createdDateTime of users, need the advanced query
+  // parameters, header and $count both (https://learn.microsoft.com/graph/aad-advanced-queries#support-for-sorting-by-properties-of-microsoft-entra-id-directory-objects);
+  // Graph's answer: 400 Request_UnsupportedQuery "Sorting not supported for current query."
+  // (https://devblogs.microsoft.com/microsoft365dev/build-advanced-queries-with-count-filter-search-and-orderby).
+  const advancedSort = order && (filter || (opt.resource === 'users' && order.prop === 'createdDateTime'));
+  if (advancedSort && !(adv && countWanted)) {
+    throw new SandboxError(400, 'Request_UnsupportedQuery', 'Sorting not supported for current query.');
   }
   if (q.get('$expand'))
     throw new SandboxError(400, 'Request_UnsupportedQuery', `Unsupported $expand on ${path}.`);
@@ -448,7 +449,7 @@ function listPage(
     const start = skip.n ?? 0;
     for (const x of matched.slice(start, start + top)) value.push(render(x));
     if (start + top < matched.length) nextSkip = encodeSkip({ n: start + top });
-    if (countWanted) count = matched.length;
+    if (countWanted && !skipSrc) count = matched.length;
   } else {
     const list = all;
     let i = skip.o === undefined ? 0 : firstAfterOrdinal(list, skip.o);
@@ -463,10 +464,13 @@ function listPage(
       value.push(render(x));
       last = x.r.ordinal;
     }
-    if (countWanted) count = all.reduce((n, x) => n + (match(x) ? 1 : 0), 0);
+    if (countWanted && !skipSrc) count = all.reduce((n, x) => n + (match(x) ? 1 : 0), 0);
   }
 
   const sel = selectSrc ? `(${selectSrc})` : '';
+  // "When using the $count=true query string when querying against directory resources, the
+  // @odata.count property will be present only in the first page of the paged data."
+  // (https://learn.microsoft.com/graph/paging); later pages (a $skiptoken) carry none.
   const body: Record<string, unknown> = {
     '@odata.context': `${ctx.graphBaseUrl}/$metadata#${opt.contextPath}${sel}`,
   };
@@ -614,6 +618,30 @@ function castOf(seg: string | undefined): 'user' | 'group' | undefined {
   return undefined;
 }
 
+/**
+ * An OData cast under a transitive relation (`/groups/{id}/transitiveMembers/microsoft.graph.user`,
+ * `/users/{id}/transitiveMemberOf/microsoft.graph.group`) is an advanced query: "To filter the
+ * results on the OData type, such as microsoft.graph.user or microsoft.graph.group, you must use
+ * the advanced query parameters. That is, the ConsistencyLevel header set to eventual and the
+ * $count=true query string." (https://learn.microsoft.com/graph/api/group-list-transitivemembers;
+ * "Use of OData cast with transitive members list" in
+ * https://learn.microsoft.com/graph/aad-advanced-queries#query-scenarios-that-require-advanced-query-capabilities).
+ * Without them Graph answers 400 `Request_UnsupportedQuery` ("If a property or query parameter in
+ * the URL is supported only in advanced queries but either the ConsistencyLevel header or the
+ * $count=true query string is missing, the request returns an error", same page, "Error handling";
+ * the message follows the documented one for endsWith). A cast on `members` / `memberOf` works by
+ * default (https://learn.microsoft.com/graph/api/group-list-members: "OData cast is also enabled").
+ */
+function requireAdvancedCast(call: GraphCall, cast: string): void {
+  const countWanted = (call.url.searchParams.get('$count') ?? '').toLowerCase() === 'true';
+  if (eventual(call) && countWanted) return;
+  throw new SandboxError(
+    400,
+    'Request_UnsupportedQuery',
+    `OData cast '${cast}' is not supported because the required parameters might be missing. Try adding $count=true query parameter and ConsistencyLevel:eventual header. Refer to https://aka.ms/graph-docs/advanced-queries for more information`,
+  );
+}
+
 function relationList(
   ctx: SandboxContext,
   call: GraphCall,
@@ -726,14 +754,9 @@ const ROUTES: Route[] = [
     handler: (ctx, call, m, p) => {
       const u = m[1] ? userOr404(ctx, m[1]) : meOf(ctx, p);
       const path = call.url.pathname.replace(/^.*?\/v1\.0\//, '');
-      return relationList(
-        ctx,
-        call,
-        path,
-        () => ctx.tenant.groupsOf(u.id, m[2] === 'transitiveMemberOf'),
-        'group',
-        p,
-      );
+      const transitive = m[2] === 'transitiveMemberOf';
+      if (transitive && m[3]) requireAdvancedCast(call, m[3]);
+      return relationList(ctx, call, path, () => ctx.tenant.groupsOf(u.id, transitive), 'group', p);
     },
   },
   {
@@ -789,8 +812,21 @@ const ROUTES: Route[] = [
     handler: (ctx, call, m, p) => {
       const g = groupOr404(ctx, m[1] as string);
       const path = call.url.pathname.replace(/^.*?\/v1\.0\//, '');
-      const ids = () => (m[2] === 'members' ? ctx.tenant.visibleMembers(g) : ctx.tenant.transitiveMembers(g));
-      return relationList(ctx, call, path, ids, castOf(m[3]), p);
+      const transitive = m[2] === 'transitiveMembers';
+      const cast = castOf(m[3]);
+      if (cast === 'group' && (g.p.groupTypes as string[] | undefined)?.includes('Unified')) {
+        // "An attempt to filter by an OData cast that represents an unsupported member type
+        // returns a 400 Bad Request error with the Request_UnsupportedQuery code": Microsoft 365
+        // groups cannot have groups as members (https://learn.microsoft.com/graph/api/group-list-members).
+        throw new SandboxError(
+          400,
+          'Request_UnsupportedQuery',
+          "The OData cast 'microsoft.graph.group' is not a supported member type of a Microsoft 365 group.",
+        );
+      }
+      if (transitive && m[3]) requireAdvancedCast(call, m[3]);
+      const ids = () => (transitive ? ctx.tenant.transitiveMembers(g) : ctx.tenant.visibleMembers(g));
+      return relationList(ctx, call, path, ids, cast, p);
     },
   },
   {
@@ -965,7 +1001,8 @@ export function answerGraph(root: SandboxContext, call: GraphCall): GraphAnswer 
     };
     return a;
   } catch (e) {
-    if (e instanceof SandboxError) return err(e.status, e.code, e.message, call, throttleHeaders);
+    if (e instanceof SandboxError)
+      return err(e.status, e.code, e.message, call, { ...throttleHeaders, ...e.headers });
     throw e;
   }
 }

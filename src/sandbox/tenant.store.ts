@@ -96,6 +96,8 @@ export class SandboxError extends Error {
     readonly status: number,
     readonly code: string,
     message: string,
+    /** Extra response headers (e.g. `Location` on a delta query's 410 Gone). */
+    readonly headers: Record<string, string> = {},
   ) {
     super(message);
   }
@@ -148,6 +150,10 @@ export class Tenant {
   seq = 0;
   /** Delta and skip tokens issued before this time (ms) are refused as expired. */
   deltaTokensValidAfter = 0;
+  /** The error code an expired token gets: Graph documents `syncStateNotFound`, and has been seen answering `SyncStateNotFound`. */
+  deltaExpiredCode = 'syncStateNotFound';
+  /** Delta and skip tokens issued before this time (ms) answer 410 Gone (Graph's "synchronization reset"). */
+  deltaTokensGoneBefore = 0;
   /** Called after every recorded change (the change-notification dispatcher listens here). */
   readonly changeListeners: Array<(change: DirectoryChange) => void> = [];
   private nextOrdinal = 1;

@@ -289,6 +289,41 @@ describe('delta rounds', () => {
       'DELTA_EXPIRED',
     );
   });
+
+  it('the expiry code compares case-insensitively: 400 syncStateNotFound and 400 SyncStateNotFound are both DELTA_EXPIRED', async () => {
+    const app = appOf(t.sandbox);
+    for (const code of ['syncStateNotFound', 'SyncStateNotFound']) {
+      const userLink = (await reader.readUsers(app, { extraProperties: [] })).deltaLink();
+      const groupStream = await reader.readGroups(app);
+      await drain(groupStream);
+      await t.sandbox.admin.expireDeltaTokens({ code });
+      const err = await expectMicrosoftError(drain(reader.readUserChanges(app, userLink)), 'DELTA_EXPIRED');
+      expect(err.message).toContain(`400 ${code}`);
+      await expectMicrosoftError(
+        drain(reader.readGroupChanges(app, groupStream.deltaLink())),
+        'DELTA_EXPIRED',
+      );
+    }
+    await t.sandbox.admin.expireDeltaTokens();
+  });
+
+  it('a synchronization reset (410 Gone with a Location) is DELTA_EXPIRED; a full read then gives links that work', async () => {
+    const app = appOf(t.sandbox);
+    const userLink = (await reader.readUsers(app, { extraProperties: [] })).deltaLink();
+    const groupStream = await reader.readGroups(app);
+    await drain(groupStream);
+    await t.sandbox.admin.forceDeltaResync();
+    const err = await expectMicrosoftError(drain(reader.readUserChanges(app, userLink)), 'DELTA_EXPIRED');
+    expect(err.message).toContain('410 resyncRequired');
+    await expectMicrosoftError(drain(reader.readGroupChanges(app, groupStream.deltaLink())), 'DELTA_EXPIRED');
+
+    const users = await reader.readUsers(app, { extraProperties: [] });
+    await drain(users);
+    const groups = await reader.readGroups(app);
+    await drain(groups);
+    expect((await drain(reader.readUserChanges(app, users.deltaLink()))).items).toEqual([]);
+    expect((await drain(reader.readGroupChanges(app, groups.deltaLink()))).items).toEqual([]);
+  });
 });
 
 describe('throttling', () => {

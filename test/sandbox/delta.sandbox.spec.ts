@@ -142,8 +142,19 @@ describe('users/delta', () => {
     ]);
   });
 
-  it('unsupported options on delta are refused', async () => {
-    await expect(graph.api('/users/delta?$top=10').get()).rejects.toMatchObject({ statusCode: 400 });
+  it('$top is ignored on delta, as Graph ignores it (page size comes from Prefer: odata.maxpagesize); $orderby is refused', async () => {
+    const plain = await round(graph, '/users/delta?$select=displayName');
+    const topped = await round(graph, '/users/delta?$select=displayName&$top=10');
+    // The same round: every user, default pages of 100, not pages of 10.
+    expect(topped.items.map((i) => i.id)).toEqual(plain.items.map((i) => i.id));
+    expect(topped.pages).toBe(plain.pages);
+    const first = await graph.api('/users/delta?$top=10').get();
+    expect(first.value).toHaveLength(100);
+    const sized = await graph.api('/users/delta?$top=10').header('Prefer', 'odata.maxpagesize=7').get();
+    expect(sized.value).toHaveLength(7);
+    await expect(graph.api('/groups/delta?$top=1').get()).resolves.toMatchObject({
+      value: expect.any(Array),
+    });
     await expect(graph.api('/users/delta?$orderby=displayName').get()).rejects.toMatchObject({
       statusCode: 400,
     });
@@ -167,6 +178,23 @@ describe('expired delta tokens', () => {
     // a new full round works again
     expect((await round(graph, '/users/delta?$select=displayName')).items.length).toBeGreaterThan(250);
 
+    // Graph has also been seen spelling the code SyncStateNotFound: the knob can answer so.
+    const again = await round(graph, '/users/delta?$select=displayName');
+    expect(await t.sandbox.admin.expireDeltaTokens({ code: 'SyncStateNotFound' })).toMatchObject({
+      code: 'SyncStateNotFound',
+    });
+    await expect(graph.api(again.deltaLink).get()).rejects.toMatchObject({
+      statusCode: 400,
+      code: 'SyncStateNotFound',
+    });
+    await expect(t.sandbox.admin.expireDeltaTokens({ code: 'somethingElse' })).rejects.toMatchObject({
+      status: 400,
+    });
+    await t.sandbox.admin.expireDeltaTokens(); // back to the documented spelling
+    const third = await round(graph, '/users/delta?$select=displayName');
+    await t.sandbox.admin.expireDeltaTokens();
+    await expect(graph.api(third.deltaLink).get()).rejects.toMatchObject({ code: 'syncStateNotFound' });
+
     const short = await startTestSandbox({ users: 5, deltaTokenLifetimeMs: 300 });
     try {
       const g = await clientFor(short);
@@ -183,6 +211,60 @@ describe('expired delta tokens', () => {
     } finally {
       await short.close();
     }
+  });
+});
+
+describe('synchronization reset (410 Gone)', () => {
+  it('the delta-resync knob: old delta and skip links answer 410 with a Location that starts a new full round of the same query', async () => {
+    const cca = createConfidentialClient(t.endpoints, {
+      clientId: t.sandbox.info.clientId,
+      tenantId: t.sandbox.info.tenantId,
+      clientSecret: t.sandbox.info.clientSecret,
+    });
+    const token = (await cca.acquireTokenByClientCredential({ scopes: [graphDefaultScope(t.endpoints)] }))
+      ?.accessToken as string;
+    const raw = (url: string) => t.http(url, { headers: { authorization: `Bearer ${token}` } });
+
+    const users = await round(graph, '/users/delta?$select=displayName,jobTitle');
+    const groups = await round(graph, '/groups/delta?$select=displayName,members');
+    const midRound = (await graph.api('/users/delta?$select=displayName').get())['@odata.nextLink'] as string;
+    expect(midRound).toMatch(/\$skiptoken=/);
+    expect(await t.sandbox.admin.forceDeltaResync()).toMatchObject({
+      deltaTokensGoneBefore: expect.any(String),
+    });
+
+    const gone = await raw(users.deltaLink);
+    expect(gone.status).toBe(410);
+    expect(gone.json()).toMatchObject({
+      error: {
+        code: 'resyncRequired',
+        message: 'The delta token is no longer valid, and the app must reset the sync state.',
+        innerError: { 'request-id': expect.any(String) },
+      },
+    });
+    const location = new URL(gone.headers.location as string);
+    expect(`${location.origin}${location.pathname}`).toBe(`${t.sandbox.info.graphBaseUrl}/users/delta`);
+    expect(location.searchParams.get('$select')).toBe('displayName,jobTitle');
+    expect(location.searchParams.get('$deltatoken')).toBe('');
+    expect((await raw(midRound)).status).toBe(410);
+    const groupsGone = await raw(groups.deltaLink);
+    expect(groupsGone.status).toBe(410);
+    expect(new URL(groupsGone.headers.location as string).searchParams.get('$select')).toBe(
+      'displayName,members',
+    );
+    // graph-client surfaces it as a GraphError with status 410.
+    await expect(graph.api(users.deltaLink).get()).rejects.toMatchObject({ statusCode: 410 });
+
+    // Following Location is a new full round of the same query; its deltaLink is honoured.
+    const restarted = await round(graph, location.href);
+    expect(restarted.items.map((i) => i.id).sort()).toEqual(users.items.map((i) => i.id).sort());
+    const keys = new Set(restarted.items.flatMap((i) => Object.keys(i)));
+    expect([...keys].sort()).toEqual(['displayName', 'id', 'jobTitle']);
+    const u = restarted.items[5] as Item;
+    await t.sandbox.admin.updateUser(u.id, { jobTitle: 'After the reset' });
+    expect((await round(graph, restarted.deltaLink)).items).toEqual([
+      { id: u.id, displayName: u.displayName, jobTitle: 'After the reset' },
+    ]);
   });
 });
 

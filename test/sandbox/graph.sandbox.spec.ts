@@ -150,13 +150,15 @@ describe('Graph: users', () => {
     expect(adv['@odata.count']).toBe(guests.length);
   });
 
-  it('$count=true needs ConsistencyLevel: eventual', async () => {
-    const bad = await graph
-      .api('/users')
-      .query({ $count: 'true' })
-      .get()
-      .catch((e: unknown) => e);
-    expect(bad).toMatchObject({ statusCode: 400 });
+  it('$count=true needs ConsistencyLevel: eventual (without it Graph ignores the parameter; the /$count segment is an error)', async () => {
+    const ignored = await graph.api('/users').query({ $count: 'true' }).top(5).get();
+    expect(ignored.value).toHaveLength(5);
+    expect(ignored).not.toHaveProperty('@odata.count');
+    const segment = await raw('/users/$count');
+    expect(segment.status).toBe(400);
+    expect(segment.json()).toMatchObject({
+      error: { code: 'Request_BadRequest', message: '$count is not currently supported.' },
+    });
     const ok = await graph
       .api('/users')
       .query({ $count: 'true' })
@@ -166,6 +168,55 @@ describe('Graph: users', () => {
     expect(ok['@odata.count']).toBe(2500);
     const text = await raw('/users/$count', { ConsistencyLevel: 'eventual' });
     expect(text.text).toBe('2500');
+  });
+
+  it('$orderby: displayName by default; with $filter, or on createdDateTime, only with ConsistencyLevel: eventual and $count=true', async () => {
+    const sorted = await graph.api('/users?$orderby=displayName&$top=5&$select=displayName').get();
+    const names = sorted.value.map((u: Record<string, string>) => u.displayName.toLowerCase());
+    expect(names).toEqual([...names].sort());
+    const advanced = [
+      "/users?$filter=startswith(displayName,'a')&$orderby=displayName&$top=5",
+      '/users?$orderby=createdDateTime&$top=5',
+    ];
+    for (const path of advanced) {
+      for (const [query, headers] of [
+        ['', {}],
+        ['', { ConsistencyLevel: 'eventual' }],
+        ['&$count=true', {}],
+      ] as const) {
+        const res = await raw(`${path}${query}`, headers);
+        expect(res.status, `${path}${query} ${JSON.stringify(headers)}`).toBe(400);
+        expect(res.json()).toMatchObject({
+          error: { code: 'Request_UnsupportedQuery', message: 'Sorting not supported for current query.' },
+        });
+      }
+      expect((await raw(`${path}&$count=true`, { ConsistencyLevel: 'eventual' })).status, path).toBe(200);
+    }
+  });
+
+  it('@odata.count comes on the first page only (https://learn.microsoft.com/graph/paging)', async () => {
+    const pages: Record<string, unknown>[] = [];
+    let next: string | undefined = '/users?$count=true&$top=999&$select=id';
+    while (next) {
+      const page: Record<string, unknown> = await graph
+        .api(next)
+        .header('ConsistencyLevel', 'eventual')
+        .get();
+      pages.push(page);
+      next = page['@odata.nextLink'] as string | undefined;
+    }
+    expect(pages).toHaveLength(3);
+    expect(pages[0]?.['@odata.count']).toBe(2500);
+    expect(pages.slice(1).map((p) => '@odata.count' in p)).toEqual([false, false]);
+    // The same for a list paged by offset ($search / $orderby) and for a relation.
+    const searched = await graph
+      .api('/users?$search="displayName:a"&$count=true&$top=5&$orderby=displayName')
+      .header('ConsistencyLevel', 'eventual')
+      .get();
+    expect(searched['@odata.count']).toBeGreaterThan(5);
+    const second = await graph.api(searched['@odata.nextLink']).header('ConsistencyLevel', 'eventual').get();
+    expect(second.value).toHaveLength(5);
+    expect(second).not.toHaveProperty('@odata.count');
   });
 
   it('GET /users/{id} by id and by userPrincipalName; 404 with Graph error body', async () => {
@@ -223,8 +274,57 @@ describe('Graph: groups', () => {
       .api(`/groups/${nested.id}/transitiveMembers/microsoft.graph.user`)
       .top(5)
       .select('id,displayName')
+      .query({ $count: 'true' })
+      .header('ConsistencyLevel', 'eventual')
       .get();
     expect(usersOnly.value.length).toBe(5);
+    expect(usersOnly['@odata.count']).toBe(
+      trans.value.filter((m: Record<string, string>) => m['@odata.type'] === '#microsoft.graph.user').length,
+    );
+    // The next page needs the header again (Graph does not carry it over); $count travels in the link.
+    const page2 = await graph.api(usersOnly['@odata.nextLink']).header('ConsistencyLevel', 'eventual').get();
+    expect(page2.value.length).toBeGreaterThan(0);
+    expect(page2).not.toHaveProperty('@odata.count');
+  });
+
+  it('an OData cast under transitiveMembers / transitiveMemberOf needs ConsistencyLevel: eventual and $count=true (400 Request_UnsupportedQuery)', async () => {
+    const nested = (await graph.api("/groups?$filter=displayName eq 'SG-Global'").get()).value[0];
+    const member = (await graph.api(`/groups/${nested.id}/transitiveMembers`).top(999).get()).value.find(
+      (m: Record<string, string>) => m['@odata.type'] === '#microsoft.graph.user',
+    );
+    const casts = [
+      `/groups/${nested.id}/transitiveMembers/microsoft.graph.user?$select=id`,
+      `/groups/${nested.id}/transitiveMembers/microsoft.graph.group?$select=id`,
+      `/users/${member.id}/transitiveMemberOf/microsoft.graph.group?$select=id`,
+    ];
+    for (const path of casts) {
+      for (const [query, headers] of [
+        ['', {}],
+        ['&$count=true', {}],
+        ['', { ConsistencyLevel: 'eventual' }],
+      ] as const) {
+        const res = await raw(`${path}${query}`, headers);
+        expect(res.status, `${path}${query} ${JSON.stringify(headers)}`).toBe(400);
+        expect(res.json()).toMatchObject({
+          error: {
+            code: 'Request_UnsupportedQuery',
+            message: expect.stringContaining('ConsistencyLevel:eventual'),
+          },
+        });
+      }
+      const ok = await raw(`${path}&$count=true`, { ConsistencyLevel: 'eventual' });
+      expect(ok.status, path).toBe(200);
+      expect(ok.json<{ value: unknown[] }>().value.length).toBeGreaterThan(0);
+    }
+    // Direct relations take a cast by default.
+    expect((await raw(`/groups/${nested.id}/members/microsoft.graph.group?$select=id`)).status).toBe(200);
+    expect((await raw(`/users/${member.id}/memberOf/microsoft.graph.group?$select=id`)).status).toBe(200);
+    // A cast to a type a Microsoft 365 group cannot hold is refused.
+    const unified = (await graph.api("/groups?$filter=groupTypes/any(c:c eq 'Unified')&$top=1").get())
+      .value[0];
+    const bad = await raw(`/groups/${unified.id}/members/microsoft.graph.group`);
+    expect(bad.status).toBe(400);
+    expect(bad.json()).toMatchObject({ error: { code: 'Request_UnsupportedQuery' } });
   });
 });
 
