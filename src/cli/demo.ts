@@ -98,6 +98,10 @@ async function main() {
   console.log(`SANDBOX_CLIENT_SECRET=${sandbox.info.clientSecret}`);
   console.log(`SANDBOX_ADMIN=${sandboxAdmin?.userPrincipalName ?? ''}`);
   console.log(`SANDBOX_PASSWORD=${SANDBOX_PASSWORD}`);
+  // The sandbox's admin API (src/sandbox/README.md): change the tenant live with curl.
+  console.log(`SANDBOX_ADMIN_URL=${sandbox.info.adminUrl}`);
+  console.log(`SANDBOX_ADMIN_TOKEN=${sandbox.info.adminToken}`);
+  console.log(`SANDBOX_CA_FILE=${sandbox.info.caFile}`);
   console.log('');
   console.log('Try it:');
   console.log(

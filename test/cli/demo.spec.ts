@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
-import { rmSync } from 'node:fs';
+import { readFileSync, rmSync } from 'node:fs';
 import path from 'node:path';
+import { Agent, fetch as undiciFetch } from 'undici';
 import { describe, expect, inject, it } from 'vitest';
 import { IntegrationDocument } from '../generated/graphql.js';
 import { gql, uniquePrefix } from '../support/gateway.js';
@@ -41,9 +42,22 @@ describe('npm run demo', () => {
           'SANDBOX_CLIENT_ID',
           'SANDBOX_CLIENT_SECRET',
           'SANDBOX_ADMIN',
+          'SANDBOX_ADMIN_URL',
+          'SANDBOX_ADMIN_TOKEN',
+          'SANDBOX_CA_FILE',
         ]) {
           expect(out).toMatch(new RegExp(`^${name}=\\S+$`, 'm'));
         }
+        // ... and can change it through the admin API with what the demo printed.
+        const printed = (name: string) => new RegExp(`^${name}=(\\S+)$`, 'm').exec(out)?.[1] as string;
+        const agent = new Agent({ connect: { ca: readFileSync(printed('SANDBOX_CA_FILE')) } });
+        const info = await undiciFetch(`${printed('SANDBOX_ADMIN_URL')}/info`, {
+          headers: { authorization: `Bearer ${printed('SANDBOX_ADMIN_TOKEN')}` },
+          dispatcher: agent,
+        });
+        expect(info.status).toBe(200);
+        expect(((await info.json()) as { tenantId: string }).tenantId).toBe(printed('SANDBOX_TENANT_ID'));
+        await agent.close();
         const res = await gql(url as string, key as string, IntegrationDocument);
         expect(res.body.data?.integration.status).toBe('NOT_CONNECTED');
         pbxIds.push(/PBX_ID=(\S+)/.exec(out)?.[1] as string);
@@ -63,7 +77,7 @@ describe('npm run demo', () => {
     async () => {
       const port = await freePort();
       const res = await runScript('src/cli/demo.ts', [], { ...env, REDIS_URL: `redis://127.0.0.1:${port}` });
-      expect(res.code).toBe(1);
+      expect(res.code, res.stderr).toBe(1);
       expect(res.stderr).toContain(
         `REDIS_URL is set to redis://127.0.0.1:${port}, but nothing answers there`,
       );
