@@ -606,7 +606,14 @@ describe('deletion guard in the user plan', () => {
       synced.slice(0, 11).map((u) => `DELETE USER_DELETED ${u.id} ext-${u.id}`),
     );
     expect(lines(p)).toEqual(['CREATE NEW_USER new']);
-    expect(p.guard).toEqual({ deletes: 11, synced: 100, maxDeletes: 10, maxDeleteRatio: 0.1, held: true });
+    expect(p.guard).toEqual({
+      deletes: 11,
+      recentDeletes: 0,
+      synced: 100,
+      maxDeletes: 10,
+      maxDeleteRatio: 0.1,
+      held: true,
+    });
     expect(summarizePlan(p)).toMatchObject({ delete: 0, create: 1, held: 11 });
   });
 
