@@ -44,7 +44,12 @@ export interface JobPayloads {
 }
 export interface JobResults {
   [JobName.Ping]: { pong: string; at: string };
-  [JobName.CheckSecretExpiry]: { checkedAt: string; warned: Array<{ pbxId: string; warnings: string[] }> };
+  [JobName.CheckSecretExpiry]: {
+    checkedAt: string;
+    warned: Array<{ pbxId: string; warnings: string[] }>;
+    /** Integrations whose live health check found something wrong (issue 11 item 3). */
+    unhealthy: Array<{ pbxId: string; codes: string[] }>;
+  };
   [JobName.SyncDirectory]: { status: string };
   [JobName.WelcomeEmail]: { status: 'SENT' | 'FAILED' | 'SKIPPED' };
   [JobName.RequeueWelcomeEmails]: { requeued: number };

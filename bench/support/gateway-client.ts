@@ -111,7 +111,9 @@ export async function syncNow(url: string, key: string): Promise<RunView> {
 /**
  * connect + consent through the sandbox with auto sign-in: the connect mutation gives the
  * authorization URL; the sandbox signs the admin in (login_hint) and redirects to the gateway's
- * callback, which redirects to its result page. Returns the result code (CONNECTED when it worked).
+ * callback, which sends the browser on to Microsoft's admin consent while the app's application
+ * permissions are not granted (the sandbox grants nothing until then), and finally to its
+ * result page. Returns the result code (CONNECTED when it worked).
  */
 export async function connectThroughSandbox(
   gatewayUrl: string,
@@ -126,18 +128,27 @@ export async function connectThroughSandbox(
     'mutation($input: ConnectInput!) { connect(input: $input) { authorizationUrl } }',
     { input: { clientId: sandbox.clientId, tenantId: sandbox.tenantId, clientSecret: sandbox.clientSecret } },
   );
-  const authorize = new URL(data.connect.authorizationUrl);
-  authorize.searchParams.set('login_hint', adminUpn);
-  const res = await request(authorize, { dispatcher: agent });
-  await res.body.text();
-  const location = res.headers.location;
-  if (res.statusCode !== 302 || typeof location !== 'string') {
-    throw new Error(`authorize answered ${res.statusCode} without a redirect`);
+  // The sign-in, then (when the app's application permissions have no admin consent yet) the
+  // admin consent the gateway sends the browser on to, each with auto sign-in.
+  let authorize = new URL(data.connect.authorizationUrl);
+  for (let hop = 0; ; hop++) {
+    if (hop > 3) throw new Error('the sign-in journey did not end');
+    authorize.searchParams.set('login_hint', adminUpn);
+    const res = await request(authorize, { dispatcher: agent });
+    await res.body.text();
+    const location = res.headers.location;
+    if (res.statusCode !== 302 || typeof location !== 'string') {
+      throw new Error(`${authorize.pathname} answered ${res.statusCode} without a redirect`);
+    }
+    const cb = await fetch(location, { redirect: 'manual' });
+    const next = cb.headers.get('location');
+    if (cb.status !== 303 || !next) throw new Error(`the gateway's callback answered ${cb.status}`);
+    const resultUrl = new URL(next, location);
+    if (resultUrl.origin !== new URL(location).origin) {
+      authorize = resultUrl;
+      continue;
+    }
+    await (await fetch(resultUrl)).text();
+    return resultUrl.searchParams.get('result') ?? '';
   }
-  const cb = await fetch(location, { redirect: 'manual' });
-  const next = cb.headers.get('location');
-  if (cb.status !== 303 || !next) throw new Error(`the gateway's callback answered ${cb.status}`);
-  const resultUrl = new URL(next, location);
-  await (await fetch(resultUrl)).text();
-  return resultUrl.searchParams.get('result') ?? '';
 }

@@ -21,7 +21,9 @@ export type ErrorCode =
   | 'SECRET_EXPIRED'
   | 'CONSENT_DENIED'
   | 'TENANT_MISMATCH'
-  | 'STATE_INVALID';
+  | 'STATE_INVALID'
+  // application permissions without admin consent (issue 11 item 1)
+  | 'MISSING_PERMISSIONS';
 
 /** An expected failure of a use case, safe to show to the caller as it is. */
 export class AppError extends Error {

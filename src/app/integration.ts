@@ -1,6 +1,9 @@
 import { randomBytes } from 'node:crypto';
 import type { Caller } from '../domain/access.js';
 import {
+  type HealthCode,
+  type HealthStatus,
+  healthStatus,
   type IntegrationAction,
   type IntegrationState,
   IntegrationStatus,
@@ -11,6 +14,7 @@ import {
   type SyncTarget,
   secretWarnings,
 } from '../domain/integration.js';
+import { delegatedScopes, missingPermissions, type RequiredPermission } from '../domain/permissions.js';
 import type { FieldProblem } from '../domain/tenant.js';
 import { AppError } from './errors.js';
 import type { AuthStateStore } from './ports/auth-state.port.js';
@@ -27,15 +31,14 @@ import type { IntegrationData, Store } from './ports/store.port.js';
 import type { SecretBox } from './secret-box.js';
 import { Topic } from './topics.js';
 
-/** Delegated permissions the admin consents to for the organisation (L2), plus offline access. */
-export const DELEGATED_SCOPES = [
-  'https://graph.microsoft.com/User.Read.All',
-  'https://graph.microsoft.com/Group.Read.All',
-  'https://graph.microsoft.com/Contacts.Read',
-  'https://graph.microsoft.com/Contacts.Read.Shared',
-  'https://graph.microsoft.com/Presence.Read.All',
-  'offline_access',
-];
+/**
+ * The delegated scopes of the connect sign-in (L2): exactly the delegated permissions the
+ * gateway uses (src/domain/permissions.ts), and offline access. Its application permissions
+ * come with admin consent, not with this sign-in.
+ */
+export const DELEGATED_SCOPES = delegatedScopes();
+/** The scopes of a delegated token (no offline_access: that is for the refresh token). */
+export const DELEGATED_TOKEN_SCOPES = DELEGATED_SCOPES.filter((s) => s !== 'offline_access');
 
 /** How long a connect attempt waits for the admin to come back from Microsoft. */
 export const AUTH_STATE_TTL_SECONDS = 10 * 60;
@@ -70,6 +73,14 @@ export interface IntegrationView {
   groupSyncPaused: boolean;
   warnings: IntegrationWarning[];
   lastError: { code: string; message: string; at: Date } | null;
+  health: {
+    status: HealthStatus;
+    codes: HealthCode[];
+    missingPermissions: string[];
+    message: string | null;
+    checkedAt: Date | null;
+    lastHealthyAt: Date | null;
+  };
 }
 
 const secretContext = (pbxId: string) => `client-secret:${pbxId}`;
@@ -97,7 +108,31 @@ export function toView(i: IntegrationData, publicBaseUrl: string | null, now: Da
       i.lastErrorCode && i.lastErrorAt
         ? { code: i.lastErrorCode, message: i.lastErrorMessage ?? '', at: i.lastErrorAt }
         : null,
+    health: connectedHealth(i),
   };
+}
+
+function connectedHealth(i: IntegrationData): IntegrationView['health'] {
+  const connected = i.status === IntegrationStatus.CONNECTED || i.status === IntegrationStatus.DISABLED;
+  const h = i.health;
+  return {
+    status: healthStatus(i.status, h.codes, h.checkedAt),
+    codes: connected ? h.codes : [],
+    missingPermissions: connected ? h.missingPermissions : [],
+    message: connected ? h.message : null,
+    checkedAt: connected ? h.checkedAt : null,
+    lastHealthyAt: connected ? h.lastHealthyAt : null,
+  };
+}
+
+/** "Group.Read.All (application)", as health and errors name a permission. */
+export function permissionLabel(p: RequiredPermission): string {
+  return `${p.name} (${p.type === 'APPLICATION' ? 'application' : 'delegated'})`;
+}
+
+/** The first line of a text Microsoft sent, without its trace lines or a trailing \r. */
+export function firstLine(text: string | undefined): string {
+  return ((text ?? '').split(/\r?\n/)[0] ?? '').trim();
 }
 
 export function assertAllowed(i: IntegrationState, action: IntegrationAction, target?: SyncTarget) {
@@ -138,7 +173,11 @@ export async function getIntegrationView(deps: Pick<IntegrationDeps, 'store' | '
   return toView(i, await publicBaseUrl(deps.store, caller.pbxId), deps.now());
 }
 
-async function publishChange(deps: IntegrationDeps, pbxId: string, i: IntegrationData) {
+export async function publishChange(
+  deps: Pick<IntegrationDeps, 'store' | 'events' | 'now'>,
+  pbxId: string,
+  i: IntegrationData,
+) {
   deps.events.publish(
     Topic.integrationChanged(pbxId),
     toView(i, await publicBaseUrl(deps.store, pbxId), deps.now()),
@@ -219,11 +258,34 @@ export interface ConnectInput {
   tenantId: string;
   clientSecret: string;
   secretExpiresAt?: Date | null;
+  /**
+   * true (default): when the app's application permissions have no admin consent yet, the
+   * sign-in journey goes on to Microsoft's admin consent. false: they were granted in Entra ID
+   * beforehand; missing ones fail at once with MISSING_PERMISSIONS.
+   */
+  adminConsent?: boolean | null;
+}
+
+/** The application permissions the app lacks now (a new client-credentials token's roles). */
+async function missingAppPermissions(
+  deps: Pick<IntegrationDeps, 'identity'>,
+  app: MicrosoftAppCredentials,
+): Promise<RequiredPermission[]> {
+  return missingPermissions('APPLICATION', await deps.identity.appPermissions(app));
+}
+
+function missingPermissionsMessage(missing: readonly RequiredPermission[], afterConsent: boolean): string {
+  const names = missing.map(permissionLabel).join(', ');
+  return afterConsent
+    ? `Admin consent was granted, but the app registration does not ask for ${names}: add ${missing.length > 1 ? 'them' : 'it'} in Entra ID (App registrations → API permissions → Add a permission → Microsoft Graph → Application permissions), then connect again.`
+    : `The app has no admin consent for ${names}. Connect with adminConsent (the default) so that an administrator grants it in the same sign-in, or grant admin consent in Entra ID (App registrations → API permissions) first.`;
 }
 
 /**
  * L2, first half: checks the IDs and the secret, stores them (sealed), and returns the URL
- * that sends the admin to Microsoft to sign in and consent for the organisation.
+ * that sends the admin to Microsoft to sign in. When the callback finds application
+ * permissions without admin consent, the same journey continues at Microsoft's admin consent
+ * (or, with `adminConsent: false`, connect fails here with MISSING_PERMISSIONS).
  */
 export async function connect(deps: IntegrationDeps, caller: Caller, input: ConnectInput) {
   const now = deps.now();
@@ -262,10 +324,24 @@ export async function connect(deps: IntegrationDeps, caller: Caller, input: Conn
     tenantId: input.tenantId.toLowerCase(),
     clientSecret: input.clientSecret,
   };
+  const adminConsent = input.adminConsent ?? true;
   try {
     await deps.identity.verifyAppCredentials(app);
   } catch (err) {
     throw credentialError(err, 'clientSecret');
+  }
+  if (!adminConsent) {
+    let missing: RequiredPermission[];
+    try {
+      missing = await missingAppPermissions(deps, app);
+    } catch (err) {
+      throw credentialError(err, 'clientSecret');
+    }
+    if (missing.length) {
+      throw new AppError('MISSING_PERMISSIONS', missingPermissionsMessage(missing, false), {
+        missing: missing.map((p) => p.name),
+      });
+    }
   }
 
   const pkce = await deps.identity.generatePkce();
@@ -294,10 +370,68 @@ export async function connect(deps: IntegrationDeps, caller: Caller, input: Conn
   );
   await deps.authStates.put(
     state,
-    { pbxId: caller.pbxId, codeVerifier: pkce.verifier, redirectUri, attempt },
+    {
+      pbxId: caller.pbxId,
+      codeVerifier: pkce.verifier,
+      redirectUri,
+      attempt,
+      purpose: 'CONNECT',
+      step: 'SIGN_IN',
+      adminConsent,
+    },
     AUTH_STATE_TTL_SECONDS,
   );
   await publishChange(deps, caller.pbxId, saved);
+  return { authorizationUrl, integration: toView(saved, pbx?.publicBaseUrl ?? null, now) };
+}
+
+/**
+ * Renews the consent of a connected (or disabled) integration without disconnecting it: a new
+ * sign-in of an administrator (which replaces the authorization account and its refresh token),
+ * and admin consent when application permissions are missing. Until the admin comes back, the
+ * integration keeps working as it does; a failed or abandoned reconsent changes nothing.
+ */
+export async function reconsent(deps: IntegrationDeps, caller: Caller) {
+  const now = deps.now();
+  const current = await deps.store.integrations.get(caller.pbxId);
+  assertAllowed(current, 'RECONSENT');
+  const pbx = await deps.store.tenants.findPbx(caller.pbxId);
+  const redirectUri = redirectUris(pbx?.publicBaseUrl ?? null).connect;
+  if (!redirectUri) {
+    throw new AppError(
+      'INVALID_STATE',
+      "Set the PBX's public base URL first: the redirect URI is built from it (L1).",
+      {
+        field: 'publicBaseUrl',
+      },
+    );
+  }
+  const app = appCredentials(current, deps.secrets);
+  const pkce = await deps.identity.generatePkce();
+  const state = randomBytes(24).toString('base64url');
+  const attempt = randomBytes(8).toString('hex');
+  const authorizationUrl = await deps.identity.authorizationUrl(app, {
+    redirectUri,
+    state,
+    codeChallenge: pkce.challenge,
+    scopes: DELEGATED_SCOPES,
+    // Consent again even where it still stands: the admin sees what is asked for.
+    prompt: 'consent',
+  });
+  const saved = await deps.store.integrations.update(caller.pbxId, { connectAttempt: attempt });
+  await deps.authStates.put(
+    state,
+    {
+      pbxId: caller.pbxId,
+      codeVerifier: pkce.verifier,
+      redirectUri,
+      attempt,
+      purpose: 'RECONSENT',
+      step: 'SIGN_IN',
+      adminConsent: true,
+    },
+    AUTH_STATE_TTL_SECONDS,
+  );
   return { authorizationUrl, integration: toView(saved, pbx?.publicBaseUrl ?? null, now) };
 }
 
@@ -306,11 +440,16 @@ export interface CallbackQuery {
   code?: string;
   error?: string;
   error_description?: string;
+  /** The admin consent endpoint's answer (`True`), with the directory that granted it. */
+  admin_consent?: string;
+  tenant?: string;
 }
 
 export type CallbackOutcome =
-  | { ok: true; pbxId: string; account: string }
-  | { ok: false; code: string; message: string; pbxId?: string };
+  | { kind: 'DONE'; result: 'CONNECTED' | 'RECONSENTED'; pbxId: string; account: string }
+  /** The journey goes on at Microsoft (admin consent). */
+  | { kind: 'REDIRECT'; pbxId: string; location: string }
+  | { kind: 'FAILED'; code: string; message: string; pbxId?: string };
 
 /** Records a failed connect: the connection goes back to NOT_CONNECTED, with the reason. */
 async function failConnect(
@@ -323,104 +462,201 @@ async function failConnect(
     tx.integrations.update(pbxId, {
       ...CLEARED_CONNECTION,
       lastErrorCode: code,
-      lastErrorMessage: message,
+      lastErrorMessage: message.slice(0, 1000),
       lastErrorAt: deps.now(),
     }),
   );
   await publishChange(deps, pbxId, saved);
-  return { ok: false, code, message, pbxId };
+  return { kind: 'FAILED', code, message, pbxId };
+}
+
+/** A failed reconsent: the integration stays as it was; the reason is recorded as its last error. */
+async function failReconsent(
+  deps: IntegrationDeps,
+  pbxId: string,
+  code: string,
+  message: string,
+): Promise<CallbackOutcome> {
+  const saved = await deps.store.integrations.update(pbxId, {
+    connectAttempt: null,
+    lastErrorCode: code,
+    lastErrorMessage: message.slice(0, 1000),
+    lastErrorAt: deps.now(),
+  });
+  await publishChange(deps, pbxId, saved);
+  return { kind: 'FAILED', code, message, pbxId };
+}
+
+/** Maps a failed redemption of the sign-in's code to its code and message. */
+function redemptionFailure(err: unknown, tenantId: string): { code: string; message: string } {
+  const e = err instanceof MicrosoftError ? err : null;
+  if (e?.code === 'WRONG_TENANT') {
+    return {
+      code: 'TENANT_MISMATCH',
+      message: `The sign-in was made in another directory than the configured tenant ${tenantId}; sign in with an administrator of that tenant. Microsoft said: ${e.message}`,
+    };
+  }
+  const code =
+    e?.code === 'SECRET_EXPIRED'
+      ? 'SECRET_EXPIRED'
+      : e?.code === 'INVALID_SECRET'
+        ? 'INVALID_SECRET'
+        : 'SIGN_IN_FAILED';
+  return { code, message: `Microsoft did not accept the sign-in: ${(err as Error).message}` };
 }
 
 /**
- * L2, second half: Microsoft sends the admin's browser back here with a code (or an error).
- * Redeems the code, checks the tenant, stores the authorization account and token cache,
- * runs the data initialization, and ends CONNECTED; any failure ends NOT_CONNECTED with
- * its reason recorded, and nothing half-saved.
+ * L2, second half: Microsoft sends the admin's browser back here, once with the sign-in's code
+ * (or an error), and, when the app's application permissions had no admin consent yet, once
+ * more from the admin consent endpoint (`admin_consent=True`, or an error). The sign-in's
+ * account and token cache are kept (sealed) while the journey goes on; the end is CONNECTED
+ * with the initial data read, or NOT_CONNECTED with its reason recorded and nothing half-saved.
+ * A reconsent (purpose RECONSENT) takes the same path but never disconnects.
  */
 export async function completeConnect(deps: IntegrationDeps, query: CallbackQuery): Promise<CallbackOutcome> {
   const pending = query.state ? await deps.authStates.take(query.state) : null;
   if (!pending) {
     return {
-      ok: false,
+      kind: 'FAILED',
       code: 'STATE_INVALID',
       message:
         'This sign-in link is unknown, was already used, or has expired. Start the connection again from the PBX portal.',
     };
   }
   const { pbxId } = pending;
+  const purpose = pending.purpose ?? 'CONNECT';
+  const step = pending.step ?? 'SIGN_IN';
   const current = await deps.store.integrations.get(pbxId);
-  if (current.status !== IntegrationStatus.AWAITING_CONSENT || current.connectAttempt !== pending.attempt) {
+  const expected =
+    purpose === 'CONNECT'
+      ? current.status === IntegrationStatus.AWAITING_CONSENT
+      : current.status === IntegrationStatus.CONNECTED || current.status === IntegrationStatus.DISABLED;
+  if (!expected || current.connectAttempt !== pending.attempt) {
     return {
-      ok: false,
+      kind: 'FAILED',
       code: 'STATE_INVALID',
       message: 'This sign-in belongs to an older connection attempt.',
       pbxId,
     };
   }
+  const fail = (code: string, message: string) =>
+    purpose === 'CONNECT'
+      ? failConnect(deps, pbxId, code, message)
+      : failReconsent(deps, pbxId, code, message);
+  const app = appCredentials(current, deps.secrets);
+
   if (query.error) {
     const denied = query.error === 'access_denied' || query.error === 'consent_required';
-    return failConnect(
-      deps,
-      pbxId,
-      denied ? 'CONSENT_DENIED' : 'SIGN_IN_FAILED',
-      denied
-        ? `Consent was refused: ${query.error_description ?? query.error}`
-        : `Microsoft sign-in failed: ${query.error}: ${query.error_description ?? ''}`.trim(),
-    );
-  }
-  if (!query.code) return failConnect(deps, pbxId, 'SIGN_IN_FAILED', 'Microsoft sent no authorization code.');
-
-  const app = appCredentials(current, deps.secrets);
-  let serializedCache: string | null = null;
-  const memoryCache: TokenCacheIO = {
-    load: async () => serializedCache,
-    save: async (s) => {
-      serializedCache = s;
-    },
-  };
-  let account: Awaited<ReturnType<MicrosoftIdentity['redeemCode']>>;
-  try {
-    account = await deps.identity.redeemCode(
-      app,
-      {
-        code: query.code,
-        redirectUri: pending.redirectUri,
-        codeVerifier: pending.codeVerifier,
-        scopes: DELEGATED_SCOPES,
-      },
-      memoryCache,
-    );
-  } catch (err) {
-    const e = err instanceof MicrosoftError ? err : null;
-    if (e?.code === 'WRONG_TENANT') {
-      return failConnect(
-        deps,
-        pbxId,
-        'TENANT_MISMATCH',
-        `The sign-in was made in another directory than the configured tenant ${app.tenantId}; sign in with an administrator of that tenant. Microsoft said: ${e.message}`,
+    const said = firstLine(query.error_description) || query.error;
+    if (step === 'ADMIN_CONSENT') {
+      const missing = await missingAppPermissions(deps, app).catch(() => [] as RequiredPermission[]);
+      const names = missing.map(permissionLabel).join(', ');
+      return fail(
+        denied ? 'CONSENT_DENIED' : 'SIGN_IN_FAILED',
+        `Admin consent was not granted${names ? `, so the app lacks ${names}` : ''}. Sign in with a Global Administrator (or Privileged Role Administrator) and accept. Microsoft said: ${said}`,
       );
     }
-    const code =
-      e?.code === 'SECRET_EXPIRED'
-        ? 'SECRET_EXPIRED'
-        : e?.code === 'INVALID_SECRET'
-          ? 'INVALID_SECRET'
-          : 'SIGN_IN_FAILED';
-    return failConnect(deps, pbxId, code, `Microsoft did not accept the sign-in: ${(err as Error).message}`);
-  }
-  if (account.tenantId.toLowerCase() !== app.tenantId) {
-    return failConnect(
-      deps,
-      pbxId,
-      'TENANT_MISMATCH',
-      `The account ${account.username} signed in to directory ${account.tenantId}, not the configured ${app.tenantId}.`,
+    return fail(
+      denied ? 'CONSENT_DENIED' : 'SIGN_IN_FAILED',
+      denied ? `Consent was refused: ${said}` : `Microsoft sign-in failed: ${query.error}: ${said}`,
     );
   }
+
+  let account = { username: current.accountUsername ?? '', homeAccountId: current.accountHomeId ?? '' };
+  if (step === 'SIGN_IN') {
+    if (!query.code) return fail('SIGN_IN_FAILED', 'Microsoft sent no authorization code.');
+    let serializedCache: string | null = null;
+    const memoryCache: TokenCacheIO = {
+      load: async () => serializedCache,
+      save: async (s) => {
+        serializedCache = s;
+      },
+    };
+    let signedIn: Awaited<ReturnType<MicrosoftIdentity['redeemCode']>>;
+    try {
+      signedIn = await deps.identity.redeemCode(
+        app,
+        {
+          code: query.code,
+          redirectUri: pending.redirectUri,
+          codeVerifier: pending.codeVerifier,
+          scopes: DELEGATED_SCOPES,
+        },
+        memoryCache,
+      );
+    } catch (err) {
+      const f = redemptionFailure(err, app.tenantId);
+      return fail(f.code, f.message);
+    }
+    if (signedIn.tenantId.toLowerCase() !== app.tenantId) {
+      return fail(
+        'TENANT_MISMATCH',
+        `The account ${signedIn.username} signed in to directory ${signedIn.tenantId}, not the configured ${app.tenantId}.`,
+      );
+    }
+    // The sign-in is kept while the journey goes on (a failed connect clears it again).
+    await deps.store.integrations.update(pbxId, {
+      accountUsername: signedIn.username,
+      accountName: signedIn.name,
+      accountOid: signedIn.oid,
+      accountHomeId: signedIn.homeAccountId,
+      tokenCacheSealed: serializedCache ? deps.secrets.seal(serializedCache, cacheContext(pbxId)) : null,
+    });
+    account = { username: signedIn.username, homeAccountId: signedIn.homeAccountId };
+  } else if (query.admin_consent?.toLowerCase() !== 'true') {
+    return fail('SIGN_IN_FAILED', 'Microsoft sent no admin consent answer.');
+  }
+
+  // The application permissions, from a new app token (never trust the `tenant` of the
+  // admin consent answer: https://learn.microsoft.com/entra/identity-platform/v2-admin-consent).
+  let missing: RequiredPermission[];
+  try {
+    missing = await missingAppPermissions(deps, app);
+  } catch (err) {
+    const e = credentialError(err, 'clientSecret');
+    return fail(e.code, e.message);
+  }
+  if (missing.length) {
+    if (step === 'SIGN_IN' && pending.adminConsent !== false) {
+      const state = randomBytes(24).toString('base64url');
+      await deps.authStates.put(
+        state,
+        { ...pending, codeVerifier: '', step: 'ADMIN_CONSENT' },
+        AUTH_STATE_TTL_SECONDS,
+      );
+      return {
+        kind: 'REDIRECT',
+        pbxId,
+        location: deps.identity.adminConsentUrl(app, { redirectUri: pending.redirectUri, state }),
+      };
+    }
+    return fail('MISSING_PERMISSIONS', missingPermissionsMessage(missing, step === 'ADMIN_CONSENT'));
+  }
+
+  const now = deps.now();
+  if (purpose === 'RECONSENT') {
+    await deps.store.integrations.update(pbxId, {
+      connectAttempt: null,
+      lastErrorCode: null,
+      lastErrorMessage: null,
+      lastErrorAt: null,
+    });
+    await recordHealthy(deps, pbxId, now);
+    await publishChange(deps, pbxId, await deps.store.integrations.get(pbxId));
+    return { kind: 'DONE', result: 'RECONSENTED', pbxId, account: account.username };
+  }
+
   let organization: Awaited<ReturnType<MicrosoftDirectoryInfo['organization']>>;
   let groupCount: number;
   try {
+    const delegated = await deps.identity.delegatedToken(
+      app,
+      { homeAccountId: account.homeAccountId },
+      DELEGATED_TOKEN_SCOPES,
+      tokenCacheOf(deps.store, deps.secrets, pbxId),
+    );
     [organization, groupCount] = await Promise.all([
-      deps.directoryInfo.organization(app),
+      deps.directoryInfo.organization(delegated.accessToken),
       deps.directoryInfo.countGroups(app),
     ]);
   } catch (err) {
@@ -428,20 +664,15 @@ export async function completeConnect(deps: IntegrationDeps, query: CallbackQuer
       err instanceof MicrosoftError && err.code === 'CONSENT_REQUIRED'
         ? 'CONSENT_DENIED'
         : 'INITIALIZATION_FAILED';
-    return failConnect(deps, pbxId, code, `Data initialization failed: ${(err as Error).message}`);
+    return fail(code, `Data initialization failed: ${(err as Error).message}`);
   }
-  const saved = await deps.store.transactional((tx) =>
+  await deps.store.transactional((tx) =>
     tx.integrations.update(pbxId, {
       status: IntegrationStatus.CONNECTED,
-      accountUsername: account.username,
-      accountName: account.name,
-      accountOid: account.oid,
-      accountHomeId: account.homeAccountId,
-      tokenCacheSealed: serializedCache ? deps.secrets.seal(serializedCache, cacheContext(pbxId)) : null,
       organizationId: organization.id,
       organizationName: organization.displayName,
       directoryGroupCount: groupCount,
-      connectedAt: deps.now(),
+      connectedAt: now,
       connectAttempt: null,
       warnings: null,
       lastErrorCode: null,
@@ -449,8 +680,20 @@ export async function completeConnect(deps: IntegrationDeps, query: CallbackQuer
       lastErrorAt: null,
     }),
   );
-  await publishChange(deps, pbxId, saved);
-  return { ok: true, pbxId, account: account.username };
+  await recordHealthy(deps, pbxId, now);
+  await publishChange(deps, pbxId, await deps.store.integrations.get(pbxId));
+  return { kind: 'DONE', result: 'CONNECTED', pbxId, account: account.username };
+}
+
+/** A check that found nothing wrong (the connect or reconsent just proved every access). */
+async function recordHealthy(deps: Pick<IntegrationDeps, 'store'>, pbxId: string, now: Date) {
+  await deps.store.integrations.recordHealth(pbxId, {
+    codes: [],
+    missingPermissions: [],
+    message: null,
+    checkedAt: now,
+    lastHealthyAt: now,
+  });
 }
 
 /** L3: a new secret is proven against the token endpoint before it replaces the old one. */
@@ -506,42 +749,6 @@ export async function checkSecretExpiry(deps: Pick<IntegrationDeps, 'store' | 'n
     if (warnings.length) found.push({ pbxId: i.pbxId, warnings });
   }
   return found;
-}
-
-/** A live check of the app's and the authorization account's access (the portal's "Test connection"). */
-export async function checkConnection(deps: IntegrationDeps, caller: Caller) {
-  const i = await deps.store.integrations.get(caller.pbxId);
-  if (i.status === IntegrationStatus.NOT_CONNECTED || i.status === IntegrationStatus.AWAITING_CONSENT) {
-    throw new AppError('INVALID_STATE', 'Connect the integration first.');
-  }
-  const app = appCredentials(i, deps.secrets);
-  const problems: string[] = [];
-  let appAccess = false;
-  let delegatedAccess = false;
-  let delegatedAs: string | null = null;
-  try {
-    await deps.identity.verifyAppCredentials(app);
-    appAccess = true;
-  } catch (err) {
-    problems.push(`App access: ${(err as Error).message}`);
-  }
-  if (i.accountHomeId) {
-    try {
-      const token = await deps.identity.delegatedToken(
-        app,
-        { homeAccountId: i.accountHomeId },
-        DELEGATED_SCOPES.filter((s) => s !== 'offline_access'),
-        tokenCacheOf(deps.store, deps.secrets, caller.pbxId),
-      );
-      delegatedAs = (await deps.directoryInfo.whoAmI(token)).userPrincipalName;
-      delegatedAccess = true;
-    } catch (err) {
-      problems.push(`Delegated access (${i.accountUsername}): ${(err as Error).message}`);
-    }
-  } else {
-    problems.push('No authorization account: connect again.');
-  }
-  return { appAccess, delegatedAccess, delegatedAs, problems };
 }
 
 /**

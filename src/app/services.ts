@@ -77,6 +77,8 @@ export function syncDeps(services: AppServices, store: Store): SyncDeps {
   return {
     store,
     reader: services.reader,
+    identity: services.microsoft,
+    events: services.events,
     secrets: services.secrets,
     now: services.now,
     progress: services.syncProgress,

@@ -108,7 +108,7 @@ async function main() {
     `  curl -s ${graphqlUrl} -H 'content-type: application/json' -H "authorization: Bearer ${key}" -d '{"query":"{ integration { status } }"}'`,
   );
   console.log(
-    'Connect to the sandbox tenant, then open the printed authorizationUrl and sign in as SANDBOX_ADMIN:',
+    'Connect to the sandbox tenant, then open the printed authorizationUrl, sign in as SANDBOX_ADMIN and accept (the sandbox, like a new Entra app, has no admin consent yet: the journey goes on to the admin consent page; accept it too):',
   );
   console.log(
     `  curl -s ${graphqlUrl} -H 'content-type: application/json' -H "authorization: Bearer ${key}" -d '{"query":"mutation { connect(input: { clientId: \\"${sandbox.info.clientId}\\", tenantId: \\"${sandbox.info.tenantId}\\", clientSecret: \\"${sandbox.info.clientSecret}\\" }) { authorizationUrl } }"}'`,

@@ -24,7 +24,8 @@ export type IntegrationAction =
   | 'ENABLE'
   | 'DISCONNECT'
   | 'EDIT_RULES'
-  | 'SYNC';
+  | 'SYNC'
+  | 'RECONSENT';
 
 const S = IntegrationStatus;
 
@@ -71,6 +72,10 @@ export function refusal(
     case 'SYNC':
       if (state.status !== S.CONNECTED) return 'Only a connected integration syncs.';
       return paused ? `The ${what} is paused.` : null;
+    case 'RECONSENT':
+      return state.status === S.CONNECTED || state.status === S.DISABLED
+        ? null
+        : 'Only a connected (or disabled) integration can renew its consent; connect it first.';
   }
 }
 
@@ -99,3 +104,45 @@ export function redirectUris(publicBaseUrl: string | null): { connect: string | 
 
 const GUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 export const isGuid = (v: string) => GUID.test(v);
+
+/**
+ * What the health of a connected integration can say is wrong (issue 11 item 3). A run or the
+ * daily check finds it; the status stays CONNECTED (the settings and synced data are intact),
+ * and `health` says what to do.
+ * - SECRET_REFUSED: Microsoft refuses the stored client secret (AADSTS7000215 wrong or deleted,
+ *   7000222 expired): nothing app-only works. Fix: updateSecret.
+ * - APP_ACCESS_LOST: Microsoft refuses the app itself (AADSTS700016: the app registration or its
+ *   service principal is gone from the directory). Fix: disconnect, connect a working app.
+ * - PERMISSIONS_MISSING: the app token lacks application permissions the gateway needs (admin
+ *   consent never granted or revoked; `missingPermissions` names them). Fix: reconsent.
+ * - DELEGATED_ACCESS_LOST: the authorization account's refresh token no longer works (revoked,
+ *   expired, consent revoked, MFA now required...). Fix: reconsent (sign in again).
+ */
+export type HealthCode =
+  | 'SECRET_REFUSED'
+  | 'APP_ACCESS_LOST'
+  | 'PERMISSIONS_MISSING'
+  | 'DELEGATED_ACCESS_LOST';
+
+/** The codes a check of the app's own access (client credentials) decides. */
+export const APP_HEALTH_CODES: readonly HealthCode[] = [
+  'SECRET_REFUSED',
+  'APP_ACCESS_LOST',
+  'PERMISSIONS_MISSING',
+];
+/** The codes a check of the authorization account's access decides. */
+export const DELEGATED_HEALTH_CODES: readonly HealthCode[] = ['DELEGATED_ACCESS_LOST'];
+
+export type HealthStatus = 'OK' | 'FAILING' | 'UNKNOWN';
+
+/** OK when the last check found nothing wrong, FAILING when it found something, UNKNOWN when none ran. */
+export function healthStatus(
+  status: IntegrationStatus,
+  codes: readonly HealthCode[],
+  checkedAt: Date | null,
+): HealthStatus {
+  if (status === IntegrationStatus.NOT_CONNECTED || status === IntegrationStatus.AWAITING_CONSENT)
+    return 'UNKNOWN';
+  if (codes.length > 0) return 'FAILING';
+  return checkedAt ? 'OK' : 'UNKNOWN';
+}

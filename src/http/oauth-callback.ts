@@ -13,9 +13,17 @@ const RESULT_TEXT: Record<string, { title: string; text: string }> = {
     title: 'Connected to Microsoft 365',
     text: 'The integration is connected. You can close this page and return to the PBX portal to set up synchronisation.',
   },
+  RECONSENTED: {
+    title: 'Access to Microsoft 365 renewed',
+    text: 'The sign-in and the permissions are renewed; the integration stayed connected throughout. You can close this page.',
+  },
   CONSENT_DENIED: {
     title: 'Consent was refused',
-    text: 'The permissions were not granted, so the integration is not connected. Start again from the PBX portal and accept the permissions for your organisation.',
+    text: 'The permissions were not granted, so nothing changed. Start again from the PBX portal and accept the permissions for your organisation, as a Global Administrator (or a Privileged Role Administrator) for the application permissions.',
+  },
+  MISSING_PERMISSIONS: {
+    title: 'Application permissions are missing',
+    text: 'The app registration lacks application permissions the gateway needs (User.Read.All and Group.Read.All), or they have no admin consent. Add them in Entra ID (App registrations, API permissions), then start again from the PBX portal; the PBX portal names each missing permission.',
   },
   TENANT_MISMATCH: {
     title: 'Wrong Microsoft 365 organisation',
@@ -34,8 +42,8 @@ const RESULT_TEXT: Record<string, { title: string; text: string }> = {
     text: 'Check the client secret value (not its ID) and connect again.',
   },
   INITIALIZATION_FAILED: {
-    title: 'Connected, but the directory could not be read',
-    text: 'Check that the app registration has the Graph application permissions User.Read.All and Group.Read.All with admin consent, then connect again.',
+    title: 'The directory could not be read',
+    text: 'The sign-in and the permissions were fine, but reading the organisation and its groups failed. Try again from the PBX portal; the portal shows what Microsoft answered.',
   },
   SIGN_IN_FAILED: {
     title: 'Microsoft sign-in failed',
@@ -51,7 +59,7 @@ const escapeHtml = (s: string) =>
 
 function page(code: string): string {
   const r = RESULT_TEXT[code] ?? RESULT_TEXT.SIGN_IN_FAILED;
-  const ok = code === 'CONNECTED';
+  const ok = code === 'CONNECTED' || code === 'RECONSENTED';
   return `<!doctype html><html lang="en"><head><meta charset="utf-8"><title>${escapeHtml(r.title)}</title>
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <style>body{font-family:system-ui,sans-serif;max-width:40rem;margin:4rem auto;padding:0 1rem;color:#222}
@@ -61,7 +69,9 @@ h1{color:${ok ? '#107c10' : '#a4262c'}}code{background:#f3f3f3;padding:.1rem .3r
 
 /**
  * The redirect URI of the connect flow (L1, L2): Microsoft sends the admin's browser here
- * with `code` and `state` (or an `error`); the result page then says what happened.
+ * with `code` and `state` (or an `error`), and again from its admin consent endpoint
+ * (`admin_consent`, `tenant`, `state`) when the journey had to go there; the result page then
+ * says what happened. Reconsent comes back here too.
  */
 export function registerOAuthCallback(
   app: FastifyInstance,
@@ -69,16 +79,23 @@ export function registerOAuthCallback(
 ) {
   app.get<{ Querystring: CallbackQuery }>(CONNECT_CALLBACK_PATH, async (request, reply) => {
     const q = request.query ?? {};
+    const text = (v: unknown) => (typeof v === 'string' ? v : undefined);
     const outcome = await completeConnect(integrationDeps(deps.services, deps.openStore()), {
-      state: typeof q.state === 'string' ? q.state : undefined,
-      code: typeof q.code === 'string' ? q.code : undefined,
-      error: typeof q.error === 'string' ? q.error : undefined,
-      error_description: typeof q.error_description === 'string' ? q.error_description : undefined,
+      state: text(q.state),
+      code: text(q.code),
+      error: text(q.error),
+      error_description: text(q.error_description),
+      admin_consent: text(q.admin_consent),
+      tenant: text(q.tenant),
     });
-    if (outcome.ok) {
-      deps.logger.info({ pbxId: outcome.pbxId }, 'integration connected');
+    if (outcome.kind === 'REDIRECT') {
+      deps.logger.info({ pbxId: outcome.pbxId }, 'connect continues at Microsoft admin consent');
+      return reply.redirect(outcome.location, 303);
+    }
+    if (outcome.kind === 'DONE') {
+      deps.logger.info({ pbxId: outcome.pbxId, result: outcome.result }, 'integration connected');
       await deps.services
-        .afterConnect?.(outcome.pbxId)
+        .afterConnect(outcome.pbxId)
         .catch((err) =>
           deps.logger.warn({ err: (err as Error).message }, 'could not queue the change subscriptions'),
         );
@@ -87,7 +104,7 @@ export function registerOAuthCallback(
         { pbxId: outcome.pbxId, code: outcome.code, reason: outcome.message },
         'connect failed',
       );
-    const code = outcome.ok ? 'CONNECTED' : outcome.code;
+    const code = outcome.kind === 'DONE' ? outcome.result : outcome.code;
     return reply.redirect(`${CONNECT_RESULT_PATH}?result=${encodeURIComponent(code)}`, 303);
   });
 

@@ -17,6 +17,14 @@ const AADSTS: Record<string, MicrosoftErrorCode> = {
   '54005': 'INVALID_GRANT',
   '501481': 'INVALID_GRANT',
   '700082': 'AUTH_EXPIRED',
+  // The authorization account must sign in again: tokens revoked (50173), MFA now required
+  // (50076, 50079), MFA or session expired (50078, 50133), flow token expired (50089).
+  '50173': 'AUTH_EXPIRED',
+  '50076': 'AUTH_EXPIRED',
+  '50079': 'AUTH_EXPIRED',
+  '50078': 'AUTH_EXPIRED',
+  '50133': 'AUTH_EXPIRED',
+  '50089': 'AUTH_EXPIRED',
 };
 
 /** Any failure of msal-node, mapped to a typed code (the message keeps Microsoft's text). */
@@ -25,7 +33,8 @@ export function identityError(err: unknown): MicrosoftError {
   const e = err as { errorCode?: string; errorMessage?: string; message?: string; subError?: string };
   const text = `${e.errorMessage ?? ''} ${e.message ?? ''}`;
   const aadsts = /AADSTS(\d+)/.exec(text)?.[1];
-  const message = (e.errorMessage || e.message || String(err)).split('\n')[0].slice(0, 500);
+  // Microsoft's error_description ends its first line with \r\n (then trace and correlation ids).
+  const message = ((e.errorMessage || e.message || String(err)).split(/\r?\n/)[0] ?? '').trim().slice(0, 500);
   if (aadsts && AADSTS[aadsts]) return new MicrosoftError(AADSTS[aadsts], message);
   switch (e.errorCode) {
     case 'invalid_client':

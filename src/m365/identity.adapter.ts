@@ -3,6 +3,7 @@ import { type ConfidentialClientApplication, CryptoProvider, type ICachePlugin }
 import { request } from 'undici';
 import type {
   AuthorizationAccount,
+  DelegatedToken,
   MicrosoftAppCredentials,
   MicrosoftDirectoryInfo,
   MicrosoftIdentity,
@@ -18,6 +19,22 @@ import {
   graphDefaultScope,
   type MicrosoftEndpoints,
 } from './microsoft-clients.js';
+
+/**
+ * The claims of an access token the identity platform just issued to us (over TLS, from the
+ * token endpoint), read without verifying: the gateway only looks at what it was granted
+ * (`roles`, `scp`). Microsoft Graph tokens for work and school accounts are JWTs.
+ */
+function claimsOf(accessToken: string): Record<string, unknown> {
+  try {
+    return JSON.parse(Buffer.from(accessToken.split('.')[1] ?? '', 'base64url').toString('utf8')) as Record<
+      string,
+      unknown
+    >;
+  } catch {
+    return {};
+  }
+}
 
 function cachePluginOf(io: TokenCacheIO): ICachePlugin {
   return {
@@ -74,6 +91,36 @@ export class MsalIdentity implements MicrosoftIdentity, MicrosoftDirectoryInfo {
     } catch (err) {
       throw await this.explainDiscoveryFailure(err, app.tenantId);
     }
+  }
+
+  async appPermissions(app: MicrosoftAppCredentials): Promise<string[]> {
+    let token: string;
+    try {
+      // skipCache: a new token, whose roles are what is granted now; msal caches it in place
+      // of the old one, so the directory reads use it too.
+      const result = await this.appClient(app).acquireTokenByClientCredential({
+        scopes: [graphDefaultScope(this.endpoints)],
+        skipCache: true,
+      });
+      if (!result?.accessToken) throw new Error('The token endpoint returned no access token');
+      token = result.accessToken;
+    } catch (err) {
+      throw await this.explainDiscoveryFailure(identityError(err), app.tenantId);
+    }
+    const roles = claimsOf(token).roles;
+    return Array.isArray(roles) ? roles.map(String) : [];
+  }
+
+  /** https://learn.microsoft.com/entra/identity-platform/v2-admin-consent */
+  adminConsentUrl(app: MicrosoftAppCredentials, request: { redirectUri: string; state: string }): string {
+    const url = new URL(
+      `${this.endpoints.authorityHost.replace(/\/+$/, '')}/${encodeURIComponent(app.tenantId)}/v2.0/adminconsent`,
+    );
+    url.searchParams.set('client_id', app.clientId);
+    url.searchParams.set('scope', graphDefaultScope(this.endpoints));
+    url.searchParams.set('redirect_uri', request.redirectUri);
+    url.searchParams.set('state', request.state);
+    return url.toString();
   }
 
   /**
@@ -158,7 +205,8 @@ export class MsalIdentity implements MicrosoftIdentity, MicrosoftDirectoryInfo {
     account: { homeAccountId: string },
     scopes: string[],
     cache: TokenCacheIO,
-  ): Promise<string> {
+    options: { forceRefresh?: boolean } = {},
+  ): Promise<DelegatedToken> {
     try {
       const client = createConfidentialClient(this.endpoints, app, cachePluginOf(cache));
       const found = await client.getTokenCache().getAccountByHomeId(account.homeAccountId);
@@ -166,9 +214,17 @@ export class MsalIdentity implements MicrosoftIdentity, MicrosoftDirectoryInfo {
         throw Object.assign(new Error('No cached sign-in for the authorization account'), {
           errorCode: 'no_tokens_found',
         });
-      const result = await client.acquireTokenSilent({ account: found, scopes });
+      const result = await client.acquireTokenSilent({
+        account: found,
+        scopes,
+        forceRefresh: options.forceRefresh ?? false,
+      });
       if (!result?.accessToken) throw new Error('No access token');
-      return result.accessToken;
+      const scp = claimsOf(result.accessToken).scp;
+      return {
+        accessToken: result.accessToken,
+        permissions: typeof scp === 'string' ? scp.split(' ').filter(Boolean) : result.scopes,
+      };
     } catch (err) {
       throw identityError(err);
     }
@@ -179,9 +235,12 @@ export class MsalIdentity implements MicrosoftIdentity, MicrosoftDirectoryInfo {
     return createGraphClient(this.endpoints, () => this.appToken(app));
   }
 
-  async organization(app: MicrosoftAppCredentials): Promise<MicrosoftOrganization> {
+  async organization(delegatedAccessToken: string): Promise<MicrosoftOrganization> {
     try {
-      const res = (await this.graphAsApp(app).api('/organization').select('id,displayName').get()) as {
+      const res = (await createGraphClient(this.endpoints, async () => delegatedAccessToken)
+        .api('/organization')
+        .select('id,displayName')
+        .get()) as {
         value: Array<{ id: string; displayName: string }>;
       };
       const org = res.value?.[0];

@@ -132,6 +132,13 @@ export class SandboxAdminClient {
   restoreUser(id: string): Promise<AdminUser> {
     return this.call('POST', `/users/${encodeURIComponent(id)}/restore`);
   }
+  /**
+   * Graph's revokeSignInSessions: every refresh token of the user stops working (refreshing
+   * answers invalid_grant AADSTS50173) and the user's browser sessions end.
+   */
+  revokeSignInSessions(id: string): Promise<{ value: boolean; revokedRefreshTokens: number }> {
+    return this.call('POST', `/users/${encodeURIComponent(id)}/revoke-sign-in-sessions`);
+  }
   /** Deletes the user for good (delta: `@removed: { reason: 'deleted' }`). */
   hardDeleteUser(id: string): Promise<void> {
     return this.call('DELETE', `/users/${encodeURIComponent(id)}`, undefined, { permanent: true });
@@ -203,12 +210,29 @@ export class SandboxAdminClient {
   removeSecret(appId: string, keyId: string): Promise<void> {
     return this.call('DELETE', `/apps/${encodeURIComponent(appId)}/secrets/${encodeURIComponent(keyId)}`);
   }
-  /** Without a user: revokes admin consent (app roles and delegated) and every user's consent. */
-  revokeConsent(appId: string, opts: { userId?: string } = {}): Promise<AdminApp> {
+  /**
+   * Revokes consent. `userId`: that user's own consent. `appRoles`: those application
+   * permissions (app tokens lose the roles). `scopes`: those delegated permissions granted for
+   * the organisation (refreshing a token that needs them answers AADSTS65001). With none of
+   * these: every consent of the app (admin and users', application and delegated).
+   */
+  revokeConsent(
+    appId: string,
+    opts: { userId?: string; appRoles?: string[]; scopes?: string[] } = {},
+  ): Promise<AdminApp> {
     return this.call('POST', `/apps/${encodeURIComponent(appId)}/consent/revoke`, opts);
   }
+  /**
+   * Grants admin consent as the portal's "Grant admin consent" button does: the given
+   * application (`appRoles`) and delegated (`scopes`) permissions, by default every one the
+   * registration asks for. Tests of the gateway go through the sign-in journey instead.
+   */
   grantConsent(appId: string, opts: { appRoles?: string[]; scopes?: string[] } = {}): Promise<AdminApp> {
     return this.call('POST', `/apps/${encodeURIComponent(appId)}/consent/grant`, opts);
+  }
+  /** Sets the API permissions the registration asks for (what admin consent with `/.default` grants). */
+  setRequiredPermissions(appId: string, opts: { appRoles?: string[]; scopes?: string[] }): Promise<AdminApp> {
+    return this.call('PUT', `/apps/${encodeURIComponent(appId)}/required-permissions`, opts);
   }
   addRedirectUri(appId: string, uri: string): Promise<AdminApp> {
     return this.call('POST', `/apps/${encodeURIComponent(appId)}/redirect-uris`, { uri });

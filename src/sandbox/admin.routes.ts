@@ -63,7 +63,8 @@ export function appDto(a: AppRegistration): AdminApp {
 /**
  * Another directory beside the seeded one, with its own users, admin and app registration;
  * apps of other directories can be provisioned in it as multi-tenant apps (the app object —
- * client id, secrets, redirect URIs — is shared; consent is this directory's own, granted).
+ * client id, secrets, redirect URIs, requested permissions — is shared; consent is this
+ * directory's own, and none is granted until its admin consents).
  */
 function addTenant(ctx: SandboxContext, input: NewTenantInput): AdminTenant {
   const provision = (input.provisionApps ?? []).map((appId) => {
@@ -87,8 +88,8 @@ function addTenant(ctx: SandboxContext, input: NewTenantInput): AdminTenant {
     tenant.apps.set(home.appId, {
       ...home,
       servicePrincipalId: randomUUID(),
-      grantedAppRoles: new Set(home.requiredAppRoles),
-      adminConsentedScopes: new Set(home.requiredScopes),
+      grantedAppRoles: new Set(),
+      adminConsentedScopes: new Set(),
       userConsents: new Map(),
     });
   }
@@ -143,7 +144,7 @@ export function registerAdminRoutes(app: FastifyInstance, ctx: SandboxContext, a
       });
 
       const route = (
-        method: 'GET' | 'POST' | 'PATCH' | 'DELETE',
+        method: 'GET' | 'POST' | 'PATCH' | 'PUT' | 'DELETE',
         url: string,
         fn: (req: Req, reply: FastifyReply) => unknown,
       ) => admin.route({ method, url, handler: async (req, reply) => fn(req as Req, reply) });
@@ -238,6 +239,13 @@ export function registerAdminRoutes(app: FastifyInstance, ctx: SandboxContext, a
         return reply.code(204).send();
       });
       route('POST', '/users/:id/restore', (req) => userDto(t.restoreUser(req.params.id as string)));
+      // Graph's revokeSignInSessions: the user's refresh tokens stop working (AADSTS50173).
+      route('POST', '/users/:id/revoke-sign-in-sessions', (req) => {
+        const u = t.findUser(req.params.id as string);
+        if (!u)
+          throw new SandboxError(404, 'Request_ResourceNotFound', `User '${req.params.id}' does not exist.`);
+        return { value: true, revokedRefreshTokens: ctx.revokeSignInSessions(u.id) };
+      });
 
       // ------------------------------------------------------------ groups
       route('GET', '/groups', (req) => {
@@ -325,16 +333,34 @@ export function registerAdminRoutes(app: FastifyInstance, ctx: SandboxContext, a
           );
         return reply.code(204).send();
       });
+      // Revokes consent: one user's own (userId), given application permissions (appRoles:
+      // their app role assignments), given delegated permissions granted for the organisation
+      // (scopes), or, with none of these, everything.
       route('POST', '/apps/:appId/consent/revoke', (req) => {
         const a = t.app(req.params.appId as string);
-        const userId = req.body?.userId;
-        if (typeof userId === 'string') {
-          a.userConsents.delete(userId);
+        const body = req.body ?? {};
+        const list = (v: unknown) => (Array.isArray(v) ? v.map(String) : null);
+        const roles = list(body.appRoles);
+        const scopes = list(body.scopes);
+        if (typeof body.userId === 'string') {
+          a.userConsents.delete(body.userId);
+        } else if (roles || scopes) {
+          for (const r of roles ?? []) a.grantedAppRoles.delete(r);
+          for (const s of scopes ?? []) a.adminConsentedScopes.delete(s);
         } else {
           a.grantedAppRoles.clear();
           a.adminConsentedScopes.clear();
           a.userConsents.clear();
         }
+        return appDto(a);
+      });
+      // The API permissions the registration asks for (the portal's "API permissions" list):
+      // what admin consent with /.default grants.
+      route('PUT', '/apps/:appId/required-permissions', (req) => {
+        const a = t.app(req.params.appId as string);
+        const body = req.body ?? {};
+        if (Array.isArray(body.appRoles)) a.requiredAppRoles = body.appRoles.map(String);
+        if (Array.isArray(body.scopes)) a.requiredScopes = body.scopes.map(String);
         return appDto(a);
       });
       route('POST', '/apps/:appId/consent/grant', (req) => {

@@ -170,8 +170,9 @@ export interface NewTenantInput {
   users?: number;
   groups?: number;
   /**
-   * App registrations of the other directories to provision here as multi-tenant apps, as if
-   * this directory's admin had consented to them: same client id, secrets and redirect URIs.
+   * App registrations of the other directories to provision here as multi-tenant apps: same
+   * client id, secrets, redirect URIs and requested permissions; nothing is consented in this
+   * directory until its admin consents (sign-in with admin consent, or `/adminconsent`).
    */
   provisionApps?: string[];
 }

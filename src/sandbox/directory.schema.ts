@@ -191,6 +191,11 @@ export const DELEGATED_PERMISSIONS: Record<string, { adminConsent: boolean; desc
   'GroupMember.Read.All': { adminConsent: true, description: 'Read group memberships' },
   'Directory.Read.All': { adminConsent: true, description: 'Read directory data' },
   'Directory.ReadWrite.All': { adminConsent: true, description: 'Read and write directory data' },
+  'Organization.Read.All': { adminConsent: true, description: 'Read organization information' },
+  'Organization.ReadWrite.All': {
+    adminConsent: true,
+    description: 'Read and write organization information',
+  },
   'Contacts.Read': { adminConsent: false, description: 'Read your contacts' },
   'Contacts.Read.Shared': { adminConsent: false, description: 'Read user and shared contacts' },
   'Presence.Read': { adminConsent: false, description: 'Read your presence information' },
@@ -208,6 +213,8 @@ export const APPLICATION_PERMISSIONS: Record<string, string> = {
   'GroupMember.Read.All': 'Read all group memberships',
   'Directory.Read.All': 'Read directory data',
   'Directory.ReadWrite.All': 'Read and write directory data',
+  'Organization.Read.All': 'Read organization information',
+  'Organization.ReadWrite.All': 'Read and write organization information',
   'Contacts.Read': 'Read contacts in all mailboxes',
   'Presence.Read.All': 'Read presence information for all users',
 };

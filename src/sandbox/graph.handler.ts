@@ -97,6 +97,28 @@ const GROUP_READ = {
     'Directory.ReadWrite.All',
   ],
 };
+/**
+ * `GET /organization` (https://learn.microsoft.com/graph/api/organization-get): delegated
+ * User.Read (least privileged) or the organization / directory read permissions; app-only
+ * Organization.Read.All or higher. "Applications granted the User.Read permission are able to
+ * read only the id, displayName, and verifiedDomains properties of the organization."
+ */
+const ORGANIZATION_READ = {
+  app: [
+    'Organization.Read.All',
+    'Directory.Read.All',
+    'Organization.ReadWrite.All',
+    'Directory.ReadWrite.All',
+  ],
+  delegated: [
+    'User.Read',
+    'Organization.Read.All',
+    'Directory.Read.All',
+    'Organization.ReadWrite.All',
+    'Directory.ReadWrite.All',
+  ],
+};
+const ORGANIZATION_FULL_READ = new Set(ORGANIZATION_READ.app);
 const MEMBER_OF_READ = {
   app: [...GROUP_READ.app, 'User.Read.All'],
   delegated: [...GROUP_READ.delegated, 'User.Read', 'User.Read.All'],
@@ -832,12 +854,11 @@ const ROUTES: Route[] = [
   {
     method: 'GET',
     pattern: /^directory\/deletedItems\/microsoft\.graph\.(user|group)$/,
-    perms: {
-      app: [...USER_READ.app, ...GROUP_READ.app],
-      delegated: [...USER_READ.delegated, ...GROUP_READ.delegated],
-    },
+    // The permission of the type cast's resource (https://learn.microsoft.com/graph/api/directory-deleteditems-list).
+    perms: 'any',
     handler: (ctx, call, m, p) => {
       const kind = m[1] as 'user' | 'group';
+      if (!permitted(p, kind === 'user' ? USER_READ : GROUP_READ)) throw insufficientPrivileges();
       const recs: Rec[] =
         kind === 'user'
           ? ctx.tenant.users.filter((u) => u.p.deletedDateTime).map((r) => ({ kind: 'user' as const, r }))
@@ -855,18 +876,19 @@ const ROUTES: Route[] = [
   {
     method: 'GET',
     pattern: /^organization$/,
-    perms: 'any',
-    handler: (ctx) => {
+    perms: ORGANIZATION_READ,
+    handler: (ctx, _call, _m, p) => {
       const t = ctx.tenant;
+      const full = [...ORGANIZATION_FULL_READ].some((x) => p.permissions.has(x));
       return ok({
         '@odata.context': `${ctx.graphBaseUrl}/$metadata#organization`,
         value: [
           {
             id: t.id,
             displayName: t.displayName,
-            tenantType: 'AAD',
-            countryLetterCode: 'US',
-            createdDateTime: '2020-01-06T09:00:00Z',
+            tenantType: full ? 'AAD' : null,
+            countryLetterCode: full ? 'US' : null,
+            createdDateTime: full ? '2020-01-06T09:00:00Z' : null,
             verifiedDomains: [
               {
                 name: t.defaultDomain,
@@ -889,6 +911,14 @@ const ROUTES: Route[] = [
     },
   },
 ];
+
+function insufficientPrivileges(): SandboxError {
+  return new SandboxError(
+    403,
+    'Authorization_RequestDenied',
+    'Insufficient privileges to complete the operation.',
+  );
+}
 
 function singleUser(ctx: SandboxContext, call: GraphCall, u: UserRecord, p: Principal): GraphAnswer {
   const sel = parseSelect(call.url.searchParams.get('$select'), USER_KNOWN, 'microsoft.graph.user');

@@ -318,6 +318,7 @@ function delegatedResponse(
   user: UserRecord,
   requested: ResolvedScopes,
   nonce: string | undefined,
+  signedInAt = Date.now(),
 ): Record<string, unknown> {
   const at = userAccessToken(ctx, app, user, audienceOf(ctx, requested));
   const out: Record<string, unknown> = {
@@ -334,6 +335,7 @@ function delegatedResponse(
       clientId: app.appId,
       userId: user.id,
       scopes: requested.perms,
+      issuedAt: signedInAt,
       expiresAt: Date.now() + REFRESH_LIFETIME_MS,
       revoked: false,
     });
@@ -558,7 +560,17 @@ function tokenEndpoint(
     const app = authenticateClient(ctx, req, form, true);
     if (!entry)
       throw new AadError(400, 'invalid_grant', 9002313, 'Invalid request. Request is malformed or invalid.');
-    if (entry.revoked || entry.expiresAt < Date.now()) {
+    if (entry.revoked) {
+      // https://learn.microsoft.com/entra/identity-platform/reference-error-codes (AADSTS50173,
+      // FreshTokenNeeded: an admin or the user revoked the user's tokens).
+      throw new AadError(
+        400,
+        'invalid_grant',
+        50173,
+        `The provided grant has expired due to it being revoked, a fresh auth token is needed. The user might have changed or reset their password. The grant was issued on '${new Date(entry.issuedAt).toISOString()}' and the TokensValidFrom date (before which tokens are not valid) for this user is '${new Date(entry.revokedAt ?? Date.now()).toISOString()}'.`,
+      );
+    }
+    if (entry.expiresAt < Date.now()) {
       throw new AadError(
         400,
         'invalid_grant',
@@ -582,7 +594,7 @@ function tokenEndpoint(
     }
     if (!requested.perms.includes('offline_access')) requested.perms.push('offline_access');
     entry.expiresAt = Date.now() + REFRESH_LIFETIME_MS;
-    return delegatedResponse(ctx, app, user, requested, undefined);
+    return delegatedResponse(ctx, app, user, requested, undefined, entry.issuedAt);
   }
 
   throw new AadError(
@@ -697,7 +709,31 @@ function issueCode(
   });
 }
 
-/** After sign-in: consent if needed, then the code (or the admin-consent answer). */
+/** The permissions a consent page lists for a flow. */
+function consentList(scopes: string[]) {
+  return scopes
+    .filter((s) => !OIDC_SCOPES.has(s))
+    .map((s) => ({
+      name: s,
+      description: DELEGATED_PERMISSIONS[s]?.description ?? s,
+      admin: !!DELEGATED_PERMISSIONS[s]?.adminConsent,
+    }));
+}
+
+function appRoleList(app: AppRegistration) {
+  return app.requiredAppRoles.map((r) => ({ name: r, description: APPLICATION_PERMISSIONS[r] ?? r }));
+}
+
+/**
+ * After sign-in: consent if needed, then the code (or the admin-consent answer).
+ *
+ * `.default` (https://learn.microsoft.com/entra/identity-platform/scopes-oidc#the-default-scope):
+ * when some delegated permission for Graph is already granted to the user (by the user or an
+ * admin) and `prompt=consent` is not asked, the sign-in goes on with no prompt and the token
+ * carries what is granted; otherwise the consent page lists every permission the app
+ * registration asks for. An admin who accepts it for the organisation grants them all,
+ * application permissions included (as `/adminconsent` with `.default` does).
+ */
 function afterSignIn(
   ctx: SandboxContext,
   reply: FastifyReply,
@@ -713,28 +749,19 @@ function afterSignIn(
   if (flow.kind === 'adminconsent') {
     if (!user.isAdmin) {
       return errorRedirect(reply, flow, 'access_denied', 90094, 'The grant requires admin permission.', {
-        admin_consent: 'False',
+        admin_consent: 'True',
       });
     }
     if (auto) {
-      grantAdminConsent(app);
+      grantAdminConsent(app, flow);
       return issueCode(ctx, reply, flow, user);
     }
     return reply.type('text/html; charset=utf-8').send(
       consentPage(action, flow.id, {
         appName: app.displayName,
         user: String(user.p.userPrincipalName),
-        permissions: app.requiredScopes
-          .filter((s) => !OIDC_SCOPES.has(s))
-          .map((s) => ({
-            name: s,
-            description: DELEGATED_PERMISSIONS[s]?.description ?? s,
-            admin: !!DELEGATED_PERMISSIONS[s]?.adminConsent,
-          })),
-        appRoles: app.requiredAppRoles.map((r) => ({
-          name: r,
-          description: APPLICATION_PERMISSIONS[r] ?? r,
-        })),
+        permissions: consentList(flow.dotDefault ? app.requiredScopes : flow.scopes),
+        appRoles: flow.dotDefault ? appRoleList(app) : [],
         canConsentForOrg: true,
         needsAdmin: true,
         adminConsent: true,
@@ -742,6 +769,13 @@ function afterSignIn(
     );
   }
 
+  if (flow.dotDefault && prompt !== 'consent') {
+    const granted = grantedScopes(app, user.id);
+    if ([...granted].some((s) => !OIDC_SCOPES.has(s))) {
+      flow.scopes = flow.scopes.filter((s) => OIDC_SCOPES.has(s) || granted.has(s));
+      return issueCode(ctx, reply, flow, user);
+    }
+  }
   const missing = missingConsent(app, user.id, flow.scopes);
   const needsAdmin = missing.some((s) => DELEGATED_PERMISSIONS[s]?.adminConsent);
   if (missing.length === 0 && prompt !== 'consent') return issueCode(ctx, reply, flow, user);
@@ -758,19 +792,15 @@ function afterSignIn(
     if (needsAdmin && !user.isAdmin) {
       return errorRedirect(reply, flow, 'access_denied', 90094, 'The grant requires admin permission.');
     }
-    recordConsent(app, user, missing.length > 0 ? missing : flow.scopes, user.isAdmin);
+    recordConsent(app, user, missing.length > 0 ? missing : flow.scopes, user.isAdmin, flow);
     return issueCode(ctx, reply, flow, user);
   }
-  const list = (missing.length > 0 ? missing : flow.scopes).map((s) => ({
-    name: s,
-    description: DELEGATED_PERMISSIONS[s]?.description ?? s,
-    admin: !!DELEGATED_PERMISSIONS[s]?.adminConsent,
-  }));
   return reply.type('text/html; charset=utf-8').send(
     consentPage(action, flow.id, {
       appName: app.displayName,
       user: String(user.p.userPrincipalName),
-      permissions: list,
+      permissions: consentList(missing.length > 0 ? missing : flow.scopes),
+      appRoles: flow.dotDefault && user.isAdmin ? appRoleList(app) : [],
       canConsentForOrg: user.isAdmin,
       needsAdmin,
       adminConsent: false,
@@ -778,13 +808,31 @@ function afterSignIn(
   );
 }
 
-function grantAdminConsent(app: AppRegistration): void {
-  for (const r of app.requiredAppRoles) app.grantedAppRoles.add(r);
-  for (const s of app.requiredScopes) app.adminConsentedScopes.add(s);
+/**
+ * Admin consent for the organisation (https://learn.microsoft.com/entra/identity-platform/v2-admin-consent):
+ * with `/.default` every permission the app registration asks for, application permissions
+ * (app roles) included; with dynamic scopes only those delegated permissions ("In order to
+ * request app permissions, you must use the /.default value").
+ */
+function grantAdminConsent(app: AppRegistration, flow: AuthorizeFlow): void {
+  if (flow.dotDefault) {
+    for (const r of app.requiredAppRoles) app.grantedAppRoles.add(r);
+    for (const s of app.requiredScopes) app.adminConsentedScopes.add(s);
+    return;
+  }
+  for (const s of flow.scopes) app.adminConsentedScopes.add(s);
 }
 
-function recordConsent(app: AppRegistration, user: UserRecord, scopes: string[], forOrg: boolean): void {
+function recordConsent(
+  app: AppRegistration,
+  user: UserRecord,
+  scopes: string[],
+  forOrg: boolean,
+  flow: AuthorizeFlow,
+): void {
   if (forOrg) {
+    // An admin accepting `.default` for the organisation grants what the registration asks for.
+    if (flow.dotDefault) grantAdminConsent(app, flow);
     for (const s of scopes) app.adminConsentedScopes.add(s);
     return;
   }
@@ -827,6 +875,10 @@ function beginFlow(
   const clientId = q.client_id ?? '';
   const app = ctx.tenant.apps.get(clientId);
   if (!app) return html(400, 700016, appNotFound(ctx, clientId).description);
+  if (kind === 'adminconsent' && !q.redirect_uri) {
+    // "redirect_uri: Required" (https://learn.microsoft.com/entra/identity-platform/v2-admin-consent)
+    return html(400, 900144, "The request body must contain the following parameter: 'redirect_uri'.");
+  }
   const redirectUri = q.redirect_uri ?? app.redirectUris[0] ?? '';
   if (!redirectMatches(app, redirectUri)) {
     return html(
@@ -856,7 +908,9 @@ function beginFlow(
       );
     }
     try {
-      flow.scopes = resolveScopes(ctx, app, q.scope).perms;
+      const resolved = resolveScopes(ctx, app, q.scope);
+      flow.scopes = resolved.perms;
+      flow.dotDefault = resolved.dotDefault;
     } catch (e) {
       if (e instanceof AadError) return errorRedirect(reply, flow, e.error, e.aadsts, e.description);
       throw e;
@@ -883,7 +937,17 @@ function beginFlow(
       }
     }
   } else {
-    flow.scopes = [];
+    // "scope: Required ... either static (using /.default) or dynamic scopes"
+    // (https://learn.microsoft.com/entra/identity-platform/v2-admin-consent)
+    try {
+      const resolved = resolveScopes(ctx, app, q.scope);
+      flow.scopes = resolved.perms;
+      flow.dotDefault = resolved.dotDefault;
+    } catch (e) {
+      if (e instanceof AadError)
+        return errorRedirect(reply, flow, e.error, e.aadsts, e.description, { admin_consent: 'True' });
+      throw e;
+    }
   }
   ctx.flows.set(flow.id, flow);
   for (const [id, f] of ctx.flows) if (Date.now() - f.createdAt > 3_600_000) ctx.flows.delete(id);
@@ -1089,6 +1153,17 @@ export function registerIdentityRoutes(app: FastifyInstance, ctx: SandboxContext
         .send(errorPage(50034, 'The user account does not exist.'));
     if (form.decision !== 'accept') {
       ctx.flows.delete(flow.id);
+      if (flow.kind === 'adminconsent') {
+        // The error response of https://learn.microsoft.com/entra/identity-platform/v2-admin-consent
+        return errorRedirect(
+          reply,
+          flow,
+          'consent_required',
+          65004,
+          'The resource owner or authorization server denied the request.',
+          { admin_consent: 'True' },
+        );
+      }
       // https://learn.microsoft.com/entra/identity-platform/reference-error-codes (AADSTS65004)
       return errorRedirect(
         reply,
@@ -1098,12 +1173,11 @@ export function registerIdentityRoutes(app: FastifyInstance, ctx: SandboxContext
         'User declined to consent to access the app.',
         {
           error_subcode: 'cancel',
-          ...(flow.kind === 'adminconsent' ? { admin_consent: 'False' } : {}),
         },
       );
     }
     if (flow.kind === 'adminconsent') {
-      grantAdminConsent(app);
+      grantAdminConsent(app, flow);
       return issueCode(tc, reply, flow, user);
     }
     const missing = missingConsent(app, user.id, flow.scopes);
@@ -1111,7 +1185,7 @@ export function registerIdentityRoutes(app: FastifyInstance, ctx: SandboxContext
     if (missing.some((s) => DELEGATED_PERMISSIONS[s]?.adminConsent) && !user.isAdmin) {
       return errorRedirect(reply, flow, 'access_denied', 90094, 'The grant requires admin permission.');
     }
-    recordConsent(app, user, missing.length > 0 ? missing : flow.scopes, forOrg);
+    recordConsent(app, user, missing.length > 0 ? missing : flow.scopes, forOrg, flow);
     return issueCode(tc, reply, flow, user);
   });
 

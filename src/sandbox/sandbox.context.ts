@@ -50,8 +50,12 @@ export interface RefreshGrant {
   clientId: string;
   userId: string;
   scopes: string[];
+  /** When the sign-in that issued it happened (ms). */
+  issuedAt: number;
   expiresAt: number;
+  /** Revoked (the user's sign-in sessions were revoked): refreshing answers AADSTS50173. */
   revoked: boolean;
+  revokedAt?: number;
 }
 
 /** One pending authorize request, between the sign-in and consent pages. */
@@ -64,6 +68,8 @@ export interface AuthorizeFlow {
   clientId: string;
   redirectUri: string;
   scopes: string[];
+  /** The request asked for `{resource}/.default`: the app registration's configured permissions. */
+  dotDefault?: boolean;
   userId?: string;
   createdAt: number;
 }
@@ -169,6 +175,24 @@ export class SandboxContext {
   homeTenantOf(idOrUpn: string): Tenant | undefined {
     for (const t of this.tenants.values()) if (t.activeUser(idOrUpn)) return t;
     return undefined;
+  }
+
+  /**
+   * Graph's `POST /users/{id}/revokeSignInSessions` (https://learn.microsoft.com/graph/api/user-revokesigninsessions):
+   * every refresh token of the user in this directory stops working (AADSTS50173 on refresh)
+   * and the user's browser sessions end. Returns how many refresh tokens were revoked.
+   */
+  revokeSignInSessions(userId: string): number {
+    const now = Date.now();
+    let n = 0;
+    for (const grant of this.refreshTokens.values()) {
+      if (grant.tenantId !== this.tenant.id || grant.userId !== userId || grant.revoked) continue;
+      grant.revoked = true;
+      grant.revokedAt = now;
+      n++;
+    }
+    for (const [sid, session] of this.sessions) if (session.userId === userId) this.sessions.delete(sid);
+    return n;
   }
 
   /** The resource identifiers that mean Microsoft Graph, for scopes and the `aud` claim. */

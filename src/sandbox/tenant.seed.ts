@@ -1,4 +1,3 @@
-import { DELEGATED_PERMISSIONS } from './directory.schema.js';
 import { SeededRandom } from './random.util.js';
 import {
   type AppRegistration,
@@ -312,6 +311,11 @@ export interface SeededTenant {
 
 export const SANDBOX_PASSWORD = 'Sandbox!2024';
 
+/** Application permissions the seeded app registration asks for (the gateway's README table). */
+export const GATEWAY_APP_ROLES: readonly string[] = ['User.Read.All', 'Group.Read.All'];
+/** Delegated permissions (and OpenID Connect scopes) the seeded app registration asks for. */
+export const GATEWAY_SCOPES: readonly string[] = ['openid', 'profile', 'offline_access', 'User.Read'];
+
 export function seedTenant(options: { seed: number; users: number; groups?: number }): SeededTenant {
   const r = new SeededRandom(options.seed);
   const org = ORGS[Math.abs(options.seed) % ORGS.length] as string;
@@ -326,7 +330,10 @@ export function seedTenant(options: { seed: number; users: number; groups?: numb
   const domain = tenant.defaultDomain;
   const created0 = Date.UTC(2020, 0, 6);
 
-  // ---- the app registration the gateway uses, consented by an admin in the portal
+  // ---- the app registration the gateway uses, as its README tells an admin to register it:
+  // the API permissions it asks for (application and delegated), and nothing consented yet.
+  // As on Microsoft, a client-credentials token then has no `roles` until an admin grants
+  // admin consent (`/adminconsent`, authorize with `.default` by an admin, or the admin API).
   const appId = r.uuid();
   const clientSecret = `${r.secret(3)}8Q~${r.secret(34)}`;
   const app: AppRegistration = {
@@ -345,32 +352,12 @@ export function seedTenant(options: { seed: number; users: number; groups?: numb
         endDateTime: '2099-12-31T00:00:00.000Z',
       },
     ],
-    requiredAppRoles: [
-      'User.Read.All',
-      'Group.Read.All',
-      'GroupMember.Read.All',
-      'Contacts.Read',
-      'Presence.Read.All',
-    ],
-    requiredScopes: [
-      'openid',
-      'profile',
-      'email',
-      'offline_access',
-      'User.Read',
-      'User.Read.All',
-      'Group.Read.All',
-      'GroupMember.Read.All',
-      'Contacts.Read',
-      'Contacts.Read.Shared',
-      'Presence.Read.All',
-    ],
+    requiredAppRoles: [...GATEWAY_APP_ROLES],
+    requiredScopes: [...GATEWAY_SCOPES],
     grantedAppRoles: new Set(),
     adminConsentedScopes: new Set(),
     userConsents: new Map(),
   };
-  for (const role of app.requiredAppRoles) app.grantedAppRoles.add(role);
-  for (const s of app.requiredScopes) if (DELEGATED_PERMISSIONS[s]) app.adminConsentedScopes.add(s);
   tenant.apps.set(appId, app);
 
   // ---- users

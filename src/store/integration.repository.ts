@@ -1,11 +1,30 @@
+import { randomUUID } from 'node:crypto';
 import type { EntityManager } from '@mikro-orm/core';
-import type { IntegrationData, IntegrationRepository } from '../app/ports/store.port.js';
+import type { SqlEntityManager } from '@mikro-orm/knex';
+import type {
+  IntegrationData,
+  IntegrationHealthData,
+  IntegrationRepository,
+} from '../app/ports/store.port.js';
+import type { HealthCode } from '../domain/integration.js';
 import type { Clock } from './clock.js';
-import { Integration, Pbx } from './entities/index.js';
+import { Integration, IntegrationHealth, Pbx } from './entities/index.js';
 
 const LAZY = ['secretSealed', 'tokenCacheSealed'] as const;
 
-function toData(i: Integration): IntegrationData {
+const list = (v: string | null) => (v ? v.split(',').filter(Boolean) : []);
+
+function toHealth(h: IntegrationHealth | null): IntegrationHealthData {
+  return {
+    codes: list(h?.codes ?? null) as HealthCode[],
+    missingPermissions: list(h?.missingPermissions ?? null),
+    message: h?.message ?? null,
+    checkedAt: h?.checkedAt ?? null,
+    lastHealthyAt: h?.lastHealthyAt ?? null,
+  };
+}
+
+function toData(i: Integration, health: IntegrationHealth | null): IntegrationData {
   return {
     id: i.id,
     pbxId: i.pbx.id,
@@ -33,6 +52,7 @@ function toData(i: Integration): IntegrationData {
     warningsCheckedAt: i.warningsCheckedAt,
     connectAttempt: i.connectAttempt,
     updatedAt: i.updatedAt,
+    health: toHealth(health),
   };
 }
 
@@ -56,15 +76,43 @@ export class MikroIntegrationRepository implements IntegrationRepository {
     return i;
   }
 
-  async get(pbxId: string) {
-    return toData(await this.entity(pbxId));
+  private health(pbxId: string) {
+    return this.em.findOne(IntegrationHealth, { pbx: pbxId });
   }
 
-  async update(pbxId: string, patch: Partial<Omit<IntegrationData, 'id' | 'pbxId'>>) {
+  async get(pbxId: string) {
+    const i = await this.entity(pbxId);
+    return toData(i, await this.health(pbxId));
+  }
+
+  async update(pbxId: string, patch: Partial<Omit<IntegrationData, 'id' | 'pbxId' | 'health'>>) {
     const i = await this.entity(pbxId);
     this.em.assign(i, patch);
     await this.em.flush();
-    return toData(i);
+    return toData(i, await this.health(pbxId));
+  }
+
+  async recordHealth(pbxId: string, health: IntegrationHealthData) {
+    let row = await this.health(pbxId);
+    if (!row) {
+      // Made on first use; a check and a run may get here at once: the second insert is ignored.
+      await (this.em as SqlEntityManager)
+        .createQueryBuilder(IntegrationHealth)
+        .insert({ id: randomUUID(), pbx: pbxId })
+        .onConflict(['pbx'])
+        .ignore()
+        .execute();
+      row = await this.em.findOneOrFail(IntegrationHealth, { pbx: pbxId });
+    }
+    this.em.assign(row, {
+      codes: health.codes.join(',') || null,
+      missingPermissions: health.missingPermissions.join(',') || null,
+      message: health.message?.slice(0, 1000) ?? null,
+      checkedAt: health.checkedAt,
+      lastHealthyAt: health.lastHealthyAt,
+    });
+    await this.em.flush();
+    return toHealth(row);
   }
 
   async listAll() {
@@ -73,6 +121,9 @@ export class MikroIntegrationRepository implements IntegrationRepository {
       {},
       { populate: [...LAZY], orderBy: { id: 'asc' }, refresh: true },
     );
-    return all.map(toData);
+    const health = new Map(
+      (await this.em.find(IntegrationHealth, {}, { refresh: true })).map((h) => [h.pbx.id, h]),
+    );
+    return all.map((i) => toData(i, health.get(i.pbx.id) ?? null));
   }
 }

@@ -1,6 +1,11 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { countDirectory, fullReadLowerBound } from '../../bench/support/lower-bound.js';
-import { removeTestDataDir, startTestSandbox, type TestSandbox } from '../sandbox/sandbox-test.helpers.js';
+import {
+  consentAsAdmin,
+  removeTestDataDir,
+  startTestSandbox,
+  type TestSandbox,
+} from '../sandbox/sandbox-test.helpers.js';
 import {
   allAdminGroups,
   allAdminUsers,
@@ -22,6 +27,7 @@ let t: TestSandbox;
 
 beforeAll(async () => {
   t = await startTestSandbox({ users: 2500, groups: 140 });
+  await consentAsAdmin(t);
 });
 
 afterAll(async () => {

@@ -9,7 +9,12 @@ import {
 } from '../../src/domain/directory-delta.js';
 import type { GraphDirectoryReader } from '../../src/m365/directory.reader.js';
 import type { AdminGroup, AdminUser } from '../../src/sandbox/index.js';
-import { removeTestDataDir, startTestSandbox, type TestSandbox } from '../sandbox/sandbox-test.helpers.js';
+import {
+  consentAsAdmin,
+  removeTestDataDir,
+  startTestSandbox,
+  type TestSandbox,
+} from '../sandbox/sandbox-test.helpers.js';
 import {
   allAdminGroups,
   allAdminUsers,
@@ -32,6 +37,7 @@ let reader: GraphDirectoryReader;
 beforeAll(async () => {
   // 30 groups: the seed then nests location groups under regions, and regions under SG-Global.
   t = await startTestSandbox({ users: 300, groups: 30 });
+  await consentAsAdmin(t);
   reader = readerFor(t);
 });
 

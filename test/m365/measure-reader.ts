@@ -11,7 +11,7 @@
 import { parseArgs } from 'node:util';
 import { countDirectory, describeLowerBound, fullReadLowerBound } from '../../bench/support/lower-bound.js';
 import { writeResults } from '../../bench/support/results.js';
-import { removeTestDataDir, startTestSandbox } from '../sandbox/sandbox-test.helpers.js';
+import { consentAsAdmin, removeTestDataDir, startTestSandbox } from '../sandbox/sandbox-test.helpers.js';
 import { appOf, drain, readerFor } from './reader-test.helpers.js';
 
 const { values } = parseArgs({
@@ -35,6 +35,7 @@ const sampler = setInterval(() => {
 const mb = (n: number) => `${Math.round(n / 1024 / 1024)} MB`;
 
 const t = await startTestSandbox({ users, groups, latencyMs });
+await consentAsAdmin(t);
 try {
   const app = appOf(t.sandbox);
   const lowerBound = fullReadLowerBound(await countDirectory(t.sandbox.admin));

@@ -6,7 +6,12 @@ import {
   graphDefaultScope,
 } from '../../src/m365/microsoft-clients.js';
 import { eventually } from '../support/wait.js';
-import { removeTestDataDir, startTestSandbox, type TestSandbox } from './sandbox-test.helpers.js';
+import {
+  consentAsAdmin,
+  removeTestDataDir,
+  startTestSandbox,
+  type TestSandbox,
+} from './sandbox-test.helpers.js';
 
 type Item = Record<string, unknown> & { id: string };
 
@@ -47,6 +52,7 @@ let graph: Client;
 
 beforeAll(async () => {
   t = await startTestSandbox({ users: 300 });
+  await consentAsAdmin(t);
   graph = await clientFor(t);
 });
 
@@ -196,6 +202,7 @@ describe('expired delta tokens', () => {
     await expect(graph.api(third.deltaLink).get()).rejects.toMatchObject({ code: 'syncStateNotFound' });
 
     const short = await startTestSandbox({ users: 5, deltaTokenLifetimeMs: 300 });
+    await consentAsAdmin(short);
     try {
       const g = await clientFor(short);
       const first = await round(g, '/users/delta');
@@ -332,6 +339,7 @@ describe('groups/delta', () => {
 
   it('a group with many members continues on the next page (merge by id)', async () => {
     const big = await startTestSandbox({ users: 1300, groups: 12 });
+    await consentAsAdmin(big);
     try {
       const g = await clientFor(big);
       const r = await round(g, '/groups/delta');

@@ -5,7 +5,12 @@ import {
   createGraphClient,
   graphDefaultScope,
 } from '../../src/m365/microsoft-clients.js';
-import { removeTestDataDir, startTestSandbox, type TestSandbox } from './sandbox-test.helpers.js';
+import {
+  consentAsAdmin,
+  removeTestDataDir,
+  startTestSandbox,
+  type TestSandbox,
+} from './sandbox-test.helpers.js';
 
 let t: TestSandbox;
 let graph: Client;
@@ -26,6 +31,7 @@ async function appToken(sb: TestSandbox): Promise<string> {
 
 beforeAll(async () => {
   t = await startTestSandbox({ users: 2500 });
+  await consentAsAdmin(t);
   token = await appToken(t);
   graph = createGraphClient(t.endpoints, async () => token);
 });

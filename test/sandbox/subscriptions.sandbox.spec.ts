@@ -4,7 +4,12 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { createConfidentialClient, graphDefaultScope } from '../../src/m365/microsoft-clients.js';
 import type { NotificationSettings } from '../../src/sandbox/index.js';
 import { eventually, staysTrue } from '../support/wait.js';
-import { removeTestDataDir, startTestSandbox, type TestSandbox } from './sandbox-test.helpers.js';
+import {
+  consentAsAdmin,
+  removeTestDataDir,
+  startTestSandbox,
+  type TestSandbox,
+} from './sandbox-test.helpers.js';
 
 /**
  * Change notifications against the sandbox: Graph's `/subscriptions` endpoints, the
@@ -209,6 +214,7 @@ async function someUserId(i = 0): Promise<string> {
 
 beforeAll(async () => {
   t = await startTestSandbox({ users: 50, notifications: FAST });
+  await consentAsAdmin(t);
   ep = await Endpoint.start();
   token = await appToken();
 });
@@ -364,12 +370,27 @@ describe('POST /subscriptions: what Graph refuses', () => {
     expect(longest.resource).toBe('/groups');
 
     const uid = await someUserId();
-    const contacts = await graph('POST', '/subscriptions', {
-      changeType: 'created,updated,deleted',
-      notificationUrl: ep.url(),
-      resource: `users/${uid}/contacts`,
-      expirationDateTime: inMinutes(4231),
-    });
+    // Contacts of any mailbox need the application permission Contacts.Read, which the seeded
+    // registration does not ask for: granted here as an admin would (API permissions + consent).
+    await t.sandbox.admin.grantConsent(t.sandbox.info.clientId, { appRoles: ['Contacts.Read'], scopes: [] });
+    const contactsToken = (
+      await createConfidentialClient(t.endpoints, {
+        clientId: t.sandbox.info.clientId,
+        tenantId: t.sandbox.info.tenantId,
+        clientSecret: t.sandbox.info.clientSecret,
+      }).acquireTokenByClientCredential({ scopes: [graphDefaultScope(t.endpoints)], skipCache: true })
+    )?.accessToken as string;
+    const contacts = await graph(
+      'POST',
+      '/subscriptions',
+      {
+        changeType: 'created,updated,deleted',
+        notificationUrl: ep.url(),
+        resource: `users/${uid}/contacts`,
+        expirationDateTime: inMinutes(4231),
+      },
+      contactsToken,
+    );
     expect(contacts.status).toBe(400);
     expect(contacts.json<{ error: { message: string } }>().error.message).toBe(
       'Subscription expiration can only be 4230 minutes in the future.',
@@ -556,6 +577,7 @@ describe('change notifications', () => {
 describe('several directories', () => {
   it("each directory's changes notify that directory's subscriptions only, with its tenantId", async () => {
     const other = await t.sandbox.admin.addTenant({ users: 4, provisionApps: [t.sandbox.info.clientId] });
+    await consentAsAdmin(t, { tenantId: other.tenantId, adminUpn: other.adminUpn });
     const cca = createConfidentialClient(t.endpoints, {
       clientId: t.sandbox.info.clientId,
       tenantId: other.tenantId,

@@ -88,33 +88,51 @@ export async function adminUpn(sandbox: Sandbox): Promise<string> {
 
 /**
  * Plays the admin's browser with a plain HTTP client: authorize at the sandbox (auto
- * sign-in with login_hint), follow the redirect to the gateway's callback, then to the
- * result page. Returns the result code the page names.
+ * sign-in with login_hint), follow the redirect to the gateway's callback, and, when the
+ * gateway sends the browser on to Microsoft's admin consent (application permissions not
+ * granted yet), through that too (auto sign-in again) and back; then to the result page.
+ * Returns the result code the page names, the last callback URL, and the Microsoft pages
+ * the journey went through.
  */
 export async function followAuthorization(
   agent: Agent,
   authorizationUrl: string,
   loginHint: string,
-): Promise<{ result: string; callbackUrl: string; page: string }> {
-  const url = new URL(authorizationUrl);
-  url.searchParams.set('login_hint', loginHint);
-  const res = await request(url, { dispatcher: agent });
-  await res.body.text();
-  const location = res.headers.location;
-  if (res.statusCode !== 302 || typeof location !== 'string') {
-    throw new Error(`authorize answered ${res.statusCode} without a redirect`);
+): Promise<{ result: string; callbackUrl: string; page: string; microsoft: string[] }> {
+  let url = new URL(authorizationUrl);
+  const microsoft: string[] = [];
+  for (let hop = 0; hop < 4; hop++) {
+    url.searchParams.set('login_hint', loginHint);
+    microsoft.push(url.pathname);
+    const res = await request(url, { dispatcher: agent });
+    await res.body.text();
+    const location = res.headers.location;
+    if (res.statusCode !== 302 || typeof location !== 'string') {
+      throw new Error(`${url.pathname} answered ${res.statusCode} without a redirect`);
+    }
+    const done = await finishAtGateway(location);
+    if (!done.continueAt) return { ...done, microsoft };
+    url = new URL(done.continueAt);
   }
-  return finishAtGateway(location);
+  throw new Error('the sign-in journey did not end');
 }
 
-/** Calls the gateway's callback as the browser would, and reads the result page it redirects to. */
-export async function finishAtGateway(callbackUrl: string) {
+/**
+ * Calls the gateway's callback as the browser would, and reads the result page it redirects to;
+ * when it sends the browser on to Microsoft instead (admin consent), `continueAt` says where.
+ */
+export async function finishAtGateway(
+  callbackUrl: string,
+): Promise<{ result: string; callbackUrl: string; page: string; continueAt?: string }> {
   const cb = await fetch(callbackUrl, { redirect: 'manual' });
   const next = cb.headers.get('location');
   if (cb.status !== 303 || !next) throw new Error(`callback answered ${cb.status}`);
-  const resultUrl = new URL(next, callbackUrl);
-  const page = await (await fetch(resultUrl)).text();
-  return { result: resultUrl.searchParams.get('result') ?? '', callbackUrl, page };
+  const nextUrl = new URL(next, callbackUrl);
+  if (nextUrl.origin !== new URL(callbackUrl).origin) {
+    return { result: '', callbackUrl, page: '', continueAt: nextUrl.toString() };
+  }
+  const page = await (await fetch(nextUrl)).text();
+  return { result: nextUrl.searchParams.get('result') ?? '', callbackUrl, page };
 }
 
 /** connect + consent through the sandbox: ends CONNECTED. */

@@ -5,6 +5,12 @@ export interface PendingAuthorization {
   redirectUri: string;
   /** Which attempt this is: a later connect makes an older callback invalid. */
   attempt: string;
+  /** What the callback completes: a connect (default) or a reconsent of a connected integration. */
+  purpose?: 'CONNECT' | 'RECONSENT';
+  /** The sign-in (code, default) or the admin consent that follows it in the same journey. */
+  step?: 'SIGN_IN' | 'ADMIN_CONSENT';
+  /** false: never send the admin through admin consent; missing permissions fail at once. */
+  adminConsent?: boolean;
 }
 
 /** Short-lived, single-use `state` values of the connect flow (Redis). */

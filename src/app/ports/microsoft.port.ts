@@ -17,7 +17,7 @@ export type MicrosoftErrorCode =
   | 'WRONG_TENANT' // AADSTS700005: the code was issued by another directory than the one configured
   | 'CONSENT_REQUIRED' // AADSTS65001 or a 403 from Graph
   | 'INVALID_GRANT' // a bad, expired or replayed code / refresh token
-  | 'AUTH_EXPIRED' // no usable token for the authorization account: sign in again
+  | 'AUTH_EXPIRED' // no usable token for the authorization account (revoked AADSTS50173, expired, MFA now needed): sign in again
   | 'THROTTLED'
   | 'DELTA_EXPIRED'
   | 'NOT_FOUND'
@@ -49,9 +49,23 @@ export interface AuthorizationAccount {
   tenantId: string;
 }
 
+/** A delegated access token and the permissions it carries (its `scp`). */
+export interface DelegatedToken {
+  accessToken: string;
+  permissions: string[];
+}
+
 export interface MicrosoftIdentity {
   /** Gets an app token by client credentials: proves the IDs and the secret work. */
   verifyAppCredentials(app: MicrosoftAppCredentials): Promise<void>;
+  /**
+   * The application permissions granted to the app now: the `roles` of a new client-credentials
+   * token (never a cached one, so a consent given or revoked a moment ago shows). The new token
+   * replaces the cached one the directory reads use.
+   */
+  appPermissions(app: MicrosoftAppCredentials): Promise<string[]>;
+  /** Microsoft's admin consent URL for the app's configured permissions (`/.default`), back to `redirectUri`. */
+  adminConsentUrl(app: MicrosoftAppCredentials, request: { redirectUri: string; state: string }): string;
   generatePkce(): Promise<{ verifier: string; challenge: string }>;
   authorizationUrl(
     app: MicrosoftAppCredentials,
@@ -63,13 +77,17 @@ export interface MicrosoftIdentity {
     request: { code: string; redirectUri: string; codeVerifier: string; scopes: string[] },
     cache: TokenCacheIO,
   ): Promise<AuthorizationAccount>;
-  /** A delegated token for the authorization account, silently from the cache (refreshing as needed). */
+  /**
+   * A delegated token for the authorization account, silently from the cache (refreshing as
+   * needed; with `forceRefresh`, always through the refresh token, which proves it still works).
+   */
   delegatedToken(
     app: MicrosoftAppCredentials,
     account: { homeAccountId: string },
     scopes: string[],
     cache: TokenCacheIO,
-  ): Promise<string>;
+    options?: { forceRefresh?: boolean },
+  ): Promise<DelegatedToken>;
 }
 
 export interface MicrosoftOrganization {
@@ -78,8 +96,12 @@ export interface MicrosoftOrganization {
 }
 
 export interface MicrosoftDirectoryInfo {
-  /** "Data initialization" (L2): the organisation and how many groups it has. */
-  organization(app: MicrosoftAppCredentials): Promise<MicrosoftOrganization>;
+  /**
+   * "Data initialization" (L2): the organisation, read with the authorization account's
+   * delegated token (User.Read is enough: https://learn.microsoft.com/graph/api/organization-get).
+   */
+  organization(delegatedAccessToken: string): Promise<MicrosoftOrganization>;
+  /** How many groups the directory has (app-only, Group.Read.All). */
   countGroups(app: MicrosoftAppCredentials): Promise<number>;
   /** `GET /me` with a delegated token: who the token speaks for. */
   whoAmI(delegatedAccessToken: string): Promise<{ userPrincipalName: string }>;

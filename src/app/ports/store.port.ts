@@ -1,6 +1,6 @@
 import type { ApiRole } from '../../domain/access.js';
 import type { ExtensionFields, ExtensionGroupRecord, ExtensionRecord } from '../../domain/extension-rules.js';
-import type { IntegrationStatus } from '../../domain/integration.js';
+import type { HealthCode, IntegrationStatus } from '../../domain/integration.js';
 import type { SyncSource } from '../../domain/pbx.types.js';
 import type { ApiKeyRecord, PbxRecord, PbxSettings } from '../../domain/tenant.js';
 import type { SubscriptionRepository } from './change-notifications.port.js';
@@ -54,15 +54,33 @@ export interface IntegrationData {
   lastErrorAt: Date | null;
   warnings: string | null;
   warningsCheckedAt: Date | null;
-  /** The connect attempt waiting for consent; a callback of an older attempt is refused. */
+  /** The connect (or reconsent) attempt waiting for Microsoft; a callback of an older attempt is refused. */
   connectAttempt: string | null;
   updatedAt: Date;
+  /** What the last check of Microsoft's access found (kept apart: a check changes no setting). */
+  health: IntegrationHealthData;
+}
+
+/** The last health check of an integration (issue 11 item 3). */
+export interface IntegrationHealthData {
+  codes: HealthCode[];
+  /** Required permissions the last check found missing, e.g. "Group.Read.All (application)". */
+  missingPermissions: string[];
+  message: string | null;
+  checkedAt: Date | null;
+  /** The last time a check found nothing wrong. */
+  lastHealthyAt: Date | null;
 }
 
 export interface IntegrationRepository {
   /** The PBX's integration (made, NOT_CONNECTED, on first read). */
   get(pbxId: string): Promise<IntegrationData>;
-  update(pbxId: string, patch: Partial<Omit<IntegrationData, 'id' | 'pbxId'>>): Promise<IntegrationData>;
+  update(
+    pbxId: string,
+    patch: Partial<Omit<IntegrationData, 'id' | 'pbxId' | 'health'>>,
+  ): Promise<IntegrationData>;
+  /** Records a health check; the integration's settings and `updatedAt` do not change. */
+  recordHealth(pbxId: string, health: IntegrationHealthData): Promise<IntegrationHealthData>;
   /** Every integration with a sealed secret or token cache (for key rotation and the daily check). */
   listAll(): Promise<IntegrationData[]>;
 }

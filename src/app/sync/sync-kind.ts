@@ -2,7 +2,9 @@ import type { DirectorySnapshot } from '../../domain/directory-delta.js';
 import type { Steps } from '../../domain/steps.js';
 import type { PlanItemLike, PlanSummary, SyncPlan } from '../../domain/sync-plan.types.js';
 import type { DirectoryReader } from '../ports/directory.port.js';
+import type { EventPublisher } from '../ports/events.port.js';
 import type { AppLog } from '../ports/log.port.js';
+import type { MicrosoftIdentity } from '../ports/microsoft.port.js';
 import type { Store } from '../ports/store.port.js';
 import type { SyncRunData, SyncRunItemData, SyncScope, SyncSettingsData } from '../ports/sync.port.js';
 import type { WelcomeEmailQueue } from '../ports/welcome-email.port.js';
@@ -12,6 +14,10 @@ import type { SecretBox } from '../secret-box.js';
 export interface SyncDeps {
   store: Store;
   reader: DirectoryReader;
+  /** A run checks the app's access (secret, application permissions) before it reads. */
+  identity: MicrosoftIdentity;
+  /** Publishes the integration when a run finds its health changed. */
+  events: EventPublisher;
   secrets: SecretBox;
   now: () => Date;
   /** Called with the run at each phase and every applied batch (live progress). */

@@ -9,6 +9,7 @@ import type {
   UserSyncPlan,
 } from '../../domain/sync-plan.types.js';
 import { appCredentials } from '../integration.js';
+import { checkAppAccess, type HealthFinding } from '../integration-health.js';
 import type { GraphRequestStats } from '../ports/directory.port.js';
 import { MicrosoftError } from '../ports/microsoft.port.js';
 import type { IntegrationData, Store } from '../ports/store.port.js';
@@ -74,6 +75,21 @@ export function failureSentence(counts: { users: PlanSummary; groups: PlanSummar
 
 /** A run stopped because its worker lost the job (its lock): the next attempt resumes it. */
 export class RunAbortedError extends Error {}
+
+/** A run stopped because Microsoft refuses the app's access (the integration's health says so). */
+export class AccessRefusedError extends Error {
+  constructor(readonly finding: HealthFinding) {
+    super(`${finding.code}: ${finding.message}`);
+  }
+}
+
+/** Failures that mean the app's own access may be gone: the health check names what is wrong. */
+function mayBeAccessRefused(err: unknown): boolean {
+  return (
+    err instanceof MicrosoftError &&
+    ['CONSENT_REQUIRED', 'INVALID_SECRET', 'SECRET_EXPIRED', 'INVALID_CLIENT'].includes(err.code)
+  );
+}
 
 /** The kinds a run may do, and why the others cannot run. */
 interface RunnableKinds {
@@ -302,6 +318,10 @@ class SyncRun {
           message: ctx.notes.join(' '),
         });
       }
+      // ACCESS: the secret and the application permissions, with a new app token; what is
+      // wrong is recorded as the integration's health and stops the run with its code.
+      const refused = await checkAppAccess(this.deps, ctx.integration);
+      if (refused) throw new AccessRefusedError(refused);
       // READ
       const app = appCredentials(ctx.integration, this.deps.secrets);
       const read = await readDirectory(
@@ -363,7 +383,20 @@ class SyncRun {
     } catch (err) {
       // The batches committed before the failure created extensions: their emails go out too.
       await this.queueWelcomeEmails(resumed || appliedAny);
-      const message = err instanceof MicrosoftError ? `${err.code}: ${err.message}` : (err as Error).message;
+      let message = err instanceof MicrosoftError ? `${err.code}: ${err.message}` : (err as Error).message;
+      if (mayBeAccessRefused(err)) {
+        // Refused halfway (consent revoked, secret deleted during the run): say which and why.
+        const found = await checkAppAccess(this.deps, await store.integrations.get(this.pbxId)).catch(
+          (checkErr: unknown) => {
+            this.deps.log('warn', 'the access check after a refused read failed too', {
+              pbxId: this.pbxId,
+              err: checkErr instanceof Error ? checkErr.message : String(checkErr),
+            });
+            return null;
+          },
+        );
+        if (found) message = `${found.code}: ${found.message}`;
+      }
       if (err instanceof RunAbortedError || (isRetryable(err) && !this.opts.finalAttempt)) {
         await this.phase('QUEUED', { status: 'QUEUED', error: `Will retry: ${message}` });
         throw err;

@@ -1,11 +1,12 @@
 import { Arg, Authorized, Ctx, Mutation, Query, Resolver, Root, Subscription } from 'type-graphql';
 import {
-  checkConnection,
   connect,
   getIntegrationView,
   type IntegrationView,
+  reconsent,
   updateSecret,
 } from '../../app/integration.js';
+import { checkConnection } from '../../app/integration-health.js';
 import {
   disableIntegration,
   disconnectIntegration,
@@ -59,8 +60,18 @@ export class IntegrationResolver {
   }
 
   @Authorized(ApiRole.ADMIN)
+  @Mutation(() => ConnectPayload, {
+    description:
+      'Renews the consent without disconnecting: a fresh authorizationUrl where an administrator signs in again (a new authorization account and refresh token) and, when application permissions are missing, grants admin consent in the same journey. Until then the integration works as before.',
+  })
+  reconsent(@Ctx() ctx: GraphQLContext) {
+    return reconsent(deps(ctx), ctx.caller);
+  }
+
+  @Authorized(ApiRole.ADMIN)
   @Mutation(() => ConnectionCheckType, {
-    description: 'Checks, live, that the app and the authorization account still have access.',
+    description:
+      'Checks, live, that the app and the authorization account still have access, reports every required permission as present or missing, and records the health.',
   })
   testConnection(@Ctx() ctx: GraphQLContext) {
     return checkConnection(deps(ctx), ctx.caller);

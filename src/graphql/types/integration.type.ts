@@ -29,6 +29,56 @@ export class IntegrationErrorType {
   at!: Date;
 }
 
+export enum HealthStatusEnum {
+  OK = 'OK',
+  FAILING = 'FAILING',
+  UNKNOWN = 'UNKNOWN',
+}
+registerEnumType(HealthStatusEnum, {
+  name: 'HealthStatus',
+  description:
+    'OK: the last check of the access to Microsoft found nothing wrong. FAILING: it found something (codes). UNKNOWN: not connected, or no check yet.',
+});
+
+export enum PermissionTypeEnum {
+  APPLICATION = 'APPLICATION',
+  DELEGATED = 'DELEGATED',
+}
+registerEnumType(PermissionTypeEnum, {
+  name: 'PermissionType',
+  description:
+    'APPLICATION: app-only, granted by admin consent (roles). DELEGATED: for the signed-in account (scp).',
+});
+
+@ObjectType('IntegrationHealth', {
+  description:
+    "What the last live check of the integration's access to Microsoft found: a sync run checks the app's access before it reads, the daily check and testConnection check the authorization account's too. The status stays CONNECTED while health is FAILING.",
+})
+export class IntegrationHealthType {
+  @Field(() => HealthStatusEnum)
+  status!: HealthStatusEnum;
+
+  @Field(() => [String], {
+    description:
+      'SECRET_REFUSED (Microsoft refuses the stored client secret: updateSecret), APP_ACCESS_LOST (the app registration is gone), PERMISSIONS_MISSING (application permissions without admin consent: reconsent), DELEGATED_ACCESS_LOST (the authorization account must sign in again: reconsent).',
+  })
+  codes!: string[];
+
+  @Field(() => [String], {
+    description: 'Required permissions found missing, e.g. "Group.Read.All (application)".',
+  })
+  missingPermissions!: string[];
+
+  @Field(() => String, { nullable: true, description: 'What is wrong and what to do, one line per code.' })
+  message!: string | null;
+
+  @Field(() => Date, { nullable: true, description: 'When the last check ran.' })
+  checkedAt!: Date | null;
+
+  @Field(() => Date, { nullable: true, description: 'The last time a check found nothing wrong.' })
+  lastHealthyAt!: Date | null;
+}
+
 @ObjectType('Integration', {
   description: "The PBX's Microsoft 365 integration. The client secret is never shown.",
 })
@@ -83,6 +133,9 @@ export class IntegrationType {
 
   @Field(() => IntegrationErrorType, { nullable: true })
   lastError!: IntegrationErrorType | null;
+
+  @Field(() => IntegrationHealthType)
+  health!: IntegrationHealthType;
 }
 
 @InputType('ConnectInput')
@@ -98,11 +151,42 @@ export class ConnectInput {
 
   @Field(() => Date, { nullable: true, description: 'When the client secret expires (for warnings).' })
   secretExpiresAt?: Date | null;
+
+  @Field(() => Boolean, {
+    nullable: true,
+    defaultValue: true,
+    description:
+      "true (default): when the app's application permissions have no admin consent yet, the sign-in journey goes on to Microsoft's admin consent. false: they were granted in Entra ID beforehand; missing ones fail at once with MISSING_PERMISSIONS (extensions.missing names them).",
+  })
+  adminConsent?: boolean | null;
+}
+
+@ObjectType('PermissionCheck', {
+  description: 'One Microsoft Graph permission the gateway needs, as found live.',
+})
+export class PermissionCheckType {
+  @Field(() => String)
+  name!: string;
+
+  @Field(() => PermissionTypeEnum)
+  type!: PermissionTypeEnum;
+
+  @Field(() => Boolean)
+  present!: boolean;
+
+  @Field(() => String, { description: 'What the gateway does with it.' })
+  usedFor!: string;
+
+  @Field(() => String, { description: 'Which feature stops without it.' })
+  stopsWithout!: string;
 }
 
 @ObjectType('ConnectPayload')
 export class ConnectPayload {
-  @Field(() => String, { description: 'Send the admin here to sign in and consent for the organisation.' })
+  @Field(() => String, {
+    description:
+      'Send the admin here to sign in and consent for the organisation (the journey continues at admin consent when needed).',
+  })
   authorizationUrl!: string;
 
   @Field(() => IntegrationType)
@@ -122,6 +206,14 @@ export class ConnectionCheckType {
 
   @Field(() => [String])
   problems!: string[];
+
+  @Field(() => [PermissionCheckType], {
+    description: 'Every permission the gateway needs, present or missing.',
+  })
+  permissions!: PermissionCheckType[];
+
+  @Field(() => IntegrationHealthType, { description: 'The health this check recorded.' })
+  health!: IntegrationHealthType;
 }
 
 export enum SyncTargetEnum {

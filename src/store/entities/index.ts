@@ -4,6 +4,7 @@ import { Extension } from './extension.entity.js';
 import { ExtensionGroup, ExtensionGroupMember } from './extension-group.entity.js';
 import { GraphSubscription } from './graph-subscription.entity.js';
 import { Integration } from './integration.entity.js';
+import { IntegrationHealth } from './integration-health.entity.js';
 import { Pbx } from './pbx.entity.js';
 import { DirectoryObject, SyncRun, SyncRunItem, SyncSettings } from './sync.entity.js';
 import { WelcomeEmailRow } from './welcome-email.entity.js';
@@ -17,6 +18,7 @@ export {
   ExtensionGroupMember,
   GraphSubscription,
   Integration,
+  IntegrationHealth,
   Pbx,
   SyncRun,
   SyncRunItem,
@@ -29,6 +31,7 @@ export const ENTITIES = [
   Pbx,
   ApiKey,
   Integration,
+  IntegrationHealth,
   Extension,
   ExtensionGroup,
   ExtensionGroupMember,
