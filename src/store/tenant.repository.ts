@@ -111,11 +111,12 @@ export class MikroTenantRepository implements TenantRepository {
   }
 
   async findKeysByPrefix(prefix: string) {
-    const found = await this.em.find(
-      ApiKey,
-      { prefix: { $like: `${likeEscape(prefix)}%` } },
-      { orderBy: { createdAt: 'asc', id: 'asc' }, limit: 20 },
-    );
+    const found = await (this.em as SqlEntityManager)
+      .createQueryBuilder(ApiKey, 'k')
+      .where(`k.prefix like ? escape '\\'`, [`${likeEscape(prefix)}%`])
+      .orderBy({ createdAt: 'asc', id: 'asc' })
+      .limit(20)
+      .getResultList();
     return found.map(toKey);
   }
 

@@ -225,6 +225,18 @@ describeEachDb('deleting a PBX: every row of it, in one transaction, and nothing
     expect(fleet.edges.map((e) => e.node)).toEqual([
       expect.objectContaining({ pbxId: null, keyId: op.id, operation: 'createPbx' }),
     ]);
+    // A key is found by the start of its shown prefix, with LIKE's wildcards taken literally.
+    for (const prefix of ['tst_a_b9xy', 'tst_aXb9xy']) {
+      await store.tenants.createKey({
+        pbxId: null,
+        role: ApiRole.OPERATOR,
+        hash: prefix.padEnd(64, '0'),
+        prefix,
+        label: null,
+      });
+    }
+    expect((await store.tenants.findKeysByPrefix('tst_a_b')).map((k) => k.prefix)).toEqual(['tst_a_b9xy']);
+    expect((await store.tenants.findKeysByPrefix('tst_a')).length).toBe(2);
     const keys = await store.tenants.pageKeys({ operators: true }, { includeRevoked: false }, { first: 10 });
     expect(keys.edges.map((e) => e.node.id)).toContain(op.id);
     expect(keys.edges.every((e) => e.node.pbxId === null && e.node.role === ApiRole.OPERATOR)).toBe(true);
