@@ -62,7 +62,7 @@ export function pbxRequired(): AppError {
  * Apollo clones a context by copying its own properties (`Object.assign` onto an object of the
  * same prototype), which would call an own getter, and throw, for every operator request.
  */
-class OperationContext implements GraphQLContext {
+class OperationContext {
   readonly principal: KeyHolder;
   readonly namedPbxId: string | null;
   readonly store: Store;
