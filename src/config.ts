@@ -165,9 +165,7 @@ export function loadConfig(
   }
   if (problems.length > 0 || !parsed.success || !secretKey) throw new ConfigError(problems);
   const e = parsed.data;
-  const database: Config['database'] = e.DATABASE_URL.startsWith('sqlite:')
-    ? { kind: 'sqlite', file: e.DATABASE_URL.slice('sqlite:'.length) || '.data/gateway.sqlite' }
-    : { kind: 'postgresql', url: e.DATABASE_URL, poolMax: e.DATABASE_POOL_MAX };
+  const database = databaseOf(e);
   return {
     role: role as ProcessRole,
     nodeEnv: e.NODE_ENV,
@@ -199,8 +197,56 @@ export function loadConfig(
   };
 }
 
+/** The database settings of a parsed environment. */
+function databaseOf(e: Pick<Env, 'DATABASE_URL' | 'DATABASE_POOL_MAX'>): Config['database'] {
+  return e.DATABASE_URL.startsWith('sqlite:')
+    ? { kind: 'sqlite', file: e.DATABASE_URL.slice('sqlite:'.length) || '.data/gateway.sqlite' }
+    : { kind: 'postgresql', url: e.DATABASE_URL, poolMax: e.DATABASE_POOL_MAX };
+}
+
+/**
+ * What the PBX and key commands (`npm run keys`) need: the database, and Redis to announce
+ * revocations. No SECRET_KEY: they touch no sealed secret. `databaseDefaulted`: DATABASE_URL
+ * was not set, so this is the demo's `.data/gateway.sqlite`.
+ */
+export function loadStoreConfig(env: Record<string, string | undefined> = process.env): {
+  database: Config['database'];
+  redis: Config['redis'];
+  databaseDefaulted: boolean;
+} {
+  const parsed = envSchema
+    .pick({ DATABASE_URL: true, DATABASE_POOL_MAX: true, REDIS_URL: true, QUEUE_PREFIX: true })
+    .safeParse(env);
+  if (!parsed.success) {
+    throw new ConfigError(
+      parsed.error.issues.map((i) => `${i.path.join('.') || '(environment)'}: ${i.message}`),
+    );
+  }
+  const e = parsed.data;
+  return {
+    database: databaseOf(e),
+    redis: { url: e.REDIS_URL, queuePrefix: e.QUEUE_PREFIX, configured: Boolean(env.REDIS_URL) },
+    databaseDefaulted: !env.DATABASE_URL,
+  };
+}
+
 /** Documented settings, for the README and `--help`. */
 export const SETTINGS_DOC = Object.keys(envSchema.shape);
+
+/** Where the demo keeps its SECRET_KEY when neither SECRET_KEY nor SECRET_KEY_FILE is set. */
+export const DEMO_SECRET_KEY_FILE = '.data/secret.key';
+
+/**
+ * For the commands run beside a demo: when neither SECRET_KEY nor SECRET_KEY_FILE is set and
+ * the demo's key file exists, use it (never make one: a new key would open nothing stored).
+ */
+export function withExistingDemoSecretKey(
+  env: Record<string, string | undefined> = process.env,
+  file = DEMO_SECRET_KEY_FILE,
+): Record<string, string | undefined> {
+  if (env.SECRET_KEY || env.SECRET_KEY_FILE || !existsSync(file)) return env;
+  return { ...env, SECRET_KEY_FILE: file };
+}
 
 /**
  * For the demo: when neither SECRET_KEY nor SECRET_KEY_FILE is set, use (and on first run
@@ -208,7 +254,7 @@ export const SETTINGS_DOC = Object.keys(envSchema.shape);
  */
 export function withDemoSecretKey(
   env: Record<string, string | undefined> = process.env,
-  file = '.data/secret.key',
+  file = DEMO_SECRET_KEY_FILE,
 ): Record<string, string | undefined> {
   if (env.SECRET_KEY) return env;
   const keyFile = env.SECRET_KEY_FILE ?? file;

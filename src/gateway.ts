@@ -33,6 +33,7 @@ import { createMailSender, describeSmtpUrl } from './mail/transport.js';
 import { RedisAuthStateStore } from './redis/auth-state.redis.js';
 import { createRedis, pingRedis, waitUntilReady } from './redis/connection.js';
 import { RedisDashboardSessionStore } from './redis/dashboard-session.redis.js';
+import { listenForRevokedKeys, RedisKeyRevocations } from './redis/key-revocation.redis.js';
 import { createEventBus, type EventBus } from './redis/pubsub.redis.js';
 import { RedisSyncCoordinator } from './redis/sync-coordinator.redis.js';
 import { type Orm, openDatabase, pingDatabase } from './store/orm.js';
@@ -115,6 +116,7 @@ export async function startGateway(config: Config, opts: { logger?: Logger } = {
       attempts: config.mail.attempts,
       delayMs: config.mail.retryDelayMs,
     }),
+    keyRevocations: new RedisKeyRevocations(redis, config.redis.queuePrefix),
   };
 
   let workers: Workers | undefined;
@@ -176,6 +178,7 @@ export async function startGateway(config: Config, opts: { logger?: Logger } = {
   });
 
   let ws: ReturnType<typeof attachGraphQLWebSocket> | undefined;
+  let revokedKeys: ReturnType<typeof listenForRevokedKeys> | undefined;
   if (serveApi) {
     const schema = await buildGatewaySchema(events.pubSub);
     const armor = createArmor(config.graphql);
@@ -198,6 +201,17 @@ export async function startGateway(config: Config, opts: { logger?: Logger } = {
       production: config.production,
       maxTokens: config.graphql.maxTokens,
     });
+    const sockets = ws;
+    // Revoking a key, in any process, closes this process's sockets of it at once.
+    revokedKeys = listenForRevokedKeys(config.redis.url, config.redis.queuePrefix, logger, {
+      revoked: (keyIds) => sockets.closeSessionsOf(keyIds),
+      resumed: () =>
+        void sockets
+          .sweep()
+          .catch((err: Error) =>
+            logger.warn({ err: err.message }, 'could not re-check the keys of open sockets (will try again)'),
+          ),
+    });
   }
 
   await app.listen({ host: config.http.host, port: config.http.port });
@@ -212,6 +226,7 @@ export async function startGateway(config: Config, opts: { logger?: Logger } = {
       stopping = true;
       logger.info('shutting down');
       const budget = config.shutdownTimeoutMs;
+      await revokedKeys?.close();
       await ws?.close();
       // In-flight requests finish; one that does not within a third of the budget is cut.
       await Promise.race([app.close(), new Promise((r) => setTimeout(r, budget / 3).unref())]);

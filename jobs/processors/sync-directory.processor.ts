@@ -29,6 +29,12 @@ export const syncDirectoryProcessor =
       throw new DelayedError();
     }
     await services.coordinator.releasePending(pbxId, runId);
+    // The PBX was deleted (deletePbx) after this run was queued: nothing is left to sync.
+    if (!(await deps.openStore().sync.getRun(pbxId, runId))) {
+      await services.coordinator.releaseLock(pbxId, holder);
+      services.log('info', 'sync run skipped: the run (or its PBX) no longer exists', { pbxId, runId });
+      return { status: 'GONE' };
+    }
     const lost = new AbortController();
     signal?.addEventListener('abort', () => lost.abort(signal.reason), { once: true });
     const renew = setInterval(() => {

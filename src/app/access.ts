@@ -1,9 +1,11 @@
 import { createHash, randomBytes } from 'node:crypto';
-import { type ApiRole, type Caller, parseRole } from '../domain/access.js';
+import { ApiRole, type KeyHolder, parsePbxRole } from '../domain/access.js';
 import { AppError } from './errors.js';
 import type { Store } from './ports/store.port.js';
 
 const KEY_PREFIX = 'epg_';
+/** How many characters of a key are kept in clear, to tell keys apart in a list (`epg_` and 6 more). */
+export const SHOWN_PREFIX_LENGTH = 10;
 
 /** Keys are 256 random bits, so a plain SHA-256 is a safe one-way lookup hash. */
 export function hashApiKey(key: string): string {
@@ -17,29 +19,50 @@ export function bearerToken(header: unknown): string | null {
   return m ? m[1] : null;
 }
 
+async function issueKey(
+  store: Store,
+  input: { pbxId: string | null; role: ApiRole; label: string | null },
+): Promise<{ key: string; id: string; role: ApiRole; prefix: string }> {
+  if (input.label !== null && input.label.length > 200) {
+    throw AppError.invalidInput([{ field: 'label', message: 'must be at most 200 characters' }]);
+  }
+  const key = KEY_PREFIX + randomBytes(32).toString('base64url');
+  const record = await store.tenants.createKey({
+    pbxId: input.pbxId,
+    role: input.role,
+    hash: hashApiKey(key),
+    prefix: key.slice(0, SHOWN_PREFIX_LENGTH),
+    label: input.label,
+  });
+  return { key, id: record.id, role: input.role, prefix: record.prefix };
+}
+
 /** Creates a key for one PBX and returns it in clear, once; only its hash is stored. */
 export async function createApiKey(
   store: Store,
   input: { pbxId: string; role: string; label?: string | null },
-): Promise<{ key: string; id: string; role: ApiRole }> {
-  const role = parseRole(input.role);
+): Promise<{ key: string; id: string; role: ApiRole; prefix: string }> {
+  const role = parsePbxRole(input.role);
   if (!role) throw AppError.invalidInput([{ field: 'role', message: 'must be admin, viewer or linkus' }]);
   const pbx = await store.tenants.findPbx(input.pbxId);
   if (!pbx) throw new AppError('NOT_FOUND', `No PBX with id ${input.pbxId}`, { field: 'pbx' });
-  const key = KEY_PREFIX + randomBytes(32).toString('base64url');
-  const record = await store.tenants.createKey({
-    pbxId: pbx.id,
-    role,
-    hash: hashApiKey(key),
-    prefix: key.slice(0, 10),
-    label: input.label ?? null,
-  });
-  return { key, id: record.id, role };
+  return issueKey(store, { pbxId: pbx.id, role, label: input.label ?? null });
 }
 
-/** The caller behind a key, or null when the key is unknown, malformed or revoked. */
-export async function authenticate(store: Store, key: string | null): Promise<Caller | null> {
+/** Creates an OPERATOR key (of no PBX) and returns it in clear, once. */
+export function createOperatorKey(
+  store: Store,
+  input: { label?: string | null } = {},
+): Promise<{ key: string; id: string; role: ApiRole; prefix: string }> {
+  return issueKey(store, { pbxId: null, role: ApiRole.OPERATOR, label: input.label ?? null });
+}
+
+/** The key holder behind a key, or null when the key is unknown, malformed or revoked. */
+export async function authenticate(store: Store, key: string | null): Promise<KeyHolder | null> {
   if (!key?.startsWith(KEY_PREFIX) || key.length > 200) return null;
   const record = await store.tenants.findActiveKeyByHash(hashApiKey(key));
-  return record ? { pbxId: record.pbxId, role: record.role, keyId: record.id } : null;
+  if (!record) return null;
+  // An OPERATOR key has no PBX and every other key has one; a row that says otherwise opens nothing.
+  if ((record.role === ApiRole.OPERATOR) !== (record.pbxId === null)) return null;
+  return { pbxId: record.pbxId, role: record.role, keyId: record.id };
 }

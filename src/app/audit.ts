@@ -1,4 +1,4 @@
-import type { Caller } from '../domain/access.js';
+import type { Caller, KeyHolder } from '../domain/access.js';
 import { type PageArgs, pageRequest } from './extensions.js';
 import type { AuditEntryRecord, Page, Store } from './ports/store.port.js';
 
@@ -57,8 +57,11 @@ export interface MutationOutcome {
   at: Date;
 }
 
-/** Records one mutation of `caller`, with its arguments redacted. */
-export async function recordMutation(store: Store, caller: Caller, m: MutationOutcome): Promise<void> {
+/**
+ * Records one mutation, with its arguments redacted: in the log of the PBX acted on, or
+ * (`pbxId` null) in the fleet's own log.
+ */
+export async function recordMutation(store: Store, caller: KeyHolder, m: MutationOutcome): Promise<void> {
   await store.audit.record({
     pbxId: caller.pbxId,
     keyId: caller.keyId,
@@ -70,6 +73,11 @@ export async function recordMutation(store: Store, caller: Caller, m: MutationOu
     requestId: m.requestId,
     at: m.at,
   });
+}
+
+/** The fleet's own audit log (operators' fleet operations), newest first. */
+export async function listFleetAuditLog(store: Store, args: PageArgs): Promise<Page<AuditEntryRecord>> {
+  return store.audit.page(null, pageRequest(args));
 }
 
 /** The caller's PBX's audit log, newest first. */

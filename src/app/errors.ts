@@ -15,6 +15,11 @@ export type ErrorCode =
   | 'CAPACITY_REACHED'
   | 'GROUP_LIMIT_REACHED'
   | 'LOCKED_BY_SYNC'
+  // operators (issue 11 item 5)
+  /** An operator called a PBX's own API without naming the PBX (`x-pbx-id`). */
+  | 'PBX_REQUIRED'
+  /** A PBX cannot be deleted while a sync of it runs. */
+  | 'SYNC_RUNNING'
   // connect and updateSecret (L2, L3)
   | 'INVALID_CLIENT'
   | 'INVALID_SECRET'

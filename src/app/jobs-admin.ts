@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { ApiRole, type Caller } from '../domain/access.js';
+import { ApiRole, administers, type Caller } from '../domain/access.js';
 import { authenticate, hashApiKey } from './access.js';
 import { AppError } from './errors.js';
 import type { DashboardSession, DashboardSessionStore } from './ports/dashboard-session.port.js';
@@ -38,9 +38,9 @@ export function jobBelongsTo(job: Pick<JobInfo, 'pbxId'>, pbxId: string): boolea
   return job.pbxId !== null && job.pbxId === pbxId;
 }
 
-/** Only an ADMIN changes a job, and only a job of its own PBX. */
+/** Only an ADMIN (or an operator acting on the PBX) changes a job, and only a job of that PBX. */
 export function mayChangeJob(caller: Pick<Caller, 'role' | 'pbxId'>, job: Pick<JobInfo, 'pbxId'>): boolean {
-  return caller.role === ApiRole.ADMIN && jobBelongsTo(job, caller.pbxId);
+  return administers(caller) && jobBelongsTo(job, caller.pbxId);
 }
 
 function assertQueue(jobs: JobAdmin, queue: string) {
@@ -83,7 +83,7 @@ export async function retryFailedJob(
   queue: string,
   id: string,
 ): Promise<JobInfo> {
-  if (caller.role !== ApiRole.ADMIN) throw new AppError('FORBIDDEN', 'Only an ADMIN key may retry a job.');
+  if (!administers(caller)) throw new AppError('FORBIDDEN', 'Only an ADMIN key may retry a job.');
   assertQueue(jobs, queue);
   const job = await jobs.get(queue, id);
   if (!job || !mayChangeJob(caller, job)) {
@@ -126,7 +126,7 @@ const SESSION_ID = /^[A-Za-z0-9_-]{43}$/;
 export async function startDashboardSession(deps: DashboardDeps, key: string): Promise<DashboardLogin> {
   const caller = await authenticate(deps.store, key.trim());
   if (!caller) return { ok: false, code: 'UNAUTHENTICATED', message: 'This key is unknown or revoked.' };
-  if (!DASHBOARD_ROLES.includes(caller.role)) {
+  if (!DASHBOARD_ROLES.includes(caller.role) || caller.pbxId === null) {
     return {
       ok: false,
       code: 'FORBIDDEN',

@@ -1,10 +1,12 @@
 import { type ChangeNotificationDeps, removeSubscriptions } from './change-notifications.js';
+import type { FleetDeps } from './fleet.js';
 import type { IntegrationDeps } from './integration.js';
 import type { AuthStateStore } from './ports/auth-state.port.js';
 import type { ChangeDebouncer, SubscriptionsClient } from './ports/change-notifications.port.js';
 import type { DirectoryReader } from './ports/directory.port.js';
 import type { EventPublisher } from './ports/events.port.js';
 import type { JobAdmin } from './ports/jobs.port.js';
+import type { KeyRevocationNotifier } from './ports/key-revocation.port.js';
 import type { AppLog } from './ports/log.port.js';
 import type { MicrosoftDirectoryInfo, MicrosoftIdentity } from './ports/microsoft.port.js';
 import type { ScheduleQueue } from './ports/schedule-queue.port.js';
@@ -45,6 +47,8 @@ export interface AppServices {
   syncProgress: (run: SyncRunData) => void;
   /** The `mail` queue of welcome emails (U6): sync runs and the sweep queue jobs on it. */
   welcomeEmailQueue: WelcomeEmailQueue;
+  /** Tells every gateway process that keys were revoked, so each closes their open sockets. */
+  keyRevocations: KeyRevocationNotifier;
 }
 
 export function integrationDeps(services: AppServices, store: Store): IntegrationDeps {
@@ -104,5 +108,16 @@ export function changeNotificationDeps(services: AppServices, store: Store): Cha
     subscriptions: services.subscriptions,
     debouncer: services.debouncer,
     log: services.log,
+  };
+}
+
+export function fleetDeps(services: AppServices, store: Store): FleetDeps {
+  return {
+    store,
+    coordinator: services.coordinator,
+    revocations: services.keyRevocations,
+    now: services.now,
+    log: services.log,
+    beforeDelete: (pbxId) => removeSubscriptions(changeNotificationDeps(services, store), pbxId),
   };
 }

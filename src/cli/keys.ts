@@ -1,23 +1,75 @@
 /**
- * `npm run keys -- create --pbx <id> --role admin|viewer|linkus [--label text]`
- *   prints a new key once (only its hash is stored).
- * `npm run keys -- pbx-list` lists the PBXs and their ids.
- * `npm run keys -- generate-secret-key` prints a new SECRET_KEY (32 random bytes, base64).
- * `npm run keys -- rotate-secret-key` re-encrypts every stored secret under a new key, in one
- *   transaction. With SECRET_KEY_FILE the file is replaced (the new key is written to
- *   `<file>.new` first, so a crash never loses it); with SECRET_KEY the new key is printed.
+ * `npm run keys -- <command>`: PBXs and API keys from the command line, as an OPERATOR does
+ * over GraphQL, and the SECRET_KEY.
+ *
+ *   pbx-create --name <name> [--time-zone <IANA>] [--country <CC>] [--capacity <n>] [--public-url <url>]
+ *                                    prints the new PBX's id
+ *   pbx-list [--search <text>]       id, name, time zone of every PBX (tab-separated)
+ *   pbx-delete <pbx id>              deletes the PBX and every row of it; refused while a sync runs
+ *   key-create --pbx <id> --role admin|viewer|linkus [--label <text>]
+ *                                    prints a new key of the PBX once (only its hash is stored);
+ *                                    `create` is the same command
+ *   key-list --pbx <id> | --operators [--all]
+ *                                    id, prefix, role, label, created, revoked (--all: revoked ones too)
+ *   key-revoke <key id or prefix>    revokes one key; every gateway closes its open sockets
+ *   operator-create [--label <text>] prints a new OPERATOR key once (the fleet: PBXs and their keys)
+ *   generate-secret-key              prints a new SECRET_KEY (32 random bytes, base64)
+ *   rotate-secret-key [--new-key <key>]
+ *                                    re-encrypts every stored secret under a new key, in one
+ *                                    transaction. With SECRET_KEY_FILE the file is replaced (the new
+ *                                    key is written to `<file>.new` first, so a crash never loses
+ *                                    it); with SECRET_KEY the new key is printed.
+ *
+ * Settings: DATABASE_URL (default `sqlite:.data/gateway.sqlite`, where `npm run demo` keeps
+ * its data), REDIS_URL and QUEUE_PREFIX (to tell running gateways about a revocation, and to
+ * see a running sync); SECRET_KEY or SECRET_KEY_FILE only for rotate-secret-key, else the
+ * demo's `.data/secret.key` when it exists. The PBX and key commands are audited in the
+ * fleet's audit log (role CLI).
  */
 import 'reflect-metadata';
 import { randomBytes } from 'node:crypto';
-import { renameSync, writeFileSync } from 'node:fs';
+import { existsSync, renameSync, writeFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
-import { createApiKey } from '../app/access.js';
+import type { Redis } from 'ioredis';
+import { createApiKey, createOperatorKey } from '../app/access.js';
+import { redactArguments } from '../app/audit.js';
 import { AppError } from '../app/errors.js';
+import {
+  deletePbx,
+  type FleetDeps,
+  findKeyByReference,
+  listKeys,
+  listPbxs,
+  revokeKey,
+} from '../app/fleet.js';
 import { resealSecrets } from '../app/integration.js';
+import { createPbx } from '../app/pbx.js';
+import type { KeyOwner, Store } from '../app/ports/store.port.js';
 import { SecretBox } from '../app/secret-box.js';
-import { ConfigError, loadConfig, parseSecretKey } from '../config.js';
+import {
+  ConfigError,
+  loadConfig,
+  loadStoreConfig,
+  parseSecretKey,
+  withExistingDemoSecretKey,
+} from '../config.js';
+import type { ApiKeyRecord } from '../domain/tenant.js';
+import { createRedis, waitUntilReady } from '../redis/connection.js';
+import { RedisKeyRevocations } from '../redis/key-revocation.redis.js';
+import { RedisSyncCoordinator } from '../redis/sync-coordinator.redis.js';
 import { openDatabase } from '../store/orm.js';
 import { openStore } from '../store/store.js';
+
+const USAGE = `usage: npm run keys -- <command>
+  pbx-create --name <name> [--time-zone <IANA>] [--country <CC>] [--capacity <n>] [--public-url <url>]
+  pbx-list [--search <text>]
+  pbx-delete <pbx id>
+  key-create --pbx <id> --role admin|viewer|linkus [--label <text>]   (also: create)
+  key-list --pbx <id> | --operators [--all]
+  key-revoke <key id or prefix>
+  operator-create [--label <text>]
+  generate-secret-key
+  rotate-secret-key [--new-key <key>]`;
 
 const { positionals, values } = parseArgs({
   allowPositionals: true,
@@ -25,56 +77,262 @@ const { positionals, values } = parseArgs({
     pbx: { type: 'string' },
     role: { type: 'string' },
     label: { type: 'string' },
+    name: { type: 'string' },
+    'time-zone': { type: 'string' },
+    country: { type: 'string' },
+    capacity: { type: 'string' },
+    'public-url': { type: 'string' },
+    search: { type: 'string' },
+    operators: { type: 'boolean' },
+    all: { type: 'boolean' },
     'new-key': { type: 'string' },
   },
 });
 
+class UsageError extends Error {}
+
+const warn = (message: string, fields?: Record<string, unknown>) =>
+  console.error(fields ? `${message} ${JSON.stringify(fields)}` : message);
+
+/** Every page of a paged list. */
+async function all<T>(
+  page: (
+    after: string | null,
+  ) => Promise<{ edges: Array<{ node: T }>; endCursor: string | null; hasNextPage: boolean }>,
+): Promise<T[]> {
+  const out: T[] = [];
+  let after: string | null = null;
+  for (;;) {
+    const p = await page(after);
+    out.push(...p.edges.map((e) => e.node));
+    if (!p.hasNextPage) return out;
+    after = p.endCursor;
+  }
+}
+
+const keyLine = (k: ApiKeyRecord) =>
+  [
+    k.id,
+    k.prefix,
+    k.role,
+    k.label ?? '',
+    k.createdAt.toISOString(),
+    k.revokedAt ? `revoked ${k.revokedAt.toISOString()}` : 'active',
+  ].join('\t');
+
 async function main() {
-  if (positionals[0] === 'generate-secret-key') {
+  const command = positionals[0];
+  if (command === 'generate-secret-key') {
     console.log(randomBytes(32).toString('base64'));
     return;
   }
-  const config = loadConfig(process.env, []);
+  if (command === 'rotate-secret-key') return rotateSecretKey();
+  if (!command || !COMMANDS[command]) throw new UsageError(USAGE);
+
+  const settings = loadStoreConfig(process.env);
+  if (
+    settings.database.kind === 'sqlite' &&
+    settings.databaseDefaulted &&
+    !existsSync(settings.database.file)
+  ) {
+    throw new Error(
+      `No database at ${settings.database.file} (the default). Run \`npm run demo\` (or start the gateway) in this directory first, or set DATABASE_URL.`,
+    );
+  }
+  const orm = await openDatabase(settings.database);
+  let redis: Redis | undefined;
+  /** Redis, for the commands that need it: connected lazily, failing fast when it does not answer. */
+  const connectRedis = async () => {
+    if (!redis) {
+      redis = createRedis(settings.redis.url, 'command', undefined, 'keys-cli');
+      await waitUntilReady(redis, 2000);
+    }
+    if (redis.status !== 'ready') throw new Error('no answer within 2 s');
+    return redis;
+  };
+  try {
+    const store = openStore(orm, () => new Date());
+    await COMMANDS[command]({
+      store,
+      connectRedis,
+      queuePrefix: settings.redis.queuePrefix,
+      redisUrl: settings.redis.url,
+    });
+  } finally {
+    redis?.disconnect();
+    await orm.close(true);
+  }
+}
+
+interface CommandContext {
+  store: Store;
+  connectRedis: () => Promise<Redis>;
+  queuePrefix: string;
+  redisUrl: string;
+}
+
+/** A CLI change, in the fleet's audit log (role CLI, no key). */
+async function audit(store: Store, operation: string, args: Record<string, unknown>, outcome = 'OK') {
+  try {
+    await store.audit.record({
+      pbxId: null,
+      keyId: null,
+      role: 'CLI',
+      operation: `keys ${operation}`,
+      arguments: redactArguments(args),
+      outcome,
+      message: null,
+      requestId: null,
+      at: new Date(),
+    });
+  } catch (err) {
+    warn(`(not audited: ${(err as Error).message})`);
+  }
+}
+
+/** Runs a change and audits it, with its outcome. */
+async function audited<T>(
+  store: Store,
+  operation: string,
+  args: Record<string, unknown>,
+  fn: () => Promise<T>,
+) {
+  try {
+    const result = await fn();
+    await audit(store, operation, args);
+    return result;
+  } catch (err) {
+    await audit(store, operation, args, err instanceof AppError ? err.code : 'ERROR');
+    throw err;
+  }
+}
+
+async function fleetDeps(ctx: CommandContext): Promise<FleetDeps> {
+  const redis = await ctx.connectRedis();
+  return {
+    store: ctx.store,
+    coordinator: new RedisSyncCoordinator(redis, ctx.queuePrefix),
+    revocations: new RedisKeyRevocations(redis, ctx.queuePrefix),
+    now: () => new Date(),
+    log: (level, message, fields) => (level === 'warn' ? warn(`warning: ${message}`, fields) : undefined),
+    // The CLI holds no Microsoft credentials: a deleted PBX's Graph subscriptions expire by themselves.
+    beforeDelete: async () => {},
+  };
+}
+
+const COMMANDS: Record<string, (ctx: CommandContext) => Promise<void>> = {
+  'pbx-create': async ({ store }) => {
+    if (!values.name) throw new UsageError('usage: keys pbx-create --name <name> [--time-zone <IANA>] ...');
+    const capacity = values.capacity === undefined ? undefined : Number(values.capacity);
+    const settings = Object.fromEntries(
+      Object.entries({
+        name: values.name,
+        timeZone: values['time-zone'],
+        defaultCountry: values.country,
+        extensionCapacity: capacity,
+        publicBaseUrl: values['public-url'],
+      }).filter(([, v]) => v !== undefined),
+    );
+    const pbx = await audited(store, 'pbx-create', settings, () => createPbx(store, settings));
+    console.log(pbx.id);
+  },
+
+  'pbx-list': async ({ store }) => {
+    const pbxs = await all((after) => listPbxs(store, { first: 500, after, search: values.search ?? null }));
+    for (const p of pbxs) console.log(`${p.id}\t${p.name}\t${p.timeZone}`);
+  },
+
+  'pbx-delete': async (ctx) => {
+    const id = positionals[1];
+    if (!id) throw new UsageError('usage: keys pbx-delete <pbx id>');
+    let deps: FleetDeps;
+    try {
+      deps = await fleetDeps(ctx);
+    } catch (err) {
+      throw new Error(
+        `Redis at ${ctx.redisUrl} does not answer (${(err as Error).message}): cannot see whether a sync of the PBX runs`,
+      );
+    }
+    const deleted = await audited(ctx.store, 'pbx-delete', { id }, () => deletePbx(deps, id));
+    console.log(
+      `Deleted PBX ${deleted.pbx.id} (${deleted.pbx.name}): ${deleted.keysRevoked} key(s) revoked, ${deleted.rowsDeleted} row(s) deleted.`,
+    );
+  },
+
+  'key-create': async ({ store }) => {
+    if (!values.pbx || !values.role)
+      throw new UsageError('usage: keys key-create --pbx <id> --role admin|viewer|linkus');
+    const input = { pbxId: values.pbx, role: values.role, label: values.label ?? null };
+    const created = await audited(store, 'key-create', input, () => createApiKey(store, input));
+    console.log(created.key);
+  },
+
+  'key-list': async ({ store }) => {
+    let owner: KeyOwner;
+    if (values.operators) owner = { operators: true };
+    else if (values.pbx) owner = { pbxId: values.pbx };
+    else throw new UsageError('usage: keys key-list --pbx <id> | --operators [--all]');
+    const keys = await all((after) =>
+      listKeys(store, owner, { first: 500, after, includeRevoked: values.all ?? false }),
+    );
+    for (const k of keys) console.log(keyLine(k));
+  },
+
+  'key-revoke': async (ctx) => {
+    const reference = positionals[1];
+    if (!reference) throw new UsageError('usage: keys key-revoke <key id or prefix>');
+    const key = await findKeyByReference(ctx.store, reference);
+    let deps: FleetDeps | null = null;
+    try {
+      deps = await fleetDeps(ctx);
+    } catch (err) {
+      warn(
+        `warning: Redis at ${ctx.redisUrl} does not answer (${(err as Error).message}); the key is revoked, and running gateways close its open sockets at their next check (within 30 s).`,
+      );
+    }
+    const revoked = await audited(ctx.store, 'key-revoke', { id: key.id }, () =>
+      revokeKey(
+        deps ?? {
+          store: ctx.store,
+          revocations: { announce: async () => {} },
+          now: () => new Date(),
+          log: () => {},
+        },
+        key.id,
+      ),
+    );
+    console.log(
+      `Revoked key ${revoked.id} (${revoked.prefix}, ${revoked.role}, ${revoked.pbxId ? `PBX ${revoked.pbxId}` : 'operator'}).`,
+    );
+  },
+
+  'operator-create': async ({ store }) => {
+    const input = { label: values.label ?? null };
+    const created = await audited(store, 'operator-create', input, () => createOperatorKey(store, input));
+    console.log(created.key);
+  },
+};
+COMMANDS.create = COMMANDS['key-create'];
+
+async function rotateSecretKey() {
+  const config = loadConfig(withExistingDemoSecretKey(process.env), []);
   const orm = await openDatabase(config.database);
   try {
     const store = openStore(orm, () => new Date());
-    switch (positionals[0]) {
-      case 'create': {
-        if (!values.pbx || !values.role)
-          throw new Error('usage: keys create --pbx <id> --role admin|viewer|linkus');
-        const created = await createApiKey(store, {
-          pbxId: values.pbx,
-          role: values.role,
-          label: values.label,
-        });
-        console.log(created.key);
-        break;
-      }
-      case 'rotate-secret-key': {
-        const nextText = values['new-key'] ?? randomBytes(32).toString('base64');
-        const current = new SecretBox(config.secretKey.key);
-        const next = new SecretBox(parseSecretKey(nextText));
-        const file = config.secretKey.file;
-        if (file) writeFileSync(`${file}.new`, `${nextText}\n`, { mode: 0o600 });
-        const count = await resealSecrets(store, current, next);
-        if (file) {
-          renameSync(`${file}.new`, file);
-          console.log(
-            `Re-encrypted ${count} integration(s) under key ${next.keyId}; ${file} now holds the new key.`,
-          );
-        } else {
-          console.log(`Re-encrypted ${count} integration(s) under key ${next.keyId}.`);
-          console.log(`Set SECRET_KEY to this value before the gateway starts again:\n${nextText}`);
-        }
-        break;
-      }
-      case 'pbx-list':
-        for (const p of await store.tenants.listPbxs()) console.log(`${p.id}\t${p.name}\t${p.timeZone}`);
-        break;
-      default:
-        throw new Error(
-          'usage: keys create --pbx <id> --role admin|viewer|linkus | pbx-list | generate-secret-key | rotate-secret-key [--new-key <key>]',
-        );
+    const nextText = values['new-key'] ?? randomBytes(32).toString('base64');
+    const current = new SecretBox(config.secretKey.key);
+    const next = new SecretBox(parseSecretKey(nextText));
+    const file = config.secretKey.file;
+    if (file) writeFileSync(`${file}.new`, `${nextText}\n`, { mode: 0o600 });
+    const count = await resealSecrets(store, current, next);
+    if (file) {
+      renameSync(`${file}.new`, file);
+      console.log(
+        `Re-encrypted ${count} integration(s) under key ${next.keyId}; ${file} now holds the new key.`,
+      );
+    } else {
+      console.log(`Re-encrypted ${count} integration(s) under key ${next.keyId}.`);
+      console.log(`Set SECRET_KEY to this value before the gateway starts again:\n${nextText}`);
     }
   } finally {
     await orm.close(true);
@@ -82,6 +340,11 @@ async function main() {
 }
 
 main().catch((err) => {
-  console.error(err instanceof ConfigError || err instanceof AppError ? err.message : (err as Error).message);
+  // Expected failures (ConfigError, AppError, usage) say what to do; anything else, what broke.
+  console.error(
+    err instanceof ConfigError || err instanceof AppError || err instanceof UsageError
+      ? err.message
+      : `keys failed: ${(err as Error).message}`,
+  );
   process.exit(1);
 });

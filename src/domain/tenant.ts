@@ -22,7 +22,8 @@ export interface PbxSettings {
 
 export interface ApiKeyRecord {
   id: string;
-  pbxId: string;
+  /** null: an OPERATOR key (of no PBX). */
+  pbxId: string | null;
   role: ApiRole;
   prefix: string;
   label: string | null;

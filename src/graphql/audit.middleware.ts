@@ -1,7 +1,8 @@
 import { defaultFieldResolver, GraphQLError, type GraphQLFieldResolver, type GraphQLSchema } from 'graphql';
 import { recordMutation } from '../app/audit.js';
 import { AppError } from '../app/errors.js';
-import type { GraphQLContext } from './context.js';
+import { auditPbxId, type GraphQLContext } from './context.js';
+import { isFleetField } from './fleet.js';
 
 /** Codes whose message is the caller's own business and safe to keep (the rest is masked, as in errors.ts). */
 const PUBLIC_CODES = new Set(['FORBIDDEN', 'UNAUTHENTICATED', 'BAD_USER_INPUT']);
@@ -28,7 +29,8 @@ export function failureOf(error: unknown): { outcome: string; message: string | 
 /**
  * The audit log's one generic place (issue 4 item 7): wraps the resolver of every field
  * of the Mutation type, whatever resolver class defines it, present or future, over HTTP
- * and WebSocket alike. It sits outside type-graphql's own middlewares, so a mutation
+ * and WebSocket alike. An entry belongs to the PBX acted on (the key's, or the one an operator
+ * named); a fleet operation's (`@FleetOnly`) to the fleet's own log. It sits outside type-graphql's own middlewares, so a mutation
  * refused by the role check (FORBIDDEN) or failing in its use case is recorded with its
  * error code, and a successful one with OK. Arguments are stored redacted (src/app/audit.ts).
  *
@@ -48,19 +50,26 @@ export function auditMutations(schema: GraphQLSchema): GraphQLSchema {
       [AUDITED]?: true;
     };
     if (resolve[AUDITED]) continue;
+    const fleet = isFleetField(field);
     const audited: typeof resolve = async (root, args, ctx, info) => {
       const at = new Date();
       const record = async (outcome: string, message: string | null) => {
-        if (!ctx?.caller || !ctx.store) return;
+        if (!ctx?.principal || !ctx.store) return;
         try {
-          await recordMutation(ctx.store, ctx.caller, {
-            operation: info.fieldName,
-            args,
-            outcome,
-            message,
-            requestId: ctx.requestId ?? null,
-            at,
-          });
+          const { keyId, role } = ctx.principal;
+          const pbxId = await auditPbxId(ctx, fleet);
+          await recordMutation(
+            ctx.store,
+            { pbxId, keyId, role },
+            {
+              operation: info.fieldName,
+              args,
+              outcome,
+              message,
+              requestId: ctx.requestId ?? null,
+              at,
+            },
+          );
         } catch (err) {
           ctx.logger?.error({ err, operation: info.fieldName }, 'could not write the audit entry');
         }

@@ -8,6 +8,7 @@ import { AuditResolver } from './resolvers/audit.resolver.js';
 import { ChangeTriggersResolver } from './resolvers/change-triggers.resolver.js';
 import { ExtensionResolver } from './resolvers/extension.resolver.js';
 import { ExtensionGroupResolver } from './resolvers/extension-group.resolver.js';
+import { FleetResolver } from './resolvers/fleet.resolver.js';
 import { IntegrationResolver } from './resolvers/integration.resolver.js';
 import { PbxResolver } from './resolvers/pbx.resolver.js';
 import { QueueResolver } from './resolvers/queue.resolver.js';
@@ -28,6 +29,7 @@ export const RESOLVERS = [
   SyncProgressResolver,
   ChangeTriggersResolver,
   ScheduleResolver,
+  FleetResolver,
 ] as const;
 
 /** Builds the executable schema. `pubSub` carries subscription events (Redis-backed in the gateway). */

@@ -7,15 +7,16 @@ import { authenticate, bearerToken } from '../app/access.js';
 import type { Store } from '../app/ports/store.port.js';
 import type { AppServices } from '../app/services.js';
 import type { Config } from '../config.js';
-import type { Caller } from '../domain/access.js';
-import type { GraphQLContext } from '../graphql/context.js';
+import type { KeyHolder } from '../domain/access.js';
+import { buildContext, type GraphQLContext, namedPbx, PBX_HEADER, scopeRefusal } from '../graphql/context.js';
 import { formatGraphQLError } from '../graphql/errors.js';
 import type { Logger } from '../logger.js';
 import type { Metrics } from './metrics.js';
 
 declare module 'fastify' {
   interface FastifyRequest {
-    caller?: Caller;
+    principal?: KeyHolder;
+    namedPbxId?: string | null;
     store?: Store;
   }
 }
@@ -99,9 +100,9 @@ export async function registerGraphQLHttp(
   const authenticateRequest = async (request: FastifyRequest, reply: FastifyReply) => {
     if (request.method === 'OPTIONS') return;
     const store = deps.openStore();
-    let caller: Caller | null;
+    let principal: KeyHolder | null;
     try {
-      caller = await authenticate(store, bearerToken(request.headers.authorization));
+      principal = await authenticate(store, bearerToken(request.headers.authorization));
     } catch (err) {
       request.log.warn({ err: (err as Error).message }, 'authentication unavailable');
       return reply.code(503).send({
@@ -113,13 +114,19 @@ export async function registerGraphQLHttp(
         ],
       });
     }
-    if (!caller) {
+    if (!principal) {
       return reply
         .code(401)
         .header('www-authenticate', 'Bearer')
         .send(unauthenticatedBody('A valid API key is required: send "Authorization: Bearer <key>".'));
     }
-    request.caller = caller;
+    const named = namedPbx(request.headers[PBX_HEADER]);
+    const refusal = scopeRefusal(principal, named);
+    if (refusal) {
+      return reply.code(403).send({ errors: [{ message: refusal, extensions: { code: 'FORBIDDEN' } }] });
+    }
+    request.principal = principal;
+    request.namedPbxId = named;
     request.store = store;
   };
 
@@ -128,13 +135,19 @@ export async function registerGraphQLHttp(
     url: '/graphql',
     preHandler: authenticateRequest,
     handler: fastifyApolloHandler<GraphQLContext>(apollo, {
-      context: async (request) => ({
-        caller: request.caller as Caller,
-        store: request.store as Store,
-        requestId: request.id,
-        logger: logger.child({ requestId: request.id, pbxId: request.caller?.pbxId }),
-        services: deps.services,
-      }),
+      context: async (request) =>
+        buildContext({
+          principal: request.principal as KeyHolder,
+          namedPbxId: request.namedPbxId ?? null,
+          store: request.store as Store,
+          requestId: request.id,
+          logger: logger.child({
+            requestId: request.id,
+            pbxId: request.principal?.pbxId ?? request.namedPbxId ?? undefined,
+            ...(request.principal?.pbxId === null ? { operatorKeyId: request.principal.keyId } : {}),
+          }),
+          services: deps.services,
+        }),
     }),
   });
   return apollo;

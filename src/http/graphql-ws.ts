@@ -4,19 +4,23 @@ import {
   type ExecutionArgs,
   GraphQLError,
   type GraphQLSchema,
+  getArgumentValues,
   getOperationAST,
+  Kind,
+  type OperationDefinitionNode,
   parse,
   specifiedRules,
   type ValidationRule,
   validate,
 } from 'graphql';
 import { useServer } from 'graphql-ws/use/ws';
-import { WebSocketServer } from 'ws';
-import { authenticate, bearerToken } from '../app/access.js';
+import { type WebSocket, WebSocketServer } from 'ws';
+import { authenticate, bearerToken, hashApiKey } from '../app/access.js';
+import { recordMutation } from '../app/audit.js';
 import type { Store } from '../app/ports/store.port.js';
 import type { AppServices } from '../app/services.js';
-import type { Caller } from '../domain/access.js';
-import type { GraphQLContext } from '../graphql/context.js';
+import type { KeyHolder } from '../domain/access.js';
+import { buildContext, namedPbx, PBX_HEADER, scopeRefusal } from '../graphql/context.js';
 import { formatGraphQLError } from '../graphql/errors.js';
 import type { Logger } from '../logger.js';
 
@@ -29,12 +33,38 @@ const withCode = (e: GraphQLError, code: string) =>
   });
 
 /** WebSocket close codes the gateway uses. */
-export const WS_CLOSE = { NORMAL: 1000, UNAUTHORIZED: 4401 } as const;
+export const WS_CLOSE = {
+  NORMAL: 1000,
+  /** No key, or an unknown or revoked one, at connection. */
+  UNAUTHORIZED: 4401,
+  /** The key was revoked (or its PBX deleted) while the socket was open, or it names another PBX. */
+  FORBIDDEN: 4403,
+} as const;
+
+export const REVOKED_REASON = 'Forbidden: the key was revoked';
+
+/** How often each process re-checks the keys of its open sockets, should an announcement be lost. */
+export const KEY_SWEEP_MS = 30_000;
+
+/** What a connection remembers of its key: who it is and its lookup hash (never the key). */
+interface Session {
+  principal: KeyHolder;
+  keyHash: string;
+  namedPbxId: string | null;
+}
 
 /**
  * graphql-ws on the same port and path as HTTP GraphQL. The key travels in
  * `connectionParams.authorization` ("Bearer <key>", or the bare key); no or a bad key
- * closes the socket with 4401. Operations pass the same armor rules as HTTP.
+ * closes the socket with 4401. An OPERATOR key names its PBX in `connectionParams["x-pbx-id"]`.
+ * Operations pass the same armor rules as HTTP.
+ *
+ * Revocation (issue 12 item 2): every operation re-checks its key first, so one sent after
+ * the key was revoked is refused (UNAUTHENTICATED, a mutation audited as refused) and the
+ * socket closed with 4403. `closeSessionsOf` closes every socket of announced keys at once
+ * (the gateway calls it on each announcement, from any process), and `sweep` re-checks the
+ * keys of every open socket (every 30 s, and when the announcements' Redis connection comes
+ * back, for announcements that may have been missed).
  */
 export function attachGraphQLWebSocket(
   server: Server,
@@ -46,6 +76,7 @@ export function attachGraphQLWebSocket(
     validationRules: ValidationRule[];
     production: boolean;
     maxTokens: number;
+    keySweepMs?: number;
   },
 ) {
   const { schema, logger } = deps;
@@ -54,26 +85,116 @@ export function attachGraphQLWebSocket(
   const format = (errors: readonly GraphQLError[]) =>
     errors.map((e) => formatGraphQLError(e.toJSON(), e, logger, { includeStack: !deps.production }));
 
-  const disposable = useServer<Record<string, unknown>, { caller: Caller }>(
+  /** Open sockets by key id. */
+  const byKey = new Map<string, Set<WebSocket>>();
+  const register = (keyId: string, socket: WebSocket) => {
+    const set = byKey.get(keyId) ?? new Set<WebSocket>();
+    byKey.set(keyId, set);
+    set.add(socket);
+    socket.once('close', () => {
+      set.delete(socket);
+      if (set.size === 0 && byKey.get(keyId) === set) byKey.delete(keyId);
+    });
+  };
+  const closeRevoked = (socket: WebSocket) => {
+    if (socket.readyState === socket.OPEN || socket.readyState === socket.CONNECTING)
+      socket.close(WS_CLOSE.FORBIDDEN, REVOKED_REASON);
+  };
+
+  /** Closes every open socket of these keys with 4403; returns how many it closed. */
+  const closeSessionsOf = (keyIds: readonly string[]): number => {
+    let closed = 0;
+    for (const id of keyIds) {
+      for (const socket of byKey.get(id) ?? []) {
+        closeRevoked(socket);
+        closed++;
+      }
+    }
+    if (closed) logger.info({ keys: keyIds.length, sockets: closed }, 'closed the sockets of revoked keys');
+    return closed;
+  };
+
+  /** Re-checks the key of every open socket; closes those whose key is revoked or gone. */
+  const sweep = async (): Promise<number> => {
+    const ids = [...byKey.keys()];
+    if (ids.length === 0) return 0;
+    const active = await deps.openStore().tenants.activeKeyIds(ids);
+    return closeSessionsOf(ids.filter((id) => !active.has(id)));
+  };
+  const sweepTimer = setInterval(() => {
+    sweep().catch((err: Error) =>
+      logger.warn({ err: err.message }, 'could not re-check the keys of open sockets (will try again)'),
+    );
+  }, deps.keySweepMs ?? KEY_SWEEP_MS);
+  sweepTimer.unref();
+
+  /** A mutation refused because its key was revoked goes into the audit log, as over HTTP a refused one does. */
+  const auditRefused = async (
+    store: Store,
+    session: Session,
+    op: OperationDefinitionNode,
+    variables: Record<string, unknown> | null | undefined,
+    requestId: string,
+  ) => {
+    const mutation = schema.getMutationType();
+    if (!mutation) return;
+    // The entry goes to the PBX acted on while it exists (a deleted PBX's keys go with it).
+    const target = session.principal.pbxId ?? session.namedPbxId;
+    const pbxId = target && (await store.tenants.findPbx(target)) ? target : null;
+    for (const selection of op.selectionSet.selections) {
+      if (selection.kind !== Kind.FIELD) continue;
+      const field = mutation.getFields()[selection.name.value];
+      let args: Record<string, unknown> = {};
+      try {
+        if (field) args = getArgumentValues(field, selection, variables ?? {});
+      } catch {
+        args = {}; // arguments that do not even coerce are recorded as none
+      }
+      await recordMutation(
+        store,
+        { pbxId, keyId: session.principal.keyId, role: session.principal.role },
+        {
+          operation: selection.name.value,
+          args,
+          outcome: 'UNAUTHENTICATED',
+          message: 'The key was revoked.',
+          requestId,
+          at: deps.services.now(),
+        },
+      ).catch((err: Error) =>
+        logger.error({ err, operation: selection.name.value }, 'could not write the audit entry'),
+      );
+    }
+  };
+
+  const disposable = useServer<Record<string, unknown>, { session?: Session }>(
     {
       schema,
       onConnect: async (ctx) => {
         const raw = ctx.connectionParams?.authorization ?? ctx.connectionParams?.Authorization;
         const key = typeof raw === 'string' ? (bearerToken(raw) ?? raw) : null;
-        let caller: Caller | null = null;
+        let principal: KeyHolder | null = null;
         try {
-          caller = await authenticate(deps.openStore(), key);
+          principal = await authenticate(deps.openStore(), key);
         } catch (err) {
           logger.warn({ err: (err as Error).message }, 'websocket authentication unavailable');
         }
-        if (!caller) {
+        if (!principal || !key) {
           ctx.extra.socket.close(WS_CLOSE.UNAUTHORIZED, 'Unauthorized: a valid API key is required');
           return false;
         }
-        ctx.extra.caller = caller;
+        const named = namedPbx(ctx.connectionParams?.[PBX_HEADER]);
+        const refusal = scopeRefusal(principal, named);
+        if (refusal) {
+          ctx.extra.socket.close(WS_CLOSE.FORBIDDEN, `Forbidden: ${refusal}`.slice(0, 120));
+          return false;
+        }
+        ctx.extra.session = { principal, keyHash: hashApiKey(key), namedPbxId: named };
+        register(principal.keyId, ctx.extra.socket);
         return true;
       },
-      onSubscribe: (ctx, _id, payload) => {
+      onSubscribe: async (ctx, _id, payload) => {
+        const session = ctx.extra.session as Session;
         let document: ReturnType<typeof parse>;
         try {
           document = parse(payload.query, { maxTokens: deps.maxTokens });
@@ -84,13 +205,44 @@ export function attachGraphQLWebSocket(
         if (errors.length) return errors.map((e) => withCode(e, 'GRAPHQL_VALIDATION_FAILED'));
         const op = getOperationAST(document, payload.operationName);
         const requestId = randomUUID();
-        const contextValue: GraphQLContext = {
-          caller: ctx.extra.caller as Caller,
-          store: deps.openStore(),
+        const store = deps.openStore();
+        // Every operation re-checks its key: one sent after a revocation is refused even
+        // before the announcement closes the socket.
+        let current: Awaited<ReturnType<Store['tenants']['findActiveKeyByHash']>>;
+        try {
+          current = await store.tenants.findActiveKeyByHash(session.keyHash);
+        } catch (err) {
+          logger.warn({ err: (err as Error).message }, 'websocket key re-check unavailable');
+          return [
+            new GraphQLError('The gateway cannot check keys right now (database unavailable).', {
+              extensions: { code: 'UNAVAILABLE' },
+            }),
+          ];
+        }
+        if (current?.id !== session.principal.keyId) {
+          if (op?.operation === 'mutation')
+            await auditRefused(store, session, op, payload.variables, requestId);
+          // The error goes out first; the close follows it.
+          setTimeout(() => closeRevoked(ctx.extra.socket), 50).unref();
+          return [
+            new GraphQLError('This key was revoked: the operation is refused and the connection closes.', {
+              extensions: { code: 'UNAUTHENTICATED' },
+            }),
+          ];
+        }
+        const { principal, namedPbxId } = session;
+        const contextValue = buildContext({
+          principal,
+          namedPbxId,
+          store,
           requestId,
-          logger: logger.child({ requestId, pbxId: ctx.extra.caller?.pbxId, operation: op?.operation }),
+          logger: logger.child({
+            requestId,
+            pbxId: principal.pbxId ?? namedPbxId ?? undefined,
+            operation: op?.operation,
+          }),
           services: deps.services,
-        };
+        });
         const args: ExecutionArgs = {
           schema,
           document,
@@ -109,8 +261,13 @@ export function attachGraphQLWebSocket(
 
   return {
     wss,
+    closeSessionsOf,
+    sweep,
+    /** How many authenticated sockets are open. */
+    openSockets: () => [...byKey.values()].reduce((n, s) => n + s.size, 0),
     /** Closes every client with a normal close code, then the server. */
     async close() {
+      clearInterval(sweepTimer);
       const clients = [...wss.clients];
       for (const client of clients) client.close(WS_CLOSE.NORMAL, 'Server shutting down');
       // Give clients a moment to answer the close handshake, then cut what is left.

@@ -32,7 +32,7 @@ export function uuidv7(nowMs: number): string {
 
 const toRecord = (a: AuditEntry): AuditEntryRecord => ({
   id: a.id,
-  pbxId: a.pbx.id,
+  pbxId: a.pbx?.id ?? null,
   keyId: a.keyId,
   role: a.role,
   operation: a.operation,
@@ -54,13 +54,17 @@ export class MikroAuditRepository implements AuditRepository {
     const { pbxId, ...fields } = entry;
     const row = this.em.create(
       AuditEntry,
-      { ...fields, id: uuidv7(this.now().getTime()), pbx: this.em.getReference(Pbx, pbxId) },
+      {
+        ...fields,
+        id: uuidv7(this.now().getTime()),
+        pbx: pbxId === null ? null : this.em.getReference(Pbx, pbxId),
+      },
       { persist: false },
     );
     await this.em.insert(row);
   }
 
-  async page(pbxId: string, page: PageRequest): Promise<Page<AuditEntryRecord>> {
+  async page(pbxId: string | null, page: PageRequest): Promise<Page<AuditEntryRecord>> {
     const where: FilterQuery<AuditEntry> = { pbx: pbxId };
     if (page.after) {
       const [ms, id] = decodeCursor('audit', page.after, ['number', 'string']);

@@ -1,9 +1,23 @@
-import type { EntityManager } from '@mikro-orm/core';
-import type { TenantRepository } from '../app/ports/store.port.js';
+import type { EntityManager, FilterQuery } from '@mikro-orm/core';
+import type { SqlEntityManager } from '@mikro-orm/knex';
+import type {
+  DeletedPbxRows,
+  KeyOwner,
+  Page,
+  PageRequest,
+  PbxFilter,
+  TenantRepository,
+} from '../app/ports/store.port.js';
 import type { ApiRole } from '../domain/access.js';
 import type { ApiKeyRecord, PbxRecord, PbxSettings } from '../domain/tenant.js';
 import type { Clock } from './clock.js';
+import { decodeCursor, encodeCursor, likeEscape } from './cursor.js';
 import { ApiKey, Integration, Pbx } from './entities/index.js';
+
+/** Rows deleted per statement when a PBX is deleted: no single statement holds SQLite for long. */
+const DELETE_BATCH = 2000;
+/** Ids per `in (...)` list. */
+const ID_CHUNK = 500;
 
 const toPbx = (p: Pbx): PbxRecord => ({
   id: p.id,
@@ -18,7 +32,7 @@ const toPbx = (p: Pbx): PbxRecord => ({
 
 const toKey = (k: ApiKey): ApiKeyRecord => ({
   id: k.id,
-  pbxId: k.pbx.id,
+  pbxId: k.pbx?.id ?? null,
   role: k.role,
   prefix: k.prefix,
   label: k.label,
@@ -35,6 +49,36 @@ export class MikroTenantRepository implements TenantRepository {
   async findPbx(id: string) {
     const p = await this.em.findOne(Pbx, { id });
     return p ? toPbx(p) : null;
+  }
+
+  async pagePbxs(filter: PbxFilter, page: PageRequest): Promise<Page<PbxRecord>> {
+    const filtered = () => {
+      const qb = (this.em as SqlEntityManager).createQueryBuilder(Pbx, 'p');
+      if (filter.search)
+        qb.where(`lower(p.name) like ? escape '\\'`, [`%${likeEscape(filter.search.toLowerCase())}%`]);
+      return qb;
+    };
+    const qb = filtered();
+    if (page.after) {
+      const [ms, id] = decodeCursor('pbx', page.after, ['number', 'string']);
+      const at = new Date(ms);
+      qb.andWhere({ $or: [{ createdAt: { $gt: at } }, { createdAt: at, id: { $gt: id } }] });
+    }
+    const found = await qb
+      .orderBy({ createdAt: 'asc', id: 'asc' })
+      .limit(page.first + 1)
+      .getResultList();
+    const totalCount = await filtered().getCount();
+    const edges = found.slice(0, page.first).map((p) => ({
+      cursor: encodeCursor('pbx', [p.createdAt.getTime(), p.id]),
+      node: toPbx(p),
+    }));
+    return {
+      edges,
+      endCursor: edges.at(-1)?.cursor ?? null,
+      hasNextPage: found.length > page.first,
+      totalCount,
+    };
   }
 
   async listPbxs() {
@@ -61,15 +105,126 @@ export class MikroTenantRepository implements TenantRepository {
     return k ? toKey(k) : null;
   }
 
+  async findKey(id: string) {
+    const k = await this.em.findOne(ApiKey, { id });
+    return k ? toKey(k) : null;
+  }
+
+  async findKeysByPrefix(prefix: string) {
+    const found = await (this.em as SqlEntityManager)
+      .createQueryBuilder(ApiKey, 'k')
+      .where(`k.prefix like ? escape '\\'`, [`${likeEscape(prefix)}%`])
+      .orderBy({ createdAt: 'asc', id: 'asc' })
+      .limit(20)
+      .getResultList();
+    return found.map(toKey);
+  }
+
+  async pageKeys(owner: KeyOwner, opts: { includeRevoked: boolean }, page: PageRequest) {
+    const where: FilterQuery<ApiKey> = { pbx: 'pbxId' in owner ? owner.pbxId : null };
+    if (!opts.includeRevoked) where.revokedAt = null;
+    const total = { ...where };
+    if (page.after) {
+      const [ms, id] = decodeCursor('apiKey', page.after, ['number', 'string']);
+      const at = new Date(ms);
+      where.$or = [{ createdAt: { $gt: at } }, { createdAt: at, id: { $gt: id } }];
+    }
+    const found = await this.em.find(ApiKey, where, {
+      orderBy: { createdAt: 'asc', id: 'asc' },
+      limit: page.first + 1,
+    });
+    const totalCount = await this.em.count(ApiKey, total);
+    const edges = found.slice(0, page.first).map((k) => ({
+      cursor: encodeCursor('apiKey', [k.createdAt.getTime(), k.id]),
+      node: toKey(k),
+    }));
+    return {
+      edges,
+      endCursor: edges.at(-1)?.cursor ?? null,
+      hasNextPage: found.length > page.first,
+      totalCount,
+    };
+  }
+
+  async revokeKey(id: string, now: Date) {
+    await this.em.nativeUpdate(ApiKey, { id, revokedAt: null }, { revokedAt: now });
+    const k = await this.em.findOne(ApiKey, { id }, { refresh: true });
+    return k ? toKey(k) : null;
+  }
+
+  async activeKeyIds(ids: readonly string[]) {
+    const active = new Set<string>();
+    for (let i = 0; i < ids.length; i += ID_CHUNK) {
+      const rows = await this.em.find(
+        ApiKey,
+        { id: { $in: ids.slice(i, i + ID_CHUNK) }, revokedAt: null },
+        { fields: ['id'] },
+      );
+      for (const r of rows) active.add(r.id);
+    }
+    return active;
+  }
+
+  async deletePbx(id: string): Promise<DeletedPbxRows | null> {
+    // From the database, not the unit of work's identity map (which may hold a PBX deleted since).
+    const pbx = await this.em.findOne(Pbx, { id }, { refresh: true });
+    if (!pbx) return null;
+    const record = toPbx(pbx);
+    const keyIds = (await this.em.find(ApiKey, { pbx: id }, { fields: ['id'] })).map((k) => k.id);
+    const rows: Record<string, number> = {};
+    // Leaves first, in statements of DELETE_BATCH rows, so that neither database holds one
+    // statement for long (SQLite's driver is synchronous) and no cascade has much to do.
+    const steps: Array<[table: string, key: string, where: string]> = [
+      ['sync_run_item', 'id', 'run_id in (select id from sync_run where pbx_id = ?)'],
+      ['welcome_email', 'id', 'pbx_id = ?'],
+      ['sync_run', 'id', 'pbx_id = ?'],
+      [
+        'extension_group_member',
+        'group_id, extension_id',
+        'group_id in (select id from extension_group where pbx_id = ?)',
+      ],
+      ['extension_group', 'id', 'pbx_id = ?'],
+      ['extension', 'id', 'pbx_id = ?'],
+      ['directory_object', 'key', 'pbx_id = ?'],
+      ['graph_subscription', 'id', 'pbx_id = ?'],
+      ['audit_entry', 'id', 'pbx_id = ?'],
+      ['api_key', 'id', 'pbx_id = ?'],
+      ['sync_settings', 'id', 'pbx_id = ?'],
+      ['integration', 'id', 'pbx_id = ?'],
+    ];
+    for (const [table, key, where] of steps) {
+      rows[table] = await this.deleteInBatches(table, key, where, id);
+    }
+    rows.pbx = await this.deleteInBatches('pbx', 'id', 'id = ?', id);
+    this.em.clear();
+    return rows.pbx === 0 ? null : { pbx: record, keyIds, rows };
+  }
+
+  /** `table`, `key` and `where` are constants of this file, never input; the PBX id is bound. */
+  private async deleteInBatches(table: string, key: string, where: string, pbxId: string) {
+    const em = this.em as SqlEntityManager;
+    let total = 0;
+    for (;;) {
+      const res = await em.execute(
+        `delete from ${table} where (${key}) in (select ${key} from ${table} where ${where} limit ${DELETE_BATCH})`,
+        [pbxId],
+        'run',
+      );
+      const n = Number((res as { affectedRows?: number }).affectedRows ?? 0);
+      total += n;
+      if (n < DELETE_BATCH) return total;
+    }
+  }
+
   async createKey(input: {
-    pbxId: string;
+    pbxId: string | null;
     role: ApiRole;
     hash: string;
     prefix: string;
     label: string | null;
   }) {
     const key = this.em.create(ApiKey, {
-      pbx: this.em.getReference(Pbx, input.pbxId),
+      pbx: input.pbxId === null ? null : this.em.getReference(Pbx, input.pbxId),
       role: input.role,
       hash: input.hash,
       prefix: input.prefix,

@@ -6,7 +6,7 @@ import { type Client, createClient } from 'graphql-ws';
 import { Redis } from 'ioredis';
 import { inject } from 'vitest';
 import WebSocket from 'ws';
-import { createApiKey } from '../../src/app/access.js';
+import { createApiKey, createOperatorKey } from '../../src/app/access.js';
 import { createPbx } from '../../src/app/pbx.js';
 import { type Config, loadConfig } from '../../src/config.js';
 import type { PbxSettings } from '../../src/domain/tenant.js';
@@ -71,6 +71,11 @@ export async function seedPbx(gateway: Gateway, settings: Partial<PbxSettings> =
   return { pbx, keys: { admin, viewer, linkus } };
 }
 
+/** An OPERATOR key (of no PBX) and its id. */
+export async function seedOperator(gateway: Gateway, label = 'test operator') {
+  return createOperatorKey(gateway.openStore(), { label });
+}
+
 export interface GqlResponse<T> {
   status: number;
   body: Omit<ExecutionResult<T>, 'errors'> & {
@@ -84,12 +89,15 @@ export async function gql<TData, TVars>(
   key: string | null,
   document: TypedDocumentNode<TData, TVars> | string,
   variables?: TVars,
+  opts: { pbxId?: string } = {},
 ): Promise<GqlResponse<TData>> {
   const res = await fetch(`${url}/graphql`, {
     method: 'POST',
     headers: {
       'content-type': 'application/json',
       ...(key ? { authorization: `Bearer ${key}` } : {}),
+      // How an OPERATOR key names the PBX it acts on.
+      ...(opts.pbxId ? { 'x-pbx-id': opts.pbxId } : {}),
     },
     body: JSON.stringify({ query: typeof document === 'string' ? document : print(document), variables }),
   });
@@ -107,16 +115,25 @@ export async function gql<TData, TVars>(
 export function wsClient(
   url: string,
   key: string | null,
-  opts: { onClose?: (code: number, reason: string) => void } = {},
+  opts: {
+    onClose?: (code: number, reason: string) => void;
+    onConnected?: () => void;
+    /** An OPERATOR key's PBX (connectionParams["x-pbx-id"]). */
+    pbxId?: string;
+  } = {},
 ): Client {
   return createClient({
     url: `${url.replace(/^http/, 'ws')}/graphql`,
     webSocketImpl: WebSocket,
-    connectionParams: key ? { authorization: `Bearer ${key}` } : {},
+    connectionParams: {
+      ...(key ? { authorization: `Bearer ${key}` } : {}),
+      ...(opts.pbxId ? { 'x-pbx-id': opts.pbxId } : {}),
+    },
     retryAttempts: 0,
     shouldRetry: () => false,
     lazy: true,
     on: {
+      connected: () => opts.onConnected?.(),
       closed: (event) => {
         const e = event as { code: number; reason: string };
         opts.onClose?.(e.code, String(e.reason));

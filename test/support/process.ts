@@ -19,17 +19,36 @@ export function databaseUrl(db: DatabaseConfig): string {
  * a signal sent to the child reaches the script. SIGKILL matters: a wrapper cannot relay it,
  * and the script would live on, orphaned, after the test saw it "killed".
  */
-function spawnScript(script: string, args: string[], env: Record<string, string>): ChildProcess {
+function spawnScript(
+  script: string,
+  args: string[],
+  env: Record<string, string>,
+  opts: ScriptOptions = {},
+): ChildProcess {
+  const merged: Record<string, string | undefined> = { ...process.env, ...env };
+  for (const name of opts.unset ?? []) delete merged[name];
   return spawn(process.execPath, ['--import', 'tsx', script, ...args], {
-    env: { ...process.env, ...env },
+    env: merged,
+    cwd: opts.cwd,
     stdio: 'pipe',
   });
 }
 
+/** Where a script runs (a directory under the project, so `tsx` and node_modules resolve), and variables it must not see. */
+export interface ScriptOptions {
+  cwd?: string;
+  unset?: string[];
+}
+
 /** Runs a CLI script to completion; resolves with its exit code and output. */
-export function runScript(script: string, args: string[], env: Record<string, string>) {
+export function runScript(
+  script: string,
+  args: string[],
+  env: Record<string, string>,
+  opts: ScriptOptions = {},
+) {
   return new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve) => {
-    const child = spawnScript(script, args, env);
+    const child = spawnScript(script, args, env, opts);
     let stdout = '';
     let stderr = '';
     child.stdout?.on('data', (d) => (stdout += d));
@@ -45,8 +64,9 @@ export function startScript(
   env: Record<string, string>,
   ready: RegExp,
   timeoutMs = COLD_START_MS,
+  opts: ScriptOptions = {},
 ) {
-  return watchScript(spawnScript(script, args, env), ready, timeoutMs);
+  return watchScript(spawnScript(script, args, env, opts), ready, timeoutMs);
 }
 
 /**

@@ -12,20 +12,58 @@ import type { WelcomeEmailRepository } from './welcome-email.port.js';
  * jobs/) implement them; src/app never imports an adapter.
  */
 
+/** Which PBXs a fleet list shows: a case-insensitive substring of the name. */
+export interface PbxFilter {
+  search?: string | null;
+}
+
+/** Whose keys a list shows: one PBX's, or the operators' (keys of no PBX). */
+export type KeyOwner = { pbxId: string } | { operators: true };
+
+/** What deleting a PBX removed: the PBX as it was, its keys' ids, and the rows per table. */
+export interface DeletedPbxRows {
+  pbx: PbxRecord;
+  keyIds: string[];
+  rows: Record<string, number>;
+}
+
 export interface TenantRepository {
   findPbx(id: string): Promise<PbxRecord | null>;
+  /** Every PBX (for the jobs that visit them all). */
   listPbxs(): Promise<PbxRecord[]>;
+  /** PBXs in the order they were created; INVALID_INPUT (`after`) for a cursor it did not make. */
+  pagePbxs(filter: PbxFilter, page: PageRequest): Promise<Page<PbxRecord>>;
   createPbx(settings: PbxSettings): Promise<PbxRecord>;
   updatePbx(id: string, patch: Partial<PbxSettings>): Promise<PbxRecord>;
+  /**
+   * Deletes the PBX and every row of it (keys, directory, runs, audit log ...), leaves first,
+   * in bounded statements, in the caller's transaction; null when there is no such PBX.
+   */
+  deletePbx(id: string): Promise<DeletedPbxRows | null>;
   findActiveKeyByHash(hash: string): Promise<ApiKeyRecord | null>;
+  /** A key by id, revoked or not. */
+  findKey(id: string): Promise<ApiKeyRecord | null>;
+  /** Keys whose shown prefix starts with `prefix` (at most 20), revoked or not. */
+  findKeysByPrefix(prefix: string): Promise<ApiKeyRecord[]>;
+  /** Keys in the order they were made. */
+  pageKeys(
+    owner: KeyOwner,
+    opts: { includeRevoked: boolean },
+    page: PageRequest,
+  ): Promise<Page<ApiKeyRecord>>;
+  /** `pbxId` null: an OPERATOR key. */
   createKey(input: {
-    pbxId: string;
+    pbxId: string | null;
     role: ApiRole;
     hash: string;
     prefix: string;
     label: string | null;
   }): Promise<ApiKeyRecord>;
+  /** Revokes one key (a key revoked already keeps its first revocation time); null when unknown. */
+  revokeKey(id: string, now: Date): Promise<ApiKeyRecord | null>;
   revokeKeys(pbxId: string, label: string, now: Date): Promise<number>;
+  /** Which of `ids` are keys that exist and are not revoked. */
+  activeKeyIds(ids: readonly string[]): Promise<Set<string>>;
 }
 
 /** The integration row as stored: secrets stay sealed here; src/app opens them when it must. */
@@ -171,7 +209,8 @@ export interface PbxDirectoryRepository {
 /** One audited mutation (issue 4 item 7). */
 export interface AuditEntryRecord {
   id: string;
-  pbxId: string;
+  /** The PBX acted on; null for the fleet's own operations (operators). */
+  pbxId: string | null;
   keyId: string | null;
   role: string;
   operation: string;
@@ -185,8 +224,8 @@ export interface AuditEntryRecord {
 export interface AuditRepository {
   /** Writes at once, outside any unit of work, so a failed mutation is recorded too. */
   record(entry: Omit<AuditEntryRecord, 'id'>): Promise<void>;
-  /** Newest first. */
-  page(pbxId: string, page: PageRequest): Promise<Page<AuditEntryRecord>>;
+  /** Newest first: one PBX's entries, or (`null`) the fleet's own. */
+  page(pbxId: string | null, page: PageRequest): Promise<Page<AuditEntryRecord>>;
 }
 
 /** One unit of work: repositories bound to one database session. */

@@ -1,6 +1,6 @@
 import { Field, ID, InputType, Int, ObjectType } from 'type-graphql';
 
-@ObjectType('Pbx', { description: 'The PBX (tenant) the caller belongs to.' })
+@ObjectType('Pbx', { description: 'A PBX (tenant).' })
 export class PbxType {
   @Field(() => ID)
   id!: string;

@@ -3,16 +3,19 @@ import { Entity, ManyToOne, OptionalProps, PrimaryKey, Property } from '@mikro-o
 import { ApiRole } from '../../domain/access.js';
 import { Pbx } from './pbx.entity.js';
 
-/** An API key. Only its SHA-256 hash is stored; the key itself is shown once at creation. */
+/**
+ * An API key. Only its SHA-256 hash is stored; the key itself is shown once at creation.
+ * A PBX's key (ADMIN, VIEWER, LINKUS) names its PBX; an OPERATOR key has none.
+ */
 @Entity({ tableName: 'api_key' })
 export class ApiKey {
-  [OptionalProps]?: 'label' | 'createdAt' | 'revokedAt';
+  [OptionalProps]?: 'pbx' | 'label' | 'createdAt' | 'revokedAt';
 
   @PrimaryKey({ type: 'string', length: 36 })
   id: string = randomUUID();
 
-  @ManyToOne(() => Pbx, { deleteRule: 'cascade' })
-  pbx!: Pbx;
+  @ManyToOne(() => Pbx, { deleteRule: 'cascade', nullable: true })
+  pbx: Pbx | null = null;
 
   // Kept as text (no CHECK): MikroORM cannot read SQLite CHECK constraints back, and the
   // domain validates the value anyway.

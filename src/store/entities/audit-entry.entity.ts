@@ -3,20 +3,22 @@ import { Entity, Index, ManyToOne, OptionalProps, PrimaryKey, Property } from '@
 import { Pbx } from './pbx.entity.js';
 
 /**
- * One GraphQL mutation as it happened: who (key, role), which PBX, what (the mutation field
+ * One GraphQL mutation as it happened: who (key, role), which PBX (none for the fleet's own
+ * operations), what (the mutation field
  * and its arguments, secrets redacted), when, and how it ended (OK or the error code).
  * Written once, never changed.
  */
 @Entity({ tableName: 'audit_entry' })
 @Index({ name: 'audit_entry_pbx_at_index', properties: ['pbx', 'at', 'id'] })
 export class AuditEntry {
-  [OptionalProps]?: 'keyId' | 'requestId' | 'message' | 'at';
+  [OptionalProps]?: 'pbx' | 'keyId' | 'requestId' | 'message' | 'at';
 
   @PrimaryKey({ type: 'string', length: 36 })
   id: string = randomUUID();
 
-  @ManyToOne(() => Pbx, { deleteRule: 'cascade' })
-  pbx!: Pbx;
+  /** The PBX acted on; null for the fleet's own operations (an operator's createPbx, deletePbx, keys). */
+  @ManyToOne(() => Pbx, { deleteRule: 'cascade', nullable: true })
+  pbx: Pbx | null = null;
 
   /** The API key that called (no foreign key: the entry outlives any change to keys). */
   @Property({ type: 'string', length: 36, nullable: true })

@@ -7,6 +7,7 @@ import { Migration20261126114951_change_notifications } from './Migration2026112
 import { Migration20261126115635_sync_schedule } from './Migration20261126115635_sync_schedule.js';
 import { Migration20261126132555_sync_run_fingerprint } from './Migration20261126132555_sync_run_fingerprint.js';
 import { Migration20261126140140_welcome_email_sweep } from './Migration20261126140140_welcome_email_sweep.js';
+import { Migration20261207061318_operators } from './Migration20261207061318_operators.js';
 import { Migration20261207061937_integration_health } from './Migration20261207061937_integration_health.js';
 import { Migration20261207062039_deletion_guard_window } from './Migration20261207062039_deletion_guard_window.js';
 
@@ -26,6 +27,7 @@ export const sqliteMigrations: MigrationObject[] = [
     class: Migration20261126132555_sync_run_fingerprint,
   },
   { name: 'Migration20261126140140_welcome_email_sweep', class: Migration20261126140140_welcome_email_sweep },
+  { name: 'Migration20261207061318_operators', class: Migration20261207061318_operators },
   { name: 'Migration20261207061937_integration_health', class: Migration20261207061937_integration_health },
   {
     name: 'Migration20261207062039_deletion_guard_window',
