@@ -16,7 +16,7 @@ import { type Config, ConfigError, loadConfig, withDemoSecretKey } from '../conf
 import { startGateway } from '../gateway.js';
 import { startMailSink } from '../mail/sink.js';
 import { freePort, reachable } from '../net.js';
-import { SANDBOX_PASSWORD, startSandbox } from '../sandbox/index.js';
+import { SANDBOX_PASSWORD, savedSandboxPort, startSandbox } from '../sandbox/index.js';
 
 const DEMO_KEY_LABEL = 'demo';
 
@@ -52,7 +52,15 @@ async function ensureRedis(config: Config): Promise<{ url: string; child?: Child
 async function main() {
   const base = loadConfig(withDemoSecretKey(), ['--role', 'all']);
   const redis = await ensureRedis(base);
-  const sandbox = await startSandbox({ port: 0, users: 200, seed: 42, dataDir: '.data/sandbox' });
+  // The sandbox tenant is kept across runs too (.data/sandbox/state.json: consents, refresh
+  // tokens, admin API changes), on the port it had, so a connected gateway stays connected.
+  const sandboxOptions = { users: 200, seed: 42, dataDir: '.data/sandbox', persistState: true };
+  const keptPort = savedSandboxPort(path.join(sandboxOptions.dataDir, 'state.json'));
+  const sandbox = await startSandbox({ ...sandboxOptions, port: keptPort ?? 0 }).catch((e: unknown) => {
+    if (!keptPort || (e as NodeJS.ErrnoException).code !== 'EADDRINUSE') throw e;
+    console.log(`Port ${keptPort} of the last run is taken: the sandbox starts on another one.`);
+    return startSandbox({ ...sandboxOptions, port: 0 });
+  });
   // U6 without SMTP_URL: welcome emails go to a local sink that prints them instead of delivering.
   const mailSink = base.mail.smtpUrl
     ? null

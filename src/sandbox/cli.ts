@@ -9,7 +9,8 @@ import { type SandboxOptions, startSandbox } from './index.js';
  */
 const USAGE = `usage: sandbox [--port N] [--host H] [--users N] [--groups N] [--seed N] [--data-dir DIR]
                [--auto-sign-in] [--latency-ms N] [--error-rate X] [--no-throttling]
-               [--access-token-lifetime-seconds N] [--delta-token-lifetime-ms N] [--log] [--timing]`;
+               [--access-token-lifetime-seconds N] [--delta-token-lifetime-ms N] [--keep-state]
+               [--log] [--timing]`;
 
 function num(name: string, v: string | undefined): number | undefined {
   if (v === undefined) return undefined;
@@ -38,6 +39,7 @@ async function main(): Promise<void> {
         'no-throttling': { type: 'boolean' },
         'access-token-lifetime-seconds': { type: 'string' },
         'delta-token-lifetime-ms': { type: 'string' },
+        'keep-state': { type: 'boolean' },
         log: { type: 'boolean' },
         timing: { type: 'boolean' },
         help: { type: 'boolean', short: 'h' },
@@ -66,6 +68,7 @@ async function main(): Promise<void> {
     throttling: !values['no-throttling'],
     accessTokenLifetimeSeconds: num('access-token-lifetime-seconds', s('access-token-lifetime-seconds')),
     deltaTokenLifetimeMs: num('delta-token-lifetime-ms', s('delta-token-lifetime-ms')),
+    persistState: !!values['keep-state'],
     log: !!values.log,
   };
   const started = Date.now();

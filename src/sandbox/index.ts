@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import type { AddressInfo } from 'node:net';
+import path from 'node:path';
 import cookie from '@fastify/cookie';
 import formbody from '@fastify/formbody';
 import Fastify from 'fastify';
@@ -10,12 +11,15 @@ import { registerGraphRoutes } from './graph.routes.js';
 import { registerIdentityRoutes } from './identity.routes.js';
 import { NotificationDispatcher } from './notifications.dispatcher.js';
 import { type Faults, SandboxContext } from './sandbox.context.js';
+import { DEFAULT_CHANGE_LOG_LIMIT, readStateFile, StateSaver, snapshotState } from './state.file.js';
 import { applySettings, type NotificationSettings } from './subscriptions.store.js';
 import { seedTenant } from './tenant.seed.js';
+import type { Tenant } from './tenant.store.js';
 import { TokenSigner } from './tokens.signer.js';
 
 export type * from './admin.types.js';
 export { SandboxAdminClient, SandboxAdminError } from './admin-client.js';
+export { savedSandboxPort } from './state.file.js';
 export { SANDBOX_PASSWORD } from './tenant.seed.js';
 
 /**
@@ -51,6 +55,16 @@ export interface SandboxOptions {
   /** Change-notification knobs (retry timing, deadlines, batching, quotas); Graph's values by default. */
   notifications?: Partial<NotificationSettings>;
   log?: boolean;
+  /**
+   * Keep the tenant across restarts in `<dataDir>/state.json` (see state.file.ts): loaded at
+   * start when it exists (instead of seeding), saved 500 ms after changes and at close.
+   * Default false (every start seeds the tenant anew).
+   */
+  persistState?: boolean;
+  /** The state file to use (implies `persistState`); default `<dataDir>/state.json`. */
+  stateFile?: string;
+  /** Delta change-log entries kept in the state file at most (default 200,000); beyond, tokens from before a restart answer 400 syncStateNotFound. */
+  stateChangeLogLimit?: number;
 }
 
 export interface SandboxInfo {
@@ -83,8 +97,24 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
   const host = options.host ?? '127.0.0.1';
   const users = options.users ?? 1000;
   const seed = options.seed ?? 42;
-  const keys = await loadOrCreateKeyMaterial(options.dataDir ?? '.data/sandbox', [host]);
-  const { tenant, app, clientSecret } = seedTenant({ seed, users, groups: options.groups });
+  const dataDir = options.dataDir ?? '.data/sandbox';
+  const keys = await loadOrCreateKeyMaterial(dataDir, [host]);
+  const stateFile =
+    options.stateFile ?? (options.persistState ? path.join(dataDir, 'state.json') : undefined);
+  const loaded = stateFile ? readStateFile(stateFile) : { state: null };
+  if (stateFile && loaded.reason) {
+    process.stderr.write(`sandbox: state not loaded from ${stateFile}: ${loaded.reason}; starting seeded\n`);
+  }
+  let tenant: Tenant;
+  let primary: { tenantId: string; clientId: string; clientSecret: string };
+  if (loaded.state) {
+    tenant = loaded.state.tenants[0] as Tenant;
+    primary = loaded.state.primary;
+  } else {
+    const seeded = seedTenant({ seed, users, groups: options.groups });
+    tenant = seeded.tenant;
+    primary = { tenantId: tenant.id, clientId: seeded.app.appId, clientSecret: seeded.clientSecret };
+  }
 
   const faults: Faults = {
     latencyMs: Math.max(0, options.latencyMs ?? 0),
@@ -105,12 +135,26 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
     },
     faults,
   );
+  if (loaded.state) {
+    for (const t of loaded.state.tenants.slice(1)) ctx.tenants.set(t.id, t);
+    for (const [rt, grant] of loaded.state.refreshTokens) ctx.refreshTokens.set(rt, grant);
+  }
   ctx.initialFaults = { ...faults, forced429: [] };
   applySettings(ctx.subscriptions.settings, options.notifications ?? {});
   ctx.initialNotificationSettings = { ...ctx.subscriptions.settings };
   const dispatcher = new NotificationDispatcher(ctx, keys.caPem);
   ctx.notifications = dispatcher;
-  tenant.changeListeners.push((change) => dispatcher.onDirectoryChange(change, tenant.id));
+  for (const t of ctx.tenants.values()) {
+    t.changeListeners.push((change) => dispatcher.onDirectoryChange(change, t.id));
+  }
+  const saver = stateFile
+    ? new StateSaver(stateFile, () =>
+        snapshotState(ctx.tenants.values(), primary, ctx.refreshTokens, {
+          changeLogLimit: options.stateChangeLogLimit ?? DEFAULT_CHANGE_LOG_LIMIT,
+          port: ctx.authorityHost ? Number(new URL(ctx.authorityHost).port) : undefined,
+        }),
+      )
+    : null;
   const adminToken = randomBytes(24).toString('base64url');
 
   const server = Fastify({
@@ -129,11 +173,25 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
       await new Promise((r) => setTimeout(r, ctx.faults.latencyMs));
     }
   });
+  if (saver) {
+    // Graph reads change nothing kept; anything else (token requests, consent, Graph writes,
+    // the admin API) may: save a moment after it.
+    server.addHook('onResponse', async (req) => {
+      if (req.method === 'GET' && req.url.startsWith('/v1.0/')) return;
+      saver.schedule();
+    });
+  }
   registerIdentityRoutes(server, ctx);
   registerGraphRoutes(server, ctx);
   registerAdminRoutes(server, ctx, adminToken);
 
-  await server.listen({ port: options.port ?? 0, host });
+  try {
+    await server.listen({ port: options.port ?? 0, host });
+  } catch (e) {
+    await dispatcher.close();
+    await server.close();
+    throw e;
+  }
   const port = (server.server.address() as AddressInfo).port;
   const authorityHost = `https://${publicHost(host)}:${port}`;
   ctx.authorityHost = authorityHost;
@@ -143,8 +201,8 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
     authorityHost,
     graphBaseUrl: ctx.graphBaseUrl,
     tenantId: tenant.id,
-    clientId: app.appId,
-    clientSecret,
+    clientId: primary.clientId,
+    clientSecret: primary.clientSecret,
     caFile: keys.caFile,
     adminUrl: `${authorityHost}/_sandbox`,
     adminToken,
@@ -160,6 +218,7 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
       await dispatcher.close();
       await admin.close();
       await server.close();
+      saver?.close();
     },
   };
 }

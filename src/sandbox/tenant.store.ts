@@ -156,7 +156,8 @@ export class Tenant {
   deltaTokensGoneBefore = 0;
   /** Called after every recorded change (the change-notification dispatcher listens here). */
   readonly changeListeners: Array<(change: DirectoryChange) => void> = [];
-  private nextOrdinal = 1;
+  /** Ordinal the next created user or group gets (creation order; kept by the state file). */
+  nextOrdinal = 1;
 
   constructor(
     readonly id: string,
