@@ -25,6 +25,7 @@ import { createArmor, registerGraphQLHttp } from './http/graphql-http.js';
 import { attachGraphQLWebSocket } from './http/graphql-ws.js';
 import { Metrics } from './http/metrics.js';
 import { registerOAuthCallback } from './http/oauth-callback.js';
+import { BODY_LIMIT_BYTES } from './limits.js';
 import { createLogger, type Logger } from './logger.js';
 import { GraphDirectoryReader } from './m365/directory.reader.js';
 import { MsalIdentity } from './m365/identity.adapter.js';
@@ -142,6 +143,7 @@ export async function startGateway(config: Config, opts: { logger?: Logger } = {
     genReqId: () => randomUUID(),
     forceCloseConnections: 'idle',
     return503OnClosing: true,
+    bodyLimit: BODY_LIMIT_BYTES,
   });
 
   app.addHook('onResponse', async (request, reply) => {
@@ -197,6 +199,9 @@ export async function startGateway(config: Config, opts: { logger?: Logger } = {
       validationRules: armor.validationRules,
       production: config.production,
       maxTokens: config.graphql.maxTokens,
+      // A WebSocket message is held to HTTP's body limit: nothing bigger is read before its key is checked.
+      maxPayload: app.initialConfig.bodyLimit ?? BODY_LIMIT_BYTES,
+      maxCost: config.graphql.maxCost,
     });
   }
 

@@ -5,19 +5,24 @@ import {
   GraphQLError,
   type GraphQLSchema,
   getOperationAST,
+  NoSchemaIntrospectionCustomRule,
   parse,
   specifiedRules,
   type ValidationRule,
   validate,
 } from 'graphql';
+import { CloseCode, type ServerOptions } from 'graphql-ws';
 import { useServer } from 'graphql-ws/use/ws';
 import { WebSocketServer } from 'ws';
 import { authenticate, bearerToken } from '../app/access.js';
 import type { Store } from '../app/ports/store.port.js';
 import type { AppServices } from '../app/services.js';
 import type { Caller } from '../domain/access.js';
+import { auditRefusedMutation } from '../graphql/audit.middleware.js';
 import type { GraphQLContext } from '../graphql/context.js';
+import { checkOperation } from '../graphql/edge.js';
 import { formatGraphQLError } from '../graphql/errors.js';
+import { WS_AUTH_TIMEOUT_MS, WS_INIT_TIMEOUT_MS } from '../limits.js';
 import type { Logger } from '../logger.js';
 
 const withCode = (e: GraphQLError, code: string) =>
@@ -46,16 +51,30 @@ export function attachGraphQLWebSocket(
     validationRules: ValidationRule[];
     production: boolean;
     maxTokens: number;
+    /** The largest message, in bytes: HTTP's body limit (a bigger one closes the socket, 1009). */
+    maxPayload: number;
+    /** GRAPHQL_MAX_COST: the edge's cost limit (src/graphql/edge.ts). */
+    maxCost: number;
   },
 ) {
   const { schema, logger } = deps;
-  const wss = new WebSocketServer({ server, path: '/graphql' });
-  const rules = [...specifiedRules, ...deps.validationRules];
+  const wss = new WebSocketServer({ server, path: '/graphql', maxPayload: deps.maxPayload });
+  // Introspection off in production, as on HTTP (Apollo's `introspection: false`).
+  const rules = [
+    ...specifiedRules,
+    ...deps.validationRules,
+    ...(deps.production ? [NoSchemaIntrospectionCustomRule] : []),
+  ];
   const format = (errors: readonly GraphQLError[]) =>
-    errors.map((e) => formatGraphQLError(e.toJSON(), e, logger, { includeStack: !deps.production }));
+    errors.map((e) =>
+      formatGraphQLError(e.toJSON(), e, logger, {
+        includeStack: !deps.production,
+        hideSuggestions: deps.production,
+      }),
+    );
 
   const disposable = useServer<Record<string, unknown>, { caller: Caller }>(
-    {
+    withInitTimeouts({
       schema,
       onConnect: async (ctx) => {
         const raw = ctx.connectionParams?.authorization ?? ctx.connectionParams?.Authorization;
@@ -83,6 +102,25 @@ export function attachGraphQLWebSocket(
         const errors = validate(schema, document, rules);
         if (errors.length) return errors.map((e) => withCode(e, 'GRAPHQL_VALIDATION_FAILED'));
         const op = getOperationAST(document, payload.operationName);
+        const refusal = checkOperation(
+          schema,
+          document,
+          payload.operationName,
+          payload.variables,
+          deps.maxCost,
+        );
+        if (refusal) {
+          if (refusal.kind !== 'input' || op?.operation !== 'mutation') return [refusal.error];
+          const refused = {
+            caller: ctx.extra.caller,
+            store: deps.openStore(),
+            logger,
+            requestId: randomUUID(),
+          };
+          return auditRefusedMutation(refused, document, op, payload.variables, refusal.error).then(() => [
+            refusal.error,
+          ]);
+        }
         const requestId = randomUUID();
         const contextValue: GraphQLContext = {
           caller: ctx.extra.caller as Caller,
@@ -103,9 +141,18 @@ export function attachGraphQLWebSocket(
       onError: (_ctx, _id, _payload, errors) => format(errors),
       onNext: (_ctx, _id, _payload, _args, result) =>
         result.errors ? { ...result, errors: format(result.errors) } : undefined,
-    },
+    }),
     wss,
   );
+  // A socket error is a client's doing (a message over maxPayload, a broken frame): ws closes the
+  // socket itself (1009, 1002). graphql-ws would print each with its stack to stderr; one debug
+  // line says it instead, so that a client cannot flood the log.
+  wss.on('connection', (socket) => {
+    socket.removeAllListeners('error');
+    socket.on('error', (err: Error & { code?: string }) =>
+      logger.debug({ err: err.message, code: err.code }, 'websocket closed on a client error'),
+    );
+  });
 
   return {
     wss,
@@ -121,5 +168,43 @@ export function attachGraphQLWebSocket(
       for (const client of clients) if (client.readyState !== client.CLOSED) client.terminate();
       await disposable.dispose();
     },
+  };
+}
+
+/**
+ * The time a socket has to say who it is: `connection_init` within {@link WS_INIT_TIMEOUT_MS}
+ * of opening (graphql-ws closes it with 4408 otherwise), and its key checked within
+ * {@link WS_AUTH_TIMEOUT_MS} after that: a key check that hangs (a database that does not answer)
+ * closes the socket with 4408 too, instead of holding it, unauthenticated, for as long as it hangs.
+ */
+function withInitTimeouts<E extends { socket: { close(code: number, reason: string): void } }>(
+  options: ServerOptions<Record<string, unknown>, E>,
+): ServerOptions<Record<string, unknown>, E> {
+  const onConnect = options.onConnect;
+  return {
+    ...options,
+    connectionInitWaitTimeout: WS_INIT_TIMEOUT_MS,
+    onConnect: onConnect
+      ? (ctx) =>
+          new Promise((resolve, reject) => {
+            const timer = setTimeout(() => {
+              ctx.extra.socket.close(
+                CloseCode.ConnectionInitialisationTimeout,
+                'Connection initialisation timeout',
+              );
+              resolve(false);
+            }, WS_AUTH_TIMEOUT_MS);
+            Promise.resolve(onConnect(ctx)).then(
+              (v) => {
+                clearTimeout(timer);
+                resolve(v);
+              },
+              (err) => {
+                clearTimeout(timer);
+                reject(err);
+              },
+            );
+          })
+      : undefined,
   };
 }
