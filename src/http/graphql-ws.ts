@@ -55,10 +55,18 @@ export function attachGraphQLWebSocket(
     maxPayload: number;
     /** GRAPHQL_MAX_COST: the edge's cost limit (src/graphql/edge.ts). */
     maxCost: number;
+    /** Whether sockets are taken yet: while the gateway starts, an upgrade is answered 503. */
+    accepting?: () => boolean;
   },
 ) {
   const { schema, logger } = deps;
-  const wss = new WebSocketServer({ server, path: '/graphql', maxPayload: deps.maxPayload });
+  const wss = new WebSocketServer({
+    server,
+    path: '/graphql',
+    maxPayload: deps.maxPayload,
+    verifyClient: (_info, done) =>
+      deps.accepting && !deps.accepting() ? done(false, 503, 'The gateway is starting') : done(true),
+  });
   // Introspection off in production, as on HTTP (Apollo's `introspection: false`).
   const rules = [
     ...specifiedRules,
