@@ -197,7 +197,7 @@ describeEachDb('input at the edge (issue 12 item 4)', (leg) => {
     const name = await gql(
       gw.url,
       t.keys.admin,
-      '{ extensions(filter: { name: "' + 'n'.repeat(500) + '" }) { totalCount } }',
+      `{ extensions(filter: { name: "${'n'.repeat(500)}" }) { totalCount } }`,
     );
     invalid(name.body.errors, 'filter.name');
     // Any string not in the table: at most 1,000 characters.
