@@ -1,15 +1,27 @@
 import { Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
 import type { QueueCounts } from '../src/app/ports/jobs.port.js';
+import { waitUntilReady } from '../src/redis/connection.js';
 import { JOB_QUEUE, type JobName, type JobPayload, jobOptions, QueueName } from './contracts.js';
 
 /** Producer side of every queue. Share one fail-fast Redis connection. */
 export class JobQueues {
   readonly queues: Map<QueueName, Queue>;
 
-  constructor(connection: Redis, prefix: string) {
+  constructor(
+    private readonly connection: Redis,
+    prefix: string,
+    /** A queue's connection error (Redis away); without a listener BullMQ prints each with its stack. */
+    onError: (err: Error) => void = () => {
+      // Nobody asked: the connection's own watch (the gateway's, src/startup.ts) says Redis is away.
+    },
+  ) {
     this.queues = new Map(
-      Object.values(QueueName).map((q) => [q, new Queue(q, { connection, prefix })] as const),
+      Object.values(QueueName).map((q) => {
+        const queue = new Queue(q, { connection, prefix });
+        queue.on('error', onError);
+        return [q, queue] as const;
+      }),
     );
   }
 
@@ -25,6 +37,9 @@ export class JobQueues {
   }
 
   async counts(): Promise<Array<{ name: QueueName; counts: QueueCounts }>> {
+    // Before Redis has ever answered, BullMQ waits for it without end: answer at once instead.
+    await waitUntilReady(this.connection, 1000);
+    if (this.connection.status !== 'ready') throw new Error('Redis is unavailable');
     return Promise.all(
       [...this.queues].map(async ([name, q]) => {
         const c = await q.getJobCounts('waiting', 'active', 'delayed', 'completed', 'failed');

@@ -1,4 +1,4 @@
-import { type Job, Worker } from 'bullmq';
+import { DelayedError, type Job, Worker } from 'bullmq';
 import type { Logger } from '../src/logger.js';
 import { createRedis } from '../src/redis/connection.js';
 import {
@@ -22,6 +22,9 @@ export type Processors = { [N in JobName]: Processor<N> };
 
 export class MissingProcessorError extends Error {}
 
+/** How long a job taken while its work cannot run (the database is away) waits before it is tried again. */
+export const NOT_NOW_DELAY_MS = 5_000;
+
 /** Refuses to boot when a declared job has no processor. */
 export function assertProcessors(
   processors: Partial<Record<string, unknown>>,
@@ -36,7 +39,18 @@ export function assertProcessors(
 
 export interface Workers {
   workers: Worker[];
+  /** Takes no new jobs (those running go on): the database went away. */
+  pause(): Promise<void>;
+  /** Takes jobs again. */
+  resume(): Promise<void>;
   close(graceMs?: number): Promise<void>;
+}
+
+/** A lost connection to Redis: said once per attempt by the gateway's watch of Redis, not per worker. */
+export function isConnectionError(err: Error): boolean {
+  return /ECONNREFUSED|ECONNRESET|ETIMEDOUT|EPIPE|EHOSTUNREACH|ENOTFOUND|EAI_AGAIN|Connection is closed|Stream isn't writeable|connect ETIMEDOUT/i.test(
+    err.message,
+  );
 }
 
 /** One BullMQ worker per queue, dispatching by job name. */
@@ -45,6 +59,12 @@ export function startWorkers(opts: {
   prefix: string;
   processors: Partial<Record<string, unknown>>;
   logger: Logger;
+  /**
+   * Whether jobs may run now (the database answers). A job taken when not is put back, delayed
+   * by {@link NOT_NOW_DELAY_MS}, without spending an attempt: the workers are paused then, but
+   * a fetch already under way may still hand one over.
+   */
+  canRun?: () => boolean;
 }): Workers {
   const { processors, logger } = opts;
   assertProcessors(processors);
@@ -54,6 +74,10 @@ export function startWorkers(opts: {
       queue,
       // Three parameters: BullMQ then gives each job an AbortSignal (aborted by cancelJob).
       async (job: Job, token?: string, signal?: AbortSignal) => {
+        if (opts.canRun && !opts.canRun()) {
+          await job.moveToDelayed(Date.now() + NOT_NOW_DELAY_MS, token);
+          throw new DelayedError();
+        }
         const name = job.name as JobName;
         if (JOB_QUEUE[name] !== queue) throw new Error(`Job ${job.name} does not belong on queue ${queue}`);
         const processor = processors[name] as Processor<JobName>;
@@ -77,7 +101,11 @@ export function startWorkers(opts: {
         'job failed',
       );
     });
-    worker.on('error', (err) => logger.warn({ queue, err: err.message }, 'worker error'));
+    worker.on('error', (err) =>
+      isConnectionError(err)
+        ? logger.debug({ queue, err: err.message }, 'worker lost its Redis connection')
+        : logger.warn({ queue, err: err.message }, 'worker error'),
+    );
     // A job whose lock could not be renewed may already be another worker's: its processor is
     // told (AbortSignal) so that it stops at its next safe point instead of carrying on.
     worker.on('lockRenewalFailed', (jobIds) => {
@@ -90,6 +118,13 @@ export function startWorkers(opts: {
   });
   return {
     workers: workers.map((w) => w.worker),
+    async pause() {
+      // Without waiting for the running jobs: they go on (or fail and are retried) by themselves.
+      await Promise.all(workers.map((w) => w.worker.pause(true)));
+    },
+    async resume() {
+      await Promise.all(workers.map((w) => w.worker.resume()));
+    },
     /** Lets active jobs finish for up to `graceMs`, then stops them (they are retried elsewhere). */
     async close(graceMs = 5000) {
       const graceful = Promise.all(workers.map((w) => w.worker.close()));
@@ -98,10 +133,22 @@ export function startWorkers(opts: {
         new Promise<boolean>((r) => setTimeout(() => r(true), graceMs).unref()),
       ]);
       if (timedOut) {
-        opts.logger.warn({ graceMs }, 'jobs still active at shutdown: stopping them; they will run again');
-        await Promise.all(workers.map((w) => w.worker.close(true)));
+        if (graceMs > 0)
+          opts.logger.warn({ graceMs }, 'jobs still active at shutdown: stopping them; they will run again');
+        // Forced, and not waited for past a second: with Redis away it would wait for Redis.
+        await Promise.race([
+          Promise.all(workers.map((w) => w.worker.close(true))),
+          new Promise((r) => setTimeout(r, 1000).unref()),
+        ]);
       }
-      await Promise.all(workers.map((w) => w.connection.quit().catch(() => w.connection.disconnect())));
+      // QUIT waits for a connection that is away (it is queued until Redis is back): cut it instead.
+      await Promise.all(
+        workers.map((w) =>
+          w.connection.status === 'ready'
+            ? w.connection.quit().catch(() => w.connection.disconnect())
+            : w.connection.disconnect(),
+        ),
+      );
     },
   };
 }

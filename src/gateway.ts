@@ -25,18 +25,27 @@ import { createArmor, registerGraphQLHttp } from './http/graphql-http.js';
 import { attachGraphQLWebSocket } from './http/graphql-ws.js';
 import { Metrics } from './http/metrics.js';
 import { registerOAuthCallback } from './http/oauth-callback.js';
+import { BODY_LIMIT_BYTES } from './limits.js';
 import { createLogger, type Logger } from './logger.js';
 import { GraphDirectoryReader } from './m365/directory.reader.js';
 import { MsalIdentity } from './m365/identity.adapter.js';
 import { GraphSubscriptionsClient } from './m365/subscriptions.adapter.js';
 import { createMailSender, describeSmtpUrl } from './mail/transport.js';
 import { RedisAuthStateStore } from './redis/auth-state.redis.js';
-import { createRedis, pingRedis, waitUntilReady } from './redis/connection.js';
+import { createRedis, pingRedis } from './redis/connection.js';
 import { RedisDashboardSessionStore } from './redis/dashboard-session.redis.js';
 import { listenForRevokedKeys, RedisKeyRevocations } from './redis/key-revocation.redis.js';
 import { createEventBus, type EventBus } from './redis/pubsub.redis.js';
 import { RedisSyncCoordinator } from './redis/sync-coordinator.redis.js';
-import { type Orm, openDatabase, pingDatabase } from './store/orm.js';
+import {
+  backoffMs,
+  type ComponentName,
+  type Dependencies,
+  describeError,
+  describeRedis,
+  watchDependencies,
+} from './startup.js';
+import { createOrm, describeDatabase, type Orm, pingDatabase, prepareDatabase } from './store/orm.js';
 import { openStore } from './store/store.js';
 
 export interface Gateway {
@@ -45,6 +54,10 @@ export interface Gateway {
   orm: Orm;
   queues: JobQueues;
   services: AppServices;
+  /** The database and Redis as the process sees them (src/startup.ts). */
+  dependencies: Dependencies;
+  /** Resolves once both answer and the role's work has started (workers, job schedulers). */
+  ready: Promise<void>;
   /** Base URL of the HTTP server, once listening (e.g. http://127.0.0.1:4000). */
   url: string;
   openStore(): Store;
@@ -55,18 +68,30 @@ export interface Gateway {
 /**
  * Builds and starts one gateway process: the API (HTTP + WebSocket), the workers, or both,
  * as `config.role` says. Health and metrics endpoints are served in every role.
+ *
+ * The HTTP server listens at once, whatever answers: /healthz says the process is alive and
+ * /readyz names what is not there yet. The database and Redis are retried with backoff, one log
+ * line per attempt naming each (src/startup.ts); the API answers 503 until both have answered
+ * once, and the workers and job schedulers start when both answer (again after an outage).
+ * `waitUntilReady` (default true) resolves the gateway only once they have; `npm start` does not
+ * wait (src/main.ts).
  */
-export async function startGateway(config: Config, opts: { logger?: Logger } = {}): Promise<Gateway> {
+export async function startGateway(
+  config: Config,
+  opts: { logger?: Logger; waitUntilReady?: boolean } = {},
+): Promise<Gateway> {
   const logger = opts.logger ?? createLogger(config.logLevel);
   const serveApi = config.role === 'api' || config.role === 'all';
   const runWorkers = config.role === 'worker' || config.role === 'all';
+  let stopping = false;
 
-  const orm = await openDatabase(config.database);
+  // Nothing below waits for the database or Redis: the ORM connects at its first query, and
+  // every Redis connection retries by itself.
+  const orm = await createOrm(config.database, logger);
   const redis: Redis = createRedis(config.redis.url, 'command', logger, 'command');
-  // The command connection fails fast by design; give it a moment to connect before serving.
-  // If Redis is down, start anyway: /readyz says so and the connection keeps retrying.
-  await waitUntilReady(redis, 5000);
-  const queues = new JobQueues(redis, config.redis.queuePrefix);
+  const queues = new JobQueues(redis, config.redis.queuePrefix, (err) =>
+    logger.debug({ err: err.message }, 'queue connection error'),
+  );
   const metrics = new Metrics(() => queues.counts());
   const events: EventBus = createEventBus(config.redis.url, config.redis.queuePrefix, logger);
   // The one clock of the process: use cases, processors and the store all read it.
@@ -119,31 +144,79 @@ export async function startGateway(config: Config, opts: { logger?: Logger } = {
     keyRevocations: new RedisKeyRevocations(redis, config.redis.queuePrefix),
   };
 
+  // The role's work: started the first time the database and Redis both answer; paused while
+  // the database is away, resumed when it is back; job schedulers registered again after any
+  // outage (idempotent: a Redis that lost its data gets them back).
   let workers: Workers | undefined;
-  if (runWorkers) {
-    workers = startWorkers({
-      redisUrl: config.redis.url,
-      prefix: config.redis.queuePrefix,
-      processors: buildProcessors({ openStore: store, now: services.now, services, mailer, logger }),
-      logger,
+  let registering: Promise<void> | undefined;
+  const registerSchedulersWhileUp = () => {
+    registering ??= (async () => {
+      for (let attempt = 1; dependencies.up && !stopping; attempt++) {
+        try {
+          await registerSchedulers(queues);
+          return;
+        } catch (err) {
+          const delay = backoffMs(attempt);
+          logger.warn(
+            { component: 'redis', attempt, retryInMs: delay, err: describeError(err) },
+            `could not register the job schedulers (${describeError(err)}): retrying in ${delay / 1000} s`,
+          );
+          await new Promise((r) => setTimeout(r, delay).unref());
+        }
+      }
+    })().finally(() => {
+      registering = undefined;
     });
-    if (!mailer.configured) logger.warn('SMTP_URL is not set: welcome emails (U6) are recorded as not sent');
-    else logger.info({ smtp: describeSmtpUrl(config.mail.smtpUrl) }, 'welcome emails go through SMTP');
-    await registerSchedulers(queues).catch((err) =>
-      logger.warn(
-        { err: (err as Error).message },
-        'could not register job schedulers (Redis down?); they are registered at the next start',
-      ),
-    );
-  }
+    return registering;
+  };
+  const onUp = async () => {
+    if (!runWorkers) return;
+    if (!workers) {
+      workers = startWorkers({
+        redisUrl: config.redis.url,
+        prefix: config.redis.queuePrefix,
+        processors: buildProcessors({ openStore: store, now: services.now, services, mailer, logger }),
+        logger,
+        canRun: () => dependencies.database.up,
+      });
+      if (!mailer.configured)
+        logger.warn('SMTP_URL is not set: welcome emails (U6) are recorded as not sent');
+      else logger.info({ smtp: describeSmtpUrl(config.mail.smtpUrl) }, 'welcome emails go through SMTP');
+    } else {
+      await workers.resume();
+      logger.info('workers resumed: the database and Redis answer');
+    }
+    workersState = 'running';
+    await registerSchedulersWhileUp();
+  };
+  const onDown = async (component: ComponentName) => {
+    if (component !== 'database' || !workers) return;
+    await workers.pause();
+    workersState = 'paused';
+    logger.warn({ component }, 'workers paused: they take no job until the database is back');
+  };
+  let workersState: 'waiting' | 'running' | 'paused' = 'waiting';
 
-  let stopping = false;
+  // Watched from now on (every attempt logged, the first too), while the server starts listening.
+  const dependencies: Dependencies = watchDependencies({
+    logger,
+    database: {
+      where: describeDatabase(config.database),
+      prepare: () => prepareDatabase(orm),
+      ping: () => pingDatabase(orm),
+    },
+    redis: { where: describeRedis(config.redis.url), connection: redis },
+    onUp,
+    onDown,
+  });
+
   const app = Fastify({
     loggerInstance: logger as FastifyBaseLogger,
     logController: new LogController({ disableRequestLogging: true }),
     genReqId: () => randomUUID(),
     forceCloseConnections: 'idle',
     return503OnClosing: true,
+    bodyLimit: BODY_LIMIT_BYTES,
   });
 
   app.addHook('onResponse', async (request, reply) => {
@@ -161,16 +234,42 @@ export async function startGateway(config: Config, opts: { logger?: Logger } = {
         () => 'down' as const,
       );
     const [database, redisState] = await Promise.all([
-      check(() => pingDatabase(orm)),
+      // Until its migrations have run, the database is not there for the gateway.
+      dependencies.database.everUp ? check(() => pingDatabase(orm)) : ('down' as const),
       check(() => pingRedis(redis)),
     ]);
-    const ready = !stopping && database === 'ok' && redisState === 'ok';
+    const down = [
+      ...(database === 'down' ? ['database'] : []),
+      ...(redisState === 'down' ? ['redis'] : []),
+      ...(runWorkers && workersState !== 'running' ? ['workers'] : []),
+    ];
+    const ready = !stopping && down.length === 0;
     return reply.code(ready ? 200 : 503).send({
       status: ready ? 'ready' : 'unavailable',
       database,
       redis: redisState,
+      ...(runWorkers ? { workers: workersState } : {}),
+      ...(down.length ? { down } : {}),
       ...(stopping ? { shuttingDown: true } : {}),
     });
+  });
+  // Until the database (migrated) and Redis have both answered once, the API answers 503 naming
+  // what it waits for; health, readiness and metrics answer whatever happens.
+  const startedOnce = () => dependencies.database.everUp && dependencies.redis.everUp;
+  app.addHook('onRequest', async (request, reply) => {
+    if (startedOnce() || ['/healthz', '/readyz', '/metrics'].includes(request.url.split('?')[0])) return;
+    const waitingFor = dependencies.down().join(' and ');
+    return reply
+      .code(503)
+      .header('retry-after', '5')
+      .send({
+        errors: [
+          {
+            message: `The gateway is starting: waiting for ${waitingFor}.`,
+            extensions: { code: 'UNAVAILABLE', waitingFor: dependencies.down() },
+          },
+        ],
+      });
   });
   app.get('/metrics', async (_request, reply) => {
     reply.header('content-type', metrics.registry.contentType);
@@ -200,6 +299,10 @@ export async function startGateway(config: Config, opts: { logger?: Logger } = {
       validationRules: armor.validationRules,
       production: config.production,
       maxTokens: config.graphql.maxTokens,
+      // A WebSocket message is held to HTTP's body limit: nothing bigger is read before its key is checked.
+      maxPayload: app.initialConfig.bodyLimit ?? BODY_LIMIT_BYTES,
+      maxCost: config.graphql.maxCost,
+      accepting: startedOnce,
     });
     const sockets = ws;
     // Revoking a key, in any process, closes this process's sockets of it at once.
@@ -218,7 +321,13 @@ export async function startGateway(config: Config, opts: { logger?: Logger } = {
   const address = app.server.address() as AddressInfo;
   const host = address.family === 'IPv6' ? `[${address.address}]` : address.address;
   const url = `http://${host === '0.0.0.0' || host === '[::]' ? '127.0.0.1' : host}:${address.port}`;
-  logger.info({ url, role: config.role, database: config.database.kind }, 'gateway started');
+  logger.info({ listening: url, role: config.role }, 'gateway listening: /healthz and /readyz answer');
+
+  const ready = dependencies.ready.then(() => {
+    if (!dependencies.up) return;
+    logger.info({ url, role: config.role, database: config.database.kind }, 'gateway started');
+  });
+  if (opts.waitUntilReady !== false) await ready;
 
   let stopped: Promise<void> | undefined;
   const stop = () => {
@@ -226,13 +335,16 @@ export async function startGateway(config: Config, opts: { logger?: Logger } = {
       stopping = true;
       logger.info('shutting down');
       const budget = config.shutdownTimeoutMs;
+      await dependencies.stop();
       await revokedKeys?.close();
       await ws?.close();
       // In-flight requests finish; one that does not within a third of the budget is cut.
       await Promise.race([app.close(), new Promise((r) => setTimeout(r, budget / 3).unref())]);
-      await workers?.close(budget / 3);
+      // With Redis away, nothing is left to finish: the workers stop at once.
+      await workers?.close(dependencies.redis.up ? budget / 3 : 0);
       mailer.close();
-      await queues.close();
+      // BullMQ's close waits for a Redis that is away: not past a second.
+      await Promise.race([queues.close(), new Promise((r) => setTimeout(r, 1000).unref())]);
       await events.close();
       await redis.quit().catch(() => redis.disconnect());
       await orm.close(true);
@@ -241,5 +353,16 @@ export async function startGateway(config: Config, opts: { logger?: Logger } = {
     return stopped;
   };
 
-  return { config, logger, orm, queues, services, url, openStore: store, stop };
+  return {
+    config,
+    logger,
+    orm,
+    queues,
+    services,
+    dependencies,
+    ready,
+    url,
+    openStore: store,
+    stop,
+  };
 }

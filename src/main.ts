@@ -13,7 +13,8 @@ async function main() {
     }
     throw err;
   }
-  const gateway = await startGateway(config);
+  // Listening at once: /healthz and /readyz answer while the database and Redis are retried.
+  const gateway = await startGateway(config, { waitUntilReady: false });
   let stopping = false;
   const onSignal = (signal: string) => {
     gateway.logger.info({ signal }, 'signal received');

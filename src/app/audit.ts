@@ -1,4 +1,5 @@
 import type { Caller, KeyHolder } from '../domain/access.js';
+import { storableText } from '../domain/text.js';
 import { type PageArgs, pageRequest } from './extensions.js';
 import type { AuditEntryRecord, Page, Store } from './ports/store.port.js';
 
@@ -12,6 +13,9 @@ export const REDACTED = '[redacted]';
 /** Argument or field names whose value is never stored: secret, clientSecret, password, token, key ... */
 const SECRET_NAME = /secret|passw|pwd|token|key|credential|authorization|cookie/i;
 
+/** The user:password@ of a URL (a refused publicBaseUrl, say): never stored either. */
+const URL_CREDENTIALS = /\b([a-z][a-z0-9+.-]*:\/\/)[^/?#@\s]*@/gi;
+
 const MAX_STRING = 500;
 const MAX_ITEMS = 100;
 const MAX_DEPTH = 6;
@@ -19,7 +23,10 @@ const MAX_DEPTH = 6;
 function redactValue(value: unknown, depth: number): unknown {
   if (value === null || value === undefined) return null;
   if (typeof value === 'string') {
-    return value.length > MAX_STRING ? `${value.slice(0, MAX_STRING)}… (${value.length} characters)` : value;
+    // Whatever a caller typed is kept storable (PostgreSQL refuses NUL in jsonb): the entry is never lost.
+    const text =
+      value.length > MAX_STRING ? `${value.slice(0, MAX_STRING)}… (${value.length} characters)` : value;
+    return storableText(text).replace(URL_CREDENTIALS, `$1${REDACTED}@`);
   }
   if (typeof value === 'number' || typeof value === 'boolean') return value;
   if (value instanceof Date) return value.toISOString();
@@ -33,7 +40,7 @@ function redactValue(value: unknown, depth: number): unknown {
   const out: Record<string, unknown> = {};
   for (const [k, v] of Object.entries(value as Record<string, unknown>)) {
     if (v === undefined) continue;
-    out[k] = SECRET_NAME.test(k) ? REDACTED : redactValue(v, depth + 1);
+    out[storableText(k.slice(0, MAX_STRING))] = SECRET_NAME.test(k) ? REDACTED : redactValue(v, depth + 1);
   }
   return out;
 }
@@ -66,10 +73,10 @@ export async function recordMutation(store: Store, caller: KeyHolder, m: Mutatio
     pbxId: caller.pbxId,
     keyId: caller.keyId,
     role: caller.role,
-    operation: m.operation.slice(0, 100),
+    operation: storableText(m.operation.slice(0, 100)),
     arguments: redactArguments(m.args),
-    outcome: m.outcome.slice(0, 64),
-    message: m.message === null ? null : m.message.slice(0, 1000),
+    outcome: storableText(m.outcome.slice(0, 64)),
+    message: m.message === null ? null : storableText(m.message.slice(0, 1000)),
     requestId: m.requestId,
     at: m.at,
   });

@@ -46,6 +46,34 @@ export function isIanaTimeZone(value: string): boolean {
   }
 }
 
+/** The longest URL a PBX's public base URL may be, and the longest DNS name (RFC 1035). */
+export const MAX_PUBLIC_BASE_URL = 2048;
+const MAX_HOST_NAME = 253;
+
+/**
+ * Why a public base URL cannot be taken, or null: an http(s) URL without query, fragment or
+ * embedded credentials (it is shown to admins and sent to Microsoft as a redirect URI), whose
+ * host is a DNS name of at most 253 characters.
+ */
+export function publicBaseUrlProblem(value: string): string | null {
+  if (value.length > MAX_PUBLIC_BASE_URL) return `must be at most ${MAX_PUBLIC_BASE_URL} characters`;
+  let u: URL;
+  try {
+    u = new URL(value);
+  } catch {
+    return 'must be an http(s) URL without query or fragment';
+  }
+  if ((u.protocol !== 'https:' && u.protocol !== 'http:') || u.search || u.hash)
+    return 'must be an http(s) URL without query or fragment';
+  if (u.username || u.password || /^[a-z]+:\/\/[^/]*@/i.test(value))
+    return 'must not carry a user name or password (user:password@host)';
+  const host = u.hostname.replace(/^\[|\]$/g, '');
+  if (host.length > MAX_HOST_NAME) return `must have a host name of at most ${MAX_HOST_NAME} characters`;
+  if (!host.includes(':') && host.split('.').some((label) => label.length > 63))
+    return 'must have a host name whose labels are at most 63 characters';
+  return null;
+}
+
 /** Checks PBX settings; returns every problem, not just the first. */
 export function validatePbxSettings(s: Partial<PbxSettings>): FieldProblem[] {
   const problems: FieldProblem[] = [];
@@ -59,15 +87,8 @@ export function validatePbxSettings(s: Partial<PbxSettings>): FieldProblem[] {
     });
   }
   if (s.publicBaseUrl !== undefined && s.publicBaseUrl !== null) {
-    let ok = false;
-    try {
-      const u = new URL(s.publicBaseUrl);
-      ok = (u.protocol === 'https:' || u.protocol === 'http:') && !u.search && !u.hash;
-    } catch {
-      ok = false;
-    }
-    if (!ok)
-      problems.push({ field: 'publicBaseUrl', message: 'must be an http(s) URL without query or fragment' });
+    const problem = publicBaseUrlProblem(s.publicBaseUrl);
+    if (problem) problems.push({ field: 'publicBaseUrl', message: problem });
   }
   if (
     s.extensionCapacity !== undefined &&

@@ -1,4 +1,14 @@
-import { defaultFieldResolver, GraphQLError, type GraphQLFieldResolver, type GraphQLSchema } from 'graphql';
+import {
+  type DocumentNode,
+  defaultFieldResolver,
+  GraphQLError,
+  type GraphQLFieldResolver,
+  type GraphQLSchema,
+  Kind,
+  type OperationDefinitionNode,
+  type SelectionSetNode,
+  valueFromASTUntyped,
+} from 'graphql';
 import { recordMutation } from '../app/audit.js';
 import { AppError } from '../app/errors.js';
 import { auditPbxId, type GraphQLContext } from './context.js';
@@ -94,4 +104,58 @@ export function auditMutations(schema: GraphQLSchema): GraphQLSchema {
 /** Whether a field's resolver records audit entries (for the check that every mutation does). */
 export function isAudited(resolve: unknown): boolean {
   return typeof resolve === 'function' && (resolve as { [AUDITED]?: true })[AUDITED] === true;
+}
+
+/**
+ * A mutation refused at the edge, before any resolver (src/graphql/edge.ts: text a database
+ * cannot store, a string too long), is audited too: one entry per root field, with the
+ * arguments as sent (made storable, redacted as always) and the refusal's code and message.
+ */
+export async function auditRefusedMutation(
+  ctx: Partial<GraphQLContext> | undefined,
+  document: DocumentNode,
+  operation: OperationDefinitionNode,
+  variables: Readonly<Record<string, unknown>> | null | undefined,
+  error: unknown,
+): Promise<void> {
+  if (!ctx?.caller || !ctx.store || operation.operation !== 'mutation') return;
+  const failure = failureOf(error);
+  const at = new Date();
+  const vars = { ...(variables ?? {}) };
+  const fields: Array<{ name: string; args: Record<string, unknown> }> = [];
+  const collect = (set: SelectionSetNode, seen: Set<string>) => {
+    for (const sel of set.selections) {
+      if (sel.kind === Kind.FIELD) {
+        if (sel.name.value.startsWith('__')) continue;
+        const args: Record<string, unknown> = {};
+        for (const arg of sel.arguments ?? []) args[arg.name.value] = valueFromASTUntyped(arg.value, vars);
+        fields.push({ name: sel.name.value, args });
+      } else if (sel.kind === Kind.INLINE_FRAGMENT) collect(sel.selectionSet, seen);
+      else if (!seen.has(sel.name.value)) {
+        const frag = document.definitions.find(
+          (d) => d.kind === Kind.FRAGMENT_DEFINITION && d.name.value === sel.name.value,
+        );
+        if (frag?.kind === Kind.FRAGMENT_DEFINITION)
+          collect(frag.selectionSet, new Set([...seen, sel.name.value]));
+      }
+    }
+  };
+  collect(operation.selectionSet, new Set());
+  for (const field of fields) {
+    try {
+      await recordMutation(ctx.store, ctx.caller, {
+        operation: field.name,
+        args: field.args,
+        outcome: failure.outcome,
+        message: failure.message,
+        requestId: ctx.requestId ?? null,
+        at,
+      });
+    } catch (err) {
+      ctx.logger?.error(
+        { err, operation: field.name },
+        'could not write the audit entry of a refused mutation',
+      );
+    }
+  }
 }

@@ -21,6 +21,14 @@ export function forbidden(message = 'Your key may not do this.'): GraphQLError {
   return new GraphQLError(message, { extensions: { code: 'FORBIDDEN' } });
 }
 
+/** GraphQL's "Did you mean …?" hints name fields, arguments, types and enum values of the schema. */
+const SUGGESTION = /\s*Did you mean [^?]*\?/g;
+
+/** A message without GraphQL's suggestions, which would show the schema to a caller in production. */
+export function withoutSuggestions(message: string): string {
+  return message.replace(SUGGESTION, '').trim();
+}
+
 function unwrap(error: unknown): unknown {
   let e = error;
   for (let i = 0; i < 5 && e instanceof GraphQLError && e.originalError; i++) e = e.originalError;
@@ -36,7 +44,7 @@ export function formatGraphQLError(
   formatted: GraphQLFormattedError,
   error: unknown,
   logger: Logger,
-  opts: { includeStack: boolean },
+  opts: { includeStack: boolean; hideSuggestions?: boolean },
 ): GraphQLFormattedError {
   const original = unwrap(error);
   if (original instanceof AppError) {
@@ -54,9 +62,10 @@ export function formatGraphQLError(
     PUBLIC_CODES.has(code) &&
     (isGraphQLOwn || original instanceof GraphQLError)
   ) {
-    if (opts.includeStack) return formatted;
+    const message = opts.hideSuggestions ? withoutSuggestions(formatted.message) : formatted.message;
+    if (opts.includeStack) return { ...formatted, message };
     const { stacktrace: _drop, ...extensions } = formatted.extensions ?? {};
-    return { ...formatted, extensions };
+    return { ...formatted, message, extensions };
   }
   const correlationId = randomUUID();
   logger.error(

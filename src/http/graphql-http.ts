@@ -8,7 +8,9 @@ import type { Store } from '../app/ports/store.port.js';
 import type { AppServices } from '../app/services.js';
 import type { Config } from '../config.js';
 import type { KeyHolder } from '../domain/access.js';
+import { auditRefusedMutation } from '../graphql/audit.middleware.js';
 import { buildContext, type GraphQLContext, namedPbx, PBX_HEADER, scopeRefusal } from '../graphql/context.js';
+import { checkOperation } from '../graphql/edge.js';
 import { formatGraphQLError } from '../graphql/errors.js';
 import type { Logger } from '../logger.js';
 import type { Metrics } from './metrics.js';
@@ -26,7 +28,9 @@ export function createArmor(config: Config['graphql']) {
   return new ApolloArmor({
     maxDepth: { n: config.maxDepth, ignoreIntrospection: true },
     maxAliases: { n: config.maxAliases },
-    costLimit: { maxCost: config.maxCost },
+    // The cost limit is the gateway's own (src/graphql/edge.ts): it counts pages by their
+    // `first`, literal or variable, which armor's rule cannot see (it runs before variables).
+    costLimit: { enabled: false },
     // Token limits are enforced by the parser itself (parseOptions.maxTokens), which answers
     // a bad document with a plain 400 GRAPHQL_PARSE_FAILED instead of armor's 500.
     maxTokens: { enabled: false },
@@ -77,9 +81,33 @@ export async function registerGraphQLHttp(
     },
   };
 
+  // Input and cost at the edge (src/graphql/edge.ts), once the operation and its variables are
+  // known and before any resolver: a refusal answers 400, and a refused mutation is audited.
+  const edgePlugin: ApolloServerPlugin<GraphQLContext> = {
+    async requestDidStart() {
+      return {
+        async didResolveOperation({ document, operation, operationName, request, contextValue }) {
+          const refusal = checkOperation(
+            deps.schema,
+            document,
+            operationName ?? request.operationName,
+            request.variables,
+            config.graphql.maxCost,
+          );
+          if (!refusal) return;
+          if (refusal.kind === 'input' && operation?.operation === 'mutation') {
+            await auditRefusedMutation(contextValue, document, operation, request.variables, refusal.error);
+          }
+          refusal.error.extensions.http = { status: 400 };
+          throw refusal.error;
+        },
+      };
+    },
+  };
+
   const apollo = new ApolloServer<GraphQLContext>({
     schema: deps.schema,
-    plugins: [fastifyApolloDrainPlugin(app), ...deps.armor.plugins, metricsPlugin],
+    plugins: [fastifyApolloDrainPlugin(app), ...deps.armor.plugins, edgePlugin, metricsPlugin],
     validationRules: deps.armor.validationRules,
     parseOptions: { maxTokens: config.graphql.maxTokens },
     allowBatchedHttpRequests: false,
@@ -87,7 +115,10 @@ export async function registerGraphQLHttp(
     introspection: !config.production,
     includeStacktraceInErrorResponses: !config.production,
     formatError: (formatted, error) =>
-      formatGraphQLError(formatted, error, logger, { includeStack: !config.production }),
+      formatGraphQLError(formatted, error, logger, {
+        includeStack: !config.production,
+        hideSuggestions: config.production,
+      }),
     logger: {
       debug: (m) => logger.debug(m),
       info: (m) => logger.info(m),

@@ -7,12 +7,14 @@ import {
   getArgumentValues,
   getOperationAST,
   Kind,
+  NoSchemaIntrospectionCustomRule,
   type OperationDefinitionNode,
   parse,
   specifiedRules,
   type ValidationRule,
   validate,
 } from 'graphql';
+import { CloseCode, type ServerOptions } from 'graphql-ws';
 import { useServer } from 'graphql-ws/use/ws';
 import { type WebSocket, WebSocketServer } from 'ws';
 import { authenticate, bearerToken, hashApiKey } from '../app/access.js';
@@ -20,8 +22,11 @@ import { recordMutation } from '../app/audit.js';
 import type { Store } from '../app/ports/store.port.js';
 import type { AppServices } from '../app/services.js';
 import type { KeyHolder } from '../domain/access.js';
+import { auditRefusedMutation } from '../graphql/audit.middleware.js';
 import { buildContext, namedPbx, PBX_HEADER, scopeRefusal } from '../graphql/context.js';
+import { checkOperation } from '../graphql/edge.js';
 import { formatGraphQLError } from '../graphql/errors.js';
+import { WS_AUTH_TIMEOUT_MS, WS_INIT_TIMEOUT_MS } from '../limits.js';
 import type { Logger } from '../logger.js';
 
 const withCode = (e: GraphQLError, code: string) =>
@@ -77,13 +82,35 @@ export function attachGraphQLWebSocket(
     production: boolean;
     maxTokens: number;
     keySweepMs?: number;
+    /** The largest message, in bytes: HTTP's body limit (a bigger one closes the socket, 1009). */
+    maxPayload: number;
+    /** GRAPHQL_MAX_COST: the edge's cost limit (src/graphql/edge.ts). */
+    maxCost: number;
+    /** Whether sockets are taken yet: while the gateway starts, an upgrade is answered 503. */
+    accepting?: () => boolean;
   },
 ) {
   const { schema, logger } = deps;
-  const wss = new WebSocketServer({ server, path: '/graphql' });
-  const rules = [...specifiedRules, ...deps.validationRules];
+  const wss = new WebSocketServer({
+    server,
+    path: '/graphql',
+    maxPayload: deps.maxPayload,
+    verifyClient: (_info, done) =>
+      deps.accepting && !deps.accepting() ? done(false, 503, 'The gateway is starting') : done(true),
+  });
+  // Introspection off in production, as on HTTP (Apollo's `introspection: false`).
+  const rules = [
+    ...specifiedRules,
+    ...deps.validationRules,
+    ...(deps.production ? [NoSchemaIntrospectionCustomRule] : []),
+  ];
   const format = (errors: readonly GraphQLError[]) =>
-    errors.map((e) => formatGraphQLError(e.toJSON(), e, logger, { includeStack: !deps.production }));
+    errors.map((e) =>
+      formatGraphQLError(e.toJSON(), e, logger, {
+        includeStack: !deps.production,
+        hideSuggestions: deps.production,
+      }),
+    );
 
   /** Open sockets by key id. */
   const byKey = new Map<string, Set<WebSocket>>();
@@ -168,7 +195,7 @@ export function attachGraphQLWebSocket(
   };
 
   const disposable = useServer<Record<string, unknown>, { session?: Session }>(
-    {
+    withInitTimeouts({
       schema,
       onConnect: async (ctx) => {
         const raw = ctx.connectionParams?.authorization ?? ctx.connectionParams?.Authorization;
@@ -243,6 +270,22 @@ export function attachGraphQLWebSocket(
           }),
           services: deps.services,
         });
+        // Input and cost at the edge (src/graphql/edge.ts), as over HTTP: a refused mutation is audited.
+        const refusal = checkOperation(
+          schema,
+          document,
+          payload.operationName,
+          payload.variables,
+          deps.maxCost,
+        );
+        if (refusal) {
+          if (refusal.kind === 'input' && op?.operation === 'mutation') {
+            await auditRefusedMutation(contextValue, document, op, payload.variables, refusal.error).catch(
+              (err: Error) => logger.warn({ err: err.message }, 'could not audit a refused mutation'),
+            );
+          }
+          return [refusal.error];
+        }
         const args: ExecutionArgs = {
           schema,
           document,
@@ -255,9 +298,18 @@ export function attachGraphQLWebSocket(
       onError: (_ctx, _id, _payload, errors) => format(errors),
       onNext: (_ctx, _id, _payload, _args, result) =>
         result.errors ? { ...result, errors: format(result.errors) } : undefined,
-    },
+    }),
     wss,
   );
+  // A socket error is a client's doing (a message over maxPayload, a broken frame): ws closes the
+  // socket itself (1009, 1002). graphql-ws would print each with its stack to stderr; one debug
+  // line says it instead, so that a client cannot flood the log.
+  wss.on('connection', (socket) => {
+    socket.removeAllListeners('error');
+    socket.on('error', (err: Error & { code?: string }) =>
+      logger.debug({ err: err.message, code: err.code }, 'websocket closed on a client error'),
+    );
+  });
 
   return {
     wss,
@@ -278,5 +330,43 @@ export function attachGraphQLWebSocket(
       for (const client of clients) if (client.readyState !== client.CLOSED) client.terminate();
       await disposable.dispose();
     },
+  };
+}
+
+/**
+ * The time a socket has to say who it is: `connection_init` within {@link WS_INIT_TIMEOUT_MS}
+ * of opening (graphql-ws closes it with 4408 otherwise), and its key checked within
+ * {@link WS_AUTH_TIMEOUT_MS} after that: a key check that hangs (a database that does not answer)
+ * closes the socket with 4408 too, instead of holding it, unauthenticated, for as long as it hangs.
+ */
+function withInitTimeouts<E extends { socket: { close(code: number, reason: string): void } }>(
+  options: ServerOptions<Record<string, unknown>, E>,
+): ServerOptions<Record<string, unknown>, E> {
+  const onConnect = options.onConnect;
+  return {
+    ...options,
+    connectionInitWaitTimeout: WS_INIT_TIMEOUT_MS,
+    onConnect: onConnect
+      ? (ctx) =>
+          new Promise((resolve, reject) => {
+            const timer = setTimeout(() => {
+              ctx.extra.socket.close(
+                CloseCode.ConnectionInitialisationTimeout,
+                'Connection initialisation timeout',
+              );
+              resolve(false);
+            }, WS_AUTH_TIMEOUT_MS);
+            Promise.resolve(onConnect(ctx)).then(
+              (v) => {
+                clearTimeout(timer);
+                resolve(v);
+              },
+              (err) => {
+                clearTimeout(timer);
+                reject(err);
+              },
+            );
+          })
+      : undefined,
   };
 }

@@ -1,5 +1,6 @@
 import { Redis, type RedisOptions } from 'ioredis';
 import type { Logger } from '../logger.js';
+import { backoffMs } from '../startup.js';
 
 /**
  * Redis connections, set as BullMQ's docs advise (docs.bullmq.io/guide/going-to-production):
@@ -7,7 +8,8 @@ import type { Logger } from '../logger.js';
  *   through a reconnect instead of failing;
  * - `command` (producers, health checks, locks): fail fast (`enableOfflineQueue: false`,
  *   one retry) so an HTTP request is answered with an error instead of hanging while Redis is down.
- * Every connection reconnects by itself, with a capped backoff, and never crashes the process.
+ * Every connection reconnects by itself, with a capped exponential backoff (0.5 s to 5 s), and
+ * never crashes the process.
  */
 export type RedisUse = 'blocking' | 'command';
 
@@ -15,7 +17,7 @@ export function createRedis(url: string, use: RedisUse, logger?: Logger, name?: 
   const options: RedisOptions = {
     lazyConnect: false,
     connectionName: name,
-    retryStrategy: (times) => Math.min(200 * times, 2000),
+    retryStrategy: (times) => backoffMs(times),
     ...(use === 'blocking'
       ? { maxRetriesPerRequest: null, enableReadyCheck: false }
       : { maxRetriesPerRequest: 1, enableOfflineQueue: false, connectTimeout: 2000 }),
@@ -23,9 +25,10 @@ export function createRedis(url: string, use: RedisUse, logger?: Logger, name?: 
   const redis = new Redis(url, options);
   let lastError = '';
   redis.on('error', (err: Error) => {
-    // ioredis emits one error per failed reconnect; log each distinct one once.
+    // ioredis emits one error per failed reconnect. The gateway's one line per attempt, naming
+    // Redis, comes from its watch of the command connection (src/startup.ts): here, debug only.
     if (err.message !== lastError)
-      logger?.warn({ err: err.message, redis: name ?? use }, 'redis connection error');
+      logger?.debug({ err: err.message, redis: name ?? use }, 'redis connection error');
     lastError = err.message;
   });
   redis.on('ready', () => {

@@ -35,7 +35,9 @@ export function createEventBus(redisUrl: string, prefix: string, logger: Logger)
     async close() {
       // Shutdown, best effort: QUIT fails when the connection is down already (its errors are
       // logged by createRedis), and disconnect() below closes the socket either way.
-      await Promise.all([publishClient.quit().catch(() => {}), subscribeClient.quit().catch(() => {})]);
+      // A connection that is away would queue its QUIT until Redis is back: it is only cut.
+      const quit = (c: Redis) => (c.status === 'ready' ? c.quit().catch(() => {}) : Promise.resolve());
+      await Promise.all([quit(publishClient), quit(subscribeClient)]);
       publishClient.disconnect();
       subscribeClient.disconnect();
     },

@@ -4,6 +4,7 @@ import { type EntityManager, MikroORM, type Options } from '@mikro-orm/core';
 import { Migrator } from '@mikro-orm/migrations';
 import { PostgreSqlDriver } from '@mikro-orm/postgresql';
 import type { Config } from '../config.js';
+import type { Logger } from '../logger.js';
 import { CooperativeSqliteDriver } from './cooperative-sqlite.driver.js';
 import { ENTITIES } from './entities/index.js';
 import { postgresqlMigrations } from './migrations/postgresql/index.js';
@@ -65,7 +66,61 @@ export async function openDatabase(db: DatabaseConfig, opts: { migrate?: boolean
   return orm;
 }
 
-/** A cheap round trip, for readiness checks. */
-export async function pingDatabase(orm: Orm): Promise<void> {
-  await orm.em.fork().getConnection().execute('select 1');
+/**
+ * The ORM without a connection yet: nothing is sent to the database until the first query
+ * (the gateway starts serving /healthz and /readyz at once, and connects with
+ * {@link prepareDatabase}, retried until the database answers).
+ */
+export async function createOrm(db: DatabaseConfig, logger?: Logger): Promise<Orm> {
+  const options = ormOptions(db);
+  if (!logger) return MikroORM.init({ ...options, connect: false });
+  // knex prints a "Connection Error: …" line per pooled connection that drops: debug only,
+  // the gateway's watch of the database says it once per attempt (src/startup.ts).
+  const log = {
+    warn: (message: unknown) => logger.debug({ knex: String(message) }, 'database driver warning'),
+    error: (message: unknown) => logger.warn({ knex: String(message) }, 'database driver error'),
+    deprecate: (message: unknown) => logger.debug({ knex: String(message) }, 'database driver deprecation'),
+    debug: (message: unknown) => logger.trace({ knex: String(message) }, 'database driver debug'),
+  };
+  return MikroORM.init({
+    ...options,
+    connect: false,
+    driverOptions: { ...options.driverOptions, log },
+  } as Options);
+}
+
+/**
+ * First contact: the database answers (within `timeoutMs`), exists (PostgreSQL: made when
+ * missing, as MikroORM does on connect) and has every migration applied.
+ */
+export async function prepareDatabase(orm: Orm, timeoutMs = 5000): Promise<void> {
+  await pingDatabase(orm, timeoutMs);
+  if (orm.config.get('ensureDatabase')) await orm.getSchemaGenerator().ensureDatabase();
+  await orm.getMigrator().up();
+}
+
+/** A cheap round trip, for readiness checks; a database that does not answer within `timeoutMs` is down. */
+export async function pingDatabase(orm: Orm, timeoutMs = 2000): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  try {
+    await Promise.race([
+      orm.em.fork().getConnection().execute('select 1'),
+      new Promise((_, reject) => {
+        timer = setTimeout(() => reject(new Error(`no answer within ${timeoutMs} ms`)), timeoutMs);
+      }),
+    ]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+/** Where the database is, for log lines: the kind and host or file, never credentials. */
+export function describeDatabase(db: DatabaseConfig): string {
+  if (db.kind === 'sqlite') return `sqlite ${db.file}`;
+  try {
+    const u = new URL(db.url);
+    return `postgresql ${u.hostname}:${u.port || 5432}${u.pathname}`;
+  } catch {
+    return 'postgresql';
+  }
 }

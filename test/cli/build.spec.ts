@@ -57,7 +57,8 @@ describe('npm run build && npm start (issue 10 A)', () => {
         LOG_LEVEL: 'info',
         NODE_ENV: 'production',
       },
-      /Server listening at (http:\/\/127\.0\.0\.1:\d+)/,
+      // Logged once the database (migrated) and Redis answered: the server listened before that.
+      /"url":"(http:\/\/127\.0\.0\.1:\d+)"[^\n]*"msg":"gateway started"/,
       30_000,
     );
     try {
