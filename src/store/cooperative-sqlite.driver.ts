@@ -42,43 +42,65 @@ class CooperativeSqliteDialect extends BetterSqliteKnexDialect {
 
 /** The checkpointer's code: plain CommonJS, run by a worker thread (no TypeScript loader there). */
 const CHECKPOINTER = `
-const { workerData } = require('node:worker_threads');
+const { parentPort, workerData } = require('node:worker_threads');
 const Database = require(workerData.driver);
-const db = new Database(workerData.file);
+// Never creates a database: the gateway's own connection made the file (and set WAL mode).
+const db = new Database(workerData.file, { fileMustExist: true });
 db.pragma('busy_timeout = 0');
-setInterval(() => {
+const timer = setInterval(() => {
   try {
     db.pragma('wal_checkpoint(PASSIVE)');
   } catch {
     // Busy or locked now: the next turn checkpoints what this one could not.
   }
 }, workerData.everyMs);
+// Asked to stop: close the connection first, so that the gateway's own connection is the last.
+parentPort.once('message', () => {
+  clearInterval(timer);
+  db.close();
+  process.exit(0);
+});
 `;
 
 /** A worker thread that checkpoints `file`'s write-ahead log off the event loop. */
-function startCheckpointer(file: string): Worker {
+function startCheckpointer(file: string): { worker: Worker; exited: Promise<unknown> } {
   const driver = createRequire(import.meta.url).resolve('better-sqlite3');
   const worker = new Worker(CHECKPOINTER, {
     eval: true,
     workerData: { file, driver, everyMs: SQLITE_CHECKPOINT_EVERY_MS },
   });
   worker.unref();
-  return worker;
+  // A checkpointer that cannot start leaves the WAL to grow until the gateway restarts; it
+  // never takes the gateway down.
+  worker.on('error', (err) => process.emitWarning(`SQLite checkpointer stopped: ${err.message}`));
+  return { worker, exited: new Promise((resolve) => worker.once('exit', resolve)) };
 }
 
 class CooperativeSqliteConnection extends BetterSqliteConnection {
-  private checkpointer: Worker | null = null;
+  private checkpointer: ReturnType<typeof startCheckpointer> | null = null;
 
   override createKnex() {
     this.client = this.createKnexClient(CooperativeSqliteDialect as unknown as string);
     this.connected = true;
+  }
+
+  override async connect() {
+    // The first statement opens (or makes) the file; the checkpointer only ever opens it.
+    await super.connect();
     const file = this.config.get('dbName');
     if (file && file !== ':memory:' && !this.checkpointer) this.checkpointer = startCheckpointer(file);
   }
 
   override async close(force?: boolean) {
-    await this.checkpointer?.terminate();
+    const checkpointer = this.checkpointer;
     this.checkpointer = null;
+    if (checkpointer) {
+      // It closes its connection and exits; a thread that does not within a second is stopped.
+      checkpointer.worker.postMessage('close');
+      const timer = setTimeout(() => void checkpointer.worker.terminate(), 1000);
+      await checkpointer.exited;
+      clearTimeout(timer);
+    }
     // The last connection to close checkpoints what is left (SQLite does so in WAL mode).
     await super.close(force);
   }
