@@ -72,7 +72,11 @@ describeEachDb('job dashboard at /admin/queues (issue 6 item 5)', (leg) => {
 
   beforeAll(async () => {
     db = await leg.create();
-    gw = await startTestGateway(db);
+    // Every test signs in from 127.0.0.1: the sign-in limit (test/http/rate-limits.db.spec.ts) is raised here.
+    gw = await startTestGateway(db, {
+      LOGIN_RATE_LIMIT_PER_MINUTE: '1000',
+      AUTH_FAILURES_PER_MINUTE: '1000',
+    });
     redis = new Redis(inject('redisUrl'));
     a = await seedPbx(gw, { name: 'Alpha' });
     b = await seedPbx(gw, { name: 'Bravo' });
