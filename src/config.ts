@@ -69,6 +69,7 @@ const envSchema = z.object({
   WEBHOOK_MAX_ITEMS: int(1000, 1, 100_000),
   WEBHOOK_RATE_LIMIT_PER_MINUTE: int(600, 1, 1_000_000),
   WEBHOOK_VALIDATION_TOKEN_MAX: int(2048, 16, 65_536),
+  WEBHOOK_FORGED_PER_MINUTE: int(20, 1, 1_000_000),
   LOGIN_RATE_LIMIT_PER_MINUTE: int(10, 1, 100_000),
   AUTH_FAILURES_PER_MINUTE: int(30, 1, 1_000_000),
   METRICS_PORT: int(0, 0, 65535).optional(),
@@ -158,7 +159,14 @@ export interface Config {
    * notifications looked at per body, requests per minute per source address, longest
    * validation token echoed.
    */
-  webhook: { bodyLimitBytes: number; maxItems: number; ratePerMinute: number; validationTokenMax: number };
+  webhook: {
+    bodyLimitBytes: number;
+    maxItems: number;
+    ratePerMinute: number;
+    /** bodies with no valid item a minute per source address before it is refused */
+    forgedPerMinute: number;
+    validationTokenMax: number;
+  };
   /** Per source address: dashboard sign-in attempts, and answers 401 (a bad or missing key), per minute. */
   limits: { loginPerMinute: number; authFailuresPerMinute: number };
   /** fastify's trustProxy: whose X-Forwarded-For tells the client's address (rate limits are per address). */
@@ -275,6 +283,7 @@ export function loadConfig(
       bodyLimitBytes: e.WEBHOOK_BODY_LIMIT_BYTES,
       maxItems: e.WEBHOOK_MAX_ITEMS,
       ratePerMinute: e.WEBHOOK_RATE_LIMIT_PER_MINUTE,
+      forgedPerMinute: e.WEBHOOK_FORGED_PER_MINUTE,
       validationTokenMax: e.WEBHOOK_VALIDATION_TOKEN_MAX,
     },
     limits: {

@@ -203,6 +203,7 @@ export async function startGateway(config: Config, opts: { logger?: Logger } = {
     prefix: config.redis.queuePrefix,
     loginPerMinute: config.limits.loginPerMinute,
     authFailuresPerMinute: config.limits.authFailuresPerMinute,
+    forgedPerMinute: config.webhook.forgedPerMinute,
     metrics,
     logger,
   });
@@ -262,6 +263,7 @@ export async function startGateway(config: Config, opts: { logger?: Logger } = {
         },
       }),
       logger,
+      forged: rateLimits.forged,
       limits: {
         bodyLimitBytes: config.webhook.bodyLimitBytes,
         ratePerMinute: config.webhook.ratePerMinute,

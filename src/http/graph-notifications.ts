@@ -25,17 +25,23 @@ export interface GraphWebhookLimits {
   validationTokenMax: number;
 }
 
+/** Bodies with no valid item, per source address (src/http/rate-limits.ts). */
+export interface ForgedLimit {
+  refused(request: FastifyRequest): Promise<{ refused: boolean; retryAfterS: number }>;
+  count(request: FastifyRequest): Promise<void>;
+}
+
 /**
  * Where Microsoft Graph posts change and lifecycle notifications (T2). Not behind an API
  * key: each notification proves itself with its subscription's clientState. Anyone can post
  * here, so a request costs little and bounded work (issue 12 item 1): a rate limit per source
- * address, a body limit, at most WEBHOOK_MAX_ITEMS items looked at, each checked in memory
+ * address, a tighter one on the bodies with no valid item (refused before the body is read), a body limit, at most WEBHOOK_MAX_ITEMS items looked at, each checked in memory
  * (src/app/notification-intake.ts), and the valid ones handed to a job; the answer (202)
  * never waits for the database. 503 when Redis cannot take them (Graph delivers again later).
  */
 export function registerGraphNotifications(
   app: FastifyInstance,
-  deps: { intake: NotificationIntake; logger: Logger; limits: GraphWebhookLimits },
+  deps: { intake: NotificationIntake; logger: Logger; limits: GraphWebhookLimits; forged?: ForgedLimit },
 ) {
   const { limits } = deps;
   const handle =
@@ -51,7 +57,8 @@ export function registerGraphNotifications(
         return reply.code(200).header('content-type', 'text/plain; charset=utf-8').send(token);
       }
       try {
-        await work(request.body);
+        const report = await work(request.body);
+        if (report.accepted === 0 && report.rejected > 0) await deps.forged?.count(request);
       } catch (err) {
         if (err instanceof InvalidNotificationBody) {
           return reply.code(400).send({ error: 'BAD_REQUEST', message: err.message });
@@ -68,6 +75,16 @@ export function registerGraphNotifications(
   const options = {
     bodyLimit: limits.bodyLimitBytes,
     config: { rateLimit: { max: limits.ratePerMinute, timeWindow: 60_000 } },
+    // A source that keeps posting forged bodies is refused before its next body is read.
+    onRequest: async (request: FastifyRequest, reply: FastifyReply) => {
+      const limit = await deps.forged?.refused(request);
+      if (!limit?.refused) return;
+      return reply
+        .code(429)
+        .header('retry-after', String(limit.retryAfterS))
+        .header('x-content-type-options', 'nosniff')
+        .send({ error: 'TOO_MANY_REQUESTS', message: 'Too many notifications that prove nothing.' });
+    },
   };
   app.post(
     NOTIFICATION_PATH,

@@ -10,6 +10,8 @@ import type { Metrics } from './metrics.js';
  * - the Graph webhook: `WEBHOOK_RATE_LIMIT_PER_MINUTE` requests a minute per address (route
  *   option `config.rateLimit`, set in src/http/graph-notifications.ts);
  * - the dashboard sign-in: `LOGIN_RATE_LIMIT_PER_MINUTE` attempts a minute per address;
+ * - bodies of forged notifications at the webhook (no valid item): past `WEBHOOK_FORGED_PER_MINUTE`
+ *   of them in a minute, the address gets 429 there before its body is read, until the minute is over;
  * - answers 401 (a missing or bad key on /graphql, the dashboard API, /metrics): past
  *   `AUTH_FAILURES_PER_MINUTE` of them in a minute, the address gets 429 on those paths, with
  *   or without a key, until the minute is over.
@@ -20,6 +22,14 @@ import type { Metrics } from './metrics.js';
 export interface RateLimits {
   /** Counts one dashboard sign-in attempt of the request's address; `retryAfterS` when refused. */
   login(request: FastifyRequest): Promise<{ refused: boolean; retryAfterS: number }>;
+  /**
+   * The webhook's forged bodies (no valid item) per address: `refused` once more than
+   * `WEBHOOK_FORGED_PER_MINUTE` of them came in the minute; `count` adds one.
+   */
+  forged: {
+    refused(request: FastifyRequest): Promise<{ refused: boolean; retryAfterS: number }>;
+    count(request: FastifyRequest): Promise<void>;
+  };
 }
 
 /** Paths whose 401 answers are counted, and which are refused once an address has too many. */
@@ -32,6 +42,7 @@ export async function registerRateLimits(
     prefix: string;
     loginPerMinute: number;
     authFailuresPerMinute: number;
+    forgedPerMinute: number;
     metrics: Metrics;
     logger: Logger;
   },
@@ -57,6 +68,11 @@ export async function registerRateLimits(
     max: opts.authFailuresPerMinute,
     timeWindow: 60_000,
     keyGenerator: (request) => `auth-failures:${ip(request)}`,
+  });
+  const forgedLimit = app.createRateLimit({
+    max: opts.forgedPerMinute,
+    timeWindow: 60_000,
+    keyGenerator: (request) => `webhook-forged:${ip(request)}`,
   });
   const counted = (request: FastifyRequest) => AUTH_PATHS.some((p) => p.test(request.url));
 
@@ -87,6 +103,19 @@ export async function registerRateLimits(
       if (status.isAllowed || !status.isExceeded) return { refused: false, retryAfterS: 0 };
       opts.metrics.rateLimited.inc({ limit: 'login' });
       return { refused: true, retryAfterS: Math.max(1, status.ttlInSeconds) };
+    },
+    forged: {
+      async refused(request) {
+        const status = await forgedLimit(request, { increment: false });
+        if (status.isAllowed || !status.isExceeded) return { refused: false, retryAfterS: 0 };
+        opts.metrics.rateLimited.inc({ limit: 'webhook-forged' });
+        return { refused: true, retryAfterS: Math.max(1, status.ttlInSeconds) };
+      },
+      async count(request) {
+        await forgedLimit(request).catch((err: Error) =>
+          opts.logger.warn({ err: err.message }, 'could not count a forged webhook body for its rate limit'),
+        );
+      },
     },
   };
 }
