@@ -91,14 +91,14 @@ async function main() {
           console.log(
             `${file} now holds the new key first; the older key(s) after it still open values a gateway that has not read the file yet writes. Delete those lines once every gateway runs with the new key.`,
           );
-          if (report.unreadable.length || report.remaining) process.exitCode = 1;
+          if (report.remaining) process.exitCode = 1;
         } else if (configured.length > 1) {
           const box = new SecretBox(config.secretKey.key, config.secretKey.previous);
           const report = await resealStoredSecrets(store, box);
           console.log(describeReport(report, box.keyId));
           if (!report.unreadable.length && !report.remaining)
             console.log('No value needs the older key(s) any more: SECRET_KEY may list only the first.');
-          else process.exitCode = 1;
+          if (report.remaining) process.exitCode = 1;
         } else {
           const next = values['new-key'] ?? randomBytes(32).toString('base64');
           const current = config.secretKey.key.toString('base64');

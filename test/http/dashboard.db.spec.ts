@@ -72,7 +72,7 @@ describeEachDb('job dashboard at /admin/queues (issue 6 item 5)', (leg) => {
 
   beforeAll(async () => {
     db = await leg.create();
-    // Every test signs in from 127.0.0.1: the sign-in limit (test/http/rate-limits.db.spec.ts) is raised here.
+    // Every test signs in from 127.0.0.1: the sign-in limit (test/http/edge-limits.e2e.spec.ts) is raised here.
     gw = await startTestGateway(db, {
       LOGIN_RATE_LIMIT_PER_MINUTE: '1000',
       AUTH_FAILURES_PER_MINUTE: '1000',
