@@ -6,6 +6,7 @@
  *   propagation  how long a directory change takes to reach the PBX (bench/propagation.bench.ts)
  *   insert       the first full sync's bulk writes, as done now and with bound parameters (bench/insert.bench.ts)
  *   mail         welcome emails a second through the gateway's SMTP sender (bench/mail.bench.ts)
+ *   flood        the public Graph webhook under a flood of forged notifications (bench/flood.bench.ts)
  *   cpuprofile   summarizes a .cpuprofile file (e.g. one written by `sync --profile`)
  *
  * Each command is a module that exports its entry point taking argv (or, for planner, a
@@ -40,6 +41,11 @@ const COMMANDS: Record<string, Command> = {
   mail: {
     describe: 'welcome emails a second: the gateway SMTP sender (pooled) vs a connection per message',
     run: async (argv) => (await import('./mail.bench.js')).main(argv),
+  },
+  flood: {
+    describe:
+      'the Graph webhook under a flood of forged notifications: /healthz and GraphQL p99, backlog, replays',
+    run: async (argv) => (await import('./flood.bench.js')).main(argv),
   },
   cpuprofile: {
     describe: 'summarize a .cpuprofile: self time by area and function, inclusive time of project functions',

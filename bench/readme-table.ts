@@ -9,6 +9,7 @@
  */
 import { readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
+import type { FloodFigures } from './flood.bench.js';
 import type { FullReadLowerBound } from './support/lower-bound.js';
 import { type BenchResult, readResults, resultsDir } from './support/results.js';
 import { type SyncFigures, type SyncPhaseFigures, TARGETS } from './sync.bench.js';
@@ -201,6 +202,21 @@ function firstTable(results: Map<string, BenchResult>, out: Section) {
       'welcome emails (U6) to a local SMTP server',
       `${PREVIOUS.mail} ${STALE}`,
       code('npm run bench -- mail'),
+    ]);
+  }
+
+  const flood = used('flood') as BenchResult<FloodFigures> | undefined;
+  if (flood) {
+    const f = flood.figures.flood;
+    const one = flood.figures.oneSource;
+    const answers = (a: Record<string, number>) =>
+      Object.entries(a)
+        .map(([status, n]) => `${int(n)} × ${status}`)
+        .join(', ');
+    rows.push([
+      `public webhook under a flood: ${int(f.bodies)} bodies × ${int(f.itemsPerBody)} forged items from ${int(f.clients)} sources (loopback), load average ${flood.loadAverage[0]}`,
+      `answered in ${sec(f.seconds * 1000)} (${answers(f.answers)}); during it /healthz p50 ${f.healthzMs.p50} / p99 ${f.healthzMs.p99} ms, GraphQL p50 ${f.graphqlMs.p50} / p99 ${f.graphqlMs.p99} ms (target p99 ≤ ${flood.figures.targetP99Ms} ms); ${f.subscriptionCacheLoads} database read, backlog ${f.systemQueueBacklogMax} jobs, ${int(f.gatewayCpuMs)} ms of gateway CPU; from one source: ${answers(one.answers)}; ${int(flood.figures.replay.bodies)} replays of a valid notification: ${flood.figures.replay.runsStarted} run`,
+      code(flood.command),
     ]);
   }
 

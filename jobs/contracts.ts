@@ -18,6 +18,9 @@ export const JobName = {
   WelcomeEmail: 'welcome-email',
   RequeueWelcomeEmails: 'requeue-welcome-emails',
   FlushChanges: 'flush-changes',
+  RecordChanges: 'record-changes',
+  LifecycleEvent: 'lifecycle-event',
+  ResealSecrets: 'reseal-secrets',
   MaintainSubscriptions: 'maintain-subscriptions',
   PollChanges: 'poll-changes',
   ScheduledSync: 'scheduled-sync',
@@ -34,6 +37,12 @@ export interface JobPayloads {
   /** U6: queues again the welcome emails still QUEUED a while after they were recorded (every PBX). */
   [JobName.RequeueWelcomeEmails]: Record<string, never>;
   [JobName.FlushChanges]: { pbxId: string };
+  /** T2: valid change notifications of the PBX were counted in Redis by the webhook; decide what they start. */
+  [JobName.RecordChanges]: { pbxId: string };
+  /** T2: a lifecycle notification of a known subscription (reauthorizationRequired, subscriptionRemoved). */
+  [JobName.LifecycleEvent]: { subscriptionId: string; event: string };
+  /** Re-seals stored secrets sealed with an older key than SECRET_KEY's current one. */
+  [JobName.ResealSecrets]: Record<string, never>;
   /** Without pbxId: every PBX. */
   [JobName.MaintainSubscriptions]: { pbxId?: string };
   [JobName.PollChanges]: Record<string, never>;
@@ -54,6 +63,9 @@ export interface JobResults {
   [JobName.WelcomeEmail]: { status: 'SENT' | 'FAILED' | 'SKIPPED' };
   [JobName.RequeueWelcomeEmails]: { requeued: number };
   [JobName.FlushChanges]: { synced: boolean };
+  [JobName.RecordChanges]: { outcome: string };
+  [JobName.LifecycleEvent]: { handled: boolean };
+  [JobName.ResealSecrets]: { resealed: number; current: number; unreadable: number; remaining: number };
   [JobName.MaintainSubscriptions]: { pbxs: number };
   [JobName.PollChanges]: { polled: number; changed: number };
   [JobName.ScheduledSync]: { outcome: string; runId: string | null; next: string | null };
@@ -72,6 +84,9 @@ export const JOB_QUEUE: { [N in JobName]: QueueName } = {
   // A sweep, not an email: on the system queue, so it never waits behind a backlog of emails.
   [JobName.RequeueWelcomeEmails]: QueueName.System,
   [JobName.FlushChanges]: QueueName.System,
+  [JobName.RecordChanges]: QueueName.System,
+  [JobName.LifecycleEvent]: QueueName.System,
+  [JobName.ResealSecrets]: QueueName.System,
   [JobName.MaintainSubscriptions]: QueueName.System,
   [JobName.PollChanges]: QueueName.System,
   // A trigger, not a run: it must not wait behind long runs for the sync queue's two slots.
@@ -122,6 +137,10 @@ export function jobOptions<N extends JobName>(
     case JobName.RequeueWelcomeEmails:
       // The next sweep is minutes away: a failed one is not retried.
       return { ...base, attempts: 1, jobId };
+    case JobName.RecordChanges:
+    case JobName.LifecycleEvent:
+      // As many as notifications come: kept briefly, and few of them.
+      return { ...base, removeOnComplete: { age: 3600, count: 100 }, jobId };
     case JobName.ScheduledSync:
       // The id is the PBX and the occurrence (jobs/scheduled-sync.queue.ts): kept for two days
       // once run, whatever else the queue completes, so that the occurrence cannot be queued again.

@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { z } from 'zod';
 
@@ -58,6 +58,22 @@ const envSchema = z.object({
   MAIL_FROM: z.string().min(3).default('PBX <no-reply@localhost>'),
   MAIL_ATTEMPTS: int(5, 1, 20),
   MAIL_RETRY_DELAY_MS: int(30_000, 1, 3_600_000),
+  TRUST_PROXY: z
+    .string()
+    .regex(
+      /^(true|false|[0-9A-Fa-f.:/]+(,[0-9A-Fa-f.:/]+)*)$/,
+      "true, false, or the proxies' addresses/CIDRs separated by commas",
+    )
+    .optional(),
+  WEBHOOK_BODY_LIMIT_BYTES: int(1_048_576, 1024, 50 * 1_048_576),
+  WEBHOOK_MAX_ITEMS: int(1000, 1, 100_000),
+  WEBHOOK_RATE_LIMIT_PER_MINUTE: int(600, 1, 1_000_000),
+  WEBHOOK_VALIDATION_TOKEN_MAX: int(2048, 16, 65_536),
+  WEBHOOK_FORGED_PER_MINUTE: int(20, 1, 1_000_000),
+  LOGIN_RATE_LIMIT_PER_MINUTE: int(10, 1, 100_000),
+  AUTH_FAILURES_PER_MINUTE: int(30, 1, 1_000_000),
+  METRICS_PORT: int(0, 0, 65535).optional(),
+  METRICS_TOKEN: z.string().min(16, 'at least 16 characters').optional(),
 });
 
 /** 32 bytes, as 64 hex digits or base64. */
@@ -71,6 +87,52 @@ export function parseSecretKey(text: string): Buffer {
     );
   }
   return b;
+}
+
+/**
+ * The keys of SECRET_KEY (or of the file SECRET_KEY_FILE names): the current key first, then
+ * older ones still accepted for reading, separated by commas, white space or new lines.
+ */
+export function parseSecretKeys(text: string): Buffer[] {
+  const parts = text
+    .split(/[\s,]+/)
+    .map((p) => p.trim())
+    .filter((p) => p && !p.startsWith('#'));
+  if (!parts.length) throw new Error('no key: expected 32 bytes as 64 hex digits or base64');
+  const keys = parts.map((p, i) => {
+    try {
+      return parseSecretKey(p);
+    } catch (err) {
+      throw new Error(parts.length > 1 ? `key ${i + 1}: ${(err as Error).message}` : (err as Error).message);
+    }
+  });
+  const seen = new Set<string>();
+  for (const k of keys) {
+    if (seen.has(k.toString('hex'))) throw new Error('the same key is listed twice');
+    seen.add(k.toString('hex'));
+  }
+  return keys;
+}
+
+/**
+ * A key file must be readable by its owner only: one that the group or others may read is
+ * refused (its key may already be known), as ssh refuses a private key file.
+ */
+export function checkKeyFileMode(file: string): string | null {
+  if (process.platform === 'win32') return null;
+  const mode = statSync(file).mode & 0o777;
+  if (mode & 0o077) {
+    return `${file} may be read by others (mode ${mode.toString(8).padStart(4, '0')}); make it readable by its owner only: chmod 600 ${file}`;
+  }
+  return null;
+}
+
+/** Reads SECRET_KEY_FILE's keys, refusing a file others may read. */
+export function readSecretKeyFile(file: string): Buffer[] {
+  const text = readFileSync(file, 'utf8');
+  const loose = checkKeyFileMode(file);
+  if (loose) throw new Error(loose);
+  return parseSecretKeys(text);
 }
 
 export type Env = z.infer<typeof envSchema>;
@@ -87,8 +149,33 @@ export interface Config {
   shutdownTimeoutMs: number;
   graphql: { maxDepth: number; maxAliases: number; maxCost: number; maxTokens: number };
   microsoft: { authorityHost: string; graphBaseUrl: string; extraCaFile?: string; extraCaPem?: string };
-  /** The key that seals client secrets and token caches (AES-256-GCM); `file` when read from SECRET_KEY_FILE. */
-  secretKey: { key: Buffer; file: string | null };
+  /**
+   * The key that seals client secrets and token caches (AES-256-GCM), and the older keys that
+   * may still open them (`previous`, in the order given); `file` when read from SECRET_KEY_FILE.
+   */
+  secretKey: { key: Buffer; previous: Buffer[]; file: string | null };
+  /**
+   * The public webhook (`POST /graph/notifications`, `/graph/lifecycle`): largest body, most
+   * notifications looked at per body, requests per minute per source address, longest
+   * validation token echoed.
+   */
+  webhook: {
+    bodyLimitBytes: number;
+    maxItems: number;
+    ratePerMinute: number;
+    /** bodies with no valid item a minute per source address before it is refused */
+    forgedPerMinute: number;
+    validationTokenMax: number;
+  };
+  /** Per source address: dashboard sign-in attempts, and answers 401 (a bad or missing key), per minute. */
+  limits: { loginPerMinute: number; authFailuresPerMinute: number };
+  /** fastify's trustProxy: whose X-Forwarded-For tells the client's address (rate limits are per address). */
+  trustProxy: boolean | string[];
+  /**
+   * `/metrics`: on the main port (port null) or only on a port of its own; behind
+   * `Authorization: Bearer <token>` when a token is set.
+   */
+  metrics: { port: number | null; token: string | null };
   /**
    * Outgoing mail (U6 welcome emails). `smtpUrl` null: nothing is sent, each email is recorded
    * as not sent. Attempts and the first retry delay (doubled each time) are per email.
@@ -136,13 +223,15 @@ export function loadConfig(
       problems.push('SECRET_KEY: set SECRET_KEY or SECRET_KEY_FILE, not both');
     } else if (e.SECRET_KEY) {
       try {
-        secretKey = { key: parseSecretKey(e.SECRET_KEY), file: null };
+        const [key, ...previous] = parseSecretKeys(e.SECRET_KEY);
+        secretKey = { key, previous, file: null };
       } catch (err) {
         problems.push(`SECRET_KEY: ${(err as Error).message}`);
       }
     } else if (e.SECRET_KEY_FILE) {
       try {
-        secretKey = { key: parseSecretKey(readFileSync(e.SECRET_KEY_FILE, 'utf8')), file: e.SECRET_KEY_FILE };
+        const [key, ...previous] = readSecretKeyFile(e.SECRET_KEY_FILE);
+        secretKey = { key, previous, file: e.SECRET_KEY_FILE };
       } catch (err) {
         problems.push(
           `SECRET_KEY_FILE: ${(err as NodeJS.ErrnoException).code === 'ENOENT' ? `no file at ${e.SECRET_KEY_FILE}` : (err as Error).message}`,
@@ -188,6 +277,19 @@ export function loadConfig(
       extraCaPem,
     },
     secretKey,
+    webhook: {
+      bodyLimitBytes: e.WEBHOOK_BODY_LIMIT_BYTES,
+      maxItems: e.WEBHOOK_MAX_ITEMS,
+      ratePerMinute: e.WEBHOOK_RATE_LIMIT_PER_MINUTE,
+      forgedPerMinute: e.WEBHOOK_FORGED_PER_MINUTE,
+      validationTokenMax: e.WEBHOOK_VALIDATION_TOKEN_MAX,
+    },
+    limits: {
+      loginPerMinute: e.LOGIN_RATE_LIMIT_PER_MINUTE,
+      authFailuresPerMinute: e.AUTH_FAILURES_PER_MINUTE,
+    },
+    trustProxy: parseTrustProxy(e.TRUST_PROXY),
+    metrics: { port: e.METRICS_PORT ? e.METRICS_PORT : null, token: e.METRICS_TOKEN ?? null },
     mail: {
       smtpUrl: e.SMTP_URL ?? null,
       from: e.MAIL_FROM,
@@ -228,6 +330,12 @@ export function loadStoreConfig(env: Record<string, string | undefined> = proces
     redis: { url: e.REDIS_URL, queuePrefix: e.QUEUE_PREFIX, configured: Boolean(env.REDIS_URL) },
     databaseDefaulted: !env.DATABASE_URL,
   };
+}
+
+function parseTrustProxy(v: string | undefined): Config['trustProxy'] {
+  if (v === undefined || v === 'false') return false;
+  if (v === 'true') return true;
+  return v.split(',');
 }
 
 /** Documented settings, for the README and `--help`. */

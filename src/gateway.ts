@@ -1,10 +1,11 @@
 import 'reflect-metadata';
 import { randomUUID } from 'node:crypto';
+import { unwatchFile, watchFile } from 'node:fs';
 import type { AddressInfo } from 'node:net';
 import Fastify, { type FastifyBaseLogger, LogController } from 'fastify';
 import type { Redis } from 'ioredis';
 import { RedisChangeDebouncer } from '../jobs/change-debouncer.js';
-import { JobName, QUEUE_CONCURRENCY, QueueName } from '../jobs/contracts.js';
+import { JobName, jobOptions, QUEUE_CONCURRENCY, QueueName } from '../jobs/contracts.js';
 import { BullJobAdmin } from '../jobs/job-admin.js';
 import { buildProcessors } from '../jobs/processors/index.js';
 import { JobQueues } from '../jobs/queues.js';
@@ -12,19 +13,21 @@ import { BullScheduleQueue } from '../jobs/scheduled-sync.queue.js';
 import { registerSchedulers } from '../jobs/schedulers.js';
 import { BullWelcomeEmailQueue } from '../jobs/welcome-email.queue.js';
 import { startWorkers, type Workers } from '../jobs/worker.js';
+import { createNotificationIntake, KnownSubscriptions } from './app/notification-intake.js';
 import type { EventPublisher } from './app/ports/events.port.js';
 import type { Store } from './app/ports/store.port.js';
 import { SecretBox } from './app/secret-box.js';
 import type { AppServices } from './app/services.js';
 import { progressPublisher } from './app/sync-progress.js';
-import type { Config } from './config.js';
+import { type Config, readSecretKeyFile } from './config.js';
 import { buildGatewaySchema } from './graphql/schema.js';
 import { registerDashboard } from './http/dashboard.js';
 import { registerGraphNotifications } from './http/graph-notifications.js';
 import { createArmor, registerGraphQLHttp } from './http/graphql-http.js';
 import { attachGraphQLWebSocket } from './http/graphql-ws.js';
-import { Metrics } from './http/metrics.js';
+import { Metrics, registerMetricsRoute, startMetricsServer } from './http/metrics.js';
 import { registerOAuthCallback } from './http/oauth-callback.js';
+import { registerRateLimits } from './http/rate-limits.js';
 import { BODY_LIMIT_BYTES } from './limits.js';
 import { createLogger, type Logger } from './logger.js';
 import { GraphDirectoryReader } from './m365/directory.reader.js';
@@ -36,6 +39,7 @@ import { createRedis, pingRedis } from './redis/connection.js';
 import { RedisDashboardSessionStore } from './redis/dashboard-session.redis.js';
 import { listenForRevokedKeys, RedisKeyRevocations } from './redis/key-revocation.redis.js';
 import { createEventBus, type EventBus } from './redis/pubsub.redis.js';
+import { RedisSubscriptionsVersion } from './redis/subscriptions-version.redis.js';
 import { RedisSyncCoordinator } from './redis/sync-coordinator.redis.js';
 import {
   backoffMs,
@@ -60,6 +64,8 @@ export interface Gateway {
   ready: Promise<void>;
   /** Base URL of the HTTP server, once listening (e.g. http://127.0.0.1:4000). */
   url: string;
+  /** Base URL of /metrics' own server (METRICS_PORT), when it has one. */
+  metricsUrl: string | null;
   openStore(): Store;
   /** Graceful stop: stop accepting, finish in-flight work, close sockets, workers, Redis, database. */
   stop(): Promise<void>;
@@ -112,12 +118,15 @@ export async function startGateway(
     publish: (topic, payload) => events.pubSub.publish(topic, payload),
     subscribe: (topic) => events.pubSub.subscribe(topic) as AsyncIterable<unknown>,
   };
+  const debouncer = new RedisChangeDebouncer(redis, queues, config.redis.queuePrefix);
+  const secrets = new SecretBox(config.secretKey.key, config.secretKey.previous);
   const services: AppServices = {
     microsoft,
     reader: new GraphDirectoryReader(endpoints, microsoft),
     coordinator: new RedisSyncCoordinator(redis, config.redis.queuePrefix),
     subscriptions: new GraphSubscriptionsClient((app) => microsoft.graphAsApp(app)),
-    debouncer: new RedisChangeDebouncer(redis, queues, config.redis.queuePrefix),
+    debouncer,
+    subscriptionsVersion: new RedisSubscriptionsVersion(redis, config.redis.queuePrefix),
     scheduleQueue: new BullScheduleQueue(queues),
     log: (level, message, fields) => logger[level](fields ?? {}, message),
     afterConnect: async (pbxId) => {
@@ -132,7 +141,7 @@ export async function startGateway(
     authStates: new RedisAuthStateStore(redis, config.redis.queuePrefix),
     events: eventPublisher,
     syncProgress: progressPublisher(eventPublisher, now),
-    secrets: new SecretBox(config.secretKey.key),
+    secrets,
     jobs: new BullJobAdmin(queues),
     now,
     // U6: one `welcome-email` job per email (ids only), queued by sync runs after they commit
@@ -188,6 +197,8 @@ export async function startGateway(
     }
     workersState = 'running';
     await registerSchedulersWhileUp();
+    // Key rotation: values sealed with an older key of SECRET_KEY are sealed again, in the background.
+    if (config.secretKey.previous.length) await queueReseal();
   };
   const onDown = async (component: ComponentName) => {
     if (component !== 'database' || !workers) return;
@@ -210,10 +221,46 @@ export async function startGateway(
     onDown,
   });
 
+  async function queueReseal() {
+    await queues
+      .queue('system')
+      .add(
+        JobName.ResealSecrets,
+        {},
+        { ...jobOptions(JobName.ResealSecrets, {}), deduplication: { id: 'reseal-secrets' } },
+      )
+      .catch((err) =>
+        logger.warn({ err: (err as Error).message }, 'could not queue the re-sealing of secrets'),
+      );
+  }
+
+  // SECRET_KEY_FILE: a rotation (`npm run keys -- rotate-secret-key`) writes the new key first
+  // in the file; a running gateway takes the file's keys as they change, so it opens values
+  // sealed with the new key and seals with it.
+  const keyFile = config.secretKey.file;
+  if (keyFile) {
+    watchFile(keyFile, { interval: 1000, persistent: false }, (current, before) => {
+      if (current.mtimeMs === before.mtimeMs && current.ino === before.ino) return;
+      try {
+        const [key, ...previous] = readSecretKeyFile(keyFile);
+        const was = secrets.keyId;
+        secrets.useKeys(key, previous);
+        logger.info({ file: keyFile, keyId: secrets.keyId, keyIds: secrets.keyIds }, 'secret keys reloaded');
+        if (runWorkers && was !== secrets.keyId) void queueReseal();
+      } catch (err) {
+        logger.error(
+          { file: keyFile, err: (err as Error).message },
+          'the secret key file changed but cannot be used; the keys in use stay',
+        );
+      }
+    });
+  }
+
   const app = Fastify({
     loggerInstance: logger as FastifyBaseLogger,
     logController: new LogController({ disableRequestLogging: true }),
     genReqId: () => randomUUID(),
+    trustProxy: config.trustProxy,
     forceCloseConnections: 'idle',
     return503OnClosing: true,
     bodyLimit: BODY_LIMIT_BYTES,
@@ -224,6 +271,16 @@ export async function startGateway(
     metrics.httpRequests.inc({ method: request.method, route, status: String(reply.statusCode) });
     metrics.httpDuration.observe({ method: request.method, route }, reply.elapsedTime / 1000);
     request.log.debug({ method: request.method, url: request.url, status: reply.statusCode }, 'request');
+  });
+
+  const rateLimits = await registerRateLimits(app, {
+    redis,
+    prefix: config.redis.queuePrefix,
+    loginPerMinute: config.limits.loginPerMinute,
+    authFailuresPerMinute: config.limits.authFailuresPerMinute,
+    forgedPerMinute: config.webhook.forgedPerMinute,
+    metrics,
+    logger,
   });
 
   app.get('/healthz', async () => ({ status: 'ok' }));
@@ -271,10 +328,17 @@ export async function startGateway(
         ],
       });
   });
-  app.get('/metrics', async (_request, reply) => {
-    reply.header('content-type', metrics.registry.contentType);
-    return metrics.registry.metrics();
-  });
+  // /metrics: on the main port unless METRICS_PORT gives it one of its own; behind METRICS_TOKEN when set.
+  let metricsServer: Awaited<ReturnType<typeof startMetricsServer>> | undefined;
+  if (config.metrics.port) {
+    metricsServer = await startMetricsServer(metrics, {
+      host: config.http.host,
+      port: config.metrics.port,
+      token: config.metrics.token,
+    });
+  } else {
+    registerMetricsRoute(app, metrics, { token: config.metrics.token });
+  }
 
   let ws: ReturnType<typeof attachGraphQLWebSocket> | undefined;
   let revokedKeys: ReturnType<typeof listenForRevokedKeys> | undefined;
@@ -283,13 +347,38 @@ export async function startGateway(
     const armor = createArmor(config.graphql);
     await registerGraphQLHttp(app, { schema, config, logger, metrics, openStore: store, armor, services });
     registerOAuthCallback(app, { services, openStore: store, logger });
-    registerGraphNotifications(app, { services, openStore: store, logger });
+    const known = new KnownSubscriptions({
+      load: () => store().subscriptions.listAll(),
+      version: services.subscriptionsVersion,
+      onLoad: () => metrics.subscriptionCacheLoads.inc(),
+    });
+    registerGraphNotifications(app, {
+      intake: createNotificationIntake({
+        known,
+        queue: debouncer,
+        log: services.log,
+        maxItems: config.webhook.maxItems,
+        observe: (endpoint, r) => {
+          if (r.accepted) metrics.graphNotifications.inc({ endpoint, outcome: 'accepted' }, r.accepted);
+          if (r.rejected) metrics.graphNotifications.inc({ endpoint, outcome: 'rejected' }, r.rejected);
+          if (r.ignored) metrics.graphNotifications.inc({ endpoint, outcome: 'ignored' }, r.ignored);
+        },
+      }),
+      logger,
+      forged: rateLimits.forged,
+      limits: {
+        bodyLimitBytes: config.webhook.bodyLimitBytes,
+        ratePerMinute: config.webhook.ratePerMinute,
+        validationTokenMax: config.webhook.validationTokenMax,
+      },
+    });
     await registerDashboard(app, {
       queues: [...queues.queues.values()],
       jobs: services.jobs,
       sessions: new RedisDashboardSessionStore(redis, config.redis.queuePrefix),
       openStore: store,
       now: services.now,
+      loginLimit: (request) => rateLimits.login(request),
     });
     ws = attachGraphQLWebSocket(app.server, {
       schema,
@@ -342,6 +431,8 @@ export async function startGateway(
       await Promise.race([app.close(), new Promise((r) => setTimeout(r, budget / 3).unref())]);
       // With Redis away, nothing is left to finish: the workers stop at once.
       await workers?.close(dependencies.redis.up ? budget / 3 : 0);
+      if (keyFile) unwatchFile(keyFile);
+      await metricsServer?.close();
       mailer.close();
       // BullMQ's close waits for a Redis that is away: not past a second.
       await Promise.race([queues.close(), new Promise((r) => setTimeout(r, 1000).unref())]);
@@ -362,6 +453,7 @@ export async function startGateway(
     dependencies,
     ready,
     url,
+    metricsUrl: metricsServer?.url ?? null,
     openStore: store,
     stop,
   };

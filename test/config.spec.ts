@@ -1,3 +1,5 @@
+import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { ConfigError, loadConfig as load } from '../src/config.js';
 
@@ -49,5 +51,64 @@ describe('config: defaults, database kind, --role, secret key, every bad variabl
       expect(problems.some((p) => p.startsWith(`${name}:`))).toBe(true);
     }
     expect((error as Error).message).toContain('Invalid configuration');
+  });
+
+  it('takes the current secret key and older ones, from SECRET_KEY or the lines of SECRET_KEY_FILE (issue 12 item 6)', () => {
+    const k = (n: number) => Buffer.alloc(32, n);
+    const c = load({ SECRET_KEY: `${k(1).toString('base64')},${k(2).toString('hex')}` }, []);
+    expect(c.secretKey.key).toEqual(k(1));
+    expect(c.secretKey.previous).toEqual([k(2)]);
+    expect(() => load({ SECRET_KEY: `${k(1).toString('base64')},${k(1).toString('base64')}` }, [])).toThrow(
+      /listed twice/,
+    );
+    expect(() => load({ SECRET_KEY: `${k(1).toString('base64')},short` }, [])).toThrow(
+      /key 2: must be 32 bytes/,
+    );
+
+    const dir = path.resolve('.data/test/keys');
+    mkdirSync(dir, { recursive: true });
+    const file = path.join(dir, `key-${process.pid}-${Date.now()}`);
+    try {
+      writeFileSync(file, `${k(3).toString('base64')}\n${k(4).toString('base64')}\n`, { mode: 0o600 });
+      const f = load({ SECRET_KEY_FILE: file }, []);
+      expect(f.secretKey).toEqual({ key: k(3), previous: [k(4)], file });
+    } finally {
+      rmSync(file, { force: true });
+    }
+  });
+
+  it('refuses a key file the group or others may read, saying how to fix it (issue 12 item 6)', () => {
+    const dir = path.resolve('.data/test/keys');
+    mkdirSync(dir, { recursive: true });
+    const file = path.join(dir, `loose-${process.pid}-${Date.now()}`);
+    try {
+      writeFileSync(file, `${'a'.repeat(64)}\n`, { mode: 0o644 });
+      expect(() => load({ SECRET_KEY_FILE: file }, [])).toThrow(
+        new RegExp(`SECRET_KEY_FILE: ${file} may be read by others \\(mode 0644\\); .*chmod 600 ${file}`),
+      );
+    } finally {
+      rmSync(file, { force: true });
+    }
+  });
+
+  it('reads the webhook, rate-limit and metrics settings, with documented defaults', () => {
+    const d = loadConfig({}, []);
+    expect(d.webhook).toEqual({
+      bodyLimitBytes: 1_048_576,
+      maxItems: 1000,
+      ratePerMinute: 600,
+      forgedPerMinute: 20,
+      validationTokenMax: 2048,
+    });
+    expect(d.limits).toEqual({ loginPerMinute: 10, authFailuresPerMinute: 30 });
+    expect(d.metrics).toEqual({ port: null, token: null });
+    expect(d.trustProxy).toBe(false);
+    const c = loadConfig(
+      { METRICS_PORT: '9464', METRICS_TOKEN: 'x'.repeat(16), TRUST_PROXY: '10.0.0.0/8,127.0.0.1' },
+      [],
+    );
+    expect(c.metrics).toEqual({ port: 9464, token: 'x'.repeat(16) });
+    expect(c.trustProxy).toEqual(['10.0.0.0/8', '127.0.0.1']);
+    expect(() => loadConfig({ METRICS_TOKEN: 'short' }, [])).toThrow(/METRICS_TOKEN: at least 16/);
   });
 });

@@ -5,11 +5,14 @@ import type { Logger } from '../../src/logger.js';
 import type { Processors } from '../worker.js';
 import {
   flushChangesProcessor,
+  lifecycleEventProcessor,
   maintainSubscriptionsProcessor,
   pollChangesProcessor,
+  recordChangesProcessor,
 } from './change-notifications.processor.js';
 import { checkSecretExpiryProcessor } from './check-secret-expiry.processor.js';
 import { pingProcessor } from './ping.processor.js';
+import { resealSecretsProcessor } from './reseal-secrets.processor.js';
 import { ensureSchedulesProcessor, scheduledSyncProcessor } from './scheduled-sync.processor.js';
 import { syncDirectoryProcessor } from './sync-directory.processor.js';
 import { requeueWelcomeEmailsProcessor, welcomeEmailProcessor } from './welcome-email.processor.js';
@@ -33,6 +36,9 @@ export function buildProcessors(deps: ProcessorDeps): Processors {
     'welcome-email': welcomeEmailProcessor(deps),
     'requeue-welcome-emails': requeueWelcomeEmailsProcessor(deps),
     'flush-changes': flushChangesProcessor(deps),
+    'record-changes': recordChangesProcessor(deps),
+    'lifecycle-event': lifecycleEventProcessor(deps),
+    'reseal-secrets': resealSecretsProcessor(deps),
     'maintain-subscriptions': maintainSubscriptionsProcessor(deps),
     'poll-changes': pollChangesProcessor(deps),
     'scheduled-sync': scheduledSyncProcessor(deps),

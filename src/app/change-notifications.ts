@@ -1,8 +1,12 @@
-import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { IntegrationStatus } from '../domain/integration.js';
 import { AppError } from './errors.js';
 import { appCredentials } from './integration.js';
-import type { ChangeDebouncer, SubscriptionsClient } from './ports/change-notifications.port.js';
+import type {
+  ChangeDebouncer,
+  SubscriptionsClient,
+  SubscriptionsVersion,
+} from './ports/change-notifications.port.js';
 import type { DirectoryReader } from './ports/directory.port.js';
 import type { AppLog } from './ports/log.port.js';
 import { MicrosoftError } from './ports/microsoft.port.js';
@@ -26,21 +30,15 @@ export interface ChangeNotificationDeps extends SyncTriggerDeps {
   store: Store;
   subscriptions: SubscriptionsClient;
   debouncer: ChangeDebouncer;
+  /** Bumped on every subscription saved or removed: the webhook's caches reload. */
+  subscriptionsVersion: SubscriptionsVersion;
   reader: DirectoryReader;
   secrets: SecretBox;
   log: AppLog;
 }
 
-const hash = (s: string) => createHash('sha256').update(s, 'utf8').digest();
-
-/** Compares a notification's clientState with the stored hash in constant time. */
-function clientStateMatches(given: unknown, storedHashHex: string): boolean {
-  if (typeof given !== 'string' || given.length > 256) return false;
-  const stored = Buffer.from(storedHashHex, 'hex');
-  const got = hash(given);
-  return stored.length === got.length && timingSafeEqual(stored, got);
-}
-
+/** How a clientState is kept: its SHA-256 (the webhook compares hashes, src/app/notification-intake.ts). */
+export const hashClientState = (s: string) => createHash('sha256').update(s, 'utf8').digest();
 async function connectedApp(deps: ChangeNotificationDeps, pbxId: string) {
   const i = await deps.store.integrations.get(pbxId);
   return i.status === IntegrationStatus.CONNECTED ? appCredentials(i, deps.secrets) : null;
@@ -64,6 +62,7 @@ export async function ensureSubscriptions(
   }
   const now = deps.now().getTime();
   const held = await deps.store.subscriptions.list(pbxId);
+  let changed = false;
   try {
     for (const resource of SUBSCRIBED_RESOURCES) {
       const current = held.find((s) => s.resource === resource);
@@ -80,6 +79,7 @@ export async function ensureSubscriptions(
         } catch (err) {
           if (!(err instanceof MicrosoftError && err.code === 'NOT_FOUND')) throw err;
           await deps.store.subscriptions.remove(current.id);
+          changed = true;
         }
       }
       const clientState = randomBytes(32).toString('base64url');
@@ -96,8 +96,9 @@ export async function ensureSubscriptions(
         pbxId,
         resource,
         expiresAt: created.expirationDateTime,
-        clientStateHash: hash(clientState).toString('hex'),
+        clientStateHash: hashClientState(clientState).toString('hex'),
       });
+      changed = true;
       deps.log('info', 'change notifications subscribed', { pbxId, resource, subscriptionId: created.id });
     }
     return 'NOTIFICATIONS';
@@ -107,6 +108,8 @@ export async function ensureSubscriptions(
       err: (err as Error).message,
     });
     return 'POLL';
+  } finally {
+    if (changed) await deps.subscriptionsVersion.bump();
   }
 }
 
@@ -128,123 +131,107 @@ export async function removeSubscriptions(deps: ChangeNotificationDeps, pbxId: s
     }
     await deps.store.subscriptions.remove(s.id);
   }
+  await deps.subscriptionsVersion.bump();
 }
 
-/** T2 debounce: a run `changeDebounceSeconds` after the first change, or at once at `changeThreshold` changes. */
-export async function recordChanges(deps: ChangeNotificationDeps, pbxId: string, count: number) {
+/** Asks for the CHANGE run of a PBX. */
+const changeRun = (deps: ChangeNotificationDeps, pbxId: string) =>
+  requestSync(deps, pbxId, 'CHANGE', ['USERS', 'GROUPS']);
+
+/**
+ * T2 debounce, in the `record-changes` job after the webhook counted valid notifications (and
+ * never in the webhook's request): a run `changeDebounceSeconds` after the first change, or at
+ * once at `changeThreshold` changes (or when Graph says it missed some), but at most one
+ * change-triggered run per `changeDebounceSeconds`: once one was asked for, more changes (or
+ * replays of one notification) wait for the flush at the end of that window. With a 0-second
+ * debounce every change asks for a run, and runs coalesce into the one pending run.
+ */
+export async function recordChanges(deps: ChangeNotificationDeps, pbxId: string) {
   const settings = await deps.store.sync.getSettings(pbxId);
-  if (settings.changeDebounceSeconds <= 0) {
-    await deps.debouncer.take(pbxId);
-    await requestSync(deps, pbxId, 'CHANGE', ['USERS', 'GROUPS']);
-    return 'SYNC_NOW';
-  }
-  const gathered = await deps.debouncer.add(pbxId, count);
-  if (gathered >= settings.changeThreshold) {
-    // The window closes now: its delayed flush goes first, then the count. A change that
-    // lands in between opens a new window (and flush) of its own, and is taken along here.
-    await deps.debouncer.cancelFlush(pbxId);
-    // GETDEL is atomic: of two processes racing here, one takes the count, the other gets 0.
-    if ((await deps.debouncer.take(pbxId)) > 0) {
-      await requestSync(deps, pbxId, 'CHANGE', ['USERS', 'GROUPS']);
+  const missed = await deps.debouncer.takeMissed(pbxId);
+  const windowMs = settings.changeDebounceSeconds * 1000;
+  if (windowMs <= 0) {
+    if ((await deps.debouncer.take(pbxId)) > 0 || missed) {
+      await changeRun(deps, pbxId);
       return 'SYNC_NOW';
     }
-    return 'TAKEN';
+    return 'NOTHING';
   }
-  await deps.debouncer.scheduleFlush(pbxId, settings.changeDebounceSeconds * 1000);
+  const gathered = await deps.debouncer.peek(pbxId);
+  if (!missed && gathered <= 0) return 'NOTHING';
+  if (missed || gathered >= settings.changeThreshold) {
+    const left = await deps.debouncer.claimWindow(pbxId, deps.now().getTime(), windowMs);
+    if (left <= 0) {
+      await deps.debouncer.take(pbxId);
+      await changeRun(deps, pbxId);
+      return 'SYNC_NOW';
+    }
+    // A change run was asked for less than a window ago: these changes wait for its end.
+    if (missed) await deps.debouncer.add(pbxId, 1);
+    await deps.debouncer.scheduleFlush(pbxId, left, windowMs);
+    return 'WINDOW_USED';
+  }
+  await deps.debouncer.scheduleFlush(pbxId, windowMs, windowMs);
   return 'DEBOUNCED';
 }
 
-/** The debounce window ended: sync if changes are still waiting. */
-export async function flushChanges(deps: ChangeNotificationDeps, pbxId: string) {
+/**
+ * A debounce window ended: sync if changes are still waiting, unless a change run was asked
+ * for less than a window ago (then `retryInMs` says when to look again).
+ */
+export async function flushChanges(
+  deps: ChangeNotificationDeps,
+  pbxId: string,
+): Promise<{ synced: boolean; retryInMs?: number }> {
+  if ((await deps.debouncer.peek(pbxId)) <= 0) return { synced: false };
+  const settings = await deps.store.sync.getSettings(pbxId);
+  const windowMs = settings.changeDebounceSeconds * 1000;
+  const left = windowMs > 0 ? await deps.debouncer.claimWindow(pbxId, deps.now().getTime(), windowMs) : 0;
+  if (left > 0) return { synced: false, retryInMs: left };
   if ((await deps.debouncer.take(pbxId)) > 0) {
-    await requestSync(deps, pbxId, 'CHANGE', ['USERS', 'GROUPS']);
-    return true;
+    await changeRun(deps, pbxId);
+    return { synced: true };
   }
-  return false;
-}
-
-interface NotificationItem {
-  subscriptionId?: unknown;
-  clientState?: unknown;
-  lifecycleEvent?: unknown;
+  return { synced: false };
 }
 
 /**
- * Change notifications from Graph. Each is checked against its subscription's clientState
- * (constant time); the valid ones count as changes of their PBX. Unknown or forged ones are
- * dropped and reported, never an error (Graph would only retry them).
+ * A lifecycle notification of a known subscription (checked by the webhook, handled in the
+ * `lifecycle-event` job): `reauthorizationRequired` is answered by reauthorizing (or renewing,
+ * or re-creating) the subscription; `subscriptionRemoved` re-creates it. (`missed` goes
+ * through `recordChanges`: it asks for a run as the threshold does.)
  */
-export async function receiveNotifications(deps: ChangeNotificationDeps, body: unknown) {
-  const items = (body as { value?: NotificationItem[] })?.value;
-  let accepted = 0;
-  let rejected = 0;
-  const perPbx = new Map<string, number>();
-  for (const item of Array.isArray(items) ? items.slice(0, 1000) : []) {
-    const record =
-      typeof item?.subscriptionId === 'string'
-        ? await deps.store.subscriptions.find(item.subscriptionId)
-        : null;
-    if (!record || !clientStateMatches(item.clientState, record.clientStateHash)) {
-      rejected++;
-      continue;
-    }
-    accepted++;
-    perPbx.set(record.pbxId, (perPbx.get(record.pbxId) ?? 0) + 1);
-  }
-  for (const [pbxId, n] of perPbx) await recordChanges(deps, pbxId, n);
-  if (rejected)
-    deps.log(
-      'warn',
-      'change notifications with an unknown subscription or a wrong clientState were dropped',
-      { rejected },
-    );
-  return { accepted, rejected };
-}
-
-/**
- * Lifecycle notifications: `reauthorizationRequired` is answered by reauthorizing (or
- * renewing, or re-creating) the subscription; `subscriptionRemoved` re-creates it; `missed`
- * means changes were lost, so a sync runs at once.
- */
-export async function receiveLifecycle(deps: ChangeNotificationDeps, body: unknown) {
-  const items = (body as { value?: NotificationItem[] })?.value;
-  const handled: string[] = [];
-  for (const item of Array.isArray(items) ? items.slice(0, 100) : []) {
-    const record =
-      typeof item?.subscriptionId === 'string'
-        ? await deps.store.subscriptions.find(item.subscriptionId)
-        : null;
-    if (!record || !clientStateMatches(item.clientState, record.clientStateHash)) continue;
-    const app = await connectedApp(deps, record.pbxId);
-    if (!app) continue;
-    const event = String(item.lifecycleEvent);
-    if (event === 'reauthorizationRequired') {
-      try {
-        await deps.subscriptions.reauthorize(app, record.id);
-      } catch (err) {
-        // Reauthorizing failed (e.g. the subscription is gone): renew or re-create it.
-        deps.log('warn', 'could not reauthorize a Graph subscription; renewing or re-creating it', {
-          pbxId: record.pbxId,
-          subscriptionId: record.id,
-          err: err instanceof Error ? err.message : String(err),
-        });
-        await deps.store.subscriptions.save({ ...record, expiresAt: new Date(0) });
-        await ensureSubscriptions(deps, record.pbxId);
-      }
-    } else if (event === 'subscriptionRemoved') {
-      await deps.store.subscriptions.remove(record.id);
+export async function handleLifecycle(deps: ChangeNotificationDeps, subscriptionId: string, event: string) {
+  const record = await deps.store.subscriptions.find(subscriptionId);
+  if (!record) return false;
+  const app = await connectedApp(deps, record.pbxId);
+  if (!app) return false;
+  if (event === 'reauthorizationRequired') {
+    try {
+      await deps.subscriptions.reauthorize(app, record.id);
+    } catch (err) {
+      // Reauthorizing failed (e.g. the subscription is gone): renew or re-create it.
+      deps.log('warn', 'could not reauthorize a Graph subscription; renewing or re-creating it', {
+        pbxId: record.pbxId,
+        subscriptionId: record.id,
+        err: err instanceof Error ? err.message : String(err),
+      });
+      await deps.store.subscriptions.save({ ...record, expiresAt: new Date(0) });
       await ensureSubscriptions(deps, record.pbxId);
-    } else if (event === 'missed') {
-      await requestSync(deps, record.pbxId, 'CHANGE', ['USERS', 'GROUPS']);
     }
-    handled.push(event);
-    deps.log('info', 'lifecycle notification handled', {
-      pbxId: record.pbxId,
-      event,
-      subscriptionId: record.id,
-    });
+  } else if (event === 'subscriptionRemoved') {
+    await deps.store.subscriptions.remove(record.id);
+    await deps.subscriptionsVersion.bump();
+    await ensureSubscriptions(deps, record.pbxId);
+  } else {
+    return false;
   }
-  return handled;
+  deps.log('info', 'lifecycle notification handled', {
+    pbxId: record.pbxId,
+    event,
+    subscriptionId: record.id,
+  });
+  return true;
 }
 
 /**

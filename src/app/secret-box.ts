@@ -1,21 +1,50 @@
 import { createCipheriv, createDecipheriv, createHash, randomBytes } from 'node:crypto';
 
+const keyIdOf = (key: Buffer) => createHash('sha256').update(key).digest('hex').slice(0, 8);
+
+function checkKey(key: Buffer) {
+  if (key.length !== 32)
+    throw new Error('SECRET_KEY must be 32 bytes (64 hex digits or 44 base64 characters)');
+}
+
 /**
  * Secrets at rest (client secrets, msal-node's token cache): AES-256-GCM under the
  * gateway's SECRET_KEY. A sealed value reads `v1.<key id>.<iv>.<tag>.<ciphertext>` (base64url),
  * where the key id (first 8 hex digits of the key's SHA-256) tells which key sealed it, so a
  * rotation can be checked and resumed. The PBX id is bound in as additional data: a value
  * copied to another PBX's row does not open.
+ *
+ * Keys: values are always sealed with the current key; they open with the current key or any
+ * older one still configured (`SECRET_KEY=current,older,...`), so a key can be rotated while
+ * gateways run (see `resealStoredSecrets`). `useKeys` swaps the keys of a running box (a
+ * gateway whose SECRET_KEY_FILE changed).
  */
 export class SecretBox {
-  readonly keyId: string;
-  private readonly key: Buffer;
+  private current!: { id: string; key: Buffer };
+  private readable = new Map<string, Buffer>();
 
-  constructor(key: Buffer) {
-    if (key.length !== 32)
-      throw new Error('SECRET_KEY must be 32 bytes (64 hex digits or 44 base64 characters)');
-    this.key = key;
-    this.keyId = createHash('sha256').update(key).digest('hex').slice(0, 8);
+  constructor(key: Buffer, previous: readonly Buffer[] = []) {
+    this.useKeys(key, previous);
+  }
+
+  /** The id of the key new values are sealed with. */
+  get keyId(): string {
+    return this.current.id;
+  }
+
+  /** Ids of every key that opens values: the current one first. */
+  get keyIds(): string[] {
+    return [...this.readable.keys()];
+  }
+
+  /** Replaces the keys: `key` seals from now on; it and `previous` open. */
+  useKeys(key: Buffer, previous: readonly Buffer[] = []) {
+    checkKey(key);
+    for (const k of previous) checkKey(k);
+    const readable = new Map<string, Buffer>();
+    for (const k of [key, ...previous]) readable.set(keyIdOf(k), k);
+    this.current = { id: keyIdOf(key), key };
+    this.readable = readable;
   }
 
   static generateKey(): string {
@@ -24,13 +53,13 @@ export class SecretBox {
 
   seal(plain: string, context: string): string {
     const iv = randomBytes(12);
-    const cipher = createCipheriv('aes-256-gcm', this.key, iv);
+    const cipher = createCipheriv('aes-256-gcm', this.current.key, iv);
     cipher.setAAD(Buffer.from(context, 'utf8'));
     const ct = Buffer.concat([cipher.update(plain, 'utf8'), cipher.final()]);
     const tag = cipher.getAuthTag();
     return [
       'v1',
-      this.keyId,
+      this.current.id,
       iv.toString('base64url'),
       tag.toString('base64url'),
       ct.toString('base64url'),
@@ -40,10 +69,13 @@ export class SecretBox {
   open(sealed: string, context: string): string {
     const [version, keyId, iv, tag, ct] = sealed.split('.');
     if (version !== 'v1' || !iv || !tag || ct === undefined) throw new Error('Not a sealed secret');
-    if (keyId !== this.keyId) {
-      throw new Error(`This secret was sealed under key ${keyId}, not the configured key ${this.keyId}`);
+    const key = this.readable.get(keyId);
+    if (!key) {
+      throw new Error(
+        `This secret was sealed under key ${keyId}, not under a configured key (${this.keyIds.join(', ')})`,
+      );
     }
-    const decipher = createDecipheriv('aes-256-gcm', this.key, Buffer.from(iv, 'base64url'));
+    const decipher = createDecipheriv('aes-256-gcm', key, Buffer.from(iv, 'base64url'));
     decipher.setAAD(Buffer.from(context, 'utf8'));
     decipher.setAuthTag(Buffer.from(tag, 'base64url'));
     return Buffer.concat([decipher.update(Buffer.from(ct, 'base64url')), decipher.final()]).toString('utf8');
@@ -53,4 +85,90 @@ export class SecretBox {
     const parts = sealed.split('.');
     return parts[0] === 'v1' ? parts[1] : null;
   }
+
+  /** True when the value was sealed with another key than the current one. */
+  needsReseal(sealed: string): boolean {
+    return this.sealedBy(sealed) !== this.current.id;
+  }
+}
+
+// ---- re-sealing under the current key ----------------------------------------------------------
+
+/**
+ * The additional data each sealed field is bound to (as src/app/integration.ts seals them:
+ * `client-secret:<pbx>` and `token-cache:<pbx>`).
+ */
+const SEALED_FIELDS = [
+  { field: 'secretSealed', context: (pbxId: string) => `client-secret:${pbxId}` },
+  { field: 'tokenCacheSealed', context: (pbxId: string) => `token-cache:${pbxId}` },
+] as const;
+
+/** The integrations' sealed values, as re-sealing needs them (a port subset of the store). */
+export interface SealedStore {
+  integrations: {
+    listAll(): Promise<
+      Array<{ pbxId: string; secretSealed: string | null; tokenCacheSealed: string | null }>
+    >;
+    replaceSealed(
+      pbxId: string,
+      field: 'secretSealed' | 'tokenCacheSealed',
+      expected: string,
+      next: string,
+    ): Promise<boolean>;
+  };
+}
+
+export interface ResealReport {
+  /** values now sealed with the current key that were not */
+  resealed: number;
+  /** values that were already under the current key */
+  current: number;
+  /** values no configured key opens (left as they are), by the key that sealed them */
+  unreadable: Array<{ pbxId: string; field: string; keyId: string | null }>;
+  /** values still under an older key at the end (written meanwhile by a gateway that seals with it) */
+  remaining: number;
+}
+
+/**
+ * Re-seals every stored secret that an older key sealed, with the current key, one value at a
+ * time and compare-and-set: a value a running gateway wrote meanwhile is never overwritten
+ * (it is looked at again in the next pass). Safe while gateways run, as long as each of them
+ * can open values sealed with the current key (it is in their SECRET_KEY list). Up to
+ * `passes` passes, until no value is left under an older key.
+ */
+export async function resealStoredSecrets(
+  store: SealedStore,
+  box: SecretBox,
+  opts: { passes?: number } = {},
+): Promise<ResealReport> {
+  const report: ResealReport = { resealed: 0, current: 0, unreadable: [], remaining: 0 };
+  const passes = opts.passes ?? 3;
+  for (let pass = 0; pass < passes; pass++) {
+    let left = 0;
+    const unreadable: ResealReport['unreadable'] = [];
+    for (const row of await store.integrations.listAll()) {
+      for (const { field, context } of SEALED_FIELDS) {
+        const sealed = row[field];
+        if (!sealed) continue;
+        if (!box.needsReseal(sealed)) {
+          if (pass === 0) report.current++;
+          continue;
+        }
+        let plain: string;
+        try {
+          plain = box.open(sealed, context(row.pbxId));
+        } catch {
+          unreadable.push({ pbxId: row.pbxId, field, keyId: box.sealedBy(sealed) });
+          continue;
+        }
+        const next = box.seal(plain, context(row.pbxId));
+        if (await store.integrations.replaceSealed(row.pbxId, field, sealed, next)) report.resealed++;
+        else left++;
+      }
+    }
+    report.unreadable = unreadable;
+    report.remaining = left;
+    if (!left) break;
+  }
+  return report;
 }

@@ -2,7 +2,11 @@ import { type ChangeNotificationDeps, removeSubscriptions } from './change-notif
 import type { FleetDeps } from './fleet.js';
 import type { IntegrationDeps } from './integration.js';
 import type { AuthStateStore } from './ports/auth-state.port.js';
-import type { ChangeDebouncer, SubscriptionsClient } from './ports/change-notifications.port.js';
+import type {
+  ChangeDebouncer,
+  SubscriptionsClient,
+  SubscriptionsVersion,
+} from './ports/change-notifications.port.js';
 import type { DirectoryReader } from './ports/directory.port.js';
 import type { EventPublisher } from './ports/events.port.js';
 import type { JobAdmin } from './ports/jobs.port.js';
@@ -38,6 +42,8 @@ export interface AppServices {
   coordinator: SyncCoordinator;
   subscriptions: SubscriptionsClient;
   debouncer: ChangeDebouncer;
+  /** The shared version of the known subscriptions (the webhook's caches reload when it moves). */
+  subscriptionsVersion: SubscriptionsVersion;
   /** T1: the delayed scheduled-sync trigger of each PBX. */
   scheduleQueue: ScheduleQueue;
   log: AppLog;
@@ -107,6 +113,7 @@ export function changeNotificationDeps(services: AppServices, store: Store): Cha
     ...syncRulesDeps(services, store),
     subscriptions: services.subscriptions,
     debouncer: services.debouncer,
+    subscriptionsVersion: services.subscriptionsVersion,
     log: services.log,
   };
 }

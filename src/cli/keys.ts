@@ -28,7 +28,7 @@
  */
 import 'reflect-metadata';
 import { randomBytes } from 'node:crypto';
-import { existsSync, renameSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, renameSync, writeFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import type { Redis } from 'ioredis';
 import { createApiKey, createOperatorKey } from '../app/access.js';
@@ -42,10 +42,9 @@ import {
   listPbxs,
   revokeKey,
 } from '../app/fleet.js';
-import { resealSecrets } from '../app/integration.js';
 import { createPbx } from '../app/pbx.js';
 import type { KeyOwner, Store } from '../app/ports/store.port.js';
-import { SecretBox } from '../app/secret-box.js';
+import { type ResealReport, resealStoredSecrets, SecretBox } from '../app/secret-box.js';
 import {
   ConfigError,
   loadConfig,
@@ -69,7 +68,7 @@ const USAGE = `usage: npm run keys -- <command>
   key-revoke <key id or prefix>
   operator-create [--label <text>]
   generate-secret-key
-  rotate-secret-key [--new-key <key>]`;
+  rotate-secret-key [--new-key <key>] [--settle-ms 3000]`;
 
 const { positionals, values } = parseArgs({
   allowPositionals: true,
@@ -86,8 +85,22 @@ const { positionals, values } = parseArgs({
     operators: { type: 'boolean' },
     all: { type: 'boolean' },
     'new-key': { type: 'string' },
+    'settle-ms': { type: 'string' },
   },
 });
+
+const describeReport = (r: ResealReport, keyId: string) =>
+  [
+    `Re-sealed ${r.resealed} value(s) under key ${keyId} (${r.current} already were).`,
+    ...(r.unreadable.length
+      ? [
+          `${r.unreadable.length} value(s) open with no configured key and were left as they are: ${r.unreadable
+            .map((u) => `${u.pbxId} ${u.field} (key ${u.keyId})`)
+            .join(', ')}`,
+        ]
+      : []),
+    ...(r.remaining ? [`${r.remaining} value(s) changed while re-sealing; run the command again.`] : []),
+  ].join('\n');
 
 class UsageError extends Error {}
 
@@ -319,20 +332,50 @@ async function rotateSecretKey() {
   const orm = await openDatabase(config.database);
   try {
     const store = openStore(orm, () => new Date());
-    const nextText = values['new-key'] ?? randomBytes(32).toString('base64');
-    const current = new SecretBox(config.secretKey.key);
-    const next = new SecretBox(parseSecretKey(nextText));
+    // Values are re-sealed one at a time, compare-and-set: a value a gateway wrote meanwhile is
+    // never overwritten. Gateways whose SECRET_KEY lists older keys do the same in the background.
     const file = config.secretKey.file;
-    if (file) writeFileSync(`${file}.new`, `${nextText}\n`, { mode: 0o600 });
-    const count = await resealSecrets(store, current, next);
+    const configured = [config.secretKey.key, ...config.secretKey.previous];
     if (file) {
+      // The file gets the new key on its first line, the keys it held after it (written to
+      // `<file>.new`, mode 0600, then renamed: a crash never loses a key); running gateways
+      // read the file again within a second or two and seal with the new key.
+      const nextText = values['new-key'] ?? randomBytes(32).toString('base64');
+      const next = parseSecretKey(nextText);
+      const others = configured.filter((k) => !k.equals(next));
+      const lines = [nextText.trim(), ...others.map((k) => k.toString('base64'))];
+      writeFileSync(`${file}.new`, `${lines.join('\n')}\n`, { mode: 0o600 });
+      chmodSync(`${file}.new`, 0o600);
       renameSync(`${file}.new`, file);
+      const box = new SecretBox(next, others);
+      // Let running gateways seal with the new key before the old values are moved.
+      await new Promise((r) => setTimeout(r, Number(values['settle-ms'] ?? 3000)));
+      const report = await resealStoredSecrets(store, box);
+      console.log(describeReport(report, box.keyId));
       console.log(
-        `Re-encrypted ${count} integration(s) under key ${next.keyId}; ${file} now holds the new key.`,
+        `${file} now holds the new key first; the older key(s) after it still open values a gateway that has not read the file yet writes. Delete those lines once every gateway runs with the new key.`,
       );
+      if (report.remaining) process.exitCode = 1;
+    } else if (configured.length > 1) {
+      const box = new SecretBox(config.secretKey.key, config.secretKey.previous);
+      const report = await resealStoredSecrets(store, box);
+      console.log(describeReport(report, box.keyId));
+      if (!report.unreadable.length && !report.remaining)
+        console.log('No value needs the older key(s) any more: SECRET_KEY may list only the first.');
+      if (report.remaining) process.exitCode = 1;
     } else {
-      console.log(`Re-encrypted ${count} integration(s) under key ${next.keyId}.`);
-      console.log(`Set SECRET_KEY to this value before the gateway starts again:\n${nextText}`);
+      const next = values['new-key'] ?? randomBytes(32).toString('base64');
+      const current = config.secretKey.key.toString('base64');
+      console.error(
+        [
+          'SECRET_KEY holds one key: rotating it here would lock out every gateway running with it. Instead:',
+          `  1. set SECRET_KEY=${current},${next} on every gateway and restart each (they open values of both keys, seal with the current one);`,
+          `  2. set SECRET_KEY=${next},${current} on every gateway and restart each: they now seal with the new key and, in the background, re-seal every stored value with it;`,
+          '  3. run this command again with that SECRET_KEY (it re-seals whatever is left and says when the old key is no longer needed), then drop the old key.',
+          'Or keep the key in a file (SECRET_KEY_FILE): then this command rotates it while gateways run.',
+        ].join('\n'),
+      );
+      process.exitCode = 2;
     }
   } finally {
     await orm.close(true);

@@ -54,6 +54,8 @@ export interface DashboardOptions {
   sessions: DashboardSessionStore;
   openStore: () => Store;
   now: () => Date;
+  /** Counts a sign-in attempt of the request's address (src/http/rate-limits.ts); none: no limit. */
+  loginLimit?: (request: FastifyRequest) => Promise<{ refused: boolean; retryAfterS: number }>;
 }
 
 // ---- what each bull-board API route may do -----------------------------------------------------
@@ -371,6 +373,16 @@ export async function registerDashboard(app: FastifyInstance, opts: DashboardOpt
 
     admin.post<{ Body: { key?: unknown } | undefined }>(LOGIN_PATH, async (request, reply) => {
       if (crossSite(request)) return sendLogin(reply, 403, 'Sign in from this page.');
+      const limit = await opts.loginLimit?.(request);
+      if (limit?.refused) {
+        request.log.info({ ip: request.ip }, 'dashboard login rate limited');
+        reply.header('retry-after', String(limit.retryAfterS));
+        return sendLogin(
+          reply,
+          429,
+          `Too many sign-in attempts from this address. Try again in ${limit.retryAfterS} s.`,
+        );
+      }
       const key = typeof request.body?.key === 'string' ? request.body.key : '';
       if (!key.trim()) return sendLogin(reply, 401, 'Enter an API key.');
       let login: Awaited<ReturnType<typeof startDashboardSession>>;

@@ -1,16 +1,11 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { LIFECYCLE_PATH, NOTIFICATION_PATH } from '../app/change-notifications.js';
 import {
-  LIFECYCLE_PATH,
-  NOTIFICATION_PATH,
-  receiveLifecycle,
-  receiveNotifications,
-} from '../app/change-notifications.js';
-import type { Store } from '../app/ports/store.port.js';
-import { type AppServices, changeNotificationDeps } from '../app/services.js';
+  type IntakeReport,
+  InvalidNotificationBody,
+  type NotificationIntake,
+} from '../app/notification-intake.js';
 import type { Logger } from '../logger.js';
-
-/** Graph wants 2xx within 3 s (change-notifications-delivery-webhooks); answer by 2.5 s whatever happens. */
-const ANSWER_WITHIN_MS = 2500;
 
 /**
  * The subscription validation token comes form-encoded ('+' for a space), so read it with
@@ -18,45 +13,87 @@ const ANSWER_WITHIN_MS = 2500;
  */
 function validationToken(request: FastifyRequest): string | null {
   const query = request.raw.url?.split('?')[1] ?? '';
-  return new URLSearchParams(query).get('validationToken');
+  return query ? new URLSearchParams(query).get('validationToken') : null;
+}
+
+export interface GraphWebhookLimits {
+  /** largest body accepted (413 past it, before it is read) */
+  bodyLimitBytes: number;
+  /** requests a minute per source address (429 past it; Redis, shared by every process) */
+  ratePerMinute: number;
+  /** longest validation token echoed (400 past it) */
+  validationTokenMax: number;
+}
+
+/** Bodies with no valid item, per source address (src/http/rate-limits.ts). */
+export interface ForgedLimit {
+  refused(request: FastifyRequest): Promise<{ refused: boolean; retryAfterS: number }>;
+  count(request: FastifyRequest): Promise<void>;
 }
 
 /**
  * Where Microsoft Graph posts change and lifecycle notifications (T2). Not behind an API
- * key: each notification proves itself with its subscription's clientState.
+ * key: each notification proves itself with its subscription's clientState. Anyone can post
+ * here, so a request costs little and bounded work (issue 12 item 1): a rate limit per source
+ * address, a tighter one on the bodies with no valid item (refused before the body is read), a body limit, at most WEBHOOK_MAX_ITEMS items looked at, each checked in memory
+ * (src/app/notification-intake.ts), and the valid ones handed to a job; the answer (202)
+ * never waits for the database. 503 when Redis cannot take them (Graph delivers again later).
  */
 export function registerGraphNotifications(
   app: FastifyInstance,
-  deps: { services: AppServices; openStore: () => Store; logger: Logger },
+  deps: { intake: NotificationIntake; logger: Logger; limits: GraphWebhookLimits; forged?: ForgedLimit },
 ) {
+  const { limits } = deps;
   const handle =
-    (work: (body: unknown) => Promise<unknown>) => async (request: FastifyRequest, reply: FastifyReply) => {
+    (work: (body: unknown) => Promise<IntakeReport>) =>
+    async (request: FastifyRequest, reply: FastifyReply) => {
+      reply.header('x-content-type-options', 'nosniff').header('cache-control', 'no-store');
       const token = validationToken(request);
       if (token !== null) {
         // The subscription handshake: echo the token, as plain text, at once.
+        if (token.length > limits.validationTokenMax) {
+          return reply.code(400).send({ error: 'BAD_REQUEST', message: 'validationToken is too long' });
+        }
         return reply.code(200).header('content-type', 'text/plain; charset=utf-8').send(token);
       }
-      const done = work(request.body).then(
-        () => 'done' as const,
-        (err: Error) => {
-          deps.logger.error({ err: err.message, path: request.url }, 'processing Graph notifications failed');
-          return 'failed' as const;
-        },
-      );
-      const outcome = await Promise.race([
-        done,
-        new Promise((r) => setTimeout(() => r('late'), ANSWER_WITHIN_MS)),
-      ]);
-      // A failure here is ours (database or Redis down): 503 makes Graph deliver it again later.
-      if (outcome === 'failed') return reply.code(503).send();
+      try {
+        const report = await work(request.body);
+        if (report.accepted === 0 && report.rejected > 0) await deps.forged?.count(request);
+      } catch (err) {
+        if (err instanceof InvalidNotificationBody) {
+          return reply.code(400).send({ error: 'BAD_REQUEST', message: err.message });
+        }
+        // Ours (Redis or, on a cache reload, the database is down): Graph delivers it again later.
+        deps.logger.error(
+          { err: (err as Error).message, path: request.url },
+          'Graph notifications not taken',
+        );
+        return reply.code(503).send();
+      }
       return reply.code(202).send();
     };
+  const options = {
+    bodyLimit: limits.bodyLimitBytes,
+    config: { rateLimit: { max: limits.ratePerMinute, timeWindow: 60_000 } },
+    // A source that keeps posting forged bodies is refused before its next body is read.
+    onRequest: async (request: FastifyRequest, reply: FastifyReply) => {
+      const limit = await deps.forged?.refused(request);
+      if (!limit?.refused) return;
+      return reply
+        .code(429)
+        .header('retry-after', String(limit.retryAfterS))
+        .header('x-content-type-options', 'nosniff')
+        .send({ error: 'TOO_MANY_REQUESTS', message: 'Too many notifications that prove nothing.' });
+    },
+  };
   app.post(
     NOTIFICATION_PATH,
-    handle((body) => receiveNotifications(changeNotificationDeps(deps.services, deps.openStore()), body)),
+    options,
+    handle((body) => deps.intake.changes(body)),
   );
   app.post(
     LIFECYCLE_PATH,
-    handle((body) => receiveLifecycle(changeNotificationDeps(deps.services, deps.openStore()), body)),
+    options,
+    handle((body) => deps.intake.lifecycle(body)),
   );
 }

@@ -1,3 +1,5 @@
+import { createHash, timingSafeEqual } from 'node:crypto';
+import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
 import type { QueueCounts } from '../app/ports/jobs.port.js';
 
@@ -35,6 +37,26 @@ export class Metrics {
     registers: [this.registry],
   });
 
+  readonly graphNotifications = new Counter({
+    name: 'graph_notifications_total',
+    help: 'Items posted to the Graph webhook, by endpoint and outcome (accepted: a known subscription and its clientState; rejected: not; ignored: past the per-body cap).',
+    labelNames: ['endpoint', 'outcome'] as const,
+    registers: [this.registry],
+  });
+
+  readonly subscriptionCacheLoads = new Counter({
+    name: 'graph_subscription_cache_loads_total',
+    help: 'Reads of the known Graph subscriptions from the database by the webhook (at start, after a change, or when the cache is old).',
+    registers: [this.registry],
+  });
+
+  readonly rateLimited = new Counter({
+    name: 'rate_limited_total',
+    help: 'Requests answered 429, by limit (webhook, login, auth-failures).',
+    labelNames: ['limit'] as const,
+    registers: [this.registry],
+  });
+
   constructor(queueCounts?: () => Promise<Array<{ name: string; counts: QueueCounts }>>) {
     collectDefaultMetrics({ register: this.registry });
     new Gauge({
@@ -55,4 +77,47 @@ export class Metrics {
       },
     });
   }
+}
+
+/** Constant-time comparison of a presented bearer token with the configured one. */
+function bearerMatches(header: string | undefined, token: string): boolean {
+  const given = /^Bearer\s+(.+)$/i.exec(header ?? '')?.[1] ?? '';
+  const a = createHash('sha256').update(given).digest();
+  const b = createHash('sha256').update(token).digest();
+  return timingSafeEqual(a, b) && given.length > 0;
+}
+
+export interface MetricsOptions {
+  /** when set, `Authorization: Bearer <token>` is required */
+  token: string | null;
+}
+
+/** `GET /metrics` on a fastify instance: the Prometheus text, behind the token when one is set. */
+export function registerMetricsRoute(app: FastifyInstance, metrics: Metrics, opts: MetricsOptions) {
+  app.get('/metrics', async (request: FastifyRequest, reply: FastifyReply) => {
+    reply.header('x-content-type-options', 'nosniff');
+    if (opts.token && !bearerMatches(request.headers.authorization, opts.token)) {
+      return reply
+        .code(401)
+        .header('www-authenticate', 'Bearer realm="metrics"')
+        .send({ error: 'UNAUTHENTICATED', message: 'GET /metrics needs the metrics token (METRICS_TOKEN).' });
+    }
+    reply.header('cache-control', 'no-store');
+    reply.header('content-type', metrics.registry.contentType);
+    return metrics.registry.metrics();
+  });
+}
+
+/**
+ * `/metrics` on a port of its own (METRICS_PORT), e.g. one only the monitoring network
+ * reaches; the main port then has no `/metrics`.
+ */
+export async function startMetricsServer(
+  metrics: Metrics,
+  opts: MetricsOptions & { host: string; port: number },
+): Promise<{ url: string; close(): Promise<void> }> {
+  const app = Fastify({ logger: false, forceCloseConnections: true });
+  registerMetricsRoute(app, metrics, opts);
+  const address = await app.listen({ host: opts.host, port: opts.port });
+  return { url: address.replace('0.0.0.0', '127.0.0.1'), close: () => app.close() };
 }

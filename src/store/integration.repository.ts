@@ -115,6 +115,20 @@ export class MikroIntegrationRepository implements IntegrationRepository {
     return toHealth(row);
   }
 
+  async replaceSealed(
+    pbxId: string,
+    field: 'secretSealed' | 'tokenCacheSealed',
+    expected: string,
+    next: string,
+  ) {
+    const changed = await this.em.nativeUpdate(
+      Integration,
+      { pbx: pbxId, [field]: expected },
+      { [field]: next, updatedAt: this.now() },
+    );
+    return changed === 1;
+  }
+
   async listAll() {
     const all = await this.em.find(
       Integration,

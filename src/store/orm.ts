@@ -1,4 +1,4 @@
-import { mkdirSync } from 'node:fs';
+import { chmodSync, closeSync, existsSync, mkdirSync, openSync } from 'node:fs';
 import path from 'node:path';
 import { type EntityManager, MikroORM, type Options } from '@mikro-orm/core';
 import { Migrator } from '@mikro-orm/migrations';
@@ -30,7 +30,7 @@ export function ormOptions(db: DatabaseConfig): Options {
     discovery: { warnWhenNoEntities: true },
   } satisfies Options;
   if (db.kind === 'sqlite') {
-    if (db.file !== ':memory:') mkdirSync(path.dirname(path.resolve(db.file)), { recursive: true });
+    if (db.file !== ':memory:') createPrivateFile(db.file);
     return {
       ...common,
       // better-sqlite3's, yielding to the event loop between statements (see the driver).
@@ -57,6 +57,24 @@ export function ormOptions(db: DatabaseConfig): Options {
     pool: { min: 0, max: db.poolMax },
     migrations: { migrationsList: postgresqlMigrations, snapshot: false, transactional: true, silent: true },
   } as Options;
+}
+
+/**
+ * A new SQLite file is made readable and writable by its owner only (0600; its folder 0700
+ * when it is made too): it holds the sealed secrets, hashed keys and the directory. SQLite
+ * gives its -wal and -shm files the database file's mode. A file that exists is left as it is.
+ */
+export function createPrivateFile(file: string) {
+  const dir = path.dirname(path.resolve(file));
+  if (!existsSync(dir)) mkdirSync(dir, { recursive: true, mode: 0o700 });
+  if (existsSync(file)) return;
+  try {
+    closeSync(openSync(file, 'wx', 0o600));
+    chmodSync(file, 0o600);
+  } catch (err) {
+    // Another process made it first: it is theirs to have made right.
+    if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+  }
 }
 
 /** Opens the database and brings its schema up to date with the checked-in migrations. */

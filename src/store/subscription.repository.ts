@@ -50,6 +50,10 @@ export class MikroSubscriptionRepository implements SubscriptionRepository {
     await this.em.nativeDelete(GraphSubscription, { id });
   }
 
+  async listAll() {
+    return (await this.em.find(GraphSubscription, {}, { orderBy: { id: 'asc' } })).map(toRecord);
+  }
+
   async pbxIds() {
     const rows: Array<{ pbx_id: string }> = await this.em
       .getConnection()

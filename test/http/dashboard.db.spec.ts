@@ -59,7 +59,11 @@ describeEachDb('job dashboard at /admin/queues: sessions, roles, each PBX its ow
 
   beforeAll(async () => {
     db = await leg.create();
-    gw = await startTestGateway(db);
+    // Every test signs in from 127.0.0.1: the sign-in limit (test/http/edge-limits.e2e.spec.ts) is raised here.
+    gw = await startTestGateway(db, {
+      LOGIN_RATE_LIMIT_PER_MINUTE: '1000',
+      AUTH_FAILURES_PER_MINUTE: '1000',
+    });
     redis = new Redis(inject('redisUrl'));
     a = await seedPbx(gw, { name: 'Alpha' });
     b = await seedPbx(gw, { name: 'Bravo' });

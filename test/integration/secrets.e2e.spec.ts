@@ -156,11 +156,13 @@ describeEachDb('secrets at rest: sealed, never logged, expiry warnings (L3), key
       const keyFile = path.resolve('.data/test', `rotate-${w.pbx.id}.key`);
       writeFileSync(keyFile, `${TEST_SECRET_KEY}\n`, { mode: 0o600 });
       const env = { DATABASE_URL: databaseUrl(db.config), SECRET_KEY_FILE: keyFile, LOG_LEVEL: 'silent' };
-      const res = await runScript('src/cli/keys.ts', ['rotate-secret-key'], env);
+      const res = await runScript('src/cli/keys.ts', ['rotate-secret-key', '--settle-ms', '0'], env);
       expect(res.code, res.stderr).toBe(0);
-      expect(res.stdout).toMatch(/Re-encrypted \d+ integration\(s\) under key [0-9a-f]{8}/);
-      const newKey = readFileSync(keyFile, 'utf8').trim();
+      expect(res.stdout).toMatch(/Re-sealed \d+ value\(s\) under key [0-9a-f]{8}/);
+      // The new key first, the old one after it (for gateways that have not read the file yet).
+      const [newKey, oldKey] = readFileSync(keyFile, 'utf8').trim().split('\n');
       expect(newKey).not.toBe(TEST_SECRET_KEY);
+      expect(parseSecretKey(oldKey)).toEqual(parseSecretKey(TEST_SECRET_KEY));
 
       const after = await startTestGateway(db, { ...sandboxEnv(sandbox), SECRET_KEY: newKey });
       gateways.push(after);

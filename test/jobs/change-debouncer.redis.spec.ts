@@ -40,6 +40,11 @@ describe('T2 change debouncer on Redis and BullMQ', () => {
     (await system().getJobs(['delayed', 'waiting'])).filter(
       (j) => j.name === JobName.FlushChanges && j.data.pbxId === pbxId,
     );
+  /** Changes arrive (the webhook counts them), then the notification job records them. */
+  const record = async (pbxId: string, count: number) => {
+    await debouncer.add(pbxId, count);
+    return recordChanges(deps, pbxId);
+  };
   const changeRuns = (pbxId: string) =>
     world.enqueued.filter((r) => r.pbxId === pbxId && r.trigger === 'CHANGE');
 
@@ -68,7 +73,7 @@ describe('T2 change debouncer on Redis and BullMQ', () => {
     worker ??= new Worker(
       QueueName.System,
       async (job: Job) => {
-        const synced = await flushChanges(deps, job.data.pbxId);
+        const { synced } = await flushChanges(deps, job.data.pbxId);
         flushed.push({ pbxId: job.data.pbxId, synced, at: Date.now() });
         return { synced };
       },
@@ -104,8 +109,8 @@ describe('T2 change debouncer on Redis and BullMQ', () => {
   describe('the flush job', () => {
     it('one delayed flush-changes job per PBX and window, however often it is asked for', async () => {
       const [a, b] = [pbx(), pbx()];
-      await Promise.all(Array.from({ length: 5 }, () => debouncer.scheduleFlush(a, 600_000)));
-      await debouncer.scheduleFlush(b, 600_000);
+      await Promise.all(Array.from({ length: 5 }, () => debouncer.scheduleFlush(a, 600_000, 600_000)));
+      await debouncer.scheduleFlush(b, 600_000, 600_000);
       const jobs = await delayedFlushes(a);
       expect(jobs).toHaveLength(1);
       expect(jobs[0]?.data).toEqual({ pbxId: a });
@@ -119,7 +124,7 @@ describe('T2 change debouncer on Redis and BullMQ', () => {
       world.settings.changeDebounceSeconds = 0.4;
       world.settings.changeThreshold = 10;
       const firstAt = Date.now();
-      for (const n of [1, 2, 3]) expect(await recordChanges(deps, a, n)).toBe('DEBOUNCED');
+      for (const n of [1, 2, 3]) expect(await record(a, n)).toBe('DEBOUNCED');
       expect(changeRuns(a)).toHaveLength(0);
       const flush = await eventually(() => flushed.find((f) => f.pbxId === a) ?? false, {
         message: 'the flush of the window',
@@ -131,7 +136,7 @@ describe('T2 change debouncer on Redis and BullMQ', () => {
       expect(await debouncer.take(a)).toBe(0);
 
       // The window is over: the next change opens a new one, with a flush of its own.
-      expect(await recordChanges(deps, a, 1)).toBe('DEBOUNCED');
+      expect(await record(a, 1)).toBe('DEBOUNCED');
       await eventually(() => flushed.filter((f) => f.pbxId === a).length === 2, {
         message: 'the flush of the second window',
       });
@@ -143,7 +148,7 @@ describe('T2 change debouncer on Redis and BullMQ', () => {
       await startFlushWorker();
       const a = pbx();
       world.settings.changeDebounceSeconds = 0.2;
-      await recordChanges(deps, a, 2);
+      await record(a, 2);
       await debouncer.take(a);
       const flush = await eventually(() => flushed.find((f) => f.pbxId === a) ?? false, {
         message: 'the flush of the window',
@@ -158,8 +163,8 @@ describe('T2 change debouncer on Redis and BullMQ', () => {
       const a = pbx();
       world.settings.changeDebounceSeconds = 600;
       world.settings.changeThreshold = 10;
-      expect(await recordChanges(deps, a, 6)).toBe('DEBOUNCED');
-      expect(await recordChanges(deps, a, 4)).toBe('SYNC_NOW');
+      expect(await record(a, 6)).toBe('DEBOUNCED');
+      expect(await record(a, 4)).toBe('SYNC_NOW');
       expect(changeRuns(a)).toHaveLength(1);
       expect(await debouncer.take(a)).toBe(0);
     });
@@ -168,31 +173,32 @@ describe('T2 change debouncer on Redis and BullMQ', () => {
       const a = pbx();
       world.settings.changeDebounceSeconds = 600;
       world.settings.changeThreshold = 10;
-      await recordChanges(deps, a, 8);
-      const outcomes = await Promise.all([recordChanges(deps, a, 5), recordChanges(deps, a, 5)]);
+      await record(a, 8);
+      const outcomes = await Promise.all([record(a, 5), record(a, 5)]);
       expect(outcomes).toContain('SYNC_NOW');
       expect(changeRuns(a)).toHaveLength(1);
     });
 
-    it('T2 a window the threshold closed leaves no flush behind: the next change waits the debounce set now', async () => {
+    it('T2 after a window the threshold closed, the next change gets a flush with the debounce set now', async () => {
       const a = pbx();
       world.settings.changeDebounceSeconds = 600;
       world.settings.changeThreshold = 10;
-      await recordChanges(deps, a, 6);
-      await recordChanges(deps, a, 4);
-      expect(await delayedFlushes(a)).toEqual([]);
+      await record(a, 6);
+      expect(await record(a, 4)).toBe('SYNC_NOW');
+      expect(await debouncer.take(a)).toBe(0);
 
       world.settings.changeDebounceSeconds = 3;
-      expect(await recordChanges(deps, a, 1)).toBe('DEBOUNCED');
+      expect(await record(a, 1)).toBe('DEBOUNCED');
       const jobs = await delayedFlushes(a);
-      expect(jobs.map((j) => j.opts.delay)).toEqual([3000]);
+      // The 600 s flush of the closed window finds nothing when it runs; the new window has its own.
+      expect(jobs.map((j) => j.opts.delay)).toContain(3000);
     });
 
     it('T2 a debounce of 0 syncs every change at once, and leaves no count behind', async () => {
       const a = pbx();
       world.settings.changeDebounceSeconds = 0;
       await debouncer.add(a, 3);
-      expect(await recordChanges(deps, a, 1)).toBe('SYNC_NOW');
+      expect(await record(a, 1)).toBe('SYNC_NOW');
       expect(changeRuns(a)).toHaveLength(1);
       expect(await debouncer.take(a)).toBe(0);
       expect(await delayedFlushes(a)).toEqual([]);

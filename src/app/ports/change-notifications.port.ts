@@ -41,23 +41,56 @@ export interface SubscriptionRepository {
   remove(id: string): Promise<void>;
   /** PBXs that hold at least one subscription. */
   pbxIds(): Promise<string[]>;
+  /** Every subscription of every PBX (the webhook's cache of known subscriptions). */
+  listAll(): Promise<SubscriptionRecord[]>;
+}
+
+/**
+ * A version of the set of known subscriptions, shared by every gateway process (Redis): bumped
+ * whenever a subscription is saved or removed, so that each process's cache of them
+ * (`KnownSubscriptions`) reloads.
+ */
+export interface SubscriptionsVersion {
+  current(): Promise<string>;
+  bump(): Promise<void>;
+}
+
+/**
+ * Where the webhook hands valid notifications (jobs/change-debouncer.ts): counted in Redis and
+ * looked at by a job, never worked on in the request. At most one job per PBX (or per
+ * subscription and event) waits at a time, however many notifications arrive.
+ */
+export interface NotificationQueue {
+  /** Adds `count` valid changes of the PBX (and, `missed`, marks that Graph lost some), and makes sure a job looks at them. */
+  changesArrived(pbxId: string, count: number, opts?: { missed?: boolean }): Promise<void>;
+  /** A lifecycle event (reauthorizationRequired, subscriptionRemoved) of a known subscription, handled by a job. */
+  lifecycleArrived(subscriptionId: string, event: string): Promise<void>;
 }
 
 /**
  * Gathers change events per PBX and turns them into sync runs: a run `debounceSeconds` after
- * the first change, or at once when `threshold` changes have gathered (Redis + BullMQ, so
- * several gateway processes never start two runs for one burst).
+ * the first change, or at once when `threshold` changes have gathered, and at most one
+ * change-triggered run per `debounceSeconds` (Redis + BullMQ, so several gateway processes
+ * never start two runs for one burst, and replayed notifications start no more).
  */
 export interface ChangeDebouncer {
   /** Adds `count` changes; returns how many have gathered in the current window. */
   add(pbxId: string, count: number): Promise<number>;
+  /** How many changes have gathered, without taking them. */
+  peek(pbxId: string): Promise<number>;
   /** Takes (and clears) the gathered count. */
   take(pbxId: string): Promise<number>;
-  /** Makes sure one delayed flush is waiting for the PBX's current window. */
-  scheduleFlush(pbxId: string, delayMs: number): Promise<void>;
+  /** Takes (and clears) the PBX's "Graph missed changes" mark. */
+  takeMissed(pbxId: string): Promise<boolean>;
   /**
-   * Drops the flush still waiting for the PBX's window (the threshold closed it early), so the
-   * next change opens a window of its own, with the debounce in force then.
+   * Claims the PBX's change-run window: 0 when no change-triggered run was asked for in the
+   * last `windowMs` (and this one now is, at `nowMs`), else how many ms are left before one may be.
    */
-  cancelFlush(pbxId: string): Promise<void>;
+  claimWindow(pbxId: string, nowMs: number, windowMs: number): Promise<number>;
+  /**
+   * Makes sure one delayed flush is waiting for the PBX's current window of `windowMs` (one
+   * per PBX and window length: a flush queued under an older, longer debounce does not hold
+   * back the flush of a shorter one).
+   */
+  scheduleFlush(pbxId: string, delayMs: number, windowMs: number): Promise<void>;
 }

@@ -121,6 +121,16 @@ export interface IntegrationRepository {
   recordHealth(pbxId: string, health: IntegrationHealthData): Promise<IntegrationHealthData>;
   /** Every integration with a sealed secret or token cache (for key rotation and the daily check). */
   listAll(): Promise<IntegrationData[]>;
+  /**
+   * Sets a sealed field to `next` only if it still holds `expected` (compare and set, for
+   * re-sealing under a new key while gateways write): false when it changed meanwhile.
+   */
+  replaceSealed(
+    pbxId: string,
+    field: 'secretSealed' | 'tokenCacheSealed',
+    expected: string,
+    next: string,
+  ): Promise<boolean>;
 }
 
 /** A page of a cursor-paged list: cursors are opaque to callers. */

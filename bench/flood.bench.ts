@@ -1,0 +1,290 @@
+/**
+ * `npm run bench -- flood [--bodies 200] [--items 1000] [--clients 20] [--replays 200]
+ *   [--db sqlite|postgresql] [--rate-limit 600]`: the public webhook under attack (issue 12
+ * item 1). A gateway process (`src/main.ts --role all`, on a new SQLite file or PostgreSQL
+ * database from TEST_DATABASE_URL, real Redis) holds a few PBXs with known Graph subscriptions;
+ * this process then, over loopback only and bounded in count and time:
+ *   1. baseline: probes /healthz and `{ __typename }` (with a key) for 3 s;
+ *   2. flood: posts `bodies` bodies of `items` forged notifications (half name a known
+ *      subscription with a wrong clientState) from `clients` concurrent connections, each
+ *      from a loopback address of its own (127.0.0.x: no source passes its limits, so every
+ *      body is read), probing meanwhile; reports answers, probe p50 / p99 / max, the system
+ *      queue's backlog, the cache loads (database reads) and the gateway's CPU and RSS;
+ *      then the same flood from one address (past WEBHOOK_FORGED_PER_MINUTE it gets 429
+ *      before its bodies are read);
+ *   3. lifecycle: the same with forged `missed` lifecycle events;
+ *   4. replay: `replays` replays of one valid notification (threshold 10, debounce 600 s):
+ *      how many sync runs they start (one per debounce window is the design);
+ *   5. over the limit: tiny valid bodies from one address past `--rate-limit` requests a
+ *      minute: how many are answered 429.
+ * Target (issue 12): /healthz and GraphQL p99 ≤ 50 ms during the flood, backlog bounded.
+ * Not a test: it prints figures and writes bench/results/flood.json.
+ */
+import 'reflect-metadata';
+import { parseArgs } from 'node:util';
+import { Redis } from 'ioredis';
+import { JobQueues } from '../jobs/queues.js';
+import { createPostgresDatabase, createSqliteDatabase, type TestDatabase } from '../test/support/db.js';
+import {
+  floodWebhook,
+  forgedBody,
+  loopbackSources,
+  metricValue,
+  probeLatency,
+  seedFloodWorld,
+  summary,
+  validBody,
+} from '../test/support/flood.js';
+import { databaseUrl, startScript } from '../test/support/process.js';
+import { listRuns } from './support/gateway-client.js';
+import { cpuTimeMs, mb, procStatus } from './support/proc.js';
+import { benchCommand, writeResults } from './support/results.js';
+
+const SECRET_KEY = '0123456789abcdef'.repeat(4);
+const TARGET_P99_MS = 50;
+
+export async function main(argv: string[]) {
+  const { values } = parseArgs({
+    args: argv,
+    options: {
+      bodies: { type: 'string', default: '200' },
+      items: { type: 'string', default: '1000' },
+      clients: { type: 'string', default: '20' },
+      replays: { type: 'string', default: '200' },
+      db: { type: 'string', default: 'sqlite' },
+      'rate-limit': { type: 'string', default: '600' },
+    },
+  });
+  const args = {
+    bodies: Number(values.bodies),
+    items: Number(values.items),
+    clients: Number(values.clients),
+    replays: Number(values.replays),
+    db: values.db as 'sqlite' | 'postgresql',
+    rateLimitPerMinute: Number(values['rate-limit']),
+  };
+  if (args.bodies > 5000 || args.items > 100_000 || args.clients > 200)
+    throw new Error('bounded: at most 5,000 bodies, 100,000 items a body, 200 clients');
+  let db: TestDatabase;
+  if (args.db === 'postgresql') {
+    const base = process.env.TEST_DATABASE_URL;
+    if (!base) throw new Error('--db postgresql needs TEST_DATABASE_URL');
+    db = await createPostgresDatabase(base);
+  } else {
+    db = await createSqliteDatabase();
+  }
+  const redisUrl = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
+  const prefix = `bench-flood-${Date.now()}`;
+  const world = await seedFloodWorld(db.config, {
+    pbxs: 3,
+    debounceSeconds: 600,
+    threshold: 10,
+    secretKey: SECRET_KEY,
+  });
+  const proc = startScript(
+    'src/main.ts',
+    ['--role', 'all'],
+    {
+      DATABASE_URL: databaseUrl(db.config),
+      REDIS_URL: redisUrl,
+      QUEUE_PREFIX: prefix,
+      SECRET_KEY,
+      HOST: '127.0.0.1',
+      PORT: '0',
+      LOG_LEVEL: 'info',
+      WEBHOOK_RATE_LIMIT_PER_MINUTE: String(args.rateLimitPerMinute),
+    },
+    /"url":"(http:\/\/[^"]+)","role":"all"[^\n]*"msg":"gateway started"/,
+  );
+  const url = (await proc.match)[1];
+  const pid = proc.child.pid as number;
+  const redis = new Redis(redisUrl);
+  const queues = new JobQueues(redis, prefix);
+  const key = world[0].adminKey;
+  const known = world.flatMap((p) => p.subscriptions.map((s) => s.id));
+
+  /** Samples the system queue's waiting + active jobs (its delayed ones are the schedulers'). */
+  const backlog = () => {
+    let max = 0;
+    let running = true;
+    const loop = (async () => {
+      while (running) {
+        const c = await queues.queue('system').getJobCounts('waiting', 'active', 'prioritized');
+        max = Math.max(max, (c.waiting ?? 0) + (c.active ?? 0) + (c.prioritized ?? 0));
+        await new Promise((r) => setTimeout(r, 100));
+      }
+    })();
+    return {
+      stop: async () => {
+        running = false;
+        await loop;
+        return max;
+      },
+    };
+  };
+
+  try {
+    console.log(`gateway ${url} (pid ${pid}, ${args.db}); baseline…`);
+    const warm = probeLatency(url, key, 10);
+    await new Promise((r) => setTimeout(r, 1000));
+    await warm.stop();
+    const base = probeLatency(url, key, 20);
+    await new Promise((r) => setTimeout(r, 3000));
+    const baseline = await base.stop();
+
+    console.log(`flood: ${args.bodies} bodies × ${args.items} forged items from ${args.clients} clients…`);
+    const loadsBefore = await metricValue(url, /^graph_subscription_cache_loads_total /);
+    const cpuBefore = cpuTimeMs(pid);
+    const body = forgedBody(args.items, known);
+    const queueDuring = backlog();
+    const probe = probeLatency(url, key, 20);
+    // Each client from an address of its own (127.0.0.x): a distributed flood, each source under
+    // its own limits, so that every body is read and checked (the in-memory path, measured).
+    const sources = loopbackSources(args.clients);
+    const flood = await floodWebhook(url, {
+      path: '/graph/notifications',
+      bodies: args.bodies,
+      clients: args.clients,
+      body: () => body,
+      maxMs: 300_000,
+      sources,
+    });
+    const during = await probe.stop();
+    const backlogMax = await queueDuring.stop();
+    const cpuFlood = (cpuTimeMs(pid) ?? 0) - (cpuBefore ?? 0);
+    const rss = procStatus(pid);
+    // What goes on after the last answer: nothing should (no queued work).
+    const afterStart = performance.now();
+    const after = probeLatency(url, key, 20);
+    await new Promise((r) => setTimeout(r, 1000));
+    const afterFlood = await after.stop();
+    const probedAfterMs = Math.round(performance.now() - afterStart);
+    const backlogAfter = await queues.queue('system').getJobCounts('waiting', 'active');
+    const loadsAfter = await metricValue(url, /^graph_subscription_cache_loads_total /);
+    const rejected = await metricValue(url, /^graph_notifications_total\{[^}]*outcome="rejected"\}/);
+
+    console.log('one source: the same flood from one address…');
+    const oneProbe = probeLatency(url, key, 20);
+    const oneSource = await floodWebhook(url, {
+      path: '/graph/notifications',
+      bodies: args.bodies,
+      clients: args.clients,
+      body: () => body,
+      maxMs: 300_000,
+      sources: loopbackSources(1, 240),
+    });
+    const duringOne = await oneProbe.stop();
+
+    console.log('lifecycle: forged missed events…');
+    const lifecycleBody = forgedBody(Math.min(args.items, 1000), known, 'missed');
+    const lifecycleProbe = probeLatency(url, key, 20);
+    const lifecycle = await floodWebhook(url, {
+      path: '/graph/lifecycle',
+      bodies: Math.max(1, Math.floor(args.bodies / 4)),
+      clients: args.clients,
+      body: () => lifecycleBody,
+      maxMs: 120_000,
+      sources: loopbackSources(args.clients, 120),
+    });
+    const duringLifecycle = await lifecycleProbe.stop();
+    const runsAfterForged = (await Promise.all(world.map((p) => listRuns(url, p.adminKey)))).flat().length;
+
+    console.log(`replay: one valid notification ${args.replays} times…`);
+    const replayBacklog = backlog();
+    const replay = await floodWebhook(url, {
+      path: '/graph/notifications',
+      bodies: args.replays,
+      clients: Math.min(args.clients, 10),
+      body: () => validBody(1, world[1].subscriptions[0]),
+    });
+    await new Promise((r) => setTimeout(r, 3000));
+    const replayBacklogMax = await replayBacklog.stop();
+    const replayRuns = (await listRuns(url, world[1].adminKey)).length;
+
+    console.log('over the limit: tiny valid bodies from one address…');
+    const tiny = validBody(1, world[2].subscriptions[0]);
+    const over = await floodWebhook(url, {
+      path: '/graph/notifications',
+      bodies: args.rateLimitPerMinute + 100,
+      clients: Math.min(args.clients, 10),
+      body: () => tiny,
+      maxMs: 50_000,
+      sources: loopbackSources(1, 245),
+    });
+
+    const figures = {
+      targetP99Ms: TARGET_P99_MS,
+      baseline: { healthzMs: summary(baseline.healthzMs), graphqlMs: summary(baseline.graphqlMs) },
+      flood: {
+        bodies: flood.bodies,
+        itemsPerBody: args.items,
+        clients: flood.clients,
+        seconds: Math.round(flood.ms) / 1000,
+        megabytes: Math.round((flood.bytes / 1048576) * 10) / 10,
+        answers: flood.statuses,
+        healthzMs: summary(during.healthzMs),
+        graphqlMs: summary(during.graphqlMs),
+        probeFailures: during.failures,
+        itemsRejected: rejected,
+        subscriptionCacheLoads: loadsAfter - loadsBefore,
+        systemQueueBacklogMax: backlogMax,
+        systemQueueBacklogAfter: (backlogAfter.waiting ?? 0) + (backlogAfter.active ?? 0),
+        gatewayCpuMs: cpuFlood,
+        gatewayRssMB: rss ? Math.round(mb(rss.rssBytes) ?? 0) : null,
+        afterLastAnswer: {
+          healthzMs: summary(afterFlood.healthzMs),
+          graphqlMs: summary(afterFlood.graphqlMs),
+          probedMs: probedAfterMs,
+        },
+      },
+      oneSource: {
+        bodies: oneSource.bodies,
+        seconds: Math.round(oneSource.ms) / 1000,
+        answers: oneSource.statuses,
+        healthzMs: summary(duringOne.healthzMs),
+        graphqlMs: summary(duringOne.graphqlMs),
+      },
+      lifecycle: {
+        bodies: lifecycle.bodies,
+        answers: lifecycle.statuses,
+        healthzMs: summary(duringLifecycle.healthzMs),
+        graphqlMs: summary(duringLifecycle.graphqlMs),
+        runsStartedByForged: runsAfterForged,
+      },
+      replay: {
+        bodies: replay.bodies,
+        answers: replay.statuses,
+        runsStarted: replayRuns,
+        systemQueueBacklogMax: replayBacklogMax,
+      },
+      overLimit: { bodies: over.bodies, answers: over.statuses, ratePerMinute: args.rateLimitPerMinute },
+    };
+    console.log(JSON.stringify(figures, null, 2));
+    writeResults('flood', { command: benchCommand('flood', argv), args, figures });
+  } finally {
+    proc.child.kill('SIGTERM');
+    await proc.exited;
+    await queues.close();
+    redis.disconnect();
+    await db.drop();
+  }
+}
+
+export type FloodFigures = {
+  targetP99Ms: number;
+  flood: {
+    bodies: number;
+    itemsPerBody: number;
+    clients: number;
+    seconds: number;
+    answers: Record<string, number>;
+    healthzMs: { p50: number; p99: number; max: number };
+    graphqlMs: { p50: number; p99: number; max: number };
+    subscriptionCacheLoads: number;
+    systemQueueBacklogMax: number;
+    gatewayCpuMs: number;
+  };
+  oneSource: { bodies: number; answers: Record<string, number>; healthzMs: { p99: number } };
+  replay: { bodies: number; runsStarted: number };
+  overLimit: { bodies: number; answers: Record<string, number>; ratePerMinute: number };
+};

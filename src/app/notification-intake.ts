@@ -1,0 +1,215 @@
+import { timingSafeEqual } from 'node:crypto';
+import { hashClientState } from './change-notifications.js';
+import type {
+  NotificationQueue,
+  SubscriptionRecord,
+  SubscriptionsVersion,
+} from './ports/change-notifications.port.js';
+import type { AppLog } from './ports/log.port.js';
+
+/**
+ * The public webhook's side of change notifications (T2, issue 12 item 1): what `POST
+ * /graph/notifications` and `/graph/lifecycle` do before they answer. Anyone can post there,
+ * so nothing here touches the database per item:
+ * - each item is checked against an in-process cache of the known subscriptions
+ *   (`KnownSubscriptions`), clientState first: its SHA-256 is looked up among the known
+ *   subscriptions' hashes, then compared in constant time, then the subscription id must match;
+ * - at most `maxItems` items of a body are looked at (any valid one is enough to start the
+ *   sync, which reads every change from Graph itself);
+ * - valid items are only counted, per PBX, and handed to a job (`NotificationQueue`); the
+ *   debounce and the run are the job's work (`recordChanges`, `handleLifecycle`).
+ */
+
+/** Graph's limit on clientState (resources/subscription); a longer one is refused unhashed. */
+const CLIENT_STATE_MAX = 128;
+
+interface Known {
+  id: string;
+  pbxId: string;
+  hash: Buffer;
+}
+
+/**
+ * The subscriptions this gateway holds, cached in the process: reloaded from the database
+ * when their shared version (Redis, bumped on every change) moved, looked at no more often
+ * than every `checkEveryMs`, and at the latest every `maxAgeMs`. Unknown ids never cause a
+ * reload, so forged notifications cost no database work.
+ */
+export class KnownSubscriptions {
+  private byHash = new Map<string, Known[]>();
+  private version: string | null = null;
+  private loadedAt = 0;
+  private checkedAt = 0;
+  private refreshing: Promise<void> | undefined;
+
+  constructor(
+    private readonly deps: {
+      load: () => Promise<SubscriptionRecord[]>;
+      version: SubscriptionsVersion;
+      now?: () => number;
+      checkEveryMs?: number;
+      maxAgeMs?: number;
+      onLoad?: (count: number) => void;
+    },
+  ) {}
+
+  private now() {
+    return this.deps.now?.() ?? Date.now();
+  }
+
+  /** Brings the cache up to date if it may be stale (at most one reload at a time). */
+  async fresh(): Promise<void> {
+    const loaded = this.version !== null;
+    if (loaded && this.now() - this.checkedAt < (this.deps.checkEveryMs ?? 250)) return;
+    this.refreshing ??= this.refresh().finally(() => {
+      this.refreshing = undefined;
+    });
+    await this.refreshing;
+  }
+
+  private async refresh() {
+    // The version first: a change made while loading moves it again, and the next check reloads.
+    const version = await this.deps.version.current();
+    const stale = this.now() - this.loadedAt > (this.deps.maxAgeMs ?? 60_000);
+    if (version !== this.version || stale) {
+      const rows = await this.deps.load();
+      const byHash = new Map<string, Known[]>();
+      for (const r of rows) {
+        const known = { id: r.id, pbxId: r.pbxId, hash: Buffer.from(r.clientStateHash, 'hex') };
+        const list = byHash.get(r.clientStateHash) ?? [];
+        list.push(known);
+        byHash.set(r.clientStateHash, list);
+      }
+      this.byHash = byHash;
+      this.version = version;
+      this.loadedAt = this.now();
+      this.deps.onLoad?.(rows.length);
+    }
+    this.checkedAt = this.now();
+  }
+
+  /** The subscription a notification item proves it comes from, or null. */
+  match(subscriptionId: unknown, clientState: unknown): Known | null {
+    if (typeof clientState !== 'string' || clientState.length > CLIENT_STATE_MAX) return null;
+    const hash = hashClientState(clientState);
+    const candidates = this.byHash.get(hash.toString('hex'));
+    if (!candidates) return null;
+    for (const c of candidates) {
+      if (timingSafeEqual(c.hash, hash) && c.id === subscriptionId) return c;
+    }
+    return null;
+  }
+
+  get size() {
+    let n = 0;
+    for (const list of this.byHash.values()) n += list.length;
+    return n;
+  }
+}
+
+export interface IntakeReport {
+  accepted: number;
+  rejected: number;
+  /** items past the per-body cap, not looked at */
+  ignored: number;
+}
+
+export interface NotificationIntake {
+  /** Change notifications: valid items counted per PBX and handed to a job. */
+  changes(body: unknown): Promise<IntakeReport>;
+  /** Lifecycle notifications: valid ones handed to a job, one per subscription and event. */
+  lifecycle(body: unknown): Promise<IntakeReport>;
+}
+
+export class InvalidNotificationBody extends Error {}
+
+interface Item {
+  subscriptionId?: unknown;
+  clientState?: unknown;
+  lifecycleEvent?: unknown;
+}
+
+function itemsOf(body: unknown): Item[] {
+  const items = (body as { value?: unknown } | null)?.value;
+  if (!Array.isArray(items)) throw new InvalidNotificationBody('expected {"value": [...]}');
+  return items as Item[];
+}
+
+/** Lifecycle events the gateway acts on (concepts/change-notifications-lifecycle-events). */
+const LIFECYCLE_EVENTS = new Set(['reauthorizationRequired', 'subscriptionRemoved', 'missed']);
+
+export function createNotificationIntake(deps: {
+  known: KnownSubscriptions;
+  queue: NotificationQueue;
+  log: AppLog;
+  maxItems: number;
+  /** Counts each body's items by outcome (metrics). */
+  observe?: (endpoint: 'notifications' | 'lifecycle', report: IntakeReport) => void;
+  now?: () => number;
+}): NotificationIntake {
+  // Forged notifications are logged as one line per 10 s per process, with their count,
+  // so a flood cannot flood the log too.
+  let dropped = 0;
+  let loggedAt: number | null = null;
+  const now = () => deps.now?.() ?? Date.now();
+  const noteDropped = (endpoint: string, n: number) => {
+    if (!n) return;
+    dropped += n;
+    if (loggedAt !== null && now() - loggedAt < 10_000) return;
+    deps.log('warn', 'notifications with an unknown subscription or a wrong clientState were dropped', {
+      endpoint,
+      dropped,
+      sinceMs: loggedAt === null ? 0 : now() - loggedAt,
+    });
+    dropped = 0;
+    loggedAt = now();
+  };
+
+  return {
+    async changes(body) {
+      const items = itemsOf(body);
+      await deps.known.fresh();
+      const looked = items.length > deps.maxItems ? items.slice(0, deps.maxItems) : items;
+      const perPbx = new Map<string, number>();
+      let rejected = 0;
+      for (const item of looked) {
+        const sub = deps.known.match(item?.subscriptionId, item?.clientState);
+        if (!sub) {
+          rejected++;
+          continue;
+        }
+        perPbx.set(sub.pbxId, (perPbx.get(sub.pbxId) ?? 0) + 1);
+      }
+      for (const [pbxId, n] of perPbx) await deps.queue.changesArrived(pbxId, n);
+      const report = { accepted: looked.length - rejected, rejected, ignored: items.length - looked.length };
+      deps.observe?.('notifications', report);
+      noteDropped('notifications', rejected);
+      return report;
+    },
+
+    async lifecycle(body) {
+      const items = itemsOf(body);
+      await deps.known.fresh();
+      const looked = items.length > deps.maxItems ? items.slice(0, deps.maxItems) : items;
+      const events = new Map<string, { pbxId: string; subscriptionId: string; event: string }>();
+      let rejected = 0;
+      for (const item of looked) {
+        const sub = deps.known.match(item?.subscriptionId, item?.clientState);
+        const event = String(item?.lifecycleEvent);
+        if (!sub || !LIFECYCLE_EVENTS.has(event)) {
+          rejected++;
+          continue;
+        }
+        events.set(`${sub.id} ${event}`, { pbxId: sub.pbxId, subscriptionId: sub.id, event });
+      }
+      for (const e of events.values()) {
+        if (e.event === 'missed') await deps.queue.changesArrived(e.pbxId, 0, { missed: true });
+        else await deps.queue.lifecycleArrived(e.subscriptionId, e.event);
+      }
+      const report = { accepted: looked.length - rejected, rejected, ignored: items.length - looked.length };
+      deps.observe?.('lifecycle', report);
+      noteDropped('lifecycle', rejected);
+      return report;
+    },
+  };
+}

@@ -1,0 +1,121 @@
+import fastifyRateLimit, { normalizeIP } from '@fastify/rate-limit';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type { Redis } from 'ioredis';
+import type { Logger } from '../logger.js';
+import type { Metrics } from './metrics.js';
+
+/**
+ * Rate limits per source address, counted in Redis (@fastify/rate-limit's Redis store) so every
+ * gateway process shares them (issue 12 items 1 and 6):
+ * - the Graph webhook: `WEBHOOK_RATE_LIMIT_PER_MINUTE` requests a minute per address (route
+ *   option `config.rateLimit`, set in src/http/graph-notifications.ts);
+ * - the dashboard sign-in: `LOGIN_RATE_LIMIT_PER_MINUTE` attempts a minute per address;
+ * - bodies of forged notifications at the webhook (no valid item): past `WEBHOOK_FORGED_PER_MINUTE`
+ *   of them in a minute, the address gets 429 there before its body is read, until the minute is over;
+ * - answers 401 (a missing or bad key on /graphql, the dashboard API, /metrics): past
+ *   `AUTH_FAILURES_PER_MINUTE` of them in a minute, the address gets 429 on those paths, with
+ *   or without a key, until the minute is over.
+ * With Redis down the limits are skipped (`skipOnError`): the webhook then answers 503 anyway,
+ * and /readyz says Redis is down.
+ * The address is the connection's, or X-Forwarded-For's as far as TRUST_PROXY allows.
+ */
+export interface RateLimits {
+  /** Counts one dashboard sign-in attempt of the request's address; `retryAfterS` when refused. */
+  login(request: FastifyRequest): Promise<{ refused: boolean; retryAfterS: number }>;
+  /**
+   * The webhook's forged bodies (no valid item) per address: `refused` once more than
+   * `WEBHOOK_FORGED_PER_MINUTE` of them came in the minute; `count` adds one.
+   */
+  forged: {
+    refused(request: FastifyRequest): Promise<{ refused: boolean; retryAfterS: number }>;
+    count(request: FastifyRequest): Promise<void>;
+  };
+}
+
+/** Paths whose 401 answers are counted, and which are refused once an address has too many. */
+const AUTH_PATHS = [/^\/graphql(\?|$)/, /^\/admin(\/|$)/, /^\/metrics(\?|$)/];
+
+export async function registerRateLimits(
+  app: FastifyInstance,
+  opts: {
+    redis: Redis;
+    prefix: string;
+    loginPerMinute: number;
+    authFailuresPerMinute: number;
+    forgedPerMinute: number;
+    metrics: Metrics;
+    logger: Logger;
+  },
+): Promise<RateLimits> {
+  await app.register(fastifyRateLimit, {
+    global: false,
+    redis: opts.redis,
+    nameSpace: `${opts.prefix}:rate-limit:`,
+    skipOnError: true,
+    timeWindow: 60_000,
+    onExceeded: (request) => {
+      opts.metrics.rateLimited.inc({ limit: 'webhook' });
+      request.log.debug({ ip: request.ip, url: request.url }, 'rate limited');
+    },
+  });
+  const ip = (request: FastifyRequest) => normalizeIP(request.ip);
+  const loginLimit = app.createRateLimit({
+    max: opts.loginPerMinute,
+    timeWindow: 60_000,
+    keyGenerator: (request) => `login:${ip(request)}`,
+  });
+  const authLimit = app.createRateLimit({
+    max: opts.authFailuresPerMinute,
+    timeWindow: 60_000,
+    keyGenerator: (request) => `auth-failures:${ip(request)}`,
+  });
+  const forgedLimit = app.createRateLimit({
+    max: opts.forgedPerMinute,
+    timeWindow: 60_000,
+    keyGenerator: (request) => `webhook-forged:${ip(request)}`,
+  });
+  const counted = (request: FastifyRequest) => AUTH_PATHS.some((p) => p.test(request.url));
+
+  app.addHook('onRequest', async (request: FastifyRequest, reply: FastifyReply) => {
+    if (!counted(request)) return;
+    const status = await authLimit(request, { increment: false });
+    if (status.isAllowed || !status.isExceeded) return;
+    opts.metrics.rateLimited.inc({ limit: 'auth-failures' });
+    return reply
+      .code(429)
+      .header('retry-after', String(Math.max(1, status.ttlInSeconds)))
+      .header('content-type', 'application/json; charset=utf-8')
+      .send({
+        error: 'TOO_MANY_REQUESTS',
+        message: `Too many requests without a valid key from this address; try again in ${Math.max(1, status.ttlInSeconds)} s.`,
+      });
+  });
+  app.addHook('onResponse', async (request: FastifyRequest, reply: FastifyReply) => {
+    if (reply.statusCode !== 401 || !counted(request)) return;
+    await authLimit(request).catch((err: Error) =>
+      opts.logger.warn({ err: err.message }, 'could not count a 401 for its rate limit'),
+    );
+  });
+
+  return {
+    async login(request) {
+      const status = await loginLimit(request);
+      if (status.isAllowed || !status.isExceeded) return { refused: false, retryAfterS: 0 };
+      opts.metrics.rateLimited.inc({ limit: 'login' });
+      return { refused: true, retryAfterS: Math.max(1, status.ttlInSeconds) };
+    },
+    forged: {
+      async refused(request) {
+        const status = await forgedLimit(request, { increment: false });
+        if (status.isAllowed || !status.isExceeded) return { refused: false, retryAfterS: 0 };
+        opts.metrics.rateLimited.inc({ limit: 'webhook-forged' });
+        return { refused: true, retryAfterS: Math.max(1, status.ttlInSeconds) };
+      },
+      async count(request) {
+        await forgedLimit(request).catch((err: Error) =>
+          opts.logger.warn({ err: err.message }, 'could not count a forged webhook body for its rate limit'),
+        );
+      },
+    },
+  };
+}
