@@ -18,7 +18,7 @@ import type { UserRecord } from './tenant.store.js';
  * - `GET /users/{id}/contactFolders/{id}/contacts/delta` (https://learn.microsoft.com/graph/api/contact-delta):
  *   nextLink pages then a deltaLink; deleted contacts as `@removed: { reason: 'deleted' }`;
  *   pages of 200 by default and at most 200 whatever `Prefer: odata.maxpagesize` asks
- *   (Microsoft caps it there: https://learn.microsoft.com/answers/questions/2262399 — "200 for
+ *   (Microsoft caps it there: https://learn.microsoft.com/en-us/answers/a/2052165 — "200 for
  *   objects, such as users and contacts … And the same number is returned if odata.maxpagesize
  *   is not set"); a token the mailbox can no longer serve (unknown, or invalidated) answers
  *   410 Gone `SyncStateNotFound` as Exchange does
