@@ -1,8 +1,13 @@
 import { mkdtempSync } from 'node:fs';
 import path from 'node:path';
 import { CryptoProvider } from '@azure/msal-node';
+import { PageIterator } from '@microsoft/microsoft-graph-client';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { createConfidentialClient, graphDefaultScope } from '../../src/m365/microsoft-clients.js';
+import {
+  createConfidentialClient,
+  createGraphClient,
+  graphDefaultScope,
+} from '../../src/m365/microsoft-clients.js';
 import type { AdminUser } from '../../src/sandbox/index.js';
 import {
   consentAsAdmin,
@@ -181,6 +186,29 @@ describe('contacts of a mailbox', () => {
     expect((await get(t, `/users/${u.id}/contacts`, token)).json<{ value: Contact[] }>().value).toHaveLength(
       10,
     );
+  });
+
+  it('the Microsoft Graph client pages through a contact delta round and keeps its deltaLink', async () => {
+    const u = users[0] as AdminUser;
+    const graph = createGraphClient(t.endpoints, async () => token);
+    const first = await graph
+      .api(`/users/${u.id}/contactFolders/contacts/contacts/delta`)
+      .header('Prefer', 'odata.maxpagesize=200')
+      .select(['displayName', 'mobilePhone'])
+      .get();
+    const seen: Contact[] = [];
+    const it = new PageIterator(graph, first, (c: Contact) => {
+      seen.push(c);
+      return true;
+    });
+    await it.iterate();
+    expect(seen).toHaveLength(250);
+    expect(
+      Object.keys(seen[0] ?? {})
+        .filter((k) => !k.startsWith('@'))
+        .sort(),
+    ).toEqual(['displayName', 'id', 'mobilePhone']);
+    expect(it.getDeltaLink()).toContain('$deltatoken=');
   });
 
   it('serves the contact resource, and $select limits it to the chosen properties', async () => {
