@@ -11,6 +11,7 @@ import { buildProcessors } from '../jobs/processors/index.js';
 import { JobQueues } from '../jobs/queues.js';
 import { BullScheduleQueue } from '../jobs/scheduled-sync.queue.js';
 import { registerSchedulers } from '../jobs/schedulers.js';
+import { BullSyncQueue } from '../jobs/sync-directory.queue.js';
 import { BullWelcomeEmailQueue } from '../jobs/welcome-email.queue.js';
 import { startWorkers, type Workers } from '../jobs/worker.js';
 import { createNotificationIntake, KnownSubscriptions } from './app/notification-intake.js';
@@ -133,11 +134,7 @@ export async function startGateway(
       await queues.enqueue(JobName.MaintainSubscriptions, { pbxId });
       await queues.enqueue(JobName.EnsureSchedules, { pbxId });
     },
-    syncQueue: {
-      enqueue: async (run) => {
-        await queues.enqueue(JobName.SyncDirectory, { pbxId: run.pbxId, runId: run.id }, `sync-${run.id}`);
-      },
-    },
+    syncQueue: new BullSyncQueue(queues),
     authStates: new RedisAuthStateStore(redis, config.redis.queuePrefix),
     events: eventPublisher,
     syncProgress: progressPublisher(eventPublisher, now),
