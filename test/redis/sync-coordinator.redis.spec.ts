@@ -1,22 +1,33 @@
 import { randomUUID } from 'node:crypto';
 import { Redis } from 'ioredis';
-import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { requestSync } from '../../src/app/sync-trigger.js';
+import { afterAll, beforeAll, beforeEach, describe, expect, inject, it } from 'vitest';
+import { QueueName } from '../../jobs/contracts.js';
+import { JobQueues } from '../../jobs/queues.js';
+import type { SyncRunData } from '../../src/app/ports/sync.port.js';
+import { PENDING_RUN_WRITE_MS, requestSync } from '../../src/app/sync-trigger.js';
 import { RedisSyncCoordinator } from '../../src/redis/sync-coordinator.redis.js';
+import { describeEachDb, useStore } from '../support/db.js';
 import { uniquePrefix } from '../support/gateway.js';
-import { memoryTriggerDeps } from '../support/trigger-deps.js';
-import { eventually } from '../support/wait.js';
+import { syncTriggerDeps } from '../support/sync-trigger-deps.js';
+import { eventually, staysTrue } from '../support/wait.js';
 
 /**
  * The Redis sync coordinator (src/store/sync-coordinator.redis.ts) on a real Redis, under a key
  * prefix of its own: one run per PBX at a time (the run lock: acquire, renew, release, expiry)
  * and at most one pending run per PBX, into which triggers coalesce (T1, T2, T3 all ask
- * through requestSync).
+ * through requestSync: here with the real store, on SQLite and PostgreSQL, with PBX rows and
+ * runs read back from it, and the real BullMQ sync queue, whose jobs say what was queued).
  */
 describe('Redis sync coordinator: run lock and pending runs', () => {
   let redis: Redis;
   let prefix: string;
   let coordinator: RedisSyncCoordinator;
+  /**
+   * The BullMQ queues, under a prefix of their own (the lock tests read every key under the
+   * coordinator's): requestSync queues its runs on the sync queue.
+   */
+  let queuePrefix: string;
+  let queues: JobQueues;
   const pbx = () => `pbx-${randomUUID()}`;
   const run = () => `run-${randomUUID()}`;
 
@@ -24,9 +35,13 @@ describe('Redis sync coordinator: run lock and pending runs', () => {
     redis = new Redis(inject('redisUrl'));
     prefix = uniquePrefix('coord');
     coordinator = new RedisSyncCoordinator(redis, prefix);
+    queuePrefix = uniquePrefix('coord-queues');
+    queues = new JobQueues(redis, queuePrefix);
   });
   afterAll(async () => {
-    const keys = await redis.keys(`${prefix}:*`);
+    await queues?.queue(QueueName.Sync).obliterate({ force: true });
+    await queues?.close();
+    const keys = [...(await redis.keys(`${prefix}:*`)), ...(await redis.keys(`${queuePrefix}:*`))];
     if (keys.length) await redis.del(...keys);
     await redis.quit();
   });
@@ -147,53 +162,108 @@ describe('Redis sync coordinator: run lock and pending runs', () => {
     });
   });
 
-  describe('requestSync over the real coordinator (T1, T2, T3 triggers coalesce)', () => {
-    it('T3 a burst of triggers before the run starts yields one run, with the scopes of all', async () => {
-      const world = memoryTriggerDeps(coordinator);
-      const p = pbx();
-      const results = await Promise.all([
-        requestSync(world.deps, p, 'MANUAL', ['USERS']),
-        requestSync(world.deps, p, 'CHANGE', ['USERS']),
-        requestSync(world.deps, p, 'SCHEDULE', ['GROUPS']),
-        requestSync(world.deps, p, 'MANUAL', ['USERS']),
-      ]);
-      expect(world.enqueued).toHaveLength(1);
-      expect(results.filter((r) => !r.coalesced)).toHaveLength(1);
-      expect(new Set(results.map((r) => r.run.id))).toEqual(new Set([world.enqueued[0]?.id]));
-      expect(world.runs.get(world.enqueued[0]?.id as string)?.scopes).toEqual(['GROUPS', 'USERS']);
-    });
+  describeEachDb(
+    'requestSync over the real coordinator, store and sync queue (T1, T2, T3 triggers coalesce)',
+    (leg) => {
+      const db = useStore(leg);
+      let triggers: ReturnType<typeof syncTriggerDeps>;
+      beforeEach(() => {
+        triggers = syncTriggerDeps({ store: db.store, queues, coordinator });
+      });
 
-    it('T2 T3 triggers during a run yield exactly one follow-up run, which waits for the lock', async () => {
-      const world = memoryTriggerDeps(coordinator);
-      const p = pbx();
-      const first = (await requestSync(world.deps, p, 'MANUAL', ['USERS', 'GROUPS'])).run;
-      expect(await world.start(first)).toBe(true);
-      // The run is going: the next trigger queues a follow-up, the ones after it join that.
-      const burst = await Promise.all(
-        Array.from({ length: 6 }, (_x, i) =>
-          requestSync(world.deps, p, i % 2 ? 'CHANGE' : 'MANUAL', ['USERS']),
-        ),
-      );
-      expect(world.enqueued).toHaveLength(2);
-      const followUp = world.enqueued[1] as (typeof world.enqueued)[number];
-      expect(burst.every((r) => r.run.id === followUp.id)).toBe(true);
-      expect(burst.filter((r) => !r.coalesced)).toHaveLength(1);
-      // One run per PBX at a time: the follow-up cannot start until the first lets go.
-      expect(await world.start(followUp)).toBe(false);
-      await coordinator.releaseLock(p, first.id);
-      expect(await world.start(followUp)).toBe(true);
-    });
+      it('T3 a burst of triggers before the run starts yields one run, with the scopes of all', async () => {
+        const p = await db.pbx();
+        const results = await Promise.all([
+          requestSync(triggers.deps(), p, 'MANUAL', ['USERS']),
+          requestSync(triggers.deps(), p, 'CHANGE', ['USERS']),
+          requestSync(triggers.deps(), p, 'SCHEDULE', ['GROUPS']),
+          requestSync(triggers.deps(), p, 'MANUAL', ['USERS']),
+        ]);
+        const queued = await triggers.queuedJobs(p);
+        expect(queued).toHaveLength(1);
+        const runId = queued[0]?.data.runId as string;
+        expect(results.filter((r) => !r.coalesced)).toHaveLength(1);
+        expect(new Set(results.map((r) => r.run.id))).toEqual(new Set([runId]));
+        const run = await triggers.run(p, runId);
+        expect(run?.status).toBe('QUEUED');
+        expect(run?.scopes).toEqual(['GROUPS', 'USERS']);
+      });
 
-    it('a pending mark that outlived its run (the run started elsewhere) is dropped, and the trigger queues a new run', async () => {
-      const world = memoryTriggerDeps(coordinator);
-      const p = pbx();
-      const first = (await requestSync(world.deps, p, 'MANUAL', ['USERS'])).run;
-      // The run began without releasing its mark (a worker died between the two steps).
-      await world.deps.store.sync.updateRun(first.id, { status: 'RUNNING' });
-      const next = await requestSync(world.deps, p, 'MANUAL', ['USERS']);
-      expect(next.coalesced).toBe(false);
-      expect(next.run.id).not.toBe(first.id);
-      expect(await coordinator.claimPending(p, run())).toBe(next.run.id);
-    });
-  });
+      it('T2 T3 triggers during a run yield exactly one follow-up run, which waits for the lock', async () => {
+        const p = await db.pbx();
+        const first = (await requestSync(triggers.deps(), p, 'MANUAL', ['USERS', 'GROUPS'])).run;
+        expect(await triggers.start(first)).toBe(true);
+        expect((await triggers.run(p, first.id))?.status).toBe('RUNNING');
+        // The run is going: the next trigger queues a follow-up, the ones after it join that.
+        const burst = await Promise.all(
+          Array.from({ length: 6 }, (_x, i) =>
+            requestSync(triggers.deps(), p, i % 2 ? 'CHANGE' : 'MANUAL', ['USERS']),
+          ),
+        );
+        const queued = (await triggers.queuedJobs(p)).map((j) => j.data.runId);
+        expect(queued).toHaveLength(2);
+        expect(queued).toContain(first.id);
+        const followUp = (await triggers.run(
+          p,
+          queued.find((id) => id !== first.id) as string,
+        )) as SyncRunData;
+        expect(followUp.status).toBe('QUEUED');
+        expect(burst.every((r) => r.run.id === followUp.id)).toBe(true);
+        expect(burst.filter((r) => !r.coalesced)).toHaveLength(1);
+        // One run per PBX at a time: the follow-up cannot start until the first lets go.
+        expect(await triggers.start(followUp)).toBe(false);
+        expect((await triggers.run(p, followUp.id))?.status).toBe('QUEUED');
+        await coordinator.releaseLock(p, first.id);
+        expect(await triggers.start(followUp)).toBe(true);
+        expect((await triggers.run(p, followUp.id))?.status).toBe('RUNNING');
+      });
+
+      it('a trigger that finds a pending mark whose run is still being written waits for the run and joins it', async () => {
+        const p = await db.pbx();
+        // Another process has claimed the mark and not written its run yet.
+        const id = randomUUID();
+        expect(await coordinator.claimPending(p, id)).toBeNull();
+        let settled = false;
+        const joining = requestSync(triggers.deps(), p, 'CHANGE', ['GROUPS']).finally(() => {
+          settled = true;
+        });
+        await staysTrue(() => !settled, { for: 300, message: 'the trigger waiting for the run' });
+        // The claimant writes its run and queues it.
+        const written = await db
+          .store()
+          .sync.createRun({ id, pbxId: p, trigger: 'MANUAL', scopes: ['USERS'], queuedAt: new Date() });
+        await triggers.deps().syncQueue.enqueue(written);
+        const joined = await joining;
+        expect(joined.coalesced).toBe(true);
+        expect(joined.run.id).toBe(id);
+        expect((await triggers.run(p, id))?.scopes).toEqual(['GROUPS', 'USERS']);
+        expect((await triggers.queuedJobs(p)).map((j) => j.data.runId)).toEqual([id]);
+      });
+
+      it('a pending mark whose run never comes (its process died before writing it) is dropped, and the trigger queues a new run', async () => {
+        const p = await db.pbx();
+        const orphan = randomUUID();
+        expect(await coordinator.claimPending(p, orphan)).toBeNull();
+        const asked = Date.now();
+        const next = await requestSync(triggers.deps(), p, 'MANUAL', ['USERS']);
+        expect(Date.now() - asked).toBeGreaterThanOrEqual(PENDING_RUN_WRITE_MS);
+        expect(next.coalesced).toBe(false);
+        expect(next.run.id).not.toBe(orphan);
+        expect((await triggers.queuedJobs(p)).map((j) => j.data.runId)).toEqual([next.run.id]);
+        expect(await coordinator.claimPending(p, run())).toBe(next.run.id);
+      });
+
+      it('a pending mark that outlived its run (the run started elsewhere) is dropped, and the trigger queues a new run', async () => {
+        const p = await db.pbx();
+        const first = (await requestSync(triggers.deps(), p, 'MANUAL', ['USERS'])).run;
+        // The run began without releasing its mark (a worker died between the two steps).
+        await db.store().sync.updateRun(first.id, { status: 'RUNNING' });
+        const next = await requestSync(triggers.deps(), p, 'MANUAL', ['USERS']);
+        expect(next.coalesced).toBe(false);
+        expect(next.run.id).not.toBe(first.id);
+        expect((await triggers.queuedJobs(p)).map((j) => j.data.runId)).toEqual([first.id, next.run.id]);
+        expect(await coordinator.claimPending(p, run())).toBe(next.run.id);
+      });
+    },
+  );
 });
