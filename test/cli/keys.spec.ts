@@ -154,7 +154,8 @@ describe('npm run keys: PBXs and keys from the command line', () => {
     'pbx-delete: refused while a sync of the PBX runs, then deletes it; the CLI changes are in the fleet audit log',
     SLOW,
     async () => {
-      expect(await gw.services.coordinator.acquireLock(pbxId, 'run-x:token', 15_000)).toBe(true);
+      // Held until released below: long enough for a CLI's cold start on a busy machine.
+      expect(await gw.services.coordinator.acquireLock(pbxId, 'run-x:token', 10 * 60_000)).toBe(true);
       const busy = await keys('pbx-delete', pbxId);
       expect(busy.code).toBe(1);
       expect(busy.stderr).toMatch(/A sync of PBX \S+ is running/);
