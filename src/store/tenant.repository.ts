@@ -11,6 +11,7 @@ import type {
 import type { ApiRole } from '../domain/access.js';
 import type { ApiKeyRecord, PbxRecord, PbxSettings } from '../domain/tenant.js';
 import type { Clock } from './clock.js';
+import { deleteContactsWhere } from './contact.repository.js';
 import { decodeCursor, encodeCursor, likeEscape } from './cursor.js';
 import { ApiKey, Integration, Pbx } from './entities/index.js';
 
@@ -183,15 +184,28 @@ export class MikroTenantRepository implements TenantRepository {
         'group_id, extension_id',
         'group_id in (select id from extension_group where pbx_id = ?)',
       ],
+      [
+        'phonebook_extension',
+        'phonebook_id, extension_id',
+        'phonebook_id in (select id from phonebook where pbx_id = ?)',
+      ],
+      [
+        'phonebook_extension_group',
+        'phonebook_id, group_id',
+        'phonebook_id in (select id from phonebook where pbx_id = ?)',
+      ],
+      ['phonebook', 'id', 'pbx_id = ?'],
       ['extension_group', 'id', 'pbx_id = ?'],
+      ['api_key', 'id', 'pbx_id = ?'],
       ['extension', 'id', 'pbx_id = ?'],
       ['directory_object', 'key', 'pbx_id = ?'],
       ['graph_subscription', 'id', 'pbx_id = ?'],
       ['audit_entry', 'id', 'pbx_id = ?'],
-      ['api_key', 'id', 'pbx_id = ?'],
       ['sync_settings', 'id', 'pbx_id = ?'],
       ['integration', 'id', 'pbx_id = ?'],
     ];
+    // Contacts first (1,000,000 of them, each with its keys): contact-by-contact batches.
+    rows.contact = await deleteContactsWhere(this.em, 'c.pbx_id = ?', [id]);
     for (const [table, key, where] of steps) {
       rows[table] = await this.deleteInBatches(table, key, where, id);
     }
