@@ -630,7 +630,7 @@ export class MikroContactRepository implements ContactRepository, ContactLookupR
       if (k === null) params.length -= ext.params.length + 2;
       else {
         parts.push(
-          `select * from (select x.id as id, ${ext.term} as term, ? as src, null as owner_id from extension x where x.pbx_id = ? and ${ext.where}${k} order by term, x.id limit ${limit})`,
+          `select * from (select x.id as id, ${ext.term} as term, cast(? as integer) as src, cast(null as varchar(36)) as owner_id from extension x where x.pbx_id = ? and ${ext.where}${k} order by term, x.id limit ${limit}) p${parts.length}`,
         );
       }
     }
@@ -648,7 +648,7 @@ export class MikroContactRepository implements ContactRepository, ContactLookupR
         }
         const dedupe = this.dedupe(rank, spec, params);
         parts.push(
-          `select * from (select k.contact_id as id, k.term as term, ? as src, ? as owner_id from contact_key k where k.owner_id = ? and k.kind = ? and ${range.where}${k}${dedupe} order by k.term, k.contact_id limit ${limit})`,
+          `select * from (select k.contact_id as id, k.term as term, cast(? as integer) as src, cast(? as varchar(36)) as owner_id from contact_key k where k.owner_id = ? and k.kind = ? and ${range.where}${k}${dedupe} order by k.term, k.contact_id limit ${limit}) p${parts.length}`,
         );
       }
     }

@@ -13,7 +13,7 @@ import type { ApiKeyRecord, PbxRecord, PbxSettings } from '../domain/tenant.js';
 import type { Clock } from './clock.js';
 import { deleteContactsWhere } from './contact.repository.js';
 import { decodeCursor, encodeCursor, likeEscape } from './cursor.js';
-import { ApiKey, Integration, Pbx } from './entities/index.js';
+import { ApiKey, Extension, Integration, Pbx } from './entities/index.js';
 
 /** Rows deleted per statement when a PBX is deleted: no single statement holds SQLite for long. */
 const DELETE_BATCH = 2000;
@@ -35,6 +35,7 @@ const toKey = (k: ApiKey): ApiKeyRecord => ({
   id: k.id,
   pbxId: k.pbx?.id ?? null,
   role: k.role,
+  extensionId: k.extension?.id ?? null,
   prefix: k.prefix,
   label: k.label,
   createdAt: k.createdAt,
@@ -236,9 +237,11 @@ export class MikroTenantRepository implements TenantRepository {
     hash: string;
     prefix: string;
     label: string | null;
+    extensionId?: string | null;
   }) {
     const key = this.em.create(ApiKey, {
       pbx: input.pbxId === null ? null : this.em.getReference(Pbx, input.pbxId),
+      extension: input.extensionId ? this.em.getReference(Extension, input.extensionId) : null,
       role: input.role,
       hash: input.hash,
       prefix: input.prefix,

@@ -18,16 +18,14 @@ describeEachDb('contact repository', (leg) => {
   const db = useStore(leg);
 
   async function extensionOf(pbxId: string, number: string) {
-    return db
-      .store()
-      .directory.createExtension(pbxId, {
-        number,
-        firstName: 'User',
-        lastName: number,
-        email: null,
-        mobileNumber: null,
-        jobTitle: null,
-      });
+    return db.store().directory.createExtension(pbxId, {
+      number,
+      firstName: 'User',
+      lastName: number,
+      email: null,
+      mobileNumber: null,
+      jobTitle: null,
+    });
   }
 
   it('writes synced contacts of an extension, updates known ones by Outlook id, and reads them back', async () => {
@@ -42,14 +40,12 @@ describeEachDb('contact repository', (leg) => {
     expect([...keys.keys()].sort()).toEqual(['c-1', 'c-2']);
     expect(keys.get('c-1')?.changeKey).toBe('k1');
 
-    await db
-      .store()
-      .contacts.upsertSynced(pbxId, owner, [
-        contact('1', {
-          displayName: 'Ada King',
-          source: { mailboxId: 'mbx-1', folderId: 'folder-1', contactId: 'c-1', changeKey: 'k2' },
-        }),
-      ]);
+    await db.store().contacts.upsertSynced(pbxId, owner, [
+      contact('1', {
+        displayName: 'Ada King',
+        source: { mailboxId: 'mbx-1', folderId: 'folder-1', contactId: 'c-1', changeKey: 'k2' },
+      }),
+    ]);
     const again = await db
       .store()
       .contacts.syncedKeys(pbxId, owner, { mailboxId: 'mbx-1', folderId: 'folder-1' });

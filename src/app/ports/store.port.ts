@@ -60,6 +60,8 @@ export interface TenantRepository {
     hash: string;
     prefix: string;
     label: string | null;
+    /** A LINKUS key's extension (of the same PBX). */
+    extensionId?: string | null;
   }): Promise<ApiKeyRecord>;
   /** Revokes one key (a key revoked already keeps its first revocation time); null when unknown. */
   revokeKey(id: string, now: Date): Promise<ApiKeyRecord | null>;

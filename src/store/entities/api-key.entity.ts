@@ -20,9 +20,10 @@ export class ApiKey {
 
   /**
    * A LINKUS key's extension: the key is that extension's Linkus session. Deleting the
-   * extension clears it, and a LINKUS key without one opens nothing (checked at every use).
+   * extension deletes the key with it, so that at its next use the key is unknown (401), and
+   * open sockets of it close at their next re-check (`activeKeyIds`).
    */
-  @ManyToOne(() => Extension, { deleteRule: 'set null', nullable: true })
+  @ManyToOne(() => Extension, { deleteRule: 'cascade', nullable: true })
   extension: Extension | null = null;
 
   // Kept as text (no CHECK): MikroORM cannot read SQLite CHECK constraints back, and the

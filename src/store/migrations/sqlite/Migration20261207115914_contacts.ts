@@ -1,6 +1,6 @@
 import { Migration } from '@mikro-orm/migrations';
 
-export class Migration20261207115051_contacts extends Migration {
+export class Migration20261207115914_contacts extends Migration {
 
   override async up(): Promise<void> {
     this.addSql(`create table \`phonebook\` (\`id\` text not null, \`pbx_id\` text not null, \`name\` text not null, \`mailbox_id\` text null, \`synced\` integer not null default false, \`all_extensions\` integer not null default false, \`created_at\` datetime not null, \`updated_at\` datetime not null, constraint \`phonebook_pbx_id_foreign\` foreign key(\`pbx_id\`) references \`pbx\`(\`id\`) on delete cascade on update cascade, primary key (\`id\`));`);
@@ -26,7 +26,7 @@ export class Migration20261207115051_contacts extends Migration {
     this.addSql(`create index \`phonebook_extension_group_phonebook_id_index\` on \`phonebook_extension_group\` (\`phonebook_id\`);`);
     this.addSql(`create index \`phonebook_extension_group_group_index\` on \`phonebook_extension_group\` (\`group_id\`);`);
 
-    this.addSql(`alter table \`api_key\` add column \`extension_id\` text null constraint \`api_key_extension_id_foreign\` references \`extension\` (\`id\`) on update cascade on delete set null;`);
+    this.addSql(`alter table \`api_key\` add column \`extension_id\` text null constraint \`api_key_extension_id_foreign\` references \`extension\` (\`id\`) on update cascade on delete cascade;`);
     this.addSql(`create index \`api_key_extension_id_index\` on \`api_key\` (\`extension_id\`);`);
   }
 

@@ -1,6 +1,6 @@
 import { Migration } from '@mikro-orm/migrations';
 
-export class Migration20261207115051_contacts extends Migration {
+export class Migration20261207115915_contacts extends Migration {
 
   override async up(): Promise<void> {
     this.addSql(`create table "phonebook" ("id" varchar(36) not null, "pbx_id" varchar(36) not null, "name" varchar(128) not null, "mailbox_id" varchar(64) null, "synced" boolean not null default false, "all_extensions" boolean not null default false, "created_at" timestamptz not null, "updated_at" timestamptz not null, constraint "phonebook_pkey" primary key ("id"));`);
@@ -35,7 +35,7 @@ export class Migration20261207115051_contacts extends Migration {
     this.addSql(`alter table "phonebook_extension_group" add constraint "phonebook_extension_group_group_id_foreign" foreign key ("group_id") references "extension_group" ("id") on update cascade on delete cascade;`);
 
     this.addSql(`alter table "api_key" add column "extension_id" varchar(36) null;`);
-    this.addSql(`alter table "api_key" add constraint "api_key_extension_id_foreign" foreign key ("extension_id") references "extension" ("id") on update cascade on delete set null;`);
+    this.addSql(`alter table "api_key" add constraint "api_key_extension_id_foreign" foreign key ("extension_id") references "extension" ("id") on update cascade on delete cascade;`);
   }
 
   override async down(): Promise<void> {
