@@ -85,8 +85,9 @@ export async function lookupCaller(
       };
     }
   }
-  const scope = await readerScope(store, caller);
-  const [best] = await store.contacts.findByNumberKey(pbx.id, scope, callerNumberKey(read), 1);
+  // One statement: the reader's visibility is a subquery (readerScope's rules, in SQL).
+  const viewer = caller.role === ApiRole.LINKUS ? (caller.extensionId ?? null) : null;
+  const [best] = await store.contacts.lookupNumber(pbx.id, viewer, callerNumberKey(read), 1);
   return best ?? null;
 }
 

@@ -507,6 +507,43 @@ export class MikroContactRepository implements ContactRepository, ContactLookupR
     return out;
   }
 
+  async lookupNumber(
+    pbxId: string,
+    extensionId: string | null,
+    key: string,
+    limit: number,
+  ): Promise<ContactMatch[]> {
+    // The owners the reader sees, as a subquery: one index probe of contact_key per owner.
+    const owners =
+      extensionId === null
+        ? { sql: 'select b.id from phonebook b where b.pbx_id = ?', params: [pbxId] }
+        : {
+            sql: `select cast(? as varchar(36)) as id union all select b.id from phonebook b where b.pbx_id = ? and (b.all_extensions = ?
+               or exists (select 1 from phonebook_extension pe where pe.phonebook_id = b.id and pe.extension_id = ?)
+               or exists (select 1 from phonebook_extension_group pg join extension_group_member m on m.group_id = pg.group_id
+                          where pg.phonebook_id = b.id and m.extension_id = ?))`,
+            params: [extensionId, pbxId, true, extensionId, extensionId],
+          };
+    const rows = await this.rows(
+      `select c.id, c.display_name, c.company, c.numbers, c.phonebook_id, p.name as phonebook_name
+         from contact_key k join contact c on c.id = k.contact_id left join phonebook p on p.id = c.phonebook_id
+        where k.kind = ? and k.term = ? and k.owner_id in (${owners.sql})`,
+      [ContactTermKind.NUMBER, key, ...owners.params],
+    );
+    const matches = rows.map((c) => {
+      const numbers = parseJson<ContactNumber[]>(c.numbers, []);
+      return this.match(
+        c,
+        c.phonebook_id == null ? 'PERSONAL_CONTACT' : 'PHONEBOOK',
+        SearchRank.NUMBER_PREFIX,
+        {
+          number: numbers.find((n) => numberKey(n) === key)?.dialled ?? null,
+        },
+      );
+    });
+    return matches.sort(byPrecedence).slice(0, limit);
+  }
+
   async findByNumberKey(
     pbxId: string,
     scope: ContactScope,
@@ -537,15 +574,7 @@ export class MikroContactRepository implements ContactRepository, ContactLookupR
       ];
     });
     void pbxId;
-    return matches
-      .sort(
-        (a, b) =>
-          SOURCE_ORDER[a.source] - SOURCE_ORDER[b.source] ||
-          cmp(a.phonebookName ?? '', b.phonebookName ?? '') ||
-          cmp(a.displayName, b.displayName) ||
-          cmp(a.id, b.id),
-      )
-      .slice(0, limit);
+    return matches.sort(byPrecedence).slice(0, limit);
   }
 
   private match(
@@ -778,3 +807,9 @@ export class MikroContactRepository implements ContactRepository, ContactLookupR
 }
 
 const cmp = (a: string, b: string) => (a < b ? -1 : a > b ? 1 : 0);
+/** Caller ID precedence among contacts: personal first, then by phonebook name, name, id. */
+const byPrecedence = (a: ContactMatch, b: ContactMatch) =>
+  SOURCE_ORDER[a.source] - SOURCE_ORDER[b.source] ||
+  cmp(a.phonebookName ?? '', b.phonebookName ?? '') ||
+  cmp(a.displayName, b.displayName) ||
+  cmp(a.id, b.id);

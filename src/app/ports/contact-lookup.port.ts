@@ -65,6 +65,17 @@ export interface ContactLookupRepository {
    */
   findByNumberKey(pbxId: string, scope: ContactScope, key: string, limit: number): Promise<ContactMatch[]>;
   /**
+   * Caller ID in one statement: contacts with a number whose key is `key`, among the personal
+   * contacts of `extensionId` and the phonebooks it sees (`extensionId` null: every phonebook,
+   * no personal contacts); order and limit as findByNumberKey.
+   */
+  lookupNumber(
+    pbxId: string,
+    extensionId: string | null,
+    key: string,
+    limit: number,
+  ): Promise<ContactMatch[]>;
+  /**
    * Extensions and contacts in scope matching the query, in the order of SearchRank, then
    * source, then term, then id (cursor-paged; INVALID_INPUT `after` for a cursor it did not make).
    */
