@@ -440,6 +440,24 @@ async function overHttp(db: BenchDatabase, world: World, a: { clients: number; s
   }
 }
 
+type Stats = ReturnType<typeof stats>;
+/** One database's figures. */
+export interface LookupLeg {
+  seedSeconds: number;
+  inProcess: { lookupMs: Stats; lookupHitRate: number; searchMs: Stats; searchResultsPerPage: number };
+  http: {
+    clients: number;
+    seconds: number;
+    lookupsPerSecond: number;
+    latencyMs: Stats;
+    failed: number;
+    baseline: { operation: string; perSecond: number; latencyMs: Stats };
+  };
+}
+export type LookupFigures = { targets: typeof TARGETS; loadGenerator: string } & Partial<
+  Record<'sqlite' | 'postgresql', LookupLeg>
+>;
+
 export async function main(argv: string[]) {
   const args = new Args(argv);
   const opts = {
@@ -455,7 +473,7 @@ export async function main(argv: string[]) {
   };
   if (opts.personalUsers > opts.extensions || opts.personalUsers < 1)
     throw new Error('--personal-users: 1 to --extensions');
-  const figures: Record<string, unknown> = {};
+  const figures: Partial<Record<'sqlite' | 'postgresql', LookupLeg>> = {};
   for (const kind of opts.db) {
     const db = kind === 'postgresql' ? await createPostgres() : createSqlite();
     console.log(`${kind} (${db.where}): seeding ${opts.contacts.toLocaleString()} contacts…`);
@@ -479,7 +497,7 @@ export async function main(argv: string[]) {
       console.log(
         `  HTTP lookupCaller: ${http.lookupsPerSecond}/s (target ≥ ${TARGETS.httpPerSecond}), p50 ${http.latencyMs.p50} ms, p99 ${http.latencyMs.p99} ms (target ≤ ${TARGETS.httpP99Ms}); ${http.failed} failed; the gateway's floor ({ __typename }, same keys): ${http.baseline.perSecond}/s, p99 ${http.baseline.latencyMs.p99} ms`,
       );
-      figures[kind] = { seedSeconds: world.seedSeconds, inProcess: local, http };
+      figures[kind as 'sqlite' | 'postgresql'] = { seedSeconds: world.seedSeconds, inProcess: local, http };
     } finally {
       await orm.close(true).catch(() => {
         // closed already after the in-process part
