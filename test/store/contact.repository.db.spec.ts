@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { SyncedContactInput } from '../../src/domain/contact.types.js';
+import type { UserPlanItem } from '../../src/domain/sync-plan.types.js';
 import { describeEachDb, useStore } from '../support/db.js';
 
 const contact = (id: string, over: Partial<SyncedContactInput> = {}): SyncedContactInput => ({
@@ -142,6 +143,57 @@ describeEachDb('contact repository', (leg) => {
   });
 
   describe('what goes with an extension or a PBX', () => {
+    it('a synced extension deleted by a sync plan, or by deleting every synced extension, takes its personal contacts', async () => {
+      const pbxId = await db.pbx();
+      const synced = async (number: string) =>
+        db.store().directory.createExtension(pbxId, {
+          number,
+          firstName: 'Synced',
+          lastName: number,
+          email: null,
+          mobileNumber: null,
+          jobTitle: null,
+          source: 'SYNCED',
+          externalId: `user-${number}`,
+        });
+      const [a, b, kept] = [await synced('1020'), await synced('1021'), await extensionOf(pbxId, '1022')];
+      const folder = { mailboxId: 'mbx-1', folderId: 'folder-1' };
+      for (const e of [a, b, kept]) {
+        await db
+          .store()
+          .contacts.upsertSynced(pbxId, { kind: 'EXTENSION', extensionId: e.id }, [contact(e.number)]);
+      }
+      const count = async (extensionId: string) =>
+        (await db.store().contacts.syncedKeys(pbxId, { kind: 'EXTENSION', extensionId }, folder)).size;
+      const idOf = async (extensionId: string) =>
+        [
+          ...(
+            await db.store().contacts.syncedKeys(pbxId, { kind: 'EXTENSION', extensionId }, folder)
+          ).values(),
+        ][0].id;
+      const aContact = await idOf(a.id);
+      const bContact = await idOf(b.id);
+      await db.store().transactional((tx) =>
+        tx.applier.applyUserItems(pbxId, [
+          {
+            action: 'DELETE',
+            reason: 'USER_DELETED',
+            userId: 'user-1020',
+            displayName: 'Synced 1020',
+            userPrincipalName: null,
+            extensionId: a.id,
+            number: '1020',
+            detail: null,
+          } satisfies UserPlanItem,
+        ]),
+      );
+      expect(await db.store().contacts.findContact(pbxId, aContact)).toBeNull();
+      expect(await count(b.id)).toBe(1);
+      await db.store().transactional((tx) => tx.directory.deleteSynced(pbxId, 'EXTENSIONS'));
+      expect(await db.store().contacts.findContact(pbxId, bContact)).toBeNull();
+      expect(await count(kept.id)).toBe(1);
+    });
+
     it('deleting an extension deletes its personal contacts; deleting the PBX deletes every contact and phonebook', async () => {
       const pbxId = await db.pbx();
       const a = await extensionOf(pbxId, '1010');
