@@ -7,6 +7,7 @@
  *   insert       the first full sync's bulk writes, as done now and with bound parameters (bench/insert.bench.ts)
  *   mail         welcome emails a second through the gateway's SMTP sender (bench/mail.bench.ts)
  *   flood        the public Graph webhook under a flood of forged notifications (bench/flood.bench.ts)
+ *   lookup       the Linkus lookups at 1,000,000 contacts, in process and over HTTP (bench/lookup.bench.ts)
  *   cpuprofile   summarizes a .cpuprofile file (e.g. one written by `sync --profile`)
  *
  * Each command is a module that exports its entry point taking argv (or, for planner, a
@@ -46,6 +47,11 @@ const COMMANDS: Record<string, Command> = {
     describe:
       'the Graph webhook under a flood of forged notifications: /healthz and GraphQL p99, backlog, replays',
     run: async (argv) => (await import('./flood.bench.js')).main(argv),
+  },
+  lookup: {
+    describe:
+      'Linkus lookups at 1,000,000 contacts: lookupCaller and searchContacts p50 / p99 in process, lookups/s over HTTP',
+    run: async (argv) => (await import('./lookup.bench.js')).main(argv),
   },
   cpuprofile: {
     describe: 'summarize a .cpuprofile: self time by area and function, inclusive time of project functions',

@@ -10,6 +10,7 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import type { FloodFigures } from './flood.bench.js';
+import type { LookupFigures } from './lookup.bench.js';
 import type { FullReadLowerBound } from './support/lower-bound.js';
 import { type BenchResult, readResults, resultsDir } from './support/results.js';
 import { type SyncFigures, type SyncPhaseFigures, TARGETS } from './sync.bench.js';
@@ -218,6 +219,22 @@ function firstTable(results: Map<string, BenchResult>, out: Section) {
       `answered in ${sec(f.seconds * 1000)} (${answers(f.answers)}); during it /healthz p50 ${f.healthzMs.p50} / p99 ${f.healthzMs.p99} ms, GraphQL p50 ${f.graphqlMs.p50} / p99 ${f.graphqlMs.p99} ms (target p99 ≤ ${flood.figures.targetP99Ms} ms); ${f.subscriptionCacheLoads} database read, backlog ${f.systemQueueBacklogMax} jobs, ${int(f.gatewayCpuMs)} ms of gateway CPU; from one source: ${answers(one.answers)}; ${int(flood.figures.replay.bodies)} replays of a valid notification: ${flood.figures.replay.runsStarted} run`,
       code(flood.command),
     ]);
+  }
+
+  const lookup = used('lookup') as BenchResult<LookupFigures> | undefined;
+  if (lookup) {
+    const t = lookup.figures.targets;
+    const contacts = int(Number((lookup.args as { contacts?: number }).contacts ?? 0));
+    for (const db of ['sqlite', 'postgresql'] as const) {
+      const leg = lookup.figures[db];
+      if (!leg) continue;
+      const { inProcess: l, http: h } = leg;
+      rows.push([
+        `Linkus lookups at ${contacts} contacts (${db}), load average ${lookup.loadAverage[0]}`,
+        `lookupCaller p50 ${l.lookupMs.p50} / p99 ${l.lookupMs.p99} ms (target p99 ≤ ${t.lookupP99Ms} ms); searchContacts p50 ${l.searchMs.p50} / p99 ${l.searchMs.p99} ms (target ≤ ${t.searchP99Ms} ms); over HTTP, ${h.clients} clients: ${int(h.lookupsPerSecond)} lookups/s, p99 ${h.latencyMs.p99} ms (target ≥ ${int(t.httpPerSecond)}/s, p99 ≤ ${t.httpP99Ms} ms), the gateway's floor \`{ __typename }\` ${int(h.baseline.perSecond)}/s`,
+        code(lookup.command),
+      ]);
+    }
   }
 
   rows.push([

@@ -60,6 +60,10 @@ export const STRING_LIMITS: Readonly<Record<string, number>> = {
   'UserSyncRuleInput.startNumber': 16,
   'ScheduleInput.time': 16,
   'Query.failedJobs(queue:)': 64,
+  // The Linkus lookups: a phone number, a search query.
+  'Query.lookupCaller(number:)': 64,
+  'Query.searchContacts(query:)': 100,
+  'Query.searchContacts(after:)': CURSOR_LIMIT,
   'Mutation.retryJob(queue:)': 64,
   // Cursors.
   'Query.auditLog(after:)': CURSOR_LIMIT,
@@ -84,6 +88,7 @@ export function stringLimit(coordinate: string, type: 'ID' | 'String' | string):
 export const PAGE_LIMITS: Readonly<Record<string, number>> = {
   'Query.directoryGroups': 999,
   'Query.failedJobs': FAILED_JOBS_MAX,
+  'Query.searchContacts': 100,
 };
 export const DEFAULT_MAX_PAGE = MAX_PAGE_SIZE;
 export { DEFAULT_PAGE_SIZE };

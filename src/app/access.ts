@@ -21,7 +21,7 @@ export function bearerToken(header: unknown): string | null {
 
 async function issueKey(
   store: Store,
-  input: { pbxId: string | null; role: ApiRole; label: string | null },
+  input: { pbxId: string | null; role: ApiRole; label: string | null; extensionId?: string | null },
 ): Promise<{ key: string; id: string; role: ApiRole; prefix: string }> {
   if (input.label !== null && input.label.length > 200) {
     throw AppError.invalidInput([{ field: 'label', message: 'must be at most 200 characters' }]);
@@ -33,20 +33,46 @@ async function issueKey(
     hash: hashApiKey(key),
     prefix: key.slice(0, SHOWN_PREFIX_LENGTH),
     label: input.label,
+    extensionId: input.extensionId ?? null,
   });
   return { key, id: record.id, role: input.role, prefix: record.prefix };
 }
 
-/** Creates a key for one PBX and returns it in clear, once; only its hash is stored. */
+/**
+ * Creates a key for one PBX and returns it in clear, once; only its hash is stored. A LINKUS
+ * key is one extension's Linkus session: it needs that extension's number, and only it may
+ * have one.
+ */
 export async function createApiKey(
   store: Store,
-  input: { pbxId: string; role: string; label?: string | null },
+  input: { pbxId: string; role: string; label?: string | null; extensionNumber?: string | null },
 ): Promise<{ key: string; id: string; role: ApiRole; prefix: string }> {
   const role = parsePbxRole(input.role);
   if (!role) throw AppError.invalidInput([{ field: 'role', message: 'must be admin, viewer or linkus' }]);
   const pbx = await store.tenants.findPbx(input.pbxId);
   if (!pbx) throw new AppError('NOT_FOUND', `No PBX with id ${input.pbxId}`, { field: 'pbx' });
-  return issueKey(store, { pbxId: pbx.id, role, label: input.label ?? null });
+  const number = input.extensionNumber?.trim() || null;
+  if (role !== ApiRole.LINKUS && number !== null) {
+    throw AppError.invalidInput([
+      { field: 'extension', message: 'only a LINKUS key belongs to an extension' },
+    ]);
+  }
+  let extensionId: string | null = null;
+  if (role === ApiRole.LINKUS) {
+    if (number === null) {
+      throw AppError.invalidInput([
+        { field: 'extension', message: 'a LINKUS key belongs to one extension: give its number' },
+      ]);
+    }
+    const extension = await store.directory.findExtensionByNumber(pbx.id, number);
+    if (!extension) {
+      throw new AppError('NOT_FOUND', `No extension with number ${number} in PBX ${pbx.id}`, {
+        field: 'extension',
+      });
+    }
+    extensionId = extension.id;
+  }
+  return issueKey(store, { pbxId: pbx.id, role, label: input.label ?? null, extensionId });
 }
 
 /** Creates an OPERATOR key (of no PBX) and returns it in clear, once. */
@@ -64,5 +90,10 @@ export async function authenticate(store: Store, key: string | null): Promise<Ke
   if (!record) return null;
   // An OPERATOR key has no PBX and every other key has one; a row that says otherwise opens nothing.
   if ((record.role === ApiRole.OPERATOR) !== (record.pbxId === null)) return null;
+  // A LINKUS key speaks for one extension (a key of a deleted extension is deleted with it). One
+  // made before keys had an extension still authenticates, and can call nothing (readerScope).
+  if (record.role === ApiRole.LINKUS) {
+    return { pbxId: record.pbxId, role: record.role, keyId: record.id, extensionId: record.extensionId };
+  }
   return { pbxId: record.pbxId, role: record.role, keyId: record.id };
 }

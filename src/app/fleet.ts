@@ -126,7 +126,7 @@ export async function listKeys(
 /** A key of one PBX (ADMIN, VIEWER or LINKUS), shown in clear once. */
 export async function createPbxKey(
   store: Store,
-  input: { pbxId: string; role: string; label?: string | null },
+  input: { pbxId: string; role: string; label?: string | null; extensionNumber?: string | null },
 ): Promise<{ key: string; record: ApiKeyRecord }> {
   const created = await createApiKey(store, input);
   const record = await store.tenants.findKey(created.id);

@@ -6,8 +6,10 @@
  *                                    prints the new PBX's id
  *   pbx-list [--search <text>]       id, name, time zone of every PBX (tab-separated)
  *   pbx-delete <pbx id>              deletes the PBX and every row of it; refused while a sync runs
- *   key-create --pbx <id> --role admin|viewer|linkus [--label <text>]
+ *   key-create --pbx <id> --role admin|viewer|linkus [--extension <number>] [--label <text>]
  *                                    prints a new key of the PBX once (only its hash is stored);
+ *                                    a linkus key needs --extension: it is that extension's Linkus
+ *                                    session (and stops working when the extension is deleted);
  *                                    `create` is the same command
  *   key-list --pbx <id> | --operators [--all]
  *                                    id, prefix, role, label, created, revoked (--all: revoked ones too)
@@ -63,7 +65,7 @@ const USAGE = `usage: npm run keys -- <command>
   pbx-create --name <name> [--time-zone <IANA>] [--country <CC>] [--capacity <n>] [--public-url <url>]
   pbx-list [--search <text>]
   pbx-delete <pbx id>
-  key-create --pbx <id> --role admin|viewer|linkus [--label <text>]   (also: create)
+  key-create --pbx <id> --role admin|viewer|linkus [--extension <number>] [--label <text>]   (also: create)
   key-list --pbx <id> | --operators [--all]
   key-revoke <key id or prefix>
   operator-create [--label <text>]
@@ -75,6 +77,7 @@ const { positionals, values } = parseArgs({
   options: {
     pbx: { type: 'string' },
     role: { type: 'string' },
+    extension: { type: 'string' },
     label: { type: 'string' },
     name: { type: 'string' },
     'time-zone': { type: 'string' },
@@ -274,8 +277,19 @@ const COMMANDS: Record<string, (ctx: CommandContext) => Promise<void>> = {
 
   'key-create': async ({ store }) => {
     if (!values.pbx || !values.role)
-      throw new UsageError('usage: keys key-create --pbx <id> --role admin|viewer|linkus');
-    const input = { pbxId: values.pbx, role: values.role, label: values.label ?? null };
+      throw new UsageError(
+        'usage: keys key-create --pbx <id> --role admin|viewer|linkus [--extension <number>] [--label <text>]',
+      );
+    if (values.role.toLowerCase() === 'linkus' && !values.extension)
+      throw new UsageError(
+        "A linkus key is one extension's Linkus session: name it with --extension <extension number>.",
+      );
+    const input = {
+      pbxId: values.pbx,
+      role: values.role,
+      label: values.label ?? null,
+      extensionNumber: values.extension ?? null,
+    };
     const created = await audited(store, 'key-create', input, () => createApiKey(store, input));
     console.log(created.key);
   },

@@ -22,6 +22,8 @@ export interface KeyHolder {
   keyId: string;
   role: ApiRole;
   pbxId: string | null;
+  /** A LINKUS key's extension: the one Linkus user it speaks for. */
+  extensionId?: string | null;
 }
 
 /**
@@ -32,6 +34,8 @@ export interface Caller {
   pbxId: string;
   role: ApiRole;
   keyId: string;
+  /** A LINKUS key's extension (see KeyHolder). */
+  extensionId?: string | null;
 }
 
 /** Any role, OPERATOR included (case-insensitive). */

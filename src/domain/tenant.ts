@@ -25,6 +25,8 @@ export interface ApiKeyRecord {
   /** null: an OPERATOR key (of no PBX). */
   pbxId: string | null;
   role: ApiRole;
+  /** A LINKUS key's extension (its Linkus session; deleting the extension deletes the key); null for other keys. */
+  extensionId: string | null;
   prefix: string;
   label: string | null;
   createdAt: Date;

@@ -89,7 +89,12 @@ class OperationContext {
     const { principal, namedPbxId } = input;
     this.acting =
       principal.pbxId !== null
-        ? { pbxId: principal.pbxId, role: principal.role, keyId: principal.keyId }
+        ? {
+            pbxId: principal.pbxId,
+            role: principal.role,
+            keyId: principal.keyId,
+            extensionId: principal.extensionId ?? null,
+          }
         : namedPbxId !== null
           ? { pbxId: namedPbxId, role: ApiRole.OPERATOR, keyId: principal.keyId }
           : null;

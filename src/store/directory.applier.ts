@@ -5,6 +5,7 @@ import { emailKey } from '../domain/extension-fields.js';
 import type { GroupPlanItem, UserPlanItem } from '../domain/sync-plan.types.js';
 import { insertBound } from './bound-insert.js';
 import type { Clock } from './clock.js';
+import { deleteContactsWhere } from './contact.repository.js';
 import { Extension, ExtensionGroup, ExtensionGroupMember } from './entities/index.js';
 
 const BATCH = 500;
@@ -61,6 +62,12 @@ export class MikroDirectoryApplier implements DirectoryApplier {
     const of = <A extends UserPlanItem['action']>(a: A) =>
       items.filter((i) => i.action === a) as Extract<UserPlanItem, { action: A }>[];
     for (const batch of chunks(ids(of('DELETE'), 'extensionId'))) {
+      // Their personal contacts (C1) first, in bounded statements; then the extensions.
+      await deleteContactsWhere(
+        this.em,
+        `c.extension_id in (select id from extension where pbx_id = ? and source = 'SYNCED' and id in (${batch.map(() => '?').join(', ')}))`,
+        [pbxId, ...batch],
+      );
       await this.em.nativeDelete(Extension, { pbx: pbxId, source: 'SYNCED', id: { $in: batch } });
     }
     for (const batch of chunks(ids(of('RELEASE'), 'extensionId'))) {

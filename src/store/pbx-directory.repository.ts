@@ -15,6 +15,7 @@ import { emailKey } from '../domain/extension-fields.js';
 import type { ExtensionGroupRecord, ExtensionRecord } from '../domain/extension-rules.js';
 import type { SyncSource } from '../domain/pbx.types.js';
 import type { Clock } from './clock.js';
+import { deleteContactsWhere } from './contact.repository.js';
 import { decodeCursor, encodeCursor, likeEscape } from './cursor.js';
 import { Extension, ExtensionGroup, ExtensionGroupMember, Pbx } from './entities/index.js';
 
@@ -370,7 +371,13 @@ export class MikroPbxDirectoryRepository implements PbxDirectoryRepository {
   }
 
   async deleteExtension(pbxId: string, id: string) {
-    // Memberships go with it (foreign key ON DELETE CASCADE).
+    // Its personal contacts (C1) first, in bounded statements; memberships, phonebook grants
+    // and its Linkus keys' binding go with it (foreign keys).
+    await deleteContactsWhere(
+      this.em,
+      'c.extension_id in (select id from extension where id = ? and pbx_id = ?)',
+      [id, pbxId],
+    );
     return (await this.em.nativeDelete(Extension, { id, pbx: pbxId })) > 0;
   }
 
@@ -446,6 +453,13 @@ export class MikroPbxDirectoryRepository implements PbxDirectoryRepository {
 
   async deleteSynced(pbxId: string, kind: DirectoryKind) {
     const entity = kind === 'EXTENSIONS' ? Extension : ExtensionGroup;
+    if (kind === 'EXTENSIONS') {
+      await deleteContactsWhere(
+        this.em,
+        `c.extension_id in (select id from extension where pbx_id = ? and source = 'SYNCED')`,
+        [pbxId],
+      );
+    }
     return this.em.nativeDelete(entity, { pbx: pbxId, source: 'SYNCED' });
   }
 

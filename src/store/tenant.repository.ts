@@ -11,8 +11,9 @@ import type {
 import type { ApiRole } from '../domain/access.js';
 import type { ApiKeyRecord, PbxRecord, PbxSettings } from '../domain/tenant.js';
 import type { Clock } from './clock.js';
+import { deleteContactsWhere } from './contact.repository.js';
 import { decodeCursor, encodeCursor, likeEscape } from './cursor.js';
-import { ApiKey, Integration, Pbx } from './entities/index.js';
+import { ApiKey, Extension, Integration, Pbx } from './entities/index.js';
 
 /** Rows deleted per statement when a PBX is deleted: no single statement holds SQLite for long. */
 const DELETE_BATCH = 2000;
@@ -34,6 +35,7 @@ const toKey = (k: ApiKey): ApiKeyRecord => ({
   id: k.id,
   pbxId: k.pbx?.id ?? null,
   role: k.role,
+  extensionId: k.extension?.id ?? null,
   prefix: k.prefix,
   label: k.label,
   createdAt: k.createdAt,
@@ -183,15 +185,28 @@ export class MikroTenantRepository implements TenantRepository {
         'group_id, extension_id',
         'group_id in (select id from extension_group where pbx_id = ?)',
       ],
+      [
+        'phonebook_extension',
+        'phonebook_id, extension_id',
+        'phonebook_id in (select id from phonebook where pbx_id = ?)',
+      ],
+      [
+        'phonebook_extension_group',
+        'phonebook_id, group_id',
+        'phonebook_id in (select id from phonebook where pbx_id = ?)',
+      ],
+      ['phonebook', 'id', 'pbx_id = ?'],
       ['extension_group', 'id', 'pbx_id = ?'],
+      ['api_key', 'id', 'pbx_id = ?'],
       ['extension', 'id', 'pbx_id = ?'],
       ['directory_object', 'key', 'pbx_id = ?'],
       ['graph_subscription', 'id', 'pbx_id = ?'],
       ['audit_entry', 'id', 'pbx_id = ?'],
-      ['api_key', 'id', 'pbx_id = ?'],
       ['sync_settings', 'id', 'pbx_id = ?'],
       ['integration', 'id', 'pbx_id = ?'],
     ];
+    // Contacts first (1,000,000 of them, each with its keys): contact-by-contact batches.
+    rows.contact = await deleteContactsWhere(this.em, 'c.pbx_id = ?', [id]);
     for (const [table, key, where] of steps) {
       rows[table] = await this.deleteInBatches(table, key, where, id);
     }
@@ -222,9 +237,11 @@ export class MikroTenantRepository implements TenantRepository {
     hash: string;
     prefix: string;
     label: string | null;
+    extensionId?: string | null;
   }) {
     const key = this.em.create(ApiKey, {
       pbx: input.pbxId === null ? null : this.em.getReference(Pbx, input.pbxId),
+      extension: input.extensionId ? this.em.getReference(Extension, input.extensionId) : null,
       role: input.role,
       hash: input.hash,
       prefix: input.prefix,

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import type { Gateway } from '../../src/gateway.js';
-import { FleetAuditLogDocument, PbxDocument, PbxsDocument } from '../generated/graphql.js';
+import { FleetAuditLogDocument, MeDocument, PbxDocument, PbxsDocument } from '../generated/graphql.js';
 import { createSqliteDatabase, type TestDatabase } from '../support/db.js';
 import { gql, startTestGateway, uniquePrefix, wsClient } from '../support/gateway.js';
 import { databaseUrl, runScript } from '../support/process.js';
@@ -88,6 +88,41 @@ describe('npm run keys: PBXs and keys from the command line', () => {
     const ops = await keys('key-list', '--operators');
     expect(ops.stdout).toContain(`\t${operatorKey.slice(0, 10)}\tOPERATOR\tprovider\t`);
   });
+
+  it(
+    'key-create --role linkus: bound to the extension --extension names, refused without one or for an unknown number',
+    SLOW,
+    async () => {
+      // A PBX of its own: the other cases count the keys of theirs.
+      const own = (
+        await gw.openStore().tenants.createPbx({
+          name: 'Linkus PBX',
+          timeZone: 'UTC',
+          publicBaseUrl: null,
+          extensionCapacity: 10,
+          defaultCountry: 'GB',
+        })
+      ).id;
+      await gw.openStore().directory.createExtension(own, {
+        number: '2001',
+        firstName: 'Lina',
+        lastName: 'Linkus',
+        email: null,
+        mobileNumber: null,
+        jobTitle: null,
+      });
+      const [missing, unknown, made] = await Promise.all([
+        keys('key-create', '--pbx', own, '--role', 'linkus'),
+        keys('key-create', '--pbx', own, '--role', 'linkus', '--extension', '4242'),
+        keys('create', '--pbx', own, '--role', 'linkus', '--extension', '2001'),
+      ]);
+      expect([missing.code, unknown.code, made.code]).toEqual([1, 1, 0]);
+      expect(missing.stderr).toContain('--extension <extension number>');
+      expect(unknown.stderr).toContain('No extension with number 4242');
+      const me = await gql(gw.url, made.stdout.trim(), MeDocument);
+      expect(me.body.data?.me).toMatchObject({ role: 'LINKUS', extension: { number: '2001' } });
+    },
+  );
 
   it('refuses bad input with a message and exit code 1, changing nothing', SLOW, async () => {
     const [operatorRole, noName, badZone, unknown] = await Promise.all([

@@ -6,9 +6,10 @@ import { type Client, createClient } from 'graphql-ws';
 import { Redis } from 'ioredis';
 import { inject } from 'vitest';
 import WebSocket from 'ws';
-import { createApiKey, createOperatorKey } from '../../src/app/access.js';
+import { createApiKey, createOperatorKey, hashApiKey } from '../../src/app/access.js';
 import { createPbx } from '../../src/app/pbx.js';
 import { type Config, loadConfig } from '../../src/config.js';
+import { ApiRole } from '../../src/domain/access.js';
 import type { PbxSettings } from '../../src/domain/tenant.js';
 import { type Gateway, startGateway } from '../../src/gateway.js';
 import { createLogger, type Logger } from '../../src/logger.js';
@@ -67,7 +68,16 @@ export async function seedPbx(gateway: Gateway, settings: Partial<PbxSettings> =
   const pbx = await createPbx(store, { name: `PBX ${randomBytes(3).toString('hex')}`, ...settings });
   const admin = (await createApiKey(store, { pbxId: pbx.id, role: 'admin' })).key;
   const viewer = (await createApiKey(store, { pbxId: pbx.id, role: 'viewer' })).key;
-  const linkus = (await createApiKey(store, { pbxId: pbx.id, role: 'linkus' })).key;
+  // A LINKUS key of no extension, as keys were before they had one: it authenticates and can call
+  // nothing. A Linkus session of an extension is made with createApiKey(..., extensionNumber).
+  const linkus = `epg_${randomBytes(32).toString('base64url')}`;
+  await store.tenants.createKey({
+    pbxId: pbx.id,
+    role: ApiRole.LINKUS,
+    hash: hashApiKey(linkus),
+    prefix: linkus.slice(0, 10),
+    label: null,
+  });
   return { pbx, keys: { admin, viewer, linkus } };
 }
 

@@ -4,6 +4,8 @@ import type { HealthCode, IntegrationStatus } from '../../domain/integration.js'
 import type { SyncSource } from '../../domain/pbx.types.js';
 import type { ApiKeyRecord, PbxRecord, PbxSettings } from '../../domain/tenant.js';
 import type { SubscriptionRepository } from './change-notifications.port.js';
+import type { ContactLookupRepository } from './contact-lookup.port.js';
+import type { ContactRepository } from './contacts.port.js';
 import type { DirectoryApplier, SyncRepository } from './sync.port.js';
 import type { WelcomeEmailRepository } from './welcome-email.port.js';
 
@@ -58,6 +60,8 @@ export interface TenantRepository {
     hash: string;
     prefix: string;
     label: string | null;
+    /** A LINKUS key's extension (of the same PBX). */
+    extensionId?: string | null;
   }): Promise<ApiKeyRecord>;
   /** Revokes one key (a key revoked already keeps its first revocation time); null when unknown. */
   revokeKey(id: string, now: Date): Promise<ApiKeyRecord | null>;
@@ -249,6 +253,8 @@ export interface Store {
   integrations: IntegrationRepository;
   /** U6: the welcome emails of sync runs and how each went. */
   welcomeEmails: WelcomeEmailRepository;
+  /** C1–C4: contacts and phonebooks (written by the contact sync), and the reads of the Linkus lookups. */
+  contacts: ContactRepository & ContactLookupRepository;
   /** Runs `fn` in one transaction; everything it writes commits together or not at all. */
   transactional<T>(fn: (store: Store) => Promise<T>): Promise<T>;
 }

@@ -112,6 +112,7 @@ export class FleetResolver {
       pbxId: input.pbxId,
       role: input.role,
       label: input.label ?? null,
+      extensionNumber: input.extensionNumber ?? null,
     });
     return { key: created.key, apiKey: created.record };
   }

@@ -148,4 +148,11 @@ export class CreateApiKeyInput {
 
   @Field(() => String, { nullable: true, description: 'A note to tell keys apart (at most 200 characters).' })
   label?: string | null;
+
+  @Field(() => String, {
+    nullable: true,
+    description:
+      'LINKUS keys only, and required for them: the number of the extension whose Linkus session the key is.',
+  })
+  extensionNumber?: string | null;
 }

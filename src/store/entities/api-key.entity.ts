@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { Entity, ManyToOne, OptionalProps, PrimaryKey, Property } from '@mikro-orm/core';
 import { ApiRole } from '../../domain/access.js';
+import { Extension } from './extension.entity.js';
 import { Pbx } from './pbx.entity.js';
 
 /**
@@ -9,13 +10,21 @@ import { Pbx } from './pbx.entity.js';
  */
 @Entity({ tableName: 'api_key' })
 export class ApiKey {
-  [OptionalProps]?: 'pbx' | 'label' | 'createdAt' | 'revokedAt';
+  [OptionalProps]?: 'pbx' | 'extension' | 'label' | 'createdAt' | 'revokedAt';
 
   @PrimaryKey({ type: 'string', length: 36 })
   id: string = randomUUID();
 
   @ManyToOne(() => Pbx, { deleteRule: 'cascade', nullable: true })
   pbx: Pbx | null = null;
+
+  /**
+   * A LINKUS key's extension: the key is that extension's Linkus session. Deleting the
+   * extension deletes the key with it, so that at its next use the key is unknown (401), and
+   * open sockets of it close at their next re-check (`activeKeyIds`).
+   */
+  @ManyToOne(() => Extension, { deleteRule: 'cascade', nullable: true })
+  extension: Extension | null = null;
 
   // Kept as text (no CHECK): MikroORM cannot read SQLite CHECK constraints back, and the
   // domain validates the value anyway.

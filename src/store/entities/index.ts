@@ -1,5 +1,12 @@
 import { ApiKey } from './api-key.entity.js';
 import { AuditEntry } from './audit-entry.entity.js';
+import {
+  Contact,
+  ContactKey,
+  Phonebook,
+  PhonebookExtension,
+  PhonebookExtensionGroup,
+} from './contact.entity.js';
 import { Extension } from './extension.entity.js';
 import { ExtensionGroup, ExtensionGroupMember } from './extension-group.entity.js';
 import { GraphSubscription } from './graph-subscription.entity.js';
@@ -12,6 +19,8 @@ import { WelcomeEmailRow } from './welcome-email.entity.js';
 export {
   ApiKey,
   AuditEntry,
+  Contact,
+  ContactKey,
   DirectoryObject,
   Extension,
   ExtensionGroup,
@@ -20,6 +29,9 @@ export {
   Integration,
   IntegrationHealth,
   Pbx,
+  Phonebook,
+  PhonebookExtension,
+  PhonebookExtensionGroup,
   SyncRun,
   SyncRunItem,
   SyncSettings,
@@ -42,4 +54,9 @@ export const ENTITIES = [
   SyncRunItem,
   WelcomeEmailRow,
   GraphSubscription,
+  Phonebook,
+  PhonebookExtension,
+  PhonebookExtensionGroup,
+  Contact,
+  ContactKey,
 ];

@@ -1,0 +1,517 @@
+/**
+ * `npm run bench -- lookup [--db sqlite,postgresql] [--contacts 1000000] [--extensions 2000]
+ *   [--phonebooks 20] [--personal-users 200] [--samples 5000] [--searches 1000]
+ *   [--clients 16] [--http-seconds 10]`
+ *
+ * The Linkus lookups at 1,000,000 contacts. Per database: a PBX (GB) with `--extensions`
+ * extensions in 20 extension groups, `--personal-users` of them with personal contacts and
+ * `--phonebooks` phonebooks (a quarter granted to all extensions, the rest to a group or to
+ * extensions), `--contacts` contacts in all (40 % personal, 60 % in phonebooks), written
+ * through the store (`store.contacts.upsertSynced`, as the contact sync writes). Then:
+ * - in process, through the use cases (a fresh unit of work per call, as a request has):
+ *   `lookupCaller` p50 / p99 (target p99 ≤ 1 ms) over a mix of known numbers in every
+ *   spelling, extension numbers and unknown numbers, by LINKUS callers and an admin;
+ *   `searchContacts` p50 / p99 (target p99 ≤ 30 ms) over name prefixes, full names, company
+ *   words and number prefixes;
+ * - over HTTP against a real gateway process (`src/main.ts --role api`, as the other benches
+ *   start it): `--clients` concurrent keep-alive clients (undici; autocannon is not a
+ *   dependency) send `lookupCaller` for `--http-seconds`: lookups/s and p99 (target ≥ 3,000/s,
+ *   p99 ≤ 20 ms on 2 cores; the load generator shares the machine).
+ * Not a test: it prints figures and writes bench/results/lookup.json.
+ */
+import 'reflect-metadata';
+import { Agent, request } from 'undici';
+import { createApiKey } from '../src/app/access.js';
+import { lookupCaller, searchContacts } from '../src/app/contact-lookup.js';
+import { createPbx } from '../src/app/pbx.js';
+import type { Store } from '../src/app/ports/store.port.js';
+import { ApiRole, type Caller } from '../src/domain/access.js';
+import type { SyncedContactInput } from '../src/domain/contact.types.js';
+import { type Orm, openDatabase } from '../src/store/orm.js';
+import { openStore } from '../src/store/store.js';
+import { databaseUrl, startScript } from '../test/support/process.js';
+import { Args } from './support/args.js';
+import { benchCommand, writeResults } from './support/results.js';
+import { type BenchDatabase, createPostgres, createSqlite, ensureRedis } from './support/services.js';
+
+const SECRET_KEY = '0123456789abcdef'.repeat(4);
+const TARGETS = { lookupP99Ms: 1, searchP99Ms: 30, httpPerSecond: 3000, httpP99Ms: 20 };
+
+const FIRST = [
+  'Anna',
+  'Ben',
+  'Chloe',
+  'David',
+  'Emma',
+  'Farid',
+  'Grace',
+  'Hugo',
+  'Isla',
+  'Jack',
+  'Karim',
+  'Lily',
+  'Mohammed',
+  'Nora',
+  'Oliver',
+  'Priya',
+  'Quentin',
+  'Rosa',
+  'Sam',
+  'Tara',
+  'Umar',
+  'Vera',
+  'William',
+  'Xin',
+  'Yusuf',
+  'Zoe',
+];
+const LAST = [
+  'Smith',
+  'Jones',
+  'Taylor',
+  'Brown',
+  'Williams',
+  'Wilson',
+  'Johnson',
+  'Davies',
+  'Patel',
+  'Wright',
+  'Khan',
+  'Walker',
+  'Evans',
+  'Thomas',
+  'Roberts',
+  'Green',
+  'Hall',
+  'Wood',
+  'Hughes',
+  'Clarke',
+  'Lewis',
+  'Hill',
+  'Moore',
+  'Ward',
+  'Turner',
+  'Edwards',
+  'Baker',
+  'Cooper',
+  'Morris',
+  'King',
+];
+const COMPANY = [
+  'Acme',
+  'Globex',
+  'Initech',
+  'Umbrella',
+  'Stark',
+  'Wayne',
+  'Hooli',
+  'Vandelay',
+  'Wonka',
+  'Tyrell',
+  'Cyberdyne',
+  'Soylent',
+];
+
+/** A small deterministic generator (mulberry32): the same seed, the same world. */
+function rng(seed: number) {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+/** The n-th contact's London number: 020 7xxx xxxx, unique per n (n < 10,000,000). */
+const numberOf = (n: number) => {
+  const d = String(n).padStart(7, '0');
+  return { dialled: `020 7${d.slice(0, 3)} ${d.slice(3)}`, e164: `+44207${d}` };
+};
+const spellings = (n: number) => {
+  const { dialled, e164 } = numberOf(n);
+  return [dialled, e164, `00${e164.slice(1)}`, `+44 20 7${e164.slice(6, 9)} ${e164.slice(9)}`];
+};
+
+function percentile(sorted: number[], p: number): number {
+  if (!sorted.length) return 0;
+  return sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)];
+}
+const stats = (ms: number[]) => {
+  const s = [...ms].sort((a, b) => a - b);
+  const r = (v: number) => Math.round(v * 1000) / 1000;
+  return { n: s.length, p50: r(percentile(s, 50)), p99: r(percentile(s, 99)), max: r(s.at(-1) ?? 0) };
+};
+
+interface World {
+  pbxId: string;
+  extensionNumbers: string[];
+  /** Callers with a Linkus key: extension id, key, and a few numbers of their own contacts. */
+  linkus: Array<{ extensionId: string; key: string; ownNumbers: number[] }>;
+  /** Numbers of phonebook contacts (visible to all) to look up. */
+  sharedNumbers: number[];
+  adminKey: string;
+  seedSeconds: number;
+}
+
+async function seed(
+  orm: Orm,
+  a: { contacts: number; extensions: number; phonebooks: number; personalUsers: number },
+) {
+  const started = performance.now();
+  const store = () => openStore(orm, () => new Date());
+  const pbx = await createPbx(store(), {
+    name: 'Lookup bench',
+    defaultCountry: 'GB',
+    extensionCapacity: 100_000,
+  });
+  const random = rng(42);
+  const extensionIds: string[] = [];
+  const extensionNumbers: string[] = [];
+  await store().transactional(async (tx) => {
+    for (let i = 0; i < a.extensions; i++) {
+      const number = String(1000 + i);
+      const e = await tx.directory.createExtension(pbx.id, {
+        number,
+        firstName: FIRST[i % FIRST.length],
+        lastName: `${LAST[Math.floor(i / FIRST.length) % LAST.length]} ${i}`,
+        email: null,
+        mobileNumber: null,
+        jobTitle: null,
+      });
+      extensionIds.push(e.id);
+      extensionNumbers.push(number);
+    }
+  });
+  const groups: string[] = [];
+  for (let g = 0; g < 20; g++) {
+    const members = extensionIds.filter((_, i) => i % 20 === g);
+    groups.push(
+      (await store().directory.createExtensionGroup(pbx.id, { name: `Team ${g}`, memberIds: members })).id,
+    );
+  }
+  const personalCount = Math.round(a.contacts * 0.4);
+  const sharedCount = a.contacts - personalCount;
+  let n = 0;
+  const make = (): SyncedContactInput => {
+    const i = n++;
+    const first = FIRST[Math.floor(random() * FIRST.length)];
+    const last = LAST[Math.floor(random() * LAST.length)];
+    const numbers = [{ kind: 'BUSINESS' as const, ...numberOf(i) }];
+    return {
+      firstName: first,
+      lastName: last,
+      displayName: `${first} ${last}`,
+      company: random() < 0.5 ? `${COMPANY[Math.floor(random() * COMPANY.length)]} Ltd` : null,
+      jobTitle: null,
+      emails: [],
+      numbers,
+      source: { mailboxId: 'bench', folderId: 'contacts', contactId: `c-${i}`, changeKey: 'ck' },
+    };
+  };
+  const write = async (owner: Parameters<Store['contacts']['upsertSynced']>[1], count: number) => {
+    for (let done = 0; done < count; done += 5000) {
+      const batch = Array.from({ length: Math.min(5000, count - done) }, make);
+      await store().transactional((tx) => tx.contacts.upsertSynced(pbx.id, owner, batch));
+    }
+  };
+  const linkus: World['linkus'] = [];
+  const perUser = Math.floor(personalCount / a.personalUsers);
+  for (let u = 0; u < a.personalUsers; u++) {
+    const from = n;
+    await write(
+      { kind: 'EXTENSION', extensionId: extensionIds[u] },
+      u === a.personalUsers - 1 ? personalCount - perUser * u : perUser,
+    );
+    if (u < 50) {
+      const key = (
+        await createApiKey(store(), { pbxId: pbx.id, role: 'linkus', extensionNumber: extensionNumbers[u] })
+      ).key;
+      linkus.push({
+        extensionId: extensionIds[u],
+        key,
+        ownNumbers: [from, from + 1, from + Math.floor(perUser / 2)],
+      });
+    }
+    if (u % 20 === 0)
+      process.stdout.write(
+        `\r  personal contacts: ${n.toLocaleString()} / ${personalCount.toLocaleString()}`,
+      );
+  }
+  const perBook = Math.floor(sharedCount / a.phonebooks);
+  const sharedNumbers: number[] = [];
+  for (let b = 0; b < a.phonebooks; b++) {
+    const book = await store().contacts.ensureSyncedPhonebook(pbx.id, `shared-${b}`, `Phonebook ${b}`);
+    await store().transactional((tx) =>
+      tx.contacts.savePhonebookVisibility(pbx.id, book.id, {
+        allExtensions: b % 4 === 0,
+        extensionIds: b % 4 === 1 ? extensionIds.slice(0, 100) : [],
+        extensionGroupIds: b % 4 >= 2 ? [groups[b % groups.length]] : [],
+      }),
+    );
+    const from = n;
+    await write(
+      { kind: 'PHONEBOOK', phonebookId: book.id },
+      b === a.phonebooks - 1 ? sharedCount - perBook * b : perBook,
+    );
+    if (b % 4 === 0) sharedNumbers.push(from, from + 7, from + Math.floor(perBook / 3));
+    process.stdout.write(`\r  contacts: ${n.toLocaleString()} / ${a.contacts.toLocaleString()}            `);
+  }
+  process.stdout.write('\n');
+  const adminKey = (await createApiKey(store(), { pbxId: pbx.id, role: 'admin' })).key;
+  return {
+    pbxId: pbx.id,
+    extensionNumbers,
+    linkus,
+    sharedNumbers,
+    adminKey,
+    seedSeconds: Math.round((performance.now() - started) / 100) / 10,
+  } satisfies World;
+}
+
+/** The numbers a caller looks up: known ones in every spelling, extension numbers, unknown ones. */
+function lookupMix(world: World, count: number) {
+  const random = rng(7);
+  const out: Array<{ caller: World['linkus'][number] | null; number: string }> = [];
+  for (let i = 0; i < count; i++) {
+    const caller = random() < 0.9 ? world.linkus[Math.floor(random() * world.linkus.length)] : null;
+    const r = random();
+    let number: string;
+    if (r < 0.35 && caller) number = spellings(caller.ownNumbers[i % 3])[i % 4];
+    else if (r < 0.6) number = spellings(world.sharedNumbers[i % world.sharedNumbers.length])[i % 4];
+    else if (r < 0.8) number = world.extensionNumbers[Math.floor(random() * world.extensionNumbers.length)];
+    else number = `+1 212 555 ${String(1000 + (i % 9000)).padStart(4, '0')}`;
+    out.push({ caller, number });
+  }
+  return out;
+}
+
+function searchMix(count: number) {
+  const random = rng(11);
+  const out: string[] = [];
+  for (let i = 0; i < count; i++) {
+    const kind = i % 5;
+    const first = FIRST[Math.floor(random() * FIRST.length)];
+    const last = LAST[Math.floor(random() * LAST.length)];
+    if (kind === 0) out.push(first.slice(0, 2));
+    else if (kind === 1) out.push(`${first} ${last}`);
+    else if (kind === 2) out.push(last.slice(0, 3));
+    else if (kind === 3) out.push(COMPANY[Math.floor(random() * COMPANY.length)].slice(0, 4));
+    else out.push(`020 7${String(Math.floor(random() * 1000)).padStart(3, '0')}`);
+  }
+  return out;
+}
+
+async function inProcess(orm: Orm, world: World, a: { samples: number; searches: number }) {
+  const callerOf = (c: World['linkus'][number] | null): Caller =>
+    c
+      ? { pbxId: world.pbxId, role: ApiRole.LINKUS, keyId: 'bench', extensionId: c.extensionId }
+      : { pbxId: world.pbxId, role: ApiRole.ADMIN, keyId: 'bench' };
+  const mix = lookupMix(world, a.samples);
+  let found = 0;
+  // Warm up (statement caches, the JIT), then measure.
+  for (const m of mix.slice(0, 500))
+    await lookupCaller(
+      openStore(orm, () => new Date()),
+      callerOf(m.caller),
+      m.number,
+    );
+  const lookupMs: number[] = [];
+  for (const m of mix) {
+    const t0 = performance.now();
+    const hit = await lookupCaller(
+      openStore(orm, () => new Date()),
+      callerOf(m.caller),
+      m.number,
+    );
+    lookupMs.push(performance.now() - t0);
+    if (hit) found++;
+  }
+  const queries = searchMix(a.searches);
+  for (const q of queries.slice(0, 100))
+    await searchContacts(
+      openStore(orm, () => new Date()),
+      callerOf(world.linkus[0]),
+      { query: q },
+    );
+  const searchMs: number[] = [];
+  let results = 0;
+  for (const [i, q] of queries.entries()) {
+    const caller = callerOf(i % 10 === 0 ? null : world.linkus[i % world.linkus.length]);
+    const t0 = performance.now();
+    const page = await searchContacts(
+      openStore(orm, () => new Date()),
+      caller,
+      { query: q, first: 20 },
+    );
+    searchMs.push(performance.now() - t0);
+    results += page.edges.length;
+  }
+  return {
+    lookupMs: stats(lookupMs),
+    lookupHitRate: Math.round((found / mix.length) * 1000) / 1000,
+    searchMs: stats(searchMs),
+    searchResultsPerPage: Math.round((results / queries.length) * 10) / 10,
+  };
+}
+
+const LOOKUP = 'query($n: String!) { lookupCaller(number: $n) { source displayName phonebookName } }';
+const BASELINE = '{ __typename }';
+
+async function overHttp(db: BenchDatabase, world: World, a: { clients: number; seconds: number }) {
+  const redis = await ensureRedis();
+  const proc = startScript(
+    'src/main.ts',
+    ['--role', 'api'],
+    {
+      DATABASE_URL: databaseUrl(db.config),
+      REDIS_URL: redis.url,
+      QUEUE_PREFIX: `bench-lookup-${Date.now()}`,
+      SECRET_KEY,
+      HOST: '127.0.0.1',
+      PORT: '0',
+      LOG_LEVEL: 'info',
+    },
+    /"url":"(http:\/\/[^"]+)"[^\n]*"msg":"gateway started"/,
+  );
+  try {
+    const url = (await proc.match)[1];
+    const agent = new Agent({ connections: a.clients, pipelining: 1, keepAliveTimeout: 30_000 });
+    const mix = lookupMix(world, 20_000);
+    let query = LOOKUP;
+    const one = async (i: number) => {
+      const m = mix[i % mix.length];
+      const key = m.caller?.key ?? world.adminKey;
+      const res = await request(`${url}/graphql`, {
+        method: 'POST',
+        dispatcher: agent,
+        headers: { 'content-type': 'application/json', authorization: `Bearer ${key}` },
+        body: JSON.stringify({ query, variables: query === LOOKUP ? { n: m.number } : {} }),
+      });
+      const body = await res.body.text();
+      if (res.statusCode !== 200 || body.includes('"errors"'))
+        throw new Error(`${res.statusCode} ${body.slice(0, 300)}`);
+    };
+    // Warm up for 2 s, then measure.
+    const run = async (seconds: number) => {
+      const ms: number[] = [];
+      let next = 0;
+      let failed = 0;
+      const until = performance.now() + seconds * 1000;
+      const started = performance.now();
+      await Promise.all(
+        Array.from({ length: a.clients }, async () => {
+          while (performance.now() < until) {
+            const i = next++;
+            const t0 = performance.now();
+            try {
+              await one(i);
+              ms.push(performance.now() - t0);
+            } catch (err) {
+              if (failed++ === 0) console.error(`  first failure: ${(err as Error).message}`);
+            }
+          }
+        }),
+      );
+      const elapsed = (performance.now() - started) / 1000;
+      return { perSecond: Math.round(ms.length / elapsed), ms: stats(ms), failed };
+    };
+    // The gateway's own floor: the same keys, an operation that reads nothing (`__typename`).
+    query = BASELINE;
+    await run(2);
+    const baseline = await run(Math.max(2, Math.round(a.seconds / 2)));
+    query = LOOKUP;
+    await run(2);
+    const measured = await run(a.seconds);
+    await agent.close();
+    return {
+      clients: a.clients,
+      seconds: a.seconds,
+      lookupsPerSecond: measured.perSecond,
+      latencyMs: measured.ms,
+      failed: measured.failed,
+      baseline: { operation: BASELINE, perSecond: baseline.perSecond, latencyMs: baseline.ms },
+    };
+  } finally {
+    proc.child.kill('SIGTERM');
+    await new Promise((r) => proc.child.once('exit', r));
+    redis.stop();
+  }
+}
+
+type Stats = ReturnType<typeof stats>;
+/** One database's figures. */
+export interface LookupLeg {
+  seedSeconds: number;
+  inProcess: { lookupMs: Stats; lookupHitRate: number; searchMs: Stats; searchResultsPerPage: number };
+  http: {
+    clients: number;
+    seconds: number;
+    lookupsPerSecond: number;
+    latencyMs: Stats;
+    failed: number;
+    baseline: { operation: string; perSecond: number; latencyMs: Stats };
+  };
+}
+export type LookupFigures = { targets: typeof TARGETS; loadGenerator: string } & Partial<
+  Record<'sqlite' | 'postgresql', LookupLeg>
+>;
+
+export async function main(argv: string[]) {
+  const args = new Args(argv);
+  const opts = {
+    db: args.list('db', ['sqlite', 'postgresql']),
+    contacts: args.number('contacts', 1_000_000),
+    extensions: args.number('extensions', 2000),
+    phonebooks: args.number('phonebooks', 20),
+    personalUsers: args.number('personal-users', 200),
+    samples: args.number('samples', 5000),
+    searches: args.number('searches', 1000),
+    clients: args.number('clients', 16),
+    httpSeconds: args.number('http-seconds', 10),
+  };
+  if (opts.personalUsers > opts.extensions || opts.personalUsers < 1)
+    throw new Error('--personal-users: 1 to --extensions');
+  const figures: Partial<Record<'sqlite' | 'postgresql', LookupLeg>> = {};
+  for (const kind of opts.db) {
+    const db = kind === 'postgresql' ? await createPostgres() : createSqlite();
+    console.log(`${kind} (${db.where}): seeding ${opts.contacts.toLocaleString()} contacts…`);
+    const orm = await openDatabase(db.config);
+    try {
+      const world = await seed(orm, opts);
+      console.log(`  seeded in ${world.seedSeconds} s; in process…`);
+      // What seeding left to do in the background is not what a lookup costs: SQLite's
+      // write-ahead log is moved into the file now, PostgreSQL's statistics are brought up to date.
+      await orm.em.getConnection().execute(kind === 'sqlite' ? 'pragma wal_checkpoint(TRUNCATE)' : 'analyze');
+      const local = await inProcess(orm, world, opts);
+      console.log(
+        `  lookupCaller p50 ${local.lookupMs.p50} ms, p99 ${local.lookupMs.p99} ms (target ≤ ${TARGETS.lookupP99Ms}); hit rate ${local.lookupHitRate}`,
+      );
+      console.log(
+        `  searchContacts p50 ${local.searchMs.p50} ms, p99 ${local.searchMs.p99} ms (target ≤ ${TARGETS.searchP99Ms}); ${local.searchResultsPerPage} results a page`,
+      );
+      await orm.close(true);
+      console.log(`  over HTTP: ${opts.clients} clients for ${opts.httpSeconds} s…`);
+      const http = await overHttp(db, world, { clients: opts.clients, seconds: opts.httpSeconds });
+      console.log(
+        `  HTTP lookupCaller: ${http.lookupsPerSecond}/s (target ≥ ${TARGETS.httpPerSecond}), p50 ${http.latencyMs.p50} ms, p99 ${http.latencyMs.p99} ms (target ≤ ${TARGETS.httpP99Ms}); ${http.failed} failed; the gateway's floor ({ __typename }, same keys): ${http.baseline.perSecond}/s, p99 ${http.baseline.latencyMs.p99} ms`,
+      );
+      figures[kind as 'sqlite' | 'postgresql'] = { seedSeconds: world.seedSeconds, inProcess: local, http };
+    } finally {
+      await orm.close(true).catch(() => {
+        // closed already after the in-process part
+      });
+      await db.drop();
+    }
+  }
+  writeResults('lookup', {
+    command: benchCommand('lookup', argv),
+    args: opts,
+    figures: {
+      targets: TARGETS,
+      ...figures,
+      loadGenerator: 'undici keep-alive loop in the bench process (autocannon is not a dependency)',
+    },
+  });
+}

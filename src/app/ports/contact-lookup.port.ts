@@ -1,0 +1,90 @@
+import type { ContactSourceKind, SearchRank } from '../../domain/contact-search.js';
+import type { PageRequest } from './store.port.js';
+
+/**
+ * The reads behind the Linkus lookups (caller ID, search): over the extensions, one
+ * extension's personal contacts and a set of phonebooks of one PBX. Every read is an index
+ * range of bounded size, whatever the number of contacts (1,000,000 per PBX).
+ */
+
+/** Which contacts a reader sees: one extension's personal contacts (or none) and these phonebooks. */
+export interface ContactScope {
+  personalOf: string | null;
+  phonebookIds: readonly string[];
+}
+
+/** A phonebook a reader sees. */
+export interface VisiblePhonebook {
+  id: string;
+  name: string;
+}
+
+/** What a search looks for (made by the use case from the query, src/domain/contact-search.ts). */
+export interface ContactSearchSpec {
+  /** The query as searchText made it; empty for a number-only query. */
+  text: string;
+  /** The E.164 prefix of a number query, if it makes one. */
+  e164Prefix: string | null;
+  /** The digits of a number query (extension numbers, numbers kept without E.164). */
+  digits: string | null;
+}
+
+/** One contact or extension found. */
+export interface ContactMatch {
+  source: ContactSourceKind;
+  /** The contact's id, or the extension's. */
+  id: string;
+  displayName: string;
+  company: string | null;
+  /** The number that matched (as dialled), or for a name match the first number. */
+  number: string | null;
+  /** The extension's number (source EXTENSION). */
+  extensionNumber: string | null;
+  phonebookId: string | null;
+  phonebookName: string | null;
+  rank: SearchRank;
+}
+
+/** A page of search results. No total: counting every match of "a" in 1,000,000 contacts is what the search avoids. */
+export interface SearchPage<T> {
+  edges: Array<{ cursor: string; node: T }>;
+  endCursor: string | null;
+  hasNextPage: boolean;
+}
+
+export interface ContactLookupRepository {
+  /**
+   * The phonebooks a Linkus user of `extensionId` sees: granted to all extensions, to the
+   * extension, or to one of its extension groups; `extensionId` null: every phonebook of the PBX.
+   * Ordered by name.
+   */
+  visiblePhonebooks(pbxId: string, extensionId: string | null): Promise<VisiblePhonebook[]>;
+  /**
+   * Contacts in scope with a number whose key (phone-number.ts numberKey) is `key`: the
+   * personal ones first, then by phonebook name, name and id; at most `limit`.
+   */
+  findByNumberKey(pbxId: string, scope: ContactScope, key: string, limit: number): Promise<ContactMatch[]>;
+  /**
+   * Caller ID in one statement: contacts with a number whose key is `key`, among the personal
+   * contacts of `extensionId` and the phonebooks it sees (`extensionId` null: every phonebook,
+   * no personal contacts); order and limit as findByNumberKey.
+   */
+  lookupNumber(
+    pbxId: string,
+    extensionId: string | null,
+    key: string,
+    limit: number,
+  ): Promise<ContactMatch[]>;
+  /**
+   * Extensions and contacts in scope matching the query, in the order of SearchRank, then
+   * source, then term, then id (cursor-paged; INVALID_INPUT `after` for a cursor it did not make).
+   */
+  search(
+    pbxId: string,
+    scope: ContactScope,
+    spec: ContactSearchSpec,
+    page: PageRequest,
+  ): Promise<SearchPage<ContactMatch>>;
+  /** Deletes one contact; false when the PBX has no such contact. */
+  deleteContact(pbxId: string, id: string): Promise<boolean>;
+}
