@@ -4,6 +4,7 @@ import { unwatchFile, watchFile } from 'node:fs';
 import type { AddressInfo } from 'node:net';
 import Fastify, { type FastifyBaseLogger, LogController } from 'fastify';
 import type { Redis } from 'ioredis';
+import { parsePhoneNumberFromString } from 'libphonenumber-js';
 import { RedisChangeDebouncer } from '../jobs/change-debouncer.js';
 import { JobName, jobOptions, QUEUE_CONCURRENCY, QueueName } from '../jobs/contracts.js';
 import { BullJobAdmin } from '../jobs/job-admin.js';
@@ -30,6 +31,7 @@ import { registerOAuthCallback } from './http/oauth-callback.js';
 import { registerRateLimits } from './http/rate-limits.js';
 import { BODY_LIMIT_BYTES } from './limits.js';
 import { createLogger, type Logger } from './logger.js';
+import { GraphContactsReader } from './m365/contacts.reader.js';
 import { GraphDirectoryReader } from './m365/directory.reader.js';
 import { MsalIdentity } from './m365/identity.adapter.js';
 import { GraphSubscriptionsClient } from './m365/subscriptions.adapter.js';
@@ -51,6 +53,12 @@ import {
 } from './startup.js';
 import { createOrm, describeDatabase, type Orm, pingDatabase, prepareDatabase } from './store/orm.js';
 import { openStore } from './store/store.js';
+
+/** E.164 under the PBX's default country (C1–C4), or null when the number cannot be read. */
+const e164Normaliser = (country: string) => (dialled: string) => {
+  const n = parsePhoneNumberFromString(dialled, country as Parameters<typeof parsePhoneNumberFromString>[1]);
+  return n?.isValid() ? n.number : null;
+};
 
 export interface Gateway {
   config: Config;
@@ -151,6 +159,8 @@ export async function startGateway(
       delayMs: config.mail.retryDelayMs,
     }),
     keyRevocations: new RedisKeyRevocations(redis, config.redis.queuePrefix),
+    contactsReader: new GraphContactsReader(endpoints),
+    phoneNormaliser: e164Normaliser,
   };
 
   // The role's work: started the first time the database and Redis both answer; paused while
@@ -184,7 +194,14 @@ export async function startGateway(
       workers = startWorkers({
         redisUrl: config.redis.url,
         prefix: config.redis.queuePrefix,
-        processors: buildProcessors({ openStore: store, now: services.now, services, mailer, logger }),
+        processors: buildProcessors({
+          openStore: store,
+          now: services.now,
+          services,
+          mailer,
+          logger,
+          queues,
+        }),
         logger,
         canRun: () => dependencies.database.up,
       });

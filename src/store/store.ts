@@ -2,6 +2,7 @@ import type { EntityManager } from '@mikro-orm/core';
 import type { Store } from '../app/ports/store.port.js';
 import { MikroAuditRepository } from './audit.repository.js';
 import { bindClock, type Clock } from './clock.js';
+import { MikroContactSyncLedger } from './contact-sync.repository.js';
 import { MikroDirectoryApplier } from './directory.applier.js';
 import { MikroIntegrationRepository } from './integration.repository.js';
 import type { Orm } from './orm.js';
@@ -20,6 +21,7 @@ class MikroStore implements Store {
   readonly subscriptions: MikroSubscriptionRepository;
   readonly applier: MikroDirectoryApplier;
   readonly welcomeEmails: MikroWelcomeEmailRepository;
+  readonly contactSync: MikroContactSyncLedger;
 
   constructor(
     private readonly em: EntityManager,
@@ -34,6 +36,7 @@ class MikroStore implements Store {
     this.subscriptions = new MikroSubscriptionRepository(em, now);
     this.applier = new MikroDirectoryApplier(em, now);
     this.welcomeEmails = new MikroWelcomeEmailRepository(em, now);
+    this.contactSync = new MikroContactSyncLedger(em, now);
   }
 
   transactional<T>(fn: (store: Store) => Promise<T>): Promise<T> {

@@ -4,6 +4,7 @@ import type { HealthCode, IntegrationStatus } from '../../domain/integration.js'
 import type { SyncSource } from '../../domain/pbx.types.js';
 import type { ApiKeyRecord, PbxRecord, PbxSettings } from '../../domain/tenant.js';
 import type { SubscriptionRepository } from './change-notifications.port.js';
+import type { ContactSyncLedger } from './contact-sync.port.js';
 import type { DirectoryApplier, SyncRepository } from './sync.port.js';
 import type { WelcomeEmailRepository } from './welcome-email.port.js';
 
@@ -73,6 +74,7 @@ export interface IntegrationData {
   status: IntegrationStatus;
   userSyncPaused: boolean;
   groupSyncPaused: boolean;
+  contactSyncPaused: boolean;
   clientId: string | null;
   tenantId: string | null;
   secretSealed: string | null;
@@ -249,6 +251,8 @@ export interface Store {
   integrations: IntegrationRepository;
   /** U6: the welcome emails of sync runs and how each went. */
   welcomeEmails: WelcomeEmailRepository;
+  /** C1–C4: the contact sync's folder cursors and run tallies (the contacts themselves: `contacts`). */
+  contactSync: ContactSyncLedger;
   /** Runs `fn` in one transaction; everything it writes commits together or not at all. */
   transactional<T>(fn: (store: Store) => Promise<T>): Promise<T>;
 }

@@ -6,12 +6,21 @@ import { GraphSubscription } from './graph-subscription.entity.js';
 import { Integration } from './integration.entity.js';
 import { IntegrationHealth } from './integration-health.entity.js';
 import { Pbx } from './pbx.entity.js';
-import { DirectoryObject, SyncRun, SyncRunItem, SyncSettings } from './sync.entity.js';
+import {
+  ContactFolderCursorRow,
+  ContactRunTally,
+  DirectoryObject,
+  SyncRun,
+  SyncRunItem,
+  SyncSettings,
+} from './sync.entity.js';
 import { WelcomeEmailRow } from './welcome-email.entity.js';
 
 export {
   ApiKey,
   AuditEntry,
+  ContactFolderCursorRow,
+  ContactRunTally,
   DirectoryObject,
   Extension,
   ExtensionGroup,
@@ -42,4 +51,6 @@ export const ENTITIES = [
   SyncRunItem,
   WelcomeEmailRow,
   GraphSubscription,
+  ContactFolderCursorRow,
+  ContactRunTally,
 ];
