@@ -6,6 +6,7 @@ import { auditMutations } from './audit.middleware.js';
 import { authChecker } from './auth-checker.js';
 import { AuditResolver } from './resolvers/audit.resolver.js';
 import { ChangeTriggersResolver } from './resolvers/change-triggers.resolver.js';
+import { ContactSyncResolver } from './resolvers/contact-sync.resolver.js';
 import { ExtensionResolver } from './resolvers/extension.resolver.js';
 import { ExtensionGroupResolver } from './resolvers/extension-group.resolver.js';
 import { FleetResolver } from './resolvers/fleet.resolver.js';
@@ -30,6 +31,7 @@ export const RESOLVERS = [
   ChangeTriggersResolver,
   ScheduleResolver,
   FleetResolver,
+  ContactSyncResolver,
 ] as const;
 
 /** Builds the executable schema. `pubSub` carries subscription events (Redis-backed in the gateway). */

@@ -132,7 +132,8 @@ async function runnableKinds(
       : !kind.hasRule(settings)
         ? `${label[kind.scope]} sync has no rule yet.`
         : null;
-    if (why) notes.push(why);
+    // Contact sync is optional (C1–C4): a PBX that never set it up is not told so on every run.
+    if (why && !(kind.scope === 'CONTACTS' && !kind.hasRule(settings))) notes.push(why);
     return why === null;
   });
   return { integration, settings, kinds, notes };
