@@ -27,6 +27,10 @@ export async function startSandboxProcess(opts: {
   seed: number;
   latencyMs: number;
   dataDir: string;
+  /** Contacts per user mailbox, shared mailboxes and their contacts (the CLI's seed options; default none). */
+  contactsPerUser?: number;
+  sharedMailboxes?: number;
+  contactsPerMailbox?: number;
   execArgv?: string[];
   timeoutMs?: number;
 }): Promise<SandboxProcess> {
@@ -49,6 +53,9 @@ export async function startSandboxProcess(opts: {
     opts.dataDir,
     '--auto-sign-in',
     '--timing',
+    ...(opts.contactsPerUser ? ['--contacts-per-user', String(opts.contactsPerUser)] : []),
+    ...(opts.sharedMailboxes ? ['--shared-mailboxes', String(opts.sharedMailboxes)] : []),
+    ...(opts.contactsPerMailbox ? ['--contacts-per-mailbox', String(opts.contactsPerMailbox)] : []),
   ];
   const child: ChildProcess = spawn(process.execPath, args, {
     stdio: ['ignore', 'pipe', 'pipe'],

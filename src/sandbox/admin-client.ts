@@ -1,15 +1,21 @@
 import { Agent, request } from 'undici';
 import type {
   AdminApp,
+  AdminContact,
+  AdminContactFolder,
   AdminGroup,
+  AdminMailbox,
   AdminSubscription,
   AdminTenant,
   AdminUser,
+  ContactInput,
   CreateGroupInput,
   CreateUserInput,
   FaultSettings,
   LifecycleEvent,
+  MailboxThrottleSettings,
   NewSecret,
+  NewSharedMailboxInput,
   NewTenantInput,
   NotificationSettings,
   NotificationStatus,
@@ -285,6 +291,102 @@ export class SandboxAdminClient {
   }
   resetNotificationSettings(): Promise<NotificationSettings> {
     return this.call('POST', '/notifications/settings/reset');
+  }
+
+  // ---------------------------------------------------------------- mailboxes and contacts
+  // `user` is a user id or UPN; `folderId` a folder id or `contacts` (the default folder).
+
+  /** A user's mailbox: shared or not, FullAccess members, folders with counts and sharing. */
+  getMailbox(user: string): Promise<AdminMailbox> {
+    return this.call('GET', `/mailboxes/${encodeURIComponent(user)}`);
+  }
+  /** The mailbox's contact folders (the default Contacts folder first). */
+  listContactFolders(user: string): Promise<AdminContactFolder[]> {
+    return this.call('GET', `/mailboxes/${encodeURIComponent(user)}/folders`);
+  }
+  /** A child folder of the default Contacts folder. */
+  createContactFolder(user: string, displayName: string): Promise<AdminContactFolder> {
+    return this.call('POST', `/mailboxes/${encodeURIComponent(user)}/folders`, { displayName });
+  }
+  /** Creates a contact (in the default folder unless `folderId`); it shows in that folder's delta. */
+  createContact(user: string, input: ContactInput, folderId = 'contacts'): Promise<AdminContact> {
+    return this.call(
+      'POST',
+      `/mailboxes/${encodeURIComponent(user)}/folders/${encodeURIComponent(folderId)}/contacts`,
+      input,
+    );
+  }
+  getContact(user: string, contactId: string): Promise<AdminContact> {
+    return this.call(
+      'GET',
+      `/mailboxes/${encodeURIComponent(user)}/contacts/${encodeURIComponent(contactId)}`,
+    );
+  }
+  /** Updates a contact (null clears a property); its changeKey and lastModifiedDateTime change. */
+  updateContact(user: string, contactId: string, patch: ContactInput): Promise<AdminContact> {
+    return this.call(
+      'PATCH',
+      `/mailboxes/${encodeURIComponent(user)}/contacts/${encodeURIComponent(contactId)}`,
+      patch,
+    );
+  }
+  /** Deletes a contact (delta: `@removed: { reason: 'deleted' }`). */
+  deleteContact(user: string, contactId: string): Promise<void> {
+    return this.call(
+      'DELETE',
+      `/mailboxes/${encodeURIComponent(user)}/contacts/${encodeURIComponent(contactId)}`,
+    );
+  }
+  /** The owner shares a contact folder with another user (read): that user's delegated token with Contacts.Read.Shared reads it. */
+  shareContactFolder(user: string, folderId: string, withUser: string): Promise<AdminContactFolder> {
+    return this.call(
+      'POST',
+      `/mailboxes/${encodeURIComponent(user)}/folders/${encodeURIComponent(folderId)}/share`,
+      { userId: withUser },
+    );
+  }
+  unshareContactFolder(user: string, folderId: string, withUserId: string): Promise<AdminContactFolder> {
+    return this.call(
+      'DELETE',
+      `/mailboxes/${encodeURIComponent(user)}/folders/${encodeURIComponent(folderId)}/share/${encodeURIComponent(withUserId)}`,
+    );
+  }
+  /** Shared mailboxes (seeded or created), with their members. */
+  listSharedMailboxes(): Promise<AdminMailbox[]> {
+    return this.call('GET', '/shared-mailboxes');
+  }
+  /** A shared mailbox: a user that cannot sign in (accountEnabled false), with FullAccess members. */
+  createSharedMailbox(input: NewSharedMailboxInput): Promise<AdminMailbox> {
+    return this.call('POST', '/shared-mailboxes', input);
+  }
+  /** Grants FullAccess on a mailbox (any user's, shared or not) to a user. */
+  addMailboxMember(user: string, memberUser: string): Promise<AdminMailbox> {
+    return this.call('POST', `/mailboxes/${encodeURIComponent(user)}/members`, { userId: memberUser });
+  }
+  removeMailboxMember(user: string, memberUserId: string): Promise<AdminMailbox> {
+    return this.call(
+      'DELETE',
+      `/mailboxes/${encodeURIComponent(user)}/members/${encodeURIComponent(memberUserId)}`,
+    );
+  }
+  /**
+   * Exchange loses the sync states: every contact delta and skip token issued so far (all
+   * mailboxes, or one mailbox, or one folder of it) answers 410 Gone `SyncStateNotFound`.
+   */
+  expireContactSyncStates(
+    opts: { userId?: string; folderId?: string } = {},
+  ): Promise<{ syncStatesValidAfter: string }> {
+    return this.call('POST', '/mailboxes/expire-sync-states', opts);
+  }
+  /** Outlook's per-mailbox limits (concurrency 4, 10,000 requests per 600,000 ms); setting them clears the counters. */
+  mailboxThrottling(): Promise<MailboxThrottleSettings> {
+    return this.call('GET', '/mailbox-throttling');
+  }
+  setMailboxThrottling(patch: Partial<MailboxThrottleSettings>): Promise<MailboxThrottleSettings> {
+    return this.call('PATCH', '/mailbox-throttling', patch);
+  }
+  resetMailboxThrottling(): Promise<MailboxThrottleSettings> {
+    return this.call('POST', '/mailbox-throttling/reset');
   }
 
   // ---------------------------------------------------------------- fault knobs

@@ -9,6 +9,7 @@ import type {
   NewSecret,
   NewTenantInput,
 } from './admin.types.js';
+import { registerMailboxAdminRoutes } from './mailbox.admin.js';
 import { emptyStats, type SandboxContext } from './sandbox.context.js';
 import { registerSubscriptionAdminRoutes } from './subscriptions.admin.js';
 import { seedTenant } from './tenant.seed.js';
@@ -387,6 +388,9 @@ export function registerAdminRoutes(app: FastifyInstance, ctx: SandboxContext, a
       // ------------------------------------------------------------ change notifications
       registerSubscriptionAdminRoutes(admin, ctx);
 
+      // ------------------------------------------------------------ mailboxes and contacts
+      registerMailboxAdminRoutes(admin, ctx);
+
       // ------------------------------------------------------------ faults
       route('GET', '/faults', () => faultsDto(ctx));
       route('PATCH', '/faults', (req) => {
@@ -436,6 +440,7 @@ export function registerAdminRoutes(app: FastifyInstance, ctx: SandboxContext, a
         ctx.faults.resourceUnitLimit = initial.resourceUnitLimit;
         ctx.faults.forced429 = [];
         ctx.buckets.reset();
+        ctx.mailboxThrottle.reset();
         return faultsDto(ctx);
       });
     },

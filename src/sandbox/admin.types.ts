@@ -190,3 +190,44 @@ export interface AdminTenant {
   /** Every app registration or provisioned app the directory has. */
   apps: string[];
 }
+
+// ---------------------------------------------------------------- mailboxes (contacts)
+
+export type { ContactData, ContactView as AdminContact, EmailAddress } from './mailbox.store.js';
+export type { MailboxThrottleSettings } from './mailbox.throttle.js';
+
+/** A contact's writable properties, for create (missing ones unset) and update (missing ones unchanged; null clears). */
+export type ContactInput = Partial<import('./mailbox.store.js').ContactData>;
+
+export interface AdminContactFolder {
+  /** Graph's folder id (also `contacts` works for the default folder in every route) */
+  id: string;
+  displayName: string;
+  parentFolderId: string;
+  /** the default Contacts folder (`/users/{id}/contacts`) */
+  isDefault: boolean;
+  /** live contacts in it */
+  contacts: number;
+  /** user ids the folder is shared with (read) */
+  sharedWith: string[];
+}
+
+export interface AdminMailbox {
+  userId: string;
+  userPrincipalName: string;
+  displayName: string;
+  mail: string;
+  /** a shared mailbox (its user cannot sign in) */
+  shared: boolean;
+  /** FullAccess members (user ids): they read every folder with Contacts.Read.Shared */
+  members: string[];
+  folders: AdminContactFolder[];
+}
+
+export interface NewSharedMailboxInput {
+  displayName: string;
+  /** default: from the display name, + ".shared" */
+  mailNickname?: string;
+  /** FullAccess members (user ids or UPNs) */
+  members?: string[];
+}

@@ -10,6 +10,7 @@ import { type SandboxOptions, startSandbox } from './index.js';
 const USAGE = `usage: sandbox [--port N] [--host H] [--users N] [--groups N] [--seed N] [--data-dir DIR]
                [--auto-sign-in] [--latency-ms N] [--error-rate X] [--no-throttling]
                [--access-token-lifetime-seconds N] [--delta-token-lifetime-ms N] [--keep-state]
+               [--contacts-per-user N] [--shared-mailboxes N] [--contacts-per-mailbox N]
                [--log] [--timing]`;
 
 function num(name: string, v: string | undefined): number | undefined {
@@ -40,6 +41,9 @@ async function main(): Promise<void> {
         'access-token-lifetime-seconds': { type: 'string' },
         'delta-token-lifetime-ms': { type: 'string' },
         'keep-state': { type: 'boolean' },
+        'contacts-per-user': { type: 'string' },
+        'shared-mailboxes': { type: 'string' },
+        'contacts-per-mailbox': { type: 'string' },
         log: { type: 'boolean' },
         timing: { type: 'boolean' },
         help: { type: 'boolean', short: 'h' },
@@ -69,6 +73,9 @@ async function main(): Promise<void> {
     accessTokenLifetimeSeconds: num('access-token-lifetime-seconds', s('access-token-lifetime-seconds')),
     deltaTokenLifetimeMs: num('delta-token-lifetime-ms', s('delta-token-lifetime-ms')),
     persistState: !!values['keep-state'],
+    contactsPerUser: num('contacts-per-user', s('contacts-per-user')),
+    sharedMailboxes: num('shared-mailboxes', s('shared-mailboxes')),
+    contactsPerMailbox: num('contacts-per-mailbox', s('contacts-per-mailbox')),
     log: !!values.log,
   };
   const started = Date.now();

@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import { CONTACT_ROUTES } from './contacts.routes.js';
 import { runDelta } from './delta.engine.js';
 import {
   COLLECTION_VALUED,
@@ -58,7 +59,7 @@ export interface Principal {
   permissions: Set<string>;
 }
 
-type Perms = { app: string[]; delegated: string[] } | 'any';
+export type Perms = { app: string[]; delegated: string[] } | 'any';
 
 const USER_READ = {
   app: ['User.Read.All', 'User.ReadWrite.All', 'Directory.Read.All', 'Directory.ReadWrite.All'],
@@ -559,13 +560,15 @@ function firstAfterOrdinal(list: Rec[], ordinal: number): number {
 
 type RouteHandler = (ctx: SandboxContext, call: GraphCall, m: string[], p: Principal) => GraphAnswer;
 
-interface Route {
+export interface Route {
   method: string;
   pattern: RegExp;
   perms: Perms;
   handler: RouteHandler;
   /** the path used for throttling costs (documented table) */
   costPath?: (m: string[]) => string;
+  /** An Outlook resource: Outlook's per-mailbox limits apply (graph.routes.ts), not the identity resource-unit bucket. */
+  outlook?: boolean;
 }
 
 /** Live, non-deleted users as list records (a view over the tenant array, no copy per call). */
@@ -910,6 +913,7 @@ const ROUTES: Route[] = [
       });
     },
   },
+  ...CONTACT_ROUTES,
 ];
 
 function insufficientPrivileges(): SandboxError {
@@ -999,7 +1003,7 @@ export function answerGraph(root: SandboxContext, call: GraphCall): GraphAnswer 
   }
 
   let throttleHeaders: Record<string, string> = {};
-  if (ctx.faults.throttling) {
+  if (ctx.faults.throttling && !route.outlook) {
     const limit = ctx.faults.resourceUnitLimit ?? tenantLimit(ctx.tenant.activeUserCount());
     const cost = requestCost(
       call.method,

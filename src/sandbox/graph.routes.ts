@@ -1,5 +1,13 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import { answerGraph, type GraphAnswer, type GraphCall, graphError, statKey } from './graph.handler.js';
+import { MAILBOX_PATH, mailboxUser } from './contacts.routes.js';
+import {
+  answerGraph,
+  authenticate,
+  type GraphAnswer,
+  type GraphCall,
+  graphError,
+  statKey,
+} from './graph.handler.js';
 import type { SandboxContext } from './sandbox.context.js';
 import { answerSubscriptions, isSubscriptionsPath } from './subscriptions.graph.js';
 
@@ -42,6 +50,30 @@ function graphPath(url: URL): string | null {
   }
 }
 
+/**
+ * Outlook's per-mailbox limits (mailbox.throttle.ts) for a request to a mailbox: null when the
+ * request names no mailbox the token could reach (it is answered as usual), a release to call
+ * once it is answered, or the 429 to send instead.
+ */
+function admitMailbox(ctx: SandboxContext, call: GraphCall): { release: () => void } | GraphAnswer | null {
+  if (!ctx.faults.throttling || !ctx.mailboxThrottle.settings.enabled) return null;
+  const path = graphPath(call.url);
+  const m = path === null ? null : MAILBOX_PATH.exec(path);
+  if (!m) return null;
+  const p = authenticate(ctx, call);
+  if ('status' in p) return null;
+  const owner = mailboxUser(p.tenant, p, m[1]);
+  if (!owner) return null;
+  const a = ctx.mailboxThrottle.admit(`${p.tenant.tenant.id}|${p.appId}|${owner.id}`);
+  if (a.ok) return { release: a.release };
+  ctx.stats.throttled++;
+  const answer = graphError(429, a.code, a.message, call, { 'Retry-After': String(a.retryAfterSeconds) });
+  const inner = (answer.body as { error: { innerError: Record<string, string> } }).error.innerError;
+  inner.code = '429';
+  inner.status = '429';
+  return answer;
+}
+
 /** One Graph request: `/subscriptions` is answered asynchronously (it calls the subscriber). */
 async function answer(ctx: SandboxContext, call: GraphCall): Promise<GraphAnswer> {
   const path = graphPath(call.url);
@@ -72,6 +104,11 @@ async function runBatch(ctx: SandboxContext, outer: GraphCall): Promise<GraphAns
     ids.add(id);
   }
   const byId = new Map(requests.map((r) => [String(r.id), r]));
+  const itemUrl = (item: BatchItem): URL | null => {
+    const rawUrl = String(item.url ?? '');
+    if (/^https?:\/\//i.test(rawUrl) || !rawUrl) return null;
+    return new URL(`${ctx.graphBaseUrl}/${rawUrl.replace(/^\/+/, '')}`);
+  };
   const results = new Map<
     string,
     { id: string; status: number; headers: Record<string, string>; body?: unknown }
@@ -109,8 +146,8 @@ async function runBatch(ctx: SandboxContext, outer: GraphCall): Promise<GraphAns
         return r;
       }
     }
-    const rawUrl = String(item.url ?? '');
-    if (/^https?:\/\//i.test(rawUrl) || !rawUrl) {
+    const url = itemUrl(item);
+    if (!url) {
       const bad = graphError(
         400,
         'BadRequest',
@@ -121,7 +158,6 @@ async function runBatch(ctx: SandboxContext, outer: GraphCall): Promise<GraphAns
       results.set(id, r);
       return r;
     }
-    const url = new URL(`${ctx.graphBaseUrl}/${rawUrl.replace(/^\/+/, '')}`);
     const key = statKey(String(item.method ?? 'GET'), url);
     ctx.stats.batchItemsByPath[key] = (ctx.stats.batchItemsByPath[key] ?? 0) + 1;
     const a = await answer(ctx, {
@@ -135,7 +171,56 @@ async function runBatch(ctx: SandboxContext, outer: GraphCall): Promise<GraphAns
     return r;
   };
 
-  for (const item of requests) await run(item);
+  // Items not chained by dependsOn run in parallel on Graph: each level of the dependency graph
+  // (items whose dependencies all ran) is in flight at once, and its items aimed at one mailbox
+  // count against Outlook's concurrency limit together (the fifth gets 429 MailboxConcurrency).
+  const levels = new Map<string, number>();
+  const levelOf = (item: BatchItem, seen: Set<string>): number => {
+    const id = String(item.id);
+    const known = levels.get(id);
+    if (known !== undefined) return known;
+    if (seen.has(id)) return 0; // a cycle: run() answers it
+    seen.add(id);
+    const deps = Array.isArray(item.dependsOn) ? item.dependsOn.map(String) : [];
+    let level = 0;
+    for (const d of deps) {
+      const dep = byId.get(d);
+      if (dep) level = Math.max(level, levelOf(dep, seen) + 1);
+    }
+    levels.set(id, level);
+    return level;
+  };
+  const byLevel: BatchItem[][] = [];
+  for (const item of requests) {
+    const level = levelOf(item, new Set());
+    const list = byLevel[level] ?? [];
+    list.push(item);
+    byLevel[level] = list;
+  }
+  for (const level of byLevel) {
+    if (!level) continue;
+    const releases: Array<() => void> = [];
+    for (const item of level) {
+      const url = itemUrl(item);
+      if (!url) continue;
+      const admitted = admitMailbox(ctx, {
+        method: String(item.method ?? 'GET').toUpperCase(),
+        url,
+        headers: { authorization: outer.headers.authorization },
+      });
+      if (admitted === null) continue;
+      if ('release' in admitted) releases.push(admitted.release);
+      else {
+        const id = String(item.id);
+        results.set(id, { id, status: admitted.status, headers: admitted.headers, body: admitted.body });
+      }
+    }
+    try {
+      for (const item of level) await run(item);
+    } finally {
+      for (const release of releases) release();
+    }
+  }
   return {
     status: 200,
     headers: { 'Content-Type': 'application/json' },
@@ -150,13 +235,23 @@ export function registerGraphRoutes(app: FastifyInstance, ctx: SandboxContext): 
     const key = statKey(req.method, url);
     ctx.stats.graphByPath[key] = (ctx.stats.graphByPath[key] ?? 0) + 1;
 
-    if (ctx.faults.latencyMs > 0) await new Promise((r) => setTimeout(r, ctx.faults.latencyMs));
     const call: GraphCall = {
       method: req.method,
       url,
       headers: lower(req.headers as Record<string, unknown>),
       body: req.body,
     };
+    // A request to a mailbox is in flight from here until it is answered (latency included).
+    const admitted = admitMailbox(ctx, call);
+    if (admitted && !('release' in admitted)) return send(reply, admitted);
+    try {
+      return await handle(req, reply, call, url);
+    } finally {
+      admitted?.release();
+    }
+  };
+  const handle = async (req: FastifyRequest, reply: FastifyReply, call: GraphCall, url: URL) => {
+    if (ctx.faults.latencyMs > 0) await new Promise((r) => setTimeout(r, ctx.faults.latencyMs));
     if (ctx.faults.errorRate > 0 && Math.random() < ctx.faults.errorRate) {
       ctx.stats.faults++;
       const gateway = Math.random() < 0.5;

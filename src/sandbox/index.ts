@@ -9,6 +9,7 @@ import { SandboxAdminClient } from './admin-client.js';
 import { loadOrCreateKeyMaterial } from './certificates.tls.js';
 import { registerGraphRoutes } from './graph.routes.js';
 import { registerIdentityRoutes } from './identity.routes.js';
+import { applyMailboxThrottleSettings, type MailboxThrottleSettings } from './mailbox.throttle.js';
 import { NotificationDispatcher } from './notifications.dispatcher.js';
 import { type Faults, SandboxContext } from './sandbox.context.js';
 import { DEFAULT_CHANGE_LOG_LIMIT, readStateFile, StateSaver, snapshotState } from './state.file.js';
@@ -38,6 +39,14 @@ export interface SandboxOptions {
   users?: number;
   /** default max(10, users / 20) */
   groups?: number;
+  /** Contacts in every user's default Contacts folder, generated on demand (default 0; see contacts.seed.ts). */
+  contactsPerUser?: number;
+  /** Shared mailboxes to seed: users that cannot sign in, with FullAccess members (default 0). */
+  sharedMailboxes?: number;
+  /** Contacts in each shared mailbox (default 0). */
+  contactsPerMailbox?: number;
+  /** Outlook's per-app, per-mailbox limits (4 concurrent, 10,000 per 10 min by default); tests lower them. */
+  mailboxThrottling?: Partial<MailboxThrottleSettings>;
   /** default 42; the tenant is deterministic from it */
   seed?: number;
   /** default '.data/sandbox' (CA, server certificate and token signing key, made on first start) */
@@ -111,7 +120,14 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
     tenant = loaded.state.tenants[0] as Tenant;
     primary = loaded.state.primary;
   } else {
-    const seeded = seedTenant({ seed, users, groups: options.groups });
+    const seeded = seedTenant({
+      seed,
+      users,
+      groups: options.groups,
+      contactsPerUser: options.contactsPerUser,
+      sharedMailboxes: options.sharedMailboxes,
+      contactsPerMailbox: options.contactsPerMailbox,
+    });
     tenant = seeded.tenant;
     primary = { tenantId: tenant.id, clientId: seeded.app.appId, clientSecret: seeded.clientSecret };
   }
@@ -140,6 +156,8 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
     for (const [rt, grant] of loaded.state.refreshTokens) ctx.refreshTokens.set(rt, grant);
   }
   ctx.initialFaults = { ...faults, forced429: [] };
+  applyMailboxThrottleSettings(ctx.mailboxThrottle.settings, options.mailboxThrottling ?? {});
+  ctx.initialMailboxThrottle = { ...ctx.mailboxThrottle.settings };
   applySettings(ctx.subscriptions.settings, options.notifications ?? {});
   ctx.initialNotificationSettings = { ...ctx.subscriptions.settings };
   const dispatcher = new NotificationDispatcher(ctx, keys.caPem);

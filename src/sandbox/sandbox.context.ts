@@ -1,3 +1,8 @@
+import {
+  DEFAULT_MAILBOX_THROTTLE,
+  MailboxThrottle,
+  type MailboxThrottleSettings,
+} from './mailbox.throttle.js';
 import type { NotificationDispatcher } from './notifications.dispatcher.js';
 import { type NotificationSettings, SubscriptionStore } from './subscriptions.store.js';
 import type { Tenant } from './tenant.store.js';
@@ -94,6 +99,8 @@ export function emptyStats(): Stats {
 
 export class SandboxContext {
   readonly buckets = new ResourceUnitBuckets();
+  /** Outlook's per-app, per-mailbox limits (concurrency, requests per window) and their knobs. */
+  readonly mailboxThrottle = new MailboxThrottle();
   readonly codes = new Map<string, AuthCodeGrant>();
   readonly refreshTokens = new Map<string, RefreshGrant>();
   readonly sessions = new Map<string, { userId: string; createdAt: number }>();
@@ -105,6 +112,8 @@ export class SandboxContext {
   notifications: NotificationDispatcher | null = null;
   /** The notification settings as the sandbox started, for `notifications/settings/reset`. */
   initialNotificationSettings: NotificationSettings | null = null;
+  /** The mailbox limits as the sandbox started, for `mailbox-throttling/reset`. */
+  initialMailboxThrottle: MailboxThrottleSettings = { ...DEFAULT_MAILBOX_THROTTLE };
   /** The knobs as the sandbox started, for `faults/reset`. */
   initialFaults: Faults = {
     latencyMs: 0,

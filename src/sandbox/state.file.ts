@@ -1,6 +1,8 @@
 import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { ChangeLog, type MemberOp } from './change.log.js';
+import { generateContact } from './contacts.seed.js';
+import type { MailboxSeedConfig, MailboxStore, StoredContact } from './mailbox.store.js';
 import type { RefreshGrant } from './sandbox.context.js';
 import { type AppRegistration, type ClientSecret, type Props, Tenant } from './tenant.store.js';
 
@@ -53,6 +55,40 @@ interface AppState {
   userConsents: Array<[string, string[]]>;
 }
 
+interface FolderState {
+  no: number;
+  displayName: string;
+  seeded: number;
+  nextIndex: number;
+  deleted: number[];
+  created: number[];
+  stored: Array<[number, StoredContact]>;
+  sharedWith: string[];
+  syncValidAfter: number;
+  /** null: left out (too large); this folder's delta tokens from before the restart answer 410 */
+  log: { seq: number[]; index: number[]; removed: boolean[] } | null;
+}
+
+/**
+ * Mailboxes: the seed configuration (seeded contacts are generated again from it) and only the
+ * mailboxes that differ from it (created, changed or deleted contacts, folders, sharing,
+ * members). A state of 1,000,000 seeded contacts with a few changes stays small.
+ */
+interface MailboxesState {
+  config: MailboxSeedConfig;
+  shared: string[];
+  seq: number;
+  syncValidAfter: number;
+  boxes: Array<{
+    userId: string;
+    ordinal: number;
+    shared: boolean;
+    members: string[];
+    nextFolderNo: number;
+    folders: FolderState[];
+  }>;
+}
+
 interface TenantState {
   id: string;
   displayName: string;
@@ -65,6 +101,8 @@ interface TenantState {
   apps: AppState[];
   /** null: left out (too large); tokens issued before the restart are then refused. */
   changeLogs: { users: LogState; groups: LogState } | null;
+  /** absent in files written before mailboxes existed: no contacts then */
+  mailboxes?: MailboxesState;
 }
 
 export interface SandboxState {
@@ -110,6 +148,76 @@ function restoreLog(log: ChangeLog, s: LogState): void {
   for (const [idx, ops] of s.ops) log.ops.set(idx, ops);
 }
 
+function snapshotMailboxes(store: MailboxStore, keepLogs: boolean): MailboxesState {
+  return {
+    config: store.config,
+    shared: [...store.sharedMailboxes],
+    seq: store.seq,
+    syncValidAfter: store.syncValidAfter,
+    boxes: store.touchedMailboxes().map((b) => ({
+      userId: b.userId,
+      ordinal: b.ordinal,
+      shared: b.shared,
+      members: [...b.members],
+      nextFolderNo: b.nextFolderNo,
+      folders: [...b.folders.values()].map((f) => ({
+        no: f.no,
+        displayName: f.displayName,
+        seeded: f.seeded,
+        nextIndex: f.nextIndex,
+        deleted: [...f.deleted],
+        created: f.created,
+        stored: [...f.stored.entries()],
+        sharedWith: [...f.sharedWith],
+        syncValidAfter: f.syncValidAfter,
+        log: keepLogs ? { seq: f.log.seq, index: f.log.index, removed: f.log.removed } : null,
+      })),
+    })),
+  };
+}
+
+function mailboxLogEntries(store: MailboxStore): number {
+  let n = 0;
+  for (const b of store.touchedMailboxes()) for (const f of b.folders.values()) n += f.log.length;
+  return n;
+}
+
+function restoreMailboxes(store: MailboxStore, s: MailboxesState, now: number): void {
+  store.configure(s.config, generateContact);
+  for (const id of s.shared) store.sharedMailboxes.add(id);
+  store.seq = s.seq;
+  store.syncValidAfter = s.syncValidAfter;
+  for (const b of s.boxes) {
+    const folders = new Map<number, ReturnType<MailboxStore['newFolder']>>();
+    for (const fs of b.folders) {
+      const f = store.newFolder(fs.no, fs.displayName, fs.seeded);
+      f.nextIndex = fs.nextIndex;
+      for (const d of fs.deleted) f.deleted.add(d);
+      f.created.push(...fs.created);
+      for (const [i, c] of fs.stored) f.stored.set(i, c);
+      for (const u of fs.sharedWith) f.sharedWith.add(u);
+      f.syncValidAfter = fs.syncValidAfter;
+      if (fs.log) {
+        for (let i = 0; i < fs.log.seq.length; i++) {
+          f.log.append(fs.log.seq[i] as number, fs.log.index[i] as number, fs.log.removed[i] as boolean);
+        }
+      } else {
+        f.syncValidAfter = now; // its tokens cannot be served: 410, then a full read
+      }
+      folders.set(f.no, f);
+    }
+    store.adopt({
+      userId: b.userId,
+      ordinal: b.ordinal,
+      shared: b.shared,
+      members: new Set(b.members),
+      folders,
+      nextFolderNo: b.nextFolderNo,
+      touched: true,
+    });
+  }
+}
+
 /** The state as a JSON-ready object. */
 export function snapshotState(
   tenants: Iterable<Tenant>,
@@ -123,6 +231,9 @@ export function snapshotState(
   let logEntries = 0;
   for (const t of list) logEntries += t.userLog.length + t.groupLog.length;
   const keepLogs = logEntries <= limit;
+  let mailboxEntries = 0;
+  for (const t of list) mailboxEntries += mailboxLogEntries(t.mailboxes);
+  const keepMailboxLogs = mailboxEntries <= limit;
   const seenApps = new Map<string, { tenantId: string; app: AppRegistration }>();
   const out: TenantState[] = list.map((t) => ({
     id: t.id,
@@ -168,6 +279,7 @@ export function snapshotState(
       };
     }),
     changeLogs: keepLogs ? { users: logState(t.userLog), groups: logState(t.groupLog) } : null,
+    mailboxes: snapshotMailboxes(t.mailboxes, keepMailboxLogs),
   }));
   return {
     version: STATE_VERSION,
@@ -204,6 +316,7 @@ export function restoreState(state: SandboxState, now = Date.now()): LoadedState
       t.deltaTokensValidAfter = now;
       changeLogsDropped = true;
     }
+    if (s.mailboxes) restoreMailboxes(t.mailboxes, s.mailboxes, now);
     for (const a of s.apps) {
       const home = a.sharedFrom ? byId.get(a.sharedFrom)?.apps.get(a.appId) : undefined;
       if (a.sharedFrom && !home) throw new Error(`app ${a.appId} is shared from an unknown directory`);

@@ -1,3 +1,4 @@
+import { generateContact } from './contacts.seed.js';
 import { SeededRandom } from './random.util.js';
 import {
   type AppRegistration,
@@ -15,7 +16,7 @@ import {
  * mail-enabled security and distribution groups, nested security groups.
  */
 
-interface Locale {
+export interface Locale {
   tag: string;
   country: string;
   usage: string;
@@ -32,7 +33,7 @@ interface Locale {
 
 const n = (names: string): Array<[string]> => names.split(',').map((s) => [s.trim()]);
 
-const LOCALES: Locale[] = [
+export const LOCALES: Locale[] = [
   {
     tag: 'en-US',
     country: 'United States',
@@ -218,7 +219,7 @@ const LOCALES: Locale[] = [
   },
 ];
 
-const DEPARTMENTS: Record<string, string[]> = {
+export const DEPARTMENTS: Record<string, string[]> = {
   Sales: [
     'Account Executive',
     'Sales Manager',
@@ -246,7 +247,16 @@ const DEPARTMENTS: Record<string, string[]> = {
 };
 const DEPARTMENT_NAMES = Object.keys(DEPARTMENTS);
 
-const ORGS = ['Contoso', 'Fabrikam', 'Northwind', 'Adatum', 'Tailspin', 'Woodgrove', 'Litware', 'Proseware'];
+export const ORGS = [
+  'Contoso',
+  'Fabrikam',
+  'Northwind',
+  'Adatum',
+  'Tailspin',
+  'Woodgrove',
+  'Litware',
+  'Proseware',
+];
 const GUEST_DOMAINS = [
   'fabrikam.example',
   'adatum.example',
@@ -316,7 +326,31 @@ export const GATEWAY_APP_ROLES: readonly string[] = ['User.Read.All', 'Group.Rea
 /** Delegated permissions (and OpenID Connect scopes) the seeded app registration asks for. */
 export const GATEWAY_SCOPES: readonly string[] = ['openid', 'profile', 'offline_access', 'User.Read'];
 
-export function seedTenant(options: { seed: number; users: number; groups?: number }): SeededTenant {
+/** What a seeded directory holds; `seed` makes it the same every time. */
+export interface TenantSeedOptions {
+  seed: number;
+  users: number;
+  groups?: number;
+  /** Contacts in every user's default Contacts folder (generated on demand, see contacts.seed.ts); default 0. */
+  contactsPerUser?: number;
+  /** Shared mailboxes to add (users with accountEnabled false, as Exchange makes them); default 0. */
+  sharedMailboxes?: number;
+  /** Contacts in each shared mailbox's default Contacts folder; default 0. */
+  contactsPerMailbox?: number;
+}
+
+const SHARED_MAILBOX_NAMES = [
+  'Sales',
+  'Support',
+  'Reception',
+  'Accounts',
+  'Helpdesk',
+  'Marketing',
+  'Info',
+  'Operations',
+];
+
+export function seedTenant(options: TenantSeedOptions): SeededTenant {
   const r = new SeededRandom(options.seed);
   const org = ORGS[Math.abs(options.seed) % ORGS.length] as string;
   const slug = `${org.toLowerCase()}${Math.abs(options.seed)}`;
@@ -631,5 +665,61 @@ export function seedTenant(options: { seed: number; users: number; groups?: numb
     if (kind === 'security') nestable.push(g);
   }
 
+  seedMailboxes(tenant, admin, members, options);
   return { tenant, app, clientSecret, adminUpn: String(admin.p.userPrincipalName) };
+}
+
+/**
+ * Shared mailboxes and the contacts of every mailbox. A stream of its own, so the users and
+ * groups of a seed stay the same whatever these options are. Each shared mailbox is a user
+ * that cannot sign in (accountEnabled false, as Exchange creates one) with FullAccess
+ * members: the Global Administrator (the account that usually connects the gateway) and two
+ * other members.
+ */
+function seedMailboxes(
+  tenant: Tenant,
+  admin: UserRecord,
+  members: UserRecord[],
+  options: TenantSeedOptions,
+): void {
+  const r = new SeededRandom(options.seed ^ 0x5eed);
+  const shared: UserRecord[] = [];
+  const domain = tenant.defaultDomain;
+  const count = Math.max(0, Math.floor(options.sharedMailboxes ?? 0));
+  for (let i = 0; i < count; i++) {
+    const base = SHARED_MAILBOX_NAMES[i % SHARED_MAILBOX_NAMES.length] as string;
+    const round = Math.floor(i / SHARED_MAILBOX_NAMES.length);
+    const name = round === 0 ? base : `${base} ${round + 1}`;
+    const nick = `${asciiName(name)}.shared`;
+    const u = tenant.seedUser(r.uuid(), {
+      accountEnabled: false,
+      businessPhones: [],
+      createdDateTime: '2021-03-01T09:00:00Z',
+      displayName: `${name} (shared mailbox)`,
+      mail: `${nick}@${domain}`,
+      mailNickname: nick,
+      proxyAddresses: [`SMTP:${nick}@${domain}`],
+      userPrincipalName: `${nick}@${domain}`,
+      userType: 'Member',
+    });
+    tenant.mailboxes.sharedMailboxes.add(u.id);
+    shared.push(u);
+  }
+  tenant.mailboxes.configure(
+    {
+      seed: options.seed,
+      contactsPerUser: Math.max(0, Math.floor(options.contactsPerUser ?? 0)),
+      contactsPerSharedMailbox: Math.max(0, Math.floor(options.contactsPerMailbox ?? 0)),
+      seededBelowOrdinal: tenant.nextOrdinal,
+    },
+    generateContact,
+  );
+  const candidates = members.filter((m) => m !== admin && m.p.mail && m.p.accountEnabled);
+  for (const u of shared) {
+    const box = tenant.mailboxes.mailbox(u.id, u.ordinal);
+    box.touched = true; // kept by the state file (a restart does not seed again)
+    box.members.add(admin.id);
+    for (let j = 0; j < 2 && candidates.length > 0; j++)
+      box.members.add((r.pick(candidates) as UserRecord).id);
+  }
 }

@@ -19,6 +19,8 @@ import {
   USER_PROPERTIES,
   USER_WRITABLE,
 } from './directory.schema.js';
+import { MailboxStore } from './mailbox.store.js';
+import { SandboxError } from './sandbox.error.js';
 
 /**
  * The sandbox tenant: users, groups, app registrations, consents, and the change logs
@@ -91,18 +93,6 @@ export interface DirectoryChange {
   at: number;
 }
 
-export class SandboxError extends Error {
-  constructor(
-    readonly status: number,
-    readonly code: string,
-    message: string,
-    /** Extra response headers (e.g. `Location` on a delta query's 410 Gone). */
-    readonly headers: Record<string, string> = {},
-  ) {
-    super(message);
-  }
-}
-
 function nowIso(): string {
   return new Date().toISOString().replace(/\.\d{3}Z$/, 'Z');
 }
@@ -158,6 +148,8 @@ export class Tenant {
   readonly changeListeners: Array<(change: DirectoryChange) => void> = [];
   /** Ordinal the next created user or group gets (creation order; kept by the state file). */
   nextOrdinal = 1;
+  /** Exchange mailboxes: contact folders, contacts, sharing, shared mailboxes (mailbox.store.ts). */
+  readonly mailboxes = new MailboxStore();
 
   constructor(
     readonly id: string,
@@ -409,6 +401,7 @@ export class Tenant {
     const idx = byOrdinal(this.users, u.ordinal);
     if (this.users[idx] === u) this.users.splice(idx, 1);
     for (const app of this.apps.values()) app.userConsents.delete(u.id);
+    this.mailboxes.drop(u.id);
   }
 
   // ---------------------------------------------------------------- groups
@@ -572,4 +565,4 @@ export function notFound(id: string): SandboxError {
   );
 }
 
-export { GROUP_PROPERTIES, USER_PROPERTIES };
+export { GROUP_PROPERTIES, SandboxError, USER_PROPERTIES };

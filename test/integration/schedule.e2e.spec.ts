@@ -56,8 +56,9 @@ describeEachDb('T1 scheduled sync', (leg) => {
   const waitForState = (id: string, state: string) =>
     eventually(
       async () => {
-        const job = await system().getJob(id);
-        return job && (await job.getState()) === state ? job : false;
+        // The state first, then the job: a job read before it finished would carry no return value.
+        if ((await system().getJobState(id)) !== state) return false;
+        return (await system().getJob(id)) ?? false;
       },
       { timeout: 20_000, interval: 100, message: `job ${id} to be ${state}` },
     );

@@ -25,22 +25,39 @@ import {
 } from '../support/sandbox.js';
 import { eventually } from '../support/wait.js';
 
-/** Every value in Redis, whatever its type, as text. */
+/**
+ * Every value in Redis, whatever its type, as text. The Redis is shared with the other test
+ * files, so it is read in pages of keys, each page in two pipelined round trips (types, then values).
+ */
 async function redisText(url: string): Promise<string> {
   const redis = new Redis(url);
   const parts: string[] = [];
+  const read: Record<string, (p: ReturnType<Redis['pipeline']>, key: string) => unknown> = {
+    string: (p, k) => p.get(k),
+    hash: (p, k) => p.hgetall(k),
+    list: (p, k) => p.lrange(k, 0, -1),
+    set: (p, k) => p.smembers(k),
+    zset: (p, k) => p.zrange(k, 0, -1),
+    stream: (p, k) => p.xrange(k, '-', '+'),
+  };
   try {
-    for await (const keys of redis.scanStream({ count: 500 }) as AsyncIterable<string[]>) {
-      for (const key of keys) {
-        const type = await redis.type(key);
-        if (type === 'string') parts.push((await redis.get(key)) ?? '');
-        else if (type === 'hash') parts.push(JSON.stringify(await redis.hgetall(key)));
-        else if (type === 'list') parts.push(JSON.stringify(await redis.lrange(key, 0, -1)));
-        else if (type === 'set') parts.push(JSON.stringify(await redis.smembers(key)));
-        else if (type === 'zset') parts.push(JSON.stringify(await redis.zrange(key, 0, -1)));
-        else if (type === 'stream') parts.push(JSON.stringify(await redis.xrange(key, '-', '+')));
-        parts.push(key);
+    for await (const keys of redis.scanStream({ count: 1000 }) as AsyncIterable<string[]>) {
+      const types = keys.length
+        ? ((await keys.reduce((p, k) => p.type(k), redis.pipeline()).exec()) ?? [])
+        : [];
+      const values = redis.pipeline();
+      const readKeys: string[] = [];
+      keys.forEach((key, i) => {
+        const type = String(types[i]?.[1]);
+        if (read[type]) {
+          read[type](values, key);
+          readKeys.push(key);
+        }
+      });
+      for (const [i, [, value]] of ((readKeys.length ? await values.exec() : []) ?? []).entries()) {
+        parts.push(typeof value === 'string' ? value : JSON.stringify(value), readKeys[i]);
       }
+      parts.push(...keys);
     }
   } finally {
     redis.disconnect();
