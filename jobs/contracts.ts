@@ -8,6 +8,7 @@ export const QueueName = {
   System: 'system',
   Sync: 'sync',
   Mail: 'mail',
+  Contacts: 'contacts',
 } as const;
 export type QueueName = (typeof QueueName)[keyof typeof QueueName];
 
@@ -25,6 +26,7 @@ export const JobName = {
   PollChanges: 'poll-changes',
   ScheduledSync: 'scheduled-sync',
   EnsureSchedules: 'ensure-schedules',
+  SyncMailbox: 'sync-mailbox',
 } as const;
 export type JobName = (typeof JobName)[keyof typeof JobName];
 
@@ -50,6 +52,15 @@ export interface JobPayloads {
   [JobName.ScheduledSync]: { pbxId: string; at: number };
   /** T1: makes sure each PBX's next scheduled-sync job is queued. Without pbxId: every PBX. */
   [JobName.EnsureSchedules]: { pbxId?: string };
+  /** C1–C4: one mailbox of a run (a child of the run's sync-directory job). Ids only, and the admin's phonebook name. */
+  [JobName.SyncMailbox]: {
+    pbxId: string;
+    runId: string;
+    mailboxId: string;
+    kind: 'PERSONAL' | 'SHARED';
+    extensionId: string | null;
+    phonebookName: string | null;
+  };
 }
 export interface JobResults {
   [JobName.Ping]: { pong: string; at: string };
@@ -70,6 +81,7 @@ export interface JobResults {
   [JobName.PollChanges]: { polled: number; changed: number };
   [JobName.ScheduledSync]: { outcome: string; runId: string | null; next: string | null };
   [JobName.EnsureSchedules]: { pbxs: number };
+  [JobName.SyncMailbox]: { outcome: string };
 }
 
 export type JobPayload<N extends JobName> = JobPayloads[N];
@@ -92,6 +104,7 @@ export const JOB_QUEUE: { [N in JobName]: QueueName } = {
   // A trigger, not a run: it must not wait behind long runs for the sync queue's two slots.
   [JobName.ScheduledSync]: QueueName.System,
   [JobName.EnsureSchedules]: QueueName.System,
+  [JobName.SyncMailbox]: QueueName.Contacts,
 };
 
 /** How many jobs of a queue one worker process runs at once. */
@@ -101,6 +114,9 @@ export const QUEUE_CONCURRENCY: { [Q in QueueName]: number } = {
   // the run refuses to start while another of its PBX is RUNNING).
   [QueueName.Sync]: 2,
   [QueueName.Mail]: 4,
+  // Mailbox jobs of every run: each reads one folder page at a time (one request in flight per
+  // mailbox, under Outlook's 4), so many mailboxes go side by side.
+  [QueueName.Contacts]: 8,
 };
 
 /**
@@ -126,6 +142,16 @@ export function jobOptions<N extends JobName>(
     case JobName.SyncDirectory:
       // Retries are for Microsoft being throttled or unavailable; backoff 5 s, 10 s, 20 s, 40 s.
       return { ...base, attempts: 5, backoff: { type: 'exponential', delay: 5000 }, jobId };
+    case JobName.SyncMailbox:
+      // Throttled or unavailable Microsoft: 5 s, 10 s, 20 s, 40 s. A mailbox that fails for good
+      // is reported by its run (the parent), which goes on without it.
+      return {
+        ...base,
+        attempts: 5,
+        backoff: { type: 'exponential', delay: 5000 },
+        ignoreDependencyOnFailure: true,
+        jobId,
+      };
     case JobName.WelcomeEmail:
       // SMTP 4xx and network errors are retried: by default 30 s, 1 min, 2 min, 4 min.
       return {

@@ -31,6 +31,7 @@ import { registerOAuthCallback } from './http/oauth-callback.js';
 import { registerRateLimits } from './http/rate-limits.js';
 import { BODY_LIMIT_BYTES } from './limits.js';
 import { createLogger, type Logger } from './logger.js';
+import { GraphContactsReader } from './m365/contacts.reader.js';
 import { GraphDirectoryReader } from './m365/directory.reader.js';
 import { MsalIdentity } from './m365/identity.adapter.js';
 import { GraphSubscriptionsClient } from './m365/subscriptions.adapter.js';
@@ -148,6 +149,7 @@ export async function startGateway(
       delayMs: config.mail.retryDelayMs,
     }),
     keyRevocations: new RedisKeyRevocations(redis, config.redis.queuePrefix),
+    contactsReader: new GraphContactsReader(endpoints),
   };
 
   // The role's work: started the first time the database and Redis both answer; paused while
@@ -181,7 +183,14 @@ export async function startGateway(
       workers = startWorkers({
         redisUrl: config.redis.url,
         prefix: config.redis.queuePrefix,
-        processors: buildProcessors({ openStore: store, now: services.now, services, mailer, logger }),
+        processors: buildProcessors({
+          openStore: store,
+          now: services.now,
+          services,
+          mailer,
+          logger,
+          queues,
+        }),
         logger,
         canRun: () => dependencies.database.up,
       });

@@ -2,6 +2,7 @@ import type { MailSender } from '../../src/app/ports/mail.port.js';
 import type { Store } from '../../src/app/ports/store.port.js';
 import type { AppServices } from '../../src/app/services.js';
 import type { Logger } from '../../src/logger.js';
+import type { JobQueues } from '../queues.js';
 import type { Processors } from '../worker.js';
 import {
   flushChangesProcessor,
@@ -15,6 +16,7 @@ import { pingProcessor } from './ping.processor.js';
 import { resealSecretsProcessor } from './reseal-secrets.processor.js';
 import { ensureSchedulesProcessor, scheduledSyncProcessor } from './scheduled-sync.processor.js';
 import { syncDirectoryProcessor } from './sync-directory.processor.js';
+import { syncMailboxProcessor } from './sync-mailbox.processor.js';
 import { requeueWelcomeEmailsProcessor, welcomeEmailProcessor } from './welcome-email.processor.js';
 
 /** What processors need: a fresh unit of work per job, the clock, the app services, mail and a logger. */
@@ -25,6 +27,8 @@ export interface ProcessorDeps {
   /** Sends welcome emails (U6); without SMTP settings, one that is not `configured` (emails are recorded as not sent). */
   mailer: MailSender;
   logger: Logger;
+  /** The producer side of the queues (a run queues its mailbox jobs; without it, a run syncs mailboxes itself). */
+  queues?: JobQueues;
 }
 
 /** Every processor, by job name. */
@@ -43,5 +47,6 @@ export function buildProcessors(deps: ProcessorDeps): Processors {
     'poll-changes': pollChangesProcessor(deps),
     'scheduled-sync': scheduledSyncProcessor(deps),
     'ensure-schedules': ensureSchedulesProcessor(deps),
+    'sync-mailbox': syncMailboxProcessor(deps),
   };
 }

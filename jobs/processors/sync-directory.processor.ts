@@ -2,6 +2,7 @@ import { DelayedError } from 'bullmq';
 import { syncDeps } from '../../src/app/services.js';
 import { runSync } from '../../src/app/sync/sync-run.js';
 import type { JobName } from '../contracts.js';
+import { BullMailboxJobs } from '../mailbox-jobs.js';
 import type { Processor } from '../worker.js';
 import type { ProcessorDeps } from './index.js';
 
@@ -57,7 +58,10 @@ export const syncDirectoryProcessor =
     }, SYNC_LOCK_TTL_MS / 3);
     try {
       const finalAttempt = job.attemptsMade + 1 >= (job.opts.attempts ?? 1);
-      const run = await runSync(syncDeps(services, deps.openStore()), pbxId, runId, {
+      const sync = syncDeps(services, deps.openStore());
+      // C1–C4: the run's mailbox jobs are children of this job.
+      if (deps.queues) sync.contacts.jobs = new BullMailboxJobs(deps.queues, job);
+      const run = await runSync(sync, pbxId, runId, {
         finalAttempt,
         signal: lost.signal,
       });

@@ -8,6 +8,7 @@ import {
   toView,
 } from './integration.js';
 import type { DirectoryKind, IntegrationData, Store } from './ports/store.port.js';
+import { dropAllSyncedContacts } from './sync/contact-sync.kind.js';
 import { Topic } from './topics.js';
 
 /** What a lifecycle step did to the PBX directory, for the portal to confirm. */
@@ -19,7 +20,16 @@ export interface LifecycleResult {
   groupsReleased: number;
 }
 
-const KIND: Record<SyncTarget, DirectoryKind> = { USERS: 'EXTENSIONS', GROUPS: 'GROUPS' };
+const KIND: Record<Exclude<SyncTarget, 'CONTACTS'>, DirectoryKind> = {
+  USERS: 'EXTENSIONS',
+  GROUPS: 'GROUPS',
+};
+
+const PAUSED: Record<SyncTarget, 'userSyncPaused' | 'groupSyncPaused' | 'contactSyncPaused'> = {
+  USERS: 'userSyncPaused',
+  GROUPS: 'groupSyncPaused',
+  CONTACTS: 'contactSyncPaused',
+};
 
 type Counts = Omit<LifecycleResult, 'integration'>;
 const none = (): Counts => ({
@@ -74,8 +84,11 @@ export function pauseSync(deps: IntegrationDeps, caller: Caller, target: SyncTar
     caller,
     (i) => assertAllowed(i, 'PAUSE', target),
     async (tx, counts) => {
-      await deleteOrRetain(tx, caller.pbxId, KIND[target], deleteSynced, counts);
-      return target === 'USERS' ? { userSyncPaused: true } : { groupSyncPaused: true };
+      if (target === 'CONTACTS') {
+        // Deleted: every synced contact and synced phonebook goes; retained: they stay, locked.
+        if (deleteSynced) await dropAllSyncedContacts(tx, caller.pbxId);
+      } else await deleteOrRetain(tx, caller.pbxId, KIND[target], deleteSynced, counts);
+      return { [PAUSED[target]]: true };
     },
   );
 }
@@ -86,7 +99,7 @@ export function resumeSync(deps: IntegrationDeps, caller: Caller, target: SyncTa
     deps,
     caller,
     (i) => assertAllowed(i, 'RESUME', target),
-    async () => (target === 'USERS' ? { userSyncPaused: false } : { groupSyncPaused: false }),
+    async () => ({ [PAUSED[target]]: false }),
   );
 }
 

@@ -70,6 +70,7 @@ export interface IntegrationView {
   directoryGroupCount: number | null;
   connectedAt: Date | null;
   userSyncPaused: boolean;
+  contactSyncPaused: boolean;
   groupSyncPaused: boolean;
   warnings: IntegrationWarning[];
   lastError: { code: string; message: string; at: Date } | null;
@@ -102,6 +103,7 @@ export function toView(i: IntegrationData, publicBaseUrl: string | null, now: Da
     directoryGroupCount: i.directoryGroupCount,
     connectedAt: i.connectedAt,
     userSyncPaused: i.userSyncPaused,
+    contactSyncPaused: i.contactSyncPaused,
     groupSyncPaused: i.groupSyncPaused,
     warnings: i.status === IntegrationStatus.NOT_CONNECTED ? [] : secretWarnings(i.secretExpiresAt, now),
     lastError:
@@ -158,6 +160,7 @@ export const CLEARED_CONNECTION: Partial<IntegrationData> = {
   directoryGroupCount: null,
   connectedAt: null,
   userSyncPaused: false,
+  contactSyncPaused: false,
   groupSyncPaused: false,
   warnings: null,
   warningsCheckedAt: null,

@@ -190,6 +190,6 @@ export async function runScheduledSync(
   if (stale) return { outcome: 'STALE', runId: null, next };
   const integration = await deps.store.integrations.get(pbxId);
   if (integration.status !== IntegrationStatus.CONNECTED) return { outcome: 'SKIPPED', runId: null, next };
-  const { run, coalesced } = await requestSync(deps, pbxId, 'SCHEDULE', ['USERS', 'GROUPS']);
+  const { run, coalesced } = await requestSync(deps, pbxId, 'SCHEDULE', ['USERS', 'GROUPS', 'CONTACTS']);
   return { outcome: coalesced ? 'COALESCED' : 'QUEUED', runId: run.id, next };
 }

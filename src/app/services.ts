@@ -7,6 +7,7 @@ import type {
   SubscriptionsClient,
   SubscriptionsVersion,
 } from './ports/change-notifications.port.js';
+import type { ContactsReader } from './ports/contact-sync.port.js';
 import type { DirectoryReader } from './ports/directory.port.js';
 import type { EventPublisher } from './ports/events.port.js';
 import type { JobAdmin } from './ports/jobs.port.js';
@@ -21,6 +22,7 @@ import type { SyncQueue } from './ports/sync-queue.port.js';
 import type { WelcomeEmailQueue } from './ports/welcome-email.port.js';
 import type { ScheduleDeps } from './schedule.js';
 import type { SecretBox } from './secret-box.js';
+import type { MailboxSyncDeps } from './sync/contact-mailbox.js';
 import type { SyncDeps } from './sync/sync-kind.js';
 import type { SyncRulesDeps } from './sync-rules.js';
 
@@ -55,6 +57,8 @@ export interface AppServices {
   welcomeEmailQueue: WelcomeEmailQueue;
   /** Tells every gateway process that keys were revoked, so each closes their open sockets. */
   keyRevocations: KeyRevocationNotifier;
+  /** C1–C4: Outlook contacts, read with the authorization account's delegated token. */
+  contactsReader: ContactsReader;
 }
 
 export function integrationDeps(services: AppServices, store: Store): IntegrationDeps {
@@ -93,6 +97,19 @@ export function syncDeps(services: AppServices, store: Store): SyncDeps {
     now: services.now,
     progress: services.syncProgress,
     welcomeEmailQueue: services.welcomeEmailQueue,
+    log: services.log,
+    contacts: mailboxSyncDeps(services, store),
+  };
+}
+
+/** What one mailbox job needs (C1–C4). */
+export function mailboxSyncDeps(services: AppServices, store: Store): MailboxSyncDeps {
+  return {
+    store,
+    contactsReader: services.contactsReader,
+    identity: services.microsoft,
+    secrets: services.secrets,
+    now: services.now,
     log: services.log,
   };
 }

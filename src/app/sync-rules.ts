@@ -2,8 +2,12 @@ import type { Caller } from '../domain/access.js';
 import { IntegrationStatus } from '../domain/integration.js';
 import { summarizePlan } from '../domain/sync-plan.js';
 import type { PlanItemLike, SyncPlan } from '../domain/sync-plan.types.js';
-import type { GroupSyncRule, UserSyncRule } from '../domain/sync-rule.types.js';
-import { validateGroupSyncRule, validateUserSyncRule } from '../domain/sync-rule.validator.js';
+import type { ContactSyncRule, GroupSyncRule, UserSyncRule } from '../domain/sync-rule.types.js';
+import {
+  validateContactSyncRule,
+  validateGroupSyncRule,
+  validateUserSyncRule,
+} from '../domain/sync-rule.validator.js';
 import { AppError } from './errors.js';
 import { appCredentials, assertAllowed } from './integration.js';
 import type { DirectoryReader } from './ports/directory.port.js';
@@ -20,7 +24,7 @@ export interface SyncRulesDeps extends SyncTriggerDeps {
   secrets: SecretBox;
 }
 
-const ALL_SCOPES: SyncScope[] = ['USERS', 'GROUPS'];
+const ALL_SCOPES: SyncScope[] = ['USERS', 'GROUPS', 'CONTACTS'];
 
 async function connectedApp(deps: SyncRulesDeps, pbxId: string) {
   const integration = await deps.store.integrations.get(pbxId);
@@ -89,6 +93,58 @@ export async function saveGroupSyncRule(deps: SyncRulesDeps, caller: Caller, rul
   return { settings, initialRun: run };
 }
 
+/**
+ * C1, C3 (+U7 for contacts): checks and saves the contact sync rule: group ids must be groups,
+ * shared mailbox ids must be shared mailboxes (users whose sign-in is blocked, with a mailbox).
+ */
+export async function saveContactSyncRule(deps: SyncRulesDeps, caller: Caller, rule: ContactSyncRule) {
+  const integration = await deps.store.integrations.get(caller.pbxId);
+  assertAllowed(integration, 'EDIT_RULES', 'CONTACTS');
+  const groupIds =
+    rule.personal.enabled && rule.personal.range.type === 'BY_GROUPS' ? rule.personal.range.groupIds : [];
+  const mailboxIds =
+    rule.shared.enabled && rule.shared.range.type === 'SPECIFIC' ? rule.shared.range.mailboxIds : [];
+  const knownSharedMailboxIds = mailboxIds.length
+    ? new Set(
+        (await deps.reader.searchSharedMailboxes((await connectedApp(deps, caller.pbxId)).app, '', 999)).map(
+          (m) => m.id,
+        ),
+      )
+    : undefined;
+  const problems = validateContactSyncRule(rule, {
+    knownGroupIds: await knownGroupIds(deps, caller.pbxId, groupIds),
+    knownSharedMailboxIds,
+  });
+  if (problems.length) throw AppError.invalidInput(problems);
+  const normalised: ContactSyncRule = {
+    ...rule,
+    shared: { ...rule.shared, phonebookName: rule.shared.phonebookName.trim() },
+  };
+  const before = await deps.store.sync.getSettings(caller.pbxId);
+  const settings = await deps.store.sync.updateSettings(caller.pbxId, {
+    contactRule: normalised,
+    contactRuleSavedAt: deps.now(),
+  });
+  const run = before.contactRuleSavedAt
+    ? null
+    : await startSync(deps, caller.pbxId, 'RULES_SAVED', ['CONTACTS']);
+  return { settings, initialRun: run };
+}
+
+/** C3: the shared mailbox picker. */
+export async function searchSharedMailboxes(
+  deps: SyncRulesDeps,
+  caller: Caller,
+  search: string,
+  first: number,
+) {
+  if (!Number.isInteger(first) || first < 1 || first > 999) {
+    throw AppError.invalidInput([{ field: 'first', message: 'must be 1 to 999' }]);
+  }
+  const { app } = await connectedApp(deps, caller.pbxId);
+  return deps.reader.searchSharedMailboxes(app, search, first);
+}
+
 /** Deletion guard thresholds (held when deletes > maxDeletes AND > maxRatio of the synced ones). */
 export async function saveDeletionGuard(
   deps: SyncRulesDeps,
@@ -151,6 +207,7 @@ export async function previewSync(deps: SyncDeps, caller: Caller, scopes: SyncSc
     mode: preview.read?.mode ?? null,
     userPlan: shown(preview.users),
     groupPlan: shown(preview.groups),
+    contactPlan: shown(preview.contacts),
   };
 }
 

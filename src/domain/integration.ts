@@ -6,12 +6,13 @@ export enum IntegrationStatus {
   DISABLED = 'DISABLED',
 }
 
-export type SyncTarget = 'USERS' | 'GROUPS';
+export type SyncTarget = 'USERS' | 'GROUPS' | 'CONTACTS';
 
 export interface IntegrationState {
   readonly status: IntegrationStatus;
   readonly userSyncPaused: boolean;
   readonly groupSyncPaused: boolean;
+  readonly contactSyncPaused?: boolean;
 }
 
 export type IntegrationAction =
@@ -39,8 +40,14 @@ export function refusal(
   target?: SyncTarget,
 ): string | null {
   const paused =
-    target === 'USERS' ? state.userSyncPaused : target === 'GROUPS' ? state.groupSyncPaused : false;
-  const what = target === 'GROUPS' ? 'group sync' : 'user sync';
+    target === 'USERS'
+      ? state.userSyncPaused
+      : target === 'GROUPS'
+        ? state.groupSyncPaused
+        : target === 'CONTACTS'
+          ? Boolean(state.contactSyncPaused)
+          : false;
+  const what = target === 'GROUPS' ? 'group sync' : target === 'CONTACTS' ? 'contact sync' : 'user sync';
   switch (action) {
     case 'CONNECT':
       return state.status === S.NOT_CONNECTED || state.status === S.AWAITING_CONSENT

@@ -53,6 +53,14 @@ export const REQUIRED_PERMISSIONS: readonly RequiredPermission[] = [
     ],
   },
   {
+    name: 'Contacts.Read.Shared',
+    type: 'DELEGATED',
+    usedFor:
+      'Reads, as the authorization account, the contacts folders users shared with it and the contacts of the shared mailboxes it is a member of (GET /users/{id}/contactFolders, …/contacts/delta; https://learn.microsoft.com/graph/outlook-get-shared-contacts-folders).',
+    stopsWithout: 'Outlook contact sync (C1–C4).',
+    alsoSatisfiedBy: ['Contacts.ReadWrite.Shared'],
+  },
+  {
     name: 'offline_access',
     type: 'DELEGATED',
     usedFor: "Keeps the authorization account's access between sign-ins (a refresh token).",

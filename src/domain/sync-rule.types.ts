@@ -68,3 +68,28 @@ export const DEFAULT_GROUP_SYNC_RULE: GroupSyncRule = {
   autoDelete: true,
   includeNestedMembers: false,
 };
+
+/** C1: whose personal contacts are synced: every synced user, or the synced users in some groups. */
+export type PersonalContactsRange =
+  | { readonly type: 'ALL' }
+  | { readonly type: 'BY_GROUPS'; readonly groupIds: readonly string[] };
+
+/** C3: which shared mailboxes are synced (their user object ids). */
+export type SharedMailboxRange =
+  | { readonly type: 'ALL' }
+  | { readonly type: 'SPECIFIC'; readonly mailboxIds: readonly string[] };
+
+/** C1–C4: Outlook contacts to the PBX. */
+export interface ContactSyncRule {
+  /** C1, C2: each synced user's shared personal contacts folder → that user's Linkus contacts. */
+  readonly personal: { readonly enabled: boolean; readonly range: PersonalContactsRange };
+  /** C3: shared mailboxes' contacts → PBX phonebooks named by the admin. */
+  readonly shared: {
+    readonly enabled: boolean;
+    readonly range: SharedMailboxRange;
+    /** The phonebook's name (with several mailboxes: "<name> - <mailbox>"). */
+    readonly phonebookName: string;
+  };
+}
+
+export const MAX_PHONEBOOK_NAME = 64;

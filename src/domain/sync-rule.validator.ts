@@ -1,5 +1,10 @@
 import { isValidExtensionNumber } from './extension-number.js';
-import type { GroupSyncRule, UserSyncRule } from './sync-rule.types.js';
+import {
+  type ContactSyncRule,
+  type GroupSyncRule,
+  MAX_PHONEBOOK_NAME,
+  type UserSyncRule,
+} from './sync-rule.types.js';
 import type { FieldProblem } from './tenant.js';
 
 /**
@@ -81,6 +86,41 @@ export function validateGroupSyncRule(rule: GroupSyncRule, context: RuleContext 
     problems.push({ field: 'range.kinds', message: 'choose SECURITY, MICROSOFT_365 or both' });
   } else if (rule.range.type === 'SPECIFIC') {
     checkGroupIds(problems, 'range.groupIds', rule.range.groupIds, context);
+  }
+  return problems;
+}
+
+export interface ContactRuleContext extends RuleContext {
+  /** When given, shared mailbox ids outside this set are reported. */
+  readonly knownSharedMailboxIds?: ReadonlySet<string>;
+}
+
+/** Every problem of a contact sync rule (C1, C3), each naming its field. */
+export function validateContactSyncRule(
+  rule: ContactSyncRule,
+  context: ContactRuleContext = {},
+): FieldProblem[] {
+  const problems: FieldProblem[] = [];
+  if (rule.personal.enabled && rule.personal.range.type === 'BY_GROUPS') {
+    checkGroupIds(problems, 'personal.range.groupIds', rule.personal.range.groupIds, context);
+  }
+  if (rule.shared.enabled) {
+    const name = rule.shared.phonebookName.trim();
+    if (!name) problems.push({ field: 'shared.phonebookName', message: 'name the phonebook' });
+    else if (name.length > MAX_PHONEBOOK_NAME)
+      problems.push({ field: 'shared.phonebookName', message: `at most ${MAX_PHONEBOOK_NAME} characters` });
+    if (rule.shared.range.type === 'SPECIFIC') {
+      const ids = rule.shared.range.mailboxIds;
+      if (ids.length === 0)
+        problems.push({ field: 'shared.range.mailboxIds', message: 'choose at least one shared mailbox' });
+      const known = context.knownSharedMailboxIds;
+      const unknown = known ? ids.filter((id) => !known.has(id)) : [];
+      if (unknown.length)
+        problems.push({
+          field: 'shared.range.mailboxIds',
+          message: `not a shared mailbox: ${unknown.join(', ')}`,
+        });
+    }
   }
   return problems;
 }

@@ -7,6 +7,7 @@ import { authChecker } from './auth-checker.js';
 import { AuditResolver } from './resolvers/audit.resolver.js';
 import { ChangeTriggersResolver } from './resolvers/change-triggers.resolver.js';
 import { ContactResolver } from './resolvers/contact.resolver.js';
+import { ContactSyncResolver } from './resolvers/contact-sync.resolver.js';
 import { ExtensionResolver } from './resolvers/extension.resolver.js';
 import { ExtensionGroupResolver } from './resolvers/extension-group.resolver.js';
 import { FleetResolver } from './resolvers/fleet.resolver.js';
@@ -32,6 +33,7 @@ export const RESOLVERS = [
   ScheduleResolver,
   FleetResolver,
   ContactResolver,
+  ContactSyncResolver,
 ] as const;
 
 /** Builds the executable schema. `pubSub` carries subscription events (Redis-backed in the gateway). */

@@ -102,7 +102,12 @@ export function toCounts(c: PlanSummary | undefined): SyncCountsType {
 }
 
 export function toRunView(r: SyncRunData) {
-  return { ...r, users: toCounts(r.counts?.users), groups: toCounts(r.counts?.groups) };
+  return {
+    ...r,
+    users: toCounts(r.counts?.users),
+    groups: toCounts(r.counts?.groups),
+    contacts: r.counts?.contacts ? toCounts(r.counts.contacts) : null,
+  };
 }
 
 export function toItemView(i: SyncRunItemData): SyncRunItemType {

@@ -5,6 +5,7 @@ import type {
   DirectoryReader,
   DirectoryStream,
   GraphRequestStats,
+  SharedMailboxSummary,
   UserReadOptions,
 } from '../app/ports/directory.port.js';
 import { type MicrosoftAppCredentials, MicrosoftError } from '../app/ports/microsoft.port.js';
@@ -338,6 +339,37 @@ export class GraphDirectoryReader implements DirectoryReader {
       }
     }
     return out;
+  }
+
+  /**
+   * C3, the shared mailbox picker: Graph has no "shared mailbox" property (that is Exchange's
+   * recipient type). A shared mailbox is a user whose sign-in is blocked (`accountEnabled eq
+   * false`, a filter users support without advanced query) that has a mailbox address (`mail`);
+   * a disabled employee looks the same, and the mailbox job then reports that the authorization
+   * account has no access. Sorted by name, at most `first`.
+   */
+  async searchSharedMailboxes(
+    app: MicrosoftAppCredentials,
+    search: string,
+    first: number,
+  ): Promise<SharedMailboxSummary[]> {
+    const conn = this.connection(app);
+    const fetch = pageFetcher(conn.client, {}, conn.fail);
+    const term = search.trim().toLowerCase();
+    const url = `/users?$filter=${encodeURIComponent('accountEnabled eq false')}&$select=id,displayName,mail,userPrincipalName&$top=${PAGE}`;
+    const out: SharedMailboxSummary[] = [];
+    for await (const page of followPages(fetch, url)) {
+      for (const raw of page.value) {
+        const mail = typeof raw.mail === 'string' && raw.mail ? raw.mail : null;
+        if (!mail) continue;
+        const displayName = typeof raw.displayName === 'string' ? raw.displayName : mail;
+        if (term && !displayName.toLowerCase().includes(term) && !mail.toLowerCase().includes(term)) continue;
+        out.push({ id: String(raw.id), displayName, mail });
+      }
+    }
+    return out
+      .sort((a, b) => a.displayName.localeCompare(b.displayName) || a.id.localeCompare(b.id))
+      .slice(0, first);
   }
 
   /**

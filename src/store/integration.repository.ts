@@ -30,6 +30,7 @@ function toData(i: Integration, health: IntegrationHealth | null): IntegrationDa
     pbxId: i.pbx.id,
     status: i.status,
     userSyncPaused: i.userSyncPaused,
+    contactSyncPaused: i.contactSyncPaused,
     groupSyncPaused: i.groupSyncPaused,
     clientId: i.clientId,
     tenantId: i.tenantId,

@@ -3,6 +3,7 @@ import type { Store } from '../app/ports/store.port.js';
 import { MikroAuditRepository } from './audit.repository.js';
 import { bindClock, type Clock } from './clock.js';
 import { MikroContactRepository } from './contact.repository.js';
+import { MikroContactSyncLedger } from './contact-sync.repository.js';
 import { MikroDirectoryApplier } from './directory.applier.js';
 import { MikroIntegrationRepository } from './integration.repository.js';
 import type { Orm } from './orm.js';
@@ -22,6 +23,7 @@ class MikroStore implements Store {
   readonly applier: MikroDirectoryApplier;
   readonly welcomeEmails: MikroWelcomeEmailRepository;
   readonly contacts: MikroContactRepository;
+  readonly contactSync: MikroContactSyncLedger;
 
   constructor(
     private readonly em: EntityManager,
@@ -37,6 +39,7 @@ class MikroStore implements Store {
     this.applier = new MikroDirectoryApplier(em, now);
     this.welcomeEmails = new MikroWelcomeEmailRepository(em, now);
     this.contacts = new MikroContactRepository(em, now);
+    this.contactSync = new MikroContactSyncLedger(em, now);
   }
 
   transactional<T>(fn: (store: Store) => Promise<T>): Promise<T> {

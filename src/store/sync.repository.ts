@@ -33,6 +33,8 @@ const toSettings = (s: SyncSettings): SyncSettingsData => ({
   groupRule: s.groupRule ? JSON.parse(s.groupRule) : null,
   userRuleSavedAt: s.userRuleSavedAt,
   groupRuleSavedAt: s.groupRuleSavedAt,
+  contactRule: s.contactRule ? JSON.parse(s.contactRule) : null,
+  contactRuleSavedAt: s.contactRuleSavedAt,
   usersDeltaLink: s.usersDeltaLink,
   usersDeltaSelect: s.usersDeltaSelect,
   groupsDeltaLink: s.groupsDeltaLink,
@@ -119,10 +121,11 @@ export class MikroSyncRepository implements SyncRepository {
 
   async updateSettings(pbxId: string, patch: Partial<Omit<SyncSettingsData, 'pbxId'>>) {
     const s = await this.settings(pbxId);
-    const { userRule, groupRule, schedule, ...rest } = patch;
+    const { userRule, groupRule, contactRule, schedule, ...rest } = patch;
     this.em.assign(s, rest);
     if (userRule !== undefined) s.userRule = userRule ? JSON.stringify(userRule) : null;
     if (groupRule !== undefined) s.groupRule = groupRule ? JSON.stringify(groupRule) : null;
+    if (contactRule !== undefined) s.contactRule = contactRule ? JSON.stringify(contactRule) : null;
     if (schedule !== undefined) {
       s.scheduleFrequency = schedule.frequency;
       s.scheduleDays = schedule.days.join(',');
@@ -352,7 +355,8 @@ export class MikroSyncRepository implements SyncRepository {
     });
     const out = { users: empty(), groups: empty() };
     for (const r of rows) {
-      const c = r.scope === 'USER' ? out.users : out.groups;
+      const c = r.scope === 'USER' ? out.users : r.scope === 'GROUP' ? out.groups : null;
+      if (!c) continue; // CONTACT rows: the contact counts come from the contact sync's tallies
       const key = r.state === 'HELD' ? 'held' : (r.action.toLowerCase() as keyof PlanSummary);
       if (key in c) (c as unknown as Record<string, number>)[key] += Number(r.n);
     }

@@ -204,6 +204,7 @@ export type SyncRunStatus =
   | 'SUCCEEDED';
 
 export type SyncScope =
+  | 'CONTACTS'
   | 'GROUPS'
   | 'USERS';
 
@@ -214,8 +215,9 @@ export type SyncSource =
   /** Created or associated by the Microsoft 365 integration, which still manages it (locked). */
   | 'SYNCED';
 
-/** User sync (extensions) or group sync (extension groups). */
+/** User sync (extensions), group sync (extension groups) or contact sync (C1–C4). */
 export type SyncTarget =
+  | 'CONTACTS'
   | 'GROUPS'
   | 'USERS';
 

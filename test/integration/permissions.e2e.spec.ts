@@ -152,6 +152,7 @@ describeEachDb('permissions, admin consent and health (L2, L3)', (leg) => {
       ['User.Read.All', 'APPLICATION', true],
       ['Group.Read.All', 'APPLICATION', true],
       ['User.Read', 'DELEGATED', true],
+      ['Contacts.Read.Shared', 'DELEGATED', true],
       ['offline_access', 'DELEGATED', true],
     ]);
     expect(check?.permissions.every((p) => p.usedFor && p.stopsWithout)).toBe(true);
@@ -373,6 +374,7 @@ describeEachDb('permissions, admin consent and health (L2, L3)', (leg) => {
       ['User.Read.All', false],
       ['Group.Read.All', false],
       ['User.Read', false],
+      ['Contacts.Read.Shared', false],
       ['offline_access', false],
     ]);
     expect(check?.health.codes).toEqual(['PERMISSIONS_MISSING', 'DELEGATED_ACCESS_LOST']);

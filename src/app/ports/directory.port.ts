@@ -27,6 +27,13 @@ export interface DirectoryGroupSummary {
   description: string | null;
 }
 
+/** C3: a shared mailbox, for the picker. */
+export interface SharedMailboxSummary {
+  id: string;
+  displayName: string;
+  mail: string;
+}
+
 export interface GraphRequestStats {
   /** HTTP requests sent to Graph (a `$batch` counts once), retries included. */
   requests: number;
@@ -55,6 +62,12 @@ export interface DirectoryReader {
   ): Promise<Map<string, readonly string[]>>;
   /** The group picker (G1): groups whose name starts with / contains `search`, at most `first`. */
   searchGroups(app: MicrosoftAppCredentials, search: string, first: number): Promise<DirectoryGroupSummary[]>;
+  /** C3, the shared mailbox picker: users whose sign-in is blocked and that have a mailbox (see the adapter). */
+  searchSharedMailboxes(
+    app: MicrosoftAppCredentials,
+    search: string,
+    first: number,
+  ): Promise<SharedMailboxSummary[]>;
   /** Which of `ids` exist (for validating rules); unknown ids are left out. */
   findGroups(app: MicrosoftAppCredentials, ids: readonly string[]): Promise<DirectoryGroupSummary[]>;
   /** Requests made so far by this reader, for every caller (benchmarks, metrics). */

@@ -21,6 +21,7 @@ export type MicrosoftErrorCode =
   | 'THROTTLED'
   | 'DELTA_EXPIRED'
   | 'NOT_FOUND'
+  | 'ACCESS_DENIED' // 403 ErrorAccessDenied from Outlook: the mailbox or folder is not shared with the caller
   | 'UNAVAILABLE'
   | 'UNKNOWN';
 

@@ -5,6 +5,7 @@ import type { SyncSource } from '../../domain/pbx.types.js';
 import type { ApiKeyRecord, PbxRecord, PbxSettings } from '../../domain/tenant.js';
 import type { SubscriptionRepository } from './change-notifications.port.js';
 import type { ContactLookupRepository } from './contact-lookup.port.js';
+import type { ContactSyncLedger } from './contact-sync.port.js';
 import type { ContactRepository } from './contacts.port.js';
 import type { DirectoryApplier, SyncRepository } from './sync.port.js';
 import type { WelcomeEmailRepository } from './welcome-email.port.js';
@@ -77,6 +78,7 @@ export interface IntegrationData {
   status: IntegrationStatus;
   userSyncPaused: boolean;
   groupSyncPaused: boolean;
+  contactSyncPaused: boolean;
   clientId: string | null;
   tenantId: string | null;
   secretSealed: string | null;
@@ -255,6 +257,8 @@ export interface Store {
   welcomeEmails: WelcomeEmailRepository;
   /** C1–C4: contacts and phonebooks (written by the contact sync), and the reads of the Linkus lookups. */
   contacts: ContactRepository & ContactLookupRepository;
+  /** C1–C4: the contact sync's folder cursors and run tallies (the contacts themselves: `contacts`). */
+  contactSync: ContactSyncLedger;
   /** Runs `fn` in one transaction; everything it writes commits together or not at all. */
   transactional<T>(fn: (store: Store) => Promise<T>): Promise<T>;
 }

@@ -1,10 +1,10 @@
 import type { DirectoryGroup, DirectoryUser } from '../../domain/directory.types.js';
 import type { Schedule } from '../../domain/schedule.js';
 import type { GroupPlanItem, PlanSummary, UserPlanItem } from '../../domain/sync-plan.types.js';
-import type { GroupSyncRule, UserSyncRule } from '../../domain/sync-rule.types.js';
+import type { ContactSyncRule, GroupSyncRule, UserSyncRule } from '../../domain/sync-rule.types.js';
 import type { Page, PageRequest } from './store.port.js';
 
-export type SyncScope = 'USERS' | 'GROUPS';
+export type SyncScope = 'USERS' | 'GROUPS' | 'CONTACTS';
 export type SyncRunStatus = 'QUEUED' | 'RUNNING' | 'SUCCEEDED' | 'FAILED' | 'HELD';
 export type SyncPhase =
   | 'QUEUED'
@@ -17,12 +17,22 @@ export type SyncPhase =
 export type SyncTrigger = 'MANUAL' | 'SCHEDULE' | 'CHANGE' | 'RULES_SAVED' | 'POLL';
 export type ItemAction = 'CREATE' | 'UPDATE' | 'ASSOCIATE' | 'DELETE' | 'RELEASE' | 'SKIP' | 'FAIL';
 
+/** U8 counts per scope; `contacts` once a run synced contacts (C1–C4). */
+export interface RunCounts {
+  users: PlanSummary;
+  groups: PlanSummary;
+  contacts?: PlanSummary;
+}
+
 export interface SyncSettingsData {
   pbxId: string;
   userRule: UserSyncRule | null;
   groupRule: GroupSyncRule | null;
   userRuleSavedAt: Date | null;
   groupRuleSavedAt: Date | null;
+  /** C1, C3 */
+  contactRule: ContactSyncRule | null;
+  contactRuleSavedAt: Date | null;
   usersDeltaLink: string | null;
   usersDeltaSelect: string | null;
   groupsDeltaLink: string | null;
@@ -52,7 +62,7 @@ export interface SyncRunData {
   startedAt: Date | null;
   finishedAt: Date | null;
   /** U8 counts per scope (`held`: deletes the guard held). */
-  counts: { users: PlanSummary; groups: PlanSummary } | null;
+  counts: RunCounts | null;
   message: string | null;
   error: string | null;
   graphRequests: number | null;
@@ -66,7 +76,7 @@ export interface SyncRunItemData {
   id: string;
   runId: string;
   seq: number;
-  scope: 'USER' | 'GROUP';
+  scope: 'USER' | 'GROUP' | 'CONTACT';
   action: ItemAction;
   reason: string;
   objectId: string;

@@ -1,6 +1,7 @@
 import type { DirectorySnapshot } from '../../domain/directory-delta.js';
 import type { Steps } from '../../domain/steps.js';
 import type { PlanItemLike, PlanSummary, SyncPlan } from '../../domain/sync-plan.types.js';
+import type { MailboxJobs } from '../ports/contact-sync.port.js';
 import type { DirectoryReader } from '../ports/directory.port.js';
 import type { EventPublisher } from '../ports/events.port.js';
 import type { AppLog } from '../ports/log.port.js';
@@ -9,6 +10,7 @@ import type { Store } from '../ports/store.port.js';
 import type { SyncRunData, SyncRunItemData, SyncScope, SyncSettingsData } from '../ports/sync.port.js';
 import type { WelcomeEmailQueue } from '../ports/welcome-email.port.js';
 import type { SecretBox } from '../secret-box.js';
+import type { MailboxSyncDeps } from './contact-mailbox.js';
 
 /** What a sync run (and a preview) needs. */
 export interface SyncDeps {
@@ -29,6 +31,11 @@ export interface SyncDeps {
    */
   welcomeEmailQueue: WelcomeEmailQueue;
   log: AppLog;
+  /**
+   * C1–C4: the contact sync's mailbox work. `jobs`: one BullMQ job per mailbox (a run's worker
+   * gives it); without it (a preview, a run called directly) mailboxes are synced in the run itself.
+   */
+  contacts: MailboxSyncDeps & { jobs?: MailboxJobs };
 }
 
 /** One row of a run's report, as the run records it. */
@@ -77,6 +84,11 @@ export interface SyncKind<I extends PlanItemLike, Current> {
   objectId(item: I): string;
   /** REPORT: the item as a row of the run's report. */
   itemRow(item: I, seq: number, state: SyncRunItemData['state'], createdId?: string): RunItemRow;
+  /**
+   * FAN OUT (contacts): items whose work is a job of their own (one per mailbox), handed to
+   * the run's jobs once the kind's batches are applied, instead of being applied in batches.
+   */
+  fansOut?(item: I): boolean;
 }
 
 export const EMPTY_COUNTS: PlanSummary = {

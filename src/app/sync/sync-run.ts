@@ -1,20 +1,16 @@
+import type { MailboxPlanItem } from '../../domain/contact-sync.planner.js';
 import type { DirectorySnapshot } from '../../domain/directory-delta.js';
 import { IntegrationStatus } from '../../domain/integration.js';
 import type { Steps } from '../../domain/steps.js';
-import type {
-  GroupSyncPlan,
-  PlanItemLike,
-  PlanSummary,
-  SyncPlan,
-  UserSyncPlan,
-} from '../../domain/sync-plan.types.js';
+import type { GroupSyncPlan, PlanItemLike, SyncPlan, UserSyncPlan } from '../../domain/sync-plan.types.js';
 import { appCredentials } from '../integration.js';
 import { checkAppAccess, type HealthFinding } from '../integration-health.js';
 import type { GraphRequestStats } from '../ports/directory.port.js';
 import { MicrosoftError } from '../ports/microsoft.port.js';
 import type { IntegrationData, Store } from '../ports/store.port.js';
-import type { SyncPhase, SyncRunData, SyncScope, SyncSettingsData } from '../ports/sync.port.js';
+import type { RunCounts, SyncPhase, SyncRunData, SyncScope, SyncSettingsData } from '../ports/sync.port.js';
 import { queueRunWelcomeEmails } from '../welcome-email.js';
+import { contactSyncKind, failedMailboxRow, inlineMailboxJobs, mailboxJobSpec } from './contact-sync.kind.js';
 import {
   type DirectoryRead,
   directorySnapshot,
@@ -29,10 +25,12 @@ import { userSyncKind } from './user-sync.kind.js';
  * The run pipeline: READ the directory (full or delta) → for each kind in order, PLAN (pure)
  * → GUARD (policies) → APPLY in batches → then PERSIST the snapshot and delta links →
  * REPORT (counts, items, progress). A kind plugs in through `SyncKind`; the kinds run in
- * this order because groups take their members from the extensions the users leave (G5).
+ * this order because groups take their members from the extensions the users leave (G5), and
+ * contacts go to the extensions the users leave (C1). The contact kind fans out: one job per
+ * mailbox, waited for before the run reports.
  */
 // biome-ignore lint/suspicious/noExplicitAny: the kinds differ in item and PBX-state types.
-const KINDS: readonly SyncKind<any, any>[] = [userSyncKind, groupSyncKind];
+const KINDS: readonly SyncKind<any, any>[] = [userSyncKind, groupSyncKind, contactSyncKind];
 
 /** How many plan items one transaction applies. */
 export const APPLY_BATCH = 2000;
@@ -64,10 +62,14 @@ export async function applyBatch<I extends PlanItemLike>(
 }
 
 /** "Not synced: 3 users, 1 group (…)", or null when nothing failed. */
-export function failureSentence(counts: { users: PlanSummary; groups: PlanSummary }): string | null {
+export function failureSentence(counts: RunCounts): string | null {
   const parts = [
     counts.users.fail ? `${counts.users.fail.toLocaleString('en-US')} user(s)` : null,
     counts.groups.fail ? `${counts.groups.fail.toLocaleString('en-US')} group(s)` : null,
+    counts.contacts?.fail ? `${counts.contacts.fail.toLocaleString('en-US')} mailbox(es)` : null,
+    counts.contacts?.skip
+      ? `${counts.contacts.skip.toLocaleString('en-US')} contact(s) (C4: incomplete)`
+      : null,
   ].filter(Boolean);
   if (!parts.length) return null;
   return `Not synced: ${parts.join(', ')}; the run's items with action FAIL say why, one by one.`;
@@ -119,8 +121,9 @@ async function runnableKinds(
   const paused: Record<SyncScope, boolean> = {
     USERS: integration.userSyncPaused,
     GROUPS: integration.groupSyncPaused,
+    CONTACTS: integration.contactSyncPaused,
   };
-  const label: Record<SyncScope, string> = { USERS: 'User', GROUPS: 'Group' };
+  const label: Record<SyncScope, string> = { USERS: 'User', GROUPS: 'Group', CONTACTS: 'Contact' };
   const notes: string[] = [];
   const kinds = KINDS.filter((kind) => {
     if (!scopes.includes(kind.scope)) return false;
@@ -129,7 +132,8 @@ async function runnableKinds(
       : !kind.hasRule(settings)
         ? `${label[kind.scope]} sync has no rule yet.`
         : null;
-    if (why) notes.push(why);
+    // Contact sync is optional (C1–C4): a PBX that never set it up is not told so on every run.
+    if (why && !(kind.scope === 'CONTACTS' && !kind.hasRule(settings))) notes.push(why);
     return why === null;
   });
   return { integration, settings, kinds, notes };
@@ -217,6 +221,8 @@ export interface SyncPreview {
   read: DirectoryRead | null;
   users: UserSyncPlan | null;
   groups: GroupSyncPlan | null;
+  /** C1–C4: the mailboxes a run would sync and the owners whose contacts would go. */
+  contacts: SyncPlan<MailboxPlanItem> | null;
 }
 
 /**
@@ -229,7 +235,7 @@ export async function previewSync(
   scopes: readonly SyncScope[],
 ): Promise<SyncPreview> {
   const ctx = await runnableKinds(deps.store, pbxId, scopes);
-  if (!ctx.kinds.length) return { notes: ctx.notes, read: null, users: null, groups: null };
+  if (!ctx.kinds.length) return { notes: ctx.notes, read: null, users: null, groups: null, contacts: null };
   const app = appCredentials(ctx.integration, deps.secrets);
   const read = await readDirectory(deps.reader, app, ctx.settings, deps.now());
   const directory = await directorySnapshot(deps.store, pbxId, read, deps.now());
@@ -242,6 +248,7 @@ export async function previewSync(
     read,
     users: await planned(userSyncKind),
     groups: await planned(groupSyncKind),
+    contacts: await planned(contactSyncKind),
   };
 }
 
@@ -335,7 +342,13 @@ class SyncRun {
       const messages = [...ctx.notes, ...read.notes];
       // Both delta rounds came back empty and nothing else changed: nothing to plan, and the
       // stored snapshot (100,000 rows at scale) need not even be loaded.
-      if (read.empty && (await nothingChangedSinceLastRun(store, this.pbxId, this.runId, ctx))) {
+      // Contacts change in Outlook, not in the directory: a run with contacts always goes on.
+      const directoryOnly = ctx.kinds.every((k) => !k.fansOut);
+      if (
+        directoryOnly &&
+        read.empty &&
+        (await nothingChangedSinceLastRun(store, this.pbxId, this.runId, ctx))
+      ) {
         await store.transactional((tx) => persistDirectoryRead(tx, this.pbxId, read, null, ctx.settings));
         return await this.finish('SUCCEEDED', {
           mode: 'DELTA',
@@ -372,7 +385,9 @@ class SyncRun {
       }
       await this.queueWelcomeEmails(resumed || appliedAny);
       // REPORT: a run that could not sync some objects says so, never a bare SUCCEEDED.
-      const counts = await store.sync.itemCounts(this.runId);
+      const counts: RunCounts = await store.sync.itemCounts(this.runId);
+      if (ctx.kinds.some((k) => k.scope === 'CONTACTS'))
+        counts.contacts = { ...EMPTY_COUNTS, ...(await store.contactSync.runTally(this.runId)) };
       const failed = failureSentence(counts);
       if (failed) messages.push(failed);
       return await this.finish(held ? 'HELD' : 'SUCCEEDED', {
@@ -419,7 +434,7 @@ class SyncRun {
     plan: SyncPlan<I>,
   ): Promise<boolean> {
     const { store } = this.deps;
-    const changes = plan.items.filter((i) => !reportsOnly(i));
+    const changes = plan.items.filter((i) => !reportsOnly(i) && !kind.fansOut?.(i));
     this.total += changes.length;
     await this.phase('APPLYING', { done: this.done, total: this.total });
     for (let i = 0; i < changes.length; i += APPLY_BATCH) {
@@ -436,7 +451,55 @@ class SyncRun {
       ...plan.items.filter(reportsOnly).map((item) => kind.itemRow(item, this.seq++, 'REPORTED')),
       ...plan.heldDeletes.map((item) => kind.itemRow(item, this.seq++, 'HELD')),
     ]);
-    return changes.length > 0;
+    const jobs = plan.items.filter((i) => kind.fansOut?.(i));
+    if (jobs.length) await this.fanOut(jobs as unknown as MailboxPlanItem[]);
+    return changes.length > 0 || jobs.length > 0;
+  }
+
+  /**
+   * FAN OUT (contacts): one job per mailbox, waited for until every one has finished; a job
+   * that failed for good becomes a FAIL row of the run (never silently skipped).
+   */
+  private async fanOut(items: MailboxPlanItem[]) {
+    const { store, contacts } = this.deps;
+    const base = this.done;
+    this.total += items.length;
+    await this.phase('APPLYING', { done: this.done, total: this.total });
+    this.checkpoint();
+    const jobs = contacts.jobs ?? inlineMailboxJobs(contacts);
+    let reported = Date.now();
+    const failures = await jobs.runAll(
+      this.pbxId,
+      this.runId,
+      items.map(mailboxJobSpec),
+      (finished) => {
+        this.done = base + finished;
+        if (Date.now() - reported < 1000 && finished < items.length) return;
+        reported = Date.now();
+        this.phase('APPLYING', { done: this.done, total: this.total }).catch((err: Error) =>
+          this.deps.log('warn', 'could not record the progress of mailbox jobs', {
+            runId: this.runId,
+            err: err.message,
+          }),
+        );
+      },
+      this.opts.signal,
+    );
+    this.done = base + items.length;
+    // Mailbox jobs added rows of their own: the run's next rows follow theirs.
+    this.seq = (await store.sync.maxSeq(this.runId)) + 1;
+    if (failures.length) {
+      const byId = new Map(items.map((i) => [i.mailboxId, i]));
+      const rows = failures.flatMap((f) => {
+        const item = byId.get(f.mailboxId);
+        return item ? [failedMailboxRow(item, f, this.seq++)] : [];
+      });
+      await store.transactional(async (tx) => {
+        await tx.sync.addItems(this.runId, rows);
+        for (const f of failures)
+          await tx.contactSync.record(this.pbxId, this.runId, f.mailboxId, { fail: 1 }, []);
+      });
+    }
   }
 
   /**

@@ -14,6 +14,7 @@ import {
 import { pageRequest } from '../../app/extensions.js';
 import type { SyncScope } from '../../app/ports/sync.port.js';
 import { syncDeps, syncRulesDeps } from '../../app/services.js';
+import { mailboxItemRow } from '../../app/sync/contact-sync.kind.js';
 import {
   approveHeld,
   getSyncRun,
@@ -192,6 +193,15 @@ export class SyncResolver {
         counts: toCounts(p.groupPlan.summary),
         held: p.groupPlan.held,
         items: p.groupPlan.items.slice(0, first).map(previewGroupItem),
+      },
+      contacts: p.contactPlan && {
+        counts: toCounts(p.contactPlan.summary),
+        held: false,
+        items: p.contactPlan.items.slice(0, first).map((item, seq) => ({
+          id: `preview-${seq}`,
+          ...mailboxItemRow(item, seq, 'REPORTED'),
+          userPrincipalName: item.address,
+        })),
       },
     };
   }

@@ -128,6 +128,9 @@ export class IntegrationType {
   @Field(() => Boolean)
   groupSyncPaused!: boolean;
 
+  @Field(() => Boolean, { description: 'C1–C4: contact sync paused.' })
+  contactSyncPaused!: boolean;
+
   @Field(() => [String], { description: 'SECRET_EXPIRES_SOON (30 days ahead) or SECRET_EXPIRED.' })
   warnings!: string[];
 
@@ -219,10 +222,11 @@ export class ConnectionCheckType {
 export enum SyncTargetEnum {
   USERS = 'USERS',
   GROUPS = 'GROUPS',
+  CONTACTS = 'CONTACTS',
 }
 registerEnumType(SyncTargetEnum, {
   name: 'SyncTarget',
-  description: 'User sync (extensions) or group sync (extension groups).',
+  description: 'User sync (extensions), group sync (extension groups) or contact sync (C1–C4).',
 });
 
 @ObjectType('IntegrationChange', {

@@ -27,6 +27,7 @@ export enum DirectoryGroupKind {
 export enum SyncScopeEnum {
   USERS = 'USERS',
   GROUPS = 'GROUPS',
+  CONTACTS = 'CONTACTS',
 }
 export enum SyncRunStatusEnum {
   QUEUED = 'QUEUED',
@@ -253,7 +254,7 @@ export class SyncCountsType {
 export class SyncRunItemType {
   @Field(() => ID)
   id!: string;
-  @Field(() => String, { description: 'USER or GROUP' })
+  @Field(() => String, { description: 'USER, GROUP or CONTACT (a contact, or a mailbox)' })
   scope!: string;
   @Field(() => SyncItemAction)
   action!: SyncItemAction;
@@ -333,6 +334,12 @@ export class SyncRunType {
   users!: SyncCountsType;
   @Field(() => SyncCountsType)
   groups!: SyncCountsType;
+  @Field(() => SyncCountsType, {
+    nullable: true,
+    description:
+      'C1–C4: contacts created, updated, deleted; skipped: contacts not synced (C4, items with reason NO_NAME / NO_PHONE); failed: mailboxes not synced (items ACCESS_DENIED / MAILBOX_JOB_FAILED). Null when the run did not sync contacts.',
+  })
+  contacts!: SyncCountsType | null;
 }
 
 @ObjectType('SyncRunEdge')
@@ -395,4 +402,10 @@ export class SyncPreviewType {
   users!: SyncPreviewPart | null;
   @Field(() => SyncPreviewPart, { nullable: true })
   groups!: SyncPreviewPart | null;
+  @Field(() => SyncPreviewPart, {
+    nullable: true,
+    description:
+      'C1–C4: the mailboxes a run would sync (CREATE: first time, UPDATE: delta) and those whose contacts would go (DELETE).',
+  })
+  contacts!: SyncPreviewPart | null;
 }

@@ -13,14 +13,23 @@ import { GraphSubscription } from './graph-subscription.entity.js';
 import { Integration } from './integration.entity.js';
 import { IntegrationHealth } from './integration-health.entity.js';
 import { Pbx } from './pbx.entity.js';
-import { DirectoryObject, SyncRun, SyncRunItem, SyncSettings } from './sync.entity.js';
+import {
+  ContactFolderCursorRow,
+  ContactRunTally,
+  DirectoryObject,
+  SyncRun,
+  SyncRunItem,
+  SyncSettings,
+} from './sync.entity.js';
 import { WelcomeEmailRow } from './welcome-email.entity.js';
 
 export {
   ApiKey,
   AuditEntry,
   Contact,
+  ContactFolderCursorRow,
   ContactKey,
+  ContactRunTally,
   DirectoryObject,
   Extension,
   ExtensionGroup,
@@ -59,4 +68,6 @@ export const ENTITIES = [
   PhonebookExtensionGroup,
   Contact,
   ContactKey,
+  ContactFolderCursorRow,
+  ContactRunTally,
 ];

@@ -16,6 +16,7 @@ export class Integration {
     | 'updatedAt'
     | 'userSyncPaused'
     | 'groupSyncPaused'
+    | 'contactSyncPaused'
     | 'clientId'
     | 'tenantId'
     | 'secretSealed'
@@ -53,6 +54,10 @@ export class Integration {
 
   @Property({ type: 'boolean' })
   groupSyncPaused: boolean = false;
+
+  /** C1–C4: contact sync paused (its rule is kept, not editable). */
+  @Property({ type: 'boolean', default: false })
+  contactSyncPaused: boolean = false;
 
   /** Application (client) ID of the app registration. */
   @Property({ type: 'string', length: 36, nullable: true })

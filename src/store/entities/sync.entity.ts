@@ -14,6 +14,8 @@ export class SyncSettings {
     | 'groupRule'
     | 'userRuleSavedAt'
     | 'groupRuleSavedAt'
+    | 'contactRule'
+    | 'contactRuleSavedAt'
     | 'usersDeltaLink'
     | 'usersDeltaSelect'
     | 'groupsDeltaLink'
@@ -46,6 +48,13 @@ export class SyncSettings {
 
   @Property({ type: Date, nullable: true })
   userRuleSavedAt: Date | null = null;
+
+  /** JSON of the domain's ContactSyncRule (C1, C3); null until first saved. */
+  @Property({ type: 'text', nullable: true })
+  contactRule: string | null = null;
+
+  @Property({ type: Date, nullable: true })
+  contactRuleSavedAt: Date | null = null;
 
   @Property({ type: Date, nullable: true })
   groupRuleSavedAt: Date | null = null;
@@ -225,8 +234,8 @@ export class SyncRunItem {
   @Property({ type: 'integer' })
   seq!: number;
 
-  /** USER or GROUP */
-  @Property({ type: 'string', length: 5 })
+  /** USER, GROUP or CONTACT */
+  @Property({ type: 'string', length: 10 })
   scope!: string;
 
   @Property({ type: 'string', length: 10 })
@@ -263,4 +272,73 @@ export class SyncRunItem {
   /** APPLIED, HELD (deletion guard), REPORTED (SKIP / FAIL), APPROVED */
   @Property({ type: 'string', length: 10 })
   state: string = 'APPLIED';
+}
+
+/**
+ * Where the contact sync stands with one folder of one mailbox (C1–C4): whose contacts it
+ * fills (a user's extension or a shared mailbox's phonebook) and the delta link of its last
+ * finished round (null: none yet, the next round reads in full). Made before the first
+ * contact of the folder is written, so the sync always knows whose contacts to take away.
+ */
+@Entity({ tableName: 'contact_folder_cursor' })
+@Index({ name: 'contact_folder_cursor_pbx_mailbox_index', properties: ['pbx', 'mailboxId'] })
+export class ContactFolderCursorRow {
+  [OptionalProps]?: 'deltaLink' | 'updatedAt';
+
+  /** `${pbxId}:${mailboxId}:${folderId}` */
+  @PrimaryKey({ type: 'string', length: 400 })
+  key!: string;
+
+  @ManyToOne(() => Pbx, { deleteRule: 'cascade' })
+  pbx!: Pbx;
+
+  @Property({ type: 'string', length: 64 })
+  mailboxId!: string;
+
+  @Property({ type: 'string', length: 300 })
+  folderId!: string;
+
+  /** PERSONAL or SHARED */
+  @Property({ type: 'string', length: 8 })
+  kind!: string;
+
+  /** EXTENSION or PHONEBOOK */
+  @Property({ type: 'string', length: 10 })
+  ownerKind!: string;
+
+  @Property({ type: 'string', length: 36 })
+  ownerId!: string;
+
+  @Property({ type: 'text', nullable: true })
+  deltaLink: string | null = null;
+
+  @Property({ type: Date, onUpdate: updatedNow })
+  updatedAt: Date = new Date();
+}
+
+/** What one run did to the contacts of one mailbox (summed into the run's counts). */
+@Entity({ tableName: 'contact_run_tally' })
+export class ContactRunTally {
+  [OptionalProps]?: 'created' | 'updated' | 'deleted' | 'skipped' | 'failed';
+
+  @ManyToOne(() => SyncRun, { primary: true, deleteRule: 'cascade' })
+  run!: SyncRun;
+
+  @PrimaryKey({ type: 'string', length: 64 })
+  mailboxId!: string;
+
+  @Property({ type: 'integer' })
+  created: number = 0;
+
+  @Property({ type: 'integer' })
+  updated: number = 0;
+
+  @Property({ type: 'integer' })
+  deleted: number = 0;
+
+  @Property({ type: 'integer' })
+  skipped: number = 0;
+
+  @Property({ type: 'integer' })
+  failed: number = 0;
 }

@@ -10,6 +10,7 @@ import { Migration20261126140140_welcome_email_sweep } from './Migration20261126
 import { Migration20261207061318_operators } from './Migration20261207061318_operators.js';
 import { Migration20261207061938_integration_health } from './Migration20261207061938_integration_health.js';
 import { Migration20261207062040_deletion_guard_window } from './Migration20261207062040_deletion_guard_window.js';
+import { Migration20261207115023_contact_sync } from './Migration20261207115023_contact_sync.js';
 import { Migration20261207115915_contacts } from './Migration20261207115915_contacts.js';
 
 /** Checked-in migrations for PostgreSQL, oldest first. `npm run migration:create` appends here. */
@@ -34,5 +35,6 @@ export const postgresqlMigrations: MigrationObject[] = [
     name: 'Migration20261207062040_deletion_guard_window',
     class: Migration20261207062040_deletion_guard_window,
   },
+  { name: 'Migration20261207115023_contact_sync', class: Migration20261207115023_contact_sync },
   { name: 'Migration20261207115915_contacts', class: Migration20261207115915_contacts },
 ];

@@ -1,0 +1,116 @@
+import type { ContactOwner } from '../../domain/contact.types.js';
+import type { ContactDeltaRecord, MailboxKind, SyncedMailbox } from '../../domain/contact-sync.planner.js';
+import type { PlanSummary } from '../../domain/sync-plan.types.js';
+import type { DirectoryStream } from './directory.port.js';
+import type { SyncRunItemData } from './sync.port.js';
+
+/**
+ * The contact sync's own ports (C1–C4), beside the contact store's (`contacts.port.ts`, which
+ * this sync writes contacts through): reading Outlook contacts, the sync's cursors and tallies,
+ * and the mailbox jobs a run fans out.
+ */
+
+/** A contact folder of a mailbox. */
+export interface ContactFolderInfo {
+  id: string;
+  displayName: string;
+}
+
+/**
+ * Outlook contacts read with the authorization account's delegated token (Contacts.Read.Shared).
+ * Failures are `MicrosoftError`s: `ACCESS_DENIED` (403 ErrorAccessDenied: the folder or mailbox is
+ * not shared with the account), `DELTA_EXPIRED` (410 Gone / syncStateNotFound: read in full),
+ * `THROTTLED` (429 after the retries), `NOT_FOUND`.
+ */
+export interface ContactsReader {
+  /**
+   * The folders the sync reads of a mailbox: its default Contacts folder (well-known name
+   * `contacts`), then its child folders that the account may read, in that order.
+   */
+  listFolders(accessToken: string, mailboxId: string): Promise<ContactFolderInfo[]>;
+  /**
+   * One delta round of a folder's contacts (`…/contactFolders/{id}/contacts/delta`), from
+   * `deltaLink`, or from the start (every contact) when it is null. Pages of at most 200.
+   */
+  readFolderChanges(
+    accessToken: string,
+    mailboxId: string,
+    folderId: string,
+    deltaLink: string | null,
+  ): DirectoryStream<ContactDeltaRecord>;
+}
+
+/** Where the sync stands with one folder of one mailbox. */
+export interface ContactFolderCursor {
+  mailboxId: string;
+  folderId: string;
+  kind: MailboxKind;
+  owner: ContactOwner;
+  /** null: no round finished yet (the next one reads in full). */
+  deltaLink: string | null;
+}
+
+/** What a run did to contacts, summed over its mailboxes (U8-style counts). */
+export type ContactTally = Pick<PlanSummary, 'create' | 'update' | 'delete' | 'skip' | 'fail'>;
+
+/** One report row of the contact sync (scope CONTACT: a contact or a mailbox). */
+export type ContactItemRow = Omit<SyncRunItemData, 'id' | 'runId' | 'seq' | 'scope'>;
+
+/** The contact sync's state in the store (folder cursors, per-run tallies). Bounded per call. */
+export interface ContactSyncLedger {
+  /** Mailboxes with synced contacts, from the cursors (one row per mailbox and owner). */
+  syncedMailboxes(pbxId: string): Promise<SyncedMailbox[]>;
+  folderCursors(pbxId: string, mailboxId: string): Promise<ContactFolderCursor[]>;
+  /** Inserts or replaces the cursor of (mailbox, folder). */
+  saveFolderCursor(pbxId: string, cursor: ContactFolderCursor): Promise<void>;
+  /** Forgets the cursors of a mailbox (all, or those of one owner), except `keepFolderIds`. */
+  forgetFolders(
+    pbxId: string,
+    mailboxId: string,
+    keepFolderIds: readonly string[],
+    owner?: ContactOwner,
+  ): Promise<void>;
+  /**
+   * Adds to the run's tally of a mailbox and records report rows, in the caller's transaction
+   * (rows numbered after the run's last, under the PBX lock the caller holds when it adds rows).
+   */
+  record(
+    pbxId: string,
+    runId: string,
+    mailboxId: string,
+    tally: Partial<ContactTally>,
+    rows: readonly ContactItemRow[],
+  ): Promise<void>;
+  /** The run's tally, over every mailbox. */
+  runTally(runId: string): Promise<ContactTally>;
+}
+
+/** One mailbox job of a run. */
+export interface MailboxJobSpec {
+  mailboxId: string;
+  kind: MailboxKind;
+  /** PERSONAL: the extension's id. SHARED: null (the job ensures the phonebook). */
+  extensionId: string | null;
+  phonebookName: string | null;
+}
+
+/** A mailbox job that failed for good. */
+export interface MailboxJobFailure {
+  mailboxId: string;
+  error: string;
+}
+
+/**
+ * The run's mailbox jobs (one BullMQ job per mailbox, children of the run's job): queued, then
+ * waited for until every one has finished. Resolves with those that failed for good; rejects
+ * when `signal` aborts (the run's worker lost the job: the next attempt waits again).
+ */
+export interface MailboxJobs {
+  runAll(
+    pbxId: string,
+    runId: string,
+    mailboxes: readonly MailboxJobSpec[],
+    onProgress: (finished: number) => void,
+    signal?: AbortSignal,
+  ): Promise<MailboxJobFailure[]>;
+}

@@ -1,0 +1,169 @@
+import type { EntityManager } from '@mikro-orm/core';
+import { PostgreSqlPlatform } from '@mikro-orm/postgresql';
+import type {
+  ContactFolderCursor,
+  ContactItemRow,
+  ContactSyncLedger,
+  ContactTally,
+} from '../app/ports/contact-sync.port.js';
+import type { ContactOwner } from '../domain/contact.types.js';
+import type { MailboxKind, SyncedMailbox } from '../domain/contact-sync.planner.js';
+import type { Clock } from './clock.js';
+import { ContactFolderCursorRow, Pbx } from './entities/index.js';
+
+const ownerOf = (kind: string, id: string): ContactOwner =>
+  kind === 'PHONEBOOK' ? { kind: 'PHONEBOOK', phonebookId: id } : { kind: 'EXTENSION', extensionId: id };
+const ownerId = (o: ContactOwner) => (o.kind === 'EXTENSION' ? o.extensionId : o.phonebookId);
+
+/** The contact sync's cursors and per-run tallies (ContactSyncLedger). */
+export class MikroContactSyncLedger implements ContactSyncLedger {
+  constructor(
+    private readonly em: EntityManager,
+    private readonly now: Clock,
+  ) {}
+
+  async syncedMailboxes(pbxId: string): Promise<SyncedMailbox[]> {
+    const rows: Array<{ mailbox_id: string; kind: string; owner_kind: string; owner_id: string }> =
+      await this.em
+        .getConnection()
+        .execute(
+          'select distinct mailbox_id, kind, owner_kind, owner_id from contact_folder_cursor where pbx_id = ? order by mailbox_id, owner_id',
+          [pbxId],
+        );
+    return rows.map((r) => ({
+      mailboxId: r.mailbox_id,
+      kind: r.kind as MailboxKind,
+      owner: ownerOf(r.owner_kind, r.owner_id),
+    }));
+  }
+
+  async folderCursors(pbxId: string, mailboxId: string): Promise<ContactFolderCursor[]> {
+    const rows = await this.em.find(
+      ContactFolderCursorRow,
+      { pbx: pbxId, mailboxId },
+      { orderBy: { folderId: 'asc' } },
+    );
+    return rows.map((r) => ({
+      mailboxId: r.mailboxId,
+      folderId: r.folderId,
+      kind: r.kind as MailboxKind,
+      owner: ownerOf(r.ownerKind, r.ownerId),
+      deltaLink: r.deltaLink,
+    }));
+  }
+
+  async saveFolderCursor(pbxId: string, c: ContactFolderCursor): Promise<void> {
+    const key = `${pbxId}:${c.mailboxId}:${c.folderId}`;
+    const row = await this.em.findOne(ContactFolderCursorRow, { key });
+    const fields = {
+      kind: c.kind,
+      ownerKind: c.owner.kind,
+      ownerId: ownerId(c.owner),
+      deltaLink: c.deltaLink,
+      updatedAt: this.now(),
+    };
+    if (row) Object.assign(row, fields);
+    else
+      this.em.persist(
+        this.em.create(ContactFolderCursorRow, {
+          key,
+          pbx: this.em.getReference(Pbx, pbxId),
+          mailboxId: c.mailboxId,
+          folderId: c.folderId,
+          ...fields,
+        }),
+      );
+    await this.em.flush();
+  }
+
+  async forgetFolders(
+    pbxId: string,
+    mailboxId: string,
+    keepFolderIds: readonly string[],
+    owner?: ContactOwner,
+  ) {
+    await this.em.nativeDelete(ContactFolderCursorRow, {
+      pbx: pbxId,
+      mailboxId,
+      ...(keepFolderIds.length ? { folderId: { $nin: [...keepFolderIds] } } : {}),
+      ...(owner ? { ownerKind: owner.kind, ownerId: ownerId(owner) } : {}),
+    });
+  }
+
+  async record(
+    pbxId: string,
+    runId: string,
+    mailboxId: string,
+    tally: Partial<ContactTally>,
+    rows: readonly ContactItemRow[],
+  ): Promise<void> {
+    const conn = this.em.getConnection();
+    const add = {
+      created: tally.create ?? 0,
+      updated: tally.update ?? 0,
+      deleted: tally.delete ?? 0,
+      skipped: tally.skip ?? 0,
+      failed: tally.fail ?? 0,
+    };
+    if (Object.values(add).some((n) => n)) {
+      // One row per (run, mailbox): jobs of other mailboxes never wait on it.
+      await conn.execute(
+        `insert into contact_run_tally (run_id, mailbox_id, created, updated, deleted, skipped, failed)
+         values (?, ?, ?, ?, ?, ?, ?)
+         on conflict (run_id, mailbox_id) do update set
+           created = contact_run_tally.created + excluded.created,
+           updated = contact_run_tally.updated + excluded.updated,
+           deleted = contact_run_tally.deleted + excluded.deleted,
+           skipped = contact_run_tally.skipped + excluded.skipped,
+           failed = contact_run_tally.failed + excluded.failed`,
+        [runId, mailboxId, add.created, add.updated, add.deleted, add.skipped, add.failed],
+      );
+    }
+    if (!rows.length) return;
+    // Rows are numbered after the run's last: under the PBX's lock (PostgreSQL), one writer at a time.
+    if (this.em.getPlatform() instanceof PostgreSqlPlatform) {
+      await conn.execute('select id from pbx where id = ? for no key update', [pbxId]);
+    }
+    const [{ m }] = (await conn.execute('select max(seq) as m from sync_run_item where run_id = ?', [
+      runId,
+    ])) as Array<{
+      m: number | string | null;
+    }>;
+    const first = m === null ? 0 : Number(m) + 1;
+    for (let i = 0; i < rows.length; i += 500) {
+      const part = rows.slice(i, i + 500);
+      const values = part.map(() => '(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)').join(', ');
+      const params = part.flatMap((r, n) => [
+        crypto.randomUUID(),
+        runId,
+        first + i + n,
+        'CONTACT',
+        r.action,
+        r.reason,
+        r.objectId.slice(0, 64),
+        r.objectName.slice(0, 300),
+        r.objectSecondary?.slice(0, 300) ?? null,
+        r.number,
+        r.targetId,
+        r.detail?.slice(0, 1000) ?? null,
+        r.changes,
+        r.state,
+      ]);
+      await conn.execute(
+        `insert into sync_run_item (id, run_id, seq, scope, action, reason, object_id, object_name, object_secondary, number, target_id, detail, changes, state) values ${values}`,
+        params,
+      );
+    }
+  }
+
+  async runTally(runId: string): Promise<ContactTally> {
+    const [r] = (await this.em
+      .getConnection()
+      .execute(
+        'select sum(created) as c, sum(updated) as u, sum(deleted) as d, sum(skipped) as s, sum(failed) as f from contact_run_tally where run_id = ?',
+        [runId],
+      )) as Array<Record<string, number | string | null>>;
+    const n = (v: number | string | null | undefined) => Number(v ?? 0);
+    return { create: n(r?.c), update: n(r?.u), delete: n(r?.d), skip: n(r?.s), fail: n(r?.f) };
+  }
+}
