@@ -1,4 +1,5 @@
 import type { EntityManager } from '@mikro-orm/core';
+import type { SqlEntityManager } from '@mikro-orm/knex';
 import { PostgreSqlPlatform } from '@mikro-orm/postgresql';
 import type {
   ContactFolderCursor,
@@ -22,14 +23,21 @@ export class MikroContactSyncLedger implements ContactSyncLedger {
     private readonly now: Clock,
   ) {}
 
+  /**
+   * A statement in the unit of work's transaction when there is one (`getConnection().execute`
+   * would run it beside the transaction: on SQLite's one connection it waits for the
+   * transaction to end, which waits for it).
+   */
+  private sql<T = Record<string, unknown>>(sql: string, params: readonly unknown[]): Promise<T[]> {
+    return (this.em as SqlEntityManager).execute(sql, [...params]) as Promise<T[]>;
+  }
+
   async syncedMailboxes(pbxId: string): Promise<SyncedMailbox[]> {
     const rows: Array<{ mailbox_id: string; kind: string; owner_kind: string; owner_id: string }> =
-      await this.em
-        .getConnection()
-        .execute(
-          'select distinct mailbox_id, kind, owner_kind, owner_id from contact_folder_cursor where pbx_id = ? order by mailbox_id, owner_id',
-          [pbxId],
-        );
+      await this.sql(
+        'select distinct mailbox_id, kind, owner_kind, owner_id from contact_folder_cursor where pbx_id = ? order by mailbox_id, owner_id',
+        [pbxId],
+      );
     return rows.map((r) => ({
       mailboxId: r.mailbox_id,
       kind: r.kind as MailboxKind,
@@ -97,7 +105,7 @@ export class MikroContactSyncLedger implements ContactSyncLedger {
     tally: Partial<ContactTally>,
     rows: readonly ContactItemRow[],
   ): Promise<void> {
-    const conn = this.em.getConnection();
+    const conn = { execute: (sql: string, params: unknown[]) => this.sql(sql, params) };
     const add = {
       created: tally.create ?? 0,
       updated: tally.update ?? 0,
@@ -157,12 +165,10 @@ export class MikroContactSyncLedger implements ContactSyncLedger {
   }
 
   async runTally(runId: string): Promise<ContactTally> {
-    const [r] = (await this.em
-      .getConnection()
-      .execute(
-        'select sum(created) as c, sum(updated) as u, sum(deleted) as d, sum(skipped) as s, sum(failed) as f from contact_run_tally where run_id = ?',
-        [runId],
-      )) as Array<Record<string, number | string | null>>;
+    const [r] = (await this.sql(
+      'select sum(created) as c, sum(updated) as u, sum(deleted) as d, sum(skipped) as s, sum(failed) as f from contact_run_tally where run_id = ?',
+      [runId],
+    )) as Array<Record<string, number | string | null>>;
     const n = (v: number | string | null | undefined) => Number(v ?? 0);
     return { create: n(r?.c), update: n(r?.u), delete: n(r?.d), skip: n(r?.s), fail: n(r?.f) };
   }
