@@ -468,23 +468,34 @@ class SyncRun {
     this.checkpoint();
     const jobs = contacts.jobs ?? inlineMailboxJobs(contacts);
     let reported = Date.now();
-    const failures = await jobs.runAll(
-      this.pbxId,
-      this.runId,
-      items.map(mailboxJobSpec),
-      (finished) => {
-        this.done = base + finished;
-        if (Date.now() - reported < 1000 && finished < items.length) return;
-        reported = Date.now();
-        this.phase('APPLYING', { done: this.done, total: this.total }).catch((err: Error) =>
-          this.deps.log('warn', 'could not record the progress of mailbox jobs', {
-            runId: this.runId,
-            err: err.message,
-          }),
-        );
-      },
-      this.opts.signal,
-    );
+    // Progress writes go one after another and end before the run goes on: two flushes of one
+    // unit of work at once leave it holding a finished transaction (every later statement of
+    // the run then fails "Transaction query already complete").
+    let progress: Promise<void> = Promise.resolve();
+    const failures = await jobs
+      .runAll(
+        this.pbxId,
+        this.runId,
+        items.map(mailboxJobSpec),
+        (finished) => {
+          this.done = base + finished;
+          if (Date.now() - reported < 1000 && finished < items.length) return;
+          reported = Date.now();
+          const done = this.done;
+          progress = progress
+            .then(async () => {
+              await this.phase('APPLYING', { done, total: this.total });
+            })
+            .catch((err: Error) =>
+              this.deps.log('warn', 'could not record the progress of mailbox jobs', {
+                runId: this.runId,
+                err: err.message,
+              }),
+            );
+        },
+        this.opts.signal,
+      )
+      .finally(() => progress);
     this.done = base + items.length;
     // Mailbox jobs added rows of their own: the run's next rows follow theirs.
     this.seq = (await store.sync.maxSeq(this.runId)) + 1;
