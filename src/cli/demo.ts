@@ -54,7 +54,16 @@ async function main() {
   const redis = await ensureRedis(base);
   // The sandbox tenant is kept across runs too (.data/sandbox/state.json: consents, refresh
   // tokens, admin API changes), on the port it had, so a connected gateway stays connected.
-  const sandboxOptions = { users: 200, seed: 42, dataDir: '.data/sandbox', persistState: true };
+  // C1–C4: a few Outlook contacts per user and one shared mailbox, for the contact sync.
+  const sandboxOptions = {
+    users: 200,
+    seed: 42,
+    dataDir: '.data/sandbox',
+    persistState: true,
+    contactsPerUser: 5,
+    sharedMailboxes: 1,
+    contactsPerMailbox: 20,
+  };
   const keptPort = savedSandboxPort(path.join(sandboxOptions.dataDir, 'state.json'));
   const sandbox = await startSandbox({ ...sandboxOptions, port: keptPort ?? 0 }).catch((e: unknown) => {
     if (!keptPort || (e as NodeJS.ErrnoException).code !== 'EADDRINUSE') throw e;
