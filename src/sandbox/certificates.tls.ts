@@ -49,20 +49,44 @@ function writeAtomic(file: string, data: string, mode = 0o600): void {
   renameSync(tmp, file);
 }
 
+/** The process that holds `lock` no longer runs (a lock without a pid yet is being taken: not gone). */
+function lockHolderGone(lock: string): boolean {
+  let pid: number;
+  try {
+    pid = Number(readFileSync(path.join(lock, 'pid'), 'utf8'));
+  } catch {
+    return false;
+  }
+  if (!Number.isInteger(pid) || pid <= 0) return false;
+  try {
+    process.kill(pid, 0);
+    return false;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'ESRCH';
+  }
+}
+
+function lockOlderThan(lock: string, ms: number): boolean {
+  try {
+    return Date.now() - statSync(lock).mtimeMs > ms;
+  } catch {
+    return false; // the other holder released it meanwhile
+  }
+}
+
 async function withLock<T>(dir: string, fn: () => Promise<T>): Promise<T> {
   const lock = path.join(dir, '.lock');
-  const deadline = Date.now() + 15_000;
+  const deadline = Date.now() + 45_000;
   for (;;) {
     try {
       mkdirSync(lock);
+      writeFileSync(path.join(lock, 'pid'), String(process.pid));
       break;
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
-      try {
-        if (Date.now() - statSync(lock).mtimeMs > 30_000) rmSync(lock, { recursive: true, force: true });
-      } catch {
-        // the other holder released it meanwhile
-      }
+      // A holder that died (killed while it held the lock) leaves it behind: broken at once when
+      // its process is gone, else after 30 s (well within the wait below).
+      if (lockHolderGone(lock) || lockOlderThan(lock, 30_000)) rmSync(lock, { recursive: true, force: true });
       if (Date.now() > deadline) throw new Error(`sandbox: timed out waiting for ${lock}`);
       await new Promise((r) => setTimeout(r, 50));
     }
