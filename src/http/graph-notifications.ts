@@ -16,6 +16,31 @@ function validationToken(request: FastifyRequest): string | null {
   return query ? new URLSearchParams(query).get('validationToken') : null;
 }
 
+/**
+ * At most `max` notification bodies read and checked at once, the others wait before their
+ * body is read (it stays in the socket). A body is parsed and checked in one stretch of the
+ * event loop; twenty at once made /healthz and GraphQL wait behind all of them.
+ */
+class BodyGate {
+  private inUse = 0;
+  private readonly waiting: Array<() => void> = [];
+  constructor(private readonly max: number) {}
+  async enter(): Promise<void> {
+    if (this.inUse < this.max) {
+      this.inUse++;
+      return;
+    }
+    await new Promise<void>((resolve) => this.waiting.push(resolve));
+  }
+  leave(): void {
+    const next = this.waiting.shift();
+    if (next) next();
+    else this.inUse--;
+  }
+}
+
+const HOLDS_GATE = Symbol('holdsGate');
+
 export interface GraphWebhookLimits {
   /** largest body accepted (413 past it, before it is read) */
   bodyLimitBytes: number;
@@ -44,6 +69,13 @@ export function registerGraphNotifications(
   deps: { intake: NotificationIntake; logger: Logger; limits: GraphWebhookLimits; forged?: ForgedLimit },
 ) {
   const { limits } = deps;
+  const gate = new BodyGate(1);
+  const leave = async (request: FastifyRequest) => {
+    const held = request as FastifyRequest & { [HOLDS_GATE]?: boolean };
+    if (!held[HOLDS_GATE]) return;
+    held[HOLDS_GATE] = false;
+    gate.leave();
+  };
   const handle =
     (work: (body: unknown) => Promise<IntakeReport>) =>
     async (request: FastifyRequest, reply: FastifyReply) => {
@@ -78,13 +110,20 @@ export function registerGraphNotifications(
     // A source that keeps posting forged bodies is refused before its next body is read.
     onRequest: async (request: FastifyRequest, reply: FastifyReply) => {
       const limit = await deps.forged?.refused(request);
-      if (!limit?.refused) return;
+      if (!limit?.refused) {
+        await gate.enter();
+        (request as FastifyRequest & { [HOLDS_GATE]?: boolean })[HOLDS_GATE] = true;
+        return;
+      }
       return reply
         .code(429)
         .header('retry-after', String(limit.retryAfterS))
         .header('x-content-type-options', 'nosniff')
         .send({ error: 'TOO_MANY_REQUESTS', message: 'Too many notifications that prove nothing.' });
     },
+    // Every way a request ends lets the next body in: answered (202, 400, 413, 503 …) or abandoned.
+    onResponse: leave,
+    onRequestAbort: leave,
   };
   app.post(
     NOTIFICATION_PATH,
