@@ -16,7 +16,7 @@ import type { ExtensionGroupRecord, ExtensionRecord } from '../domain/extension-
 import type { SyncSource } from '../domain/pbx.types.js';
 import type { Clock } from './clock.js';
 import { deleteContactsWhere } from './contact.repository.js';
-import { decodeCursor, encodeCursor, likeEscape } from './cursor.js';
+import { decodeCursor, encodeCursor, likeEscape, mapInSlices, rowsPerStatement } from './cursor.js';
 import { Extension, ExtensionGroup, ExtensionGroupMember, Pbx } from './entities/index.js';
 
 /** Rows per statement for IN lists and bulk inserts: well under SQLite's and PostgreSQL's parameter limits. */
@@ -161,7 +161,8 @@ export class MikroPbxDirectoryRepository implements PbxDirectoryRepository {
 
   async listExtensions(pbxId: string): Promise<ExtensionRecord[]> {
     // In pages along (numberSort, id), so that no single statement holds a synchronous
-    // driver (better-sqlite3) for long at 100,000 extensions.
+    // driver (better-sqlite3) for long at 100,000 extensions; one statement on PostgreSQL.
+    const pageSize = rowsPerStatement(this.em, EXTENSION_PAGE);
     const records: ExtensionRecord[] = [];
     let last: { numberSort: number; id: string } | null = null;
     for (;;) {
@@ -175,10 +176,10 @@ export class MikroPbxDirectoryRepository implements PbxDirectoryRepository {
       }
       const rows: Array<Record<string, unknown>> = await qb
         .orderBy({ numberSort: 'asc', id: 'asc' })
-        .limit(EXTENSION_PAGE)
+        .limit(pageSize)
         .execute('all', true);
-      for (const r of rows) records.push(extensionRecord(pbxId, r));
-      if (rows.length < EXTENSION_PAGE) return records;
+      await mapInSlices(rows, (r) => extensionRecord(pbxId, r), records);
+      if (rows.length < pageSize) return records;
       const end = rows[rows.length - 1];
       last = { numberSort: end.numberSort as number, id: end.id as string };
     }

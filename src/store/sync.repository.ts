@@ -15,7 +15,7 @@ import type { ScheduleFrequency, Weekday } from '../domain/schedule.js';
 import type { PlanSummary } from '../domain/sync-plan.types.js';
 import { insertBound } from './bound-insert.js';
 import type { Clock } from './clock.js';
-import { decodeCursor, encodeCursor } from './cursor.js';
+import { decodeCursor, encodeCursor, mapInSlices, rowsPerStatement } from './cursor.js';
 import { DirectoryObject, Pbx, SyncRun, SyncRunItem, SyncSettings } from './entities/index.js';
 
 /** Rows per INSERT / DELETE statement: well under SQLite's and PostgreSQL's parameter limits. */
@@ -138,7 +138,8 @@ export class MikroSyncRepository implements SyncRepository {
   async loadSnapshot(pbxId: string) {
     // Plain rows, no entities: 100,000 of them must load in well under a second. Read in
     // pages along the primary key (every key of the PBX starts with `<pbxId>:`), so that no
-    // single statement holds a synchronous driver (better-sqlite3) for long.
+    // single statement holds a synchronous driver (better-sqlite3) for long; one on PostgreSQL.
+    const pageSize = rowsPerStatement(this.em, SNAPSHOT_PAGE);
     const users: DirectoryUser[] = [];
     const groups: DirectoryGroup[] = [];
     const end = `${pbxId};`;
@@ -148,13 +149,13 @@ export class MikroSyncRepository implements SyncRepository {
         .getConnection()
         .execute(
           'select key, kind, data from directory_object where key > ? and key < ? order by key limit ?',
-          [after, end, SNAPSHOT_PAGE],
+          [after, end, pageSize],
         );
-      for (const r of rows) {
+      await mapInSlices(rows, (r) => {
         if (r.kind === 'USER') users.push(JSON.parse(r.data));
         else groups.push(JSON.parse(r.data));
-      }
-      if (rows.length < SNAPSHOT_PAGE) return { users, groups };
+      });
+      if (rows.length < pageSize) return { users, groups };
       after = rows[rows.length - 1].key;
     }
   }
