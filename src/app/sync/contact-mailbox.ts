@@ -16,7 +16,6 @@ import type {
   ContactsReader,
   ContactTally,
 } from '../ports/contact-sync.port.js';
-import type { ContactRepository } from '../ports/contacts.port.js';
 import type { AppLog } from '../ports/log.port.js';
 import { MicrosoftError, type MicrosoftIdentity } from '../ports/microsoft.port.js';
 import type { Store } from '../ports/store.port.js';
