@@ -23,6 +23,29 @@ export interface Chained {
   lastLog: number;
 }
 
+/** In a log of ascending sequence numbers: the index of the first entry whose sequence is greater than `seq`. */
+export function firstEntryAfter(seqs: readonly number[], seq: number): number {
+  let lo = 0;
+  let hi = seqs.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    if ((seqs[mid] as number) <= seq) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
+}
+
+/** Entry `at` (entries chained per object by `next`, -1 at the end) is its object's last with a sequence ≤ `to`. */
+export function isLastEntryWithin(
+  seqs: readonly number[],
+  next: readonly number[],
+  at: number,
+  to: number,
+): boolean {
+  const n = next[at] as number;
+  return n < 0 || (seqs[n] as number) > to;
+}
+
 export class ChangeLog {
   readonly seq: number[] = [];
   readonly ids: string[] = [];
@@ -54,20 +77,12 @@ export class ChangeLog {
 
   /** Index of the first entry whose sequence is greater than `seq`. */
   firstAfter(seq: number): number {
-    let lo = 0;
-    let hi = this.seq.length;
-    while (lo < hi) {
-      const mid = (lo + hi) >>> 1;
-      if ((this.seq[mid] as number) <= seq) lo = mid + 1;
-      else hi = mid;
-    }
-    return lo;
+    return firstEntryAfter(this.seq, seq);
   }
 
   /** True when entry `idx` is its object's last entry with a sequence ≤ `to`. */
   isLastWithin(idx: number, to: number): boolean {
-    const n = this.next[idx] as number;
-    return n < 0 || (this.seq[n] as number) > to;
+    return isLastEntryWithin(this.seq, this.next, idx, to);
   }
 
   /**

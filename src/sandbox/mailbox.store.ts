@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto';
+import { firstEntryAfter, isLastEntryWithin } from './change.log.js';
 import { SandboxError } from './sandbox.error.js';
 
 /**
@@ -87,20 +88,12 @@ export class FolderLog {
   }
 
   firstAfter(seq: number): number {
-    let lo = 0;
-    let hi = this.seq.length;
-    while (lo < hi) {
-      const mid = (lo + hi) >>> 1;
-      if ((this.seq[mid] as number) <= seq) lo = mid + 1;
-      else hi = mid;
-    }
-    return lo;
+    return firstEntryAfter(this.seq, seq);
   }
 
   /** Entry `at` is its contact's last entry with a sequence ≤ `to`. */
   isLastWithin(at: number, to: number): boolean {
-    const n = this.next[at] as number;
-    return n < 0 || (this.seq[n] as number) > to;
+    return isLastEntryWithin(this.seq, this.next, at, to);
   }
 }
 
