@@ -46,12 +46,22 @@ export interface MailboxJob {
   pbxId: string;
   runId: string;
   mailboxId: string;
+  /** The user's (or shared mailbox's) display name and address, for the run's report. */
+  mailboxName?: string;
+  mailboxAddress?: string | null;
   kind: MailboxKind;
   extensionId: string | null;
   phonebookName: string | null;
 }
 
-export type MailboxOutcome = 'SYNCED' | 'ACCESS_DENIED' | 'SKIPPED';
+export type MailboxOutcome = 'SYNCED' | 'ACCESS_DENIED' | 'NO_MAILBOX' | 'SKIPPED';
+
+/** The mailbox as the report names it: display name and address (its id when the job does not know them). */
+function mailboxLabel(job: MailboxJob): { name: string; address: string | null; text: string } {
+  const name = job.mailboxName || job.mailboxId;
+  const address = job.mailboxAddress ?? null;
+  return { name, address, text: address && address !== name ? `${name} <${address}>` : name };
+}
 
 /** A run's report row for one contact C4 kept out, or for a mailbox. */
 function row(
@@ -59,6 +69,7 @@ function row(
   reason: string,
   objectId: string,
   objectName: string,
+  objectSecondary: string | null,
   detail: string | null,
   changes: string | null = null,
 ): ContactItemRow {
@@ -67,7 +78,7 @@ function row(
     reason,
     objectId,
     objectName,
-    objectSecondary: null,
+    objectSecondary,
     number: null,
     targetId: null,
     detail,
@@ -123,10 +134,32 @@ export async function syncMailbox(
     skip: 0,
   };
 
+  const label = mailboxLabel(job);
   let folders: ContactFolderInfo[];
   try {
     folders = await deps.contactsReader.listFolders(accessToken, job.mailboxId);
   } catch (err) {
+    if (err instanceof MicrosoftError && err.code === 'NO_MAILBOX') {
+      // No Exchange Online mailbox (an unlicensed user, a mailbox made inactive): nothing to
+      // sync and nothing the admin must fix for the run, so a SKIP row, not a failure. What
+      // was synced of it before goes, as when a folder is unshared.
+      const removed = await store.transactional(async (tx) => {
+        const n = await tx.contacts.deleteSyncedExcept(pbxId, owner, []);
+        await tx.contactSync.forgetFolders(pbxId, job.mailboxId, [], owner);
+        await tx.contactSync.record(pbxId, job.runId, job.mailboxId, { delete: n }, [
+          row(
+            'SKIP',
+            'NO_MAILBOX',
+            job.mailboxId,
+            label.name,
+            label.address,
+            `${label.text} has no Exchange Online mailbox (no licence, or the mailbox is inactive, soft-deleted or on-premises): it has no contacts to sync${n ? `; ${n} synced contact(s) removed` : ''}. (${err.message})`,
+          ),
+        ]);
+        return n;
+      });
+      return { outcome: 'NO_MAILBOX', tally: { delete: removed } };
+    }
     if (!(err instanceof MicrosoftError && (err.code === 'ACCESS_DENIED' || err.code === 'NOT_FOUND')))
       throw err;
     // Unshared (or no longer a member of the shared mailbox): its contacts go, and the run says why.
@@ -142,7 +175,8 @@ export async function syncMailbox(
           'FAIL',
           'ACCESS_DENIED',
           job.mailboxId,
-          job.mailboxId,
+          label.name,
+          label.address,
           `${why} (${err.message}); ${n} synced contact(s) removed.`,
         ),
       ]);
@@ -179,7 +213,8 @@ export async function syncMailbox(
       job.kind === 'PERSONAL' ? 'UPDATE' : 'UPDATE',
       'SYNCED',
       job.mailboxId,
-      job.mailboxId,
+      label.name,
+      label.address,
       `${folders.length} folder(s): ${total.create} created, ${total.update} updated, ${total.delete} deleted, ${total.skip} not synced (C4).`,
       JSON.stringify(total),
     ),
@@ -227,11 +262,11 @@ async function syncFolder(
         aborted(signal);
         const plan = planContactPage({ folder: ref, records, known, normalise });
         if (seen) for (const r of records) if (r.kind === 'CHANGED') seen.add(r.contact.id);
-        await commitPage(store, job, owner, ref, plan);
+        const reported = await commitPage(store, job, owner, ref, plan, folder);
         total.create += plan.creates.length;
         total.update += plan.updates.length;
         total.delete += plan.deletes.length;
-        total.skip += plan.skipped.length;
+        total.skip += reported;
         for (const c of [...plan.creates, ...plan.updates])
           known.set(c.source.contactId, {
             id: known.get(c.source.contactId)?.id ?? '',
@@ -278,21 +313,29 @@ async function tokenFor(deps: MailboxSyncDeps, pbxId: string): Promise<string | 
   return accessToken;
 }
 
-/** One page in one transaction: the contacts, the C4 report rows and the tally commit together. */
+/**
+ * One page in one transaction: the contacts, the C4 report rows and the tally commit together.
+ * Resolves with the C4 rows added (a contact the run reported already, on a page replayed after
+ * a worker died, is not reported or counted again).
+ */
 async function commitPage(
   store: Store,
   job: MailboxJob,
   owner: ContactOwner,
   ref: Pick<ContactSource, 'mailboxId' | 'folderId'>,
   plan: ContactPagePlan,
-) {
+  folder: ContactFolderInfo,
+): Promise<number> {
   const writes = [...plan.creates, ...plan.updates];
-  if (!writes.length && !plan.deletes.length && !plan.skipped.length) return;
-  await store.transactional(async (tx) => {
+  if (!writes.length && !plan.deletes.length && !plan.skipped.length) return 0;
+  // Where the admin finds the contact to complete it: the folder, in whose mailbox.
+  const label = mailboxLabel(job);
+  const where = `In the folder "${folder.displayName || 'Contacts'}" of ${label.text}.`;
+  return store.transactional(async (tx) => {
     const contacts = tx.contacts;
     if (writes.length) await contacts.upsertSynced(job.pbxId, owner, writes);
     if (plan.deletes.length) await contacts.deleteSynced(job.pbxId, owner, ref, plan.deletes);
-    await tx.contactSync.record(
+    return tx.contactSync.record(
       job.pbxId,
       job.runId,
       job.mailboxId,
@@ -308,7 +351,8 @@ async function commitPage(
           s.reason,
           s.contactId,
           s.name,
-          s.removed ? `${s.detail} It was removed from the PBX.` : s.detail,
+          label.address,
+          `${s.detail} ${where}${s.removed ? ' It was removed from the PBX.' : ''}`,
         ),
       ),
     );
