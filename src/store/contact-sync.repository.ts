@@ -198,10 +198,10 @@ export class MikroContactSyncLedger implements ContactSyncLedger {
     return fresh;
   }
 
-  async runTally(runId: string): Promise<ContactTally> {
+  async runTally(runId: string, mailboxId?: string): Promise<ContactTally> {
     const [r] = (await this.sql(
-      'select sum(created) as c, sum(updated) as u, sum(deleted) as d, sum(skipped) as s, sum(failed) as f from contact_run_tally where run_id = ?',
-      [runId],
+      `select sum(created) as c, sum(updated) as u, sum(deleted) as d, sum(skipped) as s, sum(failed) as f from contact_run_tally where run_id = ?${mailboxId === undefined ? '' : ' and mailbox_id = ?'}`,
+      mailboxId === undefined ? [runId] : [runId, mailboxId],
     )) as Array<Record<string, number | string | null>>;
     const n = (v: number | string | null | undefined) => Number(v ?? 0);
     return { create: n(r?.c), update: n(r?.u), delete: n(r?.d), skip: n(r?.s), fail: n(r?.f) };

@@ -71,7 +71,8 @@ describeEachDb(
       });
       const usersRun = users.body.data?.saveUserSyncRule.initialRun?.id as string;
       expect((await waitForRun(w.gateway.url, w.keys.admin, usersRun, 60_000)).status).toBe('SUCCEEDED');
-      const adminId = (await w.sandbox.admin.getUser(await adminUpn(w.sandbox))).id;
+      const adminUser = await w.sandbox.admin.getUser(await adminUpn(w.sandbox));
+      const adminId = adminUser.id;
       const ext = (await allExtensions(w.gateway.url, w.keys.admin)).find((e) => e.externalId === adminId);
       expect(ext).toBeDefined();
       const extensionId = ext?.id as string;
@@ -116,6 +117,21 @@ describeEachDb(
       // C4 exact after the resume: the pages replayed do not report or count a contact again.
       expect(c4Rows.length).toBe(skipped.size);
       expect(run.contacts?.skipped).toBe(skipped.size);
+      // The mailbox's own row counts both parts of its job, before the kill and after.
+      const synced = (await runItems(w.gateway.url, w.keys.admin, runId, 'UPDATE')).filter(
+        (i) => i.scope === 'CONTACT' && i.objectId === adminId,
+      );
+      expect(synced).toEqual([
+        expect.objectContaining({
+          reason: 'SYNCED',
+          objectName: adminUser.displayName,
+          userPrincipalName: adminUser.mail ?? adminUser.userPrincipalName,
+        }),
+      ]);
+      expect(JSON.parse(synced[0]?.changes ?? '{}')).toMatchObject({
+        create: held.rows,
+        skip: skipped.size,
+      });
     }, 300_000);
   },
 );

@@ -85,8 +85,8 @@ export interface ContactSyncLedger {
     tally: Partial<ContactTally>,
     rows: readonly ContactItemRow[],
   ): Promise<number>;
-  /** The run's tally, over every mailbox. */
-  runTally(runId: string): Promise<ContactTally>;
+  /** The run's tally, over every mailbox, or of one mailbox. */
+  runTally(runId: string, mailboxId?: string): Promise<ContactTally>;
 }
 
 /** One mailbox job of a run. */

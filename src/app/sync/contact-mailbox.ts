@@ -208,6 +208,9 @@ export async function syncMailbox(
     const cursor = cursors.find((c) => c.folderId === folder.id) ?? null;
     await syncFolder(deps, job, owner, folder, cursor, normalise, total, signal);
   }
+  // The mailbox's whole share of the run, a part written before a worker died included.
+  const t = await store.contactSync.runTally(job.runId, job.mailboxId);
+  const done = { create: t.create, update: t.update, delete: t.delete, skip: t.skip };
   await store.contactSync.record(pbxId, job.runId, job.mailboxId, {}, [
     row(
       job.kind === 'PERSONAL' ? 'UPDATE' : 'UPDATE',
@@ -215,8 +218,8 @@ export async function syncMailbox(
       job.mailboxId,
       label.name,
       label.address,
-      `${folders.length} folder(s): ${total.create} created, ${total.update} updated, ${total.delete} deleted, ${total.skip} not synced (C4).`,
-      JSON.stringify(total),
+      `${folders.length} folder(s): ${done.create} created, ${done.update} updated, ${done.delete} deleted, ${done.skip} not synced (C4).`,
+      JSON.stringify(done),
     ),
   ]);
   return { outcome: 'SYNCED', tally: total };
