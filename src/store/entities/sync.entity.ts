@@ -223,6 +223,8 @@ export class SyncRun {
 @Index({ name: 'sync_run_item_run_action_index', properties: ['run', 'action', 'seq'] })
 // A run reports a contact once (C4): the contact sync looks its rows up by object.
 @Index({ name: 'sync_run_item_run_object_index', properties: ['run', 'objectId'] })
+// Each page of a run's rows continues its sequence (maxSeq): one index step, not a scan of the run's rows.
+@Index({ name: 'sync_run_item_run_seq_index', properties: ['run', 'seq'] })
 export class SyncRunItem {
   [OptionalProps]?: 'detail' | 'number' | 'objectSecondary' | 'changes' | 'state';
 
