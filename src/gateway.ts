@@ -14,6 +14,7 @@ import { registerSchedulers } from '../jobs/schedulers.js';
 import { BullSyncQueue } from '../jobs/sync-directory.queue.js';
 import { BullWelcomeEmailQueue } from '../jobs/welcome-email.queue.js';
 import { startWorkers, type Workers } from '../jobs/worker.js';
+import { LinkusSessions } from './app/linkus-sessions.js';
 import { createNotificationIntake, KnownSubscriptions } from './app/notification-intake.js';
 import type { EventPublisher } from './app/ports/events.port.js';
 import type { Store } from './app/ports/store.port.js';
@@ -40,6 +41,7 @@ import { RedisAuthStateStore } from './redis/auth-state.redis.js';
 import { createRedis, pingRedis } from './redis/connection.js';
 import { RedisDashboardSessionStore } from './redis/dashboard-session.redis.js';
 import { listenForRevokedKeys, RedisKeyRevocations } from './redis/key-revocation.redis.js';
+import { RedisSignInCodeStore } from './redis/linkus-codes.redis.js';
 import { createEventBus, type EventBus } from './redis/pubsub.redis.js';
 import { RedisSubscriptionsVersion } from './redis/subscriptions-version.redis.js';
 import { RedisSyncCoordinator } from './redis/sync-coordinator.redis.js';
@@ -150,6 +152,11 @@ export async function startGateway(
     }),
     keyRevocations: new RedisKeyRevocations(redis, config.redis.queuePrefix),
     contactsReader: new GraphContactsReader(endpoints),
+    linkusSessions: new LinkusSessions({
+      codes: new RedisSignInCodeStore(redis, config.redis.queuePrefix),
+      now,
+      log: (level, message, fields) => logger[level](fields ?? {}, message),
+    }),
   };
 
   // The role's work: started the first time the database and Redis both answer; paused while

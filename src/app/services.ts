@@ -1,6 +1,7 @@
 import { type ChangeNotificationDeps, removeSubscriptions } from './change-notifications.js';
 import type { FleetDeps } from './fleet.js';
 import type { IntegrationDeps } from './integration.js';
+import type { LinkusSessions } from './linkus-sessions.js';
 import type { AuthStateStore } from './ports/auth-state.port.js';
 import type {
   ChangeDebouncer,
@@ -59,6 +60,8 @@ export interface AppServices {
   keyRevocations: KeyRevocationNotifier;
   /** C1–C4: Outlook contacts, read with the authorization account's delegated token. */
   contactsReader: ContactsReader;
+  /** S2/S4: Linkus sessions: the sign-in leg's one-time codes (`issue`), tokens, revocation. */
+  linkusSessions: LinkusSessions;
 }
 
 export function integrationDeps(services: AppServices, store: Store): IntegrationDeps {
