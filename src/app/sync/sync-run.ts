@@ -443,6 +443,9 @@ class SyncRun {
       const at = { pbxId: this.pbxId, runId: this.runId, now: this.deps.now() };
       const first = this.seq;
       await store.transactional((tx) => applyBatch(tx, kind, at, batch, first));
+      // S4: extensions deleted or released (no longer synced): their Linkus sessions end now.
+      if (batch.some((i) => i.action === 'DELETE' || i.action === 'RELEASE') && kind.scope === 'USERS')
+        await this.deps.linkusSessions.afterDirectoryChange(store, this.pbxId);
       this.seq += batch.length;
       this.done += batch.length;
       await this.phase('APPLYING', { done: this.done, total: this.total });
