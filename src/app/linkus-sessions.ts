@@ -401,18 +401,24 @@ export class LinkusSessions implements LinkusSignInCodes {
     return ids;
   }
 
-  /** Sessions of extensions that are no longer synced (deleted, released) end (a sync, a lifecycle step). */
-  endSessionsOfUnsyncedExtensions(store: Store, pbxId: string) {
-    return this.revokeSessions(store, { pbxId, extensionNotSynced: true }, 'EXTENSION_GONE');
-  }
-
-  /** A sync or lifecycle step's follow-up that must never fail it: logs instead. */
-  async afterDirectoryChange(store: Store, pbxId: string): Promise<void> {
-    await this.endSessionsOfUnsyncedExtensions(store, pbxId).catch((err: unknown) =>
-      this.deps.log('warn', 'could not end the Linkus sessions of extensions no longer synced', {
-        pbxId,
-        err: err instanceof Error ? err.message : String(err),
-      }),
+  /**
+   * After extensions were deleted or released (a sync batch, approved held deletes, a lifecycle
+   * step): the sessions of `extensionIds` end, or without them those of every extension of the
+   * PBX that is no longer synced. Never fails the change it follows (committed already): logs
+   * instead; those sessions then fail their next refresh (the extension check).
+   */
+  async afterDirectoryChange(store: Store, pbxId: string, extensionIds?: readonly string[]): Promise<void> {
+    const scope: LinkusSessionScope = extensionIds
+      ? { pbxId, extensionIds }
+      : { pbxId, extensionNotSynced: true };
+    if (extensionIds?.length === 0) return;
+    await this.revokeSessions(store, scope, 'EXTENSION_GONE').then(
+      () => undefined,
+      (err: unknown) =>
+        this.deps.log('warn', 'could not end the Linkus sessions of extensions no longer synced', {
+          pbxId,
+          err: err instanceof Error ? err.message : String(err),
+        }),
     );
   }
 }
@@ -422,7 +428,9 @@ const scopeFields = (scope: LinkusSessionScope) =>
     ? { sessionId: scope.sessionId }
     : 'extensionId' in scope
       ? { pbxId: scope.pbxId, extensionId: scope.extensionId }
-      : { pbxId: scope.pbxId };
+      : 'extensionIds' in scope
+        ? { pbxId: scope.pbxId, extensions: scope.extensionIds.length }
+        : { pbxId: scope.pbxId };
 
 // ---- admin (S4) --------------------------------------------------------------------------------
 

@@ -148,15 +148,16 @@ export function attachGraphQLWebSocket(
   };
 
   /**
-   * Re-checks the key of every open socket; closes those whose key is revoked or gone. Sockets of
-   * Linkus sessions (S4) are checked against the revoked sessions, loaded again first.
+   * Re-checks the key of every open socket; closes those whose key is revoked or gone. The
+   * revoked Linkus sessions (S4) are loaded again first (announcements this process missed: its
+   * HTTP requests are checked against them too), and the sockets of sessions checked against them.
    */
   const sweep = async (): Promise<number> => {
     const all = [...byKey.keys()];
     const sessionIds = all.filter((id) => linkusSessionIds.has(id));
     const ids = all.filter((id) => !linkusSessionIds.has(id));
     const linkus = deps.services.linkusSessions;
-    if (sessionIds.length) await linkus.refreshRevoked();
+    await linkus.refreshRevoked();
     const closed = closeSessionsOf(sessionIds.filter((id) => linkus.isRevoked(id)));
     if (ids.length === 0) return closed;
     const active = await deps.openStore().tenants.activeKeyIds(ids);

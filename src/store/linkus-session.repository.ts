@@ -12,6 +12,12 @@ import { LinkusRefreshTokenRow, LinkusSessionRow, LinkusSigningKeyRow } from './
 /** Ids per `in (...)` list. */
 const ID_CHUNK = 500;
 
+const chunk = (ids: readonly string[]) => {
+  const out: string[][] = [];
+  for (let i = 0; i < ids.length; i += ID_CHUNK) out.push(ids.slice(i, i + ID_CHUNK));
+  return out;
+};
+
 const toSession = (s: LinkusSessionRow): LinkusSessionData => ({
   id: s.id,
   pbxId: s.pbx.id,
@@ -81,14 +87,19 @@ export class MikroLinkusSessionRepository implements LinkusSessionRepository {
       )) as Array<{ id: string }>;
       ids = rows.map((r) => r.id);
     } else {
-      const where =
+      const wheres =
         'sessionId' in scope
-          ? { id: scope.sessionId }
+          ? [{ id: scope.sessionId }]
           : 'extensionId' in scope
-            ? { pbx: scope.pbxId, extensionId: scope.extensionId }
-            : { pbx: scope.pbxId };
-      const rows = await this.em.find(LinkusSessionRow, { ...where, revokedAt: null }, { fields: ['id'] });
-      ids = rows.map((r) => r.id);
+            ? [{ pbx: scope.pbxId, extensionId: scope.extensionId }]
+            : 'extensionIds' in scope
+              ? chunk(scope.extensionIds).map((part) => ({ pbx: scope.pbxId, extensionId: { $in: part } }))
+              : [{ pbx: scope.pbxId }];
+      ids = [];
+      for (const where of wheres) {
+        const rows = await this.em.find(LinkusSessionRow, { ...where, revokedAt: null }, { fields: ['id'] });
+        ids.push(...rows.map((r) => r.id));
+      }
     }
     for (let i = 0; i < ids.length; i += ID_CHUNK) {
       await this.em.nativeUpdate(

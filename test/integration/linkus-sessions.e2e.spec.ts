@@ -458,6 +458,27 @@ describeEachDb('S2/S4 Linkus sessions: tokens, refresh, revocation', (leg) => {
     ).toMatchObject({ revokedReason: 'EXTENSION_GONE' });
   });
 
+  it('S4 a process that missed the announcement finds the revoked session at its next sweep (the database)', async () => {
+    const s = await signIn('Alice');
+    const sub = JSON.parse(Buffer.from(s.access_token.split('.')[1], 'base64url').toString()).sub as string;
+    expect((await me(other.url, s.access_token)).status).toBe(200);
+    // Revoked in the database only, as if the announcement had been lost.
+    await gw.openStore().linkusSessions.revoke({ sessionId: sub }, 'ADMIN_REVOKED', new Date());
+    expect((await me(other.url, s.access_token)).status).toBe(200);
+    await other.services.linkusSessions.refreshRevoked();
+    expect((await me(other.url, s.access_token)).status).toBe(401);
+  });
+
+  it('S4 a session is a LINKUS caller: admin fields are refused', async () => {
+    const s = await signIn('Alice');
+    const res = await gql(gw.url, s.access_token, LinkusSessionsDocument, { extensionId: ext.Alice.id });
+    expect(res.body.errors?.[0]?.extensions?.code).toBe('FORBIDDEN');
+    const revoke = await gql(gw.url, s.access_token, RevokeLinkusSessionsDocument, {
+      extensionId: ext.Bob.id,
+    });
+    expect(revoke.body.errors?.[0]?.extensions?.code).toBe('FORBIDDEN');
+  });
+
   it('S4 disabling the integration ends every session of the PBX; no new one is issued', async () => {
     const a = await signIn('Alice');
     const b = await signIn('Bob');

@@ -29,6 +29,7 @@ export interface LinkusSigningKeyData {
 export type LinkusSessionScope =
   | { sessionId: string }
   | { pbxId: string; extensionId: string }
+  | { pbxId: string; extensionIds: readonly string[] }
   | { pbxId: string }
   /** Every session of the PBX whose extension is no longer a synced extension of it. */
   | { pbxId: string; extensionNotSynced: true };

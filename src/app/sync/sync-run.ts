@@ -444,8 +444,13 @@ class SyncRun {
       const first = this.seq;
       await store.transactional((tx) => applyBatch(tx, kind, at, batch, first));
       // S4: extensions deleted or released (no longer synced): their Linkus sessions end now.
-      if (batch.some((i) => i.action === 'DELETE' || i.action === 'RELEASE') && kind.scope === 'USERS')
-        await this.deps.linkusSessions.afterDirectoryChange(store, this.pbxId);
+      if (kind.scope === 'USERS') {
+        const gone = batch
+          .filter((i) => i.action === 'DELETE' || i.action === 'RELEASE')
+          .map((i) => (i as { extensionId?: string | null }).extensionId)
+          .filter((id): id is string => Boolean(id));
+        if (gone.length) await this.deps.linkusSessions.afterDirectoryChange(store, this.pbxId, gone);
+      }
       this.seq += batch.length;
       this.done += batch.length;
       await this.phase('APPLYING', { done: this.done, total: this.total });
