@@ -18,6 +18,7 @@ import {
   LinkusMeDocument,
   LinkusSessionsDocument,
   LookupCallerDocument,
+  PauseDocument,
   RevokeLinkusSessionsDocument,
   SearchContactsDocument,
 } from '../generated/graphql.js';
@@ -477,6 +478,35 @@ describeEachDb('S2/S4 Linkus sessions: tokens, refresh, revocation', (leg) => {
       extensionId: ext.Bob.id,
     });
     expect(revoke.body.errors?.[0]?.extensions?.code).toBe('FORBIDDEN');
+  });
+
+  it('S4 pausing user sync with its extensions deleted ends their sessions (another PBX: the others stay)', async () => {
+    const q = await world.pbx();
+    await q.saveUserRule();
+    const alice = (await q.extensionsByUser()).get(users.Alice.id);
+    if (!alice) throw new Error('Alice has no extension in the second PBX');
+    const { verifier, challenge } = verifierPair();
+    const code = await gw.services.linkusSessions.issue({
+      ...grantFor('Alice', challenge),
+      pbxId: q.pbxId,
+      extensionId: alice.id,
+    });
+    const mine = await postToken(gw.url, {
+      grant_type: 'authorization_code',
+      code,
+      code_verifier: verifier,
+      redirect_uri: REDIRECT_URI,
+    });
+    expect(mine.status).toBe(200);
+    const elsewhere = await signIn('Alice');
+    const paused = await q.raw(PauseDocument, { target: 'USERS', deleteSynced: true });
+    expect(paused.body.errors).toBeUndefined();
+    expect((await me(gw.url, String(mine.body.access_token))).status).toBe(401);
+    expect((await refresh(String(mine.body.refresh_token))).body.code).toBe('SESSION_REVOKED');
+    const [row] = await gw.openStore().linkusSessions.listOfExtension(q.pbxId, alice.id, 1);
+    expect(row).toMatchObject({ revokedReason: 'EXTENSION_GONE' });
+    // The first PBX's session of the same user is not touched.
+    expect((await me(gw.url, elsewhere.access_token)).status).toBe(200);
   });
 
   it('S4 disabling the integration ends every session of the PBX; no new one is issued', async () => {
