@@ -459,6 +459,25 @@ describeEachDb('S2/S4 Linkus sessions: tokens, refresh, revocation', (leg) => {
     ).toMatchObject({ revokedReason: 'EXTENSION_GONE' });
   });
 
+  it('S4 an access token past its 10 minutes is refused (401); the refresh token gives a fresh one', async () => {
+    const s = await signIn('Alice');
+    const sub = JSON.parse(Buffer.from(s.access_token.split('.')[1], 'base64url').toString()).sub as string;
+    // Signed with the gateway's own key, by a clock 11 minutes behind: expired a minute ago.
+    const behind = new LinkusSessions({
+      codes: new RedisSignInCodeStore(redis, gw.config.redis.queuePrefix),
+      openStore: gw.openStore,
+      secrets: new SecretBox(Buffer.from(TEST_SECRET_KEY, 'hex')),
+      revocations: new RedisKeyRevocations(redis, gw.config.redis.queuePrefix),
+      now: () => new Date(Date.now() - 11 * 60_000),
+      log: () => {},
+    });
+    const stale = await behind.keys.sign({ sessionId: sub, pbxId: p.pbxId, extensionId: ext.Alice.id });
+    expect((await me(gw.url, stale)).status).toBe(401);
+    const fresh = await refresh(s.refresh_token);
+    expect(fresh.status).toBe(200);
+    expect((await me(gw.url, String(fresh.body.access_token))).status).toBe(200);
+  });
+
   it('S4 a process that missed the announcement finds the revoked session at its next sweep (the database)', async () => {
     const s = await signIn('Alice');
     const sub = JSON.parse(Buffer.from(s.access_token.split('.')[1], 'base64url').toString()).sub as string;
