@@ -14,6 +14,7 @@ import { registerSchedulers } from '../jobs/schedulers.js';
 import { BullSyncQueue } from '../jobs/sync-directory.queue.js';
 import { BullWelcomeEmailQueue } from '../jobs/welcome-email.queue.js';
 import { startWorkers, type Workers } from '../jobs/worker.js';
+import { LinkusSessions } from './app/linkus-sessions.js';
 import { createNotificationIntake, KnownSubscriptions } from './app/notification-intake.js';
 import type { EventPublisher } from './app/ports/events.port.js';
 import type { Store } from './app/ports/store.port.js';
@@ -26,6 +27,7 @@ import { registerDashboard } from './http/dashboard.js';
 import { registerGraphNotifications } from './http/graph-notifications.js';
 import { createArmor, registerGraphQLHttp } from './http/graphql-http.js';
 import { attachGraphQLWebSocket } from './http/graphql-ws.js';
+import { registerLinkusToken } from './http/linkus-token.js';
 import { Metrics, registerMetricsRoute, startMetricsServer } from './http/metrics.js';
 import { registerOAuthCallback } from './http/oauth-callback.js';
 import { registerRateLimits } from './http/rate-limits.js';
@@ -40,6 +42,7 @@ import { RedisAuthStateStore } from './redis/auth-state.redis.js';
 import { createRedis, pingRedis } from './redis/connection.js';
 import { RedisDashboardSessionStore } from './redis/dashboard-session.redis.js';
 import { listenForRevokedKeys, RedisKeyRevocations } from './redis/key-revocation.redis.js';
+import { RedisSignInCodeStore } from './redis/linkus-codes.redis.js';
 import { createEventBus, type EventBus } from './redis/pubsub.redis.js';
 import { RedisSubscriptionsVersion } from './redis/subscriptions-version.redis.js';
 import { RedisSyncCoordinator } from './redis/sync-coordinator.redis.js';
@@ -122,6 +125,7 @@ export async function startGateway(
   };
   const debouncer = new RedisChangeDebouncer(redis, queues, config.redis.queuePrefix);
   const secrets = new SecretBox(config.secretKey.key, config.secretKey.previous);
+  const keyRevocations = new RedisKeyRevocations(redis, config.redis.queuePrefix);
   const services: AppServices = {
     microsoft,
     reader: new GraphDirectoryReader(endpoints, microsoft),
@@ -148,8 +152,16 @@ export async function startGateway(
       attempts: config.mail.attempts,
       delayMs: config.mail.retryDelayMs,
     }),
-    keyRevocations: new RedisKeyRevocations(redis, config.redis.queuePrefix),
+    keyRevocations,
     contactsReader: new GraphContactsReader(endpoints),
+    linkusSessions: new LinkusSessions({
+      codes: new RedisSignInCodeStore(redis, config.redis.queuePrefix),
+      openStore: store,
+      secrets,
+      revocations: keyRevocations,
+      now,
+      log: (level, message, fields) => logger[level](fields ?? {}, message),
+    }),
   };
 
   // The role's work: started the first time the database and Redis both answer; paused while
@@ -353,6 +365,7 @@ export async function startGateway(
     const armor = createArmor(config.graphql);
     await registerGraphQLHttp(app, { schema, config, logger, metrics, openStore: store, armor, services });
     registerOAuthCallback(app, { services, openStore: store, logger });
+    await registerLinkusToken(app, { services, logger });
     const known = new KnownSubscriptions({
       load: () => store().subscriptions.listAll(),
       version: services.subscriptionsVersion,
@@ -402,7 +415,11 @@ export async function startGateway(
     const sockets = ws;
     // Revoking a key, in any process, closes this process's sockets of it at once.
     revokedKeys = listenForRevokedKeys(config.redis.url, config.redis.queuePrefix, logger, {
-      revoked: (keyIds) => sockets.closeSessionsOf(keyIds),
+      revoked: (keyIds) => {
+        // Keys and Linkus sessions alike (S4): their tokens are refused from now on, their sockets close.
+        services.linkusSessions.markRevoked(keyIds);
+        sockets.closeSessionsOf(keyIds);
+      },
       resumed: () =>
         void sockets
           .sweep()

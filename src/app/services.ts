@@ -1,6 +1,7 @@
 import { type ChangeNotificationDeps, removeSubscriptions } from './change-notifications.js';
 import type { FleetDeps } from './fleet.js';
 import type { IntegrationDeps } from './integration.js';
+import type { LinkusSessions } from './linkus-sessions.js';
 import type { AuthStateStore } from './ports/auth-state.port.js';
 import type {
   ChangeDebouncer,
@@ -59,6 +60,8 @@ export interface AppServices {
   keyRevocations: KeyRevocationNotifier;
   /** C1–C4: Outlook contacts, read with the authorization account's delegated token. */
   contactsReader: ContactsReader;
+  /** S2/S4: Linkus sessions: the sign-in leg's one-time codes (`issue`), tokens, revocation. */
+  linkusSessions: LinkusSessions;
 }
 
 export function integrationDeps(services: AppServices, store: Store): IntegrationDeps {
@@ -72,6 +75,7 @@ export function integrationDeps(services: AppServices, store: Store): Integratio
     now: services.now,
     log: services.log,
     beforeDisconnect: (pbxId) => removeSubscriptions(changeNotificationDeps(services, store), pbxId),
+    linkusSessions: services.linkusSessions,
   };
 }
 
@@ -99,6 +103,7 @@ export function syncDeps(services: AppServices, store: Store): SyncDeps {
     welcomeEmailQueue: services.welcomeEmailQueue,
     log: services.log,
     contacts: mailboxSyncDeps(services, store),
+    linkusSessions: services.linkusSessions,
   };
 }
 

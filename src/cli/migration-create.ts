@@ -1,6 +1,7 @@
 /**
  * Generates the next migration for BOTH databases from the entity definitions:
  *   npm run migration:create -- <name>
+ *   npm run migration:create -- --index   (only rewrites the two index files, e.g. after a merge)
  * SQLite is diffed in a temporary file; PostgreSQL in a temporary database on
  * TEST_DATABASE_URL (default postgres://postgres@127.0.0.1:5432/postgres).
  */
@@ -81,5 +82,11 @@ async function generate(kind: 'sqlite' | 'postgresql', exportName: string) {
   }
 }
 
-await generate('sqlite', 'sqliteMigrations');
-await generate('postgresql', 'postgresqlMigrations');
+if (process.argv[2] === '--index') {
+  // After a merge: both branches added migrations, rewrite the index files from what is on disk.
+  writeIndex('sqlite', 'sqliteMigrations');
+  writeIndex('postgresql', 'postgresqlMigrations');
+} else {
+  await generate('sqlite', 'sqliteMigrations');
+  await generate('postgresql', 'postgresqlMigrations');
+}
