@@ -27,6 +27,7 @@ import { registerDashboard } from './http/dashboard.js';
 import { registerGraphNotifications } from './http/graph-notifications.js';
 import { createArmor, registerGraphQLHttp } from './http/graphql-http.js';
 import { attachGraphQLWebSocket } from './http/graphql-ws.js';
+import { registerLinkusSso } from './http/linkus-sso.js';
 import { Metrics, registerMetricsRoute, startMetricsServer } from './http/metrics.js';
 import { registerOAuthCallback } from './http/oauth-callback.js';
 import { registerRateLimits } from './http/rate-limits.js';
@@ -35,6 +36,7 @@ import { createLogger, type Logger } from './logger.js';
 import { GraphContactsReader } from './m365/contacts.reader.js';
 import { GraphDirectoryReader } from './m365/directory.reader.js';
 import { MsalIdentity } from './m365/identity.adapter.js';
+import { MsalLinkusSignIn } from './m365/linkus-sign-in.adapter.js';
 import { GraphSubscriptionsClient } from './m365/subscriptions.adapter.js';
 import { createMailSender, describeSmtpUrl } from './mail/transport.js';
 import { RedisAuthStateStore } from './redis/auth-state.redis.js';
@@ -42,6 +44,7 @@ import { createRedis, pingRedis } from './redis/connection.js';
 import { RedisDashboardSessionStore } from './redis/dashboard-session.redis.js';
 import { listenForRevokedKeys, RedisKeyRevocations } from './redis/key-revocation.redis.js';
 import { RedisSignInCodeStore } from './redis/linkus-codes.redis.js';
+import { RedisLinkusSignInStates } from './redis/linkus-sign-in-state.redis.js';
 import { createEventBus, type EventBus } from './redis/pubsub.redis.js';
 import { RedisSubscriptionsVersion } from './redis/subscriptions-version.redis.js';
 import { RedisSyncCoordinator } from './redis/sync-coordinator.redis.js';
@@ -157,6 +160,10 @@ export async function startGateway(
       now,
       log: (level, message, fields) => logger[level](fields ?? {}, message),
     }),
+    linkusSignIn: {
+      states: new RedisLinkusSignInStates(redis, config.redis.queuePrefix),
+      microsoft: new MsalLinkusSignIn(endpoints),
+    },
   };
 
   // The role's work: started the first time the database and Redis both answer; paused while
@@ -360,6 +367,7 @@ export async function startGateway(
     const armor = createArmor(config.graphql);
     await registerGraphQLHttp(app, { schema, config, logger, metrics, openStore: store, armor, services });
     registerOAuthCallback(app, { services, openStore: store, logger });
+    registerLinkusSso(app, { services, openStore: store, codes: services.linkusSessions });
     const known = new KnownSubscriptions({
       load: () => store().subscriptions.listAll(),
       version: services.subscriptionsVersion,

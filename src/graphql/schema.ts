@@ -12,6 +12,7 @@ import { ExtensionResolver } from './resolvers/extension.resolver.js';
 import { ExtensionGroupResolver } from './resolvers/extension-group.resolver.js';
 import { FleetResolver } from './resolvers/fleet.resolver.js';
 import { IntegrationResolver } from './resolvers/integration.resolver.js';
+import { LinkusSsoResolver } from './resolvers/linkus-sso.resolver.js';
 import { PbxResolver } from './resolvers/pbx.resolver.js';
 import { QueueResolver } from './resolvers/queue.resolver.js';
 import { ScheduleResolver } from './resolvers/schedule.resolver.js';
@@ -34,6 +35,7 @@ export const RESOLVERS = [
   FleetResolver,
   ContactResolver,
   ContactSyncResolver,
+  LinkusSsoResolver,
 ] as const;
 
 /** Builds the executable schema. `pubSub` carries subscription events (Redis-backed in the gateway). */
