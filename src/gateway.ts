@@ -162,7 +162,7 @@ export async function startGateway(
     }),
     linkusSignIn: {
       states: new RedisLinkusSignInStates(redis, config.redis.queuePrefix),
-      microsoft: new MsalLinkusSignIn(endpoints),
+      microsoft: new MsalLinkusSignIn(endpoints, now),
     },
   };
 

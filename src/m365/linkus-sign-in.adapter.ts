@@ -27,7 +27,11 @@ export class MsalLinkusSignIn implements MicrosoftSignIn {
   /** One key set per tenant; jose caches it, and fetches again (at most every 30 s) for an unknown `kid`. */
   private readonly keySets = new Map<string, ReturnType<typeof createRemoteJWKSet>>();
 
-  constructor(private readonly endpoints: MicrosoftEndpoints) {}
+  constructor(
+    private readonly endpoints: MicrosoftEndpoints,
+    /** The clock `exp`, `nbf` and `iat` are checked against (the process's, in the gateway). */
+    private readonly now: () => Date = () => new Date(),
+  ) {}
 
   generatePkce() {
     return this.crypto.generatePkceCodes();
@@ -121,6 +125,7 @@ export class MsalLinkusSignIn implements MicrosoftSignIn {
         algorithms: ['RS256'],
         audience: expected.clientId,
         clockTolerance: CLOCK_TOLERANCE_SECONDS,
+        currentDate: this.now(),
         requiredClaims: ['exp', 'iat', 'iss', 'aud', 'tid', 'oid'],
       }));
     } catch (err) {
