@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import type { AdminTenant, AdminUser } from '../../src/sandbox/index.js';
 import {
+  AuditLogDocument,
   DisableDocument,
   DisconnectDocument,
   EnableDocument,
@@ -12,7 +13,7 @@ import {
 } from '../generated/graphql.js';
 import { describeEachDb } from '../support/db.js';
 import { type E2e, startE2e } from '../support/e2e.js';
-import { gql } from '../support/gateway.js';
+import { captureLogger, gql } from '../support/gateway.js';
 import {
   clientParams,
   gatewayGet,
@@ -49,14 +50,19 @@ describeEachDb('Linkus sign-in with Microsoft (S1, S2, S3)', (leg) => {
   let w: E2e;
   let other: AdminTenant;
   let users: AdminUser[];
+  // Every refusal is one log line naming its code (S3): the lines since the last start.
+  const log = captureLogger('info');
+  let mark = 0;
+  const refusalLines = () => log.lines.filter((l) => l.includes('"msg":"linkus sign-in refused: '));
   const admin = () => ({ url: w.gateway.url, key: w.keys.admin });
   const save = (input: { enabled: boolean; redirectUris: string[] }) =>
     gql(w.gateway.url, w.keys.admin, SaveLinkusSsoDocument, { input });
   const user = (i: number) => users[i] as AdminUser;
 
   /** Starts a sign-in as a Linkus client: the gateway's first answer. */
-  const start = (p: Partial<StartParams> = {}) =>
-    gatewayGet(
+  const start = (p: Partial<StartParams> = {}) => {
+    mark = refusalLines().length;
+    return gatewayGet(
       startUrl(w.gateway.url, {
         pbx: w.pbx.id,
         redirectUri: CLIENT,
@@ -66,6 +72,7 @@ describeEachDb('Linkus sign-in with Microsoft (S1, S2, S3)', (leg) => {
         ...p,
       }),
     );
+  };
 
   /** The whole journey for `login`; `beforeCallback` runs while the browser holds Microsoft's answer. */
   const journey = async (
@@ -88,11 +95,14 @@ describeEachDb('Linkus sign-in with Microsoft (S1, S2, S3)', (leg) => {
     expect(p.error).toBe(code);
     expect(p.error_description).toBeTruthy();
     expect(p.code).toBeUndefined();
+    const lines = refusalLines().slice(mark);
+    expect(lines).toHaveLength(1);
+    expect(JSON.parse(lines[0] as string)).toMatchObject({ code, msg: `linkus sign-in refused: ${code}` });
     return p;
   };
 
   beforeAll(async () => {
-    w = await startE2e({ leg, sandbox: { users: 12, groups: 2, seed: 14 } });
+    w = await startE2e({ leg, sandbox: { users: 12, groups: 2, seed: 14 }, logger: log.logger });
     const saved = await gql(w.gateway.url, w.keys.admin, SaveUserSyncRuleDocument, { input: RULE });
     const run = await waitForRun(
       w.gateway.url,
@@ -150,6 +160,10 @@ describeEachDb('Linkus sign-in with Microsoft (S1, S2, S3)', (leg) => {
 
     const ok = await save({ enabled: true, redirectUris: [CLIENT, MOBILE, 'http://127.0.0.1/linkus'] });
     expect(ok.body.errors).toBeUndefined();
+    // Audited: the refused saves with their codes, the good one OK.
+    const audit = await gql(w.gateway.url, w.keys.admin, AuditLogDocument, { first: 50 });
+    const saves = (audit.body.data?.auditLog.nodes ?? []).filter((n) => n.operation === 'saveLinkusSso');
+    expect(saves.map((n) => n.outcome).sort()).toEqual(['FORBIDDEN', 'INVALID_INPUT', 'INVALID_INPUT', 'OK']);
     expect(ok.body.data?.saveLinkusSso).toMatchObject({
       enabled: true,
       redirectUris: [CLIENT, MOBILE, 'http://127.0.0.1/linkus'],
