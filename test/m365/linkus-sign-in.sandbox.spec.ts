@@ -169,6 +169,16 @@ describe('Linkus sign-in, the Microsoft leg (S2)', () => {
     });
   });
 
+  it('a sign-in costs Microsoft the authorize and the token request only (the OpenID configuration is reused)', async () => {
+    await idTokenFor();
+    const before = await t.sandbox.admin.stats();
+    const { idToken, nonce } = await idTokenFor();
+    const after = await t.sandbox.admin.stats();
+    expect((await signIn.verifyIdToken(idToken, expected(nonce))).ok).toBe(true);
+    expect(after.identityRequests - before.identityRequests).toBe(2);
+    expect(after.tokenRequests - before.tokenRequests).toBe(1);
+  });
+
   it('a code redeemed twice, or with another verifier, is refused by Microsoft (invalid_grant)', async () => {
     const { code, verifier, nonce } = await idTokenFor();
     const again = signIn.redeemSignIn(app(), { code, redirectUri: REDIRECT, codeVerifier: verifier, nonce });
