@@ -367,7 +367,12 @@ export async function startGateway(
     const armor = createArmor(config.graphql);
     await registerGraphQLHttp(app, { schema, config, logger, metrics, openStore: store, armor, services });
     registerOAuthCallback(app, { services, openStore: store, logger });
-    registerLinkusSso(app, { services, openStore: store, codes: services.linkusSessions });
+    registerLinkusSso(app, {
+      services,
+      openStore: store,
+      codes: services.linkusSessions,
+      ratePerMinute: config.limits.linkusSsoPerMinute,
+    });
     const known = new KnownSubscriptions({
       load: () => store().subscriptions.listAll(),
       version: services.subscriptionsVersion,

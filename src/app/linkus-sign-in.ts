@@ -120,19 +120,14 @@ function refuse(
   };
 }
 
-async function pbxState(store: Store, pbxId: string) {
-  const [pbx, integration] = await Promise.all([store.tenants.findPbx(pbxId), store.integrations.get(pbxId)]);
-  return { pbx, integration };
-}
-
 /** GET /linkus/sso/microsoft/start: checks the request and the PBX, then sends the browser to Microsoft. */
 export async function startLinkusSignIn(deps: LinkusSignInDeps, q: StartQuery): Promise<LinkusSignInOutcome> {
   const pbxId = q.pbx ?? '';
   if (!/^[0-9a-f-]{36}$/i.test(pbxId))
     return refuse(deps, 'INVALID_REQUEST', 'no pbx, or not a PBX id', null, { pbx: pbxId.slice(0, 64) });
-  if (!(await deps.store.tenants.findPbx(pbxId)))
-    return refuse(deps, 'INVALID_REQUEST', 'unknown PBX', null, { pbxId });
-  const { pbx, integration } = await pbxState(deps.store, pbxId);
+  const pbx = await deps.store.tenants.findPbx(pbxId);
+  if (!pbx) return refuse(deps, 'INVALID_REQUEST', 'unknown PBX', null, { pbxId });
+  const integration = await deps.store.integrations.get(pbxId);
   const clientRedirectUri = q.redirect_uri ?? '';
   if (!clientRedirectUri) return refuse(deps, 'INVALID_REQUEST', 'no redirect_uri', null, { pbxId });
   if (!isRegisteredRedirectUri(integration.linkusSsoRedirectUris, clientRedirectUri))
@@ -157,7 +152,7 @@ export async function startLinkusSignIn(deps: LinkusSignInDeps, q: StartQuery): 
     );
   const unavailable = ssoUnavailable(integration, integration.linkusSsoEnabled);
   if (unavailable) return refuse(deps, unavailable, `integration ${integration.status}`, back, { pbxId });
-  const microsoftRedirectUri = redirectUris(pbx?.publicBaseUrl ?? null).linkusSso[0];
+  const microsoftRedirectUri = redirectUris(pbx.publicBaseUrl ?? null).linkusSso[0];
   if (!microsoftRedirectUri)
     return refuse(deps, 'INTEGRATION_NOT_CONNECTED', 'the PBX has no public base URL', back, { pbxId });
 
@@ -198,7 +193,10 @@ export async function completeLinkusSignIn(
     return refuse(deps, 'INVALID_REQUEST', 'unknown, used or expired state on the Microsoft callback', null);
   const { pbxId } = pending;
   const back = { redirectUri: pending.clientRedirectUri, state: pending.clientState };
-  const { integration } = await pbxState(deps.store, pbxId);
+  // The PBX may have been deleted, or its settings changed, while the user was at Microsoft.
+  if (!(await deps.store.tenants.findPbx(pbxId)))
+    return refuse(deps, 'INVALID_REQUEST', 'the PBX was deleted meanwhile', null, { pbxId });
+  const integration = await deps.store.integrations.get(pbxId);
   // The settings may have changed while the user was at Microsoft.
   if (!isRegisteredRedirectUri(integration.linkusSsoRedirectUris, pending.clientRedirectUri))
     return refuse(deps, 'REDIRECT_URI_NOT_REGISTERED', 'the redirect_uri was unregistered meanwhile', null, {

@@ -48,8 +48,11 @@ const text = (v: unknown) => (typeof v === 'string' ? v : undefined);
  */
 export function registerLinkusSso(
   app: FastifyInstance,
-  deps: { services: AppServices; openStore: () => Store; codes: LinkusSignInCodes },
+  deps: { services: AppServices; openStore: () => Store; codes: LinkusSignInCodes; ratePerMinute: number },
 ) {
+  // Each start keeps a pending sign-in in Redis for 10 minutes, before anyone signed in: a
+  // source address gets `LINKUS_SSO_RATE_LIMIT_PER_MINUTE` of them a minute (429 past it).
+  const options = { config: { rateLimit: { max: deps.ratePerMinute, timeWindow: 60_000 } } };
   const signInDeps = (): LinkusSignInDeps => ({
     store: deps.openStore(),
     secrets: deps.services.secrets,
@@ -58,7 +61,7 @@ export function registerLinkusSso(
     codes: deps.codes,
     log: deps.services.log,
   });
-  app.get<{ Querystring: StartQuery }>(LINKUS_SSO_START_PATH, async (request, reply) => {
+  app.get<{ Querystring: StartQuery }>(LINKUS_SSO_START_PATH, options, async (request, reply) => {
     const q = request.query ?? {};
     return answer(
       reply,
@@ -71,7 +74,7 @@ export function registerLinkusSso(
       }),
     );
   });
-  app.get<{ Querystring: CallbackQuery }>(LINKUS_SSO_CALLBACK_PATH, async (request, reply) => {
+  app.get<{ Querystring: CallbackQuery }>(LINKUS_SSO_CALLBACK_PATH, options, async (request, reply) => {
     const q = request.query ?? {};
     return answer(
       reply,

@@ -17,6 +17,7 @@ import { captureLogger, gql } from '../support/gateway.js';
 import {
   clientParams,
   gatewayGet,
+  type Hop,
   pkcePair,
   type StartParams,
   signInAtMicrosoft,
@@ -33,6 +34,8 @@ import { allExtensions, waitForRun } from '../support/sandbox.js';
 
 const CLIENT = 'https://linkus.example.com/sso/callback';
 const MOBILE = 'com.yeastar.linkus:/oauth2redirect';
+/** Starts a minute per address in this file (the default is 600); the last test goes past it. */
+const RATE_LIMIT = 100;
 
 const RULE = {
   range: 'ALL' as const,
@@ -102,7 +105,12 @@ describeEachDb('Linkus sign-in with Microsoft (S1, S2, S3)', (leg) => {
   };
 
   beforeAll(async () => {
-    w = await startE2e({ leg, sandbox: { users: 12, groups: 2, seed: 14 }, logger: log.logger });
+    w = await startE2e({
+      leg,
+      sandbox: { users: 12, groups: 2, seed: 14 },
+      logger: log.logger,
+      env: { LINKUS_SSO_RATE_LIMIT_PER_MINUTE: String(RATE_LIMIT) },
+    });
     const saved = await gql(w.gateway.url, w.keys.admin, SaveUserSyncRuleDocument, { input: RULE });
     const run = await waitForRun(
       w.gateway.url,
@@ -359,5 +367,15 @@ describeEachDb('Linkus sign-in with Microsoft (S1, S2, S3)', (leg) => {
     expect(view.body.data?.linkusSso).toMatchObject({ enabled: false, integrationStatus: 'NOT_CONNECTED' });
     const saved = await save({ enabled: true, redirectUris: [CLIENT] });
     expect(saved.body.errors?.[0]?.extensions?.code).toBe('INTEGRATION_NOT_CONNECTED');
+  });
+
+  it('S2: a source address gets LINKUS_SSO_RATE_LIMIT_PER_MINUTE starts a minute, then 429', async () => {
+    let refused: Hop | undefined;
+    for (let i = 0; i <= RATE_LIMIT && !refused; i++) {
+      const r = await start({ pbx: '00000000-0000-4000-8000-000000000000' });
+      if (r.status === 429) refused = r;
+      else expect(r.status).toBe(400);
+    }
+    expect(refused?.status).toBe(429);
   });
 });
