@@ -47,6 +47,18 @@ const summary = (xs: number[]) => {
   };
 };
 
+type Summary = ReturnType<typeof summary>;
+export type SsoFigures = {
+  signInsPerSecond: number;
+  startMs: Summary;
+  microsoftMs: Summary;
+  callbackMs: Summary;
+  totalMs: Summary;
+  identityRequestsPerSignIn: number;
+  tokenRequestsPerSignIn: number;
+  eventLoop: { maxMs: number; p99Ms: number; stalls: number };
+};
+
 export async function main(argv: string[]) {
   const { values } = parseArgs({
     args: argv,
@@ -167,7 +179,7 @@ export async function main(argv: string[]) {
     const after = await sandbox.admin.stats();
     const identity = (after.identityRequests - before.identityRequests) / signins;
     const tokens = (after.tokenRequests - before.tokenRequests) / signins;
-    const figures = {
+    const figures: SsoFigures = {
       signInsPerSecond: Math.round((signins / elapsed) * 1000 * 10) / 10,
       startMs: summary(timings.map((t) => t.start)),
       microsoftMs: summary(timings.map((t) => t.microsoft)),
