@@ -28,6 +28,7 @@ import { registerGraphNotifications } from './http/graph-notifications.js';
 import { createArmor, registerGraphQLHttp } from './http/graphql-http.js';
 import { attachGraphQLWebSocket } from './http/graphql-ws.js';
 import { registerLinkusSso } from './http/linkus-sso.js';
+import { registerLinkusToken } from './http/linkus-token.js';
 import { Metrics, registerMetricsRoute, startMetricsServer } from './http/metrics.js';
 import { registerOAuthCallback } from './http/oauth-callback.js';
 import { registerRateLimits } from './http/rate-limits.js';
@@ -127,6 +128,7 @@ export async function startGateway(
   };
   const debouncer = new RedisChangeDebouncer(redis, queues, config.redis.queuePrefix);
   const secrets = new SecretBox(config.secretKey.key, config.secretKey.previous);
+  const keyRevocations = new RedisKeyRevocations(redis, config.redis.queuePrefix);
   const services: AppServices = {
     microsoft,
     reader: new GraphDirectoryReader(endpoints, microsoft),
@@ -153,10 +155,13 @@ export async function startGateway(
       attempts: config.mail.attempts,
       delayMs: config.mail.retryDelayMs,
     }),
-    keyRevocations: new RedisKeyRevocations(redis, config.redis.queuePrefix),
+    keyRevocations,
     contactsReader: new GraphContactsReader(endpoints),
     linkusSessions: new LinkusSessions({
       codes: new RedisSignInCodeStore(redis, config.redis.queuePrefix),
+      openStore: store,
+      secrets,
+      revocations: keyRevocations,
       now,
       log: (level, message, fields) => logger[level](fields ?? {}, message),
     }),
@@ -373,6 +378,7 @@ export async function startGateway(
       codes: services.linkusSessions,
       ratePerMinute: config.limits.linkusSsoPerMinute,
     });
+    await registerLinkusToken(app, { services, logger });
     const known = new KnownSubscriptions({
       load: () => store().subscriptions.listAll(),
       version: services.subscriptionsVersion,
@@ -422,7 +428,11 @@ export async function startGateway(
     const sockets = ws;
     // Revoking a key, in any process, closes this process's sockets of it at once.
     revokedKeys = listenForRevokedKeys(config.redis.url, config.redis.queuePrefix, logger, {
-      revoked: (keyIds) => sockets.closeSessionsOf(keyIds),
+      revoked: (keyIds) => {
+        // Keys and Linkus sessions alike (S4): their tokens are refused from now on, their sockets close.
+        services.linkusSessions.markRevoked(keyIds);
+        sockets.closeSessionsOf(keyIds);
+      },
       resumed: () =>
         void sockets
           .sweep()

@@ -83,8 +83,24 @@ export function createOperatorKey(
   return issueKey(store, { pbxId: null, role: ApiRole.OPERATOR, label: input.label ?? null });
 }
 
-/** The key holder behind a key, or null when the key is unknown, malformed or revoked. */
-export async function authenticate(store: Store, key: string | null): Promise<KeyHolder | null> {
+/** Checks Linkus access tokens (S4): LinkusSessions, without a database read. */
+export interface LinkusTokenAuthenticator {
+  authenticate(token: string): Promise<KeyHolder | null>;
+}
+
+/**
+ * The key holder behind a bearer token, or null when it is unknown, malformed or revoked: an
+ * API key (`epg_…`, looked up by hash), or a Linkus session's access token (a JWT, S4: role
+ * LINKUS, its PBX, extension and session id; checked in memory by `sessions`).
+ */
+export async function authenticate(
+  store: Store,
+  key: string | null,
+  sessions?: LinkusTokenAuthenticator,
+): Promise<KeyHolder | null> {
+  // A Linkus access token: the session path (no API key starts otherwise than `epg_`).
+  if (key && sessions && !key.startsWith(KEY_PREFIX)) return sessions.authenticate(key);
+  // An API key: the key path.
   if (!key?.startsWith(KEY_PREFIX) || key.length > 200) return null;
   const record = await store.tenants.findActiveKeyByHash(hashApiKey(key));
   if (!record) return null;

@@ -95,7 +95,7 @@ export async function deletePbx(deps: FleetDeps, id: string): Promise<DeletedPbx
     );
     const deleted = await deps.store.transactional((tx) => tx.tenants.deletePbx(id));
     if (!deleted) throw new AppError('NOT_FOUND', `No PBX with id ${id}`, { field: 'id' });
-    await announce(deps, deleted.keyIds);
+    await announce(deps, [...deleted.keyIds, ...deleted.linkusSessionIds]);
     deps.log('info', 'PBX deleted', { pbxId: id, keys: deleted.keyIds.length, rows: deleted.rows });
     return {
       pbx: deleted.pbx,

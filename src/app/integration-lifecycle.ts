@@ -71,6 +71,25 @@ async function step(
     const patch = await apply(tx, counts);
     return tx.integrations.update(caller.pbxId, patch);
   });
+  // S4: a disabled or disconnected integration ends every Linkus session of the PBX; otherwise
+  // those of extensions the step deleted or released end.
+  if (saved.status === IntegrationStatus.DISABLED || saved.status === IntegrationStatus.NOT_CONNECTED) {
+    await deps.linkusSessions
+      .revokeSessions(
+        deps.store,
+        { pbxId: caller.pbxId },
+        saved.status === IntegrationStatus.DISABLED ? 'INTEGRATION_DISABLED' : 'INTEGRATION_DISCONNECTED',
+      )
+      .catch((err: unknown) =>
+        // The step is committed: the sessions fail their next refresh (integration check) instead.
+        deps.log('warn', 'could not end the Linkus sessions of the PBX', {
+          pbxId: caller.pbxId,
+          err: err instanceof Error ? err.message : String(err),
+        }),
+      );
+  } else if (counts.extensionsDeleted || counts.extensionsReleased) {
+    await deps.linkusSessions.afterDirectoryChange(deps.store, caller.pbxId);
+  }
   const base = (await deps.store.tenants.findPbx(caller.pbxId))?.publicBaseUrl ?? null;
   const view = toView(saved, base, deps.now());
   deps.events.publish(Topic.integrationChanged(caller.pbxId), view);

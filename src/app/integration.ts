@@ -17,6 +17,7 @@ import {
 import { delegatedScopes, missingPermissions, type RequiredPermission } from '../domain/permissions.js';
 import type { FieldProblem } from '../domain/tenant.js';
 import { AppError } from './errors.js';
+import type { LinkusSessions } from './linkus-sessions.js';
 import type { AuthStateStore } from './ports/auth-state.port.js';
 import type { EventPublisher } from './ports/events.port.js';
 import type { AppLog } from './ports/log.port.js';
@@ -54,6 +55,8 @@ export interface IntegrationDeps {
   log: AppLog;
   /** Removes what the integration holds at Microsoft (change subscriptions) before a disconnect. */
   beforeDisconnect: (pbxId: string) => Promise<void>;
+  /** S4: a disable or disconnect ends the PBX's Linkus sessions; deleted extensions end theirs. */
+  linkusSessions: Pick<LinkusSessions, 'revokeSessions' | 'afterDirectoryChange'>;
 }
 
 export interface IntegrationView {

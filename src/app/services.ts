@@ -78,6 +78,7 @@ export function integrationDeps(services: AppServices, store: Store): Integratio
     now: services.now,
     log: services.log,
     beforeDisconnect: (pbxId) => removeSubscriptions(changeNotificationDeps(services, store), pbxId),
+    linkusSessions: services.linkusSessions,
   };
 }
 
@@ -105,6 +106,7 @@ export function syncDeps(services: AppServices, store: Store): SyncDeps {
     welcomeEmailQueue: services.welcomeEmailQueue,
     log: services.log,
     contacts: mailboxSyncDeps(services, store),
+    linkusSessions: services.linkusSessions,
   };
 }
 

@@ -10,6 +10,7 @@ import {
 } from '../domain/sync-rule.validator.js';
 import { AppError } from './errors.js';
 import { appCredentials, assertAllowed } from './integration.js';
+import type { LinkusSessions } from './linkus-sessions.js';
 import type { DirectoryReader } from './ports/directory.port.js';
 import type { PageRequest } from './ports/store.port.js';
 import type { ItemAction, SyncScope, SyncTrigger } from './ports/sync.port.js';
@@ -211,12 +212,21 @@ export async function previewSync(deps: SyncDeps, caller: Caller, scopes: SyncSc
   };
 }
 
-export async function approveHeld(deps: Pick<SyncRulesDeps, 'store' | 'now'>, caller: Caller, runId: string) {
+export async function approveHeld(
+  deps: Pick<SyncRulesDeps, 'store' | 'now'> & {
+    linkusSessions: Pick<LinkusSessions, 'afterDirectoryChange'>;
+  },
+  caller: Caller,
+  runId: string,
+) {
   const run = await deps.store.sync.getRun(caller.pbxId, runId);
   if (!run) throw new AppError('NOT_FOUND', `No sync run ${runId}`, { field: 'runId' });
   if (run.status !== 'HELD')
     throw new AppError('INVALID_STATE', `Run ${runId} holds no deletions (it is ${run.status}).`);
-  return approveHeldDeletes(deps, caller.pbxId, runId);
+  const approved = await approveHeldDeletes(deps, caller.pbxId, runId);
+  // S4: the Linkus sessions of the extensions deleted end.
+  await deps.linkusSessions.afterDirectoryChange(deps.store, caller.pbxId);
+  return approved;
 }
 
 /** U8: the objects of a run, in plan order, optionally of one action. */

@@ -24,6 +24,8 @@ export interface KeyHolder {
   pbxId: string | null;
   /** A LINKUS key's extension: the one Linkus user it speaks for. */
   extensionId?: string | null;
+  /** A Linkus session's id (S4), when the caller is one (its `keyId` is the same id). */
+  sessionId?: string;
 }
 
 /**
@@ -36,6 +38,8 @@ export interface Caller {
   keyId: string;
   /** A LINKUS key's extension (see KeyHolder). */
   extensionId?: string | null;
+  /** A Linkus session's id (see KeyHolder). */
+  sessionId?: string;
 }
 
 /** Any role, OPERATOR included (case-insensitive). */

@@ -94,6 +94,7 @@ class OperationContext {
             role: principal.role,
             keyId: principal.keyId,
             extensionId: principal.extensionId ?? null,
+            ...(principal.sessionId ? { sessionId: principal.sessionId } : {}),
           }
         : namedPbxId !== null
           ? { pbxId: namedPbxId, role: ApiRole.OPERATOR, keyId: principal.keyId }

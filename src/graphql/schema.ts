@@ -12,6 +12,7 @@ import { ExtensionResolver } from './resolvers/extension.resolver.js';
 import { ExtensionGroupResolver } from './resolvers/extension-group.resolver.js';
 import { FleetResolver } from './resolvers/fleet.resolver.js';
 import { IntegrationResolver } from './resolvers/integration.resolver.js';
+import { LinkusSessionResolver } from './resolvers/linkus-session.resolver.js';
 import { LinkusSsoResolver } from './resolvers/linkus-sso.resolver.js';
 import { PbxResolver } from './resolvers/pbx.resolver.js';
 import { QueueResolver } from './resolvers/queue.resolver.js';
@@ -36,6 +37,7 @@ export const RESOLVERS = [
   ContactResolver,
   ContactSyncResolver,
   LinkusSsoResolver,
+  LinkusSessionResolver,
 ] as const;
 
 /** Builds the executable schema. `pubSub` carries subscription events (Redis-backed in the gateway). */

@@ -133,7 +133,11 @@ export async function registerGraphQLHttp(
     const store = deps.openStore();
     let principal: KeyHolder | null;
     try {
-      principal = await authenticate(store, bearerToken(request.headers.authorization));
+      principal = await authenticate(
+        store,
+        bearerToken(request.headers.authorization),
+        deps.services.linkusSessions,
+      );
     } catch (err) {
       request.log.warn({ err: (err as Error).message }, 'authentication unavailable');
       return reply.code(503).send({

@@ -112,15 +112,21 @@ export function attachGraphQLWebSocket(
       }),
     );
 
-  /** Open sockets by key id. */
+  /** Open sockets by key id (a Linkus session's id for its sockets). */
   const byKey = new Map<string, Set<WebSocket>>();
-  const register = (keyId: string, socket: WebSocket) => {
+  /** Which of those ids are Linkus sessions (S4), not keys. */
+  const linkusSessionIds = new Set<string>();
+  const register = (keyId: string, socket: WebSocket, linkusSession: boolean) => {
     const set = byKey.get(keyId) ?? new Set<WebSocket>();
     byKey.set(keyId, set);
+    if (linkusSession) linkusSessionIds.add(keyId);
     set.add(socket);
     socket.once('close', () => {
       set.delete(socket);
-      if (set.size === 0 && byKey.get(keyId) === set) byKey.delete(keyId);
+      if (set.size === 0 && byKey.get(keyId) === set) {
+        byKey.delete(keyId);
+        linkusSessionIds.delete(keyId);
+      }
     });
   };
   const closeRevoked = (socket: WebSocket) => {
@@ -141,12 +147,21 @@ export function attachGraphQLWebSocket(
     return closed;
   };
 
-  /** Re-checks the key of every open socket; closes those whose key is revoked or gone. */
+  /**
+   * Re-checks the key of every open socket; closes those whose key is revoked or gone. The
+   * revoked Linkus sessions (S4) are loaded again first (announcements this process missed: its
+   * HTTP requests are checked against them too), and the sockets of sessions checked against them.
+   */
   const sweep = async (): Promise<number> => {
-    const ids = [...byKey.keys()];
-    if (ids.length === 0) return 0;
+    const all = [...byKey.keys()];
+    const sessionIds = all.filter((id) => linkusSessionIds.has(id));
+    const ids = all.filter((id) => !linkusSessionIds.has(id));
+    const linkus = deps.services.linkusSessions;
+    await linkus.refreshRevoked();
+    const closed = closeSessionsOf(sessionIds.filter((id) => linkus.isRevoked(id)));
+    if (ids.length === 0) return closed;
     const active = await deps.openStore().tenants.activeKeyIds(ids);
-    return closeSessionsOf(ids.filter((id) => !active.has(id)));
+    return closed + closeSessionsOf(ids.filter((id) => !active.has(id)));
   };
   const sweepTimer = setInterval(() => {
     sweep().catch((err: Error) =>
@@ -202,7 +217,7 @@ export function attachGraphQLWebSocket(
         const key = typeof raw === 'string' ? (bearerToken(raw) ?? raw) : null;
         let principal: KeyHolder | null = null;
         try {
-          principal = await authenticate(deps.openStore(), key);
+          principal = await authenticate(deps.openStore(), key, deps.services.linkusSessions);
         } catch (err) {
           logger.warn({ err: (err as Error).message }, 'websocket authentication unavailable');
         }
@@ -216,8 +231,10 @@ export function attachGraphQLWebSocket(
           ctx.extra.socket.close(WS_CLOSE.FORBIDDEN, `Forbidden: ${refusal}`.slice(0, 120));
           return false;
         }
-        ctx.extra.session = { principal, keyHash: hashApiKey(key), namedPbxId: named };
-        register(principal.keyId, ctx.extra.socket);
+        // A Linkus session (S4) is re-checked in memory (revoked sessions), a key by its hash.
+        const keyHash = principal.sessionId ? '' : hashApiKey(key);
+        ctx.extra.session = { principal, keyHash, namedPbxId: named };
+        register(principal.keyId, ctx.extra.socket, Boolean(principal.sessionId));
         return true;
       },
       onSubscribe: async (ctx, _id, payload) => {
@@ -235,9 +252,14 @@ export function attachGraphQLWebSocket(
         const store = deps.openStore();
         // Every operation re-checks its key: one sent after a revocation is refused even
         // before the announcement closes the socket.
-        let current: Awaited<ReturnType<Store['tenants']['findActiveKeyByHash']>>;
+        const sessionId = session.principal.sessionId;
+        let current: { id: string } | null;
         try {
-          current = await store.tenants.findActiveKeyByHash(session.keyHash);
+          current = sessionId
+            ? deps.services.linkusSessions.isRevoked(sessionId)
+              ? null
+              : { id: sessionId }
+            : await store.tenants.findActiveKeyByHash(session.keyHash);
         } catch (err) {
           logger.warn({ err: (err as Error).message }, 'websocket key re-check unavailable');
           return [

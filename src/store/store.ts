@@ -6,6 +6,7 @@ import { MikroContactRepository } from './contact.repository.js';
 import { MikroContactSyncLedger } from './contact-sync.repository.js';
 import { MikroDirectoryApplier } from './directory.applier.js';
 import { MikroIntegrationRepository } from './integration.repository.js';
+import { MikroLinkusSessionRepository } from './linkus-session.repository.js';
 import type { Orm } from './orm.js';
 import { MikroPbxDirectoryRepository } from './pbx-directory.repository.js';
 import { MikroSubscriptionRepository } from './subscription.repository.js';
@@ -24,6 +25,7 @@ class MikroStore implements Store {
   readonly welcomeEmails: MikroWelcomeEmailRepository;
   readonly contacts: MikroContactRepository;
   readonly contactSync: MikroContactSyncLedger;
+  readonly linkusSessions: MikroLinkusSessionRepository;
 
   constructor(
     private readonly em: EntityManager,
@@ -40,6 +42,7 @@ class MikroStore implements Store {
     this.welcomeEmails = new MikroWelcomeEmailRepository(em, now);
     this.contacts = new MikroContactRepository(em, now);
     this.contactSync = new MikroContactSyncLedger(em, now);
+    this.linkusSessions = new MikroLinkusSessionRepository(em, now);
   }
 
   transactional<T>(fn: (store: Store) => Promise<T>): Promise<T> {

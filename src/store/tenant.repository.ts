@@ -13,7 +13,7 @@ import type { ApiKeyRecord, PbxRecord, PbxSettings } from '../domain/tenant.js';
 import type { Clock } from './clock.js';
 import { deleteContactsWhere } from './contact.repository.js';
 import { decodeCursor, encodeCursor, likeEscape } from './cursor.js';
-import { ApiKey, Extension, Integration, Pbx } from './entities/index.js';
+import { ApiKey, Extension, Integration, LinkusSessionRow, Pbx } from './entities/index.js';
 
 /** Rows deleted per statement when a PBX is deleted: no single statement holds SQLite for long. */
 const DELETE_BATCH = 2000;
@@ -173,6 +173,10 @@ export class MikroTenantRepository implements TenantRepository {
     if (!pbx) return null;
     const record = toPbx(pbx);
     const keyIds = (await this.em.find(ApiKey, { pbx: id }, { fields: ['id'] })).map((k) => k.id);
+    // S4: its live Linkus sessions end with it (announced, so their tokens stop at once).
+    const linkusSessionIds = (
+      await this.em.find(LinkusSessionRow, { pbx: id, revokedAt: null }, { fields: ['id'] })
+    ).map((s) => s.id);
     const rows: Record<string, number> = {};
     // Leaves first, in statements of DELETE_BATCH rows, so that neither database holds one
     // statement for long (SQLite's driver is synchronous) and no cascade has much to do.
@@ -198,6 +202,8 @@ export class MikroTenantRepository implements TenantRepository {
       ['phonebook', 'id', 'pbx_id = ?'],
       ['extension_group', 'id', 'pbx_id = ?'],
       ['api_key', 'id', 'pbx_id = ?'],
+      ['linkus_refresh_token', 'hash', 'session_id in (select id from linkus_session where pbx_id = ?)'],
+      ['linkus_session', 'id', 'pbx_id = ?'],
       ['extension', 'id', 'pbx_id = ?'],
       ['directory_object', 'key', 'pbx_id = ?'],
       ['graph_subscription', 'id', 'pbx_id = ?'],
@@ -212,7 +218,7 @@ export class MikroTenantRepository implements TenantRepository {
     }
     rows.pbx = await this.deleteInBatches('pbx', 'id', 'id = ?', id);
     this.em.clear();
-    return rows.pbx === 0 ? null : { pbx: record, keyIds, rows };
+    return rows.pbx === 0 ? null : { pbx: record, keyIds, linkusSessionIds, rows };
   }
 
   /** `table`, `key` and `where` are constants of this file, never input; the PBX id is bound. */

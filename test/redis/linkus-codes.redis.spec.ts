@@ -3,8 +3,9 @@ import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { CODE_TTL_MS, LinkusSessions } from '../../src/app/linkus-sessions.js';
 import type { LinkusSignInGrant } from '../../src/app/ports/linkus-sso.port.js';
+import { SecretBox } from '../../src/app/secret-box.js';
 import { RedisSignInCodeStore } from '../../src/redis/linkus-codes.redis.js';
-import { uniquePrefix } from '../support/gateway.js';
+import { TEST_SECRET_KEY, uniquePrefix } from '../support/gateway.js';
 
 /**
  * S2: the one-time codes of Linkus sign-in, on a real Redis: 256 random bits, stored only as
@@ -21,6 +22,12 @@ describe('S2 Linkus sign-in codes (Redis)', () => {
       now: () => new Date(),
       log: () => {},
       codeTtlMs: opts.codeTtlMs,
+      // Codes alone: no session is made here (the token endpoint's tests make them).
+      openStore: () => {
+        throw new Error('no store in the code tests');
+      },
+      secrets: new SecretBox(Buffer.from(TEST_SECRET_KEY, 'hex')),
+      revocations: { announce: async () => {} },
     });
   const grant = (): LinkusSignInGrant => ({
     pbxId: `pbx-${randomBytes(4).toString('hex')}`,

@@ -7,6 +7,7 @@ import type { SubscriptionRepository } from './change-notifications.port.js';
 import type { ContactLookupRepository } from './contact-lookup.port.js';
 import type { ContactSyncLedger } from './contact-sync.port.js';
 import type { ContactRepository } from './contacts.port.js';
+import type { LinkusSessionRepository } from './linkus-sessions.port.js';
 import type { DirectoryApplier, SyncRepository } from './sync.port.js';
 import type { WelcomeEmailRepository } from './welcome-email.port.js';
 
@@ -27,6 +28,8 @@ export type KeyOwner = { pbxId: string } | { operators: true };
 export interface DeletedPbxRows {
   pbx: PbxRecord;
   keyIds: string[];
+  /** S4: the ids of its Linkus sessions that were live (announced as the keys are). */
+  linkusSessionIds: string[];
   rows: Record<string, number>;
 }
 
@@ -265,6 +268,8 @@ export interface Store {
   contacts: ContactRepository & ContactLookupRepository;
   /** C1–C4: the contact sync's folder cursors and run tallies (the contacts themselves: `contacts`). */
   contactSync: ContactSyncLedger;
+  /** S2/S4: Linkus sessions, their refresh tokens and the access tokens' signing keys. */
+  linkusSessions: LinkusSessionRepository;
   /** Runs `fn` in one transaction; everything it writes commits together or not at all. */
   transactional<T>(fn: (store: Store) => Promise<T>): Promise<T>;
 }

@@ -1,6 +1,7 @@
 import type { DirectorySnapshot } from '../../domain/directory-delta.js';
 import type { Steps } from '../../domain/steps.js';
 import type { PlanItemLike, PlanSummary, SyncPlan } from '../../domain/sync-plan.types.js';
+import type { LinkusSessions } from '../linkus-sessions.js';
 import type { MailboxJobs } from '../ports/contact-sync.port.js';
 import type { DirectoryReader } from '../ports/directory.port.js';
 import type { EventPublisher } from '../ports/events.port.js';
@@ -36,6 +37,8 @@ export interface SyncDeps {
    * gives it); without it (a preview, a run called directly) mailboxes are synced in the run itself.
    */
   contacts: MailboxSyncDeps & { jobs?: MailboxJobs };
+  /** S4: the Linkus sessions of extensions a run deleted or released end after each batch. */
+  linkusSessions: Pick<LinkusSessions, 'afterDirectoryChange'>;
 }
 
 /** One row of a run's report, as the run records it. */

@@ -443,6 +443,14 @@ class SyncRun {
       const at = { pbxId: this.pbxId, runId: this.runId, now: this.deps.now() };
       const first = this.seq;
       await store.transactional((tx) => applyBatch(tx, kind, at, batch, first));
+      // S4: extensions deleted or released (no longer synced): their Linkus sessions end now.
+      if (kind.scope === 'USERS') {
+        const gone = batch
+          .filter((i) => i.action === 'DELETE' || i.action === 'RELEASE')
+          .map((i) => (i as { extensionId?: string | null }).extensionId)
+          .filter((id): id is string => Boolean(id));
+        if (gone.length) await this.deps.linkusSessions.afterDirectoryChange(store, this.pbxId, gone);
+      }
       this.seq += batch.length;
       this.done += batch.length;
       await this.phase('APPLYING', { done: this.done, total: this.total });

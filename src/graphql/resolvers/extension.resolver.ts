@@ -74,4 +74,9 @@ export class ExtensionResolver {
   lockedFields(@Root() extension: ExtensionRecord): string[] {
     return extension.source === 'SYNCED' ? [...LOCKED_EXTENSION_FIELDS] : [];
   }
+
+  @FieldResolver(() => String, { description: 'First and last name, as Linkus shows the user (S4).' })
+  name(@Root() extension: ExtensionRecord): string {
+    return `${extension.firstName} ${extension.lastName}`.trim();
+  }
 }

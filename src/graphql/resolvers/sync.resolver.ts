@@ -131,7 +131,11 @@ export class SyncResolver {
   @Authorized(ApiRole.ADMIN)
   @Mutation(() => SyncRunType, { description: 'Applies the deletions the deletion guard held in a run.' })
   async approveHeldDeletes(@Arg('runId', () => ID) runId: string, @Ctx() ctx: GraphQLContext) {
-    const run = await approveHeld(rules(ctx), ctx.caller, runId);
+    const run = await approveHeld(
+      { ...rules(ctx), linkusSessions: ctx.services.linkusSessions },
+      ctx.caller,
+      runId,
+    );
     return run && toRunView(run);
   }
 

@@ -12,6 +12,7 @@ import { ExtensionGroup, ExtensionGroupMember } from './extension-group.entity.j
 import { GraphSubscription } from './graph-subscription.entity.js';
 import { Integration } from './integration.entity.js';
 import { IntegrationHealth } from './integration-health.entity.js';
+import { LinkusRefreshTokenRow, LinkusSessionRow, LinkusSigningKeyRow } from './linkus-session.entity.js';
 import { Pbx } from './pbx.entity.js';
 import {
   ContactFolderCursorRow,
@@ -37,6 +38,9 @@ export {
   GraphSubscription,
   Integration,
   IntegrationHealth,
+  LinkusRefreshTokenRow,
+  LinkusSessionRow,
+  LinkusSigningKeyRow,
   Pbx,
   Phonebook,
   PhonebookExtension,
@@ -70,4 +74,7 @@ export const ENTITIES = [
   ContactKey,
   ContactFolderCursorRow,
   ContactRunTally,
+  LinkusSessionRow,
+  LinkusRefreshTokenRow,
+  LinkusSigningKeyRow,
 ];

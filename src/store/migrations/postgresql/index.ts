@@ -13,6 +13,7 @@ import { Migration20261207062040_deletion_guard_window } from './Migration202612
 import { Migration20261207115023_contact_sync } from './Migration20261207115023_contact_sync.js';
 import { Migration20261207115915_contacts } from './Migration20261207115915_contacts.js';
 import { Migration20261207142357_linkus_sso } from './Migration20261207142357_linkus_sso.js';
+import { Migration20261207142522_linkus_sessions } from './Migration20261207142522_linkus_sessions.js';
 
 /** Checked-in migrations for PostgreSQL, oldest first. `npm run migration:create` appends here. */
 export const postgresqlMigrations: MigrationObject[] = [
@@ -39,4 +40,5 @@ export const postgresqlMigrations: MigrationObject[] = [
   { name: 'Migration20261207115023_contact_sync', class: Migration20261207115023_contact_sync },
   { name: 'Migration20261207115915_contacts', class: Migration20261207115915_contacts },
   { name: 'Migration20261207142357_linkus_sso', class: Migration20261207142357_linkus_sso },
+  { name: 'Migration20261207142522_linkus_sessions', class: Migration20261207142522_linkus_sessions },
 ];
