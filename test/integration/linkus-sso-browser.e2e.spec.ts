@@ -17,8 +17,9 @@ import { allExtensions, waitForRun } from '../support/sandbox.js';
  * (served by this test on 127.0.0.1) makes its PKCE pair and state, sends the browser to the
  * gateway's start URL; the user signs in at the sandbox's real sign-in page (typing login and
  * password); the gateway's callback sends the browser back to the client page with a one-time
- * code, which the page checks against its state. Without /usr/bin/chromium the suite is skipped,
- * loudly.
+ * code, which the page checks against its state and redeems with its PKCE verifier at
+ * `/linkus/sso/token`; the session's access token answers `me` with the user's extension. Without
+ * /usr/bin/chromium the suite is skipped, loudly.
  */
 const CHROMIUM = '/usr/bin/chromium';
 const CHROMIUM_ARGS = [
@@ -56,19 +57,37 @@ async function start() {
   u.searchParams.set('code_challenge_method', 'S256');
   location.assign(u.toString());
 }
-function callback() {
+async function callback() {
   const q = new URLSearchParams(location.search);
   const saved = JSON.parse(sessionStorage.getItem('pkce') || '{}');
-  const result = {
-    stateMatches: q.get('state') === saved.state,
-    code: q.get('code'),
-    error: q.get('error'),
-    verifier: saved.verifier,
-  };
+  const result = { stateMatches: q.get('state') === saved.state, code: q.get('code'), error: q.get('error') };
+  if (result.stateMatches && result.code) {
+    // The code and this page's PKCE verifier, for a Linkus session.
+    const token = await fetch('/linkus/sso/token', {
+      method: 'POST',
+      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+      body: new URLSearchParams({
+        grant_type: 'authorization_code',
+        code: result.code,
+        code_verifier: saved.verifier,
+        redirect_uri: location.origin + '/callback',
+      }),
+    });
+    result.tokenStatus = token.status;
+    const session = await token.json();
+    result.tokenType = session.token_type;
+    result.hasRefreshToken = typeof session.refresh_token === 'string';
+    const me = await fetch('/graphql', {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', authorization: 'Bearer ' + session.access_token },
+      body: JSON.stringify({ query: '{ me { role pbxId extension { id number name email } } }' }),
+    });
+    result.me = (await me.json()).data?.me ?? null;
+  }
   document.getElementById('result').textContent = JSON.stringify(result);
-  document.getElementById('status').textContent = result.code ? 'code received' : 'refused';
+  document.getElementById('status').textContent = result.me ? 'signed in' : result.code ? 'code received' : 'refused';
 }
-if (location.pathname === '/callback') callback(); else start();
+if (location.pathname === '/callback') callback().catch((e) => { document.getElementById('status').textContent = 'failed: ' + e.message; }); else start();
 </script></body></html>`;
 }
 
@@ -115,10 +134,32 @@ if (missing) {
         w.sandbox.info.clientId,
         `${w.gateway.url}/linkus/sso/microsoft/callback`,
       );
+      // The Linkus web client's origin. Its API paths (/linkus/sso/token, /graphql) are the
+      // gateway's, passed through as a reverse proxy in front of both would: the gateway answers
+      // no CORS, so a page of another origin could post to it but not read the answer.
       client = createServer((req, res) => {
+        const path = req.url ?? '/';
+        if (path === '/linkus/sso/token' || path === '/graphql') {
+          const chunks: Buffer[] = [];
+          req.on('data', (c: Buffer) => chunks.push(c));
+          req.on('end', async () => {
+            const headers: Record<string, string> = {};
+            for (const h of ['content-type', 'authorization'])
+              if (typeof req.headers[h] === 'string') headers[h] = req.headers[h] as string;
+            const upstream = await fetch(`${w.gateway.url}${path}`, {
+              method: req.method,
+              headers,
+              body: Buffer.concat(chunks),
+            });
+            res.writeHead(upstream.status, {
+              'content-type': upstream.headers.get('content-type') ?? 'application/json',
+            });
+            res.end(Buffer.from(await upstream.arrayBuffer()));
+          });
+          return;
+        }
         res.writeHead(200, { 'content-type': 'text/html; charset=utf-8' });
         res.end(clientPage(`${w.gateway.url}/linkus/sso/microsoft/start?pbx=${w.pbx.id}`));
-        void req;
       });
       await new Promise<void>((resolve) => client.listen(0, '127.0.0.1', resolve));
       clientUrl = `http://127.0.0.1:${(client.address() as AddressInfo).port}`;
@@ -138,7 +179,7 @@ if (missing) {
       await w?.close();
     });
 
-    it('S2: a synced user signs in at the sandbox sign-in page and the Linkus web client gets its code', async () => {
+    it('S2: a synced user signs in at the sandbox sign-in page; the Linkus web client redeems its code with its verifier and the session answers me', async () => {
       const u = users[0] as AdminUser;
       // The sandbox is HTTPS with its own CA; this browser trusts it as the gateway does (MS_EXTRA_CA_FILE).
       const context = await browser.newContext({ ignoreHTTPSErrors: true });
@@ -160,22 +201,38 @@ if (missing) {
         await page.locator('button[value=accept]').click();
         await page.waitForURL((url) => url.href.startsWith(`${clientUrl}/callback`), { timeout: 15_000 });
       }
-      await page.locator('#status', { hasText: /code received|refused/ }).waitFor({ timeout: 15_000 });
+      await page
+        .locator('#status', { hasText: /signed in|code received|refused|failed/ })
+        .waitFor({ timeout: 15_000 });
       const result = JSON.parse((await page.locator('#result').textContent()) ?? '{}') as {
         stateMatches: boolean;
         code: string | null;
         error: string | null;
-        verifier: string;
+        tokenStatus: number;
+        tokenType: string;
+        hasRefreshToken: boolean;
+        me: {
+          role: string;
+          pbxId: string;
+          extension: { id: string; number: string; email: string | null };
+        } | null;
       };
-      expect(result).toMatchObject({ stateMatches: true, error: null });
-      expect(result.code).toMatch(/^[A-Za-z0-9_-]{43}$/);
-      // The code stands for this user's extension and the page's own PKCE challenge.
-      const ext = (await allExtensions(w.gateway.url, w.keys.admin)).find((e) => e.email === u.mail);
-      const redeemed = await w.gateway.services.linkusSessions.redeemCode(result.code as string);
-      expect(redeemed).toMatchObject({
-        outcome: 'REDEEMED',
-        grant: { pbxId: w.pbx.id, extensionId: ext?.id, redirectUri: `${clientUrl}/callback` },
+      expect(result).toMatchObject({
+        stateMatches: true,
+        error: null,
+        tokenStatus: 200,
+        hasRefreshToken: true,
       });
+      expect(result.code).toMatch(/^[A-Za-z0-9_-]{43}$/);
+      expect(result.tokenType).toMatch(/^bearer$/i);
+      // The session is the signed-in user's extension, as a LINKUS caller.
+      const ext = (await allExtensions(w.gateway.url, w.keys.admin)).find((e) => e.email === u.mail);
+      expect(result.me).toMatchObject({
+        role: 'LINKUS',
+        pbxId: w.pbx.id,
+        extension: { id: ext?.id, number: ext?.number, email: u.mail },
+      });
+      expect(await page.locator('#status').textContent()).toBe('signed in');
       expect(errors).toEqual([]);
       await context.close();
     });

@@ -6,6 +6,7 @@ import {
   DisconnectDocument,
   EnableDocument,
   LinkusSsoDocument,
+  MeDocument,
   PauseDocument,
   ResumeDocument,
   SaveLinkusSsoDocument,
@@ -218,6 +219,28 @@ describeEachDb('Linkus sign-in with Microsoft (S1, S2, S3)', (leg) => {
         codeChallengeMethod: 'S256',
       },
     });
+  });
+
+  it("S2: the client redeems the code with its verifier at the token endpoint; the session is the user's extension", async () => {
+    const { verifier, challenge } = pkcePair();
+    const u = user(1);
+    const { back } = await journey(String(u.userPrincipalName), { client: { codeChallenge: challenge } });
+    const { code } = clientParams(back?.location ?? null);
+    const token = await fetch(`${w.gateway.url}/linkus/sso/token`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+      body: new URLSearchParams({
+        grant_type: 'authorization_code',
+        code: code as string,
+        code_verifier: verifier,
+        redirect_uri: CLIENT,
+      }),
+    });
+    expect(token.status).toBe(200);
+    const session = (await token.json()) as { access_token: string };
+    const me = await gql(w.gateway.url, session.access_token, MeDocument);
+    const ext = (await allExtensions(w.gateway.url, w.keys.admin)).find((e) => e.email === u.mail);
+    expect(me.body.data?.me).toMatchObject({ role: 'LINKUS', pbxId: w.pbx.id, extension: { id: ext?.id } });
   });
 
   it('S2: a mobile app scheme and a loopback redirect URI on any port work too', async () => {
