@@ -137,7 +137,11 @@ export async function startLinkusSignIn(deps: LinkusSignInDeps, q: StartQuery): 
     });
   // From here on the client's redirect URI is known: refusals go back to it.
   const state = q.state ?? '';
-  const back = { redirectUri: clientRedirectUri, state: q.state };
+  // A state too long to be the client's own is not echoed back.
+  const back = {
+    redirectUri: clientRedirectUri,
+    state: state.length <= MAX_CLIENT_STATE_LENGTH ? q.state : undefined,
+  };
   if (!state || state.length > MAX_CLIENT_STATE_LENGTH)
     return refuse(deps, 'INVALID_REQUEST', `state must be 1 to ${MAX_CLIENT_STATE_LENGTH} characters`, back, {
       pbxId,
@@ -243,7 +247,11 @@ export async function completeLinkusSignIn(
   if (!checked.ok)
     return refuse(
       deps,
-      checked.problem === 'TENANT' ? 'WRONG_DIRECTORY' : 'ID_TOKEN_INVALID',
+      checked.problem === 'TENANT'
+        ? 'WRONG_DIRECTORY'
+        : checked.problem === 'KEYS_UNAVAILABLE'
+          ? 'MICROSOFT_ERROR'
+          : 'ID_TOKEN_INVALID',
       checked.message,
       back,
       { pbxId, problem: checked.problem },

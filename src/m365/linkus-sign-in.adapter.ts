@@ -12,6 +12,9 @@ export const LINKUS_SIGN_IN_SCOPES = ['openid', 'profile', 'email'];
 /** How long a tenant's OpenID configuration is reused before it is read again. */
 const METADATA_TTL_MS = 60 * 60 * 1000;
 
+/** jose's codes for a key set it could not get: a timeout, an answer that is not a JWKS, not 200. */
+const KEY_SET_ERRORS = new Set(['ERR_JWKS_TIMEOUT', 'ERR_JWKS_INVALID', 'ERR_JOSE_GENERIC']);
+
 /** Clock skew allowed on `exp`, `nbf` and `iat` of an ID token. */
 const CLOCK_TOLERANCE_SECONDS = 120;
 
@@ -174,6 +177,10 @@ export class MsalLinkusSignIn implements MicrosoftSignIn {
           return fail('EXPIRED', `the ID token is not valid yet (${err.claim})`);
         return fail('CLAIMS', `the ID token lacks or has a bad ${err.claim} claim`);
       }
+      // jose's own errors say what is wrong with the token; anything else is the key set's fetch.
+      const code = (err as { code?: string }).code ?? '';
+      if (!(err instanceof joseErrors.JOSEError) || KEY_SET_ERRORS.has(code))
+        return fail('KEYS_UNAVAILABLE', `the directory's keys could not be read (${(err as Error).message})`);
       return fail('SIGNATURE', `the ID token's signature is not the directory's (${(err as Error).message})`);
     }
     const tid = String(payload.tid ?? '').toLowerCase();

@@ -1,7 +1,7 @@
 import { existsSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import type { Browser } from 'playwright-core';
+import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { AdminUser } from '../../src/sandbox/index.js';
 import { SANDBOX_PASSWORD } from '../../src/sandbox/tenant.seed.js';
@@ -179,44 +179,55 @@ if (missing) {
       await w?.close();
     });
 
-    it('S2: a synced user signs in at the sandbox sign-in page; the Linkus web client redeems its code with its verifier and the session answers me', async () => {
-      const u = users[0] as AdminUser;
-      // The sandbox is HTTPS with its own CA; this browser trusts it as the gateway does (MS_EXTRA_CA_FILE).
-      const context = await browser.newContext({ ignoreHTTPSErrors: true });
-      const page = await context.newPage();
-      const errors: string[] = [];
-      page.on('pageerror', (e) => errors.push(e.message));
+    type Result = {
+      stateMatches: boolean;
+      code: string | null;
+      error: string | null;
+      tokenStatus: number;
+      tokenType: string;
+      hasRefreshToken: boolean;
+      me: {
+        role: string;
+        pbxId: string;
+        extension: { id: string; number: string; email: string | null };
+      } | null;
+    };
+
+    /**
+     * One Linkus sign-in in `page`: opens the client page; at Microsoft's sign-in page (when the
+     * browser has no Microsoft session) types login and password, and accepts a consent page if
+     * one is shown; waits for the client page's result. `passwordPage` says whether it was shown.
+     */
+    const signIn = async (page: Page, u: AdminUser) => {
       await page.goto(clientUrl);
-      // Microsoft's sign-in page of the connected directory.
-      await page.waitForURL((url) => url.href.startsWith(w.sandbox.info.authorityHost), { timeout: 15_000 });
-      await page.locator('#login').fill(String(u.userPrincipalName));
-      await page.locator('#password').fill(SANDBOX_PASSWORD);
-      await page.locator('button[type=submit][value=signin]').click();
-      // A first sign-in may ask the user to consent to the app reading their profile and email.
       await page.waitForURL(
-        (url) => url.href.startsWith(`${clientUrl}/callback`) || url.pathname.endsWith('/login'),
+        (url) =>
+          url.href.startsWith(w.sandbox.info.authorityHost) || url.href.startsWith(`${clientUrl}/callback`),
         { timeout: 15_000 },
       );
-      if (!page.url().startsWith(`${clientUrl}/callback`)) {
-        await page.locator('button[value=accept]').click();
-        await page.waitForURL((url) => url.href.startsWith(`${clientUrl}/callback`), { timeout: 15_000 });
+      const passwordPage = !page.url().startsWith(`${clientUrl}/callback`);
+      if (passwordPage) {
+        await page.locator('#login').fill(String(u.userPrincipalName));
+        await page.locator('#password').fill(SANDBOX_PASSWORD);
+        await page.locator('button[type=submit][value=signin]').click();
+        // A first sign-in may ask the user to consent to the app reading their profile and email.
+        await page.waitForURL(
+          (url) => url.href.startsWith(`${clientUrl}/callback`) || url.pathname.endsWith('/login'),
+          { timeout: 15_000 },
+        );
+        if (!page.url().startsWith(`${clientUrl}/callback`)) {
+          await page.locator('button[value=accept]').click();
+          await page.waitForURL((url) => url.href.startsWith(`${clientUrl}/callback`), { timeout: 15_000 });
+        }
       }
       await page
         .locator('#status', { hasText: /signed in|code received|refused|failed/ })
         .waitFor({ timeout: 15_000 });
-      const result = JSON.parse((await page.locator('#result').textContent()) ?? '{}') as {
-        stateMatches: boolean;
-        code: string | null;
-        error: string | null;
-        tokenStatus: number;
-        tokenType: string;
-        hasRefreshToken: boolean;
-        me: {
-          role: string;
-          pbxId: string;
-          extension: { id: string; number: string; email: string | null };
-        } | null;
-      };
+      const result = JSON.parse((await page.locator('#result').textContent()) ?? '{}') as Result;
+      return { result, passwordPage, status: await page.locator('#status').textContent() };
+    };
+
+    const expectSession = async (result: Result, u: AdminUser) => {
       expect(result).toMatchObject({
         stateMatches: true,
         error: null,
@@ -232,8 +243,36 @@ if (missing) {
         pbxId: w.pbx.id,
         extension: { id: ext?.id, number: ext?.number, email: u.mail },
       });
-      expect(await page.locator('#status').textContent()).toBe('signed in');
+    };
+
+    it('S2: a synced user signs in at the sandbox sign-in page; the Linkus web client redeems its code with its verifier and the session answers me', async () => {
+      const u = users[0] as AdminUser;
+      // The sandbox is HTTPS with its own CA; this browser trusts it as the gateway does (MS_EXTRA_CA_FILE).
+      const context = await browser.newContext({ ignoreHTTPSErrors: true });
+      const page = await context.newPage();
+      const errors: string[] = [];
+      page.on('pageerror', (e) => errors.push(e.message));
+      const first = await signIn(page, u);
+      expect(first.passwordPage).toBe(true);
+      await expectSession(first.result, u);
+      expect(first.status).toBe('signed in');
       expect(errors).toEqual([]);
+      await context.close();
+    });
+
+    it("S2: signed in to Microsoft already, the next Linkus sign-in asks no password; after Entra revokes the user's sign-in sessions it does", async () => {
+      const u = users[1] as AdminUser;
+      const context = await browser.newContext({ ignoreHTTPSErrors: true });
+      const page = await context.newPage();
+      expect((await signIn(page, u)).passwordPage).toBe(true);
+      const again = await signIn(page, u);
+      expect(again.passwordPage).toBe(false);
+      await expectSession(again.result, u);
+      // Graph's revokeSignInSessions (the sandbox's admin API): the browser's Microsoft session ends.
+      await w.sandbox.admin.revokeSignInSessions(u.id);
+      const afterRevoke = await signIn(page, u);
+      expect(afterRevoke.passwordPage).toBe(true);
+      await expectSession(afterRevoke.result, u);
       await context.close();
     });
   });

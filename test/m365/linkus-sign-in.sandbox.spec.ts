@@ -169,6 +169,13 @@ describe('Linkus sign-in, the Microsoft leg (S2)', () => {
     });
   });
 
+  it("the directory's keys out of reach: KEYS_UNAVAILABLE, not a bad token", async () => {
+    const { idToken, nonce } = await idTokenFor();
+    const offline = new MsalLinkusSignIn({ ...t.endpoints, authorityHost: 'https://127.0.0.1:9' });
+    const checked = await offline.verifyIdToken(idToken, expected(nonce));
+    expect(checked).toMatchObject({ ok: false, problem: 'KEYS_UNAVAILABLE' });
+  });
+
   it('a sign-in costs Microsoft the authorize and the token request only (the OpenID configuration is reused)', async () => {
     await idTokenFor();
     const before = await t.sandbox.admin.stats();

@@ -37,8 +37,19 @@ export interface VerifiedIdToken {
   email: string | null;
 }
 
-/** Why an ID token was not accepted: TENANT is another directory's token, the rest a bad token. */
-export type IdTokenProblem = 'TENANT' | 'SIGNATURE' | 'ISSUER' | 'AUDIENCE' | 'EXPIRED' | 'NONCE' | 'CLAIMS';
+/**
+ * Why an ID token was not accepted: TENANT is another directory's token, KEYS_UNAVAILABLE the
+ * directory's keys could not be read (Microsoft unreachable), the rest a bad token.
+ */
+export type IdTokenProblem =
+  | 'TENANT'
+  | 'KEYS_UNAVAILABLE'
+  | 'SIGNATURE'
+  | 'ISSUER'
+  | 'AUDIENCE'
+  | 'EXPIRED'
+  | 'NONCE'
+  | 'CLAIMS';
 
 export type IdTokenCheck =
   | { ok: true; claims: VerifiedIdToken }
