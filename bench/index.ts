@@ -9,6 +9,7 @@
  *   flood        the public Graph webhook under a flood of forged notifications (bench/flood.bench.ts)
  *   lookup       the Linkus lookups at 1,000,000 contacts, in process and over HTTP (bench/lookup.bench.ts)
  *   sso          Linkus sign-ins with Microsoft, end to end against the sandbox (bench/linkus-sso.bench.ts)
+ *   linkus-auth  a Linkus access token vs an API key: what checking the bearer costs per request (bench/linkus-auth.bench.ts)
  *   cpuprofile   summarizes a .cpuprofile file (e.g. one written by `sync --profile`)
  *
  * Each command is a module that exports its entry point taking argv (or, for planner, a
@@ -58,6 +59,11 @@ const COMMANDS: Record<string, Command> = {
     describe:
       'Linkus sign-ins with Microsoft (S2) end to end: start, Microsoft, callback p50 / p95, sign-ins/s, requests to Microsoft per sign-in',
     run: async (argv) => (await import('./linkus-sso.bench.js')).main(argv),
+  },
+  'linkus-auth': {
+    describe:
+      'S4: a Linkus access token (JWT, in memory) vs an API key (database): bearer check p50 / p99, checks/s',
+    run: async (argv) => (await import('./linkus-auth.bench.js')).main(argv),
   },
   cpuprofile: {
     describe: 'summarize a .cpuprofile: self time by area and function, inclusive time of project functions',

@@ -7,7 +7,7 @@ import type { SecretBox } from './secret-box.js';
 export const ACCESS_TOKEN_TTL_S = 600;
 /** Keys that verify: the current one and the previous one (a rotation leaves tokens of the last key valid). */
 export const VERIFYING_KEYS = 2;
-/** At most one reload of the keys per this many ms for a token naming an unknown `kid`. */
+/** At most one reload of the keys per this many ms for tokens naming an unknown `kid`. */
 const UNKNOWN_KID_RELOAD_MS = 1000;
 /** A process picks up a rotation made elsewhere for signing within this long. */
 const SIGNING_KEY_RELOAD_MS = 60_000;
@@ -35,6 +35,7 @@ export class AccessTokenKeys {
   private current: { kid: string; key: Uint8Array } | null = null;
   private loadedAt = 0;
   private loading: Promise<void> | undefined;
+  private unknownKeyReload: Promise<void> | undefined;
 
   constructor(private readonly deps: { openStore: () => Store; secrets: SecretBox; now: () => Date }) {}
 
@@ -71,6 +72,23 @@ export class AccessTokenKeys {
       this.loading = undefined;
     });
     return this.loading;
+  }
+
+  /**
+   * A token names a key this process does not hold (rotated by another process, or forged): the
+   * keys are loaded again, at most once per UNKNOWN_KID_RELOAD_MS; tokens that come meanwhile
+   * wait for that one load (so a flood of made-up `kid`s costs one read a second, and a fresh
+   * rotation is never refused for coming too soon after the last load).
+   */
+  private reloadForUnknownKey(): Promise<void> {
+    this.unknownKeyReload ??= (async () => {
+      const wait = this.loadedAt + UNKNOWN_KID_RELOAD_MS - Date.now();
+      if (wait > 0) await new Promise((resolve) => setTimeout(resolve, wait));
+      await this.load();
+    })().finally(() => {
+      this.unknownKeyReload = undefined;
+    });
+    return this.unknownKeyReload;
   }
 
   private async addKey(store: Store) {
@@ -114,8 +132,8 @@ export class AccessTokenKeys {
         async (header) => {
           const kid = header.kid ?? '';
           let key = this.keys.get(kid);
-          if (!key && Date.now() - this.loadedAt > UNKNOWN_KID_RELOAD_MS) {
-            await this.load();
+          if (!key) {
+            await this.reloadForUnknownKey();
             key = this.keys.get(kid);
           }
           if (!key) throw new Error('unknown key');

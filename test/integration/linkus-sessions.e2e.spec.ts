@@ -18,6 +18,7 @@ import {
   LinkusMeDocument,
   LinkusSessionsDocument,
   LookupCallerDocument,
+  PauseDocument,
   RevokeLinkusSessionsDocument,
   SearchContactsDocument,
 } from '../generated/graphql.js';
@@ -458,6 +459,25 @@ describeEachDb('S2/S4 Linkus sessions: tokens, refresh, revocation', (leg) => {
     ).toMatchObject({ revokedReason: 'EXTENSION_GONE' });
   });
 
+  it('S4 an access token past its 10 minutes is refused (401); the refresh token gives a fresh one', async () => {
+    const s = await signIn('Alice');
+    const sub = JSON.parse(Buffer.from(s.access_token.split('.')[1], 'base64url').toString()).sub as string;
+    // Signed with the gateway's own key, by a clock 11 minutes behind: expired a minute ago.
+    const behind = new LinkusSessions({
+      codes: new RedisSignInCodeStore(redis, gw.config.redis.queuePrefix),
+      openStore: gw.openStore,
+      secrets: new SecretBox(Buffer.from(TEST_SECRET_KEY, 'hex')),
+      revocations: new RedisKeyRevocations(redis, gw.config.redis.queuePrefix),
+      now: () => new Date(Date.now() - 11 * 60_000),
+      log: () => {},
+    });
+    const stale = await behind.keys.sign({ sessionId: sub, pbxId: p.pbxId, extensionId: ext.Alice.id });
+    expect((await me(gw.url, stale)).status).toBe(401);
+    const fresh = await refresh(s.refresh_token);
+    expect(fresh.status).toBe(200);
+    expect((await me(gw.url, String(fresh.body.access_token))).status).toBe(200);
+  });
+
   it('S4 a process that missed the announcement finds the revoked session at its next sweep (the database)', async () => {
     const s = await signIn('Alice');
     const sub = JSON.parse(Buffer.from(s.access_token.split('.')[1], 'base64url').toString()).sub as string;
@@ -477,6 +497,35 @@ describeEachDb('S2/S4 Linkus sessions: tokens, refresh, revocation', (leg) => {
       extensionId: ext.Bob.id,
     });
     expect(revoke.body.errors?.[0]?.extensions?.code).toBe('FORBIDDEN');
+  });
+
+  it('S4 pausing user sync with its extensions deleted ends their sessions (another PBX: the others stay)', async () => {
+    const q = await world.pbx();
+    await q.saveUserRule();
+    const alice = (await q.extensionsByUser()).get(users.Alice.id);
+    if (!alice) throw new Error('Alice has no extension in the second PBX');
+    const { verifier, challenge } = verifierPair();
+    const code = await gw.services.linkusSessions.issue({
+      ...grantFor('Alice', challenge),
+      pbxId: q.pbxId,
+      extensionId: alice.id,
+    });
+    const mine = await postToken(gw.url, {
+      grant_type: 'authorization_code',
+      code,
+      code_verifier: verifier,
+      redirect_uri: REDIRECT_URI,
+    });
+    expect(mine.status).toBe(200);
+    const elsewhere = await signIn('Alice');
+    const paused = await q.raw(PauseDocument, { target: 'USERS', deleteSynced: true });
+    expect(paused.body.errors).toBeUndefined();
+    expect((await me(gw.url, String(mine.body.access_token))).status).toBe(401);
+    expect((await refresh(String(mine.body.refresh_token))).body.code).toBe('SESSION_REVOKED');
+    const [row] = await gw.openStore().linkusSessions.listOfExtension(q.pbxId, alice.id, 1);
+    expect(row).toMatchObject({ revokedReason: 'EXTENSION_GONE' });
+    // The first PBX's session of the same user is not touched.
+    expect((await me(gw.url, elsewhere.access_token)).status).toBe(200);
   });
 
   it('S4 disabling the integration ends every session of the PBX; no new one is issued', async () => {
