@@ -11,6 +11,7 @@ import {
   ResumeDocument,
   SaveLinkusSsoDocument,
   SaveUserSyncRuleDocument,
+  SyncNowDocument,
 } from '../generated/graphql.js';
 import { describeEachDb } from '../support/db.js';
 import { type E2e, startE2e } from '../support/e2e.js';
@@ -336,6 +337,20 @@ describeEachDb('Linkus sign-in with Microsoft (S1, S2, S3)', (leg) => {
       mail: null,
     });
     const { back } = await journey(String(fresh.userPrincipalName));
+    refusedWith(back, 'USER_NOT_SYNCED');
+  });
+
+  it('S3: a user whose extension was deleted since (deleted in Entra, synced, restored): USER_NOT_SYNCED', async () => {
+    const u = user(4);
+    await w.sandbox.admin.softDeleteUser(u.id);
+    const run = await gql(w.gateway.url, w.keys.admin, SyncNowDocument, { scopes: ['USERS'] });
+    expect((await waitForRun(w.gateway.url, w.keys.admin, run.body.data?.syncNow.id as string)).status).toBe(
+      'SUCCEEDED',
+    );
+    expect((await allExtensions(w.gateway.url, w.keys.admin)).some((e) => e.externalId === u.id)).toBe(false);
+    // Back in Entra (Microsoft signs the user in again), but no extension until the next sync.
+    await w.sandbox.admin.restoreUser(u.id);
+    const { back } = await journey(String(u.userPrincipalName));
     refusedWith(back, 'USER_NOT_SYNCED');
   });
 
