@@ -8,6 +8,7 @@
  *   mail         welcome emails a second through the gateway's SMTP sender (bench/mail.bench.ts)
  *   flood        the public Graph webhook under a flood of forged notifications (bench/flood.bench.ts)
  *   lookup       the Linkus lookups at 1,000,000 contacts, in process and over HTTP (bench/lookup.bench.ts)
+ *   sso          Linkus sign-ins with Microsoft, end to end against the sandbox (bench/linkus-sso.bench.ts)
  *   linkus-auth  a Linkus access token vs an API key: what checking the bearer costs per request (bench/linkus-auth.bench.ts)
  *   cpuprofile   summarizes a .cpuprofile file (e.g. one written by `sync --profile`)
  *
@@ -53,6 +54,11 @@ const COMMANDS: Record<string, Command> = {
     describe:
       'Linkus lookups at 1,000,000 contacts: lookupCaller and searchContacts p50 / p99 in process, lookups/s over HTTP',
     run: async (argv) => (await import('./lookup.bench.js')).main(argv),
+  },
+  sso: {
+    describe:
+      'Linkus sign-ins with Microsoft (S2) end to end: start, Microsoft, callback p50 / p95, sign-ins/s, requests to Microsoft per sign-in',
+    run: async (argv) => (await import('./linkus-sso.bench.js')).main(argv),
   },
   'linkus-auth': {
     describe:

@@ -10,6 +10,7 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import type { FloodFigures } from './flood.bench.js';
+import type { SsoFigures } from './linkus-sso.bench.js';
 import type { LookupFigures } from './lookup.bench.js';
 import type { FullReadLowerBound } from './support/lower-bound.js';
 import { type BenchResult, readResults, resultsDir } from './support/results.js';
@@ -235,6 +236,17 @@ function firstTable(results: Map<string, BenchResult>, out: Section) {
         code(lookup.command),
       ]);
     }
+  }
+
+  const sso = used('sso') as BenchResult<SsoFigures> | undefined;
+  if (sso) {
+    const f = sso.figures;
+    const a = sso.args as { signins: number; concurrency: number };
+    rows.push([
+      `Linkus sign-ins with Microsoft (S2), ${int(a.signins)} sign-ins ${a.concurrency} at a time (sqlite), load average ${sso.loadAverage[0]}`,
+      `${f.signInsPerSecond} sign-ins/s; start p50 ${f.startMs.p50} / p95 ${f.startMs.p95} ms, callback (code redemption, ID token check, extension, one-time code) p50 ${f.callbackMs.p50} / p95 ${f.callbackMs.p95} ms, whole sign-in p50 ${f.totalMs.p50} / p95 ${f.totalMs.p95} ms; ${f.identityRequestsPerSignIn} identity requests at Microsoft a sign-in (authorize and token)`,
+      code(sso.command),
+    ]);
   }
 
   rows.push([

@@ -72,6 +72,7 @@ const envSchema = z.object({
   WEBHOOK_FORGED_PER_MINUTE: int(20, 1, 1_000_000),
   LOGIN_RATE_LIMIT_PER_MINUTE: int(10, 1, 100_000),
   AUTH_FAILURES_PER_MINUTE: int(30, 1, 1_000_000),
+  LINKUS_SSO_RATE_LIMIT_PER_MINUTE: int(600, 1, 1_000_000),
   METRICS_PORT: int(0, 0, 65535).optional(),
   METRICS_TOKEN: z.string().min(16, 'at least 16 characters').optional(),
 });
@@ -168,7 +169,12 @@ export interface Config {
     validationTokenMax: number;
   };
   /** Per source address: dashboard sign-in attempts, and answers 401 (a bad or missing key), per minute. */
-  limits: { loginPerMinute: number; authFailuresPerMinute: number };
+  limits: {
+    loginPerMinute: number;
+    authFailuresPerMinute: number;
+    /** S2: Linkus sign-in starts (and Microsoft callbacks) a minute per source address. */
+    linkusSsoPerMinute: number;
+  };
   /** fastify's trustProxy: whose X-Forwarded-For tells the client's address (rate limits are per address). */
   trustProxy: boolean | string[];
   /**
@@ -287,6 +293,7 @@ export function loadConfig(
     limits: {
       loginPerMinute: e.LOGIN_RATE_LIMIT_PER_MINUTE,
       authFailuresPerMinute: e.AUTH_FAILURES_PER_MINUTE,
+      linkusSsoPerMinute: e.LINKUS_SSO_RATE_LIMIT_PER_MINUTE,
     },
     trustProxy: parseTrustProxy(e.TRUST_PROXY),
     metrics: { port: e.METRICS_PORT ? e.METRICS_PORT : null, token: e.METRICS_TOKEN ?? null },

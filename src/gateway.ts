@@ -27,6 +27,7 @@ import { registerDashboard } from './http/dashboard.js';
 import { registerGraphNotifications } from './http/graph-notifications.js';
 import { createArmor, registerGraphQLHttp } from './http/graphql-http.js';
 import { attachGraphQLWebSocket } from './http/graphql-ws.js';
+import { registerLinkusSso } from './http/linkus-sso.js';
 import { registerLinkusToken } from './http/linkus-token.js';
 import { Metrics, registerMetricsRoute, startMetricsServer } from './http/metrics.js';
 import { registerOAuthCallback } from './http/oauth-callback.js';
@@ -36,6 +37,7 @@ import { createLogger, type Logger } from './logger.js';
 import { GraphContactsReader } from './m365/contacts.reader.js';
 import { GraphDirectoryReader } from './m365/directory.reader.js';
 import { MsalIdentity } from './m365/identity.adapter.js';
+import { MsalLinkusSignIn } from './m365/linkus-sign-in.adapter.js';
 import { GraphSubscriptionsClient } from './m365/subscriptions.adapter.js';
 import { createMailSender, describeSmtpUrl } from './mail/transport.js';
 import { RedisAuthStateStore } from './redis/auth-state.redis.js';
@@ -43,6 +45,7 @@ import { createRedis, pingRedis } from './redis/connection.js';
 import { RedisDashboardSessionStore } from './redis/dashboard-session.redis.js';
 import { listenForRevokedKeys, RedisKeyRevocations } from './redis/key-revocation.redis.js';
 import { RedisSignInCodeStore } from './redis/linkus-codes.redis.js';
+import { RedisLinkusSignInStates } from './redis/linkus-sign-in-state.redis.js';
 import { createEventBus, type EventBus } from './redis/pubsub.redis.js';
 import { RedisSubscriptionsVersion } from './redis/subscriptions-version.redis.js';
 import { RedisSyncCoordinator } from './redis/sync-coordinator.redis.js';
@@ -162,6 +165,10 @@ export async function startGateway(
       now,
       log: (level, message, fields) => logger[level](fields ?? {}, message),
     }),
+    linkusSignIn: {
+      states: new RedisLinkusSignInStates(redis, config.redis.queuePrefix),
+      microsoft: new MsalLinkusSignIn(endpoints, now),
+    },
   };
 
   // The role's work: started the first time the database and Redis both answer; paused while
@@ -365,6 +372,12 @@ export async function startGateway(
     const armor = createArmor(config.graphql);
     await registerGraphQLHttp(app, { schema, config, logger, metrics, openStore: store, armor, services });
     registerOAuthCallback(app, { services, openStore: store, logger });
+    registerLinkusSso(app, {
+      services,
+      openStore: store,
+      codes: services.linkusSessions,
+      ratePerMinute: config.limits.linkusSsoPerMinute,
+    });
     await registerLinkusToken(app, { services, logger });
     const known = new KnownSubscriptions({
       load: () => store().subscriptions.listAll(),

@@ -100,7 +100,8 @@ describe('config: defaults, database kind, --role, secret key, every bad variabl
       forgedPerMinute: 20,
       validationTokenMax: 2048,
     });
-    expect(d.limits).toEqual({ loginPerMinute: 10, authFailuresPerMinute: 30 });
+    expect(d.limits).toEqual({ loginPerMinute: 10, authFailuresPerMinute: 30, linkusSsoPerMinute: 600 });
+    expect(loadConfig({ LINKUS_SSO_RATE_LIMIT_PER_MINUTE: '50' }, []).limits.linkusSsoPerMinute).toBe(50);
     expect(d.metrics).toEqual({ port: null, token: null });
     expect(d.trustProxy).toBe(false);
     const c = loadConfig(

@@ -28,7 +28,10 @@ export type ErrorCode =
   | 'TENANT_MISMATCH'
   | 'STATE_INVALID'
   // application permissions without admin consent (issue 11 item 1)
-  | 'MISSING_PERMISSIONS';
+  | 'MISSING_PERMISSIONS'
+  // Linkus SSO settings (S1): the integration must be connected and enabled
+  | 'INTEGRATION_NOT_CONNECTED'
+  | 'INTEGRATION_DISABLED';
 
 /** An expected failure of a use case, safe to show to the caller as it is. */
 export class AppError extends Error {

@@ -168,6 +168,9 @@ export const CLEARED_CONNECTION: Partial<IntegrationData> = {
   warnings: null,
   warningsCheckedAt: null,
   connectAttempt: null,
+  // S1: SSO signs in against the connected directory; without one it is off (the Linkus
+  // clients' redirect URIs are kept).
+  linkusSsoEnabled: false,
 };
 
 async function publicBaseUrl(store: Store, pbxId: string) {

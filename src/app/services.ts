@@ -13,6 +13,7 @@ import type { DirectoryReader } from './ports/directory.port.js';
 import type { EventPublisher } from './ports/events.port.js';
 import type { JobAdmin } from './ports/jobs.port.js';
 import type { KeyRevocationNotifier } from './ports/key-revocation.port.js';
+import type { LinkusSignInStates, MicrosoftSignIn } from './ports/linkus-sign-in.port.js';
 import type { AppLog } from './ports/log.port.js';
 import type { MicrosoftDirectoryInfo, MicrosoftIdentity } from './ports/microsoft.port.js';
 import type { ScheduleQueue } from './ports/schedule-queue.port.js';
@@ -62,6 +63,8 @@ export interface AppServices {
   contactsReader: ContactsReader;
   /** S2/S4: Linkus sessions: the sign-in leg's one-time codes (`issue`), tokens, revocation. */
   linkusSessions: LinkusSessions;
+  /** S2: the Microsoft leg of Linkus sign-ins (pending sign-ins in Redis, OpenID Connect). */
+  linkusSignIn: { states: LinkusSignInStates; microsoft: MicrosoftSignIn };
 }
 
 export function integrationDeps(services: AppServices, store: Store): IntegrationDeps {

@@ -13,6 +13,7 @@ import { ExtensionGroupResolver } from './resolvers/extension-group.resolver.js'
 import { FleetResolver } from './resolvers/fleet.resolver.js';
 import { IntegrationResolver } from './resolvers/integration.resolver.js';
 import { LinkusSessionResolver } from './resolvers/linkus-session.resolver.js';
+import { LinkusSsoResolver } from './resolvers/linkus-sso.resolver.js';
 import { PbxResolver } from './resolvers/pbx.resolver.js';
 import { QueueResolver } from './resolvers/queue.resolver.js';
 import { ScheduleResolver } from './resolvers/schedule.resolver.js';
@@ -35,6 +36,7 @@ export const RESOLVERS = [
   FleetResolver,
   ContactResolver,
   ContactSyncResolver,
+  LinkusSsoResolver,
   LinkusSessionResolver,
 ] as const;
 

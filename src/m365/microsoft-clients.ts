@@ -138,6 +138,8 @@ export function createConfidentialClient(
   endpoints: MicrosoftEndpoints,
   app: AppCredentials,
   cachePlugin?: ICachePlugin,
+  /** The tenant's OpenID configuration (JSON) when the caller has it: msal then does not fetch it. */
+  authorityMetadata?: string,
 ): ConfidentialClientApplication {
   const host = new URL(endpoints.authorityHost).host;
   return new ConfidentialClientApplication({
@@ -146,6 +148,7 @@ export function createConfidentialClient(
       clientSecret: app.clientSecret,
       authority: `${trimSlash(endpoints.authorityHost)}/${app.tenantId}`,
       knownAuthorities: [host],
+      authorityMetadata,
     },
     cache: cachePlugin ? { cachePlugin } : undefined,
     system: { networkClient: new MsalNetworkClient(agentFor(endpoints.extraCaPem)) },

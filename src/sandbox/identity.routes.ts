@@ -285,6 +285,11 @@ function idToken(
   perms: string[],
 ): string {
   const now = Math.floor(Date.now() / 1000);
+  // https://learn.microsoft.com/entra/identity-platform/id-token-claims-reference: `oid`,
+  // `preferred_username` and `name` need the profile scope; `email` the email scope, except
+  // for guests, who carry it by default when they have an address.
+  const profile = perms.includes('profile');
+  const email = perms.includes('email') || user.p.userType === 'Guest';
   const claims: Record<string, unknown> = {
     aud: app.appId,
     iss: ctx.issuerV2,
@@ -292,11 +297,11 @@ function idToken(
     nbf: now,
     exp: now + 3600,
     aio: randomBytes(24).toString('base64'),
-    name: perms.includes('profile') ? user.p.displayName : undefined,
+    name: profile ? user.p.displayName : undefined,
     nonce,
-    oid: user.id,
-    preferred_username: user.p.userPrincipalName,
-    email: perms.includes('email') ? (user.p.mail ?? undefined) : undefined,
+    oid: profile ? user.id : undefined,
+    preferred_username: profile ? user.p.userPrincipalName : undefined,
+    email: email ? (user.p.mail ?? undefined) : undefined,
     rh: `0.${randomBytes(12).toString('base64url')}.`,
     sid: randomUUID(),
     sub: pairwiseSub(user.id, app.appId),

@@ -52,6 +52,8 @@ function toData(i: Integration, health: IntegrationHealth | null): IntegrationDa
     warnings: i.warnings,
     warningsCheckedAt: i.warningsCheckedAt,
     connectAttempt: i.connectAttempt,
+    linkusSsoEnabled: i.linkusSsoEnabled,
+    linkusSsoRedirectUris: i.linkusSsoRedirectUris ?? [],
     updatedAt: i.updatedAt,
     health: toHealth(health),
   };

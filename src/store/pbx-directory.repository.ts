@@ -316,6 +316,12 @@ export class MikroPbxDirectoryRepository implements PbxDirectoryRepository {
     return e ? toExtension(e) : null;
   }
 
+  async findSyncedExtensionByExternalId(pbxId: string, externalId: string) {
+    // extension_pbx_external_id_unique (pbx, external_id): one index probe.
+    const e = await this.em.findOne(Extension, { pbx: pbxId, externalId, source: 'SYNCED' });
+    return e ? toExtension(e) : null;
+  }
+
   async findExtensionByEmail(pbxId: string, email: string) {
     const key = emailKey(email);
     if (key === null) return null;

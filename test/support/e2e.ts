@@ -1,6 +1,7 @@
 import type { Agent } from 'undici';
 import { expect } from 'vitest';
 import type { Gateway } from '../../src/gateway.js';
+import type { Logger } from '../../src/logger.js';
 import type { Sandbox, SandboxOptions } from '../../src/sandbox/index.js';
 import { createSqliteDatabase, type DbLeg, type TestDatabase } from './db.js';
 import { connectIntegration, startGatewayWithSandbox, startTestSandbox } from './sandbox.js';
@@ -22,6 +23,8 @@ export interface E2eOptions {
   role?: string;
   /** Connect the PBX (default true). */
   connect?: boolean;
+  /** The gateway's logger (e.g. `captureLogger()`, to read its lines); silent by default. */
+  logger?: Logger;
 }
 
 export interface E2e {
@@ -50,6 +53,7 @@ export async function startE2e(options: E2eOptions = {}): Promise<E2e> {
       started.sandbox as Sandbox,
       options.env,
       options.role ?? 'all',
+      options.logger,
     );
     Object.assign(started, w);
     if (options.connect !== false) {

@@ -3,6 +3,7 @@ import path from 'node:path';
 import { Agent, request } from 'undici';
 import { expect, inject } from 'vitest';
 import type { Gateway } from '../../src/gateway.js';
+import type { Logger } from '../../src/logger.js';
 import { type Sandbox, type SandboxOptions, startSandbox } from '../../src/sandbox/index.js';
 import {
   ConnectDocument,
@@ -72,8 +73,9 @@ export async function startGatewayWithSandbox(
   sandbox: Sandbox,
   overrides: Record<string, string> = {},
   role = 'all',
+  logger?: Logger,
 ) {
-  const gateway = await startTestGateway(db, { ...sandboxEnv(sandbox), ...overrides }, role);
+  const gateway = await startTestGateway(db, { ...sandboxEnv(sandbox), ...overrides }, role, logger);
   const seeded = await seedPbx(gateway);
   await gql(gateway.url, seeded.keys.admin, UpdatePbxDocument, { input: { publicBaseUrl: gateway.url } });
   await sandbox.admin.addRedirectUri(sandbox.info.clientId, `${gateway.url}/oauth/microsoft/callback`);

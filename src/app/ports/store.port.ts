@@ -103,6 +103,10 @@ export interface IntegrationData {
   warningsCheckedAt: Date | null;
   /** The connect (or reconsent) attempt waiting for Microsoft; a callback of an older attempt is refused. */
   connectAttempt: string | null;
+  /** S1: Linkus users may sign in with their Microsoft account. */
+  linkusSsoEnabled: boolean;
+  /** S1: the registered redirect URIs of the Linkus clients (web, mobile apps). */
+  linkusSsoRedirectUris: string[];
   updatedAt: Date;
   /** What the last check of Microsoft's access found (kept apart: a check changes no setting). */
   health: IntegrationHealthData;
@@ -201,6 +205,8 @@ export interface PbxDirectoryRepository {
   pageExtensionGroups(pbxId: string, page: PageRequest): Promise<Page<ExtensionGroupRecord>>;
   findExtension(pbxId: string, id: string): Promise<ExtensionRecord | null>;
   findExtensionByNumber(pbxId: string, number: string): Promise<ExtensionRecord | null>;
+  /** S2: the SYNCED extension of an Entra user (object id), or null (one probe of a unique index). */
+  findSyncedExtensionByExternalId(pbxId: string, externalId: string): Promise<ExtensionRecord | null>;
   /** Case-insensitive. */
   findExtensionByEmail(pbxId: string, email: string): Promise<ExtensionRecord | null>;
   /** Which of `ids` are extensions of this PBX. */

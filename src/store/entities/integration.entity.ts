@@ -36,7 +36,9 @@ export class Integration {
     | 'lastErrorAt'
     | 'warnings'
     | 'warningsCheckedAt'
-    | 'connectAttempt';
+    | 'connectAttempt'
+    | 'linkusSsoEnabled'
+    | 'linkusSsoRedirectUris';
 
   @PrimaryKey({ type: 'string', length: 36 })
   id: string = randomUUID();
@@ -125,6 +127,14 @@ export class Integration {
   /** The connect attempt waiting for consent; a callback of an older attempt is refused. */
   @Property({ type: 'string', length: 32, nullable: true })
   connectAttempt: string | null = null;
+
+  /** S1: Linkus users may sign in with their Microsoft account. */
+  @Property({ type: 'boolean', default: false })
+  linkusSsoEnabled: boolean = false;
+
+  /** S1: the redirect URIs of the Linkus clients (web, mobile apps), a JSON array of strings. */
+  @Property({ type: 'json', nullable: true })
+  linkusSsoRedirectUris: string[] | null = null;
 
   @Property({ type: Date })
   createdAt: Date = new Date();

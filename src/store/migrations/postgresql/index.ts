@@ -13,6 +13,7 @@ import { Migration20261207062040_deletion_guard_window } from './Migration202612
 import { Migration20261207115023_contact_sync } from './Migration20261207115023_contact_sync.js';
 import { Migration20261207115915_contacts } from './Migration20261207115915_contacts.js';
 import { Migration20261207142336_run_item_object } from './Migration20261207142336_run_item_object.js';
+import { Migration20261207142357_linkus_sso } from './Migration20261207142357_linkus_sso.js';
 import { Migration20261207142522_linkus_sessions } from './Migration20261207142522_linkus_sessions.js';
 import { Migration20261207144021_run_item_seq } from './Migration20261207144021_run_item_seq.js';
 
@@ -41,6 +42,7 @@ export const postgresqlMigrations: MigrationObject[] = [
   { name: 'Migration20261207115023_contact_sync', class: Migration20261207115023_contact_sync },
   { name: 'Migration20261207115915_contacts', class: Migration20261207115915_contacts },
   { name: 'Migration20261207142336_run_item_object', class: Migration20261207142336_run_item_object },
+  { name: 'Migration20261207142357_linkus_sso', class: Migration20261207142357_linkus_sso },
   { name: 'Migration20261207142522_linkus_sessions', class: Migration20261207142522_linkus_sessions },
   { name: 'Migration20261207144021_run_item_seq', class: Migration20261207144021_run_item_seq },
 ];
