@@ -15,6 +15,7 @@ import { BullSyncQueue } from '../jobs/sync-directory.queue.js';
 import { BullWelcomeEmailQueue } from '../jobs/welcome-email.queue.js';
 import { startWorkers, type Workers } from '../jobs/worker.js';
 import { LinkusSessions } from './app/linkus-sessions.js';
+import { LinkusWebOrigins } from './app/linkus-web-origins.js';
 import { createNotificationIntake, KnownSubscriptions } from './app/notification-intake.js';
 import type { EventPublisher } from './app/ports/events.port.js';
 import type { Store } from './app/ports/store.port.js';
@@ -27,6 +28,7 @@ import { registerDashboard } from './http/dashboard.js';
 import { registerGraphNotifications } from './http/graph-notifications.js';
 import { createArmor, registerGraphQLHttp } from './http/graphql-http.js';
 import { attachGraphQLWebSocket } from './http/graphql-ws.js';
+import { registerLinkusCors } from './http/linkus-cors.js';
 import { registerLinkusSso } from './http/linkus-sso.js';
 import { registerLinkusToken } from './http/linkus-token.js';
 import { Metrics, registerMetricsRoute, startMetricsServer } from './http/metrics.js';
@@ -165,6 +167,7 @@ export async function startGateway(
       now,
       log: (level, message, fields) => logger[level](fields ?? {}, message),
     }),
+    linkusWebOrigins: new LinkusWebOrigins(store),
     linkusSignIn: {
       states: new RedisLinkusSignInStates(redis, config.redis.queuePrefix),
       microsoft: new MsalLinkusSignIn(endpoints, now),
@@ -370,6 +373,7 @@ export async function startGateway(
   if (serveApi) {
     const schema = await buildGatewaySchema(events.pubSub);
     const armor = createArmor(config.graphql);
+    await registerLinkusCors(app, services.linkusWebOrigins);
     await registerGraphQLHttp(app, { schema, config, logger, metrics, openStore: store, armor, services });
     registerOAuthCallback(app, { services, openStore: store, logger });
     registerLinkusSso(app, {

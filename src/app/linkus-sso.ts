@@ -2,6 +2,7 @@ import type { Caller } from '../domain/access.js';
 import { IntegrationStatus, redirectUris } from '../domain/integration.js';
 import { ssoSettingsRefusal, validateLinkusRedirectUris } from '../domain/linkus-sso.js';
 import { AppError } from './errors.js';
+import type { LinkusWebOrigins } from './linkus-web-origins.js';
 import type { Store } from './ports/store.port.js';
 
 /** Where a Linkus client starts a sign-in with Microsoft (S2). */
@@ -52,7 +53,7 @@ export function getLinkusSso(deps: { store: Store }, caller: Caller): Promise<Li
  * INTEGRATION_DISABLED otherwise). Turning it on needs at least one redirect URI.
  */
 export async function saveLinkusSso(
-  deps: { store: Store },
+  deps: { store: Store; webOrigins?: Pick<LinkusWebOrigins, 'forget'> },
   caller: Caller,
   input: LinkusSsoInput,
 ): Promise<LinkusSsoView> {
@@ -72,5 +73,6 @@ export async function saveLinkusSso(
       linkusSsoRedirectUris: [...input.redirectUris],
     });
   });
+  deps.webOrigins?.forget();
   return view(deps.store, caller.pbxId);
 }

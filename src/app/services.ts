@@ -2,6 +2,7 @@ import { type ChangeNotificationDeps, removeSubscriptions } from './change-notif
 import type { FleetDeps } from './fleet.js';
 import type { IntegrationDeps } from './integration.js';
 import type { LinkusSessions } from './linkus-sessions.js';
+import type { LinkusWebOrigins } from './linkus-web-origins.js';
 import type { AuthStateStore } from './ports/auth-state.port.js';
 import type {
   ChangeDebouncer,
@@ -63,6 +64,8 @@ export interface AppServices {
   contactsReader: ContactsReader;
   /** S2/S4: Linkus sessions: the sign-in leg's one-time codes (`issue`), tokens, revocation. */
   linkusSessions: LinkusSessions;
+  /** S2: the origins of the Linkus web clients (CORS on the token endpoint and /graphql). */
+  linkusWebOrigins: LinkusWebOrigins;
   /** S2: the Microsoft leg of Linkus sign-ins (pending sign-ins in Redis, OpenID Connect). */
   linkusSignIn: { states: LinkusSignInStates; microsoft: MicrosoftSignIn };
 }

@@ -142,3 +142,26 @@ export function ssoUnavailable(state: IntegrationState, ssoEnabled: boolean): Ss
 
 /** The Linkus client's PKCE challenge: base64url of a SHA-256 (43 characters, RFC 7636 §4.2). */
 export const isS256Challenge = (v: string) => /^[A-Za-z0-9_-]{43}$/.test(v);
+
+/**
+ * Whether a browser page of `origin` may read the gateway's answers (CORS on the token endpoint
+ * and /graphql): the Linkus web client is served from the origin of an https redirect URI an admin
+ * registered, or, in development, from a loopback one (on any port, as its redirect URI matches).
+ * A mobile app's scheme is no web origin.
+ */
+export function isLinkusWebOrigin(registered: readonly string[], origin: string): boolean {
+  let o: URL;
+  try {
+    o = new URL(origin);
+  } catch {
+    return false;
+  }
+  if (o.origin !== origin) return false;
+  return registered.some((uri) => {
+    const c = classifyLinkusRedirectUri(uri);
+    if ('problem' in c || c.kind === 'APP_SCHEME') return false;
+    const r = new URL(uri);
+    if (c.kind === 'HTTPS') return r.origin === origin;
+    return o.protocol === 'http:' && o.hostname === r.hostname;
+  });
+}

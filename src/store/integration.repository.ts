@@ -132,6 +132,15 @@ export class MikroIntegrationRepository implements IntegrationRepository {
     return changed === 1;
   }
 
+  async linkusSsoRedirectUris() {
+    const rows = await this.em.find(
+      Integration,
+      { linkusSsoEnabled: true },
+      { fields: ['linkusSsoRedirectUris'], refresh: true },
+    );
+    return rows.flatMap((i) => i.linkusSsoRedirectUris ?? []);
+  }
+
   async listAll() {
     const all = await this.em.find(
       Integration,

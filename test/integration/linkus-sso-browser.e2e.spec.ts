@@ -18,7 +18,7 @@ import { allExtensions, waitForRun } from '../support/sandbox.js';
  * gateway's start URL; the user signs in at the sandbox's real sign-in page (typing login and
  * password); the gateway's callback sends the browser back to the client page with a one-time
  * code, which the page checks against its state and redeems with its PKCE verifier at
- * `/linkus/sso/token`; the session's access token answers `me` with the user's extension. Without
+ * `/linkus/sso/token` across origins (CORS); the session's access token answers `me` with the user's extension. Without
  * /usr/bin/chromium the suite is skipped, loudly.
  */
 const CHROMIUM = '/usr/bin/chromium';
@@ -40,7 +40,7 @@ const missing = !existsSync(CHROMIUM)
     : null;
 
 /** The Linkus web client: the start page and its redirect URI (`/callback`), plain script. */
-function clientPage(startUrl: string): string {
+function clientPage(startUrl: string, gatewayUrl: string): string {
   return `<!doctype html><html><head><meta charset="utf-8"><title>Linkus</title></head><body>
 <p id="status">starting</p><pre id="result"></pre>
 <script>
@@ -63,7 +63,8 @@ async function callback() {
   const result = { stateMatches: q.get('state') === saved.state, code: q.get('code'), error: q.get('error') };
   if (result.stateMatches && result.code) {
     // The code and this page's PKCE verifier, for a Linkus session.
-    const token = await fetch('/linkus/sso/token', {
+    // Cross-origin: the gateway answers CORS for the origin of a registered redirect URI.
+    const token = await fetch(${JSON.stringify(gatewayUrl)} + '/linkus/sso/token', {
       method: 'POST',
       headers: { 'content-type': 'application/x-www-form-urlencoded' },
       body: new URLSearchParams({
@@ -77,7 +78,7 @@ async function callback() {
     const session = await token.json();
     result.tokenType = session.token_type;
     result.hasRefreshToken = typeof session.refresh_token === 'string';
-    const me = await fetch('/graphql', {
+    const me = await fetch(${JSON.stringify(gatewayUrl)} + '/graphql', {
       method: 'POST',
       headers: { 'content-type': 'application/json', authorization: 'Bearer ' + session.access_token },
       body: JSON.stringify({ query: '{ me { role pbxId extension { id number name email } } }' }),
@@ -134,32 +135,11 @@ if (missing) {
         w.sandbox.info.clientId,
         `${w.gateway.url}/linkus/sso/microsoft/callback`,
       );
-      // The Linkus web client's origin. Its API paths (/linkus/sso/token, /graphql) are the
-      // gateway's, passed through as a reverse proxy in front of both would: the gateway answers
-      // no CORS, so a page of another origin could post to it but not read the answer.
-      client = createServer((req, res) => {
-        const path = req.url ?? '/';
-        if (path === '/linkus/sso/token' || path === '/graphql') {
-          const chunks: Buffer[] = [];
-          req.on('data', (c: Buffer) => chunks.push(c));
-          req.on('end', async () => {
-            const headers: Record<string, string> = {};
-            for (const h of ['content-type', 'authorization'])
-              if (typeof req.headers[h] === 'string') headers[h] = req.headers[h] as string;
-            const upstream = await fetch(`${w.gateway.url}${path}`, {
-              method: req.method,
-              headers,
-              body: Buffer.concat(chunks),
-            });
-            res.writeHead(upstream.status, {
-              'content-type': upstream.headers.get('content-type') ?? 'application/json',
-            });
-            res.end(Buffer.from(await upstream.arrayBuffer()));
-          });
-          return;
-        }
+      // The Linkus web client's origin, another than the gateway's: its page calls the token
+      // endpoint and /graphql across origins (CORS for the registered redirect URI's origin).
+      client = createServer((_req, res) => {
         res.writeHead(200, { 'content-type': 'text/html; charset=utf-8' });
-        res.end(clientPage(`${w.gateway.url}/linkus/sso/microsoft/start?pbx=${w.pbx.id}`));
+        res.end(clientPage(`${w.gateway.url}/linkus/sso/microsoft/start?pbx=${w.pbx.id}`, w.gateway.url));
       });
       await new Promise<void>((resolve) => client.listen(0, '127.0.0.1', resolve));
       clientUrl = `http://127.0.0.1:${(client.address() as AddressInfo).port}`;

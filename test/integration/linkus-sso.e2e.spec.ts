@@ -244,6 +244,43 @@ describeEachDb('Linkus sign-in with Microsoft (S1, S2, S3)', (leg) => {
     expect(me.body.data?.me).toMatchObject({ role: 'LINKUS', pbxId: w.pbx.id, extension: { id: ext?.id } });
   });
 
+  it('S2: the web client of a registered https redirect URI may call the token endpoint and /graphql across origins; no other origin or path', async () => {
+    const preflight = (path: string, origin: string) =>
+      fetch(`${w.gateway.url}${path}`, {
+        method: 'OPTIONS',
+        headers: {
+          origin,
+          'access-control-request-method': 'POST',
+          'access-control-request-headers': 'authorization,content-type',
+        },
+      });
+    const allowedOrigin = new URL(CLIENT).origin;
+    for (const path of ['/linkus/sso/token', '/graphql']) {
+      const ok = await preflight(path, allowedOrigin);
+      expect(ok.headers.get('access-control-allow-origin'), path).toBe(allowedOrigin);
+      expect(ok.headers.get('access-control-allow-headers')?.toLowerCase()).toContain('authorization');
+      expect(ok.headers.get('access-control-allow-credentials')).toBeNull();
+      // Another origin (or the registered one on another port) reads nothing.
+      for (const origin of ['https://evil.example.com', `${allowedOrigin}:8443`]) {
+        const no = await preflight(path, origin);
+        expect(no.headers.get('access-control-allow-origin'), `${path} ${origin}`).toBeNull();
+      }
+    }
+    // The actual answer carries the header too, and only on the web client's paths.
+    const answer = await fetch(`${w.gateway.url}/graphql`, {
+      method: 'POST',
+      headers: {
+        origin: allowedOrigin,
+        'content-type': 'application/json',
+        authorization: `Bearer ${w.keys.admin}`,
+      },
+      body: JSON.stringify({ query: '{ __typename }' }),
+    });
+    expect(answer.headers.get('access-control-allow-origin')).toBe(allowedOrigin);
+    const health = await fetch(`${w.gateway.url}/healthz`, { headers: { origin: allowedOrigin } });
+    expect(health.headers.get('access-control-allow-origin')).toBeNull();
+  });
+
   it('S2: a mobile app scheme and a loopback redirect URI on any port work too', async () => {
     for (const redirectUri of [MOBILE, 'http://127.0.0.1:53124/linkus']) {
       const started = await start({ redirectUri });

@@ -134,6 +134,8 @@ export interface IntegrationRepository {
   recordHealth(pbxId: string, health: IntegrationHealthData): Promise<IntegrationHealthData>;
   /** Every integration with a sealed secret or token cache (for key rotation and the daily check). */
   listAll(): Promise<IntegrationData[]>;
+  /** The Linkus clients' redirect URIs of every integration with Linkus SSO on (S2: web origins). */
+  linkusSsoRedirectUris(): Promise<string[]>;
   /**
    * Sets a sealed field to `next` only if it still holds `expected` (compare and set, for
    * re-sealing under a new key while gateways write): false when it changed meanwhile.

@@ -18,6 +18,6 @@ export class LinkusSsoResolver {
       "S1: turns single sign-on for Linkus on or off and registers the Linkus clients' redirect URIs. Refused with INTEGRATION_NOT_CONNECTED or INTEGRATION_DISABLED unless the integration is connected; INVALID_INPUT names each bad redirect URI.",
   })
   saveLinkusSso(@Arg('input', () => LinkusSsoInput) input: LinkusSsoInput, @Ctx() ctx: GraphQLContext) {
-    return saveLinkusSso({ store: ctx.store }, ctx.caller, input);
+    return saveLinkusSso({ store: ctx.store, webOrigins: ctx.services.linkusWebOrigins }, ctx.caller, input);
   }
 }
