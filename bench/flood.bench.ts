@@ -141,9 +141,11 @@ export async function main(argv: string[]) {
     const warm = probeLatency(url, key, 10);
     await new Promise((r) => setTimeout(r, 1000));
     await warm.stop();
+    const baseLoop = await eventLoopWatch(url);
     const base = probeLatency(url, key, 20);
     await new Promise((r) => setTimeout(r, 3000));
     const baseline = await base.stop();
+    const baselineLoop = await baseLoop.stop();
 
     console.log(
       `flood: ≥ ${args.bodies} bodies × ${args.items} forged items from ${args.clients} clients, until ${args.probes} probes…`,
@@ -234,7 +236,12 @@ export async function main(argv: string[]) {
 
     const figures = {
       targetP99Ms: TARGET_P99_MS,
-      baseline: { healthzMs: summary(baseline.healthzMs), graphqlMs: summary(baseline.graphqlMs) },
+      baseline: {
+        healthzMs: summary(baseline.healthzMs),
+        graphqlMs: summary(baseline.graphqlMs),
+        eventLoopDelayMs: baselineLoop.eventLoopDelayMs,
+        gcPauses: baselineLoop.gc,
+      },
       flood: {
         bodies: flood.bodies,
         itemsPerBody: args.items,
@@ -302,8 +309,10 @@ export type FloodFigures = {
     clients: number;
     seconds: number;
     answers: Record<string, number>;
-    healthzMs: { p50: number; p99: number; max: number };
-    graphqlMs: { p50: number; p99: number; max: number };
+    healthzMs: { count: number; p50: number; p99: number; max: number };
+    graphqlMs: { count: number; p50: number; p99: number; max: number };
+    eventLoopDelayMs?: { p50: number; p99: number; max: number };
+    eventLoopTimerMs?: number;
     subscriptionCacheLoads: number;
     systemQueueBacklogMax: number;
     gatewayCpuMs: number;
