@@ -32,17 +32,18 @@ export class BodyGate {
     /** told the state after every change */
     private readonly onChange: (state: { reading: number; waiting: number }) => void = () => {},
   ) {}
-  async enter(): Promise<boolean> {
+  /** 'now', 'waited' (the turn came after others), or 'full' (not entered: the line is full). */
+  async enter(): Promise<'now' | 'waited' | 'full'> {
     if (this.inUse < this.max) {
       this.inUse++;
       this.onChange(this.state);
-      return true;
+      return 'now';
     }
-    if (this.waiting.length >= this.maxWaiting) return false;
+    if (this.waiting.length >= this.maxWaiting) return 'full';
     const turn = new Promise<void>((resolve) => this.waiting.push(resolve));
     this.onChange(this.state);
     await turn;
-    return true;
+    return 'waited';
   }
   leave(): void {
     const next = this.waiting.shift();
@@ -158,7 +159,7 @@ export function registerGraphNotifications(
       const before = await deps.forged?.refused(request);
       if (before?.refused) return tooMany(reply, before.retryAfterS, FORGED);
       const entered = await gate.enter();
-      if (!entered) {
+      if (entered === 'full') {
         return reply.code(503).header('retry-after', '1').header('x-content-type-options', 'nosniff').send({
           error: 'SERVICE_UNAVAILABLE',
           message: 'Too many notifications waiting; deliver again later.',
@@ -180,7 +181,7 @@ export function registerGraphNotifications(
         leave(request);
         return;
       }
-      const after = await deps.forged?.refused(request);
+      const after = entered === 'waited' ? await deps.forged?.refused(request) : undefined;
       if (after?.refused) {
         leave(request);
         return tooMany(reply, after.retryAfterS, FORGED);
