@@ -24,6 +24,7 @@
  * Not a test: it prints figures and writes bench/results/flood.json.
  */
 import 'reflect-metadata';
+import { loadavg } from 'node:os';
 import { parseArgs } from 'node:util';
 import { Redis } from 'ioredis';
 import { JobQueues } from '../jobs/queues.js';
@@ -85,6 +86,8 @@ export async function main(argv: string[]) {
   } else {
     db = await createSqliteDatabase();
   }
+  // The machine's load when the bench starts (writeResults records it again at the end).
+  const loadAverageAtStart = loadavg().map((l) => Math.round(l * 100) / 100);
   const redisUrl = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
   const prefix = `bench-flood-${Date.now()}`;
   const world = await seedFloodWorld(db.config, {
@@ -236,6 +239,7 @@ export async function main(argv: string[]) {
 
     const figures = {
       targetP99Ms: TARGET_P99_MS,
+      loadAverageAtStart,
       baseline: {
         healthzMs: summary(baseline.healthzMs),
         graphqlMs: summary(baseline.graphqlMs),
@@ -303,6 +307,7 @@ export async function main(argv: string[]) {
 
 export type FloodFigures = {
   targetP99Ms: number;
+  baseline?: { healthzMs: { p99: number }; graphqlMs: { p99: number } };
   flood: {
     bodies: number;
     itemsPerBody: number;
