@@ -1,15 +1,18 @@
 /**
- * `npm run bench -- flood [--bodies 200] [--items 1000] [--clients 20] [--replays 200]
- *   [--db sqlite|postgresql] [--rate-limit 600]`: the public webhook under attack (issue 12
- * item 1). A gateway process (`src/main.ts --role all`, on a new SQLite file or PostgreSQL
+ * `npm run bench -- flood [--bodies 200] [--probes 500] [--items 1000] [--clients 20]
+ *   [--replays 200] [--db sqlite|postgresql] [--rate-limit 600]`: the public webhook under
+ * attack (issue 12 item 1). A gateway process (`src/main.ts --role all`, on a new SQLite file or PostgreSQL
  * database from TEST_DATABASE_URL, real Redis) holds a few PBXs with known Graph subscriptions;
  * this process then, over loopback only and bounded in count and time:
  *   1. baseline: probes /healthz and `{ __typename }` (with a key) for 3 s;
- *   2. flood: posts `bodies` bodies of `items` forged notifications (half name a known
- *      subscription with a wrong clientState) from `clients` concurrent connections, each
- *      from a loopback address of its own (127.0.0.x: no source passes its limits, so every
- *      body is read), probing meanwhile; reports answers, probe p50 / p99 / max, the system
- *      queue's backlog, the cache loads (database reads) and the gateway's CPU and RSS;
+ *   2. flood: posts bodies of `items` forged notifications (half name a known subscription
+ *      with a wrong clientState) from `clients` concurrent connections, at least `bodies` of
+ *      them and on until `probes` probes of each kind were answered during the flood (so that
+ *      the p99 is not just the slowest of a hundred), the bodies coming from loopback
+ *      addresses in turn (127.0.x.y, each sending fewer than WEBHOOK_FORGED_PER_MINUTE: no
+ *      source passes its limits, so every body is read), probing meanwhile; reports answers,
+ *      probe p50 / p99 / max, the gateway's event-loop delay and GC pauses (its /metrics),
+ *      the system queue's backlog, the cache loads (database reads) and its CPU and RSS;
  *      then the same flood from one address (past WEBHOOK_FORGED_PER_MINUTE it gets 429
  *      before its bodies are read);
  *   3. lifecycle: the same with forged `missed` lifecycle events;
@@ -21,11 +24,13 @@
  * Not a test: it prints figures and writes bench/results/flood.json.
  */
 import 'reflect-metadata';
+import { loadavg } from 'node:os';
 import { parseArgs } from 'node:util';
 import { Redis } from 'ioredis';
 import { JobQueues } from '../jobs/queues.js';
 import { createPostgresDatabase, createSqliteDatabase, type TestDatabase } from '../test/support/db.js';
 import {
+  eventLoopWatch,
   floodWebhook,
   forgedBody,
   loopbackSources,
@@ -42,12 +47,19 @@ import { benchCommand, writeResults } from './support/results.js';
 
 const SECRET_KEY = '0123456789abcdef'.repeat(4);
 const TARGET_P99_MS = 50;
+/** The gateway's WEBHOOK_FORGED_PER_MINUTE (its default): forged bodies a source may send in a minute. */
+const FORGED_PER_MINUTE = 20;
+/** At most this many bodies in the flood, whatever `--probes` asks. */
+const MAX_FLOOD_BODIES = 5000;
+/** The event-loop delay as prom-client reads it includes its 10 ms timer: an idle loop reads 10 ms. */
+const EVENT_LOOP_TIMER_MS = 10;
 
 export async function main(argv: string[]) {
   const { values } = parseArgs({
     args: argv,
     options: {
       bodies: { type: 'string', default: '200' },
+      probes: { type: 'string', default: '500' },
       items: { type: 'string', default: '1000' },
       clients: { type: 'string', default: '20' },
       replays: { type: 'string', default: '200' },
@@ -57,13 +69,14 @@ export async function main(argv: string[]) {
   });
   const args = {
     bodies: Number(values.bodies),
+    probes: Number(values.probes),
     items: Number(values.items),
     clients: Number(values.clients),
     replays: Number(values.replays),
     db: values.db as 'sqlite' | 'postgresql',
     rateLimitPerMinute: Number(values['rate-limit']),
   };
-  if (args.bodies > 5000 || args.items > 100_000 || args.clients > 200)
+  if (args.bodies > MAX_FLOOD_BODIES || args.items > 100_000 || args.clients > 200)
     throw new Error('bounded: at most 5,000 bodies, 100,000 items a body, 200 clients');
   let db: TestDatabase;
   if (args.db === 'postgresql') {
@@ -73,6 +86,8 @@ export async function main(argv: string[]) {
   } else {
     db = await createSqliteDatabase();
   }
+  // The machine's load when the bench starts (writeResults records it again at the end).
+  const loadAverageAtStart = loadavg().map((l) => Math.round(l * 100) / 100);
   const redisUrl = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
   const prefix = `bench-flood-${Date.now()}`;
   const world = await seedFloodWorld(db.config, {
@@ -93,6 +108,7 @@ export async function main(argv: string[]) {
       PORT: '0',
       LOG_LEVEL: 'info',
       WEBHOOK_RATE_LIMIT_PER_MINUTE: String(args.rateLimitPerMinute),
+      WEBHOOK_FORGED_PER_MINUTE: String(FORGED_PER_MINUTE),
     },
     /"url":"(http:\/\/[^"]+)","role":"all"[^\n]*"msg":"gateway started"/,
   );
@@ -128,28 +144,37 @@ export async function main(argv: string[]) {
     const warm = probeLatency(url, key, 10);
     await new Promise((r) => setTimeout(r, 1000));
     await warm.stop();
+    const baseLoop = await eventLoopWatch(url);
     const base = probeLatency(url, key, 20);
     await new Promise((r) => setTimeout(r, 3000));
     const baseline = await base.stop();
+    const baselineLoop = await baseLoop.stop();
 
-    console.log(`flood: ${args.bodies} bodies × ${args.items} forged items from ${args.clients} clients…`);
+    console.log(
+      `flood: ≥ ${args.bodies} bodies × ${args.items} forged items from ${args.clients} clients, until ${args.probes} probes…`,
+    );
     const loadsBefore = await metricValue(url, /^graph_subscription_cache_loads_total /);
     const cpuBefore = cpuTimeMs(pid);
     const body = forgedBody(args.items, known);
     const queueDuring = backlog();
+    const loop = await eventLoopWatch(url);
     const probe = probeLatency(url, key, 20);
-    // Each client from an address of its own (127.0.0.x): a distributed flood, each source under
-    // its own limits, so that every body is read and checked (the in-memory path, measured).
-    const sources = loopbackSources(args.clients);
+    // The bodies from addresses in turn (127.0.4.x on), each sending fewer than its limit of
+    // forged bodies: a distributed flood, so that every body is read and checked (the in-memory
+    // path, measured), none refused unread.
+    const sources = loopbackSources(Math.ceil(MAX_FLOOD_BODIES / (FORGED_PER_MINUTE - 5)), 1000);
     const flood = await floodWebhook(url, {
       path: '/graph/notifications',
-      bodies: args.bodies,
+      bodies: MAX_FLOOD_BODIES,
       clients: args.clients,
       body: () => body,
       maxMs: 300_000,
       sources,
+      until: (sent) =>
+        sent >= args.bodies && Math.min(probe.answered().healthz, probe.answered().graphql) >= args.probes,
     });
     const during = await probe.stop();
+    const eventLoop = await loop.stop();
     const backlogMax = await queueDuring.stop();
     const cpuFlood = (cpuTimeMs(pid) ?? 0) - (cpuBefore ?? 0);
     const rss = procStatus(pid);
@@ -214,7 +239,13 @@ export async function main(argv: string[]) {
 
     const figures = {
       targetP99Ms: TARGET_P99_MS,
-      baseline: { healthzMs: summary(baseline.healthzMs), graphqlMs: summary(baseline.graphqlMs) },
+      loadAverageAtStart,
+      baseline: {
+        healthzMs: summary(baseline.healthzMs),
+        graphqlMs: summary(baseline.graphqlMs),
+        eventLoopDelayMs: baselineLoop.eventLoopDelayMs,
+        gcPauses: baselineLoop.gc,
+      },
       flood: {
         bodies: flood.bodies,
         itemsPerBody: args.items,
@@ -225,6 +256,10 @@ export async function main(argv: string[]) {
         healthzMs: summary(during.healthzMs),
         graphqlMs: summary(during.graphqlMs),
         probeFailures: during.failures,
+        // prom-client's reading, its 10 ms timer included (an idle loop reads 10 ms)
+        eventLoopDelayMs: eventLoop.eventLoopDelayMs,
+        eventLoopTimerMs: EVENT_LOOP_TIMER_MS,
+        gcPauses: eventLoop.gc,
         itemsRejected: rejected,
         subscriptionCacheLoads: loadsAfter - loadsBefore,
         systemQueueBacklogMax: backlogMax,
@@ -272,14 +307,17 @@ export async function main(argv: string[]) {
 
 export type FloodFigures = {
   targetP99Ms: number;
+  baseline?: { healthzMs: { p99: number }; graphqlMs: { p99: number } };
   flood: {
     bodies: number;
     itemsPerBody: number;
     clients: number;
     seconds: number;
     answers: Record<string, number>;
-    healthzMs: { p50: number; p99: number; max: number };
-    graphqlMs: { p50: number; p99: number; max: number };
+    healthzMs: { count: number; p50: number; p99: number; max: number };
+    graphqlMs: { count: number; p50: number; p99: number; max: number };
+    eventLoopDelayMs?: { p50: number; p99: number; max: number };
+    eventLoopTimerMs?: number;
     subscriptionCacheLoads: number;
     systemQueueBacklogMax: number;
     gatewayCpuMs: number;

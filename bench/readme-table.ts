@@ -216,8 +216,8 @@ function firstTable(results: Map<string, BenchResult>, out: Section) {
         .map(([status, n]) => `${int(n)} × ${status}`)
         .join(', ');
     rows.push([
-      `public webhook under a flood: ${int(f.bodies)} bodies × ${int(f.itemsPerBody)} forged items from ${int(f.clients)} sources (loopback), load average ${flood.loadAverage[0]}`,
-      `answered in ${sec(f.seconds * 1000)} (${answers(f.answers)}); during it /healthz p50 ${f.healthzMs.p50} / p99 ${f.healthzMs.p99} ms, GraphQL p50 ${f.graphqlMs.p50} / p99 ${f.graphqlMs.p99} ms (target p99 ≤ ${flood.figures.targetP99Ms} ms); ${f.subscriptionCacheLoads} database read, backlog ${f.systemQueueBacklogMax} jobs, ${int(f.gatewayCpuMs)} ms of gateway CPU; from one source: ${answers(one.answers)}; ${int(flood.figures.replay.bodies)} replays of a valid notification: ${flood.figures.replay.runsStarted} run`,
+      `public webhook under a flood: ${int(f.bodies)} bodies × ${int(f.itemsPerBody)} forged items from ${int(f.clients)} clients (loopback sources in turn), load average ${flood.loadAverage[0]}`,
+      `answered in ${sec(f.seconds * 1000)} (${answers(f.answers)}); during it, over ${int(f.healthzMs.count)} probes each, /healthz p50 ${f.healthzMs.p50} / p99 ${f.healthzMs.p99} ms, GraphQL p50 ${f.graphqlMs.p50} / p99 ${f.graphqlMs.p99} ms (target p99 ≤ ${flood.figures.targetP99Ms} ms; before the flood ${flood.figures.baseline ? `${flood.figures.baseline.healthzMs.p99} / ${flood.figures.baseline.graphqlMs.p99} ms` : 'not measured'})${f.eventLoopDelayMs ? `, gateway event-loop delay p99 ${f.eventLoopDelayMs.p99} / max ${f.eventLoopDelayMs.max} ms (its ${f.eventLoopTimerMs} ms timer included)` : ''}; ${f.subscriptionCacheLoads} database read, backlog ${f.systemQueueBacklogMax} jobs, ${int(f.gatewayCpuMs)} ms of gateway CPU; from one source: ${answers(one.answers)}; ${int(flood.figures.replay.bodies)} replays of a valid notification: ${flood.figures.replay.runsStarted} run`,
       code(flood.command),
     ]);
   }

@@ -70,6 +70,8 @@ const envSchema = z.object({
   WEBHOOK_RATE_LIMIT_PER_MINUTE: int(600, 1, 1_000_000),
   WEBHOOK_VALIDATION_TOKEN_MAX: int(2048, 16, 65_536),
   WEBHOOK_FORGED_PER_MINUTE: int(20, 1, 1_000_000),
+  WEBHOOK_BODY_TIMEOUT_MS: int(10_000, 100, 600_000),
+  WEBHOOK_MAX_WAITING: int(100, 1, 100_000),
   LOGIN_RATE_LIMIT_PER_MINUTE: int(10, 1, 100_000),
   AUTH_FAILURES_PER_MINUTE: int(30, 1, 1_000_000),
   LINKUS_SSO_RATE_LIMIT_PER_MINUTE: int(600, 1, 1_000_000),
@@ -167,6 +169,10 @@ export interface Config {
     /** bodies with no valid item a minute per source address before it is refused */
     forgedPerMinute: number;
     validationTokenMax: number;
+    /** longest a body may take to arrive once its turn came (one body is read at a time) */
+    bodyTimeoutMs: number;
+    /** bodies waiting for their turn before more are answered 503 */
+    maxWaiting: number;
   };
   /** Per source address: dashboard sign-in attempts, and answers 401 (a bad or missing key), per minute. */
   limits: {
@@ -289,6 +295,8 @@ export function loadConfig(
       ratePerMinute: e.WEBHOOK_RATE_LIMIT_PER_MINUTE,
       forgedPerMinute: e.WEBHOOK_FORGED_PER_MINUTE,
       validationTokenMax: e.WEBHOOK_VALIDATION_TOKEN_MAX,
+      bodyTimeoutMs: e.WEBHOOK_BODY_TIMEOUT_MS,
+      maxWaiting: e.WEBHOOK_MAX_WAITING,
     },
     limits: {
       loginPerMinute: e.LOGIN_RATE_LIMIT_PER_MINUTE,

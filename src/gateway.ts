@@ -406,6 +406,12 @@ export async function startGateway(
         bodyLimitBytes: config.webhook.bodyLimitBytes,
         ratePerMinute: config.webhook.ratePerMinute,
         validationTokenMax: config.webhook.validationTokenMax,
+        bodyTimeoutMs: config.webhook.bodyTimeoutMs,
+        maxWaiting: config.webhook.maxWaiting,
+      },
+      observeGate: (s) => {
+        metrics.webhookBodies.set({ state: 'reading' }, s.reading);
+        metrics.webhookBodies.set({ state: 'waiting' }, s.waiting);
       },
     });
     await registerDashboard(app, {

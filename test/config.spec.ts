@@ -99,6 +99,14 @@ describe('config: defaults, database kind, --role, secret key, every bad variabl
       ratePerMinute: 600,
       forgedPerMinute: 20,
       validationTokenMax: 2048,
+      bodyTimeoutMs: 10_000,
+      maxWaiting: 100,
+    });
+    expect(
+      loadConfig({ WEBHOOK_BODY_TIMEOUT_MS: '2500', WEBHOOK_MAX_WAITING: '4' }, []).webhook,
+    ).toMatchObject({
+      bodyTimeoutMs: 2500,
+      maxWaiting: 4,
     });
     expect(d.limits).toEqual({ loginPerMinute: 10, authFailuresPerMinute: 30, linkusSsoPerMinute: 600 });
     expect(loadConfig({ LINKUS_SSO_RATE_LIMIT_PER_MINUTE: '50' }, []).limits.linkusSsoPerMinute).toBe(50);

@@ -50,6 +50,13 @@ export class Metrics {
     registers: [this.registry],
   });
 
+  readonly webhookBodies = new Gauge({
+    name: 'graph_webhook_bodies',
+    help: 'Bodies at the Graph webhook: being read and checked (one at a time), or waiting unread for their turn.',
+    labelNames: ['state'] as const,
+    registers: [this.registry],
+  });
+
   readonly rateLimited = new Counter({
     name: 'rate_limited_total',
     help: 'Requests answered 429, by limit (webhook, login, auth-failures).',

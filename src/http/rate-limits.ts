@@ -106,8 +106,10 @@ export async function registerRateLimits(
     },
     forged: {
       async refused(request) {
+        // Read, not counted: refused once the minute's count has reached the limit (a body is
+        // counted after it was read and found forged, so exactly `forgedPerMinute` are read).
         const status = await forgedLimit(request, { increment: false });
-        if (status.isAllowed || !status.isExceeded) return { refused: false, retryAfterS: 0 };
+        if (status.isAllowed || status.remaining > 0) return { refused: false, retryAfterS: 0 };
         opts.metrics.rateLimited.inc({ limit: 'webhook-forged' });
         return { refused: true, retryAfterS: Math.max(1, status.ttlInSeconds) };
       },

@@ -127,9 +127,10 @@ export const loopbackSources = (n: number, first = 2) =>
 
 /**
  * Posts `bodies` bodies to `path` from `clients` concurrent connections; stops early at
- * `maxMs`. `sources`: the loopback addresses the clients connect from, one client after the
- * other (default: the system's choice, 127.0.0.1). Loopback only: the URL must be 127.0.0.1
- * or localhost, and every source in 127.0.0.0/8.
+ * `maxMs`, or once `until(sent)` holds (asked before each body, with the count of bodies sent). `sources`: the loopback
+ * addresses the bodies come from, one body after the other (body i from source i mod n; default:
+ * the system's choice, 127.0.0.1). Loopback only: the URL must be 127.0.0.1 or localhost, and
+ * every source in 127.0.0.0/8.
  */
 export async function floodWebhook(
   baseUrl: string,
@@ -139,6 +140,7 @@ export async function floodWebhook(
     clients: number;
     body: (i: number) => string;
     maxMs?: number;
+    until?: (sent: number) => boolean;
     sources?: string[];
   },
 ): Promise<FloodReport> {
@@ -160,11 +162,11 @@ export async function floodWebhook(
   const deadline = started + (opts.maxMs ?? 120_000);
   let next = 0;
   let bytes = 0;
-  const client = async (c: number) => {
-    const pool = pools[c % pools.length];
+  const client = async () => {
     for (;;) {
+      if (next >= opts.bodies || performance.now() > deadline || opts.until?.(next)) return;
       const i = next++;
-      if (i >= opts.bodies || performance.now() > deadline) return;
+      const pool = pools[i % pools.length];
       const body = opts.body(i);
       bytes += body.length;
       try {
@@ -181,10 +183,10 @@ export async function floodWebhook(
       }
     }
   };
-  await Promise.all(Array.from({ length: opts.clients }, (_, c) => client(c)));
+  await Promise.all(Array.from({ length: opts.clients }, () => client()));
   const ms = performance.now() - started;
   await Promise.all(pools.map((p) => p.close()));
-  return { bodies: Math.min(next, opts.bodies), clients: opts.clients, ms, bytes, statuses };
+  return { bodies: next, clients: opts.clients, ms, bytes, statuses };
 }
 
 export interface ProbeReport {
@@ -234,6 +236,8 @@ export function probeLatency(baseUrl: string, key: string, intervalMs = 20) {
     }
   })();
   return {
+    /** Probes answered so far, of each kind. */
+    answered: () => ({ healthz: report.healthzMs.length, graphql: report.graphqlMs.length }),
     async stop(): Promise<ProbeReport> {
       running = false;
       await loop;
@@ -270,4 +274,50 @@ export async function metricValue(metricsUrl: string, line: RegExp, token?: stri
     if (line.test(l)) total += Number(l.split(' ').pop());
   }
   return total;
+}
+
+/**
+ * The gateway's event loop and GC as its /metrics tell them (prom-client's default metrics):
+ * `start()` reads them once (which also resets the event-loop delay histogram, read with a 10 ms
+ * timer), `stop()` gives what happened since: the event loop's delay (p50, p99, max, ms) and
+ * the GC's pauses (count and total ms, by kind).
+ */
+export async function eventLoopWatch(metricsUrl: string, token?: string) {
+  const read = async () => {
+    const res = await fetch(`${metricsUrl}/metrics`, {
+      headers: token ? { authorization: `Bearer ${token}` } : {},
+    });
+    const text = await res.text();
+    const value = (name: string) => {
+      const line = text.split('\n').find((l) => l.startsWith(`${name} `));
+      return line ? Number(line.split(' ').pop()) : Number.NaN;
+    };
+    const gc: Record<string, { count: number; seconds: number }> = {};
+    for (const l of text.split('\n')) {
+      const m = /^nodejs_gc_duration_seconds_(sum|count)\{kind="([^"]+)"\} (\S+)$/.exec(l);
+      if (!m) continue;
+      gc[m[2]] ??= { count: 0, seconds: 0 };
+      if (m[1] === 'sum') gc[m[2]].seconds = Number(m[3]);
+      else gc[m[2]].count = Number(m[3]);
+    }
+    return {
+      p50: value('nodejs_eventloop_lag_p50_seconds'),
+      p99: value('nodejs_eventloop_lag_p99_seconds'),
+      max: value('nodejs_eventloop_lag_max_seconds'),
+      gc,
+    };
+  };
+  const before = await read();
+  const ms = (s: number) => Math.round(s * 10_000) / 10;
+  return {
+    async stop() {
+      const after = await read();
+      const gc: Record<string, { count: number; ms: number }> = {};
+      for (const [kind, v] of Object.entries(after.gc)) {
+        const b = before.gc[kind] ?? { count: 0, seconds: 0 };
+        if (v.count - b.count) gc[kind] = { count: v.count - b.count, ms: ms(v.seconds - b.seconds) };
+      }
+      return { eventLoopDelayMs: { p50: ms(after.p50), p99: ms(after.p99), max: ms(after.max) }, gc };
+    },
+  };
 }
