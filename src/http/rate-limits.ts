@@ -78,8 +78,10 @@ export async function registerRateLimits(
 
   app.addHook('onRequest', async (request: FastifyRequest, reply: FastifyReply) => {
     if (!counted(request)) return;
+    // Read, not counted: refused once the minute's 401s have reached the limit (a 401 is counted
+    // when it is answered, so exactly `authFailuresPerMinute` are answered).
     const status = await authLimit(request, { increment: false });
-    if (status.isAllowed || !status.isExceeded) return;
+    if (status.isAllowed || status.remaining > 0) return;
     opts.metrics.rateLimited.inc({ limit: 'auth-failures' });
     return reply
       .code(429)
