@@ -1,7 +1,7 @@
 import { ApiRole, type Caller } from '../domain/access.js';
 import type { PhonebookRecord } from '../domain/contact.types.js';
 import { contactLockedBySync } from '../domain/contact-rules.js';
-import { SearchRank, searchText } from '../domain/contact-search.js';
+import { searchText } from '../domain/contact-search.js';
 import { callerNumberKey, dialledDigits, numberPrefix, readCallerNumber } from '../domain/phone-number.js';
 import { AppError } from './errors.js';
 import type { ContactMatch, ContactScope, SearchPage } from './ports/contact-lookup.port.js';
@@ -65,29 +65,19 @@ export async function lookupCaller(
     ]);
   }
   if (caller.role === ApiRole.LINKUS && !caller.extensionId) throw noExtension();
-  const pbx = await store.tenants.findPbx(caller.pbxId);
-  if (!pbx) throw new AppError('NOT_FOUND', 'This PBX no longer exists');
-  const read = readCallerNumber(number, pbx.defaultCountry);
+  const country = await store.contacts.pbxCountry(caller.pbxId);
+  if (country === null) throw new AppError('NOT_FOUND', 'This PBX no longer exists');
+  const read = readCallerNumber(number, country);
   if (!read) return null;
-  if (read.kind === 'EXTENSION') {
-    const ext = await store.directory.findExtensionByNumber(pbx.id, read.number);
-    if (ext) {
-      return {
-        source: 'EXTENSION',
-        id: ext.id,
-        displayName: `${ext.firstName} ${ext.lastName}`.trim(),
-        company: null,
-        number: ext.number,
-        extensionNumber: ext.number,
-        phonebookId: null,
-        phonebookName: null,
-        rank: SearchRank.NUMBER_PREFIX,
-      };
-    }
-  }
-  // One statement: the reader's visibility is a subquery (readerScope's rules, in SQL).
+  // One statement: the extension of that number, and the contacts the reader sees (its
+  // visibility is a subquery: readerScope's rules, in SQL).
   const viewer = caller.role === ApiRole.LINKUS ? (caller.extensionId ?? null) : null;
-  const [best] = await store.contacts.lookupNumber(pbx.id, viewer, callerNumberKey(read), 1);
+  const [best] = await store.contacts.lookupNumber(
+    caller.pbxId,
+    viewer,
+    { key: callerNumberKey(read), extensionNumber: read.kind === 'EXTENSION' ? read.number : null },
+    1,
+  );
   return best ?? null;
 }
 
@@ -116,9 +106,9 @@ export async function searchContacts(
       { field: 'query', message: `must be at most ${MAX_SEARCH_QUERY} characters` },
     ]);
   }
-  const pbx = await store.tenants.findPbx(caller.pbxId);
-  if (!pbx) throw new AppError('NOT_FOUND', 'This PBX no longer exists');
-  const asNumber = numberPrefix(query, pbx.defaultCountry);
+  const country = await store.contacts.pbxCountry(caller.pbxId);
+  if (country === null) throw new AppError('NOT_FOUND', 'This PBX no longer exists');
+  const asNumber = numberPrefix(query, country);
   const spec = asNumber
     ? { text: '', e164Prefix: asNumber.e164, digits: asNumber.digits }
     : { text: searchText(query), e164Prefix: null, digits: null };
@@ -126,7 +116,7 @@ export async function searchContacts(
     throw AppError.invalidInput([{ field: 'query', message: 'must hold letters or digits' }]);
   }
   const scope = await readerScope(store, caller);
-  return store.contacts.search(pbx.id, scope, spec, { first, after: args.after || null });
+  return store.contacts.search(caller.pbxId, scope, spec, { first, after: args.after || null });
 }
 
 /** Every phonebook of the PBX, with who sees it, by name. */

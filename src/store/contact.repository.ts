@@ -3,6 +3,7 @@ import type { EntityManager } from '@mikro-orm/core';
 import type { SqlEntityManager } from '@mikro-orm/knex';
 import { AppError } from '../app/errors.js';
 import type {
+  CallerNumberKeys,
   ContactLookupRepository,
   ContactMatch,
   ContactScope,
@@ -31,6 +32,7 @@ import { numberKey } from '../domain/phone-number.js';
 import { insertBound } from './bound-insert.js';
 import type { Clock } from './clock.js';
 import { decodeCursor, encodeCursor } from './cursor.js';
+import { type Row, readRows } from './raw-read.js';
 
 /** Contacts per statement (insert: 18 values a row; `in` lists): under SQLite's and PostgreSQL's parameter limits. */
 const BATCH = 500;
@@ -60,8 +62,6 @@ const CONTACT_COLUMNS = [
   'updated_at',
 ] as const;
 const KEY_COLUMNS = ['contact_id', 'kind', 'term', 'owner_id'] as const;
-
-type Row = Record<string, unknown>;
 
 const chunks = <T>(items: readonly T[], size = BATCH): T[][] => {
   const out: T[][] = [];
@@ -156,16 +156,8 @@ export class MikroContactRepository implements ContactRepository, ContactLookupR
   }
 
   /** A statement with bound values, in the unit of work's transaction when there is one. */
-  private async rows(sql: string, params: readonly unknown[] = []): Promise<Row[]> {
-    const query = this.em
-      .getConnection()
-      .getKnex()
-      .raw(sql, params as never);
-    const tx = this.em.getTransactionContext();
-    if (tx) query.transacting(tx);
-    const res = (await query) as unknown;
-    // pg answers { rows }, better-sqlite3 the rows themselves.
-    return Array.isArray(res) ? (res as Row[]) : ((res as { rows?: Row[] }).rows ?? []);
+  private rows(sql: string, params: readonly unknown[] = [], opts: { prepared?: boolean } = {}) {
+    return readRows(this.em, sql, params, opts);
   }
 
   private async run(sql: string, params: readonly unknown[] = []): Promise<number> {
@@ -507,73 +499,70 @@ export class MikroContactRepository implements ContactRepository, ContactLookupR
     return out;
   }
 
+  async pbxCountry(pbxId: string): Promise<string | null> {
+    const [row] = await this.rows('select default_country from pbx where id = ?', [pbxId], {
+      prepared: true,
+    });
+    return row ? (row.default_country as string) : null;
+  }
+
   async lookupNumber(
     pbxId: string,
     extensionId: string | null,
-    key: string,
+    number: CallerNumberKeys,
     limit: number,
   ): Promise<ContactMatch[]> {
-    // The owners the reader sees, as a subquery: one index probe of contact_key per owner.
+    // The owners the reader sees, as a subquery: one index probe of contact_key per owner. A
+    // LINKUS reader's extension must still exist (its key goes with it, and may be believed a
+    // moment longer: src/app/access.ts KeyCache).
     const owners =
       extensionId === null
         ? { sql: 'select b.id from phonebook b where b.pbx_id = ?', params: [pbxId] }
         : {
-            sql: `select cast(? as varchar(36)) as id union all select b.id from phonebook b where b.pbx_id = ? and (b.all_extensions = ?
+            sql: `select x.id from extension x where x.id = ? and x.pbx_id = ?
+               union all select b.id from phonebook b where b.pbx_id = ? and exists (select 1 from extension x where x.id = ? and x.pbx_id = b.pbx_id) and (b.all_extensions = ?
                or exists (select 1 from phonebook_extension pe where pe.phonebook_id = b.id and pe.extension_id = ?)
                or exists (select 1 from phonebook_extension_group pg join extension_group_member m on m.group_id = pg.group_id
                           where pg.phonebook_id = b.id and m.extension_id = ?))`,
-            params: [extensionId, pbxId, true, extensionId, extensionId],
+            params: [extensionId, pbxId, pbxId, extensionId, true, extensionId, extensionId],
           };
-    const rows = await this.rows(
-      `select c.id, c.display_name, c.company, c.numbers, c.phonebook_id, p.name as phonebook_name
+    // One statement: the PBX's extension of that number (an extension number), and the contacts in scope.
+    const parts = [
+      `select c.id, c.display_name, c.company, c.numbers, c.phonebook_id, p.name as phonebook_name, cast(null as varchar(7)) as extension_number
          from contact_key k join contact c on c.id = k.contact_id left join phonebook p on p.id = c.phonebook_id
         where k.kind = ? and k.term = ? and k.owner_id in (${owners.sql})`,
-      [ContactTermKind.NUMBER, key, ...owners.params],
-    );
-    const matches = rows.map((c) => {
+    ];
+    const params: unknown[] = [ContactTermKind.NUMBER, number.key, ...owners.params];
+    if (number.extensionNumber !== null) {
+      parts.unshift(
+        `select x.id, trim(x.first_name || ' ' || x.last_name) as display_name, null as company, null as numbers, null as phonebook_id, null as phonebook_name, x.number as extension_number
+           from extension x where x.pbx_id = ? and x.number = ?`,
+      );
+      params.unshift(pbxId, number.extensionNumber);
+    }
+    const rows = await this.rows(parts.join(' union all '), params, { prepared: true });
+    const matches = rows.map((c): ContactMatch => {
+      if (c.extension_number != null) {
+        return {
+          source: 'EXTENSION',
+          id: c.id as string,
+          displayName: c.display_name as string,
+          company: null,
+          number: c.extension_number as string,
+          extensionNumber: c.extension_number as string,
+          phonebookId: null,
+          phonebookName: null,
+          rank: SearchRank.NUMBER_PREFIX,
+        };
+      }
       const numbers = parseJson<ContactNumber[]>(c.numbers, []);
       return this.match(
         c,
         c.phonebook_id == null ? 'PERSONAL_CONTACT' : 'PHONEBOOK',
         SearchRank.NUMBER_PREFIX,
-        {
-          number: numbers.find((n) => numberKey(n) === key)?.dialled ?? null,
-        },
+        { number: numbers.find((n) => numberKey(n) === number.key)?.dialled ?? null },
       );
     });
-    return matches.sort(byPrecedence).slice(0, limit);
-  }
-
-  async findByNumberKey(
-    pbxId: string,
-    scope: ContactScope,
-    key: string,
-    limit: number,
-  ): Promise<ContactMatch[]> {
-    const owners = this.owners(scope);
-    if (owners.length === 0) return [];
-    const found: Row[] = [];
-    for (const part of chunks(owners)) {
-      found.push(
-        ...(await this.rows(
-          `select contact_id, owner_id from contact_key where kind = ? and term = ? and owner_id in (${marks(part.length)})`,
-          [ContactTermKind.NUMBER, key, ...part.map((o) => o.id)],
-        )),
-      );
-    }
-    const contacts = await this.contactsById(found.map((r) => r.contact_id as string));
-    const sourceOf = new Map(owners.map((o) => [o.id, o.source]));
-    const matches = found.flatMap((r) => {
-      const c = contacts.get(r.contact_id as string);
-      if (!c) return [];
-      const numbers = parseJson<ContactNumber[]>(c.numbers, []);
-      return [
-        this.match(c, sourceOf.get(r.owner_id as string) ?? 'PHONEBOOK', SearchRank.NUMBER_PREFIX, {
-          number: numbers.find((n) => numberKey(n) === key)?.dialled ?? null,
-        }),
-      ];
-    });
-    void pbxId;
     return matches.sort(byPrecedence).slice(0, limit);
   }
 

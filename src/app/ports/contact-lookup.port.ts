@@ -29,6 +29,14 @@ export interface ContactSearchSpec {
   digits: string | null;
 }
 
+/** What a caller number is looked up by (src/domain/phone-number.ts callerNumberKeys). */
+export interface CallerNumberKeys {
+  /** The contact number key (numberKey). */
+  key: string;
+  /** The extension number it is, if it is one. */
+  extensionNumber: string | null;
+}
+
 /** One contact or extension found. */
 export interface ContactMatch {
   source: ContactSourceKind;
@@ -59,20 +67,19 @@ export interface ContactLookupRepository {
    * Ordered by name.
    */
   visiblePhonebooks(pbxId: string, extensionId: string | null): Promise<VisiblePhonebook[]>;
+  /** The PBX's default country (numbers are read under it), or null when there is no such PBX. */
+  pbxCountry(pbxId: string): Promise<string | null>;
   /**
-   * Contacts in scope with a number whose key (phone-number.ts numberKey) is `key`: the
-   * personal ones first, then by phonebook name, name and id; at most `limit`.
-   */
-  findByNumberKey(pbxId: string, scope: ContactScope, key: string, limit: number): Promise<ContactMatch[]>;
-  /**
-   * Caller ID in one statement: contacts with a number whose key is `key`, among the personal
-   * contacts of `extensionId` and the phonebooks it sees (`extensionId` null: every phonebook,
-   * no personal contacts); order and limit as findByNumberKey.
+   * Caller ID in one statement: the PBX's extension of `extensionNumber`, and the contacts
+   * with a number whose key (phone-number.ts numberKey) is `key`, among the personal contacts
+   * of `extensionId` and the phonebooks it sees (`extensionId` null: every phonebook, no
+   * personal contacts; an extension that no longer exists sees nothing). Extensions first,
+   * then personal contacts, then by phonebook name, name and id; at most `limit`.
    */
   lookupNumber(
     pbxId: string,
     extensionId: string | null,
-    key: string,
+    number: CallerNumberKeys,
     limit: number,
   ): Promise<ContactMatch[]>;
   /**
