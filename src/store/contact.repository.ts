@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { EntityManager } from '@mikro-orm/core';
 import type { SqlEntityManager } from '@mikro-orm/knex';
+import { PostgreSqlPlatform } from '@mikro-orm/postgresql';
 import { AppError } from '../app/errors.js';
 import type {
   CallerNumberKeys,
@@ -748,7 +749,12 @@ export class MikroContactRepository implements ContactRepository, ContactLookupR
   /** How extensions match a rank: by "first last" (any case), by last name, by number prefix. */
   private extensionCondition(spec: ContactSearchSpec, rank: SearchRank) {
     const q = spec.text;
-    const name = `lower(trim(x.first_name || ' ' || x.last_name))`;
+    // Compared and ordered as contact_key.term is, code point by code point (PostgreSQL: "C",
+    // whatever the database's collation; SQLite's BINARY is that already).
+    const bytewise = (expr: string) =>
+      this.em.getPlatform() instanceof PostgreSqlPlatform ? `(${expr} collate "C")` : expr;
+    const name = bytewise(`lower(trim(x.first_name || ' ' || x.last_name))`);
+    const last = bytewise('lower(x.last_name)');
     switch (rank) {
       case SearchRank.EXACT_NAME:
         return { term: name, where: `${name} = ?`, params: [q] };
@@ -756,14 +762,14 @@ export class MikroContactRepository implements ContactRepository, ContactLookupR
         return { term: name, where: `${name} > ? and substr(${name}, 1, ?) = ?`, params: [q, q.length, q] };
       case SearchRank.WORD_PREFIX:
         return {
-          term: 'lower(x.last_name)',
-          where: `substr(lower(x.last_name), 1, ?) = ? and substr(${name}, 1, ?) <> ?`,
+          term: last,
+          where: `substr(${last}, 1, ?) = ? and substr(${name}, 1, ?) <> ?`,
           params: [q.length, q, q.length, q],
         };
       case SearchRank.NUMBER_PREFIX:
         return spec.digits && /^[0-9]+$/.test(spec.digits)
           ? {
-              term: 'x.number',
+              term: bytewise('x.number'),
               where: 'substr(x.number, 1, ?) = ?',
               params: [spec.digits.length, spec.digits],
             }
