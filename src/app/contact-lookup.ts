@@ -46,7 +46,8 @@ export async function readerScope(store: Store, caller: Caller): Promise<Contact
 
 /**
  * Caller ID: who is calling from `number`. Precedence, first match wins:
- * 1. EXTENSION: the number is an extension number (1–7 digits, no leading 0) of the PBX;
+ * 1. EXTENSION: the number is an extension number (1–7 digits, no leading 0) of the PBX, or an
+ *    extension's mobile number;
  * 2. PERSONAL_CONTACT: one of the caller's own contacts has the number (LINKUS only);
  * 3. PHONEBOOK: a contact of a phonebook the caller sees has it, phonebooks by name.
  * Within one source, by display name, then id. Numbers are compared in E.164 under the PBX's
@@ -75,7 +76,11 @@ export async function lookupCaller(
   const [best] = await store.contacts.lookupNumber(
     caller.pbxId,
     viewer,
-    { key: callerNumberKey(read), extensionNumber: read.kind === 'EXTENSION' ? read.number : null },
+    {
+      key: callerNumberKey(read),
+      extensionNumber: read.kind === 'EXTENSION' ? read.number : null,
+      e164: read.kind === 'E164' ? read.e164 : null,
+    },
     1,
   );
   return best ?? null;

@@ -534,12 +534,15 @@ export class MikroContactRepository implements ContactRepository, ContactLookupR
         where k.kind = ? and k.term = ? and k.owner_id in (${owners.sql})`,
     ];
     const params: unknown[] = [ContactTermKind.NUMBER, number.key, ...owners.params];
-    if (number.extensionNumber !== null) {
+    // The PBX's extension of that number: by its extension number, or by its mobile number.
+    const extension =
+      number.extensionNumber !== null ? 'x.number' : number.e164 !== null ? 'x.mobile_e164' : null;
+    if (extension) {
       parts.unshift(
-        `select x.id, trim(x.first_name || ' ' || x.last_name) as display_name, null as company, null as numbers, null as phonebook_id, null as phonebook_name, x.number as extension_number
-           from extension x where x.pbx_id = ? and x.number = ?`,
+        `select x.id, trim(x.first_name || ' ' || x.last_name) as display_name, null as company, x.mobile_number as numbers, null as phonebook_id, null as phonebook_name, x.number as extension_number
+           from extension x where x.pbx_id = ? and ${extension} = ?`,
       );
-      params.unshift(pbxId, number.extensionNumber);
+      params.unshift(pbxId, number.extensionNumber ?? number.e164);
     }
     const rows = await this.rows(parts.join(' union all '), params, { prepared: true });
     const matches = rows.map((c): ContactMatch => {
@@ -549,7 +552,8 @@ export class MikroContactRepository implements ContactRepository, ContactLookupR
           id: c.id as string,
           displayName: c.display_name as string,
           company: null,
-          number: c.extension_number as string,
+          // The number that matched: the extension number, or the mobile number as written.
+          number: number.extensionNumber !== null ? (c.extension_number as string) : (c.numbers as string),
           extensionNumber: c.extension_number as string,
           phonebookId: null,
           phonebookName: null,

@@ -14,6 +14,7 @@ import type { Clock } from './clock.js';
 import { deleteContactsWhere } from './contact.repository.js';
 import { decodeCursor, encodeCursor, likeEscape } from './cursor.js';
 import { ApiKey, Extension, Integration, Pbx } from './entities/index.js';
+import { refreshMobileKeys } from './mobile-key.js';
 import { readRows } from './raw-read.js';
 
 /** Rows deleted per statement when a PBX is deleted: no single statement holds SQLite for long. */
@@ -98,8 +99,11 @@ export class MikroTenantRepository implements TenantRepository {
 
   async updatePbx(id: string, patch: Partial<PbxSettings>) {
     const pbx = await this.em.findOneOrFail(Pbx, { id });
+    const countryChanged = patch.defaultCountry !== undefined && patch.defaultCountry !== pbx.defaultCountry;
     this.em.assign(pbx, patch);
     await this.em.flush();
+    // Mobile numbers are read under the country: caller ID's keys of them are made again.
+    if (countryChanged) await refreshMobileKeys(this.em, id);
     return toPbx(pbx);
   }
 

@@ -35,6 +35,8 @@ export interface CallerNumberKeys {
   key: string;
   /** The extension number it is, if it is one. */
   extensionNumber: string | null;
+  /** Its E.164, if it is a phone number (an extension's mobile number is matched by it). */
+  e164: string | null;
 }
 
 /** One contact or extension found. */
@@ -70,7 +72,8 @@ export interface ContactLookupRepository {
   /** The PBX's default country (numbers are read under it), or null when there is no such PBX. */
   pbxCountry(pbxId: string): Promise<string | null>;
   /**
-   * Caller ID in one statement: the PBX's extension of `extensionNumber`, and the contacts
+   * Caller ID in one statement: the PBX's extension of `extensionNumber` (or whose mobile
+   * number is `e164`), and the contacts
    * with a number whose key (phone-number.ts numberKey) is `key`, among the personal contacts
    * of `extensionId` and the phonebooks it sees (`extensionId` null: every phonebook, no
    * personal contacts; an extension that no longer exists sees nothing). Extensions first,

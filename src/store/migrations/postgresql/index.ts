@@ -13,6 +13,7 @@ import { Migration20261207062040_deletion_guard_window } from './Migration202612
 import { Migration20261207115023_contact_sync } from './Migration20261207115023_contact_sync.js';
 import { Migration20261207115915_contacts } from './Migration20261207115915_contacts.js';
 import { Migration20261207150000_contact_key_collation } from './Migration20261207150000_contact_key_collation.js';
+import { Migration20261207150100_extension_mobile_e164 } from './Migration20261207150100_extension_mobile_e164.js';
 
 /** Checked-in migrations for PostgreSQL, oldest first. `npm run migration:create` appends here. */
 export const postgresqlMigrations: MigrationObject[] = [
@@ -41,5 +42,9 @@ export const postgresqlMigrations: MigrationObject[] = [
   {
     name: 'Migration20261207150000_contact_key_collation',
     class: Migration20261207150000_contact_key_collation,
+  },
+  {
+    name: 'Migration20261207150100_extension_mobile_e164',
+    class: Migration20261207150100_extension_mobile_e164,
   },
 ];
