@@ -1,13 +1,14 @@
 /**
  * `npm run bench -- lookup [--db sqlite,postgresql] [--contacts 1000000] [--extensions 2000]
  *   [--phonebooks 20] [--personal-users 200] [--samples 5000] [--searches 1000]
- *   [--clients 16] [--http-seconds 10]`
+ *   [--clients 16] [--http-seconds 10] [--http-only] [--profile] [--keep]`
  *
  * The Linkus lookups at 1,000,000 contacts. Per database: a PBX (GB) with `--extensions`
  * extensions in 20 extension groups, `--personal-users` of them with personal contacts and
  * `--phonebooks` phonebooks (a quarter granted to all extensions, the rest to a group or to
- * extensions), `--contacts` contacts in all (40 % personal, 60 % in phonebooks), written
- * through the store (`store.contacts.upsertSynced`, as the contact sync writes). Then:
+ * extensions), `--contacts` contacts in all (40 % personal, 60 % in phonebooks), written in
+ * bulk as the store keeps them (bench/support/contact-seed.ts: the rows `upsertSynced` writes,
+ * a transaction per 5,000 contacts, the secondary indexes built once after the load). Then:
  * - in process, through the use cases (a fresh unit of work per call, as a request has):
  *   `lookupCaller` p50 / p99 (target p99 ≤ 1 ms) over a mix of known numbers in every
  *   spelling, extension numbers and unknown numbers, by LINKUS callers and an admin;
@@ -17,6 +18,9 @@
  *   start it): `--clients` concurrent keep-alive clients (undici; autocannon is not a
  *   dependency) send `lookupCaller` for `--http-seconds`: lookups/s and p99 (target ≥ 3,000/s,
  *   p99 ≤ 20 ms on 2 cores; the load generator shares the machine).
+ * `--http-only` skips the in-process part (and writes no results), `--profile` writes a CPU
+ * profile of the gateway process (.data/bench/profiles/) and prints its summary, `--keep` keeps
+ * the database for a look with EXPLAIN.
  * Not a test: it prints figures and writes bench/results/lookup.json.
  */
 import 'reflect-metadata';
