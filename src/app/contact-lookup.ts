@@ -66,24 +66,46 @@ export async function lookupCaller(
     ]);
   }
   if (caller.role === ApiRole.LINKUS && !caller.extensionId) throw noExtension();
-  const country = await store.contacts.pbxCountry(caller.pbxId);
-  if (country === null) throw new AppError('NOT_FOUND', 'This PBX no longer exists');
-  const read = readCallerNumber(number, country);
-  if (!read) return null;
-  // One statement: the extension of that number, and the contacts the reader sees (its
-  // visibility is a subquery: readerScope's rules, in SQL).
-  const viewer = caller.role === ApiRole.LINKUS ? (caller.extensionId ?? null) : null;
-  const [best] = await store.contacts.lookupNumber(
-    caller.pbxId,
-    viewer,
-    {
-      key: callerNumberKey(read),
-      extensionNumber: read.kind === 'EXTENSION' ? read.number : null,
-      e164: read.kind === 'E164' ? read.e164 : null,
-    },
-    1,
-  );
-  return best ?? null;
+  // The number is read under the PBX's country as last seen; the lookup's one statement also
+  // answers the country as it is now, and a lookup made under another is made again.
+  let country = knownCountries.get(caller.pbxId) ?? (await store.contacts.pbxCountry(caller.pbxId));
+  for (let attempt = 0; ; attempt++) {
+    if (country === null) {
+      knownCountries.delete(caller.pbxId);
+      throw new AppError('NOT_FOUND', 'This PBX no longer exists');
+    }
+    const read = readCallerNumber(number, country);
+    // No digits at all: no number under any country.
+    if (!read) return null;
+    // One statement: the extension of that number, and the contacts the reader sees (its
+    // visibility is a subquery: readerScope's rules, in SQL).
+    const viewer = caller.role === ApiRole.LINKUS ? (caller.extensionId ?? null) : null;
+    const found = await store.contacts.lookupNumber(
+      caller.pbxId,
+      viewer,
+      {
+        key: callerNumberKey(read),
+        extensionNumber: read.kind === 'EXTENSION' ? read.number : null,
+        e164: read.kind === 'E164' ? read.e164 : null,
+      },
+      1,
+    );
+    // (A country changed again between each of three statements: the last answer stands.)
+    if (found.country === country || attempt === 2) {
+      if (found.country !== null) remember(caller.pbxId, found.country);
+      return found.matches[0] ?? null;
+    }
+    country = found.country;
+  }
+}
+
+/** PBX countries as lookups last saw them (checked by each lookup), at most KNOWN_COUNTRIES. */
+const knownCountries = new Map<string, string>();
+const KNOWN_COUNTRIES = 10_000;
+function remember(pbxId: string, country: string) {
+  if (knownCountries.get(pbxId) === country) return;
+  if (knownCountries.size >= KNOWN_COUNTRIES) knownCountries.clear();
+  knownCountries.set(pbxId, country);
 }
 
 /**

@@ -512,10 +512,9 @@ export class MikroContactRepository implements ContactRepository, ContactLookupR
     extensionId: string | null,
     number: CallerNumberKeys,
     limit: number,
-  ): Promise<ContactMatch[]> {
+  ): Promise<{ country: string | null; matches: ContactMatch[] }> {
     // The owners the reader sees, as a subquery: one index probe of contact_key per owner. A
-    // LINKUS reader's extension must still exist (its key goes with it, and may be believed a
-    // moment longer: src/app/access.ts KeyCache).
+    // LINKUS reader whose extension is gone sees nothing.
     const owners =
       extensionId === null
         ? { sql: 'select b.id from phonebook b where b.pbx_id = ?', params: [pbxId] }
@@ -529,7 +528,7 @@ export class MikroContactRepository implements ContactRepository, ContactLookupR
           };
     // One statement: the PBX's extension of that number (an extension number), and the contacts in scope.
     const parts = [
-      `select c.id, c.display_name, c.company, c.numbers, c.phonebook_id, p.name as phonebook_name, cast(null as varchar(7)) as extension_number
+      `select c.id, c.display_name, c.company, c.numbers, c.phonebook_id, p.name as phonebook_name, cast(null as varchar(7)) as extension_number, 'C' as src
          from contact_key k join contact c on c.id = k.contact_id left join phonebook p on p.id = c.phonebook_id
         where k.kind = ? and k.term = ? and k.owner_id in (${owners.sql})`,
     ];
@@ -539,14 +538,22 @@ export class MikroContactRepository implements ContactRepository, ContactLookupR
       number.extensionNumber !== null ? 'x.number' : number.e164 !== null ? 'x.mobile_e164' : null;
     if (extension) {
       parts.unshift(
-        `select x.id, trim(x.first_name || ' ' || x.last_name) as display_name, null as company, x.mobile_number as numbers, null as phonebook_id, null as phonebook_name, x.number as extension_number
+        `select x.id, trim(x.first_name || ' ' || x.last_name) as display_name, null as company, x.mobile_number as numbers, null as phonebook_id, null as phonebook_name, x.number as extension_number, 'X' as src
            from extension x where x.pbx_id = ? and ${extension} = ?`,
       );
       params.unshift(pbxId, number.extensionNumber ?? number.e164);
     }
-    const rows = await this.rows(parts.join(' union all '), params, { prepared: true });
+    // And the PBX's country now, which the keys were made under: the caller checks it.
+    parts.unshift(
+      `select p.default_country as id, null as display_name, null as company, null as numbers, null as phonebook_id, null as phonebook_name, null as extension_number, 'P' as src
+         from pbx p where p.id = ?`,
+    );
+    params.unshift(pbxId);
+    const all = await this.rows(parts.join(' union all '), params, { prepared: true });
+    const country = (all.find((r) => r.src === 'P')?.id as string | undefined) ?? null;
+    const rows = all.filter((r) => r.src !== 'P');
     const matches = rows.map((c): ContactMatch => {
-      if (c.extension_number != null) {
+      if (c.src === 'X') {
         return {
           source: 'EXTENSION',
           id: c.id as string,
@@ -568,7 +575,7 @@ export class MikroContactRepository implements ContactRepository, ContactLookupR
         { number: numbers.find((n) => numberKey(n) === number.key)?.dialled ?? null },
       );
     });
-    return matches.sort(byPrecedence).slice(0, limit);
+    return { country, matches: matches.sort(byPrecedence).slice(0, limit) };
   }
 
   private match(

@@ -207,6 +207,8 @@ describeEachDb('Linkus lookups: caller ID, search, phonebooks and who sees what'
       });
       // Under France, "07911 123456" is no valid number; "+44 7911 123457" still is that number.
       await gw.openStore().tenants.updatePbx(other.pbx.id, { defaultCountry: 'FR' });
+      // A national spelling is read under the country as it is now, not as a lookup last saw it.
+      expect(await lookup(other.keys.admin, '07911 123457')).toBeNull();
       expect(await lookup(other.keys.admin, '+44 7911 123456')).toBeNull();
       expect(await lookup(other.keys.admin, '+44 7911 123457')).toMatchObject({ id: intl.id });
     });

@@ -122,7 +122,7 @@ describeEachDb("sync applier: caller ID's key of a synced mobile number (issue 1
         { key: e164, extensionNumber: null, e164 },
         5,
       )
-    ).map((m) => [m.source, m.extensionNumber, m.number]);
+    ).matches.map((m) => [m.source, m.extensionNumber, m.number]);
 
   it('a created extension is found by its mobile number, and by the new one once the sync changes it', async () => {
     const item = create(7, { mobileNumber: '(206) 201-2345' });

@@ -77,14 +77,16 @@ export interface ContactLookupRepository {
    * with a number whose key (phone-number.ts numberKey) is `key`, among the personal contacts
    * of `extensionId` and the phonebooks it sees (`extensionId` null: every phonebook, no
    * personal contacts; an extension that no longer exists sees nothing). Extensions first,
-   * then personal contacts, then by phonebook name, name and id; at most `limit`.
+   * then personal contacts, then by phonebook name, name and id; at most `limit`. With them
+   * the PBX's default country as it is now (null: no such PBX), so that a caller that read the
+   * number under a country it remembered can tell whether it still holds.
    */
   lookupNumber(
     pbxId: string,
     extensionId: string | null,
     number: CallerNumberKeys,
     limit: number,
-  ): Promise<ContactMatch[]>;
+  ): Promise<{ country: string | null; matches: ContactMatch[] }>;
   /**
    * Extensions and contacts in scope matching the query, in the order of SearchRank, then
    * source, then term, then id (cursor-paged; INVALID_INPUT `after` for a cursor it did not make).
