@@ -1,7 +1,7 @@
 import { ApiRole, type Caller } from '../domain/access.js';
 import type { PhonebookRecord } from '../domain/contact.types.js';
 import { contactLockedBySync } from '../domain/contact-rules.js';
-import { SearchRank, searchText } from '../domain/contact-search.js';
+import { searchText } from '../domain/contact-search.js';
 import { callerNumberKey, dialledDigits, numberPrefix, readCallerNumber } from '../domain/phone-number.js';
 import { AppError } from './errors.js';
 import type { ContactMatch, ContactScope, SearchPage } from './ports/contact-lookup.port.js';
@@ -46,7 +46,8 @@ export async function readerScope(store: Store, caller: Caller): Promise<Contact
 
 /**
  * Caller ID: who is calling from `number`. Precedence, first match wins:
- * 1. EXTENSION: the number is an extension number (1–7 digits, no leading 0) of the PBX;
+ * 1. EXTENSION: the number is an extension number (1–7 digits, no leading 0) of the PBX, or an
+ *    extension's mobile number;
  * 2. PERSONAL_CONTACT: one of the caller's own contacts has the number (LINKUS only);
  * 3. PHONEBOOK: a contact of a phonebook the caller sees has it, phonebooks by name.
  * Within one source, by display name, then id. Numbers are compared in E.164 under the PBX's
@@ -65,30 +66,46 @@ export async function lookupCaller(
     ]);
   }
   if (caller.role === ApiRole.LINKUS && !caller.extensionId) throw noExtension();
-  const pbx = await store.tenants.findPbx(caller.pbxId);
-  if (!pbx) throw new AppError('NOT_FOUND', 'This PBX no longer exists');
-  const read = readCallerNumber(number, pbx.defaultCountry);
-  if (!read) return null;
-  if (read.kind === 'EXTENSION') {
-    const ext = await store.directory.findExtensionByNumber(pbx.id, read.number);
-    if (ext) {
-      return {
-        source: 'EXTENSION',
-        id: ext.id,
-        displayName: `${ext.firstName} ${ext.lastName}`.trim(),
-        company: null,
-        number: ext.number,
-        extensionNumber: ext.number,
-        phonebookId: null,
-        phonebookName: null,
-        rank: SearchRank.NUMBER_PREFIX,
-      };
+  // The number is read under the PBX's country as last seen; the lookup's one statement also
+  // answers the country as it is now, and a lookup made under another is made again.
+  let country = knownCountries.get(caller.pbxId) ?? (await store.contacts.pbxCountry(caller.pbxId));
+  for (let attempt = 0; ; attempt++) {
+    if (country === null) {
+      knownCountries.delete(caller.pbxId);
+      throw new AppError('NOT_FOUND', 'This PBX no longer exists');
     }
+    const read = readCallerNumber(number, country);
+    // No digits at all: no number under any country.
+    if (!read) return null;
+    // One statement: the extension of that number, and the contacts the reader sees (its
+    // visibility is a subquery: readerScope's rules, in SQL).
+    const viewer = caller.role === ApiRole.LINKUS ? (caller.extensionId ?? null) : null;
+    const found = await store.contacts.lookupNumber(
+      caller.pbxId,
+      viewer,
+      {
+        key: callerNumberKey(read),
+        extensionNumber: read.kind === 'EXTENSION' ? read.number : null,
+        e164: read.kind === 'E164' ? read.e164 : null,
+      },
+      1,
+    );
+    // (A country changed again between each of three statements: the last answer stands.)
+    if (found.country === country || attempt === 2) {
+      if (found.country !== null) remember(caller.pbxId, found.country);
+      return found.matches[0] ?? null;
+    }
+    country = found.country;
   }
-  // One statement: the reader's visibility is a subquery (readerScope's rules, in SQL).
-  const viewer = caller.role === ApiRole.LINKUS ? (caller.extensionId ?? null) : null;
-  const [best] = await store.contacts.lookupNumber(pbx.id, viewer, callerNumberKey(read), 1);
-  return best ?? null;
+}
+
+/** PBX countries as lookups last saw them (checked by each lookup), at most KNOWN_COUNTRIES. */
+const knownCountries = new Map<string, string>();
+const KNOWN_COUNTRIES = 10_000;
+function remember(pbxId: string, country: string) {
+  if (knownCountries.get(pbxId) === country) return;
+  if (knownCountries.size >= KNOWN_COUNTRIES) knownCountries.clear();
+  knownCountries.set(pbxId, country);
 }
 
 /**
@@ -116,9 +133,9 @@ export async function searchContacts(
       { field: 'query', message: `must be at most ${MAX_SEARCH_QUERY} characters` },
     ]);
   }
-  const pbx = await store.tenants.findPbx(caller.pbxId);
-  if (!pbx) throw new AppError('NOT_FOUND', 'This PBX no longer exists');
-  const asNumber = numberPrefix(query, pbx.defaultCountry);
+  const country = await store.contacts.pbxCountry(caller.pbxId);
+  if (country === null) throw new AppError('NOT_FOUND', 'This PBX no longer exists');
+  const asNumber = numberPrefix(query, country);
   const spec = asNumber
     ? { text: '', e164Prefix: asNumber.e164, digits: asNumber.digits }
     : { text: searchText(query), e164Prefix: null, digits: null };
@@ -126,7 +143,7 @@ export async function searchContacts(
     throw AppError.invalidInput([{ field: 'query', message: 'must hold letters or digits' }]);
   }
   const scope = await readerScope(store, caller);
-  return store.contacts.search(pbx.id, scope, spec, { first, after: args.after || null });
+  return store.contacts.search(caller.pbxId, scope, spec, { first, after: args.after || null });
 }
 
 /** Every phonebook of the PBX, with who sees it, by name. */

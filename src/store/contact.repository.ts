@@ -1,8 +1,10 @@
 import { randomUUID } from 'node:crypto';
 import type { EntityManager } from '@mikro-orm/core';
 import type { SqlEntityManager } from '@mikro-orm/knex';
+import { PostgreSqlPlatform } from '@mikro-orm/postgresql';
 import { AppError } from '../app/errors.js';
 import type {
+  CallerNumberKeys,
   ContactLookupRepository,
   ContactMatch,
   ContactScope,
@@ -31,6 +33,7 @@ import { numberKey } from '../domain/phone-number.js';
 import { insertBound } from './bound-insert.js';
 import type { Clock } from './clock.js';
 import { decodeCursor, encodeCursor } from './cursor.js';
+import { type Row, readRows } from './raw-read.js';
 
 /** Contacts per statement (insert: 18 values a row; `in` lists): under SQLite's and PostgreSQL's parameter limits. */
 const BATCH = 500;
@@ -60,8 +63,6 @@ const CONTACT_COLUMNS = [
   'updated_at',
 ] as const;
 const KEY_COLUMNS = ['contact_id', 'kind', 'term', 'owner_id'] as const;
-
-type Row = Record<string, unknown>;
 
 const chunks = <T>(items: readonly T[], size = BATCH): T[][] => {
   const out: T[][] = [];
@@ -156,16 +157,8 @@ export class MikroContactRepository implements ContactRepository, ContactLookupR
   }
 
   /** A statement with bound values, in the unit of work's transaction when there is one. */
-  private async rows(sql: string, params: readonly unknown[] = []): Promise<Row[]> {
-    const query = this.em
-      .getConnection()
-      .getKnex()
-      .raw(sql, params as never);
-    const tx = this.em.getTransactionContext();
-    if (tx) query.transacting(tx);
-    const res = (await query) as unknown;
-    // pg answers { rows }, better-sqlite3 the rows themselves.
-    return Array.isArray(res) ? (res as Row[]) : ((res as { rows?: Row[] }).rows ?? []);
+  private rows(sql: string, params: readonly unknown[] = [], opts: { prepared?: boolean } = {}) {
+    return readRows(this.em, sql, params, opts);
   }
 
   private async run(sql: string, params: readonly unknown[] = []): Promise<number> {
@@ -507,74 +500,82 @@ export class MikroContactRepository implements ContactRepository, ContactLookupR
     return out;
   }
 
+  async pbxCountry(pbxId: string): Promise<string | null> {
+    const [row] = await this.rows('select default_country from pbx where id = ?', [pbxId], {
+      prepared: true,
+    });
+    return row ? (row.default_country as string) : null;
+  }
+
   async lookupNumber(
     pbxId: string,
     extensionId: string | null,
-    key: string,
+    number: CallerNumberKeys,
     limit: number,
-  ): Promise<ContactMatch[]> {
-    // The owners the reader sees, as a subquery: one index probe of contact_key per owner.
+  ): Promise<{ country: string | null; matches: ContactMatch[] }> {
+    // The owners the reader sees, as a subquery: one index probe of contact_key per owner. A
+    // LINKUS reader whose extension is gone sees nothing.
     const owners =
       extensionId === null
         ? { sql: 'select b.id from phonebook b where b.pbx_id = ?', params: [pbxId] }
         : {
-            sql: `select cast(? as varchar(36)) as id union all select b.id from phonebook b where b.pbx_id = ? and (b.all_extensions = ?
+            sql: `select x.id from extension x where x.id = ? and x.pbx_id = ?
+               union all select b.id from phonebook b where b.pbx_id = ? and exists (select 1 from extension x where x.id = ? and x.pbx_id = b.pbx_id) and (b.all_extensions = ?
                or exists (select 1 from phonebook_extension pe where pe.phonebook_id = b.id and pe.extension_id = ?)
                or exists (select 1 from phonebook_extension_group pg join extension_group_member m on m.group_id = pg.group_id
                           where pg.phonebook_id = b.id and m.extension_id = ?))`,
-            params: [extensionId, pbxId, true, extensionId, extensionId],
+            params: [extensionId, pbxId, pbxId, extensionId, true, extensionId, extensionId],
           };
-    const rows = await this.rows(
-      `select c.id, c.display_name, c.company, c.numbers, c.phonebook_id, p.name as phonebook_name
+    // One statement: the PBX's extension of that number (an extension number), and the contacts in scope.
+    const parts = [
+      `select c.id, c.display_name, c.company, c.numbers, c.phonebook_id, p.name as phonebook_name, cast(null as varchar(7)) as extension_number, 'C' as src
          from contact_key k join contact c on c.id = k.contact_id left join phonebook p on p.id = c.phonebook_id
         where k.kind = ? and k.term = ? and k.owner_id in (${owners.sql})`,
-      [ContactTermKind.NUMBER, key, ...owners.params],
+    ];
+    const params: unknown[] = [ContactTermKind.NUMBER, number.key, ...owners.params];
+    // The PBX's extension of that number: by its extension number, or by its mobile number.
+    const extension =
+      number.extensionNumber !== null ? 'x.number' : number.e164 !== null ? 'x.mobile_e164' : null;
+    if (extension) {
+      parts.unshift(
+        `select x.id, trim(x.first_name || ' ' || x.last_name) as display_name, null as company, x.mobile_number as numbers, null as phonebook_id, null as phonebook_name, x.number as extension_number, 'X' as src
+           from extension x where x.pbx_id = ? and ${extension} = ?`,
+      );
+      params.unshift(pbxId, number.extensionNumber ?? number.e164);
+    }
+    // And the PBX's country now, which the keys were made under: the caller checks it.
+    parts.unshift(
+      `select p.default_country as id, null as display_name, null as company, null as numbers, null as phonebook_id, null as phonebook_name, null as extension_number, 'P' as src
+         from pbx p where p.id = ?`,
     );
-    const matches = rows.map((c) => {
+    params.unshift(pbxId);
+    const all = await this.rows(parts.join(' union all '), params, { prepared: true });
+    const country = (all.find((r) => r.src === 'P')?.id as string | undefined) ?? null;
+    const rows = all.filter((r) => r.src !== 'P');
+    const matches = rows.map((c): ContactMatch => {
+      if (c.src === 'X') {
+        return {
+          source: 'EXTENSION',
+          id: c.id as string,
+          displayName: c.display_name as string,
+          company: null,
+          // The number that matched: the extension number, or the mobile number as written.
+          number: number.extensionNumber !== null ? (c.extension_number as string) : (c.numbers as string),
+          extensionNumber: c.extension_number as string,
+          phonebookId: null,
+          phonebookName: null,
+          rank: SearchRank.NUMBER_PREFIX,
+        };
+      }
       const numbers = parseJson<ContactNumber[]>(c.numbers, []);
       return this.match(
         c,
         c.phonebook_id == null ? 'PERSONAL_CONTACT' : 'PHONEBOOK',
         SearchRank.NUMBER_PREFIX,
-        {
-          number: numbers.find((n) => numberKey(n) === key)?.dialled ?? null,
-        },
+        { number: numbers.find((n) => numberKey(n) === number.key)?.dialled ?? null },
       );
     });
-    return matches.sort(byPrecedence).slice(0, limit);
-  }
-
-  async findByNumberKey(
-    pbxId: string,
-    scope: ContactScope,
-    key: string,
-    limit: number,
-  ): Promise<ContactMatch[]> {
-    const owners = this.owners(scope);
-    if (owners.length === 0) return [];
-    const found: Row[] = [];
-    for (const part of chunks(owners)) {
-      found.push(
-        ...(await this.rows(
-          `select contact_id, owner_id from contact_key where kind = ? and term = ? and owner_id in (${marks(part.length)})`,
-          [ContactTermKind.NUMBER, key, ...part.map((o) => o.id)],
-        )),
-      );
-    }
-    const contacts = await this.contactsById(found.map((r) => r.contact_id as string));
-    const sourceOf = new Map(owners.map((o) => [o.id, o.source]));
-    const matches = found.flatMap((r) => {
-      const c = contacts.get(r.contact_id as string);
-      if (!c) return [];
-      const numbers = parseJson<ContactNumber[]>(c.numbers, []);
-      return [
-        this.match(c, sourceOf.get(r.owner_id as string) ?? 'PHONEBOOK', SearchRank.NUMBER_PREFIX, {
-          number: numbers.find((n) => numberKey(n) === key)?.dialled ?? null,
-        }),
-      ];
-    });
-    void pbxId;
-    return matches.sort(byPrecedence).slice(0, limit);
+    return { country, matches: matches.sort(byPrecedence).slice(0, limit) };
   }
 
   private match(
@@ -759,7 +760,12 @@ export class MikroContactRepository implements ContactRepository, ContactLookupR
   /** How extensions match a rank: by "first last" (any case), by last name, by number prefix. */
   private extensionCondition(spec: ContactSearchSpec, rank: SearchRank) {
     const q = spec.text;
-    const name = `lower(trim(x.first_name || ' ' || x.last_name))`;
+    // Compared and ordered as contact_key.term is, code point by code point (PostgreSQL: "C",
+    // whatever the database's collation; SQLite's BINARY is that already).
+    const bytewise = (expr: string) =>
+      this.em.getPlatform() instanceof PostgreSqlPlatform ? `(${expr} collate "C")` : expr;
+    const name = bytewise(`lower(trim(x.first_name || ' ' || x.last_name))`);
+    const last = bytewise('lower(x.last_name)');
     switch (rank) {
       case SearchRank.EXACT_NAME:
         return { term: name, where: `${name} = ?`, params: [q] };
@@ -767,14 +773,14 @@ export class MikroContactRepository implements ContactRepository, ContactLookupR
         return { term: name, where: `${name} > ? and substr(${name}, 1, ?) = ?`, params: [q, q.length, q] };
       case SearchRank.WORD_PREFIX:
         return {
-          term: 'lower(x.last_name)',
-          where: `substr(lower(x.last_name), 1, ?) = ? and substr(${name}, 1, ?) <> ?`,
+          term: last,
+          where: `substr(${last}, 1, ?) = ? and substr(${name}, 1, ?) <> ?`,
           params: [q.length, q, q.length, q],
         };
       case SearchRank.NUMBER_PREFIX:
         return spec.digits && /^[0-9]+$/.test(spec.digits)
           ? {
-              term: 'x.number',
+              term: bytewise('x.number'),
               where: 'substr(x.number, 1, ?) = ?',
               params: [spec.digits.length, spec.digits],
             }

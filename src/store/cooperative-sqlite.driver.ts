@@ -28,6 +28,41 @@ interface KnexQuery {
   _query(connection: unknown, query: unknown): Promise<unknown>;
 }
 
+/** Prepared statements kept per connection, and the longest SQL text kept. */
+export const SQLITE_STATEMENT_CACHE = 256;
+const CACHED_SQL_MAX_LENGTH = 4096;
+
+type Prepare = (sql: string) => unknown;
+const cachedPrepare = Symbol('cachedPrepare');
+
+/**
+ * knex prepares every statement anew on each query (better-sqlite3's `prepare` was a twelfth
+ * of a Linkus lookup's cost over HTTP): a connection keeps its last SQLITE_STATEMENT_CACHE
+ * statements by SQL text instead (short texts only: a bulk INSERT's text is seldom sent twice).
+ * A statement runs synchronously to its end, so two queries never share one at the same time;
+ * SQLite prepares a kept statement again by itself when the schema changed.
+ */
+function withStatementCache(connection: unknown) {
+  const conn = connection as { prepare: Prepare; [cachedPrepare]?: true };
+  if (!conn || conn[cachedPrepare]) return;
+  const prepare = conn.prepare.bind(conn);
+  const kept = new Map<string, unknown>();
+  conn.prepare = (sql: string) => {
+    if (sql.length > CACHED_SQL_MAX_LENGTH) return prepare(sql);
+    const hit = kept.get(sql);
+    if (hit) {
+      kept.delete(sql);
+      kept.set(sql, hit);
+      return hit;
+    }
+    const statement = prepare(sql);
+    kept.set(sql, statement);
+    if (kept.size > SQLITE_STATEMENT_CACHE) kept.delete(kept.keys().next().value as string);
+    return statement;
+  };
+  conn[cachedPrepare] = true;
+}
+
 class CooperativeSqliteDialect extends BetterSqliteKnexDialect {
   // Transactions run their statements through a client made from this class's prototype, so
   // they yield too.
@@ -36,6 +71,12 @@ class CooperativeSqliteDialect extends BetterSqliteKnexDialect {
       await new Promise((resolve) => setImmediate(resolve));
       heldSince = performance.now();
     }
+    // knex changes a statement's safeIntegers only when a query's options ask (neither
+    // MikroORM nor this code does): such a query must not change a kept statement.
+    if ((query as { options?: { safeIntegers?: unknown } }).options?.safeIntegers !== undefined) {
+      throw new Error('safeIntegers per query is not supported with kept statements');
+    }
+    withStatementCache(connection);
     return (BetterSqliteKnexDialect.prototype as unknown as KnexQuery)._query.call(this, connection, query);
   }
 }

@@ -7,6 +7,7 @@ import { insertBound } from './bound-insert.js';
 import type { Clock } from './clock.js';
 import { deleteContactsWhere } from './contact.repository.js';
 import { Extension, ExtensionGroup, ExtensionGroupMember } from './entities/index.js';
+import { mobileE164, pbxCountry } from './mobile-key.js';
 
 const BATCH = 500;
 
@@ -21,6 +22,7 @@ const EXTENSION_COLUMNS = [
   'email',
   'email_key',
   'mobile_number',
+  'mobile_e164',
   'job_title',
   'source',
   'external_id',
@@ -58,6 +60,7 @@ export class MikroDirectoryApplier implements DirectoryApplier {
 
   async applyUserItems(pbxId: string, items: readonly UserPlanItem[]) {
     const now = this.now();
+    const country = await pbxCountry(this.em, pbxId);
     const createdIds = new Map<string, string>();
     const of = <A extends UserPlanItem['action']>(a: A) =>
       items.filter((i) => i.action === a) as Extract<UserPlanItem, { action: A }>[];
@@ -82,6 +85,8 @@ export class MikroDirectoryApplier implements DirectoryApplier {
       for (const c of item.changes) patch[c.field] = c.to;
       if ('email' in patch) patch.emailKey = emailKey(patch.email as string | null);
       if ('number' in patch) patch.numberSort = Number.parseInt(patch.number as string, 10);
+      if ('mobileNumber' in patch)
+        patch.mobileE164 = mobileE164(patch.mobileNumber as string | null, country);
       await this.em.nativeUpdate(
         Extension,
         { pbx: pbxId, id: item.extensionId, externalId: item.userId },
@@ -97,6 +102,7 @@ export class MikroDirectoryApplier implements DirectoryApplier {
           ...e,
           numberSort: Number.parseInt(e.number, 10),
           emailKey: emailKey(e.email),
+          mobileE164: mobileE164(e.mobileNumber, country),
           source: 'SYNCED',
           externalId: item.userId,
           updatedAt: now,
@@ -123,6 +129,7 @@ export class MikroDirectoryApplier implements DirectoryApplier {
             e.email,
             emailKey(e.email),
             e.mobileNumber,
+            mobileE164(e.mobileNumber, country),
             e.jobTitle,
             'SYNCED',
             item.userId,

@@ -18,6 +18,7 @@ import type { Clock } from './clock.js';
 import { deleteContactsWhere } from './contact.repository.js';
 import { decodeCursor, encodeCursor, likeEscape, mapInSlices, rowsPerStatement } from './cursor.js';
 import { Extension, ExtensionGroup, ExtensionGroupMember, Pbx } from './entities/index.js';
+import { mobileE164, pbxCountry } from './mobile-key.js';
 
 /** Rows per statement for IN lists and bulk inserts: well under SQLite's and PostgreSQL's parameter limits. */
 const CHUNK = 500;
@@ -356,6 +357,7 @@ export class MikroPbxDirectoryRepository implements PbxDirectoryRepository {
         pbx: this.em.getReference(Pbx, pbxId),
         numberSort: numberSort(data.number),
         emailKey: emailKey(data.email),
+        mobileE164: mobileE164(data.mobileNumber, await pbxCountry(this.em, pbxId)),
         createdAt: this.now(),
         updatedAt: this.now(),
       });
@@ -372,6 +374,8 @@ export class MikroPbxDirectoryRepository implements PbxDirectoryRepository {
       this.em.assign(e, defined);
       if (patch.number !== undefined) e.numberSort = numberSort(patch.number);
       if (patch.email !== undefined) e.emailKey = emailKey(patch.email);
+      if (patch.mobileNumber !== undefined)
+        e.mobileE164 = mobileE164(patch.mobileNumber, await pbxCountry(this.em, pbxId));
       await this.em.flush();
       return toExtension(e);
     });

@@ -170,6 +170,49 @@ describeEachDb('Linkus lookups: caller ID, search, phonebooks and who sees what'
       });
     });
 
+    it("an extension's mobile number matches the extension, however written, and is read under the PBX's country", async () => {
+      const other = await seedPbx(gw, { name: 'Mobiles', defaultCountry: 'GB' });
+      const store = gw.openStore();
+      const national = await store.directory.createExtension(other.pbx.id, {
+        number: '2001',
+        firstName: 'Mo',
+        lastName: 'Bile',
+        email: null,
+        mobileNumber: '07911 123456',
+        jobTitle: null,
+      });
+      const intl = await store.directory.createExtension(other.pbx.id, {
+        number: '2002',
+        firstName: 'Ina',
+        lastName: 'Tional',
+        email: null,
+        mobileNumber: null,
+        jobTitle: null,
+      });
+      await gw
+        .openStore()
+        .directory.updateExtension(other.pbx.id, intl.id, { mobileNumber: '+44 7911 123457' });
+      for (const spelling of ['+44 7911 123456', '07911123456', '00447911123456']) {
+        expect(await lookup(other.keys.admin, spelling)).toMatchObject({
+          source: 'EXTENSION',
+          id: national.id,
+          displayName: 'Mo Bile',
+          extensionNumber: '2001',
+          number: '07911 123456',
+        });
+      }
+      expect(await lookup(other.keys.admin, '07911 123457')).toMatchObject({
+        id: intl.id,
+        extensionNumber: '2002',
+      });
+      // Under France, "07911 123456" is no valid number; "+44 7911 123457" still is that number.
+      await gw.openStore().tenants.updatePbx(other.pbx.id, { defaultCountry: 'FR' });
+      // A national spelling is read under the country as it is now, not as a lookup last saw it.
+      expect(await lookup(other.keys.admin, '07911 123457')).toBeNull();
+      expect(await lookup(other.keys.admin, '+44 7911 123456')).toBeNull();
+      expect(await lookup(other.keys.admin, '+44 7911 123457')).toMatchObject({ id: intl.id });
+    });
+
     it("precedence: the caller's own contact before a phonebook's; phonebooks when the caller has none", async () => {
       // Bob has the number as "Bob Twin", and sees Suppliers (via Sales) where it is "Acme Supply".
       expect(await lookup(linkus.Bob, '+442079460018')).toMatchObject({

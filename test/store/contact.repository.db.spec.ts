@@ -1,7 +1,7 @@
-import { describe, expect, it } from 'vitest';
+import { describe, expect, inject, it } from 'vitest';
 import type { SyncedContactInput } from '../../src/domain/contact.types.js';
 import type { UserPlanItem } from '../../src/domain/sync-plan.types.js';
-import { describeEachDb, useStore } from '../support/db.js';
+import { createPostgresDatabase, describeEachDb, useStore } from '../support/db.js';
 
 const contact = (id: string, over: Partial<SyncedContactInput> = {}): SyncedContactInput => ({
   firstName: 'Ada',
@@ -223,3 +223,71 @@ describeEachDb('contact repository', (leg) => {
     });
   });
 });
+
+/**
+ * Prefix search reads ranges of contact_key.term, right only when terms compare code point by
+ * code point. A database made with a linguistic collation compares otherwise (ICU with
+ * punctuation ignored, as glibc's en_US.UTF-8 does: "a bc" sorts between "ab" and "ab…").
+ * The PostgreSQL migration makes the column compare bytewise whatever the database's default.
+ */
+const postgresUrl = inject('postgresUrl');
+(postgresUrl ? describe : describe.skip)(
+  `contact search under a linguistic database collation [postgresql${postgresUrl ? '' : ': SKIPPED, TEST_DATABASE_URL is not set'}]`,
+  () => {
+    const db = useStore({
+      kind: 'postgresql',
+      create: () =>
+        createPostgresDatabase(
+          postgresUrl as string,
+          `template template0 locale_provider icu icu_locale 'en-US-u-ka-shifted' locale 'C.UTF-8'`,
+        ),
+    });
+
+    it('finds names and companies by prefix as written, not as the collation sorts them', async () => {
+      const pbxId = await db.pbx();
+      const store = db.store();
+      const ext = await store.directory.createExtension(pbxId, {
+        number: '1001',
+        firstName: 'Abel',
+        lastName: 'Zed',
+        email: null,
+        mobileNumber: null,
+        jobTitle: null,
+      });
+      await store.directory.createExtension(pbxId, {
+        number: '1002',
+        firstName: 'A',
+        lastName: 'Bc',
+        email: null,
+        mobileNumber: null,
+        jobTitle: null,
+      });
+      const owner = { kind: 'EXTENSION' as const, extensionId: ext.id };
+      const person = (id: string, first: string, last: string) =>
+        contact(id, { firstName: first, lastName: last, displayName: `${first} ${last}`, company: null });
+      await db
+        .store()
+        .contacts.upsertSynced(pbxId, owner, [
+          person('1', 'A', 'Bc'),
+          person('2', 'Abe', 'Lincoln'),
+          person('3', 'Straße', 'One'),
+          person('4', 'Strasser', 'Two'),
+        ]);
+      const scope = { personalOf: ext.id, phonebookIds: [] };
+      const names = async (text: string) =>
+        (
+          await db
+            .store()
+            .contacts.search(
+              pbxId,
+              scope,
+              { text, e164Prefix: null, digits: null },
+              { first: 20, after: null },
+            )
+        ).edges.map((e) => e.node.displayName);
+      expect(await names('ab')).toEqual(['Abel Zed', 'Abe Lincoln']);
+      expect(await names('stras')).toEqual(['Strasser Two']);
+      expect(await names('a bc')).toEqual(['A Bc', 'A Bc']);
+    });
+  },
+);

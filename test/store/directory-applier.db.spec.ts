@@ -98,3 +98,54 @@ describeEachDb('sync applier: new extensions written with bound values (U1)', (l
     expect(await store.directory.findExtensionByNumber(pbxId, '3003')).toBeNull();
   });
 });
+
+describeEachDb("sync applier: caller ID's key of a synced mobile number (issue 13)", (leg) => {
+  let db: TestDatabase;
+  let orm: Orm;
+  let store: Store;
+  let pbxId: string;
+  beforeAll(async () => {
+    db = await leg.create();
+    orm = await openDatabase(db.config);
+    store = openStore(orm, () => new Date());
+    pbxId = (await createPbx(store, { name: 'Mobile PBX', defaultCountry: 'US' })).id;
+  });
+  afterAll(async () => {
+    await orm?.close(true);
+    await db?.drop();
+  });
+  const callerId = async (e164: string) =>
+    (
+      await openStore(orm, () => new Date()).contacts.lookupNumber(
+        pbxId,
+        null,
+        { key: e164, extensionNumber: null, e164 },
+        5,
+      )
+    ).matches.map((m) => [m.source, m.extensionNumber, m.number]);
+
+  it('a created extension is found by its mobile number, and by the new one once the sync changes it', async () => {
+    const item = create(7, { mobileNumber: '(206) 201-2345' });
+    const id = (await store.transactional((tx) => tx.applier.applyUserItems(pbxId, [item]))).get(
+      item.userId,
+    ) as string;
+    expect(await callerId('+12062012345')).toEqual([['EXTENSION', '3007', '(206) 201-2345']]);
+    await store.transactional((tx) =>
+      tx.applier.applyUserItems(pbxId, [
+        {
+          action: 'UPDATE',
+          reason: 'USER_CHANGED',
+          userId: item.userId,
+          displayName: 'User 7',
+          userPrincipalName: null,
+          extensionId: id,
+          number: '3007',
+          detail: null,
+          changes: [{ field: 'mobileNumber', from: '(206) 201-2345', to: '206-201-2346' }],
+        },
+      ]),
+    );
+    expect(await callerId('+12062012345')).toEqual([]);
+    expect(await callerId('+12062012346')).toEqual([['EXTENSION', '3007', '206-201-2346']]);
+  });
+});

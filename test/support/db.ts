@@ -28,12 +28,15 @@ export async function createSqliteDatabase(): Promise<TestDatabase> {
   };
 }
 
-/** A new, empty PostgreSQL database on TEST_DATABASE_URL's server. */
-export async function createPostgresDatabase(baseUrl: string): Promise<TestDatabase> {
+/**
+ * A new, empty PostgreSQL database on TEST_DATABASE_URL's server. `createOptions`: more of
+ * CREATE DATABASE (e.g. another collation), a constant of the test.
+ */
+export async function createPostgresDatabase(baseUrl: string, createOptions = ''): Promise<TestDatabase> {
   const name = `epg_test_${Date.now()}_${randomBytes(4).toString('hex')}`;
   const admin = new pg.Client({ connectionString: baseUrl });
   await admin.connect();
-  await admin.query(`create database ${name}`);
+  await admin.query(`create database ${name} ${createOptions}`);
   await admin.end();
   const url = new URL(baseUrl);
   url.pathname = `/${name}`;

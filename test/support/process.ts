@@ -27,7 +27,7 @@ function spawnScript(
 ): ChildProcess {
   const merged: Record<string, string | undefined> = { ...process.env, ...env };
   for (const name of opts.unset ?? []) delete merged[name];
-  return spawn(process.execPath, ['--import', 'tsx', script, ...args], {
+  return spawn(process.execPath, [...(opts.nodeArgs ?? []), '--import', 'tsx', script, ...args], {
     env: merged,
     cwd: opts.cwd,
     stdio: 'pipe',
@@ -38,6 +38,8 @@ function spawnScript(
 export interface ScriptOptions {
   cwd?: string;
   unset?: string[];
+  /** Options for node itself, before the script (e.g. `--cpu-prof`, which NODE_OPTIONS may not hold). */
+  nodeArgs?: string[];
 }
 
 /** Runs a CLI script to completion; resolves with its exit code and output. */

@@ -29,6 +29,16 @@ export interface ContactSearchSpec {
   digits: string | null;
 }
 
+/** What a caller number is looked up by (src/domain/phone-number.ts callerNumberKeys). */
+export interface CallerNumberKeys {
+  /** The contact number key (numberKey). */
+  key: string;
+  /** The extension number it is, if it is one. */
+  extensionNumber: string | null;
+  /** Its E.164, if it is a phone number (an extension's mobile number is matched by it). */
+  e164: string | null;
+}
+
 /** One contact or extension found. */
 export interface ContactMatch {
   source: ContactSourceKind;
@@ -59,22 +69,24 @@ export interface ContactLookupRepository {
    * Ordered by name.
    */
   visiblePhonebooks(pbxId: string, extensionId: string | null): Promise<VisiblePhonebook[]>;
+  /** The PBX's default country (numbers are read under it), or null when there is no such PBX. */
+  pbxCountry(pbxId: string): Promise<string | null>;
   /**
-   * Contacts in scope with a number whose key (phone-number.ts numberKey) is `key`: the
-   * personal ones first, then by phonebook name, name and id; at most `limit`.
-   */
-  findByNumberKey(pbxId: string, scope: ContactScope, key: string, limit: number): Promise<ContactMatch[]>;
-  /**
-   * Caller ID in one statement: contacts with a number whose key is `key`, among the personal
-   * contacts of `extensionId` and the phonebooks it sees (`extensionId` null: every phonebook,
-   * no personal contacts); order and limit as findByNumberKey.
+   * Caller ID in one statement: the PBX's extension of `extensionNumber` (or whose mobile
+   * number is `e164`), and the contacts
+   * with a number whose key (phone-number.ts numberKey) is `key`, among the personal contacts
+   * of `extensionId` and the phonebooks it sees (`extensionId` null: every phonebook, no
+   * personal contacts; an extension that no longer exists sees nothing). Extensions first,
+   * then personal contacts, then by phonebook name, name and id; at most `limit`. With them
+   * the PBX's default country as it is now (null: no such PBX), so that a caller that read the
+   * number under a country it remembered can tell whether it still holds.
    */
   lookupNumber(
     pbxId: string,
     extensionId: string | null,
-    key: string,
+    number: CallerNumberKeys,
     limit: number,
-  ): Promise<ContactMatch[]>;
+  ): Promise<{ country: string | null; matches: ContactMatch[] }>;
   /**
    * Extensions and contacts in scope matching the query, in the order of SearchRank, then
    * source, then term, then id (cursor-paged; INVALID_INPUT `after` for a cursor it did not make).

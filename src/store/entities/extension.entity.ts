@@ -14,11 +14,13 @@ import { Pbx } from './pbx.entity.js';
 @Unique({ name: 'extension_pbx_email_key_unique', properties: ['pbx', 'emailKey'] })
 @Unique({ name: 'extension_pbx_external_id_unique', properties: ['pbx', 'externalId'] })
 @Index({ name: 'extension_pbx_number_sort_index', properties: ['pbx', 'numberSort'] })
+@Index({ name: 'extension_pbx_mobile_e164_index', properties: ['pbx', 'mobileE164'] })
 export class Extension {
   [OptionalProps]?:
     | 'email'
     | 'emailKey'
     | 'mobileNumber'
+    | 'mobileE164'
     | 'jobTitle'
     | 'source'
     | 'externalId'
@@ -57,6 +59,10 @@ export class Extension {
 
   @Property({ type: 'string', length: 32, nullable: true })
   mobileNumber: string | null = null;
+
+  /** The mobile number in E.164 under the PBX's country: caller ID's key (src/store/mobile-key.ts). */
+  @Property({ type: 'string', length: 16, nullable: true })
+  mobileE164: string | null = null;
 
   @Property({ type: 'string', length: 128, nullable: true })
   jobTitle: string | null = null;
