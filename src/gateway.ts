@@ -7,6 +7,7 @@ import type { Redis } from 'ioredis';
 import { RedisChangeDebouncer } from '../jobs/change-debouncer.js';
 import { JobName, jobOptions, QUEUE_CONCURRENCY, QueueName } from '../jobs/contracts.js';
 import { BullJobAdmin } from '../jobs/job-admin.js';
+import { BullPresencePollQueue } from '../jobs/presence-poll.queue.js';
 import { buildProcessors } from '../jobs/processors/index.js';
 import { JobQueues } from '../jobs/queues.js';
 import { BullScheduleQueue } from '../jobs/scheduled-sync.queue.js';
@@ -34,6 +35,7 @@ import { createLogger, type Logger } from './logger.js';
 import { GraphContactsReader } from './m365/contacts.reader.js';
 import { GraphDirectoryReader } from './m365/directory.reader.js';
 import { MsalIdentity } from './m365/identity.adapter.js';
+import { GraphPresenceReader } from './m365/presence.reader.js';
 import { GraphSubscriptionsClient } from './m365/subscriptions.adapter.js';
 import { createMailSender, describeSmtpUrl } from './mail/transport.js';
 import { RedisAuthStateStore } from './redis/auth-state.redis.js';
@@ -150,6 +152,9 @@ export async function startGateway(
     }),
     keyRevocations: new RedisKeyRevocations(redis, config.redis.queuePrefix),
     contactsReader: new GraphContactsReader(endpoints),
+    presenceReader: new GraphPresenceReader(endpoints, microsoft),
+    presencePolls: new BullPresencePollQueue(queues, redis, config.redis.queuePrefix),
+    presencePollMinMs: config.presence.pollMinMs,
   };
 
   // The role's work: started the first time the database and Redis both answer; paused while

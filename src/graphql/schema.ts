@@ -13,6 +13,7 @@ import { ExtensionGroupResolver } from './resolvers/extension-group.resolver.js'
 import { FleetResolver } from './resolvers/fleet.resolver.js';
 import { IntegrationResolver } from './resolvers/integration.resolver.js';
 import { PbxResolver } from './resolvers/pbx.resolver.js';
+import { PresenceResolver } from './resolvers/presence.resolver.js';
 import { QueueResolver } from './resolvers/queue.resolver.js';
 import { ScheduleResolver } from './resolvers/schedule.resolver.js';
 import { SyncResolver } from './resolvers/sync.resolver.js';
@@ -34,6 +35,7 @@ export const RESOLVERS = [
   FleetResolver,
   ContactResolver,
   ContactSyncResolver,
+  PresenceResolver,
 ] as const;
 
 /** Builds the executable schema. `pubSub` carries subscription events (Redis-backed in the gateway). */

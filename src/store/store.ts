@@ -8,6 +8,7 @@ import { MikroDirectoryApplier } from './directory.applier.js';
 import { MikroIntegrationRepository } from './integration.repository.js';
 import type { Orm } from './orm.js';
 import { MikroPbxDirectoryRepository } from './pbx-directory.repository.js';
+import { MikroPresenceRepository } from './presence.repository.js';
 import { MikroSubscriptionRepository } from './subscription.repository.js';
 import { MikroSyncRepository } from './sync.repository.js';
 import { MikroTenantRepository } from './tenant.repository.js';
@@ -24,6 +25,7 @@ class MikroStore implements Store {
   readonly welcomeEmails: MikroWelcomeEmailRepository;
   readonly contacts: MikroContactRepository;
   readonly contactSync: MikroContactSyncLedger;
+  readonly presence: MikroPresenceRepository;
 
   constructor(
     private readonly em: EntityManager,
@@ -40,6 +42,7 @@ class MikroStore implements Store {
     this.welcomeEmails = new MikroWelcomeEmailRepository(em, now);
     this.contacts = new MikroContactRepository(em, now);
     this.contactSync = new MikroContactSyncLedger(em, now);
+    this.presence = new MikroPresenceRepository(em, now);
   }
 
   transactional<T>(fn: (store: Store) => Promise<T>): Promise<T> {

@@ -198,6 +198,8 @@ export class MikroTenantRepository implements TenantRepository {
       ['phonebook', 'id', 'pbx_id = ?'],
       ['extension_group', 'id', 'pbx_id = ?'],
       ['api_key', 'id', 'pbx_id = ?'],
+      ['extension_presence', 'extension_id', 'pbx_id = ?'],
+      ['presence_settings', 'pbx_id', 'pbx_id = ?'],
       ['extension', 'id', 'pbx_id = ?'],
       ['directory_object', 'key', 'pbx_id = ?'],
       ['graph_subscription', 'id', 'pbx_id = ?'],

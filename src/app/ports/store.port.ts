@@ -7,6 +7,7 @@ import type { SubscriptionRepository } from './change-notifications.port.js';
 import type { ContactLookupRepository } from './contact-lookup.port.js';
 import type { ContactSyncLedger } from './contact-sync.port.js';
 import type { ContactRepository } from './contacts.port.js';
+import type { PresenceRepository } from './presence.port.js';
 import type { DirectoryApplier, SyncRepository } from './sync.port.js';
 import type { WelcomeEmailRepository } from './welcome-email.port.js';
 
@@ -259,6 +260,8 @@ export interface Store {
   contacts: ContactRepository & ContactLookupRepository;
   /** C1–C4: the contact sync's folder cursors and run tallies (the contacts themselves: `contacts`). */
   contactSync: ContactSyncLedger;
+  /** P1–P3: presence settings and each extension's presence. */
+  presence: PresenceRepository;
   /** Runs `fn` in one transaction; everything it writes commits together or not at all. */
   transactional<T>(fn: (store: Store) => Promise<T>): Promise<T>;
 }

@@ -13,6 +13,7 @@ import { GraphSubscription } from './graph-subscription.entity.js';
 import { Integration } from './integration.entity.js';
 import { IntegrationHealth } from './integration-health.entity.js';
 import { Pbx } from './pbx.entity.js';
+import { ExtensionPresenceRow, PresenceSettingsRow } from './presence.entity.js';
 import {
   ContactFolderCursorRow,
   ContactRunTally,
@@ -34,6 +35,7 @@ export {
   Extension,
   ExtensionGroup,
   ExtensionGroupMember,
+  ExtensionPresenceRow,
   GraphSubscription,
   Integration,
   IntegrationHealth,
@@ -41,6 +43,7 @@ export {
   Phonebook,
   PhonebookExtension,
   PhonebookExtensionGroup,
+  PresenceSettingsRow,
   SyncRun,
   SyncRunItem,
   SyncSettings,
@@ -70,4 +73,6 @@ export const ENTITIES = [
   ContactKey,
   ContactFolderCursorRow,
   ContactRunTally,
+  PresenceSettingsRow,
+  ExtensionPresenceRow,
 ];

@@ -14,6 +14,7 @@ import { Migration20261207115023_contact_sync } from './Migration20261207115023_
 import { Migration20261207115915_contacts } from './Migration20261207115915_contacts.js';
 import { Migration20261207142336_run_item_object } from './Migration20261207142336_run_item_object.js';
 import { Migration20261207144021_run_item_seq } from './Migration20261207144021_run_item_seq.js';
+import { Migration20261207144751_presence } from './Migration20261207144751_presence.js';
 
 /** Checked-in migrations for PostgreSQL, oldest first. `npm run migration:create` appends here. */
 export const postgresqlMigrations: MigrationObject[] = [
@@ -41,4 +42,5 @@ export const postgresqlMigrations: MigrationObject[] = [
   { name: 'Migration20261207115915_contacts', class: Migration20261207115915_contacts },
   { name: 'Migration20261207142336_run_item_object', class: Migration20261207142336_run_item_object },
   { name: 'Migration20261207144021_run_item_seq', class: Migration20261207144021_run_item_seq },
+  { name: 'Migration20261207144751_presence', class: Migration20261207144751_presence },
 ];

@@ -14,6 +14,7 @@ import { Migration20261207115021_contact_sync } from './Migration20261207115021_
 import { Migration20261207115914_contacts } from './Migration20261207115914_contacts.js';
 import { Migration20261207142335_run_item_object } from './Migration20261207142335_run_item_object.js';
 import { Migration20261207144020_run_item_seq } from './Migration20261207144020_run_item_seq.js';
+import { Migration20261207144749_presence } from './Migration20261207144749_presence.js';
 
 /** Checked-in migrations for SQLite, oldest first. `npm run migration:create` appends here. */
 export const sqliteMigrations: MigrationObject[] = [
@@ -41,4 +42,5 @@ export const sqliteMigrations: MigrationObject[] = [
   { name: 'Migration20261207115914_contacts', class: Migration20261207115914_contacts },
   { name: 'Migration20261207142335_run_item_object', class: Migration20261207142335_run_item_object },
   { name: 'Migration20261207144020_run_item_seq', class: Migration20261207144020_run_item_seq },
+  { name: 'Migration20261207144749_presence', class: Migration20261207144749_presence },
 ];
