@@ -89,7 +89,8 @@ export class GraphPresenceReader implements PresenceReader {
         .post({ ids: userIds })) as typeof body;
     } catch (err) {
       // (counted as throttled by the transport's counting step)
-      if (err instanceof GraphError && err.statusCode === 429) return { throttled: true, retryAfterMs: retryAfterMs(err) };
+      if (err instanceof GraphError && err.statusCode === 429)
+        return { throttled: true, retryAfterMs: retryAfterMs(err) };
       if (err instanceof GraphError && err.statusCode === -1 && err.code === 'MicrosoftError' && c.tokenError)
         throw c.tokenError;
       throw graphError(err);
