@@ -61,7 +61,7 @@ export interface ExtensionPresenceEvent {
   presence: ExtensionPresence;
 }
 
-/** Extensions read from the store per step of a round (13 requests of 650 ids each at most). */
+/** Extensions read from the store per step of a round: 8 requests of 650 ids, sent side by side. */
 const TARGET_PAGE = 650 * 8;
 
 function publish(deps: Pick<PresenceDeps, 'events'>, pbxId: string, writes: readonly PresenceWrite[]) {
@@ -246,26 +246,28 @@ async function pollRound(deps: PresenceDeps, pbxId: string): Promise<PollResult>
     if (targets.length === 0) break;
     after = targets[targets.length - 1]?.extensionId ?? null;
     const readings = new Map<string, TeamsPresenceReading>();
-    for (const chunk of chunked(targets.map((t) => t.userId))) {
-      requests++;
-      const answer = await deps.reader.readPresences(app, chunk);
-      if (!Array.isArray(answer)) {
-        // Honour Retry-After for the whole PBX; what was read so far is still written.
-        await store.presence.setRetryAt(pbxId, new Date(deps.now().getTime() + answer.retryAfterMs));
-        const n = await writeReadings(deps, pbxId, targets, readings);
-        deps.log('warn', 'presence poll throttled by Microsoft', {
-          pbxId,
-          retryAfterMs: answer.retryAfterMs,
-        });
-        return {
-          outcome: 'THROTTLED',
-          read: read + readings.size,
-          changed: changed + n,
-          requests,
-          retryAfterMs: answer.retryAfterMs,
-        };
-      }
-      for (const r of answer) readings.set(r.userId, r);
+    // The page's requests side by side (8 of 650 ids): a round of 100,000 users is 16 such
+    // steps, not 154 requests one after another. The interval keeps the rate within the quota.
+    const chunks = chunked(targets.map((t) => t.userId));
+    requests += chunks.length;
+    const answers = await Promise.all(chunks.map((chunk) => deps.reader.readPresences(app, chunk)));
+    let retryAfterMs = 0;
+    for (const answer of answers) {
+      if (Array.isArray(answer)) for (const r of answer) readings.set(r.userId, r);
+      else retryAfterMs = Math.max(retryAfterMs, answer.retryAfterMs);
+    }
+    if (retryAfterMs > 0) {
+      // Honour Retry-After for the whole PBX; what was read is still written.
+      await store.presence.setRetryAt(pbxId, new Date(deps.now().getTime() + retryAfterMs));
+      const n = await writeReadings(deps, pbxId, targets, readings);
+      deps.log('warn', 'presence poll throttled by Microsoft', { pbxId, retryAfterMs });
+      return {
+        outcome: 'THROTTLED',
+        read: read + readings.size,
+        changed: changed + n,
+        requests,
+        retryAfterMs,
+      };
     }
     read += readings.size;
     changed += await writeReadings(deps, pbxId, targets, readings);
