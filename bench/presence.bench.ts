@@ -188,6 +188,7 @@ export async function main(argv: string[]) {
     const current = new Map<string, number>();
     const before = await sandbox.admin.stats();
     const cpu0 = cpuTimeMs('self') ?? 0;
+    const sandboxCpu0 = cpuTimeMs(sandbox.pid) ?? 0;
     const w0 = performance.now();
     const load0 = os.loadavg();
     let made = 0;
@@ -219,6 +220,7 @@ export async function main(argv: string[]) {
     }
     const windowMs = performance.now() - w0;
     const cpuMs = (cpuTimeMs('self') ?? 0) - cpu0;
+    const sandboxCpuMs = (cpuTimeMs(sandbox.pid) ?? 0) - sandboxCpu0;
     const drain0 = performance.now();
     while (pending.size > 0 && performance.now() - drain0 < 60_000)
       await new Promise((r) => setTimeout(r, 100));
@@ -228,6 +230,10 @@ export async function main(argv: string[]) {
       (j) => j.name === 'poll-presence' && (j.finishedOn ?? 0) >= Date.now() - (performance.now() - w0),
     );
     const outcomes: Record<string, number> = {};
+    const roundMs = jobs
+      .filter((j) => (j.returnvalue as { outcome?: string } | null)?.outcome === 'POLLED')
+      .map((j) => (j.finishedOn ?? 0) - (j.processedOn ?? 0))
+      .sort((a, b) => a - b);
     for (const j of jobs) {
       const o = String(
         (j.returnvalue as { outcome?: string } | null)?.outcome ?? j.failedReason ?? 'unknown',
@@ -254,7 +260,12 @@ export async function main(argv: string[]) {
     console.log(
       `  getPresencesByUserId: ${requests} requests = ${(quotaShare * 100).toFixed(1)} % of 1,500 per 30 s; ${throttled} 429s${quotaShare > target.quota ? `   TARGET MISSED (≤ ${target.quota * 100} %)` : ''}`,
     );
-    console.log(`  poll rounds since the window began: ${JSON.stringify(outcomes)}`);
+    console.log(
+      `  poll rounds since the window began: ${JSON.stringify(outcomes)}; a full round took ${roundMs.map((m) => `${(m / 1000).toFixed(1)} s`).join(', ')}`,
+    );
+    console.log(
+      `  CPU of the sandbox process: ${((sandboxCpuMs / windowMs) * 100).toFixed(1)} % of one core`,
+    );
     console.log(
       `  CPU of this process (gateway + harness): ${((cpuMs / windowMs) * 100).toFixed(1)} % of one core; load average ${load0.map((l) => l.toFixed(2)).join(' ')} at start`,
     );
@@ -277,6 +288,8 @@ export async function main(argv: string[]) {
         targetQuotaShare: target.quota,
         throttled,
         pollRounds: outcomes,
+        fullRoundMs: roundMs,
+        sandboxCpuShareOfOneCore: Math.round((sandboxCpuMs / windowMs) * 1000) / 1000,
         gatewayCpuShareOfOneCore: Math.round((cpuMs / windowMs) * 1000) / 1000,
         loadAverageAtStart: load0.map((l) => Math.round(l * 100) / 100),
       },

@@ -244,7 +244,7 @@ async function pollRound(deps: PresenceDeps, pbxId: string): Promise<PollResult>
   for (;;) {
     const targets = await store.presence.pageTargets(pbxId, after, TARGET_PAGE);
     if (targets.length === 0) break;
-    after = targets[targets.length - 1]?.extensionId ?? null;
+    after = targets[targets.length - 1]?.userId ?? null;
     const readings = new Map<string, TeamsPresenceReading>();
     // The page's requests side by side (8 of 650 ids): a round of 100,000 users is 16 such
     // steps, not 154 requests one after another. The interval keeps the rate within the quota.

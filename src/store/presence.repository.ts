@@ -124,7 +124,11 @@ export class MikroPresenceRepository implements PresenceRepository {
     return rows.map((r) => String(r.pbx_id));
   }
 
-  /** Synced extensions whose presence is on (no row: on). */
+  /**
+   * Synced extensions whose presence is on (no row: on). Paged by the Entra user id: the unique
+   * index (pbx_id, external_id) serves the range in order (paged by extension id, SQLite scanned and
+   * sorted all 90,000 extensions of the PBX for each page of 5,200).
+   */
   private static readonly TARGETS = `from extension e left join extension_presence p on p.extension_id = e.id
     where e.pbx_id = ? and e.source = 'SYNCED' and e.external_id is not null and (p.enabled is null or p.enabled = ?)`;
 
@@ -132,7 +136,7 @@ export class MikroPresenceRepository implements PresenceRepository {
     const rows = await this.raw(
       `select e.id as extension_id, e.external_id, p.mapping, p.status, p.source, p.teams_availability,
               p.teams_activity, p.changed_at
-       ${MikroPresenceRepository.TARGETS} ${after === null ? '' : 'and e.id > ?'} order by e.id limit ?`,
+       ${MikroPresenceRepository.TARGETS} ${after === null ? '' : 'and e.external_id > ?'} order by e.external_id limit ?`,
       after === null ? [pbxId, true, limit] : [pbxId, true, after, limit],
     );
     return rows.map((r) => ({

@@ -42,8 +42,8 @@ export interface PresenceRepository {
   /** PBXs whose presence sync is on. */
   enabledPbxIds(): Promise<string[]>;
   /**
-   * The synced extensions (SYNCED with an Entra user) whose presence is on, ordered by extension
-   * id, after `after`, at most `limit`.
+   * The synced extensions (SYNCED with an Entra user) whose presence is on, ordered by their Entra
+   * user id, after the user id `after`, at most `limit`.
    */
   pageTargets(pbxId: string, after: string | null, limit: number): Promise<PresenceTarget[]>;
   countTargets(pbxId: string): Promise<number>;
