@@ -10,6 +10,7 @@
  *   lookup       the Linkus lookups at 1,000,000 contacts, in process and over HTTP (bench/lookup.bench.ts)
  *   sso          Linkus sign-ins with Microsoft, end to end against the sandbox (bench/linkus-sso.bench.ts)
  *   linkus-auth  a Linkus access token vs an API key: what checking the bearer costs per request (bench/linkus-auth.bench.ts)
+ *   presence     from a Teams presence change to extensionPresenceChanged (bench/presence.bench.ts)
  *   cpuprofile   summarizes a .cpuprofile file (e.g. one written by `sync --profile`)
  *
  * Each command is a module that exports its entry point taking argv (or, for planner, a
@@ -64,6 +65,11 @@ const COMMANDS: Record<string, Command> = {
     describe:
       'S4: a Linkus access token (JWT, in memory) vs an API key (database): bearer check p50 / p99, checks/s',
     run: async (argv) => (await import('./linkus-auth.bench.js')).main(argv),
+  },
+  presence: {
+    describe:
+      'from a Teams presence change in the sandbox to extensionPresenceChanged: p50 / p95, share of the presence quota, 429s, CPU',
+    run: async (argv) => (await import('./presence.bench.js')).main(argv),
   },
   cpuprofile: {
     describe: 'summarize a .cpuprofile: self time by area and function, inclusive time of project functions',

@@ -27,6 +27,8 @@ export const JobName = {
   ScheduledSync: 'scheduled-sync',
   EnsureSchedules: 'ensure-schedules',
   SyncMailbox: 'sync-mailbox',
+  PollPresence: 'poll-presence',
+  EnsurePresencePolls: 'ensure-presence-polls',
 } as const;
 export type JobName = (typeof JobName)[keyof typeof JobName];
 
@@ -52,6 +54,10 @@ export interface JobPayloads {
   [JobName.ScheduledSync]: { pbxId: string; at: number };
   /** T1: makes sure each PBX's next scheduled-sync job is queued. Without pbxId: every PBX. */
   [JobName.EnsureSchedules]: { pbxId?: string };
+  /** P1–P3: one round of a PBX's presence poll (repeating, jobs/presence-poll.queue.ts). */
+  [JobName.PollPresence]: { pbxId: string };
+  /** P1–P3: every PBX with presence on has its repeating poll, at the interval its users need. */
+  [JobName.EnsurePresencePolls]: Record<string, never>;
   /** C1–C4: one mailbox of a run (a child of the run's sync-directory job). Ids only, and the admin's phonebook name. */
   [JobName.SyncMailbox]: {
     pbxId: string;
@@ -81,6 +87,8 @@ export interface JobResults {
   [JobName.PollChanges]: { polled: number; changed: number };
   [JobName.ScheduledSync]: { outcome: string; runId: string | null; next: string | null };
   [JobName.EnsureSchedules]: { pbxs: number };
+  [JobName.PollPresence]: { outcome: string; read: number; changed: number; requests: number };
+  [JobName.EnsurePresencePolls]: { pbxs: number };
   [JobName.SyncMailbox]: { outcome: string };
 }
 
@@ -104,6 +112,8 @@ export const JOB_QUEUE: { [N in JobName]: QueueName } = {
   // A trigger, not a run: it must not wait behind long runs for the sync queue's two slots.
   [JobName.ScheduledSync]: QueueName.System,
   [JobName.EnsureSchedules]: QueueName.System,
+  [JobName.PollPresence]: QueueName.System,
+  [JobName.EnsurePresencePolls]: QueueName.System,
   [JobName.SyncMailbox]: QueueName.Contacts,
 };
 
@@ -158,6 +168,15 @@ export function jobOptions<N extends JobName>(
         ...base,
         attempts: retry?.attempts ?? 5,
         backoff: { type: 'exponential', delay: retry?.delayMs ?? 30_000 },
+        jobId,
+      };
+    case JobName.PollPresence:
+      // The next round is seconds away: a failed one is not retried; few are kept.
+      return {
+        ...base,
+        attempts: 1,
+        removeOnComplete: { age: 600, count: 100 },
+        removeOnFail: { age: 24 * 3600, count: 100 },
         jobId,
       };
     case JobName.RequeueWelcomeEmails:

@@ -42,6 +42,16 @@ export async function registerSchedulers(queues: JobQueues) {
       { every: 30 * 60_000 },
       { name: JobName.MaintainSubscriptions, data: {}, opts: jobOptions(JobName.MaintainSubscriptions, {}) },
     );
+  // P1–P3: each PBX with presence on repeats its own `poll-presence` (jobs/presence-poll.queue.ts);
+  // at start and every hour, every such PBX gets its poll back (a Redis that lost it).
+  await queues.enqueue(JobName.EnsurePresencePolls, {});
+  await queues
+    .queue('system')
+    .upsertJobScheduler(
+      'ensure-presence-polls',
+      { every: 60 * 60_000 },
+      { name: JobName.EnsurePresencePolls, data: {}, opts: jobOptions(JobName.EnsurePresencePolls, {}) },
+    );
   // T2 without a public URL: each PBX is looked at every minute, polled when its pollMinutes are up.
   await queues
     .queue('system')

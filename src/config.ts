@@ -58,6 +58,8 @@ const envSchema = z.object({
   MAIL_FROM: z.string().min(3).default('PBX <no-reply@localhost>'),
   MAIL_ATTEMPTS: int(5, 1, 20),
   MAIL_RETRY_DELAY_MS: int(30_000, 1, 3_600_000),
+  /** P1–P3: the shortest presence poll interval; longer when a PBX's users need more requests. */
+  PRESENCE_POLL_MS: int(2000, 100, 3_600_000),
   TRUST_PROXY: z
     .string()
     .regex(
@@ -193,6 +195,7 @@ export interface Config {
    * as not sent. Attempts and the first retry delay (doubled each time) are per email.
    */
   mail: { smtpUrl: string | null; from: string; attempts: number; retryDelayMs: number };
+  presence: { pollMinMs: number };
 }
 
 export class ConfigError extends Error {
@@ -311,6 +314,7 @@ export function loadConfig(
       attempts: e.MAIL_ATTEMPTS,
       retryDelayMs: e.MAIL_RETRY_DELAY_MS,
     },
+    presence: { pollMinMs: e.PRESENCE_POLL_MS },
   };
 }
 

@@ -7,6 +7,7 @@ import type { Redis } from 'ioredis';
 import { RedisChangeDebouncer } from '../jobs/change-debouncer.js';
 import { JobName, jobOptions, QUEUE_CONCURRENCY, QueueName } from '../jobs/contracts.js';
 import { BullJobAdmin } from '../jobs/job-admin.js';
+import { BullPresencePollQueue } from '../jobs/presence-poll.queue.js';
 import { buildProcessors } from '../jobs/processors/index.js';
 import { JobQueues } from '../jobs/queues.js';
 import { BullScheduleQueue } from '../jobs/scheduled-sync.queue.js';
@@ -40,6 +41,7 @@ import { GraphContactsReader } from './m365/contacts.reader.js';
 import { GraphDirectoryReader } from './m365/directory.reader.js';
 import { MsalIdentity } from './m365/identity.adapter.js';
 import { MsalLinkusSignIn } from './m365/linkus-sign-in.adapter.js';
+import { GraphPresenceReader } from './m365/presence.reader.js';
 import { GraphSubscriptionsClient } from './m365/subscriptions.adapter.js';
 import { createMailSender, describeSmtpUrl } from './mail/transport.js';
 import { RedisAuthStateStore } from './redis/auth-state.redis.js';
@@ -172,6 +174,9 @@ export async function startGateway(
       states: new RedisLinkusSignInStates(redis, config.redis.queuePrefix),
       microsoft: new MsalLinkusSignIn(endpoints, now),
     },
+    presenceReader: new GraphPresenceReader(endpoints, microsoft),
+    presencePolls: new BullPresencePollQueue(queues, redis, config.redis.queuePrefix),
+    presencePollMinMs: config.presence.pollMinMs,
   };
 
   // The role's work: started the first time the database and Redis both answer; paused while

@@ -13,6 +13,7 @@ import {
 } from './change-notifications.processor.js';
 import { checkSecretExpiryProcessor } from './check-secret-expiry.processor.js';
 import { pingProcessor } from './ping.processor.js';
+import { ensurePresencePollsProcessor, pollPresenceProcessor } from './presence.processor.js';
 import { resealSecretsProcessor } from './reseal-secrets.processor.js';
 import { ensureSchedulesProcessor, scheduledSyncProcessor } from './scheduled-sync.processor.js';
 import { syncDirectoryProcessor } from './sync-directory.processor.js';
@@ -48,5 +49,7 @@ export function buildProcessors(deps: ProcessorDeps): Processors {
     'scheduled-sync': scheduledSyncProcessor(deps),
     'ensure-schedules': ensureSchedulesProcessor(deps),
     'sync-mailbox': syncMailboxProcessor(deps),
+    'poll-presence': pollPresenceProcessor(deps),
+    'ensure-presence-polls': ensurePresencePollsProcessor(deps),
   };
 }

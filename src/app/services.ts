@@ -17,12 +17,14 @@ import type { KeyRevocationNotifier } from './ports/key-revocation.port.js';
 import type { LinkusSignInStates, MicrosoftSignIn } from './ports/linkus-sign-in.port.js';
 import type { AppLog } from './ports/log.port.js';
 import type { MicrosoftDirectoryInfo, MicrosoftIdentity } from './ports/microsoft.port.js';
+import type { PresencePollQueue, PresenceReader } from './ports/presence.port.js';
 import type { ScheduleQueue } from './ports/schedule-queue.port.js';
 import type { Store } from './ports/store.port.js';
 import type { SyncRunData } from './ports/sync.port.js';
 import type { SyncCoordinator } from './ports/sync-coordinator.port.js';
 import type { SyncQueue } from './ports/sync-queue.port.js';
 import type { WelcomeEmailQueue } from './ports/welcome-email.port.js';
+import type { PresenceDeps } from './presence-sync.js';
 import type { ScheduleDeps } from './schedule.js';
 import type { SecretBox } from './secret-box.js';
 import type { MailboxSyncDeps } from './sync/contact-mailbox.js';
@@ -68,6 +70,25 @@ export interface AppServices {
   linkusWebOrigins: LinkusWebOrigins;
   /** S2: the Microsoft leg of Linkus sign-ins (pending sign-ins in Redis, OpenID Connect). */
   linkusSignIn: { states: LinkusSignInStates; microsoft: MicrosoftSignIn };
+  /** P1–P3: Teams presence, read app-only (Presence.Read.All). */
+  presenceReader: PresenceReader;
+  /** P1–P3: the repeating presence poll of each PBX. */
+  presencePolls: PresencePollQueue;
+  /** The shortest presence poll interval (ms). */
+  presencePollMinMs: number;
+}
+
+export function presenceDeps(services: AppServices, store: Store): PresenceDeps {
+  return {
+    store,
+    reader: services.presenceReader,
+    polls: services.presencePolls,
+    events: services.events,
+    secrets: services.secrets,
+    now: services.now,
+    log: services.log,
+    minIntervalMs: services.presencePollMinMs,
+  };
 }
 
 export function integrationDeps(services: AppServices, store: Store): IntegrationDeps {

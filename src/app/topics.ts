@@ -2,4 +2,6 @@
 export const Topic = {
   integrationChanged: (pbxId: string) => `integration-changed:${pbxId}`,
   syncProgress: (pbxId: string) => `sync-progress:${pbxId}`,
+  /** P1–P3: an extension's presence changed (Teams, a mapping or a manual status). */
+  extensionPresence: (pbxId: string) => `extension-presence:${pbxId}`,
 } as const;

@@ -38,6 +38,14 @@ export const REQUIRED_PERMISSIONS: readonly RequiredPermission[] = [
     alsoSatisfiedBy: ['Group.ReadWrite.All', 'Directory.Read.All', 'Directory.ReadWrite.All'],
   },
   {
+    name: 'Presence.Read.All',
+    type: 'APPLICATION',
+    usedFor:
+      "Reads synced users' Teams presence, 650 users a request (POST /communications/getPresencesByUserId: https://learn.microsoft.com/graph/api/cloudcommunications-getpresencesbyuserid). Read only: the gateway never asks for Presence.ReadWrite(.All), so nothing the PBX does reaches Teams (P3).",
+    stopsWithout: 'Teams presence sync (P1–P3).',
+    alsoSatisfiedBy: ['Presence.ReadWrite.All'],
+  },
+  {
     name: 'User.Read',
     type: 'DELEGATED',
     usedFor:

@@ -15,6 +15,7 @@ import { IntegrationResolver } from './resolvers/integration.resolver.js';
 import { LinkusSessionResolver } from './resolvers/linkus-session.resolver.js';
 import { LinkusSsoResolver } from './resolvers/linkus-sso.resolver.js';
 import { PbxResolver } from './resolvers/pbx.resolver.js';
+import { PresenceResolver } from './resolvers/presence.resolver.js';
 import { QueueResolver } from './resolvers/queue.resolver.js';
 import { ScheduleResolver } from './resolvers/schedule.resolver.js';
 import { SyncResolver } from './resolvers/sync.resolver.js';
@@ -38,6 +39,7 @@ export const RESOLVERS = [
   ContactSyncResolver,
   LinkusSsoResolver,
   LinkusSessionResolver,
+  PresenceResolver,
 ] as const;
 
 /** Builds the executable schema. `pubSub` carries subscription events (Redis-backed in the gateway). */

@@ -23,6 +23,7 @@ import type {
   SandboxStats,
   UpdateUserInput,
 } from './admin.types.js';
+import type { AdminPresence } from './presence.admin.js';
 
 export type * from './admin.types.js';
 
@@ -426,6 +427,40 @@ export class SandboxAdminClient {
   }
   resetFaults(): Promise<FaultSettings> {
     return this.call('POST', '/faults/reset');
+  }
+
+  // ---------------------------------------------------------------- Teams presence
+  /** A user's Teams presence (seeded until set: `changedAt` null). */
+  presence(userId: string): Promise<AdminPresence> {
+    return this.call('GET', `/users/${encodeURIComponent(userId)}/presence`);
+  }
+  /** Sets a user's Teams presence, as the user (or Teams itself) would. */
+  setPresence(userId: string, availability: string, activity: string): Promise<AdminPresence> {
+    return this.call('PUT', `/users/${encodeURIComponent(userId)}/presence`, { availability, activity });
+  }
+  /** Sets the presence of many users at once (one change time). */
+  setPresences(
+    changes: Array<{ userId: string; availability: string; activity: string }>,
+  ): Promise<AdminPresence[]> {
+    return this.call('POST', '/presence/changes', { changes });
+  }
+  presenceLoad(): Promise<{ changesPerMinute: number; changesMade: number }> {
+    return this.call('GET', '/presence/load');
+  }
+  /** The load mode: `changesPerMinute` (or a `share` of the live users) change presence each minute; 0 stops it. */
+  setPresenceLoad(opts: {
+    changesPerMinute?: number;
+    share?: number;
+  }): Promise<{ changesPerMinute: number; changesMade: number }> {
+    return this.call('PUT', '/presence/load', opts);
+  }
+  /** The presence API's request limit (default 1,500 per 30 s per app per tenant) and the requests in the window. */
+  setPresenceThrottling(opts: {
+    enabled?: boolean;
+    requests?: number;
+    windowSeconds?: number;
+  }): Promise<{ enabled: boolean; requests: number; windowSeconds: number; inWindow: number }> {
+    return this.call('PUT', '/presence/throttling', opts);
   }
 
   async close(): Promise<void> {

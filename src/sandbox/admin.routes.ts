@@ -10,6 +10,7 @@ import type {
   NewTenantInput,
 } from './admin.types.js';
 import { registerMailboxAdminRoutes } from './mailbox.admin.js';
+import { registerPresenceAdminRoutes } from './presence.admin.js';
 import { emptyStats, type SandboxContext } from './sandbox.context.js';
 import { registerSubscriptionAdminRoutes } from './subscriptions.admin.js';
 import { seedTenant } from './tenant.seed.js';
@@ -391,6 +392,9 @@ export function registerAdminRoutes(app: FastifyInstance, ctx: SandboxContext, a
       // ------------------------------------------------------------ mailboxes and contacts
       registerMailboxAdminRoutes(admin, ctx);
 
+      // ------------------------------------------------------------ Teams presence
+      registerPresenceAdminRoutes(admin, ctx);
+
       // ------------------------------------------------------------ faults
       route('GET', '/faults', () => faultsDto(ctx));
       route('PATCH', '/faults', (req) => {
@@ -441,6 +445,7 @@ export function registerAdminRoutes(app: FastifyInstance, ctx: SandboxContext, a
         ctx.faults.forced429 = [];
         ctx.buckets.reset();
         ctx.mailboxThrottle.reset();
+        ctx.presenceThrottle.reset();
         return faultsDto(ctx);
       });
     },

@@ -21,6 +21,7 @@ import {
   parseSelect,
   type SearchExpr,
 } from './odata.query.js';
+import { PRESENCE_ROUTES } from './presence.routes.js';
 import type { SandboxContext } from './sandbox.context.js';
 import { type GroupRecord, type Props, SandboxError, type UserRecord } from './tenant.store.js';
 import { requestCost, tenantLimit } from './throttle.bucket.js';
@@ -569,6 +570,8 @@ export interface Route {
   costPath?: (m: string[]) => string;
   /** An Outlook resource: Outlook's per-mailbox limits apply (graph.routes.ts), not the identity resource-unit bucket. */
   outlook?: boolean;
+  /** A cloud communications resource (presence): its own request limit (presence.routes.ts), not the resource-unit bucket. */
+  communications?: boolean;
 }
 
 /** Live, non-deleted users as list records (a view over the tenant array, no copy per call). */
@@ -914,6 +917,7 @@ const ROUTES: Route[] = [
     },
   },
   ...CONTACT_ROUTES,
+  ...PRESENCE_ROUTES,
 ];
 
 function insufficientPrivileges(): SandboxError {
@@ -1003,7 +1007,7 @@ export function answerGraph(root: SandboxContext, call: GraphCall): GraphAnswer 
   }
 
   let throttleHeaders: Record<string, string> = {};
-  if (ctx.faults.throttling && !route.outlook) {
+  if (ctx.faults.throttling && !route.outlook && !route.communications) {
     const limit = ctx.faults.resourceUnitLimit ?? tenantLimit(ctx.tenant.activeUserCount());
     const cost = requestCost(
       call.method,

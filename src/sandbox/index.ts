@@ -233,6 +233,7 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
     async close() {
       if (closed) return;
       closed = true;
+      ctx.presenceLoad.stop();
       await dispatcher.close();
       await admin.close();
       await server.close();

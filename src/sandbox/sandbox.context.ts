@@ -4,6 +4,7 @@ import {
   type MailboxThrottleSettings,
 } from './mailbox.throttle.js';
 import type { NotificationDispatcher } from './notifications.dispatcher.js';
+import { PresenceLoad, PresenceThrottle } from './presence.store.js';
 import { type NotificationSettings, SubscriptionStore } from './subscriptions.store.js';
 import type { Tenant } from './tenant.store.js';
 import { ResourceUnitBuckets } from './throttle.bucket.js';
@@ -101,6 +102,10 @@ export class SandboxContext {
   readonly buckets = new ResourceUnitBuckets();
   /** Outlook's per-app, per-mailbox limits (concurrency, requests per window) and their knobs. */
   readonly mailboxThrottle = new MailboxThrottle();
+  /** The presence API's limit (1,500 requests per 30 s per app per tenant) and its knobs. */
+  readonly presenceThrottle = new PresenceThrottle();
+  /** The presence load mode (a share of users change presence every minute). */
+  readonly presenceLoad = new PresenceLoad();
   readonly codes = new Map<string, AuthCodeGrant>();
   readonly refreshTokens = new Map<string, RefreshGrant>();
   readonly sessions = new Map<string, { userId: string; createdAt: number }>();

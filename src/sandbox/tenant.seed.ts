@@ -322,7 +322,7 @@ export interface SeededTenant {
 export const SANDBOX_PASSWORD = 'Sandbox!2024';
 
 /** Application permissions the seeded app registration asks for (the gateway's README table). */
-export const GATEWAY_APP_ROLES: readonly string[] = ['User.Read.All', 'Group.Read.All'];
+export const GATEWAY_APP_ROLES: readonly string[] = ['User.Read.All', 'Group.Read.All', 'Presence.Read.All'];
 /** Delegated permissions (and OpenID Connect scopes) the seeded app registration asks for. */
 export const GATEWAY_SCOPES: readonly string[] = ['openid', 'profile', 'offline_access', 'User.Read'];
 

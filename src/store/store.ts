@@ -9,6 +9,7 @@ import { MikroIntegrationRepository } from './integration.repository.js';
 import { MikroLinkusSessionRepository } from './linkus-session.repository.js';
 import type { Orm } from './orm.js';
 import { MikroPbxDirectoryRepository } from './pbx-directory.repository.js';
+import { MikroPresenceRepository } from './presence.repository.js';
 import { MikroSubscriptionRepository } from './subscription.repository.js';
 import { MikroSyncRepository } from './sync.repository.js';
 import { MikroTenantRepository } from './tenant.repository.js';
@@ -26,6 +27,7 @@ class MikroStore implements Store {
   readonly contacts: MikroContactRepository;
   readonly contactSync: MikroContactSyncLedger;
   readonly linkusSessions: MikroLinkusSessionRepository;
+  readonly presence: MikroPresenceRepository;
 
   constructor(
     private readonly em: EntityManager,
@@ -43,6 +45,7 @@ class MikroStore implements Store {
     this.contacts = new MikroContactRepository(em, now);
     this.contactSync = new MikroContactSyncLedger(em, now);
     this.linkusSessions = new MikroLinkusSessionRepository(em, now);
+    this.presence = new MikroPresenceRepository(em, now);
   }
 
   transactional<T>(fn: (store: Store) => Promise<T>): Promise<T> {

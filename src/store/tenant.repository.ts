@@ -229,6 +229,8 @@ export class MikroTenantRepository implements TenantRepository {
       ['api_key', 'id', 'pbx_id = ?'],
       ['linkus_refresh_token', 'hash', 'session_id in (select id from linkus_session where pbx_id = ?)'],
       ['linkus_session', 'id', 'pbx_id = ?'],
+      ['extension_presence', 'extension_id', 'pbx_id = ?'],
+      ['presence_settings', 'pbx_id', 'pbx_id = ?'],
       ['extension', 'id', 'pbx_id = ?'],
       ['directory_object', 'key', 'pbx_id = ?'],
       ['graph_subscription', 'id', 'pbx_id = ?'],

@@ -126,7 +126,11 @@ describeEachDb('permissions, admin consent and health (L2, L3)', (leg) => {
       `/${w.sandbox.info.tenantId}/oauth2/v2.0/authorize`,
       `/${w.sandbox.info.tenantId}/v2.0/adminconsent`,
     ]);
-    expect((await appRoles(w)).roles.sort()).toEqual(['Group.Read.All', 'User.Read.All']);
+    expect((await appRoles(w)).roles.sort()).toEqual([
+      'Group.Read.All',
+      'Presence.Read.All',
+      'User.Read.All',
+    ]);
 
     const after = await details(w);
     expect(after).toMatchObject({
@@ -151,6 +155,7 @@ describeEachDb('permissions, admin consent and health (L2, L3)', (leg) => {
     expect(check?.permissions.map((p) => [p.name, p.type, p.present])).toEqual([
       ['User.Read.All', 'APPLICATION', true],
       ['Group.Read.All', 'APPLICATION', true],
+      ['Presence.Read.All', 'APPLICATION', true],
       ['User.Read', 'DELEGATED', true],
       ['Contacts.Read.Shared', 'DELEGATED', true],
       ['offline_access', 'DELEGATED', true],
@@ -171,7 +176,7 @@ describeEachDb('permissions, admin consent and health (L2, L3)', (leg) => {
     const err = res.body.errors?.[0];
     expect(err?.extensions).toMatchObject({
       code: 'MISSING_PERMISSIONS',
-      missing: ['User.Read.All', 'Group.Read.All'],
+      missing: ['User.Read.All', 'Group.Read.All', 'Presence.Read.All'],
     });
     expect(err?.message).toContain('User.Read.All (application), Group.Read.All (application)');
     expect(await details(w)).toMatchObject({ status: 'NOT_CONNECTED', clientId: null, secretLast4: null });
@@ -362,7 +367,11 @@ describeEachDb('permissions, admin consent and health (L2, L3)', (leg) => {
     expect(h).toMatchObject({
       status: 'FAILING',
       codes: ['PERMISSIONS_MISSING'],
-      missingPermissions: ['User.Read.All (application)', 'Group.Read.All (application)'],
+      missingPermissions: [
+        'User.Read.All (application)',
+        'Group.Read.All (application)',
+        'Presence.Read.All (application)',
+      ],
     });
     expect((await details(w))?.status).toBe('CONNECTED');
 
@@ -373,6 +382,7 @@ describeEachDb('permissions, admin consent and health (L2, L3)', (leg) => {
     expect(check?.permissions.map((p) => [p.name, p.present])).toEqual([
       ['User.Read.All', false],
       ['Group.Read.All', false],
+      ['Presence.Read.All', false],
       ['User.Read', false],
       ['Contacts.Read.Shared', false],
       ['offline_access', false],

@@ -110,7 +110,7 @@ const forbidden = {
 describe('a new app registration', () => {
   it('asks for permissions but has none granted: an app token has no roles and every directory read answers 403', async () => {
     const app = await t.sandbox.admin.getApp(t.sandbox.info.clientId);
-    expect(app.requiredAppRoles).toEqual(['User.Read.All', 'Group.Read.All']);
+    expect(app.requiredAppRoles).toEqual(['User.Read.All', 'Group.Read.All', 'Presence.Read.All']);
     expect(app.requiredScopes).toEqual(expect.arrayContaining(['User.Read', 'offline_access']));
     expect(app.grantedAppRoles).toEqual([]);
     expect(app.adminConsentedScopes).toEqual([]);
@@ -208,11 +208,15 @@ describe('admin consent (/{tenant}/v2.0/adminconsent)', () => {
     expect(back.searchParams.get('scope')).toBe('https://graph.microsoft.com/.default');
     expect(back.searchParams.get('state')).toBe('admin-consent');
     const app = await t.sandbox.admin.getApp(t.sandbox.info.clientId);
-    expect(app.grantedAppRoles.sort()).toEqual(['Group.Read.All', 'User.Read.All']);
+    expect(app.grantedAppRoles.sort()).toEqual(['Group.Read.All', 'Presence.Read.All', 'User.Read.All']);
     expect(app.adminConsentedScopes).toEqual(expect.arrayContaining(['User.Read']));
 
     const token = await appToken();
-    expect((decodeJwt(token).roles as string[]).sort()).toEqual(['Group.Read.All', 'User.Read.All']);
+    expect((decodeJwt(token).roles as string[]).sort()).toEqual([
+      'Group.Read.All',
+      'Presence.Read.All',
+      'User.Read.All',
+    ]);
     expect((await get('/users?$top=1', token)).status).toBe(200);
     expect((await get('/groups?$top=1', token)).status).toBe(200);
     // /organization app-only needs Organization.Read.All, which the registration does not ask for.
@@ -247,6 +251,7 @@ describe('authorize with /.default', () => {
     expect(String(decodeJwt(result.accessToken).scp).split(' ')).toContain('User.Read');
     expect((decodeJwt(await appToken()).roles as string[]).sort()).toEqual([
       'Group.Read.All',
+      'Presence.Read.All',
       'User.Read.All',
     ]);
   });
@@ -297,7 +302,7 @@ describe('delegated access ends', () => {
     await consentAsAdmin(t, { redirectUri: REDIRECT });
     await t.sandbox.admin.revokeConsent(t.sandbox.info.clientId, { appRoles: ['Group.Read.All'] });
     const token = await appToken();
-    expect(decodeJwt(token).roles).toEqual(['User.Read.All']);
+    expect((decodeJwt(token).roles as string[]).sort()).toEqual(['Presence.Read.All', 'User.Read.All']);
     expect((await get('/users?$top=1', token)).status).toBe(200);
     expect((await get('/groups?$top=1', token)).json()).toMatchObject(forbidden);
   });

@@ -8,6 +8,7 @@ import type { ContactLookupRepository } from './contact-lookup.port.js';
 import type { ContactSyncLedger } from './contact-sync.port.js';
 import type { ContactRepository } from './contacts.port.js';
 import type { LinkusSessionRepository } from './linkus-sessions.port.js';
+import type { PresenceRepository } from './presence.port.js';
 import type { DirectoryApplier, SyncRepository } from './sync.port.js';
 import type { WelcomeEmailRepository } from './welcome-email.port.js';
 
@@ -272,6 +273,8 @@ export interface Store {
   contactSync: ContactSyncLedger;
   /** S2/S4: Linkus sessions, their refresh tokens and the access tokens' signing keys. */
   linkusSessions: LinkusSessionRepository;
+  /** P1–P3: presence settings and each extension's presence. */
+  presence: PresenceRepository;
   /** Runs `fn` in one transaction; everything it writes commits together or not at all. */
   transactional<T>(fn: (store: Store) => Promise<T>): Promise<T>;
 }

@@ -14,6 +14,7 @@ import { Integration } from './integration.entity.js';
 import { IntegrationHealth } from './integration-health.entity.js';
 import { LinkusRefreshTokenRow, LinkusSessionRow, LinkusSigningKeyRow } from './linkus-session.entity.js';
 import { Pbx } from './pbx.entity.js';
+import { ExtensionPresenceRow, PresenceSettingsRow } from './presence.entity.js';
 import {
   ContactFolderCursorRow,
   ContactRunTally,
@@ -35,6 +36,7 @@ export {
   Extension,
   ExtensionGroup,
   ExtensionGroupMember,
+  ExtensionPresenceRow,
   GraphSubscription,
   Integration,
   IntegrationHealth,
@@ -45,6 +47,7 @@ export {
   Phonebook,
   PhonebookExtension,
   PhonebookExtensionGroup,
+  PresenceSettingsRow,
   SyncRun,
   SyncRunItem,
   SyncSettings,
@@ -77,4 +80,6 @@ export const ENTITIES = [
   LinkusSessionRow,
   LinkusRefreshTokenRow,
   LinkusSigningKeyRow,
+  PresenceSettingsRow,
+  ExtensionPresenceRow,
 ];

@@ -16,6 +16,7 @@ import { Migration20261207142336_run_item_object } from './Migration202612071423
 import { Migration20261207142357_linkus_sso } from './Migration20261207142357_linkus_sso.js';
 import { Migration20261207142522_linkus_sessions } from './Migration20261207142522_linkus_sessions.js';
 import { Migration20261207144021_run_item_seq } from './Migration20261207144021_run_item_seq.js';
+import { Migration20261207144751_presence } from './Migration20261207144751_presence.js';
 import { Migration20261207150000_contact_key_collation } from './Migration20261207150000_contact_key_collation.js';
 import { Migration20261207150100_extension_mobile_e164 } from './Migration20261207150100_extension_mobile_e164.js';
 
@@ -47,6 +48,7 @@ export const postgresqlMigrations: MigrationObject[] = [
   { name: 'Migration20261207142357_linkus_sso', class: Migration20261207142357_linkus_sso },
   { name: 'Migration20261207142522_linkus_sessions', class: Migration20261207142522_linkus_sessions },
   { name: 'Migration20261207144021_run_item_seq', class: Migration20261207144021_run_item_seq },
+  { name: 'Migration20261207144751_presence', class: Migration20261207144751_presence },
   {
     name: 'Migration20261207150000_contact_key_collation',
     class: Migration20261207150000_contact_key_collation,

@@ -16,6 +16,7 @@ import { Migration20261207142335_run_item_object } from './Migration202612071423
 import { Migration20261207142357_linkus_sso } from './Migration20261207142357_linkus_sso.js';
 import { Migration20261207142521_linkus_sessions } from './Migration20261207142521_linkus_sessions.js';
 import { Migration20261207144020_run_item_seq } from './Migration20261207144020_run_item_seq.js';
+import { Migration20261207144749_presence } from './Migration20261207144749_presence.js';
 import { Migration20261207150100_extension_mobile_e164 } from './Migration20261207150100_extension_mobile_e164.js';
 
 /** Checked-in migrations for SQLite, oldest first. `npm run migration:create` appends here. */
@@ -46,6 +47,7 @@ export const sqliteMigrations: MigrationObject[] = [
   { name: 'Migration20261207142357_linkus_sso', class: Migration20261207142357_linkus_sso },
   { name: 'Migration20261207142521_linkus_sessions', class: Migration20261207142521_linkus_sessions },
   { name: 'Migration20261207144020_run_item_seq', class: Migration20261207144020_run_item_seq },
+  { name: 'Migration20261207144749_presence', class: Migration20261207144749_presence },
   {
     name: 'Migration20261207150100_extension_mobile_e164',
     class: Migration20261207150100_extension_mobile_e164,
