@@ -6,6 +6,7 @@ import {
   IntegrationStatus,
 } from '../domain/integration.js';
 import {
+  blockingPermissions,
   holds,
   missingPermissions,
   type PermissionType,
@@ -258,7 +259,9 @@ export async function checkAppAccess(deps: HealthDeps, i: IntegrationData): Prom
   const probe = await probeApp(deps, appCredentials(i, deps.secrets));
   if (!probe.checked) throw new MicrosoftError('UNAVAILABLE', probe.problem ?? 'Microsoft is out of reach');
   await record(deps, i, { app: true, delegated: false }, probe.findings);
-  return probe.findings[0] ?? null;
+  // An optional feature's missing permission (Presence.Read.All) is recorded, not run-stopping.
+  const blocking = blockingPermissions(missingPermissions('APPLICATION', probe.granted)).length > 0;
+  return probe.findings.find((f) => f.code !== 'PERMISSIONS_MISSING' || blocking) ?? null;
 }
 
 /** Both parts of one integration's access, checked live and recorded. */

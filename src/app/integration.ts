@@ -14,7 +14,12 @@ import {
   type SyncTarget,
   secretWarnings,
 } from '../domain/integration.js';
-import { delegatedScopes, missingPermissions, type RequiredPermission } from '../domain/permissions.js';
+import {
+  blockingPermissions,
+  delegatedScopes,
+  missingPermissions,
+  type RequiredPermission,
+} from '../domain/permissions.js';
 import type { FieldProblem } from '../domain/tenant.js';
 import { AppError } from './errors.js';
 import type { LinkusSessions } from './linkus-sessions.js';
@@ -275,12 +280,16 @@ export interface ConnectInput {
   adminConsent?: boolean | null;
 }
 
-/** The application permissions the app lacks now (a new client-credentials token's roles). */
+/**
+ * The application permissions connect cannot go without that the app lacks now (a new
+ * client-credentials token's roles). One optional feature's (Presence.Read.All) are left to the
+ * health, which names them: connect does not fail for them.
+ */
 async function missingAppPermissions(
   deps: Pick<IntegrationDeps, 'identity'>,
   app: MicrosoftAppCredentials,
 ): Promise<RequiredPermission[]> {
-  return missingPermissions('APPLICATION', await deps.identity.appPermissions(app));
+  return blockingPermissions(missingPermissions('APPLICATION', await deps.identity.appPermissions(app)));
 }
 
 function missingPermissionsMessage(missing: readonly RequiredPermission[], afterConsent: boolean): string {

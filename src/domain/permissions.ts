@@ -18,6 +18,12 @@ export interface RequiredPermission {
   stopsWithout: string;
   /** Permissions Microsoft accepts in its place (higher privileged). */
   alsoSatisfiedBy: readonly string[];
+  /**
+   * Set when one optional feature alone needs it (the feature named): connect and sync runs go on
+   * without it, and the health names it missing. An organisation that connected before the
+   * feature existed keeps syncing until an admin grants it.
+   */
+  onlyFor?: string;
 }
 
 export const REQUIRED_PERMISSIONS: readonly RequiredPermission[] = [
@@ -44,6 +50,7 @@ export const REQUIRED_PERMISSIONS: readonly RequiredPermission[] = [
       "Reads synced users' Teams presence, 650 users a request (POST /communications/getPresencesByUserId: https://learn.microsoft.com/graph/api/cloudcommunications-getpresencesbyuserid). Read only: the gateway never asks for Presence.ReadWrite(.All), so nothing the PBX does reaches Teams (P3).",
     stopsWithout: 'Teams presence sync (P1–P3).',
     alsoSatisfiedBy: ['Presence.ReadWrite.All'],
+    onlyFor: 'Teams presence sync',
   },
   {
     name: 'User.Read',
@@ -93,4 +100,9 @@ export function holds(granted: ReadonlySet<string>, p: RequiredPermission): bool
 export function missingPermissions(type: PermissionType, granted: Iterable<string>): RequiredPermission[] {
   const set = new Set(granted);
   return REQUIRED_PERMISSIONS.filter((p) => p.type === type && !holds(set, p));
+}
+
+/** Of `missing`, those connect and sync runs cannot go without (not one optional feature's). */
+export function blockingPermissions(missing: readonly RequiredPermission[]): RequiredPermission[] {
+  return missing.filter((p) => !p.onlyFor);
 }

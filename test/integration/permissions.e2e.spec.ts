@@ -176,7 +176,8 @@ describeEachDb('permissions, admin consent and health (L2, L3)', (leg) => {
     const err = res.body.errors?.[0];
     expect(err?.extensions).toMatchObject({
       code: 'MISSING_PERMISSIONS',
-      missing: ['User.Read.All', 'Group.Read.All', 'Presence.Read.All'],
+      // Presence.Read.All is one optional feature's: connect does not wait for it (the health names it).
+      missing: ['User.Read.All', 'Group.Read.All'],
     });
     expect(err?.message).toContain('User.Read.All (application), Group.Read.All (application)');
     expect(await details(w)).toMatchObject({ status: 'NOT_CONNECTED', clientId: null, secretLast4: null });
@@ -282,6 +283,18 @@ describeEachDb('permissions, admin consent and health (L2, L3)', (leg) => {
     });
     expect(after?.lastError?.message).toContain('Group.Read.All (application)');
     expect(after?.lastError?.message).not.toContain('User.Read.All');
+  });
+
+  it('L2/P1 an app registration made before presence existed (no Presence.Read.All): connect and user sync go on; the health names it for Teams presence', async () => {
+    const w = await world();
+    await w.sandbox.admin.setRequiredPermissions(w.sandbox.info.clientId, {
+      appRoles: ['User.Read.All', 'Group.Read.All'],
+    });
+    await connectedAndSynced(w);
+    expect((await syncNow(w)).status).toBe('SUCCEEDED');
+    const h = await health(w);
+    expect(h?.missingPermissions).toEqual(['Presence.Read.All (application)']);
+    expect(h?.message).toContain('Presence.Read.All');
   });
 
   it('L3 secret deleted in Entra: the next run fails SECRET_REFUSED with a clean message, health says so while the status stays CONNECTED; updateSecret brings it back', async () => {
