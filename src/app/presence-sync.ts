@@ -1,4 +1,4 @@
-import type { Caller } from '../domain/access.js';
+import { ApiRole, type Caller } from '../domain/access.js';
 import { IntegrationStatus } from '../domain/integration.js';
 import {
   applyTeamsReading,
@@ -135,6 +135,14 @@ export async function savePresenceMapping(
   const ids = [...new Set(extensionIds)];
   if (ids.length === 0)
     throw new AppError('INVALID_INPUT', 'Name at least one extension.', { field: 'extensionIds' });
+  // P2: a Linkus user sets the mapping (and on/off) of their own extension, and of no other.
+  if (
+    caller.role === ApiRole.LINKUS &&
+    (ids.length !== 1 || !caller.extensionId || ids[0] !== caller.extensionId)
+  )
+    throw new AppError('FORBIDDEN', 'A Linkus session sets the presence of its own extension only.', {
+      field: 'extensionIds',
+    });
   const customMapping = patch.mapping === undefined ? undefined : customEntries(patch.mapping);
   const changed = await deps.store.transactional(async (store) => {
     const found = await store.presence.configure(caller.pbxId, ids, {

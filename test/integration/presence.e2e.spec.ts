@@ -1,5 +1,6 @@
 import { print } from 'graphql';
 import { afterAll, beforeAll, expect, it } from 'vitest';
+import { createApiKey } from '../../src/app/access.js';
 import { Topic } from '../../src/app/topics.js';
 import { delegatedScopes, REQUIRED_PERMISSIONS } from '../../src/domain/permissions.js';
 import type { AdminUser } from '../../src/sandbox/index.js';
@@ -18,7 +19,7 @@ import {
 import { describeEachDb } from '../support/db.js';
 import { type E2e, startE2e } from '../support/e2e.js';
 import { type GqlResponse, gql, topicListened, uniquePrefix, wsClient } from '../support/gateway.js';
-import { waitForRun } from '../support/sandbox.js';
+import { allExtensions, waitForRun } from '../support/sandbox.js';
 import { eventually, staysTrue } from '../support/wait.js';
 import { USER_RULE } from './sync-world.js';
 
@@ -192,6 +193,37 @@ describeEachDb('Teams presence → extension presence (P1–P3)', (leg) => {
     ).toMatchObject({
       status: 'OFF_WORK',
     });
+  });
+
+  it("P2 the user's own Linkus session sets its own extension's mapping and on/off, and no other extension's", async () => {
+    const [own, other] = [users[5] as AdminUser, users[6] as AdminUser];
+    const ownExt = extOf.get(own.id) as string;
+    const number = (await allExtensions(w.gateway.url, w.keys.admin)).find((e) => e.id === ownExt)?.number;
+    const { key } = await createApiKey(w.gateway.openStore(), {
+      pbxId: w.pbx.id,
+      role: 'linkus',
+      extensionNumber: number as string,
+    });
+    const mine = await gql(w.gateway.url, key, SavePresenceMappingDocument, {
+      extensionIds: [ownExt],
+      mapping: { busy: 'LUNCH_BREAK' },
+    });
+    expect(mine.body.errors).toBeUndefined();
+    expect(mine.body.data?.savePresenceMapping[0]?.mapping).toMatchObject({
+      busy: 'LUNCH_BREAK',
+      available: 'AVAILABLE',
+    });
+    for (const extensionIds of [[extOf.get(other.id) as string], [ownExt, extOf.get(other.id) as string]]) {
+      const refused = await gql(w.gateway.url, key, SavePresenceMappingDocument, {
+        extensionIds,
+        mapping: { busy: 'OFF_WORK' },
+      });
+      expect(refused.body.errors?.[0]?.extensions?.code).toBe('FORBIDDEN');
+    }
+    // The other extension kept the default mapping; the admin sees the user's own.
+    const all = await extensions();
+    expect(all.get(extOf.get(other.id) as string)?.presence?.mapping?.busy).toBe('AWAY');
+    expect(all.get(ownExt)?.presence?.mapping?.busy).toBe('LUNCH_BREAK');
   });
 
   it('P2 presence off for an extension: its user is no longer read, its extension keeps what it had; on again, it follows', async () => {

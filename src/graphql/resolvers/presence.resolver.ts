@@ -156,10 +156,10 @@ export class PresenceResolver {
     return savePresenceSync(presenceDeps(ctx.services, ctx.store), ctx.caller, enabled);
   }
 
-  @Authorized(ApiRole.ADMIN)
+  @Authorized(ApiRole.ADMIN, ApiRole.LINKUS)
   @Mutation(() => [ExtensionPresenceType], {
     description:
-      'P2: presence on or off and/or the mapping of one or many synced extensions. A mapping replaces the one before (states left out follow the default) and applies at once to what Teams last said; a status set by hand stays.',
+      'P2: presence on or off and/or the mapping of one or many synced extensions (ADMIN), or of its own extension (a Linkus session). A mapping replaces the one before (states left out follow the default) and applies at once to what Teams last said; a status set by hand stays.',
   })
   async savePresenceMapping(
     @Arg('extensionIds', () => [ID]) extensionIds: string[],
@@ -189,7 +189,7 @@ export class PresenceResolver {
     );
   }
 
-  @Authorized(ApiRole.ADMIN, ApiRole.VIEWER)
+  @Authorized(ApiRole.ADMIN, ApiRole.VIEWER, ApiRole.LINKUS)
   @Subscription(() => ExtensionPresenceChangeType, {
     description:
       "P1–P3: every change of an extension presence in the caller's PBX from now on (or of the extensions named): Teams through the mapping, a new mapping, or a status set by hand.",
