@@ -1,6 +1,7 @@
 import type { SqlEntityManager } from '@mikro-orm/knex';
 import type { ContactOwner, SyncedContactInput } from '../../src/domain/contact.types.js';
 import { contactTerms } from '../../src/domain/contact-search.js';
+import { CONTACT_COLUMNS } from '../../src/store/contact.repository.js';
 import type { Orm } from '../../src/store/orm.js';
 
 /**
@@ -18,26 +19,6 @@ export interface BulkContacts {
 
 const TABLES = ['contact', 'contact_key'];
 
-const CONTACT_COLUMNS = [
-  'id',
-  'pbx_id',
-  'extension_id',
-  'phonebook_id',
-  'first_name',
-  'last_name',
-  'display_name',
-  'company',
-  'job_title',
-  'emails',
-  'numbers',
-  'source_mailbox_id',
-  'source_folder_id',
-  'source_contact_id',
-  'change_key',
-  'synced',
-  'created_at',
-  'updated_at',
-] as const;
 const PG_TYPES = [
   'varchar',
   'varchar',

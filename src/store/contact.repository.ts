@@ -42,7 +42,8 @@ const DELETE_BATCH = 1000;
 /** The end of a prefix range: above every character a term can hold. */
 const RANGE_END = '\u{10FFFF}';
 
-const CONTACT_COLUMNS = [
+/** The `contact` table's columns, in the order the bulk writes (and the bench's seed) give them. */
+export const CONTACT_COLUMNS = [
   'id',
   'pbx_id',
   'extension_id',

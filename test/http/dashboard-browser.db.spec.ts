@@ -1,9 +1,9 @@
-import { existsSync } from 'node:fs';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { QueueName } from '../../jobs/contracts.js';
 import type { Gateway } from '../../src/gateway.js';
 import { DASHBOARD_PATH, SESSION_COOKIE } from '../../src/http/dashboard.js';
+import { chromiumMissing, launchChromium } from '../support/chromium.js';
 import { describeEachDb, type TestDatabase } from '../support/db.js';
 import { seedPbx, startTestGateway } from '../support/gateway.js';
 
@@ -12,23 +12,7 @@ import { seedPbx, startTestGateway } from '../support/gateway.js';
  * by playwright-core. Without /usr/bin/chromium (`apt-get install chromium`) the suite is
  * skipped, loudly.
  */
-const CHROMIUM = '/usr/bin/chromium';
-const CHROMIUM_ARGS = [
-  '--headless',
-  '--no-sandbox',
-  '--disable-gpu',
-  '--disable-quic',
-  '--no-first-run',
-  '--disable-background-networking',
-  '--disable-component-update',
-  '--disable-sync',
-];
-const playwright = await import('playwright-core').catch(() => null);
-const missing = !existsSync(CHROMIUM)
-  ? `${CHROMIUM} is not installed (apt-get install chromium)`
-  : !playwright
-    ? 'playwright-core is not installed'
-    : null;
+const missing = chromiumMissing;
 
 type Tenant = Awaited<ReturnType<typeof seedPbx>>;
 const BOGUS_JOB = 'test-no-such-job';
@@ -95,12 +79,7 @@ if (missing) {
       gw = await startTestGateway(db);
       a = await seedPbx(gw, { name: 'Alpha' });
       await gw.queues.queue(QueueName.System).add(BOGUS_JOB, { pbxId: a.pbx.id }, { attempts: 1 });
-      browser = await (playwright as typeof import('playwright-core')).chromium.launch({
-        executablePath: CHROMIUM,
-        // launch() gives every run a fresh temporary profile (its own --user-data-dir).
-        args: CHROMIUM_ARGS,
-        timeout: 30_000,
-      });
+      browser = await launchChromium();
     });
     afterAll(async () => {
       await browser?.close();

@@ -1,4 +1,3 @@
-import { existsSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Browser, Page } from 'playwright-core';
@@ -6,6 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { AdminUser } from '../../src/sandbox/index.js';
 import { SANDBOX_PASSWORD } from '../../src/sandbox/tenant.seed.js';
 import { SaveLinkusSsoDocument, SaveUserSyncRuleDocument } from '../generated/graphql.js';
+import { chromiumMissing, launchChromium } from '../support/chromium.js';
 import { describeEachDb } from '../support/db.js';
 import { type E2e, startE2e } from '../support/e2e.js';
 import { gql } from '../support/gateway.js';
@@ -21,23 +21,7 @@ import { allExtensions, waitForRun } from '../support/sandbox.js';
  * `/linkus/sso/token` across origins (CORS); the session's access token answers `me` with the user's extension. Without
  * /usr/bin/chromium the suite is skipped, loudly.
  */
-const CHROMIUM = '/usr/bin/chromium';
-const CHROMIUM_ARGS = [
-  '--headless',
-  '--no-sandbox',
-  '--disable-gpu',
-  '--disable-quic',
-  '--no-first-run',
-  '--disable-background-networking',
-  '--disable-component-update',
-  '--disable-sync',
-];
-const playwright = await import('playwright-core').catch(() => null);
-const missing = !existsSync(CHROMIUM)
-  ? `${CHROMIUM} is not installed (apt-get install chromium)`
-  : !playwright
-    ? 'playwright-core is not installed'
-    : null;
+const missing = chromiumMissing;
 
 /** The Linkus web client: the start page and its redirect URI (`/callback`), plain script. */
 function clientPage(startUrl: string, gatewayUrl: string): string {
@@ -147,11 +131,7 @@ if (missing) {
         input: { enabled: true, redirectUris: [`${clientUrl}/callback`] },
       });
       expect(sso.body.errors).toBeUndefined();
-      browser = await (playwright as typeof import('playwright-core')).chromium.launch({
-        executablePath: CHROMIUM,
-        args: CHROMIUM_ARGS,
-        timeout: 30_000,
-      });
+      browser = await launchChromium();
     }, 120_000);
     afterAll(async () => {
       await browser?.close();
