@@ -10,6 +10,7 @@ import { describeEachDb } from '../support/db.js';
 import { type E2e, startE2e } from '../support/e2e.js';
 import { gql } from '../support/gateway.js';
 import { allExtensions, waitForRun } from '../support/sandbox.js';
+import { USER_RULE } from './sync-world.js';
 
 /**
  * S2, the whole journey in a real browser (Debian's headless Chromium, driven by playwright-core,
@@ -92,18 +93,7 @@ if (missing) {
 
     beforeAll(async () => {
       w = await startE2e({ leg, sandbox: { users: 8, groups: 1, seed: 1402 } });
-      const saved = await gql(w.gateway.url, w.keys.admin, SaveUserSyncRuleDocument, {
-        input: {
-          range: 'ALL',
-          numbering: 'AUTO',
-          startNumber: '1000',
-          autoDelete: true,
-          deleteWhenDisabled: true,
-          deleteWhenDeleted: true,
-          autoAssociate: false,
-          welcomeEmail: false,
-        },
-      });
+      const saved = await gql(w.gateway.url, w.keys.admin, SaveUserSyncRuleDocument, { input: USER_RULE });
       const run = await waitForRun(
         w.gateway.url,
         w.keys.admin,
