@@ -8,6 +8,7 @@
  *   mail         welcome emails a second through the gateway's SMTP sender (bench/mail.bench.ts)
  *   flood        the public Graph webhook under a flood of forged notifications (bench/flood.bench.ts)
  *   lookup       the Linkus lookups at 1,000,000 contacts, in process and over HTTP (bench/lookup.bench.ts)
+ *   contacts     the contact sync against the sandbox's mailboxes: first sync, no-change re-sync (bench/contacts.bench.ts)
  *   cpuprofile   summarizes a .cpuprofile file (e.g. one written by `sync --profile`)
  *
  * Each command is a module that exports its entry point taking argv (or, for planner, a
@@ -52,6 +53,11 @@ const COMMANDS: Record<string, Command> = {
     describe:
       'Linkus lookups at 1,000,000 contacts: lookupCaller and searchContacts p50 / p99 in process, lookups/s over HTTP',
     run: async (argv) => (await import('./lookup.bench.js')).main(argv),
+  },
+  contacts: {
+    describe:
+      'contact sync against the sandbox: first sync of 1,000,000 contacts, no-change re-sync (Graph requests, $batch), RSS',
+    run: async (argv) => (await import('./contacts.bench.js')).main(argv),
   },
   cpuprofile: {
     describe: 'summarize a .cpuprofile: self time by area and function, inclusive time of project functions',
