@@ -319,21 +319,32 @@ export async function dropUnreadable(
   return store.transactional(async (tx) => {
     const n = await tx.contacts.deleteSyncedExcept(pbxId, owner, keepFolderIds);
     await tx.contactSync.forgetFolders(pbxId, job.mailboxId, keepFolderIds, owner);
-    const why =
-      job.kind === 'PERSONAL'
-        ? "The user's contacts folder is not shared with the authorization account"
-        : 'The authorization account is not a member of this shared mailbox';
-    await tx.contactSync.record(pbxId, job.runId, job.mailboxId, { delete: n, fail: 1 }, [
-      row(
-        'FAIL',
-        'ACCESS_DENIED',
-        job.mailboxId,
-        job.mailboxId,
-        `${why} (${err.message}); ${n} synced contact(s) removed.`,
-      ),
-    ]);
+    const report = unreadableReport(job, err, n);
+    await tx.contactSync.record(pbxId, job.runId, job.mailboxId, report.tally, [report.row]);
     return n;
   });
+}
+
+/** The tally and report row of a mailbox (or folder) the account cannot read; `removed` synced contacts went with it. */
+export function unreadableReport(
+  job: MailboxJob,
+  err: MicrosoftError,
+  removed: number,
+): { tally: Partial<ContactTally>; row: ContactItemRow } {
+  const why =
+    job.kind === 'PERSONAL'
+      ? "The user's contacts folder is not shared with the authorization account"
+      : 'The authorization account is not a member of this shared mailbox';
+  return {
+    tally: { delete: removed, fail: 1 },
+    row: row(
+      'FAIL',
+      'ACCESS_DENIED',
+      job.mailboxId,
+      job.mailboxId,
+      `${why} (${err.message}); ${removed} synced contact(s) removed.`,
+    ),
+  };
 }
 
 /** One page in one transaction: the contacts, the C4 report rows and the tally commit together. */

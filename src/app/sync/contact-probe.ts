@@ -12,6 +12,7 @@ import {
   mailboxOwner,
   type ProbedPage,
   syncMailbox,
+  unreadableReport,
 } from './contact-mailbox.js';
 
 /**
@@ -56,6 +57,8 @@ export const FOLDER_CHECK_MS = 12 * 3_600_000;
 export const FOLDER_CHECK_SHARE = 10;
 /** Mailboxes probed per slice: their cursors are read, probed, and dealt with before the next slice (memory stays bounded). */
 export const PROBE_SLICE = 1000;
+/** Probed mailboxes settled side by side in the run, each in a unit of work of its own. */
+export const SETTLE_CONCURRENCY = 4;
 
 export interface ProbeResult {
   /** Mailboxes that still need their job (never synced, or the probe could not settle them). */
@@ -200,26 +203,45 @@ export async function probeMailboxes(
     );
 
     const touched: Array<{ mailboxId: string; folderId: string; deltaLink: string }> = [];
-    for (const c of candidates) {
-      if (signal?.aborted) checkpoint();
-      const where = at.get(c) as { delta: number; folders: number | null };
-      const deltas = c.cursors.map((_, n) => answers[where.delta + n] as ProbeAnswer);
-      const listing = where.folders !== null ? (answers[where.folders] as ProbeAnswer) : listingOf.get(c);
-      const outcome = await settle(deps, c, deltas, listing ?? null, accessToken, touched, signal);
-      if (outcome === 'JOB') toJobs.push(c.item);
-      else settled++;
-    }
+    // Mailboxes with changes are synced side by side, each in a unit of work of its own.
+    let next = 0;
+    await Promise.all(
+      Array.from({ length: SETTLE_CONCURRENCY }, async () => {
+        const own = { ...deps, store: store.fork() };
+        while (next < candidates.length) {
+          const c = candidates[next++] as Candidate;
+          if (signal?.aborted) checkpoint();
+          const where = at.get(c) as { delta: number; folders: number | null };
+          const deltas = c.cursors.map((_, n) => answers[where.delta + n] as ProbeAnswer);
+          const listing = where.folders !== null ? (answers[where.folders] as ProbeAnswer) : listingOf.get(c);
+          const outcome = await settle(own, c, deltas, listing ?? null, accessToken, touched, signal);
+          if (outcome === 'JOB') toJobs.push(c.item);
+          else settled++;
+        }
+      }),
+    );
+    // Mailboxes never synced that the account cannot read: what their job would have found
+    // first, reported without one, all of the slice in one transaction (most have nothing synced).
+    const unreadables: Array<{ job: MailboxJob; error: MicrosoftError }> = [];
     for (const [n, f] of fresh.entries()) {
-      if (signal?.aborted) checkpoint();
       const a = answers[roots + n] as ProbeAnswer;
-      if (a.ok || !unreadable(a)) {
-        toJobs.push(f.item);
-        continue;
-      }
-      // Not readable by the account: what the job would have found first, reported without one.
-      await dropUnreadable(store, f.job, await mailboxOwner(store, f.job), [], a.error);
-      settled++;
+      if (!a.ok && unreadable(a)) unreadables.push({ job: f.job, error: a.error });
+      else toJobs.push(f.item);
     }
+    const bare = unreadables.filter((u) => !byMailbox.has(u.job.mailboxId) && u.job.kind === 'PERSONAL');
+    if (bare.length)
+      await store.transactional(async (tx) => {
+        for (const u of bare) {
+          const report = unreadableReport(u.job, u.error, 0);
+          await tx.contactSync.record(pbxId, runId, u.job.mailboxId, report.tally, [report.row]);
+        }
+      });
+    for (const u of unreadables) {
+      if (bare.includes(u)) continue;
+      if (signal?.aborted) checkpoint();
+      await dropUnreadable(store, u.job, await mailboxOwner(store, u.job), [], u.error);
+    }
+    settled += unreadables.length;
     if (touched.length) await store.contactSync.touchFolders(pbxId, touched);
     onSettled(settled);
   }
