@@ -8,7 +8,6 @@ import type {
 import type { DirectoryStream } from '../app/ports/directory.port.js';
 import { MicrosoftError } from '../app/ports/microsoft.port.js';
 import type { ContactDeltaRecord, OutlookContact } from '../domain/contact-sync.planner.js';
-import { graphError } from './errors.js';
 import {
   asPage,
   type GraphObject,
@@ -37,6 +36,10 @@ import type { MicrosoftEndpoints } from './microsoft-clients.js';
  *   deltaLink; removed contacts as `@removed`; pages of at most 200 (`Prefer:
  *   odata.maxpagesize=200`, Microsoft's cap for contacts);
  * - 403 `ErrorAccessDenied`: not shared (any more) with the account → `ACCESS_DENIED`;
+ *   404 `MailboxNotEnabledForRESTAPI` (or `MailboxNotSupportedForRESTAPI`): the user has no
+ *   Exchange Online mailbox (no licence), or it is inactive, soft-deleted or on-premises
+ *   (https://learn.microsoft.com/exchange/troubleshoot/user-and-shared-mailboxes/rest-api-is-not-yet-supported-for-this-mailbox-error)
+ *   → `NO_MAILBOX`;
  *   410 Gone / `SyncStateNotFound` → `DELTA_EXPIRED` (read the folder in full again);
  *   429 (MailboxConcurrency, or the 10,000 requests / 10 min of a mailbox) is retried by
  *   graph-client's RetryHandler, which honours Retry-After.
@@ -101,14 +104,13 @@ export function batchesByMailbox(indices: readonly number[], mailboxOf: (i: numb
   return out;
 }
 
-/** A failed sub-request as the reader's errors (403 ErrorAccessDenied is ACCESS_DENIED). */
+/** A failed sub-request as the reader's errors (`contactsError`). */
 function itemError(answer: BatchItemAnswer): MicrosoftError {
   const body = (answer.body ?? {}) as { error?: { code?: string; message?: string } };
   const e = new GraphError(answer.status, body.error?.message ?? `batch item answered ${answer.status}`);
   e.code = body.error?.code ?? null;
-  const mapped = graphError(e);
-  if (answer.status === 403 || /ErrorAccessDenied/i.test(e.code ?? ''))
-    return new MicrosoftError('ACCESS_DENIED', mapped.message);
+  // As a request's failure would be: 403 ACCESS_DENIED, 404 MailboxNotEnabledForRESTAPI NO_MAILBOX, ...
+  const mapped = contactsError(e);
   return new MicrosoftError(
     mapped.code,
     mapped.message,
@@ -165,10 +167,13 @@ export function contactDeltaRecord(o: GraphObject): ContactDeltaRecord {
     : { kind: 'CHANGED', contact: outlookContact(o) };
 }
 
-/** 403 ErrorAccessDenied from Outlook is ACCESS_DENIED (not a missing consent of the app). */
-function contactsError(err: unknown): MicrosoftError {
+/** 403 ErrorAccessDenied from Outlook is ACCESS_DENIED (not a missing consent of the app); a user without a mailbox NO_MAILBOX. */
+export function contactsError(err: unknown): MicrosoftError {
   const mapped = readerError(err);
   const e = err as { statusCode?: number; code?: string };
+  if (e?.statusCode === 404 && /^MailboxNot(Enabled|Supported)ForRESTAPI$/i.test(e.code ?? '')) {
+    return new MicrosoftError('NO_MAILBOX', mapped.message);
+  }
   if (e?.statusCode === 403 || /ErrorAccessDenied/i.test(mapped.message)) {
     return new MicrosoftError('ACCESS_DENIED', mapped.message);
   }

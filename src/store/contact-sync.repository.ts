@@ -139,14 +139,25 @@ export class MikroContactSyncLedger implements ContactSyncLedger {
     mailboxId: string,
     tally: Partial<ContactTally>,
     rows: readonly ContactItemRow[],
-  ): Promise<void> {
+  ): Promise<number> {
     const conn = { execute: (sql: string, params: unknown[]) => this.sql(sql, params) };
+    let fresh = rows;
+    if (rows.length) {
+      // Rows are numbered after the run's last, and told from those the run holds already: under
+      // the PBX's lock (PostgreSQL), one writer at a time.
+      if (this.em.getPlatform() instanceof PostgreSqlPlatform) {
+        await conn.execute('select id from pbx where id = ? for no key update', [pbxId]);
+      }
+      fresh = await this.notYetReported(runId, rows);
+    }
+    const dropped = (action: string) =>
+      rows.filter((r) => r.action === action).length - fresh.filter((r) => r.action === action).length;
     const add = {
       created: tally.create ?? 0,
       updated: tally.update ?? 0,
       deleted: tally.delete ?? 0,
-      skipped: tally.skip ?? 0,
-      failed: tally.fail ?? 0,
+      skipped: Math.max(0, (tally.skip ?? 0) - dropped('SKIP')),
+      failed: Math.max(0, (tally.fail ?? 0) - dropped('FAIL')),
     };
     if (Object.values(add).some((n) => n)) {
       // One row per (run, mailbox): jobs of other mailboxes never wait on it.
@@ -162,19 +173,15 @@ export class MikroContactSyncLedger implements ContactSyncLedger {
         [runId, mailboxId, add.created, add.updated, add.deleted, add.skipped, add.failed],
       );
     }
-    if (!rows.length) return;
-    // Rows are numbered after the run's last: under the PBX's lock (PostgreSQL), one writer at a time.
-    if (this.em.getPlatform() instanceof PostgreSqlPlatform) {
-      await conn.execute('select id from pbx where id = ? for no key update', [pbxId]);
-    }
+    if (!fresh.length) return 0;
     const [{ m }] = (await conn.execute('select max(seq) as m from sync_run_item where run_id = ?', [
       runId,
     ])) as Array<{
       m: number | string | null;
     }>;
     const first = m === null ? 0 : Number(m) + 1;
-    for (let i = 0; i < rows.length; i += 500) {
-      const part = rows.slice(i, i + 500);
+    for (let i = 0; i < fresh.length; i += 500) {
+      const part = fresh.slice(i, i + 500);
       const values = part.map(() => '(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)').join(', ');
       const params = part.flatMap((r, n) => [
         crypto.randomUUID(),
@@ -197,12 +204,39 @@ export class MikroContactSyncLedger implements ContactSyncLedger {
         params,
       );
     }
+    return fresh.length;
   }
 
-  async runTally(runId: string): Promise<ContactTally> {
+  /**
+   * The rows of `rows` the run does not hold yet (same object, action and reason), each once:
+   * one indexed look-up (run, object) per 500 rows.
+   */
+  private async notYetReported(runId: string, rows: readonly ContactItemRow[]): Promise<ContactItemRow[]> {
+    const key = (objectId: string, action: string, reason: string) => `${objectId}\n${action}\n${reason}`;
+    const held = new Set<string>();
+    const ids = [...new Set(rows.map((r) => r.objectId.slice(0, 64)))];
+    for (let i = 0; i < ids.length; i += 500) {
+      const part = ids.slice(i, i + 500);
+      const found: Array<{ object_id: string; action: string; reason: string }> = await this.sql(
+        `select object_id, action, reason from sync_run_item where run_id = ? and scope = 'CONTACT' and object_id in (${part.map(() => '?').join(', ')})`,
+        [runId, ...part],
+      );
+      for (const f of found) held.add(key(f.object_id, f.action, f.reason));
+    }
+    const fresh: ContactItemRow[] = [];
+    for (const r of rows) {
+      const k = key(r.objectId.slice(0, 64), r.action, r.reason);
+      if (held.has(k)) continue;
+      held.add(k);
+      fresh.push(r);
+    }
+    return fresh;
+  }
+
+  async runTally(runId: string, mailboxId?: string): Promise<ContactTally> {
     const [r] = (await this.sql(
-      'select sum(created) as c, sum(updated) as u, sum(deleted) as d, sum(skipped) as s, sum(failed) as f from contact_run_tally where run_id = ?',
-      [runId],
+      `select sum(created) as c, sum(updated) as u, sum(deleted) as d, sum(skipped) as s, sum(failed) as f from contact_run_tally where run_id = ?${mailboxId === undefined ? '' : ' and mailbox_id = ?'}`,
+      mailboxId === undefined ? [runId] : [runId, mailboxId],
     )) as Array<Record<string, number | string | null>>;
     const n = (v: number | string | null | undefined) => Number(v ?? 0);
     return { create: n(r?.c), update: n(r?.u), delete: n(r?.d), skip: n(r?.s), fail: n(r?.f) };

@@ -140,15 +140,23 @@ describeEachDb('sync Outlook contacts to Linkus contacts and phonebooks (C1–C4
       expect(rec).toMatchObject({ synced: true, source: expect.objectContaining({ mailboxId: a.user.id }) });
     }
     expect((await personalOf(p, b.user)).size).toBe(0);
+    // The report names each mailbox as an administrator knows it: the user's name and address.
     expect(await rowsAbout(p, run as Run, b.user.id)).toEqual([
       expect.objectContaining({
         action: 'FAIL',
         reason: 'ACCESS_DENIED',
+        objectName: 'C1Private',
+        userPrincipalName: b.user.mail,
         detail: expect.stringMatching(/not shared/),
       }),
     ]);
     expect(await rowsAbout(p, run as Run, a.user.id)).toEqual([
-      expect.objectContaining({ action: 'UPDATE', reason: 'SYNCED' }),
+      expect.objectContaining({
+        action: 'UPDATE',
+        reason: 'SYNCED',
+        objectName: 'C1Sharer',
+        userPrincipalName: a.user.mail,
+      }),
     ]);
 
     // What the user sees in Linkus: their own contacts, not another's.
@@ -211,14 +219,49 @@ describeEachDb('sync Outlook contacts to Linkus contacts and phonebooks (C1–C4
     expect(await rowsAbout(p, run, a.contacts[1].id)).toEqual([
       expect.objectContaining({ action: 'SKIP', reason: 'NO_NAME' }),
     ]);
+    // The row says where to complete the contact: the folder, in whose mailbox.
     expect(await rowsAbout(p, run, a.contacts[2].id)).toEqual([
-      expect.objectContaining({ action: 'SKIP', reason: 'NO_PHONE', objectName: 'Nora Nophone' }),
+      expect.objectContaining({
+        action: 'SKIP',
+        reason: 'NO_PHONE',
+        objectName: 'Nora Nophone',
+        userPrincipalName: a.user.mail,
+        detail: `The contact has no mobile, home or business number. In the folder "Contacts" of C4Owner <${a.user.mail}>.`,
+      }),
     ]);
-    // The seeded admin's own mailbox (readable without sharing) is synced too: every row of the
-    // run's skips has a C4 reason, and the tally counts them.
+    // The seeded admin's own mailbox (readable without sharing) is synced too: every contact row
+    // of the run's skips has a C4 reason, and the tally counts them; the other skips are
+    // mailboxes (users without one), which are not contacts.
     const skips = (await p.items(run.id, 'SKIP')).filter((i) => i.scope === 'CONTACT');
-    expect(skips.every((i) => i.reason === 'NO_NAME' || i.reason === 'NO_PHONE')).toBe(true);
-    expect(run.contacts?.skipped).toBe(skips.length);
+    const c4 = skips.filter((i) => i.reason === 'NO_NAME' || i.reason === 'NO_PHONE');
+    expect(skips.filter((i) => !c4.includes(i)).every((i) => i.reason === 'NO_MAILBOX')).toBe(true);
+    expect(run.contacts?.skipped).toBe(c4.length);
+  });
+
+  it('C1: a synced user without an Exchange mailbox is a SKIP row NO_MAILBOX, named, and no failure of the run', async () => {
+    const a = await userWithContacts('C1Mailed', [complete('Mia')], true);
+    // No mail: the directory's sign that Exchange gave the user no mailbox (no licence).
+    const none = await world.user('C1NoMailbox', { mail: null });
+    const p = await world.pbx();
+    await p.saveUserRule({ range: 'ALL' });
+    expect((await p.extensionsByUser()).has(none.id)).toBe(true);
+    const run = (await saveContactRule(p)) as Run;
+    expect(run.status).toBe('SUCCEEDED');
+    expect(await rowsAbout(p, run, none.id)).toEqual([
+      expect.objectContaining({
+        action: 'SKIP',
+        reason: 'NO_MAILBOX',
+        state: 'REPORTED',
+        objectName: 'C1NoMailbox',
+        userPrincipalName: none.userPrincipalName,
+        detail: expect.stringMatching(/^C1NoMailbox <[^>]+> has no Exchange Online mailbox/),
+      }),
+    ]);
+    expect(new Set((await personalOf(p, a.user)).keys())).toEqual(new Set([a.contacts[0].id]));
+    // Failures are the mailboxes the account may not read (their FAIL rows), not this one.
+    const fails = (await p.items(run.id, 'FAIL')).filter((i) => i.scope === 'CONTACT');
+    expect(fails.some((i) => i.objectId === none.id)).toBe(false);
+    expect(run.contacts?.failed).toBe(fails.length);
   });
 
   it('C3: a shared mailbox lands in the phonebook the admin named, invisible to Linkus until granted; its member removed, the next run drops it and says why', async () => {
@@ -282,6 +325,8 @@ describeEachDb('sync Outlook contacts to Linkus contacts and phonebooks (C1–C4
         expect.objectContaining({
           action: 'FAIL',
           reason: 'ACCESS_DENIED',
+          objectName: `Suppliers ${t}`,
+          userPrincipalName: box.mail,
           detail: expect.stringMatching(/member/),
         }),
       ]);

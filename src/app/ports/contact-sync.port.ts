@@ -20,7 +20,8 @@ export interface ContactFolderInfo {
 /**
  * Outlook contacts read with the authorization account's delegated token (Contacts.Read.Shared).
  * Failures are `MicrosoftError`s: `ACCESS_DENIED` (403 ErrorAccessDenied: the folder or mailbox is
- * not shared with the account), `DELTA_EXPIRED` (410 Gone / syncStateNotFound: read in full),
+ * not shared with the account), `NO_MAILBOX` (404 MailboxNotEnabledForRESTAPI: the user has no
+ * Exchange Online mailbox, or it is inactive or soft-deleted), `DELTA_EXPIRED` (410 Gone / syncStateNotFound: read in full),
  * `THROTTLED` (429 after the retries), `NOT_FOUND`.
  */
 export interface ContactsReader {
@@ -123,6 +124,9 @@ export interface ContactSyncLedger {
   /**
    * Adds to the run's tally of a mailbox and records report rows, in the caller's transaction
    * (rows numbered after the run's last, under the PBX lock the caller holds when it adds rows).
+   * A run reports an object once per action and reason: a row the run already holds (a page
+   * replayed after a worker died, a contact Graph sent twice) is left out, and so is its share
+   * of `tally.skip` (SKIP rows) or `tally.fail` (FAIL rows). Resolves with the rows added.
    */
   record(
     pbxId: string,
@@ -130,14 +134,17 @@ export interface ContactSyncLedger {
     mailboxId: string,
     tally: Partial<ContactTally>,
     rows: readonly ContactItemRow[],
-  ): Promise<void>;
-  /** The run's tally, over every mailbox. */
-  runTally(runId: string): Promise<ContactTally>;
+  ): Promise<number>;
+  /** The run's tally, over every mailbox, or of one mailbox. */
+  runTally(runId: string, mailboxId?: string): Promise<ContactTally>;
 }
 
 /** One mailbox job of a run. */
 export interface MailboxJobSpec {
   mailboxId: string;
+  /** How the run's report names the mailbox: the user's (or shared mailbox's) display name and address. */
+  mailboxName?: string;
+  mailboxAddress?: string | null;
   kind: MailboxKind;
   /** PERSONAL: the extension's id. SHARED: null (the job ensures the phonebook). */
   extensionId: string | null;

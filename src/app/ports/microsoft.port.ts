@@ -22,6 +22,7 @@ export type MicrosoftErrorCode =
   | 'DELTA_EXPIRED'
   | 'NOT_FOUND'
   | 'ACCESS_DENIED' // 403 ErrorAccessDenied from Outlook: the mailbox or folder is not shared with the caller
+  | 'NO_MAILBOX' // 404 MailboxNotEnabledForRESTAPI from Outlook: the user has no (active) Exchange Online mailbox
   | 'UNAVAILABLE'
   | 'UNKNOWN';
 

@@ -48,12 +48,22 @@ export interface MailboxJob {
   pbxId: string;
   runId: string;
   mailboxId: string;
+  /** The user's (or shared mailbox's) display name and address, for the run's report. */
+  mailboxName?: string;
+  mailboxAddress?: string | null;
   kind: MailboxKind;
   extensionId: string | null;
   phonebookName: string | null;
 }
 
-export type MailboxOutcome = 'SYNCED' | 'ACCESS_DENIED' | 'SKIPPED';
+export type MailboxOutcome = 'SYNCED' | 'ACCESS_DENIED' | 'NO_MAILBOX' | 'SKIPPED';
+
+/** The mailbox as the report names it: display name and address (its id when the job does not know them). */
+function mailboxLabel(job: MailboxJob): { name: string; address: string | null; text: string } {
+  const name = job.mailboxName || job.mailboxId;
+  const address = job.mailboxAddress ?? null;
+  return { name, address, text: address && address !== name ? `${name} <${address}>` : name };
+}
 
 /** A run's report row for one contact C4 kept out, or for a mailbox. */
 function row(
@@ -61,6 +71,7 @@ function row(
   reason: string,
   objectId: string,
   objectName: string,
+  objectSecondary: string | null,
   detail: string | null,
   changes: string | null = null,
 ): ContactItemRow {
@@ -69,7 +80,7 @@ function row(
     reason,
     objectId,
     objectName,
-    objectSecondary: null,
+    objectSecondary,
     number: null,
     targetId: null,
     detail,
@@ -136,14 +147,22 @@ export async function syncMailbox(
     skip: 0,
   };
 
+  const label = mailboxLabel(job);
   let folders: ContactFolderInfo[];
   try {
     folders = probed?.folders ?? (await deps.contactsReader.listFolders(accessToken, job.mailboxId));
   } catch (err) {
-    if (!(err instanceof MicrosoftError && (err.code === 'ACCESS_DENIED' || err.code === 'NOT_FOUND')))
+    if (
+      !(
+        err instanceof MicrosoftError &&
+        (err.code === 'NO_MAILBOX' || err.code === 'ACCESS_DENIED' || err.code === 'NOT_FOUND')
+      )
+    )
       throw err;
-    // Unshared (or no longer a member of the shared mailbox): its contacts go, and the run says why.
+    // No Exchange Online mailbox (a SKIP), or unshared / no longer a member of the shared mailbox
+    // (a FAIL): what was synced of it goes, and the run says why.
     const removed = await dropUnreadable(store, job, owner, [], err);
+    if (err.code === 'NO_MAILBOX') return { outcome: 'NO_MAILBOX', tally: { delete: removed } };
     return { outcome: 'ACCESS_DENIED', tally: { delete: removed, fail: 1 } };
   }
 
@@ -171,14 +190,18 @@ export async function syncMailbox(
     const first = probed?.firstPages.get(folder.id) ?? null;
     await syncFolder(deps, job, owner, folder, cursor, normalise, total, accessToken, first, signal);
   }
+  // The mailbox's whole share of the run, a part written before a worker died included.
+  const t = await store.contactSync.runTally(job.runId, job.mailboxId);
+  const done = { create: t.create, update: t.update, delete: t.delete, skip: t.skip };
   await store.contactSync.record(pbxId, job.runId, job.mailboxId, {}, [
     row(
       job.kind === 'PERSONAL' ? 'UPDATE' : 'UPDATE',
       'SYNCED',
       job.mailboxId,
-      job.mailboxId,
-      `${folders.length} folder(s): ${total.create} created, ${total.update} updated, ${total.delete} deleted, ${total.skip} not synced (C4).`,
-      JSON.stringify(total),
+      label.name,
+      label.address,
+      `${folders.length} folder(s): ${done.create} created, ${done.update} updated, ${done.delete} deleted, ${done.skip} not synced (C4).`,
+      JSON.stringify(done),
     ),
   ]);
   return { outcome: 'SYNCED', tally: total };
@@ -226,11 +249,11 @@ async function syncFolder(
         aborted(signal);
         const plan = planContactPage({ folder: ref, records, known, normalise });
         if (seen) for (const r of records) if (r.kind === 'CHANGED') seen.add(r.contact.id);
-        await commitPage(store, job, owner, ref, plan);
+        const reported = await commitPage(store, job, owner, ref, plan, folder);
         total.create += plan.creates.length;
         total.update += plan.updates.length;
         total.delete += plan.deletes.length;
-        total.skip += plan.skipped.length;
+        total.skip += reported;
         for (const c of [...plan.creates, ...plan.updates])
           known.set(c.source.contactId, {
             id: known.get(c.source.contactId)?.id ?? '',
@@ -325,12 +348,29 @@ export async function dropUnreadable(
   });
 }
 
-/** The tally and report row of a mailbox (or folder) the account cannot read; `removed` synced contacts went with it. */
+/**
+ * The tally and report row of a mailbox (or folder) the account cannot read; `removed` synced
+ * contacts went with it. No Exchange Online mailbox (an unlicensed user, a mailbox made inactive):
+ * nothing to sync and nothing the admin must fix for the run, so a SKIP row, not a failure.
+ */
 export function unreadableReport(
   job: MailboxJob,
   err: MicrosoftError,
   removed: number,
 ): { tally: Partial<ContactTally>; row: ContactItemRow } {
+  const label = mailboxLabel(job);
+  if (err.code === 'NO_MAILBOX')
+    return {
+      tally: { delete: removed },
+      row: row(
+        'SKIP',
+        'NO_MAILBOX',
+        job.mailboxId,
+        label.name,
+        label.address,
+        `${label.text} has no Exchange Online mailbox (no licence, or the mailbox is inactive, soft-deleted or on-premises): it has no contacts to sync${removed ? `; ${removed} synced contact(s) removed` : ''}. (${err.message})`,
+      ),
+    };
   const why =
     job.kind === 'PERSONAL'
       ? "The user's contacts folder is not shared with the authorization account"
@@ -341,27 +381,36 @@ export function unreadableReport(
       'FAIL',
       'ACCESS_DENIED',
       job.mailboxId,
-      job.mailboxId,
+      label.name,
+      label.address,
       `${why} (${err.message}); ${removed} synced contact(s) removed.`,
     ),
   };
 }
 
-/** One page in one transaction: the contacts, the C4 report rows and the tally commit together. */
+/**
+ * One page in one transaction: the contacts, the C4 report rows and the tally commit together.
+ * Resolves with the C4 rows added (a contact the run reported already, on a page replayed after
+ * a worker died, is not reported or counted again).
+ */
 async function commitPage(
   store: Store,
   job: MailboxJob,
   owner: ContactOwner,
   ref: Pick<ContactSource, 'mailboxId' | 'folderId'>,
   plan: ContactPagePlan,
-) {
+  folder: ContactFolderInfo,
+): Promise<number> {
   const writes = [...plan.creates, ...plan.updates];
-  if (!writes.length && !plan.deletes.length && !plan.skipped.length) return;
-  await store.transactional(async (tx) => {
+  if (!writes.length && !plan.deletes.length && !plan.skipped.length) return 0;
+  // Where the admin finds the contact to complete it: the folder, in whose mailbox.
+  const label = mailboxLabel(job);
+  const where = `In the folder "${folder.displayName || 'Contacts'}" of ${label.text}.`;
+  return store.transactional(async (tx) => {
     const contacts = tx.contacts;
     if (writes.length) await contacts.upsertSynced(job.pbxId, owner, writes);
     if (plan.deletes.length) await contacts.deleteSynced(job.pbxId, owner, ref, plan.deletes);
-    await tx.contactSync.record(
+    return tx.contactSync.record(
       job.pbxId,
       job.runId,
       job.mailboxId,
@@ -377,7 +426,8 @@ async function commitPage(
           s.reason,
           s.contactId,
           s.name,
-          s.removed ? `${s.detail} It was removed from the PBX.` : s.detail,
+          label.address,
+          `${s.detail} ${where}${s.removed ? ' It was removed from the PBX.' : ''}`,
         ),
       ),
     );

@@ -139,6 +139,8 @@ export async function probeMailboxes(
         pbxId,
         runId,
         mailboxId: item.mailboxId,
+        mailboxName: item.name,
+        mailboxAddress: item.address,
         kind: item.kind,
         extensionId: item.kind === 'PERSONAL' && owner?.kind === 'EXTENSION' ? owner.extensionId : null,
         phonebookName: item.phonebookName,
@@ -248,9 +250,10 @@ export async function probeMailboxes(
   return { toJobs, settled, probes };
 }
 
-/** Unreadable folders: gone (403 ErrorAccessDenied) or not there (404). */
+/** Unreadable folders: gone (403 ErrorAccessDenied), not there (404), or no Exchange mailbox at all. */
 const unreadable = (a: ProbeAnswer) =>
-  !a.ok && (a.error.code === 'ACCESS_DENIED' || a.error.code === 'NOT_FOUND');
+  !a.ok &&
+  (a.error.code === 'ACCESS_DENIED' || a.error.code === 'NOT_FOUND' || a.error.code === 'NO_MAILBOX');
 
 /** What the probe makes of one mailbox: settled here (UNCHANGED, DROPPED, SYNCED) or a JOB. */
 async function settle(
@@ -305,7 +308,11 @@ async function settle(
   try {
     await syncMailbox(deps, c.job, signal, {
       accessToken,
-      folders: readable.map((x) => ({ id: x.folderId, displayName: '' })),
+      // Names as the folder list gave them (the default folder's is not listed: the report says "Contacts").
+      folders: readable.map((x) => ({
+        id: x.folderId,
+        displayName: (listing?.ok && listing.folders.find((f) => f.id === x.folderId)?.displayName) || '',
+      })),
       firstPages: pages,
     });
     return 'SYNCED';

@@ -64,6 +64,8 @@ async function dropMailbox(tx: Store, at: BatchContext, item: MailboxPlanItem): 
 export function mailboxJobSpec(item: MailboxPlanItem): MailboxJobSpec {
   return {
     mailboxId: item.mailboxId,
+    mailboxName: item.name,
+    mailboxAddress: item.address,
     kind: item.kind,
     extensionId: item.owner?.kind === 'EXTENSION' ? item.owner.extensionId : null,
     phonebookName: item.phonebookName,

@@ -221,6 +221,8 @@ export class SyncRun {
 /** One line of a run's result: an object, what was done to it, and why. */
 @Entity({ tableName: 'sync_run_item' })
 @Index({ name: 'sync_run_item_run_action_index', properties: ['run', 'action', 'seq'] })
+// A run reports a contact once (C4): the contact sync looks its rows up by object.
+@Index({ name: 'sync_run_item_run_object_index', properties: ['run', 'objectId'] })
 export class SyncRunItem {
   [OptionalProps]?: 'detail' | 'number' | 'objectSecondary' | 'changes' | 'state';
 

@@ -12,6 +12,7 @@ import { Migration20261207061938_integration_health } from './Migration202612070
 import { Migration20261207062040_deletion_guard_window } from './Migration20261207062040_deletion_guard_window.js';
 import { Migration20261207115023_contact_sync } from './Migration20261207115023_contact_sync.js';
 import { Migration20261207115915_contacts } from './Migration20261207115915_contacts.js';
+import { Migration20261207142336_run_item_object } from './Migration20261207142336_run_item_object.js';
 
 /** Checked-in migrations for PostgreSQL, oldest first. `npm run migration:create` appends here. */
 export const postgresqlMigrations: MigrationObject[] = [
@@ -37,4 +38,5 @@ export const postgresqlMigrations: MigrationObject[] = [
   },
   { name: 'Migration20261207115023_contact_sync', class: Migration20261207115023_contact_sync },
   { name: 'Migration20261207115915_contacts', class: Migration20261207115915_contacts },
+  { name: 'Migration20261207142336_run_item_object', class: Migration20261207142336_run_item_object },
 ];

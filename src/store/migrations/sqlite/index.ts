@@ -12,6 +12,7 @@ import { Migration20261207061937_integration_health } from './Migration202612070
 import { Migration20261207062039_deletion_guard_window } from './Migration20261207062039_deletion_guard_window.js';
 import { Migration20261207115021_contact_sync } from './Migration20261207115021_contact_sync.js';
 import { Migration20261207115914_contacts } from './Migration20261207115914_contacts.js';
+import { Migration20261207142335_run_item_object } from './Migration20261207142335_run_item_object.js';
 
 /** Checked-in migrations for SQLite, oldest first. `npm run migration:create` appends here. */
 export const sqliteMigrations: MigrationObject[] = [
@@ -37,4 +38,5 @@ export const sqliteMigrations: MigrationObject[] = [
   },
   { name: 'Migration20261207115021_contact_sync', class: Migration20261207115021_contact_sync },
   { name: 'Migration20261207115914_contacts', class: Migration20261207115914_contacts },
+  { name: 'Migration20261207142335_run_item_object', class: Migration20261207142335_run_item_object },
 ];
