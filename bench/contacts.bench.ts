@@ -314,6 +314,8 @@ export async function main(argv: string[]) {
         leg.skipped = `failed: ${(err as Error).message}`;
         console.log(`${label}: FAILED (${(err as Error).message})`);
       } finally {
+        // Each leg's figures are kept as soon as it ends: a long bench stopped later keeps them.
+        if (leg.result && index < dbs.length) save();
         await db
           .drop()
           .catch((err: Error) => console.log(`${label}: could not drop ${db.where}: ${err.message}`));
@@ -337,31 +339,34 @@ export async function main(argv: string[]) {
       'a 429 not honoured in the end would show as a FAIL row (MAILBOX_JOB_FAILED / THROTTLED) or a failed run.',
     ].join('\n'),
   );
-  writeResults('contacts', {
-    command: benchCommand('contacts', argv),
-    args: {
-      users,
-      contactsPerUser,
-      sharedMailboxes,
-      contactsPerShared,
-      groups,
-      seed,
-      changes,
-      db: dbs,
-      logLevel,
-      gatewayNodeArgs: nodeArgs,
-    },
-    figures: {
-      targets: TARGETS,
-      sandbox: { readyMs: Math.round(sandboxReadyMs), readyRssMB: sandbox.readyRssMB },
-      legs: legs.map((l) => ({
-        label: l.label,
-        skipped: l.skipped ?? null,
-        extensions: l.result?.extensions ?? null,
-        baselineRss: l.result?.baselineRss ?? null,
-        idleGatewayRss: l.result?.idleGatewayRss ?? null,
-        phases: Object.fromEntries((l.result?.phases ?? []).map((p) => [p.phase, phaseFigures(p)])),
-      })),
-    },
-  });
+  save();
+  function save() {
+    writeResults('contacts', {
+      command: benchCommand('contacts', argv),
+      args: {
+        users,
+        contactsPerUser,
+        sharedMailboxes,
+        contactsPerShared,
+        groups,
+        seed,
+        changes,
+        db: dbs,
+        logLevel,
+        gatewayNodeArgs: nodeArgs,
+      },
+      figures: {
+        targets: TARGETS,
+        sandbox: { readyMs: Math.round(sandboxReadyMs), readyRssMB: sandbox.readyRssMB },
+        legs: legs.map((l) => ({
+          label: l.label,
+          skipped: l.skipped ?? null,
+          extensions: l.result?.extensions ?? null,
+          baselineRss: l.result?.baselineRss ?? null,
+          idleGatewayRss: l.result?.idleGatewayRss ?? null,
+          phases: Object.fromEntries((l.result?.phases ?? []).map((p) => [p.phase, phaseFigures(p)])),
+        })),
+      },
+    });
+  }
 }
