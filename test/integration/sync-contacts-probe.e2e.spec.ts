@@ -1,4 +1,7 @@
 import { afterAll, afterEach, beforeAll, expect, it } from 'vitest';
+import { FOLDER_CHECK_MS } from '../../src/app/sync/contact-probe.js';
+import { ContactFolderCursorRow } from '../../src/store/entities/index.js';
+import { openDatabase } from '../../src/store/orm.js';
 import type { ContactSyncRuleInput } from '../generated/graphql.js';
 import { SaveContactSyncRuleDocument } from '../generated/graphql.js';
 import { describeEachDb } from '../support/db.js';
@@ -188,6 +191,44 @@ describeEachDb(
       ).toBeGreaterThanOrEqual(2000);
       expect(sum(stats.graphByPath, JOB_START)).toBe(0);
       expect(run.contacts).toMatchObject({ created: 0, updated: 0, deleted: 0 });
+    });
+
+    it("C2 C3 a new folder is found when the mailbox's folder list is older than FOLDER_CHECK_MS: listed in the batches, then read by its job", async () => {
+      const { p } = await synced();
+      const [shared] = await world.sandbox.admin.listSharedMailboxes();
+      const folder = await world.sandbox.admin.createContactFolder(shared.userId, `Partners ${Date.now()}`);
+      const added = await world.sandbox.admin.createContact(
+        shared.userId,
+        { givenName: 'Nina', surname: 'Newfolder', businessPhones: ['+44 20 7946 0777'] },
+        folder.id,
+      );
+      // The shared mailbox's folders were last listed long ago (its cursors say when).
+      const orm = await openDatabase(world.db.config, { migrate: false });
+      try {
+        await orm.em
+          .fork()
+          .nativeUpdate(
+            ContactFolderCursorRow,
+            { mailboxId: shared.userId },
+            { updatedAt: new Date(Date.now() - FOLDER_CHECK_MS - 60_000) },
+          );
+      } finally {
+        await orm.close(true);
+      }
+      const { run, stats } = await syncCounted(p);
+      expect(run.status).toBe('SUCCEEDED');
+      // One folder list in the batches (only this mailbox is due), then its job reads the new folder.
+      expect(sum(stats.batchItemsByPath, /^GET \/users\/[^/]+\/contactFolders$/)).toBe(1);
+      expect(sum(stats.graphByPath, JOB_START)).toBe(1);
+      const store = world.gateway.openStore();
+      const [book] = (await store.contactSync.syncedMailboxes(p.pbxId)).filter(
+        (b) => b.mailboxId === shared.userId,
+      );
+      const held = await store.contacts.syncedKeys(p.pbxId, book.owner, {
+        mailboxId: shared.userId,
+        folderId: folder.id,
+      });
+      expect([...held.keys()]).toEqual([added.id]);
     });
   },
 );
