@@ -11,6 +11,7 @@
  *   sso          Linkus sign-ins with Microsoft, end to end against the sandbox (bench/linkus-sso.bench.ts)
  *   linkus-auth  a Linkus access token vs an API key: what checking the bearer costs per request (bench/linkus-auth.bench.ts)
  *   presence     from a Teams presence change to extensionPresenceChanged (bench/presence.bench.ts)
+ *   contacts     the contact sync against the sandbox's mailboxes: first sync, no-change re-sync (bench/contacts.bench.ts)
  *   cpuprofile   summarizes a .cpuprofile file (e.g. one written by `sync --profile`)
  *
  * Each command is a module that exports its entry point taking argv (or, for planner, a
@@ -70,6 +71,11 @@ const COMMANDS: Record<string, Command> = {
     describe:
       'from a Teams presence change in the sandbox to extensionPresenceChanged: p50 / p95, share of the presence quota, 429s, CPU',
     run: async (argv) => (await import('./presence.bench.js')).main(argv),
+  },
+  contacts: {
+    describe:
+      'contact sync against the sandbox: first sync of 1,000,000 contacts, no-change re-sync (Graph requests, $batch), RSS',
+    run: async (argv) => (await import('./contacts.bench.js')).main(argv),
   },
   cpuprofile: {
     describe: 'summarize a .cpuprofile: self time by area and function, inclusive time of project functions',

@@ -31,6 +31,8 @@ export async function startSandboxProcess(opts: {
   contactsPerUser?: number;
   sharedMailboxes?: number;
   contactsPerMailbox?: number;
+  /** Every seeded user's default Contacts folder is shared with the admin (the account that connects). */
+  shareContactsWithAdmin?: boolean;
   execArgv?: string[];
   timeoutMs?: number;
 }): Promise<SandboxProcess> {
@@ -56,6 +58,7 @@ export async function startSandboxProcess(opts: {
     ...(opts.contactsPerUser ? ['--contacts-per-user', String(opts.contactsPerUser)] : []),
     ...(opts.sharedMailboxes ? ['--shared-mailboxes', String(opts.sharedMailboxes)] : []),
     ...(opts.contactsPerMailbox ? ['--contacts-per-mailbox', String(opts.contactsPerMailbox)] : []),
+    ...(opts.shareContactsWithAdmin ? ['--share-contacts-with-admin'] : []),
   ];
   const child: ChildProcess = spawn(process.execPath, args, {
     stdio: ['ignore', 'pipe', 'pipe'],

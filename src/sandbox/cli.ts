@@ -11,6 +11,7 @@ const USAGE = `usage: sandbox [--port N] [--host H] [--users N] [--groups N] [--
                [--auto-sign-in] [--latency-ms N] [--error-rate X] [--no-throttling]
                [--access-token-lifetime-seconds N] [--delta-token-lifetime-ms N] [--keep-state]
                [--contacts-per-user N] [--shared-mailboxes N] [--contacts-per-mailbox N]
+               [--share-contacts-with-admin]
                [--log] [--timing]`;
 
 function num(name: string, v: string | undefined): number | undefined {
@@ -44,6 +45,7 @@ async function main(): Promise<void> {
         'contacts-per-user': { type: 'string' },
         'shared-mailboxes': { type: 'string' },
         'contacts-per-mailbox': { type: 'string' },
+        'share-contacts-with-admin': { type: 'boolean' },
         log: { type: 'boolean' },
         timing: { type: 'boolean' },
         help: { type: 'boolean', short: 'h' },
@@ -76,6 +78,7 @@ async function main(): Promise<void> {
     contactsPerUser: num('contacts-per-user', s('contacts-per-user')),
     sharedMailboxes: num('shared-mailboxes', s('shared-mailboxes')),
     contactsPerMailbox: num('contacts-per-mailbox', s('contacts-per-mailbox')),
+    shareContactsWithAdmin: !!values['share-contacts-with-admin'],
     log: !!values.log,
   };
   const started = Date.now();

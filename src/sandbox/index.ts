@@ -45,6 +45,11 @@ export interface SandboxOptions {
   sharedMailboxes?: number;
   /** Contacts in each shared mailbox (default 0). */
   contactsPerMailbox?: number;
+  /**
+   * Every seeded user has shared their default Contacts folder with the Global Administrator (the
+   * account that connects the gateway), as the seed guide asks users to (default false).
+   */
+  shareContactsWithAdmin?: boolean;
   /** Outlook's per-app, per-mailbox limits (4 concurrent, 10,000 per 10 min by default); tests lower them. */
   mailboxThrottling?: Partial<MailboxThrottleSettings>;
   /** default 42; the tenant is deterministic from it */
@@ -127,6 +132,7 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
       contactsPerUser: options.contactsPerUser,
       sharedMailboxes: options.sharedMailboxes,
       contactsPerMailbox: options.contactsPerMailbox,
+      shareContactsWithAdmin: options.shareContactsWithAdmin,
     });
     tenant = seeded.tenant;
     primary = { tenantId: tenant.id, clientId: seeded.app.appId, clientSecret: seeded.clientSecret };

@@ -136,6 +136,12 @@ export interface MailboxSeedConfig {
   contactsPerSharedMailbox: number;
   /** users created before the seed ran (ordinal below) have seeded contacts; later ones start empty */
   seededBelowOrdinal: number;
+  /**
+   * Users the seeded users' default Contacts folders are shared with (the seed's
+   * `shareContactsWithAdmin`). Applied when a mailbox record is made, so 10,000 shares cost nothing
+   * at start either.
+   */
+  sharedWith?: string[];
 }
 
 export type ContactGenerator = (
@@ -268,7 +274,10 @@ export class MailboxStore {
       nextFolderNo: 1,
       touched: false,
     };
-    box.folders.set(0, this.newFolder(0, 'Contacts', seeded));
+    const contacts = this.newFolder(0, 'Contacts', seeded);
+    if (!shared && ordinal < this.config.seededBelowOrdinal)
+      for (const id of this.config.sharedWith ?? []) contacts.sharedWith.add(id);
+    box.folders.set(0, contacts);
     this.boxes.set(userId, box);
     return box;
   }

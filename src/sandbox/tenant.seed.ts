@@ -337,6 +337,8 @@ export interface TenantSeedOptions {
   sharedMailboxes?: number;
   /** Contacts in each shared mailbox's default Contacts folder; default 0. */
   contactsPerMailbox?: number;
+  /** Every seeded user's default Contacts folder is shared with the Global Administrator; default false. */
+  shareContactsWithAdmin?: boolean;
 }
 
 const SHARED_MAILBOX_NAMES = [
@@ -711,6 +713,7 @@ function seedMailboxes(
       contactsPerUser: Math.max(0, Math.floor(options.contactsPerUser ?? 0)),
       contactsPerSharedMailbox: Math.max(0, Math.floor(options.contactsPerMailbox ?? 0)),
       seededBelowOrdinal: tenant.nextOrdinal,
+      ...(options.shareContactsWithAdmin ? { sharedWith: [admin.id] } : {}),
     },
     generateContact,
   );

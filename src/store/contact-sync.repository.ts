@@ -16,6 +16,17 @@ const ownerOf = (kind: string, id: string): ContactOwner =>
   kind === 'PHONEBOOK' ? { kind: 'PHONEBOOK', phonebookId: id } : { kind: 'EXTENSION', extensionId: id };
 const ownerId = (o: ContactOwner) => (o.kind === 'EXTENSION' ? o.extensionId : o.phonebookId);
 
+function cursorOf(r: ContactFolderCursorRow): ContactFolderCursor {
+  return {
+    mailboxId: r.mailboxId,
+    folderId: r.folderId,
+    kind: r.kind as MailboxKind,
+    owner: ownerOf(r.ownerKind, r.ownerId),
+    deltaLink: r.deltaLink,
+    updatedAt: r.updatedAt,
+  };
+}
+
 /** The contact sync's cursors and per-run tallies (ContactSyncLedger). */
 export class MikroContactSyncLedger implements ContactSyncLedger {
   constructor(
@@ -51,13 +62,37 @@ export class MikroContactSyncLedger implements ContactSyncLedger {
       { pbx: pbxId, mailboxId },
       { orderBy: { folderId: 'asc' } },
     );
-    return rows.map((r) => ({
-      mailboxId: r.mailboxId,
-      folderId: r.folderId,
-      kind: r.kind as MailboxKind,
-      owner: ownerOf(r.ownerKind, r.ownerId),
-      deltaLink: r.deltaLink,
-    }));
+    return rows.map(cursorOf);
+  }
+
+  async folderCursorsOf(pbxId: string, mailboxIds: readonly string[]): Promise<ContactFolderCursor[]> {
+    const out: ContactFolderCursor[] = [];
+    for (let i = 0; i < mailboxIds.length; i += 500) {
+      const rows = await this.em.find(
+        ContactFolderCursorRow,
+        { pbx: pbxId, mailboxId: { $in: mailboxIds.slice(i, i + 500) } },
+        // Read only: 10,000 mailboxes' cursors need not stay in the unit of work.
+        { orderBy: { mailboxId: 'asc', folderId: 'asc' }, disableIdentityMap: true },
+      );
+      for (const r of rows) out.push(cursorOf(r));
+    }
+    return out;
+  }
+
+  async touchFolders(
+    pbxId: string,
+    folders: ReadonlyArray<{ mailboxId: string; folderId: string; deltaLink: string }>,
+  ): Promise<void> {
+    for (let i = 0; i < folders.length; i += 200) {
+      const part = folders.slice(i, i + 200);
+      const keys = part.map((f) => `${pbxId}:${f.mailboxId}:${f.folderId}`);
+      // One statement for the links (a CASE over the keys), one for the time (the ORM writes dates as each database keeps them).
+      await this.sql(
+        `update contact_folder_cursor set delta_link = case ${part.map(() => 'when key = ? then ?').join(' ')} else delta_link end where key in (${keys.map(() => '?').join(', ')})`,
+        [...part.flatMap((f, n) => [keys[n], f.deltaLink]), ...keys],
+      );
+      await this.em.nativeUpdate(ContactFolderCursorRow, { key: { $in: keys } }, { updatedAt: this.now() });
+    }
   }
 
   async saveFolderCursor(pbxId: string, c: ContactFolderCursor): Promise<void> {

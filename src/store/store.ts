@@ -51,6 +51,10 @@ class MikroStore implements Store {
   transactional<T>(fn: (store: Store) => Promise<T>): Promise<T> {
     return this.em.transactional((em) => fn(new MikroStore(em, this.now)));
   }
+
+  fork(): Store {
+    return new MikroStore(this.em.fork(), this.now);
+  }
 }
 
 /**

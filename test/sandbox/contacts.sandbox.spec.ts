@@ -477,3 +477,35 @@ describe('mailboxes across a restart', () => {
     }
   });
 });
+
+describe('seeded sharing (shareContactsWithAdmin)', () => {
+  let t: TestSandbox;
+  beforeAll(async () => {
+    t = await startTestSandbox({
+      users: 12,
+      groups: 2,
+      autoSignIn: true,
+      contactsPerUser: 3,
+      shareContactsWithAdmin: true,
+    });
+    await t.sandbox.admin.addRedirectUri(t.sandbox.info.clientId, REDIRECT);
+  });
+  afterAll(async () => t?.close());
+
+  it('every seeded user has shared their Contacts folder with the admin (read): the admin reads it delegated, another user does not; unshared, 403', async () => {
+    const admin = (await t.sandbox.admin.listUsers({ top: 100 })).value.find((u) => u.isAdmin) as AdminUser;
+    const [owner, other] = await people(t);
+    const asAdmin = await userToken(t, admin.userPrincipalName, ['Contacts.Read.Shared']);
+    const path = `/users/${owner?.id}/contactFolders/contacts/contacts/delta`;
+    const round = await deltaRound(t, path, asAdmin);
+    expect(round.items).toHaveLength(3);
+    const asOther = await userToken(t, other?.userPrincipalName as string, ['Contacts.Read.Shared']);
+    expect((await get(t, path, asOther)).status).toBe(403);
+    // Only the default folder is shared: the folder hierarchy stays private.
+    expect((await get(t, `/users/${owner?.id}/contactFolders`, asAdmin)).status).toBe(403);
+    const [folder] = await t.sandbox.admin.listContactFolders(owner?.id as string);
+    expect(folder?.sharedWith).toEqual([admin.id]);
+    await t.sandbox.admin.unshareContactFolder(owner?.id as string, 'contacts', admin.id);
+    expect((await get(t, path, asAdmin)).status).toBe(403);
+  });
+});

@@ -2,6 +2,7 @@ import type { ContactOwner } from '../../domain/contact.types.js';
 import type { ContactDeltaRecord, MailboxKind, SyncedMailbox } from '../../domain/contact-sync.planner.js';
 import type { PlanSummary } from '../../domain/sync-plan.types.js';
 import type { DirectoryStream } from './directory.port.js';
+import type { MicrosoftError } from './microsoft.port.js';
 import type { SyncRunItemData } from './sync.port.js';
 
 /**
@@ -39,7 +40,41 @@ export interface ContactsReader {
     folderId: string,
     deltaLink: string | null,
   ): DirectoryStream<ContactDeltaRecord>;
+  /**
+   * Many probes through `$batch` (20 sub-requests a request), answers in the probes' order.
+   * A sub-request throttled on its own (429 with its `Retry-After`, as Outlook throttles each
+   * item of a batch) is sent again once that time has passed.
+   */
+  probe(accessToken: string, probes: readonly FolderProbe[]): Promise<ProbeAnswer[]>;
 }
+
+/**
+ * One sub-request of a run's batched probe (`$batch` of 20): a folder's stored delta link (what
+ * changed since the last round), a mailbox's child folders (are there new ones?), or its default
+ * Contacts folder (may the account read the mailbox at all?).
+ */
+export type FolderProbe =
+  | { kind: 'DELTA'; mailboxId: string; folderId: string; deltaLink: string }
+  | { kind: 'FOLDERS'; mailboxId: string }
+  | { kind: 'ROOT'; mailboxId: string };
+
+/**
+ * What a probe answered. DELTA: the first page of the round (`nextLink` when more pages follow,
+ * `deltaLink` when the round ended with it). FOLDERS: the child folders the account may read
+ * (none when Outlook refuses to list them: the account reads only folders shared with it).
+ * ROOT: the default Contacts folder, as the one folder of `folders`.
+ * A failure (`ACCESS_DENIED`, `NOT_FOUND`, `DELTA_EXPIRED`, `THROTTLED` after the retries, ...)
+ * is the probe's own; the other probes of the batch are not affected.
+ */
+export type ProbeAnswer =
+  | {
+      ok: true;
+      records: ContactDeltaRecord[];
+      folders: ContactFolderInfo[];
+      nextLink: string | null;
+      deltaLink: string | null;
+    }
+  | { ok: false; error: MicrosoftError };
 
 /** Where the sync stands with one folder of one mailbox. */
 export interface ContactFolderCursor {
@@ -49,6 +84,11 @@ export interface ContactFolderCursor {
   owner: ContactOwner;
   /** null: no round finished yet (the next one reads in full). */
   deltaLink: string | null;
+  /**
+   * When the cursor was last written: by a round of the folder (its mailbox's folders listed or
+   * probed in the same run) or by a folder check of the run's probe (`touchFolders`).
+   */
+  updatedAt?: Date;
 }
 
 /** What a run did to contacts, summed over its mailboxes (U8-style counts). */
@@ -62,6 +102,16 @@ export interface ContactSyncLedger {
   /** Mailboxes with synced contacts, from the cursors (one row per mailbox and owner). */
   syncedMailboxes(pbxId: string): Promise<SyncedMailbox[]>;
   folderCursors(pbxId: string, mailboxId: string): Promise<ContactFolderCursor[]>;
+  /** The cursors of several mailboxes (a run's probe takes them a slice at a time), by mailbox. */
+  folderCursorsOf(pbxId: string, mailboxIds: readonly string[]): Promise<ContactFolderCursor[]>;
+  /**
+   * Stores the delta links a probe brought back for folders that did not change, and marks their
+   * folders as checked now (`updatedAt`), in bounded statements.
+   */
+  touchFolders(
+    pbxId: string,
+    folders: ReadonlyArray<{ mailboxId: string; folderId: string; deltaLink: string }>,
+  ): Promise<void>;
   /** Inserts or replaces the cursor of (mailbox, folder). */
   saveFolderCursor(pbxId: string, cursor: ContactFolderCursor): Promise<void>;
   /** Forgets the cursors of a mailbox (all, or those of one owner), except `keepFolderIds`. */

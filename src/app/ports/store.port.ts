@@ -277,4 +277,6 @@ export interface Store {
   presence: PresenceRepository;
   /** Runs `fn` in one transaction; everything it writes commits together or not at all. */
   transactional<T>(fn: (store: Store) => Promise<T>): Promise<T>;
+  /** A unit of work of its own on the same database (work done side by side must not share one). */
+  fork(): Store;
 }

@@ -1,4 +1,5 @@
 import type { ContactOwner, ContactSource } from '../../domain/contact.types.js';
+import type { ContactDeltaRecord } from '../../domain/contact-sync.planner.js';
 import {
   type ContactPagePlan,
   type MailboxKind,
@@ -16,6 +17,7 @@ import type {
   ContactsReader,
   ContactTally,
 } from '../ports/contact-sync.port.js';
+import type { DirectoryStream } from '../ports/directory.port.js';
 import type { AppLog } from '../ports/log.port.js';
 import { MicrosoftError, type MicrosoftIdentity } from '../ports/microsoft.port.js';
 import type { Store } from '../ports/store.port.js';
@@ -91,10 +93,29 @@ function aborted(signal?: AbortSignal) {
   if (signal?.aborted) throw new Error(`Stopped: ${String(signal.reason ?? 'the job was lost')}`);
 }
 
+/**
+ * What the run's probe already holds of a mailbox (contact-probe.ts): its folders (those it has
+ * cursors of), the first page of each folder's delta round, and the token it probed with. The
+ * mailbox is then synced from those pages on, without listing its folders or reading them again.
+ */
+export interface ProbedMailbox {
+  accessToken: string;
+  folders: ContactFolderInfo[];
+  firstPages: ReadonlyMap<string, ProbedPage>;
+}
+
+/** The first page of a folder's delta round, as a probe read it. */
+export interface ProbedPage {
+  records: ContactDeltaRecord[];
+  nextLink: string | null;
+  deltaLink: string | null;
+}
+
 export async function syncMailbox(
   deps: MailboxSyncDeps,
   job: MailboxJob,
   signal?: AbortSignal,
+  probed?: ProbedMailbox,
 ): Promise<{ outcome: MailboxOutcome; tally: Partial<ContactTally> }> {
   const { store, pbxId } = { store: deps.store, pbxId: job.pbxId };
   const integration = await store.integrations.get(pbxId);
@@ -104,26 +125,18 @@ export async function syncMailbox(
     !integration.accountHomeId
   )
     return { outcome: 'SKIPPED', tally: {} };
-  const app = appCredentials(integration, deps.secrets);
-  const { accessToken } = await deps.identity.delegatedToken(
-    app,
-    { homeAccountId: integration.accountHomeId },
-    [CONTACTS_SCOPE],
-    tokenCacheOf(store, deps.secrets, pbxId),
-  );
-  const contacts = store.contacts;
-  let owner: ContactOwner;
-  if (job.kind === 'PERSONAL') {
-    if (!job.extensionId) throw new Error(`Mailbox job ${job.mailboxId} has no extension`);
-    owner = { kind: 'EXTENSION', extensionId: job.extensionId };
-  } else {
-    const book = await contacts.ensureSyncedPhonebook(
-      pbxId,
-      job.mailboxId,
-      job.phonebookName ?? 'Shared contacts',
-    );
-    owner = { kind: 'PHONEBOOK', phonebookId: book.id };
-  }
+  // One token for the whole mailbox (msal-node refreshes it from its cache when it is near its end).
+  const accessToken =
+    probed?.accessToken ??
+    (
+      await deps.identity.delegatedToken(
+        appCredentials(integration, deps.secrets),
+        { homeAccountId: integration.accountHomeId },
+        [CONTACTS_SCOPE],
+        tokenCacheOf(store, deps.secrets, pbxId),
+      )
+    ).accessToken;
+  const owner = await mailboxOwner(store, job);
   const pbx = await store.tenants.findPbx(pbxId);
   const country = pbx?.defaultCountry ?? 'US';
   const normalise: NormalisePhone = (dialled) => toE164(dialled, country);
@@ -137,51 +150,19 @@ export async function syncMailbox(
   const label = mailboxLabel(job);
   let folders: ContactFolderInfo[];
   try {
-    folders = await deps.contactsReader.listFolders(accessToken, job.mailboxId);
+    folders = probed?.folders ?? (await deps.contactsReader.listFolders(accessToken, job.mailboxId));
   } catch (err) {
-    if (err instanceof MicrosoftError && err.code === 'NO_MAILBOX') {
-      // No Exchange Online mailbox (an unlicensed user, a mailbox made inactive): nothing to
-      // sync and nothing the admin must fix for the run, so a SKIP row, not a failure. What
-      // was synced of it before goes, as when a folder is unshared.
-      const removed = await store.transactional(async (tx) => {
-        const n = await tx.contacts.deleteSyncedExcept(pbxId, owner, []);
-        await tx.contactSync.forgetFolders(pbxId, job.mailboxId, [], owner);
-        await tx.contactSync.record(pbxId, job.runId, job.mailboxId, { delete: n }, [
-          row(
-            'SKIP',
-            'NO_MAILBOX',
-            job.mailboxId,
-            label.name,
-            label.address,
-            `${label.text} has no Exchange Online mailbox (no licence, or the mailbox is inactive, soft-deleted or on-premises): it has no contacts to sync${n ? `; ${n} synced contact(s) removed` : ''}. (${err.message})`,
-          ),
-        ]);
-        return n;
-      });
-      return { outcome: 'NO_MAILBOX', tally: { delete: removed } };
-    }
-    if (!(err instanceof MicrosoftError && (err.code === 'ACCESS_DENIED' || err.code === 'NOT_FOUND')))
+    if (
+      !(
+        err instanceof MicrosoftError &&
+        (err.code === 'NO_MAILBOX' || err.code === 'ACCESS_DENIED' || err.code === 'NOT_FOUND')
+      )
+    )
       throw err;
-    // Unshared (or no longer a member of the shared mailbox): its contacts go, and the run says why.
-    const removed = await store.transactional(async (tx) => {
-      const n = await tx.contacts.deleteSyncedExcept(pbxId, owner, []);
-      await tx.contactSync.forgetFolders(pbxId, job.mailboxId, [], owner);
-      const why =
-        job.kind === 'PERSONAL'
-          ? "The user's contacts folder is not shared with the authorization account"
-          : 'The authorization account is not a member of this shared mailbox';
-      await tx.contactSync.record(pbxId, job.runId, job.mailboxId, { delete: n, fail: 1 }, [
-        row(
-          'FAIL',
-          'ACCESS_DENIED',
-          job.mailboxId,
-          label.name,
-          label.address,
-          `${why} (${err.message}); ${n} synced contact(s) removed.`,
-        ),
-      ]);
-      return n;
-    });
+    // No Exchange Online mailbox (a SKIP), or unshared / no longer a member of the shared mailbox
+    // (a FAIL): what was synced of it goes, and the run says why.
+    const removed = await dropUnreadable(store, job, owner, [], err);
+    if (err.code === 'NO_MAILBOX') return { outcome: 'NO_MAILBOX', tally: { delete: removed } };
     return { outcome: 'ACCESS_DENIED', tally: { delete: removed, fail: 1 } };
   }
 
@@ -206,7 +187,8 @@ export async function syncMailbox(
   for (const folder of folders) {
     aborted(signal);
     const cursor = cursors.find((c) => c.folderId === folder.id) ?? null;
-    await syncFolder(deps, job, owner, folder, cursor, normalise, total, signal);
+    const first = probed?.firstPages.get(folder.id) ?? null;
+    await syncFolder(deps, job, owner, folder, cursor, normalise, total, accessToken, first, signal);
   }
   // The mailbox's whole share of the run, a part written before a worker died included.
   const t = await store.contactSync.runTally(job.runId, job.mailboxId);
@@ -233,6 +215,8 @@ async function syncFolder(
   cursor: ContactFolderCursor | null,
   normalise: NormalisePhone,
   total: { create: number; update: number; delete: number; skip: number },
+  accessToken: string,
+  first: ProbedPage | null,
   signal?: AbortSignal,
 ) {
   const { store } = deps;
@@ -251,16 +235,16 @@ async function syncFolder(
   // Known before any contact of the folder is written: the sync can always take them away again.
   if (!cursor) await store.contactSync.saveFolderCursor(pbxId, base);
   let link = cursor?.deltaLink ?? null;
+  // The probe's first page, when the run probed this folder from its stored link.
+  let probedPage = link === null ? null : first;
   for (;;) {
     const known = new Map(await store.contacts.syncedKeys(pbxId, owner, ref));
     const seen = link === null ? new Set<string>() : null;
     try {
-      const stream = deps.contactsReader.readFolderChanges(
-        (await tokenFor(deps, pbxId)) ?? '',
-        job.mailboxId,
-        folder.id,
-        link,
-      );
+      const stream = probedPage
+        ? continueFrom(deps, accessToken, job.mailboxId, folder.id, probedPage)
+        : deps.contactsReader.readFolderChanges(accessToken, job.mailboxId, folder.id, link);
+      probedPage = null;
       for await (const records of stream.pages) {
         aborted(signal);
         const plan = planContactPage({ folder: ref, records, known, normalise });
@@ -303,17 +287,105 @@ async function syncFolder(
   }
 }
 
-/** A delegated token, from the cache (refreshed as needed) each round: a mailbox may outlive one token. */
-async function tokenFor(deps: MailboxSyncDeps, pbxId: string): Promise<string | null> {
-  const integration = await deps.store.integrations.get(pbxId);
-  if (!integration.accountHomeId) return null;
-  const { accessToken } = await deps.identity.delegatedToken(
-    appCredentials(integration, deps.secrets),
-    { homeAccountId: integration.accountHomeId },
-    [CONTACTS_SCOPE],
-    tokenCacheOf(deps.store, deps.secrets, pbxId),
+/** A delta round that starts with a page the probe read: that page, then the pages after it. */
+function continueFrom(
+  deps: MailboxSyncDeps,
+  accessToken: string,
+  mailboxId: string,
+  folderId: string,
+  page: ProbedPage,
+): DirectoryStream<ContactDeltaRecord> {
+  const rest = page.nextLink
+    ? deps.contactsReader.readFolderChanges(accessToken, mailboxId, folderId, page.nextLink)
+    : null;
+  async function* pages() {
+    yield page.records;
+    if (rest) yield* rest.pages;
+  }
+  return {
+    pages: pages(),
+    deltaLink: () => {
+      if (rest) return rest.deltaLink();
+      if (!page.deltaLink) throw new Error('the probed page has neither a nextLink nor a deltaLink');
+      return page.deltaLink;
+    },
+  };
+}
+
+/** The PBX owner of a mailbox's synced contacts: the user's extension, or the shared mailbox's phonebook (made when new). */
+export async function mailboxOwner(store: Store, job: MailboxJob): Promise<ContactOwner> {
+  if (job.kind === 'PERSONAL') {
+    if (!job.extensionId) throw new Error(`Mailbox job ${job.mailboxId} has no extension`);
+    return { kind: 'EXTENSION', extensionId: job.extensionId };
+  }
+  const book = await store.contacts.ensureSyncedPhonebook(
+    job.pbxId,
+    job.mailboxId,
+    job.phonebookName ?? 'Shared contacts',
   );
-  return accessToken;
+  return { kind: 'PHONEBOOK', phonebookId: book.id };
+}
+
+/**
+ * The account may no longer read the mailbox (or some of its folders: 403 ErrorAccessDenied,
+ * 404): the synced contacts of every folder of the owner not in `keepFolderIds` go, with their
+ * cursors, and the run gets a FAIL row saying why. Returns how many contacts went.
+ */
+export async function dropUnreadable(
+  store: Store,
+  job: MailboxJob,
+  owner: ContactOwner,
+  keepFolderIds: readonly string[],
+  err: MicrosoftError,
+): Promise<number> {
+  const { pbxId } = job;
+  return store.transactional(async (tx) => {
+    const n = await tx.contacts.deleteSyncedExcept(pbxId, owner, keepFolderIds);
+    await tx.contactSync.forgetFolders(pbxId, job.mailboxId, keepFolderIds, owner);
+    const report = unreadableReport(job, err, n);
+    await tx.contactSync.record(pbxId, job.runId, job.mailboxId, report.tally, [report.row]);
+    return n;
+  });
+}
+
+/**
+ * The tally and report row of a mailbox (or folder) the account cannot read; `removed` synced
+ * contacts went with it. No Exchange Online mailbox (an unlicensed user, a mailbox made inactive):
+ * nothing to sync and nothing the admin must fix for the run, so a SKIP row, not a failure.
+ */
+export function unreadableReport(
+  job: MailboxJob,
+  err: MicrosoftError,
+  removed: number,
+): { tally: Partial<ContactTally>; row: ContactItemRow } {
+  const label = mailboxLabel(job);
+  if (err.code === 'NO_MAILBOX')
+    return {
+      tally: { delete: removed },
+      row: row(
+        'SKIP',
+        'NO_MAILBOX',
+        job.mailboxId,
+        label.name,
+        label.address,
+        `${label.text} has no Exchange Online mailbox (no licence, or the mailbox is inactive, soft-deleted or on-premises): it has no contacts to sync${removed ? `; ${removed} synced contact(s) removed` : ''}. (${err.message})`,
+      ),
+    };
+  const why =
+    job.kind === 'PERSONAL'
+      ? "The user's contacts folder is not shared with the authorization account"
+      : 'The authorization account is not a member of this shared mailbox';
+  return {
+    tally: { delete: removed, fail: 1 },
+    row: row(
+      'FAIL',
+      'ACCESS_DENIED',
+      job.mailboxId,
+      label.name,
+      label.address,
+      `${why} (${err.message}); ${removed} synced contact(s) removed.`,
+    ),
+  };
 }
 
 /**

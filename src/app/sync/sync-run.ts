@@ -10,6 +10,7 @@ import { MicrosoftError } from '../ports/microsoft.port.js';
 import type { IntegrationData, Store } from '../ports/store.port.js';
 import type { RunCounts, SyncPhase, SyncRunData, SyncScope, SyncSettingsData } from '../ports/sync.port.js';
 import { queueRunWelcomeEmails } from '../welcome-email.js';
+import { probeMailboxes } from './contact-probe.js';
 import { contactSyncKind, failedMailboxRow, inlineMailboxJobs, mailboxJobSpec } from './contact-sync.kind.js';
 import {
   type DirectoryRead,
@@ -474,36 +475,64 @@ class SyncRun {
     this.total += items.length;
     await this.phase('APPLYING', { done: this.done, total: this.total });
     this.checkpoint();
+    // PROBE the mailboxes synced before, 20 to a `$batch`: only those that need it get a job.
+    let settled = 0;
+    const probed = await probeMailboxes(
+      contacts,
+      this.pbxId,
+      this.runId,
+      items,
+      (n) => {
+        settled = n;
+        this.done = base + n;
+      },
+      () => this.checkpoint(),
+      this.opts.signal,
+    );
+    if (probed.probes)
+      this.deps.log('info', 'contact mailboxes probed', {
+        pbxId: this.pbxId,
+        runId: this.runId,
+        mailboxes: items.length,
+        probes: probed.probes,
+        settled: probed.settled,
+        jobs: probed.toJobs.length,
+      });
+    const toJobs = probed.toJobs;
+    if (settled) await this.phase('APPLYING', { done: this.done, total: this.total });
+    this.checkpoint();
     const jobs = contacts.jobs ?? inlineMailboxJobs(contacts);
     let reported = Date.now();
     // Progress writes go one after another and end before the run goes on: two flushes of one
     // unit of work at once leave it holding a finished transaction (every later statement of
     // the run then fails "Transaction query already complete").
     let progress: Promise<void> = Promise.resolve();
-    const failures = await jobs
-      .runAll(
-        this.pbxId,
-        this.runId,
-        items.map(mailboxJobSpec),
-        (finished) => {
-          this.done = base + finished;
-          if (Date.now() - reported < 1000 && finished < items.length) return;
-          reported = Date.now();
-          const done = this.done;
-          progress = progress
-            .then(async () => {
-              await this.phase('APPLYING', { done, total: this.total });
-            })
-            .catch((err: Error) =>
-              this.deps.log('warn', 'could not record the progress of mailbox jobs', {
-                runId: this.runId,
-                err: err.message,
-              }),
-            );
-        },
-        this.opts.signal,
-      )
-      .finally(() => progress);
+    const failures = toJobs.length
+      ? await jobs
+          .runAll(
+            this.pbxId,
+            this.runId,
+            toJobs.map(mailboxJobSpec),
+            (finished) => {
+              this.done = base + settled + finished;
+              if (Date.now() - reported < 1000 && finished < toJobs.length) return;
+              reported = Date.now();
+              const done = this.done;
+              progress = progress
+                .then(async () => {
+                  await this.phase('APPLYING', { done, total: this.total });
+                })
+                .catch((err: Error) =>
+                  this.deps.log('warn', 'could not record the progress of mailbox jobs', {
+                    runId: this.runId,
+                    err: err.message,
+                  }),
+                );
+            },
+            this.opts.signal,
+          )
+          .finally(() => progress)
+      : [];
     this.done = base + items.length;
     // Mailbox jobs added rows of their own: the run's next rows follow theirs.
     this.seq = (await store.sync.maxSeq(this.runId)) + 1;
