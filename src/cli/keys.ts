@@ -21,6 +21,10 @@
  *                                    transaction. With SECRET_KEY_FILE the file is replaced (the new
  *                                    key is written to `<file>.new` first, so a crash never loses
  *                                    it); with SECRET_KEY the new key is printed.
+ *   rotate-linkus-signing-key        a new signing key for Linkus access tokens (S4), sealed with
+ *                                    SECRET_KEY; the one before still verifies, so tokens already
+ *                                    out work until they expire; running gateways sign with the new
+ *                                    key within a minute
  *
  * Settings: DATABASE_URL (default `sqlite:.data/gateway.sqlite`, where `npm run demo` keeps
  * its data), REDIS_URL and QUEUE_PREFIX (to tell running gateways about a revocation, and to
@@ -44,6 +48,7 @@ import {
   listPbxs,
   revokeKey,
 } from '../app/fleet.js';
+import { ACCESS_TOKEN_TTL_S, AccessTokenKeys } from '../app/linkus-tokens.js';
 import { createPbx } from '../app/pbx.js';
 import type { KeyOwner, Store } from '../app/ports/store.port.js';
 import { type ResealReport, resealStoredSecrets, SecretBox } from '../app/secret-box.js';
@@ -70,7 +75,8 @@ const USAGE = `usage: npm run keys -- <command>
   key-revoke <key id or prefix>
   operator-create [--label <text>]
   generate-secret-key
-  rotate-secret-key [--new-key <key>] [--settle-ms 3000]`;
+  rotate-secret-key [--new-key <key>] [--settle-ms 3000]
+  rotate-linkus-signing-key`;
 
 const { positionals, values } = parseArgs({
   allowPositionals: true,
@@ -143,6 +149,7 @@ async function main() {
     return;
   }
   if (command === 'rotate-secret-key') return rotateSecretKey();
+  if (command === 'rotate-linkus-signing-key') return rotateLinkusSigningKey();
   if (!command || !COMMANDS[command]) throw new UsageError(USAGE);
 
   const settings = loadStoreConfig(process.env);
@@ -391,6 +398,25 @@ async function rotateSecretKey() {
       );
       process.exitCode = 2;
     }
+  } finally {
+    await orm.close(true);
+  }
+}
+
+async function rotateLinkusSigningKey() {
+  const config = loadConfig(withExistingDemoSecretKey(process.env), []);
+  const orm = await openDatabase(config.database);
+  try {
+    const store = openStore(orm, () => new Date());
+    const keys = new AccessTokenKeys({
+      openStore: () => store,
+      secrets: new SecretBox(config.secretKey.key, config.secretKey.previous),
+      now: () => new Date(),
+    });
+    const kid = await audited(store, 'rotate-linkus-signing-key', {}, () => keys.rotate());
+    console.log(
+      `New signing key ${kid} for Linkus access tokens; the one before it still verifies until its tokens expire (${ACCESS_TOKEN_TTL_S / 60} min). Running gateways sign with the new key within a minute.`,
+    );
   } finally {
     await orm.close(true);
   }

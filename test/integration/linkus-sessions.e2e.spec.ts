@@ -24,6 +24,7 @@ import {
 } from '../generated/graphql.js';
 import { describeEachDb } from '../support/db.js';
 import { gql, seedPbx, TEST_SECRET_KEY } from '../support/gateway.js';
+import { databaseUrl, runScript } from '../support/process.js';
 import { eventually } from '../support/wait.js';
 import { type PbxClient, type SyncWorld, startSyncWorld } from './sync-world.js';
 
@@ -438,6 +439,22 @@ describeEachDb('S2/S4 Linkus sessions: tokens, refresh, revocation', (leg) => {
     // A token of a key that is not the gateway's is refused.
     const [h, b] = after.access_token.split('.');
     expect((await me(gw.url, `${h}.${b}.${randomBytes(32).toString('base64url')}`)).status).toBe(401);
+  });
+
+  it('S4 `npm run keys -- rotate-linkus-signing-key` adds a sealed signing key; tokens already out keep working', async () => {
+    const before = await signIn('Alice');
+    const kidOf = (t: string) => JSON.parse(Buffer.from(t.split('.')[0], 'base64url').toString()).kid;
+    const res = await runScript('src/cli/keys.ts', ['rotate-linkus-signing-key'], {
+      DATABASE_URL: databaseUrl(world.db.config),
+      SECRET_KEY: TEST_SECRET_KEY,
+      LOG_LEVEL: 'silent',
+    });
+    expect(res.code, res.stderr).toBe(0);
+    const [newest] = await gw.openStore().linkusSessions.signingKeys(1);
+    expect(newest?.sealed).toMatch(/^v1\./);
+    expect(res.stdout).toContain(`New signing key ${newest?.id}`);
+    expect(newest?.id).not.toBe(kidOf(before.access_token));
+    for (const url of [gw.url, other.url]) expect((await me(url, before.access_token)).status).toBe(200);
   });
 
   it('S4 an extension deleted by a sync ends its sessions (HTTP 401, refresh SESSION_REVOKED, EXTENSION_GONE)', async () => {
