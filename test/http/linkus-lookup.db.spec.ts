@@ -213,6 +213,32 @@ describeEachDb('caller ID over plain HTTP: GET /linkus/lookup/caller (issue 13 i
     expect(graphql.body.errors?.[0]?.extensions?.code).toBe('INVALID_INPUT');
   });
 
+  it('S2: the Linkus web client of a registered redirect URI may call it across origins; no other origin', async () => {
+    await gw.openStore().integrations.update(t.pbx.id, {
+      linkusSsoEnabled: true,
+      linkusSsoRedirectUris: ['https://linkus.example.com/callback'],
+    });
+    const allowed = 'https://linkus.example.com';
+    const preflight = (origin: string) =>
+      fetch(`${gw.url}/linkus/lookup/caller?number=1002`, {
+        method: 'OPTIONS',
+        headers: {
+          origin,
+          'access-control-request-method': 'GET',
+          'access-control-request-headers': 'authorization',
+        },
+      });
+    const ok = await preflight(allowed);
+    expect(ok.headers.get('access-control-allow-origin')).toBe(allowed);
+    expect(ok.headers.get('access-control-allow-headers')).toMatch(/authorization/);
+    expect(
+      (await preflight('https://evil.example.com')).headers.get('access-control-allow-origin'),
+    ).toBeNull();
+    const answer = await get(gw.url, linkus.Alice, '?number=1002', { origin: allowed });
+    expect(answer.status).toBe(200);
+    expect(answer.headers.get('access-control-allow-origin')).toBe(allowed);
+  });
+
   it('403 FORBIDDEN for a LINKUS key of no extension and for a key naming another PBX; an operator names the PBX (PBX_REQUIRED without)', async () => {
     const noExtension = await byNumber(gw.url, t.keys.linkus, '1002');
     expect(noExtension.status).toBe(403);
