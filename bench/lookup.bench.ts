@@ -1,7 +1,8 @@
 /**
  * `npm run bench -- lookup [--db sqlite,postgresql] [--contacts 1000000] [--extensions 2000]
  *   [--phonebooks 20] [--personal-users 200] [--samples 5000] [--searches 1000]
- *   [--clients 16] [--http-seconds 10] [--http-only] [--profile] [--keep]`
+ *   [--clients 16] [--http-seconds 10] [--legs floor,baseline,graphql,get] [--http-only] [--profile]
+ *   [--keep]`
  *
  * The Linkus lookups at 1,000,000 contacts. Per database: a PBX (GB) with `--extensions`
  * extensions in 20 extension groups, `--personal-users` of them with personal contacts and
@@ -16,8 +17,11 @@
  *   words and number prefixes;
  * - over HTTP against a real gateway process (`src/main.ts --role api`, as the other benches
  *   start it): `--clients` concurrent keep-alive clients (undici; autocannon is not a
- *   dependency) send `lookupCaller` for `--http-seconds`: lookups/s and p99 (target ≥ 3,000/s,
- *   p99 ≤ 20 ms on 2 cores; the load generator shares the machine).
+ *   dependency) look callers up for `--http-seconds` over each transport in turn, GraphQL's
+ *   `lookupCaller` then the plain `GET /linkus/lookup/caller?number=` (src/http/linkus-lookup.ts),
+ *   the same keys and numbers: lookups/s and p99 (target ≥ 3,000/s, p99 ≤ 20 ms on 2 cores; the
+ *   load generator shares the machine); `{ __typename }` first, as GraphQL's floor.
+ * `--legs` runs some of the HTTP legs only (a profile of one transport: `--legs get --profile`).
  * `--http-only` skips the in-process part (and writes no results), `--profile` writes a CPU
  * profile of the gateway process (.data/bench/profiles/) and prints its summary, `--keep` keeps
  * the database for a look with EXPLAIN.
@@ -25,6 +29,7 @@
  */
 import 'reflect-metadata';
 import { readdirSync, readFileSync } from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { Agent, request } from 'undici';
 import { createApiKey } from '../src/app/access.js';
@@ -383,7 +388,7 @@ const BASELINE = '{ __typename }';
 async function overHttp(
   db: BenchDatabase,
   world: World,
-  a: { clients: number; seconds: number; profileDir: string | null },
+  a: { clients: number; seconds: number; profileDir: string | null; legs: string[] },
 ) {
   const redis = await ensureRedis();
   const proc = startScript(
@@ -407,16 +412,43 @@ async function overHttp(
     const url = (await proc.match)[1];
     const agent = new Agent({ connections: a.clients, pipelining: 1, keepAliveTimeout: 30_000 });
     const mix = lookupMix(world, 20_000);
-    let query = LOOKUP;
+    // One request of each kind: GraphQL's { __typename } (the floor of a GraphQL request with
+    // a key), GraphQL's lookupCaller, and the plain HTTP route; the same keys and numbers.
+    const send = {
+      baseline: async (key: string) =>
+        request(`${url}/graphql`, {
+          method: 'POST',
+          dispatcher: agent,
+          headers: { 'content-type': 'application/json', authorization: `Bearer ${key}` },
+          body: JSON.stringify({ query: BASELINE }),
+        }),
+      graphql: async (key: string, n: string) =>
+        request(`${url}/graphql`, {
+          method: 'POST',
+          dispatcher: agent,
+          headers: { 'content-type': 'application/json', authorization: `Bearer ${key}` },
+          body: JSON.stringify({ query: LOOKUP, variables: { n } }),
+        }),
+      floor: async () => request(`${url}/healthz`, { method: 'GET', dispatcher: agent }),
+      get: async (key: string, n: string) =>
+        request(`${url}/linkus/lookup/caller?number=${encodeURIComponent(n)}`, {
+          method: 'GET',
+          dispatcher: agent,
+          headers: { authorization: `Bearer ${key}` },
+        }),
+    };
+    let kind: keyof typeof send = 'baseline';
+    // The gateway's CPU time (user + system, /proc/<pid>/stat) per request measured: what one
+    // lookup costs the gateway whatever the load of the machine (1,000 / ms = lookups/s a core).
+    const ticks = 100;
+    const cpuMs = () => {
+      const fields = readFileSync(`/proc/${proc.child.pid}/stat`, 'utf8').split(') ')[1].split(' ');
+      return ((Number(fields[11]) + Number(fields[12])) * 1000) / ticks;
+    };
     const one = async (i: number) => {
       const m = mix[i % mix.length];
       const key = m.caller?.key ?? world.adminKey;
-      const res = await request(`${url}/graphql`, {
-        method: 'POST',
-        dispatcher: agent,
-        headers: { 'content-type': 'application/json', authorization: `Bearer ${key}` },
-        body: JSON.stringify({ query, variables: query === LOOKUP ? { n: m.number } : {} }),
-      });
+      const res = await send[kind](key, m.number);
       const body = await res.body.text();
       if (res.statusCode !== 200 || body.includes('"errors"'))
         throw new Error(`${res.statusCode} ${body.slice(0, 300)}`);
@@ -428,6 +460,7 @@ async function overHttp(
       let failed = 0;
       const until = performance.now() + seconds * 1000;
       const started = performance.now();
+      const cpuBefore = cpuMs();
       await Promise.all(
         Array.from({ length: a.clients }, async () => {
           while (performance.now() < until) {
@@ -443,23 +476,60 @@ async function overHttp(
         }),
       );
       const elapsed = (performance.now() - started) / 1000;
-      return { perSecond: Math.round(ms.length / elapsed), ms: stats(ms), failed };
+      const cpu = cpuMs() - cpuBefore;
+      return {
+        perSecond: Math.round(ms.length / elapsed),
+        ms: stats(ms),
+        failed,
+        gatewayCpuMsPerRequest: Math.round((cpu / Math.max(1, ms.length + failed)) * 1000) / 1000,
+      };
     };
+    const leg = async (k: keyof typeof send, seconds: number) => {
+      kind = k;
+      await run(2);
+      return run(seconds);
+    };
+    const skipped = { perSecond: 0, ms: stats([]), failed: 0, gatewayCpuMsPerRequest: 0 };
+    // HTTP's own floor in this gateway: GET /healthz, every global hook, no key, no database.
+    const floor = a.legs.includes('floor')
+      ? await leg('floor', Math.max(2, Math.round(a.seconds / 2)))
+      : skipped;
     // The gateway's own floor: the same keys, an operation that reads nothing (`__typename`).
-    query = BASELINE;
-    await run(2);
-    const baseline = await run(Math.max(2, Math.round(a.seconds / 2)));
-    query = LOOKUP;
-    await run(2);
-    const measured = await run(a.seconds);
+    const baseline = a.legs.includes('baseline')
+      ? await leg('baseline', Math.max(2, Math.round(a.seconds / 2)))
+      : skipped;
+    // The two transports of the same lookups, one after the other, the same clients and seconds.
+    const graphql = a.legs.includes('graphql') ? await leg('graphql', a.seconds) : skipped;
+    const get = a.legs.includes('get') ? await leg('get', a.seconds) : skipped;
     await agent.close();
+    const loadAverage = os.loadavg().map((l) => Math.round(l * 100) / 100);
     return {
       clients: a.clients,
       seconds: a.seconds,
-      lookupsPerSecond: measured.perSecond,
-      latencyMs: measured.ms,
-      failed: measured.failed,
-      baseline: { operation: BASELINE, perSecond: baseline.perSecond, latencyMs: baseline.ms },
+      lookupsPerSecond: graphql.perSecond,
+      latencyMs: graphql.ms,
+      failed: graphql.failed,
+      gatewayCpuMsPerRequest: graphql.gatewayCpuMsPerRequest,
+      baseline: {
+        operation: BASELINE,
+        perSecond: baseline.perSecond,
+        latencyMs: baseline.ms,
+        gatewayCpuMsPerRequest: baseline.gatewayCpuMsPerRequest,
+      },
+      get: {
+        route: 'GET /linkus/lookup/caller?number=',
+        lookupsPerSecond: get.perSecond,
+        latencyMs: get.ms,
+        failed: get.failed,
+        gatewayCpuMsPerRequest: get.gatewayCpuMsPerRequest,
+      },
+      floor: {
+        route: 'GET /healthz',
+        perSecond: floor.perSecond,
+        latencyMs: floor.ms,
+        gatewayCpuMsPerRequest: floor.gatewayCpuMsPerRequest,
+      },
+      loadAverage,
     };
   } finally {
     proc.child.kill('SIGTERM');
@@ -479,7 +549,21 @@ export interface LookupLeg {
     lookupsPerSecond: number;
     latencyMs: Stats;
     failed: number;
-    baseline: { operation: string; perSecond: number; latencyMs: Stats };
+    /** The gateway process's CPU time per request (user + system), the GraphQL leg. */
+    gatewayCpuMsPerRequest: number;
+    baseline: { operation: string; perSecond: number; latencyMs: Stats; gatewayCpuMsPerRequest: number };
+    /** The plain HTTP route (src/http/linkus-lookup.ts), measured right after GraphQL's. */
+    get: {
+      route: string;
+      lookupsPerSecond: number;
+      latencyMs: Stats;
+      failed: number;
+      gatewayCpuMsPerRequest: number;
+    };
+    /** GET /healthz: HTTP's floor in the gateway (every global hook, no key, no database). */
+    floor: { route: string; perSecond: number; latencyMs: Stats; gatewayCpuMsPerRequest: number };
+    /** At the end of the HTTP legs. */
+    loadAverage: number[];
   };
 }
 export type LookupFigures = { targets: typeof TARGETS; loadGenerator: string } & Partial<
@@ -498,6 +582,7 @@ export async function main(argv: string[]) {
     searches: args.number('searches', 1000),
     clients: args.number('clients', 16),
     httpSeconds: args.number('http-seconds', 10),
+    legs: args.list('legs', ['floor', 'baseline', 'graphql', 'get']),
     inProcess: !args.has('http-only'),
     profile: args.has('profile'),
     keep: args.has('keep'),
@@ -532,10 +617,14 @@ export async function main(argv: string[]) {
       const http = await overHttp(db, world, {
         clients: opts.clients,
         seconds: opts.httpSeconds,
+        legs: opts.legs,
         profileDir: profileDir && path.join(profileDir, kind),
       });
       console.log(
-        `  HTTP lookupCaller: ${http.lookupsPerSecond}/s (target ≥ ${TARGETS.httpPerSecond}), p50 ${http.latencyMs.p50} ms, p99 ${http.latencyMs.p99} ms (target ≤ ${TARGETS.httpP99Ms}); ${http.failed} failed; the gateway's floor ({ __typename }, same keys): ${http.baseline.perSecond}/s, p99 ${http.baseline.latencyMs.p99} ms`,
+        `  HTTP GET /linkus/lookup/caller: ${http.get.lookupsPerSecond}/s (target ≥ ${TARGETS.httpPerSecond}), p50 ${http.get.latencyMs.p50} ms, p99 ${http.get.latencyMs.p99} ms (target ≤ ${TARGETS.httpP99Ms}); ${http.get.failed} failed; gateway CPU ${http.get.gatewayCpuMsPerRequest} ms a lookup; load average ${http.loadAverage.join(' ')}`,
+      );
+      console.log(
+        `  GraphQL lookupCaller: ${http.lookupsPerSecond}/s (target ≥ ${TARGETS.httpPerSecond}), p50 ${http.latencyMs.p50} ms, p99 ${http.latencyMs.p99} ms (target ≤ ${TARGETS.httpP99Ms}); ${http.failed} failed; gateway CPU ${http.gatewayCpuMsPerRequest} ms a lookup; GraphQL's floor ({ __typename }, same keys): ${http.baseline.perSecond}/s, p99 ${http.baseline.latencyMs.p99} ms, ${http.baseline.gatewayCpuMsPerRequest} ms CPU; HTTP's floor (GET /healthz): ${http.floor.perSecond}/s, p99 ${http.floor.latencyMs.p99} ms, ${http.floor.gatewayCpuMsPerRequest} ms CPU`,
       );
       if (profileDir) {
         for (const f of readdirSync(path.join(profileDir, kind)).filter((f) => f.endsWith('.cpuprofile')))

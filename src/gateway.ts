@@ -30,6 +30,7 @@ import { registerGraphNotifications } from './http/graph-notifications.js';
 import { createArmor, registerGraphQLHttp } from './http/graphql-http.js';
 import { attachGraphQLWebSocket } from './http/graphql-ws.js';
 import { registerLinkusCors } from './http/linkus-cors.js';
+import { registerLinkusLookup } from './http/linkus-lookup.js';
 import { registerLinkusSso } from './http/linkus-sso.js';
 import { registerLinkusToken } from './http/linkus-token.js';
 import { Metrics, registerMetricsRoute, startMetricsServer } from './http/metrics.js';
@@ -380,6 +381,7 @@ export async function startGateway(
     const armor = createArmor(config.graphql);
     await registerLinkusCors(app, services.linkusWebOrigins);
     await registerGraphQLHttp(app, { schema, config, logger, metrics, openStore: store, armor, services });
+    registerLinkusLookup(app, { openStore: store, services, authFailures: rateLimits.authFailures, logger });
     registerOAuthCallback(app, { services, openStore: store, logger });
     registerLinkusSso(app, {
       services,

@@ -58,6 +58,24 @@ export function pbxRequired(): AppError {
 }
 
 /**
+ * Who acts on one PBX for this key: a PBX's key on its own PBX, an OPERATOR key on the PBX it
+ * names (null when it names none). GraphQL and the plain HTTP lookup (src/http/linkus-lookup.ts)
+ * make their caller here.
+ */
+export function actingCaller(principal: KeyHolder, namedPbxId: string | null): Caller | null {
+  if (principal.pbxId !== null) {
+    return {
+      pbxId: principal.pbxId,
+      role: principal.role,
+      keyId: principal.keyId,
+      extensionId: principal.extensionId ?? null,
+      ...(principal.sessionId ? { sessionId: principal.sessionId } : {}),
+    };
+  }
+  return namedPbxId !== null ? { pbxId: namedPbxId, role: ApiRole.OPERATOR, keyId: principal.keyId } : null;
+}
+
+/**
  * The context of one operation. A class, so that `caller` is a getter on its prototype:
  * Apollo clones a context by copying its own properties (`Object.assign` onto an object of the
  * same prototype), which would call an own getter, and throw, for every operator request.
@@ -86,19 +104,7 @@ class OperationContext {
     this.requestId = input.requestId;
     this.logger = input.logger;
     this.services = input.services;
-    const { principal, namedPbxId } = input;
-    this.acting =
-      principal.pbxId !== null
-        ? {
-            pbxId: principal.pbxId,
-            role: principal.role,
-            keyId: principal.keyId,
-            extensionId: principal.extensionId ?? null,
-            ...(principal.sessionId ? { sessionId: principal.sessionId } : {}),
-          }
-        : namedPbxId !== null
-          ? { pbxId: namedPbxId, role: ApiRole.OPERATOR, keyId: principal.keyId }
-          : null;
+    this.acting = actingCaller(input.principal, input.namedPbxId);
   }
 
   get caller(): Caller {

@@ -14,7 +14,10 @@ import type { Metrics } from './metrics.js';
  *   of them in a minute, the address gets 429 there before its body is read, until the minute is over;
  * - answers 401 (a missing or bad key on /graphql, the dashboard API, /metrics): past
  *   `AUTH_FAILURES_PER_MINUTE` of them in a minute, the address gets 429 on those paths, with
- *   or without a key, until the minute is over.
+ *   or without a key, until the minute is over. The caller ID route (src/http/linkus-lookup.ts),
+ *   asked on every incoming call, reads the limit itself and only for a request whose key does
+ *   not authenticate (`authFailures.refused`): a valid key costs it no Redis round trip, and past
+ *   the limit a bad or missing key gets 429 there instead of 401.
  * With Redis down the limits are skipped (`skipOnError`): the webhook then answers 503 anyway,
  * and /readyz says Redis is down.
  * The address is the connection's, or X-Forwarded-For's as far as TRUST_PROXY allows.
@@ -30,10 +33,19 @@ export interface RateLimits {
     refused(request: FastifyRequest): Promise<{ refused: boolean; retryAfterS: number }>;
     count(request: FastifyRequest): Promise<void>;
   };
+  /**
+   * The 401s of the request's address (read, not counted: the answered 401 is counted when it
+   * goes out): `refused` once `AUTH_FAILURES_PER_MINUTE` were answered in the minute.
+   */
+  authFailures: {
+    refused(request: FastifyRequest): Promise<{ refused: boolean; retryAfterS: number }>;
+  };
 }
 
 /** Paths whose 401 answers are counted, and which are refused once an address has too many. */
 const AUTH_PATHS = [/^\/graphql(\?|$)/, /^\/admin(\/|$)/, /^\/metrics(\?|$)/];
+/** Paths whose 401s are counted, and whose route reads the limit itself, after the key failed. */
+const SELF_LIMITED_PATHS = [/^\/linkus\/lookup\/caller(\?|$)/];
 
 export async function registerRateLimits(
   app: FastifyInstance,
@@ -74,10 +86,12 @@ export async function registerRateLimits(
     timeWindow: 60_000,
     keyGenerator: (request) => `webhook-forged:${ip(request)}`,
   });
-  const counted = (request: FastifyRequest) => AUTH_PATHS.some((p) => p.test(request.url));
+  const guarded = (request: FastifyRequest) => AUTH_PATHS.some((p) => p.test(request.url));
+  const counted = (request: FastifyRequest) =>
+    guarded(request) || SELF_LIMITED_PATHS.some((p) => p.test(request.url));
 
   app.addHook('onRequest', async (request: FastifyRequest, reply: FastifyReply) => {
-    if (!counted(request)) return;
+    if (!guarded(request)) return;
     // Read, not counted: refused once the minute's 401s have reached the limit (a 401 is counted
     // when it is answered, so exactly `authFailuresPerMinute` are answered).
     const status = await authLimit(request, { increment: false });
@@ -100,6 +114,14 @@ export async function registerRateLimits(
   });
 
   return {
+    authFailures: {
+      async refused(request) {
+        const status = await authLimit(request, { increment: false });
+        if (status.isAllowed || status.remaining > 0) return { refused: false, retryAfterS: 0 };
+        opts.metrics.rateLimited.inc({ limit: 'auth-failures' });
+        return { refused: true, retryAfterS: Math.max(1, status.ttlInSeconds) };
+      },
+    },
     async login(request) {
       const status = await loginLimit(request);
       if (status.isAllowed || !status.isExceeded) return { refused: false, retryAfterS: 0 };

@@ -28,7 +28,7 @@ export class ContactResolver {
   @Query(() => ContactMatchType, {
     nullable: true,
     description:
-      "Caller ID: who calls from this number. First match wins: an extension number of the PBX, then the caller's own contacts (Linkus), then the phonebooks the caller sees (by phonebook name). Numbers compare in E.164 under the PBX's default country. Null when none.",
+      "Caller ID: who calls from this number. First match wins: an extension number of the PBX, then the caller's own contacts (Linkus), then the phonebooks the caller sees (by phonebook name). Numbers compare in E.164 under the PBX's default country. Null when none. Also over plain HTTP, the same answer with the same keys: GET /linkus/lookup/caller?number=<as dialled> (README, Endpoints).",
   })
   async lookupCaller(@Arg('number', () => String) number: string, @Ctx() ctx: GraphQLContext) {
     const found = await lookupCaller(ctx.store, ctx.caller, number);
