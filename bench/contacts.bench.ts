@@ -19,13 +19,14 @@
  * that misses the issue's targets) and writes bench/results/contacts.json. Not a test: it exits 0
  * whatever the figures.
  */
-import { type ChildProcess, spawn } from 'node:child_process';
+
 import { randomBytes } from 'node:crypto';
 import os from 'node:os';
 import path from 'node:path';
 import type { SandboxAdminClient } from '../src/sandbox/admin-client.js';
 import type { ContactPhaseResult, ContactsLegInput, ContactsLegResult } from './contacts/leg.js';
 import { Args } from './support/args.js';
+import { runLegProcess } from './support/leg-ipc.js';
 import { procStatus } from './support/proc.js';
 import { benchCommand, writeResults } from './support/results.js';
 import { type SandboxProcess, startSandboxProcess } from './support/sandbox-process.js';
@@ -90,36 +91,9 @@ function runLeg(
   changes: number,
   nodeArgs: string[],
 ): Promise<ContactsLegResult> {
-  return new Promise<ContactsLegResult>((resolve, reject) => {
-    const child: ChildProcess = spawn(
-      process.execPath,
-      [...nodeArgs, '--import', 'tsx', path.resolve('bench/contacts/leg.ts')],
-      {
-        stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
-        env: { ...process.env, BENCH_LEG: JSON.stringify(input) },
-      },
-    );
-    let result: ContactsLegResult | undefined;
-    let failure: string | undefined;
-    child.on('message', async (msg: { id?: number; type: string; payload?: unknown; error?: string }) => {
-      if (msg.type === 'failed') {
-        failure = msg.error;
-        return;
-      }
-      try {
-        let answer: unknown = null;
-        if (msg.type === 'change') answer = await changeContacts(sandbox.admin, changes, index);
-        else if (msg.type === 'result') result = msg.payload as ContactsLegResult;
-        child.send({ id: msg.id, result: answer });
-      } catch (err) {
-        child.send({ id: msg.id, error: (err as Error).message });
-      }
-    });
-    child.on('exit', (code) => {
-      if (result) resolve(result);
-      else reject(new Error(failure ?? `the leg exited with ${code}`));
-    });
-  });
+  return runLegProcess<ContactsLegResult>('bench/contacts/leg.ts', input, nodeArgs, (type) =>
+    type === 'change' ? changeContacts(sandbox.admin, changes, index) : null,
+  );
 }
 
 const peak = (p: ContactPhaseResult) => p.memory.hwmRss ?? p.memory.sampledRss;

@@ -23,7 +23,8 @@
  * gap of a 10 ms timer (perf_hooks.monitorEventLoopDelay), its p99, and where the longest ones fell.
  * The figures are written to bench/results/sync.json (bench/support/results.ts).
  */
-import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
+
+import { spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import os from 'node:os';
@@ -33,6 +34,7 @@ import type { SandboxInfo } from '../src/sandbox/index.js';
 import { Args } from './support/args.js';
 import { formatSummary } from './support/cpuprofile.js';
 import { formatHeapSummary } from './support/heapprofile.js';
+import { runLegProcess } from './support/leg-ipc.js';
 import {
   countDirectory,
   describeLowerBound,
@@ -176,39 +178,18 @@ function runLeg(
   };
   const adminFor = (info: SandboxInfo) =>
     new SandboxAdminClient(info.adminUrl, info.adminToken, readFileSync(info.caFile, 'utf8'));
-  return new Promise<LegResult>((resolve, reject) => {
-    const child: ChildProcess = spawn(
-      process.execPath,
-      // --expose-gc: the retained heap is measured after each run, once the run is over.
-      ['--expose-gc', ...legNodeArgs, '--import', 'tsx', path.resolve('bench/sync/leg.ts')],
-      {
-        stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
-        env: { ...process.env, BENCH_LEG: JSON.stringify(input) },
-      },
-    );
-    let result: LegResult | undefined;
-    let failure: string | undefined;
-    child.on('message', async (msg: { id?: number; type: string; payload?: unknown; error?: string }) => {
-      if (msg.type === 'failed') {
-        failure = msg.error;
-        return;
-      }
-      try {
-        let answer: unknown = null;
-        if (msg.type === 'sandbox') legAdmin = adminFor(msg.payload as SandboxInfo);
-        else if (msg.type === 'lowerBound') answer = await lowerBound(admin());
-        else if (msg.type === 'change') answer = await changeUsers(admin(), changes, legIndex);
-        else if (msg.type === 'result') result = msg.payload as LegResult;
-        child.send({ id: msg.id, result: answer });
-      } catch (err) {
-        child.send({ id: msg.id, error: (err as Error).message });
-      }
-    });
-    child.on('exit', (code) => {
-      if (result) resolve(result);
-      else reject(new Error(failure ?? `the leg exited with ${code}`));
-    });
-  }).finally(() => legAdmin?.close().catch(() => {}));
+  return runLegProcess<LegResult>(
+    'bench/sync/leg.ts',
+    input,
+    // --expose-gc: the retained heap is measured after each run, once the run is over.
+    ['--expose-gc', ...legNodeArgs],
+    async (type, payload) => {
+      if (type === 'sandbox') legAdmin = adminFor(payload as SandboxInfo);
+      else if (type === 'lowerBound') return lowerBound(admin());
+      else if (type === 'change') return changeUsers(admin(), changes, legIndex);
+      return null;
+    },
+  ).finally(() => legAdmin?.close().catch(() => {}));
 }
 
 // ------------------------------------------------------------------ report

@@ -7,6 +7,7 @@
  * and a re-sync after the orchestrator changed contacts through the sandbox admin API. The Graph
  * requests of each run are counted at the sandbox (HTTP requests and `$batch` items).
  */
+import { askBench } from '../support/leg-ipc.js';
 import 'reflect-metadata';
 import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
@@ -20,7 +21,13 @@ import { SandboxAdminClient } from '../../src/sandbox/admin-client.js';
 import type { SandboxInfo } from '../../src/sandbox/index.js';
 import type { DatabaseConfig } from '../../src/store/orm.js';
 import { type StallFigures, StallMonitor } from '../support/event-loop.js';
-import { connectThroughSandbox, FINAL_STATUSES, gql, saveUserSyncRule } from '../support/gateway-client.js';
+import {
+  connectThroughSandbox,
+  FINAL_STATUSES,
+  failReasons,
+  gql,
+  saveUserSyncRule,
+} from '../support/gateway-client.js';
 import { PeakMemory, type PeakReport } from '../support/proc.js';
 
 export interface ContactsLegInput {
@@ -88,27 +95,6 @@ export interface ContactsLegResult {
   phases: ContactPhaseResult[];
 }
 
-type Ask = (type: string, payload?: unknown) => Promise<unknown>;
-
-function ipc(): Ask {
-  let next = 0;
-  const waiting = new Map<number, { resolve: (v: unknown) => void; reject: (e: Error) => void }>();
-  process.on('message', (msg: { id?: number; result?: unknown; error?: string }) => {
-    if (typeof msg?.id !== 'number') return;
-    const w = waiting.get(msg.id);
-    if (!w) return;
-    waiting.delete(msg.id);
-    if (msg.error) w.reject(new Error(msg.error));
-    else w.resolve(msg.result);
-  });
-  return (type, payload) =>
-    new Promise((resolve, reject) => {
-      const id = ++next;
-      waiting.set(id, { resolve, reject });
-      process.send?.({ id, type, payload });
-    });
-}
-
 const COUNTS = 'created updated deleted skipped failed';
 const RUN = `id status mode startedAt finishedAt error message graphRequests contacts { ${COUNTS} }`;
 
@@ -133,30 +119,6 @@ async function waitFinal(url: string, key: string, id: string, timeoutMs: number
   }
 }
 
-async function failReasons(url: string, key: string, runId: string): Promise<Record<string, number>> {
-  const out: Record<string, number> = {};
-  let after: string | null = null;
-  for (let page = 0; page < 10; page++) {
-    const data: {
-      syncRun: {
-        items: {
-          nodes: Array<{ reason: string }>;
-          pageInfo: { hasNextPage: boolean; endCursor: string | null };
-        };
-      };
-    } = await gql(
-      url,
-      key,
-      'query($id: ID!, $after: String) { syncRun(id: $id) { items(action: FAIL, first: 200, after: $after) { nodes { reason } pageInfo { hasNextPage endCursor } } } }',
-      { id: runId, after },
-    );
-    for (const n of data.syncRun.items.nodes) out[n.reason] = (out[n.reason] ?? 0) + 1;
-    if (!data.syncRun.items.pageInfo.hasNextPage) break;
-    after = data.syncRun.items.pageInfo.endCursor;
-  }
-  return out;
-}
-
 /** What a sandbox request path is, for the per-kind counts. */
 function kindOf(key: string): string {
   if (/\/contacts\/delta$/.test(key)) return 'contact delta';
@@ -168,7 +130,7 @@ function kindOf(key: string): string {
 
 async function main() {
   const input = JSON.parse(process.env.BENCH_LEG as string) as ContactsLegInput;
-  const ask = ipc();
+  const ask = askBench();
   const baselineRss = process.memoryUsage().rss;
   const log = (msg: string) => process.stderr.write(`[${input.label}] ${msg}\n`);
   const sandboxInfo = input.sandbox;

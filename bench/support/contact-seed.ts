@@ -1,7 +1,7 @@
 import type { SqlEntityManager } from '@mikro-orm/knex';
 import type { ContactOwner, SyncedContactInput } from '../../src/domain/contact.types.js';
 import { contactTerms } from '../../src/domain/contact-search.js';
-import { CONTACT_COLUMNS } from '../../src/store/contact.repository.js';
+import { CONTACT_COLUMNS, contactRow } from '../../src/store/contact.repository.js';
 import type { Orm } from '../../src/store/orm.js';
 
 /**
@@ -63,26 +63,7 @@ function rowsOf(
   const out: Rows = { contacts: [], keys: [] };
   for (const c of contacts) {
     const id = orderedUuid();
-    out.contacts.push([
-      id,
-      pbxId,
-      owner.kind === 'EXTENSION' ? owner.extensionId : null,
-      owner.kind === 'PHONEBOOK' ? owner.phonebookId : null,
-      c.firstName,
-      c.lastName,
-      c.displayName,
-      c.company,
-      c.jobTitle,
-      JSON.stringify(c.emails),
-      JSON.stringify(c.numbers),
-      c.source.mailboxId,
-      c.source.folderId,
-      c.source.contactId,
-      c.source.changeKey,
-      true,
-      now,
-      now,
-    ]);
+    out.contacts.push(contactRow(id, pbxId, owner, c, now));
     for (const t of contactTerms(c)) out.keys.push([id, t.kind, t.term, ownerId]);
   }
   return out;

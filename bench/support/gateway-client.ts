@@ -152,3 +152,28 @@ export async function connectThroughSandbox(
     return resultUrl.searchParams.get('result') ?? '';
   }
 }
+
+/** The reasons of a run's FAIL items (the first 2,000), as the API lists them. */
+export async function failReasons(url: string, key: string, runId: string): Promise<Record<string, number>> {
+  const out: Record<string, number> = {};
+  let after: string | null = null;
+  for (let page = 0; page < 10; page++) {
+    const data: {
+      syncRun: {
+        items: {
+          nodes: Array<{ reason: string }>;
+          pageInfo: { hasNextPage: boolean; endCursor: string | null };
+        };
+      };
+    } = await gql(
+      url,
+      key,
+      'query($id: ID!, $after: String) { syncRun(id: $id) { items(action: FAIL, first: 200, after: $after) { nodes { reason } pageInfo { hasNextPage endCursor } } } }',
+      { id: runId, after },
+    );
+    for (const n of data.syncRun.items.nodes) out[n.reason] = (out[n.reason] ?? 0) + 1;
+    if (!data.syncRun.items.pageInfo.hasNextPage) break;
+    after = data.syncRun.items.pageInfo.endCursor;
+  }
+  return out;
+}

@@ -8,6 +8,7 @@
  * gateway, as `npm run demo` does (its memory and CPU are then the gateway process's).
  * The event loop of this process (the gateway's workers) is watched during each run.
  */
+import { askBench } from '../support/leg-ipc.js';
 import 'reflect-metadata';
 import { randomBytes } from 'node:crypto';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
@@ -27,6 +28,7 @@ import { type StallFigures, StallMonitor } from '../support/event-loop.js';
 import {
   connectThroughSandbox,
   FINAL_STATUSES,
+  failReasons,
   getRun,
   gql,
   listRuns,
@@ -118,8 +120,6 @@ export interface LegResult {
   otherRuns: Array<{ id: string; trigger: string; status: string }>;
 }
 
-type Ask = (type: string, payload?: unknown) => Promise<unknown>;
-
 /** The stretches of a run a stall spans, in order ("Graph reads → apply user changes: …"). */
 function stretchesOver(segments: readonly Segment[], t0: number, from: number, to: number): string {
   const labels: string[] = [];
@@ -129,25 +129,6 @@ function stretchesOver(segments: readonly Segment[], t0: number, from: number, t
     if (labels.at(-1) !== label) labels.push(label);
   }
   return labels.length > 0 ? labels.join(' → ') : segmentAt(segments, t0, from);
-}
-
-function ipc(): Ask {
-  let next = 0;
-  const waiting = new Map<number, { resolve: (v: unknown) => void; reject: (e: Error) => void }>();
-  process.on('message', (msg: { id?: number; result?: unknown; error?: string }) => {
-    if (typeof msg?.id !== 'number') return;
-    const w = waiting.get(msg.id);
-    if (!w) return;
-    waiting.delete(msg.id);
-    if (msg.error) w.reject(new Error(msg.error));
-    else w.resolve(msg.result);
-  });
-  return (type, payload) =>
-    new Promise((resolve, reject) => {
-      const id = ++next;
-      waiting.set(id, { resolve, reject });
-      process.send?.({ id, type, payload });
-    });
 }
 
 const RULE = {
@@ -181,34 +162,9 @@ async function quietChangeTriggers(url: string, key: string, admin: SandboxAdmin
   }
 }
 
-/** The reasons of a run's FAIL items (the first 2,000), as the API lists them. */
-async function failReasons(url: string, key: string, runId: string): Promise<Record<string, number>> {
-  const out: Record<string, number> = {};
-  let after: string | null = null;
-  for (let page = 0; page < 10; page++) {
-    const data: {
-      syncRun: {
-        items: {
-          nodes: Array<{ reason: string }>;
-          pageInfo: { hasNextPage: boolean; endCursor: string | null };
-        };
-      };
-    } = await gql(
-      url,
-      key,
-      'query($id: ID!, $after: String) { syncRun(id: $id) { items(action: FAIL, first: 200, after: $after) { nodes { reason } pageInfo { hasNextPage endCursor } } } }',
-      { id: runId, after },
-    );
-    for (const n of data.syncRun.items.nodes) out[n.reason] = (out[n.reason] ?? 0) + 1;
-    if (!data.syncRun.items.pageInfo.hasNextPage) break;
-    after = data.syncRun.items.pageInfo.endCursor;
-  }
-  return out;
-}
-
 async function main() {
   const input = JSON.parse(process.env.BENCH_LEG as string) as LegInput;
-  const ask = ipc();
+  const ask = askBench();
   const baselineRss = process.memoryUsage().rss;
   const log = (msg: string) => process.stderr.write(`[${input.label}] ${msg}\n`);
 

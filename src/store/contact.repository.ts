@@ -65,6 +65,36 @@ export const CONTACT_COLUMNS = [
 ] as const;
 const KEY_COLUMNS = ['contact_id', 'kind', 'term', 'owner_id'] as const;
 
+/** A synced contact's `contact` row, its values in CONTACT_COLUMNS order. */
+export function contactRow(
+  id: string,
+  pbxId: string,
+  owner: ContactOwner,
+  c: SyncedContactInput,
+  now: Date,
+): Array<string | boolean | Date | null> {
+  return [
+    id,
+    pbxId,
+    owner.kind === 'EXTENSION' ? owner.extensionId : null,
+    owner.kind === 'PHONEBOOK' ? owner.phonebookId : null,
+    c.firstName,
+    c.lastName,
+    c.displayName,
+    c.company,
+    c.jobTitle,
+    JSON.stringify(c.emails),
+    JSON.stringify(c.numbers),
+    c.source.mailboxId,
+    c.source.folderId,
+    c.source.contactId,
+    c.source.changeKey,
+    true,
+    now,
+    now,
+  ];
+}
+
 const chunks = <T>(items: readonly T[], size = BATCH): T[][] => {
   const out: T[][] = [];
   for (let i = 0; i < items.length; i += size) out.push(items.slice(i, i + size));
@@ -253,26 +283,7 @@ export class MikroContactRepository implements ContactRepository, ContactLookupR
           keyed.push({ id: known, c });
         } else {
           const id = randomUUID();
-          inserts.push([
-            id,
-            pbxId,
-            owner.kind === 'EXTENSION' ? owner.extensionId : null,
-            owner.kind === 'PHONEBOOK' ? owner.phonebookId : null,
-            c.firstName,
-            c.lastName,
-            c.displayName,
-            c.company,
-            c.jobTitle,
-            JSON.stringify(c.emails),
-            JSON.stringify(c.numbers),
-            c.source.mailboxId,
-            c.source.folderId,
-            c.source.contactId,
-            c.source.changeKey,
-            true,
-            now,
-            now,
-          ]);
+          inserts.push(contactRow(id, pbxId, owner, c, now));
           keyed.push({ id, c });
         }
       }
