@@ -1,3 +1,4 @@
+import DataLoader from 'dataloader';
 import {
   Arg,
   Authorized,
@@ -77,40 +78,23 @@ function toView(d: ExtensionPresenceData): ExtensionPresenceType {
 }
 
 /**
- * The presence of the extensions of one request, read in one statement per tick: a page of
- * 500 extensions asks for 500 presences in the same tick, so they are gathered and read at once.
+ * The presence of the extensions of one request, read in one statement: a page of 500
+ * extensions asks for 500 presences at once, and DataLoader gathers them into one batch.
  */
-const loaders = new WeakMap<
-  Store,
-  (pbxId: string, id: string) => Promise<ExtensionPresenceData | undefined>
->();
+const loaders = new WeakMap<Store, DataLoader<string, ExtensionPresenceData | undefined>>();
 function loaderFor(ctx: GraphQLContext) {
-  let load = loaders.get(ctx.store);
-  if (!load) {
-    let pending: {
-      pbxId: string;
-      ids: string[];
-      result: Promise<Map<string, ExtensionPresenceData>>;
-    } | null = null;
-    load = (pbxId, id) => {
-      if (!pending) {
-        const batch = {
-          pbxId,
-          ids: [] as string[],
-          result: undefined as unknown as Promise<Map<string, ExtensionPresenceData>>,
-        };
-        batch.result = new Promise<void>((r) => setImmediate(r)).then(() => {
-          pending = null;
-          return extensionPresences(ctx.store, ctx.caller, batch.ids);
-        });
-        pending = batch;
-      }
-      pending.ids.push(id);
-      return pending.result.then((m) => m.get(id));
-    };
-    loaders.set(ctx.store, load);
+  let loader = loaders.get(ctx.store);
+  if (!loader) {
+    loader = new DataLoader(
+      async (ids: readonly string[]) => {
+        const found = await extensionPresences(ctx.store, ctx.caller, ids);
+        return ids.map((id) => found.get(id));
+      },
+      { cache: false },
+    );
+    loaders.set(ctx.store, loader);
   }
-  return load;
+  return loader;
 }
 
 /** P1–P3: presence sync, each extension's presence and mapping, and their changes. */
@@ -125,7 +109,7 @@ export class PresenceResolver {
     @Root() ext: ExtensionRecord,
     @Ctx() ctx: GraphQLContext,
   ): Promise<ExtensionPresenceType | null> {
-    const row = await loaderFor(ctx)(ctx.caller.pbxId, ext.id);
+    const row = await loaderFor(ctx).load(ext.id);
     if (row) return toView(row);
     if (ext.source !== 'SYNCED' || !ext.externalId) return null;
     return toView({
