@@ -344,6 +344,7 @@ export class LinkusSessions implements LinkusSignInCodes {
       role: ApiRole.LINKUS,
       pbxId: claims.pbxId,
       extensionId: claims.extensionId,
+      expiresAt: claims.expiresAt,
     };
   }
 

@@ -21,6 +21,8 @@ export interface AccessClaims {
   sessionId: string;
   pbxId: string;
   extensionId: string;
+  /** When the token expires (`exp`); set by `verify`, ignored by `sign`. */
+  expiresAt?: Date;
 }
 
 /**
@@ -150,8 +152,8 @@ export class AccessTokenKeys {
     } catch {
       return null;
     }
-    const { sub, pbx, ext } = payload;
+    const { sub, pbx, ext, exp } = payload;
     if (typeof sub !== 'string' || typeof pbx !== 'string' || typeof ext !== 'string') return null;
-    return { sessionId: sub, pbxId: pbx, extensionId: ext };
+    return { sessionId: sub, pbxId: pbx, extensionId: ext, expiresAt: new Date((exp ?? 0) * 1000) };
   }
 }

@@ -26,6 +26,8 @@ export interface KeyHolder {
   extensionId?: string | null;
   /** A Linkus session's id (S4), when the caller is one (its `keyId` is the same id). */
   sessionId?: string;
+  /** When a Linkus access token stops being valid: a socket opened with it is closed then. */
+  expiresAt?: Date;
 }
 
 /**

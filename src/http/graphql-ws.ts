@@ -40,13 +40,14 @@ const withCode = (e: GraphQLError, code: string) =>
 /** WebSocket close codes the gateway uses. */
 export const WS_CLOSE = {
   NORMAL: 1000,
-  /** No key, or an unknown or revoked one, at connection. */
+  /** No key, or an unknown or revoked one, at connection; or the Linkus access token expired. */
   UNAUTHORIZED: 4401,
   /** The key was revoked (or its PBX deleted) while the socket was open, or it names another PBX. */
   FORBIDDEN: 4403,
 } as const;
 
 export const REVOKED_REASON = 'Forbidden: the key was revoked';
+export const EXPIRED_REASON = 'Unauthorized: the access token expired';
 
 /** How often each process re-checks the keys of its open sockets, should an announcement be lost. */
 export const KEY_SWEEP_MS = 30_000;
@@ -69,7 +70,8 @@ interface Session {
  * socket closed with 4403. `closeSessionsOf` closes every socket of announced keys at once
  * (the gateway calls it on each announcement, from any process), and `sweep` re-checks the
  * keys of every open socket (every 30 s, and when the announcements' Redis connection comes
- * back, for announcements that may have been missed).
+ * back, for announcements that may have been missed). A socket opened with a Linkus access token
+ * closes with 4401 when the token expires (S4).
  */
 export function attachGraphQLWebSocket(
   server: Server,
@@ -132,6 +134,22 @@ export function attachGraphQLWebSocket(
   const closeRevoked = (socket: WebSocket) => {
     if (socket.readyState === socket.OPEN || socket.readyState === socket.CONNECTING)
       socket.close(WS_CLOSE.FORBIDDEN, REVOKED_REASON);
+  };
+
+  /**
+   * A socket opened with a Linkus access token (S4) lives no longer than the token: it is closed
+   * with 4401 when the token expires, and the client reconnects with its refreshed token.
+   */
+  const closeAtExpiry = (socket: WebSocket, expiresAt: Date | undefined) => {
+    if (!expiresAt) return;
+    const close = () => {
+      if (socket.readyState === socket.OPEN || socket.readyState === socket.CONNECTING)
+        socket.close(WS_CLOSE.UNAUTHORIZED, EXPIRED_REASON);
+    };
+    // setTimeout takes at most 2^31-1 ms; an access token lives minutes.
+    const timer = setTimeout(close, Math.max(0, expiresAt.getTime() - deps.services.now().getTime()));
+    timer.unref();
+    socket.once('close', () => clearTimeout(timer));
   };
 
   /** Closes every open socket of these keys with 4403; returns how many it closed. */
@@ -235,6 +253,7 @@ export function attachGraphQLWebSocket(
         const keyHash = principal.sessionId ? '' : hashApiKey(key);
         ctx.extra.session = { principal, keyHash, namedPbxId: named };
         register(principal.keyId, ctx.extra.socket, Boolean(principal.sessionId));
+        closeAtExpiry(ctx.extra.socket, principal.expiresAt);
         return true;
       },
       onSubscribe: async (ctx, _id, payload) => {
@@ -253,6 +272,15 @@ export function attachGraphQLWebSocket(
         // Every operation re-checks its key: one sent after a revocation is refused even
         // before the announcement closes the socket.
         const sessionId = session.principal.sessionId;
+        const expiresAt = session.principal.expiresAt;
+        if (expiresAt && expiresAt <= deps.services.now()) {
+          setTimeout(() => ctx.extra.socket.close(WS_CLOSE.UNAUTHORIZED, EXPIRED_REASON), 50).unref();
+          return [
+            new GraphQLError('This access token expired: refresh it and connect again.', {
+              extensions: { code: 'UNAUTHENTICATED' },
+            }),
+          ];
+        }
         let current: { id: string } | null;
         try {
           current = sessionId

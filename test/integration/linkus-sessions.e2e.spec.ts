@@ -4,6 +4,7 @@ import { Redis } from 'ioredis';
 import { afterAll, beforeAll, expect, inject, it } from 'vitest';
 import WebSocket from 'ws';
 import { LinkusSessions } from '../../src/app/linkus-sessions.js';
+import { ACCESS_TOKEN_TTL_S } from '../../src/app/linkus-tokens.js';
 import type { LinkusSignInGrant } from '../../src/app/ports/linkus-sso.port.js';
 import { SecretBox } from '../../src/app/secret-box.js';
 import type { SyncedContactInput } from '../../src/domain/contact.types.js';
@@ -120,6 +121,16 @@ describeEachDb('S2/S4 Linkus sessions: tokens, refresh, revocation', (leg) => {
   }
 
   const me = (url: string, token: string) => gql(url, token, LinkusMeDocument);
+  /** An access token signed with the gateway's own key by a clock `behindMs` behind. */
+  const signBehind = (behindMs: number, claims: { sessionId: string; pbxId: string; extensionId: string }) =>
+    new LinkusSessions({
+      codes: new RedisSignInCodeStore(redis, gw.config.redis.queuePrefix),
+      openStore: gw.openStore,
+      secrets: new SecretBox(Buffer.from(TEST_SECRET_KEY, 'hex')),
+      revocations: new RedisKeyRevocations(redis, gw.config.redis.queuePrefix),
+      now: () => new Date(Date.now() - behindMs),
+      log: () => {},
+    }).keys.sign(claims);
   const refresh = (token: string) => postToken(gw.url, { grant_type: 'refresh_token', refresh_token: token });
 
   beforeAll(async () => {
@@ -480,19 +491,66 @@ describeEachDb('S2/S4 Linkus sessions: tokens, refresh, revocation', (leg) => {
     const s = await signIn('Alice');
     const sub = JSON.parse(Buffer.from(s.access_token.split('.')[1], 'base64url').toString()).sub as string;
     // Signed with the gateway's own key, by a clock 11 minutes behind: expired a minute ago.
-    const behind = new LinkusSessions({
-      codes: new RedisSignInCodeStore(redis, gw.config.redis.queuePrefix),
-      openStore: gw.openStore,
-      secrets: new SecretBox(Buffer.from(TEST_SECRET_KEY, 'hex')),
-      revocations: new RedisKeyRevocations(redis, gw.config.redis.queuePrefix),
-      now: () => new Date(Date.now() - 11 * 60_000),
-      log: () => {},
+    const stale = await signBehind(11 * 60_000, {
+      sessionId: sub,
+      pbxId: p.pbxId,
+      extensionId: ext.Alice.id,
     });
-    const stale = await behind.keys.sign({ sessionId: sub, pbxId: p.pbxId, extensionId: ext.Alice.id });
     expect((await me(gw.url, stale)).status).toBe(401);
     const fresh = await refresh(s.refresh_token);
     expect(fresh.status).toBe(200);
     expect((await me(gw.url, String(fresh.body.access_token))).status).toBe(200);
+  });
+
+  it('S4 a graphql-ws socket opened with an access token is closed (4401) when the token expires; a refreshed token connects again', async () => {
+    const s = await signIn('Bob');
+    const sub = JSON.parse(Buffer.from(s.access_token.split('.')[1], 'base64url').toString()).sub as string;
+    // Signed with the gateway's own key by a clock 9 min 57 s behind: it expires in about 3 s.
+    const shortLived = await signBehind((ACCESS_TOKEN_TTL_S - 3) * 1000, {
+      sessionId: sub,
+      pbxId: p.pbxId,
+      extensionId: ext.Bob.id,
+    });
+    const exp = JSON.parse(Buffer.from(shortLived.split('.')[1], 'base64url').toString()).exp as number;
+    const open = async (token: string) => {
+      let onClose: (c: { code: number; reason: string; at: number }) => void = () => {};
+      const closed = new Promise<{ code: number; reason: string; at: number }>((r) => (onClose = r));
+      const client = createClient({
+        url: `${gw.url.replace(/^http/, 'ws')}/graphql`,
+        webSocketImpl: WebSocket,
+        connectionParams: { authorization: `Bearer ${token}` },
+        lazy: false,
+        onNonLazyError: () => {},
+        retryAttempts: 0,
+        shouldRetry: () => false,
+        on: {
+          closed: (event) => {
+            const e = event as { code: number; reason: string };
+            onClose({ code: e.code, reason: String(e.reason), at: Date.now() });
+          },
+        },
+      });
+      const answered = await new Promise((resolve, reject) =>
+        client.subscribe(
+          { query: '{ me { extension { id } } }' },
+          { next: resolve, error: reject, complete() {} },
+        ),
+      );
+      return { client, answered, closed };
+    };
+    const first = await open(shortLived);
+    expect(first.answered).toMatchObject({ data: { me: { extension: { id: ext.Bob.id } } } });
+    const end = await first.closed;
+    expect(end.code).toBe(4401);
+    expect(end.reason).toMatch(/expired/);
+    // Closed at the expiry (the token's `exp` has whole seconds), not at a later sweep.
+    expect(end.at).toBeGreaterThanOrEqual(exp * 1000 - 1000);
+    expect(end.at).toBeLessThan(exp * 1000 + 5000);
+    const fresh = await refresh(s.refresh_token);
+    expect(fresh.status).toBe(200);
+    const again = await open(String(fresh.body.access_token));
+    expect(again.answered).toMatchObject({ data: { me: { extension: { id: ext.Bob.id } } } });
+    await again.client.dispose();
   });
 
   it('S4 a process that missed the announcement finds the revoked session at its next sweep (the database)', async () => {
