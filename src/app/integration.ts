@@ -768,33 +768,3 @@ export async function checkSecretExpiry(deps: Pick<IntegrationDeps, 'store' | 'n
   }
   return found;
 }
-
-/**
- * Re-seals every stored secret (client secrets, token caches) under `next`, in one
- * transaction: either every row moves to the new key or none does.
- */
-export async function resealSecrets(store: Store, current: SecretBox, next: SecretBox): Promise<number> {
-  return store.transactional(async (tx) => {
-    let count = 0;
-    for (const i of await tx.integrations.listAll()) {
-      const patch: Partial<IntegrationData> = {};
-      if (i.secretSealed) {
-        patch.secretSealed = next.seal(
-          current.open(i.secretSealed, secretContext(i.pbxId)),
-          secretContext(i.pbxId),
-        );
-      }
-      if (i.tokenCacheSealed) {
-        patch.tokenCacheSealed = next.seal(
-          current.open(i.tokenCacheSealed, cacheContext(i.pbxId)),
-          cacheContext(i.pbxId),
-        );
-      }
-      if (Object.keys(patch).length) {
-        await tx.integrations.update(i.pbxId, patch);
-        count++;
-      }
-    }
-    return count;
-  });
-}

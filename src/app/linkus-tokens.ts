@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { type JWTPayload, jwtVerify, SignJWT } from 'jose';
 import type { Store } from './ports/store.port.js';
-import type { SecretBox } from './secret-box.js';
+import { type SecretBox, signingKeySealContext } from './secret-box.js';
 
 /** How long an access token works (seconds): short, since it is checked without a database read. */
 export const ACCESS_TOKEN_TTL_S = 600;
@@ -14,7 +14,6 @@ const SIGNING_KEY_RELOAD_MS = 60_000;
 
 const ISSUER = 'entra-pbx-gateway';
 const AUDIENCE = 'linkus';
-const sealContext = (kid: string) => `linkus-signing-key:${kid}`;
 
 /** What an access token says: the session (`sub`), its PBX and its extension. */
 export interface AccessClaims {
@@ -53,7 +52,7 @@ export class AccessTokenKeys {
           try {
             keys.set(
               row.id,
-              Buffer.from(this.deps.secrets.open(row.sealed, sealContext(row.id)), 'base64url'),
+              Buffer.from(this.deps.secrets.open(row.sealed, signingKeySealContext(row.id)), 'base64url'),
             );
           } catch {
             // Sealed under a key no longer configured: it verifies nothing any more.
@@ -98,7 +97,7 @@ export class AccessTokenKeys {
     const key = randomBytes(32).toString('base64url');
     await store.linkusSessions.addSigningKey({
       id: kid,
-      sealed: this.deps.secrets.seal(key, sealContext(kid)),
+      sealed: this.deps.secrets.seal(key, signingKeySealContext(kid)),
       createdAt: this.deps.now(),
     });
   }

@@ -103,7 +103,16 @@ const SEALED_FIELDS = [
   { field: 'tokenCacheSealed', context: (pbxId: string) => `token-cache:${pbxId}` },
 ] as const;
 
-/** The integrations' sealed values, as re-sealing needs them (a port subset of the store). */
+/** The additional data a Linkus signing key (S4) is sealed with: its `kid`. */
+export const signingKeySealContext = (kid: string) => `linkus-signing-key:${kid}`;
+
+/** How many Linkus signing keys re-sealing looks at, newest first (only the newest two verify). */
+const SIGNING_KEYS_RESEALED = 100;
+
+/**
+ * The sealed values, as re-sealing needs them (a port subset of the store): the integrations'
+ * client secrets and token caches, and the Linkus signing keys.
+ */
 export interface SealedStore {
   integrations: {
     listAll(): Promise<
@@ -116,6 +125,11 @@ export interface SealedStore {
       next: string,
     ): Promise<boolean>;
   };
+  linkusSessions: {
+    signingKeys(limit: number): Promise<Array<{ id: string; sealed: string }>>;
+    /** Compare-and-set: false when the stored value is no longer `expected`. */
+    replaceSealedSigningKey(id: string, expected: string, next: string): Promise<boolean>;
+  };
 }
 
 export interface ResealReport {
@@ -123,14 +137,14 @@ export interface ResealReport {
   resealed: number;
   /** values that were already under the current key */
   current: number;
-  /** values no configured key opens (left as they are), by the key that sealed them */
-  unreadable: Array<{ pbxId: string; field: string; keyId: string | null }>;
+  /** values no configured key opens (left as they are), by the key that sealed them (a signing key has no PBX) */
+  unreadable: Array<{ pbxId: string | null; field: string; keyId: string | null }>;
   /** values still under an older key at the end (written meanwhile by a gateway that seals with it) */
   remaining: number;
 }
 
 /**
- * Re-seals every stored secret that an older key sealed, with the current key, one value at a
+ * Re-seals every stored secret (client secrets, token caches, Linkus signing keys) that an older key sealed, with the current key, one value at a
  * time and compare-and-set: a value a running gateway wrote meanwhile is never overwritten
  * (it is looked at again in the next pass). Safe while gateways run, as long as each of them
  * can open values sealed with the current key (it is in their SECRET_KEY list). Up to
@@ -146,25 +160,43 @@ export async function resealStoredSecrets(
   for (let pass = 0; pass < passes; pass++) {
     let left = 0;
     const unreadable: ResealReport['unreadable'] = [];
+    /** One value: re-sealed under the current key unless it already is; false when it changed meanwhile. */
+    const reseal = async (
+      sealed: string,
+      context: string,
+      where: { pbxId: string | null; field: string },
+      replace: (next: string) => Promise<boolean>,
+    ) => {
+      if (!box.needsReseal(sealed)) {
+        if (pass === 0) report.current++;
+        return;
+      }
+      let plain: string;
+      try {
+        plain = box.open(sealed, context);
+      } catch {
+        unreadable.push({ ...where, keyId: box.sealedBy(sealed) });
+        return;
+      }
+      if (await replace(box.seal(plain, context))) report.resealed++;
+      else left++;
+    };
     for (const row of await store.integrations.listAll()) {
       for (const { field, context } of SEALED_FIELDS) {
         const sealed = row[field];
         if (!sealed) continue;
-        if (!box.needsReseal(sealed)) {
-          if (pass === 0) report.current++;
-          continue;
-        }
-        let plain: string;
-        try {
-          plain = box.open(sealed, context(row.pbxId));
-        } catch {
-          unreadable.push({ pbxId: row.pbxId, field, keyId: box.sealedBy(sealed) });
-          continue;
-        }
-        const next = box.seal(plain, context(row.pbxId));
-        if (await store.integrations.replaceSealed(row.pbxId, field, sealed, next)) report.resealed++;
-        else left++;
+        await reseal(sealed, context(row.pbxId), { pbxId: row.pbxId, field }, (next) =>
+          store.integrations.replaceSealed(row.pbxId, field, sealed, next),
+        );
       }
+    }
+    for (const key of await store.linkusSessions.signingKeys(SIGNING_KEYS_RESEALED)) {
+      await reseal(
+        key.sealed,
+        signingKeySealContext(key.id),
+        { pbxId: null, field: `linkusSigningKey:${key.id}` },
+        (next) => store.linkusSessions.replaceSealedSigningKey(key.id, key.sealed, next),
+      );
     }
     report.unreadable = unreadable;
     report.remaining = left;

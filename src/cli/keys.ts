@@ -104,7 +104,7 @@ const describeReport = (r: ResealReport, keyId: string) =>
     ...(r.unreadable.length
       ? [
           `${r.unreadable.length} value(s) open with no configured key and were left as they are: ${r.unreadable
-            .map((u) => `${u.pbxId} ${u.field} (key ${u.keyId})`)
+            .map((u) => `${u.pbxId ? `${u.pbxId} ` : ''}${u.field} (key ${u.keyId})`)
             .join(', ')}`,
         ]
       : []),

@@ -132,4 +132,10 @@ export class MikroLinkusSessionRepository implements LinkusSessionRepository {
   async addSigningKey(key: LinkusSigningKeyData) {
     await this.em.insert(LinkusSigningKeyRow, { ...key, createdAt: key.createdAt ?? this.now() });
   }
+
+  async replaceSealedSigningKey(id: string, expected: string, next: string) {
+    return (
+      (await this.em.nativeUpdate(LinkusSigningKeyRow, { id, sealed: expected }, { sealed: next })) === 1
+    );
+  }
 }

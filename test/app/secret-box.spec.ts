@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { resealStoredSecrets, SecretBox } from '../../src/app/secret-box.js';
+import { resealStoredSecrets, SecretBox, signingKeySealContext } from '../../src/app/secret-box.js';
 
 const k = (n: number) => Buffer.alloc(32, n);
 
@@ -28,7 +28,7 @@ describe('SecretBox with older keys (issue 12 item 6)', () => {
     expect(box.keyIds).toHaveLength(2);
   });
 
-  it('re-seals one value at a time, compare-and-set, never overwriting a value written meanwhile', async () => {
+  it('re-seals one value at a time, compare-and-set, never overwriting a value written meanwhile; Linkus signing keys too (S4)', async () => {
     const old = new SecretBox(k(1));
     const box = new SecretBox(k(2), [k(1)]);
     const rows = [
@@ -67,10 +67,32 @@ describe('SecretBox with older keys (issue 12 item 6)', () => {
         },
       },
     };
-    const report = await resealStoredSecrets(store, box);
-    expect(report.resealed).toBe(1);
+    // Linkus signing keys (S4): k1 under the old key, k0 under one no longer configured.
+    const signingKeys = [
+      { id: 'k1', sealed: old.seal('key-1', signingKeySealContext('k1')) },
+      { id: 'k0', sealed: new SecretBox(k(9)).seal('key-0', signingKeySealContext('k0')) },
+    ];
+    const withKeys = {
+      ...store,
+      linkusSessions: {
+        signingKeys: async (limit: number) => signingKeys.slice(0, limit).map((r) => ({ ...r })),
+        replaceSealedSigningKey: async (id: string, expected: string, next: string) => {
+          const row = signingKeys.find((r) => r.id === id);
+          if (row?.sealed !== expected) return false;
+          row.sealed = next;
+          return true;
+        },
+      },
+    };
+    const report = await resealStoredSecrets(withKeys, box);
+    expect(report.resealed).toBe(2);
+    expect(box.open(signingKeys[0].sealed, signingKeySealContext('k1'))).toBe('key-1');
+    expect(box.needsReseal(signingKeys[0].sealed)).toBe(false);
     expect(report.current).toBe(1);
-    expect(report.unreadable).toEqual([{ pbxId: 'p3', field: 'secretSealed', keyId: expect.any(String) }]);
+    expect(report.unreadable).toEqual([
+      { pbxId: 'p3', field: 'secretSealed', keyId: expect.any(String) },
+      { pbxId: null, field: 'linkusSigningKey:k0', keyId: expect.any(String) },
+    ]);
     expect(report.remaining).toBe(0);
     expect(box.open(rows[0].secretSealed as string, 'client-secret:p1')).toBe('s1');
     expect(box.open(rows[0].tokenCacheSealed as string, 'token-cache:p1')).toBe('c1-newer');

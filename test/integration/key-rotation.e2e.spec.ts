@@ -2,6 +2,7 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import type { Agent } from 'undici';
 import { afterAll, afterEach, beforeAll, expect, it } from 'vitest';
+import { AccessTokenKeys } from '../../src/app/linkus-tokens.js';
 import { SecretBox } from '../../src/app/secret-box.js';
 import { parseSecretKey } from '../../src/config.js';
 import type { Gateway } from '../../src/gateway.js';
@@ -40,7 +41,7 @@ describeEachDb('secret key rotation while gateways run (issue 12 item 6)', (leg)
     await db?.drop();
   });
 
-  it('rotates a key file while the gateway runs: it reads the new key, keeps working, and every value moves to it (issue 12 item 6)', async () => {
+  it('rotates a key file while the gateway runs: it reads the new key, keeps working, and every value moves to it, Linkus signing keys too (issue 12 item 6, S4)', async () => {
     const keyFile = path.resolve('.data/test', `live-rotate-${Date.now()}.key`);
     writeFileSync(keyFile, `${TEST_SECRET_KEY}\n`, { mode: 0o600 });
     const w = await startGatewayWithSandbox(db, sandbox, {
@@ -49,6 +50,10 @@ describeEachDb('secret key rotation while gateways run (issue 12 item 6)', (leg)
     });
     gateways.push(w.gateway);
     expect((await connectIntegration(w, sandbox, agent)).result).toBe('CONNECTED');
+    // A Linkus signing key (S4), sealed under the old key, and a token it signed.
+    await w.gateway.services.linkusSessions.keys.rotate();
+    const claims = { sessionId: 's-1', pbxId: w.pbx.id, extensionId: 'e-1' };
+    const token = await w.gateway.services.linkusSessions.keys.sign(claims);
     const oldId = new SecretBox(parseSecretKey(TEST_SECRET_KEY)).keyId;
     expect(
       w.gateway.services.secrets.sealedBy(
@@ -66,6 +71,16 @@ describeEachDb('secret key rotation while gateways run (issue 12 item 6)', (leg)
     const row = await w.gateway.openStore().integrations.get(w.pbx.id);
     expect(w.gateway.services.secrets.sealedBy(row.secretSealed as string)).toBe(newId);
     expect(w.gateway.services.secrets.sealedBy(row.tokenCacheSealed as string)).toBe(newId);
+    const signingKeys = await w.gateway.openStore().linkusSessions.signingKeys(10);
+    expect(signingKeys.length).toBeGreaterThanOrEqual(1);
+    for (const key of signingKeys) expect(w.gateway.services.secrets.sealedBy(key.sealed)).toBe(newId);
+    // The signing key re-sealed is the same key: its token still verifies, on a fresh load too.
+    const fresh = new AccessTokenKeys({
+      openStore: w.gateway.openStore,
+      secrets: new SecretBox(parseSecretKey(newKey)),
+      now: () => new Date(),
+    });
+    expect(await fresh.verify(token)).toMatchObject(claims);
     // ...and keeps working: the secret and the token cache open, and what it writes now is sealed with the new key.
     const check = await gql(w.gateway.url, w.keys.admin, TestConnectionDocument);
     expect(check.body.data?.testConnection).toMatchObject({ appAccess: true, delegatedAccess: true });

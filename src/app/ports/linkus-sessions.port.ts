@@ -53,4 +53,6 @@ export interface LinkusSessionRepository {
   /** The newest signing keys, newest first. */
   signingKeys(limit: number): Promise<LinkusSigningKeyData[]>;
   addSigningKey(key: LinkusSigningKeyData): Promise<void>;
+  /** Compare-and-set of a signing key's sealed value (re-sealing under a new SECRET_KEY). */
+  replaceSealedSigningKey(id: string, expected: string, next: string): Promise<boolean>;
 }
