@@ -17,7 +17,8 @@ import type { Metrics } from './metrics.js';
  *   or without a key, until the minute is over. The caller ID route (src/http/linkus-lookup.ts),
  *   asked on every incoming call, reads the limit itself and only for a request whose key does
  *   not authenticate (`authFailures.refused`): a valid key costs it no Redis round trip, and past
- *   the limit a bad or missing key gets 429 there instead of 401.
+ *   the limit a bad or missing key gets 429 there instead of 401. The Linkus token endpoint's
+ *   refusals (400 invalid_grant and the like) count too, and past the limit it answers 429.
  * With Redis down the limits are skipped (`skipOnError`): the webhook then answers 503 anyway,
  * and /readyz says Redis is down.
  * The address is the connection's, or X-Forwarded-For's as far as TRUST_PROXY allows.
@@ -44,6 +45,12 @@ export interface RateLimits {
 
 /** Paths whose 401 answers are counted, and which are refused once an address has too many. */
 const AUTH_PATHS = [/^\/graphql(\?|$)/, /^\/admin(\/|$)/, /^\/metrics(\?|$)/];
+/**
+ * The Linkus token endpoint (S2/S4): its refusals are OAuth's 400 (invalid_grant: a code or
+ * refresh token that is unknown, spent, expired or revoked), counted as auth failures; past the
+ * limit the address gets 429 there too.
+ */
+const TOKEN_PATHS = [/^\/linkus\/sso\/token(\?|$)/];
 /** Paths whose 401s are counted, and whose route reads the limit itself, after the key failed. */
 const SELF_LIMITED_PATHS = [/^\/linkus\/lookup\/caller(\?|$)/];
 
@@ -86,9 +93,12 @@ export async function registerRateLimits(
     timeWindow: 60_000,
     keyGenerator: (request) => `webhook-forged:${ip(request)}`,
   });
-  const guarded = (request: FastifyRequest) => AUTH_PATHS.some((p) => p.test(request.url));
-  const counted = (request: FastifyRequest) =>
-    guarded(request) || SELF_LIMITED_PATHS.some((p) => p.test(request.url));
+  const token = (request: FastifyRequest) => TOKEN_PATHS.some((p) => p.test(request.url));
+  const guarded = (request: FastifyRequest) => AUTH_PATHS.some((p) => p.test(request.url)) || token(request);
+  const failed = (request: FastifyRequest, status: number) =>
+    status === 401
+      ? guarded(request) || SELF_LIMITED_PATHS.some((p) => p.test(request.url))
+      : status === 400 && token(request);
 
   app.addHook('onRequest', async (request: FastifyRequest, reply: FastifyReply) => {
     if (!guarded(request)) return;
@@ -107,7 +117,7 @@ export async function registerRateLimits(
       });
   });
   app.addHook('onResponse', async (request: FastifyRequest, reply: FastifyReply) => {
-    if (reply.statusCode !== 401 || !counted(request)) return;
+    if (!failed(request, reply.statusCode)) return;
     await authLimit(request).catch((err: Error) =>
       opts.logger.warn({ err: err.message }, 'could not count a 401 for its rate limit'),
     );
