@@ -1,5 +1,5 @@
 /**
- * `npm run bench -- presence [--users 10000] [--per-minute 2000] [--seconds 60] [--poll-ms 2000]`:
+ * `npm run bench -- presence [--users 10000] [--per-minute 2000] [--seconds 60] [--poll-ms 2000] [--subscription]`:
  * how long a Teams presence change takes to reach the PBX (P1–P3). The sandbox tenant runs in a
  * process of its own (bench/support/sandbox-process.ts), the gateway in this one (role all,
  * SQLite, real Redis) with presence sync on for every synced user. For `--seconds`, the harness
@@ -10,6 +10,13 @@
  * harness). Targets (issue 15): 10,000 users, 2,000 changes a minute: p95 ≤ 5 s, ≤ 25 % of the
  * quota; 100,000 users: p95 ≤ 15 s, ≤ 50 %. Not a test: writes bench/results/presence.json
  * (other sizes: presence-<users>.json).
+ *
+ * Issue 15 item 2: with `--subscription` the admin grants the delegated Presence.Read.All first, so
+ * the gateway covers its first 650 users with a presence subscription (notified by the sandbox) and
+ * polls the others; the figures then say how many users each way covered and the latency of each
+ * (results: presence-subscription[-<users>].json). Without it (the default) nothing changes: the
+ * account holds no delegated Presence.Read.All, everyone is polled, and the figures stay comparable
+ * with earlier runs (they also report 0 subscribed users).
  */
 import 'reflect-metadata';
 import { mkdirSync, readFileSync } from 'node:fs';
@@ -26,6 +33,7 @@ import {
   type ExtensionPresenceChangedSubscription,
   ExtensionPresencesDocument,
   type ExtensionPresencesQuery,
+  PresenceSyncDocument,
   SavePresenceSyncDocument,
   SaveUserSyncRuleDocument,
   UpdatePbxDocument,
@@ -64,8 +72,10 @@ export async function main(argv: string[]) {
       'per-minute': { type: 'string', default: '2000' },
       seconds: { type: 'string', default: '60' },
       'poll-ms': { type: 'string', default: '2000' },
+      subscription: { type: 'boolean', default: false },
     },
   });
+  const withSubscription = values.subscription === true;
   const users = Number(values.users);
   const perMinute = Number(values['per-minute']);
   const seconds = Number(values.seconds);
@@ -152,6 +162,8 @@ export async function main(argv: string[]) {
     type Change = ExtensionPresenceChangedSubscription['extensionPresenceChanged'];
     const pending = new Map<string, { at: number; availability: string; activity: string }>();
     const latencies: number[] = [];
+    /** of those, the changes of users the presence subscription covers */
+    const coveredLatencies: number[] = [];
     let events = 0;
     let superseded = 0;
     const ws = wsClient(gateway.url, keys.viewer);
@@ -166,6 +178,7 @@ export async function main(argv: string[]) {
           const p = pending.get(c.extensionId);
           if (p && p.availability === c.teamsAvailability && p.activity === c.teamsActivity) {
             latencies.push(performance.now() - p.at);
+            if (coveredExt.has(c.extensionId)) coveredLatencies.push(performance.now() - p.at);
             pending.delete(c.extensionId);
           }
         },
@@ -175,6 +188,9 @@ export async function main(argv: string[]) {
     );
     await new Promise((r) => setTimeout(r, 500)); // the subscription's handshake
 
+    // --subscription: the delegated permission a presence subscription needs (the admin's grant).
+    if (withSubscription)
+      await sandbox.admin.grantConsent(sandbox.info.clientId, { scopes: ['Presence.Read.All'] });
     // Presence on; the first round brings every user's presence.
     const t1 = performance.now();
     await gql(gateway.url, keys.admin, SavePresenceSyncDocument, { enabled: true });
@@ -183,6 +199,21 @@ export async function main(argv: string[]) {
       await new Promise((r) => setTimeout(r, 100));
     }
     console.log(`first reading of ${synced.length} users: ${((performance.now() - t1) / 1000).toFixed(1)} s`);
+    // Who is covered by the presence subscription (the sandbox's record of it) and who is polled.
+    const covered = new Set<string>();
+    const presenceStatus = async () =>
+      (await gql(gateway.url, keys.admin, PresenceSyncDocument, {})).body.data?.presenceSync;
+    if (withSubscription) {
+      while ((await presenceStatus())?.mode !== 'SUBSCRIPTION') {
+        if (performance.now() - t1 > 360_000)
+          throw new Error(`no presence subscription: ${(await presenceStatus())?.fallbackReason}`);
+        await new Promise((r) => setTimeout(r, 100));
+      }
+      for (const sub of await sandbox.admin.listSubscriptions())
+        for (const m of sub.resource.matchAll(/'([0-9a-f-]{36})'/g)) covered.add(m[1] as string);
+    }
+    const coveredExt = new Set([...covered].map((u) => extOf.get(u)).filter((e): e is string => !!e));
+    const coverage = await presenceStatus();
 
     // The measured window: `perMinute` changes a minute, 4 batches a second.
     const current = new Map<string, number>();
@@ -230,6 +261,14 @@ export async function main(argv: string[]) {
       (j) => j.name === 'poll-presence' && (j.finishedOn ?? 0) >= Date.now() - (performance.now() - w0),
     );
     const outcomes: Record<string, number> = {};
+    // Issue 15: users the rounds left to the subscription, and users read because a notification named them.
+    let roundsCovered = 0;
+    let roundsNotified = 0;
+    for (const j of jobs) {
+      const r = j.returnvalue as { covered?: number; notified?: number } | null;
+      roundsCovered += r?.covered ?? 0;
+      roundsNotified += r?.notified ?? 0;
+    }
     const roundMs = jobs
       .filter((j) => (j.returnvalue as { outcome?: string } | null)?.outcome === 'POLLED')
       .map((j) => (j.finishedOn ?? 0) - (j.processedOn ?? 0))
@@ -260,6 +299,10 @@ export async function main(argv: string[]) {
     console.log(
       `  getPresencesByUserId: ${requests} requests = ${(quotaShare * 100).toFixed(1)} % of 1,500 per 30 s; ${throttled} 429s${quotaShare > target.quota ? `   TARGET MISSED (≤ ${target.quota * 100} %)` : ''}`,
     );
+    const coveredSorted = [...coveredLatencies].sort((a, b) => a - b);
+    console.log(
+      `  coverage: ${coverage?.subscribedUsers ?? 0} users by the presence subscription, ${coverage?.polledUsers ?? synced.length} polled (${coverage?.mode ?? 'POLL'}${coverage?.fallbackReason ? `: ${coverage.fallbackReason}` : ''}); covered users' changes: p50 ${s(percentile(coveredSorted, 50))} p95 ${s(percentile(coveredSorted, 95))} (${coveredSorted.length} measured); rounds skipped ${roundsCovered} covered user readings and read ${roundsNotified} notified users`,
+    );
     console.log(
       `  poll rounds since the window began: ${JSON.stringify(outcomes)}; a full round took ${roundMs.map((m) => `${(m / 1000).toFixed(1)} s`).join(', ')}`,
     );
@@ -270,9 +313,10 @@ export async function main(argv: string[]) {
       `  CPU of this process (gateway + harness): ${((cpuMs / windowMs) * 100).toFixed(1)} % of one core; load average ${load0.map((l) => l.toFixed(2)).join(' ')} at start`,
     );
     // 10,000 users (the issue's first target) write presence.json; other sizes presence-<users>.json.
-    writeResults(users === 10_000 ? 'presence' : `presence-${users}`, {
+    const name = withSubscription ? 'presence-subscription' : 'presence';
+    writeResults(users === 10_000 ? name : `${name}-${users}`, {
       command: benchCommand('presence', argv),
-      args: { users, perMinute, seconds, pollMs, database: 'sqlite' },
+      args: { users, perMinute, seconds, pollMs, subscription: withSubscription, database: 'sqlite' },
       figures: {
         syncedUsers: synced.length,
         changes: made,
@@ -292,6 +336,15 @@ export async function main(argv: string[]) {
         sandboxCpuShareOfOneCore: Math.round((sandboxCpuMs / windowMs) * 1000) / 1000,
         gatewayCpuShareOfOneCore: Math.round((cpuMs / windowMs) * 1000) / 1000,
         loadAverageAtStart: load0.map((l) => Math.round(l * 100) / 100),
+        subscribedUsers: coverage?.subscribedUsers ?? 0,
+        polledUsers: coverage?.polledUsers ?? synced.length,
+        coverageMode: coverage?.mode ?? 'POLL',
+        fallbackReason: coverage?.fallbackReason ?? null,
+        coveredMeasured: coveredSorted.length,
+        coveredP50Ms: Math.round(percentile(coveredSorted, 50)),
+        coveredP95Ms: Math.round(percentile(coveredSorted, 95)),
+        roundsSkippedCoveredReadings: roundsCovered,
+        roundsNotifiedReadings: roundsNotified,
       },
     });
   } finally {

@@ -1,6 +1,7 @@
 import type { Redis } from 'ioredis';
 import type { ChangeDebouncer, NotificationQueue } from '../src/app/ports/change-notifications.port.js';
 import { JobName, jobOptions } from './contracts.js';
+import { presenceNotifiedKey } from './presence-poll.queue.js';
 import type { JobQueues } from './queues.js';
 
 /** How long gathered changes are kept at most, should every flush be lost. */
@@ -105,6 +106,17 @@ export class RedisChangeDebouncer implements ChangeDebouncer, NotificationQueue 
       ...jobOptions(JobName.RecordChanges, payload),
       deduplication: { id: `record-changes:${pbxId}`, keepLastIfActive: true },
     });
+  }
+
+  async presenceChanged(pbxId: string, userIds: readonly string[]) {
+    if (userIds.length === 0) return;
+    const key = presenceNotifiedKey(this.prefix, pbxId);
+    // Read by the PBX's next presence round (src/app/presence-sync.ts); kept a day at most.
+    await this.redis
+      .multi()
+      .sadd(key, ...userIds)
+      .expire(key, COUNTER_TTL_SECONDS)
+      .exec();
   }
 
   async lifecycleArrived(subscriptionId: string, event: string) {

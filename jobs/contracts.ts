@@ -87,7 +87,16 @@ export interface JobResults {
   [JobName.PollChanges]: { polled: number; changed: number };
   [JobName.ScheduledSync]: { outcome: string; runId: string | null; next: string | null };
   [JobName.EnsureSchedules]: { pbxs: number };
-  [JobName.PollPresence]: { outcome: string; read: number; changed: number; requests: number };
+  [JobName.PollPresence]: {
+    outcome: string;
+    read: number;
+    changed: number;
+    requests: number;
+    /** Issue 15: users the presence subscription covered (not polled this round). */
+    covered?: number;
+    /** Issue 15: users read because a presence notification named them. */
+    notified?: number;
+  };
   [JobName.EnsurePresencePolls]: { pbxs: number };
   [JobName.SyncMailbox]: { outcome: string };
 }

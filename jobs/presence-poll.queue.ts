@@ -1,8 +1,18 @@
 import { randomUUID } from 'node:crypto';
 import type { Redis } from 'ioredis';
-import type { PresencePollQueue } from '../src/app/ports/presence.port.js';
+import type { PresencePollQueue, PresenceSubscriptionState } from '../src/app/ports/presence.port.js';
 import { JOB_QUEUE, JobName, jobOptions } from './contracts.js';
 import type { JobQueues } from './queues.js';
+
+/** Where presence notifications leave the user ids they name, for the PBX's next round (jobs/change-debouncer.ts adds). */
+export function presenceNotifiedKey(prefix: string, pbxId: string): string {
+  return `${prefix}:presence-notified:${pbxId}`;
+}
+
+/** A budget entry not refreshed for this long no longer counts (its PBX stopped polling). */
+const BUDGET_ENTRY_TTL_MS = 10 * 60_000;
+/** At most this many notified ids are taken a round (8 requests of 650); the rest wait for the next. */
+const NOTIFIED_PER_ROUND = 650 * 8;
 
 /** The job scheduler of a PBX's presence poll. Dashes, not colons (BullMQ's own ids use those). */
 export function presencePollSchedulerId(pbxId: string): string {
@@ -41,6 +51,65 @@ export class BullPresencePollQueue implements PresencePollQueue {
         token,
       );
     };
+  }
+
+  private budgetKey(key: string) {
+    return `${this.prefix}:presence-budget:${key}`;
+  }
+
+  async shareBudget(budgetKey: string, pbxId: string, requestsPerRound: number): Promise<number> {
+    const key = this.budgetKey(budgetKey);
+    const now = Date.now();
+    const res = (await this.redis
+      .multi()
+      .hset(key, pbxId, JSON.stringify({ r: requestsPerRound, at: now }))
+      .pexpire(key, BUDGET_ENTRY_TTL_MS)
+      .hgetall(key)
+      .exec()) as Array<[Error | null, unknown]>;
+    const all = (res[2]?.[1] ?? {}) as Record<string, string>;
+    let total = 0;
+    const stale: string[] = [];
+    for (const [id, raw] of Object.entries(all)) {
+      const e = JSON.parse(raw) as { r: number; at: number };
+      if (now - e.at > BUDGET_ENTRY_TTL_MS) stale.push(id);
+      else total += e.r;
+    }
+    if (stale.length) await this.redis.hdel(key, ...stale);
+    return total;
+  }
+
+  async readBudget(budgetKey: string): Promise<number> {
+    const all = await this.redis.hgetall(this.budgetKey(budgetKey));
+    const now = Date.now();
+    let total = 0;
+    for (const raw of Object.values(all)) {
+      const e = JSON.parse(raw) as { r: number; at: number };
+      if (now - e.at <= BUDGET_ENTRY_TTL_MS) total += e.r;
+    }
+    return total;
+  }
+
+  async leaveBudget(budgetKey: string, pbxId: string): Promise<void> {
+    await this.redis.hdel(this.budgetKey(budgetKey), pbxId);
+  }
+
+  private stateKey(pbxId: string) {
+    return `${this.prefix}:presence-subscription:${pbxId}`;
+  }
+
+  async subscriptionState(pbxId: string): Promise<PresenceSubscriptionState | null> {
+    const raw = await this.redis.get(this.stateKey(pbxId));
+    return raw ? (JSON.parse(raw) as PresenceSubscriptionState) : null;
+  }
+
+  async saveSubscriptionState(pbxId: string, state: PresenceSubscriptionState | null): Promise<void> {
+    if (state) await this.redis.set(this.stateKey(pbxId), JSON.stringify(state));
+    else await this.redis.del(this.stateKey(pbxId));
+  }
+
+  async takeNotified(pbxId: string): Promise<string[]> {
+    const ids = await this.redis.spop(presenceNotifiedKey(this.prefix, pbxId), NOTIFIED_PER_ROUND);
+    return ids ?? [];
   }
 
   private get queue() {

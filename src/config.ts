@@ -60,6 +60,10 @@ const envSchema = z.object({
   MAIL_RETRY_DELAY_MS: int(30_000, 1, 3_600_000),
   /** P1–P3: the shortest presence poll interval; longer when a PBX's users need more requests. */
   PRESENCE_POLL_MS: int(2000, 100, 3_600_000),
+  /** Issue 15: after a presence subscription could not be made, the next attempt this much later. */
+  PRESENCE_SUBSCRIBE_RETRY_MS: int(600_000, 100, 86_400_000),
+  /** Issue 15: users a presence subscription covers are also read this often (the safety net). */
+  PRESENCE_SAFETY_NET_MS: int(900_000, 100, 86_400_000),
   TRUST_PROXY: z
     .string()
     .regex(
@@ -195,7 +199,7 @@ export interface Config {
    * as not sent. Attempts and the first retry delay (doubled each time) are per email.
    */
   mail: { smtpUrl: string | null; from: string; attempts: number; retryDelayMs: number };
-  presence: { pollMinMs: number };
+  presence: { pollMinMs: number; subscribeRetryMs: number; safetyNetMs: number };
 }
 
 export class ConfigError extends Error {
@@ -314,7 +318,11 @@ export function loadConfig(
       attempts: e.MAIL_ATTEMPTS,
       retryDelayMs: e.MAIL_RETRY_DELAY_MS,
     },
-    presence: { pollMinMs: e.PRESENCE_POLL_MS },
+    presence: {
+      pollMinMs: e.PRESENCE_POLL_MS,
+      subscribeRetryMs: e.PRESENCE_SUBSCRIBE_RETRY_MS,
+      safetyNetMs: e.PRESENCE_SAFETY_NET_MS,
+    },
   };
 }
 

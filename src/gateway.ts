@@ -43,6 +43,7 @@ import { GraphDirectoryReader } from './m365/directory.reader.js';
 import { MsalIdentity } from './m365/identity.adapter.js';
 import { MsalLinkusSignIn } from './m365/linkus-sign-in.adapter.js';
 import { GraphPresenceReader } from './m365/presence.reader.js';
+import { GraphPresenceSubscriptions } from './m365/presence-subscriptions.adapter.js';
 import { GraphSubscriptionsClient } from './m365/subscriptions.adapter.js';
 import { createMailSender, describeSmtpUrl } from './mail/transport.js';
 import { RedisAuthStateStore } from './redis/auth-state.redis.js';
@@ -178,6 +179,9 @@ export async function startGateway(
     presenceReader: new GraphPresenceReader(endpoints, microsoft),
     presencePolls: new BullPresencePollQueue(queues, redis, config.redis.queuePrefix),
     presencePollMinMs: config.presence.pollMinMs,
+    presenceSubscriptions: new GraphPresenceSubscriptions(endpoints),
+    presenceSubscribeRetryMs: config.presence.subscribeRetryMs,
+    presenceSafetyNetMs: config.presence.safetyNetMs,
   };
 
   // The role's work: started the first time the database and Redis both answer; paused while

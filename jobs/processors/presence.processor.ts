@@ -11,7 +11,14 @@ export const pollPresenceProcessor =
     const d = presenceDeps(deps.services, deps.openStore());
     const r = await pollPresence(d, pbxId);
     if (r.outcome === 'POLLED') await ensurePresencePoll(d, pbxId);
-    return { outcome: r.outcome, read: r.read, changed: r.changed, requests: r.requests };
+    return {
+      outcome: r.outcome,
+      read: r.read,
+      changed: r.changed,
+      requests: r.requests,
+      covered: r.covered,
+      notified: r.notified,
+    };
   };
 
 /** P1–P3: every PBX with presence on gets its repeating poll (at start, hourly: a Redis that lost it). */

@@ -2,6 +2,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import { IntegrationStatus } from '../domain/integration.js';
 import { AppError } from './errors.js';
 import { appCredentials } from './integration.js';
+import { PRESENCE_SUBSCRIPTION_RESOURCE } from './notification-intake.js';
 import type {
   ChangeDebouncer,
   SubscriptionsClient,
@@ -113,6 +114,13 @@ export async function ensureSubscriptions(
   }
 }
 
+/** The PBX's users and groups subscriptions (its presence subscription is presence sync's). */
+async function directorySubscriptions(deps: Pick<ChangeNotificationDeps, 'store'>, pbxId: string) {
+  return (await deps.store.subscriptions.list(pbxId)).filter(
+    (s) => s.resource !== PRESENCE_SUBSCRIPTION_RESOURCE,
+  );
+}
+
 /** Deletes the PBX's subscriptions at Graph (best effort) and forgets them. */
 export async function removeSubscriptions(deps: ChangeNotificationDeps, pbxId: string) {
   const held = await deps.store.subscriptions.list(pbxId);
@@ -204,6 +212,20 @@ export async function flushChanges(
 export async function handleLifecycle(deps: ChangeNotificationDeps, subscriptionId: string, event: string) {
   const record = await deps.store.subscriptions.find(subscriptionId);
   if (!record) return false;
+  if (record.resource === PRESENCE_SUBSCRIPTION_RESOURCE) {
+    // The presence subscription is the PBX's presence round's (src/app/presence-subscription.ts):
+    // marked due, its next round renews it (a renewal reauthorizes) or, once removed, makes a new one.
+    if (event === 'reauthorizationRequired')
+      await deps.store.subscriptions.save({ ...record, expiresAt: new Date(0) });
+    else if (event === 'subscriptionRemoved') await deps.store.subscriptions.remove(record.id);
+    else return false;
+    deps.log('info', 'lifecycle notification handled', {
+      pbxId: record.pbxId,
+      event,
+      subscriptionId: record.id,
+    });
+    return true;
+  }
   const app = await connectedApp(deps, record.pbxId);
   if (!app) return false;
   if (event === 'reauthorizationRequired') {
@@ -243,7 +265,7 @@ export async function pollChanges(deps: ChangeNotificationDeps, pbxId: string) {
   const app = await connectedApp(deps, pbxId);
   const settings = await deps.store.sync.getSettings(pbxId);
   if (!app || !settings.usersDeltaLink || !settings.groupsDeltaLink) return false;
-  if ((await deps.store.subscriptions.list(pbxId)).length) return false;
+  if ((await directorySubscriptions(deps, pbxId)).length) return false;
   const now = deps.now();
   if (
     settings.lastPolledAt &&
@@ -305,7 +327,7 @@ export async function saveChangeTriggers(
 /** What the portal shows of change triggers: mode, settings, subscriptions. */
 export async function changeTriggerStatus(deps: Pick<ChangeNotificationDeps, 'store'>, pbxId: string) {
   const settings = await deps.store.sync.getSettings(pbxId);
-  const subscriptions = await deps.store.subscriptions.list(pbxId);
+  const subscriptions = await directorySubscriptions(deps, pbxId);
   return {
     mode: subscriptions.length ? 'NOTIFICATIONS' : 'POLL',
     debounceSeconds: settings.changeDebounceSeconds,

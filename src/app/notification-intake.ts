@@ -7,6 +7,9 @@ import type {
 } from './ports/change-notifications.port.js';
 import type { AppLog } from './ports/log.port.js';
 
+/** The `resource` our presence subscription is kept under (src/app/presence-subscription.ts). */
+export const PRESENCE_SUBSCRIPTION_RESOURCE = 'presence';
+
 /**
  * The public webhook's side of change notifications (T2, issue 12 item 1): what `POST
  * /graph/notifications` and `/graph/lifecycle` do before they answer. Anyone can post there,
@@ -35,7 +38,12 @@ interface Known {
   pbxId: string;
   /** the clientState's SHA-256, lowercase hex, as stored */
   hash: string;
+  /** a presence subscription (issue 15 item 2): its items name the user whose presence changed */
+  presence: boolean;
 }
+
+/** A user id as presence notifications carry it (`resourceData.id`, an Entra object id). */
+const GUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 /** `a === b` for two strings of the same length, in time that does not depend on where they differ. */
 function sameHex(a: string, b: string): boolean {
@@ -91,7 +99,12 @@ export class KnownSubscriptions {
       const rows = await this.deps.load();
       const byId = new Map<string, Known[]>();
       for (const r of rows) {
-        const known = { id: r.id, pbxId: r.pbxId, hash: r.clientStateHash.toLowerCase() };
+        const known = {
+          id: r.id,
+          pbxId: r.pbxId,
+          hash: r.clientStateHash.toLowerCase(),
+          presence: r.resource === PRESENCE_SUBSCRIPTION_RESOURCE,
+        };
         const list = byId.get(r.id) ?? [];
         list.push(known);
         byId.set(r.id, list);
@@ -143,6 +156,7 @@ interface Item {
   subscriptionId?: unknown;
   clientState?: unknown;
   lifecycleEvent?: unknown;
+  resourceData?: { id?: unknown } | null;
 }
 
 function itemsOf(body: unknown): Item[] {
@@ -187,6 +201,7 @@ export function createNotificationIntake(deps: {
       await deps.known.fresh();
       const looked = items.length > deps.maxItems ? items.slice(0, deps.maxItems) : items;
       const perPbx = new Map<string, number>();
+      const presence = new Map<string, string[]>();
       let rejected = 0;
       for (let i = 0; i < looked.length; i++) {
         if (i && i % SLICE === 0) await yieldToEventLoop();
@@ -196,9 +211,22 @@ export function createNotificationIntake(deps: {
           rejected++;
           continue;
         }
+        if (sub.presence) {
+          // Basic presence notifications name the user only; the PBX's next round reads them.
+          const userId = item?.resourceData?.id;
+          if (typeof userId !== 'string' || !GUID.test(userId)) {
+            rejected++;
+            continue;
+          }
+          const list = presence.get(sub.pbxId) ?? [];
+          list.push(userId);
+          presence.set(sub.pbxId, list);
+          continue;
+        }
         perPbx.set(sub.pbxId, (perPbx.get(sub.pbxId) ?? 0) + 1);
       }
       for (const [pbxId, n] of perPbx) await deps.queue.changesArrived(pbxId, n);
+      for (const [pbxId, ids] of presence) await deps.queue.presenceChanged(pbxId, ids);
       const report = { accepted: looked.length - rejected, rejected, ignored: items.length - looked.length };
       deps.observe?.('notifications', report);
       noteDropped('notifications', rejected);

@@ -8,8 +8,10 @@ import {
   type ExtensionPresenceStatus,
   effectiveMapping,
   NO_PRESENCE,
+  PRESENCE_IDS_PER_REQUEST,
   type PresenceMapping,
-  presencePollInterval,
+  presenceIntervalForRequests,
+  presenceRoundRequests,
   remapPresence,
   setManualPresence,
 } from '../domain/presence.mapping.js';
@@ -24,7 +26,12 @@ import type {
   PresenceWrite,
   TeamsPresenceReading,
 } from './ports/presence.port.js';
-import type { Store } from './ports/store.port.js';
+import type { IntegrationData, Store } from './ports/store.port.js';
+import {
+  maintainPresenceSubscription,
+  type PresenceSubscriptionDeps,
+  removePresenceSubscription,
+} from './presence-subscription.js';
 import type { SecretBox } from './secret-box.js';
 import { Topic } from './topics.js';
 
@@ -42,7 +49,7 @@ import { Topic } from './topics.js';
  * only (src/domain/permissions.ts), and a status set by hand (`setExtensionPresence`, MANUAL)
  * stays until the user's Teams presence changes again.
  */
-export interface PresenceDeps {
+export interface PresenceDeps extends PresenceSubscriptionDeps {
   store: Store;
   reader: PresenceReader;
   polls: PresencePollQueue;
@@ -78,25 +85,75 @@ export interface PresenceSyncView {
   /** How often they are read now (ms). */
   intervalMs: number;
   updatedAt: Date | null;
+  /** SUBSCRIPTION: a presence subscription covers `subscribedUsers`, the others are polled; POLL: everyone is polled. */
+  mode: 'SUBSCRIPTION' | 'POLL';
+  /** Users the presence subscription covers (notified on change, read again every safety-net round). */
+  subscribedUsers: number;
+  /** Users read every round (getPresencesByUserId, 650 a request). */
+  polledUsers: number;
+  /** POLL while presence is on: why there is no subscription. */
+  fallbackReason: string | null;
+  subscriptionExpiresAt: Date | null;
+}
+
+/** The app + tenant whose presence quota the PBX's requests count against (issue 15 item 3). */
+function budgetKey(i: Pick<IntegrationData, 'tenantId' | 'clientId' | 'pbxId'>): string {
+  return i.tenantId && i.clientId
+    ? `${i.tenantId.toLowerCase()}|${i.clientId.toLowerCase()}`
+    : `pbx|${i.pbxId}`;
+}
+
+/**
+ * Whom the PBX reads and how often: its users, those its subscription covers, and the interval
+ * at which every PBX polling with the same app in the same tenant stays within the quota together.
+ * `share`: record this PBX's requests under its app + tenant (the poll does; the status only reads).
+ */
+async function pollPlan(
+  deps: Pick<PresenceDeps, 'store' | 'polls' | 'minIntervalMs'>,
+  pbxId: string,
+  share: boolean,
+) {
+  const users = await deps.store.presence.countTargets(pbxId);
+  const state = await deps.polls.subscriptionState(pbxId);
+  const covered = state?.mode === 'SUBSCRIBED' ? Math.min(users, state.userIds.length) : 0;
+  const own = presenceRoundRequests(users, covered);
+  const key = budgetKey(await deps.store.integrations.get(pbxId));
+  const total = share
+    ? await deps.polls.shareBudget(key, pbxId, own)
+    : Math.max(own, await deps.polls.readBudget(key));
+  return { users, covered, state, intervalMs: presenceIntervalForRequests(total, deps.minIntervalMs) };
 }
 
 /** P1: the integration's presence switch and what it reads. */
-export async function presenceSync(deps: Pick<PresenceDeps, 'store' | 'minIntervalMs'>, caller: Caller) {
+export async function presenceSync(
+  deps: Pick<PresenceDeps, 'store' | 'polls' | 'minIntervalMs'>,
+  caller: Caller,
+): Promise<PresenceSyncView> {
   const s = await deps.store.presence.settings(caller.pbxId);
-  const users = await deps.store.presence.countTargets(caller.pbxId);
+  const plan = await pollPlan(deps, caller.pbxId, false);
+  const subscribed = s.enabled && plan.state?.mode === 'SUBSCRIBED';
   return {
     enabled: s.enabled,
-    users,
-    intervalMs: presencePollInterval(users, deps.minIntervalMs),
+    users: plan.users,
+    intervalMs: plan.intervalMs,
     updatedAt: s.updatedAt,
-  } satisfies PresenceSyncView;
+    mode: subscribed ? 'SUBSCRIPTION' : 'POLL',
+    subscribedUsers: subscribed ? plan.covered : 0,
+    polledUsers: subscribed ? plan.users - plan.covered : plan.users,
+    fallbackReason: s.enabled && !subscribed ? (plan.state?.reason ?? null) : null,
+    subscriptionExpiresAt: subscribed && plan.state ? new Date(plan.state.expiresAt) : null,
+  };
 }
 
 /** P1: switches presence sync on (the PBX's poll starts) or off (it stops: nobody is read). */
 export async function savePresenceSync(deps: PresenceDeps, caller: Caller, enabled: boolean) {
   await deps.store.presence.saveSettings(caller.pbxId, enabled);
-  if (enabled) await ensurePresencePoll(deps, caller.pbxId);
-  else await deps.polls.stop(caller.pbxId);
+  if (enabled) {
+    // Switched on: a subscription is tried again at once, whatever an earlier failure said.
+    const state = await deps.polls.subscriptionState(caller.pbxId);
+    if (state?.mode === 'POLLING') await deps.polls.saveSubscriptionState(caller.pbxId, null);
+    await ensurePresencePoll(deps, caller.pbxId);
+  } else await stopPresence(deps, caller.pbxId);
   return presenceSync(deps, caller);
 }
 
@@ -104,12 +161,27 @@ export async function savePresenceSync(deps: PresenceDeps, caller: Caller, enabl
 export async function ensurePresencePoll(deps: PresenceDeps, pbxId: string): Promise<number | null> {
   const { enabled } = await deps.store.presence.settings(pbxId);
   if (!enabled) {
-    await deps.polls.stop(pbxId);
+    await stopPresence(deps, pbxId);
     return null;
   }
-  const interval = presencePollInterval(await deps.store.presence.countTargets(pbxId), deps.minIntervalMs);
-  await deps.polls.ensure(pbxId, interval);
-  return interval;
+  const { intervalMs } = await pollPlan(deps, pbxId, true);
+  await deps.polls.ensure(pbxId, intervalMs);
+  return intervalMs;
+}
+
+/** Presence off: the poll stops, the subscription goes, the PBX leaves its app + tenant's budget. */
+async function stopPresence(deps: PresenceDeps, pbxId: string) {
+  await deps.polls.stop(pbxId);
+  const integration = await deps.store.integrations.get(pbxId);
+  await deps.polls.leaveBudget(budgetKey(integration), pbxId);
+  let app = null;
+  try {
+    app =
+      integration.status === IntegrationStatus.CONNECTED ? appCredentials(integration, deps.secrets) : null;
+  } catch {
+    app = null;
+  }
+  await removePresenceSubscription(deps, integration, app);
 }
 
 /** P2: the presence (switch, mapping, status) of extensions of the caller's PBX. */
@@ -199,6 +271,15 @@ export async function setExtensionPresence(
 
 export type PollOutcome = 'OFF' | 'NOT_CONNECTED' | 'BUSY' | 'WAITING_RETRY_AFTER' | 'THROTTLED' | 'POLLED';
 
+const nothing = (outcome: PollOutcome): PollResult => ({
+  outcome,
+  read: 0,
+  changed: 0,
+  requests: 0,
+  covered: 0,
+  notified: 0,
+});
+
 /** How long a round may hold the PBX (its holder died otherwise). */
 const ROUND_TTL_MS = 120_000;
 
@@ -208,7 +289,7 @@ const ROUND_TTL_MS = 120_000;
  */
 export async function pollPresence(deps: PresenceDeps, pbxId: string): Promise<PollResult> {
   const release = await deps.polls.claim(pbxId, ROUND_TTL_MS);
-  if (!release) return { outcome: 'BUSY', read: 0, changed: 0, requests: 0 };
+  if (!release) return nothing('BUSY');
   try {
     return await pollRound(deps, pbxId);
   } finally {
@@ -221,6 +302,10 @@ export interface PollResult {
   read: number;
   changed: number;
   requests: number;
+  /** Users the presence subscription covers, not polled this round (unless notified or a full round). */
+  covered: number;
+  /** Of the users read, those a presence notification named. */
+  notified: number;
   retryAfterMs?: number;
 }
 
@@ -228,17 +313,30 @@ async function pollRound(deps: PresenceDeps, pbxId: string): Promise<PollResult>
   const store = deps.store;
   const settings = await store.presence.settings(pbxId);
   if (!settings.enabled) {
-    await deps.polls.stop(pbxId);
-    return { outcome: 'OFF', read: 0, changed: 0, requests: 0 };
+    await stopPresence(deps, pbxId);
+    return nothing('OFF');
   }
   const integration = await store.integrations.get(pbxId);
-  if (integration.status !== IntegrationStatus.CONNECTED)
-    return { outcome: 'NOT_CONNECTED', read: 0, changed: 0, requests: 0 };
+  if (integration.status !== IntegrationStatus.CONNECTED) return nothing('NOT_CONNECTED');
   const retryAt = await store.presence.retryAt(pbxId);
-  if (retryAt && retryAt.getTime() > deps.now().getTime())
-    return { outcome: 'WAITING_RETRY_AFTER', read: 0, changed: 0, requests: 0 };
+  if (retryAt && retryAt.getTime() > deps.now().getTime()) return nothing('WAITING_RETRY_AFTER');
   if (retryAt) await store.presence.setRetryAt(pbxId, null);
   const app = appCredentials(integration, deps.secrets);
+
+  // Issue 15 item 2: the first 650 users by a presence subscription where the account can hold
+  // one; they are read only when a notification names them (or on a full round).
+  const first = await store.presence.pageTargets(pbxId, null, PRESENCE_IDS_PER_REQUEST);
+  const coverage = await maintainPresenceSubscription(
+    deps,
+    integration,
+    app,
+    first.map((t) => t.userId),
+  );
+  const notifiedIds = coverage.covered.size > 0 ? await deps.polls.takeNotified(pbxId) : [];
+  const notified = new Set(notifiedIds);
+  const reads = (userId: string) => coverage.full || !coverage.covered.has(userId) || notified.has(userId);
+  let skipped = 0;
+  let notifiedRead = 0;
 
   // Users that left the sync leave presence too: their status is forgotten (and said so).
   const cleared = await store.presence.clearUnsynced(pbxId);
@@ -250,9 +348,12 @@ async function pollRound(deps: PresenceDeps, pbxId: string): Promise<PollResult>
   let requests = 0;
   let after: string | null = null;
   for (;;) {
-    const targets = await store.presence.pageTargets(pbxId, after, TARGET_PAGE);
-    if (targets.length === 0) break;
-    after = targets[targets.length - 1]?.userId ?? null;
+    const page = await store.presence.pageTargets(pbxId, after, TARGET_PAGE);
+    if (page.length === 0) break;
+    after = page[page.length - 1]?.userId ?? null;
+    const targets = page.filter((t) => reads(t.userId));
+    skipped += page.length - targets.length;
+    for (const t of targets) if (notified.has(t.userId)) notifiedRead++;
     const readings = new Map<string, TeamsPresenceReading>();
     // The page's requests side by side (8 of 650 ids): a round of 100,000 users is 16 such
     // steps, not 154 requests one after another. The interval keeps the rate within the quota.
@@ -268,20 +369,27 @@ async function pollRound(deps: PresenceDeps, pbxId: string): Promise<PollResult>
       // Honour Retry-After for the whole PBX; what was read is still written.
       await store.presence.setRetryAt(pbxId, new Date(deps.now().getTime() + retryAfterMs));
       const n = await writeReadings(deps, pbxId, targets, readings);
+      // Notified users not read now are read by the next round after Retry-After: it reads everyone.
+      if (coverage.covered.size > 0) {
+        const state = await deps.polls.subscriptionState(pbxId);
+        if (state) await deps.polls.saveSubscriptionState(pbxId, { ...state, fullRoundAt: 0 });
+      }
       deps.log('warn', 'presence poll throttled by Microsoft', { pbxId, retryAfterMs });
       return {
         outcome: 'THROTTLED',
         read: read + readings.size,
         changed: changed + n,
         requests,
+        covered: skipped,
+        notified: notifiedRead,
         retryAfterMs,
       };
     }
     read += readings.size;
     changed += await writeReadings(deps, pbxId, targets, readings);
-    if (targets.length < TARGET_PAGE) break;
+    if (page.length < TARGET_PAGE) break;
   }
-  return { outcome: 'POLLED', read, changed, requests };
+  return { outcome: 'POLLED', read, changed, requests, covered: skipped, notified: notifiedRead };
 }
 
 async function writeReadings(

@@ -17,7 +17,11 @@ import type { KeyRevocationNotifier } from './ports/key-revocation.port.js';
 import type { LinkusSignInStates, MicrosoftSignIn } from './ports/linkus-sign-in.port.js';
 import type { AppLog } from './ports/log.port.js';
 import type { MicrosoftDirectoryInfo, MicrosoftIdentity } from './ports/microsoft.port.js';
-import type { PresencePollQueue, PresenceReader } from './ports/presence.port.js';
+import type {
+  PresencePollQueue,
+  PresenceReader,
+  PresenceSubscriptionsClient,
+} from './ports/presence.port.js';
 import type { ScheduleQueue } from './ports/schedule-queue.port.js';
 import type { Store } from './ports/store.port.js';
 import type { SyncRunData } from './ports/sync.port.js';
@@ -76,6 +80,11 @@ export interface AppServices {
   presencePolls: PresencePollQueue;
   /** The shortest presence poll interval (ms). */
   presencePollMinMs: number;
+  /** Issue 15: presence subscriptions, made with the authorization account's delegated token. */
+  presenceSubscriptions: PresenceSubscriptionsClient;
+  /** Issue 15: retry delay after a failed presence subscription, and the covered users' safety-net period (ms). */
+  presenceSubscribeRetryMs: number;
+  presenceSafetyNetMs: number;
 }
 
 export function presenceDeps(services: AppServices, store: Store): PresenceDeps {
@@ -88,6 +97,11 @@ export function presenceDeps(services: AppServices, store: Store): PresenceDeps 
     now: services.now,
     log: services.log,
     minIntervalMs: services.presencePollMinMs,
+    identity: services.microsoft,
+    presenceSubscriptions: services.presenceSubscriptions,
+    subscriptionsVersion: services.subscriptionsVersion,
+    subscribeRetryMs: services.presenceSubscribeRetryMs,
+    safetyNetMs: services.presenceSafetyNetMs,
   };
 }
 

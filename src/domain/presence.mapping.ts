@@ -183,9 +183,30 @@ export function presencePollInterval(
   minIntervalMs: number,
   share = PRESENCE_QUOTA_SHARE,
 ): number {
-  const requests = Math.ceil(users / PRESENCE_IDS_PER_REQUEST);
+  return presenceIntervalForRequests(Math.ceil(users / PRESENCE_IDS_PER_REQUEST), minIntervalMs, share);
+}
+
+/**
+ * Issue 15 item 3: the interval at which rounds sending `requests` requests together (every PBX
+ * polling with one app in one tenant: the quota is "per application per tenant") stay within
+ * `share` of the quota.
+ */
+export function presenceIntervalForRequests(
+  requests: number,
+  minIntervalMs: number,
+  share = PRESENCE_QUOTA_SHARE,
+): number {
   const perMs = (PRESENCE_QUOTA.requests * share) / PRESENCE_QUOTA.windowMs;
   return Math.max(minIntervalMs, Math.ceil(requests / perMs));
+}
+
+/**
+ * Requests one PBX's round sends: its polled users in chunks of 650, and one more when a
+ * subscription covers some (their notified changes, and the safety net, are read in one request).
+ */
+export function presenceRoundRequests(users: number, covered: number): number {
+  const polled = Math.max(0, users - covered);
+  return Math.ceil(polled / PRESENCE_IDS_PER_REQUEST) + (covered > 0 ? 1 : 0);
 }
 
 /** `list` in chunks of `size` (650 ids a request). */

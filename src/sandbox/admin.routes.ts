@@ -11,6 +11,7 @@ import type {
 } from './admin.types.js';
 import { registerMailboxAdminRoutes } from './mailbox.admin.js';
 import { registerPresenceAdminRoutes } from './presence.admin.js';
+import { presenceOf } from './presence.store.js';
 import { emptyStats, type SandboxContext } from './sandbox.context.js';
 import { registerSubscriptionAdminRoutes } from './subscriptions.admin.js';
 import { seedTenant } from './tenant.seed.js';
@@ -97,6 +98,9 @@ function addTenant(ctx: SandboxContext, input: NewTenantInput): AdminTenant {
   }
   ctx.tenants.set(tenant.id, tenant);
   tenant.changeListeners.push((change) => ctx.notifications?.onDirectoryChange(change, tenant.id));
+  presenceOf(tenant).listeners.push((userId, state) =>
+    ctx.notifications?.onPresenceChange(userId, state, tenant.id),
+  );
   return {
     tenantId: tenant.id,
     tenantName: tenant.displayName,

@@ -11,6 +11,7 @@ import { registerGraphRoutes } from './graph.routes.js';
 import { registerIdentityRoutes } from './identity.routes.js';
 import { applyMailboxThrottleSettings, type MailboxThrottleSettings } from './mailbox.throttle.js';
 import { NotificationDispatcher } from './notifications.dispatcher.js';
+import { presenceOf } from './presence.store.js';
 import { type Faults, SandboxContext } from './sandbox.context.js';
 import { DEFAULT_CHANGE_LOG_LIMIT, readStateFile, StateSaver, snapshotState } from './state.file.js';
 import { applySettings, type NotificationSettings } from './subscriptions.store.js';
@@ -170,6 +171,7 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
   ctx.notifications = dispatcher;
   for (const t of ctx.tenants.values()) {
     t.changeListeners.push((change) => dispatcher.onDirectoryChange(change, t.id));
+    presenceOf(t).listeners.push((userId, state) => dispatcher.onPresenceChange(userId, state, t.id));
   }
   const saver = stateFile
     ? new StateSaver(stateFile, () =>

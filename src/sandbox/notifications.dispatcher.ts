@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { rootCertificates } from 'node:tls';
 import { Agent, request } from 'undici';
+import type { PresenceState } from './presence.store.js';
 import type { SandboxContext } from './sandbox.context.js';
 import { graphTime, type SubscriptionRecord, type SubscriptionStore } from './subscriptions.store.js';
 import type { DirectoryChange } from './tenant.store.js';
@@ -175,6 +176,46 @@ export class NotificationDispatcher {
           },
           clientState: s.clientState,
           tenantId,
+        },
+      });
+    }
+  }
+
+  /**
+   * A user's Teams presence changed: a basic change notification for every live presence
+   * subscription of the directory that watches the user, shaped as
+   * https://learn.microsoft.com/graph/changenotifications-for-presence ("Basic presence
+   * notifications") shows it: `resource: "communications/presences/{id}"`, `resourceData` with
+   * `@odata.type: "#microsoft.graph.presence"`, `@odata.id: "users/{id}/presence"` and `id` only
+   * (no availability or activity: the subscriber reads the presence), `tenantId` and
+   * `organizationId`. Rich notifications (`includeResourceData`) are not made here.
+   */
+  onPresenceChange(userId: string, _state: PresenceState, tenantId: string): void {
+    if (this.closed) return;
+    const now = Date.now();
+    for (const s of this.store.list(now)) {
+      if (s.tenantId !== tenantId || s.spec.kind !== 'presence') continue;
+      if (!s.spec.presenceIds?.has(userId)) continue;
+      s.stats.notificationsQueued++;
+      if (this.paused(s, now)) {
+        this.dropped(s, 1, 'change notifications paused: reauthorization required');
+        continue;
+      }
+      this.enqueue(s.notificationUrl, {
+        subId: s.id,
+        payload: {
+          subscriptionId: s.id,
+          clientState: s.clientState,
+          changeType: 'updated',
+          tenantId,
+          resource: `communications/presences/${userId}`,
+          subscriptionExpirationDateTime: graphTime(s.expiresAt),
+          resourceData: {
+            '@odata.id': `users/${userId}/presence`,
+            '@odata.type': '#microsoft.graph.presence',
+            id: userId,
+          },
+          organizationId: tenantId,
         },
       });
     }

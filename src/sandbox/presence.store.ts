@@ -85,6 +85,8 @@ function seeded(ordinal: number): PresenceState {
 export class PresenceStore {
   private readonly changed = new Map<string, PresenceState>();
   private seq = 0;
+  /** Told every change (admin API, load mode): the notification dispatcher's presence hook. */
+  readonly listeners: Array<(userId: string, state: PresenceState) => void> = [];
 
   constructor(private readonly tenant: Tenant) {}
 
@@ -108,7 +110,11 @@ export class PresenceStore {
       seq: ++this.seq,
       changedAt: now,
     };
+    const before = this.changed.get(u.id) ?? seeded(u.ordinal);
     this.changed.set(u.id, s);
+    // Graph notifies "when changes to a user's availability and activity are made": setting the same pair again is no change.
+    if (before.availability !== s.availability || before.activity !== s.activity)
+      for (const l of this.listeners) l(u.id, s);
     return s;
   }
 

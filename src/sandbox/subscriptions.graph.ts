@@ -256,6 +256,31 @@ function checkQuota(ctx: SandboxContext, spec: ResourceSpec, p: Principal): void
   }
 }
 
+/**
+ * "A single user can create one presence subscription per unique application"
+ * (https://learn.microsoft.com/graph/changenotifications-for-presence). A second one answers 409
+ * as Graph does (microsoftgraph/msgraph-beta-sdk-dotnet issue #174, microsoft-graph-docs-contrib
+ * issue #2219): "A subscripton already exists. It must be deleted before a another can be made."
+ */
+function checkOnePresencePerUser(ctx: SandboxContext, spec: ResourceSpec, p: Principal): void {
+  if (spec.kind !== 'presence') return;
+  const held = ctx.subscriptions
+    .list()
+    .some(
+      (s) =>
+        s.spec.kind === 'presence' &&
+        s.tenantId === ctx.tenant.id &&
+        s.applicationId === p.appId &&
+        s.delegatedUserId === (p.userId ?? null),
+    );
+  if (held)
+    throw new SandboxError(
+      409,
+      'ExtensionError',
+      'Operation: Create; Exception:[Status Code: Conflict; Reason: A subscripton already exists. It must be deleted before a another can be made.]',
+    );
+}
+
 async function create(
   ctx: SandboxContext,
   dispatcher: NotificationDispatcher,
@@ -301,6 +326,7 @@ async function create(
   }
 
   checkQuota(ctx, spec, p);
+  checkOnePresencePerUser(ctx, spec, p);
 
   const app = ctx.tenant.apps.get(p.appId);
   const s: SubscriptionRecord = {
@@ -328,6 +354,7 @@ async function create(
   if (lifecycleNotificationUrl) await validateOrThrow(dispatcher, lifecycleNotificationUrl, s);
   // The quota again: other creations may have finished while the endpoints were validated.
   checkQuota(ctx, spec, p);
+  checkOnePresencePerUser(ctx, spec, p);
   ctx.subscriptions.add(s);
   return json(201, entity(ctx, s));
 }

@@ -34,7 +34,7 @@ export interface ResourceSpec {
   /** contacts: whose mailbox */
   mailboxUserId?: string;
   /** presence: the users watched */
-  presenceIds?: string[];
+  presenceIds?: ReadonlySet<string>;
   maxMinutes: number;
   changeTypes: ReadonlySet<string>;
   perms: { app: readonly string[]; delegated: readonly string[] };
@@ -289,7 +289,7 @@ export function parseResource(ctx: SandboxContext, raw: string, caller: Caller):
       );
     return {
       kind: 'presence',
-      presenceIds: ids,
+      presenceIds: new Set(ids),
       maxMinutes: PRESENCE_MAX_MINUTES,
       changeTypes: PRESENCE_CHANGES,
       perms: PRESENCE_PERMS,

@@ -4,6 +4,7 @@ import {
   createNotificationIntake,
   InvalidNotificationBody,
   KnownSubscriptions,
+  PRESENCE_SUBSCRIPTION_RESOURCE,
 } from '../../src/app/notification-intake.js';
 import type { NotificationQueue, SubscriptionRecord } from '../../src/app/ports/change-notifications.port.js';
 
@@ -23,6 +24,7 @@ function world(rows: SubscriptionRecord[] = [sub('s1', 'p1', STATE_A), sub('s2',
   const loads: number[] = [];
   const queued: Array<{ pbxId: string; count: number; missed: boolean }> = [];
   const lifecycle: Array<{ subscriptionId: string; event: string }> = [];
+  const presence: Array<{ pbxId: string; userIds: string[] }> = [];
   const logs: string[] = [];
   const known = new KnownSubscriptions({
     load: async () => {
@@ -41,6 +43,9 @@ function world(rows: SubscriptionRecord[] = [sub('s1', 'p1', STATE_A), sub('s2',
     changesArrived: async (pbxId, count, opts) => {
       queued.push({ pbxId, count, missed: Boolean(opts?.missed) });
     },
+    presenceChanged: async (pbxId, userIds) => {
+      presence.push({ pbxId, userIds: [...userIds] });
+    },
     lifecycleArrived: async (subscriptionId, event) => {
       lifecycle.push({ subscriptionId, event });
     },
@@ -58,6 +63,7 @@ function world(rows: SubscriptionRecord[] = [sub('s1', 'p1', STATE_A), sub('s2',
     loads,
     queued,
     lifecycle,
+    presence,
     logs,
     tick: (ms: number) => {
       clock += ms;
@@ -154,5 +160,26 @@ describe('the webhook intake: checked in memory, counted per PBX, handed to a jo
     expect(r).toEqual({ accepted: 4, rejected: 2, ignored: 0 });
     expect(w.queued).toEqual([{ pbxId: 'p1', count: 0, missed: true }]);
     expect(w.lifecycle).toEqual([{ subscriptionId: 's2', event: 'reauthorizationRequired' }]);
+  });
+
+  it('issue 15: items of a presence subscription hand the notified user ids to the PBX’s next presence round, not a sync', async () => {
+    const u1 = '11111111-1111-4111-8111-111111111111';
+    const u2 = '22222222-2222-4222-8222-222222222222';
+    const w = world([
+      sub('s1', 'p1', STATE_A),
+      { ...sub('sp', 'p1', STATE_B), resource: PRESENCE_SUBSCRIPTION_RESOURCE },
+    ]);
+    const r = await w.intake.changes({
+      value: [
+        { subscriptionId: 'sp', clientState: STATE_B, resourceData: { id: u1 } },
+        { subscriptionId: 'sp', clientState: STATE_B, resourceData: { id: u2 } },
+        { subscriptionId: 'sp', clientState: STATE_B, resourceData: { id: 'not-a-user' } },
+        { subscriptionId: 'sp', clientState: STATE_A, resourceData: { id: u1 } },
+        { subscriptionId: 's1', clientState: STATE_A },
+      ],
+    });
+    expect(r).toEqual({ accepted: 3, rejected: 2, ignored: 0 });
+    expect(w.presence).toEqual([{ pbxId: 'p1', userIds: [u1, u2] }]);
+    expect(w.queued).toEqual([{ pbxId: 'p1', count: 1, missed: false }]);
   });
 });

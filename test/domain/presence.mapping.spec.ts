@@ -7,7 +7,9 @@ import {
   effectiveMapping,
   NO_PRESENCE,
   PRESENCE_QUOTA,
+  presenceIntervalForRequests,
   presencePollInterval,
+  presenceRoundRequests,
   remapPresence,
   setManualPresence,
   teamsStateOf,
@@ -149,5 +151,22 @@ describe('polling within the quota', () => {
     // 1,000,000 users: still half the quota at most
     const big = presencePollInterval(1_000_000, 2000);
     expect((Math.ceil(1_000_000 / 650) * PRESENCE_QUOTA.windowMs) / big).toBeLessThanOrEqual(750);
+  });
+});
+
+describe('issue 15: requests a round and the shared quota', () => {
+  it('a PBX sends its polled users in chunks of 650, plus one request when a subscription covers some', () => {
+    expect(presenceRoundRequests(10_000, 0)).toBe(16);
+    expect(presenceRoundRequests(10_000, 650)).toBe(15 + 1);
+    expect(presenceRoundRequests(650, 650)).toBe(1);
+    expect(presenceRoundRequests(0, 0)).toBe(0);
+  });
+  it('PBXs of one app and tenant plan for their sum: two of 100,000 users each poll half as often as one', () => {
+    const one = presenceIntervalForRequests(presenceRoundRequests(100_000, 0), 2000);
+    const two = presenceIntervalForRequests(2 * presenceRoundRequests(100_000, 0), 2000);
+    expect(one).toBe(presencePollInterval(100_000, 2000));
+    expect(two).toBeGreaterThanOrEqual(2 * one - 1);
+    // within 45 % of 1,500 per 30 s together
+    expect((2 * presenceRoundRequests(100_000, 0) * 30_000) / two).toBeLessThanOrEqual(0.45 * 1500);
   });
 });

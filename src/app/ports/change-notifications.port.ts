@@ -63,6 +63,8 @@ export interface SubscriptionsVersion {
 export interface NotificationQueue {
   /** Adds `count` valid changes of the PBX (and, `missed`, marks that Graph lost some), and makes sure a job looks at them. */
   changesArrived(pbxId: string, count: number, opts?: { missed?: boolean }): Promise<void>;
+  /** Presence notifications named these users of the PBX: kept for its next presence round (issue 15 item 2). */
+  presenceChanged(pbxId: string, userIds: readonly string[]): Promise<void>;
   /** A lifecycle event (reauthorizationRequired, subscriptionRemoved) of a known subscription, handled by a job. */
   lifecycleArrived(subscriptionId: string, event: string): Promise<void>;
 }

@@ -93,6 +93,46 @@ export interface PresenceReader {
   stats(): { requests: number; throttled: number };
 }
 
+/**
+ * What a PBX's presence subscription is (issue 15 item 2): kept in Redis beside the poll, read by
+ * every process (the status), written by the round that holds the PBX.
+ */
+export interface PresenceSubscriptionState {
+  /** SUBSCRIBED: the users in `userIds` are notified, the others polled; POLLING: everyone is polled. */
+  mode: 'SUBSCRIBED' | 'POLLING';
+  /** Why everyone is polled (POLLING), in words. */
+  reason: string | null;
+  subscriptionId: string | null;
+  /** The users the subscription watches (≤ 650), sorted. */
+  userIds: string[];
+  /** epoch ms */
+  expiresAt: number;
+  /** POLLING: no new attempt to subscribe before this (epoch ms). */
+  nextAttemptAt: number;
+  /** The last round that read every user, covered ones included (epoch ms): the safety net. */
+  fullRoundAt: number;
+}
+
+/** Creating, renewing and deleting a presence subscription with a delegated token (src/m365). Failures are MicrosoftError. */
+export interface PresenceSubscriptionsClient {
+  create(
+    delegatedAccessToken: string,
+    request: {
+      userIds: readonly string[];
+      notificationUrl: string;
+      lifecycleNotificationUrl: string;
+      clientState: string;
+      expirationDateTime: Date;
+    },
+  ): Promise<{ id: string; expirationDateTime: Date }>;
+  renew(
+    delegatedAccessToken: string,
+    id: string,
+    expirationDateTime: Date,
+  ): Promise<{ expirationDateTime: Date }>;
+  remove(delegatedAccessToken: string, id: string): Promise<void>;
+}
+
 /** The queue of presence polls, one repeating job per PBX (jobs/presence-poll.queue.ts). */
 export interface PresencePollQueue {
   /** Makes the PBX's poll repeat every `intervalMs` (idempotent; a new interval replaces the old one). */
@@ -101,6 +141,22 @@ export interface PresencePollQueue {
   stop(pbxId: string): Promise<void>;
   /** Holds the PBX's round (one at a time across processes) until the release is called, or null when another holds it. */
   claim(pbxId: string, ttlMs: number): Promise<(() => Promise<void>) | null>;
+  /**
+   * Issue 15 item 3: Graph's presence quota is per app per tenant, so every PBX polling with the
+   * same app in the same Entra tenant shares it. Records that the PBX sends `requestsPerRound`
+   * requests a round under `budgetKey` (app + tenant) and returns what all the PBXs of that key
+   * send a round together (entries not refreshed for a while no longer count).
+   */
+  shareBudget(budgetKey: string, pbxId: string, requestsPerRound: number): Promise<number>;
+  /** What the PBXs of `budgetKey` send a round together, as last recorded. */
+  readBudget(budgetKey: string): Promise<number>;
+  /** The PBX no longer polls under `budgetKey`. */
+  leaveBudget(budgetKey: string, pbxId: string): Promise<void>;
+  /** The PBX's presence subscription state, or null when it never had one. */
+  subscriptionState(pbxId: string): Promise<PresenceSubscriptionState | null>;
+  saveSubscriptionState(pbxId: string, state: PresenceSubscriptionState | null): Promise<void>;
+  /** Takes (and forgets) the user ids presence notifications named for the PBX since the last call. */
+  takeNotified(pbxId: string): Promise<string[]>;
 }
 
 export type { ExtensionPresenceStatus, TeamsPresenceState };

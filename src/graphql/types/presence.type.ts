@@ -105,6 +105,25 @@ export class PresenceSyncType {
   intervalMs!: number;
   @Field(() => Date, { nullable: true })
   updatedAt!: Date | null;
+  @Field(() => String, {
+    description:
+      'Issue 15: SUBSCRIPTION when a presence subscription (delegated, the authorization account) covers `subscribedUsers` and the others are polled; POLL when everyone is polled.',
+  })
+  mode!: string;
+  @Field(() => Int, {
+    description:
+      'Users the presence subscription covers (their changes are notified; they are also read every safety-net period).',
+  })
+  subscribedUsers!: number;
+  @Field(() => Int, { description: 'Users read every round with getPresencesByUserId.' })
+  polledUsers!: number;
+  @Field(() => String, {
+    nullable: true,
+    description: 'While presence is on and everyone is polled: why there is no presence subscription.',
+  })
+  fallbackReason!: string | null;
+  @Field(() => Date, { nullable: true })
+  subscriptionExpiresAt!: Date | null;
 }
 
 @ObjectType('ExtensionPresenceChange', { description: "An extension's presence changed." })
