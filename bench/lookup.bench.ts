@@ -20,7 +20,9 @@
  *   dependency) look callers up for `--http-seconds` over each transport in turn, GraphQL's
  *   `lookupCaller` then the plain `GET /linkus/lookup/caller?number=` (src/http/linkus-lookup.ts),
  *   the same keys and numbers: lookups/s and p99 (target ≥ 3,000/s, p99 ≤ 20 ms on 2 cores; the
- *   load generator shares the machine); `{ __typename }` first, as GraphQL's floor.
+ *   load generator shares the machine); `{ __typename }` first, as GraphQL's floor. The gateway
+ *   trusts a key it found valid for 5 s (src/app/known-keys.ts), so a lookup over HTTP costs one
+ *   statement, the lookup's own.
  * `--legs` runs some of the HTTP legs only (a profile of one transport: `--legs get --profile`).
  * `--http-only` skips the in-process part (and writes no results), `--profile` writes a CPU
  * profile of the gateway process (.data/bench/profiles/) and prints its summary, `--keep` keeps

@@ -15,10 +15,12 @@ import { registerSchedulers } from '../jobs/schedulers.js';
 import { BullSyncQueue } from '../jobs/sync-directory.queue.js';
 import { BullWelcomeEmailQueue } from '../jobs/welcome-email.queue.js';
 import { startWorkers, type Workers } from '../jobs/worker.js';
+import { KnownKeys } from './app/known-keys.js';
 import { LinkusSessions } from './app/linkus-sessions.js';
 import { LinkusWebOrigins } from './app/linkus-web-origins.js';
 import { createNotificationIntake, KnownSubscriptions } from './app/notification-intake.js';
 import type { EventPublisher } from './app/ports/events.port.js';
+import type { KeyRevocationNotifier } from './app/ports/key-revocation.port.js';
 import type { Store } from './app/ports/store.port.js';
 import { SecretBox } from './app/secret-box.js';
 import type { AppServices } from './app/services.js';
@@ -134,7 +136,20 @@ export async function startGateway(
   };
   const debouncer = new RedisChangeDebouncer(redis, queues, config.redis.queuePrefix);
   const secrets = new SecretBox(config.secretKey.key, config.secretKey.previous);
-  const keyRevocations = new RedisKeyRevocations(redis, config.redis.queuePrefix);
+  // Announced in this process at once too (its own copy of the announcement arrives a moment
+  // later): a key revoked through this process is refused by it from the reply on.
+  const knownKeys = new KnownKeys();
+  const published = new RedisKeyRevocations(redis, config.redis.queuePrefix);
+  const keyRevocations: KeyRevocationNotifier = {
+    announce: (keyIds) => {
+      knownKeys.forget(keyIds);
+      return published.announce(keyIds);
+    },
+    announcePbxKeys: (pbxIds) => {
+      knownKeys.forgetPbx(pbxIds);
+      return published.announcePbxKeys(pbxIds);
+    },
+  };
   const services: AppServices = {
     microsoft,
     reader: new GraphDirectoryReader(endpoints, microsoft),
@@ -162,6 +177,7 @@ export async function startGateway(
       delayMs: config.mail.retryDelayMs,
     }),
     keyRevocations,
+    knownKeys,
     contactsReader: new GraphContactsReader(endpoints),
     linkusSessions: new LinkusSessions({
       codes: new RedisSignInCodeStore(redis, config.redis.queuePrefix),
@@ -447,19 +463,39 @@ export async function startGateway(
       accepting: startedOnce,
     });
     const sockets = ws;
-    // Revoking a key, in any process, closes this process's sockets of it at once.
+    // Revoking a key, in any process, closes this process's sockets of it at once, and this
+    // process forgets it if it remembered it valid (issue 13).
+    const resweep = () =>
+      void sockets
+        .sweep()
+        .catch((err: Error) =>
+          logger.warn({ err: err.message }, 'could not re-check the keys of open sockets (will try again)'),
+        );
+    let heardBefore = false;
     revokedKeys = listenForRevokedKeys(config.redis.url, config.redis.queuePrefix, logger, {
       revoked: (keyIds) => {
         // Keys and Linkus sessions alike (S4): their tokens are refused from now on, their sockets close.
+        services.knownKeys.forget(keyIds);
         services.linkusSessions.markRevoked(keyIds);
         sockets.closeSessionsOf(keyIds);
       },
-      resumed: () =>
-        void sockets
-          .sweep()
-          .catch((err: Error) =>
-            logger.warn({ err: err.message }, 'could not re-check the keys of open sockets (will try again)'),
-          ),
+      pbxKeysRevoked: (pbxIds) => {
+        // Keys deleted with their extensions: read again, and the sockets' keys checked now.
+        services.knownKeys.forgetPbx(pbxIds);
+        resweep();
+      },
+      listening: (on) => {
+        // Announcements may have been missed while the channel was away: nothing is trusted
+        // from memory meanwhile, and the sockets' keys are checked again when it is back.
+        services.knownKeys.setListening(on);
+        if (on) {
+          logger.info('hearing revoked keys: API keys found valid are trusted for a few seconds');
+          if (heardBefore) resweep();
+          heardBefore = true;
+        } else {
+          logger.warn('not hearing revoked keys (Redis away): every API key is read from the database');
+        }
+      },
     });
   }
 

@@ -1,6 +1,7 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { ApiRole, type KeyHolder, parsePbxRole } from '../domain/access.js';
 import { AppError } from './errors.js';
+import type { KnownKeys } from './known-keys.js';
 import type { Store } from './ports/store.port.js';
 
 const KEY_PREFIX = 'epg_';
@@ -90,19 +91,26 @@ export interface LinkusTokenAuthenticator {
 
 /**
  * The key holder behind a bearer token, or null when it is unknown, malformed or revoked: an
- * API key (`epg_…`, looked up by hash), or a Linkus session's access token (a JWT, S4: role
- * LINKUS, its PBX, extension and session id; checked in memory by `sessions`).
+ * API key (`epg_…`, looked up by hash; with `known`, remembered a few seconds, see KnownKeys),
+ * or a Linkus session's access token (a JWT, S4: role LINKUS, its PBX, extension and session
+ * id; checked in memory by `sessions`).
  */
 export async function authenticate(
   store: Store,
   key: string | null,
   sessions?: LinkusTokenAuthenticator,
+  known?: KnownKeys,
 ): Promise<KeyHolder | null> {
   // A Linkus access token: the session path (no API key starts otherwise than `epg_`).
   if (key && sessions && !key.startsWith(KEY_PREFIX)) return sessions.authenticate(key);
   // An API key: the key path.
   if (!key?.startsWith(KEY_PREFIX) || key.length > 200) return null;
-  const record = await store.tenants.findActiveKeyByHash(hashApiKey(key));
+  const hash = hashApiKey(key);
+  return known ? known.resolve(hash, () => readKey(store, hash)) : readKey(store, hash);
+}
+
+async function readKey(store: Store, hash: string): Promise<KeyHolder | null> {
+  const record = await store.tenants.findActiveKeyByHash(hash);
   if (!record) return null;
   // An OPERATOR key has no PBX and every other key has one; a row that says otherwise opens nothing.
   if ((record.role === ApiRole.OPERATOR) !== (record.pbxId === null)) return null;

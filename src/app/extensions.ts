@@ -12,6 +12,7 @@ import {
 import { MAX_EXTENSION_GROUPS } from '../domain/pbx.types.js';
 import type { FieldProblem } from '../domain/tenant.js';
 import { AppError } from './errors.js';
+import type { LinkusSessions } from './linkus-sessions.js';
 import type { ExtensionFilter, Page, PageRequest, Store } from './ports/store.port.js';
 
 /**
@@ -150,9 +151,17 @@ export async function updateExtension(
   });
 }
 
-/** Deletes a hand-made extension; returns its id. */
-export async function deleteExtension(store: Store, caller: Caller, id: string): Promise<string> {
-  return store.transactional(async (tx) => {
+/**
+ * Deletes a hand-made extension; returns its id. Its LINKUS keys go with it (foreign key), and
+ * every gateway process hears so at once (issue 13: none serves them from memory).
+ */
+export async function deleteExtension(
+  deps: { store: Store; linkusSessions: Pick<LinkusSessions, 'afterDirectoryChange'> },
+  caller: Caller,
+  id: string,
+): Promise<string> {
+  const { store } = deps;
+  await store.transactional(async (tx) => {
     const current = await tx.directory.findExtension(caller.pbxId, id);
     if (!current) throw notFound('extension', id);
     if (current.source === 'SYNCED') {
@@ -163,8 +172,9 @@ export async function deleteExtension(store: Store, caller: Caller, id: string):
       );
     }
     await tx.directory.deleteExtension(caller.pbxId, id);
-    return id;
   });
+  await deps.linkusSessions.afterDirectoryChange(store, caller.pbxId, [id]);
+  return id;
 }
 
 // ---------------------------------------------------------------------------- groups

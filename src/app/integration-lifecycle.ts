@@ -71,8 +71,7 @@ async function step(
     const patch = await apply(tx, counts);
     return tx.integrations.update(caller.pbxId, patch);
   });
-  // S4: a disabled or disconnected integration ends every Linkus session of the PBX; otherwise
-  // those of extensions the step deleted or released end.
+  // S4: a disabled or disconnected integration ends every Linkus session of the PBX.
   if (saved.status === IntegrationStatus.DISABLED || saved.status === IntegrationStatus.NOT_CONNECTED) {
     await deps.linkusSessions
       .revokeSessions(
@@ -87,7 +86,10 @@ async function step(
           err: err instanceof Error ? err.message : String(err),
         }),
       );
-  } else if (counts.extensionsDeleted || counts.extensionsReleased) {
+  }
+  // Those of extensions the step deleted or released end (all of them, when disabled or
+  // disconnected, ended above), and the LINKUS keys deleted with them are announced.
+  if (counts.extensionsDeleted || counts.extensionsReleased) {
     await deps.linkusSessions.afterDirectoryChange(deps.store, caller.pbxId);
   }
   const base = (await deps.store.tenants.findPbx(caller.pbxId))?.publicBaseUrl ?? null;

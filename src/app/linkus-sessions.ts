@@ -403,16 +403,29 @@ export class LinkusSessions implements LinkusSignInCodes {
   }
 
   /**
-   * After extensions were deleted or released (a sync batch, approved held deletes, a lifecycle
-   * step): the sessions of `extensionIds` end, or without them those of every extension of the
-   * PBX that is no longer synced. Never fails the change it follows (committed already): logs
-   * instead; those sessions then fail their next refresh (the extension check).
+   * After extensions were deleted or released (by hand, a sync batch, approved held deletes, a
+   * lifecycle step): the sessions of `extensionIds` end, or without them those of every
+   * extension of the PBX that is no longer synced; and the LINKUS keys of deleted extensions,
+   * deleted with them (foreign key), are announced by PBX (issue 13: every process forgets the
+   * PBX's keys it remembered valid and re-checks its sockets' keys). Never fails the change it
+   * follows (committed already): logs instead; those sessions then fail their next refresh (the
+   * extension check), those keys are refused within KNOWN_KEY_TTL_MS.
    */
   async afterDirectoryChange(store: Store, pbxId: string, extensionIds?: readonly string[]): Promise<void> {
     const scope: LinkusSessionScope = extensionIds
       ? { pbxId, extensionIds }
       : { pbxId, extensionNotSynced: true };
     if (extensionIds?.length === 0) return;
+    await this.deps.revocations.announcePbxKeys([pbxId]).catch((err: unknown) =>
+      this.deps.log(
+        'warn',
+        'could not announce the keys of deleted extensions to the other gateway processes',
+        {
+          pbxId,
+          err: err instanceof Error ? err.message : String(err),
+        },
+      ),
+    );
     await this.revokeSessions(store, scope, 'EXTENSION_GONE').then(
       () => undefined,
       (err: unknown) =>

@@ -1,6 +1,7 @@
 import { type ChangeNotificationDeps, removeSubscriptions } from './change-notifications.js';
 import type { FleetDeps } from './fleet.js';
 import type { IntegrationDeps } from './integration.js';
+import type { KnownKeys } from './known-keys.js';
 import type { LinkusSessions } from './linkus-sessions.js';
 import type { LinkusWebOrigins } from './linkus-web-origins.js';
 import type { AuthStateStore } from './ports/auth-state.port.js';
@@ -66,6 +67,8 @@ export interface AppServices {
   welcomeEmailQueue: WelcomeEmailQueue;
   /** Tells every gateway process that keys were revoked, so each closes their open sockets. */
   keyRevocations: KeyRevocationNotifier;
+  /** The API keys this process found valid lately (issue 13), forgotten on each announcement. */
+  knownKeys: KnownKeys;
   /** C1–C4: Outlook contacts, read with the authorization account's delegated token. */
   contactsReader: ContactsReader;
   /** S2/S4: Linkus sessions: the sign-in leg's one-time codes (`issue`), tokens, revocation. */

@@ -104,6 +104,8 @@ async function main() {
   // Keys are stored hashed and cannot be shown again: each run issues a new demo key
   // and retires the one before it.
   await store.tenants.revokeKeys(pbx.id, DEMO_KEY_LABEL, gateway.services.now());
+  // Announced, as every revocation is (issue 13): no gateway process serves them from memory.
+  await gateway.services.keyRevocations.announcePbxKeys([pbx.id]);
   const { key } = await createApiKey(store, { pbxId: pbx.id, role: 'admin', label: DEMO_KEY_LABEL });
 
   const graphqlUrl = `${gateway.url}/graphql`;

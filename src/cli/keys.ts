@@ -321,14 +321,14 @@ const COMMANDS: Record<string, (ctx: CommandContext) => Promise<void>> = {
       deps = await fleetDeps(ctx);
     } catch (err) {
       warn(
-        `warning: Redis at ${ctx.redisUrl} does not answer (${(err as Error).message}); the key is revoked, and running gateways close its open sockets at their next check (within 30 s).`,
+        `warning: Redis at ${ctx.redisUrl} does not answer (${(err as Error).message}); the key is revoked: running gateways refuse its requests within 5 s (the time they trust a key found valid) and close its open sockets at their next check (within 30 s).`,
       );
     }
     const revoked = await audited(ctx.store, 'key-revoke', { id: key.id }, () =>
       revokeKey(
         deps ?? {
           store: ctx.store,
-          revocations: { announce: async () => {} },
+          revocations: { announce: async () => {}, announcePbxKeys: async () => {} },
           now: () => new Date(),
           log: () => {},
         },

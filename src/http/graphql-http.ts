@@ -137,6 +137,7 @@ export async function registerGraphQLHttp(
         store,
         bearerToken(request.headers.authorization),
         deps.services.linkusSessions,
+        deps.services.knownKeys,
       );
     } catch (err) {
       request.log.warn({ err: (err as Error).message }, 'authentication unavailable');

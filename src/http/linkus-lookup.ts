@@ -83,8 +83,9 @@ const asJson = (m: ContactMatch) => ({
  * every phonebook), the same error codes in GraphQL's error shape. Answers
  * `{"match": {…ContactMatch} | null}`, never cached (`Cache-Control: no-store`).
  *
- * Per request: one key lookup (or none, for a Linkus access token) and the lookup's one
- * statement. The auth-failure limit (src/http/rate-limits.ts) is read only when the key does
+ * Per request: the lookup's one statement, and a key lookup only when this process has not
+ * found the key valid in the last few seconds (src/app/known-keys.ts; none for a Linkus access
+ * token, checked in memory). The auth-failure limit (src/http/rate-limits.ts) is read only when the key does
  * not authenticate: a request with a valid key costs no Redis round trip; 401s are counted as
  * on every API path, and past the limit the address gets 429 instead of 401.
  */
@@ -111,6 +112,7 @@ export function registerLinkusLookup(
         store,
         bearerToken(request.headers.authorization),
         deps.services.linkusSessions,
+        deps.services.knownKeys,
       );
     } catch (err) {
       request.log.warn({ err: (err as Error).message }, 'authentication unavailable');

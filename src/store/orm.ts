@@ -54,9 +54,25 @@ export function ormOptions(db: DatabaseConfig): Options {
     ...common,
     driver: PostgreSqlDriver,
     clientUrl: db.url,
-    pool: { min: 0, max: db.poolMax },
+    pool: {
+      min: 0,
+      max: db.poolMax,
+      // The named statements (raw-read.ts `prepared`: the key of every request, caller ID, the
+      // PBX's country) are planned once per connection, then run on that plan. Left to choose
+      // (plan_cache_mode auto), PostgreSQL kept planning the caller-ID statement on every run
+      // (its generic plan's estimate looked dearer than a custom plan's): 1.2 ms of planning for
+      // 0.4 ms of execution at 1,000,000 contacts (issue 13). Unnamed statements are unaffected.
+      afterCreate: (conn: PgConnection, done: (err: unknown, c: unknown) => void) => {
+        conn.query('set plan_cache_mode = force_generic_plan', (err: unknown) => done(err, conn));
+      },
+    },
     migrations: { migrationsList: postgresqlMigrations, snapshot: false, transactional: true, silent: true },
   } as Options;
+}
+
+/** A pooled PostgreSQL connection (pg's Client), as knex hands it to `afterCreate`. */
+interface PgConnection {
+  query(sql: string, cb: (err: unknown) => void): void;
 }
 
 /**

@@ -19,8 +19,8 @@ function statementName(sql: string): string {
 /**
  * A read with bound values, without the ORM (no entity is made), in the unit of work's
  * transaction when there is one. `prepared`: the statement is named, so that PostgreSQL
- * prepares it once per connection and stops planning it after a few runs (the caller-ID
- * statement took ten times longer to plan than to run); on SQLite every statement is kept
+ * prepares and plans it once per connection (a generic plan, forced for named statements in
+ * orm.ts: the caller-ID statement took three times longer to plan than to run); on SQLite every statement is kept
  * prepared per connection anyway (cooperative-sqlite.driver.ts). `sql` must be one of the
  * store's constant texts (a name per distinct text), never built from input.
  */

@@ -27,7 +27,7 @@ describe('S2 Linkus sign-in codes (Redis)', () => {
         throw new Error('no store in the code tests');
       },
       secrets: new SecretBox(Buffer.from(TEST_SECRET_KEY, 'hex')),
-      revocations: { announce: async () => {} },
+      revocations: { announce: async () => {}, announcePbxKeys: async () => {} },
     });
   const grant = (): LinkusSignInGrant => ({
     pbxId: `pbx-${randomBytes(4).toString('hex')}`,

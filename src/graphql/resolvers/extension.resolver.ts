@@ -67,7 +67,7 @@ export class ExtensionResolver {
     description: 'Deletes a hand-made extension; returns its id. Synced ones cannot be (U9).',
   })
   deleteExtension(@Arg('id', () => ID) id: string, @Ctx() ctx: GraphQLContext) {
-    return deleteExtension(ctx.store, ctx.caller, id);
+    return deleteExtension({ store: ctx.store, linkusSessions: ctx.services.linkusSessions }, ctx.caller, id);
   }
 
   @FieldResolver(() => [String])
