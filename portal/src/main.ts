@@ -73,8 +73,14 @@ function shell(body: TemplateResult): TemplateResult {
     <main id="main">${body}</main>`;
 }
 
+let cleared = false;
 function draw() {
   if (!checked) return;
+  // lit-html renders after what a container holds: the static "Loading…" goes first.
+  if (!cleared) {
+    root.replaceChildren();
+    cleared = true;
+  }
   if (!session.who) return render(signInView(), root);
   const { name, arg } = route();
   render(shell(screens[name].view(arg)), root);
