@@ -116,6 +116,7 @@ export async function registerPortal(app: FastifyInstance, opts: PortalOptions):
 
     const send = async (reply: FastifyReply, file: string, immutable: boolean) => {
       const type = TYPES[path.extname(file)] ?? 'application/octet-stream';
+      // A missing file is a 404.
       const body = await readFile(file).catch(() => null);
       if (!body) return reply.code(404).header('cache-control', 'no-store').send('Not found');
       return reply
@@ -147,6 +148,7 @@ export async function registerPortal(app: FastifyInstance, opts: PortalOptions):
     portal.get(PORTAL_SESSION_PATH, async (request, reply) => {
       reply.header('cache-control', 'no-store');
       const id = cookieValue(request.headers.cookie, PORTAL_COOKIE);
+      // Sessions unreadable (Redis down): not signed in; the sign-in form says why when it is posted.
       const session = id ? await resumeDashboardSession(deps(), id).catch(() => null) : null;
       if (!session) return reply.code(401).send(problem('UNAUTHENTICATED', 'Not signed in.'));
       return whoAmI(session);
@@ -191,7 +193,12 @@ export async function registerPortal(app: FastifyInstance, opts: PortalOptions):
           { pbxId: login.session.pbxId, role: login.session.role, keyId: login.session.keyId },
           'portal sign-in',
         );
-        await endDashboardSession(deps(), cookieValue(request.headers.cookie, PORTAL_COOKIE)).catch(() => {});
+        await endDashboardSession(deps(), cookieValue(request.headers.cookie, PORTAL_COOKIE)).catch((err) =>
+          request.log.warn(
+            { err: (err as Error).message },
+            'could not end the previous portal session; it expires by itself',
+          ),
+        );
         return reply
           .header(
             'set-cookie',

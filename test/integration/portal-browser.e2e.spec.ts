@@ -193,6 +193,12 @@ if (missing) {
       await go(page, 'rules', '#user-rule');
       const save = page.getByRole('button', { name: 'Save user rule' });
       expect(await save.isDisabled()).toBe(true);
+      // A draft the API refuses: its code and message beside the field it names (range.userTypes).
+      await page.getByLabel('Which users').selectOption('BY_TYPE');
+      await page.getByRole('button', { name: 'Preview' }).first().click();
+      await page.locator('#user-rule-userTypes-error').waitFor();
+      expect(await page.locator('#user-rule-userTypes-error').textContent()).toMatch(/INVALID_INPUT/);
+      expect(await save.isDisabled()).toBe(true);
       await page.getByLabel('Which users').selectOption('ALL');
       await page.getByLabel('First number (AUTO)').fill('2000');
       await page.getByRole('button', { name: 'Preview' }).first().click();
