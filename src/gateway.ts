@@ -37,6 +37,7 @@ import { registerLinkusSso } from './http/linkus-sso.js';
 import { registerLinkusToken } from './http/linkus-token.js';
 import { Metrics, registerMetricsRoute, startMetricsServer } from './http/metrics.js';
 import { registerOAuthCallback } from './http/oauth-callback.js';
+import { PortalSessions, registerPortal } from './http/portal.js';
 import { registerRateLimits } from './http/rate-limits.js';
 import { BODY_LIMIT_BYTES } from './limits.js';
 import { createLogger, type Logger } from './logger.js';
@@ -100,7 +101,12 @@ export interface Gateway {
  */
 export async function startGateway(
   config: Config,
-  opts: { logger?: Logger; waitUntilReady?: boolean } = {},
+  opts: {
+    logger?: Logger;
+    waitUntilReady?: boolean;
+    /** The built portal (issue 17); default dist/portal (src/http/portal.ts). */
+    portalDir?: string;
+  } = {},
 ): Promise<Gateway> {
   const logger = opts.logger ?? createLogger(config.logLevel);
   const serveApi = config.role === 'api' || config.role === 'all';
@@ -400,7 +406,18 @@ export async function startGateway(
     const schema = await buildGatewaySchema(events.pubSub);
     const armor = createArmor(config.graphql);
     await registerLinkusCors(app, services.linkusWebOrigins);
-    await registerGraphQLHttp(app, { schema, config, logger, metrics, openStore: store, armor, services });
+    const sessions = new RedisDashboardSessionStore(redis, config.redis.queuePrefix);
+    const portalSessions = new PortalSessions(() => ({ store: store(), sessions, now: services.now }));
+    await registerGraphQLHttp(app, {
+      schema,
+      config,
+      logger,
+      metrics,
+      openStore: store,
+      armor,
+      services,
+      portalSessions,
+    });
     registerLinkusLookup(app, { openStore: store, services, authFailures: rateLimits.authFailures, logger });
     registerOAuthCallback(app, { services, openStore: store, logger });
     registerLinkusSso(app, {
@@ -444,9 +461,16 @@ export async function startGateway(
     await registerDashboard(app, {
       queues: [...queues.queues.values()],
       jobs: services.jobs,
-      sessions: new RedisDashboardSessionStore(redis, config.redis.queuePrefix),
+      sessions,
       openStore: store,
       now: services.now,
+      loginLimit: (request) => rateLimits.login(request),
+    });
+    await registerPortal(app, {
+      sessions,
+      openStore: store,
+      now: services.now,
+      dir: opts.portalDir,
       loginLimit: (request) => rateLimits.login(request),
     });
     ws = attachGraphQLWebSocket(app.server, {
@@ -461,6 +485,7 @@ export async function startGateway(
       maxPayload: app.initialConfig.bodyLimit ?? BODY_LIMIT_BYTES,
       maxCost: config.graphql.maxCost,
       accepting: startedOnce,
+      portalSessions,
     });
     const sockets = ws;
     // Revoking a key, in any process, closes this process's sockets of it at once, and this

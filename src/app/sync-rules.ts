@@ -27,7 +27,7 @@ export interface SyncRulesDeps extends SyncTriggerDeps {
 
 const ALL_SCOPES: SyncScope[] = ['USERS', 'GROUPS', 'CONTACTS'];
 
-async function connectedApp(deps: SyncRulesDeps, pbxId: string) {
+async function connectedApp(deps: Pick<SyncRulesDeps, 'store' | 'secrets'>, pbxId: string) {
   const integration = await deps.store.integrations.get(pbxId);
   if (integration.status !== IntegrationStatus.CONNECTED) {
     throw new AppError('INVALID_STATE', 'Connect the integration first.', { status: integration.status });
@@ -49,7 +49,11 @@ export async function startSync(
   return (await requestSync(deps, pbxId, trigger, scopes)).run;
 }
 
-async function knownGroupIds(deps: SyncRulesDeps, pbxId: string, ids: readonly string[]) {
+async function knownGroupIds(
+  deps: Pick<SyncRulesDeps, 'store' | 'reader' | 'secrets'>,
+  pbxId: string,
+  ids: readonly string[],
+) {
   if (!ids.length) return new Set<string>();
   const { app } = await connectedApp(deps, pbxId);
   return new Set((await deps.reader.findGroups(app, ids)).map((g) => g.id));
@@ -199,8 +203,39 @@ export async function listSyncRuns(deps: Pick<SyncRulesDeps, 'store'>, caller: C
 }
 
 /** What a sync would do now, without doing it. */
-export async function previewSync(deps: SyncDeps, caller: Caller, scopes: SyncScope[] | null) {
-  const preview = await planPreview(deps, caller.pbxId, scopes?.length ? scopes : ALL_SCOPES);
+/**
+ * What a sync would do now, nothing applied. With a draft rule (issue 17: the portal's preview
+ * before saving), that kind is planned with the draft in place of its saved rule; the draft is
+ * checked as saving it would check it.
+ */
+export async function previewSync(
+  deps: SyncDeps,
+  caller: Caller,
+  scopes: SyncScope[] | null,
+  draft: { userRule?: UserSyncRule; groupRule?: GroupSyncRule } = {},
+) {
+  const problems = [
+    ...(draft.userRule
+      ? validateUserSyncRule(draft.userRule, {
+          knownGroupIds: await knownGroupIds(
+            deps,
+            caller.pbxId,
+            draft.userRule.range.type === 'BY_GROUPS' ? draft.userRule.range.groupIds : [],
+          ),
+        })
+      : []),
+    ...(draft.groupRule
+      ? validateGroupSyncRule(draft.groupRule, {
+          knownGroupIds: await knownGroupIds(
+            deps,
+            caller.pbxId,
+            draft.groupRule.range.type === 'SPECIFIC' ? draft.groupRule.range.groupIds : [],
+          ),
+        })
+      : []),
+  ];
+  if (problems.length) throw AppError.invalidInput(problems);
+  const preview = await planPreview(deps, caller.pbxId, scopes?.length ? scopes : ALL_SCOPES, draft);
   const shown = <I extends PlanItemLike>(plan: SyncPlan<I> | null) =>
     plan && { summary: summarizePlan(plan), items: [...plan.items, ...plan.heldDeletes], held: plan.held };
   return {

@@ -17,6 +17,7 @@ import { startGateway } from '../gateway.js';
 import { startMailSink } from '../mail/sink.js';
 import { freePort, reachable } from '../net.js';
 import { SANDBOX_PASSWORD, savedSandboxPort, startSandbox } from '../sandbox/index.js';
+import { buildPortal, portalStale } from './portal-build.js';
 
 const DEMO_KEY_LABEL = 'demo';
 
@@ -94,6 +95,11 @@ async function main() {
     redis: { ...base.redis, url: redis.url },
     mail: mailSink ? { ...base.mail, smtpUrl: mailSink.url } : base.mail,
   };
+  // Issue 17: the portal, built (Vite) when missing or older than its sources.
+  if (portalStale()) {
+    console.log('Building the portal (dist/portal)...');
+    await buildPortal();
+  }
   const gateway = await startGateway(config);
   const store = gateway.openStore();
   const found = (await store.tenants.listPbxs())[0] ?? (await createPbx(store, { name: 'Demo PBX' }));
@@ -109,6 +115,7 @@ async function main() {
   const { key } = await createApiKey(store, { pbxId: pbx.id, role: 'admin', label: DEMO_KEY_LABEL });
 
   const graphqlUrl = `${gateway.url}/graphql`;
+  console.log(`PORTAL_URL=${gateway.url}/portal`);
   console.log(`GRAPHQL_URL=${graphqlUrl}`);
   console.log(`ADMIN_KEY=${key}`);
   console.log(`PBX_ID=${pbx.id}`);
@@ -122,6 +129,7 @@ async function main() {
   console.log(`SANDBOX_ADMIN_TOKEN=${sandbox.info.adminToken}`);
   console.log(`SANDBOX_CA_FILE=${sandbox.info.caFile}`);
   console.log('');
+  console.log(`Open the portal at ${gateway.url}/portal and sign in with ADMIN_KEY (or a VIEWER key).`);
   console.log('Try it:');
   console.log(
     `  curl -s ${graphqlUrl} -H 'content-type: application/json' -H "authorization: Bearer ${key}" -d '{"query":"{ integration { status } }"}'`,

@@ -22,6 +22,8 @@ import type { DashboardSession, DashboardSessionStore } from '../app/ports/dashb
 import type { JobAdmin } from '../app/ports/jobs.port.js';
 import type { Store } from '../app/ports/store.port.js';
 import { ApiRole } from '../domain/access.js';
+import { PORTAL_COOKIE } from './portal.js';
+import { crossSite, isHttps } from './same-origin.js';
 
 /**
  * The job dashboard (issue 6 item 5): bull-board at /admin/queues behind a login form.
@@ -218,25 +220,6 @@ function sendLogin(reply: FastifyReply, status: number, error?: string) {
     .send(loginPage(error));
 }
 
-/**
- * A form POST from another site (login CSRF) is refused. Browsers say where a request comes
- * from in Sec-Fetch-Site; older ones send Origin with a POST.
- */
-function crossSite(request: FastifyRequest): boolean {
-  const site = request.headers['sec-fetch-site'];
-  if (typeof site === 'string') return site !== 'same-origin' && site !== 'none';
-  const origin = request.headers.origin;
-  if (origin === undefined) return false;
-  try {
-    return new URL(origin).host !== request.headers.host;
-  } catch {
-    return true;
-  }
-}
-
-const isHttps = (request: FastifyRequest) =>
-  request.protocol === 'https' || request.headers['x-forwarded-proto'] === 'https';
-
 // ---- registration ------------------------------------------------------------------------------
 
 export async function registerDashboard(app: FastifyInstance, opts: DashboardOptions): Promise<void> {
@@ -355,8 +338,10 @@ export async function registerDashboard(app: FastifyInstance, opts: DashboardOpt
       if (!reply.hasHeader('content-security-policy')) reply.header('content-security-policy', BOARD_CSP);
     });
 
+    // The portal's session (issue 17, the same sessions) opens the board too: its link needs no second sign-in.
     const currentSession = async (request: FastifyRequest) =>
-      resumeDashboardSession(deps(), request.cookies[SESSION_COOKIE]);
+      (await resumeDashboardSession(deps(), request.cookies[SESSION_COOKIE])) ??
+      resumeDashboardSession(deps(), request.cookies[PORTAL_COOKIE]);
 
     admin.get(LOGIN_PATH, async (request, reply) => {
       // A key in the query string is never read.

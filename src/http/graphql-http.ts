@@ -14,6 +14,7 @@ import { checkOperation } from '../graphql/edge.js';
 import { formatGraphQLError } from '../graphql/errors.js';
 import type { Logger } from '../logger.js';
 import type { Metrics } from './metrics.js';
+import type { PortalSessions } from './portal.js';
 
 declare module 'fastify' {
   interface FastifyRequest {
@@ -59,6 +60,8 @@ export async function registerGraphQLHttp(
     openStore: () => Store;
     services: AppServices;
     armor: { plugins: ApolloServerPlugin[]; validationRules: ValidationRule[] };
+    /** The portal's session cookie (issue 17), taken from same-origin POSTs without a key. */
+    portalSessions?: PortalSessions;
   },
 ): Promise<ApolloServer<GraphQLContext>> {
   const { config, logger, metrics } = deps;
@@ -133,12 +136,11 @@ export async function registerGraphQLHttp(
     const store = deps.openStore();
     let principal: KeyHolder | null;
     try {
-      principal = await authenticate(
-        store,
-        bearerToken(request.headers.authorization),
-        deps.services.linkusSessions,
-        deps.services.knownKeys,
-      );
+      const token = bearerToken(request.headers.authorization);
+      principal = await authenticate(store, token, deps.services.linkusSessions, deps.services.knownKeys);
+      // No key: the portal's session cookie, from a same-origin POST only (src/http/portal.ts).
+      if (!principal && !token && request.method === 'POST' && deps.portalSessions)
+        principal = (await deps.portalSessions.fromHeaders(request.headers))?.principal ?? null;
     } catch (err) {
       request.log.warn({ err: (err as Error).message }, 'authentication unavailable');
       return reply.code(503).send({

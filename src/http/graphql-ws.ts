@@ -28,6 +28,7 @@ import { checkOperation } from '../graphql/edge.js';
 import { formatGraphQLError } from '../graphql/errors.js';
 import { WS_AUTH_TIMEOUT_MS, WS_INIT_TIMEOUT_MS } from '../limits.js';
 import type { Logger } from '../logger.js';
+import type { PortalSessions } from './portal.js';
 
 const withCode = (e: GraphQLError, code: string) =>
   new GraphQLError(e.message, {
@@ -57,6 +58,8 @@ interface Session {
   principal: KeyHolder;
   keyHash: string;
   namedPbxId: string | null;
+  /** A portal session's id (issue 17), when the socket signed in with its cookie. */
+  portalSessionId?: string;
 }
 
 /**
@@ -90,6 +93,8 @@ export function attachGraphQLWebSocket(
     maxCost: number;
     /** Whether sockets are taken yet: while the gateway starts, an upgrade is answered 503. */
     accepting?: () => boolean;
+    /** The portal's session cookie (issue 17): a same-origin upgrade without a key signs in with it. */
+    portalSessions?: PortalSessions;
   },
 ) {
   const { schema, logger } = deps;
@@ -234,12 +239,18 @@ export function attachGraphQLWebSocket(
         const raw = ctx.connectionParams?.authorization ?? ctx.connectionParams?.Authorization;
         const key = typeof raw === 'string' ? (bearerToken(raw) ?? raw) : null;
         let principal: KeyHolder | null = null;
+        let portal: Awaited<ReturnType<PortalSessions['fromHeaders']>> = null;
         try {
           principal = await authenticate(deps.openStore(), key, deps.services.linkusSessions);
+          // No key: the portal's session cookie, when the upgrade came from the gateway's own origin.
+          if (!key && deps.portalSessions) {
+            portal = await deps.portalSessions.fromHeaders(ctx.extra.request.headers);
+            principal = portal?.principal ?? null;
+          }
         } catch (err) {
           logger.warn({ err: (err as Error).message }, 'websocket authentication unavailable');
         }
-        if (!principal || !key) {
+        if (!principal || !(key || portal)) {
           ctx.extra.socket.close(WS_CLOSE.UNAUTHORIZED, 'Unauthorized: a valid API key is required');
           return false;
         }
@@ -250,8 +261,13 @@ export function attachGraphQLWebSocket(
           return false;
         }
         // A Linkus session (S4) is re-checked in memory (revoked sessions), a key by its hash.
-        const keyHash = principal.sessionId ? '' : hashApiKey(key);
-        ctx.extra.session = { principal, keyHash, namedPbxId: named };
+        const keyHash = portal ? portal.keyHash : principal.sessionId || !key ? '' : hashApiKey(key);
+        ctx.extra.session = {
+          principal,
+          keyHash,
+          namedPbxId: named,
+          ...(portal ? { portalSessionId: portal.sessionId } : {}),
+        };
         register(principal.keyId, ctx.extra.socket, Boolean(principal.sessionId));
         closeAtExpiry(ctx.extra.socket, principal.expiresAt);
         return true;
@@ -287,7 +303,10 @@ export function attachGraphQLWebSocket(
             ? deps.services.linkusSessions.isRevoked(sessionId)
               ? null
               : { id: sessionId }
-            : await store.tenants.findActiveKeyByHash(session.keyHash);
+            : session.portalSessionId && deps.portalSessions
+              ? // A portal session ends with sign-out and with its key (issue 17).
+                (await deps.portalSessions.resume(session.portalSessionId)) && { id: session.principal.keyId }
+              : await store.tenants.findActiveKeyByHash(session.keyHash);
         } catch (err) {
           logger.warn({ err: (err as Error).message }, 'websocket key re-check unavailable');
           return [

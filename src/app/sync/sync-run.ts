@@ -106,11 +106,13 @@ async function runnableKinds(
   store: Store,
   pbxId: string,
   scopes: readonly SyncScope[],
+  draft: Partial<Pick<SyncSettingsData, 'userRule' | 'groupRule'>> = {},
 ): Promise<RunnableKinds> {
-  const [integration, settings] = await Promise.all([
+  const [integration, saved] = await Promise.all([
     store.integrations.get(pbxId),
     store.sync.getSettings(pbxId),
   ]);
+  const settings = { ...saved, ...draft };
   if (integration.status !== IntegrationStatus.CONNECTED) {
     return {
       integration,
@@ -234,8 +236,10 @@ export async function previewSync(
   deps: SyncDeps,
   pbxId: string,
   scopes: readonly SyncScope[],
+  /** Rules planned in place of the saved ones (a preview before saving). */
+  draft: Partial<Pick<SyncSettingsData, 'userRule' | 'groupRule'>> = {},
 ): Promise<SyncPreview> {
-  const ctx = await runnableKinds(deps.store, pbxId, scopes);
+  const ctx = await runnableKinds(deps.store, pbxId, scopes, draft);
   if (!ctx.kinds.length) return { notes: ctx.notes, read: null, users: null, groups: null, contacts: null };
   const app = appCredentials(ctx.integration, deps.secrets);
   const read = await readDirectory(deps.reader, app, ctx.settings, deps.now());

@@ -182,9 +182,22 @@ export class SyncResolver {
   async previewSync(
     @Arg('scopes', () => [SyncScopeEnum], { nullable: true }) scopes: SyncScopeEnum[] | null,
     @Arg('first', () => Int, { defaultValue: 100 }) first: number,
+    @Arg('userRule', () => UserSyncRuleInput, {
+      nullable: true,
+      description: 'A user rule to preview in place of the saved one (checked as saving checks it).',
+    })
+    userRule: UserSyncRuleInput | null,
+    @Arg('groupRule', () => GroupSyncRuleInput, {
+      nullable: true,
+      description: 'A group rule to preview in place of the saved one (checked as saving checks it).',
+    })
+    groupRule: GroupSyncRuleInput | null,
     @Ctx() ctx: GraphQLContext,
   ) {
-    const p = await previewSync(syncDeps(ctx.services, ctx.store), ctx.caller, scopes as SyncScope[] | null);
+    const p = await previewSync(syncDeps(ctx.services, ctx.store), ctx.caller, scopes as SyncScope[] | null, {
+      ...(userRule ? { userRule: toUserRule(userRule) } : {}),
+      ...(groupRule ? { groupRule: toGroupRule(groupRule) } : {}),
+    });
     return {
       mode: p.mode,
       notes: p.notes,
