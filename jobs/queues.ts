@@ -9,8 +9,9 @@ export class JobQueues {
   readonly queues: Map<QueueName, Queue>;
 
   constructor(
-    private readonly connection: Redis,
-    prefix: string,
+    /** The producer's Redis connection, shared with what keeps queue-side state (jobs/sync-directory.queue.ts). */
+    readonly connection: Redis,
+    readonly prefix: string,
     /** A queue's connection error (Redis away); without a listener BullMQ prints each with its stack. */
     onError: (err: Error) => void = () => {
       // Nobody asked: the connection's own watch (the gateway's, src/startup.ts) says Redis is away.

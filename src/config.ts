@@ -60,6 +60,7 @@ const envSchema = z.object({
   MAIL_RETRY_DELAY_MS: int(30_000, 1, 3_600_000),
   /** P1–P3: the shortest presence poll interval; longer when a PBX's users need more requests. */
   PRESENCE_POLL_MS: int(2000, 100, 3_600_000),
+  SYNC_CONCURRENCY: int(4, 1, 64),
   TRUST_PROXY: z
     .string()
     .regex(
@@ -196,6 +197,12 @@ export interface Config {
    */
   mail: { smtpUrl: string | null; from: string; attempts: number; retryDelayMs: number };
   presence: { pollMinMs: number };
+  /**
+   * Issue 16 item 4: sync runs one worker process runs at once (runs of different PBXs; one PBX
+   * never runs two). Runs wait on Microsoft most of the time, so several go side by side; each
+   * holds its PBX's directory in memory while it plans (a 100,000-user run some 200 MB).
+   */
+  workers: { syncConcurrency: number };
 }
 
 export class ConfigError extends Error {
@@ -315,6 +322,7 @@ export function loadConfig(
       retryDelayMs: e.MAIL_RETRY_DELAY_MS,
     },
     presence: { pollMinMs: e.PRESENCE_POLL_MS },
+    workers: { syncConcurrency: e.SYNC_CONCURRENCY },
   };
 }
 
