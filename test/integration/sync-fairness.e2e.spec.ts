@@ -37,7 +37,7 @@ const LATENCY_MS = 400;
 
 type Pbx = { url: string; key: string };
 
-describe('a fleet shares the sync workers fairly (issue 16 item 4)', () => {
+describe('a fleet shares the sync workers fairly (T3, issue 16 item 4)', () => {
   let w: E2e;
   let other: AdminTenant;
   let a: Pbx;

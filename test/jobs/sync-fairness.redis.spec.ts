@@ -18,7 +18,7 @@ import { syncTriggerDeps } from '../support/sync-trigger-deps.js';
  * background run queued before it, also when it joins a PBX's queued initial sync; among
  * background runs, a PBX that had little worker time lately goes before one that had much.
  */
-describe('sync queue: fair shares per PBX (issue 16 item 4)', () => {
+describe('sync queue: fair shares per PBX (T3, issue 16 item 4)', () => {
   let redis: Redis;
   let queues: JobQueues;
   let coordinator: RedisSyncCoordinator;
