@@ -86,6 +86,9 @@ describe('sync queue: fair shares per PBX (T3, issue 16 item 4)', () => {
       const admin = await db.pbx();
       const updateNow = (await requestSync(triggers.deps(), admin, 'MANUAL', ['USERS', 'GROUPS'])).run.id;
       const later = (await requestSync(triggers.deps(), await db.pbx(), 'RULES_SAVED', ['USERS'])).run.id;
+      // Waiting by priority is still waiting, as the queue depths (metrics, job dashboard) say.
+      const depth = (await queues.counts()).find((c) => c.name === QueueName.Sync)?.counts;
+      expect(depth?.waiting).toBe(14);
       // First come first served would take it 13th.
       expect(await takeAll()).toEqual([updateNow, ...initial, later]);
     });
