@@ -23,7 +23,7 @@ export function syncDirectoryJobId(runId: string): string {
  *   run (the first save of rules, schedule, change notifications, delta poll). A background run
  *   cannot starve for it: each PBX has at most one queued run (requestSync coalesces triggers
  *   into it) and so at most one manual run waiting, and manual runs are pressed by people;
- * - within a tier, the PBX's share: how much worker time its runs took in the last
+ * - within a tier, the PBX's share when the run is queued: how much worker time its runs took in the last
  *   {@link SHARE_WINDOW_MS} (log2 of the seconds, so 1 s, 2 s, 4 s ... each add a step). A PBX whose
  *   100,000-user runs hold a worker for minutes goes after PBXs that have had little; PBXs that
  *   had the same share run in the order queued.
