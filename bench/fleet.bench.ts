@@ -88,6 +88,8 @@ export interface FleetLegFigures {
   /** started → finished of the initial syncs */
   runMs: Spread;
   initialRuns: Record<string, number>;
+  /** the errors of initial runs that did not succeed (each once, at most 5) */
+  failures: string[];
   updateNow: UpdateNowFigures[];
   /** 1-minute load average at the first save and at the end */
   load: [number, number];
@@ -210,6 +212,7 @@ interface RunRow {
   queuedAt: Date;
   startedAt: Date | null;
   finishedAt: Date | null;
+  error: string | null;
 }
 
 /** Every run of the database, as the runs record themselves. */
@@ -223,6 +226,7 @@ async function readRuns(orm: Orm): Promise<RunRow[]> {
     queuedAt: r.queuedAt,
     startedAt: r.startedAt,
     finishedAt: r.finishedAt,
+    error: r.error,
   }));
 }
 
@@ -247,6 +251,7 @@ async function runLeg(o: LegOptions): Promise<FleetLegFigures> {
     waitMs: spread([]),
     runMs: spread([]),
     initialRuns: {},
+    failures: [],
     updateNow: [],
     load: [os.loadavg()[0] as number, 0],
   };
@@ -379,6 +384,13 @@ async function runLeg(o: LegOptions): Promise<FleetLegFigures> {
     const runs = await readRuns(orm);
     const mine = runs.filter((r) => initial.has(r.id));
     for (const r of mine) figures.initialRuns[r.status] = (figures.initialRuns[r.status] ?? 0) + 1;
+    figures.failures = [
+      ...new Set(
+        mine
+          .filter((r) => r.status !== 'SUCCEEDED')
+          .map((r) => `${r.status}: ${r.error ?? 'no error recorded'}`),
+      ),
+    ].slice(0, 5);
     const finished = mine.filter((r) => r.finishedAt).map((r) => (r.finishedAt as Date).getTime());
     if (finished.length === mine.length && mine.length > 0)
       figures.lastInitialSyncMs = Math.max(...finished) - t0;
@@ -438,6 +450,8 @@ function report(figures: FleetFigures) {
       `  run (started → finished):   p50 ${sec(leg.runMs.p50)}, p95 ${sec(leg.runMs.p95)}, max ${sec(leg.runMs.max)}`,
     );
     console.log(`  initial runs:               ${JSON.stringify(leg.initialRuns)}`);
+    for (const f of leg.failures)
+      console.log(`    ${f.length > 300 ? `${f.slice(0, 60)} … ${f.slice(-240)}` : f}`);
     for (const u of leg.updateNow) {
       console.log(
         `  Update Now (${u.pbx === 'synced' ? 'a PBX already synced' : 'a PBX whose initial sync still waited'}), pressed at ${sec(u.pressedAtMs)}: started after ${sec(u.waitMs)} (${u.status})${missed(u.waitMs != null && u.waitMs <= t.updateNowWaitMs)}`,
