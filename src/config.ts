@@ -60,7 +60,7 @@ const envSchema = z.object({
   MAIL_RETRY_DELAY_MS: int(30_000, 1, 3_600_000),
   /** P1–P3: the shortest presence poll interval; longer when a PBX's users need more requests. */
   PRESENCE_POLL_MS: int(2000, 100, 3_600_000),
-  SYNC_CONCURRENCY: int(4, 1, 64),
+  SYNC_CONCURRENCY: int(8, 1, 64),
   TRUST_PROXY: z
     .string()
     .regex(
