@@ -12,6 +12,7 @@
  *   linkus-auth  a Linkus access token vs an API key: what checking the bearer costs per request (bench/linkus-auth.bench.ts)
  *   presence     from a Teams presence change to extensionPresenceChanged (bench/presence.bench.ts)
  *   contacts     the contact sync against the sandbox's mailboxes: first sync, no-change re-sync (bench/contacts.bench.ts)
+ *   fleet        1,000 PBXs on one gateway: their initial syncs at once, Update Now during them, 1 vs 2 worker processes (bench/fleet.bench.ts)
  *   cpuprofile   summarizes a .cpuprofile file (e.g. one written by `sync --profile`)
  *
  * Each command is a module that exports its entry point taking argv (or, for planner, a
@@ -76,6 +77,11 @@ const COMMANDS: Record<string, Command> = {
     describe:
       'contact sync against the sandbox: first sync of 1,000,000 contacts, no-change re-sync (Graph requests, $batch), RSS',
     run: async (argv) => (await import('./contacts.bench.js')).main(argv),
+  },
+  fleet: {
+    describe:
+      'a fleet of PBXs, each on its own sandbox directory, saving their rules at once: time to the last initial sync, p95 wait of a run, Update Now wait, 1 vs 2 worker processes',
+    run: async (argv) => (await import('./fleet.bench.js')).main(argv),
   },
   cpuprofile: {
     describe: 'summarize a .cpuprofile: self time by area and function, inclusive time of project functions',

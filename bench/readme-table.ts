@@ -9,6 +9,7 @@
  */
 import { readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
+import type { FleetFigures } from './fleet.bench.js';
 import type { FloodFigures } from './flood.bench.js';
 import type { SsoFigures } from './linkus-sso.bench.js';
 import type { LookupFigures } from './lookup.bench.js';
@@ -246,6 +247,31 @@ function firstTable(results: Map<string, BenchResult>, out: Section) {
       `${f.signInsPerSecond} sign-ins/s; start p50 ${f.startMs.p50} / p95 ${f.startMs.p95} ms, callback (code redemption, ID token check, extension, one-time code) p50 ${f.callbackMs.p50} / p95 ${f.callbackMs.p95} ms, whole sign-in p50 ${f.totalMs.p50} / p95 ${f.totalMs.p95} ms; ${f.identityRequestsPerSignIn} identity requests at Microsoft a sign-in (authorize and token)`,
       code(sso.command),
     ]);
+  }
+
+  const fleet = used('fleet') as BenchResult<FleetFigures> | undefined;
+  if (fleet) {
+    const f = fleet.figures;
+    const t = f.targets;
+    for (const leg of f.legs) {
+      const updateNow = leg.updateNow
+        .map(
+          (u) =>
+            `Update Now pressed at ${sec(u.pressedAtMs)} on a PBX ${u.pbx === 'synced' ? 'already synced' : 'whose initial sync still waited'} started after ${u.waitMs == null ? 'n/a' : sec(u.waitMs)}`,
+        )
+        .join('; ');
+      rows.push([
+        `a fleet: ${int(leg.pbxs)} PBXs × ${int(f.sandbox.usersEach)} users, each on its own sandbox directory, saving their rules at once (${leg.db}, ${leg.workers} worker process${leg.workers > 1 ? 'es' : ''}, SYNC_CONCURRENCY ${leg.syncConcurrency ?? 'default'}, ${f.sandbox.latencyMs} ms latency), load average ${leg.load[0].toFixed(1)}`,
+        `${leg.error ? `${leg.error.split('\n')[0]}; ` : ''}last initial sync ended ${leg.lastInitialSyncMs == null ? 'n/a' : sec(leg.lastInitialSyncMs)} after the first save (target ≤ ${t.lastInitialSyncMs / 60_000} min at 1,000 PBXs); wait of a run p50 ${sec(leg.waitMs.p50)} / p95 ${sec(leg.waitMs.p95)}; ${updateNow || 'no Update Now pressed'} (target ≤ ${sec(t.updateNowWaitMs)})`,
+        code(fleet.command),
+      ]);
+    }
+    if (f.speedup)
+      rows.push([
+        `a fleet: ${f.speedup.workers} worker processes vs 1`,
+        `the last initial sync ends ${f.speedup.ratio.toFixed(2)} × as soon`,
+        code(fleet.command),
+      ]);
   }
 
   rows.push([

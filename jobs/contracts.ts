@@ -130,8 +130,9 @@ export const JOB_QUEUE: { [N in JobName]: QueueName } = {
 export const QUEUE_CONCURRENCY: { [Q in QueueName]: number } = {
   [QueueName.System]: 4,
   // Runs of different PBXs in parallel; one PBX never runs two at once (jobs are per run, and
-  // the run refuses to start while another of its PBX is RUNNING).
-  [QueueName.Sync]: 2,
+  // the run refuses to start while another of its PBX is RUNNING). SYNC_CONCURRENCY sets it
+  // (src/config.ts); this is the default of a worker started without a config.
+  [QueueName.Sync]: 8,
   [QueueName.Mail]: 4,
   // Mailbox jobs of every run: each reads one folder page at a time (one request in flight per
   // mailbox, under Outlook's 4), so many mailboxes go side by side.

@@ -9,8 +9,9 @@ export class JobQueues {
   readonly queues: Map<QueueName, Queue>;
 
   constructor(
-    private readonly connection: Redis,
-    prefix: string,
+    /** The producer's Redis connection, shared with what keeps queue-side state (jobs/sync-directory.queue.ts). */
+    readonly connection: Redis,
+    readonly prefix: string,
     /** A queue's connection error (Redis away); without a listener BullMQ prints each with its stack. */
     onError: (err: Error) => void = () => {
       // Nobody asked: the connection's own watch (the gateway's, src/startup.ts) says Redis is away.
@@ -42,11 +43,12 @@ export class JobQueues {
     if (this.connection.status !== 'ready') throw new Error('Redis is unavailable');
     return Promise.all(
       [...this.queues].map(async ([name, q]) => {
-        const c = await q.getJobCounts('waiting', 'active', 'delayed', 'completed', 'failed');
+        const c = await q.getJobCounts('waiting', 'prioritized', 'active', 'delayed', 'completed', 'failed');
         return {
           name,
           counts: {
-            waiting: c.waiting ?? 0,
+            // Sync runs wait by priority (jobs/sync-directory.queue.ts): BullMQ keeps those apart.
+            waiting: (c.waiting ?? 0) + (c.prioritized ?? 0),
             active: c.active ?? 0,
             delayed: c.delayed ?? 0,
             completed: c.completed ?? 0,

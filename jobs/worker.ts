@@ -65,6 +65,8 @@ export function startWorkers(opts: {
    * a fetch already under way may still hand one over.
    */
   canRun?: () => boolean;
+  /** Jobs run at once per queue, where not {@link QUEUE_CONCURRENCY}'s (the sync queue: SYNC_CONCURRENCY). */
+  concurrency?: Partial<Record<QueueName, number>>;
 }): Workers {
   const { processors, logger } = opts;
   assertProcessors(processors);
@@ -86,7 +88,7 @@ export function startWorkers(opts: {
       {
         connection,
         prefix: opts.prefix,
-        concurrency: QUEUE_CONCURRENCY[queue],
+        concurrency: opts.concurrency?.[queue] ?? QUEUE_CONCURRENCY[queue],
         autorun: true,
         // A worker that dies mid-job (killed, out of memory) gives its job back within ~15 s:
         // the job lock lapses after 10 s without renewal (renewed every 5 s while alive) and

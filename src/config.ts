@@ -64,6 +64,7 @@ const envSchema = z.object({
   PRESENCE_SUBSCRIBE_RETRY_MS: int(600_000, 100, 86_400_000),
   /** Issue 15: users a presence subscription covers are also read this often (the safety net). */
   PRESENCE_SAFETY_NET_MS: int(900_000, 100, 86_400_000),
+  SYNC_CONCURRENCY: int(8, 1, 64),
   TRUST_PROXY: z
     .string()
     .regex(
@@ -200,6 +201,12 @@ export interface Config {
    */
   mail: { smtpUrl: string | null; from: string; attempts: number; retryDelayMs: number };
   presence: { pollMinMs: number; subscribeRetryMs: number; safetyNetMs: number };
+  /**
+   * Issue 16 item 4: sync runs one worker process runs at once (runs of different PBXs; one PBX
+   * never runs two). Runs wait on Microsoft most of the time, so several go side by side; each
+   * holds its PBX's directory in memory while it plans (a 100,000-user run some 200 MB).
+   */
+  workers: { syncConcurrency: number };
 }
 
 export class ConfigError extends Error {
@@ -323,6 +330,7 @@ export function loadConfig(
       subscribeRetryMs: e.PRESENCE_SUBSCRIBE_RETRY_MS,
       safetyNetMs: e.PRESENCE_SAFETY_NET_MS,
     },
+    workers: { syncConcurrency: e.SYNC_CONCURRENCY },
   };
 }
 

@@ -247,6 +247,7 @@ export async function startGateway(
         }),
         logger,
         canRun: () => dependencies.database.up,
+        concurrency: { [QueueName.Sync]: config.workers.syncConcurrency },
       });
       if (!mailer.configured)
         logger.warn('SMTP_URL is not set: welcome emails (U6) are recorded as not sent');

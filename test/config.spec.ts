@@ -16,6 +16,13 @@ describe('config: defaults, database kind, --role, secret key, every bad variabl
     expect(c.http.port).toBe(4000);
   });
 
+  it('reads SYNC_CONCURRENCY, the sync runs a worker process runs at once: 8 by default, 1 to 64 (issue 16 item 4)', () => {
+    expect(loadConfig({}, ['--role', 'worker']).workers.syncConcurrency).toBe(8);
+    expect(loadConfig({ SYNC_CONCURRENCY: '16' }, []).workers.syncConcurrency).toBe(16);
+    expect(() => loadConfig({ SYNC_CONCURRENCY: '0' }, [])).toThrow(/SYNC_CONCURRENCY/);
+    expect(() => loadConfig({ SYNC_CONCURRENCY: '65' }, [])).toThrow(/SYNC_CONCURRENCY/);
+  });
+
   it('picks PostgreSQL for a postgres:// DATABASE_URL', () => {
     const c = loadConfig({ DATABASE_URL: 'postgres://u@db:5432/gw' }, []);
     expect(c.database).toMatchObject({ kind: 'postgresql', url: 'postgres://u@db:5432/gw' });

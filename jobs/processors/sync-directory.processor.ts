@@ -3,6 +3,7 @@ import { syncDeps } from '../../src/app/services.js';
 import { runSync } from '../../src/app/sync/sync-run.js';
 import type { JobName } from '../contracts.js';
 import { BullMailboxJobs } from '../mailbox-jobs.js';
+import { SyncShares } from '../sync-directory.queue.js';
 import type { Processor } from '../worker.js';
 import type { ProcessorDeps } from './index.js';
 
@@ -56,6 +57,7 @@ export const syncDirectoryProcessor =
           }),
       );
     }, SYNC_LOCK_TTL_MS / 3);
+    const began = performance.now();
     try {
       const finalAttempt = job.attemptsMade + 1 >= (job.opts.attempts ?? 1);
       const sync = syncDeps(services, deps.openStore());
@@ -69,5 +71,17 @@ export const syncDirectoryProcessor =
     } finally {
       clearInterval(renew);
       await services.coordinator.releaseLock(pbxId, holder);
+      // Issue 16 item 4: the PBX's share of the workers, which orders its next runs among the
+      // fleet's (jobs/sync-directory.queue.ts). Best effort: a lost figure only makes it fairer to it.
+      if (deps.queues)
+        await new SyncShares(deps.queues)
+          .add(pbxId, performance.now() - began)
+          .catch((err: Error) =>
+            services.log('warn', 'could not record the worker time of a sync run', {
+              pbxId,
+              runId,
+              err: err.message,
+            }),
+          );
     }
   };

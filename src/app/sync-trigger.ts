@@ -56,6 +56,9 @@ export async function requestSync(
           merged.length === pending.scopes.length
             ? pending
             : await deps.store.sync.updateRun(pending.id, { scopes: merged });
+        // Issue 16 item 4: an Update Now joining a queued background run (the initial sync
+        // behind a fleet's thousand others) makes it start as soon as an Update Now would.
+        if (trigger !== pending.trigger) await deps.syncQueue.hurry(run, trigger);
         return { run, coalesced: true };
       }
       // The pending mark outlived its run (it started, or a process died before writing it).
