@@ -74,14 +74,12 @@ export const syncDirectoryProcessor =
       // Issue 16 item 4: the PBX's share of the workers, which orders its next runs among the
       // fleet's (jobs/sync-directory.queue.ts). Best effort: a lost figure only makes it fairer to it.
       if (deps.queues)
-        await new SyncShares(deps.queues)
-          .add(pbxId, performance.now() - began)
-          .catch((err: Error) =>
-            services.log('warn', 'could not record the worker time of a sync run', {
-              pbxId,
-              runId,
-              err: err.message,
-            }),
-          );
+        await new SyncShares(deps.queues).add(pbxId, performance.now() - began).catch((err: Error) =>
+          services.log('warn', 'could not record the worker time of a sync run', {
+            pbxId,
+            runId,
+            err: err.message,
+          }),
+        );
     }
   };
