@@ -95,7 +95,8 @@ function aborted(signal?: AbortSignal) {
 
 /**
  * What the run's probe already holds of a mailbox (contact-probe.ts): its folders (those it has
- * cursors of), the first page of each folder's delta round, and the token it probed with. The
+ * cursors of, or all, listed in the probe, for a mailbox read for the first time), the first page
+ * of each folder's delta round, and the token it probed with. The
  * mailbox is then synced from those pages on, without listing its folders or reading them again.
  */
 export interface ProbedMailbox {
@@ -106,6 +107,8 @@ export interface ProbedMailbox {
 
 /** The first page of a folder's delta round, as a probe read it. */
 export interface ProbedPage {
+  /** The delta link the page was read from (null: the folder's full read). */
+  from: string | null;
   records: ContactDeltaRecord[];
   nextLink: string | null;
   deltaLink: string | null;
@@ -272,8 +275,8 @@ async function syncFolder(
     deltaLink: null,
   };
   let link = cursor?.deltaLink ?? null;
-  // The probe's first page, when the run probed this folder from its stored link.
-  let probedPage = link === null ? null : first;
+  // The probe's first page, when the run probed this folder from its stored link (or read it from the start).
+  let probedPage = first && first.from === link ? first : null;
   for (;;) {
     const known = new Map(await store.contacts.syncedKeys(pbxId, owner, ref));
     const seen = link === null ? new Set<string>() : null;
