@@ -4,7 +4,7 @@
  *   npm run bench -- contacts [--users 10000] [--contacts-per-user 100] [--shared-mailboxes 5]
  *                             [--contacts-per-shared 2000] [--groups 10] [--db sqlite,postgresql]
  *                             [--changes 100] [--seed 42] [--log-level error] [--run-timeout-min 30]
- *                             [--gateway-node-args "--max-old-space-size=400"]
+ *                             [--gateway-node-args "--max-old-space-size=400"] [--profile]
  *
  * Starts the sandbox tenant in a process of its own (throttling on, as Microsoft's: 4 requests
  * in flight and 10,000 per 10 minutes per mailbox, each `$batch` item counted), seeded with
@@ -21,6 +21,7 @@
  */
 
 import { randomBytes } from 'node:crypto';
+import { readdir, readFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import type { SandboxAdminClient } from '../src/sandbox/admin-client.js';
@@ -227,6 +228,11 @@ export async function main(argv: string[]) {
   const logLevel = args.string('log-level', 'error');
   const runTimeoutMs = args.number('run-timeout-min', 30) * 60_000;
   const nodeArgs = args.string('gateway-node-args', '').split(' ').filter(Boolean);
+  // --profile: a CPU profile of each leg's process (the gateway, role all), summarised at the end.
+  const profileDir = args.has('profile')
+    ? path.resolve('.data/bench/profiles', `contacts-${new Date().toISOString().replace(/[:.]/g, '-')}`)
+    : null;
+  if (profileDir) nodeArgs.push('--cpu-prof', `--cpu-prof-dir=${profileDir}`);
 
   console.log(
     `contacts bench: ${fmtInt(users)} users × ${fmtInt(contactsPerUser)} contacts + ${sharedMailboxes} shared mailboxes × ${fmtInt(contactsPerShared)}; db ${dbs.join(', ')}; load ${os
@@ -342,5 +348,14 @@ export async function main(argv: string[]) {
         })),
       },
     });
+  }
+  if (profileDir) {
+    // One file per process (the leg's main thread, and its worker threads'), the whole leg each.
+    const { formatSummary, summarizeProfile } = await import('./support/cpuprofile.js');
+    console.log(`\n=== CPU profiles (leg processes: gateway, role all), in ${profileDir} ===`);
+    for (const file of (await readdir(profileDir).catch(() => [])).sort()) {
+      const profile = JSON.parse(await readFile(path.join(profileDir, file), 'utf8'));
+      console.log(`\n${formatSummary(summarizeProfile(profile, 20), file, 20)}`);
+    }
   }
 }

@@ -131,6 +131,9 @@ const CONTACT_SELECT = [
   'emailAddresses',
 ].join(',');
 const PAGE_HEADERS = { Prefer: 'odata.maxpagesize=200' };
+/** A folder's delta round from the start (a full read). */
+const firstDeltaUrl = (mailboxId: string, folderId: string) =>
+  `/users/${encodeURIComponent(mailboxId)}/contactFolders/${encodeURIComponent(folderId)}/contacts/delta?$select=${CONTACT_SELECT}`;
 
 function str(v: unknown): string | null {
   return typeof v === 'string' ? v : null;
@@ -233,7 +236,10 @@ export class GraphContactsReader implements ContactsReader {
     const answers: Array<ProbeAnswer | undefined> = new Array(probes.length);
     const urlOf = (p: FolderProbe) => {
       const box = encodeURIComponent(p.mailboxId);
-      if (p.kind === 'DELTA') return versionRelative(p.deltaLink, base);
+      if (p.kind === 'DELTA')
+        return p.deltaLink === null
+          ? firstDeltaUrl(p.mailboxId, p.folderId)
+          : versionRelative(p.deltaLink, base);
       if (p.kind === 'ROOT') return `/users/${box}/contactFolders/contacts?$select=id,displayName`;
       return `/users/${box}/contactFolders?$select=id,displayName&$top=100`;
     };
@@ -307,9 +313,7 @@ export class GraphContactsReader implements ContactsReader {
     deltaLink: string | null,
   ): DirectoryStream<ContactDeltaRecord> {
     const { fetchPage } = this.fetcher(accessToken);
-    const first =
-      deltaLink ??
-      `/users/${encodeURIComponent(mailboxId)}/contactFolders/${encodeURIComponent(folderId)}/contacts/delta?$select=${CONTACT_SELECT}`;
+    const first = deltaLink ?? firstDeltaUrl(mailboxId, folderId);
     let link: string | null = null;
     async function* pages() {
       let url: string | undefined = first;

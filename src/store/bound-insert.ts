@@ -18,11 +18,13 @@ export async function insertBound(
   table: string,
   columns: readonly string[],
   rows: ReadonlyArray<ReadonlyArray<string | number | boolean | Date | null>>,
+  /** An `on conflict …` clause (a constant of the store), for an upsert. */
+  onConflict = '',
 ): Promise<void> {
   if (rows.length === 0) return;
   const sqlEm = em as SqlEntityManager;
   const tuple = `(${columns.map(() => '?').join(', ')})`;
-  const sql = `insert into "${table}" (${columns.map((c) => `"${c}"`).join(', ')}) values ${rows.map(() => tuple).join(', ')}`;
+  const sql = `insert into "${table}" (${columns.map((c) => `"${c}"`).join(', ')}) values ${rows.map(() => tuple).join(', ')}${onConflict ? ` ${onConflict}` : ''}`;
   const query = sqlEm.getConnection().getKnex().raw(sql, rows.flat());
   const tx = sqlEm.getTransactionContext();
   if (tx) query.transacting(tx);

@@ -9,8 +9,9 @@ import type {
 } from '../app/ports/contact-sync.port.js';
 import type { ContactOwner } from '../domain/contact.types.js';
 import type { MailboxKind, SyncedMailbox } from '../domain/contact-sync.planner.js';
+import { insertBound } from './bound-insert.js';
 import type { Clock } from './clock.js';
-import { ContactFolderCursorRow, Pbx } from './entities/index.js';
+import { ContactFolderCursorRow } from './entities/index.js';
 
 const ownerOf = (kind: string, id: string): ContactOwner =>
   kind === 'PHONEBOOK' ? { kind: 'PHONEBOOK', phonebookId: id } : { kind: 'EXTENSION', extensionId: id };
@@ -26,6 +27,21 @@ function cursorOf(r: ContactFolderCursorRow): ContactFolderCursor {
     updatedAt: r.updatedAt,
   };
 }
+
+const CURSOR_COLUMNS = [
+  'key',
+  'pbx_id',
+  'mailbox_id',
+  'folder_id',
+  'kind',
+  'owner_kind',
+  'owner_id',
+  'delta_link',
+  'updated_at',
+] as const;
+const CURSOR_UPSERT = `on conflict ("key") do update set ${CURSOR_COLUMNS.slice(4)
+  .map((c) => `"${c}" = excluded."${c}"`)
+  .join(', ')}`;
 
 /** The contact sync's cursors and per-run tallies (ContactSyncLedger). */
 export class MikroContactSyncLedger implements ContactSyncLedger {
@@ -60,7 +76,8 @@ export class MikroContactSyncLedger implements ContactSyncLedger {
     const rows = await this.em.find(
       ContactFolderCursorRow,
       { pbx: pbxId, mailboxId },
-      { orderBy: { folderId: 'asc' } },
+      // Read only (the cursors are written by statements, not through the unit of work).
+      { orderBy: { folderId: 'asc' }, disableIdentityMap: true },
     );
     return rows.map(cursorOf);
   }
@@ -96,27 +113,26 @@ export class MikroContactSyncLedger implements ContactSyncLedger {
   }
 
   async saveFolderCursor(pbxId: string, c: ContactFolderCursor): Promise<void> {
-    const key = `${pbxId}:${c.mailboxId}:${c.folderId}`;
-    const row = await this.em.findOne(ContactFolderCursorRow, { key });
-    const fields = {
-      kind: c.kind,
-      ownerKind: c.owner.kind,
-      ownerId: ownerId(c.owner),
-      deltaLink: c.deltaLink,
-      updatedAt: this.now(),
-    };
-    if (row) Object.assign(row, fields);
-    else
-      this.em.persist(
-        this.em.create(ContactFolderCursorRow, {
-          key,
-          pbx: this.em.getReference(Pbx, pbxId),
-          mailboxId: c.mailboxId,
-          folderId: c.folderId,
-          ...fields,
-        }),
-      );
-    await this.em.flush();
+    // One statement (an upsert by key), not a read and a flush of the unit of work.
+    await insertBound(
+      this.em,
+      'contact_folder_cursor',
+      CURSOR_COLUMNS,
+      [
+        [
+          `${pbxId}:${c.mailboxId}:${c.folderId}`,
+          pbxId,
+          c.mailboxId,
+          c.folderId,
+          c.kind,
+          c.owner.kind,
+          ownerId(c.owner),
+          c.deltaLink,
+          this.now(),
+        ],
+      ],
+      CURSOR_UPSERT,
+    );
   }
 
   async forgetFolders(

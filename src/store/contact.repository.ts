@@ -33,6 +33,7 @@ import { numberKey } from '../domain/phone-number.js';
 import { insertBound } from './bound-insert.js';
 import type { Clock } from './clock.js';
 import { decodeCursor, encodeCursor } from './cursor.js';
+import { orderedUuid } from './ordered-id.js';
 import { type Row, readRows } from './raw-read.js';
 
 /** Contacts per statement (insert: 18 values a row; `in` lists): under SQLite's and PostgreSQL's parameter limits. */
@@ -282,7 +283,7 @@ export class MikroContactRepository implements ContactRepository, ContactLookupR
           updated.push(known);
           keyed.push({ id: known, c });
         } else {
-          const id = randomUUID();
+          const id = orderedUuid();
           inserts.push(contactRow(id, pbxId, owner, c, now));
           keyed.push({ id, c });
         }

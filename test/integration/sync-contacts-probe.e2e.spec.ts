@@ -82,6 +82,22 @@ describeEachDb(
       return { run, stats: await world.sandbox.admin.stats() };
     }
 
+    it('C1 C3 first sync (issue 13 item 4): every mailbox is read in the run through $batch, its folder list and first pages included, with no mailbox job', async () => {
+      await world.sandbox.admin.resetStats();
+      const { folders, mailboxes } = await synced();
+      const stats = await world.sandbox.admin.stats();
+      // No mailbox job: no default folder read, no folder listed and no folder read outside a batch
+      // (every seeded folder holds less than one page).
+      expect(sum(stats.graphByPath, JOB_START)).toBe(0);
+      expect(sum(stats.graphByPath, /^GET \/users\/[^/]+\/contactFolders$/)).toBe(0);
+      expect(sum(stats.graphByPath, DELTA)).toBe(0);
+      // In the batches: each folder's first page, and each readable mailbox's folder list.
+      expect(sum(stats.batchItemsByPath, DELTA)).toBe(folders);
+      expect(sum(stats.batchItemsByPath, /^GET \/users\/[^/]+\/contactFolders$/)).toBe(mailboxes);
+      const items = Object.values(stats.batchItemsByPath).reduce((n, v) => n + v, 0);
+      expect(stats.graphByPath['POST /$batch']).toBeLessThanOrEqual(Math.ceil(items / 20) + 4);
+    });
+
     it('C1 no change: the re-sync costs ⌈folders / 20⌉ $batch requests of delta probes and fans out no mailbox job', async () => {
       const { p, folders, mailboxes } = await synced();
       expect(mailboxes).toBeGreaterThan(20);

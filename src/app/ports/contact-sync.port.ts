@@ -50,11 +50,12 @@ export interface ContactsReader {
 
 /**
  * One sub-request of a run's batched probe (`$batch` of 20): a folder's stored delta link (what
- * changed since the last round), a mailbox's child folders (are there new ones?), or its default
+ * changed since the last round) or, `deltaLink: null`, its first page of a full read (a mailbox
+ * synced for the first time), a mailbox's child folders (are there new ones?), or its default
  * Contacts folder (may the account read the mailbox at all?).
  */
 export type FolderProbe =
-  | { kind: 'DELTA'; mailboxId: string; folderId: string; deltaLink: string }
+  | { kind: 'DELTA'; mailboxId: string; folderId: string; deltaLink: string | null }
   | { kind: 'FOLDERS'; mailboxId: string }
   | { kind: 'ROOT'; mailboxId: string };
 

@@ -95,7 +95,8 @@ function aborted(signal?: AbortSignal) {
 
 /**
  * What the run's probe already holds of a mailbox (contact-probe.ts): its folders (those it has
- * cursors of), the first page of each folder's delta round, and the token it probed with. The
+ * cursors of, or all, listed in the probe, for a mailbox read for the first time), the first page
+ * of each folder's delta round, and the token it probed with. The
  * mailbox is then synced from those pages on, without listing its folders or reading them again.
  */
 export interface ProbedMailbox {
@@ -106,6 +107,8 @@ export interface ProbedMailbox {
 
 /** The first page of a folder's delta round, as a probe read it. */
 export interface ProbedPage {
+  /** The delta link the page was read from (null: the folder's full read). */
+  from: string | null;
   records: ContactDeltaRecord[];
   nextLink: string | null;
   deltaLink: string | null;
@@ -184,26 +187,63 @@ export async function syncMailbox(
     });
     total.delete += n;
   }
-  for (const folder of folders) {
-    aborted(signal);
-    const cursor = cursors.find((c) => c.folderId === folder.id) ?? null;
-    const first = probed?.firstPages.get(folder.id) ?? null;
-    await syncFolder(deps, job, owner, folder, cursor, normalise, total, accessToken, first, signal);
+  // The mailbox's whole share of the run (a part written before a worker died included), in its
+  // report row: written with the last folder's end.
+  const finish = async (tx: Store) => {
+    const t = await tx.contactSync.runTally(job.runId, job.mailboxId);
+    const done = { create: t.create, update: t.update, delete: t.delete, skip: t.skip };
+    await tx.contactSync.record(pbxId, job.runId, job.mailboxId, {}, [
+      row(
+        'UPDATE',
+        'SYNCED',
+        job.mailboxId,
+        label.name,
+        label.address,
+        `${folders.length} folder(s): ${done.create} created, ${done.update} updated, ${done.delete} deleted, ${done.skip} not synced (C4).`,
+        JSON.stringify(done),
+      ),
+    ]);
+  };
+  // The cursors of folders new to the PBX are known before (or with) the first contact written:
+  // the sync can always take them away again, and a folder without a delta link gets its job at
+  // the next run. They are written with the mailbox's first transaction (or, failing, at once).
+  const unsaved: FolderCursorsToSave = {
+    list: folders
+      .filter((f) => !cursors.some((c) => c.folderId === f.id))
+      .map((f) => ({ mailboxId: job.mailboxId, folderId: f.id, kind: job.kind, owner, deltaLink: null })),
+  };
+  try {
+    for (const [n, folder] of folders.entries()) {
+      aborted(signal);
+      const cursor = cursors.find((c) => c.folderId === folder.id) ?? null;
+      const first = probed?.firstPages.get(folder.id) ?? null;
+      const last = n === folders.length - 1 ? finish : undefined;
+      await syncFolder(
+        deps,
+        job,
+        owner,
+        folder,
+        cursor,
+        normalise,
+        total,
+        accessToken,
+        first,
+        unsaved,
+        signal,
+        last,
+      );
+    }
+  } catch (err) {
+    if (unsaved.list.length)
+      await store
+        .transactional((tx) => saveUnsaved(tx, pbxId, unsaved))
+        .then(() => {
+          unsaved.list = [];
+        })
+        .catch(() => undefined /* the error thrown below is the one to report */);
+    throw err;
   }
-  // The mailbox's whole share of the run, a part written before a worker died included.
-  const t = await store.contactSync.runTally(job.runId, job.mailboxId);
-  const done = { create: t.create, update: t.update, delete: t.delete, skip: t.skip };
-  await store.contactSync.record(pbxId, job.runId, job.mailboxId, {}, [
-    row(
-      job.kind === 'PERSONAL' ? 'UPDATE' : 'UPDATE',
-      'SYNCED',
-      job.mailboxId,
-      label.name,
-      label.address,
-      `${folders.length} folder(s): ${done.create} created, ${done.update} updated, ${done.delete} deleted, ${done.skip} not synced (C4).`,
-      JSON.stringify(done),
-    ),
-  ]);
+  if (!folders.length) await store.transactional(finish);
   return { outcome: 'SYNCED', tally: total };
 }
 
@@ -217,7 +257,9 @@ async function syncFolder(
   total: { create: number; update: number; delete: number; skip: number },
   accessToken: string,
   first: ProbedPage | null,
+  unsaved: FolderCursorsToSave,
   signal?: AbortSignal,
+  finish?: (tx: Store) => Promise<void>,
 ) {
   const { store } = deps;
   const { pbxId } = job;
@@ -232,11 +274,9 @@ async function syncFolder(
     owner,
     deltaLink: null,
   };
-  // Known before any contact of the folder is written: the sync can always take them away again.
-  if (!cursor) await store.contactSync.saveFolderCursor(pbxId, base);
   let link = cursor?.deltaLink ?? null;
-  // The probe's first page, when the run probed this folder from its stored link.
-  let probedPage = link === null ? null : first;
+  // The probe's first page, when the run probed this folder from its stored link (or read it from the start).
+  let probedPage = first && first.from === link ? first : null;
   for (;;) {
     const known = new Map(await store.contacts.syncedKeys(pbxId, owner, ref));
     const seen = link === null ? new Set<string>() : null;
@@ -245,33 +285,48 @@ async function syncFolder(
         ? continueFrom(deps, accessToken, job.mailboxId, folder.id, probedPage)
         : deps.contactsReader.readFolderChanges(accessToken, job.mailboxId, folder.id, link);
       probedPage = null;
-      for await (const records of stream.pages) {
+      // One page read ahead: the round's last page commits with the folder's new delta link (and
+      // the mailbox's report row), so a folder of one page is one transaction.
+      const pages = stream.pages[Symbol.asyncIterator]();
+      let page = await pages.next();
+      let last = false;
+      while (!page.done) {
         aborted(signal);
+        const records = page.value;
         const plan = planContactPage({ folder: ref, records, known, normalise });
         if (seen) for (const r of records) if (r.kind === 'CHANGED') seen.add(r.contact.id);
-        const reported = await commitPage(store, job, owner, ref, plan, folder);
-        total.create += plan.creates.length;
-        total.update += plan.updates.length;
-        total.delete += plan.deletes.length;
-        total.skip += reported;
         for (const c of [...plan.creates, ...plan.updates])
           known.set(c.source.contactId, {
             id: known.get(c.source.contactId)?.id ?? '',
             changeKey: c.source.changeKey,
           });
         for (const id of plan.deletes) known.delete(id);
+        const next = await pages.next();
+        last = Boolean(next.done);
+        const work = plan.creates.length + plan.updates.length + plan.deletes.length + plan.skipped.length;
+        const reported =
+          work || last
+            ? await store.transactional(async (tx) => {
+                await saveUnsaved(tx, pbxId, unsaved);
+                const n = await commitPage(tx, job, owner, ref, plan, folder);
+                if (last) await endRound(tx, stream.deltaLink());
+                return n;
+              })
+            : 0;
+        if (work || last) unsaved.list = [];
+        total.create += plan.creates.length;
+        total.update += plan.updates.length;
+        total.delete += plan.deletes.length;
+        total.skip += reported;
+        page = next;
       }
-      const deltaLink = stream.deltaLink();
-      const gone = seen ? unseenContacts(known, seen) : [];
-      // The new link is stored only now that every contact of the round is committed.
-      await store.transactional(async (tx) => {
-        if (gone.length) {
-          await tx.contacts.deleteSynced(pbxId, owner, ref, gone);
-          await tx.contactSync.record(pbxId, job.runId, job.mailboxId, { delete: gone.length }, []);
-        }
-        await tx.contactSync.saveFolderCursor(pbxId, { ...base, deltaLink });
-      });
-      total.delete += gone.length;
+      // A round of no page at all ends on its own.
+      if (!last)
+        await store.transactional(async (tx) => {
+          await saveUnsaved(tx, pbxId, unsaved);
+          await endRound(tx, stream.deltaLink());
+        });
+      unsaved.list = [];
       return;
     } catch (err) {
       if (err instanceof MicrosoftError && err.code === 'DELTA_EXPIRED' && link !== null) {
@@ -284,7 +339,28 @@ async function syncFolder(
       }
       throw err;
     }
+
+    /** The round's end: contacts not seen in a full read go, then the new link is stored (every contact of the round is committed with it or before). */
+    async function endRound(tx: Store, deltaLink: string) {
+      const gone = seen ? unseenContacts(known, seen) : [];
+      if (gone.length) {
+        await tx.contacts.deleteSynced(pbxId, owner, ref, gone);
+        await tx.contactSync.record(pbxId, job.runId, job.mailboxId, { delete: gone.length }, []);
+      }
+      await tx.contactSync.saveFolderCursor(pbxId, { ...base, deltaLink });
+      total.delete += gone.length;
+      if (finish) await finish(tx);
+    }
   }
+}
+
+/** Folder cursors (without a delta link) still to write, in the mailbox's first transaction (emptied once it commits). */
+interface FolderCursorsToSave {
+  list: ContactFolderCursor[];
+}
+
+async function saveUnsaved(tx: Store, pbxId: string, unsaved: FolderCursorsToSave) {
+  for (const c of unsaved.list) await tx.contactSync.saveFolderCursor(pbxId, c);
 }
 
 /** A delta round that starts with a page the probe read: that page, then the pages after it. */
@@ -389,12 +465,12 @@ export function unreadableReport(
 }
 
 /**
- * One page in one transaction: the contacts, the C4 report rows and the tally commit together.
+ * One page, in the caller's transaction: the contacts, the C4 report rows and the tally commit together.
  * Resolves with the C4 rows added (a contact the run reported already, on a page replayed after
  * a worker died, is not reported or counted again).
  */
 async function commitPage(
-  store: Store,
+  tx: Store,
   job: MailboxJob,
   owner: ContactOwner,
   ref: Pick<ContactSource, 'mailboxId' | 'folderId'>,
@@ -406,30 +482,28 @@ async function commitPage(
   // Where the admin finds the contact to complete it: the folder, in whose mailbox.
   const label = mailboxLabel(job);
   const where = `In the folder "${folder.displayName || 'Contacts'}" of ${label.text}.`;
-  return store.transactional(async (tx) => {
-    const contacts = tx.contacts;
-    if (writes.length) await contacts.upsertSynced(job.pbxId, owner, writes);
-    if (plan.deletes.length) await contacts.deleteSynced(job.pbxId, owner, ref, plan.deletes);
-    return tx.contactSync.record(
-      job.pbxId,
-      job.runId,
-      job.mailboxId,
-      {
-        create: plan.creates.length,
-        update: plan.updates.length,
-        delete: plan.deletes.length,
-        skip: plan.skipped.length,
-      },
-      plan.skipped.map((s) =>
-        row(
-          'SKIP',
-          s.reason,
-          s.contactId,
-          s.name,
-          label.address,
-          `${s.detail} ${where}${s.removed ? ' It was removed from the PBX.' : ''}`,
-        ),
+  const contacts = tx.contacts;
+  if (writes.length) await contacts.upsertSynced(job.pbxId, owner, writes);
+  if (plan.deletes.length) await contacts.deleteSynced(job.pbxId, owner, ref, plan.deletes);
+  return tx.contactSync.record(
+    job.pbxId,
+    job.runId,
+    job.mailboxId,
+    {
+      create: plan.creates.length,
+      update: plan.updates.length,
+      delete: plan.deletes.length,
+      skip: plan.skipped.length,
+    },
+    plan.skipped.map((s) =>
+      row(
+        'SKIP',
+        s.reason,
+        s.contactId,
+        s.name,
+        label.address,
+        `${s.detail} ${where}${s.removed ? ' It was removed from the PBX.' : ''}`,
       ),
-    );
-  });
+    ),
+  );
 }

@@ -2,7 +2,12 @@ import type { ContactOwner } from '../../domain/contact.types.js';
 import type { MailboxPlanItem } from '../../domain/contact-sync.planner.js';
 import { IntegrationStatus } from '../../domain/integration.js';
 import { appCredentials, tokenCacheOf } from '../integration.js';
-import type { ContactFolderCursor, FolderProbe, ProbeAnswer } from '../ports/contact-sync.port.js';
+import type {
+  ContactFolderCursor,
+  ContactFolderInfo,
+  FolderProbe,
+  ProbeAnswer,
+} from '../ports/contact-sync.port.js';
 import type { MicrosoftError } from '../ports/microsoft.port.js';
 import {
   CONTACTS_SCOPE,
@@ -33,8 +38,10 @@ import {
  * A mailbox not synced yet (no cursor, or a folder without a delta link) gets one sub-request for
  * its default Contacts folder (`ROOT` probe): 403 / 404 (not shared with the account, not a member
  * of the shared mailbox, no Exchange mailbox) is reported here, with no job, as the job would
- * have; a mailbox the account may read gets its job, which reads it in full. So a user who never
- * shared a folder costs one sub-request a run, not a job and a request.
+ * have; a mailbox the account may read is read in full in the run (`readFresh`): its folder list
+ * and each folder's first page in the same batches, then synced from those pages on. So a user
+ * who never shared a folder costs one sub-request a run, and a first sync of 10,000 mailboxes
+ * about 3 sub-requests each, 20 to a request, instead of a job and 3 requests each.
  *
  * New folders (C2: a user shares another contacts folder, a shared mailbox gets one). Listing a
  * mailbox's folders is a sub-request of its own, and doing it for every mailbox at every run
@@ -57,6 +64,8 @@ export const FOLDER_CHECK_MS = 12 * 3_600_000;
 export const FOLDER_CHECK_SHARE = 10;
 /** Mailboxes probed per slice: their cursors are read, probed, and dealt with before the next slice (memory stays bounded). */
 export const PROBE_SLICE = 1000;
+/** Mailboxes read for the first time per slice of `$batch`es (their first pages stay in memory until written). */
+export const FRESH_SLICE = 100;
 /** Probed mailboxes settled side by side in the run, each in a unit of work of its own. */
 export const SETTLE_CONCURRENCY = 4;
 
@@ -225,9 +234,11 @@ export async function probeMailboxes(
     // Mailboxes never synced that the account cannot read: what their job would have found
     // first, reported without one, all of the slice in one transaction (most have nothing synced).
     const unreadables: Array<{ job: MailboxJob; error: MicrosoftError }> = [];
+    const readable: FreshMailbox[] = [];
     for (const [n, f] of fresh.entries()) {
       const a = answers[roots + n] as ProbeAnswer;
       if (!a.ok && unreadable(a)) unreadables.push({ job: f.job, error: a.error });
+      else if (a.ok && a.folders[0]) readable.push({ ...f, root: a.folders[0] });
       else toJobs.push(f.item);
     }
     const bare = unreadables.filter((u) => !byMailbox.has(u.job.mailboxId) && u.job.kind === 'PERSONAL');
@@ -246,8 +257,137 @@ export async function probeMailboxes(
     settled += unreadables.length;
     if (touched.length) await store.contactSync.touchFolders(pbxId, touched);
     onSettled(settled);
+    // Mailboxes the account may read and the PBX never read (in full): read in the run too.
+    const read = await readFresh(deps, accessToken, readable, toJobs, checkpoint, signal, (n) => {
+      settled += n;
+      onSettled(settled);
+    });
+    probes += read.probes;
   }
   return { toJobs, settled, probes };
+}
+
+/** A mailbox never read in full whose default Contacts folder the account may read (its ROOT probe). */
+interface FreshMailbox {
+  item: MailboxPlanItem;
+  job: MailboxJob;
+  root: ContactFolderInfo;
+}
+
+/**
+ * The first read of mailboxes (C1–C3) in the run, FRESH_SLICE at a time, instead of a job and
+ * three requests each: their folder lists and the first page of each folder's full read go in
+ * `$batch`es (2 sub-requests a mailbox, a third per child folder), then the mailboxes are
+ * synced side by side from those pages on (the next pages, of a folder of more than 200
+ * contacts, are read as a job would). The next slice's batches are read while a slice is
+ * written. Anything the batches cannot settle (a folder list of more than one page, a failed
+ * sub-request, a mailbox that fails to sync) goes to its job, which starts again from what is
+ * stored: pages replayed are upserts by Outlook id, so nothing is duplicated.
+ */
+async function readFresh(
+  deps: MailboxSyncDeps,
+  accessToken: string,
+  fresh: readonly FreshMailbox[],
+  toJobs: MailboxPlanItem[],
+  checkpoint: () => void,
+  signal: AbortSignal | undefined,
+  onSettled: (n: number) => void,
+): Promise<{ probes: number }> {
+  let probes = 0;
+  const read = async (part: readonly FreshMailbox[]) => {
+    const first = await deps.contactsReader.probe(
+      accessToken,
+      part.flatMap((f): FolderProbe[] => [
+        { kind: 'FOLDERS', mailboxId: f.item.mailboxId },
+        { kind: 'DELTA', mailboxId: f.item.mailboxId, folderId: f.root.id, deltaLink: null },
+      ]),
+    );
+    probes += first.length;
+    const ready: Array<{ f: FreshMailbox; folders: ContactFolderInfo[]; pages: ProbeAnswer[] }> = [];
+    for (const [n, f] of part.entries()) {
+      const listing = first[2 * n] as ProbeAnswer;
+      const root = first[2 * n + 1] as ProbeAnswer;
+      // Child folders the account may not list: it reads only the default one (as listFolders).
+      const children = listing.ok
+        ? listing.nextLink === null
+          ? listing.folders
+          : null
+        : listing.error.code === 'ACCESS_DENIED' || listing.error.code === 'NOT_FOUND'
+          ? []
+          : null;
+      if (!root.ok || children === null) toJobs.push(f.item);
+      else
+        ready.push({
+          f,
+          folders: [{ id: f.root.id, displayName: f.root.displayName || 'Contacts' }, ...children],
+          pages: [root],
+        });
+    }
+    const childProbes = ready.flatMap((r) =>
+      r.folders.slice(1).map(
+        (x): FolderProbe => ({
+          kind: 'DELTA',
+          mailboxId: r.f.item.mailboxId,
+          folderId: x.id,
+          deltaLink: null,
+        }),
+      ),
+    );
+    const more = childProbes.length ? await deps.contactsReader.probe(accessToken, childProbes) : [];
+    probes += more.length;
+    let at = 0;
+    for (const r of ready) for (let k = 1; k < r.folders.length; k++) r.pages.push(more[at++] as ProbeAnswer);
+    return ready;
+  };
+  const parts: FreshMailbox[][] = [];
+  for (let i = 0; i < fresh.length; i += FRESH_SLICE) parts.push(fresh.slice(i, i + FRESH_SLICE));
+  let ahead = parts.length ? read(parts[0] as FreshMailbox[]) : null;
+  for (let k = 0; k < parts.length; k++) {
+    checkpoint();
+    const ready = await (ahead as Promise<Awaited<ReturnType<typeof read>>>);
+    ahead = k + 1 < parts.length ? read(parts[k + 1] as FreshMailbox[]) : null;
+    // Never an unhandled rejection: the loop awaits it next, or has thrown already.
+    ahead?.catch(() => undefined);
+    let next = 0;
+    let synced = 0;
+    await Promise.all(
+      Array.from({ length: SETTLE_CONCURRENCY }, async () => {
+        const own = { ...deps, store: deps.store.fork() };
+        while (next < ready.length) {
+          const r = ready[next++] as (typeof ready)[number];
+          if (signal?.aborted) checkpoint();
+          if (r.pages.some((a) => !a.ok)) {
+            toJobs.push(r.f.item);
+            continue;
+          }
+          const firstPages = new Map<string, ProbedPage>();
+          r.folders.forEach((folder, n) => {
+            const a = r.pages[n] as ProbeAnswer & { ok: true };
+            firstPages.set(folder.id, {
+              from: null,
+              records: a.records,
+              nextLink: a.nextLink,
+              deltaLink: a.deltaLink,
+            });
+          });
+          try {
+            await syncMailbox(own, r.f.job, signal, { accessToken, folders: r.folders, firstPages });
+            synced++;
+          } catch (err) {
+            if (signal?.aborted) throw err;
+            deps.log('info', 'a mailbox could not be read in the run: its job takes it over', {
+              pbxId: r.f.job.pbxId,
+              mailboxId: r.f.job.mailboxId,
+              err: err instanceof Error ? err.message : String(err),
+            });
+            toJobs.push(r.f.item);
+          }
+        }
+      }),
+    );
+    onSettled(synced);
+  }
+  return { probes };
 }
 
 /** Unreadable folders: gone (403 ErrorAccessDenied), not there (404), or no Exchange mailbox at all. */
@@ -290,7 +430,12 @@ async function settle(
   c.cursors.forEach((cur, n) => {
     const a = deltas[n] as ProbeAnswer;
     if (!a.ok) return;
-    pages.set(cur.folderId, { records: a.records, nextLink: a.nextLink, deltaLink: a.deltaLink });
+    pages.set(cur.folderId, {
+      from: cur.deltaLink,
+      records: a.records,
+      nextLink: a.nextLink,
+      deltaLink: a.deltaLink,
+    });
     if (a.records.length > 0 || a.nextLink !== null || a.deltaLink === null) changed = true;
   });
   if (!changed) {
