@@ -220,9 +220,9 @@ describeEachDb('issue 16: a delta run plans what changed, and ends as a full run
         },
       ]);
 
-      for (let round = 0; round < 4; round++) {
+      for (let round = 0; round < 6; round++) {
         const done: string[] = [];
-        for (let i = 0; i < 6; i++) {
+        for (let i = 0; i < 8; i++) {
           const [name, op] = ops[rnd.int(ops.length)];
           // Graph refuses some (e.g. removing a member that is not one): such a change does not happen.
           await op().then(
