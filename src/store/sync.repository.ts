@@ -400,7 +400,10 @@ export class MikroSyncRepository implements SyncRepository {
   async failedObjectIds(runId: string) {
     const rows: Array<{ scope: string; object_id: string }> = await this.em
       .getConnection()
-      .execute("select scope, object_id from sync_run_item where run_id = ? and action = 'FAIL'", [runId]);
+      .execute(
+        "select scope, object_id from sync_run_item where run_id = ? and (action = 'FAIL' or (action = 'SKIP' and reason = 'USER_SOFT_DELETED'))",
+        [runId],
+      );
     const users = rows.filter((r) => r.scope === 'USER').map((r) => r.object_id);
     const groups = rows.filter((r) => r.scope === 'GROUP').map((r) => r.object_id);
     return { users, groups };

@@ -139,7 +139,11 @@ export interface SyncRepository {
   itemCounts(runId: string): Promise<{ users: PlanSummary; groups: PlanSummary }>;
   /** Changes whenever any extension or extension group of the PBX is created, changed or deleted. */
   directoryFingerprint(pbxId: string): Promise<string>;
-  /** Issue 16: the directory objects the run reported FAIL (users and groups), by object id. */
+  /**
+   * Issue 16: the directory objects the run reported FAIL (users and groups), and the users
+   * whose extension it kept while they are in the recycle bin (SKIP USER_SOFT_DELETED: after
+   * 30 days they count as gone without any change), by object id.
+   */
   failedObjectIds(runId: string): Promise<{ users: string[]; groups: string[] }>;
   /** The highest `seq` recorded for the run, or -1. */
   maxSeq(runId: string): Promise<number>;

@@ -197,7 +197,8 @@ const NO_ITEMS = (c: RunCounts['users']) =>
 /**
  * Issue 16: when a delta run may plan only what changed, the objects it must plan besides:
  * those the last planning run could not sync (its FAIL items, U10 capacity and G3 limit
- * included), since a change elsewhere may let them through now. Null (plan every object)
+ * included), since a change elsewhere may let them through now, and the users whose extension
+ * it kept in the recycle bin (U4: gone for good after 30 days, with no change to tell). Null (plan every object)
  * unless the last run still holds. Runs that reported nothing (empty delta rounds, skipped)
  * are looked through to the run that planned; a run that planned reported every object it
  * could not sync, by induction from the last full plan.
