@@ -150,6 +150,19 @@ export function applyDirectoryDelta(
   delta: DirectoryDelta,
   now: Date,
 ): DirectorySnapshot {
+  return mergeDirectoryDelta(snapshot, delta, now).snapshot;
+}
+
+/**
+ * `applyDirectoryDelta`, also saying whether any group membership changed (then every group's
+ * `transitiveMemberUserIds` is stale, including those of groups a partial snapshot, issue 16,
+ * loads only afterwards: see `withoutStaleTransitive`).
+ */
+export function mergeDirectoryDelta(
+  snapshot: DirectorySnapshot,
+  delta: DirectoryDelta,
+  now: Date,
+): { snapshot: DirectorySnapshot; membershipChanged: boolean } {
   const users = new Map(snapshot.users);
   for (const record of delta.users ?? []) {
     const existing = users.get(record.id);
@@ -207,10 +220,15 @@ export function applyDirectoryDelta(
   }
   if (membershipChanged) {
     for (const [id, group] of groups) {
-      if (group.transitiveMemberUserIds === undefined) continue;
-      const { transitiveMemberUserIds: _stale, ...rest } = group;
-      groups.set(id, rest);
+      if (group.transitiveMemberUserIds !== undefined) groups.set(id, withoutStaleTransitive(group));
     }
   }
-  return { users, groups };
+  return { snapshot: { users, groups }, membershipChanged };
+}
+
+/** A group without its `transitiveMemberUserIds` (stale once a membership changed). */
+export function withoutStaleTransitive(group: DirectoryGroup): DirectoryGroup {
+  if (group.transitiveMemberUserIds === undefined) return group;
+  const { transitiveMemberUserIds: _stale, ...rest } = group;
+  return rest;
 }

@@ -57,6 +57,13 @@ export interface GroupSyncInput {
   readonly capacity?: Pick<PbxCapacity, 'maxExtensionGroups'>;
   readonly now: Date;
   readonly deletionGuard?: DeletionGuardOptions;
+  /**
+   * Issue 16: a plan of some groups only (a delta run). `directory.groups` then holds the
+   * groups of `scope` that still exist (and, for nested members, the groups below them), and
+   * `current.extensions` at least the extensions of their member users; a synced extension
+   * group of a group outside the scope only holds its name, never planned.
+   */
+  readonly scope?: ReadonlySet<string>;
 }
 
 /** What the group policies need of the PBX: its extension groups as they are, and its capacity. */
@@ -168,6 +175,7 @@ export function* groupChangeSteps(input: GroupSyncInput): Steps<GroupSyncPlan> {
       continue;
     }
     if (extensionGroup.source !== 'SYNCED' || !extensionGroup.externalId) continue;
+    if (input.scope && !input.scope.has(extensionGroup.externalId)) continue;
     const other = syncedByGroup.get(extensionGroup.externalId);
     if (!other) {
       syncedByGroup.set(extensionGroup.externalId, extensionGroup);
@@ -200,6 +208,7 @@ export function* groupChangeSteps(input: GroupSyncInput): Steps<GroupSyncPlan> {
     else candidates.push({ group, own: extensionGroup, target: null, name: groupName(group), failure: null });
   }
   for (const group of groups.values()) {
+    if (input.scope && !input.scope.has(group.id)) continue;
     if (syncedByGroup.has(group.id) || !isPresent(group) || !inRange(group)) continue;
     const kept = keptByGroup.get(group.id);
     const target = kept ? { group: kept, reason: 'KEPT_GROUP_ID' as const } : null;

@@ -88,13 +88,64 @@ export interface UserSyncInput {
   readonly capacity: PbxCapacity;
   readonly now: Date;
   readonly deletionGuard?: DeletionGuardOptions;
+  /**
+   * Issue 16: a plan of some users only (a delta run). `directory.users` then holds just the
+   * users of `userIds` that still exist, and `current.extensions` the extensions synced to them
+   * plus those that hold an email or number they claim (`userClaims`); a synced extension of a
+   * user outside `userIds` is only a holder, never planned. U3 AUTO: `freeNumbers` are the
+   * lowest numbers ≥ the start number that no extension of the PBX holds, ascending, at least
+   * as many as the scope's users (or every one left): what a plan of every user would give.
+   */
+  readonly scope?: {
+    readonly userIds: ReadonlySet<string>;
+    readonly freeNumbers?: readonly string[];
+  };
 }
 
-/** What the user policies need of the PBX: its extensions as they are, and its capacity. */
+/** How many extensions the PBX has, and how many of them are synced. */
+export interface ExtensionCounts {
+  readonly total: number;
+  readonly synced: number;
+}
+
+/**
+ * What the user policies need of the PBX: its extensions as they are (or only their counts,
+ * issue 16), and its capacity.
+ */
 export interface UserPolicyInput {
-  readonly extensions: readonly PbxExtension[];
+  readonly extensions: readonly PbxExtension[] | ExtensionCounts;
   readonly capacity: PbxCapacity;
   readonly deletionGuard?: DeletionGuardOptions;
+}
+
+function countExtensions(extensions: readonly PbxExtension[] | ExtensionCounts): ExtensionCounts {
+  if (!Array.isArray(extensions)) return extensions as ExtensionCounts;
+  let synced = 0;
+  for (const extension of extensions as readonly PbxExtension[]) if (extension.source === 'SYNCED') synced++;
+  return { total: extensions.length, synced };
+}
+
+/**
+ * Issue 16: what the users of a scoped plan may claim of other extensions: their emails (U5
+ * keys) and, under U3 FROM_PROPERTY, their numbers. The holders of these are all a scoped
+ * plan needs to see besides the users' own extensions.
+ */
+export function userClaims(
+  users: Iterable<DirectoryUser>,
+  rule: UserSyncRule,
+): { emailKeys: string[]; numbers: string[] } {
+  const emailKeys = new Set<string>();
+  const numbers = new Set<string>();
+  const numbering = rule.numbering;
+  for (const user of users) {
+    const key = emailKey(extensionFieldsOf(user).email);
+    if (key !== null) emailKeys.add(key);
+    if (numbering.mode === 'FROM_PROPERTY') {
+      const number = extensionNumberFromValue(readUserProperty(user, numbering.property));
+      if (number !== null) numbers.add(number);
+    }
+  }
+  return { emailKeys: [...emailKeys], numbers: [...numbers] };
 }
 
 /**
@@ -102,12 +153,11 @@ export interface UserPolicyInput {
  * extensions), then the capacity policy (U10).
  */
 export function applyUserPolicies(diff: UserSyncPlan, input: UserPolicyInput): UserSyncPlan {
-  let synced = 0;
-  for (const extension of input.extensions) if (extension.source === 'SYNCED') synced++;
+  const { total, synced } = countExtensions(input.extensions);
   const guarded = guardDeletions(diff, synced, input.deletionGuard);
   return applyCapacityPolicy(guarded, {
     maxExtensions: input.capacity.maxExtensions,
-    currentExtensions: input.extensions.length,
+    currentExtensions: total,
   });
 }
 
@@ -255,6 +305,8 @@ export function* userChangeSteps(input: UserSyncInput): Steps<UserSyncPlan> {
     extensions.push(extension);
     const userId = extension.externalId;
     if (extension.source !== 'SYNCED' || !userId) continue;
+    // A scoped plan: the extension of a user outside the scope only holds its email and number.
+    if (input.scope && !input.scope.userIds.has(userId)) continue;
     const slot = slots.get(userId);
     const other = slot ? slot.extension : orphans.get(userId);
     if (other && other.id < extension.id) {
@@ -427,10 +479,14 @@ export function* userChangeSteps(input: UserSyncInput): Steps<UserSyncPlan> {
       candidates.filter((c) => !c.failure && !c.target).map((c) => ({ c, key: userItemKey(c.subject) })),
       (a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0),
     );
-    const next = createNumberAllocator(
-      numbering.startNumber ?? DEFAULT_START_NUMBER,
-      fresh.length > 0 ? numberHolders() : new Map(),
-    );
+    const free = input.scope?.freeNumbers;
+    let given = 0;
+    const next = free
+      ? () => (given < free.length ? free[given++] : null)
+      : createNumberAllocator(
+          numbering.startNumber ?? DEFAULT_START_NUMBER,
+          fresh.length > 0 ? numberHolders() : new Map(),
+        );
     for (const { c } of fresh) {
       if (++work % STEP === 0) yield;
       const number = next();

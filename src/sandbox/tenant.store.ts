@@ -429,7 +429,14 @@ export class Tenant {
     p.createdDateTime = nowIso();
     p.renewedDateTime = p.createdDateTime;
     p.securityIdentifier = `S-1-12-1-${randomBytes(4).readUInt32LE()}-${randomBytes(4).readUInt32LE()}`;
-    const g = this.seedGroup(typeof rest.id === 'string' ? rest.id : randomUUID(), p);
+    const id = typeof rest.id === 'string' ? rest.id : randomUUID();
+    // One request (POST /groups with members@odata.bind, https://learn.microsoft.com/graph/api/
+    // group-post-groups, example 2): a member it refuses fails the request, and no group is left
+    // behind. One left behind without its change record would be in a full read but never in a
+    // delta round, which Graph never does (issue 16's property test found it).
+    const draft: GroupRecord = { id, ordinal: -1, p, members: new Set(), lastLog: -1 };
+    for (const m of members ?? []) this.checkMember(draft, m);
+    const g = this.seedGroup(id, p);
     let mask = 0;
     for (const k of Object.keys(p)) mask |= GROUP_BITS.get(k) ?? 0;
     const ops: MemberOp[] = [];

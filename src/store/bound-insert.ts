@@ -22,10 +22,22 @@ export async function insertBound(
   onConflict = '',
 ): Promise<void> {
   if (rows.length === 0) return;
-  const sqlEm = em as SqlEntityManager;
   const tuple = `(${columns.map(() => '?').join(', ')})`;
   const sql = `insert into "${table}" (${columns.map((c) => `"${c}"`).join(', ')}) values ${rows.map(() => tuple).join(', ')}${onConflict ? ` ${onConflict}` : ''}`;
-  const query = sqlEm.getConnection().getKnex().raw(sql, rows.flat());
+  await executeBound(em, sql, rows.flat());
+}
+
+/** A statement with bound parameters, as `insertBound` runs its INSERT (same binding of dates and booleans). */
+export async function executeBound(
+  em: EntityManager,
+  sql: string,
+  bindings: ReadonlyArray<string | number | boolean | Date | null>,
+): Promise<void> {
+  const sqlEm = em as SqlEntityManager;
+  const query = sqlEm
+    .getConnection()
+    .getKnex()
+    .raw(sql, bindings as Array<string | number | boolean | Date | null>);
   const tx = sqlEm.getTransactionContext();
   if (tx) query.transacting(tx);
   try {

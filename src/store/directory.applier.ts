@@ -3,13 +3,25 @@ import type { EntityManager } from '@mikro-orm/core';
 import type { DirectoryApplier } from '../app/ports/sync.port.js';
 import { emailKey } from '../domain/extension-fields.js';
 import type { GroupPlanItem, UserPlanItem } from '../domain/sync-plan.types.js';
-import { insertBound } from './bound-insert.js';
+import { executeBound, insertBound } from './bound-insert.js';
 import type { Clock } from './clock.js';
 import { deleteContactsWhere } from './contact.repository.js';
 import { Extension, ExtensionGroup, ExtensionGroupMember } from './entities/index.js';
 import { mobileE164, pbxCountry } from './mobile-key.js';
 
 const BATCH = 500;
+/** UPDATE items per statement: up to 9 columns of 2 parameters each, well under the drivers' limits. */
+const UPDATE_BATCH = 200;
+
+/** The column of each synced field an UPDATE item may change. */
+const UPDATE_COLUMNS: Record<string, string> = {
+  number: 'number',
+  firstName: 'first_name',
+  lastName: 'last_name',
+  email: 'email',
+  mobileNumber: 'mobile_number',
+  jobTitle: 'job_title',
+};
 
 /** The columns of a new synced extension, in the order `applyUserItems` gives its values. */
 const EXTENSION_COLUMNS = [
@@ -80,17 +92,40 @@ export class MikroDirectoryApplier implements DirectoryApplier {
         { source: 'MANUAL', externalId: null, updatedAt: now },
       );
     }
-    for (const item of of('UPDATE')) {
-      const patch: Record<string, unknown> = { updatedAt: now };
-      for (const c of item.changes) patch[c.field] = c.to;
-      if ('email' in patch) patch.emailKey = emailKey(patch.email as string | null);
-      if ('number' in patch) patch.numberSort = Number.parseInt(patch.number as string, 10);
-      if ('mobileNumber' in patch)
-        patch.mobileE164 = mobileE164(patch.mobileNumber as string | null, country);
-      await this.em.nativeUpdate(
-        Extension,
-        { pbx: pbxId, id: item.extensionId, externalId: item.userId },
-        patch,
+    // Issue 16: one UPDATE per UPDATE_BATCH items (a CASE per changed column), not one per item.
+    for (const batch of chunks(of('UPDATE'), UPDATE_BATCH)) {
+      const byColumn = new Map<string, Array<[string, string | number | null]>>();
+      const set = (column: string, id: string, value: string | number | null) => {
+        const pairs = byColumn.get(column);
+        if (pairs) pairs.push([id, value]);
+        else byColumn.set(column, [[id, value]]);
+      };
+      for (const item of batch) {
+        const id = item.extensionId;
+        for (const c of item.changes) {
+          const to = c.to as string | null;
+          set(UPDATE_COLUMNS[c.field], id, to);
+          if (c.field === 'email') set('email_key', id, emailKey(to));
+          if (c.field === 'number') set('number_sort', id, Number.parseInt(to as string, 10));
+          if (c.field === 'mobileNumber') set('mobile_e164', id, mobileE164(to, country));
+        }
+      }
+      const bindings: Array<string | number | Date | null> = [now];
+      const sets = ['"updated_at" = ?'];
+      for (const [column, pairs] of byColumn) {
+        sets.push(
+          `"${column}" = case "id" ${pairs.map(() => 'when ? then ?').join(' ')} else "${column}" end`,
+        );
+        for (const [id, value] of pairs) bindings.push(id, value);
+      }
+      // Only rows still synced to the item's user (a hand edit or a release in between wins).
+      const guard = `"external_id" = case "id" ${batch.map(() => 'when ? then ?').join(' ')} end`;
+      for (const item of batch) bindings.push(item.extensionId, item.userId);
+      bindings.push(pbxId, ...batch.map((i) => i.extensionId));
+      await executeBound(
+        this.em,
+        `update "extension" set ${sets.join(', ')} where ${guard} and "pbx_id" = ? and "id" in (${batch.map(() => '?').join(', ')})`,
+        bindings,
       );
     }
     for (const item of of('ASSOCIATE')) {

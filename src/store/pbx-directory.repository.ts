@@ -12,6 +12,7 @@ import type {
   PbxDirectoryRepository,
 } from '../app/ports/store.port.js';
 import { emailKey } from '../domain/extension-fields.js';
+import { MAX_EXTENSION_NUMBER } from '../domain/extension-number.js';
 import type { ExtensionGroupRecord, ExtensionRecord } from '../domain/extension-rules.js';
 import type { SyncSource } from '../domain/pbx.types.js';
 import type { Clock } from './clock.js';
@@ -59,6 +60,8 @@ const toGroup = (g: ExtensionGroup, memberIds: readonly string[]): ExtensionGrou
   createdAt: g.createdAt,
   updatedAt: g.updatedAt,
 });
+
+const MAX_NUMBER = MAX_EXTENSION_NUMBER;
 
 /** The number as an integer, for ordering (numbers are 1–7 digits). */
 const numberSort = (number: string): number => {
@@ -227,6 +230,42 @@ export class MikroPbxDirectoryRepository implements PbxDirectoryRepository {
     return groups.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : a.id < b.id ? -1 : 1));
   }
 
+  async listExtensionGroupsFor(
+    pbxId: string,
+    withMembers: (group: ExtensionGroupRecord) => boolean,
+  ): Promise<ExtensionGroupRecord[]> {
+    const rows: Array<Record<string, unknown>> = await this.em
+      .createQueryBuilder(ExtensionGroup, 'g')
+      .select(['id', 'name', 'source', 'externalId', 'createdAt', 'updatedAt'])
+      .where({ pbx: pbxId })
+      .execute('all', true);
+    const groups = rows.map(
+      (row): ExtensionGroupRecord => ({
+        id: row.id as string,
+        pbxId,
+        name: row.name as string,
+        source: row.source as SyncSource,
+        externalId: (row.externalId as string | null) ?? null,
+        memberExtensionIds: [],
+        createdAt: toDate(row.createdAt),
+        updatedAt: toDate(row.updatedAt),
+      }),
+    );
+    const members = new Map(groups.filter(withMembers).map((g) => [g.id, [] as string[]]));
+    for (const batch of chunks([...members.keys()])) {
+      const rows: Array<{ group_id: string; extension_id: string }> = await this.em
+        .getConnection()
+        .execute(
+          `select group_id, extension_id from extension_group_member where group_id in (${batch.map(() => '?').join(',')})`,
+          batch,
+        );
+      for (const m of rows) members.get(m.group_id)?.push(m.extension_id);
+    }
+    return groups
+      .map((g) => ({ ...g, memberExtensionIds: (members.get(g.id) ?? []).sort() }))
+      .sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : a.id < b.id ? -1 : 1));
+  }
+
   async pageExtensions(
     pbxId: string,
     filter: ExtensionFilter,
@@ -345,6 +384,72 @@ export class MikroPbxDirectoryRepository implements PbxDirectoryRepository {
 
   countExtensions(pbxId: string) {
     return this.em.count(Extension, { pbx: pbxId });
+  }
+
+  async extensionCounts(pbxId: string) {
+    const [total, synced] = await Promise.all([
+      this.em.count(Extension, { pbx: pbxId }),
+      this.em.count(Extension, { pbx: pbxId, source: 'SYNCED' }),
+    ]);
+    return { total, synced };
+  }
+
+  async findExtensionsByKeys(
+    pbxId: string,
+    keys: { externalIds?: readonly string[]; emailKeys?: readonly string[]; numbers?: readonly string[] },
+  ): Promise<ExtensionRecord[]> {
+    // Each column has a unique index with the PBX: one indexed probe per key, CHUNK keys a statement.
+    const byId = new Map<string, ExtensionRecord>();
+    const lookups: Array<[string, readonly string[] | undefined]> = [
+      ['externalId', keys.externalIds],
+      ['emailKey', keys.emailKeys],
+      ['number', keys.numbers],
+    ];
+    for (const [column, values] of lookups) {
+      for (const batch of chunks([...new Set(values ?? [])])) {
+        const rows: Array<Record<string, unknown>> = await this.em
+          .createQueryBuilder(Extension, 'x')
+          .select([...EXTENSION_COLUMNS])
+          .where({ pbx: pbxId, [column]: { $in: batch } })
+          .execute('all', true);
+        for (const r of rows) byId.set(r.id as string, extensionRecord(pbxId, r));
+      }
+    }
+    return [...byId.values()].sort(
+      (a, b) => numberSort(a.number) - numberSort(b.number) || (a.id < b.id ? -1 : 1),
+    );
+  }
+
+  async freeExtensionNumbers(pbxId: string, start: string, count: number): Promise<string[]> {
+    if (count <= 0) return [];
+    const from = Number.parseInt(start, 10);
+    // The gaps above `from`, in number order, along the (pbx, numberSort) index: each used
+    // number with the next used one; a gap follows it when they are not neighbours. The scan
+    // stops at the `count`-th gap (each gap holds at least one free number).
+    const conn = this.em.getConnection();
+    const [first]: Array<{ n: number | string | null }> = await conn.execute(
+      'select min(number_sort) as n from extension where pbx_id = ? and number_sort >= ?',
+      [pbxId, from],
+    );
+    const free: string[] = [];
+    const take = (lo: number, hi: number) => {
+      for (let n = lo; n <= Math.min(hi, MAX_NUMBER) && free.length < count; n++) free.push(String(n));
+    };
+    const lowest = first?.n === null || first?.n === undefined ? null : Number(first.n);
+    if (lowest === null || lowest > from) take(from, lowest === null ? MAX_NUMBER : lowest - 1);
+    if (lowest === null || free.length >= count) return free;
+    const gaps: Array<{ n: number | string; nxt: number | string | null }> = await conn.execute(
+      `select n, nxt from (
+         select number_sort as n, lead(number_sort) over (order by number_sort) as nxt
+         from extension where pbx_id = ? and number_sort >= ?
+       ) t where nxt is null or nxt > n + 1 order by n limit ?`,
+      [pbxId, from, count],
+    );
+    for (const gap of gaps) {
+      if (free.length >= count) break;
+      take(Number(gap.n) + 1, gap.nxt === null ? MAX_NUMBER : Number(gap.nxt) - 1);
+    }
+    return free;
   }
 
   async createExtension(pbxId: string, data: ExtensionWrite) {

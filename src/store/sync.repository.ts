@@ -160,6 +160,26 @@ export class MikroSyncRepository implements SyncRepository {
     }
   }
 
+  private async loadObjects(pbxId: string, kind: 'USER' | 'GROUP', ids: readonly string[]) {
+    const out: unknown[] = [];
+    for (const batch of chunks([...new Set(ids)])) {
+      const rows: Array<{ data: string }> = await this.em.getConnection().execute(
+        `select data from directory_object where key in (${batch.map(() => '?').join(',')})`,
+        batch.map((id) => `${pbxId}:${kind}:${id}`),
+      );
+      for (const r of rows) out.push(JSON.parse(r.data));
+    }
+    return out;
+  }
+
+  async loadSnapshotUsers(pbxId: string, ids: readonly string[]) {
+    return (await this.loadObjects(pbxId, 'USER', ids)) as DirectoryUser[];
+  }
+
+  async loadSnapshotGroups(pbxId: string, ids: readonly string[]) {
+    return (await this.loadObjects(pbxId, 'GROUP', ids)) as DirectoryGroup[];
+  }
+
   private async insertObjects(pbxId: string, kind: 'USER' | 'GROUP', objects: ReadonlyArray<{ id: string }>) {
     // Bound values, in batches of 100 rows: a group row carries its member list (megabytes for
     // a group of the whole organisation), which inlined into the SQL text was the largest
@@ -375,6 +395,18 @@ export class MikroSyncRepository implements SyncRepository {
       return `${Number(row?.n ?? 0)}@${String(m ?? '')}`;
     };
     return `${await part('extension')}|${await part('extension_group')}`;
+  }
+
+  async failedObjectIds(runId: string) {
+    const rows: Array<{ scope: string; object_id: string }> = await this.em
+      .getConnection()
+      .execute(
+        "select scope, object_id from sync_run_item where run_id = ? and (action = 'FAIL' or (action = 'SKIP' and reason = 'USER_SOFT_DELETED'))",
+        [runId],
+      );
+    const users = rows.filter((r) => r.scope === 'USER').map((r) => r.object_id);
+    const groups = rows.filter((r) => r.scope === 'GROUP').map((r) => r.object_id);
+    return { users, groups };
   }
 
   async maxSeq(runId: string) {

@@ -215,6 +215,26 @@ export interface PbxDirectoryRepository {
   /** Which of `ids` are extensions of this PBX. */
   existingExtensionIds(pbxId: string, ids: readonly string[]): Promise<Set<string>>;
   countExtensions(pbxId: string): Promise<number>;
+  /** Issue 16: how many extensions the PBX has, and how many are synced (two COUNTs). */
+  extensionCounts(pbxId: string): Promise<{ total: number; synced: number }>;
+  /**
+   * Issue 16: the extensions with any of these Entra ids, email keys (lower-cased, trimmed) or
+   * numbers, each once (indexed lookups, chunked IN lists).
+   */
+  findExtensionsByKeys(
+    pbxId: string,
+    keys: { externalIds?: readonly string[]; emailKeys?: readonly string[]; numbers?: readonly string[] },
+  ): Promise<ExtensionRecord[]>;
+  /** Issue 16 (U3 AUTO): the `count` lowest numbers ≥ `start` no extension holds, ascending (fewer past 9999999). */
+  freeExtensionNumbers(pbxId: string, start: string, count: number): Promise<string[]>;
+  /**
+   * Issue 16: every extension group of the PBX, with its members only when `withMembers` says
+   * so (the rest have none listed): the groups are few, their member lists are not.
+   */
+  listExtensionGroupsFor(
+    pbxId: string,
+    withMembers: (group: ExtensionGroupRecord) => boolean,
+  ): Promise<ExtensionGroupRecord[]>;
   createExtension(pbxId: string, data: ExtensionWrite): Promise<ExtensionRecord>;
   updateExtension(pbxId: string, id: string, patch: Partial<ExtensionWrite>): Promise<ExtensionRecord | null>;
   deleteExtension(pbxId: string, id: string): Promise<boolean>;

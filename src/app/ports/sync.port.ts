@@ -95,6 +95,10 @@ export interface SyncRepository {
 
   /** The directory as last read. */
   loadSnapshot(pbxId: string): Promise<{ users: DirectoryUser[]; groups: DirectoryGroup[] }>;
+  /** Issue 16: the stored users of these ids (those that are stored), by their keys. */
+  loadSnapshotUsers(pbxId: string, ids: readonly string[]): Promise<DirectoryUser[]>;
+  /** Issue 16: the stored groups of these ids (those that are stored), by their keys. */
+  loadSnapshotGroups(pbxId: string, ids: readonly string[]): Promise<DirectoryGroup[]>;
   /** Replaces the stored users (or groups) with exactly `objects`. */
   replaceSnapshot(
     pbxId: string,
@@ -135,6 +139,12 @@ export interface SyncRepository {
   itemCounts(runId: string): Promise<{ users: PlanSummary; groups: PlanSummary }>;
   /** Changes whenever any extension or extension group of the PBX is created, changed or deleted. */
   directoryFingerprint(pbxId: string): Promise<string>;
+  /**
+   * Issue 16: the directory objects the run reported FAIL (users and groups), and the users
+   * whose extension it kept while they are in the recycle bin (SKIP USER_SOFT_DELETED: after
+   * 30 days they count as gone without any change), by object id.
+   */
+  failedObjectIds(runId: string): Promise<{ users: string[]; groups: string[] }>;
   /** The highest `seq` recorded for the run, or -1. */
   maxSeq(runId: string): Promise<number>;
   setItemState(runId: string, ids: readonly string[], state: SyncRunItemData['state']): Promise<void>;

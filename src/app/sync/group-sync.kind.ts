@@ -1,3 +1,4 @@
+import { createMembershipResolver } from '../../domain/directory-membership.js';
 import type { ExtensionGroupRecord, ExtensionRecord } from '../../domain/extension-rules.js';
 import { applyGroupPolicies, groupChangeSteps } from '../../domain/group-sync.planner.js';
 import type { GroupPlanItem } from '../../domain/sync-plan.types.js';
@@ -11,6 +12,8 @@ import type { SyncKind } from './sync-kind.js';
 export interface GroupSyncCurrent {
   groups: ExtensionGroupRecord[];
   extensions: ExtensionRecord[];
+  /** Issue 16: a scoped plan: the directory groups it plans (see GroupSyncInput.scope). */
+  scope?: ReadonlySet<string>;
 }
 
 /** The report row of a group item. */
@@ -56,6 +59,26 @@ export const groupSyncKind: SyncKind<GroupPlanItem, GroupSyncCurrent> = {
     ]);
     return { groups, extensions };
   },
+  async loadScoped(store, pbxId, scoped, settings, run) {
+    const rule = settings.groupRule;
+    if (!rule) throw new Error('Group sync has no rule');
+    const nested = rule.includeNestedMembers;
+    const scope = new Set(scoped.groupIds);
+    // Every synced group is planned when its members may have changed without a change of its
+    // own: extensions of its users came or went (G5), or (nested) a group below it changed.
+    const wide = run.extensionsChanged || (nested && scoped.groupChanges);
+    const groups = await store.directory.listExtensionGroupsFor(pbxId, (g) => {
+      if (wide && g.source === 'SYNCED' && g.externalId) scope.add(g.externalId);
+      // Members are listed for the groups it plans and for those it may take over (ASSOCIATE).
+      return g.source !== 'SYNCED' || (g.externalId !== null && scope.has(g.externalId));
+    });
+    await scoped.loadGroups(scope, nested);
+    const membersOf = createMembershipResolver(scoped.snapshot.groups, nested);
+    const userIds = new Set<string>();
+    for (const id of scope) for (const userId of membersOf(id)) userIds.add(userId);
+    const extensions = await store.directory.findExtensionsByKeys(pbxId, { externalIds: [...userIds] });
+    return { groups, extensions, scope };
+  },
   plan(directory, current, settings, now) {
     if (!settings.groupRule) throw new Error('Group sync has no rule');
     return groupChangeSteps({
@@ -63,6 +86,7 @@ export const groupSyncKind: SyncKind<GroupPlanItem, GroupSyncCurrent> = {
       current,
       rule: settings.groupRule,
       now,
+      scope: current.scope,
     });
   },
   guard: (plan, current, settings, recentDeletes) =>

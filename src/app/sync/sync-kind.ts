@@ -12,6 +12,7 @@ import type { SyncRunData, SyncRunItemData, SyncScope, SyncSettingsData } from '
 import type { WelcomeEmailQueue } from '../ports/welcome-email.port.js';
 import type { SecretBox } from '../secret-box.js';
 import type { MailboxSyncDeps } from './contact-mailbox.js';
+import type { ScopedDirectory } from './scoped-directory.js';
 
 /** What a sync run (and a preview) needs. */
 export interface SyncDeps {
@@ -66,6 +67,19 @@ export interface SyncKind<I extends PlanItemLike, Current> {
   hasRule(settings: SyncSettingsData): boolean;
   /** The PBX side as it is now (I/O). */
   loadCurrent(store: Store, pbxId: string): Promise<Current>;
+  /**
+   * Issue 16: the PBX side a plan of the scoped directory's objects needs (indexed lookups
+   * only), with the scope for `plan`. `extensionsChanged`: this run created, associated or
+   * released extensions (the groups of their users may gain or lose members). A kind without
+   * it makes a delta run plan every object.
+   */
+  loadScoped?(
+    store: Store,
+    pbxId: string,
+    scoped: ScopedDirectory,
+    settings: SyncSettingsData,
+    run: { extensionsChanged: boolean },
+  ): Promise<Current>;
   /** PLAN (pure, src/domain): the diff between the directory and the PBX, in steps (it must not block). */
   plan(
     directory: DirectorySnapshot,

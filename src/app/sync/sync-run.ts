@@ -19,6 +19,7 @@ import {
   readDirectory,
 } from './directory-source.js';
 import { groupSyncKind } from './group-sync.kind.js';
+import { type ScopedDirectory, scopedDirectory } from './scoped-directory.js';
 import { type BatchContext, EMPTY_COUNTS, reportsOnly, type SyncDeps, type SyncKind } from './sync-kind.js';
 import { userSyncKind } from './user-sync.kind.js';
 
@@ -143,11 +144,45 @@ async function runnableKinds(
 }
 
 /**
- * True when a run with empty delta rounds may skip planning: the last finished run of the PBX
- * (covering these scopes) succeeded with no held delete, the PBX directory is as that run left
- * it (same fingerprint: nothing created, edited or deleted by hand that could free a number or
- * an email), and since it started neither the rules, nor the PBX settings (e.g. capacity), nor
- * the integration (pause, resume, ...) changed. Then the plan would be the same as last time.
+ * The finished runs of the PBX, newest first (the last one first), when the last one still
+ * holds: it (covering these scopes) succeeded with no held delete, the PBX directory is as
+ * that run left it (same fingerprint: nothing created, edited or deleted by hand that could
+ * free a number or an email, or that a plan would repair), and since it started neither the
+ * rules, nor the PBX settings (e.g. capacity), nor the integration (pause, resume, ...)
+ * changed. Else null.
+ */
+async function lastRunHolds(
+  store: Store,
+  pbxId: string,
+  runId: string,
+  ctx: RunnableKinds,
+): Promise<SyncRunData[] | null> {
+  const recent = await store.sync.pageRuns(pbxId, { first: 10 });
+  const finished = recent.edges
+    .map((e) => e.node)
+    .filter((r) => r.id !== runId && ['SUCCEEDED', 'FAILED', 'HELD'].includes(r.status));
+  const last = finished[0];
+  if (last?.status !== 'SUCCEEDED' || !last.startedAt || !last.counts) return null;
+  if (!ctx.kinds.every((k) => last.scopes.includes(k.scope))) return null;
+  if (last.counts.users.held || last.counts.groups.held) return null;
+  // Failures stay as they were unless the PBX side changed (a number or an email freed, ...).
+  if (!last.pbxFingerprint || last.pbxFingerprint !== (await store.sync.directoryFingerprint(pbxId)))
+    return null;
+  const pbx = await store.tenants.findPbx(pbxId);
+  const since = last.startedAt.getTime();
+  const { settings, integration } = ctx;
+  const unchanged = [
+    settings.userRuleSavedAt,
+    settings.groupRuleSavedAt,
+    pbx?.updatedAt,
+    integration.updatedAt,
+  ].every((t) => !t || t.getTime() < since);
+  return unchanged ? finished : null;
+}
+
+/**
+ * True when a run with empty delta rounds may skip planning: the last run still holds (see
+ * `lastRunHolds`), so the plan would be the same as last time.
  */
 async function nothingChangedSinceLastRun(
   store: Store,
@@ -155,22 +190,42 @@ async function nothingChangedSinceLastRun(
   runId: string,
   ctx: RunnableKinds,
 ): Promise<boolean> {
-  const recent = await store.sync.pageRuns(pbxId, { first: 10 });
-  const last = recent.edges
-    .map((e) => e.node)
-    .find((r) => r.id !== runId && ['SUCCEEDED', 'FAILED', 'HELD'].includes(r.status));
-  if (last?.status !== 'SUCCEEDED' || !last.startedAt || !last.counts) return false;
-  if (!ctx.kinds.every((k) => last.scopes.includes(k.scope))) return false;
-  if (last.counts.users.held || last.counts.groups.held) return false;
-  // Failures stay as they were unless the PBX side changed (a number or an email freed, ...).
-  if (!last.pbxFingerprint || last.pbxFingerprint !== (await store.sync.directoryFingerprint(pbxId)))
-    return false;
-  const pbx = await store.tenants.findPbx(pbxId);
-  const since = last.startedAt.getTime();
-  const { settings, integration } = ctx;
-  return [settings.userRuleSavedAt, settings.groupRuleSavedAt, pbx?.updatedAt, integration.updatedAt].every(
-    (t) => !t || t.getTime() < since,
-  );
+  return (await lastRunHolds(store, pbxId, runId, ctx)) !== null;
+}
+
+const NO_ITEMS = (c: RunCounts['users']) =>
+  c.create + c.update + c.associate + c.delete + c.release + c.skip + c.fail + c.held === 0;
+
+/**
+ * Issue 16: when a delta run may plan only what changed, the objects it must plan besides:
+ * those the last planning run could not sync (its FAIL items, U10 capacity and G3 limit
+ * included), since a change elsewhere may let them through now, and the users whose extension
+ * it kept in the recycle bin (U4: gone for good after 30 days, with no change to tell). Null (plan every object)
+ * unless the last run still holds. Runs that reported nothing (empty delta rounds, skipped)
+ * are looked through to the run that planned; a run that planned reported every object it
+ * could not sync, by induction from the last full plan.
+ */
+async function pendingSinceLastRun(
+  store: Store,
+  pbxId: string,
+  runId: string,
+  ctx: RunnableKinds,
+): Promise<{ users: string[]; groups: string[] } | null> {
+  const finished = await lastRunHolds(store, pbxId, runId, ctx);
+  if (!finished) return null;
+  const users: string[] = [];
+  const groups: string[] = [];
+  for (const run of finished) {
+    if (run.status !== 'SUCCEEDED' || !run.counts || run.counts.users.held || run.counts.groups.held)
+      return null;
+    if (!ctx.kinds.every((k) => run.scopes.includes(k.scope))) return null;
+    const failed = await store.sync.failedObjectIds(run.id);
+    users.push(...failed.users);
+    groups.push(...failed.groups);
+    if (run.mode === 'FULL' || !NO_ITEMS(run.counts.users) || !NO_ITEMS(run.counts.groups))
+      return { users, groups };
+  }
+  return null;
 }
 
 /** The longest a planner runs before it lets the event loop turn. */
@@ -204,15 +259,22 @@ async function recentDeletes(deps: SyncDeps, pbxId: string, settings: SyncSettin
   return deps.store.sync.appliedDeletesSince(pbxId, new Date(since));
 }
 
-/** PLAN and GUARD of one kind against the PBX as it is now. */
+/**
+ * PLAN and GUARD of one kind against the PBX as it is now: of every object, or (`scoped`,
+ * issue 16) of the scoped directory's objects only.
+ */
 async function planKind<I extends PlanItemLike, C>(
   deps: SyncDeps,
   kind: SyncKind<I, C>,
   pbxId: string,
   directory: DirectorySnapshot,
   settings: SyncSettingsData,
+  scoped?: { directory: ScopedDirectory; extensionsChanged: boolean },
 ): Promise<SyncPlan<I>> {
-  const current = await kind.loadCurrent(deps.store, pbxId);
+  const current =
+    scoped && kind.loadScoped
+      ? await kind.loadScoped(deps.store, pbxId, scoped.directory, settings, scoped)
+      : await kind.loadCurrent(deps.store, pbxId);
   const diff = await stepByStep(kind.plan(directory, current, settings, deps.now()));
   const recent = await recentDeletes(deps, pbxId, settings);
   return kind.guard(diff, current, settings, kind.itemScope === 'USER' ? recent.users : recent.groups);
@@ -365,14 +427,33 @@ class SyncRun {
           ].join(' '),
         });
       }
-      const directory = await directorySnapshot(store, this.pbxId, read, this.deps.now());
+      // Issue 16: a delta run on a PBX as the last run left it plans what changed (and what
+      // failed last time) only, from snapshot rows and extensions looked up by key.
+      let scoped: ScopedDirectory | null = null;
+      if (read.mode === 'DELTA' && ctx.kinds.every((k) => k.loadScoped)) {
+        const pending = await pendingSinceLastRun(store, this.pbxId, this.runId, ctx);
+        if (pending)
+          scoped = await scopedDirectory(store, this.pbxId, read, ctx.settings, pending, this.deps.now());
+      }
+      const directory =
+        scoped?.snapshot ?? (await directorySnapshot(store, this.pbxId, read, this.deps.now()));
       await this.phase('PLANNING', { mode: read.mode });
 
       // PLAN → GUARD → APPLY → REPORT, kind after kind.
       let held = 0;
       let heldAfter = 0;
+      let extensionsChanged = false;
       for (const kind of ctx.kinds) {
-        const plan = await planKind(this.deps, kind, this.pbxId, directory, ctx.settings);
+        const plan: SyncPlan<PlanItemLike> = await planKind(
+          this.deps,
+          kind,
+          this.pbxId,
+          directory,
+          ctx.settings,
+          scoped ? { directory: scoped, extensionsChanged } : undefined,
+        );
+        if (kind.scope === 'USERS')
+          extensionsChanged = plan.items.some((i) => ['CREATE', 'ASSOCIATE', 'RELEASE'].includes(i.action));
         appliedAny = (await this.apply(kind, plan)) || appliedAny;
         held += plan.heldDeletes.length;
         if (plan.held) heldAfter += plan.guard?.recentDeletes ?? 0;

@@ -1,15 +1,27 @@
 import type { ExtensionRecord } from '../../domain/extension-rules.js';
 import type { PbxCapacity } from '../../domain/pbx.types.js';
 import type { UserCreateItem, UserPlanItem } from '../../domain/sync-plan.types.js';
-import { applyUserPolicies, userChangeSteps } from '../../domain/user-sync.planner.js';
+import { DEFAULT_START_NUMBER } from '../../domain/sync-rule.types.js';
+import {
+  applyUserPolicies,
+  type ExtensionCounts,
+  userChangeSteps,
+  userClaims,
+} from '../../domain/user-sync.planner.js';
 import type { Store } from '../ports/store.port.js';
 import type { SyncRunItemData } from '../ports/sync.port.js';
 import type { BatchContext, SyncKind } from './sync-kind.js';
 
-/** What the user kind reads of the PBX to plan: every extension, and the capacity (U10). */
+/**
+ * What the user kind reads of the PBX to plan: every extension, and the capacity (U10). A
+ * scoped plan (issue 16) reads only the extensions of its users and those holding what they
+ * claim, the counts, and (U3 AUTO) the free numbers it may give.
+ */
 export interface UserSyncCurrent {
   extensions: ExtensionRecord[];
   capacity: PbxCapacity;
+  counts?: ExtensionCounts;
+  scope?: { userIds: ReadonlySet<string>; freeNumbers?: readonly string[] };
 }
 
 /** The report row of a user item. */
@@ -72,6 +84,31 @@ export const userSyncKind: SyncKind<UserPlanItem, UserSyncCurrent> = {
     ]);
     return { extensions, capacity: { maxExtensions: pbx?.extensionCapacity ?? 0 } };
   },
+  async loadScoped(store, pbxId, scoped, settings) {
+    const rule = settings.userRule;
+    if (!rule) throw new Error('User sync has no rule');
+    const users = [...scoped.userIds].flatMap((id) => scoped.snapshot.users.get(id) ?? []);
+    const { emailKeys, numbers } = userClaims(users, rule);
+    const numbering = rule.numbering;
+    const [pbx, extensions, counts, freeNumbers] = await Promise.all([
+      store.tenants.findPbx(pbxId),
+      store.directory.findExtensionsByKeys(pbxId, { externalIds: [...scoped.userIds], emailKeys, numbers }),
+      store.directory.extensionCounts(pbxId),
+      numbering.mode === 'AUTO'
+        ? store.directory.freeExtensionNumbers(
+            pbxId,
+            numbering.startNumber ?? DEFAULT_START_NUMBER,
+            users.length,
+          )
+        : undefined,
+    ]);
+    return {
+      extensions,
+      capacity: { maxExtensions: pbx?.extensionCapacity ?? 0 },
+      counts,
+      scope: { userIds: scoped.userIds, freeNumbers },
+    };
+  },
   plan(directory, current, settings, now) {
     if (!settings.userRule) throw new Error('User sync has no rule');
     return userChangeSteps({
@@ -80,11 +117,12 @@ export const userSyncKind: SyncKind<UserPlanItem, UserSyncCurrent> = {
       rule: settings.userRule,
       capacity: current.capacity,
       now,
+      scope: current.scope,
     });
   },
   guard: (plan, current, settings, recentDeletes) =>
     applyUserPolicies(plan, {
-      extensions: current.extensions,
+      extensions: current.counts ?? current.extensions,
       capacity: current.capacity,
       deletionGuard: {
         maxDeletes: settings.guardMaxDeletes,
