@@ -702,7 +702,6 @@ const auditScreen: Screen = {
     audit = (await query(G.AuditLogDocument, { first: 100 })).auditLog;
   },
   view() {
-    // The API shows the audit log to ADMIN keys only: a VIEWER sees its FORBIDDEN here.
     if (!audit) return html`<h1>Audit log</h1>${loadError('audit')}`;
     return html`<h1>Audit log</h1>${loadError('audit')}
       <div class="scroll"><table id="audit"><caption>The last ${audit?.nodes.length ?? 0} of ${audit?.totalCount ?? 0} changes</caption>

@@ -7,8 +7,11 @@ import { toConnection } from '../types/page-info.type.js';
 
 @Resolver(() => AuditEntryType)
 export class AuditResolver {
-  @Authorized(ApiRole.ADMIN)
-  @Query(() => AuditEntryConnection, { description: "The PBX's audit log: every mutation, newest first." })
+  @Authorized(ApiRole.ADMIN, ApiRole.VIEWER)
+  @Query(() => AuditEntryConnection, {
+    description:
+      "The PBX's audit log: every mutation, newest first (ADMIN and VIEWER: a VIEWER sees everything).",
+  })
   async auditLog(
     @Arg('first', () => Int, { nullable: true, defaultValue: 50, description: '1 to 500.' }) first: number,
     @Arg('after', () => String, { nullable: true }) after: string | null,
