@@ -427,7 +427,7 @@ export async function startGateway(
       codes: services.linkusSessions,
       ratePerMinute: config.limits.linkusSsoPerMinute,
     });
-    await registerLinkusToken(app, { services, logger });
+    await registerLinkusToken(app, { services, logger, authFailures: rateLimits.authFailures });
     const known = new KnownSubscriptions({
       load: () => store().subscriptions.listAll(),
       version: services.subscriptionsVersion,

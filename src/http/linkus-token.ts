@@ -1,9 +1,10 @@
 import fastifyFormbody from '@fastify/formbody';
-import type { FastifyInstance, FastifyReply } from 'fastify';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { bearerToken } from '../app/access.js';
 import { isRefusal, type LinkusTokens, type TokenRefusal } from '../app/linkus-sessions.js';
 import type { AppServices } from '../app/services.js';
 import type { Logger } from '../logger.js';
+import type { RateLimits } from './rate-limits.js';
 
 export const LINKUS_TOKEN_PATH = '/linkus/sso/token';
 export const LINKUS_LOGOUT_PATH = '/linkus/sso/logout';
@@ -23,8 +24,17 @@ function answer(reply: FastifyReply, status: number, body: unknown) {
     .send(body);
 }
 
-function sendResult(reply: FastifyReply, result: LinkusTokens | TokenRefusal) {
+/** Refusals that guessing makes (a code or refresh token nobody issued): counted per address. */
+const GUESSES = new Set(['CODE_INVALID', 'REFRESH_TOKEN_INVALID']);
+
+async function sendResult(
+  request: FastifyRequest,
+  reply: FastifyReply,
+  result: LinkusTokens | TokenRefusal,
+  authFailures: RateLimits['authFailures'],
+) {
   if (isRefusal(result)) {
+    if (GUESSES.has(result.code)) await authFailures.count(request);
     return answer(reply, 400, {
       error: result.error,
       error_description: result.description,
@@ -42,7 +52,7 @@ function sendResult(reply: FastifyReply, result: LinkusTokens | TokenRefusal) {
  */
 export async function registerLinkusToken(
   app: FastifyInstance,
-  deps: { services: AppServices; logger: Logger },
+  deps: { services: AppServices; logger: Logger; authFailures: RateLimits['authFailures'] },
 ) {
   const sessions = deps.services.linkusSessions;
   await app.register(async (scope) => {
@@ -74,16 +84,23 @@ export async function registerLinkusToken(
       const grantType = body.grant_type;
       if (grantType === 'authorization_code') {
         return sendResult(
+          request,
           reply,
           await sessions.exchangeCode({
             code: body.code,
             codeVerifier: body.code_verifier,
             redirectUri: body.redirect_uri,
           }),
+          deps.authFailures,
         );
       }
       if (grantType === 'refresh_token')
-        return sendResult(reply, await sessions.refresh({ refreshToken: body.refresh_token }));
+        return sendResult(
+          request,
+          reply,
+          await sessions.refresh({ refreshToken: body.refresh_token }),
+          deps.authFailures,
+        );
       deps.logger.warn({ code: 'INVALID_REQUEST' }, 'Linkus token request refused: INVALID_REQUEST');
       return answer(reply, 400, {
         error: typeof grantType === 'string' && grantType ? 'unsupported_grant_type' : 'invalid_request',

@@ -18,7 +18,8 @@ import type { Metrics } from './metrics.js';
  *   asked on every incoming call, reads the limit itself and only for a request whose key does
  *   not authenticate (`authFailures.refused`): a valid key costs it no Redis round trip, and past
  *   the limit a bad or missing key gets 429 there instead of 401. The Linkus token endpoint's
- *   refusals (400 invalid_grant and the like) count too, and past the limit it answers 429.
+ *   refusals of an unknown code or refresh token (400 invalid_grant) count too, and past the
+ *   limit it answers 429.
  * With Redis down the limits are skipped (`skipOnError`): the webhook then answers 503 anyway,
  * and /readyz says Redis is down.
  * The address is the connection's, or X-Forwarded-For's as far as TRUST_PROXY allows.
@@ -40,15 +41,18 @@ export interface RateLimits {
    */
   authFailures: {
     refused(request: FastifyRequest): Promise<{ refused: boolean; retryAfterS: number }>;
+    /** Counts one failure of the request's address that is not a 401 (a guessed Linkus token). */
+    count(request: FastifyRequest): Promise<void>;
   };
 }
 
 /** Paths whose 401 answers are counted, and which are refused once an address has too many. */
 const AUTH_PATHS = [/^\/graphql(\?|$)/, /^\/admin(\/|$)/, /^\/metrics(\?|$)/];
 /**
- * The Linkus token endpoint (S2/S4): its refusals are OAuth's 400 (invalid_grant: a code or
- * refresh token that is unknown, spent, expired or revoked), counted as auth failures; past the
- * limit the address gets 429 there too.
+ * The Linkus token endpoint (S2/S4) is refused past the limit too; it counts only the refusals
+ * that guessing makes (an unknown code or refresh token, `authFailures.count`): a revoked
+ * session's refresh, answered SESSION_REVOKED to every client of an office at once, is not held
+ * against the office's address.
  */
 const TOKEN_PATHS = [/^\/linkus\/sso\/token(\?|$)/];
 /** Paths whose 401s are counted, and whose route reads the limit itself, after the key failed. */
@@ -93,12 +97,10 @@ export async function registerRateLimits(
     timeWindow: 60_000,
     keyGenerator: (request) => `webhook-forged:${ip(request)}`,
   });
-  const token = (request: FastifyRequest) => TOKEN_PATHS.some((p) => p.test(request.url));
-  const guarded = (request: FastifyRequest) => AUTH_PATHS.some((p) => p.test(request.url)) || token(request);
+  const guarded = (request: FastifyRequest) =>
+    AUTH_PATHS.some((p) => p.test(request.url)) || TOKEN_PATHS.some((p) => p.test(request.url));
   const failed = (request: FastifyRequest, status: number) =>
-    status === 401
-      ? guarded(request) || SELF_LIMITED_PATHS.some((p) => p.test(request.url))
-      : status === 400 && token(request);
+    status === 401 && (guarded(request) || SELF_LIMITED_PATHS.some((p) => p.test(request.url)));
 
   app.addHook('onRequest', async (request: FastifyRequest, reply: FastifyReply) => {
     if (!guarded(request)) return;
@@ -125,6 +127,11 @@ export async function registerRateLimits(
 
   return {
     authFailures: {
+      async count(request) {
+        await authLimit(request).catch((err: Error) =>
+          opts.logger.warn({ err: err.message }, 'could not count an auth failure for its rate limit'),
+        );
+      },
       async refused(request) {
         const status = await authLimit(request, { increment: false });
         if (status.isAllowed || status.remaining > 0) return { refused: false, retryAfterS: 0 };

@@ -7,8 +7,8 @@ import { loopbackSources } from '../support/flood.js';
 import { startTestGateway, uniquePrefix } from '../support/gateway.js';
 
 /**
- * S4 hardening: the Linkus token endpoint's refusals (400 invalid_grant: a guessed, spent or
- * revoked refresh token or code) count as auth failures of the address, shared by every process
+ * S4 hardening: the Linkus token endpoint's refusals of a guessed (unknown) refresh token or code
+ * (400 invalid_grant) count as auth failures of the address, shared by every process
  * through Redis; past AUTH_FAILURES_PER_MINUTE the address gets 429 with Retry-After there.
  * Before, any number of guesses a minute was answered.
  */
