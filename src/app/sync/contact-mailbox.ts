@@ -240,7 +240,8 @@ export async function syncMailbox(
         .then(() => {
           unsaved.list = [];
         })
-        .catch(() => undefined /* the error thrown below is the one to report */);
+        // Swallowed: the error thrown below is the one to report.
+        .catch(() => undefined);
     throw err;
   }
   if (!folders.length) await store.transactional(finish);
