@@ -1,4 +1,5 @@
 import type { SqlEntityManager } from '@mikro-orm/knex';
+import { v7 as uuidv7 } from 'uuid';
 import type { ContactOwner, SyncedContactInput } from '../../src/domain/contact.types.js';
 import { contactTerms } from '../../src/domain/contact-search.js';
 import { CONTACT_COLUMNS, contactRow } from '../../src/store/contact.repository.js';
@@ -42,17 +43,6 @@ const PG_TYPES = [
 
 type Rows = { contacts: unknown[][]; keys: unknown[][] };
 
-let made = 0;
-const epoch = Date.now().toString(16).padStart(12, '0');
-/**
- * Ids in the order they are made (as UUIDv7's are: time first, then a counter), so that the
- * load appends to the primary keys instead of inserting at random places of a tree of millions.
- */
-function orderedUuid(): string {
-  const c = (made++).toString(16).padStart(18, '0');
-  return `${epoch.slice(0, 8)}-${epoch.slice(8, 12)}-7${c.slice(0, 3)}-8${c.slice(3, 6)}-${c.slice(6, 18)}`;
-}
-
 function rowsOf(
   pbxId: string,
   owner: ContactOwner,
@@ -62,7 +52,7 @@ function rowsOf(
   const ownerId = owner.kind === 'EXTENSION' ? owner.extensionId : owner.phonebookId;
   const out: Rows = { contacts: [], keys: [] };
   for (const c of contacts) {
-    const id = orderedUuid();
+    const id = uuidv7();
     out.contacts.push(contactRow(id, pbxId, owner, c, now));
     for (const t of contactTerms(c)) out.keys.push([id, t.kind, t.term, ownerId]);
   }

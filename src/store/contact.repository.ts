@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import type { EntityManager } from '@mikro-orm/core';
 import type { SqlEntityManager } from '@mikro-orm/knex';
 import { PostgreSqlPlatform } from '@mikro-orm/postgresql';
+import { v7 as uuidv7 } from 'uuid';
 import { AppError } from '../app/errors.js';
 import type {
   CallerNumberKeys,
@@ -33,7 +34,6 @@ import { numberKey } from '../domain/phone-number.js';
 import { insertBound } from './bound-insert.js';
 import type { Clock } from './clock.js';
 import { decodeCursor, encodeCursor } from './cursor.js';
-import { orderedUuid } from './ordered-id.js';
 import { type Row, readRows } from './raw-read.js';
 
 /** Contacts per statement (insert: 18 values a row; `in` lists): under SQLite's and PostgreSQL's parameter limits. */
@@ -283,7 +283,9 @@ export class MikroContactRepository implements ContactRepository, ContactLookupR
           updated.push(known);
           keyed.push({ id: known, c });
         } else {
-          const id = orderedUuid();
+          // UUIDv7 (time first, monotonic): new rows append to the primary keys of contact and
+          // contact_key instead of landing on random pages of trees of millions.
+          const id = uuidv7();
           inserts.push(contactRow(id, pbxId, owner, c, now));
           keyed.push({ id, c });
         }
