@@ -38,7 +38,13 @@ import { SyncRun } from '../src/store/entities/sync.entity.js';
 import { type Orm, openDatabase } from '../src/store/orm.js';
 import { openStore } from '../src/store/store.js';
 import { Args } from './support/args.js';
-import { connectThroughSandbox, gql, RUN_FIELDS, type RunView } from './support/gateway-client.js';
+import {
+  BENCH_USER_RULE,
+  connectThroughSandbox,
+  gql,
+  RUN_FIELDS,
+  type RunView,
+} from './support/gateway-client.js';
 import { benchCommand, writeResults } from './support/results.js';
 import { type SandboxProcess, startSandboxProcess } from './support/sandbox-process.js';
 import {
@@ -193,16 +199,7 @@ interface LegOptions {
   logDir: string;
 }
 
-const RULE = {
-  range: 'ALL',
-  numbering: 'AUTO',
-  startNumber: '1000',
-  autoDelete: true,
-  deleteWhenDisabled: true,
-  deleteWhenDeleted: true,
-  autoAssociate: false,
-  welcomeEmail: false,
-};
+const RULE = BENCH_USER_RULE;
 
 interface RunRow {
   id: string;

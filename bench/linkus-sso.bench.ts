@@ -8,6 +8,7 @@
  * Microsoft per sign-in, and the longest event-loop stall. SQLite, local Redis.
  * Not a test: it prints figures, and writes them to bench/results/sso.json.
  */
+import { BENCH_USER_RULE } from './support/gateway-client.js';
 import 'reflect-metadata';
 import { parseArgs } from 'node:util';
 import { request } from 'undici';
@@ -107,16 +108,7 @@ export async function main(argv: string[]) {
       await adminUpn(sandbox),
     );
     const saved = await gql(gateway.url, keys.admin, SaveUserSyncRuleDocument, {
-      input: {
-        range: 'ALL',
-        numbering: 'AUTO',
-        startNumber: '1000',
-        autoDelete: true,
-        deleteWhenDisabled: true,
-        deleteWhenDeleted: true,
-        autoAssociate: false,
-        welcomeEmail: false,
-      },
+      input: BENCH_USER_RULE,
     });
     await waitForRun(
       gateway.url,

@@ -18,6 +18,7 @@
  * account holds no delegated Presence.Read.All, everyone is polled, and the figures stay comparable
  * with earlier runs (they also report 0 subscribed users).
  */
+import { BENCH_USER_RULE } from './support/gateway-client.js';
 import 'reflect-metadata';
 import { mkdirSync, readFileSync } from 'node:fs';
 import os from 'node:os';
@@ -120,16 +121,7 @@ export async function main(argv: string[]) {
     );
     const t0 = performance.now();
     const saved = await gql(gateway.url, keys.admin, SaveUserSyncRuleDocument, {
-      input: {
-        range: 'ALL',
-        numbering: 'AUTO',
-        startNumber: '100000',
-        autoDelete: true,
-        deleteWhenDisabled: true,
-        deleteWhenDeleted: true,
-        autoAssociate: false,
-        welcomeEmail: false,
-      },
+      input: { ...BENCH_USER_RULE, startNumber: '100000' },
     });
     await waitForRun(gateway.url, keys.admin, saved.body.data?.saveUserSyncRule.initialRun?.id as string, {
       timeout: 900_000,

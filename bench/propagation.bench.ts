@@ -12,6 +12,7 @@
  * costs what changed, not the size of the directory).
  * Not a test: it prints figures, and writes them to bench/results/propagation.json.
  */
+import { BENCH_USER_RULE } from './support/gateway-client.js';
 import 'reflect-metadata';
 import { parseArgs } from 'node:util';
 import { loadConfig } from '../src/config.js';
@@ -96,16 +97,7 @@ export async function runPropagation(argv: string[]) {
     );
     await gql(gateway.url, keys.admin, SaveChangeTriggersDocument, { debounceSeconds: 0, threshold: 1 });
     const saved = await gql(gateway.url, keys.admin, SaveUserSyncRuleDocument, {
-      input: {
-        range: 'ALL',
-        numbering: 'AUTO',
-        startNumber: '1000',
-        autoDelete: true,
-        deleteWhenDisabled: true,
-        deleteWhenDeleted: true,
-        autoAssociate: false,
-        welcomeEmail: false,
-      },
+      input: BENCH_USER_RULE,
     });
     await waitForRun(
       gateway.url,

@@ -22,6 +22,7 @@ import type { SandboxInfo } from '../../src/sandbox/index.js';
 import type { DatabaseConfig } from '../../src/store/orm.js';
 import { type StallFigures, StallMonitor } from '../support/event-loop.js';
 import {
+  BENCH_USER_RULE,
   connectThroughSandbox,
   FINAL_STATUSES,
   failReasons,
@@ -235,16 +236,7 @@ async function main() {
     const phases: ContactPhaseResult[] = [];
     phases.push(
       await measure('users', async () => {
-        const run = await saveUserSyncRule(gateway.url, key, {
-          range: 'ALL',
-          numbering: 'AUTO',
-          startNumber: '1000',
-          autoDelete: true,
-          deleteWhenDisabled: true,
-          deleteWhenDeleted: true,
-          autoAssociate: false,
-          welcomeEmail: false,
-        });
+        const run = await saveUserSyncRule(gateway.url, key, BENCH_USER_RULE);
         if (!run) throw new Error('saving the user rule started no run');
         return run.id;
       }),

@@ -89,6 +89,18 @@ export async function listRuns(url: string, key: string, first = 50): Promise<Ru
   return data.syncRuns.nodes;
 }
 
+/** The user rule every bench saves: all users, numbers from `startNumber`, deletes followed. */
+export const BENCH_USER_RULE = {
+  range: 'ALL',
+  numbering: 'AUTO',
+  startNumber: '1000',
+  autoDelete: true,
+  deleteWhenDisabled: true,
+  deleteWhenDeleted: true,
+  autoAssociate: false,
+  welcomeEmail: false,
+} as const;
+
 export async function saveUserSyncRule(
   url: string,
   key: string,

@@ -26,6 +26,7 @@ import type { DatabaseConfig } from '../../src/store/orm.js';
 import { type CpuProfile, type ProfileSummary, summarizeProfile } from '../support/cpuprofile.js';
 import { type StallFigures, StallMonitor } from '../support/event-loop.js';
 import {
+  BENCH_USER_RULE,
   connectThroughSandbox,
   FINAL_STATUSES,
   failReasons,
@@ -131,16 +132,7 @@ function stretchesOver(segments: readonly Segment[], t0: number, from: number, t
   return labels.length > 0 ? labels.join(' → ') : segmentAt(segments, t0, from);
 }
 
-const RULE = {
-  range: 'ALL',
-  numbering: 'AUTO',
-  startNumber: '1000',
-  autoDelete: true,
-  deleteWhenDisabled: true,
-  deleteWhenDeleted: true,
-  autoAssociate: false,
-  welcomeEmail: false,
-};
+const RULE = BENCH_USER_RULE;
 
 /**
  * The changes the orchestrator makes must be read by the measured syncNow, not by a run that
