@@ -8,13 +8,17 @@ import {
   checkbox,
   checkGroup,
   copyable,
+  fieldError,
   formError,
   formValues,
-  ids,
   isViewer,
   list,
+  type PickOption,
+  picked,
+  picker,
   problems,
   rerender,
+  resetPickers,
   select,
   str,
   textField,
@@ -193,6 +197,22 @@ const integrationScreen: Screen = {
   },
 };
 
+// ---- pickers of directory objects ----------------------------------------------------------------
+
+/** Groups of the directory, by name (directoryGroups), for the rules that choose groups. */
+const findGroups = async (search: string): Promise<PickOption[]> =>
+  (await query(G.DirectoryGroupsDocument, { search, first: 50 })).directoryGroups.map((g) => ({
+    id: g.id,
+    label: `${g.displayName} (${g.kind})`,
+  }));
+
+/** Shared mailboxes of the directory, by name (sharedMailboxes), for the contact rule (C3). */
+const findMailboxes = async (search: string): Promise<PickOption[]> =>
+  (await query(G.SharedMailboxesDocument, { search, first: 50 })).sharedMailboxes.map((m) => ({
+    id: m.id,
+    label: m.mail ? `${m.displayName} <${m.mail}>` : m.displayName,
+  }));
+
 // ---- sync rules ----------------------------------------------------------------------------------
 
 let settings: G.SyncSettingsQuery['syncSettings'] | null = null;
@@ -211,7 +231,7 @@ function userRuleOf(f: FormData): G.UserSyncRuleInput {
     ...(numbering === 'AUTO'
       ? { startNumber: str(f, 'startNumber') }
       : { numberProperty: str(f, 'numberProperty') }),
-    ...(range === 'BY_GROUPS' ? { groupIds: ids(f, 'groupIds') } : {}),
+    ...(range === 'BY_GROUPS' ? { groupIds: picked('user-rule-groupIds') } : {}),
     ...(range === 'BY_TYPE' ? { userTypes: list(f, 'userTypes') as G.DirectoryUserType[] } : {}),
     autoDelete: bool(f, 'autoDelete'),
     autoAssociate: bool(f, 'autoAssociate'),
@@ -225,7 +245,7 @@ function groupRuleOf(f: FormData): G.GroupSyncRuleInput {
   const range = (str(f, 'range') ?? 'ALL') as G.GroupRangeKind;
   return {
     range,
-    ...(range === 'SPECIFIC' ? { groupIds: ids(f, 'groupIds') } : {}),
+    ...(range === 'SPECIFIC' ? { groupIds: picked('group-rule-groupIds') } : {}),
     ...(range === 'BY_TYPE' ? { kinds: list(f, 'kinds') as G.DirectoryGroupKind[] } : {}),
     autoDelete: bool(f, 'autoDelete'),
   };
@@ -253,6 +273,8 @@ function previewView(kind: 'user' | 'group') {
 const rulesScreen: Screen = {
   async load() {
     settings = (await query(G.SyncSettingsDocument)).syncSettings;
+    resetPickers('user-rule');
+    resetPickers('group-rule');
   },
   view() {
     const s = settings;
@@ -302,7 +324,8 @@ const rulesScreen: Screen = {
         <p>Saved ${when(s.userRuleSavedAt)}. Preview a rule to see what it would do, then save it.</p>
         <form id="user-rule" @submit=${submit('user')} @change=${invalidate('user')}>
           ${select('user-rule', 'range', 'Which users', ['ALL', 'BY_GROUPS', 'BY_TYPE'], u?.range)}
-          ${textField('user-rule', 'groupIds', 'Group ids (BY_GROUPS; comma separated)', u?.groupIds?.join(', '))}
+          ${picker('user-rule-groupIds', 'Groups (BY_GROUPS)', u?.groupIds, findGroups, isViewer())}
+          ${fieldError('user-rule', ['groupIds'])}
           ${checkGroup('user-rule', 'userTypes', 'User types (BY_TYPE)', ['MEMBER', 'GUEST'], u?.userTypes)}
           ${select('user-rule', 'numbering', 'Numbering', ['AUTO', 'FROM_PROPERTY'], u?.numbering)}
           ${textField('user-rule', 'startNumber', 'First number (AUTO)', u?.startNumber ?? '1000')}
@@ -321,7 +344,8 @@ const rulesScreen: Screen = {
         <form id="group-rule" @submit=${submit('group')} @change=${invalidate('group')}>
           ${select('group-rule', 'range', 'Which groups', ['ALL', 'BY_TYPE', 'SPECIFIC'], g?.range)}
           ${checkGroup('group-rule', 'kinds', 'Kinds (BY_TYPE)', ['SECURITY', 'MICROSOFT_365', 'OTHER'], g?.kinds)}
-          ${textField('group-rule', 'groupIds', 'Group ids (SPECIFIC; comma separated)', g?.groupIds?.join(', '))}
+          ${picker('group-rule-groupIds', 'Groups (SPECIFIC)', g?.groupIds, findGroups, isViewer())}
+          ${fieldError('group-rule', ['groupIds'])}
           ${checkbox('group-rule', 'autoDelete', 'Delete extension groups no longer in sync', g?.autoDelete ?? true)}
           ${formError('group-rule', ['range', 'kinds', 'groupIds'])}
           <button type="submit" value="preview" ?disabled=${busy.has('group-rule')}>Preview</button>
@@ -358,6 +382,7 @@ const contactsScreen: Screen = {
     const [r, p] = await Promise.all([query(G.ContactSyncRuleDocument), query(G.PhonebooksDocument)]);
     contactRule = r.contactSyncRule;
     phonebooks = p.phonebooks;
+    resetPickers('contacts');
   },
   view() {
     const c = contactRule;
@@ -368,10 +393,10 @@ const contactsScreen: Screen = {
           input: {
             personalEnabled: bool(f, 'personalEnabled'),
             personalRange: (str(f, 'personalRange') ?? 'ALL') as G.PersonalContactsRange,
-            personalGroupIds: ids(f, 'personalGroupIds'),
+            personalGroupIds: picked('contacts-personalGroupIds'),
             sharedEnabled: bool(f, 'sharedEnabled'),
             sharedRange: (str(f, 'sharedRange') ?? 'ALL') as G.SharedMailboxRange,
-            sharedMailboxIds: ids(f, 'sharedMailboxIds'),
+            sharedMailboxIds: picked('contacts-sharedMailboxIds'),
             phonebookName: str(f, 'phonebookName') ?? '',
           },
         });
@@ -383,10 +408,12 @@ const contactsScreen: Screen = {
       <form id="contacts" @submit=${save}>
         ${checkbox('contacts', 'personalEnabled', "Sync users' Outlook contacts", c?.personalEnabled ?? false)}
         ${select('contacts', 'personalRange', 'Whose contacts', ['ALL', 'BY_GROUPS'], c?.personalRange)}
-        ${textField('contacts', 'personalGroupIds', 'Group ids (BY_GROUPS)', c?.personalGroupIds?.join(', '))}
+        ${picker('contacts-personalGroupIds', 'Groups (BY_GROUPS)', c?.personalGroupIds, findGroups, isViewer())}
+        ${fieldError('contacts', ['personalGroupIds'])}
         ${checkbox('contacts', 'sharedEnabled', 'Sync shared mailboxes into phonebooks', c?.sharedEnabled ?? false)}
         ${select('contacts', 'sharedRange', 'Which shared mailboxes', ['ALL', 'SPECIFIC'], c?.sharedRange)}
-        ${textField('contacts', 'sharedMailboxIds', 'Mailbox ids (SPECIFIC)', c?.sharedMailboxIds?.join(', '))}
+        ${picker('contacts-sharedMailboxIds', 'Shared mailboxes (SPECIFIC)', c?.sharedMailboxIds, findMailboxes, isViewer())}
+        ${fieldError('contacts', ['sharedMailboxIds'])}
         ${textField('contacts', 'phonebookName', 'Phonebook name', c?.phonebookName)}
         ${formError('contacts', ['personalEnabled', 'personalRange', 'personalGroupIds', 'sharedEnabled', 'sharedRange', 'sharedMailboxIds', 'phonebookName'])}
         ${saveButton('contacts', 'Save contact rule')}

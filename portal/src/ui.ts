@@ -127,6 +127,76 @@ export function checkGroup(
     )}${fieldError(form, [name])}</fieldset>`;
 }
 
+/** One object a picker offers: its id (what the API takes) and what the admin reads. */
+export interface PickOption {
+  id: string;
+  label: string;
+}
+
+/** Each picker's state, by key: what is chosen, the names seen, and the last search's answer. */
+const picks = new Map<
+  string,
+  { chosen: Set<string>; labels: Map<string, string>; found: PickOption[]; error: string | null }
+>();
+
+/**
+ * Directory objects chosen by name (groups, shared mailboxes): checkboxes that carry their ids,
+ * with a search that asks the API (Enter), so that a directory of thousands needs no typed ids.
+ * The chosen ones stay listed whatever the search shows; `picked(key)` reads them at saving.
+ */
+export function picker(
+  key: string,
+  legend: string,
+  initial: readonly string[] | null | undefined,
+  search: (q: string) => Promise<PickOption[]>,
+  disabled = false,
+) {
+  let p = picks.get(key);
+  const run = async (q: string) => {
+    const state = picks.get(key);
+    if (!state) return;
+    try {
+      state.found = await search(q);
+      state.error = null;
+      for (const o of state.found) state.labels.set(o.id, o.label);
+    } catch (err) {
+      state.error =
+        err instanceof ApiError ? err.problems.map((x) => x.code).join(', ') : (err as Error).message;
+    }
+    rerender();
+  };
+  if (!p) {
+    p = { chosen: new Set(initial ?? []), labels: new Map(), found: [], error: null };
+    picks.set(key, p);
+    void run('');
+  }
+  const state = p;
+  const shown = [...new Set([...state.chosen, ...state.found.map((o) => o.id)])];
+  return html`<fieldset class="picker"><legend>${legend}</legend>
+    <label for=${`${key}-search`}>Search: ${legend}</label>
+    <input id=${`${key}-search`} type="search" ?disabled=${disabled} @keydown=${(e: KeyboardEvent) => {
+      if (e.key !== 'Enter') return;
+      e.preventDefault();
+      void run((e.target as HTMLInputElement).value);
+    }}>
+    ${state.error ? html`<p class="error" role="alert">${state.error}</p>` : nothing}
+    ${shown.map(
+      (id, i) => html`<span class="check"><input type="checkbox" id=${`${key}-${i}`} value=${id}
+        .checked=${state.chosen.has(id)} ?disabled=${disabled} @change=${(e: Event) => {
+          if ((e.target as HTMLInputElement).checked) state.chosen.add(id);
+          else state.chosen.delete(id);
+        }}><label for=${`${key}-${i}`}>${state.labels.get(id) ?? id}</label></span>`,
+    )}</fieldset>`;
+}
+
+/** The ids a picker holds chosen. */
+export const picked = (key: string) => [...(picks.get(key)?.chosen ?? [])];
+
+/** Forgets the pickers of a form (after its rule was loaded again: they start from what is saved). */
+export const resetPickers = (prefix: string) => {
+  for (const key of [...picks.keys()]) if (key.startsWith(prefix)) picks.delete(key);
+};
+
 /** A value with a button that copies it. */
 export function copyable(label: string, value: string | null | undefined, id: string) {
   if (!value) return html`<p>${label}: <em>none yet</em></p>`;
@@ -157,11 +227,5 @@ export const str = (f: FormData, name: string) => {
 };
 export const bool = (f: FormData, name: string) => f.get(name) === 'on';
 export const list = (f: FormData, name: string) => f.getAll(name).map(String);
-/** Ids typed one per line or separated by commas. */
-export const ids = (f: FormData, name: string) =>
-  (str(f, name) ?? '')
-    .split(/[\s,]+/)
-    .map((s) => s.trim())
-    .filter(Boolean);
 
 export const when = (iso: string | null | undefined) => (iso ? new Date(iso).toLocaleString() : '—');

@@ -8,7 +8,11 @@ import { buildPortal } from '../../src/cli/portal-build.js';
 import { type Gateway, startGateway } from '../../src/gateway.js';
 import { PORTAL_COOKIE } from '../../src/http/portal.js';
 import { SANDBOX_PASSWORD, type Sandbox } from '../../src/sandbox/index.js';
-import { SaveChangeTriggersDocument, UpdatePbxDocument } from '../generated/graphql.js';
+import {
+  DirectoryGroupsDocument,
+  SaveChangeTriggersDocument,
+  UpdatePbxDocument,
+} from '../generated/graphql.js';
 import { chromiumMissing, launchChromium } from '../support/chromium.js';
 import { createSqliteDatabase, type TestDatabase } from '../support/db.js';
 import { gql, seedPbx, testConfig } from '../support/gateway.js';
@@ -199,6 +203,17 @@ if (missing) {
       await page.locator('#user-rule-userTypes-error').waitFor();
       expect(await page.locator('#user-rule-userTypes-error').textContent()).toMatch(/INVALID_INPUT/);
       expect(await save.isDisabled()).toBe(true);
+      // Groups are chosen by name (the picker searches directoryGroups), not typed as ids.
+      const found = await gql(gw.url, keys.admin, DirectoryGroupsDocument, { search: '', first: 5 });
+      const group = found.body.data?.directoryGroups[0];
+      if (!group) throw new Error('the sandbox directory has no group');
+      await page.getByLabel('Which users').selectOption('BY_GROUPS');
+      await page.getByLabel('Search: Groups (BY_GROUPS)').fill(group.displayName);
+      await page.getByLabel('Search: Groups (BY_GROUPS)').press('Enter');
+      await page.getByLabel(`${group.displayName} (${group.kind})`).first().check();
+      await page.getByRole('button', { name: 'Preview' }).first().click();
+      await page.locator('#user-preview-counts').waitFor();
+      expect(await save.isDisabled()).toBe(false);
       await page.getByLabel('Which users').selectOption('ALL');
       await page.getByLabel('First number (AUTO)').fill('2000');
       await page.getByRole('button', { name: 'Preview' }).first().click();
