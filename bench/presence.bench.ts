@@ -242,6 +242,9 @@ export async function main(argv: string[]) {
       await new Promise((r) => setTimeout(r, 250));
     }
     const windowMs = performance.now() - w0;
+    // The quota share is of the window's requests: counted at its end, not after the drain below
+    // (which would add a round or two to the window's count).
+    const atWindowEnd = await sandbox.admin.stats();
     const cpuMs = (cpuTimeMs('self') ?? 0) - cpu0;
     const sandboxCpuMs = (cpuTimeMs(sandbox.pid) ?? 0) - sandboxCpu0;
     const drain0 = performance.now();
@@ -272,7 +275,7 @@ export async function main(argv: string[]) {
       outcomes[o] = (outcomes[o] ?? 0) + 1;
     }
     const after2 = await sandbox.admin.stats();
-    const requests = (after2.graphByPath[PRESENCE_PATH] ?? 0) - (before.graphByPath[PRESENCE_PATH] ?? 0);
+    const requests = (atWindowEnd.graphByPath[PRESENCE_PATH] ?? 0) - (before.graphByPath[PRESENCE_PATH] ?? 0);
     const throttled = after2.throttled - before.throttled;
     const quotaShare = requests / ((1500 * windowMs) / 30_000);
 
