@@ -53,6 +53,23 @@ const PREVIOUS = {
 };
 const STALE = '(not re-measured)';
 
+/** What bench/results/contacts.json holds of a phase (bench/contacts.bench.ts). */
+interface ContactsPhase {
+  status: string;
+  wallMs: number;
+  contacts: { created: number; skipped: number; failed: number } | null;
+  sandbox: { graphRequests: number; batchRequests: number; throttled: number };
+  peakRssBytes: number;
+}
+interface ContactsFigures {
+  targets: { firstSyncMs: number; noChangeMs: number; noChangeRequests: number; peakRssBytes: number };
+  legs: {
+    label: string;
+    skipped: string | null;
+    phases: Partial<Record<'first' | 'nochange' | 'changes', ContactsPhase>>;
+  }[];
+}
+
 // ------------------------------------------------------------------ formatting
 
 const int = (n: number) => Math.round(n).toLocaleString('en-US');
@@ -234,6 +251,35 @@ function firstTable(results: Map<string, BenchResult>, out: Section) {
         `Linkus lookups at ${contacts} contacts (${db}), load average ${lookup.loadAverage[0]}`,
         `lookupCaller p50 ${l.lookupMs.p50} / p99 ${l.lookupMs.p99} ms (target p99 ≤ ${t.lookupP99Ms} ms); searchContacts p50 ${l.searchMs.p50} / p99 ${l.searchMs.p99} ms (target ≤ ${t.searchP99Ms} ms); over HTTP, ${h.clients} clients: ${h.get ? `GET /linkus/lookup/caller ${int(h.get.lookupsPerSecond)} lookups/s, p99 ${h.get.latencyMs.p99} ms; GraphQL ` : ''}${int(h.lookupsPerSecond)} lookups/s, p99 ${h.latencyMs.p99} ms (target ≥ ${int(t.httpPerSecond)}/s, p99 ≤ ${t.httpP99Ms} ms), the gateway's floor \`{ __typename }\` ${int(h.baseline.perSecond)}/s`,
         code(lookup.command),
+      ]);
+    }
+  }
+
+  const contacts = used('contacts') as BenchResult<ContactsFigures> | undefined;
+  if (contacts) {
+    const t = contacts.figures.targets;
+    const a = contacts.args as {
+      users: number;
+      contactsPerUser: number;
+      sharedMailboxes: number;
+      contactsPerShared: number;
+    };
+    for (const leg of contacts.figures.legs) {
+      const { first, nochange, changes } = leg.phases;
+      const phase = (p: ContactsPhase | undefined, what: string) =>
+        !p
+          ? `${what} not measured`
+          : `${what} ${p.status === 'SUCCEEDED' ? '' : `${p.status} `}${sec(p.wallMs)}, ${int(p.sandbox.graphRequests)} Graph requests (${int(p.sandbox.batchRequests)} $batch), ${int(p.sandbox.throttled)} 429s, peak RSS ${mb(p.peakRssBytes)}`;
+      rows.push([
+        `contact sync (C1–C4): ${int(a.users)} users × ${int(a.contactsPerUser)} contacts + ${int(a.sharedMailboxes)} shared mailboxes × ${int(a.contactsPerShared)} (${leg.label}), load average ${contacts.loadAverage[0]}`,
+        leg.skipped
+          ? leg.skipped
+          : [
+              `${phase(first, 'first contact sync')}${first?.contacts ? ` (${int(first.contacts.created)} created, ${int(first.contacts.skipped)} C4-skipped, ${int(first.contacts.failed)} mailboxes refused)` : ''} (target ≤ ${t.firstSyncMs / 60_000} min, ≤ ${mb(t.peakRssBytes)})`,
+              `${phase(nochange, 'no-change re-sync')} (target ≤ ${sec(t.noChangeMs)}, ≤ ${int(t.noChangeRequests)} requests)`,
+              phase(changes, 'after changes'),
+            ].join('; '),
+        code(contacts.command),
       ]);
     }
   }
