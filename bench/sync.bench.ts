@@ -54,14 +54,31 @@ import {
 import type { LegInput, LegResult, PhaseResult, SandboxMode } from './sync/leg.js';
 
 /** The issue's targets (issue 5 item 7), on this 2-core machine. */
+/**
+ * The targets: issue 5's (first sync ≤ 60 s at 0 ms, re-syncs, 600 MB), tightened by issue 16: a
+ * 1,000-change run ≤ 2 s (item 1); at 300 ms a request the first full sync ≤ 30 s with ≤ 1.2 × the
+ * lower bound's requests, still ≤ 1.05 × at 0 ms (item 2); the first sync ≤ 400 MB (item 3).
+ */
 export const TARGETS = {
   firstFullSyncMsAt0: 60_000,
+  firstFullSyncMsAt300: 30_000,
   noChangeMs: 2_000,
   noChangeRequests: 3,
-  changesMs: 10_000,
-  requestsOverBound: 1.1,
+  changesMs: 2_000,
+  requestsOverBound: 1.05,
+  requestsOverBoundAt300: 1.2,
+  firstSyncPeakRssBytes: 400 * 1024 * 1024,
   peakRssBytes: 600 * 1024 * 1024,
 };
+
+/** The first full sync's targets at a leg's latency (issue 16 item 2 sets them at 0 and 300 ms). */
+export function firstSyncTargets(latencyMs: number): { wallMs: number | null; requestsOverBound: number } {
+  if (latencyMs === 0)
+    return { wallMs: TARGETS.firstFullSyncMsAt0, requestsOverBound: TARGETS.requestsOverBound };
+  if (latencyMs === 300)
+    return { wallMs: TARGETS.firstFullSyncMsAt300, requestsOverBound: TARGETS.requestsOverBoundAt300 };
+  return { wallMs: null, requestsOverBound: TARGETS.requestsOverBoundAt300 };
+}
 
 /** The tenant as the bound counts it, through the sandbox admin API (bench/support/lower-bound.ts). */
 async function lowerBound(admin: SandboxAdminClient): Promise<FullReadLowerBound> {
@@ -255,9 +272,10 @@ function report(legs: LegRun[], opts: { users: number; groups: number; changes: 
     rows.push([section, figure, target, ...done.map((l) => cell(l.result))]);
   const ph = (r: LegResult, name: string) => r.phases.find((p) => p.phase === name) as PhaseResult;
 
-  row('first full sync', 'wall time (save rule → run ended)', '≤ 60 s at 0 ms', (r) => {
+  row('first full sync', 'wall time (save rule → run ended)', '≤ 60 s at 0 ms, ≤ 30 s at 300 ms', (r) => {
     const p = ph(r, 'full');
-    const miss = r.latencyMs === 0 && p.wallMs > TARGETS.firstFullSyncMsAt0;
+    const target = firstSyncTargets(r.latencyMs).wallMs;
+    const miss = target != null && p.wallMs > target;
     return `${sec(p.wallMs)}${miss ? MISSED : ''}`;
   });
   row('', 'run time (startedAt → finishedAt)', '', (r) => sec(ph(r, 'full').runMs));
@@ -267,12 +285,12 @@ function report(legs: LegRun[], opts: { users: number; groups: number; changes: 
       .map(([k, v]) => `${k} ${fmtInt(v)}`)
       .join(', '),
   );
-  row('', "Graph requests (run's graphRequests)", '≤ 1.1 × bound', (r) => {
+  row('', "Graph requests (run's graphRequests)", '≤ 1.05 × bound at 0 ms, ≤ 1.2 × at 300 ms', (r) => {
     const p = ph(r, 'full');
     const lb = p.lowerBound as FullReadLowerBound;
     const n = p.run.graphRequests ?? 0;
     const ratio = n / lb.requests;
-    return `${fmtInt(n)} = ${ratio.toFixed(2)} × ${fmtInt(lb.requests)}${ratio > TARGETS.requestsOverBound ? MISSED : ''}`;
+    return `${fmtInt(n)} = ${ratio.toFixed(2)} × ${fmtInt(lb.requests)}${ratio > firstSyncTargets(r.latencyMs).requestsOverBound ? MISSED : ''}`;
   });
   row('', 'lower bound (bench/support/lower-bound.ts)', '', (r) => {
     const lb = ph(r, 'full').lowerBound as FullReadLowerBound;
@@ -282,9 +300,9 @@ function report(legs: LegRun[], opts: { users: number; groups: number; changes: 
     const p = ph(r, 'full');
     return `${fmtInt(p.sandboxGraphRequests ?? 0)} (${fmtInt(p.sandboxThrottled ?? 0)})`;
   });
-  row('', 'peak RSS, gateway process', '≤ 600 MB', (r) => {
+  row('', 'peak RSS, gateway process', '≤ 400 MB', (r) => {
     const p = ph(r, 'full');
-    return `${mbs(peak(p))} (sampled ${mbs(p.memory.sampledRss)})${peak(p) > TARGETS.peakRssBytes ? MISSED : ''}`;
+    return `${mbs(peak(p))} (sampled ${mbs(p.memory.sampledRss)})${peak(p) > TARGETS.firstSyncPeakRssBytes ? MISSED : ''}`;
   });
   row('', 'peak RSS, sandbox process (Microsoft side)', '', (r) =>
     r.sandboxMode === 'same-process'
@@ -335,7 +353,7 @@ function report(legs: LegRun[], opts: { users: number; groups: number; changes: 
   row('', 'event-loop stall, gateway process: max / p99', '', (r) => stallCell(ph(r, 'nochange')));
   row('', '  longest stalls (after the request, stretches)', '', (r) => stallWhere(ph(r, 'nochange')));
 
-  row(`${fmtInt(opts.changes)} changed users`, 'wall time (syncNow → run ended)', '≤ 10 s', (r) => {
+  row(`${fmtInt(opts.changes)} changed users`, 'wall time (syncNow → run ended)', '≤ 2 s', (r) => {
     const p = ph(r, 'changes');
     return `${sec(p.wallMs)}${p.wallMs > TARGETS.changesMs ? MISSED : ''}`;
   });
