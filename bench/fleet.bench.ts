@@ -2,7 +2,7 @@
  * A fleet of PBXs on one gateway (issue 16 item 4):
  *
  *   npm run bench -- fleet --pbxs 1000 --users 200 [--groups 5] [--workers 1,2] [--db postgresql|sqlite]
- *                          [--latency 100] [--concurrency N] [--connect-concurrency 8]
+ *                          [--latency 100] [--concurrency N] [--connect-concurrency 32]
  *                          [--save-concurrency 50] [--timeout-min 30] [--seed 16]
  *
  * Starts the sandbox in a process of its own (throttling on, `--latency` ms on every request to
@@ -30,6 +30,7 @@ import { randomBytes } from 'node:crypto';
 import { createWriteStream, mkdirSync, readFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import type { SqlEntityManager } from '@mikro-orm/knex';
 import { Agent } from 'undici';
 import { createOperatorKey } from '../src/app/access.js';
 import { freePort } from '../src/net.js';
@@ -45,6 +46,7 @@ import {
   RUN_FIELDS,
   type RunView,
 } from './support/gateway-client.js';
+import { cpuTimeMs } from './support/proc.js';
 import { benchCommand, writeResults } from './support/results.js';
 import { type SandboxProcess, startSandboxProcess } from './support/sandbox-process.js';
 import {
@@ -76,6 +78,8 @@ export interface UpdateNowFigures {
   pressedAtMs: number;
   /** pressed → the run started (ms), as the run records its start */
   waitMs: number | null;
+  /** pressed → the gateway answered the syncNow mutation (ms): the API's share of the wait */
+  requestMs: number;
   status: string;
 }
 
@@ -99,6 +103,21 @@ export interface FleetLegFigures {
   updateNow: UpdateNowFigures[];
   /** 1-minute load average at the first save and at the end */
   load: [number, number];
+  /**
+   * CPU time (ms, user + system) from the first save to the end, per process: the gateway
+   * (role all), each `--role worker` process, the sandbox (every directory's Microsoft), and this
+   * bench process (it watches the runs). PostgreSQL and Redis are shared with other work and left out.
+   */
+  cpuMs: {
+    gateway: number | null;
+    workers: Array<number | null>;
+    sandbox: number | null;
+    bench: number;
+    /** PostgreSQL's backends serving this leg's database (null on SQLite) */
+    database: number | null;
+  };
+  /** PostgreSQL's own counts for this leg's database, first save → end (null on SQLite) */
+  databaseWork: Record<string, number> | null;
   error?: string;
 }
 
@@ -144,12 +163,17 @@ async function startGatewayProcess(
   role: 'all' | 'worker',
   env: Record<string, string>,
   logFile: string,
+  nodeArgs: readonly string[] = [],
 ): Promise<GatewayProcess> {
   const port = await freePort();
-  const child = spawn(process.execPath, ['--import', 'tsx', path.resolve('src/main.ts'), '--role', role], {
-    env: { ...process.env, NODE_OPTIONS: '', ...env, PORT: String(port) },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
+  const child = spawn(
+    process.execPath,
+    [...nodeArgs, '--import', 'tsx', path.resolve('src/main.ts'), '--role', role],
+    {
+      env: { ...process.env, NODE_OPTIONS: '', ...env, PORT: String(port) },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    },
+  );
   const log = createWriteStream(logFile);
   child.stdout?.pipe(log);
   child.stderr?.pipe(log);
@@ -197,6 +221,8 @@ interface LegOptions {
   saveConcurrency: number;
   timeoutMs: number;
   logDir: string;
+  /** node options of every gateway process (e.g. --cpu-prof) */
+  nodeArgs: string[];
 }
 
 const RULE = BENCH_USER_RULE;
@@ -227,6 +253,42 @@ async function readRuns(orm: Orm): Promise<RunRow[]> {
   }));
 }
 
+/**
+ * The id, PBX and status of every run: what the watch loop needs, read several times a second
+ * (a plain query: hydrating a thousand entities each time cost this process more CPU than the
+ * gateway's scheduler, on a machine whose two cores the gateway needs).
+ */
+async function readStatuses(orm: Orm): Promise<Array<{ id: string; pbxId: string; status: string }>> {
+  const rows: Array<{ id: string; pbx_id: string; status: string }> = await (
+    orm.em.fork() as SqlEntityManager
+  ).execute('select id, pbx_id, status from sync_run');
+  return rows.map((r) => ({ id: r.id, pbxId: r.pbx_id, status: r.status }));
+}
+
+/** CPU time (ms) of each PostgreSQL backend connected to this database, by pid (null on SQLite). */
+async function databaseCpu(orm: Orm, db: 'sqlite' | 'postgresql'): Promise<Map<number, number> | null> {
+  if (db !== 'postgresql') return null;
+  const rows: Array<{ pid: number }> = await (orm.em.fork() as SqlEntityManager).execute(
+    'select pid from pg_stat_activity where datname = current_database()',
+  );
+  const out = new Map<number, number>();
+  for (const { pid } of rows) {
+    const ms = cpuTimeMs(pid);
+    if (ms != null) out.set(pid, ms);
+  }
+  return out;
+}
+
+/** pg_stat_database's counters of this database (statistics lag by up to a second). */
+async function databaseWork(orm: Orm, db: 'sqlite' | 'postgresql'): Promise<Record<string, number> | null> {
+  if (db !== 'postgresql') return null;
+  const [row] = await (orm.em.fork() as SqlEntityManager).execute(
+    `select xact_commit, xact_rollback, tup_returned, tup_fetched, tup_inserted, tup_updated, tup_deleted
+       from pg_stat_database where datname = current_database()`,
+  );
+  return row ? Object.fromEntries(Object.entries(row).map(([k, v]) => [k, Number(v)])) : null;
+}
+
 const FINAL = new Set(['SUCCEEDED', 'FAILED', 'HELD']);
 
 async function runLeg(o: LegOptions): Promise<FleetLegFigures> {
@@ -251,6 +313,8 @@ async function runLeg(o: LegOptions): Promise<FleetLegFigures> {
     failures: [],
     updateNow: [],
     load: [os.loadavg()[0] as number, 0],
+    cpuMs: { gateway: null, workers: [], sandbox: null, bench: 0, database: null },
+    databaseWork: null,
   };
   try {
     const env: Record<string, string> = {
@@ -267,10 +331,12 @@ async function runLeg(o: LegOptions): Promise<FleetLegFigures> {
       ...(o.syncConcurrency ? { SYNC_CONCURRENCY: String(o.syncConcurrency) } : {}),
     };
     const tag = `${o.db}-${o.workers}`;
-    const api = await startGatewayProcess('all', env, path.join(o.logDir, `${tag}-all.log`));
+    const api = await startGatewayProcess('all', env, path.join(o.logDir, `${tag}-all.log`), o.nodeArgs);
     processes.push(api);
     for (let i = 1; i < o.workers; i++) {
-      processes.push(await startGatewayProcess('worker', env, path.join(o.logDir, `${tag}-worker${i}.log`)));
+      processes.push(
+        await startGatewayProcess('worker', env, path.join(o.logDir, `${tag}-worker${i}.log`), o.nodeArgs),
+      );
     }
     say(`gateway at ${api.url} (+${o.workers - 1} worker process(es)); logs in ${o.logDir}`);
     await o.sandbox.admin.resetSubscriptions();
@@ -317,6 +383,14 @@ async function runLeg(o: LegOptions): Promise<FleetLegFigures> {
 
     // Every PBX saves its rule at once: one initial sync each.
     figures.load[0] = os.loadavg()[0] as number;
+    const cpuOf = async () => ({
+      processes: processes.map((p) => (p.child.pid ? cpuTimeMs(p.child.pid) : null)),
+      sandbox: cpuTimeMs(o.sandbox.pid),
+      bench: (process.cpuUsage().user + process.cpuUsage().system) / 1000,
+      database: await databaseCpu(orm, o.db),
+    });
+    const cpuAtStart = await cpuOf();
+    const workAtStart = await databaseWork(orm, o.db);
     const t0 = Date.now();
     const initial = new Map<string, string>();
     await pool(pbxs, o.saveConcurrency, async (p) => {
@@ -333,11 +407,18 @@ async function runLeg(o: LegOptions): Promise<FleetLegFigures> {
     say(`${initial.size} rules saved in ${((Date.now() - t0) / 1000).toFixed(1)} s`);
 
     // Watch the runs; at half-way, Update Now on a PBX already synced and on one still queued.
-    const pressed: Array<{ pbx: 'synced' | 'queued'; at: number; runId: string; key: string }> = [];
+    const pressed: Array<{
+      pbx: 'synced' | 'queued';
+      at: number;
+      answeredAt: number;
+      runId: string;
+      key: string;
+    }> = [];
     const deadline = t0 + o.timeoutMs;
     let lastSaid = 0;
     for (;;) {
-      const runs = (await readRuns(orm)).filter((r) => initial.has(r.id));
+      const all = await readStatuses(orm);
+      const runs = all.filter((r) => initial.has(r.id));
       const ended = runs.filter((r) => FINAL.has(r.status));
       if (pressed.length === 0 && ended.length >= initial.size / 2) {
         const synced = ended.find((r) => r.status === 'SUCCEEDED');
@@ -350,7 +431,7 @@ async function runLeg(o: LegOptions): Promise<FleetLegFigures> {
             key,
             `mutation { syncNow { ${RUN_FIELDS} } }`,
           );
-          pressed.push({ pbx, at, runId: data.syncNow.id, key });
+          pressed.push({ pbx, at, answeredAt: Date.now(), runId: data.syncNow.id, key });
         };
         await Promise.all([
           synced ? press('synced', synced.pbxId) : null,
@@ -358,7 +439,7 @@ async function runLeg(o: LegOptions): Promise<FleetLegFigures> {
         ]);
         say(`Update Now pressed (${pressed.map((p) => p.pbx).join(', ')}) at ${ended.length} ended`);
       }
-      const pressedDone = (await readRuns(orm)).filter(
+      const pressedDone = (pressed.length ? await readStatuses(orm) : all).filter(
         (r) => pressed.some((p) => p.runId === r.id) && FINAL.has(r.status),
       ).length;
       if (ended.length === initial.size && pressedDone === pressed.length && pressed.length > 0) break;
@@ -377,6 +458,27 @@ async function runLeg(o: LegOptions): Promise<FleetLegFigures> {
       await sleep(250);
     }
     figures.load[1] = os.loadavg()[0] as number;
+    const cpuAtEnd = await cpuOf();
+    const workAtEnd = await databaseWork(orm, o.db);
+    if (workAtStart && workAtEnd)
+      figures.databaseWork = Object.fromEntries(
+        Object.entries(workAtEnd).map(([k, v]) => [k, v - (workAtStart[k] ?? 0)]),
+      );
+    const used = (a: number | null | undefined, b: number | null | undefined) =>
+      a == null || b == null ? null : b - a;
+    figures.cpuMs = {
+      gateway: used(cpuAtStart.processes[0], cpuAtEnd.processes[0]),
+      workers: cpuAtEnd.processes.slice(1).map((c, i) => used(cpuAtStart.processes[i + 1], c)),
+      sandbox: used(cpuAtStart.sandbox, cpuAtEnd.sandbox),
+      bench: Math.round(cpuAtEnd.bench - cpuAtStart.bench),
+      database:
+        cpuAtEnd.database && cpuAtStart.database
+          ? [...cpuAtEnd.database].reduce(
+              (sum, [pid, ms]) => sum + ms - (cpuAtStart.database?.get(pid) ?? 0),
+              0,
+            )
+          : null,
+    };
 
     const runs = await readRuns(orm);
     const mine = runs.filter((r) => initial.has(r.id));
@@ -405,6 +507,7 @@ async function runLeg(o: LegOptions): Promise<FleetLegFigures> {
         pbx: p.pbx,
         pressedAtMs: p.at - t0,
         waitMs: r?.startedAt ? Math.max(0, r.startedAt.getTime() - p.at) : null,
+        requestMs: p.answeredAt - p.at,
         status: r?.status ?? 'GONE',
       });
     }
@@ -447,11 +550,26 @@ function report(figures: FleetFigures) {
       `  run (started → finished):   p50 ${sec(leg.runMs.p50)}, p95 ${sec(leg.runMs.p95)}, max ${sec(leg.runMs.max)}`,
     );
     console.log(`  initial runs:               ${JSON.stringify(leg.initialRuns)}`);
+    const c = leg.cpuMs;
+    console.log(
+      `  CPU first save → end:       gateway ${sec(c.gateway)}${c.workers.map((w, i) => `, worker ${i + 1} ${sec(w)}`).join('')}, sandbox ${sec(c.sandbox)}, bench ${sec(c.bench)}${c.database != null ? `, PostgreSQL ${sec(c.database)}` : ''}`,
+    );
     for (const f of leg.failures)
       console.log(`    ${f.length > 300 ? `${f.slice(0, 60)} … ${f.slice(-240)}` : f}`);
+    if (leg.databaseWork) {
+      const n = Math.max(
+        1,
+        Object.values(leg.initialRuns).reduce((a, b) => a + b, 0),
+      );
+      console.log(
+        `  PostgreSQL per initial sync: ${Object.entries(leg.databaseWork)
+          .map(([k, v]) => `${k} ${(v / n).toFixed(0)}`)
+          .join(', ')}`,
+      );
+    }
     for (const u of leg.updateNow) {
       console.log(
-        `  Update Now (${u.pbx === 'synced' ? 'a PBX already synced' : 'a PBX whose initial sync still waited'}), pressed at ${sec(u.pressedAtMs)}: started after ${sec(u.waitMs)} (${u.status})${missed(u.waitMs != null && u.waitMs <= t.updateNowWaitMs)}`,
+        `  Update Now (${u.pbx === 'synced' ? 'a PBX already synced' : 'a PBX whose initial sync still waited'}), pressed at ${sec(u.pressedAtMs)}: started after ${sec(u.waitMs)} (${u.status}; the syncNow request took ${sec(u.requestMs)})${missed(u.waitMs != null && u.waitMs <= t.updateNowWaitMs)}`,
       );
     }
   }
@@ -481,11 +599,20 @@ export async function main(argv: string[]) {
     db: dbs,
     latencyMs,
     concurrency,
-    connectConcurrency: args.number('connect-concurrency', 8),
+    // Connecting is mostly waiting (sign-in pages, token and Graph requests at --latency): 8 at
+    // a time took ~4 min for 1,000 PBXs per leg.
+    connectConcurrency: args.number('connect-concurrency', 32),
     saveConcurrency: args.number('save-concurrency', 50),
     timeoutMin: args.number('timeout-min', 30),
     seed,
   };
+  const nodeArgs = args.string('gateway-node-args', '').split(' ').filter(Boolean);
+  // --profile: a CPU profile of every gateway process (`npm run bench -- cpuprofile FILE` sums one up).
+  if (args.has('profile'))
+    nodeArgs.push(
+      '--cpu-prof',
+      `--cpu-prof-dir=${path.resolve('.data/bench/profiles', `fleet-${new Date().toISOString().replace(/[:.]/g, '-')}`)}`,
+    );
   for (const d of dbs) if (d !== 'sqlite' && d !== 'postgresql') throw new Error(`--db: unknown '${d}'`);
   const redis = await ensureRedis();
   const dataDir = path.resolve('.data/bench/fleet');
@@ -531,6 +658,7 @@ export async function main(argv: string[]) {
             saveConcurrency: options.saveConcurrency,
             timeoutMs: options.timeoutMin * 60_000,
             logDir,
+            nodeArgs,
           }),
         );
       }

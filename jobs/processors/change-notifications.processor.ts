@@ -3,6 +3,7 @@ import {
   ensureSubscriptions,
   flushChanges,
   handleLifecycle,
+  pbxsDueForPoll,
   pollChanges,
   recordChanges,
 } from '../../src/app/change-notifications.js';
@@ -56,11 +57,11 @@ export const maintainSubscriptionsProcessor =
     return { pbxs: ids.length };
   };
 
-/** T2 without a public URL: a cheap delta look per PBX that is due. */
+/** T2 without a public URL: a cheap delta look per PBX that is due (found with one query). */
 export const pollChangesProcessor =
   (deps: ProcessorDeps): Processor<typeof JobName.PollChanges> =>
   async () => {
-    const ids = (await deps.openStore().tenants.listPbxs()).map((p) => p.id);
+    const ids = await pbxsDueForPoll(changeNotificationDeps(deps.services, deps.openStore()));
     let changed = 0;
     for (const id of ids) {
       if (await pollChanges(changeNotificationDeps(deps.services, deps.openStore()), id)) changed++;

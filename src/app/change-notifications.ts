@@ -261,6 +261,20 @@ export async function handleLifecycle(deps: ChangeNotificationDeps, subscription
  * resource (one request each when nothing changed) tells whether a sync is due. The links
  * are not advanced here; the sync itself reads the same changes.
  */
+/**
+ * T2 without a public URL: the PBXs whose delta poll is due now (connected, both delta links,
+ * no directory subscription, `pollMinutes` passed since the last poll). Issue 16 item 4: found
+ * with one query, where the minute's pass used to read the integration (and open its secret),
+ * settings and subscriptions of every PBX in turn: at 1,000 PBXs that pass took longer than its
+ * minute and so ran back to back, beside the fleet's syncs.
+ */
+export async function pbxsDueForPoll(deps: Pick<ChangeNotificationDeps, 'store' | 'now'>) {
+  const now = deps.now().getTime();
+  return (await deps.store.sync.pollCandidates([PRESENCE_SUBSCRIPTION_RESOURCE]))
+    .filter((c) => !c.lastPolledAt || now - c.lastPolledAt.getTime() >= c.pollMinutes * 60_000)
+    .map((c) => c.pbxId);
+}
+
 export async function pollChanges(deps: ChangeNotificationDeps, pbxId: string) {
   const app = await connectedApp(deps, pbxId);
   const settings = await deps.store.sync.getSettings(pbxId);

@@ -49,26 +49,45 @@ function cachePluginOf(io: TokenCacheIO): ICachePlugin {
 }
 
 /**
+ * How many app-only clients (one per PBX's directory, app registration and secret) a process
+ * keeps. Each holds its tenant's OpenID configuration and app token (a few KB); one made anew
+ * costs a discovery request and a token request to Microsoft. A fleet has one per PBX: the
+ * former bound of 1,000, emptied whole when passed, made every PBX of a fleet past 1,000 fetch
+ * both again on its next run (issue 16 item 4).
+ */
+export const APP_CLIENTS_MAX = 20_000;
+
+/**
  * Microsoft identity (msal-node) and the few Graph reads of the connect flow. App-only
  * clients are kept per app registration and secret, so msal-node's in-memory cache serves
  * app tokens until they near expiry; delegated tokens go through the PBX's sealed cache.
+ * Past `maxAppClients`, the client used least recently goes (one at a time).
  */
 export class MsalIdentity implements MicrosoftIdentity, MicrosoftDirectoryInfo {
+  /** In order of last use, oldest first (a Map iterates in insertion order). */
   private readonly appClients = new Map<string, ConfidentialClientApplication>();
   private readonly crypto = new CryptoProvider();
 
-  constructor(private readonly endpoints: MicrosoftEndpoints) {}
+  constructor(
+    private readonly endpoints: MicrosoftEndpoints,
+    private readonly maxAppClients = APP_CLIENTS_MAX,
+  ) {}
 
   private appClient(app: MicrosoftAppCredentials): ConfidentialClientApplication {
     const key = createHash('sha256')
       .update(`${app.tenantId}\n${app.clientId}\n${app.clientSecret}`)
       .digest('hex');
     let client = this.appClients.get(key);
-    if (!client) {
-      if (this.appClients.size > 1000) this.appClients.clear();
+    if (client) {
+      this.appClients.delete(key);
+    } else {
       client = createConfidentialClient(this.endpoints, app);
-      this.appClients.set(key, client);
+      while (this.appClients.size >= Math.max(1, this.maxAppClients)) {
+        const oldest = this.appClients.keys().next().value as string;
+        this.appClients.delete(oldest);
+      }
     }
+    this.appClients.set(key, client);
     return client;
   }
 

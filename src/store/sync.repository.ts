@@ -3,6 +3,7 @@ import type { SqlEntityManager } from '@mikro-orm/knex';
 import type { Page, PageRequest } from '../app/ports/store.port.js';
 import type {
   ItemAction,
+  PollCandidate,
   SyncRepository,
   SyncRunData,
   SyncRunItemData,
@@ -11,12 +12,14 @@ import type {
   SyncTrigger,
 } from '../app/ports/sync.port.js';
 import type { DirectoryGroup, DirectoryUser } from '../domain/directory.types.js';
+import { IntegrationStatus } from '../domain/integration.js';
 import type { ScheduleFrequency, Weekday } from '../domain/schedule.js';
 import type { PlanSummary } from '../domain/sync-plan.types.js';
 import { insertBound } from './bound-insert.js';
 import type { Clock } from './clock.js';
 import { decodeCursor, encodeCursor, mapInSlices, rowsPerStatement } from './cursor.js';
 import { DirectoryObject, Pbx, SyncRun, SyncRunItem, SyncSettings } from './entities/index.js';
+import { readRows } from './raw-read.js';
 
 /** Rows per INSERT / DELETE statement: well under SQLite's and PostgreSQL's parameter limits. */
 const BATCH = 500;
@@ -117,6 +120,30 @@ export class MikroSyncRepository implements SyncRepository {
 
   async getSettings(pbxId: string) {
     return toSettings(await this.settings(pbxId));
+  }
+
+  async pollCandidates(ignoredResources: readonly string[]): Promise<PollCandidate[]> {
+    const ignored = ignoredResources.length ? ignoredResources : [''];
+    const rows = await readRows(
+      this.em,
+      `select s.pbx_id, s.last_polled_at, s.poll_minutes
+         from sync_settings s
+         join integration i on i.pbx_id = s.pbx_id and i.status = ?
+        where s.users_delta_link is not null and s.groups_delta_link is not null
+          and not exists (select 1 from graph_subscription g
+                           where g.pbx_id = s.pbx_id and g.resource not in (${ignored.map(() => '?').join(', ')}))`,
+      [IntegrationStatus.CONNECTED, ...ignored],
+    );
+    return rows.map((r) => ({
+      pbxId: r.pbx_id as string,
+      lastPolledAt:
+        r.last_polled_at == null
+          ? null
+          : r.last_polled_at instanceof Date
+            ? r.last_polled_at
+            : new Date(r.last_polled_at as string | number),
+      pollMinutes: Number(r.poll_minutes),
+    }));
   }
 
   async updateSettings(pbxId: string, patch: Partial<Omit<SyncSettingsData, 'pbxId'>>) {

@@ -89,8 +89,21 @@ export interface SyncRunItemData {
   state: 'APPLIED' | 'HELD' | 'REPORTED' | 'APPROVED' | 'DISCARDED';
 }
 
+/** A PBX that a delta poll may be for (T2 without change notifications). */
+export interface PollCandidate {
+  pbxId: string;
+  lastPolledAt: Date | null;
+  pollMinutes: number;
+}
+
 export interface SyncRepository {
   getSettings(pbxId: string): Promise<SyncSettingsData>;
+  /**
+   * Issue 16 item 4: every PBX whose integration is CONNECTED, that has both delta links and
+   * holds no change subscription other than of `ignoredResources` (e.g. presence), in one
+   * statement however many PBXs there are; each with when it was last polled and its interval.
+   */
+  pollCandidates(ignoredResources: readonly string[]): Promise<PollCandidate[]>;
   updateSettings(pbxId: string, patch: Partial<Omit<SyncSettingsData, 'pbxId'>>): Promise<SyncSettingsData>;
 
   /** The directory as last read. */
