@@ -1,8 +1,8 @@
 /**
  * `npm run bench -- lookup [--db sqlite,postgresql] [--contacts 1000000] [--extensions 2000]
  *   [--phonebooks 20] [--personal-users 200] [--samples 5000] [--searches 1000]
- *   [--clients 16] [--http-seconds 10] [--legs floor,baseline,graphql,get] [--http-only] [--profile]
- *   [--keep]`
+ *   [--clients 16] [--http-seconds 10] [--legs floor,baseline,graphql,get] [--pool-max 10]
+ *   [--http-only] [--profile] [--keep]`
  *
  * The Linkus lookups at 1,000,000 contacts. Per database: a PBX (GB) with `--extensions`
  * extensions in 20 extension groups, `--personal-users` of them with personal contacts and
@@ -23,6 +23,8 @@
  *   load generator shares the machine); `{ __typename }` first, as GraphQL's floor. The gateway
  *   trusts a key it found valid for 5 s (src/app/known-keys.ts), so a lookup over HTTP costs one
  *   statement, the lookup's own.
+ * `--pool-max` sets the PostgreSQL pool of the bench and of the gateway (DATABASE_POOL_MAX; the
+ * gateway's default, 10, when not given): how many statements run at once on 2 cores.
  * `--legs` runs some of the HTTP legs only (a profile of one transport: `--legs get --profile`).
  * `--http-only` skips the in-process part (and writes no results), `--profile` writes a CPU
  * profile of the gateway process (.data/bench/profiles/) and prints its summary, `--keep` keeps
@@ -390,7 +392,7 @@ const BASELINE = '{ __typename }';
 async function overHttp(
   db: BenchDatabase,
   world: World,
-  a: { clients: number; seconds: number; profileDir: string | null; legs: string[] },
+  a: { clients: number; seconds: number; profileDir: string | null; legs: string[]; poolMax: number },
 ) {
   const redis = await ensureRedis();
   const proc = startScript(
@@ -398,6 +400,7 @@ async function overHttp(
     ['--role', 'api'],
     {
       DATABASE_URL: databaseUrl(db.config),
+      DATABASE_POOL_MAX: String(a.poolMax),
       REDIS_URL: redis.url,
       QUEUE_PREFIX: `bench-lookup-${Date.now()}`,
       SECRET_KEY,
@@ -585,6 +588,7 @@ export async function main(argv: string[]) {
     clients: args.number('clients', 16),
     httpSeconds: args.number('http-seconds', 10),
     legs: args.list('legs', ['floor', 'baseline', 'graphql', 'get']),
+    poolMax: args.number('pool-max', 10),
     inProcess: !args.has('http-only'),
     profile: args.has('profile'),
     keep: args.has('keep'),
@@ -597,6 +601,7 @@ export async function main(argv: string[]) {
   const figures: Partial<Record<'sqlite' | 'postgresql', LookupLeg>> = {};
   for (const kind of opts.db) {
     const db = kind === 'postgresql' ? await createPostgres() : createSqlite();
+    if (db.config.kind === 'postgresql') db.config.poolMax = opts.poolMax;
     console.log(`${kind} (${db.where}): seeding ${opts.contacts.toLocaleString()} contacts…`);
     const orm = await openDatabase(db.config);
     try {
@@ -620,6 +625,7 @@ export async function main(argv: string[]) {
         clients: opts.clients,
         seconds: opts.httpSeconds,
         legs: opts.legs,
+        poolMax: opts.poolMax,
         profileDir: profileDir && path.join(profileDir, kind),
       });
       console.log(

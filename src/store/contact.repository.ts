@@ -542,10 +542,18 @@ export class MikroContactRepository implements ContactRepository, ContactLookupR
             params: [extensionId, pbxId, pbxId, extensionId, true, extensionId, extensionId],
           };
     // One statement: the PBX's extension of that number (an extension number), and the contacts in scope.
+    // On PostgreSQL the owners are made once into an array (an init plan) that one scan of
+    // contact_key_owner_term_index probes, and the phonebook's name is read for a match only:
+    // a tenth less of the server's CPU than `in (…)` and a join, whose generic plan hashed the
+    // owners and every phonebook of the PBX on each lookup (issue 13).
+    const inScope =
+      this.em.getPlatform() instanceof PostgreSqlPlatform
+        ? `k.owner_id = any (array(${owners.sql}))`
+        : `k.owner_id in (${owners.sql})`;
     const parts = [
-      `select c.id, c.display_name, c.company, c.numbers, c.phonebook_id, p.name as phonebook_name, cast(null as varchar(7)) as extension_number, 'C' as src
-         from contact_key k join contact c on c.id = k.contact_id left join phonebook p on p.id = c.phonebook_id
-        where k.kind = ? and k.term = ? and k.owner_id in (${owners.sql})`,
+      `select c.id, c.display_name, c.company, c.numbers, c.phonebook_id, (select p.name from phonebook p where p.id = c.phonebook_id) as phonebook_name, cast(null as varchar(7)) as extension_number, 'C' as src
+         from contact_key k join contact c on c.id = k.contact_id
+        where k.kind = ? and k.term = ? and ${inScope}`,
     ];
     const params: unknown[] = [ContactTermKind.NUMBER, number.key, ...owners.params];
     // The PBX's extension of that number: by its extension number, or by its mobile number.

@@ -16,6 +16,28 @@ function statementName(sql: string): string {
   return name;
 }
 
+/** A pooled connection of knex's PostgreSQL client (pg's Client), as far as a read needs it. */
+interface PgClientConnection {
+  query(config: { name: string; text: string; values: readonly unknown[] }): Promise<{ rows: Row[] }>;
+}
+/** knex's client, as far as a read needs it (the pool behind every statement of the ORM). */
+interface KnexClient {
+  positionBindings(sql: string): string;
+  acquireConnection(): Promise<PgClientConnection>;
+  releaseConnection(connection: PgClientConnection): Promise<void>;
+}
+
+/** Statement texts with PostgreSQL's placeholders ($1, $2…), made once per text by knex's own rule. */
+const pgTexts = new Map<string, string>();
+function pgText(client: KnexClient, sql: string): string {
+  let text = pgTexts.get(sql);
+  if (text === undefined) {
+    text = client.positionBindings(sql);
+    if (pgTexts.size < 1000) pgTexts.set(sql, text);
+  }
+  return text;
+}
+
 /**
  * A read with bound values, without the ORM (no entity is made), in the unit of work's
  * transaction when there is one. `prepared`: the statement is named, so that PostgreSQL
@@ -23,6 +45,13 @@ function statementName(sql: string): string {
  * orm.ts: the caller-ID statement took three times longer to plan than to run); on SQLite every statement is kept
  * prepared per connection anyway (cooperative-sqlite.driver.ts). `sql` must be one of the
  * store's constant texts (a name per distinct text), never built from input.
+ *
+ * A prepared read on PostgreSQL outside a transaction (every request's key, caller ID, the
+ * PBX's country) goes to a connection of the same pool straight, not through knex's query
+ * builder and runner: its text is positioned once, and the pooled connection runs it by name.
+ * That halves what the gateway spends on the statement (0.125 → 0.079 ms of CPU for caller ID,
+ * 0.076 → 0.035 ms for a trivial statement, measured at 1,000,000 contacts; issue 13). Values
+ * are scalars (strings, numbers, booleans, null), passed to pg as knex would pass them.
  */
 export async function readRows(
   em: EntityManager,
@@ -31,14 +60,27 @@ export async function readRows(
   opts: { prepared?: boolean } = {},
 ): Promise<Row[]> {
   const sqlEm = em as SqlEntityManager;
-  const query = sqlEm
-    .getConnection()
-    .getKnex()
-    .raw(sql, params as never);
-  if (opts.prepared && sqlEm.getPlatform() instanceof PostgreSqlPlatform) {
-    query.options({ name: statementName(sql) });
-  }
+  const knex = sqlEm.getConnection().getKnex();
   const tx = sqlEm.getTransactionContext();
+  const postgres = sqlEm.getPlatform() instanceof PostgreSqlPlatform;
+  if (opts.prepared && postgres && !tx) {
+    const client = knex.client as unknown as KnexClient;
+    const connection = await client.acquireConnection();
+    try {
+      const res = await connection.query({
+        name: statementName(sql),
+        text: pgText(client, sql),
+        values: params,
+      });
+      return res.rows;
+    } finally {
+      // A connection that failed is marked by knex's own error listener and checked by the pool
+      // before it is handed out again, as on knex's path.
+      await client.releaseConnection(connection);
+    }
+  }
+  const query = knex.raw(sql, params as never);
+  if (opts.prepared && postgres) query.options({ name: statementName(sql) });
   if (tx) query.transacting(tx);
   const res = (await query) as unknown;
   // pg answers { rows }, better-sqlite3 the rows themselves.
