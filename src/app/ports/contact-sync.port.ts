@@ -127,7 +127,10 @@ export interface ContactSyncLedger {
    * (rows numbered after the run's last, under the PBX lock the caller holds when it adds rows).
    * A run reports an object once per action and reason: a row the run already holds (a page
    * replayed after a worker died, a contact Graph sent twice) is left out, and so is its share
-   * of `tally.skip` (SKIP rows) or `tally.fail` (FAIL rows). Resolves with the rows added.
+   * of `tally.skip` (SKIP rows) or `tally.fail` (FAIL rows). Resolves with the rows of `rows` added.
+   * `summary`: one row more, made from the mailbox's whole tally once this call's share is in
+   * (the mailbox's report row, written with its last page: no second call, and no second
+   * stretch of the transaction under the PBX lock, for it).
    */
   record(
     pbxId: string,
@@ -135,6 +138,7 @@ export interface ContactSyncLedger {
     mailboxId: string,
     tally: Partial<ContactTally>,
     rows: readonly ContactItemRow[],
+    summary?: (mailboxTally: ContactTally) => ContactItemRow,
   ): Promise<number>;
   /** The run's tally, over every mailbox, or of one mailbox. */
   runTally(runId: string, mailboxId?: string): Promise<ContactTally>;
