@@ -100,6 +100,14 @@ export type ContactItemRow = Omit<SyncRunItemData, 'id' | 'runId' | 'seq' | 'sco
 
 /** The contact sync's state in the store (folder cursors, per-run tallies). Bounded per call. */
 export interface ContactSyncLedger {
+  /**
+   * The caller's transaction commits without waiting for the database's disk flush (PostgreSQL
+   * `SET LOCAL synchronous_commit = off`; SQLite already runs so, `synchronous = NORMAL` in WAL
+   * mode). A crash of the database server may then undo the last commits, never part of one: a
+   * mailbox page's contacts, tally and folder cursor go back together, and the next run reads
+   * the folder again from the cursor that stayed (as after a worker killed mid-sync).
+   */
+  commitWithoutFlush(): Promise<void>;
   /** Mailboxes with synced contacts, from the cursors (one row per mailbox and owner). */
   syncedMailboxes(pbxId: string): Promise<SyncedMailbox[]>;
   folderCursors(pbxId: string, mailboxId: string): Promise<ContactFolderCursor[]>;

@@ -312,6 +312,8 @@ async function syncFolder(
         const reported =
           work || last
             ? await store.transactional(async (tx) => {
+                // Replayable from the folder's stored cursor, which commits with it: no flush waited for.
+                await tx.contactSync.commitWithoutFlush();
                 await saveUnsaved(tx, pbxId, unsaved);
                 await writePage(tx, job, owner, ref, plan);
                 const gone = last ? await endRound(tx, stream.deltaLink()) : 0;
