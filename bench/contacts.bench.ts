@@ -4,7 +4,7 @@
  *   npm run bench -- contacts [--users 10000] [--contacts-per-user 100] [--shared-mailboxes 5]
  *                             [--contacts-per-shared 2000] [--groups 10] [--db sqlite,postgresql]
  *                             [--changes 100] [--seed 42] [--log-level error] [--run-timeout-min 30]
- *                             [--gateway-node-args "--max-old-space-size=400"] [--profile]
+ *                             [--gateway-node-args "--max-old-space-size=400"] [--profile] [--heap-profile | --alloc-profile]
  *
  * Starts the sandbox tenant in a process of its own (throttling on, as Microsoft's: 4 requests
  * in flight and 10,000 per 10 minutes per mailbox, each `$batch` item counted), seeded with
@@ -117,6 +117,7 @@ function phaseFigures(p: ContactPhaseResult) {
     sandboxCpuMs: p.memory.otherCpuMs,
     load: p.load.map((l) => Math.round(l * 100) / 100),
     eventLoop: p.eventLoop,
+    afterGc: p.afterGc ?? null,
     tenantChange: p.tenantChange ?? null,
   };
 }
@@ -169,6 +170,10 @@ function report(legs: Array<{ label: string; result?: ContactsLegResult; skipped
     row('', 'peak RSS gateway / sandbox', '≤ 600 MB', (r) => {
       const p = ph(r, name);
       return `${mbs(peak(p))} / ${mbs(p.memory.otherHwmRss ?? p.memory.otherSampledRss)}${peak(p) > TARGETS.peakRssBytes ? MISSED : ''}`;
+    });
+    row('', 'heap used / RSS after the run and a full GC', '', (r) => {
+      const p = ph(r, name);
+      return `${mbs(p.afterGc?.heapUsed)} / ${mbs(p.afterGc?.rss)}`;
     });
     row('', 'CPU gateway / sandbox', '', (r) => {
       const p = ph(r, name);
@@ -233,6 +238,10 @@ export async function main(argv: string[]) {
     ? path.resolve('.data/bench/profiles', `contacts-${new Date().toISOString().replace(/[:.]/g, '-')}`)
     : null;
   if (profileDir) nodeArgs.push('--cpu-prof', `--cpu-prof-dir=${profileDir}`);
+  // --heap-profile: the live heap of each run at its highest (sampled), summarised at the end.
+  // --alloc-profile: every allocation of each run (garbage included), by allocating function.
+  const heapProfile = args.has('heap-profile');
+  const allocProfile = args.has('alloc-profile');
 
   console.log(
     `contacts bench: ${fmtInt(users)} users × ${fmtInt(contactsPerUser)} contacts + ${sharedMailboxes} shared mailboxes × ${fmtInt(contactsPerShared)}; db ${dbs.join(', ')}; load ${os
@@ -284,6 +293,8 @@ export async function main(argv: string[]) {
             queuePrefix,
             logLevel,
             runTimeoutMs,
+            heapProfile,
+            allocProfile,
           },
           index++,
           sandbox,
@@ -348,6 +359,18 @@ export async function main(argv: string[]) {
         })),
       },
     });
+  }
+  if (heapProfile || allocProfile) {
+    const { formatHeapSummary } = await import('./support/heapprofile.js');
+    console.log(
+      allocProfile
+        ? '\n=== every allocation of each run, garbage included (sampled) ==='
+        : "\n=== live heap at each run's highest (sampled every second) ===",
+    );
+    for (const l of legs)
+      for (const p of l.result?.phases ?? [])
+        if (p.heap)
+          console.log(`\n${formatHeapSummary(p.heap.summary, `${l.label} ${p.phase} (${p.heap.at})`)}`);
   }
   if (profileDir) {
     // One file per process (the leg's main thread, and its worker threads'), the whole leg each.

@@ -11,6 +11,7 @@ import { askBench } from '../support/leg-ipc.js';
 import 'reflect-metadata';
 import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
+import { Session } from 'node:inspector/promises';
 import os from 'node:os';
 import { Agent } from 'undici';
 import { createApiKey } from '../../src/app/access.js';
@@ -29,6 +30,7 @@ import {
   gql,
   saveUserSyncRule,
 } from '../support/gateway-client.js';
+import { type HeapSummary, type SamplingHeapProfile, summarizeHeapProfile } from '../support/heapprofile.js';
 import { PeakMemory, type PeakReport } from '../support/proc.js';
 
 export interface ContactsLegInput {
@@ -40,6 +42,10 @@ export interface ContactsLegInput {
   queuePrefix: string;
   logLevel: string;
   runTimeoutMs: number;
+  /** take a sampling heap profile of each run at its highest heap (checked every second) */
+  heapProfile?: boolean;
+  /** instead: a sampling profile of every allocation of each run, garbage included (what makes the heap grow) */
+  allocProfile?: boolean;
 }
 
 export type ContactPhase = 'users' | 'first' | 'nochange' | 'changes';
@@ -85,6 +91,10 @@ export interface ContactPhaseResult {
   /** FAIL rows of the run by reason (first 2,000) */
   failReasons: Record<string, number>;
   tenantChange?: unknown;
+  /** heap used and RSS once the run had ended and a full GC ran: what the gateway keeps */
+  afterGc: { heapUsed: number; rss: number };
+  /** with heapProfile: the live heap at the run's highest heap seen (sampled every second) */
+  heap?: { summary: HeapSummary; at: string } | null;
 }
 
 export interface ContactsLegResult {
@@ -185,6 +195,9 @@ async function main() {
     const idleGatewayRss = process.memoryUsage().rss;
     const memory = new PeakMemory(input.sandboxPid);
     const stalls = new StallMonitor(10, 100);
+    // A full GC (HeapProfiler.collectGarbage: no --expose-gc needed) and heap profiles, in process.
+    const session = new Session();
+    session.connect();
 
     const measure = async (
       phase: ContactPhase,
@@ -192,6 +205,34 @@ async function main() {
       extra: Partial<ContactPhaseResult> = {},
     ): Promise<ContactPhaseResult> => {
       await admin.resetStats();
+      let heapRaw: { profile: SamplingHeapProfile; at: string } | null = null;
+      let heapTimer: NodeJS.Timeout | undefined;
+      let heapTaking: Promise<unknown> | null = null;
+      if (input.allocProfile)
+        await session.post('HeapProfiler.startSampling', {
+          samplingInterval: 64 * 1024,
+          includeObjectsCollectedByMajorGC: true,
+          includeObjectsCollectedByMinorGC: true,
+        });
+      else if (input.heapProfile) {
+        await session.post('HeapProfiler.startSampling', { samplingInterval: 64 * 1024 });
+        let highest = 0;
+        const began = performance.now();
+        heapTimer = setInterval(() => {
+          const used = process.memoryUsage().heapUsed;
+          if (used <= highest * 1.05 || heapTaking) return;
+          highest = used;
+          const at = `${((performance.now() - began) / 1000).toFixed(0)} s into the run, heap ${Math.round(used / 1048576)} MB`;
+          heapTaking = session
+            .post('HeapProfiler.getSamplingProfile')
+            .then((r) => {
+              heapRaw = { profile: (r as { profile: SamplingHeapProfile }).profile, at };
+            })
+            .finally(() => {
+              heapTaking = null;
+            });
+        }, 1000);
+      }
       const load0 = os.loadavg()[0];
       await stalls.start();
       memory.start();
@@ -201,6 +242,20 @@ async function main() {
       const wallMs = performance.now() - t0;
       const mem = memory.stop();
       const loop = await stalls.stop();
+      if (heapTimer) clearInterval(heapTimer);
+      if (heapTaking) await heapTaking;
+      if (input.allocProfile) {
+        const r = await session.post('HeapProfiler.getSamplingProfile');
+        heapRaw = {
+          profile: (r as { profile: SamplingHeapProfile }).profile,
+          at: 'every allocation of the run',
+        };
+      }
+      if (input.heapProfile || input.allocProfile) await session.post('HeapProfiler.stopSampling');
+      await session.post('HeapProfiler.collectGarbage');
+      const m = process.memoryUsage();
+      const afterGc = { heapUsed: m.heapUsed, rss: m.rss };
+      const heapAt = heapRaw as { profile: SamplingHeapProfile; at: string } | null;
       const stats = await admin.stats();
       const byKind: Record<string, number> = {};
       for (const [k, v] of Object.entries(stats.graphByPath))
@@ -229,6 +284,8 @@ async function main() {
         eventLoop,
         load: [load0, os.loadavg()[0]],
         failReasons: await failReasons(gateway.url, key, id),
+        afterGc,
+        heap: heapAt ? { summary: summarizeHeapProfile(heapAt.profile, 15), at: heapAt.at } : null,
         ...extra,
       };
     };

@@ -56,4 +56,51 @@ describeEachDb('contact sync ledger: a run reports a contact once (C4)', (leg) =
     ]);
     expect(new Set(rows.map((r) => r.seq)).size).toBe(rows.length);
   });
+
+  it("C1 C4: a mailbox's report row written with its last page's record carries the mailbox's whole tally, this page's share included, once", async () => {
+    const pbxId = await db.pbx();
+    const store = db.store();
+    const run = await store.sync.createRun({
+      pbxId,
+      trigger: 'MANUAL',
+      scopes: ['CONTACTS'],
+      queuedAt: new Date(),
+    });
+    const summary = (t: { create: number; delete: number; skip: number }): ContactItemRow => ({
+      ...skip('mbx-1'),
+      action: 'UPDATE',
+      reason: 'SYNCED',
+      detail: `${t.create} created, ${t.delete} deleted, ${t.skip} not synced (C4).`,
+      state: 'APPLIED',
+    });
+    const record = (
+      rows: ContactItemRow[],
+      tally: { create?: number; delete?: number; skip?: number },
+      last?: typeof summary,
+    ) => store.transactional((tx) => tx.contactSync.record(pbxId, run.id, 'mbx-1', tally, rows, last));
+
+    // An earlier page, then the last one (its C4 rows, its deletes) with the summary: the summary
+    // row counts both pages, and the call resolves with the C4 rows only.
+    expect(await record([skip('c1')], { create: 100, skip: 1 })).toBe(1);
+    expect(await record([skip('c2'), skip('c3')], { create: 50, delete: 2, skip: 2 }, summary)).toBe(2);
+    // The last page replayed (a worker died before the run knew it ended): nothing twice.
+    expect(await record([skip('c2'), skip('c3')], { create: 0, skip: 2 }, summary)).toBe(0);
+    // Another mailbox of the run is not counted in this one's row.
+    await store.transactional((tx) => tx.contactSync.record(pbxId, run.id, 'mbx-2', { create: 7 }, []));
+
+    const rows = await store.sync.itemsInState(run.id, 'APPLIED');
+    expect(rows.map((r) => `${r.action} ${r.reason} ${r.objectId}: ${r.detail}`)).toEqual([
+      'UPDATE SYNCED mbx-1: 150 created, 2 deleted, 3 not synced (C4).',
+    ]);
+    const reported = await store.sync.itemsInState(run.id, 'REPORTED');
+    expect(reported.map((r) => r.objectId).sort()).toEqual(['c1', 'c2', 'c3']);
+    expect(new Set([...rows, ...reported].map((r) => r.seq)).size).toBe(4);
+    expect(await store.contactSync.runTally(run.id, 'mbx-1')).toEqual({
+      create: 150,
+      update: 0,
+      delete: 2,
+      skip: 3,
+      fail: 0,
+    });
+  });
 });

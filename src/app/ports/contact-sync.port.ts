@@ -100,6 +100,14 @@ export type ContactItemRow = Omit<SyncRunItemData, 'id' | 'runId' | 'seq' | 'sco
 
 /** The contact sync's state in the store (folder cursors, per-run tallies). Bounded per call. */
 export interface ContactSyncLedger {
+  /**
+   * The caller's transaction commits without waiting for the database's disk flush (PostgreSQL
+   * `SET LOCAL synchronous_commit = off`; SQLite already runs so, `synchronous = NORMAL` in WAL
+   * mode). A crash of the database server may then undo the last commits, never part of one: a
+   * mailbox page's contacts, tally and folder cursor go back together, and the next run reads
+   * the folder again from the cursor that stayed (as after a worker killed mid-sync).
+   */
+  commitWithoutFlush(): Promise<void>;
   /** Mailboxes with synced contacts, from the cursors (one row per mailbox and owner). */
   syncedMailboxes(pbxId: string): Promise<SyncedMailbox[]>;
   folderCursors(pbxId: string, mailboxId: string): Promise<ContactFolderCursor[]>;
@@ -127,7 +135,10 @@ export interface ContactSyncLedger {
    * (rows numbered after the run's last, under the PBX lock the caller holds when it adds rows).
    * A run reports an object once per action and reason: a row the run already holds (a page
    * replayed after a worker died, a contact Graph sent twice) is left out, and so is its share
-   * of `tally.skip` (SKIP rows) or `tally.fail` (FAIL rows). Resolves with the rows added.
+   * of `tally.skip` (SKIP rows) or `tally.fail` (FAIL rows). Resolves with the rows of `rows` added.
+   * `summary`: one row more, made from the mailbox's whole tally once this call's share is in
+   * (the mailbox's report row, written with its last page: no second call, and no second
+   * stretch of the transaction under the PBX lock, for it).
    */
   record(
     pbxId: string,
@@ -135,6 +146,7 @@ export interface ContactSyncLedger {
     mailboxId: string,
     tally: Partial<ContactTally>,
     rows: readonly ContactItemRow[],
+    summary?: (mailboxTally: ContactTally) => ContactItemRow,
   ): Promise<number>;
   /** The run's tally, over every mailbox, or of one mailbox. */
   runTally(runId: string, mailboxId?: string): Promise<ContactTally>;

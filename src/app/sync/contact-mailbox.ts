@@ -188,21 +188,18 @@ export async function syncMailbox(
     total.delete += n;
   }
   // The mailbox's whole share of the run (a part written before a worker died included), in its
-  // report row: written with the last folder's end.
-  const finish = async (tx: Store) => {
-    const t = await tx.contactSync.runTally(job.runId, job.mailboxId);
+  // report row: written with the last folder's end, in the same `record` as its last page's.
+  const finish: MailboxSummary = (t) => {
     const done = { create: t.create, update: t.update, delete: t.delete, skip: t.skip };
-    await tx.contactSync.record(pbxId, job.runId, job.mailboxId, {}, [
-      row(
-        'UPDATE',
-        'SYNCED',
-        job.mailboxId,
-        label.name,
-        label.address,
-        `${folders.length} folder(s): ${done.create} created, ${done.update} updated, ${done.delete} deleted, ${done.skip} not synced (C4).`,
-        JSON.stringify(done),
-      ),
-    ]);
+    return row(
+      'UPDATE',
+      'SYNCED',
+      job.mailboxId,
+      label.name,
+      label.address,
+      `${folders.length} folder(s): ${done.create} created, ${done.update} updated, ${done.delete} deleted, ${done.skip} not synced (C4).`,
+      JSON.stringify(done),
+    );
   };
   // The cursors of folders new to the PBX are known before (or with) the first contact written:
   // the sync can always take them away again, and a folder without a delta link gets its job at
@@ -244,9 +241,13 @@ export async function syncMailbox(
         .catch(() => undefined);
     throw err;
   }
-  if (!folders.length) await store.transactional(finish);
+  if (!folders.length)
+    await store.transactional((tx) => tx.contactSync.record(pbxId, job.runId, job.mailboxId, {}, [], finish));
   return { outcome: 'SYNCED', tally: total };
 }
+
+/** The mailbox's report row, from its whole tally in the run. */
+type MailboxSummary = (mailboxTally: ContactTally) => ContactItemRow;
 
 async function syncFolder(
   deps: MailboxSyncDeps,
@@ -260,7 +261,7 @@ async function syncFolder(
   first: ProbedPage | null,
   unsaved: FolderCursorsToSave,
   signal?: AbortSignal,
-  finish?: (tx: Store) => Promise<void>,
+  finish?: MailboxSummary,
 ) {
   const { store } = deps;
   const { pbxId } = job;
@@ -305,13 +306,26 @@ async function syncFolder(
         const next = await pages.next();
         last = Boolean(next.done);
         const work = plan.creates.length + plan.updates.length + plan.deletes.length + plan.skipped.length;
+        // The page's contacts, then (the round's last page) what the round did not see and the new
+        // delta link, then the report rows and tally in one `record`, last: on PostgreSQL it takes
+        // the PBX's lock, held to the commit.
         const reported =
           work || last
             ? await store.transactional(async (tx) => {
+                // Replayable from the folder's stored cursor, which commits with it: no flush waited for.
+                await tx.contactSync.commitWithoutFlush();
                 await saveUnsaved(tx, pbxId, unsaved);
-                const n = await commitPage(tx, job, owner, ref, plan, folder);
-                if (last) await endRound(tx, stream.deltaLink());
-                return n;
+                await writePage(tx, job, owner, ref, plan);
+                const gone = last ? await endRound(tx, stream.deltaLink()) : 0;
+                const report = pageReport(job, plan, folder);
+                return tx.contactSync.record(
+                  pbxId,
+                  job.runId,
+                  job.mailboxId,
+                  { ...report.tally, delete: report.tally.delete + gone },
+                  report.rows,
+                  last ? finish : undefined,
+                );
               })
             : 0;
         if (work || last) unsaved.list = [];
@@ -325,7 +339,9 @@ async function syncFolder(
       if (!last)
         await store.transactional(async (tx) => {
           await saveUnsaved(tx, pbxId, unsaved);
-          await endRound(tx, stream.deltaLink());
+          const gone = await endRound(tx, stream.deltaLink());
+          if (gone || finish)
+            await tx.contactSync.record(pbxId, job.runId, job.mailboxId, { delete: gone }, [], finish);
         });
       unsaved.list = [];
       return;
@@ -341,16 +357,17 @@ async function syncFolder(
       throw err;
     }
 
-    /** The round's end: contacts not seen in a full read go, then the new link is stored (every contact of the round is committed with it or before). */
-    async function endRound(tx: Store, deltaLink: string) {
+    /**
+     * The round's end: contacts not seen in a full read go, then the new link is stored (every
+     * contact of the round is committed with it or before). Resolves with how many went (the
+     * caller records them, with the mailbox's report row when this is its last folder).
+     */
+    async function endRound(tx: Store, deltaLink: string): Promise<number> {
       const gone = seen ? unseenContacts(known, seen) : [];
-      if (gone.length) {
-        await tx.contacts.deleteSynced(pbxId, owner, ref, gone);
-        await tx.contactSync.record(pbxId, job.runId, job.mailboxId, { delete: gone.length }, []);
-      }
+      if (gone.length) await tx.contacts.deleteSynced(pbxId, owner, ref, gone);
       await tx.contactSync.saveFolderCursor(pbxId, { ...base, deltaLink });
       total.delete += gone.length;
-      if (finish) await finish(tx);
+      return gone.length;
     }
   }
 }
@@ -465,38 +482,40 @@ export function unreadableReport(
   };
 }
 
-/**
- * One page, in the caller's transaction: the contacts, the C4 report rows and the tally commit together.
- * Resolves with the C4 rows added (a contact the run reported already, on a page replayed after
- * a worker died, is not reported or counted again).
- */
-async function commitPage(
+/** One page's contacts, in the caller's transaction (its report rows and tally follow: `pageReport`). */
+async function writePage(
   tx: Store,
   job: MailboxJob,
   owner: ContactOwner,
   ref: Pick<ContactSource, 'mailboxId' | 'folderId'>,
   plan: ContactPagePlan,
-  folder: ContactFolderInfo,
-): Promise<number> {
+) {
   const writes = [...plan.creates, ...plan.updates];
-  if (!writes.length && !plan.deletes.length && !plan.skipped.length) return 0;
+  if (writes.length) await tx.contacts.upsertSynced(job.pbxId, owner, writes);
+  if (plan.deletes.length) await tx.contacts.deleteSynced(job.pbxId, owner, ref, plan.deletes);
+}
+
+/**
+ * One page's tally and C4 report rows, recorded in the transaction that wrote its contacts (a
+ * contact the run reported already, on a page replayed after a worker died, is not reported or
+ * counted again: `record` leaves it out).
+ */
+function pageReport(
+  job: MailboxJob,
+  plan: ContactPagePlan,
+  folder: ContactFolderInfo,
+): { tally: { create: number; update: number; delete: number; skip: number }; rows: ContactItemRow[] } {
   // Where the admin finds the contact to complete it: the folder, in whose mailbox.
   const label = mailboxLabel(job);
   const where = `In the folder "${folder.displayName || 'Contacts'}" of ${label.text}.`;
-  const contacts = tx.contacts;
-  if (writes.length) await contacts.upsertSynced(job.pbxId, owner, writes);
-  if (plan.deletes.length) await contacts.deleteSynced(job.pbxId, owner, ref, plan.deletes);
-  return tx.contactSync.record(
-    job.pbxId,
-    job.runId,
-    job.mailboxId,
-    {
+  return {
+    tally: {
       create: plan.creates.length,
       update: plan.updates.length,
       delete: plan.deletes.length,
       skip: plan.skipped.length,
     },
-    plan.skipped.map((s) =>
+    rows: plan.skipped.map((s) =>
       row(
         'SKIP',
         s.reason,
@@ -506,5 +525,5 @@ async function commitPage(
         `${s.detail} ${where}${s.removed ? ' It was removed from the PBX.' : ''}`,
       ),
     ),
-  );
+  };
 }
