@@ -24,7 +24,11 @@ export function extraUserProperties(rule: UserSyncRule | null): string[] {
   return [rule.numbering.property.split('.')[0]];
 }
 
-/** One kind of directory object as read: all of them (full read) or what changed (delta round). */
+/**
+ * One kind of directory object as read: all of them (full read) or what changed (delta round).
+ * A full read also has the changes made while it ran (the catch-up round from the delta link
+ * taken before it), to be applied on top of `full`.
+ */
 interface KindRead<Full, Change> {
   full: Full[] | null;
   changes: Change[] | null;
@@ -57,15 +61,16 @@ async function collect<T>(pages: AsyncIterable<readonly T[]>, signal?: AbortSign
 
 /** One kind of object: a delta round when a link is usable, else (or when Graph says the link expired) a full read. */
 async function readKind<Full, Change>(
-  delta: (() => DirectoryStream<Change>) | null,
+  delta: ((link: string) => DirectoryStream<Change>) | null,
+  link: string | false | null | undefined,
   full: () => Promise<DirectoryStream<Full>>,
   expiredNote: string,
   notes: string[],
   signal?: AbortSignal,
 ): Promise<KindRead<Full, Change>> {
-  if (delta) {
+  if (delta && link) {
     try {
-      const stream = delta();
+      const stream = delta(link);
       const changes = await collect(stream.pages, signal);
       return { full: null, changes, deltaLink: stream.deltaLink() };
     } catch (err) {
@@ -75,7 +80,15 @@ async function readKind<Full, Change>(
   }
   const stream = await full();
   const all = await collect(stream.pages, signal);
-  return { full: all, changes: null, deltaLink: stream.deltaLink() };
+  if (!delta) return { full: all, changes: null, deltaLink: stream.deltaLink() };
+  // Catch up (issue 16 item 2): the link was taken before the read (or at the start of its
+  // round), so this round brings what changed while the read ran: a user added, changed or
+  // deleted meanwhile ends up right in this run, not only in the next one. The same object
+  // read in full and changed again is applied twice, which delta records allow (they are
+  // idempotent: whole objects, member sets).
+  const round = delta(stream.deltaLink());
+  const changes = await collect(round.pages, signal);
+  return { full: all, changes, deltaLink: round.deltaLink() };
 }
 
 /**
@@ -102,14 +115,16 @@ export async function readDirectory(
   const groupsLink = settings.lastFullReadAt && settings.groupsDeltaLink;
   const [users, groups] = await Promise.all([
     readKind(
-      usersLink ? () => reader.readUserChanges(app, usersLink) : null,
+      (link) => reader.readUserChanges(app, link),
+      usersLink,
       () => reader.readUsers(app, { extraProperties: extra }),
       'The users delta token had expired (Graph asked for a full resync): users were read in full.',
       notes,
       signal,
     ),
     readKind(
-      groupsLink ? () => reader.readGroupChanges(app, groupsLink) : null,
+      (link) => reader.readGroupChanges(app, link),
+      groupsLink,
       () => reader.readGroups(app),
       'The groups delta token had expired (Graph asked for a full resync): groups were read in full.',
       notes,
