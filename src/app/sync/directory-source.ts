@@ -61,14 +61,14 @@ async function collect<T>(pages: AsyncIterable<readonly T[]>, signal?: AbortSign
 
 /** One kind of object: a delta round when a link is usable, else (or when Graph says the link expired) a full read. */
 async function readKind<Full, Change>(
-  delta: ((link: string) => DirectoryStream<Change>) | null,
+  delta: (link: string) => DirectoryStream<Change>,
   link: string | false | null | undefined,
   full: () => Promise<DirectoryStream<Full>>,
   expiredNote: string,
   notes: string[],
   signal?: AbortSignal,
 ): Promise<KindRead<Full, Change>> {
-  if (delta && link) {
+  if (link) {
     try {
       const stream = delta(link);
       const changes = await collect(stream.pages, signal);
@@ -80,22 +80,32 @@ async function readKind<Full, Change>(
   }
   const stream = await full();
   const all = await collect(stream.pages, signal);
-  if (!delta) return { full: all, changes: null, deltaLink: stream.deltaLink() };
-  // Catch up (issue 16 item 2): the link was taken before the read (or at the start of its
-  // round), so this round brings what changed while the read ran: a user added, changed or
-  // deleted meanwhile ends up right in this run, not only in the next one. The same object
-  // read in full and changed again is applied twice, which delta records allow (they are
-  // idempotent: whole objects, member sets).
-  const round = delta(stream.deltaLink());
+  return { full: all, changes: null, deltaLink: stream.deltaLink() };
+}
+
+/**
+ * Catch up after a full read (issue 16 item 2): its delta link was taken before the read (or
+ * at the start of its round), so one round from it brings what changed while the reads ran: a
+ * user added, changed or deleted meanwhile ends up right in this run, not only in the next.
+ * Made once both kinds are read, so it covers the whole read. An object read in full and
+ * changed again is applied twice, which delta records allow (whole objects, member sets).
+ */
+async function catchUp<Full, Change>(
+  kind: KindRead<Full, Change>,
+  delta: (link: string) => DirectoryStream<Change>,
+  signal?: AbortSignal,
+): Promise<KindRead<Full, Change>> {
+  if (!kind.full) return kind;
+  const round = delta(kind.deltaLink);
   const changes = await collect(round.pages, signal);
-  return { full: all, changes, deltaLink: round.deltaLink() };
+  return { full: kind.full, changes, deltaLink: round.deltaLink() };
 }
 
 /**
  * READ: a delta round from the stored links when they are usable, else a full read (first
  * sync, a rule that needs other user properties, or a delta link Graph no longer honours,
- * which the result then says). Users and groups are read side by side: each is a chain of
- * pages, so together they take the longer of the two rather than the sum.
+ * which the result then says). Users and groups are read side by side (the reader reads each
+ * in parallel partitions at real latency), then a kind read in full catches up (`catchUp`).
  */
 export async function readDirectory(
   reader: DirectoryReader,
@@ -113,9 +123,11 @@ export async function readDirectory(
   const usersLink =
     settings.lastFullReadAt && settings.usersDeltaSelect === usersSelect && settings.usersDeltaLink;
   const groupsLink = settings.lastFullReadAt && settings.groupsDeltaLink;
-  const [users, groups] = await Promise.all([
+  const userChanges = (link: string) => reader.readUserChanges(app, link);
+  const groupChanges = (link: string) => reader.readGroupChanges(app, link);
+  const [usersRead, groupsRead] = await Promise.all([
     readKind(
-      (link) => reader.readUserChanges(app, link),
+      userChanges,
       usersLink,
       () => reader.readUsers(app, { extraProperties: extra }),
       'The users delta token had expired (Graph asked for a full resync): users were read in full.',
@@ -123,13 +135,17 @@ export async function readDirectory(
       signal,
     ),
     readKind(
-      (link) => reader.readGroupChanges(app, link),
+      groupChanges,
       groupsLink,
       () => reader.readGroups(app),
       'The groups delta token had expired (Graph asked for a full resync): groups were read in full.',
       notes,
       signal,
     ),
+  ]);
+  const [users, groups] = await Promise.all([
+    catchUp(usersRead, userChanges, signal),
+    catchUp(groupsRead, groupChanges, signal),
   ]);
   const mode = users.full || groups.full ? 'FULL' : 'DELTA';
   const empty = mode === 'DELTA' && !users.changes?.length && !groups.changes?.length;
