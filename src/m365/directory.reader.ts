@@ -56,6 +56,21 @@ import { chain, PageQueue, runAll, Slots, slotted, upnRanges } from './partition
  *   so it meets throttling far sooner; kept for comparison and for tenants where it wins.
  * - readUserChanges / readGroupChanges: one request per delta page; a round with no change is 1.
  *
+ * At real latency (the first request, `$deltatoken=latest`, took ≥ `partitionAboveMs`), a full
+ * read is partitioned (issue 16 item 2) and its chains run side by side, at most
+ * `partitionConcurrency` requests in flight per app registration (each one's 429 honoured by
+ * graph-client's retry handler, Retry-After included):
+ * - readUsers: 1 (`latest`) + the pages of 7 ranges of userPrincipalName (`upnRanges`: about
+ *   ceil(U/999) + 7, each range's last page part full) + the recycle bin, beside them.
+ * - readGroups: 1 (`latest`) + ceil(G/999) id pages (`/groups?$select=id`) + for every 50
+ *   groups an initial delta round filtered on their ids (members included, ~1,000 member
+ *   references a page: ceil(members of the 50 / 1,000) pages). Against the unfiltered round
+ *   this costs about one part-full page per 50 groups more; it is what buys the parallelism,
+ *   since delta takes no other filter. `$batch` of `/members` would be fewer HTTP requests but
+ *   one Graph request (and 2–3 resource units) per group.
+ * Every request here is one HTTP request and one Graph operation: no `$batch`.
+ * At a fast Graph the single chains above cost fewer requests and are as quick.
+ *
  * Every failure is a `MicrosoftError` (see errors.ts); a delta link Graph no longer honours
  * (400 syncStateNotFound in any letter case, 410 Gone) is `DELTA_EXPIRED`. `@odata.count` is
  * never read: Graph sends it on the first page only (https://learn.microsoft.com/graph/paging).
