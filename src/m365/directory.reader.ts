@@ -226,25 +226,36 @@ export class GraphDirectoryReader implements DirectoryReader {
     // https://learn.microsoft.com/graph/api/user-list). accountEnabled comes only when selected.
     const listUrl = `/users?$select=${select}&$top=${PAGE}`;
 
+    // A second sample before deciding (one slow answer may be a stall of this busy process):
+    // the recycle bin's first page, needed either way.
+    let binFirst: GraphPage | undefined;
     if (this.partitioned(ms)) {
-      // Ranges of userPrincipalName read side by side, the recycle bin beside them.
-      const pf = slotted(fetch, this.slotsOf(conn));
-      const queue = new PageQueue<readonly DirectoryUser[]>();
-      const ranges = upnRanges(this.options.userPartitionBounds ?? DEFAULT_UPN_BOUNDS);
-      const parts = ranges.map((filter) => `${listUrl}&$filter=${encodeURIComponent(filter)}`);
-      runAll(queue, [...parts, binUrl], async (url) => {
-        const deleted = url === binUrl;
-        for await (const page of chain(pf, url)) {
-          if (page.value.length > 0) queue.push(page.value.map((u) => toDirectoryUser(u, extras, deleted)));
-        }
-      });
-      return { pages: queue.drain(), deltaLink: () => deltaLink };
+      const second = await this.timed(fetch, binUrl);
+      binFirst = second.page;
+      if (this.partitioned(second.ms)) {
+        // Ranges of userPrincipalName read side by side, the rest of the recycle bin beside them.
+        const pf = slotted(fetch, this.slotsOf(conn));
+        const queue = new PageQueue<readonly DirectoryUser[]>();
+        const ranges = upnRanges(this.options.userPartitionBounds ?? DEFAULT_UPN_BOUNDS);
+        const parts = ranges.map((filter) => `${listUrl}&$filter=${encodeURIComponent(filter)}`);
+        if (binFirst.value.length > 0)
+          queue.push(binFirst.value.map((u) => toDirectoryUser(u, extras, true)));
+        const binNext = binFirst.nextLink;
+        runAll(queue, binNext ? [...parts, binNext] : parts, async (url) => {
+          const deleted = url === binNext;
+          for await (const page of chain(pf, url)) {
+            if (page.value.length > 0) queue.push(page.value.map((u) => toDirectoryUser(u, extras, deleted)));
+          }
+        });
+        return { pages: queue.drain(), deltaLink: () => deltaLink };
+      }
     }
 
     const live = await openPages(fetch, listUrl);
+    const bin = binFirst;
     async function* pages(): AsyncGenerator<readonly DirectoryUser[]> {
       for await (const page of live) yield page.value.map((u) => toDirectoryUser(u, extras));
-      for await (const page of followPages(fetch, binUrl)) {
+      for await (const page of followPages(fetch, bin ? Promise.resolve(bin) : binUrl)) {
         if (page.value.length > 0) yield page.value.map((u) => toDirectoryUser(u, extras, true));
       }
     }
@@ -270,7 +281,11 @@ export class GraphDirectoryReader implements DirectoryReader {
       `/groups/delta?$select=${GROUP_DELTA_SELECT}&$deltatoken=latest`,
     );
     if (!this.partitioned(ms)) return this.readGroupsByDelta(app);
-    return this.readGroupsPartitioned(conn, fetch, this.requireDeltaLink(page));
+    // A second sample (see readUsers): the first page of group ids, which the partitioned
+    // read needs; when Graph turns out fast after all, it is the one request spent for nothing.
+    const ids = await this.timed(fetch, `/groups?$select=id&$top=${PAGE}`);
+    if (!this.partitioned(ids.ms)) return this.readGroupsByDelta(app);
+    return this.readGroupsPartitioned(conn, fetch, this.requireDeltaLink(page), ids.page);
   }
 
   /**
@@ -286,6 +301,7 @@ export class GraphDirectoryReader implements DirectoryReader {
     conn: Connection,
     fetch: PageFetcher,
     deltaLink: string,
+    firstIds: GraphPage,
   ): Promise<DirectoryStream<DirectoryGroup>> {
     const slots = this.slotsOf(conn);
     const listFetch = slotted(fetch, slots);
@@ -300,12 +316,14 @@ export class GraphDirectoryReader implements DirectoryReader {
     };
     const run = async () => {
       const parts: Promise<void>[] = [];
-      for await (const page of chain(listFetch, `/groups?$select=id&$top=${PAGE}`)) {
+      const take = (page: GraphPage) => {
         const ids = page.value.map((g) => String(g.id));
         for (const part of chunks(ids, IDS_PER_DELTA)) {
           parts.push(readPart(part).catch((err: unknown) => queue.fail(err)));
         }
-      }
+      };
+      take(firstIds);
+      if (firstIds.nextLink) for await (const page of chain(listFetch, firstIds.nextLink)) take(page);
       await Promise.all(parts);
     };
     run().then(
@@ -581,6 +599,10 @@ export class GraphDirectoryReader implements DirectoryReader {
     url: string,
   ): Promise<{ page: GraphPage; ms: number }> {
     await this.tokens.appToken(app).catch(() => undefined);
+    return this.timed(fetch, url);
+  }
+
+  private async timed(fetch: PageFetcher, url: string): Promise<{ page: GraphPage; ms: number }> {
     const started = performance.now();
     const page = await fetch(url);
     return { page, ms: performance.now() - started };
