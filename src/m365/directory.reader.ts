@@ -60,16 +60,18 @@ import { chain, PageQueue, runAll, Slots, slotted, upnRanges } from './partition
  * read is partitioned (issue 16 item 2) and its chains run side by side, at most
  * `partitionConcurrency` requests in flight per app registration (each one's 429 honoured by
  * graph-client's retry handler, Retry-After included):
- * - readUsers: 1 (`latest`) + the pages of 7 ranges of userPrincipalName (`upnRanges`: about
+ * - readUsers: 1 (`latest`) + 1 (the recycle bin's first page, a second sample) + the pages of 7 ranges of userPrincipalName (`upnRanges`: about
  *   ceil(U/999) + 7, each range's last page part full) + the recycle bin, beside them.
- * - readGroups: 1 (`latest`) + ceil(G/999) id pages (`/groups?$select=id`) + for every 50
+ * - readGroups: 1 (the unfiltered round's first page, timed, then dropped) + 1 (`latest`)
+ *   + ceil(G/999) id pages (`/groups?$select=id`) + for every 50
  *   groups an initial delta round filtered on their ids (members included, ~1,000 member
  *   references a page: ceil(members of the 50 / 1,000) pages). Against the unfiltered round
  *   this costs about one part-full page per 50 groups more; it is what buys the parallelism,
  *   since delta takes no other filter. `$batch` of `/members` would be fewer HTTP requests but
  *   one Graph request (and 2–3 resource units) per group.
  * Every request here is one HTTP request and one Graph operation: no `$batch`.
- * At a fast Graph the single chains above cost fewer requests and are as quick.
+ * At a fast Graph the single chains above cost fewer requests and are as quick; deciding costs
+ * no request there (the samples are requests the single chains make anyway).
  *
  * Every failure is a `MicrosoftError` (see errors.ts); a delta link Graph no longer honours
  * (400 syncStateNotFound in any letter case, 410 Gone) is `DELTA_EXPIRED`. `@odata.count` is
@@ -271,21 +273,20 @@ export class GraphDirectoryReader implements DirectoryReader {
   async readGroups(app: MicrosoftAppCredentials): Promise<DirectoryStream<DirectoryGroup>> {
     if (this.options.groupRead === 'batch') return this.readGroupsByBatch(app);
     if (this.options.partitionAboveMs === Number.POSITIVE_INFINITY) return this.readGroupsByDelta(app);
-    // A groups delta link from now, timed (see `partitionAboveMs`): the partitioned read's
-    // link; a read in one round keeps its own round's link instead.
+    // The first page of the unfiltered round, timed (see `partitionAboveMs`): at a fast Graph
+    // the round just goes on, at no extra request.
     const conn = this.connection(app);
     const fetch = pageFetcher(conn.client, {}, conn.fail);
-    const { page, ms } = await this.timedFirst(
-      app,
-      fetch,
-      `/groups/delta?$select=${GROUP_DELTA_SELECT}&$deltatoken=latest`,
-    );
-    if (!this.partitioned(ms)) return this.readGroupsByDelta(app);
-    // A second sample (see readUsers): the first page of group ids, which the partitioned
-    // read needs; when Graph turns out fast after all, it is the one request spent for nothing.
-    const ids = await this.timed(fetch, `/groups?$select=id&$top=${PAGE}`);
-    if (!this.partitioned(ids.ms)) return this.readGroupsByDelta(app);
-    return this.readGroupsPartitioned(conn, fetch, this.requireDeltaLink(page), ids.page);
+    const deltaFetch = pageFetcher(conn.client, this.deltaHeaders(false), conn.fail);
+    await this.tokens.appToken(app).catch(() => undefined);
+    const first = await this.timed(deltaFetch, `/groups/delta?$select=${GROUP_DELTA_SELECT}`);
+    if (!this.partitioned(first.ms)) return this.readGroupsByDelta(app, first.page);
+    // A second sample (one slow answer may be a stall of this busy process), which the
+    // partitioned read needs anyway: a groups delta link from now. Partitioned, the first
+    // page above is the one request spent for nothing; fast after all, the link is.
+    const latest = await this.timed(fetch, `/groups/delta?$select=${GROUP_DELTA_SELECT}&$deltatoken=latest`);
+    if (!this.partitioned(latest.ms)) return this.readGroupsByDelta(app, first.page);
+    return this.readGroupsPartitioned(conn, fetch, this.requireDeltaLink(latest.page));
   }
 
   /**
@@ -301,7 +302,6 @@ export class GraphDirectoryReader implements DirectoryReader {
     conn: Connection,
     fetch: PageFetcher,
     deltaLink: string,
-    firstIds: GraphPage,
   ): Promise<DirectoryStream<DirectoryGroup>> {
     const slots = this.slotsOf(conn);
     const listFetch = slotted(fetch, slots);
@@ -322,8 +322,7 @@ export class GraphDirectoryReader implements DirectoryReader {
           parts.push(readPart(part).catch((err: unknown) => queue.fail(err)));
         }
       };
-      take(firstIds);
-      if (firstIds.nextLink) for await (const page of chain(listFetch, firstIds.nextLink)) take(page);
+      for await (const page of chain(listFetch, `/groups?$select=id&$top=${PAGE}`)) take(page);
       await Promise.all(parts);
     };
     run().then(
@@ -340,10 +339,14 @@ export class GraphDirectoryReader implements DirectoryReader {
    * group with many members continues on the next page(s), so groups are merged by id and
    * handed out once the round is complete.
    */
-  private async readGroupsByDelta(app: MicrosoftAppCredentials): Promise<DirectoryStream<DirectoryGroup>> {
+  private async readGroupsByDelta(
+    app: MicrosoftAppCredentials,
+    firstPage?: GraphPage,
+  ): Promise<DirectoryStream<DirectoryGroup>> {
     const conn = this.connection(app);
     const fetch = pageFetcher(conn.client, this.deltaHeaders(false), conn.fail);
-    const round = await openPages(fetch, `/groups/delta?$select=${GROUP_DELTA_SELECT}`);
+    const url = `/groups/delta?$select=${GROUP_DELTA_SELECT}`;
+    const round = firstPage ? followPages(fetch, Promise.resolve(firstPage)) : await openPages(fetch, url);
     let deltaLink: string | undefined;
     const self = this;
 
