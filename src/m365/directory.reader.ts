@@ -278,6 +278,8 @@ export class GraphDirectoryReader implements DirectoryReader {
     const conn = this.connection(app);
     const fetch = pageFetcher(conn.client, {}, conn.fail);
     const deltaFetch = pageFetcher(conn.client, this.deltaHeaders(false), conn.fail);
+    // The token first, so the time is Graph's alone; a token that cannot be had fails in the
+    // request below, with its own error.
     await this.tokens.appToken(app).catch(() => undefined);
     const first = await this.timed(deltaFetch, `/groups/delta?$select=${GROUP_DELTA_SELECT}`);
     if (!this.partitioned(first.ms)) return this.readGroupsByDelta(app, first.page);
@@ -601,6 +603,7 @@ export class GraphDirectoryReader implements DirectoryReader {
     fetch: PageFetcher,
     url: string,
   ): Promise<{ page: GraphPage; ms: number }> {
+    // a token that cannot be had fails in the request itself, with its own error
     await this.tokens.appToken(app).catch(() => undefined);
     return this.timed(fetch, url);
   }
