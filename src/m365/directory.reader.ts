@@ -146,6 +146,19 @@ function chunks<T>(list: readonly T[], size: number): T[][] {
   return out;
 }
 
+/**
+ * `ids` in parts of at most `size`, taking every n-th id (n = the number of parts): groups made
+ * together tend to be alike (a tenant's department groups, large, one after another), and one
+ * part holding all the large groups would read their members in one long chain of pages while
+ * the others are long done.
+ */
+function strided<T>(ids: readonly T[], size: number): T[][] {
+  const n = Math.ceil(ids.length / size);
+  const out: T[][] = Array.from({ length: n }, () => []);
+  ids.forEach((id, i) => out[i % n]?.push(id));
+  return out;
+}
+
 /** One page of an initial groups delta round into the groups assembled so far (merged by id). */
 function takeGroupPage(groups: Map<string, GroupAssembly>, page: GraphPage): void {
   for (const raw of page.value) {
@@ -320,7 +333,7 @@ export class GraphDirectoryReader implements DirectoryReader {
       const parts: Promise<void>[] = [];
       const take = (page: GraphPage) => {
         const ids = page.value.map((g) => String(g.id));
-        for (const part of chunks(ids, IDS_PER_DELTA)) {
+        for (const part of strided(ids, IDS_PER_DELTA)) {
           parts.push(readPart(part).catch((err: unknown) => queue.fail(err)));
         }
       };
