@@ -155,7 +155,7 @@ function chunks<T>(list: readonly T[], size: number): T[][] {
 function strided<T>(ids: readonly T[], size: number): T[][] {
   const n = Math.ceil(ids.length / size);
   const out: T[][] = Array.from({ length: n }, () => []);
-  ids.forEach((id, i) => out[i % n]?.push(id));
+  for (let i = 0; i < ids.length; i++) out[i % n]?.push(ids[i] as T);
   return out;
 }
 
