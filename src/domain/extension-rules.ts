@@ -18,6 +18,9 @@ export interface ExtensionRecord extends PbxExtension {
   readonly updatedAt: Date;
 }
 
+/** What the group sync needs of an extension (G5: members are synced extensions of users). */
+export type ExtensionKey = Pick<PbxExtension, 'id' | 'source' | 'externalId'>;
+
 export interface ExtensionGroupRecord extends PbxExtensionGroup {
   readonly pbxId: string;
   readonly createdAt: Date;

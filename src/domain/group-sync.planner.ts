@@ -51,7 +51,7 @@ export interface GroupSyncInput {
   readonly current: {
     readonly groups: Iterable<PbxExtensionGroup>;
     /** The extensions after this run's user plan was applied. */
-    readonly extensions: Iterable<PbxExtension>;
+    readonly extensions: Iterable<Pick<PbxExtension, 'id' | 'source' | 'externalId'>>;
   };
   readonly rule: GroupSyncRule;
   readonly capacity?: Pick<PbxCapacity, 'maxExtensionGroups'>;

@@ -399,6 +399,17 @@ export class SandboxAdminClient {
   ): Promise<FaultSettings> {
     return this.call('PATCH', '/faults', patch);
   }
+  /** Holds Graph requests whose path and query contain `pathContains`, unanswered, until `releaseHeld()`. */
+  holdRequests(pathContains: string): Promise<{ pathContains: string; waiting: number }> {
+    return this.call('POST', '/faults/hold', { pathContains });
+  }
+  /** How many Graph requests are held now. */
+  heldRequests(): Promise<{ pathContains: string | null; waiting: number }> {
+    return this.call('GET', '/faults/hold');
+  }
+  releaseHeld(): Promise<{ released: number }> {
+    return this.call('POST', '/faults/release');
+  }
   setLatency(latencyMs: number): Promise<FaultSettings> {
     return this.setFaults({ latencyMs });
   }

@@ -113,6 +113,13 @@ function addTenant(ctx: SandboxContext, input: NewTenantInput): AdminTenant {
   };
 }
 
+function releaseHeld(ctx: SandboxContext): { released: number } {
+  const waiting = ctx.gate.waiting.splice(0);
+  ctx.gate.pathContains = null;
+  for (const resolve of waiting) resolve();
+  return { released: waiting.length };
+}
+
 function faultsDto(ctx: SandboxContext): FaultSettings {
   return { ...ctx.faults, forced429: ctx.faults.forced429.map((f) => ({ ...f })) };
 }
@@ -422,6 +429,21 @@ export function registerAdminRoutes(app: FastifyInstance, ctx: SandboxContext, a
         });
         return faultsDto(ctx);
       });
+      // Holds Graph requests whose path and query contain `pathContains` until released
+      // (see SandboxContext.gate); `GET /faults/hold` says how many wait.
+      route('POST', '/faults/hold', (req) => {
+        const pathContains = req.body?.pathContains;
+        if (typeof pathContains !== 'string' || !pathContains) {
+          throw new SandboxError(400, 'BadRequest', 'pathContains: a non-empty string');
+        }
+        ctx.gate.pathContains = pathContains;
+        return { pathContains, waiting: ctx.gate.waiting.length };
+      });
+      route('GET', '/faults/hold', () => ({
+        pathContains: ctx.gate.pathContains,
+        waiting: ctx.gate.waiting.length,
+      }));
+      route('POST', '/faults/release', () => releaseHeld(ctx));
       route('POST', '/faults/expire-delta-tokens', (req) => {
         const code = req.body?.code;
         if (code !== undefined && (typeof code !== 'string' || code.toLowerCase() !== 'syncstatenotfound')) {
@@ -447,6 +469,7 @@ export function registerAdminRoutes(app: FastifyInstance, ctx: SandboxContext, a
         ctx.faults.throttling = initial.throttling;
         ctx.faults.resourceUnitLimit = initial.resourceUnitLimit;
         ctx.faults.forced429 = [];
+        releaseHeld(ctx);
         ctx.buckets.reset();
         ctx.mailboxThrottle.reset();
         ctx.presenceThrottle.reset();

@@ -66,6 +66,13 @@ export interface DeltaState {
   pos: number;
   /** offset into the current group's members@delta list */
   mo: number;
+  /**
+   * The id of the last member sent of a group continued on the next page. Members go in id
+   * order and the next page goes on after this id, so a membership change between the pages
+   * (which shifts offsets) neither skips nor repeats an unchanged member: the change itself
+   * comes in the next round, as on Graph.
+   */
+  ml?: string;
   sel: string[] | null;
   mem: boolean;
   ids: string[] | null;
@@ -161,9 +168,24 @@ const refCache = new WeakMap<GroupRecord, { seq: number; refs: Record<string, un
 function currentRefs(ctx: SandboxContext, g: GroupRecord): Record<string, unknown>[] {
   const hit = refCache.get(g);
   if (hit && hit.seq === ctx.tenant.seq) return hit.refs;
-  const refs = ctx.tenant.visibleMembers(g).map((m) => memberRef(ctx, m));
+  const refs = ctx.tenant
+    .visibleMembers(g)
+    .sort()
+    .map((m) => memberRef(ctx, m));
   refCache.set(g, { seq: ctx.tenant.seq, refs });
   return refs;
+}
+
+/** The index of the first ref (in id order) whose id sorts after `id`. */
+function firstAfterId(refs: readonly Record<string, unknown>[], id: string): number {
+  let lo = 0;
+  let hi = refs.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >> 1;
+    if (String(refs[mid]?.id) <= id) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
 }
 
 function memberRef(ctx: SandboxContext, id: string, removed = false): Record<string, unknown> {
@@ -222,7 +244,7 @@ export function runDelta(
     if (!s || s.c !== collection) throw new SandboxError(400, 'BadRequest', 'The delta token is not valid.');
     checkAge(s);
     const log = collection === 'users' ? tenant.userLog : tenant.groupLog;
-    state = { ...s, ph: 'i', to: tenant.seq, pos: log.firstAfter(s.from), mo: 0, t: now };
+    state = { ...s, ph: 'i', to: tenant.seq, pos: log.firstAfter(s.from), mo: 0, ml: undefined, t: now };
   } else {
     for (const k of q.keys()) {
       // `$top` is ignored (see above); these are refused.
@@ -305,23 +327,28 @@ export function runDelta(
   let done = false;
   let pos = state.pos;
   let mo = state.mo;
+  let ml = state.ml;
 
   /** Appends a group item with a slice of its member refs; returns false when the page is full mid-group. */
   const pushGroup = (item: Record<string, unknown>, refs: Record<string, unknown>[]): boolean => {
     if (!state.mem || refs.length === 0) {
       value.push(item);
       mo = 0;
+      ml = undefined;
       return true;
     }
-    const take = Math.max(1, Math.min(budget, refs.length - mo));
-    const slice = refs.slice(mo, mo + take);
+    const from = mo > 0 && ml !== undefined ? firstAfterId(refs, ml) : mo;
+    const take = Math.max(1, Math.min(budget, refs.length - from));
+    const slice = refs.slice(from, from + take);
     value.push({ ...item, 'members@delta': slice });
     budget -= take;
-    if (mo + take < refs.length) {
+    if (from + take < refs.length) {
       mo += take;
+      ml = String(slice.at(-1)?.id);
       return false;
     }
     mo = 0;
+    ml = undefined;
     return true;
   };
 
@@ -341,7 +368,10 @@ export function runDelta(
       let i = tenant.groupIndexAfter(mo > 0 ? pos - 1 : pos);
       for (; i < groups.length && value.length < size && budget > 0; i++) {
         const g = groups[i] as GroupRecord;
-        if (mo > 0 && g.ordinal !== state.pos) mo = 0; // the half-sent group is gone
+        if (mo > 0 && g.ordinal !== state.pos) {
+          mo = 0; // the half-sent group is gone
+          ml = undefined;
+        }
         pos = g.ordinal;
         if (g.p.deletedDateTime || (idSet && !idSet.has(g.id))) continue;
         const refs = state.mem ? currentRefs(ctx, g) : [];
@@ -374,7 +404,9 @@ export function runDelta(
       if (collection === 'groups' && state.mem) {
         if (whole) refs = currentRefs(ctx, obj as GroupRecord);
         else if (ch.flags & CHANGE_MEMBERS)
-          refs = netMembers(ch.ops).map(([m, added]) => memberRef(ctx, m, !added));
+          refs = netMembers(ch.ops)
+            .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
+            .map(([m, added]) => memberRef(ctx, m, !added));
       }
       const propsChanged = (ch.mask & tracked) !== 0;
       if (!whole && !propsChanged && refs.length === 0) continue; // nothing this round tracks
@@ -398,13 +430,13 @@ export function runDelta(
   }
 
   if (done) {
-    const link: DeltaState = { ...state, ph: 'i', from: state.to, pos: 0, mo: 0, t: now };
+    const link: DeltaState = { ...state, ph: 'i', from: state.to, pos: 0, mo: 0, ml: undefined, t: now };
     return {
       status: 200,
       body: { '@odata.context': context, '@odata.deltaLink': `${base}?$deltatoken=${encode(link)}`, value },
     };
   }
-  const next: DeltaState = { ...state, pos, mo, t: state.t };
+  const next: DeltaState = { ...state, pos, mo, ml, t: state.t };
   return {
     status: 200,
     body: { '@odata.context': context, '@odata.nextLink': `${base}?$skiptoken=${encode(next)}`, value },

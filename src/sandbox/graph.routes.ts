@@ -252,6 +252,10 @@ export function registerGraphRoutes(app: FastifyInstance, ctx: SandboxContext): 
   };
   const handle = async (req: FastifyRequest, reply: FastifyReply, call: GraphCall, url: URL) => {
     if (ctx.faults.latencyMs > 0) await new Promise((r) => setTimeout(r, ctx.faults.latencyMs));
+    const held = ctx.gate.pathContains;
+    if (held !== null && decodeURIComponent(`${url.pathname}${url.search}`).includes(held)) {
+      await new Promise<void>((resolve) => ctx.gate.waiting.push(resolve));
+    }
     if (ctx.faults.errorRate > 0 && Math.random() < ctx.faults.errorRate) {
       ctx.stats.faults++;
       const gateway = Math.random() < 0.5;

@@ -134,6 +134,15 @@ export class SandboxContext {
    * (`forTenant`) whose `tenant` is that directory; everything else is shared.
    */
   readonly tenants = new Map<string, Tenant>();
+  /**
+   * Graph requests held on purpose (admin `POST /faults/hold`): those whose path and query
+   * contain `pathContains` wait, unanswered, until `POST /faults/release`. Tests use it to
+   * change the tenant at a known point of a read (while a partitioned read is half done).
+   */
+  readonly gate: { pathContains: string | null; waiting: Array<() => void> } = {
+    pathContains: null,
+    waiting: [],
+  };
   private readonly views = new Map<string, SandboxContext>();
 
   constructor(

@@ -13,7 +13,7 @@ import type {
 } from '../app/ports/store.port.js';
 import { emailKey } from '../domain/extension-fields.js';
 import { MAX_EXTENSION_NUMBER } from '../domain/extension-number.js';
-import type { ExtensionGroupRecord, ExtensionRecord } from '../domain/extension-rules.js';
+import type { ExtensionGroupRecord, ExtensionKey, ExtensionRecord } from '../domain/extension-rules.js';
 import type { SyncSource } from '../domain/pbx.types.js';
 import type { Clock } from './clock.js';
 import { deleteContactsWhere } from './contact.repository.js';
@@ -186,6 +186,34 @@ export class MikroPbxDirectoryRepository implements PbxDirectoryRepository {
       if (rows.length < pageSize) return records;
       const end = rows[rows.length - 1];
       last = { numberSort: end.numberSort as number, id: end.id as string };
+    }
+  }
+
+  async listExtensionKeys(pbxId: string): Promise<ExtensionKey[]> {
+    // In pages along id (see listExtensions), three columns.
+    const pageSize = rowsPerStatement(this.em, EXTENSION_PAGE);
+    const keys: ExtensionKey[] = [];
+    let last: string | null = null;
+    for (;;) {
+      const qb = this.em
+        .createQueryBuilder(Extension, 'x')
+        .select(['id', 'source', 'externalId'])
+        .where(last === null ? { pbx: pbxId } : { pbx: pbxId, id: { $gt: last } });
+      const rows: Array<Record<string, unknown>> = await qb
+        .orderBy({ id: 'asc' })
+        .limit(pageSize)
+        .execute('all', true);
+      await mapInSlices(
+        rows,
+        (r) => ({
+          id: r.id as string,
+          source: r.source as SyncSource,
+          externalId: (r.externalId as string | null) ?? null,
+        }),
+        keys,
+      );
+      if (rows.length < pageSize) return keys;
+      last = rows[rows.length - 1]?.id as string;
     }
   }
 

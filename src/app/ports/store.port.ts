@@ -1,5 +1,10 @@
 import type { ApiRole } from '../../domain/access.js';
-import type { ExtensionFields, ExtensionGroupRecord, ExtensionRecord } from '../../domain/extension-rules.js';
+import type {
+  ExtensionFields,
+  ExtensionGroupRecord,
+  ExtensionKey,
+  ExtensionRecord,
+} from '../../domain/extension-rules.js';
 import type { HealthCode, IntegrationStatus } from '../../domain/integration.js';
 import type { SyncSource } from '../../domain/pbx.types.js';
 import type { ApiKeyRecord, PbxRecord, PbxSettings } from '../../domain/tenant.js';
@@ -200,6 +205,12 @@ export interface PbxDirectoryRepository {
   lockPbx(pbxId: string): Promise<void>;
   /** Every extension of the PBX, ordered by number, in one query (for the sync engine). */
   listExtensions(pbxId: string): Promise<ExtensionRecord[]>;
+  /**
+   * Every extension of the PBX as the group sync needs it (id, source, externalId) and no
+   * more: at 100,000 extensions the whole records were the largest thing a run held when it
+   * planned groups (issue 16 item 3).
+   */
+  listExtensionKeys(pbxId: string): Promise<ExtensionKey[]>;
   /** Every group of the PBX with its member ids, in one query (for the sync engine). */
   listExtensionGroups(pbxId: string): Promise<ExtensionGroupRecord[]>;
   /** Extensions ordered by number; INVALID_INPUT (`after`) for a cursor it did not make. */

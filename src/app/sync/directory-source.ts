@@ -24,7 +24,11 @@ export function extraUserProperties(rule: UserSyncRule | null): string[] {
   return [rule.numbering.property.split('.')[0]];
 }
 
-/** One kind of directory object as read: all of them (full read) or what changed (delta round). */
+/**
+ * One kind of directory object as read: all of them (full read) or what changed (delta round).
+ * A full read also has the changes made while it ran (the catch-up round from the delta link
+ * taken before it), to be applied on top of `full`.
+ */
 interface KindRead<Full, Change> {
   full: Full[] | null;
   changes: Change[] | null;
@@ -57,15 +61,16 @@ async function collect<T>(pages: AsyncIterable<readonly T[]>, signal?: AbortSign
 
 /** One kind of object: a delta round when a link is usable, else (or when Graph says the link expired) a full read. */
 async function readKind<Full, Change>(
-  delta: (() => DirectoryStream<Change>) | null,
+  delta: (link: string) => DirectoryStream<Change>,
+  link: string | false | null | undefined,
   full: () => Promise<DirectoryStream<Full>>,
   expiredNote: string,
   notes: string[],
   signal?: AbortSignal,
 ): Promise<KindRead<Full, Change>> {
-  if (delta) {
+  if (link) {
     try {
-      const stream = delta();
+      const stream = delta(link);
       const changes = await collect(stream.pages, signal);
       return { full: null, changes, deltaLink: stream.deltaLink() };
     } catch (err) {
@@ -79,10 +84,28 @@ async function readKind<Full, Change>(
 }
 
 /**
+ * Catch up after a full read (issue 16 item 2): its delta link was taken before the read (or
+ * at the start of its round), so one round from it brings what changed while the reads ran: a
+ * user added, changed or deleted meanwhile ends up right in this run, not only in the next.
+ * Made once both kinds are read, so it covers the whole read. An object read in full and
+ * changed again is applied twice, which delta records allow (whole objects, member sets).
+ */
+async function catchUp<Full, Change>(
+  kind: KindRead<Full, Change>,
+  delta: (link: string) => DirectoryStream<Change>,
+  signal?: AbortSignal,
+): Promise<KindRead<Full, Change>> {
+  if (!kind.full) return kind;
+  const round = delta(kind.deltaLink);
+  const changes = await collect(round.pages, signal);
+  return { full: kind.full, changes, deltaLink: round.deltaLink() };
+}
+
+/**
  * READ: a delta round from the stored links when they are usable, else a full read (first
  * sync, a rule that needs other user properties, or a delta link Graph no longer honours,
- * which the result then says). Users and groups are read side by side: each is a chain of
- * pages, so together they take the longer of the two rather than the sum.
+ * which the result then says). Users and groups are read side by side (the reader reads each
+ * in parallel partitions at real latency), then a kind read in full catches up (`catchUp`).
  */
 export async function readDirectory(
   reader: DirectoryReader,
@@ -100,21 +123,29 @@ export async function readDirectory(
   const usersLink =
     settings.lastFullReadAt && settings.usersDeltaSelect === usersSelect && settings.usersDeltaLink;
   const groupsLink = settings.lastFullReadAt && settings.groupsDeltaLink;
-  const [users, groups] = await Promise.all([
+  const userChanges = (link: string) => reader.readUserChanges(app, link);
+  const groupChanges = (link: string) => reader.readGroupChanges(app, link);
+  const [usersRead, groupsRead] = await Promise.all([
     readKind(
-      usersLink ? () => reader.readUserChanges(app, usersLink) : null,
+      userChanges,
+      usersLink,
       () => reader.readUsers(app, { extraProperties: extra }),
       'The users delta token had expired (Graph asked for a full resync): users were read in full.',
       notes,
       signal,
     ),
     readKind(
-      groupsLink ? () => reader.readGroupChanges(app, groupsLink) : null,
+      groupChanges,
+      groupsLink,
       () => reader.readGroups(app),
       'The groups delta token had expired (Graph asked for a full resync): groups were read in full.',
       notes,
       signal,
     ),
+  ]);
+  const [users, groups] = await Promise.all([
+    catchUp(usersRead, userChanges, signal),
+    catchUp(groupsRead, groupChanges, signal),
   ]);
   const mode = users.full || groups.full ? 'FULL' : 'DELTA';
   const empty = mode === 'DELTA' && !users.changes?.length && !groups.changes?.length;

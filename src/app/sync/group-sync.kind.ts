@@ -1,5 +1,5 @@
 import { createMembershipResolver } from '../../domain/directory-membership.js';
-import type { ExtensionGroupRecord, ExtensionRecord } from '../../domain/extension-rules.js';
+import type { ExtensionGroupRecord, ExtensionKey } from '../../domain/extension-rules.js';
 import { applyGroupPolicies, groupChangeSteps } from '../../domain/group-sync.planner.js';
 import type { GroupPlanItem } from '../../domain/sync-plan.types.js';
 import type { SyncRunItemData } from '../ports/sync.port.js';
@@ -11,7 +11,7 @@ import type { SyncKind } from './sync-kind.js';
  */
 export interface GroupSyncCurrent {
   groups: ExtensionGroupRecord[];
-  extensions: ExtensionRecord[];
+  extensions: ExtensionKey[];
   /** Issue 16: a scoped plan: the directory groups it plans (see GroupSyncInput.scope). */
   scope?: ReadonlySet<string>;
 }
@@ -55,7 +55,7 @@ export const groupSyncKind: SyncKind<GroupPlanItem, GroupSyncCurrent> = {
   async loadCurrent(store, pbxId) {
     const [groups, extensions] = await Promise.all([
       store.directory.listExtensionGroups(pbxId),
-      store.directory.listExtensions(pbxId),
+      store.directory.listExtensionKeys(pbxId),
     ]);
     return { groups, extensions };
   },
