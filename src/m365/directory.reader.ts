@@ -249,16 +249,16 @@ export class GraphDirectoryReader implements DirectoryReader {
       binFirst = second.page;
       if (this.partitioned(second.ms)) {
         // Ranges of userPrincipalName read side by side, the rest of the recycle bin beside them.
-        const pf = slotted(fetch, this.slotsOf(conn));
         const queue = new PageQueue<readonly DirectoryUser[]>();
+        const pf = slotted(fetch, this.slotsOf(conn), queue);
         const ranges = upnRanges(this.options.userPartitionBounds ?? DEFAULT_UPN_BOUNDS);
         const parts = ranges.map((filter) => `${listUrl}&$filter=${encodeURIComponent(filter)}`);
         if (binFirst.value.length > 0)
           queue.push(binFirst.value.map((u) => toDirectoryUser(u, extras, true)));
         const binNext = binFirst.nextLink;
-        runAll(queue, binNext ? [...parts, binNext] : parts, async (url) => {
+        void runAll(queue, binNext ? [...parts, binNext] : parts, async (url) => {
           const deleted = url === binNext;
-          for await (const page of chain(pf, url)) {
+          for await (const page of chain(pf, url, queue)) {
             if (page.value.length > 0) queue.push(page.value.map((u) => toDirectoryUser(u, extras, deleted)));
           }
         });
@@ -319,14 +319,14 @@ export class GraphDirectoryReader implements DirectoryReader {
     deltaLink: string,
   ): Promise<DirectoryStream<DirectoryGroup>> {
     const slots = this.slotsOf(conn);
-    const listFetch = slotted(fetch, slots);
-    const deltaFetch = slotted(pageFetcher(conn.client, this.deltaHeaders(false), conn.fail), slots);
     const queue = new PageQueue<readonly DirectoryGroup[]>();
+    const listFetch = slotted(fetch, slots, queue);
+    const deltaFetch = slotted(pageFetcher(conn.client, this.deltaHeaders(false), conn.fail), slots, queue);
     const readPart = async (ids: readonly string[]) => {
       const filter = ids.map((id) => `id eq '${id}'`).join(' or ');
       const groups = new Map<string, GroupAssembly>();
       const url = `/groups/delta?$select=${GROUP_DELTA_SELECT}&$filter=${encodeURIComponent(filter)}`;
-      for await (const page of chain(deltaFetch, url)) takeGroupPage(groups, page);
+      for await (const page of chain(deltaFetch, url, queue)) takeGroupPage(groups, page);
       if (groups.size > 0) queue.push([...groups.values()].map((g) => g.toGroup()));
     };
     const run = async () => {
@@ -337,7 +337,7 @@ export class GraphDirectoryReader implements DirectoryReader {
           parts.push(readPart(part).catch((err: unknown) => queue.fail(err)));
         }
       };
-      for await (const page of chain(listFetch, `/groups?$select=id&$top=${PAGE}`)) take(page);
+      for await (const page of chain(listFetch, `/groups?$select=id&$top=${PAGE}`, queue)) take(page);
       await Promise.all(parts);
     };
     run().then(

@@ -28,9 +28,19 @@ export class Slots {
   }
 }
 
-/** A page fetcher that takes a slot for each request. */
-export function slotted(fetch: PageFetcher, slots: Slots): PageFetcher {
-  return (url) => slots.run(() => fetch(url));
+/** Raised by a slotted fetch whose read is no longer wanted; nobody sees it but its producer. */
+export class ReadAbandoned extends Error {}
+
+/**
+ * A page fetcher that takes a slot for each request; with `queue`, a request whose turn comes
+ * once that read is no longer wanted is not sent.
+ */
+export function slotted(fetch: PageFetcher, slots: Slots, queue?: PageQueue<unknown>): PageFetcher {
+  return (url) =>
+    slots.run(() => {
+      if (queue && !queue.wanted) throw new ReadAbandoned(url);
+      return fetch(url);
+    });
 }
 
 /**
@@ -43,6 +53,16 @@ export class PageQueue<T> {
   private done = false;
   private error: unknown;
   private failed = false;
+  private closed = false;
+
+  /**
+   * False once the consumer stopped draining (the run was aborted, or failed on an earlier
+   * page) or a producer failed: the other producers then stop at their next page instead of
+   * reading the rest of the directory for nobody.
+   */
+  get wanted(): boolean {
+    return !this.closed && !this.failed;
+  }
 
   push(item: T): void {
     this.items.push(item);
@@ -68,31 +88,37 @@ export class PageQueue<T> {
   }
 
   async *drain(): AsyncGenerator<T> {
-    for (;;) {
-      if (this.failed) throw this.error;
-      const item = this.items.shift();
-      if (item !== undefined) {
-        yield item;
-        continue;
+    try {
+      for (;;) {
+        if (this.failed) throw this.error;
+        const item = this.items.shift();
+        if (item !== undefined) {
+          yield item;
+          continue;
+        }
+        if (this.done) return;
+        await new Promise<void>((resolve) => {
+          this.wake = resolve;
+        });
       }
-      if (this.done) return;
-      await new Promise<void>((resolve) => {
-        this.wake = resolve;
-      });
+    } finally {
+      this.closed = true;
+      this.items.length = 0;
     }
   }
 }
 
 /**
  * Runs `work` for every item side by side (the fetchers they use limit the requests in
- * flight), and ends or fails `queue` when all are done or one fails.
+ * flight), and ends or fails `queue` when all are done or one fails. The promise (it never
+ * rejects) settles once every producer has stopped.
  */
 export function runAll<T>(
   queue: PageQueue<unknown>,
   items: Iterable<T>,
   work: (item: T) => Promise<void>,
-): void {
-  Promise.all([...items].map((item) => work(item))).then(
+): Promise<void> {
+  return Promise.all([...items].map((item) => work(item))).then(
     () => queue.end(),
     (err: unknown) => queue.fail(err),
   );
@@ -121,10 +147,17 @@ export function upnRanges(bounds: readonly string[]): string[] {
   return out;
 }
 
-/** Follows one chain of pages from `first` (no read-ahead: the slots decide what runs). */
-export async function* chain(fetch: PageFetcher, first: string): AsyncGenerator<GraphPage> {
+/**
+ * Follows one chain of pages from `first` (no read-ahead: the slots decide what runs), until
+ * its last page or until `queue` is no longer wanted.
+ */
+export async function* chain(
+  fetch: PageFetcher,
+  first: string,
+  queue?: PageQueue<unknown>,
+): AsyncGenerator<GraphPage> {
   let url: string | undefined = first;
-  while (url) {
+  while (url && (queue?.wanted ?? true)) {
     const page: GraphPage = await fetch(url);
     url = page.nextLink;
     yield page;
