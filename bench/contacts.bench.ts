@@ -27,7 +27,7 @@ import path from 'node:path';
 import type { SandboxAdminClient } from '../src/sandbox/admin-client.js';
 import type { ContactPhaseResult, ContactsLegInput, ContactsLegResult } from './contacts/leg.js';
 import { Args } from './support/args.js';
-import { runLegProcess } from './support/leg-ipc.js';
+import { legCode, runLegProcess } from './support/leg-ipc.js';
 import { procStatus } from './support/proc.js';
 import { benchCommand, writeResults } from './support/results.js';
 import { type SandboxProcess, startSandboxProcess } from './support/sandbox-process.js';
@@ -345,6 +345,7 @@ export async function main(argv: string[]) {
         db: dbs,
         logLevel,
         gatewayNodeArgs: nodeArgs,
+        gatewayCode: legCode(),
       },
       figures: {
         targets: TARGETS,

@@ -34,7 +34,7 @@ import type { SandboxInfo } from '../src/sandbox/index.js';
 import { Args } from './support/args.js';
 import { formatSummary } from './support/cpuprofile.js';
 import { formatHeapSummary } from './support/heapprofile.js';
-import { runLegProcess } from './support/leg-ipc.js';
+import { legCode, runLegProcess } from './support/leg-ipc.js';
 import {
   countDirectory,
   describeLowerBound,
@@ -656,6 +656,7 @@ export async function main(argv: readonly string[]): Promise<void> {
       profile: profileDir !== null,
       logLevel,
       gatewayNodeArgs: legNodeArgs,
+      gatewayCode: legCode(),
     },
     figures: syncFigures(legs, {
       mode: sandboxMode,
