@@ -53,6 +53,12 @@ const PREVIOUS = {
 };
 const STALE = '(not re-measured)';
 
+/** How the bench's legs ran the gateway (bench/support/leg-ipc.ts `legCode`). */
+const codeOf = (r: BenchResult) =>
+  (r.args as { gatewayCode?: string }).gatewayCode === 'compiled'
+    ? 'compiled, as `npm start` runs it'
+    : 'under tsx (~80 MB more RSS than compiled)';
+
 /** What bench/results/contacts.json holds of a phase (bench/contacts.bench.ts). */
 interface ContactsPhase {
   status: string;
@@ -271,7 +277,7 @@ function firstTable(results: Map<string, BenchResult>, out: Section) {
           ? `${what} not measured`
           : `${what} ${p.status === 'SUCCEEDED' ? '' : `${p.status} `}${sec(p.wallMs)}, ${int(p.sandbox.graphRequests)} Graph requests (${int(p.sandbox.batchRequests)} $batch), ${int(p.sandbox.throttled)} 429s, peak RSS ${mb(p.peakRssBytes)}`;
       rows.push([
-        `contact sync (C1–C4): ${int(a.users)} users × ${int(a.contactsPerUser)} contacts + ${int(a.sharedMailboxes)} shared mailboxes × ${int(a.contactsPerShared)} (${leg.label}), load average ${contacts.loadAverage[0]}`,
+        `contact sync (C1–C4): ${int(a.users)} users × ${int(a.contactsPerUser)} contacts + ${int(a.sharedMailboxes)} shared mailboxes × ${int(a.contactsPerShared)} (${leg.label}, ${codeOf(contacts)}), load average ${contacts.loadAverage[0]}`,
         leg.skipped
           ? leg.skipped
           : [
@@ -362,7 +368,7 @@ function syncTable(results: Map<string, BenchResult>, out: Section) {
       ? `; 1-minute load average ${load[0].toFixed(1)} → ${load[1].toFixed(1)} during the first full sync`
       : '';
     out.lines.push(
-      `Sync at ${int(size.users)} users / ${int(size.groups)} groups (${code(sync.command)}; ${where}, throttling on, the sandbox's latency per Graph request as the column says; the gateway runs with \`--role all\`${busy}):`,
+      `Sync at ${int(size.users)} users / ${int(size.groups)} groups (${code(sync.command)}; ${where}, throttling on, the sandbox's latency per Graph request as the column says; the gateway runs with \`--role all\`, ${codeOf(sync)}${busy}):`,
     );
   } else {
     out.lines.push(
