@@ -394,7 +394,9 @@ export class MikroSyncRepository implements SyncRepository {
       const m = row?.m instanceof Date ? row.m.getTime() : row?.m;
       return `${Number(row?.n ?? 0)}@${String(m ?? '')}`;
     };
-    return `${await part('extension')}|${await part('extension_group')}`;
+    // Issue 16: count and max(updated_at) read along the (pbx_id, updated_at) index.
+    const [extensions, groups] = await Promise.all([part('extension'), part('extension_group')]);
+    return `${extensions}|${groups}`;
   }
 
   async failedObjectIds(runId: string) {

@@ -106,6 +106,55 @@ describeEachDb('issue 16: indexed lookups of a delta run', (leg) => {
     expect(await d.freeExtensionNumbers(otherPbx, '1000', 2)).toEqual(['1000', '1001']);
   });
 
+  it('U3 AUTO on an unbroken run of numbers: the free ones follow the highest (no walk over the used ones)', async () => {
+    const dense = (await createPbx(store(), { name: 'Dense PBX', extensionCapacity: 1000 })).id;
+    await store().transactional((tx) =>
+      tx.applier.applyUserItems(
+        dense,
+        Array.from({ length: 10 }, (_, i) => create(String(2000 + i), null)),
+      ),
+    );
+    const d = store().directory;
+    expect(await d.freeExtensionNumbers(dense, '2000', 3)).toEqual(['2010', '2011', '2012']);
+    expect(await d.freeExtensionNumbers(dense, '1998', 3)).toEqual(['1998', '1999', '2010']);
+    expect(await d.freeExtensionNumbers(dense, '2004', 2)).toEqual(['2010', '2011']);
+    expect(await d.freeExtensionNumbers(dense, '2009', 1)).toEqual(['2010']);
+    expect(await d.freeExtensionNumbers(dense, '9999999', 1)).toEqual(['9999999']);
+    // A gap made in the run: found again by the walk.
+    const [ext] = await d.findExtensionsByKeys(dense, { numbers: ['2003'] });
+    await store().directory.deleteExtension(dense, ext.id);
+    expect(await store().directory.freeExtensionNumbers(dense, '2000', 2)).toEqual(['2003', '2010']);
+  });
+
+  it('the fingerprint and the synced count are read along indexes of the PBX, not by scanning its extensions', async () => {
+    const conn = orm.em.getConnection();
+    const names =
+      leg.kind === 'sqlite'
+        ? ((await conn.execute(
+            "select name from sqlite_master where type = 'index' and tbl_name = 'extension'",
+          )) as Array<{ name: string }>)
+        : ((await conn.execute(
+            "select indexname as name from pg_indexes where tablename = 'extension'",
+          )) as Array<{
+            name: string;
+          }>);
+    expect(names.map((n) => n.name)).toEqual(
+      expect.arrayContaining(['extension_pbx_updated_at_index', 'extension_pbx_source_index']),
+    );
+    if (leg.kind === 'sqlite') {
+      const plan = (sql: string) =>
+        conn
+          .execute(`explain query plan ${sql}`, [pbxId])
+          .then((rows: Array<{ detail: string }>) => rows.map((r) => r.detail).join('; '));
+      expect(
+        await plan('select count(*) as n, max(updated_at) as m from extension where pbx_id = ?'),
+      ).toMatch(/COVERING INDEX extension_pbx_updated_at_index/);
+      expect(
+        await plan("select count(*) as n from extension where pbx_id = ? and source = 'SYNCED'"),
+      ).toMatch(/COVERING INDEX extension_pbx_source_index/);
+    }
+  });
+
   it('extensions by Entra id, email key and number, each once, of this PBX only; counts by source', async () => {
     const d = store().directory;
     const ids = [...created.keys()];
