@@ -87,8 +87,7 @@ export async function scopedDirectory(
   // The rows the delta rounds touch, as stored, then the rounds applied to them.
   const userIds = new Set([...userChanges.map((c) => c.id), ...pending.users]);
   const groupIds = new Set([...groupChanges.map((c) => c.id), ...pending.groups]);
-  await loadUsers(userIds);
-  await loadFlat(groupIds);
+  await Promise.all([loadUsers(userIds), loadFlat(groupIds)]);
   const before = new Map(groups);
   const merged = mergeDirectoryDelta({ users, groups }, { users: userChanges, groups: groupChanges }, now);
   users = merged.snapshot.users as Map<string, DirectoryUser>;
