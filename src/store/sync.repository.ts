@@ -403,8 +403,10 @@ export class MikroSyncRepository implements SyncRepository {
     const rows: Array<{ scope: string; object_id: string }> = await this.em
       .getConnection()
       .execute(
-        "select scope, object_id from sync_run_item where run_id = ? and (action = 'FAIL' or (action = 'SKIP' and reason = 'USER_SOFT_DELETED'))",
-        [runId],
+        // Two probes of the (run_id, action) index, not a walk over every item of the run (a
+        // first sync's 100,000 CREATE rows; issue 16).
+        "select scope, object_id from sync_run_item where run_id = ? and action = 'FAIL' union all select scope, object_id from sync_run_item where run_id = ? and action = 'SKIP' and reason = 'USER_SOFT_DELETED'",
+        [runId, runId],
       );
     const users = rows.filter((r) => r.scope === 'USER').map((r) => r.object_id);
     const groups = rows.filter((r) => r.scope === 'GROUP').map((r) => r.object_id);
