@@ -213,7 +213,7 @@ async function pendingSinceLastRun(
   pbxId: string,
   runId: string,
   ctx: RunnableKinds,
-): Promise<{ users: string[]; groups: string[] } | null> {
+): Promise<{ users: string[]; groups: string[]; from: string } | null> {
   const finished = await lastRunHolds(store, pbxId, runId, ctx);
   if (!finished) return null;
   const users: string[] = [];
@@ -226,7 +226,7 @@ async function pendingSinceLastRun(
     users.push(...failed.users);
     groups.push(...failed.groups);
     if (run.mode === 'FULL' || !NO_ITEMS(run.counts.users) || !NO_ITEMS(run.counts.groups))
-      return { users, groups };
+      return { users, groups, from: run.id };
   }
   return null;
 }
@@ -345,6 +345,8 @@ class SyncRun {
   private done = 0;
   private total = 0;
   private seq = 0;
+  /** Issue 16: the users whose FAIL rows this run copies from the last run, not planned again. */
+  private carried: ScopedDirectory['carried'] = null;
 
   constructor(
     private readonly deps: SyncDeps,
@@ -448,8 +450,23 @@ class SyncRun {
       let scoped: ScopedDirectory | null = null;
       if (read.mode === 'DELTA' && ctx.kinds.every((k) => k.loadScoped)) {
         const pending = await pendingSinceLastRun(store, this.pbxId, this.runId, ctx);
-        if (pending)
-          scoped = await scopedDirectory(store, this.pbxId, read, ctx.settings, pending, this.deps.now());
+        if (pending) {
+          // The failures that may stand as they were (see carriedFailures in scoped-directory.ts).
+          const [failures, freed] = await Promise.all([
+            store.sync.claimFailures(pending.from),
+            store.sync.freedClaims(pending.from),
+          ]);
+          const claims = freed ? null : { from: pending.from, failures };
+          scoped = await scopedDirectory(
+            store,
+            this.pbxId,
+            read,
+            ctx.settings,
+            { ...pending, claims },
+            this.deps.now(),
+          );
+          this.carried = scoped?.carried ?? null;
+        }
       }
       const directory =
         scoped?.snapshot ?? (await directorySnapshot(store, this.pbxId, read, this.deps.now()));
@@ -566,6 +583,14 @@ class SyncRun {
       ...plan.items.filter(reportsOnly).map((item) => kind.itemRow(item, this.seq++, 'REPORTED')),
       ...plan.heldDeletes.map((item) => kind.itemRow(item, this.seq++, 'HELD')),
     ]);
+    // Issue 16: the users whose FAIL stands as it was: their rows of the last run, copied.
+    if (kind.scope === 'USERS' && this.carried)
+      this.seq += await store.sync.copyFailRows(
+        this.carried.from,
+        this.runId,
+        [...this.carried.userIds],
+        this.seq,
+      );
     const jobs = plan.items.filter((i) => kind.fansOut?.(i));
     if (jobs.length) await this.fanOut(jobs as unknown as MailboxPlanItem[]);
     return changes.length > 0 || jobs.length > 0;
