@@ -155,6 +155,81 @@ describeEachDb('issue 16: indexed lookups of a delta run', (leg) => {
     }
   });
 
+  it('the applier names extensions by primary key: no UPDATE, RELEASE or DELETE walks the PBX (SQLite query plans)', async () => {
+    const pbx = (await createPbx(store(), { name: 'Plan PBX', extensionCapacity: 1000 })).id;
+    // Several ids to a statement (one id alone is a primary-key probe whatever else is written).
+    const numbers = Array.from({ length: 10 }, (_, i) => String(3000 + i));
+    const made = await store().transactional((tx) =>
+      tx.applier.applyUserItems(
+        pbx,
+        numbers.map((n) => create(n, `plan${n}@contoso.test`)),
+      ),
+    );
+    const byNumber = new Map(
+      (await store().directory.findExtensionsByKeys(pbx, { numbers })).map((e) => [e.number, e]),
+    );
+    const at = (n: number) => {
+      const e = byNumber.get(String(3000 + n));
+      if (!e?.externalId || made.get(e.externalId) !== e.id) throw new Error(`no extension ${3000 + n}`);
+      return [e.externalId, e.id] as const;
+    };
+    const knex = (orm.em.getConnection() as unknown as { getKnex(): import('knex').Knex }).getKnex();
+    const seen: Array<{ sql: string; bindings: unknown[] }> = [];
+    const listen = (q: { sql: string; bindings?: unknown[] }) => {
+      if (/^(update|delete)[\s\S]*"?extension"?\s/i.test(q.sql) || /from extension where/i.test(q.sql))
+        seen.push({ sql: q.sql, bindings: q.bindings ?? [] });
+    };
+    knex.on('query', listen);
+    const item = (action: string, userId: string, extensionId: string, extra = {}) =>
+      ({
+        action,
+        reason: 'R',
+        userId,
+        displayName: userId,
+        userPrincipalName: null,
+        extensionId,
+        number: null,
+        detail: null,
+        ...extra,
+      }) as unknown as UserPlanItem;
+    try {
+      await store().transactional((tx) =>
+        tx.applier.applyUserItems(pbx, [
+          ...[0, 1, 2].map((n) => item('DELETE', ...at(n))),
+          ...[3, 4, 5].map((n) => item('RELEASE', ...at(n))),
+          ...[6, 7, 8].map((n) =>
+            item('UPDATE', ...at(n), { changes: [{ field: 'jobTitle', from: null, to: 'Planned' }] }),
+          ),
+        ]),
+      );
+    } finally {
+      knex.removeListener('query', listen);
+    }
+    const left = await store().directory.findExtensionsByKeys(pbx, { numbers });
+    expect(left.map((e) => [e.number, e.source, e.jobTitle])).toEqual([
+      ['3003', 'MANUAL', null],
+      ['3004', 'MANUAL', null],
+      ['3005', 'MANUAL', null],
+      ['3006', 'SYNCED', 'Planned'],
+      ['3007', 'SYNCED', 'Planned'],
+      ['3008', 'SYNCED', 'Planned'],
+      ['3009', 'SYNCED', null],
+    ]);
+    expect(seen.length).toBeGreaterThanOrEqual(3);
+    if (leg.kind === 'sqlite') {
+      for (const q of seen) {
+        const plan = (await orm.em
+          .getConnection()
+          .execute(`explain query plan ${q.sql}`, q.bindings as unknown[])) as Array<{ detail: string }>;
+        const details = plan.map((r) => r.detail).join('; ');
+        expect(details, q.sql).toMatch(
+          /extension USING (COVERING )?INDEX sqlite_autoindex_extension_1 \(id=\?\)/,
+        );
+        expect(details, q.sql).not.toMatch(/extension USING (COVERING )?INDEX extension_pbx/);
+      }
+    }
+  });
+
   it('extensions by Entra id, email key and number, each once, of this PBX only; counts by source', async () => {
     const d = store().directory;
     const ids = [...created.keys()];
