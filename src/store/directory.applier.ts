@@ -68,9 +68,15 @@ const ids = <T extends { extensionId?: string | null; extensionGroupId?: string 
  * Issue 16: the PBX condition of a statement that names its extensions by id. Written so that
  * no index can serve it (`pbx_id || ''`): SQLite otherwise walks one of the PBX's indexes
  * (every one of its 100,000 extensions, evaluating the statement's CASE on each) instead of
- * looking the ids up by primary key; PostgreSQL takes the primary key either way.
+ * looking the ids up by primary key, and so may PostgreSQL.
  */
 const BY_ID_OF_PBX = `("pbx_id" || '') = ?`;
+/**
+ * And that the sync still owns them, written the same way: PostgreSQL, before it has analyzed
+ * a freshly filled table, otherwise walks the (pbx_id, source) index over every synced
+ * extension.
+ */
+const STILL_SYNCED = `("source" || '') = 'SYNCED'`;
 
 export class MikroDirectoryApplier implements DirectoryApplier {
   constructor(
@@ -89,19 +95,19 @@ export class MikroDirectoryApplier implements DirectoryApplier {
       // Their personal contacts (C1) first, in bounded statements; then the extensions.
       await deleteContactsWhere(
         this.em,
-        `c.extension_id in (select id from extension where id in (${marks}) and ${BY_ID_OF_PBX} and source = 'SYNCED')`,
+        `c.extension_id in (select id from extension where id in (${marks}) and ${BY_ID_OF_PBX} and ${STILL_SYNCED})`,
         [...batch, pbxId],
       );
       await executeBound(
         this.em,
-        `delete from "extension" where "id" in (${marks}) and ${BY_ID_OF_PBX} and "source" = 'SYNCED'`,
+        `delete from "extension" where "id" in (${marks}) and ${BY_ID_OF_PBX} and ${STILL_SYNCED}`,
         [...batch, pbxId],
       );
     }
     for (const batch of chunks(ids(of('RELEASE'), 'extensionId'))) {
       await executeBound(
         this.em,
-        `update "extension" set "source" = 'MANUAL', "external_id" = null, "updated_at" = ? where "id" in (${batch.map(() => '?').join(', ')}) and ${BY_ID_OF_PBX} and "source" = 'SYNCED'`,
+        `update "extension" set "source" = 'MANUAL', "external_id" = null, "updated_at" = ? where "id" in (${batch.map(() => '?').join(', ')}) and ${BY_ID_OF_PBX} and ${STILL_SYNCED}`,
         [now, ...batch, pbxId],
       );
     }
