@@ -9,8 +9,19 @@ import type { ProcessorDeps } from './index.js';
 
 /** How long a run's lock lives without renewal (a killed worker frees it after this). */
 export const SYNC_LOCK_TTL_MS = 15_000;
-/** How soon a run waiting for its PBX's lock looks again. */
+/** How soon a run waiting for its PBX's lock looks again, at the latest. */
 export const SYNC_LOCK_RETRY_MS = 1_000;
+/**
+ * How soon it looks again the first time (issue 16): a change run queued while the PBX's last
+ * run writes its report mostly finds the lock free tens of milliseconds later, not a second;
+ * each further wait doubles, up to SYNC_LOCK_RETRY_MS.
+ */
+export const SYNC_LOCK_FIRST_RETRY_MS = 25;
+
+/** The wait before the `started`-th look at the lock (1 for the first look). */
+export function syncLockRetryMs(started: number): number {
+  return Math.min(SYNC_LOCK_RETRY_MS, SYNC_LOCK_FIRST_RETRY_MS * 2 ** Math.max(0, started - 1));
+}
 
 /**
  * One sync run (the run pipeline, src/app/sync/sync-run.ts). One run per PBX at a time: a run
@@ -27,7 +38,7 @@ export const syncDirectoryProcessor =
     const { pbxId, runId } = payload;
     const holder = `${runId}:${token ?? job.id}`;
     if (!(await services.coordinator.acquireLock(pbxId, holder, SYNC_LOCK_TTL_MS))) {
-      await job.moveToDelayed(Date.now() + SYNC_LOCK_RETRY_MS, token);
+      await job.moveToDelayed(Date.now() + syncLockRetryMs(job.attemptsStarted), token);
       throw new DelayedError();
     }
     await services.coordinator.releasePending(pbxId, runId);

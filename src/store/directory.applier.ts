@@ -64,6 +64,20 @@ const ids = <T extends { extensionId?: string | null; extensionGroupId?: string 
  * removes or releases, to rows the sync still owns (source SYNCED), so a concurrent hand edit
  * can never be undone by a stale plan.
  */
+/**
+ * Issue 16: the PBX condition of a statement that names its extensions by id. Written so that
+ * no index can serve it (`pbx_id || ''`): SQLite otherwise walks one of the PBX's indexes
+ * (every one of its 100,000 extensions, evaluating the statement's CASE on each) instead of
+ * looking the ids up by primary key, and so may PostgreSQL.
+ */
+const BY_ID_OF_PBX = `("pbx_id" || '') = ?`;
+/**
+ * And that the sync still owns them, written the same way: PostgreSQL, before it has analyzed
+ * a freshly filled table, otherwise walks the (pbx_id, source) index over every synced
+ * extension.
+ */
+const STILL_SYNCED = `("source" || '') = 'SYNCED'`;
+
 export class MikroDirectoryApplier implements DirectoryApplier {
   constructor(
     private readonly em: EntityManager,
@@ -77,19 +91,24 @@ export class MikroDirectoryApplier implements DirectoryApplier {
     const of = <A extends UserPlanItem['action']>(a: A) =>
       items.filter((i) => i.action === a) as Extract<UserPlanItem, { action: A }>[];
     for (const batch of chunks(ids(of('DELETE'), 'extensionId'))) {
+      const marks = batch.map(() => '?').join(', ');
       // Their personal contacts (C1) first, in bounded statements; then the extensions.
       await deleteContactsWhere(
         this.em,
-        `c.extension_id in (select id from extension where pbx_id = ? and source = 'SYNCED' and id in (${batch.map(() => '?').join(', ')}))`,
-        [pbxId, ...batch],
+        `c.extension_id in (select id from extension where id in (${marks}) and ${BY_ID_OF_PBX} and ${STILL_SYNCED})`,
+        [...batch, pbxId],
       );
-      await this.em.nativeDelete(Extension, { pbx: pbxId, source: 'SYNCED', id: { $in: batch } });
+      await executeBound(
+        this.em,
+        `delete from "extension" where "id" in (${marks}) and ${BY_ID_OF_PBX} and ${STILL_SYNCED}`,
+        [...batch, pbxId],
+      );
     }
     for (const batch of chunks(ids(of('RELEASE'), 'extensionId'))) {
-      await this.em.nativeUpdate(
-        Extension,
-        { pbx: pbxId, source: 'SYNCED', id: { $in: batch } },
-        { source: 'MANUAL', externalId: null, updatedAt: now },
+      await executeBound(
+        this.em,
+        `update "extension" set "source" = 'MANUAL', "external_id" = null, "updated_at" = ? where "id" in (${batch.map(() => '?').join(', ')}) and ${BY_ID_OF_PBX} and ${STILL_SYNCED}`,
+        [now, ...batch, pbxId],
       );
     }
     // Issue 16: one UPDATE per UPDATE_BATCH items (a CASE per changed column), not one per item.
@@ -121,10 +140,10 @@ export class MikroDirectoryApplier implements DirectoryApplier {
       // Only rows still synced to the item's user (a hand edit or a release in between wins).
       const guard = `"external_id" = case "id" ${batch.map(() => 'when ? then ?').join(' ')} end`;
       for (const item of batch) bindings.push(item.extensionId, item.userId);
-      bindings.push(pbxId, ...batch.map((i) => i.extensionId));
+      bindings.push(...batch.map((i) => i.extensionId), pbxId);
       await executeBound(
         this.em,
-        `update "extension" set ${sets.join(', ')} where ${guard} and "pbx_id" = ? and "id" in (${batch.map(() => '?').join(', ')})`,
+        `update "extension" set ${sets.join(', ')} where ${guard} and "id" in (${batch.map(() => '?').join(', ')}) and ${BY_ID_OF_PBX}`,
         bindings,
       );
     }

@@ -455,10 +455,12 @@ export class MikroPbxDirectoryRepository implements PbxDirectoryRepository {
     // number with the next used one; a gap follows it when they are not neighbours. The scan
     // stops at the `count`-th gap (each gap holds at least one free number).
     const conn = this.em.getConnection();
-    const [first]: Array<{ n: number | string | null }> = await conn.execute(
-      'select min(number_sort) as n from extension where pbx_id = ? and number_sort >= ?',
-      [pbxId, from],
-    );
+    // The used numbers from `from` on: how many, the lowest and the highest, along the index.
+    const [first]: Array<{ c: number | string; n: number | string | null; m: number | string | null }> =
+      await conn.execute(
+        'select count(*) as c, min(number_sort) as n, max(number_sort) as m from extension where pbx_id = ? and number_sort >= ?',
+        [pbxId, from],
+      );
     const free: string[] = [];
     const take = (lo: number, hi: number) => {
       for (let n = lo; n <= Math.min(hi, MAX_NUMBER) && free.length < count; n++) free.push(String(n));
@@ -466,6 +468,15 @@ export class MikroPbxDirectoryRepository implements PbxDirectoryRepository {
     const lowest = first?.n === null || first?.n === undefined ? null : Number(first.n);
     if (lowest === null || lowest > from) take(from, lowest === null ? MAX_NUMBER : lowest - 1);
     if (lowest === null || free.length >= count) return free;
+    // Issue 16: numbers given by AUTO numbering are usually one unbroken run (100,000 of them
+    // in a 100,000-user directory); then every free number is above the highest, and the
+    // window below, which walks every used number to find the gaps, is not needed. (Numbers
+    // have no leading zero, so number_sort is unique per PBX as the number is.)
+    const highest = Number(first.m);
+    if (Number(first.c) === highest - lowest + 1) {
+      take(highest + 1, MAX_NUMBER);
+      return free;
+    }
     const gaps: Array<{ n: number | string; nxt: number | string | null }> = await conn.execute(
       `select n, nxt from (
          select number_sort as n, lead(number_sort) over (order by number_sort) as nxt

@@ -1,5 +1,6 @@
 import type { EntityManager } from '@mikro-orm/core';
 import type { SqlEntityManager } from '@mikro-orm/knex';
+import { PostgreSqlPlatform } from '@mikro-orm/postgresql';
 import type { Page, PageRequest } from '../app/ports/store.port.js';
 import type {
   ItemAction,
@@ -421,19 +422,66 @@ export class MikroSyncRepository implements SyncRepository {
       const m = row?.m instanceof Date ? row.m.getTime() : row?.m;
       return `${Number(row?.n ?? 0)}@${String(m ?? '')}`;
     };
-    return `${await part('extension')}|${await part('extension_group')}`;
+    // Issue 16: count and max(updated_at) read along the (pbx_id, updated_at) index.
+    const [extensions, groups] = await Promise.all([part('extension'), part('extension_group')]);
+    return `${extensions}|${groups}`;
   }
 
   async failedObjectIds(runId: string) {
-    const rows: Array<{ scope: string; object_id: string }> = await this.em
-      .getConnection()
-      .execute(
-        "select scope, object_id from sync_run_item where run_id = ? and (action = 'FAIL' or (action = 'SKIP' and reason = 'USER_SOFT_DELETED'))",
-        [runId],
-      );
+    const rows: Array<{ scope: string; object_id: string }> = await this.em.getConnection().execute(
+      // Two probes of the (run_id, action) index, not a walk over every item of the run (a
+      // first sync's 100,000 CREATE rows; issue 16).
+      "select scope, object_id from sync_run_item where run_id = ? and action = 'FAIL' union all select scope, object_id from sync_run_item where run_id = ? and action = 'SKIP' and reason = 'USER_SOFT_DELETED'",
+      [runId, runId],
+    );
     const users = rows.filter((r) => r.scope === 'USER').map((r) => r.object_id);
     const groups = rows.filter((r) => r.scope === 'GROUP').map((r) => r.object_id);
     return { users, groups };
+  }
+
+  async claimFailures(runId: string) {
+    const rows: Array<{ object_id: string; reason: string }> = await this.em
+      .getConnection()
+      .execute(
+        "select object_id, reason from sync_run_item where run_id = ? and action = 'FAIL' and scope = 'USER' and reason in ('DUPLICATE_EMAIL', 'INVALID_EXTENSION_NUMBER')",
+        [runId],
+      );
+    return new Map(rows.map((r) => [r.object_id, r.reason]));
+  }
+
+  async freedClaims(runId: string) {
+    // Along the (run_id, action) index; the UPDATE rows' field changes are JSON (changes column).
+    const [row]: Array<{ n: number | string }> = await this.em.getConnection().execute(
+      `select count(*) as n from sync_run_item where run_id = ? and action in ('DELETE', 'RELEASE', 'ASSOCIATE', 'UPDATE')
+         and scope = 'USER' and state = 'APPLIED'
+         and (action <> 'UPDATE' or changes like '%"field":"email"%' or changes like '%"field":"number"%')`,
+      [runId],
+    );
+    return Number(row?.n ?? 0) > 0;
+  }
+
+  async copyFailRows(fromRunId: string, toRunId: string, objectIds: readonly string[], firstSeq: number) {
+    // A fresh id per row in SQL: gen_random_uuid() on PostgreSQL, a version-4 UUID from
+    // randomblob() on SQLite.
+    const id =
+      this.em.getPlatform() instanceof PostgreSqlPlatform
+        ? 'gen_random_uuid()::text'
+        : "lower(hex(randomblob(4)) || '-' || hex(randomblob(2)) || '-4' || substr(hex(randomblob(2)), 2) || '-' || substr('89ab', 1 + (abs(random()) % 4), 1) || substr(hex(randomblob(2)), 2) || '-' || hex(randomblob(6)))";
+    const columns =
+      'scope, action, reason, object_id, object_name, object_secondary, number, target_id, detail, changes, state';
+    let copied = 0;
+    for (const batch of chunks([...objectIds])) {
+      const result = await this.em.getConnection().execute(
+        `insert into sync_run_item (id, run_id, seq, ${columns})
+         select ${id}, ?, ? + row_number() over (order by seq) - 1, ${columns}
+         from sync_run_item where run_id = ? and action = 'FAIL' and scope = 'USER'
+         and object_id in (${batch.map(() => '?').join(', ')})`,
+        [toRunId, firstSeq + copied, fromRunId, ...batch],
+        'run',
+      );
+      copied += Number((result as { affectedRows?: number }).affectedRows ?? 0);
+    }
+    return copied;
   }
 
   async maxSeq(runId: string) {

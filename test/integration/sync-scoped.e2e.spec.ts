@@ -236,6 +236,16 @@ describeEachDb('issue 16: a delta run plans what changed, and ends as a full run
         expect(delta.mode, `round ${round}`).toBe('DELTA');
         expect(full.mode, `round ${round}`).toBe('FULL');
         expect(await endState(a), `round ${round}: ${done.join(', ')}`).toEqual(await endState(b));
+        // The users the delta run reports it could not sync (planned again, or their FAIL rows
+        // carried over from the last run) are those the full run reports, for the same reasons.
+        const fails = async (p: PbxClient, runId: string) =>
+          (await p.items(runId, 'FAIL'))
+            .filter((i) => i.scope === 'USER')
+            .map((i) => `${i.objectId} ${i.reason} ${(i.detail ?? '').replace(/[0-9a-f-]{36}/g, 'id')}`)
+            .sort();
+        expect(await fails(a, delta.id), `round ${round}: ${done.join(', ')}`).toEqual(
+          await fails(b, full.id),
+        );
         // The delta run planned what changed only: the idle disabled user is in B's report alone.
         const reported = async (p: PbxClient, runId: string) =>
           (await p.items(runId)).some((item) => item.objectId === idle.id);

@@ -106,6 +106,130 @@ describeEachDb('issue 16: indexed lookups of a delta run', (leg) => {
     expect(await d.freeExtensionNumbers(otherPbx, '1000', 2)).toEqual(['1000', '1001']);
   });
 
+  it('U3 AUTO on an unbroken run of numbers: the free ones follow the highest (no walk over the used ones)', async () => {
+    const dense = (await createPbx(store(), { name: 'Dense PBX', extensionCapacity: 1000 })).id;
+    await store().transactional((tx) =>
+      tx.applier.applyUserItems(
+        dense,
+        Array.from({ length: 10 }, (_, i) => create(String(2000 + i), null)),
+      ),
+    );
+    const d = store().directory;
+    expect(await d.freeExtensionNumbers(dense, '2000', 3)).toEqual(['2010', '2011', '2012']);
+    expect(await d.freeExtensionNumbers(dense, '1998', 3)).toEqual(['1998', '1999', '2010']);
+    expect(await d.freeExtensionNumbers(dense, '2004', 2)).toEqual(['2010', '2011']);
+    expect(await d.freeExtensionNumbers(dense, '2009', 1)).toEqual(['2010']);
+    expect(await d.freeExtensionNumbers(dense, '9999999', 1)).toEqual(['9999999']);
+    // A gap made in the run: found again by the walk.
+    const [ext] = await d.findExtensionsByKeys(dense, { numbers: ['2003'] });
+    await store().directory.deleteExtension(dense, ext.id);
+    expect(await store().directory.freeExtensionNumbers(dense, '2000', 2)).toEqual(['2003', '2010']);
+  });
+
+  it('the fingerprint and the synced count are read along indexes of the PBX, not by scanning its extensions', async () => {
+    const conn = orm.em.getConnection();
+    const names =
+      leg.kind === 'sqlite'
+        ? ((await conn.execute(
+            "select name from sqlite_master where type = 'index' and tbl_name = 'extension'",
+          )) as Array<{ name: string }>)
+        : ((await conn.execute(
+            "select indexname as name from pg_indexes where tablename = 'extension'",
+          )) as Array<{
+            name: string;
+          }>);
+    expect(names.map((n) => n.name)).toEqual(
+      expect.arrayContaining(['extension_pbx_updated_at_index', 'extension_pbx_source_index']),
+    );
+    if (leg.kind === 'sqlite') {
+      const plan = (sql: string) =>
+        conn
+          .execute(`explain query plan ${sql}`, [pbxId])
+          .then((rows: Array<{ detail: string }>) => rows.map((r) => r.detail).join('; '));
+      expect(
+        await plan('select count(*) as n, max(updated_at) as m from extension where pbx_id = ?'),
+      ).toMatch(/COVERING INDEX extension_pbx_updated_at_index/);
+      expect(
+        await plan("select count(*) as n from extension where pbx_id = ? and source = 'SYNCED'"),
+      ).toMatch(/COVERING INDEX extension_pbx_source_index/);
+    }
+  });
+
+  it('the applier names extensions by primary key: no UPDATE, RELEASE or DELETE walks the PBX (SQLite query plans)', async () => {
+    const pbx = (await createPbx(store(), { name: 'Plan PBX', extensionCapacity: 1000 })).id;
+    // Several ids to a statement (one id alone is a primary-key probe whatever else is written).
+    const numbers = Array.from({ length: 10 }, (_, i) => String(3000 + i));
+    const made = await store().transactional((tx) =>
+      tx.applier.applyUserItems(
+        pbx,
+        numbers.map((n) => create(n, `plan${n}@contoso.test`)),
+      ),
+    );
+    const byNumber = new Map(
+      (await store().directory.findExtensionsByKeys(pbx, { numbers })).map((e) => [e.number, e]),
+    );
+    const at = (n: number) => {
+      const e = byNumber.get(String(3000 + n));
+      if (!e?.externalId || made.get(e.externalId) !== e.id) throw new Error(`no extension ${3000 + n}`);
+      return [e.externalId, e.id] as const;
+    };
+    const knex = (orm.em.getConnection() as unknown as { getKnex(): import('knex').Knex }).getKnex();
+    const seen: Array<{ sql: string; bindings: unknown[] }> = [];
+    const listen = (q: { sql: string; bindings?: unknown[] }) => {
+      if (/^(update|delete)[\s\S]*"?extension"?\s/i.test(q.sql) || /from extension where/i.test(q.sql))
+        seen.push({ sql: q.sql, bindings: q.bindings ?? [] });
+    };
+    knex.on('query', listen);
+    const item = (action: string, userId: string, extensionId: string, extra = {}) =>
+      ({
+        action,
+        reason: 'R',
+        userId,
+        displayName: userId,
+        userPrincipalName: null,
+        extensionId,
+        number: null,
+        detail: null,
+        ...extra,
+      }) as unknown as UserPlanItem;
+    try {
+      await store().transactional((tx) =>
+        tx.applier.applyUserItems(pbx, [
+          ...[0, 1, 2].map((n) => item('DELETE', ...at(n))),
+          ...[3, 4, 5].map((n) => item('RELEASE', ...at(n))),
+          ...[6, 7, 8].map((n) =>
+            item('UPDATE', ...at(n), { changes: [{ field: 'jobTitle', from: null, to: 'Planned' }] }),
+          ),
+        ]),
+      );
+    } finally {
+      knex.removeListener('query', listen);
+    }
+    const left = await store().directory.findExtensionsByKeys(pbx, { numbers });
+    expect(left.map((e) => [e.number, e.source, e.jobTitle])).toEqual([
+      ['3003', 'MANUAL', null],
+      ['3004', 'MANUAL', null],
+      ['3005', 'MANUAL', null],
+      ['3006', 'SYNCED', 'Planned'],
+      ['3007', 'SYNCED', 'Planned'],
+      ['3008', 'SYNCED', 'Planned'],
+      ['3009', 'SYNCED', null],
+    ]);
+    expect(seen.length).toBeGreaterThanOrEqual(3);
+    if (leg.kind === 'sqlite') {
+      for (const q of seen) {
+        const plan = (await orm.em
+          .getConnection()
+          .execute(`explain query plan ${q.sql}`, q.bindings as unknown[])) as Array<{ detail: string }>;
+        const details = plan.map((r) => r.detail).join('; ');
+        expect(details, q.sql).toMatch(
+          /extension USING (COVERING )?INDEX sqlite_autoindex_extension_1 \(id=\?\)/,
+        );
+        expect(details, q.sql).not.toMatch(/extension USING (COVERING )?INDEX extension_pbx/);
+      }
+    }
+  });
+
   it('extensions by Entra id, email key and number, each once, of this PBX only; counts by source', async () => {
     const d = store().directory;
     const ids = [...created.keys()];

@@ -158,6 +158,27 @@ export interface SyncRepository {
    * 30 days they count as gone without any change), by object id.
    */
   failedObjectIds(runId: string): Promise<{ users: string[]; groups: string[] }>;
+  /**
+   * Issue 16: the users the run reported FAIL for a reason that only the user itself, or
+   * another user claiming the same email, can change (DUPLICATE_EMAIL, INVALID_EXTENSION_NUMBER),
+   * by object id.
+   */
+  claimFailures(runId: string): Promise<Map<string, string>>;
+  /**
+   * Issue 16: true when the run applied a user item that may have freed an email or a number
+   * (DELETE, RELEASE, ASSOCIATE, or an UPDATE of the email or the number).
+   */
+  freedClaims(runId: string): Promise<boolean>;
+  /**
+   * Issue 16: copies the USER FAIL rows of `fromRunId` for these objects into `toRunId`, numbered
+   * from `firstSeq` in their order there; returns how many were copied.
+   */
+  copyFailRows(
+    fromRunId: string,
+    toRunId: string,
+    objectIds: readonly string[],
+    firstSeq: number,
+  ): Promise<number>;
   /** The highest `seq` recorded for the run, or -1. */
   maxSeq(runId: string): Promise<number>;
   setItemState(runId: string, ids: readonly string[], state: SyncRunItemData['state']): Promise<void>;

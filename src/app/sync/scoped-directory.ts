@@ -4,6 +4,7 @@ import {
   mergeDirectoryDelta,
   withoutStaleTransitive,
 } from '../../domain/directory-delta.js';
+import { emailKey, extensionFieldsOf } from '../../domain/extension-fields.js';
 import type { Store } from '../ports/store.port.js';
 import type { SyncSettingsData } from '../ports/sync.port.js';
 import type { DirectoryRead } from './directory-source.js';
@@ -28,6 +29,11 @@ export interface ScopedDirectory {
   readonly groupIds: ReadonlySet<string>;
   /** True when the groups delta round changed anything. */
   readonly groupChanges: boolean;
+  /**
+   * Users the last run could not sync whose FAIL stands as it was, not planned again: their
+   * report rows are copied from that run (`carried.from`). See `carriedFailures`.
+   */
+  readonly carried: { readonly from: string; readonly userIds: ReadonlySet<string> } | null;
   /** Loads the stored groups of `ids` not loaded yet (and, `nested`, every group below them). */
   loadGroups(ids: Iterable<string>, nested: boolean): Promise<void>;
 }
@@ -41,7 +47,12 @@ export async function scopedDirectory(
   pbxId: string,
   read: DirectoryRead,
   settings: Pick<SyncSettingsData, 'userRule'>,
-  pending: { users: readonly string[]; groups: readonly string[] },
+  pending: {
+    users: readonly string[];
+    groups: readonly string[];
+    /** The run the failures are from, and those of its FAIL users that may be carried over. */
+    claims?: { from: string; failures: ReadonlyMap<string, string> } | null;
+  },
   now: Date,
 ): Promise<ScopedDirectory | null> {
   const userChanges = read.users.changes ?? [];
@@ -87,19 +98,19 @@ export async function scopedDirectory(
   // The rows the delta rounds touch, as stored, then the rounds applied to them.
   const userIds = new Set([...userChanges.map((c) => c.id), ...pending.users]);
   const groupIds = new Set([...groupChanges.map((c) => c.id), ...pending.groups]);
-  await loadUsers(userIds);
-  await loadFlat(groupIds);
+  await Promise.all([loadUsers(userIds), loadFlat(groupIds)]);
   const before = new Map(groups);
+  const storedUsers = new Map(users);
   const merged = mergeDirectoryDelta({ users, groups }, { users: userChanges, groups: groupChanges }, now);
   users = merged.snapshot.users as Map<string, DirectoryUser>;
   groups = merged.snapshot.groups as Map<string, DirectoryGroup>;
   membershipChanged = merged.membershipChanged;
 
+  const moved = new Set<string>();
   if (range?.type === 'BY_GROUPS') {
     // U1: a user enters or leaves the range only through a range group's direct members
     // (nested ranges with membership changes are planned in full, above).
     const rangeIds = new Set(range.groupIds);
-    const moved = new Set<string>();
     for (const change of groupChanges) {
       if (!rangeIds.has(change.id)) continue;
       for (const id of before.get(change.id)?.memberUserIds ?? []) moved.add(id);
@@ -109,11 +120,70 @@ export async function scopedDirectory(
     await loadUsers(moved);
     await loadGroups(rangeIds, nestedRange);
   }
+  const changed = new Set(userChanges.map((c) => c.id));
+  const carried = carriedFailures(
+    userIds,
+    storedUsers,
+    users,
+    pending.claims,
+    (id) => changed.has(id) || moved.has(id),
+  );
   return {
     snapshot: { users, groups },
     userIds,
     groupIds,
     groupChanges: groupChanges.length > 0,
+    carried,
     loadGroups,
   };
+}
+
+/**
+ * Issue 16: of the users the last run could not sync, those whose FAIL a plan of every user
+ * would give again, word for word, so that they are not looked up and planned again (their
+ * report rows are copied): `claims` holds the last run's FAIL users whose reason is
+ * DUPLICATE_EMAIL or INVALID_EXTENSION_NUMBER, and is given only when that run freed no email
+ * and no number (no DELETE, RELEASE, ASSOCIATE, nor an UPDATE of an email or a number applied)
+ * while the PBX is as it left it. Of these, a user is carried when this run's changes do not
+ * touch it (nor move it in or out of the range) and, DUPLICATE_EMAIL, when no user planned now
+ * claims its email, or claimed it before the changes (stored row): every other claimant of
+ * that email failed with it and is carried too, and the extension holding it is as it was,
+ * so its outcome and detail are unchanged. INVALID_EXTENSION_NUMBER depends on the user
+ * alone. The carried users leave `userIds` and the loaded snapshot.
+ */
+function carriedFailures(
+  userIds: Set<string>,
+  stored: ReadonlyMap<string, DirectoryUser>,
+  users: Map<string, DirectoryUser>,
+  claims: { from: string; failures: ReadonlyMap<string, string> } | null | undefined,
+  touched: (id: string) => boolean,
+): ScopedDirectory['carried'] {
+  if (!claims?.failures.size) return null;
+  const candidates = new Set<string>();
+  for (const [id] of claims.failures)
+    if (userIds.has(id) && users.has(id) && !touched(id)) candidates.add(id);
+  if (!candidates.size) return null;
+  const keyOf = (u: DirectoryUser | undefined) => (u ? emailKey(extensionFieldsOf(u).email) : null);
+  // The emails the users planned now claim, or claimed before this run's changes.
+  const claimed = new Set<string>();
+  for (const id of userIds) {
+    if (candidates.has(id)) continue;
+    for (const u of [stored.get(id), users.get(id)]) {
+      const key = keyOf(u);
+      if (key !== null) claimed.add(key);
+    }
+  }
+  const carried = new Set<string>();
+  for (const id of candidates) {
+    if (claims.failures.get(id) === 'DUPLICATE_EMAIL') {
+      const key = keyOf(users.get(id));
+      if (key === null || claimed.has(key)) continue;
+    }
+    carried.add(id);
+  }
+  for (const id of carried) {
+    userIds.delete(id);
+    users.delete(id);
+  }
+  return carried.size ? { from: claims.from, userIds: carried } : null;
 }

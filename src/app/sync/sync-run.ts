@@ -157,7 +157,12 @@ async function lastRunHolds(
   runId: string,
   ctx: RunnableKinds,
 ): Promise<SyncRunData[] | null> {
-  const recent = await store.sync.pageRuns(pbxId, { first: 10 });
+  // The runs, the PBX directory's fingerprint and the PBX side by side (issue 16).
+  const [recent, fingerprint, pbx] = await Promise.all([
+    store.sync.pageRuns(pbxId, { first: 10 }),
+    store.sync.directoryFingerprint(pbxId),
+    store.tenants.findPbx(pbxId),
+  ]);
   const finished = recent.edges
     .map((e) => e.node)
     .filter((r) => r.id !== runId && ['SUCCEEDED', 'FAILED', 'HELD'].includes(r.status));
@@ -166,9 +171,7 @@ async function lastRunHolds(
   if (!ctx.kinds.every((k) => last.scopes.includes(k.scope))) return null;
   if (last.counts.users.held || last.counts.groups.held) return null;
   // Failures stay as they were unless the PBX side changed (a number or an email freed, ...).
-  if (!last.pbxFingerprint || last.pbxFingerprint !== (await store.sync.directoryFingerprint(pbxId)))
-    return null;
-  const pbx = await store.tenants.findPbx(pbxId);
+  if (!last.pbxFingerprint || last.pbxFingerprint !== fingerprint) return null;
   const since = last.startedAt.getTime();
   const { settings, integration } = ctx;
   const unchanged = [
@@ -210,7 +213,7 @@ async function pendingSinceLastRun(
   pbxId: string,
   runId: string,
   ctx: RunnableKinds,
-): Promise<{ users: string[]; groups: string[] } | null> {
+): Promise<{ users: string[]; groups: string[]; from: string } | null> {
   const finished = await lastRunHolds(store, pbxId, runId, ctx);
   if (!finished) return null;
   const users: string[] = [];
@@ -223,7 +226,7 @@ async function pendingSinceLastRun(
     users.push(...failed.users);
     groups.push(...failed.groups);
     if (run.mode === 'FULL' || !NO_ITEMS(run.counts.users) || !NO_ITEMS(run.counts.groups))
-      return { users, groups };
+      return { users, groups, from: run.id };
   }
   return null;
 }
@@ -271,12 +274,14 @@ async function planKind<I extends PlanItemLike, C>(
   settings: SyncSettingsData,
   scoped?: { directory: ScopedDirectory; extensionsChanged: boolean },
 ): Promise<SyncPlan<I>> {
-  const current =
+  // What the kind plans against, and the deletes the guard counts, side by side (issue 16).
+  const [current, recent] = await Promise.all([
     scoped && kind.loadScoped
-      ? await kind.loadScoped(deps.store, pbxId, scoped.directory, settings, scoped)
-      : await kind.loadCurrent(deps.store, pbxId);
+      ? kind.loadScoped(deps.store, pbxId, scoped.directory, settings, scoped)
+      : kind.loadCurrent(deps.store, pbxId),
+    recentDeletes(deps, pbxId, settings),
+  ]);
   const diff = await stepByStep(kind.plan(directory, current, settings, deps.now()));
-  const recent = await recentDeletes(deps, pbxId, settings);
   return kind.guard(diff, current, settings, kind.itemScope === 'USER' ? recent.users : recent.groups);
 }
 
@@ -340,6 +345,8 @@ class SyncRun {
   private done = 0;
   private total = 0;
   private seq = 0;
+  /** Issue 16: the users whose FAIL rows this run copies from the last run, not planned again. */
+  private carried: ScopedDirectory['carried'] = null;
 
   constructor(
     private readonly deps: SyncDeps,
@@ -394,17 +401,28 @@ class SyncRun {
       }
       // ACCESS: the secret and the application permissions, with a new app token; what is
       // wrong is recorded as the integration's health and stops the run with its code.
-      const refused = await checkAppAccess(this.deps, ctx.integration);
-      if (refused) throw new AccessRefusedError(refused);
-      // READ
+      // READ side by side with it (issue 16: a delta run waits for the longer of the two, not
+      // their sum); a run whose access is refused abandons its read.
       const app = appCredentials(ctx.integration, this.deps.secrets);
-      const read = await readDirectory(
+      const abandon = new AbortController();
+      const reading = readDirectory(
         this.deps.reader,
         app,
         ctx.settings,
         this.deps.now(),
-        this.opts.signal,
+        this.opts.signal ? AbortSignal.any([this.opts.signal, abandon.signal]) : abandon.signal,
       );
+      // Awaited below, unless the access check ends the run first.
+      reading.catch(() => undefined);
+      const refused = await checkAppAccess(this.deps, ctx.integration).catch((err: unknown) => {
+        abandon.abort(err);
+        throw err;
+      });
+      if (refused) {
+        abandon.abort(refused.code);
+        throw new AccessRefusedError(refused);
+      }
+      const read = await reading;
       this.checkpoint();
       const messages = [...ctx.notes, ...read.notes];
       // Both delta rounds came back empty and nothing else changed: nothing to plan, and the
@@ -432,8 +450,23 @@ class SyncRun {
       let scoped: ScopedDirectory | null = null;
       if (read.mode === 'DELTA' && ctx.kinds.every((k) => k.loadScoped)) {
         const pending = await pendingSinceLastRun(store, this.pbxId, this.runId, ctx);
-        if (pending)
-          scoped = await scopedDirectory(store, this.pbxId, read, ctx.settings, pending, this.deps.now());
+        if (pending) {
+          // The failures that may stand as they were (see carriedFailures in scoped-directory.ts).
+          const [failures, freed] = await Promise.all([
+            store.sync.claimFailures(pending.from),
+            store.sync.freedClaims(pending.from),
+          ]);
+          const claims = freed ? null : { from: pending.from, failures };
+          scoped = await scopedDirectory(
+            store,
+            this.pbxId,
+            read,
+            ctx.settings,
+            { ...pending, claims },
+            this.deps.now(),
+          );
+          this.carried = scoped?.carried ?? null;
+        }
       }
       const directory =
         scoped?.snapshot ?? (await directorySnapshot(store, this.pbxId, read, this.deps.now()));
@@ -471,13 +504,18 @@ class SyncRun {
       }
       await this.queueWelcomeEmails(resumed || appliedAny);
       // REPORT: a run that could not sync some objects says so, never a bare SUCCEEDED.
-      const counts: RunCounts = await store.sync.itemCounts(this.runId);
-      if (ctx.kinds.some((k) => k.scope === 'CONTACTS'))
-        counts.contacts = { ...EMPTY_COUNTS, ...(await store.contactSync.runTally(this.runId)) };
+      // The counts and the fingerprint the next run compares with, side by side (issue 16).
+      const [counts, tally, pbxFingerprint]: [RunCounts, Partial<RunCounts['users']> | null, string] =
+        await Promise.all([
+          store.sync.itemCounts(this.runId),
+          ctx.kinds.some((k) => k.scope === 'CONTACTS') ? store.contactSync.runTally(this.runId) : null,
+          store.sync.directoryFingerprint(this.pbxId),
+        ]);
+      if (tally) counts.contacts = { ...EMPTY_COUNTS, ...tally };
       const failed = failureSentence(counts);
       if (failed) messages.push(failed);
       return await this.finish(held ? 'HELD' : 'SUCCEEDED', {
-        pbxFingerprint: await store.sync.directoryFingerprint(this.pbxId),
+        pbxFingerprint,
         counts,
         message: messages.join(' ') || null,
       });
@@ -545,6 +583,14 @@ class SyncRun {
       ...plan.items.filter(reportsOnly).map((item) => kind.itemRow(item, this.seq++, 'REPORTED')),
       ...plan.heldDeletes.map((item) => kind.itemRow(item, this.seq++, 'HELD')),
     ]);
+    // Issue 16: the users whose FAIL stands as it was: their rows of the last run, copied.
+    if (kind.scope === 'USERS' && this.carried)
+      this.seq += await store.sync.copyFailRows(
+        this.carried.from,
+        this.runId,
+        [...this.carried.userIds],
+        this.seq,
+      );
     const jobs = plan.items.filter((i) => kind.fansOut?.(i));
     if (jobs.length) await this.fanOut(jobs as unknown as MailboxPlanItem[]);
     return changes.length > 0 || jobs.length > 0;

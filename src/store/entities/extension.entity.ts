@@ -15,6 +15,10 @@ import { Pbx } from './pbx.entity.js';
 @Unique({ name: 'extension_pbx_external_id_unique', properties: ['pbx', 'externalId'] })
 @Index({ name: 'extension_pbx_number_sort_index', properties: ['pbx', 'numberSort'] })
 @Index({ name: 'extension_pbx_mobile_e164_index', properties: ['pbx', 'mobileE164'] })
+// Issue 16: a delta run's fingerprint of the PBX directory (max updated_at) and its synced
+// count are read along these, not by scanning the PBX's 100,000 extensions.
+@Index({ name: 'extension_pbx_updated_at_index', properties: ['pbx', 'updatedAt'] })
+@Index({ name: 'extension_pbx_source_index', properties: ['pbx', 'source'] })
 export class Extension {
   [OptionalProps]?:
     | 'email'

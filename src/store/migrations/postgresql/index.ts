@@ -19,6 +19,7 @@ import { Migration20261207144021_run_item_seq } from './Migration20261207144021_
 import { Migration20261207144751_presence } from './Migration20261207144751_presence.js';
 import { Migration20261207150000_contact_key_collation } from './Migration20261207150000_contact_key_collation.js';
 import { Migration20261207150100_extension_mobile_e164 } from './Migration20261207150100_extension_mobile_e164.js';
+import { Migration20261207201102_directory_fingerprint_indexes } from './Migration20261207201102_directory_fingerprint_indexes.js';
 
 /** Checked-in migrations for PostgreSQL, oldest first. `npm run migration:create` appends here. */
 export const postgresqlMigrations: MigrationObject[] = [
@@ -56,5 +57,9 @@ export const postgresqlMigrations: MigrationObject[] = [
   {
     name: 'Migration20261207150100_extension_mobile_e164',
     class: Migration20261207150100_extension_mobile_e164,
+  },
+  {
+    name: 'Migration20261207201102_directory_fingerprint_indexes',
+    class: Migration20261207201102_directory_fingerprint_indexes,
   },
 ];

@@ -18,6 +18,7 @@ import { Migration20261207142521_linkus_sessions } from './Migration202612071425
 import { Migration20261207144020_run_item_seq } from './Migration20261207144020_run_item_seq.js';
 import { Migration20261207144749_presence } from './Migration20261207144749_presence.js';
 import { Migration20261207150100_extension_mobile_e164 } from './Migration20261207150100_extension_mobile_e164.js';
+import { Migration20261207201101_directory_fingerprint_indexes } from './Migration20261207201101_directory_fingerprint_indexes.js';
 
 /** Checked-in migrations for SQLite, oldest first. `npm run migration:create` appends here. */
 export const sqliteMigrations: MigrationObject[] = [
@@ -51,5 +52,9 @@ export const sqliteMigrations: MigrationObject[] = [
   {
     name: 'Migration20261207150100_extension_mobile_e164',
     class: Migration20261207150100_extension_mobile_e164,
+  },
+  {
+    name: 'Migration20261207201101_directory_fingerprint_indexes',
+    class: Migration20261207201101_directory_fingerprint_indexes,
   },
 ];
