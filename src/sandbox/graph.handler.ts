@@ -670,6 +670,16 @@ function requireAdvancedCast(call: GraphCall, cast: string): void {
   );
 }
 
+function requireAdvancedFilter(call: GraphCall): void {
+  const countWanted = (call.url.searchParams.get('$count') ?? '').toLowerCase() === 'true';
+  if (eventual(call) && countWanted) return;
+  throw new SandboxError(
+    400,
+    'Request_UnsupportedQuery',
+    'Filter on a relationship is not supported because the required parameters might be missing. Try adding $count=true query parameter and ConsistencyLevel:eventual header. Refer to https://aka.ms/graph-docs/advanced-queries for more information',
+  );
+}
+
 function relationList(
   ctx: SandboxContext,
   call: GraphCall,
@@ -678,6 +688,13 @@ function relationList(
   cast: 'user' | 'group' | undefined,
   p: Principal,
 ): GraphAnswer {
+  // `$filter` on a relationship (members, memberOf, their transitive forms) is an advanced
+  // query, whatever the operator: "Some queries are supported only when you use the
+  // ConsistencyLevel header set to eventual and $count", and every `$filter` example of
+  // https://learn.microsoft.com/graph/api/group-list-members (and of
+  // https://learn.microsoft.com/graph/api/user-list-memberof) sends both
+  // (https://learn.microsoft.com/graph/aad-advanced-queries). Without them: 400.
+  if (call.url.searchParams.get('$filter')) requireAdvancedFilter(call);
   const base =
     cast === 'user'
       ? { ...RELATION_LIST, resource: 'users' as const, contextPath: 'users', filterSpec: USER_FILTER }
