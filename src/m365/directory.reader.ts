@@ -334,7 +334,8 @@ export class GraphDirectoryReader implements DirectoryReader {
   ): Promise<DirectoryStream<DirectoryGroup>> {
     const slots = this.slotsOf(conn);
     const queue = new PageQueue<readonly DirectoryGroup[]>();
-    const listFetch = slotted(fetch, slots, queue);
+    // The id pages go before the parts waiting for a slot: each one starts 20 parts.
+    const listFetch = slotted(fetch, slots, queue, true);
     const deltaFetch = slotted(pageFetcher(conn.client, this.deltaHeaders(false), conn.fail), slots, queue);
     // A huge group's ranges are the longest chains of the read: their requests go first.
     const memberFetch = slotted(pageFetcher(conn.client, ADVANCED_QUERY, conn.fail), slots, queue, true);
