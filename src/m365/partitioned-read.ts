@@ -10,18 +10,20 @@ import type { GraphPage, PageFetcher } from './graph-paging.js';
 export class Slots {
   private free: number;
   private readonly waiting: Array<() => void> = [];
+  /** waiting tasks that go before the others (the long chains of a huge group) */
+  private readonly urgent: Array<() => void> = [];
 
   constructor(size: number) {
     this.free = Math.max(1, Math.floor(size));
   }
 
-  async run<T>(task: () => Promise<T>): Promise<T> {
+  async run<T>(task: () => Promise<T>, first = false): Promise<T> {
     if (this.free > 0) this.free--;
-    else await new Promise<void>((resolve) => this.waiting.push(resolve));
+    else await new Promise<void>((resolve) => (first ? this.urgent : this.waiting).push(resolve));
     try {
       return await task();
     } finally {
-      const next = this.waiting.shift();
+      const next = this.urgent.shift() ?? this.waiting.shift();
       if (next) next();
       else this.free++;
     }
@@ -33,14 +35,20 @@ export class ReadAbandoned extends Error {}
 
 /**
  * A page fetcher that takes a slot for each request; with `queue`, a request whose turn comes
- * once that read is no longer wanted is not sent.
+ * once that read is no longer wanted is not sent. `first`: its requests go before the others
+ * waiting (for the few long chains that would otherwise end last).
  */
-export function slotted(fetch: PageFetcher, slots: Slots, queue?: PageQueue<unknown>): PageFetcher {
+export function slotted(
+  fetch: PageFetcher,
+  slots: Slots,
+  queue?: PageQueue<unknown>,
+  first = false,
+): PageFetcher {
   return (url) =>
     slots.run(() => {
       if (queue && !queue.wanted) throw new ReadAbandoned(url);
       return fetch(url);
-    });
+    }, first);
 }
 
 /**

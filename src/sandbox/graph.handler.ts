@@ -333,6 +333,12 @@ interface ListOptions {
   resource: 'users' | 'groups' | 'directoryObjects';
   /** Live top-level collection (paged by ordinal), or a computed list (paged by offset). */
   source: { live: Rec[] | (() => Rec[]); byOrdinal: boolean };
+  /**
+   * Lists paged by offset (`byOrdinal: false`) whose matching records may be kept between the
+   * pages of one read while the tenant does not change (`tenant.seq`): a huge group's members
+   * read in filtered ranges would otherwise filter all of them again for every page.
+   */
+  cacheKey?: string;
   /** path for @odata.context, e.g. "users" or "directoryObjects" */
   contextPath: string;
   /** Add @odata.type to every item (relations return directoryObjects). */
@@ -455,14 +461,17 @@ function listPage(
 
   const skipSrc = q.get('$skiptoken');
   const skip = skipSrc ? decodeSkip(skipSrc) : {};
-  const all = typeof opt.source.live === 'function' ? opt.source.live() : opt.source.live;
+  const live = () => (typeof opt.source.live === 'function' ? opt.source.live() : opt.source.live);
   const value: Record<string, unknown>[] = [];
   let nextSkip: string | undefined;
   let count: number | undefined;
 
   if (order || search || !opt.source.byOrdinal) {
-    const matched = all.filter(match);
-    if (order) {
+    const cacheKey =
+      opt.cacheKey && `${opt.cacheKey}?${filterSrc ?? ''}&${searchSrc ?? ''}&${q.get('$orderby') ?? ''}`;
+    const cached = cacheKey ? matchedLists(ctx, cacheKey) : undefined;
+    const matched = cached ?? live().filter(match);
+    if (order && !cached) {
       const dir = order.desc ? -1 : 1;
       matched.sort((a, b) => {
         const x = String(recProps(a)[order.prop] ?? '').toLowerCase();
@@ -470,11 +479,13 @@ function listPage(
         return x < y ? -dir : x > y ? dir : 0;
       });
     }
+    if (cacheKey && !cached) keepMatched(ctx, cacheKey, matched);
     const start = skip.n ?? 0;
     for (const x of matched.slice(start, start + top)) value.push(render(x));
     if (start + top < matched.length) nextSkip = encodeSkip({ n: start + top });
     if (countWanted && !skipSrc) count = matched.length;
   } else {
+    const all = live();
     const list = all;
     let i = skip.o === undefined ? 0 : firstAfterOrdinal(list, skip.o);
     let last = -1;
@@ -502,6 +513,26 @@ function listPage(
   if (nextSkip) body['@odata.nextLink'] = buildLink(ctx, path, q, nextSkip);
   body.value = value;
   return ok(body);
+}
+
+const MATCHED_KEPT = 32;
+const matchedByTenant = new WeakMap<object, { seq: number; lists: Map<string, Rec[]> }>();
+
+/** The matched records of a list kept by `keepMatched`, if the tenant has not changed since. */
+function matchedLists(ctx: SandboxContext, key: string): Rec[] | undefined {
+  const kept = matchedByTenant.get(ctx.tenant);
+  if (!kept || kept.seq !== ctx.tenant.seq) return undefined;
+  return kept.lists.get(key);
+}
+
+function keepMatched(ctx: SandboxContext, key: string, recs: Rec[]): void {
+  let kept = matchedByTenant.get(ctx.tenant);
+  if (!kept || kept.seq !== ctx.tenant.seq) {
+    kept = { seq: ctx.tenant.seq, lists: new Map() };
+    matchedByTenant.set(ctx.tenant, kept);
+  }
+  if (kept.lists.size >= MATCHED_KEPT) kept.lists.delete(kept.lists.keys().next().value as string);
+  kept.lists.set(key, recs);
 }
 
 function checkFilterWithProp(node: FilterNode, spec: FilterSpec): { advanced: boolean; prop: string } {
@@ -670,6 +701,16 @@ function requireAdvancedCast(call: GraphCall, cast: string): void {
   );
 }
 
+function requireAdvancedFilter(call: GraphCall): void {
+  const countWanted = (call.url.searchParams.get('$count') ?? '').toLowerCase() === 'true';
+  if (eventual(call) && countWanted) return;
+  throw new SandboxError(
+    400,
+    'Request_UnsupportedQuery',
+    'Filter on a relationship is not supported because the required parameters might be missing. Try adding $count=true query parameter and ConsistencyLevel:eventual header. Refer to https://aka.ms/graph-docs/advanced-queries for more information',
+  );
+}
+
 function relationList(
   ctx: SandboxContext,
   call: GraphCall,
@@ -678,6 +719,13 @@ function relationList(
   cast: 'user' | 'group' | undefined,
   p: Principal,
 ): GraphAnswer {
+  // `$filter` on a relationship (members, memberOf, their transitive forms) is an advanced
+  // query, whatever the operator: "Some queries are supported only when you use the
+  // ConsistencyLevel header set to eventual and $count", and every `$filter` example of
+  // https://learn.microsoft.com/graph/api/group-list-members (and of
+  // https://learn.microsoft.com/graph/api/user-list-memberof) sends both
+  // (https://learn.microsoft.com/graph/aad-advanced-queries). Without them: 400.
+  if (call.url.searchParams.get('$filter')) requireAdvancedFilter(call);
   const base =
     cast === 'user'
       ? { ...RELATION_LIST, resource: 'users' as const, contextPath: 'users', filterSpec: USER_FILTER }
@@ -688,7 +736,12 @@ function relationList(
     ctx,
     call,
     path,
-    { ...base, typed: true, source: { live: () => toRecs(ctx, ids(), cast), byOrdinal: false } },
+    {
+      ...base,
+      typed: true,
+      source: { live: () => toRecs(ctx, ids(), cast), byOrdinal: false },
+      cacheKey: `${p.userId ?? p.appId ?? ''}:${path}`,
+    },
     p,
   );
 }

@@ -200,3 +200,80 @@ describe('partitioned full read (2,500 users, 140 groups)', () => {
     await t.sandbox.admin.restoreUser(binned.id);
   });
 });
+
+describe('partitioned full read of a huge group (All Company, ~2,400 members): its members in ranges', () => {
+  it('reads exactly the tenant, the huge group by member ranges, within 1.2 × the lower bound + the ranges', async () => {
+    const reader = readerFor(t, { partitionAboveMs: 0, hugeGroupMembers: 1000 });
+    await t.sandbox.admin.resetStats();
+    const app = appOf(t.sandbox);
+    const [users, groups] = await Promise.all([
+      reader.readUsers(app, { extraProperties: [] }).then(drain),
+      reader.readGroups(app).then(drain),
+    ]);
+    await expectTenant(users.items, groups.items);
+    const stats = await t.sandbox.admin.stats();
+    // All Company's users in the 7 ranges (no group cast: a Microsoft 365 group has none)
+    const memberReads = Object.entries(stats.graphByPath)
+      .filter(([k]) => /^GET \/groups\/[^/]+\/members\//.test(k))
+      .reduce((n, [, v]) => n + v, 0);
+    expect(memberReads).toBeGreaterThanOrEqual(7);
+    const bound = fullReadLowerBound(await countDirectory(t.sandbox.admin)).requests;
+    console.info(
+      `partitioned full read, huge group in ranges: ${stats.graphRequests} requests (lower bound ${bound}), ${JSON.stringify(stats.graphByPath)}`,
+    );
+    expect(stats.graphRequests).toBeLessThanOrEqual(Math.ceil(1.2 * bound) + 7 + 3 + 1 + 7);
+  });
+
+  it("catches the huge group's membership changes made while it reads (catch-up round)", async () => {
+    const app = appOf(t.sandbox);
+    const reader = readerFor(t, { partitionAboveMs: 0, partitionConcurrency: 1, hugeGroupMembers: 1000 });
+    const adminGroups = await allAdminGroups(t.sandbox);
+    const huge = adminGroups.find((g) => g.displayName === 'All Company') as (typeof adminGroups)[number];
+    expect(huge.members.length).toBeGreaterThan(2000);
+    const outside = (await allAdminUsers(t.sandbox)).filter(
+      (u) => !u.deleted && !huge.members.includes(u.id),
+    );
+    const [leavingFirst, leavingLast] = [huge.members[0], huge.members.at(-1)] as string[];
+    const joining = outside[0] as AdminUser;
+
+    await t.sandbox.admin.resetStats();
+    const groupsStream = await reader.readGroups(app);
+    // the groups delta link is taken; the parts are still to come (one request at a time)
+    const joined = await t.sandbox.admin.createUser({
+      userPrincipalName: `mm.joined.during.read@${joining.userPrincipalName.split('@')[1]}`,
+      displayName: 'Joined All Company During Read',
+    });
+    await t.sandbox.admin.addMember(huge.id, joined.id);
+    await t.sandbox.admin.addMember(huge.id, joining.id);
+    await t.sandbox.admin.removeMember(huge.id, leavingFirst);
+    await t.sandbox.admin.removeMember(huge.id, leavingLast);
+    const groups: DirectoryGroup[] = [];
+    for await (const page of groupsStream.pages) groups.push(...page);
+    const stats = await t.sandbox.admin.stats();
+    expect(
+      Object.keys(stats.graphByPath).some((k) => k === `GET /groups/${huge.id}/members/microsoft.graph.user`),
+    ).toBe(true);
+
+    const groupChanges = await drain<GroupDeltaRecord>(
+      reader.readGroupChanges(app, groupsStream.deltaLink()),
+    );
+    const users = await drain(await reader.readUsers(app, { extraProperties: [] }));
+    const snapshot = applyDirectoryDelta(
+      createDirectorySnapshot(users.items, groups),
+      { users: [], groups: groupChanges.items },
+      new Date(),
+    );
+    const after = (await allAdminGroups(t.sandbox)).find(
+      (g) => g.id === huge.id,
+    ) as (typeof adminGroups)[number];
+    const g = snapshot.groups.get(huge.id) as DirectoryGroup;
+    expect(g.memberUserIds).toEqual([...after.members].sort());
+    expect(g.memberUserIds).toEqual(expect.arrayContaining([joined.id, joining.id]));
+    expect(g.memberUserIds).not.toContain(leavingFirst);
+    expect(g.memberUserIds).not.toContain(leavingLast);
+    await t.sandbox.admin.removeMember(huge.id, joining.id);
+    await t.sandbox.admin.addMember(huge.id, leavingFirst);
+    await t.sandbox.admin.addMember(huge.id, leavingLast);
+    await t.sandbox.admin.hardDeleteUser(joined.id);
+  });
+});

@@ -72,3 +72,20 @@ describe('partitioned read plumbing', () => {
     expect(g.requests()).toBeLessThan(40);
   });
 });
+
+describe('Slots', () => {
+  it("gives a freed slot to a task marked first before the others waiting (a huge group's ranges)", async () => {
+    const slots = new Slots(1);
+    const order: string[] = [];
+    let release!: () => void;
+    const busy = slots.run(() => new Promise<void>((resolve) => (release = resolve)));
+    const tasks = [
+      slots.run(async () => void order.push('a')),
+      slots.run(async () => void order.push('b')),
+      slots.run(async () => void order.push('urgent'), true),
+    ];
+    release();
+    await Promise.all([busy, ...tasks]);
+    expect(order).toEqual(['urgent', 'a', 'b']);
+  });
+});
