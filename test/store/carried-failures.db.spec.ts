@@ -9,6 +9,7 @@ import type { DirectoryUser } from '../../src/domain/directory.types.js';
 import type { UserDeltaRecord } from '../../src/domain/directory-delta.js';
 import { type Orm, openDatabase } from '../../src/store/orm.js';
 import { openStore } from '../../src/store/store.js';
+import { user as fixtureUser } from '../domain/domain.fixtures.js';
 import { describeEachDb, type TestDatabase } from '../support/db.js';
 
 /**
@@ -20,24 +21,15 @@ import { describeEachDb, type TestDatabase } from '../support/db.js';
  * against full runs: test/integration/sync-scoped.e2e.spec.ts.
  */
 
-function user(id: string, mail: string | null): DirectoryUser {
-  return {
-    id,
+/** A directory user with this mail (the domain tests' fixture). */
+const user = (id: string, mail: string | null): DirectoryUser =>
+  fixtureUser(id, {
     displayName: id,
     givenName: null,
     surname: null,
     mail,
     userPrincipalName: `${id}@contoso.test`,
-    mobilePhone: null,
-    businessPhones: [],
-    jobTitle: null,
-    department: null,
-    accountEnabled: true,
-    userType: 'Member',
-    deletionState: 'PRESENT',
-    deletedDateTime: null,
-  };
-}
+  });
 
 function deltaRead(users: UserDeltaRecord[]): DirectoryRead {
   return {
