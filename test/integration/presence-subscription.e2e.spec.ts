@@ -210,7 +210,20 @@ describeEachDb('presence subscriptions (issue 15 item 2)', (leg) => {
   });
 
   it('delegated consent revoked: the renewal fails, the gateway falls back to polling everyone and says so', async () => {
+    // The subscription of every user again (the last test turned the user back on) before the
+    // revocation: else that re-subscription, racing with it, decides what this test sees.
+    await eventually(
+      async () => {
+        expect(await status()).toMatchObject({ mode: 'SUBSCRIPTION', subscribedUsers: users.length });
+        return true;
+      },
+      { message: 'the subscription of every user', timeout: 20_000 },
+    );
     await w.sandbox.admin.revokeConsent(w.sandbox.info.clientId, { scopes: ['Presence.Read.All'] });
+    // The gateway finds out at the subscription's next reauthorization (lifecycle event), here
+    // asked for at once instead of waited for.
+    const [sub] = await presenceSubs();
+    await w.sandbox.admin.forceLifecycleEvent(sub?.id as string, 'reauthorizationRequired');
     await eventually(
       async () => {
         const s = await status();
