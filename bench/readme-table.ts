@@ -327,9 +327,9 @@ function firstTable(results: Map<string, BenchResult>, out: Section) {
   }
 
   rows.push([
-    // Measured by hand (not a bench): the full suite on main, 2026-12-07 evening, AMD EPYC × 2.
-    "CI (`.ci/run` on a clean clone: install, lint, types, schema, 1,611 tests on SQLite and PostgreSQL, the portal's Chromium journey included)",
-    'tests 967 s (1,608 passed, 3 skipped; `npx vitest run` with both databases, 2026-12-07 evening, AMD EPYC × 2, load 4–5); `bash .ci/run` on a clean clone of 277df6e: 1,169 s in all (npm ci 166 s, tests 988 s)',
+    // Measured by hand (not a bench): the full suite on main, 2026-12-07 night, AMD EPYC × 2.
+    "CI (`.ci/run` on a clean clone: install, lint, types, schema, 1,660 tests on SQLite and PostgreSQL, the portal's Chromium journey included)",
+    'tests 473 s (1,657 passed, 3 skipped; `npx vitest run` with both databases, 2026-12-07 night, AMD EPYC × 2, load 2–3); the last clean-clone `bash .ci/run` (277df6e, a slower machine): 1,169 s in all (npm ci 166 s, tests 988 s)',
     code('bash .ci/run'),
   ]);
 
