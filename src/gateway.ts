@@ -417,6 +417,7 @@ export async function startGateway(
       openStore: store,
       armor,
       services,
+      authFailures: rateLimits.authFailures,
       portalSessions,
     });
     registerLinkusLookup(app, { openStore: store, services, authFailures: rateLimits.authFailures, logger });

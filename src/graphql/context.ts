@@ -85,26 +85,32 @@ class OperationContext {
   readonly namedPbxId: string | null;
   readonly store: Store;
   readonly requestId: string;
-  readonly logger: Logger;
   readonly services: AppServices;
   private readonly acting: Caller | null;
   private exists: Promise<boolean> | undefined;
+  private log: Logger | (() => Logger);
 
   constructor(input: {
     principal: KeyHolder;
     namedPbxId: string | null;
     store: Store;
     requestId: string;
-    logger: Logger;
+    /** The request's logger, or how to make it: made on first use (most requests log nothing). */
+    logger: Logger | (() => Logger);
     services: AppServices;
   }) {
     this.principal = input.principal;
     this.namedPbxId = input.namedPbxId;
     this.store = input.store;
     this.requestId = input.requestId;
-    this.logger = input.logger;
+    this.log = input.logger;
     this.services = input.services;
     this.acting = actingCaller(input.principal, input.namedPbxId);
+  }
+
+  get logger(): Logger {
+    if (typeof this.log === 'function') this.log = this.log();
+    return this.log;
   }
 
   get caller(): Caller {

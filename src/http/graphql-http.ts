@@ -1,4 +1,5 @@
 import { ApolloServer, type ApolloServerPlugin } from '@apollo/server';
+import { ApolloServerPluginCacheControlDisabled } from '@apollo/server/plugin/disabled';
 import { fastifyApolloDrainPlugin, fastifyApolloHandler } from '@as-integrations/fastify';
 import { ApolloArmor } from '@escape.tech/graphql-armor';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
@@ -15,6 +16,7 @@ import { formatGraphQLError } from '../graphql/errors.js';
 import type { Logger } from '../logger.js';
 import type { Metrics } from './metrics.js';
 import type { PortalSessions } from './portal.js';
+import { type RateLimits, tooManyFailures } from './rate-limits.js';
 
 declare module 'fastify' {
   interface FastifyRequest {
@@ -60,6 +62,8 @@ export async function registerGraphQLHttp(
     openStore: () => Store;
     services: AppServices;
     armor: { plugins: ApolloServerPlugin[]; validationRules: ValidationRule[] };
+    /** The address's limit of 401s (src/http/rate-limits.ts). */
+    authFailures: RateLimits['authFailures'];
     /** The portal's session cookie (issue 17), taken from same-origin POSTs without a key. */
     portalSessions?: PortalSessions;
   },
@@ -70,6 +74,9 @@ export async function registerGraphQLHttp(
       const start = process.hrtime.bigint();
       return {
         async willSendResponse({ operation, response }) {
+          // Every answer is the key's own business: never kept by a cache (Apollo's cache-control
+          // plugin, which said so too, is off: see below).
+          response.http.headers.set('cache-control', 'no-store');
           const type = operation?.operation ?? 'unknown';
           const name = operationLabel(operation);
           const hasErrors =
@@ -110,7 +117,15 @@ export async function registerGraphQLHttp(
 
   const apollo = new ApolloServer<GraphQLContext>({
     schema: deps.schema,
-    plugins: [fastifyApolloDrainPlugin(app), ...deps.armor.plugins, edgePlugin, metricsPlugin],
+    // No cache hints: Apollo's cache-control plugin would only say `no-store` (set above), and it
+    // hooks into the resolution of every field, which made a caller ID a fifth dearer (issue 13).
+    plugins: [
+      fastifyApolloDrainPlugin(app),
+      ApolloServerPluginCacheControlDisabled(),
+      ...deps.armor.plugins,
+      edgePlugin,
+      metricsPlugin,
+    ],
     validationRules: deps.armor.validationRules,
     parseOptions: { maxTokens: config.graphql.maxTokens },
     allowBatchedHttpRequests: false,
@@ -153,6 +168,10 @@ export async function registerGraphQLHttp(
       });
     }
     if (!principal) {
+      // Past the address's limit of 401s, 429 instead (src/http/rate-limits.ts): read only now,
+      // so a request with a valid key costs no Redis round trip.
+      const limit = await deps.authFailures.refused(request);
+      if (limit.refused) return tooManyFailures(reply, limit.retryAfterS);
       return reply
         .code(401)
         .header('www-authenticate', 'Bearer')
@@ -179,11 +198,12 @@ export async function registerGraphQLHttp(
           namedPbxId: request.namedPbxId ?? null,
           store: request.store as Store,
           requestId: request.id,
-          logger: logger.child({
-            requestId: request.id,
-            pbxId: request.principal?.pbxId ?? request.namedPbxId ?? undefined,
-            ...(request.principal?.pbxId === null ? { operatorKeyId: request.principal.keyId } : {}),
-          }),
+          logger: () =>
+            logger.child({
+              requestId: request.id,
+              pbxId: request.principal?.pbxId ?? request.namedPbxId ?? undefined,
+              ...(request.principal?.pbxId === null ? { operatorKeyId: request.principal.keyId } : {}),
+            }),
           services: deps.services,
         }),
     }),

@@ -12,12 +12,15 @@ import type { Metrics } from './metrics.js';
  * - the dashboard sign-in: `LOGIN_RATE_LIMIT_PER_MINUTE` attempts a minute per address;
  * - bodies of forged notifications at the webhook (no valid item): past `WEBHOOK_FORGED_PER_MINUTE`
  *   of them in a minute, the address gets 429 there before its body is read, until the minute is over;
- * - answers 401 (a missing or bad key on /graphql, the dashboard API, /metrics): past
- *   `AUTH_FAILURES_PER_MINUTE` of them in a minute, the address gets 429 on those paths, with
- *   or without a key, until the minute is over. The caller ID route (src/http/linkus-lookup.ts),
- *   asked on every incoming call, reads the limit itself and only for a request whose key does
- *   not authenticate (`authFailures.refused`): a valid key costs it no Redis round trip, and past
- *   the limit a bad or missing key gets 429 there instead of 401. The Linkus token endpoint's
+ * - answers 401 (a missing or bad key on /graphql, the caller ID route, the dashboard API,
+ *   /metrics): past `AUTH_FAILURES_PER_MINUTE` of them in a minute, the address gets 429 on those
+ *   paths until the minute is over: on the dashboard API and /metrics with or without a key; on
+ *   /graphql and the caller ID route (src/http/linkus-lookup.ts), the API every Linkus client of
+ *   an office calls, only without a valid key. Those two read the limit themselves, for a
+ *   request whose key does not authenticate (`authFailures.refused`): a valid key costs them no
+ *   Redis round trip (a tenth of a lookup's CPU), and one misconfigured client with a bad key
+ *   does not lock its whole office (one address behind NAT) out of caller ID for the minute.
+ *   The keys are random 256-bit secrets: a 429 or an answer tells a guesser nothing it could use. The Linkus token endpoint's
  *   refusals of an unknown code or refresh token (400 invalid_grant) count too, and past the
  *   limit it answers 429.
  * With Redis down the limits are skipped (`skipOnError`): the webhook then answers 503 anyway,
@@ -47,7 +50,7 @@ export interface RateLimits {
 }
 
 /** Paths whose 401 answers are counted, and which are refused once an address has too many. */
-const AUTH_PATHS = [/^\/graphql(\?|$)/, /^\/admin(\/|$)/, /^\/metrics(\?|$)/];
+const AUTH_PATHS = [/^\/admin(\/|$)/, /^\/metrics(\?|$)/];
 /**
  * The Linkus token endpoint (S2/S4) is refused past the limit too; it counts only the refusals
  * that guessing makes (an unknown code or refresh token, `authFailures.count`): a revoked
@@ -56,7 +59,19 @@ const AUTH_PATHS = [/^\/graphql(\?|$)/, /^\/admin(\/|$)/, /^\/metrics(\?|$)/];
  */
 const TOKEN_PATHS = [/^\/linkus\/sso\/token(\?|$)/];
 /** Paths whose 401s are counted, and whose route reads the limit itself, after the key failed. */
-const SELF_LIMITED_PATHS = [/^\/linkus\/lookup\/caller(\?|$)/];
+const SELF_LIMITED_PATHS = [/^\/graphql(\?|$)/, /^\/linkus\/lookup\/caller(\?|$)/];
+
+/** The 429 of an address past its limit of 401s. */
+export function tooManyFailures(reply: FastifyReply, retryAfterS: number) {
+  return reply
+    .code(429)
+    .header('retry-after', String(retryAfterS))
+    .header('content-type', 'application/json; charset=utf-8')
+    .send({
+      error: 'TOO_MANY_REQUESTS',
+      message: `Too many requests without a valid key from this address; try again in ${retryAfterS} s.`,
+    });
+}
 
 export async function registerRateLimits(
   app: FastifyInstance,
@@ -109,14 +124,7 @@ export async function registerRateLimits(
     const status = await authLimit(request, { increment: false });
     if (status.isAllowed || status.remaining > 0) return;
     opts.metrics.rateLimited.inc({ limit: 'auth-failures' });
-    return reply
-      .code(429)
-      .header('retry-after', String(Math.max(1, status.ttlInSeconds)))
-      .header('content-type', 'application/json; charset=utf-8')
-      .send({
-        error: 'TOO_MANY_REQUESTS',
-        message: `Too many requests without a valid key from this address; try again in ${Math.max(1, status.ttlInSeconds)} s.`,
-      });
+    return tooManyFailures(reply, Math.max(1, status.ttlInSeconds));
   });
   app.addHook('onResponse', async (request: FastifyRequest, reply: FastifyReply) => {
     if (!failed(request, reply.statusCode)) return;

@@ -63,14 +63,39 @@ function withStatementCache(connection: unknown) {
   conn[cachedPrepare] = true;
 }
 
+/** Lets the event loop turn once a chain of statements has held it for SQLITE_YIELD_AFTER_MS. */
+async function yieldWhenHeldLong() {
+  if (performance.now() - heldSince >= SQLITE_YIELD_AFTER_MS) {
+    await new Promise((resolve) => setImmediate(resolve));
+    heldSince = performance.now();
+  }
+}
+
+interface KeptStatement {
+  reader: boolean;
+  all(bindings: unknown[]): Record<string, unknown>[];
+}
+
+/**
+ * A read on one connection of the SQLite pool, past knex's query builder and runner (for
+ * src/store/raw-read.ts): the connection's kept statement, bound as knex binds (a Date as its
+ * milliseconds, a boolean as 0 or 1). It yields as every other statement does.
+ */
+export async function readKept(connection: unknown, sql: string, bindings: readonly unknown[]) {
+  await yieldWhenHeldLong();
+  withStatementCache(connection);
+  const statement = (connection as { prepare(sql: string): KeptStatement }).prepare(sql);
+  if (!statement.reader) throw new Error('readKept runs reads only');
+  return statement.all(
+    bindings.map((b) => (b instanceof Date ? b.valueOf() : typeof b === 'boolean' ? Number(b) : b)),
+  );
+}
+
 class CooperativeSqliteDialect extends BetterSqliteKnexDialect {
   // Transactions run their statements through a client made from this class's prototype, so
   // they yield too.
   async _query(connection: unknown, query: unknown): Promise<unknown> {
-    if (performance.now() - heldSince >= SQLITE_YIELD_AFTER_MS) {
-      await new Promise((resolve) => setImmediate(resolve));
-      heldSince = performance.now();
-    }
+    await yieldWhenHeldLong();
     // knex changes a statement's safeIntegers only when a query's options ask (neither
     // MikroORM nor this code does): such a query must not change a kept statement.
     if ((query as { options?: { safeIntegers?: unknown } }).options?.safeIntegers !== undefined) {

@@ -29,6 +29,20 @@ describeEachDb(
       expect(res.body.data?.integration.status).toBe('NOT_CONNECTED');
     });
 
+    it('tells caches to keep no answer (cache-control: no-store), answered or refused', async () => {
+      const post = (query: string) =>
+        fetch(`${gw.url}/graphql`, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json', authorization: `Bearer ${a.keys.admin}` },
+          body: JSON.stringify({ query }),
+        });
+      for (const query of ['{ pbx { name } }', '{ nope }']) {
+        const res = await post(query);
+        expect(res.status).toBe(query === '{ nope }' ? 400 : 200);
+        expect(res.headers.get('cache-control')).toBe('no-store');
+      }
+    });
+
     it('refuses a request without a key, or with a bad one, with 401', async () => {
       for (const key of [null, 'epg_not-a-real-key', 'garbage']) {
         const res = await gql(gw.url, key, PbxDocument);
