@@ -31,7 +31,7 @@ import {
   SOURCE_ORDER,
 } from '../domain/contact-search.js';
 import { numberKey } from '../domain/phone-number.js';
-import { insertBound } from './bound-insert.js';
+import { insertBound, insertRows } from './bound-insert.js';
 import type { Clock } from './clock.js';
 import { decodeCursor, encodeCursor } from './cursor.js';
 import { type Row, readRows } from './raw-read.js';
@@ -293,7 +293,7 @@ export class MikroContactRepository implements ContactRepository, ContactLookupR
       if (updated.length) {
         await this.run(`delete from contact_key where contact_id in (${marks(updated.length)})`, updated);
       }
-      await insertBound(this.em, 'contact', CONTACT_COLUMNS, inserts);
+      await insertRows(this.em, 'contact', CONTACT_COLUMNS, inserts, { maxRowsPerStatement: BATCH });
       await this.insertKeys(oid, keyed);
       written += batch.length;
     }
@@ -304,7 +304,7 @@ export class MikroContactRepository implements ContactRepository, ContactLookupR
   private async insertKeys(owner: string, contacts: ReadonlyArray<{ id: string; c: SyncedContactInput }>) {
     const rows: Array<[string, number, string, string]> = [];
     for (const { id, c } of contacts) for (const t of contactTerms(c)) rows.push([id, t.kind, t.term, owner]);
-    for (const part of chunks(rows, 2 * BATCH)) await insertBound(this.em, 'contact_key', KEY_COLUMNS, part);
+    await insertRows(this.em, 'contact_key', KEY_COLUMNS, rows, { maxRowsPerStatement: 2 * BATCH });
   }
 
   async deleteSynced(

@@ -24,6 +24,18 @@ export const SQLITE_CHECKPOINT_EVERY_MS = 1000;
 
 let heldSince = performance.now();
 
+/**
+ * Before a SQLite statement: once the chain of statements has held the event loop for
+ * SQLITE_YIELD_AFTER_MS, lets it turn. Every statement on a connection of this driver waits
+ * for it (knex's, and those run on the connection straight: bound-insert.ts).
+ */
+export async function sqliteTurn(): Promise<void> {
+  if (performance.now() - heldSince >= SQLITE_YIELD_AFTER_MS) {
+    await new Promise((resolve) => setImmediate(resolve));
+    heldSince = performance.now();
+  }
+}
+
 interface KnexQuery {
   _query(connection: unknown, query: unknown): Promise<unknown>;
 }
@@ -63,14 +75,6 @@ function withStatementCache(connection: unknown) {
   conn[cachedPrepare] = true;
 }
 
-/** Lets the event loop turn once a chain of statements has held it for SQLITE_YIELD_AFTER_MS. */
-async function yieldWhenHeldLong() {
-  if (performance.now() - heldSince >= SQLITE_YIELD_AFTER_MS) {
-    await new Promise((resolve) => setImmediate(resolve));
-    heldSince = performance.now();
-  }
-}
-
 interface KeptStatement {
   reader: boolean;
   all(bindings: unknown[]): Record<string, unknown>[];
@@ -82,7 +86,7 @@ interface KeptStatement {
  * milliseconds, a boolean as 0 or 1). It yields as every other statement does.
  */
 export async function readKept(connection: unknown, sql: string, bindings: readonly unknown[]) {
-  await yieldWhenHeldLong();
+  await sqliteTurn();
   withStatementCache(connection);
   const statement = (connection as { prepare(sql: string): KeptStatement }).prepare(sql);
   if (!statement.reader) throw new Error('readKept runs reads only');
@@ -95,7 +99,7 @@ class CooperativeSqliteDialect extends BetterSqliteKnexDialect {
   // Transactions run their statements through a client made from this class's prototype, so
   // they yield too.
   async _query(connection: unknown, query: unknown): Promise<unknown> {
-    await yieldWhenHeldLong();
+    await sqliteTurn();
     // knex changes a statement's safeIntegers only when a query's options ask (neither
     // MikroORM nor this code does): such a query must not change a kept statement.
     if ((query as { options?: { safeIntegers?: unknown } }).options?.safeIntegers !== undefined) {
