@@ -48,11 +48,11 @@ export function contactTerms(
   };
   const name = searchText(c.displayName) || searchText(`${c.firstName ?? ''} ${c.lastName ?? ''}`);
   add(ContactTermKind.NAME, name);
-  for (const w of name.split(' ').slice(1)) add(ContactTermKind.WORD, w);
+  const words = name.split(' ');
+  for (let i = 1; i < words.length; i++) add(ContactTermKind.WORD, words[i] as string);
   // A display name that leaves out the first or last name ("Jo", first name "Joanna") is found by both.
   for (const part of [c.firstName, c.lastName]) {
-    for (const w of searchText(part).split(' '))
-      if (w && !name.split(' ').includes(w)) add(ContactTermKind.WORD, w);
+    for (const w of searchText(part).split(' ')) if (w && !words.includes(w)) add(ContactTermKind.WORD, w);
   }
   const company = searchText(c.company);
   if (company) {

@@ -95,6 +95,25 @@ function insertText(
 const sqliteValue = (v: string | number | boolean | Date | null) =>
   v instanceof Date ? v.valueOf() : typeof v === 'boolean' ? Number(v) : v;
 
+/** The values of `count` rows from `from`, in one array made at its size. */
+function boundValues<T>(
+  rows: ReadonlyArray<ReadonlyArray<string | number | boolean | Date | null>>,
+  from: number,
+  count: number,
+  width: number,
+  bind: (v: string | number | boolean | Date | null) => T,
+): T[] {
+  const values = new Array<T>(count * width);
+  for (let r = 0; r < count; r++) {
+    const row = rows[from + r] as ReadonlyArray<string | number | boolean | Date | null>;
+    if (row.length !== width)
+      throw new Error(`insert into a table of ${width} columns: a row of ${row.length} values`);
+    for (let c = 0; c < width; c++)
+      values[r * width + c] = bind(row[c] as string | number | boolean | Date | null);
+  }
+  return values;
+}
+
 /**
  * INSERT of many rows of one column set, as `insertBound` writes them (same values, same
  * binding of dates and booleans, same errors), for the bulk writes of a contact sync (1,000,000
@@ -126,8 +145,7 @@ export async function insertRows(
       const most = Math.max(1, options.maxRowsPerStatement ?? 500);
       for (let i = 0; i < rows.length; i += most) {
         const count = Math.min(most, rows.length - i);
-        const values: Array<string | number | boolean | Date | null> = [];
-        for (let r = i; r < i + count; r++) for (const v of rows[r] as ReadonlyArray<never>) values.push(v);
+        const values = boundValues(rows, i, count, columns.length, (v) => v);
         await (connection.query as NonNullable<DriverConnection['query']>)({
           text: insertText(table, columns, count, onConflict, true),
           values,
@@ -149,9 +167,7 @@ export async function insertRows(
           statement = (connection.prepare as NonNullable<DriverConnection['prepare']>)(text);
           kept.set(text, statement);
         }
-        const values: Array<string | number | null> = [];
-        for (let r = i; r < i + size; r++)
-          for (const v of rows[r] as ReadonlyArray<never>) values.push(sqliteValue(v));
+        const values = boundValues(rows, i, size, columns.length, sqliteValue);
         await sqliteTurn();
         statement.run(values);
         i += size;
