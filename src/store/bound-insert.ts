@@ -106,8 +106,6 @@ function boundValues<T>(
   const values = new Array<T>(count * width);
   for (let r = 0; r < count; r++) {
     const row = rows[from + r] as ReadonlyArray<string | number | boolean | Date | null>;
-    if (row.length !== width)
-      throw new Error(`insert into a table of ${width} columns: a row of ${row.length} values`);
     for (let c = 0; c < width; c++)
       values[r * width + c] = bind(row[c] as string | number | boolean | Date | null);
   }
@@ -134,6 +132,9 @@ export async function insertRows(
   options: { onConflict?: string; maxRowsPerStatement?: number } = {},
 ): Promise<void> {
   if (rows.length === 0) return;
+  for (const row of rows)
+    if (row.length !== columns.length)
+      throw new Error(`insert into a table of ${columns.length} columns: a row of ${row.length} values`);
   const onConflict = options.onConflict ?? '';
   const sqlEm = em as SqlEntityManager;
   const postgres = sqlEm.getPlatform() instanceof PostgreSqlPlatform;

@@ -120,6 +120,10 @@ describeEachDb('bulk inserts on the driver', (leg) => {
     await expect(
       orm.em.fork().transactional((em) => insertRows(em, 'phonebook', COLUMNS, [row])),
     ).rejects.toBeInstanceOf(UniqueConstraintViolationException);
+    // A row of another width than the columns is refused before anything is sent.
+    await expect(
+      insertRows(orm.em.fork(), 'phonebook', COLUMNS, [...rowsOf(pbx.id, 2, 'f'), row.slice(1)]),
+    ).rejects.toThrow('a row of 7 values');
     await insertRows(orm.em.fork(), 'phonebook', COLUMNS, rowsOf(pbx.id, 3, 'e'));
     expect(await read(pbx.id)).toHaveLength(4);
   });
