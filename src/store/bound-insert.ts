@@ -1,7 +1,7 @@
 import type { EntityManager } from '@mikro-orm/core';
 import type { SqlEntityManager } from '@mikro-orm/knex';
 import { PostgreSqlPlatform } from '@mikro-orm/postgresql';
-import { sqliteTurn } from './cooperative-sqlite.driver.js';
+import { sqliteTurn, sqliteValue } from './cooperative-sqlite.driver.js';
 
 /**
  * INSERT with bound parameters. MikroORM inlines every value into the SQL text it sends
@@ -90,10 +90,6 @@ function insertText(
   }
   return text;
 }
-
-/** A value as knex's better-sqlite3 client binds it (a Date as its milliseconds, a boolean as 0/1). */
-const sqliteValue = (v: string | number | boolean | Date | null) =>
-  v instanceof Date ? v.valueOf() : typeof v === 'boolean' ? Number(v) : v;
 
 /** The values of `count` rows from `from`, in one array made at its size. */
 function boundValues<T>(

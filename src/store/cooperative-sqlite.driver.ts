@@ -75,6 +75,10 @@ function withStatementCache(connection: unknown) {
   conn[cachedPrepare] = true;
 }
 
+/** A value as knex's better-sqlite3 client binds it: a Date as its milliseconds, a boolean as 0 or 1. */
+export const sqliteValue = <T>(v: T) =>
+  v instanceof Date ? v.valueOf() : typeof v === 'boolean' ? Number(v) : v;
+
 interface KeptStatement {
   reader: boolean;
   all(bindings: unknown[]): Record<string, unknown>[];
@@ -90,9 +94,7 @@ export async function readKept(connection: unknown, sql: string, bindings: reado
   withStatementCache(connection);
   const statement = (connection as { prepare(sql: string): KeptStatement }).prepare(sql);
   if (!statement.reader) throw new Error('readKept runs reads only');
-  return statement.all(
-    bindings.map((b) => (b instanceof Date ? b.valueOf() : typeof b === 'boolean' ? Number(b) : b)),
-  );
+  return statement.all(bindings.map(sqliteValue));
 }
 
 class CooperativeSqliteDialect extends BetterSqliteKnexDialect {
