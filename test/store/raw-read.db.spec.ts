@@ -44,6 +44,21 @@ describeEachDb('prepared reads', (leg) => {
     expect(await store().contacts.pbxCountry(committed.id)).toBe('FR');
   });
 
+  it('binds values as the ORM binds them, prepared or not (a boolean, a date, a null)', async () => {
+    const pbx = await createPbx(store(), { name: 'Bound', defaultCountry: 'GB' });
+    const pg = leg.kind === 'postgresql';
+    const sql = pg
+      ? "select id from pbx where id = ? and ? = true and cast(? as timestamptz) > now() - interval '1 day' and cast(? as text) is null"
+      : "select id from pbx where id = ? and ? = 1 and ? > (unixepoch('now', '-1 day') * 1000) and ? is null";
+    const params = [pbx.id, true, new Date(), null];
+    const prepared = await readRows(orm.em.fork(), sql, params, { prepared: true });
+    expect(prepared).toEqual([{ id: pbx.id }]);
+    expect(await readRows(orm.em.fork(), sql, params)).toEqual(prepared);
+    expect(
+      await readRows(orm.em.fork(), sql, [pbx.id, false, new Date(0), null], { prepared: true }),
+    ).toEqual([]);
+  });
+
   it('many at once, more than the pool holds, all answer; and failed ones give their connection back', async () => {
     const pbx = await createPbx(store(), { name: 'Busy', defaultCountry: 'DE' });
     const answers = await Promise.all(
