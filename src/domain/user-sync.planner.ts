@@ -259,16 +259,20 @@ function keptItem(userId: string, user: DirectoryUser | undefined, extension: Pb
   };
 }
 
-interface Candidate {
+/** A user to be on an extension: its subject's fields are its own (no object apart). */
+interface Candidate extends Subject {
   readonly user: DirectoryUser;
-  readonly subject: Subject;
   /** The text part of its plan item's sort key (`userItemKeyText`). */
   readonly keyText: string;
   /** Its synced extension, when it has one. */
   readonly own: PbxExtension | null;
   /** The extension it will be on: its own, or the unsynced one it takes over (U5). */
   target: PbxExtension | null;
-  readonly fields: Omit<SyncedExtensionFields, 'number'>;
+  /**
+   * The extension's fields as they will be, `number` set once decided: the very object of its
+   * CREATE or ASSOCIATE item (issue 16 item 3: not a copy per user).
+   */
+  readonly desired: { -readonly [K in keyof SyncedExtensionFields]: SyncedExtensionFields[K] };
   readonly emailKey: string | null;
   number: string | null;
   failure: { readonly reason: UserFailReason; readonly detail: string } | null;
@@ -339,16 +343,25 @@ export function* userChangeSteps(input: UserSyncInput): Steps<UserSyncPlan> {
   const items: UserPlanItem[] = [];
   const candidates: Candidate[] = [];
   const candidate = (user: DirectoryUser, own: PbxExtension | null): Candidate => {
-    const fields = extensionFieldsOf(user);
+    const f = extensionFieldsOf(user);
     const subject = subjectOfUser(user);
     return {
       user,
-      subject,
+      userId: subject.userId,
+      displayName: subject.displayName,
+      userPrincipalName: subject.userPrincipalName,
       keyText: userItemKeyText(subject),
       own,
       target: own,
-      fields,
-      emailKey: emailKey(fields.email),
+      desired: {
+        number: '',
+        firstName: f.firstName,
+        lastName: f.lastName,
+        email: f.email,
+        mobileNumber: f.mobileNumber,
+        jobTitle: f.jobTitle,
+      },
+      emailKey: emailKey(f.email),
       number: null,
       failure: null,
     };
@@ -483,7 +496,7 @@ export function* userChangeSteps(input: UserSyncInput): Steps<UserSyncPlan> {
     for (const c of candidates) if (!c.failure && c.target) c.number = c.target.number;
     const fresh = yield* sortSteps(
       candidates.filter((c) => !c.failure && !c.target),
-      (a, b) => compareKeyParts(a.keyText, a.subject.userId, b.keyText, b.subject.userId),
+      (a, b) => compareKeyParts(a.keyText, a.userId, b.keyText, b.userId),
     );
     const free = input.scope?.freeNumbers;
     let given = 0;
@@ -507,25 +520,18 @@ export function* userChangeSteps(input: UserSyncInput): Steps<UserSyncPlan> {
       items.push({
         action: 'FAIL',
         reason: c.failure?.reason ?? 'INVALID_EXTENSION_NUMBER',
-        userId: c.subject.userId,
-        displayName: c.subject.displayName,
-        userPrincipalName: c.subject.userPrincipalName,
+        userId: c.userId,
+        displayName: c.displayName,
+        userPrincipalName: c.userPrincipalName,
         extensionId: c.own?.id ?? null,
         number: c.own?.number ?? null,
         detail: c.failure?.detail ?? null,
       });
       continue;
     }
-    const f = c.fields;
-    const desired: SyncedExtensionFields = {
-      number: c.number,
-      firstName: f.firstName,
-      lastName: f.lastName,
-      email: f.email,
-      mobileNumber: f.mobileNumber,
-      jobTitle: f.jobTitle,
-    };
-    const { userId, displayName, userPrincipalName } = c.subject;
+    const desired: SyncedExtensionFields = c.desired;
+    c.desired.number = c.number;
+    const { userId, displayName, userPrincipalName } = c;
     // Values fitted to what an extension holds are said so (see extensionFieldsOf).
     const detail = extensionFieldNotes(c.user);
     if (c.own) {
