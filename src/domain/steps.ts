@@ -21,39 +21,37 @@ const RUN = 4096;
 
 /**
  * A stable sort in steps: runs of RUN items are sorted at once, then merged pairwise,
- * pausing every STEP items. Returns a new array.
+ * pausing every STEP items. Returns a new array. The merges go back and forth between two
+ * arrays of the items' length, not a new array per merge (issue 16 item 3: at 100,000 items
+ * those were megabytes of garbage per sort).
  */
 export function* sortSteps<T>(items: readonly T[], compare: (a: T, b: T) => number): Steps<T[]> {
-  let runs: T[][] = [];
-  for (let i = 0; i < items.length; i += RUN) {
-    runs.push(items.slice(i, i + RUN).sort(compare));
+  const n = items.length;
+  let from: T[] = new Array(n);
+  for (let i = 0; i < n; i += RUN) {
+    const run = items.slice(i, i + RUN).sort(compare);
+    for (let k = 0; k < run.length; k++) from[i + k] = run[k];
     yield;
   }
-  if (runs.length === 0) return [];
+  if (n <= RUN) return from;
+  let to: T[] = new Array(n);
   let work = 0;
-  while (runs.length > 1) {
-    const merged: T[][] = [];
-    for (let r = 0; r < runs.length; r += 2) {
-      const a = runs[r];
-      const b = runs[r + 1];
-      if (!b) {
-        merged.push(a);
-        continue;
-      }
-      const out: T[] = new Array(a.length + b.length);
-      let i = 0;
-      let j = 0;
-      let k = 0;
-      while (i < a.length && j < b.length) {
-        // `<= 0` keeps equal items in their input order (a's run came first).
-        out[k++] = compare(a[i], b[j]) <= 0 ? a[i++] : b[j++];
+  for (let width = RUN; width < n; width *= 2) {
+    for (let lo = 0; lo < n; lo += 2 * width) {
+      const mid = Math.min(lo + width, n);
+      const hi = Math.min(lo + 2 * width, n);
+      let i = lo;
+      let j = mid;
+      let k = lo;
+      while (i < mid && j < hi) {
+        // `<= 0` keeps equal items in their input order (the left run came first).
+        to[k++] = compare(from[i], from[j]) <= 0 ? from[i++] : from[j++];
         if (++work % STEP === 0) yield;
       }
-      while (i < a.length) out[k++] = a[i++];
-      while (j < b.length) out[k++] = b[j++];
-      merged.push(out);
+      while (i < mid) to[k++] = from[i++];
+      while (j < hi) to[k++] = from[j++];
     }
-    runs = merged;
+    [from, to] = [to, from];
   }
-  return runs[0];
+  return from;
 }

@@ -18,18 +18,49 @@ export function groupItemKey(item: Pick<GroupPlanItem, 'groupId' | 'name'>): str
   return `${item.name.toLowerCase()}\u0000${item.groupId}`;
 }
 
-function compareText(a: string, b: string): number {
+export function compareText(a: string, b: string): number {
   return a < b ? -1 : a > b ? 1 : 0;
 }
 
-/** Items by action (apply order), then by key; keys are computed once per item. In steps. */
+/**
+ * The text part of `userItemKey`: the lower-cased UPN (the UPN itself when it is lower-case
+ * already). With `compareKeyParts` it orders items as their key strings would, without
+ * building those: a first sync's 100,000 key strings, made for each sort of the user plan,
+ * were most of what planning left to the garbage collector (issue 16 item 3).
+ */
+export function userItemKeyText(item: Pick<UserPlanItem, 'userPrincipalName'>): string {
+  return (item.userPrincipalName ?? '').toLowerCase();
+}
+
+/** Compares two keys as the strings `${aText}\u0000${aId}` and `${bText}\u0000${bId}` compare. */
+export function compareKeyParts(aText: string, aId: string, bText: string, bId: string): number {
+  if (aText === bText) return compareText(aId, bId);
+  // Texts that differ within the shorter one decide as the strings would; so does a text that
+  // is a prefix of the other, unless the other goes on with U+0000 (then compare the strings).
+  const n = Math.min(aText.length, bText.length);
+  const longer = aText.length > n ? aText : bText;
+  if (longer.charCodeAt(n) !== 0 || !longer.startsWith(longer === aText ? bText : aText))
+    return compareText(aText, bText);
+  return compareText(`${aText}\u0000${aId}`, `${bText}\u0000${bId}`);
+}
+
+/**
+ * Items by action (apply order), then by key; keys are computed once per item. In steps.
+ * With `idOf`, the key is in two parts (`keyOf` its text, see `compareKeyParts`).
+ */
 export function* sortPlanItemSteps<I extends PlanItemLike>(
   items: readonly I[],
   keyOf: (item: I) => string,
+  idOf?: (item: I) => string,
 ): Steps<I[]> {
   const decorated = items.map((item) => ({ item, rank: ACTION_ORDER[item.action], key: keyOf(item) }));
   yield;
-  const sorted = yield* sortSteps(decorated, (a, b) => a.rank - b.rank || compareText(a.key, b.key));
+  const sorted = yield* sortSteps(
+    decorated,
+    idOf
+      ? (a, b) => a.rank - b.rank || compareKeyParts(a.key, idOf(a.item), b.key, idOf(b.item))
+      : (a, b) => a.rank - b.rank || compareText(a.key, b.key),
+  );
   return sorted.map((d) => d.item);
 }
 

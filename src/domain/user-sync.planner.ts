@@ -12,7 +12,7 @@ import {
 import { createNumberAllocator, extensionNumberFromValue, readUserProperty } from './extension-number.js';
 import type { PbxCapacity, PbxExtension } from './pbx.types.js';
 import { runSteps, STEP, type Steps, sortSteps } from './steps.js';
-import { createPlan, sortPlanItemSteps, userItemKey } from './sync-plan.js';
+import { compareKeyParts, createPlan, sortPlanItemSteps, userItemKeyText } from './sync-plan.js';
 import type {
   UserDeleteItem,
   UserDeleteReason,
@@ -259,19 +259,20 @@ function keptItem(userId: string, user: DirectoryUser | undefined, extension: Pb
   };
 }
 
-interface Slot {
+/** A user to be on an extension: its subject's fields are its own (no object apart). */
+interface Candidate extends Subject {
   readonly user: DirectoryUser;
-  extension: PbxExtension | null;
-}
-
-interface Candidate {
-  readonly user: DirectoryUser;
-  readonly subject: Subject;
+  /** The text part of its plan item's sort key (`userItemKeyText`). */
+  readonly keyText: string;
   /** Its synced extension, when it has one. */
   readonly own: PbxExtension | null;
   /** The extension it will be on: its own, or the unsynced one it takes over (U5). */
   target: PbxExtension | null;
-  readonly fields: Omit<SyncedExtensionFields, 'number'>;
+  /**
+   * The extension's fields as they will be, `number` set once decided: the very object of its
+   * CREATE or ASSOCIATE item (issue 16 item 3: not a copy per user).
+   */
+  readonly desired: { -readonly [K in keyof SyncedExtensionFields]: SyncedExtensionFields[K] };
   readonly emailKey: string | null;
   number: string | null;
   failure: { readonly reason: UserFailReason; readonly detail: string } | null;
@@ -286,19 +287,18 @@ export function planUserChanges(input: UserSyncInput): UserSyncPlan {
 export function* userChangeSteps(input: UserSyncInput): Steps<UserSyncPlan> {
   const { rule, now } = input;
   let work = 0;
-  // One map lookup per user and per synced extension: a slot holds a user and its extension.
-  const slots = new Map<string, Slot>();
-  for (const user of input.directory.users) {
-    slots.set(user.id, { user, extension: null });
-    if (++work % STEP === 0) yield;
-  }
   const groups = new Map<string, DirectoryGroup>();
   for (const group of input.directory.groups ?? []) groups.set(group.id, group);
   const inRange = createUserRangePredicate(rule.range, groups, rule.includeNestedMembers);
 
   const extensions: PbxExtension[] = [];
-  /** Synced extensions whose user is not in the directory at all. */
-  const orphans = new Map<string, PbxExtension>();
+  /**
+   * The synced extension of each user id (the lowest extension id when several claim one). A
+   * user's is taken out when the user is planned: those left are the synced extensions whose
+   * user is not in the directory at all. Nothing is kept per user (issue 16 item 3: a first
+   * sync's 100,000 users, none synced yet, made a map and an object per user).
+   */
+  const extensionOf = new Map<string, PbxExtension>();
   const duplicates: PbxExtension[] = [];
   for (const extension of input.current.extensions) {
     if (++work % STEP === 0) yield;
@@ -307,16 +307,17 @@ export function* userChangeSteps(input: UserSyncInput): Steps<UserSyncPlan> {
     if (extension.source !== 'SYNCED' || !userId) continue;
     // A scoped plan: the extension of a user outside the scope only holds its email and number.
     if (input.scope && !input.scope.userIds.has(userId)) continue;
-    const slot = slots.get(userId);
-    const other = slot ? slot.extension : orphans.get(userId);
+    const other = extensionOf.get(userId);
     if (other && other.id < extension.id) {
       duplicates.push(extension);
       continue;
     }
     if (other) duplicates.push(other);
-    if (slot) slot.extension = extension;
-    else orphans.set(userId, extension);
+    extensionOf.set(userId, extension);
   }
+  /** The users of duplicate synced extensions, for their report rows. */
+  const duplicated = new Set(duplicates.map((extension) => extension.externalId));
+  const usersOfDuplicates = new Map<string, DirectoryUser>();
 
   // Who holds which email and number; built only when someone claims one.
   let emailIndex: Map<string, Holder> | null = null;
@@ -342,14 +343,25 @@ export function* userChangeSteps(input: UserSyncInput): Steps<UserSyncPlan> {
   const items: UserPlanItem[] = [];
   const candidates: Candidate[] = [];
   const candidate = (user: DirectoryUser, own: PbxExtension | null): Candidate => {
-    const fields = extensionFieldsOf(user);
+    const f = extensionFieldsOf(user);
+    const subject = subjectOfUser(user);
     return {
       user,
-      subject: subjectOfUser(user),
+      userId: subject.userId,
+      displayName: subject.displayName,
+      userPrincipalName: subject.userPrincipalName,
+      keyText: userItemKeyText(subject),
       own,
       target: own,
-      fields,
-      emailKey: emailKey(fields.email),
+      desired: {
+        number: '',
+        firstName: f.firstName,
+        lastName: f.lastName,
+        email: f.email,
+        mobileNumber: f.mobileNumber,
+        jobTitle: f.jobTitle,
+      },
+      emailKey: emailKey(f.email),
       number: null,
       failure: null,
     };
@@ -394,12 +406,17 @@ export function* userChangeSteps(input: UserSyncInput): Steps<UserSyncPlan> {
     candidates.push(candidate(user, null));
   };
 
-  for (const slot of slots.values()) {
+  for (const user of input.directory.users) {
     if (++work % STEP === 0) yield;
-    if (slot.extension) planSynced(slot.user.id, slot.user, slot.extension);
-    else planUnsynced(slot.user);
+    if (duplicated.has(user.id)) usersOfDuplicates.set(user.id, user);
+    const extension = extensionOf.get(user.id);
+    if (extension) {
+      extensionOf.delete(user.id);
+      planSynced(user.id, user, extension);
+    } else planUnsynced(user);
   }
-  for (const [userId, extension] of orphans) planSynced(userId, undefined, extension);
+  // Synced extensions whose user is not in the directory at all.
+  for (const [userId, extension] of extensionOf) planSynced(userId, undefined, extension);
 
   const fail = (c: Candidate, reason: UserFailReason, detail: string) => {
     c.failure = { reason, detail };
@@ -425,25 +442,27 @@ export function* userChangeSteps(input: UserSyncInput): Steps<UserSyncPlan> {
     }
   }
 
-  // U5: email claims.
-  const emailClaims = new Map<string, Candidate[]>();
+  // U5: email claims. A lone claimant is kept as it is, not in an array of one (100,000 of
+  // them on a first sync; issue 16 item 3).
+  const emailClaims = new Map<string, Candidate | Candidate[]>();
   for (const c of candidates) {
     if (++work % STEP === 0) yield;
     if (c.failure || c.emailKey === null) continue;
     if (c.own && emailKey(c.own.email) === c.emailKey) continue;
     const claimants = emailClaims.get(c.emailKey);
-    if (claimants) claimants.push(c);
-    else emailClaims.set(c.emailKey, [c]);
+    if (claimants === undefined) emailClaims.set(c.emailKey, c);
+    else if (Array.isArray(claimants)) claimants.push(c);
+    else emailClaims.set(c.emailKey, [claimants, c]);
   }
   for (const [key, claimants] of emailClaims) {
     if (++work % STEP === 0) yield;
-    if (claimants.length > 1) {
+    if (Array.isArray(claimants)) {
       for (const c of claimants) {
         fail(c, 'DUPLICATE_EMAIL', `${claimants.length} users in range want this email`);
       }
       continue;
     }
-    const c = claimants[0];
+    const c = claimants;
     const holder = emailHolders().get(key);
     if (holder === undefined) continue;
     if (holder !== AMBIGUOUS && holder.source === 'MANUAL' && c.own === null) {
@@ -476,8 +495,8 @@ export function* userChangeSteps(input: UserSyncInput): Steps<UserSyncPlan> {
   } else {
     for (const c of candidates) if (!c.failure && c.target) c.number = c.target.number;
     const fresh = yield* sortSteps(
-      candidates.filter((c) => !c.failure && !c.target).map((c) => ({ c, key: userItemKey(c.subject) })),
-      (a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0),
+      candidates.filter((c) => !c.failure && !c.target),
+      (a, b) => compareKeyParts(a.keyText, a.userId, b.keyText, b.userId),
     );
     const free = input.scope?.freeNumbers;
     let given = 0;
@@ -487,7 +506,7 @@ export function* userChangeSteps(input: UserSyncInput): Steps<UserSyncPlan> {
           numbering.startNumber ?? DEFAULT_START_NUMBER,
           fresh.length > 0 ? numberHolders() : new Map(),
         );
-    for (const { c } of fresh) {
+    for (const c of fresh) {
       if (++work % STEP === 0) yield;
       const number = next();
       if (number === null) fail(c, 'NUMBERS_EXHAUSTED', 'no free extension number is left');
@@ -501,25 +520,18 @@ export function* userChangeSteps(input: UserSyncInput): Steps<UserSyncPlan> {
       items.push({
         action: 'FAIL',
         reason: c.failure?.reason ?? 'INVALID_EXTENSION_NUMBER',
-        userId: c.subject.userId,
-        displayName: c.subject.displayName,
-        userPrincipalName: c.subject.userPrincipalName,
+        userId: c.userId,
+        displayName: c.displayName,
+        userPrincipalName: c.userPrincipalName,
         extensionId: c.own?.id ?? null,
         number: c.own?.number ?? null,
         detail: c.failure?.detail ?? null,
       });
       continue;
     }
-    const f = c.fields;
-    const desired: SyncedExtensionFields = {
-      number: c.number,
-      firstName: f.firstName,
-      lastName: f.lastName,
-      email: f.email,
-      mobileNumber: f.mobileNumber,
-      jobTitle: f.jobTitle,
-    };
-    const { userId, displayName, userPrincipalName } = c.subject;
+    const desired: SyncedExtensionFields = c.desired;
+    c.desired.number = c.number;
+    const { userId, displayName, userPrincipalName } = c;
     // Values fitted to what an extension holds are said so (see extensionFieldsOf).
     const detail = extensionFieldNotes(c.user);
     if (c.own) {
@@ -569,7 +581,7 @@ export function* userChangeSteps(input: UserSyncInput): Steps<UserSyncPlan> {
   duplicates.sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
   for (const extension of duplicates) {
     const userId = extension.externalId ?? '';
-    const subject = subjectOf(userId, slots.get(userId)?.user, extension);
+    const subject = subjectOf(userId, usersOfDuplicates.get(userId), extension);
     items.push({
       action: 'FAIL',
       reason: 'DUPLICATE_EXTERNAL_ID',
@@ -582,5 +594,5 @@ export function* userChangeSteps(input: UserSyncInput): Steps<UserSyncPlan> {
     });
   }
 
-  return createPlan(now, yield* sortPlanItemSteps(items, userItemKey));
+  return createPlan(now, yield* sortPlanItemSteps(items, userItemKeyText, (item) => item.userId));
 }

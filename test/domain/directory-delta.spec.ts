@@ -190,3 +190,15 @@ describe('applyDirectoryDelta: groups', () => {
     expect(after.groups.get('h')?.transitiveMemberUserIds).toEqual(['b']);
   });
 });
+
+describe('createDirectorySnapshot', () => {
+  it("keeps every group as read, member ids in order (known users' ids shared, unknown ones kept)", () => {
+    const read = group('g', { memberUserIds: ['b', 'zz', 'a'], memberGroupIds: ['h'] });
+    const snapshot = createDirectorySnapshot([alice, bob], [read, group('h', { memberUserIds: [] })]);
+    expect(snapshot.groups.get('g')).toEqual(read);
+    expect(snapshot.groups.get('h')).toEqual(group('h', { memberUserIds: [] }));
+    expect([...snapshot.users.values()]).toEqual([alice, bob]);
+    // The group read is left as it was (the snapshot holds a copy with the shared ids).
+    expect(read.memberUserIds).toEqual(['b', 'zz', 'a']);
+  });
+});

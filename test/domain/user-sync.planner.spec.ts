@@ -679,4 +679,29 @@ describe('matching', () => {
       'FAIL DUPLICATE_EXTERNAL_ID x2',
     ]);
   });
+
+  it("duplicates name their user when it is in the directory, the extension's name when it is gone", () => {
+    const a = user('a', { displayName: 'Alice A' });
+    const gone = user('gone');
+    const p = planUserChanges({
+      directory: { users: [user('b'), a] },
+      current: {
+        extensions: [
+          syncedExt(gone, '1003', 'y2'),
+          syncedExt(a, '1001', 'x2'),
+          syncedExt(a, '1000', 'x1'),
+          syncedExt(gone, '1002', 'y1'),
+        ],
+      },
+      rule: userRule(),
+      capacity: BIG,
+      now: NOW,
+    });
+    expect(p.items.map((i) => `${i.action} ${i.reason} ${i.extensionId} ${i.displayName}`)).toEqual([
+      'DELETE USER_DELETED y1 Given-gone Sur-gone',
+      'CREATE NEW_USER null User b',
+      'FAIL DUPLICATE_EXTERNAL_ID y2 Given-gone Sur-gone',
+      'FAIL DUPLICATE_EXTERNAL_ID x2 Alice A',
+    ]);
+  });
 });
