@@ -1,4 +1,5 @@
 import type { DirectoryGroup, DirectoryUser, GroupKind, UserType } from './directory.types.js';
+import { runSteps, STEP, type Steps } from './steps.js';
 
 /**
  * The directory as last read, kept between syncs so that a delta round can be merged into
@@ -13,10 +14,33 @@ export function createDirectorySnapshot(
   users: Iterable<DirectoryUser>,
   groups: Iterable<DirectoryGroup>,
 ): DirectorySnapshot {
+  return runSteps(directorySnapshotSteps(users, groups));
+}
+
+/**
+ * The same, in steps (a pause every STEP users, groups or memberships): at 100,000 users in
+ * 5,000 groups it is 424,000 map operations, which held the event loop for tens of milliseconds.
+ */
+export function* directorySnapshotSteps(
+  users: Iterable<DirectoryUser>,
+  groups: Iterable<DirectoryGroup>,
+): Steps<DirectorySnapshot> {
+  let work = 0;
   const byUserId = new Map<string, DirectoryUser>();
-  for (const user of users) byUserId.set(user.id, user);
+  for (const user of users) {
+    byUserId.set(user.id, user);
+    if (++work % STEP === 0) yield;
+  }
   const byGroupId = new Map<string, DirectoryGroup>();
-  for (const group of groups) byGroupId.set(group.id, withUsersOwnIds(group, byUserId));
+  let pauseAt = work + STEP;
+  for (const group of groups) {
+    byGroupId.set(group.id, withUsersOwnIds(group, byUserId));
+    work += 1 + group.memberUserIds.length;
+    if (work >= pauseAt) {
+      pauseAt = work + STEP;
+      yield;
+    }
+  }
   return { users: byUserId, groups: byGroupId };
 }
 

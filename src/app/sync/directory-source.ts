@@ -1,8 +1,8 @@
 import type { DirectoryGroup, DirectoryUser } from '../../domain/directory.types.js';
 import {
   applyDirectoryDelta,
-  createDirectorySnapshot,
   type DirectorySnapshot,
+  directorySnapshotSteps,
   type GroupDeltaRecord,
   type UserDeltaRecord,
 } from '../../domain/directory-delta.js';
@@ -11,6 +11,7 @@ import type { DirectoryReader, DirectoryStream } from '../ports/directory.port.j
 import { type MicrosoftAppCredentials, MicrosoftError } from '../ports/microsoft.port.js';
 import type { Store } from '../ports/store.port.js';
 import type { SyncSettingsData } from '../ports/sync.port.js';
+import { stepByStep } from './step-by-step.js';
 
 /**
  * The directory source of a run (users and groups): the READ step and the PERSIST step of
@@ -164,7 +165,9 @@ export async function directorySnapshot(
 ): Promise<DirectorySnapshot> {
   const { users, groups } = read;
   const stored = users.full && groups.full ? { users: [], groups: [] } : await store.sync.loadSnapshot(pbxId);
-  const base = createDirectorySnapshot(users.full ?? stored.users, groups.full ?? stored.groups);
+  const base = await stepByStep(
+    directorySnapshotSteps(users.full ?? stored.users, groups.full ?? stored.groups),
+  );
   if (!users.changes?.length && !groups.changes?.length) return base;
   return applyDirectoryDelta(base, { users: users.changes ?? [], groups: groups.changes ?? [] }, now);
 }

@@ -1,7 +1,6 @@
 import type { MailboxPlanItem } from '../../domain/contact-sync.planner.js';
 import type { DirectorySnapshot } from '../../domain/directory-delta.js';
 import { IntegrationStatus } from '../../domain/integration.js';
-import type { Steps } from '../../domain/steps.js';
 import type { GroupSyncPlan, PlanItemLike, SyncPlan, UserSyncPlan } from '../../domain/sync-plan.types.js';
 import { appCredentials } from '../integration.js';
 import { checkAppAccess, type HealthFinding } from '../integration-health.js';
@@ -20,6 +19,7 @@ import {
 } from './directory-source.js';
 import { groupSyncKind } from './group-sync.kind.js';
 import { type ScopedDirectory, scopedDirectory } from './scoped-directory.js';
+import { stepByStep } from './step-by-step.js';
 import { type BatchContext, EMPTY_COUNTS, reportsOnly, type SyncDeps, type SyncKind } from './sync-kind.js';
 import { userSyncKind } from './user-sync.kind.js';
 
@@ -232,25 +232,6 @@ async function pendingSinceLastRun(
 }
 
 /** The longest a planner runs before it lets the event loop turn. */
-const PLAN_SLICE_MS = 10;
-
-/**
- * Runs a planner's steps, letting the event loop turn (HTTP, lock renewals, other runs)
- * whenever one slice has run PLAN_SLICE_MS: planning 100,000 users takes a few hundred
- * milliseconds, far more than any request should wait.
- */
-async function stepByStep<T>(steps: Steps<T>): Promise<T> {
-  let sliceStart = performance.now();
-  for (;;) {
-    const next = steps.next();
-    if (next.done) return next.value;
-    if (performance.now() - sliceStart >= PLAN_SLICE_MS) {
-      await new Promise((resolve) => setImmediate(resolve));
-      sliceStart = performance.now();
-    }
-  }
-}
-
 /**
  * Deletes applied within the deletion guard's window: the last `guardWindowHours`, and no
  * earlier than the last approval of held deletes. A window of 0 hours counts one run alone.
