@@ -69,9 +69,9 @@ export const PROBE_SLICE = 1000;
  * until written, and the next slice's are read meanwhile): 20, two batches of 20 sub-requests.
  * Pages that wait long for their turn outlive V8's young generation, and the faster the old
  * generation fills, the further V8 lets the heap grow before it collects it. A first sync of
- * 10,000 mailboxes on SQLite peaked at 636-638 MB of RSS with slices of 100, 501-613 MB with
- * 20 (and the other savings of issue 13's memory work), in no more time: a slice of 20 is
- * written in a fraction of a second while the next is read.
+ * 10,000 mailboxes on SQLite peaked at 636-638 MB of RSS with slices of 100, 502 MB with 20
+ * (and the other savings of issue 13's memory work; bench/results/contacts.json), in no more
+ * time: a slice of 20 is written in a fraction of a second while the next is read.
  */
 export const FRESH_SLICE = 20;
 /** Probed mailboxes settled side by side in the run, each in a unit of work of its own. */
