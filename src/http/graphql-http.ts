@@ -118,7 +118,7 @@ export async function registerGraphQLHttp(
   const apollo = new ApolloServer<GraphQLContext>({
     schema: deps.schema,
     // No cache hints: Apollo's cache-control plugin would only say `no-store` (set above), and it
-    // hooks into the resolution of every field, which made a caller ID a fifth dearer (issue 13).
+    // hooks into the resolution of every field (a cache policy object per field, per request).
     plugins: [
       fastifyApolloDrainPlugin(app),
       ApolloServerPluginCacheControlDisabled(),
