@@ -257,11 +257,6 @@ export async function handleLifecycle(deps: ChangeNotificationDeps, subscription
 }
 
 /**
- * Without a public URL there are no notifications: every `pollMinutes` a delta round per
- * resource (one request each when nothing changed) tells whether a sync is due. The links
- * are not advanced here; the sync itself reads the same changes.
- */
-/**
  * T2 without a public URL: the PBXs whose delta poll is due now (connected, both delta links,
  * no directory subscription, `pollMinutes` passed since the last poll). Issue 16 item 4: found
  * with one query, where the minute's pass used to read the integration (and open its secret),
@@ -275,6 +270,11 @@ export async function pbxsDueForPoll(deps: Pick<ChangeNotificationDeps, 'store' 
     .map((c) => c.pbxId);
 }
 
+/**
+ * Without a public URL there are no notifications: every `pollMinutes` a delta round per
+ * resource (one request each when nothing changed) tells whether a sync is due. The links
+ * are not advanced here; the sync itself reads the same changes.
+ */
 export async function pollChanges(deps: ChangeNotificationDeps, pbxId: string) {
   const app = await connectedApp(deps, pbxId);
   const settings = await deps.store.sync.getSettings(pbxId);
