@@ -56,15 +56,19 @@ function sameHex(a: string, b: string): boolean {
 /**
  * The subscriptions this gateway holds, cached in the process: reloaded from the database
  * when their shared version (Redis, bumped on every change) moved, looked at no more often
- * than every `checkEveryMs`, and at the latest every `maxAgeMs`. Unknown ids never cause a
- * reload, so forged notifications cost no database work.
+ * than every `checkEveryMs`, and at the latest every `maxAgeMs`. An item naming an id the
+ * cache does not know has the version looked at again (`recheck`, at most every
+ * `recheckEveryMs`): a subscription made a moment ago (its validation done, its record just
+ * saved) is known to its first notification. The webhook answers 202 either way, so Graph
+ * does not send it again: a lifecycle event dropped here would never come back. Unknown ids never cause a reload by themselves, so forged notifications
+ * cost no database work, only a Redis read now and then.
  */
 export class KnownSubscriptions {
   private byId = new Map<string, Known[]>();
   private version: string | null = null;
   private loadedAt = 0;
   private checkedAt = 0;
-  private refreshing: Promise<void> | undefined;
+  private refreshing: Promise<boolean> | undefined;
 
   constructor(
     private readonly deps: {
@@ -72,6 +76,7 @@ export class KnownSubscriptions {
       version: SubscriptionsVersion;
       now?: () => number;
       checkEveryMs?: number;
+      recheckEveryMs?: number;
       maxAgeMs?: number;
       onLoad?: (count: number) => void;
     },
@@ -83,15 +88,23 @@ export class KnownSubscriptions {
 
   /** Brings the cache up to date if it may be stale (at most one reload at a time). */
   async fresh(): Promise<void> {
-    const loaded = this.version !== null;
-    if (loaded && this.now() - this.checkedAt < (this.deps.checkEveryMs ?? 250)) return;
+    await this.checkOlderThan(this.deps.checkEveryMs ?? 250);
+  }
+
+  /** An item named an unknown id: looks at the version again unless it just did. True if reloaded. */
+  recheck(): Promise<boolean> {
+    return this.checkOlderThan(this.deps.recheckEveryMs ?? 20);
+  }
+
+  private async checkOlderThan(ms: number): Promise<boolean> {
+    if (this.version !== null && this.now() - this.checkedAt < ms) return false;
     this.refreshing ??= this.refresh().finally(() => {
       this.refreshing = undefined;
     });
-    await this.refreshing;
+    return this.refreshing;
   }
 
-  private async refresh() {
+  private async refresh(): Promise<boolean> {
     // The version first: a change made while loading moves it again, and the next check reloads.
     const version = await this.deps.version.current();
     const stale = this.now() - this.loadedAt > (this.deps.maxAgeMs ?? 60_000);
@@ -113,8 +126,15 @@ export class KnownSubscriptions {
       this.version = version;
       this.loadedAt = this.now();
       this.deps.onLoad?.(rows.length);
+      this.checkedAt = this.now();
+      return true;
     }
     this.checkedAt = this.now();
+    return false;
+  }
+
+  has(subscriptionId: unknown): boolean {
+    return typeof subscriptionId === 'string' && this.byId.has(subscriptionId);
   }
 
   /** The subscription a notification item proves it comes from, or null. */
@@ -168,6 +188,28 @@ function itemsOf(body: unknown): Item[] {
 /** Lifecycle events the gateway acts on (concepts/change-notifications-lifecycle-events). */
 const LIFECYCLE_EVENTS = new Set(['reauthorizationRequired', 'subscriptionRemoved', 'missed']);
 
+/**
+ * The subscription each item proves it comes from (null: forged, or not ours), looked at in
+ * slices; items naming an unknown id are matched again if `recheck` finds the cache was stale.
+ */
+async function matchAll(known: KnownSubscriptions, items: readonly Item[]): Promise<Array<Known | null>> {
+  const matches: Array<Known | null> = new Array(items.length);
+  let unknown = false;
+  for (let i = 0; i < items.length; i++) {
+    if (i && i % SLICE === 0) await yieldToEventLoop();
+    const item = items[i];
+    matches[i] = known.match(item?.subscriptionId, item?.clientState);
+    if (!matches[i] && !known.has(item?.subscriptionId)) unknown = true;
+  }
+  if (unknown && (await known.recheck()))
+    for (let i = 0; i < items.length; i++) {
+      if (i && i % SLICE === 0) await yieldToEventLoop();
+      const item = items[i];
+      matches[i] ??= known.match(item?.subscriptionId, item?.clientState);
+    }
+  return matches;
+}
+
 export function createNotificationIntake(deps: {
   known: KnownSubscriptions;
   queue: NotificationQueue;
@@ -202,11 +244,11 @@ export function createNotificationIntake(deps: {
       const looked = items.length > deps.maxItems ? items.slice(0, deps.maxItems) : items;
       const perPbx = new Map<string, number>();
       const presence = new Map<string, string[]>();
+      const matches = await matchAll(deps.known, looked);
       let rejected = 0;
       for (let i = 0; i < looked.length; i++) {
-        if (i && i % SLICE === 0) await yieldToEventLoop();
         const item = looked[i];
-        const sub = deps.known.match(item?.subscriptionId, item?.clientState);
+        const sub = matches[i];
         if (!sub) {
           rejected++;
           continue;
@@ -238,11 +280,11 @@ export function createNotificationIntake(deps: {
       await deps.known.fresh();
       const looked = items.length > deps.maxItems ? items.slice(0, deps.maxItems) : items;
       const events = new Map<string, { pbxId: string; subscriptionId: string; event: string }>();
+      const matches = await matchAll(deps.known, looked);
       let rejected = 0;
       for (let i = 0; i < looked.length; i++) {
-        if (i && i % SLICE === 0) await yieldToEventLoop();
         const item = looked[i];
-        const sub = deps.known.match(item?.subscriptionId, item?.clientState);
+        const sub = matches[i];
         const event = String(item?.lifecycleEvent);
         if (!sub || !LIFECYCLE_EVENTS.has(event)) {
           rejected++;

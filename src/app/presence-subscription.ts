@@ -29,7 +29,8 @@ import type { SecretBox } from './secret-box.js';
  * - renewed (PATCH) once half its hour is gone, and made anew when the first 650 users changed
  *   (someone turned presence off or on, left or joined the sync): a user turned off is not watched;
  * - any failure (no consent, no token, Graph refused) drops it: everyone is polled, and the status
- *   says why; a new attempt comes `subscribeRetryMs` later (or when presence sync is switched on);
+ *   says why; a new attempt comes `subscribeRetryMs` later (or when presence sync is switched on),
+ *   with a token fresh from the refresh token, not one cached from before the failure;
  * - every `safetyNetMs` a round reads the covered users too (one request of 650 ids), should a
  *   notification have been lost (Graph drops what it cannot deliver within 4 hours).
  * Notifications are basic (the user's id): the webhook leaves the ids in Redis, and the next round
@@ -145,8 +146,11 @@ export async function maintainPresenceSubscription(
         err: (err as Error).message,
       });
     }
-  } else if (state?.mode === 'POLLING' && state.nextAttemptAt > now) {
-    return NONE;
+  } else if (state?.mode === 'POLLING') {
+    if (state.nextAttemptAt > now) return NONE;
+    // The last attempt failed: MSAL may still hold an access token issued before the grant was
+    // revoked, which Graph takes for a new subscription and refuses at its first reauthorization.
+    forceRefresh = true;
   }
 
   // Drop what there is, then make the one this round wants (if any).

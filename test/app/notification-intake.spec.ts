@@ -21,6 +21,7 @@ const sub = (id: string, pbxId: string, state: string): SubscriptionRecord => ({
 function world(rows: SubscriptionRecord[] = [sub('s1', 'p1', STATE_A), sub('s2', 'p2', STATE_B)]) {
   let clock = 0;
   let version = '1';
+  let versionReads = 0;
   const loads: number[] = [];
   const queued: Array<{ pbxId: string; count: number; missed: boolean }> = [];
   const lifecycle: Array<{ subscriptionId: string; event: string }> = [];
@@ -32,7 +33,10 @@ function world(rows: SubscriptionRecord[] = [sub('s1', 'p1', STATE_A), sub('s2',
       return rows;
     },
     version: {
-      current: async () => version,
+      current: async () => {
+        versionReads++;
+        return version;
+      },
       bump: async () => {
         version = String(Number(version) + 1);
       },
@@ -71,6 +75,7 @@ function world(rows: SubscriptionRecord[] = [sub('s1', 'p1', STATE_A), sub('s2',
     bump: () => {
       version = String(Number(version) + 1);
     },
+    versionReads: () => versionReads,
   };
 }
 
@@ -132,17 +137,56 @@ describe('the webhook intake: checked in memory, counted per PBX, handed to a jo
     w.tick(1000);
     await w.intake.changes({ value: forged(10) });
     expect(w.loads).toHaveLength(1);
+    // A flood of unknown ids looks at the version (Redis) every 20 ms at most, and loads nothing.
+    for (let i = 0; i < 50; i++) {
+      w.tick(5);
+      await w.intake.changes({ value: forged(10) });
+    }
+    expect(w.loads).toHaveLength(1);
+    expect(w.versionReads()).toBeLessThanOrEqual(2 + 250 / 20 + 1);
     w.bump();
     w.tick(300);
     await w.intake.changes({ value: forged(10) });
     expect(w.loads).toHaveLength(2);
     w.tick(100);
     w.bump();
-    await w.intake.changes({ value: forged(10) }); // the version is looked at no more than every 250 ms
+    // Known ids only: the version is looked at no more than every 250 ms.
+    await w.intake.changes({ value: [{ subscriptionId: 's1', clientState: STATE_A }] });
     expect(w.loads).toHaveLength(2);
     w.tick(61_000);
-    await w.intake.changes({ value: forged(10) });
+    await w.intake.changes({ value: [{ subscriptionId: 's1', clientState: STATE_A }] });
     expect(w.loads).toHaveLength(3);
+  });
+
+  it('a subscription saved a moment after the cache was checked is known to its first notification (answered 202, a dropped lifecycle event never comes back)', async () => {
+    const rows = [sub('s1', 'p1', STATE_A)];
+    const w = world(rows);
+    await w.intake.changes({ value: [{ subscriptionId: 's1', clientState: STATE_A }] });
+    // s2 is made and saved 30 ms later; its first lifecycle event comes 30 ms after that.
+    w.tick(30);
+    rows.push(sub('s2', 'p2', STATE_B));
+    w.bump();
+    w.tick(30);
+    const r = await w.intake.lifecycle({
+      value: [{ subscriptionId: 's2', clientState: STATE_B, lifecycleEvent: 'reauthorizationRequired' }],
+    });
+    expect(r).toEqual({ accepted: 1, rejected: 0, ignored: 0 });
+    expect(w.lifecycle).toEqual([{ subscriptionId: 's2', event: 'reauthorizationRequired' }]);
+    // and a change notification of it, the same
+    rows.push(sub('s3', 'p3', STATE_A));
+    w.bump();
+    w.tick(30);
+    expect(await w.intake.changes({ value: [{ subscriptionId: 's3', clientState: STATE_A }] })).toEqual({
+      accepted: 1,
+      rejected: 0,
+      ignored: 0,
+    });
+    // a wrong clientState of a known id is refused without looking again
+    const loads = w.loads.length;
+    const reads = w.versionReads();
+    w.tick(30);
+    await w.intake.changes({ value: [{ subscriptionId: 's3', clientState: STATE_B }] });
+    expect([w.loads.length, w.versionReads()]).toEqual([loads, reads]);
   });
 
   it('lifecycle: missed asks for a run through the change count, the others go to a job once per body', async () => {

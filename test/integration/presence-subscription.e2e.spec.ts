@@ -233,6 +233,13 @@ describeEachDb('presence subscriptions (issue 15 item 2)', (leg) => {
       },
       { message: 'the fallback after revocation', timeout: 20_000 },
     );
+    // Retries (every 300 ms here) take a fresh token, which no longer carries the permission: no
+    // new subscription on the access token cached from before the revocation.
+    await staysTrue(async () => (await status()).mode === 'POLL' && (await presenceSubs()).length === 0, {
+      for: 1500,
+      interval: 100,
+      message: 'polling, with no subscription made on a token from before the revocation',
+    });
     expect((await moveAndSee(users[5] as AdminUser)).source).toBe('TEAMS');
   });
 
