@@ -39,6 +39,7 @@ import { Metrics, registerMetricsRoute, startMetricsServer } from './http/metric
 import { registerOAuthCallback } from './http/oauth-callback.js';
 import { PortalSessions, registerPortal } from './http/portal.js';
 import { registerRateLimits } from './http/rate-limits.js';
+import { lazyRequestLogger } from './http/request-logger.js';
 import { BODY_LIMIT_BYTES } from './limits.js';
 import { createLogger, type Logger } from './logger.js';
 import { GraphContactsReader } from './m365/contacts.reader.js';
@@ -321,6 +322,8 @@ export async function startGateway(
     loggerInstance: logger as FastifyBaseLogger,
     logController: new LogController({ disableRequestLogging: true }),
     genReqId: () => randomUUID(),
+    // request.log made when a request logs something, not for every request (issue 13).
+    childLoggerFactory: lazyRequestLogger,
     trustProxy: config.trustProxy,
     forceCloseConnections: 'idle',
     return503OnClosing: true,

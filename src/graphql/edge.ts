@@ -42,6 +42,8 @@ interface Walk {
   fragments: Map<string, FragmentDefinitionNode>;
   variables: Variables;
   defaults: Map<string, ValueNode>;
+  /** Set when a count the walk read came from a variable. */
+  readVariable?: boolean;
 }
 
 function operationOf(document: DocumentNode, operationName: string | null | undefined) {
@@ -151,36 +153,59 @@ function checkRaw(
 
 const DEFAULT_KEY_LIMIT = 200;
 
+/**
+ * What the input check of an operation comes to, made once per document: problems of its
+ * literals (the same whatever the variables), and the places where a variable is passed (each
+ * checked with the variables of the request, in the document's order).
+ */
+type InputStep =
+  | { kind: 'problem'; problem: FieldProblem }
+  | {
+      kind: 'variable';
+      name: string;
+      type: GraphQLInputType | null;
+      coordinate: string;
+      path: string;
+      /** Problems of the variable's default value, when the request gives no value. */
+      absent: FieldProblem[];
+    };
+
 function checkLiteral(
   w: Walk,
   node: ValueNode,
   type: GraphQLInputType | null,
   coordinate: string,
   path: string,
-  problems: FieldProblem[],
+  steps: InputStep[],
 ) {
   const named = type ? getNamedType(type) : null;
   const nullable = type ? getNullableType(type) : null;
   switch (node.kind) {
     case Kind.VARIABLE: {
       const name = node.name.value;
-      if (w.variables && Object.hasOwn(w.variables, name))
-        checkRaw(w.variables[name], type, coordinate, path, problems);
-      else {
-        const def = w.defaults.get(name);
-        if (def) checkLiteral(w, def, type, coordinate, path, problems);
-      }
+      const def = w.defaults.get(name);
+      const absent: InputStep[] = [];
+      if (def) checkLiteral(w, def, type, coordinate, path, absent);
+      steps.push({
+        kind: 'variable',
+        name,
+        type,
+        coordinate,
+        path,
+        // A default value is a constant: it holds no variable.
+        absent: absent.flatMap((a) => (a.kind === 'problem' ? [a.problem] : [])),
+      });
       return;
     }
     case Kind.STRING: {
       const problem = textProblem(node.value, stringLimit(coordinate, named?.name ?? 'String'));
-      if (problem) problems.push({ field: path, message: problem });
+      if (problem) steps.push({ kind: 'problem', problem: { field: path, message: problem } });
       return;
     }
     case Kind.LIST: {
       const item = nullable && isListType(nullable) ? (nullable.ofType as GraphQLInputType) : type;
       node.values.forEach((v, i) => {
-        checkLiteral(w, v, item, coordinate, `${path}[${i}]`, problems);
+        checkLiteral(w, v, item, coordinate, `${path}[${i}]`, steps);
       });
       return;
     }
@@ -190,13 +215,41 @@ function checkLiteral(
         const key = f.name.value;
         const def = fields?.[key];
         const at = def && named ? `${named.name}.${key}` : coordinate;
-        checkLiteral(w, f.value, def ? def.type : null, at, `${path}.${key}`, problems);
+        checkLiteral(w, f.value, def ? def.type : null, at, `${path}.${key}`, steps);
       });
       return;
     }
     default:
       return;
   }
+}
+
+/** The input steps of an operation (see InputStep), by walking its selections. */
+function inputSteps(schema: GraphQLSchema, document: DocumentNode, op: OperationDefinitionNode): InputStep[] {
+  const w = walkOf(schema, document, op, undefined);
+  const steps: InputStep[] = [];
+  const visitSet = (set: SelectionSetNode, parent: GraphQLNamedType | null | undefined) =>
+    eachField(w, set, parent, (node, def, parentType) => {
+      for (const arg of node.arguments ?? []) {
+        const argDef = def.args.find((a) => a.name === arg.name.value);
+        const coordinate = `${parentType.name}.${def.name}(${arg.name.value}:)`;
+        checkLiteral(w, arg.value, argDef?.type ?? null, coordinate, arg.name.value, steps);
+      }
+      if (node.selectionSet) visitSet(node.selectionSet, getNamedType(def.type));
+    });
+  visitSet(op.selectionSet, rootType(schema, op));
+  return steps;
+}
+
+function runInputSteps(steps: readonly InputStep[], variables: Variables): FieldProblem[] {
+  const problems: FieldProblem[] = [];
+  for (const step of steps) {
+    if (step.kind === 'problem') problems.push(step.problem);
+    else if (variables && Object.hasOwn(variables, step.name))
+      checkRaw(variables[step.name], step.type, step.coordinate, step.path, problems);
+    else problems.push(...step.absent);
+  }
+  return problems;
 }
 
 /**
@@ -209,21 +262,8 @@ export function inputProblems(
   operationName: string | null | undefined,
   variables: Variables,
 ): FieldProblem[] {
-  const op = operationOf(document, operationName);
-  if (!op) return [];
-  const w = walkOf(schema, document, op, variables);
-  const problems: FieldProblem[] = [];
-  const visitSet = (set: SelectionSetNode, parent: GraphQLNamedType | null | undefined) =>
-    eachField(w, set, parent, (node, def, parentType) => {
-      for (const arg of node.arguments ?? []) {
-        const argDef = def.args.find((a) => a.name === arg.name.value);
-        const coordinate = `${parentType.name}.${def.name}(${arg.name.value}:)`;
-        checkLiteral(w, arg.value, argDef?.type ?? null, coordinate, arg.name.value, problems);
-      }
-      if (node.selectionSet) visitSet(node.selectionSet, getNamedType(def.type));
-    });
-  visitSet(op.selectionSet, rootType(schema, op));
-  return problems;
+  const compiled = compiledOperation(schema, document, operationName);
+  return compiled ? runInputSteps(compiled.steps, variables) : [];
 }
 
 // -------------------------------------------------------------------------------------- cost
@@ -232,6 +272,7 @@ function intOf(w: Walk, node: ValueNode | undefined): number | null {
   if (!node) return null;
   if (node.kind === Kind.INT) return Number.parseInt(node.value, 10);
   if (node.kind === Kind.VARIABLE) {
+    w.readVariable = true;
     const name = node.name.value;
     if (w.variables && Object.hasOwn(w.variables, name)) {
       const v = w.variables[name];
@@ -255,15 +296,19 @@ export function operationCost(
   operationName: string | null | undefined,
   variables: Variables,
 ): number {
-  const op = operationOf(document, operationName);
-  if (!op) return 0;
-  const w = walkOf(schema, document, op, variables);
-  const costOf = (set: SelectionSetNode, parent: GraphQLNamedType | null | undefined): number => {
+  const compiled = compiledOperation(schema, document, operationName);
+  if (!compiled) return 0;
+  if (compiled.cost !== null) return compiled.cost;
+  return costOf(walkOf(schema, document, compiled.op, variables), compiled.op);
+}
+
+function costOf(w: Walk, op: OperationDefinitionNode): number {
+  const costOfSet = (set: SelectionSetNode, parent: GraphQLNamedType | null | undefined): number => {
     let total = 0;
     eachField(w, set, parent, (node, def, parentType) => {
       const named = getNamedType(def.type);
       if (isLeafType(named) || !node.selectionSet) return;
-      let cost = 1 + costOf(node.selectionSet, named);
+      let cost = 1 + costOfSet(node.selectionSet, named);
       const firstArg = def.args.find((a) => a.name === 'first');
       if (firstArg) {
         const given = intOf(w, node.arguments?.find((a) => a.name.value === 'first')?.value);
@@ -278,7 +323,64 @@ export function operationCost(
     });
     return total;
   };
-  return costOf(op.selectionSet, rootType(schema, op));
+  return costOfSet(op.selectionSet, rootType(w.schema, op));
+}
+
+// ------------------------------------------------------------------------------ per document
+
+/**
+ * An operation of a document as the edge checks it: its input steps, and its cost when that
+ * does not depend on the variables (no `first` passed as a variable), else null.
+ */
+interface CompiledOperation {
+  op: OperationDefinitionNode;
+  steps: InputStep[];
+  cost: number | null;
+}
+
+/**
+ * Compiled operations by schema, document and operation name. Apollo hands the same document
+ * object to every request of the same query text (its document cache), so the walk of the
+ * document is made once per query, not once per request (issue 13: it was a thirtieth of a
+ * GraphQL lookup's CPU); only what the variables hold is checked per request.
+ */
+const compiled = new WeakMap<GraphQLSchema, WeakMap<DocumentNode, Map<string, CompiledOperation | null>>>();
+
+function compiledOperation(
+  schema: GraphQLSchema,
+  document: DocumentNode,
+  operationName: string | null | undefined,
+): CompiledOperation | null {
+  let bySchema = compiled.get(schema);
+  if (!bySchema) {
+    bySchema = new WeakMap();
+    compiled.set(schema, bySchema);
+  }
+  let byName = bySchema.get(document);
+  if (!byName) {
+    byName = new Map();
+    bySchema.set(document, byName);
+  }
+  const key = operationName ?? '';
+  let found = byName.get(key);
+  if (found === undefined) {
+    found = compile(schema, document, operationName);
+    // A client may send any number of operation names with one document: only the first few are kept.
+    if (byName.size < 8) byName.set(key, found);
+  }
+  return found;
+}
+
+function compile(
+  schema: GraphQLSchema,
+  document: DocumentNode,
+  operationName: string | null | undefined,
+): CompiledOperation | null {
+  const op = operationOf(document, operationName);
+  if (!op) return null;
+  const w = walkOf(schema, document, op, undefined);
+  const cost = costOf(w, op);
+  return { op, steps: inputSteps(schema, document, op), cost: w.readVariable ? null : cost };
 }
 
 // ---------------------------------------------------------------------------------- refusals
@@ -314,9 +416,11 @@ export function checkOperation(
   variables: Variables,
   maxCost: number,
 ): EdgeRefusal | null {
-  const problems = inputProblems(schema, document, operationName, variables);
+  const op = compiledOperation(schema, document, operationName);
+  if (!op) return null;
+  const problems = runInputSteps(op.steps, variables);
   if (problems.length) return { kind: 'input', error: inputError(problems), problems };
-  const cost = operationCost(schema, document, operationName, variables);
+  const cost = op.cost ?? costOf(walkOf(schema, document, op.op, variables), op.op);
   if (cost > maxCost) return { kind: 'cost', error: costLimitError(cost, maxCost), problems: [] };
   return null;
 }

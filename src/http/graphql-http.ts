@@ -69,10 +69,29 @@ export async function registerGraphQLHttp(
   },
 ): Promise<ApolloServer<GraphQLContext>> {
   const { config, logger, metrics } = deps;
-  const metricsPlugin: ApolloServerPlugin<GraphQLContext> = {
+  // One plugin, one listener per request (each plugin's listener is called at every step of
+  // Apollo's pipeline): the edge's checks, then metrics and the answer's cache header.
+  const requestPlugin: ApolloServerPlugin<GraphQLContext> = {
     async requestDidStart() {
       const start = process.hrtime.bigint();
       return {
+        // Input and cost at the edge (src/graphql/edge.ts), once the operation and its variables
+        // are known and before any resolver: a refusal answers 400, and a refused mutation is audited.
+        async didResolveOperation({ document, operation, operationName, request, contextValue }) {
+          const refusal = checkOperation(
+            deps.schema,
+            document,
+            operationName ?? request.operationName,
+            request.variables,
+            config.graphql.maxCost,
+          );
+          if (!refusal) return;
+          if (refusal.kind === 'input' && operation?.operation === 'mutation') {
+            await auditRefusedMutation(contextValue, document, operation, request.variables, refusal.error);
+          }
+          refusal.error.extensions.http = { status: 400 };
+          throw refusal.error;
+        },
         async willSendResponse({ operation, response }) {
           // Every answer is the key's own business: never kept by a cache (Apollo's cache-control
           // plugin, which said so too, is off: see below).
@@ -91,30 +110,6 @@ export async function registerGraphQLHttp(
     },
   };
 
-  // Input and cost at the edge (src/graphql/edge.ts), once the operation and its variables are
-  // known and before any resolver: a refusal answers 400, and a refused mutation is audited.
-  const edgePlugin: ApolloServerPlugin<GraphQLContext> = {
-    async requestDidStart() {
-      return {
-        async didResolveOperation({ document, operation, operationName, request, contextValue }) {
-          const refusal = checkOperation(
-            deps.schema,
-            document,
-            operationName ?? request.operationName,
-            request.variables,
-            config.graphql.maxCost,
-          );
-          if (!refusal) return;
-          if (refusal.kind === 'input' && operation?.operation === 'mutation') {
-            await auditRefusedMutation(contextValue, document, operation, request.variables, refusal.error);
-          }
-          refusal.error.extensions.http = { status: 400 };
-          throw refusal.error;
-        },
-      };
-    },
-  };
-
   const apollo = new ApolloServer<GraphQLContext>({
     schema: deps.schema,
     // No cache hints: Apollo's cache-control plugin would only say `no-store` (set above), and it
@@ -123,8 +118,7 @@ export async function registerGraphQLHttp(
       fastifyApolloDrainPlugin(app),
       ApolloServerPluginCacheControlDisabled(),
       ...deps.armor.plugins,
-      edgePlugin,
-      metricsPlugin,
+      requestPlugin,
     ],
     validationRules: deps.armor.validationRules,
     parseOptions: { maxTokens: config.graphql.maxTokens },

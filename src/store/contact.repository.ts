@@ -34,7 +34,7 @@ import { numberKey } from '../domain/phone-number.js';
 import { insertBound, insertRows } from './bound-insert.js';
 import type { Clock } from './clock.js';
 import { decodeCursor, encodeCursor } from './cursor.js';
-import { type Row, readRows } from './raw-read.js';
+import { type PreparedReads, type Row, readRows } from './raw-read.js';
 
 /** Contacts per statement (insert: 18 values a row; `in` lists): under SQLite's and PostgreSQL's parameter limits. */
 const BATCH = 500;
@@ -174,22 +174,85 @@ export async function deleteContactsWhere(
 }
 
 /**
+ * The caller-ID statement (lookupNumber) for its database, reader (LINKUS: an extension's
+ * own contacts and phonebooks; else every phonebook) and extension column: a dozen texts in all,
+ * each made once, so that a lookup hands the statement caches the same string every time
+ * (issue 13). Its values, in order: the PBX (its country); the PBX and the number (the
+ * extension's part, when `extension`); the term kind and key; the reader's.
+ */
+function lookupStatement(postgres: boolean, linkus: boolean, extension: 'x.number' | 'x.mobile_e164' | null) {
+  const key = `${postgres}:${linkus}:${extension}`;
+  let sql = lookupStatements.get(key);
+  if (sql) return sql;
+  // The owners the reader sees, as a subquery: one index probe of contact_key per owner. A
+  // LINKUS reader whose extension is gone sees nothing: that is checked once (a subquery of no
+  // phonebook's column, not once per phonebook of the PBX: a tenth of the statement on SQLite).
+  const owners = linkus
+    ? `select x.id from extension x where x.id = ? and x.pbx_id = ?
+               union all select b.id from phonebook b where b.pbx_id = ? and exists (select 1 from extension x where x.id = ? and x.pbx_id = ?) and (b.all_extensions = ?
+               or exists (select 1 from phonebook_extension pe where pe.phonebook_id = b.id and pe.extension_id = ?)
+               or exists (select 1 from phonebook_extension_group pg join extension_group_member m on m.group_id = pg.group_id
+                          where pg.phonebook_id = b.id and m.extension_id = ?))`
+    : 'select b.id from phonebook b where b.pbx_id = ?';
+  // One statement: the PBX's extension of that number (an extension number), and the contacts in scope.
+  // On PostgreSQL the owners are made once into an array (an init plan) that one scan of
+  // contact_key_owner_term_index probes, and the phonebook's name is read for a match only:
+  // a tenth less of the server's CPU than `in (…)` and a join, whose generic plan hashed the
+  // owners and every phonebook of the PBX on each lookup (issue 13).
+  const inScope = postgres ? `k.owner_id = any (array(${owners}))` : `k.owner_id in (${owners})`;
+  const parts = [
+    // And the PBX's country now, which the keys were made under: the caller checks it.
+    `select p.default_country as id, null as display_name, null as company, null as numbers, null as phonebook_id, null as phonebook_name, null as extension_number, 'P' as src
+         from pbx p where p.id = ?`,
+  ];
+  if (extension) {
+    parts.push(
+      `select x.id, trim(x.first_name || ' ' || x.last_name) as display_name, null as company, x.mobile_number as numbers, null as phonebook_id, null as phonebook_name, x.number as extension_number, 'X' as src
+           from extension x where x.pbx_id = ? and ${extension} = ?`,
+    );
+  }
+  parts.push(
+    `select c.id, c.display_name, c.company, c.numbers, c.phonebook_id, (select p.name from phonebook p where p.id = c.phonebook_id) as phonebook_name, cast(null as varchar(7)) as extension_number, 'C' as src
+         from contact_key k join contact c on c.id = k.contact_id
+        where k.kind = ? and k.term = ? and ${inScope}`,
+  );
+  sql = parts.join(' union all ');
+  lookupStatements.set(key, sql);
+  return sql;
+}
+const lookupStatements = new Map<string, string>();
+
+/**
  * The contacts and phonebooks of a PBX on MikroORM (C1–C4) and the reads of the Linkus
  * lookups. Writes are set-based and bounded (BATCH rows per statement, bound values); reads
  * are index ranges of `contact_key` (see the entity) with limits.
  */
 export class MikroContactRepository implements ContactRepository, ContactLookupRepository {
-  private readonly em: SqlEntityManager;
+  private readonly unitOfWork: () => EntityManager;
 
+  /**
+   * `em`: the unit of work, or how to make it on first use; `prepared`: how its prepared reads
+   * run without it when it works outside any transaction (see PreparedReads).
+   */
   constructor(
-    em: EntityManager,
+    em: EntityManager | (() => EntityManager),
     private readonly now: Clock,
+    private readonly prepared: PreparedReads | null = null,
   ) {
-    this.em = em as SqlEntityManager;
+    this.unitOfWork = typeof em === 'function' ? em : () => em;
+  }
+
+  private get em(): SqlEntityManager {
+    return this.unitOfWork() as SqlEntityManager;
+  }
+
+  private get postgres(): boolean {
+    return this.prepared ? this.prepared.postgres : this.em.getPlatform() instanceof PostgreSqlPlatform;
   }
 
   /** A statement with bound values, in the unit of work's transaction when there is one. */
   private rows(sql: string, params: readonly unknown[] = [], opts: { prepared?: boolean } = {}) {
+    if (opts.prepared && this.prepared) return this.prepared.read(sql, params);
     return readRows(this.em, sql, params, opts);
   }
 
@@ -528,51 +591,16 @@ export class MikroContactRepository implements ContactRepository, ContactLookupR
     number: CallerNumberKeys,
     limit: number,
   ): Promise<{ country: string | null; matches: ContactMatch[] }> {
-    // The owners the reader sees, as a subquery: one index probe of contact_key per owner. A
-    // LINKUS reader whose extension is gone sees nothing.
-    const owners =
-      extensionId === null
-        ? { sql: 'select b.id from phonebook b where b.pbx_id = ?', params: [pbxId] }
-        : {
-            sql: `select x.id from extension x where x.id = ? and x.pbx_id = ?
-               union all select b.id from phonebook b where b.pbx_id = ? and exists (select 1 from extension x where x.id = ? and x.pbx_id = b.pbx_id) and (b.all_extensions = ?
-               or exists (select 1 from phonebook_extension pe where pe.phonebook_id = b.id and pe.extension_id = ?)
-               or exists (select 1 from phonebook_extension_group pg join extension_group_member m on m.group_id = pg.group_id
-                          where pg.phonebook_id = b.id and m.extension_id = ?))`,
-            params: [extensionId, pbxId, pbxId, extensionId, true, extensionId, extensionId],
-          };
-    // One statement: the PBX's extension of that number (an extension number), and the contacts in scope.
-    // On PostgreSQL the owners are made once into an array (an init plan) that one scan of
-    // contact_key_owner_term_index probes, and the phonebook's name is read for a match only:
-    // a tenth less of the server's CPU than `in (…)` and a join, whose generic plan hashed the
-    // owners and every phonebook of the PBX on each lookup (issue 13).
-    const inScope =
-      this.em.getPlatform() instanceof PostgreSqlPlatform
-        ? `k.owner_id = any (array(${owners.sql}))`
-        : `k.owner_id in (${owners.sql})`;
-    const parts = [
-      `select c.id, c.display_name, c.company, c.numbers, c.phonebook_id, (select p.name from phonebook p where p.id = c.phonebook_id) as phonebook_name, cast(null as varchar(7)) as extension_number, 'C' as src
-         from contact_key k join contact c on c.id = k.contact_id
-        where k.kind = ? and k.term = ? and ${inScope}`,
-    ];
-    const params: unknown[] = [ContactTermKind.NUMBER, number.key, ...owners.params];
     // The PBX's extension of that number: by its extension number, or by its mobile number.
     const extension =
       number.extensionNumber !== null ? 'x.number' : number.e164 !== null ? 'x.mobile_e164' : null;
-    if (extension) {
-      parts.unshift(
-        `select x.id, trim(x.first_name || ' ' || x.last_name) as display_name, null as company, x.mobile_number as numbers, null as phonebook_id, null as phonebook_name, x.number as extension_number, 'X' as src
-           from extension x where x.pbx_id = ? and ${extension} = ?`,
-      );
-      params.unshift(pbxId, number.extensionNumber ?? number.e164);
-    }
-    // And the PBX's country now, which the keys were made under: the caller checks it.
-    parts.unshift(
-      `select p.default_country as id, null as display_name, null as company, null as numbers, null as phonebook_id, null as phonebook_name, null as extension_number, 'P' as src
-         from pbx p where p.id = ?`,
-    );
-    params.unshift(pbxId);
-    const all = await this.rows(parts.join(' union all '), params, { prepared: true });
+    const params: unknown[] = [pbxId];
+    if (extension) params.push(pbxId, number.extensionNumber ?? number.e164);
+    params.push(ContactTermKind.NUMBER, number.key);
+    if (extensionId === null) params.push(pbxId);
+    else params.push(extensionId, pbxId, pbxId, extensionId, pbxId, true, extensionId, extensionId);
+    const sql = lookupStatement(this.postgres, extensionId !== null, extension);
+    const all = await this.rows(sql, params, { prepared: true });
     const country = (all.find((r) => r.src === 'P')?.id as string | undefined) ?? null;
     const rows = all.filter((r) => r.src !== 'P');
     const matches = rows.map((c): ContactMatch => {
