@@ -330,11 +330,14 @@ export async function startGateway(
     bodyLimit: BODY_LIMIT_BYTES,
   });
 
-  app.addHook('onResponse', async (request, reply) => {
+  // The hooks every request runs are callbacks, not async functions: no promise and no extra
+  // turn of the microtask queue per hook (issue 13).
+  app.addHook('onResponse', (request, reply, done) => {
     const route = request.routeOptions.url ?? 'unmatched';
     metrics.httpRequests.inc({ method: request.method, route, status: String(reply.statusCode) });
     metrics.httpDuration.observe({ method: request.method, route }, reply.elapsedTime / 1000);
     request.log.debug({ method: request.method, url: request.url, status: reply.statusCode }, 'request');
+    done();
   });
 
   const rateLimits = await registerRateLimits(app, {
@@ -377,10 +380,11 @@ export async function startGateway(
   // Until the database (migrated) and Redis have both answered once, the API answers 503 naming
   // what it waits for; health, readiness and metrics answer whatever happens.
   const startedOnce = () => dependencies.database.everUp && dependencies.redis.everUp;
-  app.addHook('onRequest', async (request, reply) => {
-    if (startedOnce() || ['/healthz', '/readyz', '/metrics'].includes(request.url.split('?')[0])) return;
+  app.addHook('onRequest', (request, reply, done) => {
+    if (startedOnce() || ['/healthz', '/readyz', '/metrics'].includes(request.url.split('?')[0]))
+      return done();
     const waitingFor = dependencies.down().join(' and ');
-    return reply
+    reply
       .code(503)
       .header('retry-after', '5')
       .send({

@@ -117,20 +117,24 @@ export async function registerRateLimits(
   const failed = (request: FastifyRequest, status: number) =>
     status === 401 && (guarded(request) || SELF_LIMITED_PATHS.some((p) => p.test(request.url)));
 
-  app.addHook('onRequest', async (request: FastifyRequest, reply: FastifyReply) => {
-    if (!guarded(request)) return;
+  // Callbacks, not async functions: most requests pass both hooks at once, with no promise (issue 13).
+  app.addHook('onRequest', (request: FastifyRequest, reply: FastifyReply, done: (err?: Error) => void) => {
+    if (!guarded(request)) return done();
     // Read, not counted: refused once the minute's 401s have reached the limit (a 401 is counted
     // when it is answered, so exactly `authFailuresPerMinute` are answered).
-    const status = await authLimit(request, { increment: false });
-    if (status.isAllowed || status.remaining > 0) return;
-    opts.metrics.rateLimited.inc({ limit: 'auth-failures' });
-    return tooManyFailures(reply, Math.max(1, status.ttlInSeconds));
+    authLimit(request, { increment: false }).then((status) => {
+      if (status.isAllowed || status.remaining > 0) return done();
+      opts.metrics.rateLimited.inc({ limit: 'auth-failures' });
+      tooManyFailures(reply, Math.max(1, status.ttlInSeconds));
+    }, done);
   });
-  app.addHook('onResponse', async (request: FastifyRequest, reply: FastifyReply) => {
-    if (!failed(request, reply.statusCode)) return;
-    await authLimit(request).catch((err: Error) =>
-      opts.logger.warn({ err: err.message }, 'could not count a 401 for its rate limit'),
-    );
+  app.addHook('onResponse', (request: FastifyRequest, reply: FastifyReply, done: () => void) => {
+    if (!failed(request, reply.statusCode)) return done();
+    authLimit(request)
+      .catch((err: Error) =>
+        opts.logger.warn({ err: err.message }, 'could not count a 401 for its rate limit'),
+      )
+      .then(() => done());
   });
 
   return {
