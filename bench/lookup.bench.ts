@@ -23,6 +23,8 @@
  *   load generator shares the machine); `{ __typename }` first, as GraphQL's floor. The gateway
  *   trusts a key it found valid for 5 s (src/app/known-keys.ts), so a lookup over HTTP costs one
  *   statement, the lookup's own.
+ * The gateway runs under tsx, or compiled as `npm start` runs it with `BENCH_GATEWAY_CODE=compiled`
+ * (bench/support/leg-ipc.ts; tsx's transform adds a call per function the gateway's code makes).
  * `--pool-max` sets the PostgreSQL pool of the bench and of the gateway (DATABASE_POOL_MAX; the
  * gateway's default, 10, when not given): how many statements run at once on 2 cores.
  * `--legs` runs some of the HTTP legs only (a profile of one transport: `--legs get --profile`).
@@ -44,10 +46,11 @@ import { ApiRole, type Caller } from '../src/domain/access.js';
 import type { SyncedContactInput } from '../src/domain/contact.types.js';
 import { type Orm, openDatabase } from '../src/store/orm.js';
 import { openStore } from '../src/store/store.js';
-import { databaseUrl, startScript } from '../test/support/process.js';
+import { COLD_START_MS, databaseUrl, startCompiled, startScript } from '../test/support/process.js';
 import { Args } from './support/args.js';
 import { bulkContacts } from './support/contact-seed.js';
 import { type CpuProfile, formatSummary, summarizeProfile } from './support/cpuprofile.js';
+import { compiledScript, legCode } from './support/leg-ipc.js';
 import { benchCommand, writeResults } from './support/results.js';
 import { type BenchDatabase, createPostgres, createSqlite, ensureRedis } from './support/services.js';
 
@@ -395,24 +398,28 @@ async function overHttp(
   a: { clients: number; seconds: number; profileDir: string | null; legs: string[]; poolMax: number },
 ) {
   const redis = await ensureRedis();
-  const proc = startScript(
-    'src/main.ts',
-    ['--role', 'api'],
-    {
-      DATABASE_URL: databaseUrl(db.config),
-      DATABASE_POOL_MAX: String(a.poolMax),
-      REDIS_URL: redis.url,
-      QUEUE_PREFIX: `bench-lookup-${Date.now()}`,
-      SECRET_KEY,
-      HOST: '127.0.0.1',
-      PORT: '0',
-      LOG_LEVEL: 'info',
-    },
-    /"url":"(http:\/\/[^"]+)"[^\n]*"msg":"gateway started"/,
-    undefined,
-    // --profile: a CPU profile of the gateway process, written when it stops.
-    a.profileDir ? { nodeArgs: ['--cpu-prof', `--cpu-prof-dir=${a.profileDir}`] } : {},
-  );
+  const env = {
+    DATABASE_URL: databaseUrl(db.config),
+    DATABASE_POOL_MAX: String(a.poolMax),
+    REDIS_URL: redis.url,
+    QUEUE_PREFIX: `bench-lookup-${Date.now()}`,
+    SECRET_KEY,
+    HOST: '127.0.0.1',
+    PORT: '0',
+    LOG_LEVEL: 'info',
+  };
+  const ready = /"url":"(http:\/\/[^"]+)"[^\n]*"msg":"gateway started"/;
+  // --profile: a CPU profile of the gateway process, written when it stops.
+  const profile = a.profileDir ? ['--cpu-prof', `--cpu-prof-dir=${a.profileDir}`] : [];
+  // Under tsx (the default), or compiled as `npm start` runs it (BENCH_GATEWAY_CODE=compiled,
+  // bench/support/leg-ipc.ts): tsx's transform wraps every function the gateway's own code makes
+  // in a naming helper, which production code does not pay.
+  const proc =
+    legCode() === 'compiled'
+      ? startCompiled(compiledScript('src/main.ts'), ['--role', 'api'], env, ready, COLD_START_MS, {
+          nodeArgs: [...profile, '--enable-source-maps'],
+        })
+      : startScript('src/main.ts', ['--role', 'api'], env, ready, undefined, { nodeArgs: profile });
   try {
     const url = (await proc.match)[1];
     const agent = new Agent({ connections: a.clients, pipelining: 1, keepAliveTimeout: 30_000 });
@@ -592,6 +599,7 @@ export async function main(argv: string[]) {
     inProcess: !args.has('http-only'),
     profile: args.has('profile'),
     keep: args.has('keep'),
+    gatewayCode: legCode(),
   };
   const profileDir = opts.profile
     ? path.resolve('.data/bench/profiles', `lookup-${new Date().toISOString().replace(/[:.]/g, '-')}`)

@@ -46,12 +46,17 @@ let built = false;
 /** The node arguments that run `script` (a .ts path) as `legCode()` says. */
 function legArgs(script: string): string[] {
   if (legCode() === 'tsx') return ['--import', 'tsx', path.resolve(script)];
+  return ['--enable-source-maps', compiledScript(script)];
+}
+
+/** `script` (a .ts path) compiled by tsc (tsconfig.bench.json, once per bench run): its .js path. */
+export function compiledScript(script: string): string {
   if (!built) {
     const tsc = spawnSync('npx', ['tsc', '-p', 'tsconfig.bench.json'], { stdio: 'inherit' });
     if (tsc.status !== 0) throw new Error('tsc -p tsconfig.bench.json failed');
     built = true;
   }
-  return ['--enable-source-maps', path.resolve(BUILD_DIR, script.replace(/\.ts$/, '.js'))];
+  return path.resolve(BUILD_DIR, script.replace(/\.ts$/, '.js'));
 }
 
 /**

@@ -81,8 +81,9 @@ export function startCompiled(
   env: Record<string, string>,
   ready: RegExp,
   timeoutMs = 30_000,
+  opts: Pick<ScriptOptions, 'nodeArgs'> = {},
 ) {
-  const child = spawn(process.execPath, [script, ...args], {
+  const child = spawn(process.execPath, [...(opts.nodeArgs ?? []), script, ...args], {
     env: { ...process.env, NODE_OPTIONS: '', ...env },
     stdio: 'pipe',
   });
