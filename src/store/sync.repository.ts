@@ -26,6 +26,9 @@ import { readRows } from './raw-read.js';
 const BATCH = 500;
 
 const DIRECTORY_OBJECT_COLUMNS = ['key', 'pbx_id', 'kind', 'data'] as const;
+/** Snapshot rows per INSERT, and the JSON characters past which a statement takes no more. */
+const SNAPSHOT_ROWS = 100;
+const SNAPSHOT_CHARS = 1_000_000;
 const SYNC_RUN_ITEM_COLUMNS = [
   'id',
   'run_id',
@@ -230,14 +233,24 @@ export class MikroSyncRepository implements SyncRepository {
     // Bound values, in batches of 100 rows: a group row carries its member list (megabytes for
     // a group of the whole organisation), which inlined into the SQL text was the largest
     // memory peak of a sync on PostgreSQL.
-    for (let i = 0; i < objects.length; i += 100) {
-      const rows: Array<[string, string, string, string]> = [];
-      for (const o of objects.slice(i, i + 100))
-        rows.push([`${pbxId}:${kind}:${o.id}`, pbxId, kind, JSON.stringify(o)]);
+    // Fewer rows when their JSON is large (issue 16 item 3): 100 groups of a large tenant came
+    // to 7 million characters in one statement, held twice (the strings and the driver's copy).
+    let rows: Array<[string, string, string, string]> = [];
+    let chars = 0;
+    const flush = async () => {
       await insertRows(this.em, 'directory_object', DIRECTORY_OBJECT_COLUMNS, rows, {
-        maxRowsPerStatement: 100,
+        maxRowsPerStatement: SNAPSHOT_ROWS,
       });
+      rows = [];
+      chars = 0;
+    };
+    for (const o of objects) {
+      const data = JSON.stringify(o);
+      rows.push([`${pbxId}:${kind}:${o.id}`, pbxId, kind, data]);
+      chars += data.length;
+      if (rows.length >= SNAPSHOT_ROWS || chars >= SNAPSHOT_CHARS) await flush();
     }
+    if (rows.length) await flush();
   }
 
   async replaceSnapshot(pbxId: string, kind: 'USER' | 'GROUP', objects: ReadonlyArray<{ id: string }>) {
