@@ -66,8 +66,12 @@ function text(v: unknown): string | null {
   return typeof v === 'string' ? v : null;
 }
 
-function phones(v: unknown): string[] {
-  return Array.isArray(v) ? v.filter((x): x is string => typeof x === 'string') : [];
+/** One array for every user without a phone (most of them): not an empty array per user. */
+const NO_PHONES: readonly string[] = Object.freeze([]);
+
+function phones(v: unknown): readonly string[] {
+  if (!Array.isArray(v) || v.length === 0) return NO_PHONES;
+  return v.filter((x): x is string => typeof x === 'string');
 }
 
 function userType(v: unknown): UserType {
@@ -191,14 +195,52 @@ export function toGroupDeltaRecord(raw: GraphObject): GroupDeltaRecord {
   };
 }
 
-/** A group being put together from the items of a full read (delta pages or member pages). */
+/**
+ * One string per member id over a whole read (issue 16 item 3): Graph sends a user's id once
+ * per group it is in (324,000 memberships of 100,000 users), and each parsed string would be
+ * held until the snapshot takes the users' own.
+ */
+export class MemberIds {
+  private readonly ids = new Map<string, string>();
+
+  own(id: string): string {
+    const known = this.ids.get(id);
+    if (known !== undefined) return known;
+    this.ids.set(id, id);
+    return id;
+  }
+}
+
+/** The ids in order, each once. */
+function sortedOnce(ids: readonly string[]): string[] {
+  const sorted = [...ids].sort();
+  let n = 0;
+  for (let i = 0; i < sorted.length; i++) if (i === 0 || sorted[i] !== sorted[n - 1]) sorted[n++] = sorted[i];
+  sorted.length = n;
+  return sorted;
+}
+
+function remove(ids: string[], id: string): void {
+  let n = 0;
+  for (let i = 0; i < ids.length; i++) if (ids[i] !== id) ids[n++] = ids[i];
+  ids.length = n;
+}
+
+/**
+ * A group being put together from the items of a full read (delta pages or member pages).
+ * Members are kept as they come, in arrays (a repeated id counts once in `toGroup`), not in a
+ * Set per group, whose hash table is several times an array's size (issue 16 item 3).
+ */
 export class GroupAssembly {
   displayName = '';
   kind: DirectoryGroup['kind'] = 'OTHER';
-  readonly users = new Set<string>();
-  readonly groups = new Set<string>();
+  readonly users: string[] = [];
+  readonly groups: string[] = [];
 
-  constructor(readonly id: string) {}
+  constructor(
+    readonly id: string,
+    private readonly ids: MemberIds = new MemberIds(),
+  ) {}
 
   take(raw: GraphObject): void {
     if ('displayName' in raw) this.displayName = text(raw.displayName) ?? '';
@@ -209,8 +251,23 @@ export class GroupAssembly {
   member(m: MemberDelta): void {
     const target = m.type === 'user' ? this.users : m.type === 'group' ? this.groups : null;
     if (!target) return;
-    if (m.removed) target.delete(m.id);
-    else target.add(m.id);
+    if (m.removed) remove(target, m.id);
+    else target.push(this.ids.own(m.id));
+  }
+
+  /** A member user read apart (a huge group's ranges). */
+  addUser(id: string): void {
+    this.users.push(this.ids.own(id));
+  }
+
+  /** A member group read apart. */
+  addGroup(id: string): void {
+    this.groups.push(this.ids.own(id));
+  }
+
+  /** Members taken so far (a repeated one counted again). */
+  get memberCount(): number {
+    return this.users.length + this.groups.length;
   }
 
   toGroup(): DirectoryGroup {
@@ -218,8 +275,8 @@ export class GroupAssembly {
       id: this.id,
       displayName: this.displayName,
       kind: this.kind,
-      memberUserIds: [...this.users].sort(),
-      memberGroupIds: [...this.groups].sort(),
+      memberUserIds: sortedOnce(this.users),
+      memberGroupIds: sortedOnce(this.groups),
     };
   }
 }

@@ -14,6 +14,7 @@ import type { GroupDeltaRecord, UserDeltaRecord } from '../domain/directory-delt
 import {
   GROUP_PROPERTIES,
   GroupAssembly,
+  MemberIds,
   toDirectoryUser,
   toGroupDeltaRecord,
   toGroupSummary,
@@ -174,7 +175,7 @@ function strided<T>(ids: readonly T[], size: number): T[][] {
 }
 
 /** One page of an initial groups delta round into the groups assembled so far (merged by id). */
-function takeGroupPage(groups: Map<string, GroupAssembly>, page: GraphPage): void {
+function takeGroupPage(groups: Map<string, GroupAssembly>, page: GraphPage, ids: MemberIds): void {
   for (const raw of page.value) {
     const id = String(raw.id);
     if (raw['@removed'] !== undefined && raw['@removed'] !== null) {
@@ -183,7 +184,7 @@ function takeGroupPage(groups: Map<string, GroupAssembly>, page: GraphPage): voi
     }
     let group = groups.get(id);
     if (!group) {
-      group = new GroupAssembly(id);
+      group = new GroupAssembly(id, ids);
       groups.set(id, group);
     }
     group.take(raw);
@@ -340,6 +341,7 @@ export class GraphDirectoryReader implements DirectoryReader {
     // A huge group's ranges are the longest chains of the read: their requests go first.
     const memberFetch = slotted(pageFetcher(conn.client, ADVANCED_QUERY, conn.fail), slots, queue, true);
     const hugeAt = this.options.hugeGroupMembers ?? DEFAULT_HUGE_GROUP_MEMBERS;
+    const memberIds = new MemberIds();
     const ranges = upnRanges(this.options.userPartitionBounds ?? DEFAULT_UPN_BOUNDS);
     const readPart = async (ids: readonly string[]): Promise<void> => {
       const filter = ids.map((id) => `id eq '${id}'`).join(' or ');
@@ -347,9 +349,9 @@ export class GraphDirectoryReader implements DirectoryReader {
       const url = `/groups/delta?$select=${GROUP_DELTA_SELECT}&$filter=${encodeURIComponent(filter)}`;
       let huge: GroupAssembly[] = [];
       for await (const page of chain(deltaFetch, url, queue)) {
-        takeGroupPage(groups, page);
+        takeGroupPage(groups, page, memberIds);
         if (!page.nextLink) break;
-        huge = [...groups.values()].filter((g) => g.users.size + g.groups.size >= hugeAt);
+        huge = [...groups.values()].filter((g) => g.memberCount >= hugeAt);
         if (huge.length > 0) break;
       }
       if (huge.length === 0) {
@@ -380,19 +382,19 @@ export class GraphDirectoryReader implements DirectoryReader {
       const base = `/groups/${encodeURIComponent(g.id)}/members`;
       const parts = ranges.map((f) => ({
         url: `${base}/microsoft.graph.user?$select=id&$top=${PAGE}&$count=true&$filter=${encodeURIComponent(f)}`,
-        into: g.users,
+        add: (id: string) => g.addUser(id),
       }));
       if (g.kind !== 'MICROSOFT_365') {
         parts.push({
           url: `${base}/microsoft.graph.group?$select=id&$top=${PAGE}&$count=true`,
-          into: g.groups,
+          add: (id: string) => g.addGroup(id),
         });
       }
       try {
         await Promise.all(
-          parts.map(async ({ url, into }) => {
+          parts.map(async ({ url, add }) => {
             for await (const page of chain(memberFetch, url, queue)) {
-              for (const m of page.value) if (typeof m.id === 'string') into.add(m.id);
+              for (const m of page.value) if (typeof m.id === 'string') add(m.id);
             }
           }),
         );
@@ -440,8 +442,9 @@ export class GraphDirectoryReader implements DirectoryReader {
 
     async function* pages(): AsyncGenerator<readonly DirectoryGroup[]> {
       const groups = new Map<string, GroupAssembly>();
+      const ids = new MemberIds();
       for await (const page of round) {
-        takeGroupPage(groups, page);
+        takeGroupPage(groups, page, ids);
         if (page.deltaLink) deltaLink = self.requireDeltaLink(page);
       }
       let out: DirectoryGroup[] = [];
@@ -466,12 +469,13 @@ export class GraphDirectoryReader implements DirectoryReader {
     const deltaLink = this.requireDeltaLink(latest);
     const list = await openPages(fetch, `/groups?$select=id,${GROUP_PROPERTIES.join(',')}&$top=${PAGE}`);
     const self = this;
+    const ids = new MemberIds();
 
     async function* pages(): AsyncGenerator<readonly DirectoryGroup[]> {
       for await (const page of list) {
         const groups = new Map<string, GroupAssembly>();
         for (const raw of page.value) {
-          const group = new GroupAssembly(String(raw.id));
+          const group = new GroupAssembly(String(raw.id), ids);
           group.take(raw);
           groups.set(group.id, group);
         }

@@ -55,7 +55,7 @@ export async function executeBound(
 /** A connection of knex's pool as the drivers hand it out: better-sqlite3's Database, or pg's Client. */
 interface DriverConnection {
   prepare?(sql: string): { run(bindings: readonly unknown[]): unknown };
-  query?(config: { text: string; values: readonly unknown[] }): Promise<unknown>;
+  query?(config: { text: string; values: readonly unknown[] }, callback: (err: Error | null) => void): void;
 }
 /** knex's client (or its transaction's: it hands out the transaction's connection), as far as `insertRows` needs it. */
 interface PoolClient {
@@ -143,9 +143,15 @@ export async function insertRows(
       for (let i = 0; i < rows.length; i += most) {
         const count = Math.min(most, rows.length - i);
         const values = boundValues(rows, i, count, columns.length, (v) => v);
-        await (connection.query as NonNullable<DriverConnection['query']>)({
-          text: insertText(table, columns, count, onConflict, true),
-          values,
+        // pg's callback form (as knex calls it), not the promise pg returns without a callback:
+        // with that promise awaited, 100,000 snapshot rows written in one transaction grew the
+        // heap by 54 MB that only a full GC freed (a first sync's peak on PostgreSQL); with the
+        // callback, by about nothing (measured apart, issue 16 item 3).
+        const text = insertText(table, columns, count, onConflict, true);
+        await new Promise<void>((resolve, reject) => {
+          (connection.query as NonNullable<DriverConnection['query']>)({ text, values }, (err) =>
+            err ? reject(err) : resolve(),
+          );
         });
       }
       return;

@@ -16,7 +16,7 @@ import type { DirectoryGroup, DirectoryUser } from '../domain/directory.types.js
 import { IntegrationStatus } from '../domain/integration.js';
 import type { ScheduleFrequency, Weekday } from '../domain/schedule.js';
 import type { PlanSummary } from '../domain/sync-plan.types.js';
-import { insertBound } from './bound-insert.js';
+import { insertRows } from './bound-insert.js';
 import type { Clock } from './clock.js';
 import { decodeCursor, encodeCursor, mapInSlices, rowsPerStatement } from './cursor.js';
 import { DirectoryObject, Pbx, SyncRun, SyncRunItem, SyncSettings } from './entities/index.js';
@@ -24,6 +24,27 @@ import { readRows } from './raw-read.js';
 
 /** Rows per INSERT / DELETE statement: well under SQLite's and PostgreSQL's parameter limits. */
 const BATCH = 500;
+
+const DIRECTORY_OBJECT_COLUMNS = ['key', 'pbx_id', 'kind', 'data'] as const;
+/** Snapshot rows per INSERT, and the JSON characters past which a statement takes no more. */
+const SNAPSHOT_ROWS = 100;
+const SNAPSHOT_CHARS = 1_000_000;
+const SYNC_RUN_ITEM_COLUMNS = [
+  'id',
+  'run_id',
+  'seq',
+  'scope',
+  'action',
+  'reason',
+  'object_id',
+  'object_name',
+  'object_secondary',
+  'number',
+  'target_id',
+  'detail',
+  'changes',
+  'state',
+] as const;
 
 function chunks<T>(items: readonly T[], size = BATCH): T[][] {
   const out: T[][] = [];
@@ -212,14 +233,24 @@ export class MikroSyncRepository implements SyncRepository {
     // Bound values, in batches of 100 rows: a group row carries its member list (megabytes for
     // a group of the whole organisation), which inlined into the SQL text was the largest
     // memory peak of a sync on PostgreSQL.
-    for (const batch of chunks(objects, 100)) {
-      await insertBound(
-        this.em,
-        'directory_object',
-        ['key', 'pbx_id', 'kind', 'data'],
-        batch.map((o) => [`${pbxId}:${kind}:${o.id}`, pbxId, kind, JSON.stringify(o)]),
-      );
+    // Fewer rows when their JSON is large (issue 16 item 3): 100 groups of a large tenant came
+    // to 7 million characters in one statement, held twice (the strings and the driver's copy).
+    let rows: Array<[string, string, string, string]> = [];
+    let chars = 0;
+    const flush = async () => {
+      await insertRows(this.em, 'directory_object', DIRECTORY_OBJECT_COLUMNS, rows, {
+        maxRowsPerStatement: SNAPSHOT_ROWS,
+      });
+      rows = [];
+      chars = 0;
+    };
+    for (const o of objects) {
+      const data = JSON.stringify(o);
+      rows.push([`${pbxId}:${kind}:${o.id}`, pbxId, kind, data]);
+      chars += data.length;
+      if (rows.length >= SNAPSHOT_ROWS || chars >= SNAPSHOT_CHARS) await flush();
     }
+    if (rows.length) await flush();
   }
 
   async replaceSnapshot(pbxId: string, kind: 'USER' | 'GROUP', objects: ReadonlyArray<{ id: string }>) {
@@ -310,25 +341,10 @@ export class MikroSyncRepository implements SyncRepository {
   async addItems(runId: string, items: ReadonlyArray<Omit<SyncRunItemData, 'id' | 'runId'>>) {
     // 90,000 items on a first sync: bound values (see bound-insert.ts), 14 per row, 500 rows.
     for (const batch of chunks(items)) {
-      await insertBound(
+      await insertRows(
         this.em,
         'sync_run_item',
-        [
-          'id',
-          'run_id',
-          'seq',
-          'scope',
-          'action',
-          'reason',
-          'object_id',
-          'object_name',
-          'object_secondary',
-          'number',
-          'target_id',
-          'detail',
-          'changes',
-          'state',
-        ],
+        SYNC_RUN_ITEM_COLUMNS,
         batch.map((i) => [
           crypto.randomUUID(),
           runId,

@@ -31,6 +31,11 @@ export function extraUserProperties(rule: UserSyncRule | null): string[] {
  * taken before it), to be applied on top of `full`.
  */
 interface KindRead<Full, Change> {
+  /**
+   * Every object, when this kind was read in full (else null). `directorySnapshot` empties the
+   * array once the snapshot holds its objects (issue 16 item 3: a run does not keep the read's
+   * groups and their member ids beside the snapshot's); non-null still says "read in full".
+   */
   full: Full[] | null;
   changes: Change[] | null;
   deltaLink: string;
@@ -168,6 +173,10 @@ export async function directorySnapshot(
   const base = await stepByStep(
     directorySnapshotSteps(users.full ?? stored.users, groups.full ?? stored.groups),
   );
+  // The snapshot holds the objects now (groups as copies whose member ids are the users' own
+  // strings): the read's arrays are let go, so that the read's copies are garbage from here on.
+  if (users.full) users.full.length = 0;
+  if (groups.full) groups.full.length = 0;
   if (!users.changes?.length && !groups.changes?.length) return base;
   return applyDirectoryDelta(base, { users: users.changes ?? [], groups: groups.changes ?? [] }, now);
 }
