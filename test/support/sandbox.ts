@@ -77,7 +77,11 @@ export async function startGatewayWithSandbox(
 ) {
   const gateway = await startTestGateway(db, { ...sandboxEnv(sandbox), ...overrides }, role, logger);
   const seeded = await seedPbx(gateway);
-  await gql(gateway.url, seeded.keys.admin, UpdatePbxDocument, { input: { publicBaseUrl: gateway.url } });
+  const updated = await gql(gateway.url, seeded.keys.admin, UpdatePbxDocument, {
+    input: { publicBaseUrl: gateway.url },
+  });
+  if (!updated.body.data?.updatePbx)
+    throw new Error(`updatePbx failed: ${JSON.stringify(updated.body.errors ?? updated.status)}`);
   await sandbox.admin.addRedirectUri(sandbox.info.clientId, `${gateway.url}/oauth/microsoft/callback`);
   return { gateway, ...seeded };
 }
