@@ -1,11 +1,9 @@
 import { UniqueConstraintViolationException } from '@mikro-orm/core';
-import { afterAll, beforeAll, expect, it } from 'vitest';
+import { expect, it } from 'vitest';
 import { createPbx } from '../../src/app/pbx.js';
 import { insertBound, insertRows } from '../../src/store/bound-insert.js';
-import { type Orm, openDatabase } from '../../src/store/orm.js';
 import { readRows } from '../../src/store/raw-read.js';
-import { openStore } from '../../src/store/store.js';
-import { describeEachDb, type TestDatabase } from '../support/db.js';
+import { describeEachDb, useStore } from '../support/db.js';
 
 /**
  * Issue 13: the bulk writes of a contact sync (contacts and their search keys) go to the driver
@@ -14,9 +12,7 @@ import { describeEachDb, type TestDatabase } from '../support/db.js';
  * there is one, fail as the ORM's exceptions, and give a pooled connection back, failed or not.
  */
 describeEachDb('bulk inserts on the driver', (leg) => {
-  let db: TestDatabase;
-  let orm: Orm;
-  const store = () => openStore(orm, () => new Date());
+  const { store, em } = useStore(leg);
   const COLUMNS = [
     'id',
     'pbx_id',
@@ -41,33 +37,20 @@ describeEachDb('bulk inserts on the driver', (leg) => {
     ]);
   const read = (pbxId: string) =>
     readRows(
-      orm.em.fork(),
+      em(),
       'select name, mailbox_id, synced, all_extensions, created_at, updated_at from phonebook where pbx_id = ? order by name',
       [pbxId],
     );
   const uuid = (n: number) => `00000000-0000-4000-8000-${String(n).padStart(12, '0')}`;
 
-  beforeAll(async () => {
-    db = await leg.create();
-    orm = await openDatabase(db.config);
-  });
-  afterAll(async () => {
-    await orm.close(true);
-    await db.drop();
-  });
-
   it('writes, in its transaction, what insertBound writes: any number of rows, dates, booleans and nulls', async () => {
     const viaKnex = await createPbx(store(), { name: 'Via knex' });
     const direct = await createPbx(store(), { name: 'Direct' });
     // 100 + 100 + 3 × 10 + 7 rows a statement on SQLite; 3 statements of at most 100 on PostgreSQL.
-    await orm.em
-      .fork()
-      .transactional((em) => insertBound(em, 'phonebook', COLUMNS, rowsOf(viaKnex.id, 237, 'a')));
-    await orm.em
-      .fork()
-      .transactional((em) =>
-        insertRows(em, 'phonebook', COLUMNS, rowsOf(direct.id, 237, 'b'), { maxRowsPerStatement: 100 }),
-      );
+    await em().transactional((em) => insertBound(em, 'phonebook', COLUMNS, rowsOf(viaKnex.id, 237, 'a')));
+    await em().transactional((em) =>
+      insertRows(em, 'phonebook', COLUMNS, rowsOf(direct.id, 237, 'b'), { maxRowsPerStatement: 100 }),
+    );
     const written = await read(direct.id);
     expect(written).toHaveLength(237);
     expect(written).toEqual(await read(viaKnex.id));
@@ -75,15 +58,15 @@ describeEachDb('bulk inserts on the driver', (leg) => {
     expect(books.filter((b) => b.synced)).toHaveLength(119);
     expect(books.find((b) => b.name === 'Book 0003')).toMatchObject({ mailboxId: null, synced: false });
     // One row, and none.
-    await insertRows(orm.em.fork(), 'phonebook', COLUMNS, rowsOf(direct.id, 1, 'c'));
-    await insertRows(orm.em.fork(), 'phonebook', COLUMNS, []);
+    await insertRows(em(), 'phonebook', COLUMNS, rowsOf(direct.id, 1, 'c'));
+    await insertRows(em(), 'phonebook', COLUMNS, []);
     expect(await read(direct.id)).toHaveLength(238);
   });
 
   it('goes back with its transaction, and upserts with a conflict clause', async () => {
     const pbx = await createPbx(store(), { name: 'Rolled back' });
     await expect(
-      orm.em.fork().transactional(async (em) => {
+      em().transactional(async (em) => {
         await insertRows(em, 'phonebook', COLUMNS, rowsOf(pbx.id, 12, 'd'));
         expect(await readRows(em, 'select id from phonebook where pbx_id = ?', [pbx.id])).toHaveLength(12);
         throw new Error('stop');
@@ -94,9 +77,9 @@ describeEachDb('bulk inserts on the driver', (leg) => {
       [uuid(1), pbx.id, 'First', null, true, false, when, when],
       [uuid(2), pbx.id, 'Second', null, true, false, when, when],
     ];
-    await insertRows(orm.em.fork(), 'phonebook', COLUMNS, rows);
+    await insertRows(em(), 'phonebook', COLUMNS, rows);
     await insertRows(
-      orm.em.fork(),
+      em(),
       'phonebook',
       COLUMNS,
       [[uuid(2), pbx.id, 'Renamed', null, false, true, when, when]],
@@ -110,21 +93,21 @@ describeEachDb('bulk inserts on the driver', (leg) => {
   it("fails as the ORM's exception, and a failed insert gives its connection back", async () => {
     const pbx = await createPbx(store(), { name: 'Duplicates' });
     const row = [uuid(7), pbx.id, 'Once', null, true, false, when, when];
-    await insertRows(orm.em.fork(), 'phonebook', COLUMNS, [row]);
+    await insertRows(em(), 'phonebook', COLUMNS, [row]);
     // More failures than the pool has connections, outside a transaction.
     const failures = await Promise.allSettled(
-      Array.from({ length: 12 }, () => insertRows(orm.em.fork(), 'phonebook', COLUMNS, [row])),
+      Array.from({ length: 12 }, () => insertRows(em(), 'phonebook', COLUMNS, [row])),
     );
     expect(failures.every((f) => f.status === 'rejected')).toBe(true);
     expect((failures[0] as PromiseRejectedResult).reason).toBeInstanceOf(UniqueConstraintViolationException);
     await expect(
-      orm.em.fork().transactional((em) => insertRows(em, 'phonebook', COLUMNS, [row])),
+      em().transactional((em) => insertRows(em, 'phonebook', COLUMNS, [row])),
     ).rejects.toBeInstanceOf(UniqueConstraintViolationException);
     // A row of another width than the columns is refused before anything is sent.
     await expect(
-      insertRows(orm.em.fork(), 'phonebook', COLUMNS, [...rowsOf(pbx.id, 2, 'f'), row.slice(1)]),
+      insertRows(em(), 'phonebook', COLUMNS, [...rowsOf(pbx.id, 2, 'f'), row.slice(1)]),
     ).rejects.toThrow('a row of 7 values');
-    await insertRows(orm.em.fork(), 'phonebook', COLUMNS, rowsOf(pbx.id, 3, 'e'));
+    await insertRows(em(), 'phonebook', COLUMNS, rowsOf(pbx.id, 3, 'e'));
     expect(await read(pbx.id)).toHaveLength(4);
   });
 });

@@ -1,9 +1,7 @@
-import { afterAll, beforeAll, expect, it } from 'vitest';
+import { expect, it } from 'vitest';
 import { createPbx } from '../../src/app/pbx.js';
-import { type Orm, openDatabase } from '../../src/store/orm.js';
 import { readRows } from '../../src/store/raw-read.js';
-import { openStore } from '../../src/store/store.js';
-import { describeEachDb, type TestDatabase } from '../support/db.js';
+import { describeEachDb, useStore } from '../support/db.js';
 
 /**
  * Issue 13: a prepared read (every request's key, caller ID, the PBX's country) runs on a
@@ -12,23 +10,12 @@ import { describeEachDb, type TestDatabase } from '../support/db.js';
  * to the pool, also when the statement fails.
  */
 describeEachDb('prepared reads', (leg) => {
-  let db: TestDatabase;
-  let orm: Orm;
-  const store = () => openStore(orm, () => new Date());
+  const { store, em } = useStore(leg);
   const COUNTRY = 'select default_country from pbx where id = ?';
-
-  beforeAll(async () => {
-    db = await leg.create();
-    orm = await openDatabase(db.config);
-  });
-  afterAll(async () => {
-    await orm.close(true);
-    await db.drop();
-  });
 
   it('outside a transaction reads what is committed; inside one, what that transaction wrote', async () => {
     const committed = await createPbx(store(), { name: 'Committed', defaultCountry: 'GB' });
-    expect(await readRows(orm.em.fork(), COUNTRY, [committed.id], { prepared: true })).toEqual([
+    expect(await readRows(em(), COUNTRY, [committed.id], { prepared: true })).toEqual([
       { default_country: 'GB' },
     ]);
     let seenInside: unknown;
@@ -51,24 +38,22 @@ describeEachDb('prepared reads', (leg) => {
       ? "select id from pbx where id = ? and ? = true and cast(? as timestamptz) > now() - interval '1 day' and cast(? as text) is null"
       : "select id from pbx where id = ? and ? = 1 and ? > (unixepoch('now', '-1 day') * 1000) and ? is null";
     const params = [pbx.id, true, new Date(), null];
-    const prepared = await readRows(orm.em.fork(), sql, params, { prepared: true });
+    const prepared = await readRows(em(), sql, params, { prepared: true });
     expect(prepared).toEqual([{ id: pbx.id }]);
-    expect(await readRows(orm.em.fork(), sql, params)).toEqual(prepared);
-    expect(
-      await readRows(orm.em.fork(), sql, [pbx.id, false, new Date(0), null], { prepared: true }),
-    ).toEqual([]);
+    expect(await readRows(em(), sql, params)).toEqual(prepared);
+    expect(await readRows(em(), sql, [pbx.id, false, new Date(0), null], { prepared: true })).toEqual([]);
   });
 
   it('many at once, more than the pool holds, all answer; and failed ones give their connection back', async () => {
     const pbx = await createPbx(store(), { name: 'Busy', defaultCountry: 'DE' });
     const answers = await Promise.all(
-      Array.from({ length: 40 }, () => readRows(orm.em.fork(), COUNTRY, [pbx.id], { prepared: true })),
+      Array.from({ length: 40 }, () => readRows(em(), COUNTRY, [pbx.id], { prepared: true })),
     );
     expect(answers.every((rows) => rows[0]?.default_country === 'DE')).toBe(true);
     // A statement the database refuses, more times than the pool has connections.
     const failures = await Promise.allSettled(
       Array.from({ length: 12 }, () =>
-        readRows(orm.em.fork(), 'select default_country from no_such_table where id = ?', [pbx.id], {
+        readRows(em(), 'select default_country from no_such_table where id = ?', [pbx.id], {
           prepared: true,
         }),
       ),

@@ -93,6 +93,8 @@ export function useStore(leg: DbLeg) {
   });
   return {
     store: (): Store => openStore(orm as Orm, () => new Date()),
+    /** A fresh EntityManager of the database, outside any transaction (for the store's own helpers). */
+    em: () => (orm as Orm).em.fork(),
     /** A PBX of its own for a test (createPbx: with its integration row). */
     pbx: async (settings: Partial<PbxSettings> = {}) =>
       (
