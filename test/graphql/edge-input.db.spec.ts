@@ -4,7 +4,7 @@ import { redactArguments } from '../../src/app/audit.js';
 import { publicBaseUrlProblem } from '../../src/domain/tenant.js';
 import { storableText, textProblem } from '../../src/domain/text.js';
 import type { Gateway } from '../../src/gateway.js';
-import { operationCost } from '../../src/graphql/edge.js';
+import { inputProblems, operationCost } from '../../src/graphql/edge.js';
 import { buildGatewaySchema } from '../../src/graphql/schema.js';
 import { STRING_LIMITS } from '../../src/limits.js';
 import { AuditLogDocument, PbxDocument, UpdatePbxDocument } from '../generated/graphql.js';
@@ -92,6 +92,21 @@ describe('the cost of an operation (issue 12)', () => {
         'query { extensions(first: 10) { ...P } } fragment P on ExtensionConnection { nodes { id } pageInfo { hasNextPage } }',
       ),
     ).toBe(30);
+  });
+
+  it('checks one document (as Apollo hands the same one to every request of a query text) against each request’s own variables', async () => {
+    const schema = await buildGatewaySchema();
+    const pages = parse('query($n: Int) { extensions(first: $n) { nodes { id } } }');
+    expect(operationCost(schema, pages, undefined, { n: 500 })).toBe(1000);
+    expect(operationCost(schema, pages, undefined, { n: 10 })).toBe(20);
+    expect(operationCost(schema, pages, undefined, {})).toBe(100);
+    const named = parse(
+      'query A($s: String) { extensions(filter: { search: $s }) { nodes { id } } } query B { extensions(first: 7) { nodes { id } } }',
+    );
+    expect(inputProblems(schema, named, 'A', { s: 'fine' })).toEqual([]);
+    expect(inputProblems(schema, named, 'A', { s: 'bad\u0000' })).toHaveLength(1);
+    expect(inputProblems(schema, named, 'A', { s: 'fine again' })).toEqual([]);
+    expect(operationCost(schema, named, 'B', undefined)).toBe(14);
   });
 });
 
