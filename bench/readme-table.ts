@@ -254,7 +254,7 @@ function firstTable(results: Map<string, BenchResult>, out: Section) {
       if (!leg) continue;
       const { inProcess: l, http: h } = leg;
       rows.push([
-        `Linkus lookups at ${contacts} contacts (${db}${codeOf(lookup).startsWith('compiled') ? `, ${codeOf(lookup)}` : ''}), load average ${lookup.loadAverage[0]}`,
+        `Linkus lookups at ${contacts} contacts (${db}${codeOf(lookup).startsWith('compiled') ? `, ${codeOf(lookup)}` : ''}${(lookup.args as { gatewayNodeEnv?: string }).gatewayNodeEnv ? `, NODE_ENV=${(lookup.args as { gatewayNodeEnv?: string }).gatewayNodeEnv}` : ''}), load average ${lookup.loadAverage[0]}`,
         `lookupCaller p50 ${l.lookupMs.p50} / p99 ${l.lookupMs.p99} ms (target p99 ≤ ${t.lookupP99Ms} ms); searchContacts p50 ${l.searchMs.p50} / p99 ${l.searchMs.p99} ms (target ≤ ${t.searchP99Ms} ms); over HTTP, ${h.clients} clients: ${h.get ? `GET /linkus/lookup/caller ${int(h.get.lookupsPerSecond)} lookups/s, p99 ${h.get.latencyMs.p99} ms; GraphQL ` : ''}${int(h.lookupsPerSecond)} lookups/s, p99 ${h.latencyMs.p99} ms (target ≥ ${int(t.httpPerSecond)}/s, p99 ≤ ${t.httpP99Ms} ms), the gateway's floor \`{ __typename }\` ${int(h.baseline.perSecond)}/s`,
         code(lookup.command),
       ]);
