@@ -40,6 +40,7 @@ import { registerOAuthCallback } from './http/oauth-callback.js';
 import { PortalSessions, registerPortal } from './http/portal.js';
 import { registerRateLimits } from './http/rate-limits.js';
 import { lazyRequestLogger } from './http/request-logger.js';
+import { answerUnhandledError } from './http/server-errors.js';
 import { BODY_LIMIT_BYTES } from './limits.js';
 import { createLogger, type Logger } from './logger.js';
 import { GraphContactsReader } from './m365/contacts.reader.js';
@@ -329,6 +330,9 @@ export async function startGateway(
     return503OnClosing: true,
     bodyLimit: BODY_LIMIT_BYTES,
   });
+
+  // An error no route answered: logged, and answered without its message (src/http/server-errors.ts).
+  app.setErrorHandler(answerUnhandledError);
 
   // The hooks every request runs are callbacks, not async functions: no promise and no extra
   // turn of the microtask queue per hook (issue 13).

@@ -6,6 +6,7 @@ import { CONNECT_CALLBACK_PATH } from '../domain/integration.js';
 import type { Logger } from '../logger.js';
 
 export const CONNECT_RESULT_PATH = '/oauth/microsoft/result';
+const REQUEST_ID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 
 /** What the admin reads after coming back from Microsoft: fixed texts per code, nothing echoed. */
 const RESULT_TEXT: Record<string, { title: string; text: string }> = {
@@ -49,6 +50,10 @@ const RESULT_TEXT: Record<string, { title: string; text: string }> = {
     title: 'Microsoft sign-in failed',
     text: 'The sign-in did not complete. Start the connection again from the PBX portal.',
   },
+  UNAVAILABLE: {
+    title: 'The gateway could not finish the connection',
+    text: 'Something failed on the gateway (its database or Redis did not answer), so nothing was connected. Start the connection again from the PBX portal in a minute; if it fails again, the gateway log has the details under the request id below.',
+  },
 };
 
 const escapeHtml = (s: string) =>
@@ -57,14 +62,15 @@ const escapeHtml = (s: string) =>
     (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c] as string,
   );
 
-function page(code: string): string {
+function page(code: string, requestId: string | null = null): string {
   const r = RESULT_TEXT[code] ?? RESULT_TEXT.SIGN_IN_FAILED;
   const ok = code === 'CONNECTED' || code === 'RECONSENTED';
+  const id = requestId ? `<p>Request id: <code>${escapeHtml(requestId)}</code></p>` : '';
   return `<!doctype html><html lang="en"><head><meta charset="utf-8"><title>${escapeHtml(r.title)}</title>
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <style>body{font-family:system-ui,sans-serif;max-width:40rem;margin:4rem auto;padding:0 1rem;color:#222}
 h1{color:${ok ? '#107c10' : '#a4262c'}}code{background:#f3f3f3;padding:.1rem .3rem}</style></head>
-<body><h1>${escapeHtml(r.title)}</h1><p>${escapeHtml(r.text)}</p><p>Result code: <code>${escapeHtml(code)}</code></p></body></html>`;
+<body><h1>${escapeHtml(r.title)}</h1><p>${escapeHtml(r.text)}</p><p>Result code: <code>${escapeHtml(code)}</code></p>${id}</body></html>`;
 }
 
 /**
@@ -80,14 +86,25 @@ export function registerOAuthCallback(
   app.get<{ Querystring: CallbackQuery }>(CONNECT_CALLBACK_PATH, async (request, reply) => {
     const q = request.query ?? {};
     const text = (v: unknown) => (typeof v === 'string' ? v : undefined);
-    const outcome = await completeConnect(integrationDeps(deps.services, deps.openStore()), {
-      state: text(q.state),
-      code: text(q.code),
-      error: text(q.error),
-      error_description: text(q.error_description),
-      admin_consent: text(q.admin_consent),
-      tenant: text(q.tenant),
-    });
+    let outcome: Awaited<ReturnType<typeof completeConnect>>;
+    try {
+      outcome = await completeConnect(integrationDeps(deps.services, deps.openStore()), {
+        state: text(q.state),
+        code: text(q.code),
+        error: text(q.error),
+        error_description: text(q.error_description),
+        admin_consent: text(q.admin_consent),
+        tenant: text(q.tenant),
+      });
+    } catch (err) {
+      // The admin's browser gets a page it can read, never the error (it may hold SQL and its
+      // values); the log gets the error under the request id the page shows.
+      request.log.error({ err }, 'the connect callback failed');
+      return reply.redirect(
+        `${CONNECT_RESULT_PATH}?result=UNAVAILABLE&request=${encodeURIComponent(request.id)}`,
+        303,
+      );
+    }
     if (outcome.kind === 'REDIRECT') {
       deps.logger.info({ pbxId: outcome.pbxId }, 'connect continues at Microsoft admin consent');
       return reply.redirect(outcome.location, 303);
@@ -108,13 +125,19 @@ export function registerOAuthCallback(
     return reply.redirect(`${CONNECT_RESULT_PATH}?result=${encodeURIComponent(code)}`, 303);
   });
 
-  app.get<{ Querystring: { result?: string } }>(CONNECT_RESULT_PATH, async (request, reply) => {
-    const code = String(request.query?.result ?? '');
-    return reply
-      .code(RESULT_TEXT[code] ? 200 : 400)
-      .header('content-type', 'text/html; charset=utf-8')
-      .header('cache-control', 'no-store')
-      .header('content-security-policy', "default-src 'none'; style-src 'unsafe-inline'")
-      .send(page(RESULT_TEXT[code] ? code : 'SIGN_IN_FAILED'));
-  });
+  app.get<{ Querystring: { result?: string; request?: string } }>(
+    CONNECT_RESULT_PATH,
+    async (request, reply) => {
+      const code = String(request.query?.result ?? '');
+      // A request id as the gateway makes them (a UUID), shown for UNAVAILABLE only: nothing else echoed.
+      const failedRequest = String(request.query?.request ?? '');
+      const requestId = code === 'UNAVAILABLE' && REQUEST_ID.test(failedRequest) ? failedRequest : null;
+      return reply
+        .code(RESULT_TEXT[code] ? 200 : 400)
+        .header('content-type', 'text/html; charset=utf-8')
+        .header('cache-control', 'no-store')
+        .header('content-security-policy', "default-src 'none'; style-src 'unsafe-inline'")
+        .send(page(RESULT_TEXT[code] ? code : 'SIGN_IN_FAILED', requestId));
+    },
+  );
 }

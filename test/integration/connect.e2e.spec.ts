@@ -1,7 +1,8 @@
-import type { Agent } from 'undici';
+import { type Agent, request } from 'undici';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import type { Gateway } from '../../src/gateway.js';
 import type { Sandbox } from '../../src/sandbox/index.js';
+import { openDatabase } from '../../src/store/orm.js';
 import {
   ConnectDocument,
   IntegrationDetailsDocument,
@@ -157,7 +158,6 @@ describeEachDb('connect and updateSecret against the sandbox (L1, L2, L3)', (leg
       expect(res.body.data?.connect.integration.status).toBe('AWAITING_CONSENT');
       const authUrl = res.body.data?.connect.authorizationUrl as string;
       // The sign-in page, then the consent page, answered "Cancel", as a person would.
-      const { request } = await import('undici');
       const form = async (url: string, body?: Record<string, string>) => {
         const r = await request(url, {
           method: body ? 'POST' : 'GET',
@@ -210,7 +210,6 @@ describeEachDb('connect and updateSecret against the sandbox (L1, L2, L3)', (leg
     });
     const authUrl = res.body.data?.connect.authorizationUrl as string;
     expect(authUrl).toContain(`/${sandbox.info.tenantId}/oauth2/v2.0/authorize`);
-    const { request } = await import('undici');
 
     // The other organisation's admin at the configured directory's sign-in: Microsoft answers
     // AADSTS50020 on its own page and never sends the browser back; the PBX keeps waiting.
@@ -267,6 +266,51 @@ describeEachDb('connect and updateSecret against the sandbox (L1, L2, L3)', (leg
     );
     expect(unknown.result).toBe('STATE_INVALID');
     expect((await details(w))?.status).toBe('CONNECTED');
+  });
+
+  it('L2: a callback the gateway cannot complete (its database fails) sends the browser to a page that says so, with a request id and nothing of the error', async () => {
+    const w = await world();
+    const res = await gql(w.gateway.url, w.keys.admin, ConnectDocument, {
+      input: {
+        clientId: sandbox.info.clientId,
+        tenantId: sandbox.info.tenantId,
+        clientSecret: sandbox.info.clientSecret,
+      },
+    });
+    expect(res.body.errors).toBeUndefined();
+    const authorize = new URL(res.body.data?.connect.authorizationUrl as string);
+    authorize.searchParams.set('login_hint', await adminUpn(sandbox));
+    const signedIn = await request(authorize, { dispatcher: agent });
+    await signedIn.body.text();
+    const callback = signedIn.headers.location as string;
+    expect(callback).toContain('/oauth/microsoft/callback');
+    // The database fails under the callback: its table renamed away, for this call only.
+    const orm = await openDatabase(db.config);
+    try {
+      await orm.em.getConnection().execute('alter table integration rename to integration_gone');
+      const cb = await fetch(callback, { redirect: 'manual' });
+      expect(cb.status).toBe(303);
+      const next = new URL(cb.headers.get('location') as string, callback);
+      expect(next.pathname).toBe('/oauth/microsoft/result');
+      expect(next.searchParams.get('result')).toBe('UNAVAILABLE');
+      const requestId = next.searchParams.get('request') as string;
+      expect(requestId).toMatch(/^[0-9a-f-]{36}$/);
+      const page = await (await fetch(next)).text();
+      expect(page).toContain('The gateway could not finish the connection');
+      expect(page).toContain(requestId);
+      for (const leak of ['integration_gone', 'select', 'SQLITE', 'relation'])
+        expect(page.toLowerCase()).not.toContain(leak.toLowerCase());
+    } finally {
+      await orm.em.getConnection().execute('alter table integration_gone rename to integration');
+      await orm.close(true);
+    }
+    // Only a request id as the gateway makes them is shown on the page; anything else is not echoed.
+    const forged = await fetch(
+      `${w.gateway.url}/oauth/microsoft/result?result=UNAVAILABLE&request=%3Cscript%3E`,
+    );
+    expect(await forged.text()).not.toContain('<script>');
+    // Started again from the portal, the connection completes.
+    expect((await connectIntegration(w, sandbox, agent)).result).toBe('CONNECTED');
   });
 
   it('L3 updateSecret: a bad secret is refused and the old one keeps working; a good one is used next', async () => {
