@@ -79,8 +79,10 @@ export interface PropagationBreakdown {
   wait: Spread;
   /** started → finished (the delta reads at the sandbox's latency, the writes) */
   run: Spread;
-  /** finished → the new title seen through GraphQL (the bench's 20 ms poll) */
+  /** finished → the new title seen through GraphQL (the bench's 20 ms poll; negative: seen before the run recorded its end) */
   toSeen: Spread;
+  /** the changes whose run was found (the others are left out of these figures) */
+  changes: number;
   /** Graph requests of the run, p50 / max */
   graphRequests: { p50: number; max: number };
 }
@@ -261,7 +263,8 @@ async function breakdown(
   key: string,
   seen: Array<{ changedAt: number; seenAt: number }>,
 ): Promise<PropagationBreakdown | null> {
-  const res = await gql(url, key, SyncRunsDocument, { first: Math.min(500, seen.length * 4 + 20) });
+  const res = await gql(url, key, SyncRunsDocument, { first: Math.min(100, seen.length * 2 + 20) });
+  if (res.body.errors) throw new Error(`syncRuns: ${JSON.stringify(res.body.errors)}`);
   const runs = (res.body.data?.syncRuns.nodes ?? [])
     .filter((r) => r.startedAt && r.finishedAt)
     .map((r) => ({
@@ -279,7 +282,9 @@ async function breakdown(
   };
   const requests: number[] = [];
   for (const s of seen) {
-    const r = runs.find((x) => x.queued >= s.changedAt && x.finished <= s.seenAt);
+    // The first run queued after the change and before it was seen: the title may show before
+    // the run records its end (toSeen is then negative).
+    const r = runs.find((x) => x.queued >= s.changedAt && x.queued <= s.seenAt);
     if (!r) continue;
     parts.toQueued.push(r.queued - s.changedAt);
     parts.wait.push(r.started - r.queued);
@@ -294,6 +299,7 @@ async function breakdown(
     wait: spreadOf(parts.wait),
     run: spreadOf(parts.run),
     toSeen: spreadOf(parts.toSeen),
+    changes: requests.length,
     graphRequests: { p50: percentile(sortedRequests, 50) as number, max: sortedRequests.at(-1) as number },
   };
 }
@@ -363,7 +369,7 @@ export async function runPropagation(argv: string[]) {
       const b = leg.breakdown;
       if (b)
         console.log(
-          `  a change's time (p50 / p95): to queued ${b.toQueued.p50Ms} / ${b.toQueued.p95Ms} ms, wait ${b.wait.p50Ms} / ${b.wait.p95Ms} ms, run ${b.run.p50Ms} / ${b.run.p95Ms} ms (${b.graphRequests.p50} Graph requests), to seen ${b.toSeen.p50Ms} / ${b.toSeen.p95Ms} ms`,
+          `  a change's time (p50 / p95): to queued ${b.toQueued.p50Ms} / ${b.toQueued.p95Ms} ms, wait ${b.wait.p50Ms} / ${b.wait.p95Ms} ms, run ${b.run.p50Ms} / ${b.run.p95Ms} ms (${b.graphRequests.p50} Graph requests), to seen ${b.toSeen.p50Ms} / ${b.toSeen.p95Ms} ms (${b.changes} of ${leg.latenciesMs.length} changes' runs found)`,
         );
       console.log(
         `  longest event-loop stall ${Math.round(leg.eventLoop.maxMs)} ms (p99 ${Math.round(leg.eventLoop.p99Ms)} ms; ${leg.eventLoop.stalls} stalls ≥ ${leg.eventLoop.thresholdMs} ms) in the leg's process: gateway (role all), sandbox and harness`,
