@@ -154,7 +154,8 @@ export async function connectThroughSandbox(
     }
     const cb = await fetch(location, { redirect: 'manual' });
     const next = cb.headers.get('location');
-    if (cb.status !== 303 || !next) throw new Error(`the gateway's callback answered ${cb.status}`);
+    if (cb.status !== 303 || !next)
+      throw new Error(`the gateway's callback answered ${cb.status}: ${(await cb.text()).slice(0, 300)}`);
     const resultUrl = new URL(next, location);
     if (resultUrl.origin !== new URL(location).origin) {
       authorize = resultUrl;
