@@ -126,6 +126,12 @@ export interface FleetLegFigures {
   /** PostgreSQL's own counts for this leg's database, first save → end (null on SQLite) */
   databaseWork: Record<string, number> | null;
   error?: string;
+  /**
+   * When the leg failed: the distinct errors its gateway processes logged (type, the statement's
+   * first words, the database's message: never the statement's values), e.g. why a combination
+   * cannot run.
+   */
+  gatewayErrors?: string[];
 }
 
 export interface FleetFigures {
@@ -302,6 +308,42 @@ async function databaseWork(orm: Orm, db: 'sqlite' | 'postgresql'): Promise<Reco
 
 const FINAL = new Set(['SUCCEEDED', 'FAILED', 'HELD']);
 
+/**
+ * The distinct errors (level ≥ 50) the gateway processes of a leg logged, at most 5: the error's
+ * type, the first words of its SQL statement when it has one, and the database's own message
+ * after it (a statement's values, sealed secrets among them, are left out).
+ */
+export function loggedErrors(files: readonly string[]): string[] {
+  const out = new Set<string>();
+  for (const file of files) {
+    let text = '';
+    try {
+      text = readFileSync(file, 'utf8');
+    } catch {
+      continue;
+    }
+    for (const line of text.split('\n')) {
+      if (!line.startsWith('{')) continue;
+      let entry: { level?: number; msg?: string; err?: { type?: string; message?: string } | string };
+      try {
+        entry = JSON.parse(line);
+      } catch {
+        continue;
+      }
+      if ((entry.level ?? 0) < 50) continue;
+      const err = typeof entry.err === 'string' ? { message: entry.err } : (entry.err ?? {});
+      const message = err.message ?? entry.msg ?? '';
+      const sql = /^(insert into|update|delete from|select) `?"?(\w+)/i.exec(message);
+      const said = message.includes(' - ') ? message.slice(message.lastIndexOf(' - ') + 3) : message;
+      out.add(
+        `${err.type ?? 'error'}${sql ? ` (${sql[1]} ${sql[2]})` : ''}: ${said.slice(0, 200)} [${path.basename(file)}]`,
+      );
+      if (out.size >= 5) return [...out];
+    }
+  }
+  return [...out];
+}
+
 async function runLeg(o: LegOptions): Promise<FleetLegFigures> {
   const label = `${o.db} @${o.latencyMs}ms, ${o.workers} worker process${o.workers > 1 ? 'es' : ''}`;
   const say = (msg: string) => console.error(`[${label}] ${msg}`);
@@ -311,6 +353,10 @@ async function runLeg(o: LegOptions): Promise<FleetLegFigures> {
   const processes: GatewayProcess[] = [];
   const info = o.sandbox.info;
   const agent = new Agent({ connect: { ca: readFileSync(info.caFile, 'utf8') } });
+  const tag = `${o.db}-${o.latencyMs}ms-${o.workers}`;
+  const logFiles = Array.from({ length: o.workers }, (_, i) =>
+    path.join(o.logDir, i === 0 ? `${tag}-all.log` : `${tag}-worker${i}.log`),
+  );
   const figures: FleetLegFigures = {
     workers: o.workers,
     db: o.db,
@@ -342,13 +388,10 @@ async function runLeg(o: LegOptions): Promise<FleetLegFigures> {
       MS_EXTRA_CA_FILE: info.caFile,
       ...(o.syncConcurrency ? { SYNC_CONCURRENCY: String(o.syncConcurrency) } : {}),
     };
-    const tag = `${o.db}-${o.latencyMs}ms-${o.workers}`;
-    const api = await startGatewayProcess('all', env, path.join(o.logDir, `${tag}-all.log`), o.nodeArgs);
+    const api = await startGatewayProcess('all', env, logFiles[0] as string, o.nodeArgs);
     processes.push(api);
     for (let i = 1; i < o.workers; i++) {
-      processes.push(
-        await startGatewayProcess('worker', env, path.join(o.logDir, `${tag}-worker${i}.log`), o.nodeArgs),
-      );
+      processes.push(await startGatewayProcess('worker', env, logFiles[i] as string, o.nodeArgs));
     }
     say(`gateway at ${api.url} (+${o.workers - 1} worker process(es)); logs in ${o.logDir}`);
     await o.sandbox.admin.resetSubscriptions();
@@ -527,7 +570,9 @@ async function runLeg(o: LegOptions): Promise<FleetLegFigures> {
     return figures;
   } catch (err) {
     figures.error = (err as Error).stack ?? String(err);
+    figures.gatewayErrors = loggedErrors(logFiles);
     say(`failed: ${figures.error}`);
+    for (const e of figures.gatewayErrors) say(`  the gateway logged: ${e}`);
     return figures;
   } finally {
     for (const p of processes.reverse()) await p.stop().catch(() => {});
