@@ -345,6 +345,10 @@ function firstTable(results: Map<string, BenchResult>, out: Section) {
       speedup?: { workers: number; ratio: number } | null;
     };
     const latencyOf = (leg: FleetFigures['legs'][number]) => leg.latencyMs ?? old.sandbox.latencyMs ?? 0;
+    const failure = (leg: FleetFigures['legs'][number]) =>
+      leg.gatewayErrors?.length
+        ? `${(leg.error ?? '').split('\n')[0]}; the gateway logged ${leg.gatewayErrors.join('; ')}`
+        : (leg.error ?? '').split('\n')[0];
     for (const leg of f.legs) {
       const updateNow = leg.updateNow
         .map(
@@ -354,7 +358,9 @@ function firstTable(results: Map<string, BenchResult>, out: Section) {
         .join('; ');
       rows.push([
         `a fleet: ${int(leg.pbxs)} PBXs × ${int(f.sandbox.usersEach)} users, each on its own sandbox directory, saving their rules at once (${DB_NAME[leg.db] ?? leg.db}, ${latencyOf(leg)} ms latency, ${leg.workers} worker process${leg.workers > 1 ? 'es' : ''}, SYNC_CONCURRENCY ${leg.syncConcurrency ?? 'default'}${codeOf(fleet).startsWith('compiled') ? `, ${codeOf(fleet)}` : ''}), load average ${leg.load[0].toFixed(1)}`,
-        `${leg.error ? `FAILED: ${leg.gatewayErrors?.length ? `the gateway logged ${leg.gatewayErrors.join('; ')}` : leg.error.split('\n')[0]}; ` : ''}last initial sync ended ${leg.lastInitialSyncMs == null ? 'n/a' : sec(leg.lastInitialSyncMs)} after the first save (target ≤ ${t.lastInitialSyncMs / 60_000} min at 1,000 PBXs); wait of a run p50 ${sec(leg.waitMs.p50)} / p95 ${sec(leg.waitMs.p95)}; ${updateNow || 'no Update Now pressed'} (target ≤ ${sec(t.updateNowWaitMs)})`,
+        leg.error && leg.lastInitialSyncMs == null
+          ? `FAILED, not measured: ${failure(leg)}`
+          : `${leg.error ? `${failure(leg)}; ` : ''}last initial sync ended ${leg.lastInitialSyncMs == null ? 'n/a' : sec(leg.lastInitialSyncMs)} after the first save (target ≤ ${t.lastInitialSyncMs / 60_000} min at 1,000 PBXs); wait of a run p50 ${sec(leg.waitMs.p50)} / p95 ${sec(leg.waitMs.p95)}; ${updateNow || 'no Update Now pressed'} (target ≤ ${sec(t.updateNowWaitMs)})`,
         code(fleet.command),
       ]);
     }
