@@ -1,14 +1,16 @@
 /**
  * A fleet of PBXs on one gateway (issue 16 item 4):
  *
- *   npm run bench -- fleet --pbxs 1000 --users 200 [--groups 5] [--workers 1,2] [--db postgresql|sqlite]
- *                          [--latency 100] [--concurrency N] [--connect-concurrency 32]
+ *   npm run bench -- fleet --pbxs 1000 --users 200 [--groups 5] [--workers 1,2] [--db sqlite,postgresql]
+ *                          [--latency 0,300] [--concurrency N] [--connect-concurrency 32]
  *                          [--save-concurrency 50] [--timeout-min 30] [--seed 16]
  *
- * Starts the sandbox in a process of its own (throttling on, `--latency` ms on every request to
- * Microsoft), hosting one directory per PBX (`addTenant`, `--users` users each, the provider's
- * app provisioned in each as a multi-tenant app). Then, per worker count of `--workers`, on a new
- * database and queue prefix: one gateway process with `--role all` (API and workers), plus
+ * Starts the sandbox in a process of its own (throttling on), hosting one directory per PBX
+ * (`addTenant`, `--users` users each, the provider's app provisioned in each as a multi-tenant
+ * app). Then one leg per latency of `--latency` (the sandbox's latency knob: that many ms on
+ * every request to Microsoft, as the sync bench sets it), per database of `--db` and per worker
+ * count of `--workers` (issue 16 item 5: every figure at 0 and 300 ms, on SQLite and
+ * PostgreSQL), each on a new database and queue prefix: one gateway process with `--role all` (API and workers), plus
  * `--role worker` processes up to the count, each running SYNC_CONCURRENCY (`--concurrency`, else
  * the gateway's default) runs at once. Through the OPERATOR API it creates the PBXs and their
  * ADMIN keys, connects each PBX to its own directory (auto sign-in and admin consent), then saves
@@ -22,8 +24,10 @@
  * (their ratio). TARGET MISSED is printed next to a figure that misses the issue's targets. Not a
  * test: it exits 0 whatever the figures. Written to bench/results/fleet.json.
  *
- * The database defaults to PostgreSQL, the fleet's production database (every gateway process of
- * a fleet shares it); with SQLite all processes share one file, one writer at a time.
+ * PostgreSQL is the fleet's production database (every gateway process of a fleet shares it);
+ * with SQLite all processes share one file, one writer at a time. The gateway processes run
+ * under tsx, or compiled as `npm start` runs them with BENCH_GATEWAY_CODE=compiled
+ * (bench/support/leg-ipc.ts).
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
@@ -46,6 +50,7 @@ import {
   RUN_FIELDS,
   type RunView,
 } from './support/gateway-client.js';
+import { compiledScript, legCode } from './support/leg-ipc.js';
 import { cpuTimeMs } from './support/proc.js';
 import { benchCommand, writeResults } from './support/results.js';
 import { type SandboxProcess, startSandboxProcess } from './support/sandbox-process.js';
@@ -86,6 +91,8 @@ export interface UpdateNowFigures {
 export interface FleetLegFigures {
   workers: number;
   db: string;
+  /** the sandbox's latency on every request to Microsoft during this leg */
+  latencyMs: number;
   /** SYNC_CONCURRENCY of each worker process (null: the gateway's default) */
   syncConcurrency: number | null;
   pbxs: number;
@@ -119,13 +126,22 @@ export interface FleetLegFigures {
   /** PostgreSQL's own counts for this leg's database, first save → end (null on SQLite) */
   databaseWork: Record<string, number> | null;
   error?: string;
+  /**
+   * When the leg failed: the distinct errors its gateway processes logged (type, the statement's
+   * first words, the database's message: never the statement's values), e.g. why a combination
+   * cannot run.
+   */
+  gatewayErrors?: string[];
 }
 
 export interface FleetFigures {
-  sandbox: { directories: number; usersEach: number; groupsEach: number; latencyMs: number; readyMs: number };
+  sandbox: { directories: number; usersEach: number; groupsEach: number; readyMs: number };
   legs: FleetLegFigures[];
-  /** the total (first save → last initial sync) with one worker process over that with the most */
-  speedup: { workers: number; ratio: number } | null;
+  /**
+   * Per database and latency: the total (first save → last initial sync) with one worker process
+   * over that with the most (none where either leg has no total).
+   */
+  speedups: Array<{ db: string; latencyMs: number; workers: number; ratio: number }>;
   targets: typeof FLEET_TARGETS;
 }
 
@@ -158,7 +174,7 @@ interface GatewayProcess {
   stop(): Promise<void>;
 }
 
-/** `src/main.ts --role <role>` as `node --import tsx` (no wrapper process), ready once /readyz answers 200. */
+/** `src/main.ts --role <role>` as `node --import tsx` or compiled (no wrapper process), ready once /readyz answers 200. */
 async function startGatewayProcess(
   role: 'all' | 'worker',
   env: Record<string, string>,
@@ -166,14 +182,14 @@ async function startGatewayProcess(
   nodeArgs: readonly string[] = [],
 ): Promise<GatewayProcess> {
   const port = await freePort();
-  const child = spawn(
-    process.execPath,
-    [...nodeArgs, '--import', 'tsx', path.resolve('src/main.ts'), '--role', role],
-    {
-      env: { ...process.env, NODE_OPTIONS: '', ...env, PORT: String(port) },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    },
-  );
+  const script =
+    legCode() === 'compiled'
+      ? ['--enable-source-maps', compiledScript('src/main.ts')]
+      : ['--import', 'tsx', path.resolve('src/main.ts')];
+  const child = spawn(process.execPath, [...nodeArgs, ...script, '--role', role], {
+    env: { ...process.env, NODE_OPTIONS: '', ...env, PORT: String(port) },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   const log = createWriteStream(logFile);
   child.stdout?.pipe(log);
   child.stderr?.pipe(log);
@@ -213,6 +229,7 @@ async function startGatewayProcess(
 interface LegOptions {
   workers: number;
   db: 'sqlite' | 'postgresql';
+  latencyMs: number;
   directories: AdminTenant[];
   sandbox: SandboxProcess;
   redisUrl: string;
@@ -291,8 +308,44 @@ async function databaseWork(orm: Orm, db: 'sqlite' | 'postgresql'): Promise<Reco
 
 const FINAL = new Set(['SUCCEEDED', 'FAILED', 'HELD']);
 
+/**
+ * The distinct errors (level ≥ 50) the gateway processes of a leg logged, at most 5: the error's
+ * type, the first words of its SQL statement when it has one, and the database's own message
+ * after it (a statement's values, sealed secrets among them, are left out).
+ */
+export function loggedErrors(files: readonly string[]): string[] {
+  const out = new Set<string>();
+  for (const file of files) {
+    let text = '';
+    try {
+      text = readFileSync(file, 'utf8');
+    } catch {
+      continue;
+    }
+    for (const line of text.split('\n')) {
+      if (!line.startsWith('{')) continue;
+      let entry: { level?: number; msg?: string; err?: { type?: string; message?: string } | string };
+      try {
+        entry = JSON.parse(line);
+      } catch {
+        continue;
+      }
+      if ((entry.level ?? 0) < 50) continue;
+      const err = typeof entry.err === 'string' ? { message: entry.err } : (entry.err ?? {});
+      const message = err.message ?? entry.msg ?? '';
+      const sql = /^(insert into|update|delete from|select) `?"?(\w+)/i.exec(message);
+      const said = message.includes(' - ') ? message.slice(message.lastIndexOf(' - ') + 3) : message;
+      out.add(
+        `${err.type ?? 'error'}${sql ? ` (${sql[1]} ${sql[2]})` : ''}: ${said.slice(0, 200)} [${path.basename(file)}]`,
+      );
+      if (out.size >= 5) return [...out];
+    }
+  }
+  return [...out];
+}
+
 async function runLeg(o: LegOptions): Promise<FleetLegFigures> {
-  const label = `${o.db}, ${o.workers} worker process${o.workers > 1 ? 'es' : ''}`;
+  const label = `${o.db} @${o.latencyMs}ms, ${o.workers} worker process${o.workers > 1 ? 'es' : ''}`;
   const say = (msg: string) => console.error(`[${label}] ${msg}`);
   const db: BenchDatabase = o.db === 'sqlite' ? createSqlite() : await createPostgres();
   const queuePrefix = `bench-fleet-${randomBytes(4).toString('hex')}`;
@@ -300,9 +353,14 @@ async function runLeg(o: LegOptions): Promise<FleetLegFigures> {
   const processes: GatewayProcess[] = [];
   const info = o.sandbox.info;
   const agent = new Agent({ connect: { ca: readFileSync(info.caFile, 'utf8') } });
+  const tag = `${o.db}-${o.latencyMs}ms-${o.workers}`;
+  const logFiles = Array.from({ length: o.workers }, (_, i) =>
+    path.join(o.logDir, i === 0 ? `${tag}-all.log` : `${tag}-worker${i}.log`),
+  );
   const figures: FleetLegFigures = {
     workers: o.workers,
     db: o.db,
+    latencyMs: o.latencyMs,
     syncConcurrency: o.syncConcurrency,
     pbxs: o.directories.length,
     connectMs: 0,
@@ -330,16 +388,14 @@ async function runLeg(o: LegOptions): Promise<FleetLegFigures> {
       MS_EXTRA_CA_FILE: info.caFile,
       ...(o.syncConcurrency ? { SYNC_CONCURRENCY: String(o.syncConcurrency) } : {}),
     };
-    const tag = `${o.db}-${o.workers}`;
-    const api = await startGatewayProcess('all', env, path.join(o.logDir, `${tag}-all.log`), o.nodeArgs);
+    const api = await startGatewayProcess('all', env, logFiles[0] as string, o.nodeArgs);
     processes.push(api);
     for (let i = 1; i < o.workers; i++) {
-      processes.push(
-        await startGatewayProcess('worker', env, path.join(o.logDir, `${tag}-worker${i}.log`), o.nodeArgs),
-      );
+      processes.push(await startGatewayProcess('worker', env, logFiles[i] as string, o.nodeArgs));
     }
     say(`gateway at ${api.url} (+${o.workers - 1} worker process(es)); logs in ${o.logDir}`);
     await o.sandbox.admin.resetSubscriptions();
+    await o.sandbox.admin.setLatency(o.latencyMs);
     await o.sandbox.admin.addRedirectUri(info.clientId, `${api.url}/oauth/microsoft/callback`);
     const operator = (
       await createOperatorKey(
@@ -514,7 +570,9 @@ async function runLeg(o: LegOptions): Promise<FleetLegFigures> {
     return figures;
   } catch (err) {
     figures.error = (err as Error).stack ?? String(err);
+    figures.gatewayErrors = loggedErrors(logFiles);
     say(`failed: ${figures.error}`);
+    for (const e of figures.gatewayErrors) say(`  the gateway logged: ${e}`);
     return figures;
   } finally {
     for (const p of processes.reverse()) await p.stop().catch(() => {});
@@ -536,7 +594,7 @@ function report(figures: FleetFigures) {
   const full = figures.sandbox.directories >= 1000;
   for (const leg of figures.legs) {
     console.log(
-      `\n${leg.pbxs} PBXs × ${figures.sandbox.usersEach} users, ${leg.db}, ${leg.workers} worker process(es), SYNC_CONCURRENCY ${leg.syncConcurrency ?? 'default'}, latency ${figures.sandbox.latencyMs} ms, load ${leg.load[0].toFixed(1)} → ${leg.load[1].toFixed(1)}`,
+      `\n${leg.pbxs} PBXs × ${figures.sandbox.usersEach} users, ${leg.db}, ${leg.workers} worker process(es), SYNC_CONCURRENCY ${leg.syncConcurrency ?? 'default'}, latency ${leg.latencyMs} ms, load ${leg.load[0].toFixed(1)} → ${leg.load[1].toFixed(1)}`,
     );
     if (leg.error) console.log(`  error: ${leg.error.split('\n')[0]}`);
     console.log(`  connecting the PBXs:        ${sec(leg.connectMs)}`);
@@ -573,10 +631,29 @@ function report(figures: FleetFigures) {
       );
     }
   }
-  if (figures.speedup)
+  for (const s of figures.speedups)
     console.log(
-      `\n${figures.speedup.workers} worker processes vs 1: the last initial sync ends ${figures.speedup.ratio.toFixed(2)} × as soon`,
+      `\n${s.db} @${s.latencyMs} ms: ${s.workers} worker processes vs 1: the last initial sync ends ${s.ratio.toFixed(2)} × as soon`,
     );
+}
+
+/** Per database and latency, the last initial sync with one worker process over that with the most. */
+export function speedups(legs: readonly FleetLegFigures[]): FleetFigures['speedups'] {
+  const out: FleetFigures['speedups'] = [];
+  const pairs = new Map(legs.map((l) => [`${l.db}@${l.latencyMs}`, l]));
+  for (const { db, latencyMs } of pairs.values()) {
+    const done = legs.filter((l) => l.db === db && l.latencyMs === latencyMs && l.lastInitialSyncMs);
+    const one = done.find((l) => l.workers === 1);
+    const most = [...done].sort((a, b) => b.workers - a.workers)[0];
+    if (one && most && most.workers > 1)
+      out.push({
+        db,
+        latencyMs,
+        workers: most.workers,
+        ratio: (one.lastInitialSyncMs as number) / (most.lastInitialSyncMs as number),
+      });
+  }
+  return out;
 }
 
 // ------------------------------------------------------------------ main
@@ -587,8 +664,8 @@ export async function main(argv: string[]) {
   const users = args.number('users', 200);
   const groups = args.number('groups', 5);
   const workers = args.numbers('workers', [1, 2]).map((n) => Math.max(1, Math.round(n)));
-  const dbs = args.list('db', ['postgresql']) as Array<'sqlite' | 'postgresql'>;
-  const latencyMs = args.number('latency', 100);
+  const dbs = args.list('db', ['sqlite', 'postgresql']) as Array<'sqlite' | 'postgresql'>;
+  const latencies = args.numbers('latency', [0, 300]);
   const concurrency = args.has('concurrency') ? args.number('concurrency', 4) : null;
   const seed = args.number('seed', 16);
   const options = {
@@ -597,7 +674,7 @@ export async function main(argv: string[]) {
     groups,
     workers,
     db: dbs,
-    latencyMs,
+    latencyMs: latencies,
     concurrency,
     // Connecting is mostly waiting (sign-in pages, token and Graph requests at --latency): 8 at
     // a time took ~4 min for 1,000 PBXs per leg.
@@ -605,6 +682,7 @@ export async function main(argv: string[]) {
     saveConcurrency: args.number('save-concurrency', 50),
     timeoutMin: args.number('timeout-min', 30),
     seed,
+    gatewayCode: legCode(),
   };
   const nodeArgs = args.string('gateway-node-args', '').split(' ').filter(Boolean);
   // --profile: a CPU profile of every gateway process (`npm run bench -- cpuprofile FILE` sums one up).
@@ -618,12 +696,12 @@ export async function main(argv: string[]) {
   const dataDir = path.resolve('.data/bench/fleet');
   const logDir = path.join(dataDir, 'logs');
   mkdirSync(logDir, { recursive: true });
-  console.error(`sandbox: starting (latency ${latencyMs} ms)`);
+  console.error(`sandbox: starting (latency ${latencies.join(', ')} ms, set per leg)`);
   const sandbox = await startSandboxProcess({
     users: 10,
     groups: 1,
     seed,
-    latencyMs,
+    latencyMs: latencies[0] ?? 0,
     dataDir: path.join(dataDir, 'sandbox'),
   });
   try {
@@ -644,39 +722,32 @@ export async function main(argv: string[]) {
     const readyMs = Math.round(performance.now() - started);
     console.error(`sandbox: ${pbxCount} directories of ${users} users in ${(readyMs / 1000).toFixed(1)} s`);
     const legs: FleetLegFigures[] = [];
-    for (const db of dbs) {
-      for (const w of workers) {
-        legs.push(
-          await runLeg({
-            workers: w,
-            db,
-            directories,
-            sandbox,
-            redisUrl: redis.url,
-            syncConcurrency: concurrency,
-            connectConcurrency: options.connectConcurrency,
-            saveConcurrency: options.saveConcurrency,
-            timeoutMs: options.timeoutMin * 60_000,
-            logDir,
-            nodeArgs,
-          }),
-        );
+    for (const latencyMs of latencies) {
+      for (const db of dbs) {
+        for (const w of workers) {
+          legs.push(
+            await runLeg({
+              workers: w,
+              db,
+              latencyMs,
+              directories,
+              sandbox,
+              redisUrl: redis.url,
+              syncConcurrency: concurrency,
+              connectConcurrency: options.connectConcurrency,
+              saveConcurrency: options.saveConcurrency,
+              timeoutMs: options.timeoutMin * 60_000,
+              logDir,
+              nodeArgs,
+            }),
+          );
+        }
       }
     }
-    const one = legs.find((l) => l.workers === 1 && l.lastInitialSyncMs);
-    const most = [...legs]
-      .filter((l) => l.lastInitialSyncMs && l.db === one?.db)
-      .sort((a, b) => b.workers - a.workers)[0];
     const figures: FleetFigures = {
-      sandbox: { directories: pbxCount, usersEach: users, groupsEach: groups, latencyMs, readyMs },
+      sandbox: { directories: pbxCount, usersEach: users, groupsEach: groups, readyMs },
       legs,
-      speedup:
-        one && most && most.workers > 1
-          ? {
-              workers: most.workers,
-              ratio: (one.lastInitialSyncMs as number) / (most.lastInitialSyncMs as number),
-            }
-          : null,
+      speedups: speedups(legs),
       targets: FLEET_TARGETS,
     };
     report(figures);

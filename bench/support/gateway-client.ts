@@ -154,7 +154,11 @@ export async function connectThroughSandbox(
     }
     const cb = await fetch(location, { redirect: 'manual' });
     const next = cb.headers.get('location');
-    if (cb.status !== 303 || !next) throw new Error(`the gateway's callback answered ${cb.status}`);
+    if (cb.status !== 303 || !next) {
+      // Its error code only (e.g. SQLITE_BUSY): the message may carry a statement's values.
+      const code = /"code":"(\w+)"/.exec(await cb.text())?.[1];
+      throw new Error(`the gateway's callback answered ${cb.status}${code ? ` (${code})` : ''}`);
+    }
     const resultUrl = new URL(next, location);
     if (resultUrl.origin !== new URL(location).origin) {
       authorize = resultUrl;
