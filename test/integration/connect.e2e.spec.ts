@@ -44,6 +44,19 @@ describeEachDb('connect and updateSecret against the sandbox (L1, L2, L3)', (leg
     return w;
   }
 
+  /** The connect mutation with the sandbox app's credentials: the authorization URL it answers. */
+  const startConnect = async (w: { gateway: Gateway; keys: { admin: string } }) => {
+    const res = await gql(w.gateway.url, w.keys.admin, ConnectDocument, {
+      input: {
+        clientId: sandbox.info.clientId,
+        tenantId: sandbox.info.tenantId,
+        clientSecret: sandbox.info.clientSecret,
+      },
+    });
+    expect(res.body.errors).toBeUndefined();
+    return res.body.data?.connect.authorizationUrl as string;
+  };
+
   const details = async (w: { gateway: Gateway; keys: { admin: string } }) =>
     (await gql(w.gateway.url, w.keys.admin, IntegrationDetailsDocument)).body.data?.integration;
 
@@ -249,14 +262,7 @@ describeEachDb('connect and updateSecret against the sandbox (L1, L2, L3)', (leg
 
   it('L2 refuses a replayed, unknown or superseded state with STATE_INVALID', async () => {
     const w = await world();
-    const res = await gql(w.gateway.url, w.keys.admin, ConnectDocument, {
-      input: {
-        clientId: sandbox.info.clientId,
-        tenantId: sandbox.info.tenantId,
-        clientSecret: sandbox.info.clientSecret,
-      },
-    });
-    const url = res.body.data?.connect.authorizationUrl as string;
+    const url = await startConnect(w);
     const first = await followAuthorization(agent, url, await adminUpn(sandbox));
     expect(first.result).toBe('CONNECTED');
     const replay = await finishAtGateway(first.callbackUrl);
@@ -270,15 +276,7 @@ describeEachDb('connect and updateSecret against the sandbox (L1, L2, L3)', (leg
 
   it('L2: a callback the gateway cannot complete (its database fails) sends the browser to a page that says so, with a request id and nothing of the error', async () => {
     const w = await world();
-    const res = await gql(w.gateway.url, w.keys.admin, ConnectDocument, {
-      input: {
-        clientId: sandbox.info.clientId,
-        tenantId: sandbox.info.tenantId,
-        clientSecret: sandbox.info.clientSecret,
-      },
-    });
-    expect(res.body.errors).toBeUndefined();
-    const authorize = new URL(res.body.data?.connect.authorizationUrl as string);
+    const authorize = new URL(await startConnect(w));
     authorize.searchParams.set('login_hint', await adminUpn(sandbox));
     const signedIn = await request(authorize, { dispatcher: agent });
     await signedIn.body.text();
