@@ -173,11 +173,10 @@ export class MikroDirectoryApplier implements DirectoryApplier {
     // Bound values (bound-insert.ts): 90,000 new extensions on a first sync of 100,000 users,
     // each statement's rows made just before it (issue 16 item 3: not a batch's rows at once).
     for (const batch of chunks(of('CREATE'))) {
-      await insertRows(
-        this.em,
-        'extension',
-        EXTENSION_COLUMNS,
-        batch.map((item) => {
+      await insertRows(this.em, 'extension', EXTENSION_COLUMNS, {
+        length: batch.length,
+        row: (n) => {
+          const item = batch[n];
           const id = randomUUID();
           createdIds.set(item.userId, id);
           const e = item.extension;
@@ -201,8 +200,8 @@ export class MikroDirectoryApplier implements DirectoryApplier {
             now,
             now,
           ];
-        }),
-      );
+        },
+      });
     }
     return createdIds;
   }
@@ -271,21 +270,29 @@ export class MikroDirectoryApplier implements DirectoryApplier {
     }
     // Bound values, each statement's rows made just before it (324,000 members of 5,000 groups
     // on a first sync; issue 16 item 3: not an object per member for the whole apply, nor the
-    // values inlined in the SQL text).
-    let rows: Array<[string, string]> = [];
-    const insertMembers = () =>
-      insertRows(this.em, 'extension_group_member', MEMBER_COLUMNS, rows, {
-        maxRowsPerStatement: MEMBER_ROWS,
-      });
-    for (const [group, extensions] of memberLists) {
-      for (const extension of extensions) {
-        rows.push([group, extension]);
-        if (rows.length < MEMBER_ROWS) continue;
-        await insertMembers();
-        rows = [];
-      }
-    }
-    await insertMembers();
+    // values inlined in the SQL text, nor a thousand rows kept through ten statements' turns).
+    let length = 0;
+    for (const [, extensions] of memberLists) length += extensions.length;
+    let list = 0;
+    let at = 0;
+    await insertRows(
+      this.em,
+      'extension_group_member',
+      MEMBER_COLUMNS,
+      {
+        length,
+        // Called once per row, in order: the lists walked with a cursor.
+        row: () => {
+          while (at >= memberLists[list][1].length) {
+            list++;
+            at = 0;
+          }
+          const [group, extensions] = memberLists[list];
+          return [group, extensions[at++]];
+        },
+      },
+      { maxRowsPerStatement: MEMBER_ROWS },
+    );
     return createdIds;
   }
 }
