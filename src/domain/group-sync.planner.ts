@@ -281,7 +281,11 @@ export function* groupChangeSteps(input: GroupSyncInput): Steps<GroupSyncPlan> {
     }
     // The default sort orders by UTF-16 code units, as `<` does, and is faster than a comparator.
     found.sort();
-    const members = found.filter((id, i) => i === 0 || id !== found[i - 1]);
+    // Each once, in place (issue 16 item 3: not a second array of every group's members).
+    let n = 0;
+    for (let i = 0; i < found.length; i++) if (i === 0 || found[i] !== found[n - 1]) found[n++] = found[i];
+    found.length = n;
+    const members = found;
     if (!c.own && c.target) {
       const taken = c.target.group;
       const { added, removed } = diffSorted([...taken.memberExtensionIds].sort(), members);

@@ -91,9 +91,24 @@ function insertText(
   return text;
 }
 
+/** One row's values, in the order of the columns. */
+type RowValues = ReadonlyArray<string | number | boolean | Date | null>;
+
+/**
+ * Rows made one at a time, just before the statement that writes them (issue 16 item 3): rows
+ * made all at once before their first statement lived through every statement's turn of the
+ * event loop, long enough to reach the old generation, which a first sync does not collect
+ * again before it ends. `row(i)` is called once per row, in order; a row of another width
+ * than the columns fails the insert when it is made (in its transaction, which goes back).
+ */
+export interface RowSource {
+  readonly length: number;
+  row(i: number): RowValues;
+}
+
 /** The values of `count` rows from `from`, in one array made at its size. */
 function boundValues<T>(
-  rows: ReadonlyArray<ReadonlyArray<string | number | boolean | Date | null>>,
+  rowAt: (i: number) => RowValues,
   from: number,
   count: number,
   width: number,
@@ -101,7 +116,9 @@ function boundValues<T>(
 ): T[] {
   const values = new Array<T>(count * width);
   for (let r = 0; r < count; r++) {
-    const row = rows[from + r] as ReadonlyArray<string | number | boolean | Date | null>;
+    const row = rowAt(from + r);
+    if (row.length !== width)
+      throw new Error(`insert into a table of ${width} columns: a row of ${row.length} values`);
     for (let c = 0; c < width; c++)
       values[r * width + c] = bind(row[c] as string | number | boolean | Date | null);
   }
@@ -124,13 +141,22 @@ export async function insertRows(
   em: EntityManager,
   table: string,
   columns: readonly string[],
-  rows: ReadonlyArray<ReadonlyArray<string | number | boolean | Date | null>>,
+  rows: ReadonlyArray<RowValues> | RowSource,
   options: { onConflict?: string; maxRowsPerStatement?: number } = {},
 ): Promise<void> {
   if (rows.length === 0) return;
-  for (const row of rows)
-    if (row.length !== columns.length)
-      throw new Error(`insert into a table of ${columns.length} columns: a row of ${row.length} values`);
+  let rowAt: (i: number) => RowValues;
+  if (Array.isArray(rows)) {
+    const given = rows as ReadonlyArray<RowValues>;
+    // Rows given as they are: one of another width is refused before anything is sent.
+    for (const row of given)
+      if (row.length !== columns.length)
+        throw new Error(`insert into a table of ${columns.length} columns: a row of ${row.length} values`);
+    rowAt = (i) => given[i];
+  } else {
+    const source = rows as RowSource;
+    rowAt = (i) => source.row(i);
+  }
   const onConflict = options.onConflict ?? '';
   const sqlEm = em as SqlEntityManager;
   const postgres = sqlEm.getPlatform() instanceof PostgreSqlPlatform;
@@ -142,7 +168,7 @@ export async function insertRows(
       const most = Math.max(1, options.maxRowsPerStatement ?? 500);
       for (let i = 0; i < rows.length; i += most) {
         const count = Math.min(most, rows.length - i);
-        const values = boundValues(rows, i, count, columns.length, (v) => v);
+        const values = boundValues(rowAt, i, count, columns.length, (v) => v);
         // pg's callback form (as knex calls it), not the promise pg returns without a callback:
         // with that promise awaited, 100,000 snapshot rows written in one transaction grew the
         // heap by 54 MB that only a full GC freed (a first sync's peak on PostgreSQL); with the
@@ -170,9 +196,10 @@ export async function insertRows(
           statement = (connection.prepare as NonNullable<DriverConnection['prepare']>)(text);
           kept.set(text, statement);
         }
-        const values = boundValues(rows, i, size, columns.length, sqliteValue);
+        // The turn first, then the values (and a RowSource's rows): nothing of this statement
+        // waits through a turn of the event loop.
         await sqliteTurn();
-        statement.run(values);
+        statement.run(boundValues(rowAt, i, size, columns.length, sqliteValue));
         i += size;
       }
     }

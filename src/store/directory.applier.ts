@@ -45,6 +45,9 @@ const EXTENSION_COLUMNS = [
   'updated_at',
 ] as const;
 
+/** The columns of a new synced extension group, in the order `applyGroupItems` gives its values. */
+const GROUP_COLUMNS = ['id', 'pbx_id', 'name', 'source', 'external_id', 'created_at', 'updated_at'] as const;
+
 /** The columns of an extension group's member, and how many go to one statement. */
 const MEMBER_COLUMNS = ['group_id', 'extension_id'] as const;
 const MEMBER_ROWS = 1000;
@@ -170,11 +173,10 @@ export class MikroDirectoryApplier implements DirectoryApplier {
     // Bound values (bound-insert.ts): 90,000 new extensions on a first sync of 100,000 users,
     // each statement's rows made just before it (issue 16 item 3: not a batch's rows at once).
     for (const batch of chunks(of('CREATE'))) {
-      await insertRows(
-        this.em,
-        'extension',
-        EXTENSION_COLUMNS,
-        batch.map((item) => {
+      await insertRows(this.em, 'extension', EXTENSION_COLUMNS, {
+        length: batch.length,
+        row: (n) => {
+          const item = batch[n];
           const id = randomUUID();
           createdIds.set(item.userId, id);
           const e = item.extension;
@@ -198,8 +200,8 @@ export class MikroDirectoryApplier implements DirectoryApplier {
             now,
             now,
           ];
-        }),
-      );
+        },
+      });
     }
     return createdIds;
   }
@@ -251,38 +253,46 @@ export class MikroDirectoryApplier implements DirectoryApplier {
       }
       memberLists.push([item.extensionGroupId, item.addedMemberExtensionIds]);
     }
-    const created = of('CREATE').map((item) => {
-      const id = randomUUID();
-      createdIds.set(item.groupId, id);
-      memberLists.push([id, item.memberExtensionIds]);
-      return {
-        id,
-        pbx: pbxId,
-        name: item.name,
-        source: 'SYNCED' as const,
-        externalId: item.groupId,
-        createdAt: now,
-        updatedAt: now,
-      };
-    });
-    for (const batch of chunks(created)) await this.em.insertMany(ExtensionGroup, batch);
+    // Bound values (bound-insert.ts), not MikroORM's insertMany, which inlined every value
+    // into the SQL text (5,000 new groups on a first sync).
+    for (const batch of chunks(of('CREATE'))) {
+      await insertRows(
+        this.em,
+        'extension_group',
+        GROUP_COLUMNS,
+        batch.map((item) => {
+          const id = randomUUID();
+          createdIds.set(item.groupId, id);
+          memberLists.push([id, item.memberExtensionIds]);
+          return [id, pbxId, item.name, 'SYNCED', item.groupId, now, now];
+        }),
+      );
+    }
     // Bound values, each statement's rows made just before it (324,000 members of 5,000 groups
     // on a first sync; issue 16 item 3: not an object per member for the whole apply, nor the
-    // values inlined in the SQL text).
-    let rows: Array<[string, string]> = [];
-    const insertMembers = () =>
-      insertRows(this.em, 'extension_group_member', MEMBER_COLUMNS, rows, {
-        maxRowsPerStatement: MEMBER_ROWS,
-      });
-    for (const [group, extensions] of memberLists) {
-      for (const extension of extensions) {
-        rows.push([group, extension]);
-        if (rows.length < MEMBER_ROWS) continue;
-        await insertMembers();
-        rows = [];
-      }
-    }
-    await insertMembers();
+    // values inlined in the SQL text, nor a thousand rows kept through ten statements' turns).
+    let length = 0;
+    for (const [, extensions] of memberLists) length += extensions.length;
+    let list = 0;
+    let at = 0;
+    await insertRows(
+      this.em,
+      'extension_group_member',
+      MEMBER_COLUMNS,
+      {
+        length,
+        // Called once per row, in order: the lists walked with a cursor.
+        row: () => {
+          while (at >= memberLists[list][1].length) {
+            list++;
+            at = 0;
+          }
+          const [group, extensions] = memberLists[list];
+          return [group, extensions[at++]];
+        },
+      },
+      { maxRowsPerStatement: MEMBER_ROWS },
+    );
     return createdIds;
   }
 }
