@@ -199,4 +199,39 @@ describeEachDb('issue 16: failures carried over by a delta run', (leg) => {
     expect(new Set(items.map((i) => i.id)).size).toBe(4);
     expect(await store().sync.maxSeq(next)).toBe(3);
   });
+
+  it('copies thousands of FAIL rows (more than one statement of the old 500-id chunks), numbered one after another', async () => {
+    const run = async () =>
+      (await store().sync.createRun({ pbxId, trigger: 'MANUAL', scopes: ['USERS'], queuedAt: new Date() }))
+        .id;
+    const last = await run();
+    const ids = Array.from({ length: 1_203 }, (_, i) => `u${String(i).padStart(4, '0')}`);
+    for (let i = 0; i < ids.length; i += 500)
+      await store().sync.addItems(
+        last,
+        ids.slice(i, i + 500).map((id, n) => row(i + n, 'FAIL', 'DUPLICATE_EMAIL', id)),
+      );
+    const next = await run();
+    await store().sync.addItems(next, [row(0, 'UPDATE', 'USER_CHANGED', 'x')]);
+    // Every id but one, given in another order, and one the last run did not report.
+    const asked = [...ids.slice(1)].reverse().concat('missing');
+    expect(await store().sync.copyFailRows(last, next, asked, 1)).toBe(1_202);
+    const items: SyncRunItemData[] = [];
+    let after: string | null = null;
+    for (;;) {
+      const page = await store().sync.pageItems(next, {}, { first: 500, after });
+      items.push(...page.edges.map((e) => e.node));
+      if (!page.hasNextPage) break;
+      after = page.endCursor;
+    }
+    expect(items.map((i) => i.seq)).toEqual(Array.from({ length: 1_203 }, (_, i) => i));
+    expect(
+      items
+        .slice(1)
+        .map((i) => i.objectId)
+        .sort(),
+    ).toEqual(ids.slice(1));
+    expect(new Set(items.map((i) => i.id)).size).toBe(1_203);
+    expect(await store().sync.itemCounts(next)).toMatchObject({ users: { update: 1, fail: 1_202 } });
+  });
 });
