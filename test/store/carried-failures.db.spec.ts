@@ -137,6 +137,22 @@ describeEachDb('issue 16: failures carried over by a delta run', (leg) => {
     expect((await scope([{ id: 'c', jobTitle: 'x' } as UserDeltaRecord])).carried).toEqual(['a', 'b']);
   });
 
+  it('the stored rows of the users to plan again, loaded beforehand (side by side with the read), give the same scope', async () => {
+    const stored = new Map(
+      (await store().sync.loadSnapshotUsers(pbxId, pending.users)).map((u) => [u.id, u]),
+    );
+    for (const changes of [
+      [{ id: 'e', jobTitle: 'Boss' } as UserDeltaRecord],
+      [{ id: 'e', mail: 'SHARED@contoso.test' } as UserDeltaRecord],
+      [{ id: 'b', removed: 'deleted' } as UserDeltaRecord],
+      [{ id: 'c', jobTitle: 'x' } as UserDeltaRecord],
+    ])
+      expect(await scope(changes, { ...pending, stored })).toEqual(await scope(changes));
+    // A user the snapshot does not hold (gone before) is not made up.
+    const missing = { ...pending, users: [...pending.users, 'zz'], stored };
+    expect(await scope([], missing)).toEqual(await scope([], { ...pending, users: missing.users }));
+  });
+
   it('without claims (the last run freed an email or a number) nothing is carried', async () => {
     const none = await scope([{ id: 'e', jobTitle: 'x' } as UserDeltaRecord], { ...pending, claims: null });
     expect(none.carried).toEqual([]);

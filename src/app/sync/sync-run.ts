@@ -362,17 +362,25 @@ class SyncRun {
     return this.phase(status, { status, finishedAt: this.deps.now(), ...patch });
   }
 
-  /** The objects a scoped delta run must plan besides what changed, and the failures that may stand. */
+  /**
+   * The objects a scoped delta run must plan besides what changed (with their stored snapshot
+   * rows), and the failures that may stand.
+   */
   private async pendingWithClaims(lastRun: Promise<SyncRunData[] | null> | null, ctx: RunnableKinds) {
     const { store } = this.deps;
     const pending = await pendingSinceLastRun(store, lastRun ? await lastRun : null, ctx);
     if (!pending) return null;
-    // The failures that may stand as they were (see carriedFailures in scoped-directory.ts).
-    const [failures, freed] = await Promise.all([
+    // The failures that may stand as they were (see carriedFailures in scoped-directory.ts),
+    // and the stored snapshot rows of the users to plan again.
+    const [failures, freed, stored] = await Promise.all([
       store.sync.claimFailures(pending.from),
       store.sync.freedClaims(pending.from),
+      store.sync.loadSnapshotUsers(this.pbxId, pending.users),
     ]);
-    return { pending, claims: freed ? null : { from: pending.from, failures } };
+    return {
+      pending: { ...pending, stored: new Map(stored.map((u) => [u.id, u])) },
+      claims: freed ? null : { from: pending.from, failures },
+    };
   }
 
   private checkpoint() {
