@@ -24,6 +24,8 @@ import { readRows } from './raw-read.js';
 
 /** Rows per INSERT / DELETE statement: well under SQLite's and PostgreSQL's parameter limits. */
 const BATCH = 500;
+/** Object ids a `copyFailRows` statement copies the rows of, on PostgreSQL. */
+const COPY_CHUNK = 20_000;
 
 const DIRECTORY_OBJECT_COLUMNS = ['key', 'pbx_id', 'kind', 'data'] as const;
 /** Snapshot rows per INSERT, and the JSON characters past which a statement takes no more. */
@@ -485,14 +487,16 @@ export class MikroSyncRepository implements SyncRepository {
   async copyFailRows(fromRunId: string, toRunId: string, objectIds: readonly string[], firstSeq: number) {
     // A fresh id per row in SQL: gen_random_uuid() on PostgreSQL, a version-4 UUID from
     // randomblob() on SQLite.
-    const id =
-      this.em.getPlatform() instanceof PostgreSqlPlatform
-        ? 'gen_random_uuid()::text'
-        : "lower(hex(randomblob(4)) || '-' || hex(randomblob(2)) || '-4' || substr(hex(randomblob(2)), 2) || '-' || substr('89ab', 1 + (abs(random()) % 4), 1) || substr(hex(randomblob(2)), 2) || '-' || hex(randomblob(6)))";
+    const postgres = this.em.getPlatform() instanceof PostgreSqlPlatform;
+    const id = postgres
+      ? 'gen_random_uuid()::text'
+      : "lower(hex(randomblob(4)) || '-' || hex(randomblob(2)) || '-4' || substr(hex(randomblob(2)), 2) || '-' || substr('89ab', 1 + (abs(random()) % 4), 1) || substr(hex(randomblob(2)), 2) || '-' || hex(randomblob(6)))";
     const columns =
       'scope, action, reason, object_id, object_name, object_secondary, number, target_id, detail, changes, state';
     let copied = 0;
-    for (const batch of chunks([...objectIds])) {
+    // Issue 16: on PostgreSQL (65,535 parameters a statement) one statement for up to
+    // COPY_CHUNK rows: each statement walks the last run's FAIL rows once.
+    for (const batch of chunks([...objectIds], postgres ? COPY_CHUNK : BATCH)) {
       const result = await this.em.getConnection().execute(
         `insert into sync_run_item (id, run_id, seq, ${columns})
          select ${id}, ?, ? + row_number() over (order by seq) - 1, ${columns}

@@ -246,6 +246,14 @@ describeEachDb('issue 16: a delta run plans what changed, and ends as a full run
         expect(await fails(a, delta.id), `round ${round}: ${done.join(', ')}`).toEqual(
           await fails(b, full.id),
         );
+        // Its counts include the FAIL rows it carried over (the copy runs side by side with the
+        // run's last steps, and ends before the run counts its rows), each object reported once.
+        const userItems = (await a.items(delta.id)).filter((i) => i.scope === 'USER');
+        expect(delta.users.failed, `round ${round}`).toBe(full.users.failed);
+        expect(delta.users.failed, `round ${round}`).toBe(
+          userItems.filter((i) => i.action === 'FAIL').length,
+        );
+        expect(new Set(userItems.map((i) => i.objectId)).size, `round ${round}`).toBe(userItems.length);
         // The delta run planned what changed only: the idle disabled user is in B's report alone.
         const reported = async (p: PbxClient, runId: string) =>
           (await p.items(runId)).some((item) => item.objectId === idle.id);

@@ -137,6 +137,22 @@ describeEachDb('issue 16: failures carried over by a delta run', (leg) => {
     expect((await scope([{ id: 'c', jobTitle: 'x' } as UserDeltaRecord])).carried).toEqual(['a', 'b']);
   });
 
+  it('the stored rows of the users to plan again, loaded beforehand (side by side with the read), give the same scope', async () => {
+    const stored = new Map(
+      (await store().sync.loadSnapshotUsers(pbxId, pending.users)).map((u) => [u.id, u]),
+    );
+    for (const changes of [
+      [{ id: 'e', jobTitle: 'Boss' } as UserDeltaRecord],
+      [{ id: 'e', mail: 'SHARED@contoso.test' } as UserDeltaRecord],
+      [{ id: 'b', removed: 'deleted' } as UserDeltaRecord],
+      [{ id: 'c', jobTitle: 'x' } as UserDeltaRecord],
+    ])
+      expect(await scope(changes, { ...pending, stored })).toEqual(await scope(changes));
+    // A user the snapshot does not hold (gone before) is not made up.
+    const missing = { ...pending, users: [...pending.users, 'zz'], stored };
+    expect(await scope([], missing)).toEqual(await scope([], { ...pending, users: missing.users }));
+  });
+
   it('without claims (the last run freed an email or a number) nothing is carried', async () => {
     const none = await scope([{ id: 'e', jobTitle: 'x' } as UserDeltaRecord], { ...pending, claims: null });
     expect(none.carried).toEqual([]);
@@ -198,5 +214,40 @@ describeEachDb('issue 16: failures carried over by a delta run', (leg) => {
     expect(items[2].id).toMatch(/^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/);
     expect(new Set(items.map((i) => i.id)).size).toBe(4);
     expect(await store().sync.maxSeq(next)).toBe(3);
+  });
+
+  it('copies thousands of FAIL rows (more than one statement of the old 500-id chunks), numbered one after another', async () => {
+    const run = async () =>
+      (await store().sync.createRun({ pbxId, trigger: 'MANUAL', scopes: ['USERS'], queuedAt: new Date() }))
+        .id;
+    const last = await run();
+    const ids = Array.from({ length: 1_203 }, (_, i) => `u${String(i).padStart(4, '0')}`);
+    for (let i = 0; i < ids.length; i += 500)
+      await store().sync.addItems(
+        last,
+        ids.slice(i, i + 500).map((id, n) => row(i + n, 'FAIL', 'DUPLICATE_EMAIL', id)),
+      );
+    const next = await run();
+    await store().sync.addItems(next, [row(0, 'UPDATE', 'USER_CHANGED', 'x')]);
+    // Every id but one, given in another order, and one the last run did not report.
+    const asked = [...ids.slice(1)].reverse().concat('missing');
+    expect(await store().sync.copyFailRows(last, next, asked, 1)).toBe(1_202);
+    const items: SyncRunItemData[] = [];
+    let after: string | null = null;
+    for (;;) {
+      const page = await store().sync.pageItems(next, {}, { first: 500, after });
+      items.push(...page.edges.map((e) => e.node));
+      if (!page.hasNextPage) break;
+      after = page.endCursor;
+    }
+    expect(items.map((i) => i.seq)).toEqual(Array.from({ length: 1_203 }, (_, i) => i));
+    expect(
+      items
+        .slice(1)
+        .map((i) => i.objectId)
+        .sort(),
+    ).toEqual(ids.slice(1));
+    expect(new Set(items.map((i) => i.id)).size).toBe(1_203);
+    expect(await store().sync.itemCounts(next)).toMatchObject({ users: { update: 1, fail: 1_202 } });
   });
 });

@@ -52,6 +52,11 @@ export async function scopedDirectory(
     groups: readonly string[];
     /** The run the failures are from, and those of its FAIL users that may be carried over. */
     claims?: { from: string; failures: ReadonlyMap<string, string> } | null;
+    /**
+     * The stored snapshot rows of `users`, when already loaded (issue 16: a run loads them side
+     * by side with its Graph read); else they are loaded here.
+     */
+    stored?: ReadonlyMap<string, DirectoryUser>;
   },
   now: Date,
 ): Promise<ScopedDirectory | null> {
@@ -95,6 +100,12 @@ export async function scopedDirectory(
     }
   };
 
+  if (pending.stored)
+    for (const id of pending.users) {
+      knownUsers.add(id);
+      const stored = pending.stored.get(id);
+      if (stored) users.set(id, stored);
+    }
   // The rows the delta rounds touch, as stored, then the rounds applied to them.
   const userIds = new Set([...userChanges.map((c) => c.id), ...pending.users]);
   const groupIds = new Set([...groupChanges.map((c) => c.id), ...pending.groups]);

@@ -85,6 +85,21 @@ export function failureSentence(counts: RunCounts): string | null {
   return `Not synced: ${parts.join(', ')}; the run's items with action FAIL say why, one by one.`;
 }
 
+/**
+ * Like Promise.all, but a failure is thrown only once every promise has settled: no statement
+ * of the run is still under way when it reports its failure.
+ */
+async function allSettled<T extends readonly unknown[]>(
+  promises: T,
+): Promise<{ -readonly [K in keyof T]: Awaited<T[K]> }> {
+  const settled = await Promise.allSettled(promises);
+  const failed = settled.find((r) => r.status === 'rejected');
+  if (failed) throw (failed as PromiseRejectedResult).reason;
+  return settled.map((r) => (r as PromiseFulfilledResult<unknown>).value) as {
+    -readonly [K in keyof T]: Awaited<T[K]>;
+  };
+}
+
 /** A run stopped because its worker lost the job (its lock): the next attempt resumes it. */
 export class RunAbortedError extends Error {}
 
@@ -191,19 +206,6 @@ async function lastRunHolds(
   return unchanged ? finished : null;
 }
 
-/**
- * True when a run with empty delta rounds may skip planning: the last run still holds (see
- * `lastRunHolds`), so the plan would be the same as last time.
- */
-async function nothingChangedSinceLastRun(
-  store: Store,
-  pbxId: string,
-  runId: string,
-  ctx: RunnableKinds,
-): Promise<boolean> {
-  return (await lastRunHolds(store, pbxId, runId, ctx)) !== null;
-}
-
 const NO_ITEMS = (c: RunCounts['users']) =>
   c.create + c.update + c.associate + c.delete + c.release + c.skip + c.fail + c.held === 0;
 
@@ -218,11 +220,9 @@ const NO_ITEMS = (c: RunCounts['users']) =>
  */
 async function pendingSinceLastRun(
   store: Store,
-  pbxId: string,
-  runId: string,
+  finished: SyncRunData[] | null,
   ctx: RunnableKinds,
 ): Promise<{ users: string[]; groups: string[]; from: string } | null> {
-  const finished = await lastRunHolds(store, pbxId, runId, ctx);
   if (!finished) return null;
   const users: string[] = [];
   const groups: string[] = [];
@@ -336,6 +336,8 @@ class SyncRun {
   private seq = 0;
   /** Issue 16: the users whose FAIL rows this run copies from the last run, not planned again. */
   private carried: ScopedDirectory['carried'] = null;
+  /** The copy of the carried FAIL rows, while it runs. */
+  private copying: Promise<void> = Promise.resolve();
 
   constructor(
     private readonly deps: SyncDeps,
@@ -358,6 +360,27 @@ class SyncRun {
 
   private async finish(status: 'SUCCEEDED' | 'HELD', patch: Partial<SyncRunData>) {
     return this.phase(status, { status, finishedAt: this.deps.now(), ...patch });
+  }
+
+  /**
+   * The objects a scoped delta run must plan besides what changed (with their stored snapshot
+   * rows), and the failures that may stand.
+   */
+  private async pendingWithClaims(lastRun: Promise<SyncRunData[] | null> | null, ctx: RunnableKinds) {
+    const { store } = this.deps;
+    const pending = await pendingSinceLastRun(store, lastRun ? await lastRun : null, ctx);
+    if (!pending) return null;
+    // The failures that may stand as they were (see carriedFailures in scoped-directory.ts),
+    // and the stored snapshot rows of the users to plan again.
+    const [failures, freed, stored] = await Promise.all([
+      store.sync.claimFailures(pending.from),
+      store.sync.freedClaims(pending.from),
+      store.sync.loadSnapshotUsers(this.pbxId, pending.users),
+    ]);
+    return {
+      pending: { ...pending, stored: new Map(stored.map((u) => [u.id, u])) },
+      claims: freed ? null : { from: pending.from, failures },
+    };
   }
 
   private checkpoint() {
@@ -393,6 +416,15 @@ class SyncRun {
       // READ side by side with it (issue 16: a delta run waits for the longer of the two, not
       // their sum); a run whose access is refused abandons its read.
       const app = appCredentials(ctx.integration, this.deps.secrets);
+      // Whether the last run still holds, and what it could not sync (with the failures that may
+      // stand as they were, see carriedFailures in scoped-directory.ts), do not depend on the
+      // read: asked side by side with it (issue 16), used only when the read allows it.
+      const directoryOnly = ctx.kinds.every((k) => !k.fansOut);
+      const scopable = ctx.kinds.every((k) => k.loadScoped);
+      const lastRun = directoryOnly || scopable ? lastRunHolds(store, this.pbxId, this.runId, ctx) : null;
+      const pendingRead = scopable ? this.pendingWithClaims(lastRun, ctx) : null;
+      lastRun?.catch(() => undefined);
+      pendingRead?.catch(() => undefined);
       const abandon = new AbortController();
       const reading = readDirectory(
         this.deps.reader,
@@ -417,12 +449,8 @@ class SyncRun {
       // Both delta rounds came back empty and nothing else changed: nothing to plan, and the
       // stored snapshot (100,000 rows at scale) need not even be loaded.
       // Contacts change in Outlook, not in the directory: a run with contacts always goes on.
-      const directoryOnly = ctx.kinds.every((k) => !k.fansOut);
-      if (
-        directoryOnly &&
-        read.empty &&
-        (await nothingChangedSinceLastRun(store, this.pbxId, this.runId, ctx))
-      ) {
+      // (The last run still holds: the plan would be the same as last time.)
+      if (directoryOnly && read.empty && (await lastRun) !== null) {
         await store.transactional((tx) => persistDirectoryRead(tx, this.pbxId, read, null, ctx.settings));
         return await this.finish('SUCCEEDED', {
           mode: 'DELTA',
@@ -437,15 +465,10 @@ class SyncRun {
       // Issue 16: a delta run on a PBX as the last run left it plans what changed (and what
       // failed last time) only, from snapshot rows and extensions looked up by key.
       let scoped: ScopedDirectory | null = null;
-      if (read.mode === 'DELTA' && ctx.kinds.every((k) => k.loadScoped)) {
-        const pending = await pendingSinceLastRun(store, this.pbxId, this.runId, ctx);
-        if (pending) {
-          // The failures that may stand as they were (see carriedFailures in scoped-directory.ts).
-          const [failures, freed] = await Promise.all([
-            store.sync.claimFailures(pending.from),
-            store.sync.freedClaims(pending.from),
-          ]);
-          const claims = freed ? null : { from: pending.from, failures };
+      if (read.mode === 'DELTA' && pendingRead) {
+        const found = await pendingRead;
+        if (found) {
+          const { pending, claims } = found;
           scoped = await scopedDirectory(
             store,
             this.pbxId,
@@ -482,7 +505,15 @@ class SyncRun {
       }
 
       // PERSIST: only now that the plan is applied does the next run start from this read.
-      await store.transactional((tx) => persistDirectoryRead(tx, this.pbxId, read, directory, ctx.settings));
+      // Then the welcome emails; side by side with these, the carried rows' copy and the
+      // fingerprint the next run compares with (issue 16: none waits for another).
+      const [, pbxFingerprint] = await allSettled([
+        store
+          .transactional((tx) => persistDirectoryRead(tx, this.pbxId, read, directory, ctx.settings))
+          .then(() => this.queueWelcomeEmails(resumed || appliedAny)),
+        store.sync.directoryFingerprint(this.pbxId),
+        this.copying,
+      ]);
       if (held) {
         const window = heldAfter
           ? ` (after ${heldAfter} deleted by earlier syncs in the last ${ctx.settings.guardWindowHours} h)`
@@ -491,15 +522,11 @@ class SyncRun {
           `The deletion guard held ${held} deletion(s)${window}: review them and call approveHeldDeletes to apply them.`,
         );
       }
-      await this.queueWelcomeEmails(resumed || appliedAny);
       // REPORT: a run that could not sync some objects says so, never a bare SUCCEEDED.
-      // The counts and the fingerprint the next run compares with, side by side (issue 16).
-      const [counts, tally, pbxFingerprint]: [RunCounts, Partial<RunCounts['users']> | null, string] =
-        await Promise.all([
-          store.sync.itemCounts(this.runId),
-          ctx.kinds.some((k) => k.scope === 'CONTACTS') ? store.contactSync.runTally(this.runId) : null,
-          store.sync.directoryFingerprint(this.pbxId),
-        ]);
+      const [counts, tally]: [RunCounts, Partial<RunCounts['users']> | null] = await Promise.all([
+        store.sync.itemCounts(this.runId),
+        ctx.kinds.some((k) => k.scope === 'CONTACTS') ? store.contactSync.runTally(this.runId) : null,
+      ]);
       if (tally) counts.contacts = { ...EMPTY_COUNTS, ...tally };
       const failed = failureSentence(counts);
       if (failed) messages.push(failed);
@@ -509,6 +536,8 @@ class SyncRun {
         message: messages.join(' ') || null,
       });
     } catch (err) {
+      // A copy of carried rows still under way ends before the run says how it ended.
+      await this.copying.catch(() => undefined);
       // The batches committed before the failure created extensions: their emails go out too.
       await this.queueWelcomeEmails(resumed || appliedAny);
       let message = err instanceof MicrosoftError ? `${err.code}: ${err.message}` : (err as Error).message;
@@ -547,6 +576,7 @@ class SyncRun {
     plan: SyncPlan<I>,
   ): Promise<boolean> {
     const { store } = this.deps;
+    await this.copying;
     const changes = plan.items.filter((i) => !reportsOnly(i) && !kind.fansOut?.(i));
     this.total += changes.length;
     await this.phase('APPLYING', { done: this.done, total: this.total });
@@ -578,14 +608,18 @@ class SyncRun {
         .map(([item, state]) => kind.itemRow(item, this.seq++, state));
       await store.sync.addItems(this.runId, rows);
     }
-    // Issue 16: the users whose FAIL stands as it was: their rows of the last run, copied.
-    if (kind.scope === 'USERS' && this.carried)
-      this.seq += await store.sync.copyFailRows(
-        this.carried.from,
-        this.runId,
-        [...this.carried.userIds],
-        this.seq,
-      );
+    // Issue 16: the users whose FAIL stands as it was: their rows of the last run, copied
+    // side by side with what follows (awaited before the next kind numbers its rows, and
+    // before the run counts its rows).
+    if (kind.scope === 'USERS' && this.carried) {
+      const copying = store.sync
+        .copyFailRows(this.carried.from, this.runId, [...this.carried.userIds], this.seq)
+        .then((n) => {
+          this.seq += n;
+        });
+      copying.catch(() => undefined);
+      this.copying = copying;
+    }
     const jobs = plan.items.filter((i) => kind.fansOut?.(i));
     if (jobs.length) await this.fanOut(jobs as unknown as MailboxPlanItem[]);
     return changes.length > 0 || jobs.length > 0;
