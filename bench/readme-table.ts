@@ -380,9 +380,9 @@ function firstTable(results: Map<string, BenchResult>, out: Section) {
   }
 
   rows.push([
-    // Measured by hand (not a bench): the full suite on main, 2026-12-07 night, AMD EPYC × 2.
-    "CI (`.ci/run` on a clean clone: install, lint, types, schema, 1,660 tests on SQLite and PostgreSQL, the portal's Chromium journey included)",
-    'tests 659 s (1,672 passed, 3 skipped, 138 files; `npx vitest run` with both databases, 2026-12-08 at 801b3f9, AMD EPYC × 2, load 0.3–4); the last clean-clone `bash .ci/run` (277df6e, a slower machine): 1,169 s in all (npm ci 166 s, tests 988 s)',
+    // Measured by hand (not a bench): the full suite on main, 2026-12-08 morning, Intel Xeon × 2.
+    "CI (`.ci/run` on a clean clone: install, lint, types, schema, 1,690 tests on SQLite and PostgreSQL, the portal's Chromium journey included)",
+    'tests 476 s (1,688 passed, 3 skipped, 140 files; `npx vitest run` with both databases, 2026-12-08 at 6bab408, Intel Xeon × 2, load 1–2.4); the last clean-clone `bash .ci/run` (277df6e, a slower machine): 1,169 s in all (npm ci 166 s, tests 988 s)',
     code('bash .ci/run'),
   ]);
 
