@@ -12,6 +12,7 @@ import type { MailboxKind, SyncedMailbox } from '../domain/contact-sync.planner.
 import { insertBound } from './bound-insert.js';
 import type { Clock } from './clock.js';
 import { ContactFolderCursorRow } from './entities/index.js';
+import { SYNC_RUN_ITEM_COLUMNS, syncRunItemValues } from './sync.repository.js';
 
 const ownerOf = (kind: string, id: string): ContactOwner =>
   kind === 'PHONEBOOK' ? { kind: 'PHONEBOOK', phonebookId: id } : { kind: 'EXTENSION', extensionId: id };
@@ -228,26 +229,10 @@ export class MikroContactSyncLedger implements ContactSyncLedger {
     const first = m === null ? 0 : Number(m) + 1;
     for (let i = 0; i < fresh.length; i += 500) {
       const part = fresh.slice(i, i + 500);
-      const values = part.map(() => '(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)').join(', ');
-      const params = part.flatMap((r, n) => [
-        crypto.randomUUID(),
-        runId,
-        first + i + n,
-        'CONTACT',
-        r.action,
-        r.reason,
-        r.objectId.slice(0, 64),
-        r.objectName.slice(0, 300),
-        r.objectSecondary?.slice(0, 300) ?? null,
-        r.number,
-        r.targetId,
-        r.detail?.slice(0, 1000) ?? null,
-        r.changes,
-        r.state,
-      ]);
+      const tuple = `(${SYNC_RUN_ITEM_COLUMNS.map(() => '?').join(', ')})`;
       await conn.execute(
-        `insert into sync_run_item (id, run_id, seq, scope, action, reason, object_id, object_name, object_secondary, number, target_id, detail, changes, state) values ${values}`,
-        params,
+        `insert into sync_run_item (${SYNC_RUN_ITEM_COLUMNS.join(', ')}) values ${part.map(() => tuple).join(', ')}`,
+        part.flatMap((r, n) => syncRunItemValues(runId, first + i + n, 'CONTACT', r)),
       );
     }
     return fresh.filter((r) => given.has(r)).length;

@@ -31,7 +31,7 @@ const DIRECTORY_OBJECT_COLUMNS = ['key', 'pbx_id', 'kind', 'data'] as const;
 /** Snapshot rows per INSERT, and the JSON characters past which a statement takes no more. */
 const SNAPSHOT_ROWS = 100;
 const SNAPSHOT_CHARS = 1_000_000;
-const SYNC_RUN_ITEM_COLUMNS = [
+export const SYNC_RUN_ITEM_COLUMNS = [
   'id',
   'run_id',
   'seq',
@@ -47,6 +47,34 @@ const SYNC_RUN_ITEM_COLUMNS = [
   'changes',
   'state',
 ] as const;
+
+/**
+ * A run item's values in SYNC_RUN_ITEM_COLUMNS order, a fresh id, the texts cut to their
+ * columns' lengths: the one way a user, group or contact row of a run is written.
+ */
+export function syncRunItemValues(
+  runId: string,
+  seq: number,
+  scope: SyncRunItemData['scope'],
+  i: Omit<SyncRunItemData, 'id' | 'runId' | 'seq' | 'scope'>,
+): Array<string | number | null> {
+  return [
+    crypto.randomUUID(),
+    runId,
+    seq,
+    scope,
+    i.action,
+    i.reason,
+    i.objectId.slice(0, 64),
+    i.objectName.slice(0, 300),
+    i.objectSecondary?.slice(0, 300) ?? null,
+    i.number,
+    i.targetId,
+    i.detail?.slice(0, 1000) ?? null,
+    i.changes,
+    i.state,
+  ];
+}
 
 function chunks<T>(items: readonly T[], size = BATCH): T[][] {
   const out: T[][] = [];
@@ -351,22 +379,7 @@ export class MikroSyncRepository implements SyncRepository {
         length: items.length,
         row: (n) => {
           const i = items[n];
-          return [
-            crypto.randomUUID(),
-            runId,
-            i.seq,
-            i.scope,
-            i.action,
-            i.reason,
-            i.objectId,
-            i.objectName.slice(0, 300),
-            i.objectSecondary?.slice(0, 300) ?? null,
-            i.number,
-            i.targetId,
-            i.detail?.slice(0, 1000) ?? null,
-            i.changes,
-            i.state,
-          ];
+          return syncRunItemValues(runId, i.seq, i.scope, i);
         },
       },
       { maxRowsPerStatement: BATCH },
