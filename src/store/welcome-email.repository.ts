@@ -61,14 +61,15 @@ export class MikroWelcomeEmailRepository implements WelcomeEmailRepository {
     // into SQL text of every batch (issue 16 item 3: a large part of what the user apply
     // allocated, kept long enough to reach the old generation).
     // A run retried after it queued its emails queues the same ones again: keep the first.
-    for (let i = 0; i < rows.length; i += BATCH) {
-      await insertRows(
-        this.em,
-        'welcome_email',
-        WELCOME_EMAIL_COLUMNS,
-        rows
-          .slice(i, i + BATCH)
-          .map((r) => [
+    await insertRows(
+      this.em,
+      'welcome_email',
+      WELCOME_EMAIL_COLUMNS,
+      {
+        length: rows.length,
+        row: (n) => {
+          const r = rows[n];
+          return [
             uuidv7(this.now().getTime()),
             r.pbxId,
             r.runId,
@@ -79,10 +80,11 @@ export class MikroWelcomeEmailRepository implements WelcomeEmailRepository {
             0,
             r.queuedAt,
             r.queuedAt,
-          ]),
-        { onConflict: 'on conflict ("run_id", "extension_id") do nothing', maxRowsPerStatement: BATCH },
-      );
-    }
+          ];
+        },
+      },
+      { onConflict: 'on conflict ("run_id", "extension_id") do nothing', maxRowsPerStatement: BATCH },
+    );
   }
 
   async get(pbxId: string, runId: string, extensionId: string) {
